@@ -1,0 +1,61 @@
+/** Event names are a contract: EventBridge source `rekey`, these detail-types. */
+export const EVENT_SOURCE = 'rekey';
+
+export const EventType = {
+  CertificateIssued: 'CertificateIssued',
+  CredentialIssued: 'CredentialIssued',
+  VersionPromoted: 'VersionPromoted',
+  SecretSynced: 'SecretSynced',
+  RestartRequested: 'RestartRequested',
+  RestartCompleted: 'RestartCompleted',
+  RestartFailed: 'RestartFailed',
+  RotationStarted: 'RotationStarted',
+  RotationStepCompleted: 'RotationStepCompleted',
+  RotationCompleted: 'RotationCompleted',
+  RotationFailed: 'RotationFailed',
+  RotationRolledBack: 'RotationRolledBack',
+  ExpiringSoon: 'ExpiringSoon',
+  DriftDetected: 'DriftDetected',
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** Fields every detail has. Details never carry key material, passwords or tokens. */
+export interface EventDetailBase {
+  readonly inventory: string;
+  readonly item: string;
+  readonly at: string;
+  readonly rotationId?: string;
+}
+
+export type Detail = EventDetailBase & Readonly<Record<string, string | number | boolean | readonly string[] | undefined | Readonly<Record<string, unknown>>>>;
+
+export interface RekeyEvent {
+  readonly type: EventType;
+  readonly detail: Detail;
+}
+
+/** Keys whose values would be secret; an event carrying any of them is a bug. */
+const FORBIDDEN_KEYS = /^(key|privateKey|password|token|secret(Value|String)?|tls\.key|pem|material|value)$/i;
+const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** Throws if a detail would leak secrets; called by every EventBus before publishing. */
+export function assertNoSecrets(event: RekeyEvent): void {
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v === 'string') {
+      if (PEM_PRIVATE.test(v)) throw new Error(`event ${event.type} carries a private key at ${path}`);
+      return;
+    }
+    if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (FORBIDDEN_KEYS.test(k)) throw new Error(`event ${event.type} carries a forbidden field ${path}.${k}`);
+        walk(child, `${path}.${k}`);
+      }
+    }
+  };
+  walk(event.detail, 'detail');
+}
+
+export function makeEvent(type: EventType, base: Omit<EventDetailBase, 'at'> & { at?: string }, extra: Record<string, unknown> = {}): RekeyEvent {
+  const detail = { ...extra, ...base, at: base.at ?? new Date().toISOString() } as Detail;
+  return { type, detail };
+}

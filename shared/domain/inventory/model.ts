@@ -1,0 +1,115 @@
+import type { CredentialType, KeyType, RestartPolicyName, Usage } from './schema.js';
+
+/** The inventory after validation, with defaults applied and durations in milliseconds. */
+
+export const ItemKind = { Authority: 'authority', Certificate: 'certificate', Credential: 'credential' } as const;
+export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
+
+export interface Subject {
+  readonly commonName: string;
+  readonly organization?: readonly string[];
+  readonly organizationalUnit?: readonly string[];
+}
+
+export interface SecretPlacement {
+  readonly name: string;
+  readonly namespace: string;
+  /** Resolved: every cluster named, never empty. */
+  readonly clusters: readonly string[];
+}
+
+export interface FilePlacement {
+  readonly dir: string;
+  readonly cert: string;
+  readonly key?: string;
+  readonly ca?: string;
+  readonly mode: number;
+  readonly reload?: string;
+}
+
+export type Consumer =
+  | { readonly kind: 'workload'; readonly workloadKind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod'; readonly name: string }
+  | { readonly kind: 'selector'; readonly selector: string; readonly namespace?: string };
+
+export interface RestartPolicy {
+  readonly policy: RestartPolicyName;
+  /** Deadline for all clusters to finish, for `together` (and optionally `rolling`). */
+  readonly withinMs?: number;
+}
+
+interface ItemBase {
+  readonly name: string;
+  /** Field path of the item in the document, e.g. `certificates[3]`, for messages. */
+  readonly path: string;
+  readonly secret?: SecretPlacement;
+  readonly files?: FilePlacement;
+  readonly adopt: boolean;
+  readonly consumers: readonly Consumer[];
+  readonly restart: RestartPolicy;
+}
+
+export interface Authority extends ItemBase {
+  readonly kind: typeof ItemKind.Authority;
+  readonly subject: Subject;
+  readonly keyType: KeyType;
+  readonly validityMs: number;
+  readonly renewBeforeMs: number;
+  readonly parent?: string;
+  readonly pathLen?: number;
+}
+
+export interface Certificate extends ItemBase {
+  readonly kind: typeof ItemKind.Certificate;
+  readonly issuer: string;
+  readonly usage: Usage;
+  readonly subject: Subject;
+  readonly keyType: KeyType;
+  readonly validityMs: number;
+  readonly renewBeforeMs: number;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly uris: readonly string[];
+  readonly perReplica?: { readonly statefulSet: string; readonly replicas: number };
+}
+
+export interface DatabaseLogin {
+  readonly engine: 'postgres';
+  readonly urlFrom: string;
+  readonly role: string;
+  readonly strategy: 'alternating' | 'single';
+}
+
+export interface PauseSpec {
+  readonly object: { readonly apiVersion: string; readonly kind: string; readonly namespace?: string; readonly name: string };
+  readonly patch: Readonly<Record<string, unknown>>;
+  readonly resume: Readonly<Record<string, unknown>>;
+}
+
+export interface Credential extends ItemBase {
+  readonly kind: typeof ItemKind.Credential;
+  readonly type: CredentialType;
+  readonly length: number;
+  readonly algorithm: 'ES256' | 'ES384' | 'EdDSA' | 'RS256';
+  readonly tokenLifetimeMs: number;
+  readonly rotateEveryMs: number;
+  readonly database?: DatabaseLogin;
+  readonly pause?: PauseSpec;
+}
+
+export type Item = Authority | Certificate | Credential;
+
+export interface ClusterRef {
+  readonly name: string;
+  readonly context: string;
+}
+
+export interface Inventory {
+  readonly name: string;
+  readonly clusters: readonly ClusterRef[];
+  readonly authorities: readonly Authority[];
+  readonly certificates: readonly Certificate[];
+  readonly credentials: readonly Credential[];
+  readonly items: ReadonlyMap<string, Item>;
+}
+
+export const DEFAULT_CLUSTER = 'default';

@@ -1,0 +1,231 @@
+import { parseDuration } from '../duration.js';
+import type { InventoryIssue } from '../errors.js';
+import {
+  DEFAULT_CLUSTER,
+  ItemKind,
+  type Authority,
+  type Certificate,
+  type ClusterRef,
+  type Consumer,
+  type Credential,
+  type FilePlacement,
+  type Inventory,
+  type Item,
+  type RestartPolicy,
+  type SecretPlacement,
+} from './model.js';
+import type { ConsumerDocument, InventoryDocument, RestartDocument, WorkloadKind } from './schema.js';
+
+const HOUR = 3_600_000;
+export const DEFAULTS = {
+  key: 'ECDSA-P256',
+  validityMs: 2160 * HOUR,
+  renewBeforeMs: 720 * HOUR,
+  authorityValidityMs: 87600 * HOUR,
+  restart: { policy: 'rolling' } as RestartPolicy,
+  passwordLength: 32,
+  tokenLifetimeMs: 1 * HOUR,
+  credentialRotateEveryMs: 2160 * HOUR,
+} as const;
+
+const ms = (d: string | undefined): number | undefined => (d === undefined ? undefined : parseDuration(d));
+
+function restartOf(doc: RestartDocument | undefined, fallback: RestartPolicy): RestartPolicy {
+  if (doc === undefined) return fallback;
+  if (typeof doc === 'string') return { policy: doc };
+  const withinMs = ms(doc.within);
+  return withinMs === undefined ? { policy: doc.policy } : { policy: doc.policy, withinMs };
+}
+
+function consumerOf(doc: ConsumerDocument): Consumer {
+  if (typeof doc === 'string') {
+    const [kind, name] = doc.split('/') as [WorkloadKind, string];
+    return { kind: 'workload', workloadKind: kind, name };
+  }
+  return doc.namespace ? { kind: 'selector', selector: doc.selector, namespace: doc.namespace } : { kind: 'selector', selector: doc.selector };
+}
+
+function secretOf(doc: { name: string; namespace: string; clusters?: string[] | undefined } | undefined, all: readonly ClusterRef[]): SecretPlacement | undefined {
+  if (!doc) return undefined;
+  return { name: doc.name, namespace: doc.namespace, clusters: doc.clusters ?? all.map((c) => c.name) };
+}
+
+function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?: string | undefined; mode: string; reload?: string | undefined } | undefined): FilePlacement | undefined {
+  if (!doc) return undefined;
+  return {
+    dir: doc.dir,
+    cert: doc.cert,
+    ...(doc.key !== undefined && { key: doc.key }),
+    ...(doc.ca !== undefined && { ca: doc.ca }),
+    mode: parseInt(doc.mode, 8),
+    ...(doc.reload !== undefined && { reload: doc.reload }),
+  };
+}
+
+/** Builds the resolved model from a schema-valid document. Cross-field checks happen in `checkInventory`. */
+export function resolveInventory(doc: InventoryDocument): Inventory {
+  const d = doc.defaults ?? {};
+  const clusters: ClusterRef[] = (doc.clusters ?? [{ name: DEFAULT_CLUSTER }]).map((c) => ({ name: c.name, context: c.context ?? c.name }));
+  const defaultRestart = restartOf(d.restart, DEFAULTS.restart);
+  const leafValidity = ms(d.validity) ?? DEFAULTS.validityMs;
+  const leafRenew = ms(d.renewBefore) ?? Math.min(DEFAULTS.renewBeforeMs, Math.floor(leafValidity / 3));
+  const defaultKey = d.key ?? DEFAULTS.key;
+
+  const authorities: Authority[] = (doc.authorities ?? []).map((a, i) => {
+    const validityMs = ms(a.validity) ?? Math.max(DEFAULTS.authorityValidityMs, leafValidity);
+    return {
+      kind: ItemKind.Authority,
+      name: a.name,
+      path: `authorities[${i}]`,
+      subject: { commonName: a.commonName, ...(a.organization && { organization: a.organization }), ...(a.organizationalUnit && { organizationalUnit: a.organizationalUnit }) },
+      keyType: a.key ?? defaultKey,
+      validityMs,
+      renewBeforeMs: ms(a.renewBefore) ?? Math.floor(validityMs / 3),
+      ...(a.parent !== undefined && { parent: a.parent }),
+      ...(a.pathLen !== undefined && { pathLen: a.pathLen }),
+      ...(a.secret && { secret: secretOf(a.secret, clusters)! }),
+      ...(a.files && { files: filesOf(a.files)! }),
+      adopt: false,
+      consumers: [],
+      restart: defaultRestart,
+    };
+  });
+
+  const certificates: Certificate[] = (doc.certificates ?? []).map((c, i) => {
+    const validityMs = ms(c.validity) ?? leafValidity;
+    return {
+      kind: ItemKind.Certificate,
+      name: c.name,
+      path: `certificates[${i}]`,
+      issuer: c.issuer,
+      usage: c.usage,
+      subject: { commonName: c.commonName, ...(c.organization && { organization: c.organization }), ...(c.organizationalUnit && { organizationalUnit: c.organizationalUnit }) },
+      keyType: c.key ?? defaultKey,
+      validityMs,
+      renewBeforeMs: ms(c.renewBefore) ?? Math.min(leafRenew, Math.floor(validityMs / 3)),
+      dnsNames: c.dnsNames ?? [],
+      ipAddresses: c.ipAddresses ?? [],
+      uris: c.uris ?? [],
+      ...(c.perReplica && { perReplica: c.perReplica }),
+      ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
+      ...(c.files && { files: filesOf(c.files)! }),
+      adopt: c.adopt ?? false,
+      consumers: (c.consumers ?? []).map(consumerOf),
+      restart: restartOf(c.restart, defaultRestart),
+    };
+  });
+
+  const credentials: Credential[] = (doc.credentials ?? []).map((c, i) => ({
+    kind: ItemKind.Credential,
+    name: c.name,
+    path: `credentials[${i}]`,
+    type: c.type,
+    length: c.length ?? DEFAULTS.passwordLength,
+    algorithm: c.algorithm ?? 'ES256',
+    tokenLifetimeMs: ms(c.tokenLifetime) ?? DEFAULTS.tokenLifetimeMs,
+    rotateEveryMs: ms(c.rotateEvery) ?? DEFAULTS.credentialRotateEveryMs,
+    ...(c.database && { database: c.database }),
+    ...(c.pause && { pause: c.pause }),
+    ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
+    ...(c.files && { files: filesOf(c.files)! }),
+    adopt: c.adopt ?? false,
+    consumers: (c.consumers ?? []).map(consumerOf),
+    restart: restartOf(c.restart, defaultRestart),
+  }));
+
+  const items = new Map<string, Item>();
+  for (const item of [...authorities, ...certificates, ...credentials]) if (!items.has(item.name)) items.set(item.name, item);
+  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items };
+}
+
+/** Cross-field rules the schema cannot express. Returns every violation found. */
+export function checkInventory(inv: Inventory): InventoryIssue[] {
+  const issues: InventoryIssue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+  const clusterNames = new Set<string>();
+  inv.clusters.forEach((c, i) => {
+    if (clusterNames.has(c.name)) add(`clusters[${i}].name`, `duplicate cluster "${c.name}"`);
+    clusterNames.add(c.name);
+  });
+
+  const seen = new Map<string, string>();
+  const all: Item[] = [...inv.authorities, ...inv.certificates, ...inv.credentials];
+  for (const item of all) {
+    const first = seen.get(item.name);
+    if (first) add(`${item.path}.name`, `duplicate name "${item.name}" (first at ${first})`);
+    else seen.set(item.name, item.path);
+  }
+
+  const authorities = new Map(inv.authorities.map((a) => [a.name, a]));
+  for (const a of inv.authorities) {
+    if (a.parent !== undefined && !authorities.has(a.parent)) add(`${a.path}.parent`, `unknown authority "${a.parent}"`);
+    if (a.renewBeforeMs >= a.validityMs) add(`${a.path}.renewBefore`, 'must be shorter than validity');
+    const parent = a.parent !== undefined ? authorities.get(a.parent) : undefined;
+    if (parent && a.validityMs > parent.validityMs) add(`${a.path}.validity`, `outlives its parent "${parent.name}"`);
+    if (parent?.pathLen !== undefined && parent.pathLen === 0) add(`${a.path}.parent`, `authority "${parent.name}" has pathLen 0 and cannot have intermediates`);
+  }
+  for (const a of inv.authorities) {
+    // Walk up the parents; coming back to a visited authority is a cycle.
+    const visited = new Set<string>([a.name]);
+    let cur = a.parent !== undefined ? authorities.get(a.parent) : undefined;
+    while (cur) {
+      if (visited.has(cur.name)) {
+        add(`${a.path}.parent`, `cycle in authority parents: ${[...visited, cur.name].join(' -> ')}`);
+        break;
+      }
+      visited.add(cur.name);
+      cur = cur.parent !== undefined ? authorities.get(cur.parent) : undefined;
+    }
+  }
+
+  for (const c of inv.certificates) {
+    const issuer = authorities.get(c.issuer);
+    if (!issuer) add(`${c.path}.issuer`, `unknown authority "${c.issuer}"`);
+    else if (c.validityMs > issuer.validityMs) add(`${c.path}.validity`, `outlives its issuer "${issuer.name}"`);
+    if (c.renewBeforeMs >= c.validityMs) add(`${c.path}.renewBefore`, 'must be shorter than validity');
+    if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the certificate)');
+    if (c.perReplica && !c.secret) add(`${c.path}.perReplica`, 'needs a secret (one Secret per pod)');
+    c.dnsNames.forEach((n, i) => {
+      if (!/^(\*\.)?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(n)) add(`${c.path}.dnsNames[${i}]`, `not a DNS name: "${n}"`);
+    });
+    c.ipAddresses.forEach((ip, i) => {
+      if (!isIp(ip)) add(`${c.path}.ipAddresses[${i}]`, `not an IP address: "${ip}"`);
+    });
+  }
+  for (const c of inv.credentials) {
+    if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the credential)');
+    if (c.database && c.type !== 'password') add(`${c.path}.database`, 'only a password can be set in a database');
+  }
+
+  const targets = new Map<string, string>();
+  for (const item of all) {
+    item.secret?.clusters.forEach((name, i) => {
+      if (!clusterNames.has(name)) add(`${item.path}.secret.clusters[${i}]`, `unknown cluster "${name}"`);
+    });
+    if (!item.secret) continue;
+    const names = item.kind === 'certificate' && item.perReplica
+      ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${item.secret!.name}-${i}`)
+      : [item.secret.name];
+    for (const cluster of item.secret.clusters) {
+      for (const name of names) {
+        const key = `${cluster}/${item.secret.namespace}/${name}`;
+        const other = targets.get(key);
+        if (other) add(`${item.path}.secret`, `Secret ${item.secret.namespace}/${name} in cluster "${cluster}" is also written by ${other}`);
+        else targets.set(key, item.path);
+      }
+    }
+    if (item.restart.withinMs !== undefined && item.restart.policy === 'none') add(`${item.path}.restart.within`, 'has no meaning with policy none');
+  }
+  return issues;
+}
+
+export function isIp(text: string): boolean {
+  const v4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+  if (v4.test(text)) return true;
+  if (!text.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(text)) return false;
+  const halves = text.split('::');
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => (h ? h.split(':') : []));
+  if (groups.some((g) => !/^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+}

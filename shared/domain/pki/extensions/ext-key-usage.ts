@@ -1,0 +1,25 @@
+import type { Usage } from '../../inventory/schema.js';
+import { oid, seq } from '../der.js';
+import { extension } from './extension.js';
+
+export const EKU = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const;
+
+export function ekuOids(usage: Usage): string[] {
+  switch (usage) {
+    case 'server':
+      return [EKU.serverAuth];
+    case 'client':
+      return [EKU.clientAuth];
+    case 'clientserver':
+      return [EKU.serverAuth, EKU.clientAuth];
+    default: {
+      const never: never = usage;
+      throw new Error(`unknown usage ${String(never)}`);
+    }
+  }
+}
+
+/** extendedKeyUsage, not critical (the common choice, as cert-manager and openssl do). */
+export function extKeyUsage(usage: Usage) {
+  return extension('2.5.29.37', false, seq(ekuOids(usage).map(oid)));
+}

@@ -1,0 +1,81 @@
+/** What rekey writes: a Secret computed purely, written once. Values are plain text (adapters encode). */
+export interface DesiredSecret {
+  readonly name: string;
+  readonly namespace: string;
+  readonly type: 'kubernetes.io/tls' | 'Opaque';
+  readonly data: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A Secret as found in a cluster; `data` decoded to text. */
+export interface ObservedSecret {
+  readonly name: string;
+  readonly namespace: string;
+  readonly type: string;
+  readonly data: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly resourceVersion?: string;
+}
+
+export const WriteOutcome = { Created: 'created', Updated: 'updated', Unchanged: 'unchanged' } as const;
+export type WriteOutcome = (typeof WriteOutcome)[keyof typeof WriteOutcome];
+
+/** Where Secrets go: a real cluster, or manifests on disk (`--out`). */
+export interface SecretSink {
+  /** Secrets in a namespace (one list call), managed or not, for comparing before writing. */
+  listSecrets(namespace: string): Promise<ObservedSecret[]>;
+  getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined>;
+  /**
+   * Creates or updates the Secret. `expected` is what the caller observed (undefined: must not exist), so a
+   * concurrent change is a ConflictError rather than a lost update. Throws UnmanagedObjectError if the
+   * Secret exists without rekey's label and `adopt` is false.
+   */
+  writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome>;
+}
+
+export interface WorkloadRef {
+  readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod';
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export const RestartOutcome = { Updated: 'Updated', NotUpdated: 'NotUpdated' } as const;
+export type RestartOutcome = (typeof RestartOutcome)[keyof typeof RestartOutcome];
+
+export interface RolloutStatus {
+  readonly done: boolean;
+  /** Human-readable progress, e.g. "2 of 3 updated replicas are available". */
+  readonly message: string;
+}
+
+/** A pod's use of a Secret, found by scanning pod specs. */
+export interface SecretUse {
+  readonly secret: string;
+  readonly namespace: string;
+  readonly workload: WorkloadRef;
+  readonly via: 'volume' | 'projected' | 'env' | 'envFrom';
+}
+
+/** What restarts need from a live cluster. Absent for manifest output. */
+export interface WorkloadControl {
+  /** Workloads matching a label selector in a namespace (controllers, or bare pods). */
+  selectWorkloads(namespace: string, selector: string): Promise<WorkloadRef[]>;
+  /**
+   * Restarts a workload: patches pod template annotations (`rekey/restartedAt`, `rekey/versions`) of controllers,
+   * or evicts a bare pod honouring PodDisruptionBudgets. NotUpdated when the hash already matches.
+   */
+  restart(ref: WorkloadRef, versionsHash: string, at: Date): Promise<RestartOutcome>;
+  rolloutStatus(ref: WorkloadRef): Promise<RolloutStatus>;
+  /** Every workload whose pods use one of these Secrets (volumes, projected volumes, env, envFrom). */
+  findSecretUses(namespace: string): Promise<SecretUse[]>;
+  /** JSON merge patch on any object (seed 001's pause/resume of an owner). */
+  mergePatch(object: { apiVersion: string; kind: string; namespace?: string; name: string }, patch: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+export interface Cluster {
+  readonly name: string;
+  readonly secrets: SecretSink;
+  readonly workloads?: WorkloadControl;
+}
