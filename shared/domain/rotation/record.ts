@@ -1,0 +1,73 @@
+/** A rotation, as the journal keeps it. The store's staging labels hold the versions; this holds the progress. */
+
+export const RotationKind = {
+  Leaf: 'leaf',
+  Authority: 'authority',
+  Password: 'password',
+  SigningKey: 'signing-key',
+} as const;
+export type RotationKind = (typeof RotationKind)[keyof typeof RotationKind];
+
+export const RotationStatus = {
+  Running: 'running',
+  Completed: 'completed',
+  Failed: 'failed',
+  RolledBack: 'rolled-back',
+} as const;
+export type RotationStatus = (typeof RotationStatus)[keyof typeof RotationStatus];
+
+export const StepStatus = { Completed: 'completed', Waiting: 'waiting', Failed: 'failed', Skipped: 'skipped' } as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export interface StepOutcome {
+  readonly step: string;
+  readonly status: StepStatus;
+  readonly at: string;
+  readonly attempt: number;
+  readonly message?: string;
+}
+
+export const RestartState = { Requested: 'requested', Completed: 'completed', Failed: 'failed', Skipped: 'skipped' } as const;
+export type RestartState = (typeof RestartState)[keyof typeof RestartState];
+
+export interface ClusterRestart {
+  readonly state: RestartState;
+  readonly at: string;
+  readonly message?: string;
+  readonly workloads?: readonly string[];
+}
+
+export const Trigger = { Manual: 'manual', Apply: 'apply', Schedule: 'schedule', Api: 'api', Alert: 'alert' } as const;
+export type Trigger = (typeof Trigger)[keyof typeof Trigger];
+
+export interface RotationRecord {
+  readonly id: string;
+  readonly inventory: string;
+  readonly item: string;
+  readonly kind: RotationKind;
+  readonly status: RotationStatus;
+  /** The step to run next (or that ran last, once finished). */
+  readonly step: string;
+  readonly attempt: number;
+  /** Optimistic concurrency: incremented by every update. */
+  readonly revision: number;
+  readonly trigger: Trigger;
+  readonly reason: string;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  /** Store names of the units this rotation re-keys (one per replica for perReplica certificates). */
+  readonly units: readonly string[];
+  /** Version id of each unit before the rotation, for rollback and the restart hash. */
+  readonly previousVersions: Readonly<Record<string, string>>;
+  /** Restart progress per cluster, written by the restart worker. */
+  readonly restarts: Readonly<Record<string, ClusterRestart>>;
+  /** When restarts must be done by (policy `together` with `within`). */
+  readonly restartDeadline?: string;
+  readonly history: readonly StepOutcome[];
+  readonly error?: string;
+  /** Epoch seconds after which a finished record may be deleted (DynamoDB TTL). */
+  readonly expiresAt?: number;
+}
+
+export const isFinished = (r: Pick<RotationRecord, 'status'>): boolean => r.status !== RotationStatus.Running;

@@ -1,0 +1,13 @@
+export type * from './secret-store.js';
+export type * from './cluster.js';
+export type * from './event-bus.js';
+export type * from './step-queue.js';
+export type * from './journal.js';
+export type * from './clock.js';
+export type * from './logger.js';
+export type * from './host-files.js';
+export type * from './prober.js';
+export { Stage } from './secret-store.js';
+export { WriteOutcome, RestartOutcome } from './cluster.js';
+export { systemClock } from './clock.js';
+export { silentLogger } from './logger.js';
