@@ -1,0 +1,36 @@
+import type { StepMessage, StepQueue } from '../../ports/step-queue.js';
+
+interface Queued {
+  readonly message: StepMessage;
+  readonly readyAt: number;
+}
+
+/**
+ * The embedded StepQueue: messages wait in memory and `drain` runs them in order of readiness, one at a time
+ * (the CLI's single process stands in for the FIFO queue's one-step-per-item guarantee).
+ */
+export class InProcessQueue implements StepQueue {
+  private readonly items: Queued[] = [];
+
+  constructor(private readonly now: () => number = Date.now, private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {}
+
+  async enqueue(message: StepMessage, options: { delaySeconds?: number } = {}): Promise<void> {
+    this.items.push({ message, readyAt: this.now() + (options.delaySeconds ?? 0) * 1000 });
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Runs messages until none is left. A handler that throws stops the drain (the CLI reports it). */
+  async drain(handle: (message: StepMessage) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    while (this.items.length) {
+      signal?.throwIfAborted();
+      this.items.sort((a, b) => a.readyAt - b.readyAt);
+      const next = this.items.shift()!;
+      const wait = next.readyAt - this.now();
+      if (wait > 0) await this.sleep(wait);
+      await handle(next.message);
+    }
+  }
+}

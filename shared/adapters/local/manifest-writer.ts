@@ -1,0 +1,77 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { UnmanagedObjectError } from '../../domain/errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
+import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
+import { writeFileAtomic } from './atomic-file.js';
+
+interface SecretManifest {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  type: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+/** A SecretSink that renders Secrets as `DIR/<cluster>/<namespace>/<name>.yaml` (`apply --out`). */
+export class ManifestWriter implements SecretSink {
+  readonly writes: string[] = [];
+
+  constructor(private readonly dir: string) {}
+
+  private fileOf(namespace: string, name: string): string {
+    return join(this.dir, namespace, `${name}.yaml`);
+  }
+
+  private static toObserved(m: SecretManifest): ObservedSecret {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(m.stringData ?? {})) data[k] = v;
+    return { name: m.metadata.name, namespace: m.metadata.namespace, type: m.type, data, labels: m.metadata.labels ?? {}, annotations: m.metadata.annotations ?? {} };
+  }
+
+  async listSecrets(namespace: string): Promise<ObservedSecret[]> {
+    let files: string[];
+    try {
+      files = await readdir(join(this.dir, namespace));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const out: ObservedSecret[] = [];
+    for (const f of files.filter((x) => x.endsWith('.yaml'))) {
+      const m = parse(await readFile(join(this.dir, namespace, f), 'utf8')) as SecretManifest;
+      if (m?.kind === 'Secret') out.push(ManifestWriter.toObserved(m));
+    }
+    return out;
+  }
+
+  async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
+    try {
+      return ManifestWriter.toObserved(parse(await readFile(this.fileOf(namespace, name), 'utf8')) as SecretManifest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
+    const existing = options.expected ?? (await this.getSecret(secret.namespace, secret.name));
+    if (existing && existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE && !options.adopt) {
+      throw new UnmanagedObjectError(`Secret ${secret.namespace}/${secret.name} in ${this.dir} is not managed by rekey; set adopt: true to take it over`);
+    }
+    const manifest: SecretManifest = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secret.name, namespace: secret.namespace, labels: { ...secret.labels }, annotations: { ...secret.annotations } },
+      type: secret.type,
+      data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
+    };
+    // Key material on disk: owner-only, like the vault.
+    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), stringify(manifest, { lineWidth: 0 }), { mode: 0o600, durable: false });
+    this.writes.push(`${secret.namespace}/${secret.name}`);
+    return existing ? 'updated' : 'created';
+  }
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { IntegrityError } from '../domain/errors.js';
+import type { Inventory } from '../domain/inventory/model.js';
+import { checkCertificateMaterial } from '../domain/pki/check.js';
+import { encodeMaterial } from '../domain/store/material.js';
+import { allUnits } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import { issuePending, promoteVersion, storeTags } from './issuance.js';
+import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
+import { MaterialReader } from './materials.js';
+import { SyncChange, syncUnits, type SyncReport } from './sync.js';
+
+export interface ApplyResult {
+  readonly inventory: string;
+  readonly decisions: readonly Pick<IssuanceDecision, 'action' | 'reason'>[] & readonly { unit: string; kind: string }[];
+  readonly sync: SyncReport;
+  /** Targets that could not be written (unmanaged Secrets, unreachable clusters): apply did not finish its job. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Issues what is missing or due (parents before children, each tested before promotion), then writes every
+ * Secret and host file that differs from its current version.
+ */
+export async function apply(deps: Deps, inventory: Inventory, options: { onProgress?: (done: number, message: string) => void } = {}): Promise<ApplyResult> {
+  const reader = new MaterialReader(deps.store, inventory);
+  let done = 0;
+  const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
+    if (d.action === IssueAction.Skip) return;
+    const versionId = d.adopted ? `adopted-${d.adopted.fingerprint.slice(0, 32)}` : randomUUID();
+    if (d.adopted) {
+      await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
+    } else {
+      const material = await issuePending(deps, inventory, d.unit, versionId, reader);
+      const problems = material.type === 'certificate' ? checkCertificateMaterial(d.unit, material, deps.clock.now()) : [];
+      if (problems.length) {
+        await deps.store.discardPending(d.unit.storeName, versionId);
+        throw new IntegrityError(`issued ${d.unit.key} failed its checks: ${problems.join('; ')}`, { context: { item: d.unit.key } });
+      }
+    }
+    await promoteVersion(deps, inventory, d.unit, versionId, reader);
+    options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
+  });
+
+  const sync = await syncUnits(deps, inventory, allUnits(inventory), reader);
+  const problems = sync.secrets
+    .filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable)
+    .map((s) => `${s.cluster}/${s.namespace}/${s.secret} (${s.unit}): ${s.reason ?? s.change}`);
+  return {
+    inventory: inventory.name,
+    decisions: decisions.map((d) => ({ unit: d.unit.key, kind: d.unit.item.kind, action: d.action, reason: d.reason })),
+    sync,
+    problems,
+  };
+}

@@ -1,0 +1,95 @@
+import type { Inventory } from '../domain/inventory/model.js';
+import { adoptableMaterial } from '../domain/pki/adopt.js';
+import { decideIssuance, IssueReason } from '../domain/plan/issuance.js';
+import type { CertificateMaterial } from '../domain/store/material.js';
+import { authoritiesInOrder, specHashOf, storeNameOf, unitsOf, type Unit } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import type { MaterialReader } from './materials.js';
+
+export const IssueAction = { Issue: 'issue', Renew: 'renew', Reissue: 'reissue', Adopt: 'adopt', Skip: 'skip' } as const;
+export type IssueAction = (typeof IssueAction)[keyof typeof IssueAction];
+
+export interface IssuanceDecision {
+  readonly unit: Unit;
+  readonly action: IssueAction;
+  readonly reason: string;
+  /** For adopt: the material found in the cluster. */
+  readonly adopted?: CertificateMaterial;
+}
+
+export function actionFor(reason: IssueReason): IssueAction {
+  switch (reason) {
+    case IssueReason.NeverIssued:
+      return IssueAction.Issue;
+    case IssueReason.Expired:
+    case IssueReason.ExpiresSoon:
+    case IssueReason.RotationDue:
+      return IssueAction.Renew;
+    case IssueReason.IssuerChanged:
+    case IssueReason.SpecChanged:
+      return IssueAction.Reissue;
+    default: {
+      const never: never = reason;
+      throw new Error(`unknown reason ${String(never)}`);
+    }
+  }
+}
+
+/** Looks in the unit's clusters for an existing Secret worth keeping (items with `adopt: true`). */
+async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ material?: CertificateMaterial; why?: string }> {
+  const placement = unit.item.secret;
+  if (!placement || !unit.secretName) return {};
+  for (const cluster of placement.clusters) {
+    const sink = deps.clusters.get(cluster)?.secrets;
+    const found = sink && (await sink.getSecret(placement.namespace, unit.secretName));
+    if (!found) continue;
+    const result = adoptableMaterial(unit, found, now, specHashOf(unit));
+    return typeof result === 'string' ? { why: `${cluster}/${placement.namespace}/${unit.secretName}: ${result}` } : { material: result };
+  }
+  return {};
+}
+
+/**
+ * Decides, unit by unit in dependency order (root CAs, intermediates, leaves, credentials), what needs a new
+ * version. `act` runs after each decision that is not "nothing to do": apply issues there (so children see the
+ * new issuer), plan only records. A unit whose issuer gets a new version is re-issued too.
+ */
+export async function walkIssuance(
+  deps: Deps,
+  inventory: Inventory,
+  reader: MaterialReader,
+  act: (decision: IssuanceDecision) => Promise<void>,
+): Promise<IssuanceDecision[]> {
+  const now = deps.clock.now();
+  const changed = new Set<string>();
+  const decisions: IssuanceDecision[] = [];
+  const items = [...authoritiesInOrder(inventory), ...inventory.certificates, ...inventory.credentials];
+  for (const item of items) {
+    for (const unit of unitsOf(inventory, item)) {
+      const current = (await reader.current(unit.storeName))?.material;
+      const issuerName = item.kind === 'authority' ? item.parent : item.kind === 'certificate' ? item.issuer : undefined;
+      let issuerFingerprint: string | undefined;
+      if (issuerName !== undefined) {
+        const issuerCurrent = await reader.current(storeNameOf(inventory.name, issuerName));
+        issuerFingerprint = changed.has(issuerName) ? 'changes-in-this-run' : issuerCurrent?.material.type === 'certificate' ? issuerCurrent.material.fingerprint : undefined;
+      }
+      const reason = decideIssuance({ unit, current, issuerFingerprint, specHash: specHashOf(unit), now });
+      if (!reason) continue;
+      let decision: IssuanceDecision;
+      if (reason === IssueReason.NeverIssued && item.kind === 'certificate' && item.adopt) {
+        const found = await findAdoptable(deps, unit, now);
+        decision = found.material
+          ? { unit, action: IssueAction.Adopt, reason: 'SecretAdopted', adopted: found.material }
+          : { unit, action: IssueAction.Issue, reason: found.why ? `${reason} (existing Secret not kept: ${found.why})` : reason };
+      } else if (item.kind === 'credential' && item.database) {
+        decision = { unit, action: IssueAction.Skip, reason: 'DatabaseCredential: set in the database by `rekey rotate`' };
+      } else {
+        decision = { unit, action: actionFor(reason), reason };
+      }
+      if (decision.action !== IssueAction.Skip && decision.action !== IssueAction.Adopt) changed.add(item.name);
+      decisions.push(decision);
+      await act(decision);
+    }
+  }
+  return decisions;
+}

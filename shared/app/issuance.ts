@@ -1,0 +1,60 @@
+import { newPasswordMaterial, newSigningKeyMaterial } from '../domain/credentials/generate.js';
+import { makeEvent, EventType } from '../domain/events/types.js';
+import type { Inventory } from '../domain/inventory/model.js';
+import { issueMaterial } from '../domain/pki/issue.js';
+import { encodeMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
+import { specHashOf, type Unit } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import type { MaterialReader } from './materials.js';
+
+/** Tags every stored secret carries, so the store can be searched by inventory and item. */
+export function storeTags(inventory: Inventory, unit: Unit): Record<string, string> {
+  return { 'rekey:inventory': inventory.name, 'rekey:item': unit.key, 'rekey:managed-by': 'rekey' };
+}
+
+/** Makes new material for a unit: a certificate signed by its issuer's current version, or a credential. */
+export async function newMaterial(deps: Pick<Deps, 'clock'>, inventory: Inventory, unit: Unit, reader: MaterialReader): Promise<Material> {
+  const item = unit.item;
+  const now = deps.clock.now();
+  const specHash = specHashOf(unit);
+  switch (item.kind) {
+    case 'authority':
+      return issueMaterial(unit, item.parent ? await reader.issuer(item.parent) : undefined, now, specHash);
+    case 'certificate':
+      return issueMaterial(unit, await reader.issuer(item.issuer), now, specHash);
+    case 'credential': {
+      if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
+      const previous = (await reader.current(unit.storeName))?.material;
+      return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? (previous as SigningKeyMaterial) : undefined);
+    }
+    default: {
+      const never: never = item;
+      throw new Error(`unknown item ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Stores new material as the pending version `versionId`. Retried with the same id it makes nothing new and
+ * returns what the first attempt stored, so a step that died after this call is safe to run again.
+ */
+export async function issuePending(deps: Deps, inventory: Inventory, unit: Unit, versionId: string, reader: MaterialReader, rotationId?: string): Promise<Material> {
+  const material = await newMaterial(deps, inventory, unit, reader);
+  const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
+  if (!created) return reader.pending(unit, versionId);
+  const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };
+  await deps.events.publish([
+    material.type === 'certificate'
+      ? makeEvent(EventType.CertificateIssued, base, { versionId, serial: material.serial, fingerprint: material.fingerprint, notAfter: material.notAfter, keyType: material.keyType, ...(material.issuer && { issuer: material.issuer }) })
+      : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type }),
+  ]);
+  return material;
+}
+
+/** Promotes a pending version to current and tells the reader and the bus. */
+export async function promoteVersion(deps: Deps, inventory: Inventory, unit: Unit, versionId: string, reader: MaterialReader, rotationId?: string): Promise<void> {
+  const material = await reader.pending(unit, versionId);
+  await deps.store.promote(unit.storeName, versionId);
+  reader.remember(unit.storeName, { versionId, material });
+  await deps.events.publish([makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId })]);
+}

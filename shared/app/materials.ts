@@ -1,0 +1,53 @@
+import { NotFoundError } from '../domain/errors.js';
+import type { Inventory } from '../domain/inventory/model.js';
+import type { IssuerMaterial } from '../domain/pki/issue.js';
+import { asCertificate, decodeMaterial, type Material } from '../domain/store/material.js';
+import { storeNameOf, type Unit } from '../domain/units.js';
+import { Stage, type SecretStore } from '../ports/secret-store.js';
+
+export interface CurrentVersion {
+  readonly versionId: string;
+  readonly material: Material;
+}
+
+/**
+ * Reads current versions once per run and remembers them; `remember` records what this run promoted so later
+ * reads (children of a re-issued CA) see it without another store call.
+ */
+export class MaterialReader {
+  private readonly cache = new Map<string, Promise<CurrentVersion | undefined>>();
+
+  constructor(private readonly store: SecretStore, private readonly inventory: Inventory) {}
+
+  current(storeName: string): Promise<CurrentVersion | undefined> {
+    let hit = this.cache.get(storeName);
+    if (!hit) {
+      hit = this.store.getVersion(storeName, { stage: Stage.Current }).then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
+      this.cache.set(storeName, hit);
+    }
+    return hit;
+  }
+
+  remember(storeName: string, version: CurrentVersion): void {
+    this.cache.set(storeName, Promise.resolve(version));
+  }
+
+  forget(storeName: string): void {
+    this.cache.delete(storeName);
+  }
+
+  async pending(unit: Unit, versionId: string): Promise<Material> {
+    const v = await this.store.getVersion(unit.storeName, { versionId });
+    if (!v) throw new NotFoundError(`version ${versionId} of ${unit.storeName} is missing`, { context: { item: unit.key } });
+    return decodeMaterial(v.value, unit.storeName);
+  }
+
+  /** The current material of an authority, ready to sign with. */
+  async issuer(authorityName: string): Promise<IssuerMaterial> {
+    const name = storeNameOf(this.inventory.name, authorityName);
+    const current = await this.current(name);
+    if (!current) throw new NotFoundError(`authority "${authorityName}" has not been issued yet`, { context: { item: authorityName } });
+    const authority = this.inventory.authorities.find((a) => a.name === authorityName);
+    return { name: authorityName, material: asCertificate(current.material, name), isRoot: !authority?.parent };
+  }
+}

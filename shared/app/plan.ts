@@ -1,0 +1,76 @@
+import type { Inventory } from '../domain/inventory/model.js';
+import { allUnits } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import { IssueAction, walkIssuance } from './issuance-walk.js';
+import { MaterialReader } from './materials.js';
+import { SyncChange, syncUnits } from './sync.js';
+
+/** One thing apply would do. `kind` is the item kind, or `secret` for a write into a cluster. */
+export interface PlanAction {
+  readonly action: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly reason: string;
+  readonly cluster?: string;
+  readonly namespace?: string;
+  readonly secret?: string;
+}
+
+export interface PlanWarning {
+  readonly name: string;
+  readonly message: string;
+  readonly cluster?: string;
+}
+
+export interface Plan {
+  readonly inventory: string;
+  readonly actions: readonly PlanAction[];
+  readonly warnings: readonly PlanWarning[];
+}
+
+/** What apply would do, changing nothing: issuance decisions, then per-cluster Secret writes. */
+export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
+  const reader = new MaterialReader(deps.store, inventory);
+  const actions: PlanAction[] = [];
+  const warnings: PlanWarning[] = [];
+  const decisions = await walkIssuance(deps, inventory, reader, async () => {});
+  const renewed = new Set<string>();
+  for (const d of decisions) {
+    if (d.action === IssueAction.Skip) {
+      warnings.push({ name: d.unit.key, message: d.reason });
+      continue;
+    }
+    if (d.action !== IssueAction.Adopt) renewed.add(d.unit.key);
+    actions.push({ action: d.action, kind: d.unit.item.kind, name: d.unit.key, reason: d.reason });
+  }
+
+  const units = allUnits(inventory);
+  const report = await syncUnits(deps, inventory, units.filter((u) => !renewed.has(u.key)), reader, { dryRun: true });
+  for (const o of report.secrets) {
+    const where = { cluster: o.cluster, namespace: o.namespace, secret: o.secret };
+    switch (o.change) {
+      case SyncChange.Created:
+      case SyncChange.Updated:
+        actions.push({ action: o.change === SyncChange.Created ? 'create' : 'update', kind: 'secret', name: o.unit, reason: o.reason ?? '', ...where });
+        break;
+      case SyncChange.Unmanaged:
+      case SyncChange.Unreachable:
+        warnings.push({ name: o.unit, message: `${o.namespace}/${o.secret}: ${o.reason ?? o.change}`, cluster: o.cluster });
+        break;
+      case SyncChange.Unchanged:
+      case SyncChange.NotIssued:
+        break;
+      default: {
+        const never: never = o.change;
+        throw new Error(`unknown change ${String(never)}`);
+      }
+    }
+  }
+  // Units that get a new version will be written wherever they go.
+  for (const u of units.filter((x) => renewed.has(x.key))) {
+    for (const cluster of u.item.secret?.clusters ?? []) {
+      actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: u.item.secret!.namespace, secret: u.secretName! });
+    }
+  }
+  return { inventory: inventory.name, actions, warnings };
+}

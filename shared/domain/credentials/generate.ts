@@ -1,0 +1,35 @@
+import { randomInt } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import type { Credential } from '../inventory/model.js';
+import type { PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
+
+// No quotes, backslashes or spaces: the password goes into connection strings and shell-quoted env files unharmed.
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.~';
+
+export function generatePassword(length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
+  return out;
+}
+
+export function newPasswordMaterial(item: Credential, now: Date, specHash: string, login?: string): PasswordMaterial {
+  return { type: 'password', password: generatePassword(item.length), ...(login && { login }), createdAt: now.toISOString(), specHash };
+}
+
+/** A new signing key; `keySet` keeps the previous public keys so verifiers accept both during the overlap. */
+export async function newSigningKeyMaterial(item: Credential, now: Date, specHash: string, previous?: SigningKeyMaterial): Promise<SigningKeyMaterial> {
+  const { privateKey, publicKey } = await generateKeyPair(item.algorithm, { extractable: true, ...(item.algorithm === 'EdDSA' && { crv: 'Ed25519' }) });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const jwk = { ...(await exportJWK(privateKey)), kid, alg: item.algorithm, use: 'sig' };
+  const pub = { ...publicJwk, kid, alg: item.algorithm, use: 'sig' };
+  return {
+    type: 'signing-key',
+    jwk,
+    kid,
+    alg: item.algorithm,
+    keySet: [pub, ...(previous ? previous.keySet.filter((k) => k.kid === previous.kid) : [])],
+    createdAt: now.toISOString(),
+    specHash,
+  };
+}

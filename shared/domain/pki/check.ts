@@ -1,0 +1,54 @@
+import { X509Certificate } from 'node:crypto';
+import type { Unit } from '../units.js';
+import type { CertificateMaterial } from '../store/material.js';
+import { pemBlocks } from './der.js';
+import { ekuOids } from './extensions/ext-key-usage.js';
+import { privateKeyFromPem } from './keys.js';
+
+/**
+ * The rotation's `test` step for a certificate: the chain leads to the trust bundle, the key matches, usages and
+ * SANs are what the inventory asks for, and it is valid now. Returns the problems found (empty: good).
+ */
+export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now: Date): string[] {
+  const problems: string[] = [];
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(m.cert);
+  } catch {
+    return ['certificate does not parse'];
+  }
+  try {
+    if (!leaf.checkPrivateKey(privateKeyFromPem(m.key))) problems.push('private key does not match the certificate');
+  } catch {
+    problems.push('private key does not parse');
+  }
+  if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) <= now) problems.push(`not valid now (${leaf.validFrom} .. ${leaf.validTo})`);
+
+  // Walk leaf -> intermediates -> a root in the bundle, checking each signature.
+  const intermediates = pemBlocks(m.chain).map((d) => new X509Certificate(d));
+  const roots = pemBlocks(m.ca).map((d) => new X509Certificate(d));
+  let cur = leaf;
+  for (let depth = 0; depth < 10; depth++) {
+    const root = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
+    if (root) break;
+    const next = intermediates.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
+    if (!next || next === cur) {
+      problems.push('chain does not lead to a certificate in the trust bundle');
+      break;
+    }
+    cur = next;
+  }
+
+  const item = unit.item;
+  if (item.kind === 'certificate') {
+    if (leaf.ca) problems.push('a leaf certificate must not be a CA');
+    const ekus = new Set(leaf.keyUsage ?? []);
+    for (const oid of ekuOids(item.usage)) if (!ekus.has(oid)) problems.push(`extended key usage ${oid} missing for usage ${item.usage}`);
+    const sans = (leaf.subjectAltName ?? '').split(', ');
+    for (const d of unit.dnsNames) if (!sans.includes(`DNS:${d}`)) problems.push(`SAN DNS:${d} missing`);
+    for (const ip of item.ipAddresses) if (!leaf.checkIP(ip)) problems.push(`SAN IP ${ip} missing`);
+  } else if (item.kind === 'authority' && !leaf.ca) {
+    problems.push('an authority certificate must be a CA');
+  }
+  return problems;
+}

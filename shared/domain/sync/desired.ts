@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { Item } from '../inventory/model.js';
+import type { Material } from '../store/material.js';
+import type { DesiredSecret, ObservedSecret } from '../../ports/cluster.js';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'rekey';
+export const Annotation = {
+  Inventory: 'rekey/inventory',
+  Item: 'rekey/item',
+  Version: 'rekey/version',
+  ContentHash: 'rekey/content-hash',
+  Fingerprint: 'rekey/fingerprint',
+  NotAfter: 'rekey/not-after',
+} as const;
+
+/** SHA-256 of a Secret's type and data, order-independent; stored as an annotation to detect edits. */
+export function contentHash(type: string, data: Readonly<Record<string, string>>): string {
+  const h = createHash('sha256').update(type);
+  for (const k of Object.keys(data).sort()) h.update('\0').update(k).update('\0').update(data[k]!);
+  return h.digest('hex');
+}
+
+/** The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. */
+export function secretDataOf(item: Item, material: Material): { type: DesiredSecret['type']; data: Record<string, string> } {
+  switch (material.type) {
+    case 'certificate':
+      if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': material.cert + material.chain } };
+      return { type: 'kubernetes.io/tls', data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': material.ca } };
+    case 'password':
+      return { type: 'Opaque', data: { password: material.password, ...(material.login && { username: material.login }) } };
+    case 'signing-key':
+      return {
+        type: 'Opaque',
+        data: { 'signing-key.jwk': JSON.stringify(material.jwk), 'jwks.json': JSON.stringify({ keys: material.keySet }), kid: material.kid },
+      };
+    default: {
+      const never: never = material;
+      throw new Error(`unknown material ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function desiredSecret(args: {
+  inventory: string;
+  item: Item;
+  unitKey: string;
+  name: string;
+  namespace: string;
+  versionId: string;
+  material: Material;
+}): DesiredSecret {
+  const { type, data } = secretDataOf(args.item, args.material);
+  const annotations: Record<string, string> = {
+    [Annotation.Inventory]: args.inventory,
+    [Annotation.Item]: args.unitKey,
+    [Annotation.Version]: args.versionId,
+    [Annotation.ContentHash]: contentHash(type, data),
+  };
+  if (args.material.type === 'certificate') {
+    annotations[Annotation.Fingerprint] = args.material.fingerprint;
+    annotations[Annotation.NotAfter] = args.material.notAfter;
+  }
+  return { name: args.name, namespace: args.namespace, type, data, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations };
+}
+
+export const SyncReason = {
+  SecretMissing: 'SecretMissing',
+  SecretOutOfDate: 'SecretOutOfDate',
+  SecretDrifted: 'SecretDrifted',
+  SecretUnmanaged: 'SecretUnmanaged',
+  SecretAdopted: 'SecretAdopted',
+} as const;
+export type SyncReason = (typeof SyncReason)[keyof typeof SyncReason];
+
+export type SyncDecision =
+  | { readonly write: false; readonly reason?: typeof SyncReason.SecretUnmanaged }
+  | { readonly write: true; readonly reason: Exclude<SyncReason, typeof SyncReason.SecretUnmanaged> };
+
+/** Whether the observed Secret must be written to become the desired one; first matching reason wins. */
+export function decideSync(desired: DesiredSecret, observed: ObservedSecret | undefined, adopt: boolean): SyncDecision {
+  if (!observed) return { write: true, reason: SyncReason.SecretMissing };
+  const managed = observed.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  if (!managed) return adopt ? { write: true, reason: SyncReason.SecretAdopted } : { write: false, reason: SyncReason.SecretUnmanaged };
+  if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
+  const observedHash = contentHash(observed.type, observed.data);
+  if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {
+    return { write: true, reason: SyncReason.SecretDrifted };
+  }
+  for (const [k, v] of Object.entries(desired.annotations)) if (observed.annotations[k] !== v) return { write: true, reason: SyncReason.SecretDrifted };
+  return { write: false };
+}
