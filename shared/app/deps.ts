@@ -7,6 +7,8 @@ import type { Logger } from '../ports/logger.js';
 import type { Prober } from '../ports/prober.js';
 import type { SecretStore } from '../ports/secret-store.js';
 import type { StepQueue } from '../ports/step-queue.js';
+import type { RotationRecord } from '../domain/rotation/record.js';
+import type { Inventory } from '../domain/inventory/model.js';
 
 /** Everything a use case may touch, wired by a composition root (CLI or Lambda). */
 export interface Deps {
@@ -20,6 +22,11 @@ export interface Deps {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly hostFiles?: HostFiles;
   readonly prober?: Prober;
+  /**
+   * Asks for the restarts of a rotation's consumers (publishes RestartRequested per cluster and records them in
+   * the journal). Absent where no live cluster is connected (manifests on disk): restarts are then skipped.
+   */
+  readonly restarts?: { request(inventory: Inventory, record: RotationRecord): Promise<void> };
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

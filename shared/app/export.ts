@@ -1,0 +1,74 @@
+import { join, resolve } from 'node:path';
+import { NotFoundError, UsageError } from '../domain/errors.js';
+import type { Inventory } from '../domain/inventory/model.js';
+import { privateKeyFromPem } from '../domain/pki/keys.js';
+import { buildPkcs12 } from '../domain/pki/pkcs12.js';
+import { storeNameOf } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import { MaterialReader } from './materials.js';
+
+export const ExportFormat = { Pem: 'pem', Env: 'env', P12: 'p12' } as const;
+export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
+
+export interface ExportFile {
+  readonly path: string;
+  readonly content: string | Buffer;
+  readonly mode: number;
+}
+
+export interface ExportResult {
+  readonly files: readonly ExportFile[];
+  /** What to print: PEM text (pem without a dir), export lines (env), or nothing. */
+  readonly stdout: string;
+}
+
+/** `ENV_PREFIX` from an item name: `postgres-operator` -> `POSTGRES_OPERATOR`. */
+export const envPrefixOf = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+
+const shellQuote = (s: string): string => (/^[\w./@:+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * What a client needs of an item's current version: PEM files (ca.crt, tls.crt, tls.key), the same files plus
+ * `export` lines (`<PREFIX>_CA_CERT`, `<PREFIX>_CLIENT_CERT`, `<PREFIX>_CLIENT_KEY`, as seed 000's pgo client
+ * expects), or a PKCS#12 file. The only use case that hands out key material, on purpose.
+ */
+export async function exportItem(
+  deps: Deps,
+  inventory: Inventory,
+  unitName: string,
+  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string },
+): Promise<ExportResult> {
+  const itemName = unitName.split('/')[0]!;
+  if (!inventory.items.has(itemName)) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
+  const storeName = storeNameOf(inventory.name, unitName);
+  const current = await new MaterialReader(deps.store, inventory).current(storeName);
+  if (!current) throw new NotFoundError(`${unitName} has no current version yet (run apply first)`, { context: { item: unitName } });
+  const m = current.material;
+  if (m.type !== 'certificate') throw new UsageError(`${unitName} is a ${m.type}; export writes certificates`);
+
+  const dir = options.dir ? resolve(options.dir) : undefined;
+  const pemFiles = { 'ca.crt': m.ca, 'tls.crt': m.cert + m.chain, 'tls.key': m.key };
+  switch (options.format) {
+    case ExportFormat.Pem:
+      if (!dir) return { files: [], stdout: m.cert + m.chain + m.key + m.ca };
+      return { files: Object.entries(pemFiles).map(([n, c]) => ({ path: join(dir, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 })), stdout: '' };
+    case ExportFormat.Env: {
+      const target = dir ?? resolve('.rekey', 'export', unitName.replace('/', '-'));
+      const prefix = options.prefix ?? envPrefixOf(itemName);
+      const files = Object.entries(pemFiles).map(([n, c]) => ({ path: join(target, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 }));
+      const lines = [`export ${prefix}_CA_CERT=${shellQuote(join(target, 'ca.crt'))}`, `export ${prefix}_CLIENT_CERT=${shellQuote(join(target, 'tls.crt'))}`, `export ${prefix}_CLIENT_KEY=${shellQuote(join(target, 'tls.key'))}`];
+      return { files, stdout: lines.join('\n') + '\n' };
+    }
+    case ExportFormat.P12: {
+      if (!options.password) throw new UsageError('p12 export needs a password (--password-env VAR)');
+      const target = dir ?? resolve('.');
+      const content = buildPkcs12({ key: privateKeyFromPem(m.key), certificatesPem: m.cert + m.chain, password: options.password, friendlyName: unitName });
+      const path = join(target, `${unitName.replace('/', '-')}.p12`);
+      return { files: [{ path, content, mode: 0o600 }], stdout: `${path}\n` };
+    }
+    default: {
+      const never: never = options.format;
+      throw new UsageError(`unknown format ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { EventType, makeEvent } from '../../domain/events/types.js';
+import type { Inventory } from '../../domain/inventory/model.js';
+import { beforePromotion } from '../../domain/rotation/machines.js';
+import { isFinished, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { unitsOf } from '../../domain/units.js';
+import type { Deps } from '../deps.js';
+import { MaterialReader } from '../materials.js';
+import { syncUnits } from '../sync.js';
+import { VerificationError } from './errors.js';
+import { expiresAtFor } from './start.js';
+
+/**
+ * Ends a rotation that cannot go on, losing nothing: before promotion the pending version is discarded (current
+ * untouched); after a failed verification the store rolls back to AWSPREVIOUS and the targets are re-synced;
+ * any other failure after promotion leaves the new version current and the previous one retrievable.
+ */
+export async function failRotation(deps: Deps, inventory: Inventory, rotationId: string, error: Error): Promise<RotationRecord | undefined> {
+  const record = await deps.journal.get(rotationId);
+  if (!record || isFinished(record)) return record;
+  const item = inventory.items.get(record.item);
+  const units = item ? unitsOf(inventory, item) : [];
+  const base = { inventory: inventory.name, item: record.item, rotationId };
+  let status: RotationStatus = RotationStatus.Failed;
+
+  if (beforePromotion(record.kind, record.step)) {
+    for (const u of units) await deps.store.discardPending(u.storeName, rotationId);
+  } else if (error instanceof VerificationError && units.length) {
+    for (const u of units) if (record.previousVersions[u.storeName]) await deps.store.rollback(u.storeName);
+    await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
+    status = RotationStatus.RolledBack;
+  }
+
+  const now = deps.clock.now();
+  const failed: RotationRecord = {
+    ...record,
+    status,
+    revision: record.revision + 1,
+    updatedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+    error: error.message,
+    expiresAt: expiresAtFor(now),
+    history: [...record.history, { step: record.step, status: StepStatus.Failed, at: now.toISOString(), attempt: record.attempt, message: error.message }],
+  };
+  await deps.journal.update(failed);
+  const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: error.message })];
+  if (status === RotationStatus.RolledBack) events.push(makeEvent(EventType.RotationRolledBack, base, { step: record.step }));
+  await deps.events.publish(events);
+  return failed;
+}

@@ -1,0 +1,102 @@
+import { IntegrityError, RekeyError } from '../../domain/errors.js';
+import { LeafStep } from '../../domain/rotation/machines.js';
+import { RestartState } from '../../domain/rotation/record.js';
+import { checkCertificateMaterial } from '../../domain/pki/check.js';
+import { Annotation } from '../../domain/sync/desired.js';
+import { Stage } from '../../ports/secret-store.js';
+import { issuePending, promoteVersion } from '../issuance.js';
+import { SyncChange, syncUnits } from '../sync.js';
+import { VerificationError, RestartError } from './errors.js';
+import type { StepHandler } from './step-context.js';
+
+/** How often a waiting restart step looks again. */
+const RESTART_POLL_SECONDS = 3;
+
+const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
+  for (const unit of units) await issuePending(deps, inventory, unit, record.id, reader, record.id);
+  return { status: 'completed', message: `${units.length} version(s) pending` };
+};
+
+const test: StepHandler = async ({ deps, record, units, reader }) => {
+  for (const unit of units) {
+    const m = await reader.pending(unit, record.id);
+    const problems = m.type === 'certificate' ? checkCertificateMaterial(unit, m, deps.clock.now()) : m.type === 'password' && m.password.length < 16 ? ['password too short'] : [];
+    if (problems.length) throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+  }
+  return { status: 'completed', message: 'chain, key, usages and names check out' };
+};
+
+const promote: StepHandler = async ({ deps, inventory, record, units, reader }) => {
+  for (const unit of units) {
+    const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
+    if (current?.versionId === record.id) continue; // promoted by an earlier attempt
+    await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+  }
+  return { status: 'completed' };
+};
+
+const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => {
+  const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
+  const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
+  if (blocked.length) {
+    throw new RekeyError(`could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`, {
+      context: { rotationId: record.id, item: record.item },
+      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
+    });
+  }
+  const written = report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
+  return { status: 'completed', message: `${written} Secret(s) written, ${report.files.length} file placement(s) checked` };
+};
+
+const restart: StepHandler = async ({ deps, inventory, record }) => {
+  const item = inventory.items.get(record.item)!;
+  if (item.restart.policy === 'none') return { status: 'skipped', message: 'restart policy none' };
+  if (item.consumers.length === 0) return { status: 'skipped', message: 'no consumers listed' };
+  const live = (item.secret?.clusters ?? []).filter((c) => deps.clusters.get(c)?.workloads);
+  if (live.length === 0 || !deps.restarts) return { status: 'skipped', message: 'no live cluster connected (manifests rendered): nothing to restart' };
+
+  let current = record;
+  if (Object.keys(record.restarts).length === 0) {
+    await deps.restarts.request(inventory, record);
+    current = (await deps.journal.get(record.id)) ?? record;
+  }
+  const deadline = current.restartDeadline ?? (item.restart.withinMs !== undefined ? new Date(deps.clock.now().getTime() + item.restart.withinMs).toISOString() : undefined);
+  const patch = deadline ? { restartDeadline: deadline } : undefined;
+  const states = Object.entries(current.restarts);
+  const failed = states.filter(([, r]) => r.state === RestartState.Failed);
+  if (failed.length) {
+    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+  }
+  const open = states.filter(([, r]) => r.state === RestartState.Requested).map(([c]) => c);
+  if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
+  if (deadline && deps.clock.now() > new Date(deadline)) {
+    throw new RestartError(`restarts not finished by ${deadline} (within ${item.restart.withinMs! / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+  }
+  return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
+};
+
+/** Reads back what the clusters hold: every target must carry the new version, unedited. */
+const verify: StepHandler = async ({ deps, record, units }) => {
+  const wrong: string[] = [];
+  for (const unit of units) {
+    const placement = unit.item.secret;
+    if (!placement || !unit.secretName) continue;
+    for (const cluster of placement.clusters) {
+      const sink = deps.clusters.get(cluster)?.secrets;
+      if (!sink) continue;
+      const seen = await sink.getSecret(placement.namespace, unit.secretName);
+      if (seen?.annotations[Annotation.Version] !== record.id) wrong.push(`${cluster}/${placement.namespace}/${unit.secretName}`);
+    }
+  }
+  if (wrong.length) throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+  return { status: 'completed', message: 'every target holds the new version' };
+};
+
+export const LEAF_STEPS: Readonly<Record<string, StepHandler>> = {
+  [LeafStep.Issue]: issue,
+  [LeafStep.Test]: test,
+  [LeafStep.Promote]: promote,
+  [LeafStep.Sync]: sync,
+  [LeafStep.Restart]: restart,
+  [LeafStep.Verify]: verify,
+};

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, RekeyError, RotationLockedError } from '../../domain/errors.js';
+import { EventType, makeEvent } from '../../domain/events/types.js';
+import type { Inventory, Item } from '../../domain/inventory/model.js';
+import { firstStep } from '../../domain/rotation/machines.js';
+import { RotationKind, RotationStatus, type RotationRecord, type Trigger } from '../../domain/rotation/record.js';
+import { unitsOf } from '../../domain/units.js';
+import { Stage } from '../../ports/secret-store.js';
+import type { Deps } from '../deps.js';
+
+/** Which step machine rotates an item. Credentials without a database rotate like a leaf: new, check, promote, sync. */
+export function rotationKindOf(item: Item): RotationKind {
+  switch (item.kind) {
+    case 'certificate':
+      return RotationKind.Leaf;
+    case 'authority':
+      return RotationKind.Authority;
+    case 'credential':
+      return item.database ? RotationKind.Password : RotationKind.Leaf;
+    default: {
+      const never: never = item;
+      throw new Error(`unknown item ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Kinds whose step handlers exist in this version. */
+const SUPPORTED: ReadonlySet<RotationKind> = new Set([RotationKind.Leaf]);
+
+/** Days finished rotations stay in the journal before TTL removes them. */
+const KEEP_FINISHED_DAYS = 90;
+export const expiresAtFor = (finished: Date): number => Math.floor(finished.getTime() / 1000) + KEEP_FINISHED_DAYS * 86_400;
+
+/**
+ * Starts a rotation: records it, emits RotationStarted, and queues its first step. One running rotation per item;
+ * a second one fails clearly (the store's pending version is the lock across processes).
+ */
+export async function startRotation(
+  deps: Deps,
+  inventory: Inventory,
+  itemName: string,
+  options: { trigger: Trigger; reason: string; rotationId?: string },
+): Promise<RotationRecord> {
+  const item = inventory.items.get(itemName);
+  if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
+  const kind = rotationKindOf(item);
+  if (!SUPPORTED.has(kind)) {
+    throw new RekeyError(`rotating ${item.kind === 'authority' ? 'an authority (trust overlap)' : 'a database password'} is not available in this version; ${item.kind === 'authority' ? '`apply` re-issues a CA and its leaves when due' : 'rotate it by hand'}`, { context: { item: itemName } });
+  }
+  const running = (await deps.journal.listByItem(inventory.name, itemName)).find((r) => r.status === RotationStatus.Running);
+  if (running) throw new RotationLockedError(itemName, running.id, options.rotationId ?? '(new)');
+
+  const units = unitsOf(inventory, item);
+  const previousVersions: Record<string, string> = {};
+  for (const u of units) {
+    const v = await deps.store.getVersion(u.storeName, { stage: Stage.Current });
+    if (v) previousVersions[u.storeName] = v.versionId;
+    const pending = await deps.store.getVersion(u.storeName, { stage: Stage.Pending });
+    if (pending && pending.versionId !== options.rotationId) throw new RotationLockedError(itemName, pending.versionId, options.rotationId ?? '(new)');
+  }
+  const now = deps.clock.now().toISOString();
+  const record: RotationRecord = {
+    id: options.rotationId ?? randomUUID(),
+    inventory: inventory.name,
+    item: itemName,
+    kind,
+    status: RotationStatus.Running,
+    step: firstStep(kind),
+    attempt: 0,
+    revision: 1,
+    trigger: options.trigger,
+    reason: options.reason,
+    startedAt: now,
+    updatedAt: now,
+    units: units.map((u) => u.storeName),
+    previousVersions,
+    restarts: {},
+    history: [],
+  };
+  await deps.journal.create(record);
+  await deps.events.publish([makeEvent(EventType.RotationStarted, { inventory: inventory.name, item: itemName, rotationId: record.id, at: now }, { kind, trigger: options.trigger, reason: options.reason })]);
+  await deps.queue.enqueue({ rotationId: record.id, inventory: inventory.name, item: itemName, step: record.step, attempt: 0 });
+  return record;
+}
