@@ -10,9 +10,16 @@ import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-wal
 import { MaterialReader } from './materials.js';
 import { SyncChange, syncUnits, type SyncReport } from './sync.js';
 
+export interface AppliedDecision {
+  readonly unit: string;
+  readonly kind: string;
+  readonly action: IssuanceDecision['action'];
+  readonly reason: string;
+}
+
 export interface ApplyResult {
   readonly inventory: string;
-  readonly decisions: readonly Pick<IssuanceDecision, 'action' | 'reason'>[] & readonly { unit: string; kind: string }[];
+  readonly decisions: readonly AppliedDecision[];
   readonly sync: SyncReport;
   /** Targets that could not be written (unmanaged Secrets, unreachable clusters): apply did not finish its job. */
   readonly problems: readonly string[];

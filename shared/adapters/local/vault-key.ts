@@ -6,9 +6,10 @@ import { writeFileAtomic } from './atomic-file.js';
 
 /**
  * The embedded vault's AES-256 key: REKEY_VAULT_KEY (64 hex chars or base64 of 32 bytes) when set, else
- * `<state>/vault.key`, generated on first use with mode 0600.
+ * `<state>/vault.key`, generated on first use with mode 0600. With `create: false` (read-only commands) a
+ * missing key file gives undefined: there is nothing stored yet.
  */
-export async function loadVaultKey(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+export async function loadVaultKey(stateDir: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean } = {}): Promise<Buffer | undefined> {
   const fromEnv = env.REKEY_VAULT_KEY;
   if (fromEnv) {
     const key = /^[0-9a-fA-F]{64}$/.test(fromEnv) ? Buffer.from(fromEnv, 'hex') : Buffer.from(fromEnv, 'base64');
@@ -21,6 +22,7 @@ export async function loadVaultKey(stateDir: string, env: NodeJS.ProcessEnv = pr
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  if (options.create === false) return undefined;
   const key = randomBytes(32);
   await writeFileAtomic(path, key.toString('hex') + '\n', { mode: 0o600 });
   return key;

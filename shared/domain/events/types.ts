@@ -35,7 +35,7 @@ export interface RekeyEvent {
 }
 
 /** Keys whose values would be secret; an event carrying any of them is a bug. */
-const FORBIDDEN_KEYS = /^(key|privateKey|password|token|secret(Value|String)?|tls\.key|pem|material|value)$/i;
+const FORBIDDEN_KEYS = /^(key|privateKey|password|token|secretValue|secretString|tls\.key|pem|material|value)$/i;
 const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
 /** Throws if a detail would leak secrets; called by every EventBus before publishing. */

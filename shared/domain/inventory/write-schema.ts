@@ -6,7 +6,6 @@ import { inventorySchema } from './schema.js';
 export function inventoryJsonSchema(): unknown {
   return {
     ...z.toJSONSchema(inventorySchema, { io: 'input' }),
-    $id: 'https://rekey.dev/schema/inventory.schema.json',
     title: 'rekey inventory',
   };
 }

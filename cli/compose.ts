@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FileVault } from '../shared/adapters/local/file-vault.js';
+import { LocalHostFiles } from '../shared/adapters/local/host-files.js';
+import { InProcessQueue } from '../shared/adapters/local/in-process-queue.js';
+import { JsonJournal } from '../shared/adapters/local/json-journal.js';
+import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
+import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
+import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
+import type { Deps } from '../shared/app/deps.js';
+import { UsageError } from '../shared/domain/errors.js';
+import type { RekeyEvent } from '../shared/domain/events/types.js';
+import type { ClusterRef, Inventory } from '../shared/domain/inventory/model.js';
+import type { RotationRecord } from '../shared/domain/rotation/record.js';
+import type { Cluster } from '../shared/ports/cluster.js';
+import { systemClock } from '../shared/ports/clock.js';
+import type { Logger } from '../shared/ports/logger.js';
+
+/** Where Secrets go: manifests on disk, live clusters through a kubeconfig, or nowhere (store only). */
+export type Target = { readonly kind: 'out'; readonly dir: string } | { readonly kind: 'kube'; readonly kubeconfig?: string } | { readonly kind: 'none' };
+
+export interface LocalRuntime {
+  readonly deps: Deps;
+  readonly queue: InProcessQueue;
+  readonly bus: LocalEventBus;
+}
+
+/** The kubeconfig `kubectl` would use, if there is one. */
+export function defaultKubeconfig(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.KUBECONFIG?.split(':').find((p) => p && existsSync(p));
+  if (fromEnv) return fromEnv;
+  const home = join(homedir(), '.kube', 'config');
+  return existsSync(home) ? home : undefined;
+}
+
+/** Picks the target from the flags: --out wins, then --kubeconfig, then a default kubeconfig if `allowDefault`. */
+export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDefault: 'kube' | 'none' | 'required'): Target {
+  if (flags.out && flags.kubeconfig) throw new UsageError('give either --out or --kubeconfig, not both');
+  if (flags.out) return { kind: 'out', dir: resolve(flags.out) };
+  if (flags.kubeconfig) {
+    if (!existsSync(flags.kubeconfig)) throw new UsageError(`--kubeconfig ${flags.kubeconfig}: no such file`);
+    return { kind: 'kube', kubeconfig: resolve(flags.kubeconfig) };
+  }
+  const found = defaultKubeconfig();
+  if (found && allowDefault !== 'none') return { kind: 'kube', kubeconfig: found };
+  if (allowDefault === 'required') throw new UsageError('no target: give --out DIR to render manifests, or --kubeconfig FILE (or set KUBECONFIG) to write into clusters');
+  return { kind: 'none' };
+}
+
+interface KubeModule {
+  connectClusters(refs: readonly ClusterRef[], options: { kubeconfig?: string; log: Logger }): Promise<Map<string, Cluster>>;
+}
+interface RestartModule {
+  handleRestartEvent(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void>;
+  requestRestarts(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<void>;
+}
+// Loaded only when a live cluster is the target: @kubernetes/client-node is slow to import.
+const KUBE_MODULE = '../shared/adapters/kube/index.js';
+const RESTART_MODULE = '../shared/app/restart/index.js';
+
+/** The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target. */
+export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
+  const stateDir = resolve(options.stateDir);
+  // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
+  const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly })) ?? randomBytes(32);
+  const store = new FileVault(join(stateDir, 'vault'), key);
+  const journal = new JsonJournal(join(stateDir, 'journal'));
+  const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));
+  const queue = new InProcessQueue();
+
+  let clusters = new Map<string, Cluster>();
+  let restartModule: RestartModule | undefined;
+  const { target } = options;
+  if (target.kind === 'out') {
+    for (const c of inventory.clusters) clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name)) });
+  } else if (target.kind === 'kube') {
+    const kube = (await import(KUBE_MODULE)) as KubeModule;
+    clusters = await kube.connectClusters(inventory.clusters, { ...(target.kubeconfig && { kubeconfig: target.kubeconfig }), log: options.log });
+    restartModule = (await import(RESTART_MODULE)) as RestartModule;
+  }
+
+  const base = { store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles(), ...(options.signal && { signal: options.signal }) };
+  const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule!.requestRestarts(deps, inv, record) } } : base;
+  if (restartModule) {
+    const m = restartModule;
+    bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));
+  }
+  return { deps, queue, bus };
+}
