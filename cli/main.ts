@@ -9,6 +9,7 @@ import { driveRotations, startRotation } from '../shared/app/rotation/index.js';
 import { status } from '../shared/app/status.js';
 import { InvalidInventoryError, isRekeyError, UsageError } from '../shared/domain/errors.js';
 import { RotationStatus, Trigger } from '../shared/domain/rotation/record.js';
+import { Stage } from '../shared/ports/secret-store.js';
 import { composeLocal, targetFrom, type Target } from './compose.js';
 import { describeInventory, formatApply, formatPlan, formatStatus } from './format.js';
 import { readInventory } from './inventory-file.js';
@@ -20,6 +21,7 @@ interface GlobalOptions {
   json?: boolean;
 }
 
+const STAGES = { current: Stage.Current, previous: Stage.Previous, pending: Stage.Pending } as const;
 const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 const targetLabel = (t: Target) => (t.kind === 'out' ? t.dir : t.kind === 'kube' ? `clusters via ${t.kubeconfig ?? 'kubeconfig'}` : 'store only');
@@ -134,12 +136,13 @@ function program(): Command {
     .option('--dir <dir>', 'folder for the files')
     .option('--prefix <prefix>', 'env variable prefix (default: the name in capitals)')
     .option('--password-env <var>', 'environment variable holding the PKCS#12 password')
-    .action(async (name: string, o: { file: string; format: ExportFormat; dir?: string; prefix?: string; passwordEnv?: string }) => {
+    .addOption(new Option('--version-stage <stage>', 'which version: current, previous (kept for rollback) or pending').choices(['current', 'previous', 'pending']).default('current'))
+    .action(async (name: string, o: { file: string; format: ExportFormat; dir?: string; prefix?: string; passwordEnv?: string; versionStage: keyof typeof STAGES }) => {
       const inv = readInventory(o.file);
       const password = o.passwordEnv ? process.env[o.passwordEnv] : undefined;
       if (o.passwordEnv && !password) throw new UsageError(`--password-env ${o.passwordEnv}: variable is not set`);
       const { deps } = await composeLocal(inv, { stateDir: globals().state, target: { kind: 'none' }, log, readOnly: true });
-      const result = await exportItem(deps, inv, name, { format: o.format, ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
+      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
       for (const f of result.files) {
         await mkdir(dirname(f.path), { recursive: true });
         await writeFile(f.path, f.content, { mode: f.mode });

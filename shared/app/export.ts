@@ -5,7 +5,8 @@ import { privateKeyFromPem } from '../domain/pki/keys.js';
 import { buildPkcs12 } from '../domain/pki/pkcs12.js';
 import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
-import { MaterialReader } from './materials.js';
+import { decodeMaterial } from '../domain/store/material.js';
+import { Stage } from '../ports/secret-store.js';
 
 export const ExportFormat = { Pem: 'pem', Env: 'env', P12: 'p12' } as const;
 export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
@@ -30,20 +31,24 @@ const shellQuote = (s: string): string => (/^[\w./@:+-]+$/.test(s) ? s : `'${s.r
 /**
  * What a client needs of an item's current version: PEM files (ca.crt, tls.crt, tls.key), the same files plus
  * `export` lines (`<PREFIX>_CA_CERT`, `<PREFIX>_CLIENT_CERT`, `<PREFIX>_CLIENT_KEY`, as seed 000's pgo client
- * expects), or a PKCS#12 file. The only use case that hands out key material, on purpose.
+ * expects), or a PKCS#12 file, of the current version or (`stage`) the previous or pending one. The only use
+ * case that hands out key material, on purpose.
  */
 export async function exportItem(
   deps: Deps,
   inventory: Inventory,
   unitName: string,
-  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string },
+  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string; stage?: Stage },
 ): Promise<ExportResult> {
   const itemName = unitName.split('/')[0]!;
   if (!inventory.items.has(itemName)) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
   const storeName = storeNameOf(inventory.name, unitName);
-  const current = await new MaterialReader(deps.store, inventory).current(storeName);
-  if (!current) throw new NotFoundError(`${unitName} has no current version yet (run apply first)`, { context: { item: unitName } });
-  const m = current.material;
+  const stage = options.stage ?? Stage.Current;
+  const version = await deps.store.getVersion(storeName, { stage });
+  if (!version) {
+    throw new NotFoundError(stage === Stage.Current ? `${unitName} has no current version yet (run apply first)` : `${unitName} has no ${stage} version`, { context: { item: unitName } });
+  }
+  const m = decodeMaterial(version.value, storeName);
   if (m.type !== 'certificate') throw new UsageError(`${unitName} is a ${m.type}; export writes certificates`);
 
   const dir = options.dir ? resolve(options.dir) : undefined;
