@@ -1,6 +1,6 @@
 import { NotFoundError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import type { IssuerMaterial } from '../domain/pki/issue.js';
+import { issuerMaterialOf, type IssuerMaterial } from '../domain/pki/issue.js';
 import { asCertificate, decodeMaterial, type Material } from '../domain/store/material.js';
 import { storeNameOf, type Unit } from '../domain/units.js';
 import { Stage, type SecretStore } from '../ports/secret-store.js';
@@ -16,6 +16,7 @@ export interface CurrentVersion {
  */
 export class MaterialReader {
   private readonly cache = new Map<string, Promise<CurrentVersion | undefined>>();
+  private readonly issuers = new Map<string, Promise<IssuerMaterial>>();
 
   constructor(private readonly store: SecretStore, private readonly inventory: Inventory) {}
 
@@ -30,10 +31,7 @@ export class MaterialReader {
 
   remember(storeName: string, version: CurrentVersion): void {
     this.cache.set(storeName, Promise.resolve(version));
-  }
-
-  forget(storeName: string): void {
-    this.cache.delete(storeName);
+    this.issuers.delete(storeName);
   }
 
   async pending(unit: Unit, versionId: string): Promise<Material> {
@@ -43,11 +41,17 @@ export class MaterialReader {
   }
 
   /** The current material of an authority, ready to sign with. */
-  async issuer(authorityName: string): Promise<IssuerMaterial> {
+  issuer(authorityName: string): Promise<IssuerMaterial> {
     const name = storeNameOf(this.inventory.name, authorityName);
-    const current = await this.current(name);
-    if (!current) throw new NotFoundError(`authority "${authorityName}" has not been issued yet`, { context: { item: authorityName } });
-    const authority = this.inventory.authorities.find((a) => a.name === authorityName);
-    return { name: authorityName, material: asCertificate(current.material, name), isRoot: !authority?.parent };
+    let hit = this.issuers.get(name);
+    if (!hit) {
+      hit = this.current(name).then((current) => {
+        if (!current) throw new NotFoundError(`authority "${authorityName}" has not been issued yet`, { context: { item: authorityName } });
+        const authority = this.inventory.items.get(authorityName);
+        return issuerMaterialOf(authorityName, asCertificate(current.material, name), authority?.kind === 'authority' && !authority.parent);
+      });
+      this.issuers.set(name, hit);
+    }
+    return hit;
   }
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { UnmanagedObjectError } from '../../domain/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
@@ -42,7 +42,7 @@ export class ManifestWriter implements SecretSink {
     }
     const out: ObservedSecret[] = [];
     for (const f of files.filter((x) => x.endsWith('.yaml'))) {
-      const m = parse(await readFile(join(this.dir, namespace, f), 'utf8')) as SecretManifest;
+      const m = load(await readFile(join(this.dir, namespace, f), 'utf8'), { schema: CORE_SCHEMA }) as SecretManifest;
       if (m?.kind === 'Secret') out.push(ManifestWriter.toObserved(m));
     }
     return out;
@@ -50,7 +50,7 @@ export class ManifestWriter implements SecretSink {
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
     try {
-      return ManifestWriter.toObserved(parse(await readFile(this.fileOf(namespace, name), 'utf8')) as SecretManifest);
+      return ManifestWriter.toObserved(load(await readFile(this.fileOf(namespace, name), 'utf8'), { schema: CORE_SCHEMA }) as SecretManifest);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -70,7 +70,7 @@ export class ManifestWriter implements SecretSink {
       data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
     };
     // Key material on disk: owner-only, like the vault.
-    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), stringify(manifest, { lineWidth: 0 }), { mode: 0o600, durable: false });
+    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), dump(manifest, { lineWidth: -1, schema: CORE_SCHEMA }), { mode: 0o600, durable: false });
     this.writes.push(`${secret.namespace}/${secret.name}`);
     return existing ? 'updated' : 'created';
   }

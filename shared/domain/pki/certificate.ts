@@ -10,6 +10,7 @@ import { authorityKeyIdentifier, keyIdentifier, subjectKeyIdentifier } from './e
 import { keyUsage, type KeyUsageName } from './extensions/key-usage.js';
 import { subjectAltName, type AltNames } from './extensions/subject-alt-name.js';
 import { distinguishedName } from './name.js';
+import { spkiDer } from './key-encoding.js';
 
 const { asn1 } = forge;
 
@@ -50,7 +51,7 @@ export interface BuiltCertificate {
 
 /** SPKI DER split into the ASN.1 node to embed and the raw key bits (for key identifiers). */
 function subjectPublicKeyInfo(publicKey: KeyObject): { node: Asn1; keyBits: Buffer } {
-  const node = fromDer(publicKey.export({ type: 'spki', format: 'der' }));
+  const node = fromDer(spkiDer(publicKey));
   const bitString = (node.value as Asn1[])[1]!;
   const keyBits = Buffer.from((bitString.value as string).slice(1), 'binary');
   return { node, keyBits };

@@ -1,18 +1,28 @@
 import { X509Certificate } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
-import { buildCertificate, issuerFrom } from './certificate.js';
+import { buildCertificate, issuerFrom, type Issuer } from './certificate.js';
 import { generateKeyPair, privateKeyFromPem, privateKeyToPem } from './keys.js';
 import { pemBlocks } from './der.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */
 export const BACKDATE_MS = 5 * 60_000;
 
-/** The issuer's current material, and whether it is a root (its certificate is then not part of chains). */
+/**
+ * The issuer's current material, whether it is a root (its certificate is then not part of chains), and its
+ * parsed signing form, prepared once: parsing the key and certificate for every leaf would cost more than
+ * issuing the leaf.
+ */
 export interface IssuerMaterial {
   readonly name: string;
   readonly material: CertificateMaterial;
   readonly isRoot: boolean;
+  readonly signer: Issuer;
+}
+
+export function issuerMaterialOf(name: string, material: CertificateMaterial, isRoot: boolean): IssuerMaterial {
+  const notAfter = new Date(new X509Certificate(material.cert).validTo);
+  return { name, material, isRoot, signer: issuerFrom(pemBlocks(material.cert)[0]!, privateKeyFromPem(material.key), notAfter) };
 }
 
 /** Intermediates a certificate issued by `issuer` must present: the issuer and what is above it, roots excluded. */
@@ -28,9 +38,8 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
   const keys = generateKeyPair(item.keyType);
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   let notAfter = new Date(now.getTime() + item.validityMs);
-  const issuerCert = issuer && new X509Certificate(issuer.material.cert);
-  if (issuerCert && notAfter > new Date(issuerCert.validTo)) notAfter = new Date(issuerCert.validTo);
-  const signer = issuer && issuerFrom(pemBlocks(issuer.material.cert)[0]!, privateKeyFromPem(issuer.material.key), notAfter);
+  if (issuer && notAfter > issuer.signer.notAfter) notAfter = issuer.signer.notAfter;
+  const signer = issuer?.signer;
   const built = buildCertificate({
     subject: { ...item.subject, commonName: unit.commonName ?? item.subject.commonName },
     publicKey: keys.publicKey,

@@ -43,6 +43,6 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
   }
 }
 
-export const privateKeyToPem = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'pem' }) as string;
+export { pkcs8Pem as privateKeyToPem } from './key-encoding.js';
 export const privateKeyFromPem = (pem: string): KeyObject => createPrivateKey(pem);
 export const publicKeyOf = (key: KeyObject): KeyObject => createPublicKey(key);
