@@ -1,22 +1,34 @@
-const UNIT_MS = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-const PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+const UNIT_MS = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/y;
+/** Go's time.Duration is an int64 of nanoseconds: about 292 years. Longer is not a duration (and no Date holds it). */
+const MAX_MS = 9_223_372_036_854.775807;
 
 /**
- * Parses a Go-style duration (`2160h`, `1h30m`, `90s`, `500ms`) into milliseconds.
- * Returns undefined when the text is not one; days are deliberately not a unit, as in Go.
+ * Parses a Go-style duration (`2160h`, `1h30m`, `90s`, `500ms`, `.5h`, `-1h`) into milliseconds, with Go's
+ * grammar and range. Returns undefined when the text is not one; days are deliberately not a unit, as in Go.
  */
 export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  if (text.length === 0) return undefined;
+  let s = text;
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    sign = s.startsWith('-') ? -1 : 1;
+    s = s.slice(1);
+  }
+  if (s === '0') return 0;
+  if (s.length === 0) return undefined;
   PART.lastIndex = 0;
   let total = 0;
-  while (PART.lastIndex < text.length) {
+  while (PART.lastIndex < s.length) {
     const start = PART.lastIndex;
-    const m = PART.exec(text);
+    const m = PART.exec(s);
     if (!m || m.index !== start) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+    const [, whole = '', fraction] = m;
+    if (whole === '' && !fraction) return undefined; // "h" or ".h": Go wants a digit before or after the dot
+    total += Number(`${whole || '0'}.${fraction || '0'}`) * UNIT_MS[m[3] as keyof typeof UNIT_MS];
+    if (!(total <= MAX_MS)) return undefined;
   }
-  return Math.round(total);
+  const ms = Math.round(total);
+  return ms === 0 ? 0 : sign * ms;
 }
 
 /** Formats milliseconds the way Go prints durations, largest units first (`720h0m0s` is written `720h`). */
