@@ -5,6 +5,9 @@ import type { CertificateMaterial } from '../domain/store/material.js';
 import { authoritiesInOrder, specHashOf, storeNameOf, unitsOf, type Unit } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
+import { mapLimit } from './concurrency.js';
+
+const LEAF_CONCURRENCY = 16;
 
 export const IssueAction = { Issue: 'issue', Renew: 'renew', Reissue: 'reissue', Adopt: 'adopt', Skip: 'skip' } as const;
 export type IssueAction = (typeof IssueAction)[keyof typeof IssueAction];
@@ -52,7 +55,8 @@ async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ mater
 /**
  * Decides, unit by unit in dependency order (root CAs, intermediates, leaves, credentials), what needs a new
  * version. `act` runs after each decision that is not "nothing to do": apply issues there (so children see the
- * new issuer), plan only records. A unit whose issuer gets a new version is re-issued too.
+ * new issuer), plan only records. A unit whose issuer gets a new version is re-issued too. Decisions come back
+ * in inventory order.
  */
 export async function walkIssuance(
   deps: Deps,
@@ -62,34 +66,43 @@ export async function walkIssuance(
 ): Promise<IssuanceDecision[]> {
   const now = deps.clock.now();
   const changed = new Set<string>();
+  const decide = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
+    const item = unit.item;
+    const current = (await reader.current(unit.storeName))?.material;
+    const issuerName = item.kind === 'authority' ? item.parent : item.kind === 'certificate' ? item.issuer : undefined;
+    let issuerFingerprint: string | undefined;
+    if (issuerName !== undefined) {
+      const issuerCurrent = await reader.current(storeNameOf(inventory.name, issuerName));
+      issuerFingerprint = changed.has(issuerName) ? 'changes-in-this-run' : issuerCurrent?.material.type === 'certificate' ? issuerCurrent.material.fingerprint : undefined;
+    }
+    const reason = decideIssuance({ unit, current, issuerFingerprint, specHash: specHashOf(unit), now });
+    if (!reason) return undefined;
+    let decision: IssuanceDecision;
+    if (reason === IssueReason.NeverIssued && item.kind === 'certificate' && item.adopt) {
+      const found = await findAdoptable(deps, unit, now);
+      decision = found.material
+        ? { unit, action: IssueAction.Adopt, reason: 'SecretAdopted', adopted: found.material }
+        : { unit, action: IssueAction.Issue, reason: found.why ? `${reason} (existing Secret not kept: ${found.why})` : reason };
+    } else if (item.kind === 'credential' && item.database) {
+      decision = { unit, action: IssueAction.Skip, reason: 'DatabaseCredential: set in the database by `rekey rotate`' };
+    } else {
+      decision = { unit, action: actionFor(reason), reason };
+    }
+    if (decision.action !== IssueAction.Skip && decision.action !== IssueAction.Adopt) changed.add(item.name);
+    await act(decision);
+    return decision;
+  };
+
+  // Authorities one at a time, parents first: each may change what the next one is signed by.
   const decisions: IssuanceDecision[] = [];
-  const items = [...authoritiesInOrder(inventory), ...inventory.certificates, ...inventory.credentials];
-  for (const item of items) {
-    for (const unit of unitsOf(inventory, item)) {
-      const current = (await reader.current(unit.storeName))?.material;
-      const issuerName = item.kind === 'authority' ? item.parent : item.kind === 'certificate' ? item.issuer : undefined;
-      let issuerFingerprint: string | undefined;
-      if (issuerName !== undefined) {
-        const issuerCurrent = await reader.current(storeNameOf(inventory.name, issuerName));
-        issuerFingerprint = changed.has(issuerName) ? 'changes-in-this-run' : issuerCurrent?.material.type === 'certificate' ? issuerCurrent.material.fingerprint : undefined;
-      }
-      const reason = decideIssuance({ unit, current, issuerFingerprint, specHash: specHashOf(unit), now });
-      if (!reason) continue;
-      let decision: IssuanceDecision;
-      if (reason === IssueReason.NeverIssued && item.kind === 'certificate' && item.adopt) {
-        const found = await findAdoptable(deps, unit, now);
-        decision = found.material
-          ? { unit, action: IssueAction.Adopt, reason: 'SecretAdopted', adopted: found.material }
-          : { unit, action: IssueAction.Issue, reason: found.why ? `${reason} (existing Secret not kept: ${found.why})` : reason };
-      } else if (item.kind === 'credential' && item.database) {
-        decision = { unit, action: IssueAction.Skip, reason: 'DatabaseCredential: set in the database by `rekey rotate`' };
-      } else {
-        decision = { unit, action: actionFor(reason), reason };
-      }
-      if (decision.action !== IssueAction.Skip && decision.action !== IssueAction.Adopt) changed.add(item.name);
-      decisions.push(decision);
-      await act(decision);
+  for (const authority of authoritiesInOrder(inventory)) {
+    for (const unit of unitsOf(inventory, authority)) {
+      const d = await decide(unit);
+      if (d) decisions.push(d);
     }
   }
+  // Leaves and credentials depend only on authorities: many at once, so store writes (fsync) overlap.
+  const rest = [...inventory.certificates, ...inventory.credentials].flatMap((item) => unitsOf(inventory, item));
+  for (const d of await mapLimit(rest, LEAF_CONCURRENCY, decide)) if (d) decisions.push(d);
   return decisions;
 }
