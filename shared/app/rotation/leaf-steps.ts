@@ -1,4 +1,5 @@
 import { IntegrityError, RekeyError } from '../../domain/errors.js';
+import { EventType, makeEvent } from '../../domain/events/types.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
 import { RestartState } from '../../domain/rotation/record.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
@@ -52,8 +53,14 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   const item = inventory.items.get(record.item)!;
   if (item.restart.policy === 'none') return { status: 'skipped', message: 'restart policy none' };
   if (item.consumers.length === 0) return { status: 'skipped', message: 'no consumers listed' };
-  const live = (item.secret?.clusters ?? []).filter((c) => deps.clusters.get(c)?.workloads);
-  if (live.length === 0 || !deps.restarts) return { status: 'skipped', message: 'no live cluster connected (manifests rendered): nothing to restart' };
+  const clusters = item.secret?.clusters ?? [];
+  const live = clusters.filter((c) => deps.clusters.get(c)?.workloads);
+  if (live.length === 0 || !deps.restarts) {
+    // Manifests on disk: nobody here can restart, so say what should be restarted where, for whoever applies them.
+    const workloads = item.consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${item.secret?.namespace ?? ''}/${c.name}` : `selector:${c.namespace ?? item.secret?.namespace ?? ''}/${c.selector}`));
+    await deps.events.publish(clusters.map((cluster) => makeEvent(EventType.RestartRequested, { inventory: inventory.name, item: record.item, rotationId: record.id }, { cluster, workloads, policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
+    return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
+  }
 
   let current = record;
   if (Object.keys(record.restarts).length === 0) {
