@@ -1,9 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
 import { Stage, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 interface VaultEntry {
   name: string;
@@ -34,17 +34,8 @@ export class FileVault implements SecretStore {
 
   private async read(name: string): Promise<VaultEntry | undefined> {
     if (this.cache.has(name)) return this.cache.get(name);
-    let raw: string;
-    try {
-      raw = await readFile(this.fileOf(name), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.cache.set(name, undefined);
-        return undefined;
-      }
-      throw e;
-    }
-    const entry = this.decrypt(name, raw);
+    const raw = await readTextOrUndefined(this.fileOf(name));
+    const entry = raw === undefined ? undefined : this.decrypt(name, raw);
     this.cache.set(name, entry);
     return entry;
   }
@@ -152,14 +143,7 @@ export class FileVault implements SecretStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    let files: string[];
-    try {
-      files = await readdir(this.dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
-    return files
+    return (await readdirOrEmpty(this.dir))
       .filter((f) => f.endsWith('.vault'))
       .map((f) => decodeURIComponent(f.slice(0, -'.vault'.length)))
       .filter((n) => n.startsWith(prefix))

@@ -1,9 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../../domain/errors.js';
 import type { RotationRecord, RotationStatus } from '../../domain/rotation/record.js';
 import type { Journal } from '../../ports/journal.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 /** The embedded journal: one JSON file per rotation under `<state>/journal`. Single-process. */
 export class JsonJournal implements Journal {
@@ -19,12 +20,8 @@ export class JsonJournal implements Journal {
   }
 
   async get(rotationId: string): Promise<RotationRecord | undefined> {
-    try {
-      return JSON.parse(await readFile(this.fileOf(rotationId), 'utf8')) as RotationRecord;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextOrUndefined(this.fileOf(rotationId));
+    return text === undefined ? undefined : (JSON.parse(text) as RotationRecord);
   }
 
   async update(record: RotationRecord): Promise<void> {
@@ -36,13 +33,7 @@ export class JsonJournal implements Journal {
   }
 
   private async all(): Promise<RotationRecord[]> {
-    let files: string[];
-    try {
-      files = await readdir(this.dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
+    const files = await readdirOrEmpty(this.dir);
     const records = await Promise.all(files.filter((f) => f.endsWith('.json')).map(async (f) => JSON.parse(await readFile(join(this.dir, f), 'utf8')) as RotationRecord));
     return records.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }

@@ -1,10 +1,11 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { UnmanagedObjectError } from '../../domain/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 interface SecretManifest {
   apiVersion: 'v1';
@@ -33,13 +34,7 @@ export class ManifestWriter implements SecretSink {
   }
 
   async listSecrets(namespace: string): Promise<ObservedSecret[]> {
-    let files: string[];
-    try {
-      files = await readdir(join(this.dir, namespace));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
+    const files = await readdirOrEmpty(join(this.dir, namespace));
     const out: ObservedSecret[] = [];
     for (const f of files.filter((x) => x.endsWith('.yaml'))) {
       const m = load(await readFile(join(this.dir, namespace, f), 'utf8'), { schema: CORE_SCHEMA }) as SecretManifest;
@@ -49,12 +44,8 @@ export class ManifestWriter implements SecretSink {
   }
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
-    try {
-      return ManifestWriter.toObserved(load(await readFile(this.fileOf(namespace, name), 'utf8'), { schema: CORE_SCHEMA }) as SecretManifest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextOrUndefined(this.fileOf(namespace, name));
+    return text === undefined ? undefined : ManifestWriter.toObserved(load(text, { schema: CORE_SCHEMA }) as SecretManifest);
   }
 
   async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
