@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileVault } from '../../../../shared/adapters/local/file-vault.js';
+import { Stage } from '../../../../shared/ports/secret-store.js';
+import { CRASH_SECRETS } from '../../../fixtures/vault-writer.js';
+import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
+
+const WRITER = fileURLToPath(new URL('../../../fixtures/vault-writer.ts', import.meta.url));
+
+/**
+ * Starts the writer, waits until it acknowledged `afterLines` promotions (plus a random few ms, so the kill
+ * lands anywhere in the next write), then SIGKILLs it. Returns the last acknowledged index per secret.
+ */
+function runAndKill(dir: string, key: Buffer, start: number, afterLines: number, extraMs: number): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, key.toString('hex'), String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acked = new Map<string, number>();
+    let lines = 0;
+    let buffer = '';
+    let stderr = '';
+    let killing = false;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const [name, i] = buffer.slice(0, nl).split(' ');
+        buffer = buffer.slice(nl + 1);
+        acked.set(name!, Number(i));
+        if (++lines >= afterLines && !killing) {
+          killing = true;
+          setTimeout(() => child.kill('SIGKILL'), extraMs);
+        }
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`writer ended by itself (code ${code}): ${stderr}`));
+      else resolve(acked);
+    });
+  });
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await makeTempDir('rekey-crash-');
+});
+afterAll(() => removeTempDir(root));
+
+describe('FileVault crash safety', () => {
+  it('survives SIGKILL in the middle of writes: every secret decrypts, AWSCURRENT is a complete acknowledged version, temp files are not data', async () => {
+    // Prepare
+    const dir = join(root, 'vault');
+    const key = randomBytes(32);
+    const kills = [
+      { after: 3, extraMs: 0 },
+      { after: 10, extraMs: 3 },
+      { after: 6, extraMs: 7 },
+      { after: 20, extraMs: 1 },
+    ];
+    const lastAcked = new Map<string, number>();
+    for (let round = 0; round < kills.length; round++) {
+      // Act: one writer per round, killed mid-way
+      const acked = await runAndKill(dir, key, round * 100_000, kills[round]!.after, kills[round]!.extraMs);
+      for (const [name, i] of acked) lastAcked.set(name, i);
+
+      // Assess: a fresh reader (no cache) sees a consistent vault
+      const vault = new FileVault(dir, key);
+      expect(await vault.list('rekey/crash/')).toEqual([...CRASH_SECRETS].sort());
+      for (const name of CRASH_SECRETS) {
+        const description = (await vault.describe(name))!;
+        const current = description.versions.filter((v) => v.stages.includes(Stage.Current));
+        expect(current, `${name} after kill ${round}`).toHaveLength(1);
+        expect(description.versions.filter((v) => v.stages.includes(Stage.Pending)).length).toBeLessThanOrEqual(1);
+        const value = JSON.parse((await vault.getVersion(name))!.value) as { i: number; payload: string; sha256: string };
+        // complete: the payload matches its own checksum
+        expect(createHash('sha256').update(value.payload).digest('hex')).toBe(value.sha256);
+        expect(value.payload.startsWith(`${name}#${value.i}:`)).toBe(true);
+        // durable: what was acknowledged before the kill is there (or something newer)
+        const acknowledged = lastAcked.get(name);
+        if (acknowledged !== undefined) expect(value.i).toBeGreaterThanOrEqual(acknowledged);
+      }
+    }
+    // Temp files a killed writer left behind are ignored by list() and never read as secrets
+    const files = await readdir(dir);
+    expect(files.filter((f) => f.endsWith('.vault')).sort()).toEqual(CRASH_SECRETS.map((n) => `${encodeURIComponent(n)}.vault`).sort());
+    expect(files.every((f) => f.endsWith('.vault') || /^\..*\.tmp$/.test(f))).toBe(true);
+    // ...and the vault goes on working
+    const vault = new FileVault(dir, key);
+    const pending = await vault.getVersion(CRASH_SECRETS[0]!, { stage: Stage.Pending });
+    if (pending) await vault.discardPending(CRASH_SECRETS[0]!, pending.versionId);
+    await vault.putPending(CRASH_SECRETS[0]!, 'after-crash', '{"i":-1}');
+    await vault.promote(CRASH_SECRETS[0]!, 'after-crash');
+    expect((await new FileVault(dir, key).getVersion(CRASH_SECRETS[0]!))!.versionId).toBe('after-crash');
+  }, 30_000);
+});

@@ -1,0 +1,97 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JsonJournal } from '../../../../shared/adapters/local/json-journal.js';
+import { ConflictError } from '../../../../shared/domain/errors.js';
+import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
+import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
+
+let root: string;
+let journal: JsonJournal;
+
+beforeEach(async () => {
+  root = await makeTempDir('rekey-journal-');
+  journal = new JsonJournal(join(root, 'journal'));
+});
+afterEach(() => removeTempDir(root));
+
+function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
+  return {
+    id,
+    inventory: 'shop',
+    item: 'web',
+    kind: RotationKind.Leaf,
+    status: RotationStatus.Running,
+    step: 'issue',
+    attempt: 0,
+    revision: 1,
+    trigger: Trigger.Manual,
+    reason: 'test',
+    startedAt: '2030-01-01T00:00:00.000Z',
+    updatedAt: '2030-01-01T00:00:00.000Z',
+    units: ['rekey/shop/web'],
+    previousVersions: {},
+    restarts: {},
+    history: [],
+    ...overrides,
+  };
+}
+
+describe('JsonJournal', () => {
+  it('creates, reads back, and refuses a second record with the same id', async () => {
+    // Prepare
+    const r = record('rot-1');
+    // Act
+    await journal.create(r);
+    const again = await journal.create(record('rot-1', { reason: 'other' })).catch((e: unknown) => e);
+    // Assess
+    expect(await journal.get('rot-1')).toEqual(r);
+    expect(again).toBeInstanceOf(ConflictError);
+    expect((await journal.get('rot-1'))!.reason).toBe('test');
+    expect(await journal.get('missing')).toBeUndefined();
+    const files = await readdir(join(root, 'journal'));
+    expect(files).toEqual(['rot-1.json']);
+    expect((await stat(join(root, 'journal', files[0]!))).mode & 0o777).toBe(0o600);
+  });
+
+  it('updates only from the revision it read; a stale or skipped revision is a ConflictError', async () => {
+    // Prepare
+    await journal.create(record('rot-1'));
+    // Act
+    await journal.update(record('rot-1', { revision: 2, step: 'test' }));
+    const stale = await journal.update(record('rot-1', { revision: 2, step: 'promote' })).catch((e: unknown) => e);
+    const skipped = await journal.update(record('rot-1', { revision: 4, step: 'promote' })).catch((e: unknown) => e);
+    const missing = await journal.update(record('rot-9', { revision: 2 })).catch((e: unknown) => e);
+    // Assess
+    expect(stale).toBeInstanceOf(ConflictError);
+    expect((stale as ConflictError).retryable).toBe(true);
+    expect(skipped).toBeInstanceOf(ConflictError);
+    expect(missing).toBeInstanceOf(ConflictError);
+    expect(await journal.get('rot-1')).toMatchObject({ revision: 2, step: 'test' });
+  });
+
+  it('lists by item (oldest first) and by status', async () => {
+    // Prepare
+    await journal.create(record('b', { startedAt: '2030-01-02T00:00:00.000Z' }));
+    await journal.create(record('a', { startedAt: '2030-01-01T00:00:00.000Z', status: RotationStatus.Completed }));
+    await journal.create(record('c', { item: 'db', status: RotationStatus.Failed }));
+    await journal.create(record('d', { inventory: 'other' }));
+    // Act
+    const web = await journal.listByItem('shop', 'web');
+    const running = await journal.listByStatus(RotationStatus.Running);
+    // Assess
+    expect(web.map((r) => r.id)).toEqual(['a', 'b']);
+    expect(running.map((r) => r.id).sort()).toEqual(['b', 'd']);
+    expect((await journal.listByStatus(RotationStatus.Failed)).map((r) => r.id)).toEqual(['c']);
+    expect(await journal.listByItem('shop', 'nothing')).toEqual([]);
+    expect(await new JsonJournal(join(root, 'none')).listByStatus(RotationStatus.Running)).toEqual([]);
+  });
+
+  it('ids with slashes and odd characters stay one file each', async () => {
+    // Act
+    await journal.create(record('x/../y'));
+    // Assess
+    expect(await readdir(join(root, 'journal'))).toEqual([`${encodeURIComponent('x/../y')}.json`]);
+    expect((await journal.get('x/../y'))!.id).toBe('x/../y');
+  });
+});

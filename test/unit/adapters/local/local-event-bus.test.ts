@@ -1,0 +1,58 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalEventBus } from '../../../../shared/adapters/local/local-event-bus.js';
+import { EventType, makeEvent, type RekeyEvent } from '../../../../shared/domain/events/types.js';
+import { exists, makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
+
+let root: string;
+beforeEach(async () => {
+  root = await makeTempDir('rekey-bus-');
+});
+afterEach(() => removeTempDir(root));
+
+const base = { inventory: 'shop', item: 'web', rotationId: 'r1', at: '2030-01-01T00:00:00.000Z' };
+
+describe('LocalEventBus', () => {
+  it('appends events as EventBridge envelopes (source rekey, detail-type, time, detail), mode 0600, in order', async () => {
+    // Prepare
+    const file = join(root, 'state', 'events.jsonl');
+    const bus = new LocalEventBus(file);
+    // Act
+    await bus.publish([makeEvent(EventType.RotationStarted, base), makeEvent(EventType.CertificateIssued, base, { serial: 'ab' })]);
+    await bus.publish([makeEvent(EventType.RotationCompleted, base)]);
+    // Assess
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l['detail-type'])).toEqual(['RotationStarted', 'CertificateIssued', 'RotationCompleted']);
+    expect(lines[1]).toEqual({ source: 'rekey', 'detail-type': 'CertificateIssued', time: base.at, detail: { ...base, serial: 'ab' } });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(bus.published).toHaveLength(3);
+  });
+
+  it('refuses a batch carrying a private key and writes none of it', async () => {
+    // Prepare
+    const file = join(root, 'events.jsonl');
+    const bus = new LocalEventBus(file);
+    const leak = makeEvent(EventType.SecretSynced, base, { note: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' });
+    // Act
+    const error = await bus.publish([makeEvent(EventType.RotationStarted, base), leak]).catch((e: unknown) => e);
+    // Assess
+    expect((error as Error).message).toMatch(/private key/);
+    expect(await exists(file)).toBe(false);
+    expect(bus.published).toHaveLength(0);
+  });
+
+  it('delivers each event to subscribers; an empty publish does nothing', async () => {
+    // Prepare
+    const bus = new LocalEventBus(undefined);
+    const seen: RekeyEvent[] = [];
+    bus.subscribe(async (e) => {
+      seen.push(e);
+    });
+    // Act
+    await bus.publish([]);
+    await bus.publish([makeEvent(EventType.SecretSynced, base), makeEvent(EventType.SecretSynced, { ...base, item: 'db' })]);
+    // Assess
+    expect(seen.map((e) => e.detail.item)).toEqual(['web', 'db']);
+  });
+});
