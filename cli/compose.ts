@@ -9,6 +9,7 @@ import { JsonJournal } from '../shared/adapters/local/json-journal.js';
 import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
 import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
+import { lockState } from '../shared/adapters/local/state-lock.js';
 import type { Deps } from '../shared/app/deps.js';
 import { UsageError } from '../shared/domain/errors.js';
 import type { RekeyEvent } from '../shared/domain/events/types.js';
@@ -25,6 +26,8 @@ export interface LocalRuntime {
   readonly deps: Deps;
   readonly queue: InProcessQueue;
   readonly bus: LocalEventBus;
+  /** Releases the state folder (commands that change it hold `<state>/lock` until then). */
+  readonly close: () => Promise<void>;
 }
 
 /** The kubeconfig `kubectl` would use, if there is one. */
@@ -63,6 +66,7 @@ const RESTART_MODULE = '../shared/app/restart/index.js';
 /** The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target. */
 export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
+  const release = options.readOnly ? async () => {} : await lockState(stateDir);
   // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
   const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly })) ?? randomBytes(32);
   const store = new FileVault(join(stateDir, 'vault'), key);
@@ -87,5 +91,5 @@ export async function composeLocal(inventory: Inventory, options: { stateDir: st
     const m = restartModule;
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));
   }
-  return { deps, queue, bus };
+  return { deps, queue, bus, close: release };
 }

@@ -73,8 +73,8 @@ function program(): Command {
       const inv = readInventory(o.file);
       const target = targetFrom(o, 'required');
       const progress = progressFor(Boolean(globals().json));
-      const { deps } = await composeLocal(inv, { stateDir: globals().state, target, log });
-      const result = await apply(deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`) });
+      const runtime = await composeLocal(inv, { stateDir: globals().state, target, log });
+      const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`) }).finally(runtime.close);
       progress.done();
       if (globals().json) printJson(result);
       else out(formatApply(result, targetLabel(target), Date.now() - started));
@@ -95,14 +95,15 @@ function program(): Command {
       const target = targetFrom(o, 'required');
       const json = Boolean(globals().json);
       const progress = progressFor(json);
-      const { deps, queue } = await composeLocal(inv, { stateDir: globals().state, target, log });
-      const before = await status(deps, inv);
-      const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason });
-      if (!json) out(`rotation ${record.id} of ${name} started`);
-      await driveRotations(deps, inv, queue, { onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
-      progress.done();
-      const final = (await deps.journal.get(record.id))!;
-      const after = await status(deps, inv);
+      const { deps, queue, close } = await composeLocal(inv, { stateDir: globals().state, target, log });
+      const { before, after, final } = await (async () => {
+        const before = await status(deps, inv);
+        const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason });
+        if (!json) out(`rotation ${record.id} of ${name} started`);
+        await driveRotations(deps, inv, queue, { onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
+        progress.done();
+        return { before, final: (await deps.journal.get(record.id))!, after: await status(deps, inv) };
+      })().finally(close);
       if (json) printJson({ rotation: final, before: before.filter((s) => s.name.split('/')[0] === name), after: after.filter((s) => s.name.split('/')[0] === name) });
       else {
         for (const h of final.history) out(`  ${h.status.padEnd(9)} ${h.step}${h.message ? `: ${h.message}` : ''}`);
@@ -162,6 +163,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (argv.includes('--json') && isRekeyError(e)) {
+      printJson({ error: { type: e.name, message: e.message, ...(e instanceof InvalidInventoryError && { issues: e.issues }) } });
+    }
     if (e instanceof InvalidInventoryError) {
       process.stderr.write(e.message + '\n');
       return 2;

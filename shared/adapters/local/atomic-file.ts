@@ -8,7 +8,7 @@ import { dirname, join, basename } from 'node:path';
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const durable = options.durable ?? true;
   const handle = await open(tmp, 'wx', options.mode ?? 0o600);
