@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  createConfiguration,
+  KubeConfig,
+  KubernetesObjectApi,
+  ServerConfiguration,
+  setHeaderOptions,
+  type Configuration,
+  type Middleware,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import type { Logger } from '../../ports/logger.js';
+
+/** The typed APIs rekey uses against one cluster, sharing one keep-alive connection pool. */
+export interface KubeClient {
+  readonly cluster: string;
+  readonly context: string;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly objects: KubernetesObjectApi;
+}
+
+export interface ClientOptions {
+  readonly cluster: string;
+  readonly context: string;
+  /** A KubeConfig whose current context is `context`. */
+  readonly kubeConfig: KubeConfig;
+  /** Bearer tokens (EKS: a presigned STS GetCallerIdentity URL); replaces the kubeconfig user's credentials. */
+  readonly tokenProvider?: (cluster: string) => Promise<string>;
+  readonly log: Logger;
+  /** Per-request timeout; a request that takes longer is aborted and reported as transient. */
+  readonly requestTimeoutMs: number;
+  /** Connections kept open per cluster. */
+  readonly maxSockets: number;
+}
+
+/** How long a provided token is reused: EKS tokens live 15 minutes. */
+const TOKEN_TTL_MS = 5 * 60_000;
+
+/** Per-call options that set the Content-Type of a PATCH (the generated client defaults to JSON Patch). */
+export function contentType(value: string): ConfigurationOptions {
+  return setHeaderOptions('Content-Type', value);
+}
+
+function readMaybeFile(data: string | undefined, file: string | undefined): Buffer | undefined {
+  if (data) return Buffer.from(data, 'base64');
+  if (file) return readFileSync(file);
+  return undefined;
+}
+
+/**
+ * One client per cluster. client-node creates a new https.Agent (so a new TLS handshake) for every request; rekey
+ * keeps one keep-alive agent per cluster instead, built from the options client-node computed for the first
+ * request, so a sync of a thousand Secrets does not make a thousand handshakes. Every request is logged at debug
+ * level (method and path only: never bodies, headers or tokens), which is also how tests count requests.
+ */
+export function makeClient(options: ClientOptions): KubeClient {
+  const { kubeConfig: kc, cluster: clusterName, log } = options;
+  const server = kc.getCurrentCluster();
+  if (!server) throw new Error(`context ${options.context} names no cluster`);
+
+  let agent: http.Agent | undefined;
+  const keepAlive = (created: http.Agent | undefined): http.Agent | undefined => {
+    if (agent) return agent;
+    if (!created || (created.constructor !== https.Agent && created.constructor !== http.Agent)) return created; // proxies: as configured
+    const base = (created as https.Agent).options;
+    agent = created instanceof https.Agent ? new https.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets }) : new http.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets });
+    return agent;
+  };
+
+  let token: { value: string; until: number } | undefined;
+  const provider = options.tokenProvider;
+  const auth = provider
+    ? {
+        getName: () => 'rekey bearer token provider',
+        applySecurityAuthentication: async (ctx: RequestContext) => {
+          if (!token || token.until < Date.now()) token = { value: await provider(clusterName), until: Date.now() + TOKEN_TTL_MS };
+          ctx.setHeaderParam('Authorization', `Bearer ${token.value}`);
+          if (!agent) {
+            const ca = readMaybeFile(server.caData, server.caFile);
+            agent = new https.Agent({
+              keepAlive: true,
+              maxSockets: options.maxSockets,
+              ...(ca && { ca }),
+              ...(server.tlsServerName && { servername: server.tlsServerName }),
+              ...(server.skipTLSVerify && { rejectUnauthorized: false }),
+            });
+          }
+          ctx.setAgent(agent);
+        },
+      }
+    : {
+        getName: () => 'rekey kubeconfig',
+        applySecurityAuthentication: async (ctx: RequestContext) => {
+          await kc.applySecurityAuthentication(ctx);
+          const a = keepAlive(ctx.getAgent());
+          if (a) ctx.setAgent(a);
+        },
+      };
+
+  const observe: Middleware = {
+    pre: async (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(options.requestTimeoutMs));
+      log.debug('kube request', { cluster: clusterName, method: ctx.getHttpMethod(), path: new URL(ctx.getUrl()).pathname });
+      return ctx;
+    },
+    post: async (r: ResponseContext) => r,
+  };
+
+  const configuration: Configuration = createConfiguration({
+    baseServer: new ServerConfiguration<Record<string, string>>(server.server.replace(/\/+$/, ''), {}),
+    authMethods: { default: auth },
+    promiseMiddleware: [observe],
+  });
+  return {
+    cluster: clusterName,
+    context: options.context,
+    core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
+    objects: new KubernetesObjectApi(configuration),
+  };
+}
+
+export { KubeConfig };

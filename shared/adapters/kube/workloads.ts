@@ -1,0 +1,183 @@
+import { PatchStrategy, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
+import { ConflictError, NotFoundError, RekeyError } from '../../domain/errors.js';
+import { RestartOutcome, type RolloutStatus, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../ports/cluster.js';
+import type { KubeClient } from './client.js';
+import { CONTROLLER_KINDS, CONTROLLERS, isControllerKind, type ControllerKind, type ControllerObject } from './controllers.js';
+import { call, RejectedError, translateKubeError, type Operation } from './errors.js';
+import { restartPatch, templateVersions } from './restart-patch.js';
+import { podRollout, type RolloutJudgement } from './rollout.js';
+import { secretReferences } from './secret-uses.js';
+import { matches, parseSelector } from './selector.js';
+
+/** A rollout that cannot complete by waiting (progress deadline exceeded, OnDelete strategy). */
+export class RolloutFailedError extends RekeyError {}
+
+const controllerOf = (owners: readonly V1OwnerReference[] | undefined) => owners?.find((o) => o.controller);
+const byRef = (a: WorkloadRef, b: WorkloadRef) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
+
+/** Restarts, rollout status and pod scans in one cluster. */
+export class KubeWorkloadControl implements WorkloadControl {
+  constructor(private readonly client: KubeClient) {}
+
+  private op(verb: Operation['verb'], resource: string, namespace?: string, name?: string): Operation {
+    return { cluster: this.client.cluster, verb, resource, ...(namespace !== undefined && { namespace }), ...(name !== undefined && { name }) };
+  }
+
+  private readController(kind: ControllerKind, namespace: string, name: string): Promise<ControllerObject> {
+    const a = CONTROLLERS[kind];
+    return call(this.op('get', a.resource, namespace, name), () => a.read(this.client, namespace, name));
+  }
+
+  private listControllers(kind: ControllerKind, namespace: string): Promise<ControllerObject[]> {
+    const a = CONTROLLERS[kind];
+    return call(this.op('list', a.resource, namespace), () => a.list(this.client, namespace));
+  }
+
+  private listPods(namespace: string, labelSelector?: string): Promise<V1Pod[]> {
+    return call(this.op('list', 'pods', namespace), async () => (await this.client.core.listNamespacedPod({ namespace, ...(labelSelector && { labelSelector }) })).items);
+  }
+
+  async selectWorkloads(namespace: string, selector: string): Promise<WorkloadRef[]> {
+    const requirements = parseSelector(selector);
+    const [controllers, pods] = await Promise.all([
+      Promise.all(CONTROLLER_KINDS.map(async (kind) => ({ kind, items: await this.listControllers(kind, namespace) }))),
+      this.listPods(namespace, selector),
+    ]);
+    const found: WorkloadRef[] = [];
+    for (const { kind, items } of controllers) {
+      for (const o of items) {
+        if (matches(requirements, o.spec?.template?.metadata?.labels) || matches(requirements, o.metadata?.labels)) found.push({ kind, namespace, name: o.metadata!.name! });
+      }
+    }
+    for (const p of pods) if (!controllerOf(p.metadata?.ownerReferences) && !p.metadata?.deletionTimestamp) found.push({ kind: 'Pod', namespace, name: p.metadata!.name! });
+    return found.sort(byRef);
+  }
+
+  async restart(ref: WorkloadRef, versionsHash: string, at: Date): Promise<RestartOutcome> {
+    if (!isControllerKind(ref.kind)) return this.evict(ref, at);
+    const adapter = CONTROLLERS[ref.kind];
+    // Two tries: a 409 means someone changed the object between our read and patch; re-read and decide again.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readController(ref.kind, ref.namespace, ref.name);
+      if (templateVersions(current) === versionsHash) return RestartOutcome.NotUpdated;
+      const strategy = current.spec?.updateStrategy?.type;
+      if (ref.kind !== 'Deployment' && strategy && strategy !== 'RollingUpdate') {
+        throw new RolloutFailedError(
+          `${ref.kind} ${ref.namespace}/${ref.name} on cluster ${this.client.cluster} uses updateStrategy ${strategy}: changing its pod template restarts nothing; restart its pods yourself or use RollingUpdate`,
+          { context: { cluster: this.client.cluster, workload: `${ref.kind}/${ref.namespace}/${ref.name}` } },
+        );
+      }
+      try {
+        await call(this.op('patch', adapter.resource, ref.namespace, ref.name), () => adapter.patch(this.client, ref.namespace, ref.name, restartPatch(current, versionsHash, at)));
+        return RestartOutcome.Updated;
+      } catch (e) {
+        if (!(e instanceof ConflictError) || attempt >= 2) throw e;
+      }
+    }
+  }
+
+  /**
+   * A bare pod is evicted (policy/v1 Eviction), so PodDisruptionBudgets are honoured: the API answers 429 when the
+   * eviction would violate one, which surfaces as EvictionBlockedError (retry later). rekey never deletes a pod.
+   * Already gone, terminating, or created after `at`: the pod already sees the new Secret (NotUpdated).
+   */
+  private async evict(ref: WorkloadRef, at: Date): Promise<RestartOutcome> {
+    let pod: V1Pod;
+    try {
+      pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () => this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }));
+    } catch (e) {
+      if (e instanceof NotFoundError) return RestartOutcome.NotUpdated;
+      throw e;
+    }
+    const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : 0;
+    if (pod.metadata?.deletionTimestamp || created >= at.getTime()) return RestartOutcome.NotUpdated;
+    try {
+      await call(this.op('evict', 'pods/eviction', ref.namespace, ref.name), () =>
+        this.client.core.createNamespacedPodEviction({
+          name: ref.name,
+          namespace: ref.namespace,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name: ref.name, namespace: ref.namespace },
+            // Only this pod: if it was replaced meanwhile, the new one already has the new Secret.
+            ...(pod.metadata?.uid && { deleteOptions: { preconditions: { uid: pod.metadata.uid } } }),
+          },
+        }),
+      );
+    } catch (e) {
+      if (e instanceof NotFoundError) return RestartOutcome.NotUpdated;
+      if (e instanceof ConflictError) return RestartOutcome.NotUpdated; // uid precondition failed: a new pod
+      throw e;
+    }
+    return RestartOutcome.Updated;
+  }
+
+  async rolloutStatus(ref: WorkloadRef): Promise<RolloutStatus> {
+    let judgement: RolloutJudgement;
+    if (isControllerKind(ref.kind)) {
+      judgement = CONTROLLERS[ref.kind].judge(await this.readController(ref.kind, ref.namespace, ref.name));
+    } else {
+      let pod: V1Pod | undefined;
+      try {
+        pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () => this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+      judgement = podRollout(pod);
+    }
+    if (judgement.failed) {
+      throw new RolloutFailedError(`${ref.kind} ${ref.namespace}/${ref.name} on cluster ${this.client.cluster}: ${judgement.message}`, {
+        context: { cluster: this.client.cluster, workload: `${ref.kind}/${ref.namespace}/${ref.name}` },
+      });
+    }
+    return { done: judgement.done, message: judgement.message };
+  }
+
+  async findSecretUses(namespace: string): Promise<SecretUse[]> {
+    const [pods, replicaSets, ...controllers] = await Promise.all([
+      this.listPods(namespace),
+      call(this.op('list', 'replicasets', namespace), async () => (await this.client.apps.listNamespacedReplicaSet({ namespace })).items),
+      ...CONTROLLER_KINDS.map(async (kind) => ({ kind, items: await this.listControllers(kind, namespace) })),
+    ]);
+    const uses = new Map<string, SecretUse>();
+    const add = (workload: WorkloadRef, spec: Parameters<typeof secretReferences>[0]) => {
+      for (const r of secretReferences(spec)) uses.set(`${r.secret}\0${r.via}\0${workload.kind}\0${workload.name}`, { ...r, namespace, workload });
+    };
+    // Templates: what every future pod of the controller reads (also when scaled to zero).
+    for (const c of controllers as { kind: ControllerKind; items: ControllerObject[] }[]) {
+      for (const o of c.items) add({ kind: c.kind, namespace, name: o.metadata!.name! }, o.spec?.template?.spec);
+    }
+    // Running pods: bare ones, and pods whose owner chain ends outside the three controller kinds.
+    const rsOwner = new Map(replicaSets.map((rs) => [rs.metadata!.name!, controllerOf(rs.metadata?.ownerReferences)]));
+    for (const p of pods) {
+      const owner = controllerOf(p.metadata?.ownerReferences);
+      let workload: WorkloadRef = { kind: 'Pod', namespace, name: p.metadata!.name! };
+      if (owner?.kind === 'ReplicaSet') {
+        const deployment = rsOwner.get(owner.name);
+        if (deployment?.kind === 'Deployment') workload = { kind: 'Deployment', namespace, name: deployment.name };
+      } else if (owner?.kind === 'StatefulSet' || owner?.kind === 'DaemonSet') {
+        workload = { kind: owner.kind, namespace, name: owner.name };
+      }
+      add(workload, p.spec);
+    }
+    return [...uses.values()].sort((a, b) => a.secret.localeCompare(b.secret) || byRef(a.workload, b.workload) || a.via.localeCompare(b.via));
+  }
+
+  async mergePatch(object: { apiVersion: string; kind: string; namespace?: string; name: string }, patch: Readonly<Record<string, unknown>>): Promise<void> {
+    const meta = (patch.metadata ?? {}) as Record<string, unknown>;
+    const body = { ...patch, apiVersion: object.apiVersion, kind: object.kind, metadata: { ...meta, name: object.name, ...(object.namespace && { namespace: object.namespace }) } };
+    const op = this.op('patch', `${object.kind} (${object.apiVersion})`, object.namespace, object.name);
+    try {
+      await this.client.objects.patch(body, undefined, undefined, 'rekey', undefined, PatchStrategy.MergePatch);
+    } catch (e) {
+      // KubernetesObjectApi's discovery throws a plain Error when the kind is not served (CRD not installed).
+      if (e instanceof Error && !('code' in e) && /Unrecognized API version and kind/i.test(e.message)) {
+        throw new NotFoundError(`${object.kind} (${object.apiVersion}) is not served by cluster ${this.client.cluster}: is its CRD installed?`, { cause: e, context: { cluster: this.client.cluster } });
+      }
+      throw translateKubeError(e, op);
+    }
+  }
+}
+
+export { RejectedError };

@@ -1,0 +1,27 @@
+import { ConflictError } from '../../domain/errors.js';
+import type { RotationRecord } from '../../domain/rotation/record.js';
+import type { Deps } from '../deps.js';
+
+const ATTEMPTS = 12;
+
+/**
+ * Read-modify-write of a rotation record with optimistic concurrency: `change` gets the record as it is now and
+ * returns the new one (or undefined: nothing to do); the write names revision + 1 and is retried on conflict (the
+ * clusters of a `together` restart finish at the same time and all write `restarts`). Returns the record written.
+ */
+export async function updateRecord(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined): Promise<RotationRecord | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await deps.journal.get(rotationId);
+    if (!current) return undefined;
+    const next = change(current);
+    if (!next) return current;
+    const written: RotationRecord = { ...next, revision: current.revision + 1, updatedAt: deps.clock.now().toISOString() };
+    try {
+      await deps.journal.update(written);
+      return written;
+    } catch (e) {
+      if (!(e instanceof ConflictError) || attempt >= ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
+import type { Inventory, Item } from '../../domain/inventory/model.js';
+import { planRestarts, type ClusterRestartRequest, type RestartPlan } from '../../domain/restart/plan.js';
+import { workloadId } from '../../domain/restart/workload.js';
+import { RestartState, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
+import { unitsOf } from '../../domain/units.js';
+import type { WorkloadControl } from '../../ports/cluster.js';
+import { Stage } from '../../ports/secret-store.js';
+import type { Deps } from '../deps.js';
+import { updateRecord } from './journal.js';
+
+/** Message of a rolling cluster whose turn has not come; the worker of the cluster before it starts it. */
+export const WAITING_PREFIX = 'waits for ';
+
+/** The current version of every unit of the item, from the store (descriptions only: no secret value is read). */
+export async function currentVersions(deps: Deps, inventory: Inventory, item: Item): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {};
+  await Promise.all(
+    unitsOf(inventory, item).map(async (unit) => {
+      const d = await deps.store.describe(unit.storeName);
+      const current = d?.versions.find((v) => v.stages.includes(Stage.Current));
+      if (current) versions[unit.storeName] = current.versionId;
+    }),
+  );
+  return versions;
+}
+
+/** Named consumers as they are; selectors resolved in the cluster now. Ids in a stable order, without repeats. */
+export async function resolveWorkloads(control: WorkloadControl, request: ClusterRestartRequest): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const t of request.targets) {
+    if (t.kind === 'workload') ids.add(workloadId(t.ref));
+    else for (const ref of await control.selectWorkloads(t.namespace, t.selector)) ids.add(workloadId(ref));
+  }
+  return [...ids];
+}
+
+/** The RestartRequested events of `requests` (selectors resolved per cluster); clusters not connected are returned apart. */
+async function requestEvents(
+  deps: Deps,
+  inventory: Inventory,
+  plan: RestartPlan,
+  requests: readonly ClusterRestartRequest[],
+  rotationId: string | undefined,
+): Promise<{ events: RekeyEvent[]; unreachable: string[]; workloads: Map<string, string[]> }> {
+  const events: RekeyEvent[] = [];
+  const unreachable: string[] = [];
+  const workloads = new Map<string, string[]>();
+  const at = deps.clock.now().toISOString();
+  for (const r of requests) {
+    const control = deps.clusters.get(r.cluster)?.workloads;
+    if (!control) {
+      unreachable.push(r.cluster);
+      continue;
+    }
+    const ids = await resolveWorkloads(control, r);
+    workloads.set(r.cluster, ids);
+    const base = { inventory: inventory.name, item: r.items.join('+'), at, ...(rotationId && { rotationId }) };
+    events.push(
+      makeEvent(EventType.RestartRequested, base, {
+        cluster: r.cluster,
+        workloads: ids,
+        versionsHash: r.versionsHash,
+        ...(r.deadline && { deadline: r.deadline }),
+        policy: r.policy,
+        phase: r.phase,
+        budget: plan.budget,
+        after: r.after,
+      }),
+    );
+  }
+  return { events, unreachable, workloads };
+}
+
+/**
+ * The restart planner's answer to `SecretSynced` outside rotations (apply re-issued an item, or repaired drift):
+ * only a Secret that changed (`updated`) restarts anything; a created one has no pods using it yet. One request,
+ * for the cluster of the event, with the versions hash of the whole item (so the three SecretSynced events of a
+ * three-replica item restart its StatefulSet once).
+ */
+export async function planForSecretSynced(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
+  const d = event.detail;
+  if (d.change !== 'updated' || d.rotationId || typeof d.cluster !== 'string') return;
+  const item = inventory.items.get(d.item.split('/')[0]!);
+  if (!item) return;
+  const versions = await currentVersions(deps, inventory, item);
+  const plan = planRestarts({ changes: [{ item, versions, clusters: [d.cluster] }], syncedAt: new Date(d.at) });
+  const { events, unreachable } = await requestEvents(deps, inventory, plan, plan.requests, undefined);
+  for (const c of unreachable) deps.log.warn('cannot restart consumers: cluster not connected', { item: item.name, cluster: c });
+  await deps.events.publish(events);
+}
+
+/** When the rotation's Secrets were written (the sync step), else now: `together`'s `within` counts from there. */
+function syncedAt(deps: Deps, record: RotationRecord): Date {
+  const sync = [...record.history].reverse().find((h) => h.step === 'sync' && h.status === 'completed');
+  return sync ? new Date(sync.at) : deps.clock.now();
+}
+
+async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<RestartPlan | undefined> {
+  const item = inventory.items.get(record.item);
+  if (!item) return undefined;
+  const versions = await currentVersions(deps, inventory, item);
+  return planRestarts({ changes: [{ item, versions }], syncedAt: syncedAt(deps, record) });
+}
+
+/**
+ * The rotation's `restart` step: plans the restarts of the item's consumers, records them in the journal
+ * (`restarts[cluster] = requested`, `restartDeadline`), then publishes RestartRequested for the clusters that may
+ * start now: all of them for `together`, the first for `rolling` (the worker of each cluster starts the next).
+ * Clusters that are not connected are recorded as failed. Idempotent: clusters already in the record are kept.
+ */
+export async function requestRestarts(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<void> {
+  const plan = await planOfRecord(deps, inventory, record);
+  if (!plan) return;
+  const at = deps.clock.now().toISOString();
+  const item = inventory.items.get(record.item)!;
+  const first = plan.requests.filter((r) => r.after.length === 0);
+  const { events, unreachable, workloads } = await requestEvents(deps, inventory, plan, first, record.id);
+
+  const restarts: Record<string, ClusterRestart> = {};
+  if (plan.requests.length === 0) {
+    const reason = plan.skipped.map((s) => s.reason).join('; ') || 'nothing to restart';
+    for (const c of item.secret?.clusters ?? []) restarts[c] = { state: RestartState.Skipped, at, message: reason };
+  }
+  for (const r of plan.requests) {
+    if (unreachable.includes(r.cluster)) restarts[r.cluster] = { state: RestartState.Failed, at, message: `cluster ${r.cluster} is not connected: cannot restart` };
+    else if (r.after.length) restarts[r.cluster] = { state: RestartState.Requested, at, message: `${WAITING_PREFIX}${r.after.join(', ')}` };
+    else restarts[r.cluster] = { state: RestartState.Requested, at, workloads: workloads.get(r.cluster) ?? [] };
+  }
+  const deadlines = plan.requests.flatMap((r) => (r.deadline ? [r.deadline] : [])).sort();
+  await updateRecord(deps, record.id, (r) => ({
+    ...r,
+    restarts: { ...restarts, ...r.restarts },
+    ...(deadlines[0] && !r.restartDeadline && { restartDeadline: deadlines[0] }),
+  }));
+  const published = events.filter((e) => !record.restarts[e.detail.cluster as string]);
+  await deps.events.publish(published);
+}
+
+/**
+ * Rolling restarts of a rotation: after `finished` is done, starts the clusters whose turn has come (every cluster
+ * before them completed); when it failed, the clusters still waiting are skipped (rolling stops at a failure).
+ */
+export async function continueRolling(deps: Deps, inventory: Inventory, record: RotationRecord, finished: string, failed: boolean): Promise<void> {
+  const waiting = Object.entries(record.restarts).filter(([c, r]) => c !== finished && r.state === RestartState.Requested && r.message?.startsWith(WAITING_PREFIX));
+  if (waiting.length === 0) return;
+  const at = deps.clock.now().toISOString();
+  if (failed) {
+    await updateRecord(deps, record.id, (r) => {
+      const restarts = { ...r.restarts };
+      for (const [c] of waiting) {
+        if (restarts[c]?.state === RestartState.Requested) restarts[c] = { state: RestartState.Skipped, at, message: `not started: restart failed in ${finished} (rolling stops at a failure)` };
+      }
+      return { ...r, restarts };
+    });
+    return;
+  }
+  const plan = await planOfRecord(deps, inventory, record);
+  if (!plan) return;
+  const ready = plan.requests.filter(
+    (q) => waiting.some(([c]) => c === q.cluster) && q.after.every((a) => record.restarts[a]?.state === RestartState.Completed),
+  );
+  if (ready.length === 0) return;
+  const { events, unreachable, workloads } = await requestEvents(deps, inventory, plan, ready, record.id);
+  await updateRecord(deps, record.id, (r) => {
+    const restarts = { ...r.restarts };
+    for (const q of ready) {
+      if (!restarts[q.cluster]?.message?.startsWith(WAITING_PREFIX)) continue;
+      restarts[q.cluster] = unreachable.includes(q.cluster)
+        ? { state: RestartState.Failed, at, message: `cluster ${q.cluster} is not connected: cannot restart` }
+        : { state: RestartState.Requested, at, workloads: workloads.get(q.cluster) ?? [] };
+    }
+    return { ...r, restarts };
+  });
+  await deps.events.publish(events);
+}

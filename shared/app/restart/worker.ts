@@ -1,0 +1,174 @@
+import { isRekeyError, NotFoundError } from '../../domain/errors.js';
+import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
+import type { Inventory } from '../../domain/inventory/model.js';
+import { DEFAULT_RESTART_BUDGET, restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
+import { parseWorkloadId } from '../../domain/restart/workload.js';
+import { RestartState } from '../../domain/rotation/record.js';
+import { RestartOutcome, type WorkloadControl } from '../../ports/cluster.js';
+import type { Deps } from '../deps.js';
+import { coordinationOf, laneOf, trustSettled, type Coordination } from './coordination.js';
+import { updateRecord } from './journal.js';
+import { continueRolling } from './planner.js';
+import { nextDelay, pause, POLL, until, WaitInterrupted } from './wait.js';
+
+export const WorkloadResult = {
+  Restarted: 'restarted',
+  Unchanged: 'unchanged',
+  Missing: 'missing',
+  Failed: 'failed',
+  TimedOut: 'timed-out',
+} as const;
+export type WorkloadResult = (typeof WorkloadResult)[keyof typeof WorkloadResult];
+
+interface Outcome {
+  readonly id: string;
+  readonly result: WorkloadResult;
+  readonly message: string;
+}
+
+interface Job {
+  readonly control: WorkloadControl;
+  readonly hash: string;
+  readonly at: Date;
+  readonly deadline: Date;
+  readonly deps: Deps;
+  readonly coordination: Coordination;
+}
+
+/**
+ * One workload: restart (retrying what is retryable: a PodDisruptionBudget refusing an eviction, a conflict, a
+ * transient API error), then wait for its rollout with backoff, within the deadline. Holds one slot of the global
+ * budget from the restart until the rollout is done.
+ */
+async function restartWorkload(job: Job, id: string): Promise<Outcome> {
+  const ref = parseWorkloadId(id);
+  if (!ref) return { id, result: WorkloadResult.Failed, message: `not a workload id: ${id}` };
+  const { control, deps } = job;
+  const now = () => deps.clock.now();
+  const release = await job.coordination.budget.acquire();
+  let last = 'not started';
+  try {
+    let delay: number = POLL.initialMs;
+    let outcome: RestartOutcome;
+    for (;;) {
+      try {
+        outcome = await control.restart(ref, job.hash, job.at);
+        break;
+      } catch (e) {
+        if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'not found' };
+        if (!isRekeyError(e) || !e.retryable) return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
+        last = e.message;
+        await pause(delay, job.deadline, now, deps.signal);
+        delay = nextDelay(delay);
+      }
+    }
+    const restarted = outcome === RestartOutcome.Updated;
+    delay = POLL.initialMs;
+    for (;;) {
+      try {
+        const status = await control.rolloutStatus(ref);
+        if (status.done) return { id, result: restarted ? WorkloadResult.Restarted : WorkloadResult.Unchanged, message: status.message };
+        last = status.message;
+      } catch (e) {
+        if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'deleted while rolling out' };
+        if (!isRekeyError(e) || !e.retryable) return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
+        last = e.message;
+      }
+      await pause(delay, job.deadline, now, deps.signal);
+      delay = nextDelay(delay);
+    }
+  } catch (e) {
+    if (e instanceof WaitInterrupted) {
+      const why = e.why === 'deadline' ? `not done by ${job.deadline.toISOString()}` : 'interrupted';
+      return { id, result: WorkloadResult.TimedOut, message: `${why}: ${last}` };
+    }
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+const listOf = (outcomes: readonly Outcome[], result: WorkloadResult) => outcomes.filter((o) => o.result === result).map((o) => o.id);
+
+function summary(outcomes: readonly Outcome[]): string {
+  const parts = [
+    `${listOf(outcomes, WorkloadResult.Restarted).length} restarted`,
+    `${listOf(outcomes, WorkloadResult.Unchanged).length} already restarted`,
+  ];
+  const missing = listOf(outcomes, WorkloadResult.Missing);
+  if (missing.length) parts.push(`not found: ${missing.join(', ')}`);
+  const bad = outcomes.filter((o) => o.result === WorkloadResult.Failed || o.result === WorkloadResult.TimedOut);
+  if (bad.length) parts.push(bad.map((o) => `${o.id}: ${o.message}`).join('; '));
+  return parts.join(', ');
+}
+
+/**
+ * The restart worker: `RestartRequested` for one cluster -> restart each workload (global budget), wait for each
+ * rollout until the deadline, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
+ * or RestartFailed. Failures are recorded and emitted, not thrown: the rotation step reads them from the journal.
+ */
+export async function runRestartRequest(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
+  const d = event.detail;
+  const workloads = d.workloads;
+  if (typeof d.versionsHash !== 'string' || typeof d.cluster !== 'string' || !Array.isArray(workloads)) return; // a request for humans (manifests only)
+  const cluster = d.cluster;
+  const started = deps.clock.now();
+  const deadline = restartDeadline(typeof d.deadline === 'string' ? d.deadline : undefined, started);
+  const coordination = coordinationOf(deps, typeof d.budget === 'number' ? d.budget : DEFAULT_RESTART_BUDGET);
+  const control = deps.clusters.get(cluster)?.workloads;
+
+  let outcomes: Outcome[];
+  let problem: string | undefined;
+  if (!control) {
+    outcomes = [];
+    problem = `cluster ${cluster} is not connected from this runtime`;
+  } else {
+    if (d.phase === RestartPhase.Serve) {
+      const timer = until(deadline, () => deps.clock.now(), deps.signal);
+      await trustSettled(coordination, cluster, timer.promise);
+      timer.cancel();
+    }
+    // Outside rotations, `rolling` is one cluster at a time per item in this process (rotations chain through the journal).
+    const lane = !d.rotationId && d.policy === 'rolling' ? laneOf(coordination, d.item) : undefined;
+    const leave = await lane?.acquire();
+    try {
+      const job: Job = { control, hash: d.versionsHash, at: new Date(d.at), deadline, deps, coordination };
+      outcomes = await Promise.all((workloads as readonly string[]).map((id) => restartWorkload(job, id)));
+    } finally {
+      leave?.();
+    }
+  }
+
+  const failedOnes = outcomes.filter((o) => o.result === WorkloadResult.Failed || o.result === WorkloadResult.TimedOut);
+  const ok = !problem && failedOnes.length === 0;
+  const message = problem ?? summary(outcomes);
+  const finished = deps.clock.now();
+  const base = { inventory: d.inventory, item: d.item, at: finished.toISOString(), ...(d.rotationId && { rotationId: d.rotationId }) };
+  const fields = {
+    cluster,
+    workloads: workloads as readonly string[],
+    versionsHash: d.versionsHash,
+    restarted: listOf(outcomes, WorkloadResult.Restarted),
+    unchanged: listOf(outcomes, WorkloadResult.Unchanged),
+    missing: listOf(outcomes, WorkloadResult.Missing),
+    durationMs: finished.getTime() - started.getTime(),
+    ...(typeof d.deadline === 'string' && { deadline: d.deadline }),
+  };
+
+  let written;
+  if (d.rotationId) {
+    const state = ok ? RestartState.Completed : RestartState.Failed;
+    written = await updateRecord(deps, d.rotationId, (r) => ({
+      ...r,
+      restarts: { ...r.restarts, [cluster]: { state, at: finished.toISOString(), message, workloads: workloads as readonly string[] } },
+    }));
+  }
+  if (ok) {
+    deps.log.info('restart completed', { cluster, item: d.item, message });
+    await deps.events.publish([makeEvent(EventType.RestartCompleted, base, fields)]);
+  } else {
+    deps.log.error('restart failed', { cluster, item: d.item, message });
+    await deps.events.publish([makeEvent(EventType.RestartFailed, base, { ...fields, failed: failedOnes.map((o) => o.id), reason: message })]);
+  }
+  if (written) await continueRolling(deps, inventory, written, cluster, !ok);
+}

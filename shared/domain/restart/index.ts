@@ -1,0 +1,3 @@
+export * from './plan.js';
+export * from './versions-hash.js';
+export * from './workload.js';
