@@ -40,6 +40,8 @@ interface Faults {
   publish?: (events: readonly RekeyEvent[]) => boolean;
   promote?: boolean;
   write?: (cluster: string) => boolean;
+  /** Let this cluster's write finish before the faulty write dies (writes run concurrently). */
+  writeAfter?: string;
 }
 
 /** Wraps the runtime's ports; each fault fires once. Counts what reached the store and the targets. */
@@ -51,6 +53,8 @@ function faulty(rt: TestRuntime, faults: Faults) {
     return true;
   };
   const counts = { promote: 0, writes: new Map<string, number>() };
+  let markWritten: () => void = () => {};
+  const written = new Promise<void>((resolve) => (markWritten = resolve));
   const messages: StepMessage[] = [];
   const queue: StepQueue = {
     async enqueue(m) {
@@ -93,9 +97,13 @@ function faulty(rt: TestRuntime, faults: Faults) {
         listSecrets: (ns) => c.secrets.listSecrets(ns),
         getSecret: (ns, n) => c.secrets.getSecret(ns, n),
         async writeSecret(secret, options) {
-          if (once(`write-${name}`, faults.write?.(name) ?? false)) throw new WorkerDied(`died before writing to ${name}`);
+          if (once(`write-${name}`, faults.write?.(name) ?? false)) {
+            if (faults.writeAfter) await written;
+            throw new WorkerDied(`died before writing to ${name}`);
+          }
           const outcome = await c.secrets.writeSecret(secret, options);
           counts.writes.set(name, (counts.writes.get(name) ?? 0) + 1);
+          if (name === faults.writeAfter) markWritten();
           return outcome;
         },
       };
@@ -148,7 +156,7 @@ const crashes: Array<{ name: string; faults: Faults }> = [
   ...STEPS.filter((s) => s !== 'verify').map((step) => ({ name: `after ${step} was recorded, before the next step was queued`, faults: { enqueue: (m: StepMessage) => m.step === NEXT[step] } })),
   { name: 'issue: after the version was stored, before CertificateIssued was published', faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) } },
   { name: 'promote: right after the store promoted', faults: { promote: true } },
-  { name: 'sync: after writing dc1, before writing dc2', faults: { write: (c) => c === 'dc2' } },
+  { name: 'sync: after writing dc1, before writing dc2', faults: { write: (c) => c === 'dc2', writeAfter: 'dc1' } },
   { name: 'sync: after both writes, before SecretSynced was published', faults: { publish: (e) => e.some((x) => x.type === EventType.SecretSynced) } },
 ];
 
