@@ -34,18 +34,7 @@ export async function apply(deps: Deps, inventory: Inventory, options: { onProgr
   let done = 0;
   const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
     if (d.action === IssueAction.Skip) return;
-    const versionId = d.adopted ? `adopted-${d.adopted.fingerprint.slice(0, 32)}` : randomUUID();
-    if (d.adopted) {
-      await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
-    } else {
-      const material = await issuePending(deps, inventory, d.unit, versionId, reader);
-      const problems = material.type === 'certificate' ? checkCertificateMaterial(d.unit, material, deps.clock.now()) : [];
-      if (problems.length) {
-        await deps.store.discardPending(d.unit.storeName, versionId);
-        throw new IntegrityError(`issued ${d.unit.key} failed its checks: ${problems.join('; ')}`, { context: { item: d.unit.key } });
-      }
-    }
-    await promoteVersion(deps, inventory, d.unit, versionId, reader);
+    await carryOut(deps, inventory, reader, d);
     options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
   });
 
@@ -59,4 +48,23 @@ export async function apply(deps: Deps, inventory: Inventory, options: { onProgr
     sync,
     problems,
   };
+}
+
+/**
+ * Gives a unit its new current version outside a rotation: adopts what was found in the cluster, or issues,
+ * checks (a failed check discards the pending version) and promotes.
+ */
+export async function carryOut(deps: Deps, inventory: Inventory, reader: MaterialReader, d: IssuanceDecision): Promise<void> {
+  const versionId = d.adopted ? `adopted-${d.adopted.fingerprint.slice(0, 32)}` : randomUUID();
+  if (d.adopted) {
+    await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
+  } else {
+    const material = await issuePending(deps, inventory, d.unit, versionId, reader);
+    const problems = material.type === 'certificate' ? checkCertificateMaterial(d.unit, material, deps.clock.now()) : [];
+    if (problems.length) {
+      await deps.store.discardPending(d.unit.storeName, versionId);
+      throw new IntegrityError(`issued ${d.unit.key} failed its checks: ${problems.join('; ')}`, { context: { item: d.unit.key } });
+    }
+  }
+  await promoteVersion(deps, inventory, d.unit, versionId, reader);
 }

@@ -1,0 +1,103 @@
+import { isRekeyError, RotationLockedError } from '../domain/errors.js';
+import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
+import type { Inventory } from '../domain/inventory/model.js';
+import { IssueReason } from '../domain/plan/issuance.js';
+import { RotationKind, RotationStatus, Trigger } from '../domain/rotation/record.js';
+import { SyncReason } from '../domain/sync/desired.js';
+import { allUnits } from '../domain/units.js';
+import type { Deps } from './deps.js';
+import { IssueAction, walkIssuance } from './issuance-walk.js';
+import { carryOut } from './apply.js';
+import { MaterialReader } from './materials.js';
+import { rotationKindOf, startRotation } from './rotation/start.js';
+import { SyncChange, syncUnits } from './sync.js';
+
+export interface ScanResult {
+  readonly started: readonly { readonly item: string; readonly rotationId: string; readonly reason: string }[];
+  readonly issued: readonly string[];
+  readonly expiring: readonly { readonly item: string; readonly notAfter: string }[];
+  readonly drift: readonly { readonly item: string; readonly cluster: string; readonly namespace: string; readonly secret: string; readonly reason: string }[];
+  readonly skipped: readonly { readonly item: string; readonly reason: string }[];
+}
+
+const DUE: ReadonlySet<string> = new Set([IssueReason.Expired, IssueReason.ExpiresSoon, IssueReason.RotationDue, IssueReason.IssuerChanged, IssueReason.SpecChanged, IssueReason.NeverIssued]);
+
+/**
+ * The scheduled pass: starts rotations of items that are due (one per item, never beside a running one),
+ * issues authorities that do not exist yet, emits ExpiringSoon for what is within its renewal window and
+ * DriftDetected for cluster Secrets that differ from the store. With `repair`, drifted Secrets are rewritten.
+ */
+export async function scan(deps: Deps, inventory: Inventory, options: { repair?: boolean } = {}): Promise<ScanResult> {
+  const reader = new MaterialReader(deps.store, inventory);
+  const now = deps.clock.now();
+  const started: { item: string; rotationId: string; reason: string }[] = [];
+  const issued: string[] = [];
+  const skipped: { item: string; reason: string }[] = [];
+  const events: RekeyEvent[] = [];
+  const dueItems = new Map<string, string>();
+
+  await walkIssuance(deps, inventory, reader, async (d) => {
+    const item = d.unit.item;
+    if (d.action === IssueAction.Skip) {
+      skipped.push({ item: d.unit.key, reason: d.reason });
+      return;
+    }
+    if (d.action === IssueAction.Adopt) {
+      await carryOut(deps, inventory, reader, d);
+      issued.push(d.unit.key);
+      return;
+    }
+    if (item.kind === 'authority') {
+      if (d.action === IssueAction.Issue) {
+        // A first version needs no trust overlap: issue and promote it now, so leaves can be signed.
+        await carryOut(deps, inventory, reader, d);
+        issued.push(d.unit.key);
+      } else {
+        skipped.push({ item: d.unit.key, reason: `${d.reason}: authority rotation (trust overlap) runs by hand in this version` });
+      }
+      return;
+    }
+    if (DUE.has(d.reason.split(' ')[0]!) && !dueItems.has(item.name)) dueItems.set(item.name, d.reason);
+  });
+
+  for (const unit of allUnits(inventory)) {
+    const m = (await reader.current(unit.storeName))?.material;
+    if (m?.type === 'certificate' && unit.item.kind !== 'credential' && Date.parse(m.notAfter) - unit.item.renewBeforeMs <= now.getTime()) {
+      events.push(makeEvent(EventType.ExpiringSoon, { inventory: inventory.name, item: unit.key }, { notAfter: m.notAfter, serial: m.serial }));
+    }
+  }
+
+  for (const [name, reason] of dueItems) {
+    const item = inventory.items.get(name)!;
+    if (rotationKindOf(item) !== RotationKind.Leaf) {
+      skipped.push({ item: name, reason: `${reason}: ${rotationKindOf(item)} rotation is started by hand in this version` });
+      continue;
+    }
+    const running = (await deps.journal.listByItem(inventory.name, name)).some((r) => r.status === RotationStatus.Running);
+    if (running) {
+      skipped.push({ item: name, reason: 'a rotation is already running' });
+      continue;
+    }
+    try {
+      const record = await startRotation(deps, inventory, name, { trigger: Trigger.Schedule, reason });
+      started.push({ item: name, rotationId: record.id, reason });
+    } catch (e) {
+      if (!(e instanceof RotationLockedError) && !(isRekeyError(e) && e.retryable)) throw e;
+      skipped.push({ item: name, reason: e.message });
+    }
+  }
+
+  // Drift: compare what clusters hold with the store, for units not being rotated right now.
+  const settled = allUnits(inventory).filter((u) => !dueItems.has(u.item.name));
+  const report = await syncUnits(deps, inventory, settled, reader, { dryRun: !options.repair });
+  const drift = report.secrets
+    .filter((s) => (s.change === SyncChange.Updated || s.change === SyncChange.Created) && s.reason !== SyncReason.SecretAdopted)
+    .map((s) => ({ item: s.unit, cluster: s.cluster, namespace: s.namespace, secret: s.secret, reason: s.reason ?? s.change }));
+  for (const d of drift) {
+    // When repairing, syncUnits has already reported edited Secrets; deleted ones are reported here.
+    if (options.repair && d.reason === SyncReason.SecretDrifted) continue;
+    events.push(makeEvent(EventType.DriftDetected, { inventory: inventory.name, item: d.item }, { cluster: d.cluster, namespace: d.namespace, secret: d.secret, reason: d.reason, repaired: Boolean(options.repair) }));
+  }
+  await deps.events.publish(events);
+  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped };
+}
