@@ -1,37 +1,12 @@
-import { dump } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { InvalidInventoryError } from '../../../../shared/domain/errors.js';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
 import type { Certificate } from '../../../../shared/domain/inventory/model.js';
 import { KEY_TYPES, USAGES } from '../../../../shared/domain/inventory/schema.js';
 import { unitsOf } from '../../../../shared/domain/units.js';
-
-type Doc = Record<string, any>;
+import { baseDoc, BROKEN_INVENTORIES, yamlOf } from '../../../fixtures/inventories.js';
 
 const HOUR = 3_600_000;
-
-/** A valid two-cluster inventory: a root, an intermediate under it, four certificates, a credential. */
-function baseDoc(): Doc {
-  return {
-    apiVersion: 'rekey/v1',
-    kind: 'Inventory',
-    metadata: { name: 'shop' },
-    clusters: [{ name: 'dc1' }, { name: 'dc2', context: 'kind-dc2' }],
-    authorities: [
-      { name: 'root-ca', commonName: 'shop root', key: 'ECDSA-P384', validity: '87600h' },
-      { name: 'mgmt', commonName: 'shop management', key: 'RSA-2048', validity: '43800h', parent: 'root-ca', pathLen: 0 },
-    ],
-    certificates: [
-      { name: 'web', issuer: 'mgmt', usage: 'server', commonName: 'web', dnsNames: ['web', 'web.shop.svc'], ipAddresses: ['10.0.0.1'], secret: { name: 'web-tls', namespace: 'shop' } },
-      { name: 'api', issuer: 'mgmt', usage: 'clientserver', commonName: 'api', secret: { name: 'api-tls', namespace: 'shop' }, consumers: ['Deployment/api'] },
-      { name: 'worker', issuer: 'root-ca', usage: 'client', commonName: 'worker', secret: { name: 'worker-tls', namespace: 'shop', clusters: ['dc2'] } },
-      { name: 'db', issuer: 'mgmt', usage: 'server', commonName: 'db', perReplica: { statefulSet: 'db', replicas: 2 }, secret: { name: 'db-tls', namespace: 'shop' } },
-    ],
-    credentials: [{ name: 'db-password', type: 'password', secret: { name: 'db-password', namespace: 'shop' } }],
-  };
-}
-
-const yamlOf = (doc: Doc): string => dump(doc);
 
 function issuesOf(text: string): InvalidInventoryError {
   try {
@@ -43,80 +18,8 @@ function issuesOf(text: string): InvalidInventoryError {
   throw new Error('expected the inventory to be rejected');
 }
 
-interface BrokenCase {
-  readonly name: string;
-  readonly mutate: (doc: Doc) => void;
-  readonly path: string;
-  readonly message: RegExp;
-}
-
-const broken: BrokenCase[] = [
-  { name: 'unknown field at top level', mutate: (d) => (d.colour = 'blue'), path: 'colour', message: /^unknown field$/ },
-  { name: 'unknown field in a certificate', mutate: (d) => (d.certificates[0].foo = 1), path: 'certificates[0].foo', message: /^unknown field$/ },
-  { name: 'unknown field deeper (secret)', mutate: (d) => (d.certificates[1].secret.namespcae = 'x'), path: 'certificates[1].secret.namespcae', message: /^unknown field$/ },
-  { name: 'unknown field in metadata', mutate: (d) => (d.metadata.labels = {}), path: 'metadata.labels', message: /^unknown field$/ },
-  { name: 'wrong apiVersion', mutate: (d) => (d.apiVersion = 'rekey/v2'), path: 'apiVersion', message: /rekey\/v1/ },
-  { name: 'missing required field', mutate: (d) => delete d.certificates[2].commonName, path: 'certificates[2].commonName', message: /required field is missing/ },
-  { name: 'missing usage names the choices', mutate: (d) => delete d.certificates[2].usage, path: 'certificates[2].usage', message: /"client"\|"server"\|"clientserver"/ },
-  { name: 'duplicate names across kinds', mutate: (d) => (d.certificates[1].name = 'root-ca'), path: 'certificates[1].name', message: /duplicate name "root-ca" \(first at authorities\[0\]\)/ },
-  { name: 'duplicate credential name', mutate: (d) => (d.credentials[0].name = 'web'), path: 'credentials[0].name', message: /duplicate name "web"/ },
-  { name: 'unknown issuer', mutate: (d) => (d.certificates[3].issuer = 'mgmt-ca'), path: 'certificates[3].issuer', message: /^unknown authority "mgmt-ca"$/ },
-  { name: 'unknown parent', mutate: (d) => (d.authorities[1].parent = 'nowhere'), path: 'authorities[1].parent', message: /^unknown authority "nowhere"$/ },
-  {
-    name: 'parent cycle a -> b -> a',
-    mutate: (d) => d.authorities.push({ name: 'a', commonName: 'a', parent: 'b', validity: '100h' }, { name: 'b', commonName: 'b', parent: 'a', validity: '100h' }),
-    path: 'authorities[2].parent',
-    message: /cycle in authority parents: a -> b -> a/,
-  },
-  { name: 'self parent', mutate: (d) => (d.authorities[0].parent = 'root-ca'), path: 'authorities[0].parent', message: /cycle in authority parents: root-ca -> root-ca/ },
-  { name: 'days are not a duration', mutate: (d) => (d.certificates[0].validity = '90d'), path: 'certificates[0].validity', message: /not a duration/ },
-  { name: 'duration without unit', mutate: (d) => (d.authorities[0].renewBefore = '100'), path: 'authorities[0].renewBefore', message: /not a duration/ },
-  { name: 'negative duration', mutate: (d) => (d.certificates[0].renewBefore = '-1h'), path: 'certificates[0].renewBefore', message: /must not be negative/ },
-  { name: 'duration beyond Go range', mutate: (d) => (d.authorities[0].validity = '99999999999h'), path: 'authorities[0].validity', message: /not a duration/ },
-  { name: 'bad duration in defaults', mutate: (d) => (d.defaults = { validity: '1y' }), path: 'defaults.validity', message: /not a duration/ },
-  { name: 'renewBefore equal to validity', mutate: (d) => Object.assign(d.certificates[0], { validity: '100h', renewBefore: '100h' }), path: 'certificates[0].renewBefore', message: /must be shorter than validity/ },
-  { name: 'renewBefore longer than validity', mutate: (d) => Object.assign(d.authorities[1], { renewBefore: '50000h' }), path: 'authorities[1].renewBefore', message: /must be shorter than validity/ },
-  { name: 'leaf outlives its CA', mutate: (d) => (d.certificates[0].validity = '50000h'), path: 'certificates[0].validity', message: /^outlives its issuer "mgmt"$/ },
-  { name: 'intermediate outlives its parent', mutate: (d) => (d.authorities[1].validity = '90000h'), path: 'authorities[1].validity', message: /^outlives its parent "root-ca"$/ },
-  {
-    name: 'intermediate under a pathLen 0 CA',
-    mutate: (d) => d.authorities.push({ name: 'sub', commonName: 'sub', parent: 'mgmt', validity: '100h' }),
-    path: 'authorities[2].parent',
-    message: /pathLen 0/,
-  },
-  { name: 'bad key type', mutate: (d) => (d.certificates[0].key = 'RSA-1024'), path: 'certificates[0].key', message: /RSA-2048/ },
-  { name: 'bad key type in defaults', mutate: (d) => (d.defaults = { key: 'ECDSA-P521' }), path: 'defaults.key', message: /ECDSA-P256/ },
-  { name: 'bad usage', mutate: (d) => (d.certificates[1].usage = 'both'), path: 'certificates[1].usage', message: /clientserver/ },
-  { name: 'bad IPv4 address', mutate: (d) => (d.certificates[0].ipAddresses = ['10.0.0.1', '300.1.2.3']), path: 'certificates[0].ipAddresses[1]', message: /not an IP address: "300.1.2.3"/ },
-  { name: 'bad IPv6 address', mutate: (d) => (d.certificates[0].ipAddresses = ['2001:db8::1::2']), path: 'certificates[0].ipAddresses[0]', message: /not an IP address/ },
-  { name: 'bad DNS name', mutate: (d) => (d.certificates[0].dnsNames = ['web', 'bad_name!']), path: 'certificates[0].dnsNames[1]', message: /not a DNS name: "bad_name!"/ },
-  { name: 'DNS name starting with a dash', mutate: (d) => (d.certificates[0].dnsNames = ['-web.shop']), path: 'certificates[0].dnsNames[0]', message: /not a DNS name/ },
-  { name: 'bad Secret name', mutate: (d) => (d.certificates[0].secret.name = 'Web_TLS'), path: 'certificates[0].secret.name', message: /DNS-1123/ },
-  { name: 'bad namespace', mutate: (d) => (d.certificates[0].secret.namespace = 'Shop'), path: 'certificates[0].secret.namespace', message: /namespace/ },
-  { name: 'unknown cluster in secret.clusters', mutate: (d) => (d.certificates[2].secret.clusters = ['dc2', 'dc3']), path: 'certificates[2].secret.clusters[1]', message: /^unknown cluster "dc3"$/ },
-  { name: 'duplicate cluster', mutate: (d) => d.clusters.push({ name: 'dc1' }), path: 'clusters[2].name', message: /duplicate cluster "dc1"/ },
-  { name: 'two items write the same Secret', mutate: (d) => (d.certificates[1].secret.name = 'web-tls'), path: 'certificates[1].secret', message: /Secret shop\/web-tls in cluster "dc1" is also written by certificates\[0\]/ },
-  {
-    name: 'a perReplica Secret collides with another item',
-    mutate: (d) => (d.certificates[1].secret.name = 'db-tls-1'),
-    path: 'certificates[3].secret',
-    message: /Secret shop\/db-tls-1 in cluster "dc1" is also written by certificates\[1\]/,
-  },
-  { name: 'perReplica without secret', mutate: (d) => Object.assign(d.certificates[3], { secret: undefined, files: { dir: '/etc/db' } }), path: 'certificates[3].perReplica', message: /needs a secret/ },
-  { name: 'certificate with neither secret nor files', mutate: (d) => delete d.certificates[0].secret, path: 'certificates[0]', message: /needs a secret or files/ },
-  { name: 'credential with neither secret nor files', mutate: (d) => delete d.credentials[0].secret, path: 'credentials[0]', message: /needs a secret or files/ },
-  { name: 'restart within with policy none', mutate: (d) => (d.certificates[1].restart = { policy: 'none', within: '5m' }), path: 'certificates[1].restart.within', message: /no meaning with policy none/ },
-  { name: 'bad restart policy', mutate: (d) => (d.certificates[1].restart = 'sometimes'), path: 'certificates[1].restart', message: /./ },
-  { name: 'bad consumer kind', mutate: (d) => (d.certificates[1].consumers = ['Foo/bar']), path: 'certificates[1].consumers[0]', message: /Kind\/name with Kind one of Deployment, StatefulSet, DaemonSet, Pod/ },
-  { name: 'consumer selector with unknown field', mutate: (d) => (d.certificates[1].consumers = [{ selector: 'app=x', ns: 'y' }]), path: 'certificates[1].consumers[0].ns', message: /unknown field/ },
-  { name: 'bad file mode', mutate: (d) => (d.certificates[0].files = { dir: '/etc/web', mode: '0999' }), path: 'certificates[0].files.mode', message: /octal/ },
-  { name: 'database on a signing key', mutate: (d) => d.credentials.push({ name: 'jwt', type: 'jwt-signing-key', secret: { name: 'jwt', namespace: 'shop' }, database: { engine: 'postgres', urlFrom: 'env:X', role: 'r' } }), path: 'credentials[1].database', message: /only a password/ },
-  { name: 'wrong type of value', mutate: (d) => (d.certificates[0].commonName = 42), path: 'certificates[0].commonName', message: /expected string/ },
-  { name: 'too many replicas', mutate: (d) => (d.certificates[3].perReplica.replicas = 0), path: 'certificates[3].perReplica.replicas', message: /./ },
-];
-
 describe('loadInventory rejects broken inventories, naming the field path', () => {
-  it.each(broken)('$name -> $path', ({ mutate, path, message }) => {
+  it.each(BROKEN_INVENTORIES)('$name -> $path', ({ mutate, path, message }) => {
     // Prepare
     const doc = baseDoc();
     mutate(doc);
