@@ -82,6 +82,7 @@ export function makeClient(options: ClientOptions): KubeClient {
         applySecurityAuthentication: async (ctx: RequestContext) => {
           if (!token || token.until < Date.now()) token = { value: await provider(clusterName), until: Date.now() + TOKEN_TTL_MS };
           ctx.setHeaderParam('Authorization', `Bearer ${token.value}`);
+          if (!agent && server.server.startsWith('http:')) agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
           if (!agent) {
             const ca = readMaybeFile(server.caData, server.caFile);
             agent = new https.Agent({

@@ -4,13 +4,13 @@ import type { Deps } from '../deps.js';
 import { coordinationOf, holdTrust } from './coordination.js';
 import { planForSecretSynced } from './planner.js';
 import { runRestartRequest } from './worker.js';
-import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
+import { DEFAULT_RESTART_BUDGET, phaseOf, RestartPhase } from '../../domain/restart/plan.js';
 
 /**
  * The restart side of the event flow, for any event bus: `SecretSynced` (outside rotations, change `updated`) ->
  * restart planner -> `RestartRequested` per cluster; `RestartRequested` -> restart worker -> `RestartCompleted` or
  * `RestartFailed`. Other events are ignored. In the CLI the in-process bus delivers the events of one publish call
- * together, so an authority's consumers (trust) are registered before any server restart of the same cluster can
+ * together, so trust consumers (of authorities and client certificates) are registered before any server restart of the same cluster can
  * start, and servers wait for them.
  */
 export function handleRestartEvent(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
@@ -18,7 +18,7 @@ export function handleRestartEvent(deps: Deps, inventory: Inventory, event: Reke
     case EventType.SecretSynced: {
       const run = planForSecretSynced(deps, inventory, event);
       const item = inventory.items.get(event.detail.item.split('/')[0]!);
-      if (item?.kind === 'authority' && typeof event.detail.cluster === 'string') {
+      if (item && phaseOf(item) === RestartPhase.Trust && typeof event.detail.cluster === 'string') {
         holdTrust(coordinationOf(deps, DEFAULT_RESTART_BUDGET), event.detail.cluster, run);
       }
       return run;

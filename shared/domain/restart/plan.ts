@@ -53,6 +53,17 @@ export const SkipReason = {
   NoSecret: 'not written to any cluster',
 } as const;
 
+/**
+ * Trust consumers hold a CA bundle to check their peers: consumers of an authority's Secret, and clients (a
+ * `client` certificate's consumers check the servers they call). Restarting them first means they trust a new CA
+ * before servers present certificates from it. Everybody else (servers, clientserver) is in the serve phase.
+ */
+export function phaseOf(item: Item): RestartPhase {
+  if (item.kind === 'authority') return RestartPhase.Trust;
+  if (item.kind === 'certificate' && item.usage === 'client') return RestartPhase.Trust;
+  return RestartPhase.Serve;
+}
+
 /** A consumer as a target in a namespace: `Kind/name` and selectors without one use the item's Secret namespace. */
 export function targetOf(consumer: Consumer, namespace: string): ConsumerTarget {
   return consumer.kind === 'workload'
@@ -98,7 +109,7 @@ export function planRestarts(input: { readonly changes: readonly ItemChange[]; r
       skipped.push({ item: item.name, reason: SkipReason.NoConsumers });
       continue;
     }
-    const phase = item.kind === 'authority' ? RestartPhase.Trust : RestartPhase.Serve;
+    const phase = phaseOf(item);
     const deadline = item.restart.withinMs !== undefined ? input.syncedAt.getTime() + item.restart.withinMs : undefined;
     const clusters = item.secret.clusters.filter((c) => !change.clusters || change.clusters.includes(c));
     for (const cluster of clusters) {
