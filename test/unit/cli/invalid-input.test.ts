@@ -118,19 +118,19 @@ describe('broken inventories are refused by every command, changing nothing', ()
 
 describe('usage errors exit 2', () => {
   it.each([
-    ['an unknown command', ['frobnicate']],
-    ['an unknown option', ['apply', '-f', 'x.yaml', '--bogus']],
-    ['a missing -f', ['plan']],
-    ['a missing argument', ['rotate']],
-    ['an unknown export format', ['export', 'web', '-f', 'x.yaml', '--format', 'der']],
-    ['an unknown version stage', ['export', 'web', '-f', 'x.yaml', '--version-stage', 'oldest']],
-    ['an unreadable inventory file', ['validate', '-f', '/nonexistent/inventory.yaml']],
-  ])('%s', async (_label, argv) => {
+    ['an unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['an unknown option', ['apply', '-f', 'x.yaml', '--bogus'], /unknown option '--bogus'/],
+    ['a missing -f', ['plan'], /required option '-f, --file <inventory>' not specified/],
+    ['a missing argument', ['rotate', '-f', 'x.yaml'], /missing required argument 'name'/],
+    ['an unknown export format', ['export', 'web', '-f', 'x.yaml', '--format', 'der'], /Allowed choices are pem, env, p12/],
+    ['an unknown version stage', ['export', 'web', '-f', 'x.yaml', '--version-stage', 'oldest'], /Allowed choices are current, previous, pending/],
+    ['an unreadable inventory file', ['validate', '-f', '/nonexistent/inventory.yaml'], /cannot read inventory \/nonexistent\/inventory.yaml: ENOENT/],
+  ])('%s', async (_label, argv, message) => {
     // Act
     const r = await runMain([...argv, '--state', join(root, 'usage-state')], NO_ENV);
     // Assess
     expect(r.code).toBe(2);
-    expect(r.stderr).not.toBe('');
+    expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(STACK);
     expect(await exists(join(root, 'usage-state'))).toBe(false);
   });
@@ -166,15 +166,13 @@ describe('usage errors exit 2', () => {
 });
 
 describe('as a process (exit status, streams)', () => {
-  it('the rekey process exits 2 on invalid input and usage errors, 0 on success, with no stack trace', async () => {
+  it('the rekey process exits 2 on invalid input and 0 on success, with no stack trace', async () => {
     // Prepare
     const broken = join(root, 'inventories', `broken-${cases.findIndex((c) => c.name === 'unknown issuer')}.yaml`);
     const freshState = join(root, 'process-state');
-    // Act: in parallel, each is a separate process
-    const [invalid, unknownCommand, missingItem, ok] = await Promise.all([
+    // Act: in parallel, each is a separate process (usage errors and missing items are covered in-process above)
+    const [invalid, ok] = await Promise.all([
       spawnCli(['apply', '-f', broken, '--out', join(root, 'process-out'), '--state', freshState]),
-      spawnCli(['frobnicate']),
-      spawnCli(['rotate', 'no-such-item', '-f', validFile, '--out', out, '--state', state]),
       spawnCli(['--json', 'plan', '-f', validFile, '--out', out, '--state', state]),
     ]);
     // Assess
@@ -182,13 +180,9 @@ describe('as a process (exit status, streams)', () => {
     expect(invalid.stderr).toContain('certificates[3].issuer: unknown authority "mgmt-ca"');
     expect(invalid.stdout).toBe('');
     expect(await exists(freshState)).toBe(false);
-    expect(unknownCommand.status).toBe(2);
-    expect(unknownCommand.stderr).toMatch(/unknown command 'frobnicate'/);
-    expect(missingItem.status).toBe(2);
-    expect(missingItem.stderr).toMatch(/no-such-item/);
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ actions: [], warnings: [] });
-    for (const r of [invalid, unknownCommand, missingItem, ok]) expect(r.stdout + r.stderr).not.toMatch(STACK);
+    for (const r of [invalid, ok]) expect(r.stdout + r.stderr).not.toMatch(STACK);
     expect(await snapshotTree(state)).toEqual(stateBefore);
   }, 30_000);
 });

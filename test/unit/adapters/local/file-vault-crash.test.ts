@@ -59,7 +59,6 @@ describe('FileVault crash safety', () => {
     const kills = [
       { after: 3, extraMs: 0 },
       { after: 10, extraMs: 3 },
-      { after: 6, extraMs: 7 },
       { after: 20, extraMs: 1 },
     ];
     const lastAcked = new Map<string, number>();

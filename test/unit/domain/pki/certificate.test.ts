@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyType, Usage } from '../../../../shared/domain/inventory/schema.js';
 import { KEY_TYPES, USAGES } from '../../../../shared/domain/inventory/schema.js';
@@ -64,7 +65,17 @@ const textOf = (path: string): string => {
   return t;
 };
 const pubkeyOfText = (text: string): string => /-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----\n/.exec(text)![0];
-const pubkeyOfKey = (keyPath: string): string => openssl(['pkey', '-in', keyPath, '-pubout']).stdout;
+const pubkeys = new Map<string, string>();
+/** `pkey -pubout` of a key file; the pool has one key per type, so each is asked once. */
+const pubkeyOfKey = (keyPath: string): string => {
+  const pem = readFileSync(keyPath, 'utf8');
+  let p = pubkeys.get(pem);
+  if (p === undefined) {
+    p = openssl(['pkey', '-in', keyPath, '-pubout']).stdout;
+    pubkeys.set(pem, p);
+  }
+  return p;
+};
 let dir: string;
 const keys = new Map<KeyType, KeyPair>();
 const chains: Chain[] = [];
