@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeLocal } from '../../../cli/compose.js';
+import { apply } from '../../../shared/app/apply.js';
+import { driveRotations, startRotation } from '../../../shared/app/rotation/index.js';
+import { EventType } from '../../../shared/domain/events/types.js';
+import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { RotationStatus, Trigger } from '../../../shared/domain/rotation/record.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { Admin, eventually, kubeconfigPath, podSpec, recordingLogger, uniqueName } from './support.js';
+
+const ready = (p: { status?: { conditions?: { type?: string; status?: string }[] }; metadata?: { deletionTimestamp?: unknown } }) =>
+  !p.metadata?.deletionTimestamp && Boolean(p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+
+/** Done when: pods with a PodDisruptionBudget are never evicted beyond it. */
+describe('bare pods behind a PodDisruptionBudget (dc1)', () => {
+  const ns = uniqueName('rekey-pdb');
+  let admin: Admin;
+  let dir: string;
+  let kubeconfig: string;
+  let close: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    kubeconfig = await kubeconfigPath();
+    dir = await makeTempDir();
+    admin = await Admin.of('dc1');
+    await admin.createNamespace(ns);
+    for (const name of ['solo-a', 'solo-b', 'solo-c']) {
+      await admin.core.createNamespacedPod({ namespace: ns, body: { metadata: { name, labels: { app: 'solo' } }, spec: podSpec({ volume: 'solo-tls' }) } });
+    }
+    await eventually('3 ready bare pods', async () => {
+      const pods = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items;
+      return pods.filter(ready).length === 3 ? pods : undefined;
+    });
+    await admin.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'solo' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'solo' } } } } });
+    await eventually('the PDB allows one disruption', async () => {
+      const pdb = await admin.policy.readNamespacedPodDisruptionBudget({ name: 'solo', namespace: ns });
+      return pdb.status?.disruptionsAllowed === 1 && pdb.status.currentHealthy === 3 ? pdb : undefined;
+    });
+  });
+  afterAll(async () => {
+    await close?.();
+    await admin?.deleteNamespace(ns);
+    if (dir) await removeTempDir(dir);
+  });
+
+  it('evicts only what the budget allows, never deletes, and fails by the deadline saying why', async () => {
+    // Prepare
+    const inv = loadInventory(`
+apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: pdb-it}
+clusters: [{name: dc1, context: dc1}]
+authorities: [{name: root, commonName: pdb-it root, key: ECDSA-P256}]
+certificates:
+  - {name: solo, issuer: root, usage: server, commonName: solo, secret: {name: solo-tls, namespace: ${ns}}, consumers: [{selector: app=solo}], restart: {policy: together, within: 20s}}
+`);
+    const log = recordingLogger();
+    const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log });
+    close = rt.close;
+    await apply(rt.deps, inv);
+    const uids = new Map((await admin.core.listNamespacedPod({ namespace: ns })).items.map((p) => [p.metadata!.name!, p.metadata!.uid!]));
+    let fewestReady = Infinity;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const pods = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items;
+        fewestReady = Math.min(fewestReady, pods.filter(ready).length);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Act
+    const record = await startRotation(rt.deps, inv, 'solo', { trigger: Trigger.Manual, reason: 'pdb' });
+    await driveRotations(rt.deps, inv, rt.queue);
+    watching = false;
+    await watcher;
+    // Assess
+    const final = (await rt.deps.journal.get(record.id))!;
+    expect(final.status).toBe(RotationStatus.Failed);
+    expect(final.restarts.dc1?.message).toMatch(/PodDisruptionBudget/);
+    expect(fewestReady).toBe(2);
+    const left = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    expect(left).toHaveLength(2);
+    for (const p of left) expect(p.metadata!.uid).toBe(uids.get(p.metadata!.name!)); // the two left were never touched
+    const requests = log.requests((r) => r.path.includes('/pods'));
+    expect(requests.some((r) => r.method === 'DELETE')).toBe(false);
+    expect(requests.filter((r) => r.method === 'POST' && r.path.endsWith('/eviction')).length).toBeGreaterThan(3); // refused ones were retried
+    const failed = rt.bus.published.find((e) => e.type === EventType.RestartFailed)!;
+    expect(failed.detail.restarted).toHaveLength(1);
+  });
+});
