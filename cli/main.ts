@@ -26,7 +26,8 @@ const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : 
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 const targetLabel = (t: Target) => (t.kind === 'out' ? t.dir : t.kind === 'kube' ? `clusters via ${t.kubeconfig ?? 'kubeconfig'}` : 'store only');
 
-function program(): Command {
+/** `run.exitCode` is where commands report a runtime failure (1) without throwing; main returns it. */
+function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')
     .description('Issue, store, sync and rotate the certificates and credentials of Kubernetes workloads.')
     .addOption(new Option('--state <dir>', 'state folder: embedded vault, journal, events').env('REKEY_STATE').default('.rekey'))
@@ -78,7 +79,7 @@ function program(): Command {
       progress.done();
       if (globals().json) printJson(result);
       else out(formatApply(result, targetLabel(target), Date.now() - started));
-      if (result.problems.length) process.exitCode = 1;
+      if (result.problems.length) run.exitCode = 1;
     });
 
   cli
@@ -113,7 +114,7 @@ function program(): Command {
         }
         out(`rotation ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
       }
-      if (final.status !== RotationStatus.Completed) process.exitCode = 1;
+      if (final.status !== RotationStatus.Completed) run.exitCode = 1;
     });
 
   cli
@@ -159,8 +160,10 @@ function program(): Command {
 /** Exit codes: 0 success, 1 runtime failure, 2 invalid input or usage. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await program().parseAsync(argv as string[], { from: 'user' });
-    return Number(process.exitCode ?? 0);
+    // Not process.exitCode: main may run more than once in a process (tests, embedding), and each call has its own.
+    const run = { exitCode: 0 };
+    await program(run).parseAsync(argv as string[], { from: 'user' });
+    return run.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (argv.includes('--json') && isRekeyError(e)) {
