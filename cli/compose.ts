@@ -12,9 +12,7 @@ import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
 import type { Deps } from '../shared/app/deps.js';
 import { UsageError } from '../shared/domain/errors.js';
-import type { RekeyEvent } from '../shared/domain/events/types.js';
-import type { ClusterRef, Inventory } from '../shared/domain/inventory/model.js';
-import type { RotationRecord } from '../shared/domain/rotation/record.js';
+import type { Inventory } from '../shared/domain/inventory/model.js';
 import type { Cluster } from '../shared/ports/cluster.js';
 import { systemClock } from '../shared/ports/clock.js';
 import type { Logger } from '../shared/ports/logger.js';
@@ -52,16 +50,6 @@ export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDe
   return { kind: 'none' };
 }
 
-interface KubeModule {
-  connectClusters(refs: readonly ClusterRef[], options: { kubeconfig?: string; log: Logger }): Promise<Map<string, Cluster>>;
-}
-interface RestartModule {
-  handleRestartEvent(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void>;
-  requestRestarts(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<void>;
-}
-// Loaded only when a live cluster is the target: @kubernetes/client-node is slow to import.
-const KUBE_MODULE = '../shared/adapters/kube/index.js';
-const RESTART_MODULE = '../shared/app/restart/index.js';
 
 /** The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target. */
 export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
@@ -75,14 +63,15 @@ export async function composeLocal(inventory: Inventory, options: { stateDir: st
   const queue = new InProcessQueue();
 
   let clusters = new Map<string, Cluster>();
-  let restartModule: RestartModule | undefined;
+  let restartModule: typeof import('../shared/app/restart/index.js') | undefined;
   const { target } = options;
   if (target.kind === 'out') {
     for (const c of inventory.clusters) clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name)) });
   } else if (target.kind === 'kube') {
-    const kube = (await import(KUBE_MODULE)) as KubeModule;
+    // Loaded only for live clusters: @kubernetes/client-node takes a while to import.
+    const kube = await import('../shared/adapters/kube/index.js');
     clusters = await kube.connectClusters(inventory.clusters, { ...(target.kubeconfig && { kubeconfig: target.kubeconfig }), log: options.log });
-    restartModule = (await import(RESTART_MODULE)) as RestartModule;
+    restartModule = await import('../shared/app/restart/index.js');
   }
 
   const base = { store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles(), ...(options.signal && { signal: options.signal }) };

@@ -3,6 +3,7 @@ import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { IssueAction, walkIssuance } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
+import { findUnlistedConsumers } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
 
 /** One thing apply would do. `kind` is the item kind, or `secret` for a write into a cluster. */
@@ -71,6 +72,9 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
     for (const cluster of u.item.secret?.clusters ?? []) {
       actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: u.item.secret!.namespace, secret: u.secretName! });
     }
+  }
+  for (const u of await findUnlistedConsumers(deps, inventory)) {
+    warnings.push({ name: u.item, cluster: u.cluster, message: `${u.workload} uses Secret ${u.namespace}/${u.secret} (${u.via}) but is not a consumer: it will not be restarted` });
   }
   return { inventory: inventory.name, actions, warnings };
 }

@@ -10,6 +10,7 @@ import { IssueAction, walkIssuance } from './issuance-walk.js';
 import { carryOut } from './apply.js';
 import { MaterialReader } from './materials.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
+import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
 
 export interface ScanResult {
@@ -18,6 +19,8 @@ export interface ScanResult {
   readonly expiring: readonly { readonly item: string; readonly notAfter: string }[];
   readonly drift: readonly { readonly item: string; readonly cluster: string; readonly namespace: string; readonly secret: string; readonly reason: string }[];
   readonly skipped: readonly { readonly item: string; readonly reason: string }[];
+  /** Workloads that use a managed Secret without being listed as its consumers. */
+  readonly unlisted: readonly UnlistedConsumer[];
 }
 
 const DUE: ReadonlySet<string> = new Set([IssueReason.Expired, IssueReason.ExpiresSoon, IssueReason.RotationDue, IssueReason.IssuerChanged, IssueReason.SpecChanged, IssueReason.NeverIssued]);
@@ -98,6 +101,8 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
     if (options.repair && d.reason === SyncReason.SecretDrifted) continue;
     events.push(makeEvent(EventType.DriftDetected, { inventory: inventory.name, item: d.item }, { cluster: d.cluster, namespace: d.namespace, secret: d.secret, reason: d.reason, repaired: Boolean(options.repair) }));
   }
+  const unlisted = await findUnlistedConsumers(deps, inventory);
+  events.push(...unlistedConsumerEvents(inventory, unlisted, now));
   await deps.events.publish(events);
-  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped };
+  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted };
 }
