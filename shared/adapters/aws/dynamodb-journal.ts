@@ -1,0 +1,195 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, DeleteCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, RotationLockedError } from '../../domain/errors.js';
+import { isFinished, type RotationRecord, type RotationStatus } from '../../domain/rotation/record.js';
+import type { Journal } from '../../ports/journal.js';
+import { clientConfig, type AwsClientSettings } from './client-config.js';
+import { awsCall, awsErrorName, translateAwsError } from './errors.js';
+
+/** The table's shape; serverless.yml and the local provisioning create exactly this. */
+export const JournalTable = {
+  partitionKey: 'pk',
+  itemIndex: 'byItem',
+  itemKey: 'itemKey',
+  statusIndex: 'byStatus',
+  statusKey: 'status',
+  sortKey: 'startedAt',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+const ROTATION_PREFIX = 'rotation#';
+const LOCK_PREFIX = 'lock#';
+
+export const rotationKeyOf = (id: string): string => `${ROTATION_PREFIX}${id}`;
+export const itemKeyOf = (inventory: string, item: string): string => `${inventory}#${item}`;
+const lockKeyOf = (inventory: string, item: string): string => `${LOCK_PREFIX}${itemKeyOf(inventory, item)}`;
+
+export interface DynamoDbJournalOptions extends AwsClientSettings {
+  readonly tableName: string;
+  /** A DynamoDB client (the document client is built on it); tests pass a mocked one. */
+  readonly client?: DynamoDBClient;
+}
+
+type StoredRecord = RotationRecord & { pk: string; itemKey: string };
+
+function toItem(record: RotationRecord): StoredRecord {
+  return { ...record, pk: rotationKeyOf(record.id), itemKey: itemKeyOf(record.inventory, record.item) };
+}
+
+function fromItem(item: Record<string, unknown>): RotationRecord {
+  const { pk: _pk, itemKey: _itemKey, ...record } = item as unknown as StoredRecord;
+  return record;
+}
+
+/** Why a transaction was cancelled, per item in request order (lib-dynamodb passes the service's reasons through). */
+function cancellationCodes(e: unknown): (string | undefined)[] {
+  const reasons = (e as { CancellationReasons?: { Code?: string }[] } | undefined)?.CancellationReasons ?? [];
+  return reasons.map((r) => (r.Code && r.Code !== 'None' ? r.Code : undefined));
+}
+
+/**
+ * Journal on DynamoDB. Records are items keyed `rotation#<id>` with `itemKey` = `<inventory>#<item>`; GSIs
+ * `byItem` (itemKey, startedAt) and `byStatus` (status, startedAt) answer the two listings (eventually
+ * consistent); `expiresAt` is the table's TTL attribute. Every update is conditional on the revision it read, so
+ * two workers never both advance a step. A running rotation also holds the item's lock item (`lock#<itemKey>`,
+ * written in the same transaction as the record), so two rotations of one item are never both started, even by
+ * two schedulers at once; the update that finishes the rotation releases it.
+ */
+export class DynamoDbJournal implements Journal {
+  readonly client: DynamoDBClient;
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(options: DynamoDbJournalOptions) {
+    this.client = options.client ?? new DynamoDBClient(clientConfig(options));
+    this.doc = DynamoDBDocumentClient.from(this.client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
+    this.table = options.tableName;
+  }
+
+  async create(record: RotationRecord): Promise<void> {
+    const item = toItem(record);
+    const context = { rotationId: record.id, item: record.item };
+    if (isFinished(record)) {
+      await this.putNew(item);
+      return;
+    }
+    let holder: string | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const lock = { pk: lockKeyOf(record.inventory, record.item), rotationId: record.id, startedAt: record.startedAt };
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: lock,
+                  // Free, or held by a rotation that has finished (its release was lost) and was seen as such.
+                  ConditionExpression: holder === undefined ? 'attribute_not_exists(pk)' : 'rotationId = :stale',
+                  ...(holder !== undefined && { ExpressionAttributeValues: { ':stale': holder } }),
+                },
+              },
+            ],
+          }),
+        );
+        return;
+      } catch (e) {
+        const codes = cancellationCodes(e);
+        if (awsErrorName(e) !== 'TransactionCanceledException' || !codes.some(Boolean)) {
+          throw translateAwsError(e, { operation: 'DynamoDB TransactWriteItems', target: this.table, context });
+        }
+        if (codes[0]) throw new ConflictError(`rotation ${record.id} already exists`, context);
+        const current = await this.lockHolder(record.inventory, record.item);
+        if (current === undefined) {
+          holder = undefined;
+          continue;
+        }
+        const held = await this.get(current);
+        if (held && !isFinished(held)) throw new RotationLockedError(record.item, current, record.id);
+        holder = current; // stale: take it over, conditionally on it still being this one
+      }
+    }
+    throw new ConflictError(`rotation ${record.id}: the lock of item ${record.item} kept changing; try again`, context);
+  }
+
+  private async putNew(item: StoredRecord): Promise<void> {
+    try {
+      await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context: { rotationId: item.id } }, () =>
+        this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    } catch (e) {
+      if (e instanceof ConflictError) throw new ConflictError(`rotation ${item.id} already exists`, { rotationId: item.id });
+      throw e;
+    }
+  }
+
+  private async lockHolder(inventory: string, item: string): Promise<string | undefined> {
+    const out = await awsCall({ operation: 'DynamoDB GetItem', target: this.table }, () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: lockKeyOf(inventory, item) }, ConsistentRead: true })),
+    );
+    return out.Item?.rotationId as string | undefined;
+  }
+
+  async get(rotationId: string): Promise<RotationRecord | undefined> {
+    const out = await awsCall({ operation: 'DynamoDB GetItem', target: this.table, context: { rotationId } }, () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: rotationKeyOf(rotationId) }, ConsistentRead: true })),
+    );
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  async update(record: RotationRecord): Promise<void> {
+    const context = { rotationId: record.id, item: record.item };
+    try {
+      await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context }, () =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: toItem(record),
+            ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
+            ExpressionAttributeValues: { ':prev': record.revision - 1 },
+          }),
+        ),
+      );
+    } catch (e) {
+      if (e instanceof ConflictError) throw new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
+      throw e;
+    }
+    if (isFinished(record)) await this.release(record);
+  }
+
+  /** Frees the item for the next rotation; a lock held by another rotation (taken over) is left alone. */
+  private async release(record: RotationRecord): Promise<void> {
+    try {
+      await awsCall({ operation: 'DynamoDB DeleteItem', target: this.table, context: { rotationId: record.id } }, () =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.table, Key: { pk: lockKeyOf(record.inventory, record.item) }, ConditionExpression: 'rotationId = :id', ExpressionAttributeValues: { ':id': record.id } }),
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+
+  listByItem(inventory: string, item: string): Promise<RotationRecord[]> {
+    return this.query({ IndexName: JournalTable.itemIndex, KeyConditionExpression: 'itemKey = :k', ExpressionAttributeValues: { ':k': itemKeyOf(inventory, item) } });
+  }
+
+  listByStatus(status: RotationStatus): Promise<RotationRecord[]> {
+    return this.query({ IndexName: JournalTable.statusIndex, KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status } });
+  }
+
+  private async query(input: Omit<QueryCommandInput, 'TableName'>): Promise<RotationRecord[]> {
+    const records: RotationRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await awsCall({ operation: `DynamoDB Query ${input.IndexName}`, target: this.table }, () =>
+        this.doc.send(new QueryCommand({ TableName: this.table, ...input, ...(start && { ExclusiveStartKey: start }) })),
+      );
+      for (const item of page.Items ?? []) records.push(fromItem(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    // Oldest first, like the embedded journal.
+    return records.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+}
