@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { RekeyError, UsageError } from '../../domain/errors.js';
-import type { ClusterRef } from '../../domain/inventory/model.js';
+import { DEFAULT_CLUSTER, type ClusterRef } from '../../domain/inventory/model.js';
 import type { Cluster } from '../../ports/cluster.js';
 import type { Logger } from '../../ports/logger.js';
 import { makeClient } from './client.js';
@@ -43,7 +43,7 @@ function loadKubeConfig(options: ConnectOptions): { kc: KubeConfig; source: stri
 
 /**
  * One client per inventory cluster, each on the kubeconfig context the inventory names (`clusters[].context`).
- * Nothing is sent yet: a missing context, or one naming a missing cluster or user, is a UsageError here; an
+ * An inventory without clusters (one cluster "default") uses the current context. Nothing is sent yet: a missing context, or one naming a missing cluster or user, is a UsageError here; an
  * unreachable server shows up on the first request as a TransientError naming the cluster.
  */
 export async function connectClusters(refs: readonly ClusterRef[], options: ConnectOptions): Promise<Map<string, Cluster>> {
@@ -52,7 +52,10 @@ export async function connectClusters(refs: readonly ClusterRef[], options: Conn
   const { kc, source } = loadKubeConfig(options);
   const contexts = kc.getContexts().map((c) => c.name);
   const clusters = new Map<string, Cluster>();
-  for (const ref of refs) {
+  for (const given of refs) {
+    // An inventory without `clusters` has one cluster "default": it means the kubeconfig's current context.
+    const implicit = given.name === DEFAULT_CLUSTER && given.context === DEFAULT_CLUSTER && !kc.getContextObject(DEFAULT_CLUSTER) && kc.getCurrentContext();
+    const ref = implicit ? { name: given.name, context: kc.getCurrentContext() } : given;
     const context = kc.getContextObject(ref.context);
     if (!context) {
       throw new UsageError(`cluster "${ref.name}": context "${ref.context}" is not in ${source} (contexts there: ${contexts.join(', ') || 'none'})`, { context: { cluster: ref.name } });

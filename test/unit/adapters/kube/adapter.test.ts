@@ -197,3 +197,21 @@ describe('connectClusters', () => {
     }
   });
 });
+
+describe('connectClusters without inventory clusters', () => {
+  it('maps the implicit "default" cluster to the kubeconfig current context', async () => {
+    // Prepare
+    const api = new FakeApiServer();
+    const server = await api.start();
+    try {
+      const clusters = await connectClusters([{ name: 'default', context: 'default' }], { kubeconfigYaml: api.kubeconfig(server, ['kind-local']), log: recordingLogger() });
+      // Act
+      const list = await clusters.get('default')!.secrets.listSecrets('apic');
+      // Assess
+      expect(list).toEqual([]);
+      expect(api.requests).toHaveLength(1);
+    } finally {
+      await api.stop();
+    }
+  });
+});
