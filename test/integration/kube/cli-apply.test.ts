@@ -86,6 +86,16 @@ credentials:
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toMatch(/PRIVATE KEY/);
   });
 
+  it('plan warns, per cluster, about the workload that uses the Secret without being listed', async () => {
+    // Act
+    const r = await rekey(['--state', state, '--json', 'plan', '-f', inv, '--kubeconfig', kubeconfig]);
+    // Assess
+    expect(r.status, r.stderr).toBe(0);
+    const warnings = (JSON.parse(r.stdout) as { warnings: { name: string; cluster?: string; message: string }[] }).warnings.filter((w) => w.message.includes('is not a consumer'));
+    expect(warnings.map((w) => `${w.cluster} ${w.name} ${w.message.split(' ')[0]}`).sort()).toEqual([`dc1 web Deployment/${ns}/other`, `dc2 web Deployment/${ns}/other`]);
+    expect(r.writes).toEqual([]);
+  });
+
   it('rotate restarts the listed consumer in both clusters and nothing else, and exits 0', async () => {
     // Prepare
     const before = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'other')).metadata!.generation] as const)));
