@@ -1,10 +1,11 @@
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPair as generateKeyPairAsync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyType, Usage } from '../../../../shared/domain/inventory/schema.js';
 import { KEY_TYPES, USAGES } from '../../../../shared/domain/inventory/schema.js';
 import { buildCertificate, issuerFrom, type BuiltCertificate, type Issuer } from '../../../../shared/domain/pki/certificate.js';
-import { generateKeyPair, privateKeyToPem, type KeyPair } from '../../../../shared/domain/pki/keys.js';
+import { generateKeyPair, keyTypeOf, privateKeyToPem, type KeyPair } from '../../../../shared/domain/pki/keys.js';
 import { extensionOf, hexOf, openssl, pemFile, x509Text } from '../../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
@@ -86,7 +87,12 @@ function write(name: string, built: BuiltCertificate, pair: KeyPair): Files {
 
 beforeAll(async () => {
   dir = await makeTempDir('rekey-pki-');
-  for (const t of KEY_TYPES) keys.set(t, generateKeyPair(t));
+  // RSA keys on the thread pool, in parallel (RSA-4096 alone takes seconds); the rest through rekey's own keygen.
+  const rsa = (bits: number) => promisify(generateKeyPairAsync)('rsa', { modulusLength: bits });
+  const [r2048, r3072, r4096] = await Promise.all([rsa(2048), rsa(3072), rsa(4096)]);
+  for (const [t, pair] of [['RSA-2048', r2048], ['RSA-3072', r3072], ['RSA-4096', r4096]] as const) keys.set(t, pair);
+  for (const t of KEY_TYPES) if (!keys.has(t)) keys.set(t, generateKeyPair(t));
+  for (const [t, pair] of keys) expect(keyTypeOf(pair.privateKey)).toBe(t);
   for (let i = 0; i < KEY_TYPES.length; i++) {
     const rootType = typeAt(i);
     const interType = typeAt(i + 1);
