@@ -3,7 +3,7 @@ import { NotFoundError, UsageError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { privateKeyFromPem } from '../domain/pki/keys.js';
 import { buildPkcs12 } from '../domain/pki/pkcs12.js';
-import { storeNameOf } from '../domain/units.js';
+import { storeNameOf, unitsOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { decodeMaterial } from '../domain/store/material.js';
 import { Stage } from '../ports/secret-store.js';
@@ -41,7 +41,13 @@ export async function exportItem(
   options: { format: ExportFormat; dir?: string; prefix?: string; password?: string; stage?: Stage },
 ): Promise<ExportResult> {
   const itemName = unitName.split('/')[0]!;
-  if (!inventory.items.has(itemName)) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
+  const item = inventory.items.get(itemName);
+  if (!item) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
+  // A per-replica certificate has one version per pod: `kafka` alone, or `kafka/7` of 3 replicas, is not something to export.
+  const units = unitsOf(inventory, item).map((u) => u.key);
+  if (!units.includes(unitName)) {
+    throw new UsageError(units.length > 1 ? `${itemName} has one certificate per replica: export one of ${units.join(', ')}` : `${itemName} has no replicas: export ${units[0]}`);
+  }
   const storeName = storeNameOf(inventory.name, unitName);
   const stage = options.stage ?? Stage.Current;
   const version = await deps.store.getVersion(storeName, { stage });
