@@ -159,3 +159,24 @@ describe('status and export', () => {
     expect(env.stdout.split('\n')[0]).toBe(`export WEB_CA_CERT='${join(root, "my '\\''certs'\\''", 'ca.crt')}'`);
   });
 });
+
+describe('export of per-replica certificates', () => {
+  it('needs the replica: the item alone or a replica that does not exist is a usage error naming the choices', async () => {
+    // Prepare
+    const inv = loadInventory(BASE + '  - {name: db, issuer: root, usage: server, commonName: db, perReplica: {statefulSet: db, replicas: 2}, secret: {name: db, namespace: shop}}\n');
+    const runtime = localRuntime(inv, join(root, 'replicas'));
+    await apply(runtime.deps, inv);
+    // Act
+    const whole = await exportItem(runtime.deps, inv, 'db', { format: 'pem' }).catch((e: unknown) => e);
+    const missing = await exportItem(runtime.deps, inv, 'db/2', { format: 'pem' }).catch((e: unknown) => e);
+    const notReplicated = await exportItem(runtime.deps, inv, 'web/0', { format: 'pem' }).catch((e: unknown) => e);
+    const one = await exportItem(runtime.deps, inv, 'db/1', { format: 'pem' });
+    // Assess
+    for (const e of [whole, missing]) {
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toBe('db has one certificate per replica: export one of db/0, db/1');
+    }
+    expect((notReplicated as Error).message).toBe('web has no replicas: export web');
+    expect(one.stdout).toMatch(/BEGIN CERTIFICATE/);
+  });
+});
