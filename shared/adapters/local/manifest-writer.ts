@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
-import { UnmanagedObjectError } from '../../domain/errors.js';
+import { IntegrityError, UnmanagedObjectError } from '../../domain/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -26,6 +26,15 @@ export class ManifestWriter implements SecretSink {
     return join(this.dir, namespace, `${name}.yaml`);
   }
 
+  /** A file in the output folder that is not YAML is the user's to fix: say which, rather than crash. */
+  private static parse(text: string, path: string): SecretManifest {
+    try {
+      return load(text, { schema: CORE_SCHEMA }) as SecretManifest;
+    } catch (cause) {
+      throw new IntegrityError(`${path} is not valid YAML (${(cause as Error).message.split('\n')[0]}); fix or remove it`, { cause, context: { path } });
+    }
+  }
+
   private static toObserved(m: SecretManifest): ObservedSecret {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
@@ -37,7 +46,7 @@ export class ManifestWriter implements SecretSink {
     const files = await readdirOrEmpty(join(this.dir, namespace));
     const out: ObservedSecret[] = [];
     for (const f of files.filter((x) => x.endsWith('.yaml'))) {
-      const m = load(await readFile(join(this.dir, namespace, f), 'utf8'), { schema: CORE_SCHEMA }) as SecretManifest;
+      const m = ManifestWriter.parse(await readFile(join(this.dir, namespace, f), 'utf8'), join(this.dir, namespace, f));
       if (m?.kind === 'Secret') out.push(ManifestWriter.toObserved(m));
     }
     return out;
@@ -45,7 +54,7 @@ export class ManifestWriter implements SecretSink {
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
     const text = await readTextOrUndefined(this.fileOf(namespace, name));
-    return text === undefined ? undefined : ManifestWriter.toObserved(load(text, { schema: CORE_SCHEMA }) as SecretManifest);
+    return text === undefined ? undefined : ManifestWriter.toObserved(ManifestWriter.parse(text, this.fileOf(namespace, name)));
   }
 
   async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
