@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManifestWriter } from '../../../../shared/adapters/local/manifest-writer.js';
-import { UnmanagedObjectError } from '../../../../shared/domain/errors.js';
+import { IntegrityError, UnmanagedObjectError } from '../../../../shared/domain/errors.js';
 import type { DesiredSecret } from '../../../../shared/ports/cluster.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
@@ -87,5 +87,22 @@ describe('ManifestWriter', () => {
     const listed = await writer.listSecrets('shop');
     // Assess
     expect(listed.map((s) => s.name)).toEqual(['web.tls']);
+  });
+});
+
+describe('ManifestWriter with a broken file in the output folder', () => {
+  it('names the file that is not YAML instead of failing with a parser stack trace', async () => {
+    // Prepare
+    await mkdir(join(root, 'dc1', 'shop'), { recursive: true });
+    await writeFile(join(root, 'dc1', 'shop', 'notes.yaml'), 'foo: [unclosed\n');
+    await writeFile(join(root, 'dc1', 'shop', 'web.tls.yaml'), 'kind: Secret\nmetadata: {name: web.tls\n');
+    // Act
+    const listed = await writer.listSecrets('shop').catch((e: unknown) => e);
+    const got = await writer.getSecret('shop', 'web.tls').catch((e: unknown) => e);
+    // Assess
+    expect(listed).toBeInstanceOf(IntegrityError);
+    expect((listed as Error).message).toMatch(/dc1\/shop\/(notes|web\.tls)\.yaml is not valid YAML/);
+    expect(got).toBeInstanceOf(IntegrityError);
+    expect((got as Error).message).toContain(join(root, 'dc1', 'shop', 'web.tls.yaml'));
   });
 });
