@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type AwsAdapters } from '../../shared/adapters/aws/index.js';
+import type { Deps } from '../../shared/app/deps.js';
+import { requestRestarts } from '../../shared/app/restart/index.js';
+import { UsageError } from '../../shared/domain/errors.js';
+import { loadInventory } from '../../shared/domain/inventory/load.js';
+import type { Inventory } from '../../shared/domain/inventory/model.js';
+import type { Cluster } from '../../shared/ports/cluster.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import type { Logger } from '../../shared/ports/logger.js';
+import { jsonLogger } from './logger.js';
+
+/** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
+export const FunctionEnv = {
+  inventoryFile: 'REKEY_INVENTORY_FILE',
+  kubeconfigSecret: 'REKEY_KUBECONFIG_SECRET',
+  kubeconfigFile: 'KUBECONFIG',
+  eksClusters: 'REKEY_EKS_CLUSTERS',
+  maxAttempts: 'REKEY_STEP_MAX_ATTEMPTS',
+  eventsDeadLetterQueueUrl: 'REKEY_EVENTS_DLQ_URL',
+  repairDrift: 'REKEY_REPAIR_DRIFT',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+/** Attempts of one step before the step function gives up on it (fails the rotation, dead-letters the message). */
+export const DEFAULT_STEP_ATTEMPTS = 5;
+
+/** What a function's cold start builds once and every invocation shares. */
+export interface LambdaRuntime {
+  readonly inventory: Inventory;
+  readonly aws: AwsAdapters;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly stepMaxAttempts: number;
+  readonly eventsDeadLetterQueueUrl?: string;
+  readonly repairDrift: boolean;
+  /** The inventory's clusters, connected on first use (the kube client is slow to load; `delay` never needs it). */
+  clusters(): Promise<ReadonlyMap<string, Cluster>>;
+}
+
+/** The inventory packaged with the function: REKEY_INVENTORY_FILE, relative to the package root (LAMBDA_TASK_ROOT). */
+export function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Inventory {
+  const file = env[FunctionEnv.inventoryFile] || 'inventory.yaml';
+  const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the inventory ${path} (${FunctionEnv.inventoryFile}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return loadInventory(text, file);
+}
+
+/** `dc1=prod-eu,dc2=prod-us`: inventory cluster -> EKS cluster name. */
+function parseEksClusters(text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [k, v] = pair.split('=');
+    if (!k || !v) throw new UsageError(`${FunctionEnv.eksClusters}: "${pair}" is not inventoryCluster=eksCluster`);
+    map[k] = v;
+  }
+  return map;
+}
+
+interface KubeModule {
+  connectClusters(refs: Inventory['clusters'], options: { kubeconfig?: string; kubeconfigYaml?: string; tokenProvider?: (c: string) => Promise<string>; log: Logger }): Promise<Map<string, Cluster>>;
+}
+
+/**
+ * Connects the inventory's clusters with a kubeconfig kept in Secrets Manager (REKEY_KUBECONFIG_SECRET, default
+ * `rekey/<inventory>/kubeconfig`), or the file KUBECONFIG names when no secret is configured and the file is set
+ * (local runs). With REKEY_EKS_CLUSTERS, bearer tokens are presigned STS URLs (like `aws eks get-token`).
+ */
+async function connect(inventory: Inventory, aws: AwsAdapters, log: Logger, env: NodeJS.ProcessEnv): Promise<ReadonlyMap<string, Cluster>> {
+  const kube = (await import('../../shared/adapters/kube/index.js')) as KubeModule;
+  const eks = env[FunctionEnv.eksClusters];
+  const tokenProvider = eks
+    ? eksTokenProvider({ region: env.AWS_REGION ?? 'us-east-1', credentials: () => aws.store.client.config.credentials(), clusterNames: parseEksClusters(eks) })
+    : undefined;
+  const secretName = env[FunctionEnv.kubeconfigSecret] ?? (env[FunctionEnv.kubeconfigFile] ? undefined : `rekey/${inventory.name}/kubeconfig`);
+  if (secretName) {
+    const stored = await aws.store.getVersion(secretName);
+    if (!stored) throw new UsageError(`no kubeconfig in Secrets Manager at ${secretName} (${FunctionEnv.kubeconfigSecret}); store one, or set ${FunctionEnv.kubeconfigFile} for a local run`);
+    return kube.connectClusters(inventory.clusters, { kubeconfigYaml: stored.value, ...(tokenProvider && { tokenProvider }), log });
+  }
+  return kube.connectClusters(inventory.clusters, { kubeconfig: env[FunctionEnv.kubeconfigFile]!.split(':')[0]!, ...(tokenProvider && { tokenProvider }), log });
+}
+
+export interface ColdStartOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly inventory?: Inventory;
+  readonly aws?: AwsAdapters;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  readonly clusters?: () => Promise<ReadonlyMap<string, Cluster>>;
+}
+
+/** Builds the runtime from the environment; tests pass any part ready-made. */
+export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
+  const env = options.env ?? process.env;
+  const log = options.log ?? jsonLogger({ level: env[FunctionEnv.logLevel] });
+  const inventory = options.inventory ?? readPackagedInventory(env);
+  const aws = options.aws ?? createAwsAdapters(awsOptionsFromEnv(env));
+  const attempts = env[FunctionEnv.maxAttempts];
+  if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts)) throw new UsageError(`${FunctionEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
+  let connected: Promise<ReadonlyMap<string, Cluster>> | undefined;
+  const clusters =
+    options.clusters ??
+    (() => {
+      connected ??= connect(inventory, aws, log, env).catch((e: unknown) => {
+        connected = undefined; // try again on the next invocation
+        throw e;
+      });
+      return connected;
+    });
+  const dlq = env[FunctionEnv.eventsDeadLetterQueueUrl];
+  return {
+    inventory,
+    aws,
+    log,
+    clock: options.clock ?? systemClock,
+    stepMaxAttempts: attempts ? Number(attempts) : DEFAULT_STEP_ATTEMPTS,
+    ...(dlq && { eventsDeadLetterQueueUrl: dlq }),
+    repairDrift: env[FunctionEnv.repairDrift] === 'true',
+    clusters,
+  };
+}
+
+/** The Deps of one invocation: the runtime's adapters, the clusters, restarts through EventBridge, the deadline. */
+export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster>, options: { signal?: AbortSignal; log?: Logger } = {}): Deps {
+  const live = [...clusters.values()].some((c) => c.workloads);
+  const base = {
+    store: rt.aws.store,
+    journal: rt.aws.journal,
+    queue: rt.aws.queue,
+    events: rt.aws.events,
+    clock: rt.clock,
+    log: options.log ?? rt.log,
+    clusters,
+    ...(options.signal && { signal: options.signal }),
+  };
+  if (!live) return base;
+  const deps: Deps = { ...base, restarts: { request: (inventory, record) => requestRestarts(deps, inventory, record) } };
+  return deps;
+}
+
+/** One runtime per process, built on the first invocation (so importing a handler stays cheap and never throws). */
+export function lazyRuntime(build: () => LambdaRuntime = () => coldStart()): () => LambdaRuntime {
+  let rt: LambdaRuntime | undefined;
+  return () => (rt ??= build());
+}

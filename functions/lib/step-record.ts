@@ -1,0 +1,48 @@
+import { isRekeyError } from '../../shared/domain/errors.js';
+import { executeStep, failRotation } from '../../shared/app/rotation/index.js';
+import type { Deps } from '../../shared/app/deps.js';
+import { parseJson, stepMessageSchema } from '../../events/schemas.js';
+import type { SqsRecord } from './lambda.js';
+import type { LambdaRuntime } from './runtime.js';
+import { receiveCountOf, retryDelaySeconds } from './sqs-batch.js';
+
+export const StepRecordOutcome = { Done: 'done', DeadLettered: 'dead-lettered' } as const;
+export type StepRecordOutcome = (typeof StepRecordOutcome)[keyof typeof StepRecordOutcome];
+
+/**
+ * One step message from the FIFO queue. Resolves when the message may be deleted; throws to have SQS deliver it
+ * again (after a backoff set on its visibility). A message that can never succeed (malformed, another inventory,
+ * a non-retryable failure, or the last attempt of a retryable one) fails the rotation and goes to the DLQ with
+ * its reason, so nothing loops.
+ */
+export async function handleStepRecord(rt: LambdaRuntime, deps: Deps, record: SqsRecord): Promise<StepRecordOutcome> {
+  const receives = receiveCountOf(record);
+  const deadLetter = async (reason: string, rotationId?: string) => {
+    rt.log.error('step message dead-lettered', { messageId: record.messageId, reason, ...(rotationId && { rotationId }) });
+    await rt.aws.queue.deadLetter(record.body, reason, { sourceMessageId: record.messageId, receiveCount: receives, ...(record.attributes.MessageGroupId && { group: record.attributes.MessageGroupId }), ...(rotationId && { rotationId }) });
+    return StepRecordOutcome.DeadLettered;
+  };
+
+  const parsed = parseJson(stepMessageSchema, record.body);
+  if (!parsed.ok) return deadLetter(`malformed step message: ${parsed.reason}`);
+  const message = parsed.value;
+  if (message.inventory !== rt.inventory.name) return deadLetter(`step message for inventory "${message.inventory}", but this function serves "${rt.inventory.name}"`, message.rotationId);
+
+  const fields = { rotationId: message.rotationId, item: message.item, step: message.step, attempt: message.attempt, receives };
+  try {
+    const result = await executeStep(deps, rt.inventory, message);
+    rt.log.info('step handled', { ...fields, result });
+    return StepRecordOutcome.Done;
+  } catch (e) {
+    const error = e instanceof Error ? e : new Error(String(e));
+    if (isRekeyError(error) && error.retryable && receives < rt.stepMaxAttempts) {
+      const delay = retryDelaySeconds(receives);
+      rt.log.warn('step failed, will retry', { ...fields, error: error.message, retryInSeconds: delay });
+      await rt.aws.queue.postpone(record.receiptHandle, delay).catch((p: unknown) => rt.log.warn('could not set the retry delay', { ...fields, error: (p as Error).message }));
+      throw error;
+    }
+    const why = isRekeyError(error) && error.retryable ? `gave up after ${receives} attempt(s)` : 'not retryable';
+    await failRotation(deps, rt.inventory, message.rotationId, error);
+    return deadLetter(`step ${message.step} failed (${why}): ${error.message}`, message.rotationId);
+  }
+}
