@@ -55,6 +55,21 @@ export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDe
 export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
   const release = options.readOnly ? async () => {} : await lockState(stateDir);
+  try {
+    return await composeLocked(inventory, options, stateDir, release);
+  } catch (e) {
+    // A runtime that could not be built (bad REKEY_VAULT_KEY, unreachable cluster) must not keep the folder locked.
+    await release();
+    throw e;
+  }
+}
+
+async function composeLocked(
+  inventory: Inventory,
+  options: { target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal },
+  stateDir: string,
+  release: () => Promise<void>,
+): Promise<LocalRuntime> {
   // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
   const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly })) ?? randomBytes(32);
   const store = new FileVault(join(stateDir, 'vault'), key);
