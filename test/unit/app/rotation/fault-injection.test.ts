@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cp } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apply } from '../../../../shared/app/apply.js';
 import type { Deps } from '../../../../shared/app/deps.js';
 import { executeStep, startRotation, StepExecution } from '../../../../shared/app/rotation/index.js';
@@ -134,16 +135,27 @@ async function work(deps: Deps, inventory: Inventory, messages: StepMessage[]): 
   return { deaths, duplicates };
 }
 
+let template: string;
+let key: Buffer;
 let root: string;
 let inventory: Inventory;
 let rt: TestRuntime;
 let before: { versionId: string; serial: string };
 
+// One apply for the file; each test starts from a copy of its state and manifests.
+beforeAll(async () => {
+  template = await makeTempDir('rekey-faults-template-');
+  inventory = loadInventory(INVENTORY);
+  const first = localRuntime(inventory, template);
+  key = first.key;
+  await apply(first.deps, inventory);
+});
+afterAll(() => removeTempDir(template));
+
 beforeEach(async () => {
   root = await makeTempDir('rekey-faults-');
-  inventory = loadInventory(INVENTORY);
-  rt = localRuntime(inventory, root);
-  await apply(rt.deps, inventory);
+  await cp(template, root, { recursive: true });
+  rt = localRuntime(inventory, root, { key });
   const v = (await rt.store.getVersion(WEB))!;
   before = { versionId: v.versionId, serial: (decodeMaterial(v.value, WEB) as CertificateMaterial).serial };
 });

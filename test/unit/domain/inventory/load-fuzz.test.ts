@@ -53,7 +53,7 @@ describe('loadInventory fuzz', () => {
     const next = random(20261122);
     let rejected = 0;
     // Act + Assess
-    for (let round = 0; round < 250; round++) {
+    for (let round = 0; round < 150; round++) {
       let text = seedText;
       const edits = 1 + Math.floor(next() * 4);
       for (let e = 0; e < edits; e++) text = mutate(text, next);
@@ -67,7 +67,7 @@ describe('loadInventory fuzz', () => {
         rejected++;
       }
     }
-    expect(rejected).toBeGreaterThan(60);
+    expect(rejected).toBeGreaterThan(40);
   });
 
   it('on random bytes throws only InvalidInventoryError', () => {
