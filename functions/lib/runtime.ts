@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { isAbsolute, join } from 'node:path';
-import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type AwsAdapters } from '../../shared/adapters/aws/index.js';
+import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type SqsStepQueue } from '../../shared/adapters/aws/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { UsageError } from '../../shared/domain/errors.js';
@@ -8,7 +9,11 @@ import { loadInventory } from '../../shared/domain/inventory/load.js';
 import type { Inventory } from '../../shared/domain/inventory/model.js';
 import type { Cluster } from '../../shared/ports/cluster.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import type { EventBus } from '../../shared/ports/event-bus.js';
+import type { Journal } from '../../shared/ports/journal.js';
 import type { Logger } from '../../shared/ports/logger.js';
+import type { SecretStore } from '../../shared/ports/secret-store.js';
+import type { StepQueue } from '../../shared/ports/step-queue.js';
 import { jsonLogger } from './logger.js';
 
 /** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
@@ -26,10 +31,21 @@ export const FunctionEnv = {
 /** Attempts of one step before the step function gives up on it (fails the rotation, dead-letters the message). */
 export const DEFAULT_STEP_ATTEMPTS = 5;
 
+/** The step queue as the functions use it: the port, plus SQS's backoff and dead-lettering. */
+export type FunctionQueue = StepQueue & Pick<SqsStepQueue, 'postpone' | 'deadLetter'>;
+
+/** The adapters a function runs on (AWS in Lambda; tests plug in the embedded ones). */
+export interface FunctionAdapters {
+  readonly store: SecretStore;
+  readonly journal: Journal;
+  readonly events: EventBus;
+  readonly queue: FunctionQueue;
+}
+
 /** What a function's cold start builds once and every invocation shares. */
 export interface LambdaRuntime {
   readonly inventory: Inventory;
-  readonly aws: AwsAdapters;
+  readonly aws: FunctionAdapters;
   readonly log: Logger;
   readonly clock: Clock;
   readonly stepMaxAttempts: number;
@@ -72,12 +88,13 @@ interface KubeModule {
  * `rekey/<inventory>/kubeconfig`), or the file KUBECONFIG names when no secret is configured and the file is set
  * (local runs). With REKEY_EKS_CLUSTERS, bearer tokens are presigned STS URLs (like `aws eks get-token`).
  */
-async function connect(inventory: Inventory, aws: AwsAdapters, log: Logger, env: NodeJS.ProcessEnv): Promise<ReadonlyMap<string, Cluster>> {
+async function connect(inventory: Inventory, aws: FunctionAdapters, log: Logger, env: NodeJS.ProcessEnv): Promise<ReadonlyMap<string, Cluster>> {
   const kube = (await import('../../shared/adapters/kube/index.js')) as KubeModule;
   const eks = env[FunctionEnv.eksClusters];
-  const tokenProvider = eks
-    ? eksTokenProvider({ region: env.AWS_REGION ?? 'us-east-1', credentials: () => aws.store.client.config.credentials(), clusterNames: parseEksClusters(eks) })
-    : undefined;
+  // The function's own credentials (its role), as the Secrets Manager client resolved them.
+  const credentials = (aws.store as { client?: { config: { credentials: () => Promise<AwsCredentialIdentity> } } }).client?.config.credentials;
+  if (eks && !credentials) throw new UsageError(`${FunctionEnv.eksClusters} needs AWS credentials, and this runtime's store has none`);
+  const tokenProvider = eks && credentials ? eksTokenProvider({ region: env.AWS_REGION ?? 'us-east-1', credentials, clusterNames: parseEksClusters(eks) }) : undefined;
   const secretName = env[FunctionEnv.kubeconfigSecret] ?? (env[FunctionEnv.kubeconfigFile] ? undefined : `rekey/${inventory.name}/kubeconfig`);
   if (secretName) {
     const stored = await aws.store.getVersion(secretName);
@@ -90,7 +107,7 @@ async function connect(inventory: Inventory, aws: AwsAdapters, log: Logger, env:
 export interface ColdStartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly inventory?: Inventory;
-  readonly aws?: AwsAdapters;
+  readonly aws?: FunctionAdapters;
   readonly log?: Logger;
   readonly clock?: Clock;
   readonly clusters?: () => Promise<ReadonlyMap<string, Cluster>>;

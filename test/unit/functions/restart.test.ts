@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { restartHandler, RestartEventOutcome } from '../../../functions/restart.js';
+import { EventType } from '../../../shared/domain/events/types.js';
+import { RestartState, RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import type { Cluster } from '../../../shared/ports/cluster.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { FakeWorkloads } from '../app/restart/fakes.js';
+import { testRuntime } from './fixture.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir('rekey-fn-restart-');
+});
+afterEach(() => removeTempDir(dir));
+
+const AT = '2030-01-01T00:00:00.000Z';
+
+function rotation(): RotationRecord {
+  return {
+    id: 'rot-1',
+    inventory: 'shop',
+    item: 'web',
+    kind: RotationKind.Leaf,
+    status: RotationStatus.Running,
+    step: 'restart',
+    attempt: 0,
+    revision: 1,
+    trigger: Trigger.Schedule,
+    reason: 'test',
+    startedAt: AT,
+    updatedAt: AT,
+    units: ['rekey/shop/web'],
+    previousVersions: {},
+    restarts: { dc1: { state: RestartState.Requested, at: AT, workloads: ['Deployment/shop/web'] } },
+    history: [],
+  };
+}
+
+const restartRequested = (detail: Record<string, unknown> = {}) => ({
+  id: 'evt-1',
+  source: 'rekey',
+  'detail-type': 'RestartRequested',
+  time: AT,
+  detail: { inventory: 'shop', item: 'web', rotationId: 'rot-1', at: new Date().toISOString(), cluster: 'dc1', workloads: ['Deployment/shop/web'], versionsHash: 'h1', policy: 'together', phase: 'serve', budget: 4, after: [], ...detail },
+});
+
+describe('restart function', () => {
+  it('restarts the requested workloads, records the cluster as completed in the journal and emits RestartCompleted', async () => {
+    // Prepare
+    const log: string[] = [];
+    const workloads = new FakeWorkloads('dc1', log);
+    workloads.existing.add('Deployment/shop/web');
+    const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: { listSecrets: async () => [], getSecret: async () => undefined, writeSecret: async () => 'unchanged' }, workloads }]]);
+    const rt = testRuntime(dir, { clusters });
+    await rt.journal.create(rotation());
+
+    // Act
+    const outcome = await restartHandler(() => rt)(restartRequested(), { awsRequestId: 'req', getRemainingTimeInMillis: () => 60_000 });
+
+    // Assess
+    expect(outcome).toBe(RestartEventOutcome.Handled);
+    expect(workloads.calls).toEqual(['restart Deployment/shop/web']);
+    expect((await rt.journal.get('rot-1'))?.restarts.dc1?.state).toBe(RestartState.Completed);
+    const completed = rt.bus.published.filter((e) => e.type === EventType.RestartCompleted);
+    expect(completed).toHaveLength(1);
+    expect(completed[0]!.detail).toMatchObject({ cluster: 'dc1', rotationId: 'rot-1', restarted: ['Deployment/shop/web'] });
+  });
+
+  it.each([
+    ['from another source', { source: 'aws.s3' }, /source: /],
+    ['of an unknown type', { 'detail-type': 'SecretStolen' }, /detail-type: /],
+    ['without a time', { detail: { inventory: 'shop', item: 'web' } }, /detail\.at: /],
+  ])('sends an event %s to the events DLQ with the reason, and does not throw (no retries)', async (_, change, reason) => {
+    // Prepare
+    const rt = testRuntime(dir);
+
+    // Act
+    const outcome = await restartHandler(() => rt)({ ...restartRequested(), ...change } as never);
+
+    // Assess
+    expect(outcome).toBe(RestartEventOutcome.Rejected);
+    expect(rt.queue.deadLetters).toHaveLength(1);
+    expect(rt.queue.deadLetters[0]!.queueUrl).toBe(rt.eventsDeadLetterQueueUrl);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/^malformed rekey event: /);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(reason);
+    expect(JSON.parse(rt.queue.deadLetters[0]!.body)).toMatchObject({ id: 'evt-1' });
+  });
+
+  it('ignores events of another inventory on a shared bus', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+
+    // Act
+    const outcome = await restartHandler(() => rt)(restartRequested({ inventory: 'other' }));
+
+    // Assess
+    expect(outcome).toBe(RestartEventOutcome.OtherInventory);
+    expect(rt.bus.published).toEqual([]);
+    expect(rt.queue.deadLetters).toEqual([]);
+  });
+
+  it('records a cluster this function cannot reach as a failed restart (the rotation step reads it)', async () => {
+    // Prepare
+    const rt = testRuntime(dir, { clusters: new Map() });
+    await rt.journal.create(rotation());
+
+    // Act
+    await restartHandler(() => rt)(restartRequested());
+
+    // Assess
+    const record = await rt.journal.get('rot-1');
+    expect(record?.restarts.dc1).toMatchObject({ state: RestartState.Failed, message: 'cluster dc1 is not connected from this runtime' });
+    expect(rt.bus.published.map((e) => e.type)).toEqual([EventType.RestartFailed]);
+  });
+});

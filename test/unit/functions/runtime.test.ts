@@ -1,0 +1,56 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { coldStart, lazyRuntime, readPackagedInventory } from '../../../functions/lib/runtime.js';
+import { UsageError } from '../../../shared/domain/errors.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { SMALL_INVENTORY } from './fixture.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir('rekey-fn-runtime-');
+  await mkdir(join(dir, 'examples'));
+  await writeFile(join(dir, 'examples', 'shop.yaml'), SMALL_INVENTORY);
+});
+afterEach(() => removeTempDir(dir));
+
+const ENV = { REKEY_STEP_QUEUE_URL: 'http://127.0.0.1:1/000000000000/q.fifo', REKEY_JOURNAL_TABLE: 't', AWS_REGION: 'us-east-1' };
+
+describe('Lambda runtime', () => {
+  it('reads the packaged inventory relative to the package root (LAMBDA_TASK_ROOT)', () => {
+    const inventory = readPackagedInventory({ LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' });
+    expect(inventory.name).toBe('shop');
+  });
+
+  it('says which file is missing', () => {
+    expect(() => readPackagedInventory({ LAMBDA_TASK_ROOT: dir })).toThrow(new UsageError(`cannot read the inventory ${join(dir, 'inventory.yaml')} (REKEY_INVENTORY_FILE): ENOENT`));
+  });
+
+  it('cold start builds the AWS adapters from the environment and checks its own settings', () => {
+    const rt = coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: '7' } });
+    expect(rt.inventory.name).toBe('shop');
+    expect(rt.stepMaxAttempts).toBe(7);
+    expect(() => coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: 'x' } })).toThrow(/REKEY_STEP_MAX_ATTEMPTS=x/);
+    expect(() => coldStart({ env: { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' } })).toThrow(/REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE/);
+  });
+
+  it('builds the runtime once per process, on first use', () => {
+    let builds = 0;
+    const get = lazyRuntime(() => {
+      builds++;
+      return {} as never;
+    });
+    expect(builds).toBe(0);
+    get();
+    get();
+    expect(builds).toBe(1);
+  });
+
+  it('fails clearly when no kubeconfig is stored for the inventory', async () => {
+    // Prepare: a store with nothing in it.
+    const rt = coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' }, aws: { store: { getVersion: async () => undefined } } as never });
+
+    // Act + Assess
+    await expect(rt.clusters()).rejects.toThrow('no kubeconfig in Secrets Manager at rekey/shop/kubeconfig (REKEY_KUBECONFIG_SECRET)');
+  });
+});

@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stepHandler } from '../../../functions/step.js';
+import { scheduleHandler } from '../../../functions/schedule.js';
+import { TransientError } from '../../../shared/domain/errors.js';
+import { EventType } from '../../../shared/domain/events/types.js';
+import { RotationStatus } from '../../../shared/domain/rotation/record.js';
+import type { SecretStore } from '../../../shared/ports/secret-store.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { sqsRecord, testRuntime, type TestRuntime } from './fixture.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir('rekey-fn-step-');
+});
+afterEach(() => removeTempDir(dir));
+
+/** Scans (the schedule function), which issues the root and starts the leaf's rotation; returns its first message. */
+async function startedRotation(rt: TestRuntime) {
+  const summary = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+  expect(summary.started).toBe(1);
+  const [first] = rt.queue.take();
+  return first!;
+}
+
+describe('step function', () => {
+  it('runs a leaf rotation from its first message to done, one message at a time, as SQS would deliver them', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+    const handler = stepHandler(() => rt);
+    let messages = [await startedRotation(rt)];
+    const steps: string[] = [];
+
+    // Act
+    while (messages.length) {
+      for (const m of messages) {
+        steps.push(m.step);
+        const response = await handler({ Records: [sqsRecord(m)] });
+        expect(response.batchItemFailures).toEqual([]);
+      }
+      messages = rt.queue.take();
+    }
+
+    // Assess
+    expect(steps).toEqual(['issue', 'test', 'promote', 'sync', 'restart', 'verify']);
+    const [record] = await rt.journal.listByItem('shop', 'web');
+    expect(record?.status).toBe(RotationStatus.Completed);
+    expect((await rt.vault.getVersion('rekey/shop/web'))?.versionId).toBe(record?.id);
+    expect(rt.bus.published.map((e) => e.type)).toContain(EventType.RotationCompleted);
+    expect(rt.queue.deadLetters).toEqual([]);
+  });
+
+  it('dead-letters a message that is not JSON, with the reason, and acknowledges it (no crash loop)', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+    const record = sqsRecord('{not json');
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [record] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(rt.queue.deadLetters).toHaveLength(1);
+    expect(rt.queue.deadLetters[0]).toMatchObject({ body: '{not json', attributes: { sourceMessageId: record.messageId, group: 'shop/web' } });
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/^malformed step message: not JSON/);
+  });
+
+  it.each([
+    ['a missing field', { rotationId: 'r', inventory: 'shop', item: 'web', step: 'issue' }, /attempt: /],
+    ['a wrong type', { rotationId: 'r', inventory: 'shop', item: 'web', step: 'issue', attempt: '0' }, /attempt: /],
+    ['an unknown field', { rotationId: 'r', inventory: 'shop', item: 'web', step: 'issue', attempt: 0, extra: true }, /extra/],
+    ['a step name that is not one', { rotationId: 'r', inventory: 'shop', item: 'web', step: 'DROP TABLE', attempt: 0 }, /step: /],
+  ])('dead-letters a message with %s, naming the field', async (_, body, reason) => {
+    // Prepare
+    const rt = testRuntime(dir);
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [sqsRecord(JSON.stringify(body))] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/^malformed step message: /);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(reason);
+  });
+
+  it('dead-letters a message for another inventory', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+
+    // Act
+    await stepHandler(() => rt)({ Records: [sqsRecord({ rotationId: 'r', inventory: 'other', item: 'web', step: 'issue', attempt: 0 })] });
+
+    // Assess
+    expect(rt.queue.deadLetters[0]!.reason).toBe('step message for inventory "other", but this function serves "shop"');
+  });
+
+  it('dead-letters a step of a rotation the journal does not know (not retryable)', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [sqsRecord({ rotationId: 'ghost', inventory: 'shop', item: 'web', step: 'issue', attempt: 0 })] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/step issue failed \(not retryable\): rotation ghost is not in the journal/);
+  });
+
+  it('a retryable failure is reported as a batch item failure after setting a backoff; the rotation stays running', async () => {
+    // Prepare
+    let failing = true;
+    const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => failing) });
+    const first = await startedRotation(rt);
+    const record = sqsRecord(first, { receiveCount: 2 });
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [record] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(rt.queue.postponed).toEqual([{ receiptHandle: record.receiptHandle, seconds: 4 }]);
+    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Running);
+    expect(rt.queue.deadLetters).toEqual([]);
+
+    // Act again: the next delivery succeeds.
+    failing = false;
+    const retry = await stepHandler(() => rt)({ Records: [sqsRecord(first, { receiveCount: 3 })] });
+
+    // Assess
+    expect(retry.batchItemFailures).toEqual([]);
+    expect((await rt.journal.get(first.rotationId))?.step).toBe('test');
+  });
+
+  it('on the last attempt a retryable failure fails the rotation (RotationFailed, pending discarded) and dead-letters the message', async () => {
+    // Prepare
+    const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => true), stepMaxAttempts: 3 });
+    const first = await startedRotation(rt);
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [sqsRecord(first, { receiveCount: 3 })] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await rt.journal.get(first.rotationId);
+    expect(record?.status).toBe(RotationStatus.Failed);
+    expect(rt.bus.published.filter((e) => e.type === EventType.RotationFailed)).toHaveLength(1);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/^step issue failed \(gave up after 3 attempt\(s\)\): /);
+    expect(rt.queue.deadLetters[0]!.attributes).toMatchObject({ rotationId: first.rotationId, receiveCount: 3 });
+    expect(await rt.vault.getVersion('rekey/shop/web', { stage: 'AWSPENDING' })).toBeUndefined();
+  });
+
+  it('on a FIFO queue a failure skips the rest of its message group in the batch, other groups go on', async () => {
+    // Prepare
+    const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => true) });
+    const first = await startedRotation(rt);
+    const a = sqsRecord(first);
+    const b = sqsRecord(first);
+    const c = sqsRecord('garbage', { group: 'shop/other' });
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [a, b, c] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: a.messageId }, { itemIdentifier: b.messageId }]);
+    expect(rt.queue.postponed).toHaveLength(1); // b never ran
+    expect(rt.queue.deadLetters.map((d) => d.attributes.sourceMessageId)).toEqual([c.messageId]);
+  });
+
+  it('a duplicate delivery of a step already done is acknowledged without running it again', async () => {
+    // Prepare
+    const rt = testRuntime(dir);
+    const first = await startedRotation(rt);
+    const handler = stepHandler(() => rt);
+    await handler({ Records: [sqsRecord(first)] });
+    const issued = rt.bus.published.filter((e) => e.type === EventType.CertificateIssued).length;
+
+    // Act
+    const response = await handler({ Records: [sqsRecord(first, { receiveCount: 2 })] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(rt.bus.published.filter((e) => e.type === EventType.CertificateIssued)).toHaveLength(issued);
+    expect((await rt.vault.describe('rekey/shop/web'))?.versions).toHaveLength(1);
+  });
+});
+
+/** A store whose putPending of the leaf throws a TransientError while `failing()` says so (Secrets Manager throttling). */
+function flakyPuts(store: SecretStore, failing: () => boolean): SecretStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'putPending') {
+        return async (...args: Parameters<SecretStore['putPending']>) => {
+          if (args[0] === 'rekey/shop/web' && failing()) throw new TransientError('Secrets Manager PutSecretValue: ThrottlingException');
+          return target.putPending(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
