@@ -44,6 +44,8 @@ export interface ProvisionedResources {
 
 export interface ProvisionOptions extends AwsClientSettings {
   readonly prefix: string;
+  /** Visibility timeout of the step queue: how long a dead worker's message stays hidden (tests use a few seconds). */
+  readonly stepVisibilitySeconds?: number;
   readonly clients?: { sqs?: SQSClient; eventBridge?: EventBridgeClient; dynamodb?: DynamoDBClient };
 }
 
@@ -63,7 +65,7 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
   const dlq = await queue(n.deadLetterQueue, { FifoQueue: 'true', MessageRetentionPeriod: '1209600' });
   const steps = await queue(n.stepQueue, {
     FifoQueue: 'true',
-    VisibilityTimeout: String(STEP_VISIBILITY_SECONDS),
+    VisibilityTimeout: String(options.stepVisibilitySeconds ?? STEP_VISIBILITY_SECONDS),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: STEP_MAX_RECEIVES }),
   });
   const delay = await queue(n.delayQueue, { VisibilityTimeout: '60' });

@@ -105,8 +105,8 @@ export class SqsStepQueue implements StepQueue {
    * Sends a message that will never succeed to the dead-letter queue with the reason as a message attribute, so
    * the caller can acknowledge it instead of letting it fail until SQS's redrive (no crash loop).
    */
-  async deadLetter(body: string, reason: string, attributes: { group?: string; sourceMessageId: string; receiveCount?: number; rotationId?: string }): Promise<void> {
-    const url = this.options.deadLetterQueueUrl;
+  async deadLetter(body: string, reason: string, attributes: { group?: string; sourceMessageId: string; receiveCount?: number; rotationId?: string }, queueUrl?: string): Promise<void> {
+    const url = queueUrl ?? this.options.deadLetterQueueUrl;
     if (!url) throw new RekeyError(`cannot dead-letter message ${attributes.sourceMessageId} (${reason}): no dead-letter queue is configured (REKEY_DLQ_URL)`);
     const attrs: Record<string, MessageAttributeValue> = {
       reason: { DataType: 'String', StringValue: reason.slice(0, 4096) },
