@@ -58,6 +58,7 @@ export async function exportItem(
   if (m.type !== 'certificate') throw new UsageError(`${unitName} is a ${m.type}; export writes certificates`);
 
   const dir = options.dir ? resolve(options.dir) : undefined;
+  if (inventory.items.get(itemName)?.kind === 'authority') return exportAuthority(unitName, m.cert + m.chain + (m.ca === m.cert ? '' : m.ca), options, dir);
   const pemFiles = { 'ca.crt': m.ca, 'tls.crt': m.cert + m.chain, 'tls.key': m.key };
   switch (options.format) {
     case ExportFormat.Pem:
@@ -77,6 +78,24 @@ export async function exportItem(
       const path = join(target, `${unitName.replace('/', '-')}.p12`);
       return { files: [{ path, content, mode: 0o600 }], stdout: `${path}\n` };
     }
+    default: {
+      const never: never = options.format;
+      throw new UsageError(`unknown format ${String(never)}`);
+    }
+  }
+}
+
+/** An authority hands out its certificate (and the path to its root), never its key: that stays in the store. */
+function exportAuthority(name: string, bundle: string, options: { format: ExportFormat; prefix?: string }, dir: string | undefined): ExportResult {
+  switch (options.format) {
+    case ExportFormat.Pem:
+      return dir ? { files: [{ path: join(dir, 'ca.crt'), content: bundle, mode: 0o644 }], stdout: '' } : { files: [], stdout: bundle };
+    case ExportFormat.Env: {
+      const path = join(dir ?? resolve('.rekey', 'export', name), 'ca.crt');
+      return { files: [{ path, content: bundle, mode: 0o644 }], stdout: `export ${options.prefix ?? envPrefixOf(name)}_CA_CERT=${shellQuote(path)}\n` };
+    }
+    case ExportFormat.P12:
+      throw new UsageError(`${name} is an authority: its key is not exported; use --format pem for its certificate`);
     default: {
       const never: never = options.format;
       throw new UsageError(`unknown format ${String(never)}`);

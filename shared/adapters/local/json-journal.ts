@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ConflictError } from '../../domain/errors.js';
-import type { RotationRecord, RotationStatus } from '../../domain/rotation/record.js';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ConflictError, RotationLockedError } from '../../domain/errors.js';
+import { isFinished, type RotationRecord, type RotationStatus } from '../../domain/rotation/record.js';
+
+/** A lock file whose rotation record never got written is taken over after this long. */
+const STALE_ORPHAN_LOCK_MS = 60_000;
 import type { Journal } from '../../ports/journal.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
@@ -14,9 +17,36 @@ export class JsonJournal implements Journal {
     return join(this.dir, `${encodeURIComponent(id)}.json`);
   }
 
+  private lockOf(record: Pick<RotationRecord, 'inventory' | 'item'>): string {
+    return join(this.dir, 'locks', `${encodeURIComponent(`${record.inventory}/${record.item}`)}.lock`);
+  }
+
   async create(record: RotationRecord): Promise<void> {
     if (await this.get(record.id)) throw new ConflictError(`rotation ${record.id} already exists`, { rotationId: record.id });
+    if (!isFinished(record)) await this.takeItemLock(record);
     await writeFileAtomic(this.fileOf(record.id), JSON.stringify(record, null, 2), { mode: 0o600 });
+  }
+
+  /** O_EXCL on a lock file per item: atomic across processes. A lock whose rotation has finished is stale. */
+  private async takeItemLock(record: RotationRecord): Promise<void> {
+    const path = this.lockOf(record);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await writeFile(path, record.id, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = (await readTextOrUndefined(path))?.trim();
+      const held = holder ? await this.get(holder) : undefined;
+      if (holder && holder !== record.id && (!held || !isFinished(held))) {
+        // A lock without its record is a create that died between the two writes; it stays stale only once old.
+        if (held || Date.now() - (await stat(path)).mtimeMs < STALE_ORPHAN_LOCK_MS) throw new RotationLockedError(record.item, holder, record.id);
+      }
+      await rm(path, { force: true });
+    }
+    throw new ConflictError(`the lock of item ${record.item} kept changing; try again`, { rotationId: record.id });
   }
 
   async get(rotationId: string): Promise<RotationRecord | undefined> {
@@ -30,6 +60,7 @@ export class JsonJournal implements Journal {
       throw new ConflictError(`rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`, { rotationId: record.id });
     }
     await writeFileAtomic(this.fileOf(record.id), JSON.stringify(record, null, 2), { mode: 0o600 });
+    if (isFinished(record) && (await readTextOrUndefined(this.lockOf(record)))?.trim() === record.id) await rm(this.lockOf(record), { force: true });
   }
 
   private async all(): Promise<RotationRecord[]> {

@@ -4,10 +4,12 @@ import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks, derToPem } from './der.js';
 import { keyTypeOf, privateKeyFromPem, privateKeyToPem } from './keys.js';
+import { leafFitProblems } from './check.js';
 
 /**
  * Material taken over from an existing TLS Secret (seed 000: keep `pgo.tls` if present), or the reason it cannot
- * be: missing fields, a key that does not match, expired or due for renewal, a key type rekey does not issue.
+ * be: missing fields, a key that does not match, expired or due for renewal, a key type rekey does not issue, or
+ * names and usages other than the inventory's.
  */
 export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date, specHash: string): CertificateMaterial | string {
   const item = unit.item;
@@ -30,6 +32,9 @@ export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date,
   if (!keyType) return 'key type is not one rekey issues';
   const notAfter = new Date(leaf.validTo);
   if (notAfter.getTime() - item.renewBeforeMs <= now.getTime()) return `certificate expires ${notAfter.toISOString()}, within renewBefore`;
+  // A certificate made for another host or purpose is not kept, however valid.
+  const unfit = leafFitProblems(unit, leaf, { ekuOptional: true, caAllowed: true });
+  if (unfit.length) return `certificate does not fit the inventory: ${unfit.join('; ')}`;
   const leafPem = derToPem(blocks[0]!, 'CERTIFICATE');
   return {
     type: 'certificate',

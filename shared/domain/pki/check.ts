@@ -40,15 +40,29 @@ export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now
   }
 
   const item = unit.item;
-  if (item.kind === 'certificate') {
-    if (leaf.ca) problems.push('a leaf certificate must not be a CA');
+  if (item.kind === 'certificate') problems.push(...leafFitProblems(unit, leaf));
+  else if (item.kind === 'authority' && !leaf.ca) problems.push('an authority certificate must be a CA');
+  return problems;
+}
+
+/**
+ * Whether a leaf certificate is fit for what the inventory says of its unit: not a CA, the extended key usages of
+ * its usage, and every DNS name and IP address it must carry. `ekuOptional`: a certificate without an EKU
+ * extension is good for any purpose (RFC 5280); rekey's own always have one, adopted ones may not. `caAllowed`:
+ * `openssl req -x509`, which scripts like seed 000's gen-api-keys.sh use, marks its self-signed server
+ * certificates CA:TRUE; such a certificate is still kept.
+ */
+export function leafFitProblems(unit: Unit, leaf: X509Certificate, options: { ekuOptional?: boolean; caAllowed?: boolean } = {}): string[] {
+  const item = unit.item;
+  if (item.kind !== 'certificate') return [];
+  const problems: string[] = [];
+  if (leaf.ca && !options.caAllowed) problems.push('a leaf certificate must not be a CA');
+  if (!(options.ekuOptional && leaf.keyUsage === undefined)) {
     const ekus = new Set(leaf.keyUsage ?? []);
     for (const oid of ekuOids(item.usage)) if (!ekus.has(oid)) problems.push(`extended key usage ${oid} missing for usage ${item.usage}`);
-    const sans = (leaf.subjectAltName ?? '').split(', ');
-    for (const d of unit.dnsNames) if (!sans.includes(`DNS:${d}`)) problems.push(`SAN DNS:${d} missing`);
-    for (const ip of item.ipAddresses) if (!leaf.checkIP(ip)) problems.push(`SAN IP ${ip} missing`);
-  } else if (item.kind === 'authority' && !leaf.ca) {
-    problems.push('an authority certificate must be a CA');
   }
+  const sans = (leaf.subjectAltName ?? '').split(', ');
+  for (const d of unit.dnsNames) if (!sans.includes(`DNS:${d}`)) problems.push(`SAN DNS:${d} missing`);
+  for (const ip of item.ipAddresses) if (!leaf.checkIP(ip)) problems.push(`SAN IP ${ip} missing`);
   return problems;
 }

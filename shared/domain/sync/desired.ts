@@ -14,10 +14,18 @@ export const Annotation = {
   NotAfter: 'rekey/not-after',
 } as const;
 
-/** SHA-256 of a Secret's type and data, order-independent; stored as an annotation to detect edits. */
+/**
+ * SHA-256 of a Secret's type and data, order-independent; stored as an annotation to detect edits. Every field
+ * is length-prefixed, so no choice of keys and values can make two different Secrets hash alike.
+ */
 export function contentHash(type: string, data: Readonly<Record<string, string>>): string {
-  const h = createHash('sha256').update(type);
-  for (const k of Object.keys(data).sort()) h.update('\0').update(k).update('\0').update(data[k]!);
+  const h = createHash('sha256');
+  const field = (s: string) => h.update(`${Buffer.byteLength(s)}:`).update(s);
+  field(type);
+  for (const k of Object.keys(data).sort()) {
+    field(k);
+    field(data[k]!);
+  }
   return h.digest('hex');
 }
 

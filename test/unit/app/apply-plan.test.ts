@@ -160,6 +160,24 @@ describe('status and export', () => {
   });
 });
 
+describe('export of an authority', () => {
+  it('hands out the certificate and the path to its root, never the CA key', async () => {
+    // Prepare
+    await apply(rt.deps, inventory);
+    const dir = join(root, 'ca-export');
+    // Act
+    const pem = await exportItem(rt.deps, inventory, 'issuing', { format: 'pem' });
+    const env = await exportItem(rt.deps, inventory, 'issuing', { format: 'env', dir, prefix: 'ISSUING' });
+    const p12 = await exportItem(rt.deps, inventory, 'issuing', { format: 'p12', password: 'pw' }).catch((e: unknown) => e);
+    // Assess
+    expect(pem.stdout).not.toContain('PRIVATE KEY');
+    expect(pem.stdout.match(/BEGIN CERTIFICATE/g)).toHaveLength(2); // issuing + root
+    expect(env.files.map((f) => f.path)).toEqual([join(dir, 'ca.crt')]);
+    expect(env.stdout).toBe(`export ISSUING_CA_CERT=${join(dir, 'ca.crt')}\n`);
+    expect(p12).toBeInstanceOf(UsageError);
+  });
+});
+
 describe('export of per-replica certificates', () => {
   it('needs the replica: the item alone or a replica that does not exist is a usage error naming the choices', async () => {
     // Prepare

@@ -18,7 +18,7 @@ import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 
 const PGO = join(REPO_ROOT, 'examples', 'pgo.yaml');
 const NO_ENV = { REKEY_VAULT_KEY: undefined, REKEY_STATE: undefined, KUBECONFIG: undefined };
-const SAN = 'subjectAltName=DNS:postgres-operator,DNS:localhost,IP:127.0.0.1';
+const SAN = 'subjectAltName=DNS:postgres-operator,DNS:postgres-operator.pgo.svc,DNS:localhost,IP:127.0.0.1';
 
 let root: string;
 beforeAll(async () => {

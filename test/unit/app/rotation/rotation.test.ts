@@ -133,7 +133,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     expect(await rt.journal.listByItem('shop', 'web')).toHaveLength(0);
   });
 
-  it('concurrent rotations of one item never hold two pending versions: the store lock makes the second wait its turn', async () => {
+  it('concurrent starts of one item: exactly one rotation starts, the other is refused with RotationLockedError', async () => {
     // Prepare: watch every putPending
     const pendingAt: number[] = [];
     const put = rt.store.putPending.bind(rt.store);
@@ -143,7 +143,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
       pendingAt.push(d.versions.filter((v) => v.stages.includes(Stage.Pending)).length);
       return r;
     };
-    // Act: both start at once (see the report: the journal check is not atomic, so both may start)
+    // Act: both start at once; the journal takes the item's lock atomically
     const started = await Promise.allSettled([
       startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'a' }),
       startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'b' }),
@@ -152,7 +152,8 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     // Assess: every refusal is a RotationLockedError; whatever started finished; never two pending at once
     const ok = started.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<{ id: string }>).value.id);
     for (const s of started.filter((x) => x.status === 'rejected')) expect((s as PromiseRejectedResult).reason).toBeInstanceOf(RotationLockedError);
-    expect(ok.length).toBeGreaterThanOrEqual(1);
+    expect(ok).toHaveLength(1);
+    expect(started.filter((s) => s.status === 'rejected')).toHaveLength(1);
     for (const id of ok) expect((await rt.journal.get(id))!.status).toBe(RotationStatus.Completed);
     expect(Math.max(...pendingAt)).toBe(1);
     const d = (await rt.store.describe(WEB))!;

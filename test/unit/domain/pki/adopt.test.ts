@@ -8,17 +8,19 @@ import type { ObservedSecret } from '../../../../shared/ports/cluster.js';
 import { pkiInventory, unitOf } from '../../../fixtures/pki.js';
 
 const NOW = new Date('2031-02-03T04:05:06Z');
+const WEB_IPS = ['127.0.0.1', '::1'];
 const DAY = 86_400_000;
 
 let inventory: Inventory;
 
-function selfSigned(key: { privateKey: KeyObject; publicKey: KeyObject }, notAfter: Date, notBefore = new Date(NOW.getTime() - DAY)): string {
+/** A certificate made elsewhere for the same names and usage as the inventory's `web` (unless told otherwise). */
+function selfSigned(key: { privateKey: KeyObject; publicKey: KeyObject }, notAfter: Date, notBefore = new Date(NOW.getTime() - DAY), dnsNames = ['web', 'web.shop.svc']): string {
   return buildCertificate({
     subject: { commonName: 'existing' },
     publicKey: key.publicKey,
     notBefore,
     notAfter,
-    profile: { kind: 'leaf', usage: 'server', altNames: { dnsNames: ['web'], ipAddresses: [], uris: [] } },
+    profile: { kind: 'leaf', usage: 'server', altNames: { dnsNames, ipAddresses: WEB_IPS, uris: [] } },
     selfSigningKey: key.privateKey,
   }).pem;
 }
@@ -42,6 +44,16 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     expect(m).toMatchObject({ type: 'certificate', adopted: true, keyType: 'ECDSA-P256', specHash: 'spec', chain: '', ca: cert, notAfter: new Date(NOW.getTime() + 365 * DAY).toISOString() });
     expect(m.cert).toBe(cert);
     expect(m.key).toMatch(/BEGIN PRIVATE KEY/);
+  });
+
+  it('refuses a valid certificate made for other names: it would be kept for a host it does not serve', () => {
+    // Prepare
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const cert = selfSigned(key, new Date(NOW.getTime() + 365 * DAY), undefined, ['elsewhere']);
+    // Act
+    const m = adoptableMaterial(unitOf(inventory, 'web'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(key.privateKey) }), NOW, 'spec');
+    // Assess
+    expect(m).toMatch(/does not fit the inventory: SAN DNS:web missing; SAN DNS:web.shop.svc missing/);
   });
 
   it('keeps intermediates found after the leaf in tls.crt as the chain', () => {

@@ -67,6 +67,9 @@ describe('desiredSecret', () => {
   it('contentHash ignores key order and sees every change', () => {
     expect(contentHash('t', { a: '1', b: '2' })).toBe(contentHash('t', { b: '2', a: '1' }));
     expect(contentHash('t', { a: '1', b: '2' })).not.toBe(contentHash('t', { a: '1', b: '3' }));
+    // Separators inside values cannot make two different Secrets collide.
+    expect(contentHash('t', { a: 'x\0b\0y' })).not.toBe(contentHash('t', { a: 'x', b: 'y' }));
+    expect(contentHash('t', { a: '1:b' })).not.toBe(contentHash('t', { a: '1', b: '' }));
     expect(contentHash('t', { a: '1' })).not.toBe(contentHash('u', { a: '1' }));
   });
 });
