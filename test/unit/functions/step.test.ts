@@ -165,6 +165,36 @@ describe('step function', () => {
     expect(rt.queue.deadLetters.map((d) => d.attributes.sourceMessageId)).toEqual([c.messageId]);
   });
 
+  it('a step whose journal write is lost to a writer that does not advance (the restart worker) is delivered again, not dropped', async () => {
+    // Prepare: between the step and its journal write, another writer bumps the record's revision.
+    const rt = testRuntime(dir);
+    const first = await startedRotation(rt);
+    const journal = rt.aws.journal;
+    let raced = false;
+    const racing = Object.assign(Object.create(Object.getPrototypeOf(journal)), journal, {
+      update: async (r: Parameters<typeof journal.update>[0]) => {
+        if (!raced) {
+          raced = true;
+          const now = (await journal.get(r.id))!;
+          await journal.update({ ...now, revision: now.revision + 1, restarts: { dc1: { state: 'completed', at: new Date().toISOString() } } });
+        }
+        return journal.update(r);
+      },
+    });
+    const racy = { ...rt, aws: { ...rt.aws, journal: racing } };
+    const record = sqsRecord(first);
+
+    // Act
+    const response = await stepHandler(() => racy)({ Records: [record] });
+    const again = await stepHandler(() => racy)({ Records: [sqsRecord(first, { receiveCount: 2 })] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(again.batchItemFailures).toEqual([]);
+    expect((await rt.journal.get(first.rotationId))?.step).toBe('test');
+    expect((await rt.vault.describe('rekey/shop/web'))?.versions).toHaveLength(1);
+  });
+
   it('a duplicate delivery of a step already done is acknowledged without running it again', async () => {
     // Prepare
     const rt = testRuntime(dir);
