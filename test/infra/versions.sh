@@ -1,0 +1,29 @@
+# Every pinned version of the test infrastructure, in one place.
+# Sourced by the scripts under test/infra; change a version here and the next
+# `up.sh` builds or installs it into a new cache folder keyed by that version.
+
+# Kubernetes control plane, built with `go build` from the Go module proxy.
+K8S_VERSION=v1.34.4
+# Staging modules (k8s.io/api, k8s.io/client-go, ...) are pinned to v0.<minor>.<patch>.
+K8S_STAGING_VERSION=v0.${K8S_VERSION#v1.}
+# The Go language version the release declares (used for `godebug default=`).
+K8S_GO_DEBUG=go1.24
+
+# etcd, built from go.etcd.io/etcd/server/v3 through a wrapper module.
+ETCD_VERSION=v3.6.16
+
+# kwok (node and pod lifecycle simulator), `go install`ed from sigs.k8s.io/kwok.
+KWOK_VERSION=v0.8.0
+
+# moto server (AWS), installed into a virtualenv with pip.
+MOTO_VERSION=5.2.5
+
+# Debian packages (Debian 12 "bookworm"). apt installs the distribution's
+# current build; the scripts check the major version below and refuse others.
+PG_MAJOR=15
+APACHE_MAJOR=2.4
+CHROMIUM_MIN_MAJOR=120
+DEBIAN_PACKAGES_POSTGRES="postgresql-15 postgresql-client-15"
+DEBIAN_PACKAGES_PROXY="apache2"
+DEBIAN_PACKAGES_CHROMIUM="chromium"
+DEBIAN_PACKAGES_TOOLS="openssl curl ca-certificates"
