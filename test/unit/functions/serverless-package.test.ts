@@ -13,10 +13,20 @@ type Resource = { Type: string; Properties: Record<string, any> };
 let dir: string;
 let resources: Record<string, Resource>;
 
-// `serverless package` as a user runs it: no login, no network, the packaged template read back.
+/** True when this machine can run a command in a network namespace of its own (root, as in CI): no network at all. */
+async function canIsolateNetwork(): Promise<boolean> {
+  return run('unshare', ['-n', 'true']).then(
+    () => true,
+    () => false,
+  );
+}
+
+// `serverless package` as a user runs it: no login, and (where it can be enforced) no network, the template read back.
 beforeAll(async () => {
   dir = await makeTempDir('rekey-sls-');
-  await run('npx', ['serverless', 'package', '--stage', 'test', '--package', dir, '--param', `kmsKeyArn=${KMS}`], { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
+  const args = ['package', '--stage', 'test', '--package', dir, '--param', `kmsKeyArn=${KMS}`];
+  const [cmd, argv] = (await canIsolateNetwork()) ? ['unshare', ['-n', './node_modules/.bin/serverless', ...args]] : ['./node_modules/.bin/serverless', args];
+  await run(cmd as string, argv as string[], { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
   resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
 afterAll(() => removeTempDir(dir));
