@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # moto server (AWS: Secrets Manager, SQS, EventBridge, DynamoDB, SNS, ...) on loopback.
-# Usage: moto.sh up|down|status
+# Usage: moto.sh up|down|status|reset
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -44,5 +44,7 @@ ENV
 
 down() { stop_pid moto; rm -f "$ENV_DIR/moto.sh"; rebuild_env_file; }
 status() { pid_alive moto && healthy; }
+# reset: forget every resource in every service (what tests call between cases)
+reset() { curl -fsS -X POST --max-time 10 -o /dev/null "$URL/moto-api/reset"; }
 
-"${1:?usage: moto.sh up|down|status}"
+"${1:?usage: moto.sh up|down|status|reset}"
