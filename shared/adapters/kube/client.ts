@@ -5,6 +5,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   createConfiguration,
+  HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
   ServerConfiguration,
@@ -23,7 +24,24 @@ export interface KubeClient {
   readonly context: string;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
-  readonly objects: KubernetesObjectApi;
+  readonly objects: RawObjectApi;
+}
+
+/**
+ * KubernetesObjectApi resolves any kind's path (discovery, cached), but its patch runs the body through client-node's
+ * typed serializer, which drops fields the model names differently (`x-kubernetes-*`) or does not know. A merge
+ * patch from the inventory must reach the server exactly as written, so this sends the JSON as it is.
+ */
+export class RawObjectApi extends KubernetesObjectApi {
+  async mergePatchRaw(target: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, body: unknown, fieldManager: string): Promise<void> {
+    const path = await this.specUriPath(target, 'patch');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    ctx.setHeaderParam('Accept', 'application/json, */*;q=0.8');
+    ctx.setHeaderParam('Content-Type', 'application/merge-patch+json');
+    ctx.setQueryParam('fieldManager', fieldManager);
+    ctx.setBody(JSON.stringify(body));
+    await this.requestPromise(ctx);
+  }
 }
 
 export interface ClientOptions {
@@ -124,7 +142,7 @@ export function makeClient(options: ClientOptions): KubeClient {
     context: options.context,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
-    objects: new KubernetesObjectApi(configuration),
+    objects: new RawObjectApi(configuration),
   };
 }
 

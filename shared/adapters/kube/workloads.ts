@@ -1,4 +1,4 @@
-import { PatchStrategy, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
+import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError, RekeyError } from '../../domain/errors.js';
 import { RestartOutcome, type RolloutStatus, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../ports/cluster.js';
 import type { KubeClient } from './client.js';
@@ -169,7 +169,7 @@ export class KubeWorkloadControl implements WorkloadControl {
     const body = { ...patch, apiVersion: object.apiVersion, kind: object.kind, metadata: { ...meta, name: object.name, ...(object.namespace && { namespace: object.namespace }) } };
     const op = this.op('patch', `${object.kind} (${object.apiVersion})`, object.namespace, object.name);
     try {
-      await this.client.objects.patch(body, undefined, undefined, 'rekey', undefined, PatchStrategy.MergePatch);
+      await this.client.objects.mergePatchRaw({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.name, ...(object.namespace && { namespace: object.namespace }) } }, body, 'rekey');
     } catch (e) {
       // KubernetesObjectApi's discovery throws a plain Error when the kind is not served (CRD not installed).
       if (e instanceof Error && !('code' in e) && /Unrecognized API version and kind/i.test(e.message)) {

@@ -1,3 +1,4 @@
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClusters } from '../../../shared/adapters/kube/index.js';
 import type { Deps } from '../../../shared/app/deps.js';
@@ -5,7 +6,7 @@ import { pauseOwner, resumeOwner } from '../../../shared/app/pause/index.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import type { Credential } from '../../../shared/domain/inventory/model.js';
 import { Admin, CONTEXTS, kubeconfigPath, recordingLogger, uniqueName } from './support.js';
-import { installPostgresCrd, postgres } from './crd.js';
+import { createPostgres, installPostgresCrd } from './crd.js';
 
 /** Seed 001: pause the Postgres owner before the password changes, resume it after; a CRD installed by the test. */
 describe('pause and resume of a custom resource in both clusters', () => {
@@ -28,14 +29,19 @@ credentials:
       patch: {metadata: {annotations: {rekey/paused: "true"}}, spec: {halted: true}}
       resume: {metadata: {annotations: {rekey/paused: null}}, spec: {halted: null}}
 `);
-  const read = (a: Admin) => a.objects.read({ apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { name: 'pg', namespace: ns } }) as Promise<{ metadata: { annotations?: Record<string, string>; resourceVersion: string }; spec: Record<string, unknown> }>;
+  // CustomObjectsApi returns the object as sent (KubernetesObjectApi.read would drop fields it has no type for).
+  const read = (a: Admin) =>
+    a.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'kubedb.com', version: 'v1', namespace: ns, plural: 'postgreses', name: 'pg' }) as Promise<{
+      metadata: { annotations?: Record<string, string>; resourceVersion: string };
+      spec: Record<string, unknown>;
+    }>;
 
   beforeAll(async () => {
     admins = { dc1: await Admin.of('dc1'), dc2: await Admin.of('dc2') };
     for (const a of Object.values(admins)) {
       await installPostgresCrd(a);
       await a.createNamespace(ns);
-      await a.apply(postgres(ns, 'pg') as never);
+      await createPostgres(a, ns, 'pg');
     }
     const clusters = await connectClusters([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'dc2' }], { kubeconfig: await kubeconfigPath(), log: recordingLogger() });
     deps = { clusters, log: recordingLogger() } as unknown as Deps;

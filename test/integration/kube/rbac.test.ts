@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeLocal } from '../../../cli/compose.js';
 import { connectClusters, ForbiddenError } from '../../../shared/adapters/kube/index.js';
@@ -16,7 +16,7 @@ import type { Credential } from '../../../shared/domain/inventory/model.js';
 import { RotationStatus, Trigger } from '../../../shared/domain/rotation/record.js';
 import { openssl } from '../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { installPostgresCrd, postgres } from './crd.js';
+import { createPostgres, installPostgresCrd } from './crd.js';
 import { Admin, CONTEXTS, deploymentObject, kubeconfigForUser, kubeconfigPath, podSpec, recordingLogger, rolledOut, uniqueName } from './support.js';
 
 const RBAC_FILE = new URL('../../../deploy/rbac.yaml', import.meta.url);
@@ -58,7 +58,7 @@ describe('least privilege: rekey under deploy/rbac.yaml', () => {
   let admins: Record<(typeof CONTEXTS)[number], Admin>;
   let dir: string;
   let restricted: string;
-  const docs = yaml.loadAll(readFileSync(RBAC_FILE, 'utf8')) as Doc[];
+  const docs = loadAll(readFileSync(RBAC_FILE, 'utf8')) as Doc[];
 
   const inventory = (namespace: string) =>
     loadInventory(`
@@ -87,7 +87,7 @@ credentials:
         if (d.kind === 'RoleBinding') await a.apply({ ...d, metadata: { ...d.metadata, namespace: managed } } as never);
         else await a.apply(d as never);
       }
-      await a.apply(postgres(managed, 'pg') as never);
+      await createPostgres(a, managed, 'pg');
       await a.apply(deploymentObject(managed, 'web', {}, podSpec({ volume: 'web-tls' })));
       await rolledOut(a, managed, 'web');
     }
@@ -138,18 +138,13 @@ credentials:
     const inv = inventory(outside);
     const rt = await composeLocal(inv, { stateDir: join(dir, 'state-outside'), target: { kind: 'kube', kubeconfig: restricted }, log: recordingLogger() });
     try {
-      // Act
-      const applying = apply(rt.deps, inv);
+      // Act + Assess (each refusal awaited where it is made)
+      await expect(apply(rt.deps, inv)).rejects.toThrow(new RegExp(`rekey's service account may not list secrets in ${outside} on cluster dc[12]`));
       const listing = clusters.get('dc2')!.secrets.listSecrets('kube-system');
-      const writing = clusters.get('dc1')!.secrets.writeSecret(
-        { name: 'sneaky', namespace: outside, type: 'Opaque', data: { a: 'b' }, labels: { 'app.kubernetes.io/managed-by': 'rekey' }, annotations: {} },
-        { adopt: false },
-      );
-      // Assess
-      await expect(applying).rejects.toThrow(new RegExp(`rekey's service account may not list secrets in ${outside} on cluster dc[12]`));
       await expect(listing).rejects.toThrow(ForbiddenError);
       await expect(listing).rejects.toThrow(/^rekey's service account may not list secrets in kube-system on cluster dc2/);
-      await expect(writing).rejects.toThrow(new RegExp(`^rekey's service account may not create secrets in ${outside} on cluster dc1`));
+      const sneaky = { name: 'sneaky', namespace: outside, type: 'Opaque' as const, data: { a: 'b' }, labels: { 'app.kubernetes.io/managed-by': 'rekey' }, annotations: {} };
+      await expect(clusters.get('dc1')!.secrets.writeSecret(sneaky, { adopt: false })).rejects.toThrow(new RegExp(`^rekey's service account may not create secrets in ${outside} on cluster dc1`));
       await expect(findUnlistedConsumers(deps, inv)).rejects.toThrow(ForbiddenError);
     } finally {
       await rt.close();

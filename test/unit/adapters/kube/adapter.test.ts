@@ -134,6 +134,18 @@ describe('kube adapter against a fake API server', () => {
     expect(patches[0]!.body).toMatchObject({ spec: { template: { metadata: { annotations: { 'rekey/restartedAt': '2026-01-02T03:04:05.000Z', 'rekey/versions': 'h1' } } } } });
   });
 
+  it('merge-patches a custom resource with the body exactly as the inventory wrote it (nulls, odd keys)', async () => {
+    // Prepare
+    api.put('/apis/kubedb.com/v1/namespaces/db/postgreses/pg', { apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { name: 'pg', namespace: 'db', annotations: { 'rekey/paused': 'true' } }, spec: {} });
+    const patch = { metadata: { annotations: { 'rekey/paused': null } }, spec: { 'x-kubernetes-odd': true, halted: null } };
+    // Act
+    await cluster.workloads!.mergePatch({ apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' }, patch);
+    // Assess
+    const sent = writes();
+    expect(sent.map((r) => [r.method, r.path, r.contentType])).toEqual([['PATCH', '/apis/kubedb.com/v1/namespaces/db/postgreses/pg', 'application/merge-patch+json']]);
+    expect(sent[0]!.body).toEqual({ ...patch, apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { annotations: { 'rekey/paused': null }, name: 'pg', namespace: 'db' } });
+  });
+
   it('evicts a bare pod through the Eviction API and surfaces a PodDisruptionBudget refusal as retryable', async () => {
     // Prepare
     const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'apic', uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: {} });

@@ -93,6 +93,9 @@ export class FakeApiServer {
     const ns = /\/namespaces\/([^/]+)\//.exec(path)?.[1];
     if (ns && this.forbidden.has(ns)) return this.status(res, 403, 'Forbidden', `secrets is forbidden: User "u" cannot ${req.method} resource in the namespace "${ns}"`);
 
+    if (path === '/apis/kubedb.com/v1' && req.method === 'GET') {
+      return this.send(res, 200, { kind: 'APIResourceList', groupVersion: 'kubedb.com/v1', resources: [{ name: 'postgreses', singularName: 'postgres', namespaced: true, kind: 'Postgres', verbs: ['get', 'patch'] }] });
+    }
     const list = /^\/(api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/([a-z]+)$/.exec(path);
     if (list && req.method === 'GET') {
       const items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${path}/`)).map(([, v]) => v);
