@@ -96,6 +96,31 @@ credentials:
     expect(r.writes).toEqual([]);
   });
 
+  it('apply that re-issues a certificate restarts its consumers through SecretSynced -> RestartRequested -> worker', async () => {
+    // Prepare: a new DNS name changes what the certificate must say, so apply issues a new version
+    const { readFile } = await import('node:fs/promises');
+    const changed = join(dir, 'changed.yaml');
+    await writeFile(changed, (await readFile(inv, 'utf8')).replace(`dnsNames: [web.${ns}.svc]`, `dnsNames: [web.${ns}.svc, web]`));
+    const before = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'web')).metadata!.generation!] as const)));
+    // Act
+    const r = await rekey(['--state', state, 'apply', '-f', changed, '--kubeconfig', kubeconfig]);
+    // Assess
+    expect(r.status, r.stderr).toBe(0);
+    for (const c of CONTEXTS) {
+      const web = await rolledOut(admins[c], ns, 'web', 5_000);
+      expect(web.metadata!.generation).toBe(before[c]! + 1);
+    }
+    const events = (await readFile(join(state, 'events.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { 'detail-type': string; detail: Record<string, unknown> })
+      .filter((e) => e.detail.item === 'web' && !e.detail.rotationId);
+    const kinds = events.map((e) => `${e['detail-type']} ${String(e.detail.cluster)}${e.detail.change ? ` ${String(e.detail.change)}` : ''}`);
+    expect(kinds.filter((k) => k.startsWith('SecretSynced') && k.endsWith('updated')).sort()).toEqual(['SecretSynced dc1 updated', 'SecretSynced dc2 updated']);
+    expect(kinds.filter((k) => k.startsWith('Restart')).sort()).toEqual(['RestartCompleted dc1', 'RestartCompleted dc2', 'RestartRequested dc1', 'RestartRequested dc2']);
+    await writeFile(inv, await readFile(changed, 'utf8')); // later tests rotate from here
+  });
+
   it('rotate restarts the listed consumer in both clusters and nothing else, and exits 0', async () => {
     // Prepare
     const before = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'other')).metadata!.generation] as const)));
