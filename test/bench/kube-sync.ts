@@ -17,6 +17,7 @@ import { loadInventory } from '../../shared/domain/inventory/load.js';
 import { allUnits } from '../../shared/domain/units.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import { silentLogger } from '../../shared/ports/logger.js';
+import { loadInfraEnv } from '../infra/env.js';
 
 const SECRETS = Number(process.env.BENCH_SECRETS ?? 1000);
 const NAMESPACES = 10;
@@ -47,19 +48,9 @@ function countingLogger(): Logger & { counts: Map<string, Counts>; reset(): void
   return { ...silentLogger, debug, counts, reset: () => counts.clear() };
 }
 
-/** The infra's kubeconfig (contexts dc1, dc2); without test/infra, any KUBECONFIG with those two contexts. */
+/** The infra's kubeconfig (contexts dc1, dc2); `bash test/infra/up.sh kube` starts the clusters. */
 async function loadInfra(): Promise<string> {
-  const infraEnv = '../infra/env.js';
-  try {
-    const { loadInfraEnv } = (await import(infraEnv)) as { loadInfraEnv: () => unknown };
-    await loadInfraEnv();
-  } catch (e) {
-    if (!process.env.KUBECONFIG) throw e;
-    console.warn(`test/infra/env not loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); using KUBECONFIG=${process.env.KUBECONFIG}`);
-  }
-  const path = process.env.KUBECONFIG?.split(':')[0];
-  if (!path) throw new Error('KUBECONFIG not set by test/infra: are the clusters up? (bash test/infra/status.sh)');
-  return path;
+  return loadInfraEnv({ require: ['kube'] }).kube.kubeconfig;
 }
 
 function inventoryText(prefix: string): string {

@@ -15,19 +15,14 @@ import {
   type V1PodSpec,
 } from '@kubernetes/client-node';
 import type { Logger } from '../../../shared/ports/logger.js';
+import { loadInfraEnv } from '../../infra/env.js';
 
 export const CONTEXTS = ['dc1', 'dc2'] as const;
 export type Context = (typeof CONTEXTS)[number];
 
 /** The infra's kubeconfig (admin, contexts dc1 and dc2). Fails, never skips, when the clusters are not there. */
 export async function kubeconfigPath(): Promise<string> {
-  // Loaded by path so this file compiles before test/infra lands (it is another engineer's).
-  const infraEnv = '../../infra/env.js';
-  const { loadInfraEnv } = (await import(infraEnv)) as { loadInfraEnv: () => unknown };
-  await loadInfraEnv();
-  const path = process.env.KUBECONFIG?.split(':')[0];
-  if (!path) throw new Error('test infrastructure did not set KUBECONFIG: are the clusters up? (bash test/infra/status.sh)');
-  return path;
+  return loadInfraEnv({ require: ['kube'] }).kube.kubeconfig;
 }
 
 /** Admin clients for setting up and checking the clusters (tests may use client-node directly). */
