@@ -34,9 +34,8 @@ let rt: LambdaRuntime;
 let runner: LocalRunner;
 
 beforeAll(async () => {
-  await useMoto();
-  const kubeconfig = process.env.KUBECONFIG?.split(':')[0];
-  if (!kubeconfig) throw new Error('KUBECONFIG is not set: the test infrastructure clusters (dc1) are needed');
+  await useMoto(['moto', 'kube']);
+  const kubeconfig = process.env.KUBECONFIG!.split(':')[0]!;
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   kc.setCurrentContext('dc1');

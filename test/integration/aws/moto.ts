@@ -1,25 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { provisionAwsResources, type ProvisionedResources } from '../../../shared/adapters/aws/provision.js';
+import { loadInfraEnv, type InfraComponent } from '../../infra/env.js';
 
-// test/infra/env.ts (the test infrastructure's) sets AWS_ENDPOINT_URL and the fake credentials for moto. Loaded by
-// name so this file compiles before it exists; without it, the environment must already point at moto.
-const INFRA_ENV = '../../infra/env.js';
-
-/** Points the AWS SDK at moto and checks that moto answers; a test that cannot reach moto fails here. */
-export async function useMoto(): Promise<string> {
-  try {
-    const infra = (await import(/* @vite-ignore */ INFRA_ENV)) as { loadInfraEnv?: () => unknown };
-    await infra.loadInfraEnv?.();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' && !/Cannot find module|Failed to load url/.test((e as Error).message)) throw e;
-  }
-  const endpoint = process.env.AWS_ENDPOINT_URL;
-  if (!endpoint) throw new Error('AWS_ENDPOINT_URL is not set: start moto with `bash test/infra/up.sh moto` (the integration global setup does)');
-  process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+/** Points the AWS SDK at the test infrastructure's moto and checks that it answers; a test that cannot reach it fails. */
+export async function useMoto(components: InfraComponent[] = ['moto']): Promise<string> {
+  const endpoint = loadInfraEnv({ require: components }).aws.endpoint;
   const res = await fetch(new URL('/moto-api/', endpoint)).catch((e: unknown) => {
-    throw new Error(`moto at ${endpoint} does not answer: ${(e as Error).message}`);
+    throw new Error(`moto at ${endpoint} does not answer (bash test/infra/status.sh): ${(e as Error).message}`);
   });
   if (!res.ok) throw new Error(`moto at ${endpoint} answered ${res.status}`);
   return endpoint;
