@@ -11,7 +11,10 @@ export function stepHandler(runtime: () => LambdaRuntime) {
     const { signal, dispose } = remainingTimeSignal(context);
     try {
       const deps = depsFor(rt, await rt.clusters(), { signal, log: rt.log });
-      return await processBatch(event.Records, async (record) => void (await handleStepRecord(rt, deps, record)), { fifo: true });
+      return await processBatch(event.Records, async (record) => void (await handleStepRecord(rt, deps, record)), {
+        fifo: true,
+        onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
+      });
     } finally {
       dispose();
     }

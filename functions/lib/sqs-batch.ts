@@ -5,13 +5,19 @@ import type { SqsBatchResponse, SqsRecord } from './lambda.js';
  * (ReportBatchItemFailures). On a FIFO queue a failure also fails every later record of the same message group
  * without running it, so a group's order holds; other groups go on.
  */
-export async function processBatch(records: readonly SqsRecord[], handle: (record: SqsRecord) => Promise<void>, options: { fifo: boolean; onError?: (record: SqsRecord, error: unknown) => void }): Promise<SqsBatchResponse> {
+export async function processBatch(
+  records: readonly SqsRecord[],
+  handle: (record: SqsRecord) => Promise<void>,
+  options: { fifo: boolean; onError?: (record: SqsRecord, error: unknown) => void; onSkipped?: (record: SqsRecord) => Promise<void> },
+): Promise<SqsBatchResponse> {
   const failed: { itemIdentifier: string }[] = [];
   const failedGroups = new Set<string>();
   for (const record of records) {
     const group = options.fifo ? (record.attributes.MessageGroupId ?? '') : undefined;
     if (group !== undefined && failedGroups.has(group)) {
       failed.push({ itemIdentifier: record.messageId });
+      // Not run, so no reason to wait a whole visibility timeout: the group stays blocked by the failed message anyway.
+      await options.onSkipped?.(record).catch(() => undefined);
       continue;
     }
     try {
