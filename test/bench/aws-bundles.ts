@@ -11,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { readZip } from '../unit/functions/zip.js';
 
 const runs = Number(process.argv[2] ?? 7);
 const root = resolve(import.meta.dirname, '../..');
@@ -34,7 +35,10 @@ const results: Record<string, { zipBytes: number; bundleBytes: number; importMsM
 for (const zip of readdirSync(out).filter((f) => f.endsWith('.zip')).sort()) {
   const fn = zip.replace(/\.zip$/, '');
   const dir = join(out, fn);
-  execFileSync('unzip', ['-q', '-o', join(out, zip), '-d', dir]);
+  for (const [name, data] of readZip(join(out, zip))) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), data);
+  }
   const bundle = join(dir, 'functions', `${fn}.mjs`);
   importMs(bundle, dir); // warm the file cache once
   const times = Array.from({ length: runs }, () => importMs(bundle, dir));
