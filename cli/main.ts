@@ -9,8 +9,10 @@ import { driveRotations, startRotation } from '../shared/app/rotation/index.js';
 import { status } from '../shared/app/status.js';
 import { InvalidInventoryError, isRekeyError, UsageError } from '../shared/domain/errors.js';
 import { RotationStatus, Trigger } from '../shared/domain/rotation/record.js';
+import { EventType } from '../shared/domain/events/types.js';
 import { Stage } from '../shared/ports/secret-store.js';
 import { composeLocal, targetFrom, type Target } from './compose.js';
+import type { Inventory } from '../shared/domain/inventory/model.js';
 import { describeInventory, formatApply, formatPlan, formatStatus } from './format.js';
 import { readInventory } from './inventory-file.js';
 import { stderrLogger } from './logger.js';
@@ -24,9 +26,15 @@ interface GlobalOptions {
 const STAGES = { current: Stage.Current, previous: Stage.Previous, pending: Stage.Pending } as const;
 const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
-const targetLabel = (t: Target) => (t.kind === 'out' ? t.dir : t.kind === 'kube' ? `clusters via ${t.kubeconfig ?? 'kubeconfig'}` : 'store only');
+const targetLabel = (t: Target) => (t.kind === 'out' ? t.dir : t.kind === 'kube' ? `clusters via ${t.kubeconfig ?? 'kubeconfig'}` : 'no clusters (store and host files)');
 
 /** `run.exitCode` is where commands report a runtime failure (1) without throwing; main returns it. */
+/** Where apply and rotate write: an inventory of host files only (seed 004) needs no cluster and no --out. */
+function targetFor(inv: Inventory, flags: { out?: string; kubeconfig?: string }): Target {
+  const needsClusters = [...inv.items.values()].some((item) => item.secret);
+  return needsClusters || flags.out || flags.kubeconfig ? targetFrom(flags, 'required') : { kind: 'none' };
+}
+
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')
     .description('Issue, store, sync and rotate the certificates and credentials of Kubernetes workloads.')
@@ -72,14 +80,18 @@ function program(run: { exitCode: number }): Command {
     .action(async (o: { file: string; out?: string; kubeconfig?: string }) => {
       const started = Date.now();
       const inv = readInventory(o.file);
-      const target = targetFrom(o, 'required');
+      const target = targetFor(inv, o);
       const progress = progressFor(Boolean(globals().json));
       const runtime = await composeLocal(inv, { stateDir: globals().state, target, log });
       const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`) }).finally(runtime.close);
       progress.done();
-      if (globals().json) printJson(result);
-      else out(formatApply(result, targetLabel(target), Date.now() - started));
-      if (result.problems.length) run.exitCode = 1;
+      // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
+      const restartFailures = runtime.bus.published
+        .filter((e) => e.type === EventType.RestartFailed)
+        .map((e) => `restart failed in ${String(e.detail.cluster ?? '?')} for ${e.detail.item}${e.detail.reason ? `: ${String(e.detail.reason)}` : ''}`);
+      if (globals().json) printJson({ ...result, restartFailures });
+      else out([formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
+      if (result.problems.length || restartFailures.length) run.exitCode = 1;
     });
 
   cli
@@ -93,7 +105,7 @@ function program(run: { exitCode: number }): Command {
     .action(async (name: string, o: { file: string; out?: string; kubeconfig?: string; reason: string }) => {
       const inv = readInventory(o.file);
       if (!inv.items.has(name)) throw new UsageError(`no authority, certificate or credential named "${name}" in ${o.file}`);
-      const target = targetFrom(o, 'required');
+      const target = targetFor(inv, o);
       const json = Boolean(globals().json);
       const progress = progressFor(json);
       const { deps, queue, close } = await composeLocal(inv, { stateDir: globals().state, target, log });

@@ -11,6 +11,8 @@ import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 /** The embedded journal: one JSON file per rotation under `<state>/journal`. Single-process. */
 export class JsonJournal implements Journal {
+  private readonly updates = new Map<string, Promise<unknown>>();
+
   constructor(private readonly dir: string) {}
 
   private fileOf(id: string): string {
@@ -54,7 +56,15 @@ export class JsonJournal implements Journal {
     return text === undefined ? undefined : (JSON.parse(text) as RotationRecord);
   }
 
-  async update(record: RotationRecord): Promise<void> {
+  /** Check-then-write per record, one at a time in this process, so two updates cannot both pass the check. */
+  update(record: RotationRecord): Promise<void> {
+    const prev = this.updates.get(record.id) ?? Promise.resolve();
+    const run = prev.then(() => this.updateNow(record));
+    this.updates.set(record.id, run.catch(() => undefined));
+    return run;
+  }
+
+  private async updateNow(record: RotationRecord): Promise<void> {
     const current = await this.get(record.id);
     if (!current || current.revision !== record.revision - 1) {
       throw new ConflictError(`rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`, { rotationId: record.id });

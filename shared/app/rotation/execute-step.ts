@@ -11,6 +11,8 @@ import { LEAF_STEPS } from './leaf-steps.js';
 import type { StepHandler, StepResult } from './step-context.js';
 import { expiresAtFor } from './start.js';
 
+const MAX_ADVANCE_TRIES = 5;
+
 export const StepExecution = { Ran: 'ran', Waiting: 'waiting', Stale: 'stale', Finished: 'finished' } as const;
 export type StepExecution = (typeof StepExecution)[keyof typeof StepExecution];
 
@@ -50,46 +52,64 @@ async function requeue(deps: Deps, record: RotationRecord): Promise<void> {
   await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt });
 }
 
-async function advance(deps: Deps, inventory: Inventory, record: RotationRecord, result: StepResult): Promise<StepExecution> {
+async function advance(deps: Deps, inventory: Inventory, read: RotationRecord, result: StepResult): Promise<StepExecution> {
   const now = deps.clock.now();
   const at = now.toISOString();
-  const base = { inventory: inventory.name, item: record.item, rotationId: record.id, at };
-  const outcome = { step: record.step, at, attempt: record.attempt, ...(result.message !== undefined && { message: result.message }) };
+  const base = { inventory: inventory.name, item: read.item, rotationId: read.id, at };
+  const outcome = { step: read.step, at, attempt: read.attempt, ...(result.message !== undefined && { message: result.message }) };
+  // One history line per wait would flood the record; keep the latest.
+  const history = (r: RotationRecord) => r.history.filter((h) => !(h.step === r.step && h.status === StepStatus.Waiting));
 
   if (result.status === 'waiting') {
-    const waiting: RotationRecord = {
-      ...record,
+    const waiting = await writeAdvance(deps, read, (r) => ({
+      ...r,
       ...result.patch,
-      attempt: record.attempt + 1,
-      revision: record.revision + 1,
+      attempt: r.attempt + 1,
+      revision: r.revision + 1,
       updatedAt: at,
-      // One history line per wait would flood the record; keep the latest.
-      history: [...record.history.filter((h) => !(h.step === record.step && h.status === StepStatus.Waiting)), { ...outcome, status: StepStatus.Waiting }],
-    };
-    if (!(await updateOrLose(deps, waiting))) return StepExecution.Stale;
-    await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: waiting.attempt }, { delaySeconds: result.delaySeconds });
+      history: [...history(r), { ...outcome, status: StepStatus.Waiting }],
+    }));
+    if (!waiting) return StepExecution.Stale;
+    await deps.queue.enqueue({ rotationId: read.id, inventory: read.inventory, item: read.item, step: read.step, attempt: waiting.attempt }, { delaySeconds: result.delaySeconds });
     return StepExecution.Waiting;
   }
 
-  const next = nextStep(record.kind, record.step);
+  const next = nextStep(read.kind, read.step);
   const done = next === DONE;
-  const advanced: RotationRecord = {
-    ...record,
+  const advanced = await writeAdvance(deps, read, (r) => ({
+    ...r,
     ...result.patch,
-    step: done ? record.step : next,
+    step: done ? r.step : next,
     attempt: 0,
-    revision: record.revision + 1,
+    revision: r.revision + 1,
     updatedAt: at,
     status: done ? RotationStatus.Completed : RotationStatus.Running,
-    history: [...record.history.filter((h) => !(h.step === record.step && h.status === StepStatus.Waiting)), { ...outcome, status: result.status === 'skipped' ? StepStatus.Skipped : StepStatus.Completed }],
+    history: [...history(r), { ...outcome, status: result.status === 'skipped' ? StepStatus.Skipped : StepStatus.Completed }],
     ...(done && { finishedAt: at, expiresAt: expiresAtFor(now) }),
-  };
-  if (!(await updateOrLose(deps, advanced))) return StepExecution.Stale;
-  const events = [makeEvent(EventType.RotationStepCompleted, base, { step: record.step, status: result.status, ...(result.message && { message: result.message }) })];
-  if (done) events.push(makeEvent(EventType.RotationCompleted, base, { kind: record.kind, steps: advanced.history.length }));
+  }));
+  if (!advanced) return StepExecution.Stale;
+  const events = [makeEvent(EventType.RotationStepCompleted, base, { step: read.step, status: result.status, ...(result.message && { message: result.message }) })];
+  if (done) events.push(makeEvent(EventType.RotationCompleted, base, { kind: read.kind, steps: advanced.history.length }));
   await deps.events.publish(events);
-  if (!done) await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: next, attempt: 0 });
+  if (!done) await deps.queue.enqueue({ rotationId: read.id, inventory: read.inventory, item: read.item, step: next, attempt: 0 });
   return StepExecution.Ran;
+}
+
+/**
+ * Writes `change(record)` conditionally. When the write loses but the record is still at this step and attempt,
+ * someone else wrote beside us (the restart worker recording a cluster's outcome): apply the change again on
+ * what is there now. When the record has moved on, another worker advanced it: give up (undefined).
+ */
+async function writeAdvance(deps: Deps, read: RotationRecord, change: (r: RotationRecord) => RotationRecord): Promise<RotationRecord | undefined> {
+  let current = read;
+  for (let tries = 0; tries < MAX_ADVANCE_TRIES; tries++) {
+    const updated = change(current);
+    if (await updateOrLose(deps, updated)) return updated;
+    const fresh = await deps.journal.get(read.id);
+    if (!fresh || isFinished(fresh) || fresh.step !== read.step || fresh.attempt !== read.attempt) return undefined;
+    current = fresh;
+  }
+  throw new ConflictError(`rotation ${read.id}: the journal record kept changing while step ${read.step} advanced`, { rotationId: read.id });
 }
 
 /** A lost conditional write means another worker advanced the rotation: this one stops quietly. */
