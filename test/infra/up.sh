@@ -19,9 +19,11 @@ t_all=$(now_ms)
 failed=()
 for c in "${comps[@]}"; do
   t0=$(now_ms)
-  if [ -f "$ENV_DIR/$c.sh" ] && bash "$INFRA_DIR/components/$c.sh" status >/dev/null 2>&1; then
+  # 9>&-: the daemons a component starts must not inherit the lock, or they hold it for their whole life
+  # and every later up.sh waits for it.
+  if [ -f "$ENV_DIR/$c.sh" ] && bash "$INFRA_DIR/components/$c.sh" status >/dev/null 2>&1 9>&-; then
     state=already-up
-  elif bash "$INFRA_DIR/components/$c.sh" up; then
+  elif bash "$INFRA_DIR/components/$c.sh" up 9>&-; then
     state=started
   else
     state=FAILED; failed+=("$c")
