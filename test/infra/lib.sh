@@ -51,7 +51,8 @@ start_bg() {
   local name="$1"; shift
   if pid_alive "$name"; then return 0; fi
   log "starting $name"
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  # 9>&-: daemons must not inherit up.sh's lock descriptor (they would hold the lock forever)
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$PIDS/$name.pid"
 }
 

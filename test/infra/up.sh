@@ -13,7 +13,10 @@ done
 
 # one up.sh at a time (parallel test runs, several shells)
 exec 9>"$RUN/up.lock"
-flock -w 3600 9 || die "could not take $RUN/up.lock"
+if ! flock -n 9; then
+  log "another up.sh is running; waiting for $RUN/up.lock"
+  flock -w 3600 9 || die "could not take $RUN/up.lock within an hour"
+fi
 
 t_all=$(now_ms)
 failed=()

@@ -132,7 +132,7 @@ start_etcd() {
   wait_for "etcd" 60 etcd_healthy || die "etcd did not become healthy (see $LOGS/etcd.log)"
 }
 
-kc() { "$KUBE_BIN/kubectl" --kubeconfig "$KROOT/$1/admin.kubeconfig" "${@:2}"; }
+kc() { "$KUBE_BIN/kubectl" --request-timeout=30s --kubeconfig "$KROOT/$1/admin.kubeconfig" "${@:2}"; }
 
 api_ready() {
   local pki="$KROOT/$1/pki"

@@ -91,7 +91,7 @@ up() {
     require_free_port "$PG_PORT" postgres
     log "starting postgres"
     touch "$LOGS/postgres.log"; [ "$(id -u)" -eq 0 ] && chown "$PG_OS_USER:" "$LOGS/postgres.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null \
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null 9>&- \
       || die "postgres did not start (see $LOGS/postgres.log)"
   fi
   wait_for postgres 60 accepting || die "postgres not accepting connections (see $LOGS/postgres.log)"

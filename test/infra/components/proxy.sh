@@ -102,7 +102,7 @@ up() {
     write_conf
     apache -t >>"$LOGS/proxy-error.log" 2>&1 || die "apache config test failed (see $LOGS/proxy-error.log)"
     log "starting proxy (apache2)"
-    apache -k start >>"$LOGS/proxy-error.log" 2>&1 || die "apache2 did not start (see $LOGS/proxy-error.log)"
+    apache -k start >>"$LOGS/proxy-error.log" 2>&1 9>&- || die "apache2 did not start (see $LOGS/proxy-error.log)"
     wait_for "proxy" 30 proxy_listening || die "proxy not listening (see $LOGS/proxy-error.log)"
   fi
   wait_for "proxy pid file" 10 apache_running || die "apache2 wrote no pid file (see $LOGS/proxy-error.log)"
@@ -127,7 +127,7 @@ reload() {
   chmod 600 "$PROXY_TLS_DIR"/*.key 2>/dev/null || true
   apache -t >>"$LOGS/proxy-error.log" 2>&1 || die "apache config test failed after the file change (see $LOGS/proxy-error.log)"
   local old; old="$(ps -o pid= --ppid "$(cat "$P_ROOT/run/httpd.pid")" | tr -d ' ' | sort | tr '\n' ' ')"
-  apache -k graceful >>"$LOGS/proxy-error.log" 2>&1 || die "apache graceful reload failed"
+  apache -k graceful >>"$LOGS/proxy-error.log" 2>&1 9>&- || die "apache graceful reload failed"
   # wait until the children that served the old certificates are replaced
   local i new
   for i in $(seq 1 50); do
