@@ -125,9 +125,13 @@ export async function syncUnits(
   return { secrets, files };
 }
 
+/**
+ * Writes host files that differ, then runs each reload command once, after every file it serves is in place:
+ * a CA bundle and a server certificate that change together reload Apache once, with both.
+ */
 async function syncFiles(deps: Deps, units: readonly Unit[], reader: MaterialReader): Promise<FileOutcome[]> {
-  const out: FileOutcome[] = [];
-  if (!deps.hostFiles) return out;
+  const written: { unit: string; dir: string; written: string[]; reload?: string }[] = [];
+  if (!deps.hostFiles) return [];
   for (const unit of units) {
     const placement = unit.item.files;
     if (!placement) continue;
@@ -145,13 +149,9 @@ async function syncFiles(deps: Deps, units: readonly Unit[], reader: MaterialRea
       files[placement.cert] = JSON.stringify({ keys: m.keySet });
       if (placement.key) files[placement.key] = JSON.stringify(m.jwk);
     }
-    const written = await deps.hostFiles.write(placement, files);
-    let reloaded = false;
-    if (written.length && placement.reload) {
-      await deps.hostFiles.reload(placement.reload);
-      reloaded = true;
-    }
-    out.push({ unit: unit.key, dir: placement.dir, written, reloaded });
+    written.push({ unit: unit.key, dir: placement.dir, written: await deps.hostFiles.write(placement, files), ...(placement.reload && { reload: placement.reload }) });
   }
-  return out;
+  const reloads = new Set(written.filter((w) => w.written.length && w.reload).map((w) => w.reload!));
+  for (const command of reloads) await deps.hostFiles.reload(command);
+  return written.map((w) => ({ unit: w.unit, dir: w.dir, written: w.written, reloaded: Boolean(w.reload && reloads.has(w.reload)) }));
 }

@@ -22,11 +22,13 @@ export class LocalHostFiles implements HostFiles {
 
   reload(command: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
+      // Both streams: many reload scripts report on stdout. Neither carries key material (it is in files).
+      child.stdout.on('data', (d: Buffer) => (stderr += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', (e) => reject(new RekeyError(`reload command failed to start: ${command}`, { cause: e })));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new RekeyError(`reload command "${command}" exited ${code}: ${stderr.trim().slice(0, 500)}`, { retryable: true }))));
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new RekeyError(`reload command "${command}" exited ${code}: ${stderr.trim().slice(-500)}`, { retryable: true }))));
     });
   }
 }
