@@ -122,16 +122,19 @@ export BACKEND_URL='$BACKEND_URL'
 ENV
 }
 
+# the worker processes of the running apache (a graceful reload replaces them)
+children() { { ps -o pid= --ppid "$(cat "$P_ROOT/run/httpd.pid" 2>/dev/null || echo 0)" || true; } | tr -d ' ' | sort | tr '\n' ' '; }
+
 reload() {
   apache_running || die "proxy is not running"
   chmod 600 "$PROXY_TLS_DIR"/*.key 2>/dev/null || true
   apache -t >>"$LOGS/proxy-error.log" 2>&1 || die "apache config test failed after the file change (see $LOGS/proxy-error.log)"
-  local old; old="$(ps -o pid= --ppid "$(cat "$P_ROOT/run/httpd.pid")" | tr -d ' ' | sort | tr '\n' ' ')"
+  local old; old="$(children)"
   apache -k graceful >>"$LOGS/proxy-error.log" 2>&1 9>&- || die "apache graceful reload failed"
   # wait until the children that served the old certificates are replaced
   local i new
   for i in $(seq 1 50); do
-    new="$(ps -o pid= --ppid "$(cat "$P_ROOT/run/httpd.pid")" | tr -d ' ' | sort | tr '\n' ' ')"
+    new="$(children)"
     [ -n "$new" ] && [ "$new" != "$old" ] && break
     sleep 0.1
   done
