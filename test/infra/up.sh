@@ -19,6 +19,8 @@ if ! flock -n 9; then
 fi
 
 t_all=$(now_ms)
+# shellcheck disable=SC2086
+apt_ensure $DEBIAN_PACKAGES_TOOLS
 failed=()
 for c in "${comps[@]}"; do
   t0=$(now_ms)

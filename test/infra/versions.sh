@@ -25,5 +25,5 @@ APACHE_MAJOR=2.4
 CHROMIUM_MIN_MAJOR=120
 DEBIAN_PACKAGES_POSTGRES="postgresql-15 postgresql-client-15"
 DEBIAN_PACKAGES_PROXY="apache2"
-DEBIAN_PACKAGES_CHROMIUM="chromium"
-DEBIAN_PACKAGES_TOOLS="openssl curl ca-certificates"
+DEBIAN_PACKAGES_CHROMIUM="chromium fonts-dejavu-core"
+DEBIAN_PACKAGES_TOOLS="openssl curl ca-certificates iproute2 util-linux"

@@ -16,7 +16,7 @@ version_ok() {
 
 up() {
   # shellcheck disable=SC2086
-  version_ok || apt_ensure $DEBIAN_PACKAGES_CHROMIUM
+  apt_ensure $DEBIAN_PACKAGES_CHROMIUM
   version_ok || die "$CHROMIUM missing or older than $CHROMIUM_MIN_MAJOR ($("$CHROMIUM" --version 2>&1 | head -1))"
   write_env chromium <<ENV
 export CHROMIUM_PATH='$CHROMIUM'

@@ -14,8 +14,12 @@ install() {
   log "installing moto[server]==$MOTO_VERSION into $VENV"
   local py; py="$(command -v python3)"
   rm -rf "$VENV"; mkdir -p "$MOTO_DIR"
-  "$py" -m venv "$VENV" >>"$LOGS/install-moto.log" 2>&1 || die "python3 -m venv failed (see $LOGS/install-moto.log)"
-  "$VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION" >>"$LOGS/install-moto.log" 2>&1 \
+  if ! "$py" -m venv "$VENV" >>"$LOGS/install-moto.log" 2>&1; then
+    apt_ensure python3-venv; rm -rf "$VENV"
+  fi
+  [ -x "$VENV/bin/pip" ] || "$py" -m venv "$VENV" >>"$LOGS/install-moto.log" 2>&1 || die "python3 -m venv failed (see $LOGS/install-moto.log)"
+  # moto itself is pinned in versions.sh, its dependencies by moto-constraints.txt (pip freeze)
+  "$VENV/bin/pip" install -q -c "$INFRA_DIR/moto-constraints.txt" "moto[server]==$MOTO_VERSION" >>"$LOGS/install-moto.log" 2>&1 \
     || die "pip install moto[server]==$MOTO_VERSION failed (see $LOGS/install-moto.log)"
   touch "$MOTO_DIR/.complete"
   log "moto $MOTO_VERSION installed in $(( ($(now_ms) - t0) / 1000 ))s"
