@@ -13,7 +13,7 @@ export function storeTags(inventory: Inventory, unit: Unit): Record<string, stri
 }
 
 /** Makes new material for a unit: a certificate signed by its issuer's current version, or a credential. */
-export async function newMaterial(deps: Pick<Deps, 'clock'>, inventory: Inventory, unit: Unit, reader: MaterialReader): Promise<Material> {
+export async function newMaterial(deps: Pick<Deps, 'clock'>, unit: Unit, reader: MaterialReader): Promise<Material> {
   const item = unit.item;
   const now = deps.clock.now();
   const specHash = specHashOf(unit);
@@ -39,7 +39,7 @@ export async function newMaterial(deps: Pick<Deps, 'clock'>, inventory: Inventor
  * returns what the first attempt stored, so a step that died after this call is safe to run again.
  */
 export async function issuePending(deps: Deps, inventory: Inventory, unit: Unit, versionId: string, reader: MaterialReader, rotationId?: string): Promise<Material> {
-  const material = await newMaterial(deps, inventory, unit, reader);
+  const material = await newMaterial(deps, unit, reader);
   const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
   if (!created) return reader.pending(unit, versionId);
   const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };

@@ -117,7 +117,7 @@ async function main() {
       };
     });
     console.table(table);
-    console.log(`issuing ${SECRETS} passwords into the embedded vault (not part of the figures): ${issueSeconds.toFixed(2)} s`);
+    console.log(`issuing ${SECRETS} credentials into the embedded vault (not part of the figures): ${issueSeconds.toFixed(2)} s`);
     console.log(`first sync wrote ${written} Secrets; the resync wrote ${rewritten}`);
     const result = {
       when: new Date().toISOString(),
