@@ -1,7 +1,6 @@
 import { isRekeyError, RotationLockedError } from '../domain/errors.js';
 import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { IssueReason } from '../domain/plan/issuance.js';
 import { RotationKind, RotationStatus, Trigger } from '../domain/rotation/record.js';
 import { SyncReason } from '../domain/sync/desired.js';
 import { allUnits } from '../domain/units.js';
@@ -22,8 +21,6 @@ export interface ScanResult {
   /** Workloads that use a managed Secret without being listed as its consumers. */
   readonly unlisted: readonly UnlistedConsumer[];
 }
-
-const DUE: ReadonlySet<string> = new Set([IssueReason.Expired, IssueReason.ExpiresSoon, IssueReason.RotationDue, IssueReason.IssuerChanged, IssueReason.SpecChanged, IssueReason.NeverIssued]);
 
 /**
  * The scheduled pass: starts rotations of items that are due (one per item, never beside a running one),
@@ -60,7 +57,8 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
       }
       return;
     }
-    if (DUE.has(d.reason.split(' ')[0]!) && !dueItems.has(item.name)) dueItems.set(item.name, d.reason);
+    // Every decision walkIssuance hands over is due (it has an IssueReason); one rotation per item.
+    if (!dueItems.has(item.name)) dueItems.set(item.name, d.reason);
   });
 
   for (const unit of allUnits(inventory)) {
