@@ -1,6 +1,5 @@
-import { ConflictError, isRekeyError } from '../../shared/domain/errors.js';
-import { executeStep, failRotation, StepExecution } from '../../shared/app/rotation/index.js';
-import { isFinished } from '../../shared/domain/rotation/record.js';
+import { isRekeyError } from '../../shared/domain/errors.js';
+import { executeStep, failRotation } from '../../shared/app/rotation/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { parseJson, stepMessageSchema } from '../../events/schemas.js';
 import type { SqsRecord } from './lambda.js';
@@ -32,7 +31,6 @@ export async function handleStepRecord(rt: LambdaRuntime, deps: Deps, record: Sq
   const fields = { rotationId: message.rotationId, item: message.item, step: message.step, attempt: message.attempt, receives };
   try {
     const result = await executeStep(deps, rt.inventory, message);
-    if (result === StepExecution.Stale) await stillAt(deps, message);
     rt.log.info('step handled', { ...fields, result });
     return StepRecordOutcome.Done;
   } catch (e) {
@@ -46,18 +44,5 @@ export async function handleStepRecord(rt: LambdaRuntime, deps: Deps, record: Sq
     const why = isRekeyError(error) && error.retryable ? `gave up after ${receives} attempt(s)` : 'not retryable';
     await failRotation(deps, rt.inventory, message.rotationId, error);
     return deadLetter(`step ${message.step} failed (${why}): ${error.message}`, message.rotationId);
-  }
-}
-
-/**
- * executeStep reports Stale when its conditional journal write lost. Usually another worker advanced the rotation
- * and this message is done with; but the restart worker also writes the record (restarts per cluster) without
- * advancing it, and on AWS it runs beside the step. When the record is still at this message's step and attempt,
- * nobody moved the rotation on: deliver the message again (the step is idempotent) rather than drop the rotation.
- */
-async function stillAt(deps: Deps, message: { rotationId: string; step: string; attempt: number }): Promise<void> {
-  const now = await deps.journal.get(message.rotationId);
-  if (now && !isFinished(now) && now.step === message.step && now.attempt === message.attempt) {
-    throw new ConflictError(`rotation ${message.rotationId}: step ${message.step} lost its journal write to a concurrent writer and did not advance; retrying`, { rotationId: message.rotationId, step: message.step });
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Authority, Certificate, Credential, Inventory, Item } from './inventory/model.js';
+import type { Authority, Inventory, Item } from './inventory/model.js';
 
 /**
  * A unit is one thing with its own versions in the store: an authority, a certificate, one replica's certificate
@@ -85,5 +85,3 @@ export function specHashOf(unit: Unit): string {
       };
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }
-
-export type { Authority, Certificate, Credential };
