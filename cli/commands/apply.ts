@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { apply } from '../../shared/app/apply.js';
+import { EventType } from '../../shared/domain/events/types.js';
+import { composeLocal } from '../compose.js';
+import { out, printJson, targetFor, targetLabel, type CliContext } from '../context.js';
+import { formatApply } from '../format.js';
+import { readInventory } from '../inventory-file.js';
+import { progressFor } from '../progress.js';
+
+export function registerApply(cli: Command, ctx: CliContext): void {
+  cli
+    .command('apply')
+    .description('issue what is missing or due, store it, write the Secrets')
+    .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
+    .option('--out <dir>', 'render Secrets as DIR/<cluster>/<namespace>/<name>.yaml')
+    .option('--kubeconfig <file>', 'write into the clusters of this kubeconfig (contexts from the inventory)')
+    .action(async (o: { file: string; out?: string; kubeconfig?: string }) => {
+      const started = Date.now();
+      const inv = readInventory(o.file);
+      const target = targetFor(inv, o);
+      const progress = progressFor(Boolean(ctx.globals().json));
+      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
+      const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`) }).finally(runtime.close);
+      progress.done();
+      // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
+      const restartFailures = runtime.bus.published
+        .filter((e) => e.type === EventType.RestartFailed)
+        .map((e) => `restart failed in ${String(e.detail.cluster ?? '?')} for ${e.detail.item}${e.detail.reason ? `: ${String(e.detail.reason)}` : ''}`);
+      if (ctx.globals().json) printJson({ ...result, restartFailures });
+      else out([formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
+      if (result.problems.length || restartFailures.length) ctx.run.exitCode = 1;
+    });
+}

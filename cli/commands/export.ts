@@ -1,0 +1,39 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Option, type Command } from 'commander';
+import { exportItem, type ExportFormat } from '../../shared/app/export.js';
+import { UsageError } from '../../shared/domain/errors.js';
+import { Stage } from '../../shared/ports/secret-store.js';
+import { composeLocal } from '../compose.js';
+import { out, printJson, type CliContext } from '../context.js';
+import { readInventory } from '../inventory-file.js';
+
+const STAGES = { current: Stage.Current, previous: Stage.Previous, pending: Stage.Pending } as const;
+
+export function registerExport(cli: Command, ctx: CliContext): void {
+  cli
+    .command('export')
+    .description('write what a client needs: PEM files, env exports (PREFIX_CA_CERT, PREFIX_CLIENT_CERT, PREFIX_CLIENT_KEY) or PKCS#12')
+    .argument('<name>', 'certificate (or certificate/ordinal for per-replica ones)')
+    .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
+    .addOption(new Option('--format <format>', 'output format').choices(['pem', 'env', 'p12']).default('pem'))
+    .option('--dir <dir>', 'folder for the files')
+    .option('--prefix <prefix>', 'env variable prefix (default: the name in capitals)')
+    .option('--password-env <var>', 'environment variable holding the PKCS#12 password')
+    .addOption(new Option('--version-stage <stage>', 'which version: current, previous (kept for rollback) or pending').choices(['current', 'previous', 'pending']).default('current'))
+    .action(async (name: string, o: { file: string; format: ExportFormat; dir?: string; prefix?: string; passwordEnv?: string; versionStage: keyof typeof STAGES }) => {
+      const inv = readInventory(o.file);
+      const password = o.passwordEnv ? process.env[o.passwordEnv] : undefined;
+      if (o.passwordEnv && !password) throw new UsageError(`--password-env ${o.passwordEnv}: variable is not set`);
+      const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });
+      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
+      for (const f of result.files) {
+        await mkdir(dirname(f.path), { recursive: true });
+        await writeFile(f.path, f.content, { mode: f.mode });
+        await chmod(f.path, f.mode);
+      }
+      if (ctx.globals().json) printJson({ files: result.files.map((f) => f.path), ...(o.format === 'env' && { env: result.stdout.trim().split('\n') }) });
+      else if (result.stdout) process.stdout.write(result.stdout);
+      else out(result.files.map((f) => f.path).join('\n'));
+    });
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { driveRotations, startRotation } from '../../shared/app/rotation/index.js';
+import { status } from '../../shared/app/status.js';
+import { UsageError } from '../../shared/domain/errors.js';
+import { RotationStatus, Trigger } from '../../shared/domain/rotation/record.js';
+import { composeLocal } from '../compose.js';
+import { out, printJson, targetFor, type CliContext } from '../context.js';
+import { readInventory } from '../inventory-file.js';
+import { progressFor } from '../progress.js';
+
+export function registerRotate(cli: Command, ctx: CliContext): void {
+  cli
+    .command('rotate')
+    .description('rotate an item now, step by step, into the same targets as apply')
+    .argument('<name>', 'certificate, authority or credential')
+    .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
+    .option('--out <dir>', 'render Secrets as DIR/<cluster>/<namespace>/<name>.yaml')
+    .option('--kubeconfig <file>', 'write into the clusters of this kubeconfig')
+    .option('--reason <text>', 'why (recorded in the journal and events)', 'manual rotation')
+    .action(async (name: string, o: { file: string; out?: string; kubeconfig?: string; reason: string }) => {
+      const inv = readInventory(o.file);
+      if (!inv.items.has(name)) throw new UsageError(`no authority, certificate or credential named "${name}" in ${o.file}`);
+      const target = targetFor(inv, o);
+      const json = Boolean(ctx.globals().json);
+      const progress = progressFor(json);
+      const { deps, queue, close } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
+      const { before, after, final } = await (async () => {
+        const before = await status(deps, inv);
+        const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason });
+        if (!json) out(`rotation ${record.id} of ${name} started`);
+        await driveRotations(deps, inv, queue, { onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
+        progress.done();
+        return { before, final: (await deps.journal.get(record.id))!, after: await status(deps, inv) };
+      })().finally(close);
+      if (json) printJson({ rotation: final, before: before.filter((s) => s.name.split('/')[0] === name), after: after.filter((s) => s.name.split('/')[0] === name) });
+      else {
+        for (const h of final.history) out(`  ${h.status.padEnd(9)} ${h.step}${h.message ? `: ${h.message}` : ''}`);
+        for (const a of after.filter((s) => s.name.split('/')[0] === name)) {
+          const b = before.find((x) => x.name === a.name);
+          out(`  ${a.name}: ${b?.serial ? `serial ${b.serial.slice(0, 16)} -> ` : ''}${a.serial ? `serial ${a.serial.slice(0, 16)}` : `version ${a.version}`}`);
+        }
+        out(`rotation ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+      }
+      if (final.status !== RotationStatus.Completed) ctx.run.exitCode = 1;
+    });
+}
