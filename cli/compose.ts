@@ -89,7 +89,7 @@ async function composeLocked(
     restartModule = await import('../shared/app/restart/index.js');
   }
 
-  const base = { store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles(), ...(options.signal && { signal: options.signal }) };
+  const base = { store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles({ stateDir }), ...(options.signal && { signal: options.signal }) };
   const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule!.requestRestarts(deps, inv, record) } } : base;
   if (restartModule) {
     const m = restartModule;

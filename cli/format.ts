@@ -28,7 +28,7 @@ export function formatPlan(p: Plan): string {
   else {
     const { shown, more } = limited(p.actions);
     lines.push(`inventory ${p.inventory}: ${p.actions.length} action(s)`);
-    lines.push(table(shown.map((a) => ['  ' + a.action, a.kind, a.name, a.cluster ? `${a.cluster}:${a.namespace}/${a.secret}` : '', a.reason])) + more);
+    lines.push(table(shown.map((a) => ['  ' + a.action, a.kind, a.name, a.cluster ? `${a.cluster}:${a.namespace}/${a.secret}` : (a.path ?? a.command ?? ''), a.reason])) + more);
   }
   for (const w of p.warnings) lines.push(`warning: ${w.name}${w.cluster ? ` [${w.cluster}]` : ''}: ${w.message}`);
   return lines.join('\n');
@@ -44,12 +44,16 @@ export function formatApply(r: ApplyResult, targetLabel: string, ms: number): st
   const count = (c: string) => r.sync.secrets.filter((s) => s.change === c).length;
   lines.push(`secrets -> ${targetLabel}: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged`);
   for (const f of r.sync.files) if (f.written.length) lines.push(`files -> ${f.dir}: ${f.written.join(', ')}${f.reloaded ? ' (reloaded)' : ''}`);
-  for (const p of r.problems) lines.push(`not written: ${p}`);
+  for (const f of r.sync.files) if (f.chmodded.length) lines.push(`modes -> ${f.dir}: ${f.chmodded.join(', ')} set back to the inventory's mode`);
+  for (const o of r.sync.reloads) if (o.reason === 'ReloadOwed' && o.result === 'succeeded') lines.push(`owed reload done: ${o.command}`);
+  for (const p of r.problems) lines.push(p.startsWith('reload owed') ? p : `not written: ${p}`);
   lines.push(`done in ${(ms / 1000).toFixed(1)}s`);
   return lines.join('\n');
 }
 
 export function formatStatus(rows: readonly UnitStatus[]): string {
+  const owed = new Map(rows.flatMap((r) => (r.reloadOwed ? [[r.reloadOwed.command, r.reloadOwed] as const] : [])));
+  const notes = [...owed.values()].map((o) => `\nreload owed since ${o.since.slice(0, 19)}Z (${o.attempts} failed run(s)): ${o.command}${o.lastError ? `\n  last: ${o.lastError}` : ''}`);
   return table([
     ['NAME', 'KIND', 'VERSION', 'NOT AFTER', 'SERIAL', 'ROTATION'],
     ...rows.map((r) => [
@@ -60,5 +64,5 @@ export function formatStatus(rows: readonly UnitStatus[]): string {
       r.serial ? r.serial.slice(0, 12) : '-',
       r.rotation ? `${r.rotation.status} (${r.rotation.step}, ${r.rotation.updatedAt.slice(0, 19)}Z)${r.rotation.error ? `: ${r.rotation.error}` : ''}` : '-',
     ]),
-  ]);
+  ]) + notes.join('');
 }

@@ -8,7 +8,7 @@ import type { Deps } from './deps.js';
 import { issuePending, promoteVersion, storeTags } from './issuance.js';
 import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
-import { SyncChange, syncUnits, type SyncReport } from './sync.js';
+import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
 
 export interface AppliedDecision {
   readonly unit: string;
@@ -41,7 +41,8 @@ export async function apply(deps: Deps, inventory: Inventory, options: { onProgr
   const sync = await syncUnits(deps, inventory, allUnits(inventory), reader);
   const problems = sync.secrets
     .filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable)
-    .map((s) => `${s.cluster}/${s.namespace}/${s.secret} (${s.unit}): ${s.reason ?? s.change}`);
+    .map((s) => `${s.cluster}/${s.namespace}/${s.secret} (${s.unit}): ${s.reason ?? s.change}`)
+    .concat(sync.reloads.filter((r) => r.result === ReloadResult.Failed).map((r) => `reload owed for ${r.units.join(', ')} (files written, not served yet): ${r.error ?? 'reload failed'}`));
   return {
     inventory: inventory.name,
     decisions: decisions.map((d) => ({ unit: d.unit.key, kind: d.unit.item.kind, action: d.action, reason: d.reason })),

@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import type { Inventory } from '../domain/inventory/model.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { IssueAction, walkIssuance } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
 import { findUnlistedConsumers } from './restart/index.js';
-import { SyncChange, syncUnits } from './sync.js';
+import { ReloadReason, ReloadResult, SyncChange, syncUnits } from './sync.js';
 
 /** One thing apply would do. `kind` is the item kind, or `secret` for a write into a cluster. */
 export interface PlanAction {
@@ -15,6 +16,10 @@ export interface PlanAction {
   readonly cluster?: string;
   readonly namespace?: string;
   readonly secret?: string;
+  /** A host file (`kind: file`). */
+  readonly path?: string;
+  /** A reload command (`kind: reload`). */
+  readonly command?: string;
 }
 
 export interface PlanWarning {
@@ -67,11 +72,26 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
       }
     }
   }
+  // Host files: content to write, modes that drifted, reloads owed from earlier runs or due to these writes.
+  for (const f of report.files) {
+    for (const name of f.written) actions.push({ action: 'write', kind: 'file', name: f.unit, reason: 'ContentChanged', path: join(f.dir, name) });
+    for (const name of f.chmodded) actions.push({ action: 'chmod', kind: 'file', name: f.unit, reason: 'ModeDrifted', path: join(f.dir, name) });
+  }
+  const reloads = new Map(report.reloads.map((r) => [r.command, r]));
   // Units that get a new version will be written wherever they go.
   for (const u of units.filter((x) => renewed.has(x.key))) {
     for (const cluster of u.item.secret?.clusters ?? []) {
       actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: u.item.secret!.namespace, secret: u.secretName! });
     }
+    const files = u.item.files;
+    if (!files) continue;
+    actions.push({ action: 'write', kind: 'file', name: u.key, reason: 'NewVersion', path: files.dir });
+    if (files.reload && !reloads.has(files.reload)) reloads.set(files.reload, { command: files.reload, units: [u.key], reason: ReloadReason.FilesChanged, result: ReloadResult.Owed });
+  }
+  for (const r of reloads.values()) {
+    const attempts = r.attempts ? ` (${r.attempts} failed run(s) since ${r.since})` : '';
+    actions.push({ action: 'reload', kind: 'reload', name: r.units.join(', '), reason: r.reason, command: r.command });
+    if (r.reason === ReloadReason.ReloadOwed) warnings.push({ name: r.units.join(', '), message: `reload owed${attempts}: ${r.command}${r.error ? `; last: ${r.error}` : ''}` });
   }
   for (const u of await findUnlistedConsumers(deps, inventory)) {
     warnings.push({ name: u.item, cluster: u.cluster, message: `${u.workload} uses Secret ${u.namespace}/${u.secret} (${u.via}) but is not a consumer: it will not be restarted` });

@@ -2,8 +2,10 @@ import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js
 import { UnmanagedObjectError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { decideSync, desiredSecret, SyncReason } from '../domain/sync/desired.js';
+import type { Material } from '../domain/store/material.js';
 import type { Unit } from '../domain/units.js';
 import type { DesiredSecret, ObservedSecret } from '../ports/cluster.js';
+import { FileChange, type FileDrift } from '../ports/host-files.js';
 import { mapLimit } from './concurrency.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
@@ -32,14 +34,45 @@ export interface SyncOutcome {
 export interface FileOutcome {
   readonly unit: string;
   readonly dir: string;
+  /** Files whose content was (dry run: would be) written. */
   readonly written: readonly string[];
+  /** Files whose mode was (would be) set back to the placement's mode, content unchanged. */
+  readonly chmodded: readonly string[];
+  /** Its reload ran and succeeded in this sync. */
   readonly reloaded: boolean;
+}
+
+export const ReloadReason = {
+  /** Files it serves changed in this sync. */
+  FilesChanged: 'FilesChanged',
+  /** An earlier reload failed, timed out or never ran (killed process): still owed. */
+  ReloadOwed: 'ReloadOwed',
+} as const;
+export type ReloadReason = (typeof ReloadReason)[keyof typeof ReloadReason];
+
+export const ReloadResult = { Succeeded: 'succeeded', Failed: 'failed', Owed: 'owed' } as const;
+export type ReloadResult = (typeof ReloadResult)[keyof typeof ReloadResult];
+
+export interface ReloadOutcome {
+  readonly command: string;
+  readonly units: readonly string[];
+  readonly reason: ReloadReason;
+  /** `owed` in a dry run (it would run), otherwise how the run went. */
+  readonly result: ReloadResult;
+  readonly error?: string;
+  /** An owed reload from earlier runs: when it became owed, failed runs so far. */
+  readonly since?: string;
+  readonly attempts?: number;
 }
 
 export interface SyncReport {
   readonly secrets: readonly SyncOutcome[];
   readonly files: readonly FileOutcome[];
+  readonly reloads: readonly ReloadOutcome[];
 }
+
+/** How long a reload may run when its placement does not say (`files.reloadTimeout`). */
+export const DEFAULT_RELOAD_TIMEOUT_MS = 60_000;
 
 interface Target {
   readonly unit: Unit;
@@ -120,38 +153,113 @@ export async function syncUnits(
     return { ...base, change, reason: decision.reason, versionId: current.versionId };
   });
 
-  const files = options.dryRun ? [] : await syncFiles(deps, units, reader);
+  // Events first: a failing reload must not lose what was written into the clusters.
   await deps.events.publish(events);
-  return { secrets, files };
+  const { files, reloads } = await syncFiles(deps, inventory, units, reader, Boolean(options.dryRun));
+  return { secrets, files, reloads };
 }
 
-/**
- * Writes host files that differ, then runs each reload command once, after every file it serves is in place:
- * a CA bundle and a server certificate that change together reload Apache once, with both.
- */
-async function syncFiles(deps: Deps, units: readonly Unit[], reader: MaterialReader): Promise<FileOutcome[]> {
-  const written: { unit: string; dir: string; written: string[]; reload?: string }[] = [];
-  if (!deps.hostFiles) return [];
-  for (const unit of units) {
-    const placement = unit.item.files;
-    if (!placement) continue;
-    const current = await reader.current(unit.storeName);
-    if (!current) continue;
-    const m = current.material;
-    const files: Record<string, string> = {};
-    if (m.type === 'certificate') {
+function hostFilesOf(unit: Unit, m: Material): Record<string, string> {
+  const placement = unit.item.files!;
+  const files: Record<string, string> = {};
+  switch (m.type) {
+    case 'certificate':
       files[placement.cert] = m.cert + m.chain;
       if (placement.key && unit.item.kind !== 'authority') files[placement.key] = m.key;
       if (placement.ca) files[placement.ca] = m.ca;
-    } else if (m.type === 'password') {
+      break;
+    case 'password':
       files[placement.cert] = m.password;
-    } else {
+      break;
+    default:
       files[placement.cert] = JSON.stringify({ keys: m.keySet });
       if (placement.key) files[placement.key] = JSON.stringify(m.jwk);
-    }
-    written.push({ unit: unit.key, dir: placement.dir, written: await deps.hostFiles.write(placement, files), ...(placement.reload && { reload: placement.reload }) });
   }
-  const reloads = new Set(written.filter((w) => w.written.length && w.reload).map((w) => w.reload!));
-  for (const command of reloads) await deps.hostFiles.reload(command);
-  return written.map((w) => ({ unit: w.unit, dir: w.dir, written: w.written, reloaded: Boolean(w.reload && reloads.has(w.reload)) }));
+  return files;
+}
+
+/**
+ * Host files: brings every file to its current version and the placement's mode (content first, then modes),
+ * then runs each reload command once, after every file it serves is in place: a CA bundle and a server
+ * certificate that change together reload Apache once, with both. A reload is recorded as owed before the files
+ * change and settled only when it exits 0, so one that fails, hangs (killed at its timeout) or is interrupted by a
+ * crash runs again on the next sync that covers it. Reload failures are reported, not thrown: the caller decides
+ * (apply reports a problem and exits 1, a rotation's sync step fails).
+ */
+async function syncFiles(deps: Deps, inventory: Inventory, units: readonly Unit[], reader: MaterialReader, dryRun: boolean): Promise<Pick<SyncReport, 'files' | 'reloads'>> {
+  const hostFiles = deps.hostFiles;
+  if (!hostFiles) return { files: [], reloads: [] };
+  const planned: { unit: Unit; files: Record<string, string>; drift: FileDrift[] }[] = [];
+  for (const unit of units) {
+    if (!unit.item.files) continue;
+    const current = await reader.current(unit.storeName);
+    if (!current) continue;
+    const files = hostFilesOf(unit, current.material);
+    planned.push({ unit, files, drift: await hostFiles.check(unit.item.files, files) });
+  }
+
+  // Which reloads this sync covers: those whose files change now, and those still owed by earlier runs.
+  const commands = new Map<string, { units: Set<string>; timeoutMs: number; changed: boolean }>();
+  for (const p of planned) {
+    const { reload, reloadTimeoutMs } = p.unit.item.files!;
+    if (!reload) continue;
+    const entry = commands.get(reload) ?? { units: new Set<string>(), timeoutMs: 0, changed: false };
+    entry.timeoutMs = Math.max(entry.timeoutMs, reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS);
+    if (p.drift.some((d) => d.change === FileChange.Content)) {
+      entry.units.add(p.unit.key);
+      entry.changed = true;
+    }
+    commands.set(reload, entry);
+  }
+  const owed = new Map((await hostFiles.ledger.owed(inventory.name)).map((o) => [o.command, o]));
+  const due = [...commands].filter(([command, c]) => c.changed || owed.has(command));
+  const outcomeOf = (command: string, c: { units: Set<string>; changed: boolean }) => {
+    const earlier = owed.get(command);
+    return {
+      command,
+      units: [...new Set([...(earlier?.units ?? []), ...c.units])].sort(),
+      reason: earlier ? ReloadReason.ReloadOwed : ReloadReason.FilesChanged,
+      ...(earlier && { since: earlier.since, attempts: earlier.attempts }),
+    };
+  };
+
+  const fileOutcome = (p: (typeof planned)[number], reloaded: boolean): FileOutcome => ({
+    unit: p.unit.key,
+    dir: p.unit.item.files!.dir,
+    written: p.drift.filter((d) => d.change === FileChange.Content).map((d) => d.name),
+    chmodded: p.drift.filter((d) => d.change === FileChange.Mode).map((d) => d.name),
+    reloaded,
+  });
+  if (dryRun) {
+    return {
+      files: planned.map((p) => fileOutcome(p, false)),
+      reloads: due.map(([command, c]) => ({ ...outcomeOf(command, c), result: ReloadResult.Owed, ...(owed.get(command)?.lastError && { error: owed.get(command)!.lastError! }) })),
+    };
+  }
+
+  const now = deps.clock.now();
+  for (const [command, c] of due) if (c.changed) await hostFiles.ledger.owe(inventory.name, command, [...c.units], now);
+  for (const p of planned) if (p.drift.length) await hostFiles.write(p.unit.item.files!, p.files);
+
+  const reloads: ReloadOutcome[] = [];
+  for (const [command, c] of due) {
+    const base = outcomeOf(command, c);
+    try {
+      await hostFiles.reload(command, { timeoutMs: c.timeoutMs, ...(deps.signal && { signal: deps.signal }) });
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      await hostFiles.ledger.failed(inventory.name, command, error);
+      deps.log.debug('reload failed; it stays owed', { command, error });
+      reloads.push({ ...base, result: ReloadResult.Failed, error });
+      continue;
+    }
+    await hostFiles.ledger.settle(inventory.name, command);
+    reloads.push({ ...base, result: ReloadResult.Succeeded });
+  }
+  const succeeded = new Set(reloads.filter((r) => r.result === ReloadResult.Succeeded).map((r) => r.command));
+  const reloadedUnit = (p: (typeof planned)[number]) => {
+    const command = p.unit.item.files!.reload;
+    return command !== undefined && succeeded.has(command);
+  };
+  return { files: planned.map((p) => fileOutcome(p, reloadedUnit(p))), reloads };
 }

@@ -1,34 +1,63 @@
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RekeyError } from '../../domain/errors.js';
 import type { FilePlacement } from '../../domain/inventory/model.js';
-import type { HostFiles } from '../../ports/host-files.js';
+import { FileChange, type FileDrift, type HostFiles, type ReloadLedger, type ReloadOptions } from '../../ports/host-files.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { JsonReloadLedger } from './reload-ledger.js';
+import { runReload } from './reload-command.js';
 
-/** Files on this host (seed 004's proxy): each written atomically with the placement's mode when it differs. */
+/** File names under the state folder. */
+export const HostFilesState = { ledger: 'reloads.json', log: 'reload.log' } as const;
+
+/** Permission bits only (no file type, no setuid/sticky: the inventory's mode is three octal digits). */
+const PERMISSIONS = 0o777;
+
+/**
+ * Files on this host (seed 004's proxy): each written atomically with the placement's mode when its content
+ * differs, chmod'ed when only its mode drifted. Reloads run through `sh -c` with a timeout; the owed ones are kept
+ * in `<state>/reloads.json`, their output in `<state>/reload.log` (0600, PEM blocks scrubbed).
+ */
 export class LocalHostFiles implements HostFiles {
-  async write(placement: FilePlacement, files: Readonly<Record<string, string>>): Promise<string[]> {
-    const written: string[] = [];
+  readonly ledger: ReloadLedger;
+  private readonly logPath: string;
+
+  constructor(options: { stateDir: string }) {
+    this.ledger = new JsonReloadLedger(join(options.stateDir, HostFilesState.ledger));
+    this.logPath = join(options.stateDir, HostFilesState.log);
+  }
+
+  async check(placement: FilePlacement, files: Readonly<Record<string, string>>): Promise<FileDrift[]> {
+    const drift: FileDrift[] = [];
     for (const [name, content] of Object.entries(files)) {
       const path = join(placement.dir, name);
       const current = await readFile(path, 'utf8').catch(() => undefined);
-      if (current === content) continue;
-      await writeFileAtomic(path, content, { mode: placement.mode });
-      written.push(name);
+      if (current !== content) drift.push({ name, change: FileChange.Content });
+      else if (((await stat(path)).mode & PERMISSIONS) !== placement.mode) drift.push({ name, change: FileChange.Mode });
     }
-    return written;
+    return drift;
   }
 
-  reload(command: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      // Both streams: many reload scripts report on stdout. Neither carries key material (it is in files).
-      child.stdout.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (e) => reject(new RekeyError(`reload command failed to start: ${command}`, { cause: e })));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new RekeyError(`reload command "${command}" exited ${code}: ${stderr.trim().slice(-500)}`, { retryable: true }))));
-    });
+  async write(placement: FilePlacement, files: Readonly<Record<string, string>>): Promise<FileDrift[]> {
+    const drift = await this.check(placement, files);
+    for (const d of drift) {
+      const path = join(placement.dir, d.name);
+      switch (d.change) {
+        case FileChange.Content:
+          await writeFileAtomic(path, files[d.name]!, { mode: placement.mode });
+          break;
+        case FileChange.Mode:
+          await chmod(path, placement.mode);
+          break;
+        default: {
+          const never: never = d.change;
+          throw new Error(`unknown file change ${String(never)}`);
+        }
+      }
+    }
+    return drift;
+  }
+
+  reload(command: string, options: ReloadOptions): Promise<void> {
+    return runReload(command, { ...options, logPath: this.logPath });
   }
 }

@@ -6,7 +6,7 @@ import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
 import { issuePending, promoteVersion } from '../issuance.js';
-import { SyncChange, syncUnits } from '../sync.js';
+import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { VerificationError, RestartError } from './errors.js';
 import type { StepHandler } from './step-context.js';
 
@@ -43,6 +43,14 @@ const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => 
     throw new RekeyError(`could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`, {
       context: { rotationId: record.id, item: record.item },
       retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
+    });
+  }
+  // Files in place but not served: the rotation must not report completed. Not retried here (a hung reload would
+  // hold the state lock for five timeouts); the reload stays owed and the next apply or rotation runs it again.
+  const unreloaded = report.reloads.filter((r) => r.result === ReloadResult.Failed);
+  if (unreloaded.length) {
+    throw new RekeyError(`files written, but not reloaded (still owed, run again by the next apply): ${unreloaded.map((r) => r.error).join('; ')}`, {
+      context: { rotationId: record.id, item: record.item },
     });
   }
   const written = report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;

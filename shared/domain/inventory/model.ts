@@ -24,7 +24,10 @@ export interface FilePlacement {
   readonly key?: string;
   readonly ca?: string;
   readonly mode: number;
+  /** Run through `sh -c` after the files changed; owed until it exits 0. */
   readonly reload?: string;
+  /** How long `reload` may run before its process group is killed; 60 s when left out. */
+  readonly reloadTimeoutMs?: number;
 }
 
 export type Consumer =

@@ -50,7 +50,7 @@ function secretOf(doc: { name: string; namespace: string; clusters?: string[] | 
   return { name: doc.name, namespace: doc.namespace, clusters: doc.clusters ?? all.map((c) => c.name) };
 }
 
-function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?: string | undefined; mode: string; reload?: string | undefined } | undefined): FilePlacement | undefined {
+function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?: string | undefined; mode: string; reload?: string | undefined; reloadTimeout?: string | undefined } | undefined): FilePlacement | undefined {
   if (!doc) return undefined;
   return {
     dir: doc.dir,
@@ -59,6 +59,7 @@ function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?
     ...(doc.ca !== undefined && { ca: doc.ca }),
     mode: parseInt(doc.mode, 8),
     ...(doc.reload !== undefined && { reload: doc.reload }),
+    ...(doc.reloadTimeout !== undefined && { reloadTimeoutMs: ms(doc.reloadTimeout)! }),
   };
 }
 

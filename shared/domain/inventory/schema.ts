@@ -31,13 +31,19 @@ export const secretTarget = z.strictObject({
   clusters: z.array(z.string()).min(1).optional().meta({ description: 'clusters to write to; all when left out' }),
 });
 
+const reloadDescription =
+  'command run through `sh -c` after the files changed; a reload that fails or times out stays owed and is retried by the next apply or rotation';
+const reloadTimeoutDescription = 'how long reload may run before its process group is killed (default 60s)';
+const reloadTimeout = duration.refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be longer than 0' });
+
 export const fileTarget = z.strictObject({
   dir: z.string().min(1),
   cert: z.string().min(1).default('tls.crt'),
   key: z.string().min(1).default('tls.key'),
   ca: z.string().min(1).optional(),
   mode: z.string().regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0600"').default('0600'),
-  reload: z.string().min(1).optional().meta({ description: 'command run after the files changed' }),
+  reload: z.string().min(1).optional().meta({ description: reloadDescription }),
+  reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }),
 });
 
 const workloadRef = z
@@ -76,7 +82,7 @@ export const authority = z.strictObject({
   parent: z.string().optional().meta({ description: 'makes this an intermediate CA under the named authority' }),
   pathLen: z.number().int().min(0).max(10).optional(),
   secret: secretTarget.optional().meta({ description: 'publish the CA certificate (no key) as a Secret' }),
-  files: z.strictObject({ dir: z.string().min(1), cert: z.string().min(1).default('ca.crt'), mode: z.string().regex(/^0?[0-7]{3}$/).default('0644'), reload: z.string().optional() }).optional(),
+  files: z.strictObject({ dir: z.string().min(1), cert: z.string().min(1).default('ca.crt'), mode: z.string().regex(/^0?[0-7]{3}$/).default('0644'), reload: z.string().optional().meta({ description: reloadDescription }), reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }) }).optional(),
 });
 
 export const certificate = z.strictObject({
