@@ -5,6 +5,7 @@ import { registerApply } from './commands/apply.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPlan } from './commands/plan.js';
+import { registerReport } from './commands/report.js';
 import { registerRotate } from './commands/rotate.js';
 import { registerStatus } from './commands/status.js';
 import { registerValidate } from './commands/validate.js';
@@ -12,7 +13,7 @@ import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } 
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')
