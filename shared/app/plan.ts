@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Inventory } from '../domain/inventory/model.js';
+import { inventoryWarnings } from '../domain/inventory/warnings.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { IssueAction, walkIssuance } from './issuance-walk.js';
@@ -38,7 +39,7 @@ export interface Plan {
 export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
   const reader = new MaterialReader(deps.store, inventory);
   const actions: PlanAction[] = [];
-  const warnings: PlanWarning[] = [];
+  const warnings: PlanWarning[] = inventoryWarnings(inventory).map((w) => ({ name: w.item, message: `${w.path}: ${w.message}` }));
   const decisions = await walkIssuance(deps, inventory, reader, async () => {});
   const renewed = new Set<string>();
   for (const d of decisions) {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { InventoryIssue } from '../errors.js';
+import { quote } from './text.js';
 
 /** Writes a path like `certificates[3].secret.name`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -7,6 +8,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
     else out += out ? `.${String(part)}` : String(part);
+    // A key is the document's text: a hostile one must not make the path unreadable or endless.
+    if (out.length > 300) return `${out.slice(0, 300)}…`;
   }
   return out;
 }
@@ -29,7 +32,7 @@ function describeUnion(issue: z.core.$ZodIssueInvalidUnion, input: unknown): str
       return suffix + (first.code === 'unrecognized_keys' ? `unknown field "${first.keys.join('", "')}"` : first.message);
     }
   }
-  return wantObject ? 'object of an unexpected shape' : `unexpected value ${JSON.stringify(input)}`;
+  return wantObject ? 'object of an unexpected shape' : `unexpected value ${typeof input === 'string' ? quote(input) : String(input)}`;
 }
 
 /** Turns zod's issues into rekey's: one per problem, each with its field path. */

@@ -15,6 +15,10 @@ import {
   type SecretPlacement,
 } from './model.js';
 import type { ConsumerDocument, InventoryDocument, RestartDocument, WorkloadKind } from './schema.js';
+import { LIMITS } from './limits.js';
+import { canonicalIp } from './names.js';
+import { estimateCertificateSize } from './secret-size.js';
+import { quote } from './text.js';
 
 const HOUR = 3_600_000;
 export const DEFAULTS = {
@@ -105,7 +109,8 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       validityMs,
       renewBeforeMs: ms(c.renewBefore) ?? Math.min(leafRenew, Math.floor(validityMs / 3)),
       dnsNames: c.dnsNames ?? [],
-      ipAddresses: c.ipAddresses ?? [],
+      // An embedded IPv4 tail (::ffff:1.2.3.4) is written in hex, the one IPv6 form the certificate builder reads.
+      ipAddresses: (c.ipAddresses ?? []).map((ip) => (ip.includes(':') && ip.includes('.') ? (canonicalIp(ip) ?? ip) : ip)),
       uris: c.uris ?? [],
       ...(c.perReplica && { perReplica: c.perReplica }),
       ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
@@ -159,7 +164,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
 
   const authorities = new Map(inv.authorities.map((a) => [a.name, a]));
   for (const a of inv.authorities) {
-    if (a.parent !== undefined && !authorities.has(a.parent)) add(`${a.path}.parent`, `unknown authority "${a.parent}"`);
+    if (a.parent !== undefined && !authorities.has(a.parent)) add(`${a.path}.parent`, `unknown authority ${quote(a.parent)}`);
     if (a.renewBeforeMs >= a.validityMs) add(`${a.path}.renewBefore`, 'must be shorter than validity');
     const parent = a.parent !== undefined ? authorities.get(a.parent) : undefined;
     if (parent && a.validityMs > parent.validityMs) add(`${a.path}.validity`, `outlives its parent "${parent.name}"`);
@@ -181,17 +186,23 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
 
   for (const c of inv.certificates) {
     const issuer = authorities.get(c.issuer);
-    if (!issuer) add(`${c.path}.issuer`, `unknown authority "${c.issuer}"`);
+    if (!issuer) add(`${c.path}.issuer`, `unknown authority ${quote(c.issuer)}`);
     else if (c.validityMs > issuer.validityMs) add(`${c.path}.validity`, `outlives its issuer "${issuer.name}"`);
     if (c.renewBeforeMs >= c.validityMs) add(`${c.path}.renewBefore`, 'must be shorter than validity');
     if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the certificate)');
     if (c.perReplica && !c.secret) add(`${c.path}.perReplica`, 'needs a secret (one Secret per pod)');
-    c.dnsNames.forEach((n, i) => {
-      if (!/^(\*\.)?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(n)) add(`${c.path}.dnsNames[${i}]`, `not a DNS name: "${n}"`);
-    });
-    c.ipAddresses.forEach((ip, i) => {
-      if (!isIp(ip)) add(`${c.path}.ipAddresses[${i}]`, `not an IP address: "${ip}"`);
-    });
+    // DNS names, IP addresses and URIs are checked one by one by the schema; here what they add up to.
+    const sanCount = c.dnsNames.length + c.ipAddresses.length + c.uris.length + (c.perReplica ? 2 : 0);
+    if (sanCount > LIMITS.sansPerCertificate) {
+      add(c.path, `${sanCount} subject alternative names (dnsNames + ipAddresses + uris${c.perReplica ? ' + 2 per replica' : ''}); at most ${LIMITS.sansPerCertificate}`);
+    } else if (issuer) {
+      const size = estimateCertificateSize(inv, c);
+      if (size.storeEntry > LIMITS.storeEntryBytes) {
+        add(c.path, `a version would take about ${size.storeEntry} bytes; Secrets Manager stores at most ${LIMITS.storeEntryBytes}: use fewer or shorter names or a smaller key`);
+      } else if (size.secret > LIMITS.kubernetesSecretBytes) {
+        add(c.path, `its Secret would take about ${size.secret} bytes; Kubernetes stores at most ${LIMITS.kubernetesSecretBytes}`);
+      }
+    }
   }
   for (const c of inv.credentials) {
     if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the credential)');
@@ -201,7 +212,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
   const targets = new Map<string, string>();
   for (const item of all) {
     item.secret?.clusters.forEach((name, i) => {
-      if (!clusterNames.has(name)) add(`${item.path}.secret.clusters[${i}]`, `unknown cluster "${name}"`);
+      if (!clusterNames.has(name)) add(`${item.path}.secret.clusters[${i}]`, `unknown cluster ${quote(name)}`);
     });
     if (!item.secret) continue;
     const names = item.kind === 'certificate' && item.perReplica
@@ -220,13 +231,5 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
   return issues;
 }
 
-export function isIp(text: string): boolean {
-  const v4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-  if (v4.test(text)) return true;
-  if (!text.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(text)) return false;
-  const halves = text.split('::');
-  if (halves.length > 2) return false;
-  const groups = halves.flatMap((h) => (h ? h.split(':') : []));
-  if (groups.some((g) => !/^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
-  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
-}
+/** Whether `text` is an IP address a certificate can name (see `canonicalIp`). */
+export const isIp = (text: string): boolean => canonicalIp(text) !== undefined;

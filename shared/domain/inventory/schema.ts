@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { LIMITS, URI_SCHEMES } from './limits.js';
+import { directoryProblem, dnsNameProblem, fileNameProblem, ipAddressProblem, uriProblem } from './names.js';
+import { SAFE_COMMAND, SAFE_TEXT, unsafeCharacter } from './text.js';
 
 /** The one definition of the inventory's shape: validation and the published JSON Schema both come from it. */
 
@@ -19,16 +22,45 @@ const duration = z
   .refine((s) => (parseDuration(s) ?? 0) >= 0, { message: 'must not be negative' })
   .meta({ description: 'Go-style duration: 2160h, 30m, 90s' });
 
+/** A validity: a duration of at least `LIMITS.minValidityMs` (0 and `1ms` are refused here, not as a renewBefore error). */
+const validity = duration
+  .refine((s) => {
+    const ms = parseDuration(s);
+    return ms === undefined || ms < 0 || ms >= LIMITS.minValidityMs;
+  }, { message: `must be at least ${formatDuration(LIMITS.minValidityMs)}` })
+  .meta({ description: `Go-style duration, at least ${formatDuration(LIMITS.minValidityMs)}: 2160h, 90m` });
+
+/** Adds the problem a validator finds (undefined: none) as the value's issue. */
+const check = (problem: (value: string) => string | undefined) => (value: string, ctx: z.core.$RefinementCtx<string>) => {
+  const found = problem(value);
+  if (found !== undefined) ctx.addIssue({ code: 'custom', message: found, input: value });
+};
+
+/**
+ * Free text that ends up in a certificate, a file name, a command or a terminal: no control characters (NUL,
+ * newline, escape...), no bidirectional overrides or isolates, at most `max` characters.
+ */
+const text = (max: number, description?: string) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .superRefine(check((v) => unsafeCharacter(v) && `must not contain a ${unsafeCharacter(v)}`))
+    .meta({ pattern: SAFE_TEXT.source, ...(description && { description }) });
+
+const list = <T extends z.ZodType>(element: T, max: number, what: string) => z.array(element).max(max, `at most ${max} ${what}`);
+
 const itemName = z.string().regex(ITEM_NAME, 'letters, digits, ".", "_" and "-" only, at most 128');
 const secretName = z.string().max(253).regex(DNS_SUBDOMAIN, 'not a valid Kubernetes name (DNS-1123 subdomain)');
 const namespace = z.string().max(63).regex(DNS_LABEL, 'not a valid namespace (DNS-1123 label)');
+const clusterName = z.string().max(63, 'at most 63 characters').regex(DNS_LABEL, 'a DNS-1123 label');
 
 export const keyType = z.enum(KEY_TYPES);
 
 export const secretTarget = z.strictObject({
   name: secretName,
   namespace,
-  clusters: z.array(z.string()).min(1).optional().meta({ description: 'clusters to write to; all when left out' }),
+  clusters: list(clusterName, LIMITS.clusters, 'clusters').min(1).optional().meta({ description: `clusters to write to; all when left out (at most ${LIMITS.clusters})` }),
 });
 
 const reloadDescription =
@@ -36,24 +68,45 @@ const reloadDescription =
 const reloadTimeoutDescription = 'how long reload may run before its process group is killed (default 60s)';
 const reloadTimeout = duration.refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be longer than 0' });
 
+const directory = z
+  .string()
+  .superRefine(check(directoryProblem))
+  .meta({ description: 'absolute directory the files are written to' });
+const fileName = z
+  .string()
+  .superRefine(check(fileNameProblem))
+  .meta({ description: `a plain file name inside dir: no "/", not ".." (at most ${LIMITS.fileName} bytes)` });
+const fileMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0600"')
+  .refine((m) => !/^0?[0-7]{3}$/.test(m) || (parseInt(m, 8) & 0o022) === 0, { message: 'group and other must not be able to write ("0600", "0640" or "0644")' })
+  .meta({ description: 'octal mode of the files; group/other write is refused, group/other read of a key file is warned about' });
+const reload = z
+  .string()
+  .min(1)
+  .max(LIMITS.command, `at most ${LIMITS.command} characters`)
+  .regex(SAFE_COMMAND, 'must not contain control characters other than tab and newline, or bidirectional overrides')
+  .meta({ description: reloadDescription });
+
 export const fileTarget = z.strictObject({
-  dir: z.string().min(1),
-  cert: z.string().min(1).default('tls.crt'),
-  key: z.string().min(1).default('tls.key'),
-  ca: z.string().min(1).optional(),
-  mode: z.string().regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0600"').default('0600'),
-  reload: z.string().min(1).optional().meta({ description: reloadDescription }),
+  dir: directory,
+  cert: fileName.default('tls.crt'),
+  key: fileName.default('tls.key'),
+  ca: fileName.optional(),
+  mode: fileMode.default('0600'),
+  reload: reload.optional(),
   reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }),
 });
 
 const workloadRef = z
   .string()
+  .max(LIMITS.text, `at most ${LIMITS.text} characters`)
   .regex(new RegExp(`^(${WORKLOAD_KINDS.join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`), 'expected Kind/name with Kind one of ' + WORKLOAD_KINDS.join(', '));
 
 export const consumer = z.union([
   workloadRef,
   z.strictObject({
-    selector: z.string().min(1).meta({ description: 'label selector, e.g. app.kubernetes.io/part-of=portal' }),
+    selector: text(LIMITS.text, 'label selector, e.g. app.kubernetes.io/part-of=portal'),
     namespace: namespace.optional(),
   }),
 ]);
@@ -63,54 +116,91 @@ export const restart = z.union([
   z.strictObject({ policy: z.enum(RESTART_POLICIES), within: duration.optional() }),
 ]);
 
+const consumers = list(consumer, LIMITS.consumers, 'consumers').meta({ description: `workloads to restart when the item changes (at most ${LIMITS.consumers})` });
+
+/** Subject names, with RFC 5280's upper bounds (ub-common-name, ub-organization-name, ub-organizational-unit-name). */
 const subject = {
-  commonName: z.string().min(1).max(64),
-  organization: z.array(z.string().min(1)).optional(),
-  organizationalUnit: z.array(z.string().min(1)).optional(),
+  commonName: text(LIMITS.commonName, `subject common name (RFC 5280: at most ${LIMITS.commonName} characters; no control characters or bidi overrides)`),
+  organization: list(text(LIMITS.organization), LIMITS.subjectValues, 'organizations').optional()
+    .meta({ description: `subject O values, each at most ${LIMITS.organization} characters (RFC 5280), at most ${LIMITS.subjectValues}` }),
+  organizationalUnit: list(text(LIMITS.organizationalUnit), LIMITS.subjectValues, 'organizational units').optional()
+    .meta({ description: `subject OU values, each at most ${LIMITS.organizationalUnit} characters (RFC 5280), at most ${LIMITS.subjectValues}` }),
 };
 
 const lifetimes = {
   key: keyType.optional(),
-  validity: duration.optional(),
+  validity: validity.optional(),
   renewBefore: duration.optional(),
 };
+
+const dnsName = z
+  .string()
+  .superRefine(check(dnsNameProblem))
+  .meta({
+    description:
+      `DNS name (RFC 1035/1123): labels of letters, digits and inner hyphens, each at most ${LIMITS.dnsLabel}, at most ${LIMITS.dnsName} in all; ` +
+      'a wildcard only as the whole left-most label over at least two labels (*.example.com); internationalised names as xn--; no IP addresses',
+  });
+const ipAddress = z
+  .string()
+  .superRefine(check(ipAddressProblem))
+  .meta({ description: 'IPv4 (dotted quad, no leading zeros) or IPv6 (any RFC 4291 form, ::ffff:1.2.3.4 included; no zone id)' });
+const uri = z
+  .string()
+  .superRefine(check(uriProblem))
+  .meta({ description: `URI with scheme ${URI_SCHEMES.join(', ')}; no user info, at most ${LIMITS.uri} characters` });
+const sans = `at most ${LIMITS.sansPerCertificate} subject alternative names per certificate in all`;
 
 export const authority = z.strictObject({
   name: itemName,
   ...subject,
   ...lifetimes,
-  parent: z.string().optional().meta({ description: 'makes this an intermediate CA under the named authority' }),
+  parent: text(LIMITS.text).optional().meta({ description: 'makes this an intermediate CA under the named authority' }),
   pathLen: z.number().int().min(0).max(10).optional(),
   secret: secretTarget.optional().meta({ description: 'publish the CA certificate (no key) as a Secret' }),
-  files: z.strictObject({ dir: z.string().min(1), cert: z.string().min(1).default('ca.crt'), mode: z.string().regex(/^0?[0-7]{3}$/).default('0644'), reload: z.string().optional().meta({ description: reloadDescription }), reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }) }).optional(),
+  files: z
+    .strictObject({
+      dir: directory,
+      cert: fileName.default('ca.crt'),
+      mode: fileMode.default('0644'),
+      reload: reload.optional(),
+      reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }),
+    })
+    .optional(),
 });
 
 export const certificate = z.strictObject({
   name: itemName,
-  issuer: z.string().min(1),
+  issuer: text(LIMITS.text),
   usage: z.enum(USAGES),
   ...subject,
   ...lifetimes,
-  dnsNames: z.array(z.string().min(1)).optional(),
-  ipAddresses: z.array(z.string().min(1)).optional(),
-  uris: z.array(z.string().url()).optional(),
-  perReplica: z.strictObject({ statefulSet: z.string().regex(DNS_LABEL), replicas: z.number().int().min(1).max(1000) }).optional(),
+  dnsNames: list(dnsName, LIMITS.sansPerCertificate, 'DNS names').optional().meta({ description: sans }),
+  ipAddresses: list(ipAddress, LIMITS.sansPerCertificate, 'IP addresses').optional().meta({ description: sans }),
+  uris: list(uri, LIMITS.sansPerCertificate, 'URIs').optional().meta({ description: sans }),
+  perReplica: z
+    .strictObject({
+      // 52: the StatefulSet controller adds a revision hash to the name in a 63-character label.
+      statefulSet: z.string().max(52, 'at most 52 characters').regex(DNS_LABEL, 'a DNS-1123 label'),
+      replicas: z.number().int().min(1).max(1000),
+    })
+    .optional(),
   secret: secretTarget.optional(),
   files: fileTarget.optional(),
   adopt: z.boolean().optional().meta({ description: 'take over an existing Secret rekey did not write; keep it while it is valid' }),
-  consumers: z.array(consumer).optional(),
+  consumers: consumers.optional(),
   restart: restart.optional(),
 });
 
 const database = z.strictObject({
   engine: z.literal('postgres'),
-  urlFrom: z.string().regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH'),
-  role: z.string().min(1),
+  urlFrom: z.string().max(LIMITS.path).regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH').superRefine(check((v) => unsafeCharacter(v) && `must not contain a ${unsafeCharacter(v)}`)),
+  role: text(63),
   strategy: z.enum(['alternating', 'single']).default('single'),
 });
 
 const pause = z.strictObject({
-  object: z.strictObject({ apiVersion: z.string().min(1), kind: z.string().min(1), namespace: namespace.optional(), name: z.string().min(1) }),
+  object: z.strictObject({ apiVersion: text(LIMITS.text), kind: text(LIMITS.text), namespace: namespace.optional(), name: text(253) }),
   patch: z.record(z.string(), z.unknown()),
   resume: z.record(z.string(), z.unknown()),
 });
@@ -127,26 +217,26 @@ export const credential = z.strictObject({
   database: database.optional(),
   pause: pause.optional(),
   adopt: z.boolean().optional(),
-  consumers: z.array(consumer).optional(),
+  consumers: consumers.optional(),
   restart: restart.optional(),
 });
 
 export const cluster = z.strictObject({
-  name: z.string().regex(DNS_LABEL, 'a DNS-1123 label'),
-  context: z.string().min(1).optional().meta({ description: 'kubeconfig context; defaults to the name' }),
+  name: clusterName,
+  context: text(LIMITS.text).optional().meta({ description: 'kubeconfig context; defaults to the name' }),
 });
 
 export const inventorySchema = z.strictObject({
   apiVersion: z.literal('rekey/v1'),
   kind: z.literal('Inventory'),
-  metadata: z.strictObject({ name: z.string().regex(DNS_LABEL, 'a DNS-1123 label') }),
+  metadata: z.strictObject({ name: clusterName }),
   defaults: z
     .strictObject({ ...lifetimes, restart: restart.optional() })
     .optional(),
-  clusters: z.array(cluster).min(1).optional(),
-  authorities: z.array(authority).optional(),
-  certificates: z.array(certificate).optional(),
-  credentials: z.array(credential).optional(),
+  clusters: list(cluster, LIMITS.clusters, 'clusters').min(1).optional(),
+  authorities: list(authority, LIMITS.items, 'authorities').optional(),
+  certificates: list(certificate, LIMITS.items, 'certificates').optional(),
+  credentials: list(credential, LIMITS.items, 'credentials').optional(),
 });
 
 export type InventoryDocument = z.infer<typeof inventorySchema>;

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
-import { inventoryJsonSchema } from '../../../../shared/domain/inventory/write-schema.js';
+import { inventoryJsonSchema } from '../../../../shared/domain/inventory/json-schema.js';
 
 const root = new URL('../../../../', import.meta.url);
 const examples = readdirSync(new URL('examples/', root)).filter((f) => /\.(ya?ml|json)$/.test(f));
