@@ -5,6 +5,7 @@ import { registerApply } from './commands/apply.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPlan } from './commands/plan.js';
+import { registerRecover } from './commands/recover.js';
 import { registerReport } from './commands/report.js';
 import { registerRotate } from './commands/rotate.js';
 import { registerStatus } from './commands/status.js';
@@ -13,7 +14,7 @@ import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } 
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport, registerRecover];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

@@ -6,6 +6,7 @@ import { out, printJson, targetFor, targetLabel, type CliContext } from '../cont
 import { formatApply } from '../format.js';
 import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
+import { cliLease, cliRecovery, formatRecovery } from './recover.js';
 
 export function registerApply(cli: Command, ctx: CliContext): void {
   cli
@@ -20,14 +21,14 @@ export function registerApply(cli: Command, ctx: CliContext): void {
       const target = targetFor(inv, o);
       const progress = progressFor(Boolean(ctx.globals().json));
       const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
-      const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`) }).finally(runtime.close);
+      const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`), recover: cliRecovery(runtime, cliLease()) }).finally(runtime.close);
       progress.done();
       // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
       const restartFailures = runtime.bus.published
         .filter((e) => e.type === EventType.RestartFailed)
         .map((e) => `restart failed in ${String(e.detail.cluster ?? '?')} for ${e.detail.item}${e.detail.reason ? `: ${String(e.detail.reason)}` : ''}`);
       if (ctx.globals().json) printJson({ ...result, restartFailures });
-      else out([formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
+      else out([...formatRecovery(result.recovered), formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
       if (result.problems.length || restartFailures.length) ctx.run.exitCode = 1;
     });
 }

@@ -7,6 +7,8 @@ import { composeLocal } from '../compose.js';
 import { out, printJson, targetFor, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
+import { recover } from '../../shared/app/recover.js';
+import { cliLease, cliRecovery, formatRecovery } from './recover.js';
 
 export function registerRotate(cli: Command, ctx: CliContext): void {
   cli
@@ -25,10 +27,14 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
       const progress = progressFor(json);
       const { deps, queue, close } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
       const { before, after, final } = await (async () => {
+        // What a killed run left (this item's rotation stuck "running", a pending version locking it) goes first.
+        const lease = cliLease();
+        const recovered = await recover(deps, inv, cliRecovery({ queue }, lease));
+        if (!json) for (const line of formatRecovery(recovered.entries)) out(line);
         const before = await status(deps, inv);
-        const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason });
+        const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason, lease });
         if (!json) out(`rotation ${record.id} of ${name} started`);
-        await driveRotations(deps, inv, queue, { onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
+        await driveRotations(deps, inv, queue, { lease, onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
         progress.done();
         return { before, final: (await deps.journal.get(record.id))!, after: await status(deps, inv) };
       })().finally(close);

@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { issuePending, promoteVersion, storeTags } from './issuance.js';
 import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
+import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
 
 export interface AppliedDecision {
@@ -23,13 +24,21 @@ export interface ApplyResult {
   readonly sync: SyncReport;
   /** Targets that could not be written (unmanaged Secrets, unreachable clusters): apply did not finish its job. */
   readonly problems: readonly string[];
+  /** What a killed earlier run had left and this run put right first (see `recover`). */
+  readonly recovered: readonly RecoveryEntry[];
 }
 
 /**
  * Issues what is missing or due (parents before children, each tested before promotion), then writes every
- * Secret and host file that differs from its current version.
+ * Secret and host file that differs from its current version. With `recover`, it first puts right what a killed
+ * run left (rotations to resume, pending versions that would lock their item), so a plain re-run succeeds.
  */
-export async function apply(deps: Deps, inventory: Inventory, options: { onProgress?: (done: number, message: string) => void } = {}): Promise<ApplyResult> {
+export async function apply(
+  deps: Deps,
+  inventory: Inventory,
+  options: { onProgress?: (done: number, message: string) => void; recover?: RecoverOptions } = {},
+): Promise<ApplyResult> {
+  const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
   const reader = new MaterialReader(deps.store, inventory);
   let done = 0;
   const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
@@ -48,6 +57,7 @@ export async function apply(deps: Deps, inventory: Inventory, options: { onProgr
     decisions: decisions.map((d) => ({ unit: d.unit.key, kind: d.unit.item.kind, action: d.action, reason: d.reason })),
     sync,
     problems,
+    recovered,
   };
 }
 

@@ -1,4 +1,26 @@
-import type { RotationRecord, RotationStatus } from '../domain/rotation/record.js';
+import { RekeyError } from '../domain/errors.js';
+import type { Lease, RotationRecord, RotationStatus } from '../domain/rotation/record.js';
+
+/** What a worker asks for when it claims (takes or renews) the lease of a running rotation. */
+export interface LeaseClaim {
+  readonly owner: string;
+  /** The lease's new end. */
+  readonly expiresAt: string;
+  /** The claimer's clock: a lease that ended at or before it may be taken over. */
+  readonly now: string;
+  /**
+   * Take the lease even while another owner's is live: the caller knows that owner is gone (the CLI holds the
+   * state folder's lock, so no other process drives these rotations). The write stays conditional on the status.
+   */
+  readonly force?: boolean;
+}
+
+/** Another worker holds a live lease on the rotation. Retryable: it is free once that lease expires. */
+export class LeaseHeldError extends RekeyError {
+  constructor(readonly rotationId: string, readonly lease: Lease) {
+    super(`rotation ${rotationId} is driven by ${lease.owner} until ${lease.expiresAt}`, { context: { rotationId, heldBy: lease.owner }, retryable: true });
+  }
+}
 
 /** Rotation records with optimistic concurrency: every update names the revision it read. */
 export interface Journal {
@@ -13,4 +35,17 @@ export interface Journal {
   update(record: RotationRecord): Promise<void>;
   listByItem(inventory: string, item: string): Promise<RotationRecord[]>;
   listByStatus(status: RotationStatus): Promise<RotationRecord[]>;
+  /**
+   * Takes or renews the lease of a running rotation, in one conditional write (revision + 1): granted when the
+   * record has no lease, the lease is `claim.owner`'s, it ended by `claim.now`, or `claim.force`. Returns the
+   * record as written; a finished record comes back unchanged (nothing left to drive); undefined if there is
+   * none. LeaseHeldError while another owner's lease is live.
+   */
+  claimLease(rotationId: string, claim: LeaseClaim): Promise<RotationRecord | undefined>;
+  /**
+   * Removes item locks nothing holds any more: the holder finished (its release was lost to a crash), or its
+   * record was never written and the lock is older than `orphanAfterMs` (a create killed between its two writes;
+   * 0 when the caller knows no create is under way). Returns the items freed.
+   */
+  sweepLocks(options: { readonly orphanAfterMs: number }): Promise<string[]>;
 }

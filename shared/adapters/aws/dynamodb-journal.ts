@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, DeleteCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, DeleteCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, RotationLockedError } from '../../domain/errors.js';
-import { isFinished, type RotationRecord, type RotationStatus } from '../../domain/rotation/record.js';
-import type { Journal } from '../../ports/journal.js';
+import { isFinished, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName, translateAwsError } from './errors.js';
 
@@ -171,11 +171,57 @@ export class DynamoDbJournal implements Journal {
     }
   }
 
+  /**
+   * One conditional UpdateItem: the lease is granted only while the rotation runs and its lease is missing, the
+   * claimer's, or ended by `claim.now` (ISO instants compare as strings). On Lambda this is how a redelivered step
+   * message takes over the rotation of a worker that died: it is refused until the dead worker's lease expires.
+   */
+  async claimLease(rotationId: string, claim: LeaseClaim): Promise<RotationRecord | undefined> {
+    const context = { rotationId };
+    const free = claim.force ? '' : ' AND (attribute_not_exists(#lease) OR #lease.#owner = :owner OR #lease.#expires <= :now)';
+    try {
+      const out = await awsCall({ operation: 'DynamoDB UpdateItem', target: this.table, context }, () =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: rotationKeyOf(rotationId) },
+            UpdateExpression: 'SET #lease = :lease, #rev = #rev + :one',
+            ConditionExpression: `attribute_exists(pk) AND #status = :running${free}`,
+            ExpressionAttributeNames: { '#lease': 'lease', '#rev': 'revision', '#status': 'status', ...(!claim.force && { '#owner': 'owner', '#expires': 'expiresAt' }) },
+            ExpressionAttributeValues: {
+              ':lease': { owner: claim.owner, expiresAt: claim.expiresAt },
+              ':one': 1,
+              ':running': RotationStatus.Running,
+              ...(!claim.force && { ':owner': claim.owner, ':now': claim.now }),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : await this.get(rotationId);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+    // The condition failed: say why from what is there now.
+    const current = await this.get(rotationId);
+    if (!current || isFinished(current)) return current;
+    if (current.lease) throw new LeaseHeldError(rotationId, current.lease);
+    throw new ConflictError(`rotation ${rotationId}: its lease changed while it was claimed; try again`, context);
+  }
+
+  /**
+   * Nothing to sweep here: a lock item is written in the same transaction as its record, so it never exists
+   * without one, and a lock whose rotation finished without releasing it is taken over by the next `create`.
+   */
+  async sweepLocks(_options: { readonly orphanAfterMs: number }): Promise<string[]> {
+    return [];
+  }
+
   listByItem(inventory: string, item: string): Promise<RotationRecord[]> {
     return this.query({ IndexName: JournalTable.itemIndex, KeyConditionExpression: 'itemKey = :k', ExpressionAttributeValues: { ':k': itemKeyOf(inventory, item) } });
   }
 
-  listByStatus(status: RotationStatus): Promise<RotationRecord[]> {
+  listByStatus(status: RotationRecord['status']): Promise<RotationRecord[]> {
     return this.query({ IndexName: JournalTable.statusIndex, KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status } });
   }
 

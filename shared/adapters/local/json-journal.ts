@@ -1,13 +1,23 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, RotationLockedError } from '../../domain/errors.js';
-import { isFinished, type RotationRecord, type RotationStatus } from '../../domain/rotation/record.js';
+import { isFinished, leaseExpired, type RotationRecord, type RotationStatus } from '../../domain/rotation/record.js';
+import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 /** A lock file whose rotation record never got written is taken over after this long. */
 const STALE_ORPHAN_LOCK_MS = 60_000;
-import type { Journal } from '../../ports/journal.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
+
+/** Milliseconds since the file was last written; undefined if it is gone. */
+async function ageOf(path: string): Promise<number | undefined> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
 
 /** The embedded journal: one JSON file per rotation under `<state>/journal`. Single-process. */
 export class JsonJournal implements Journal {
@@ -58,10 +68,51 @@ export class JsonJournal implements Journal {
 
   /** Check-then-write per record, one at a time in this process, so two updates cannot both pass the check. */
   update(record: RotationRecord): Promise<void> {
-    const prev = this.updates.get(record.id) ?? Promise.resolve();
-    const run = prev.then(() => this.updateNow(record));
-    this.updates.set(record.id, run.catch(() => undefined));
+    return this.serially(record.id, () => this.updateNow(record));
+  }
+
+  private serially<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.updates.get(id) ?? Promise.resolve();
+    const run = prev.then(fn);
+    this.updates.set(id, run.catch(() => undefined));
     return run;
+  }
+
+  claimLease(rotationId: string, claim: LeaseClaim): Promise<RotationRecord | undefined> {
+    return this.serially(rotationId, async () => {
+      const current = await this.get(rotationId);
+      if (!current || isFinished(current)) return current;
+      const held = current.lease;
+      if (held && held.owner !== claim.owner && !claim.force && !leaseExpired(held, new Date(claim.now))) throw new LeaseHeldError(rotationId, held);
+      const claimed: RotationRecord = { ...current, lease: { owner: claim.owner, expiresAt: claim.expiresAt }, revision: current.revision + 1 };
+      await writeFileAtomic(this.fileOf(rotationId), JSON.stringify(claimed, null, 2), { mode: 0o600 });
+      return claimed;
+    });
+  }
+
+  async sweepLocks(options: { readonly orphanAfterMs: number }): Promise<string[]> {
+    const locks = join(this.dir, 'locks');
+    const freed: string[] = [];
+    for (const name of await readdirOrEmpty(locks)) {
+      const path = join(locks, name);
+      const age = await ageOf(path);
+      if (age === undefined) continue;
+      // Temporary files of an atomic write that was killed before its rename: never read, only litter.
+      if (name.endsWith('.tmp')) {
+        if (age >= options.orphanAfterMs) await rm(path, { force: true });
+        continue;
+      }
+      const holder = (await readTextOrUndefined(path))?.trim();
+      const held = holder ? await this.get(holder) : undefined;
+      if (held ? isFinished(held) : age >= options.orphanAfterMs) {
+        await rm(path, { force: true });
+        freed.push(decodeURIComponent(name.slice(0, -'.lock'.length)));
+      }
+    }
+    for (const name of (await readdirOrEmpty(this.dir)).filter((n) => n.endsWith('.tmp'))) {
+      if (((await ageOf(join(this.dir, name))) ?? 0) >= options.orphanAfterMs) await rm(join(this.dir, name), { force: true });
+    }
+    return freed;
   }
 
   private async updateNow(record: RotationRecord): Promise<void> {

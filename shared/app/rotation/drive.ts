@@ -1,9 +1,11 @@
 import { isRekeyError } from '../../domain/errors.js';
 import type { Inventory } from '../../domain/inventory/model.js';
+import { LeaseHeldError } from '../../ports/journal.js';
 import type { StepMessage } from '../../ports/step-queue.js';
 import type { Deps } from '../deps.js';
 import { executeStep } from './execute-step.js';
 import { failRotation } from './fail.js';
+import { executeLeasedStep, type LeaseSettings } from './lease.js';
 
 /** A queue that can be drained in-process (the embedded runtime). */
 export interface DrainableQueue {
@@ -14,11 +16,15 @@ export interface DrainableQueue {
 export interface DriveOptions {
   readonly maxAttempts?: number;
   readonly onStep?: (message: StepMessage) => void;
+  /** Claim each rotation's lease before its step (renewing it as the rotation goes); without it, no lease is kept. */
+  readonly lease?: LeaseSettings;
 }
 
 /**
  * Runs queued steps in this process until none is left: retryable failures go back to the queue with
  * exponential backoff, anything else (or too many attempts) fails the rotation, as the DLQ would on AWS.
+ * With `lease`, every step first renews this worker's lease on its rotation (the heartbeat that tells other
+ * workers it is alive); a rotation whose lease another live worker holds is left to that worker.
  */
 export async function driveRotations(deps: Deps, inventory: Inventory, queue: DrainableQueue, options: DriveOptions = {}): Promise<void> {
   const maxAttempts = options.maxAttempts ?? 5;
@@ -26,9 +32,14 @@ export async function driveRotations(deps: Deps, inventory: Inventory, queue: Dr
   await queue.drain(async (message) => {
     options.onStep?.(message);
     try {
-      await executeStep(deps, inventory, message);
+      await (options.lease ? executeLeasedStep(deps, inventory, message, options.lease) : executeStep(deps, inventory, message));
       failures.delete(`${message.rotationId}:${message.step}`);
     } catch (e) {
+      if (e instanceof LeaseHeldError) {
+        // Another live worker drives this rotation: its steps are its own, and failing it here would race it.
+        deps.log.warn('rotation driven elsewhere, step left to its worker', { rotationId: message.rotationId, step: message.step, owner: e.lease.owner, until: e.lease.expiresAt });
+        return;
+      }
       const error = e instanceof Error ? e : new Error(String(e));
       const key = `${message.rotationId}:${message.step}`;
       const count = (failures.get(key) ?? 0) + 1;

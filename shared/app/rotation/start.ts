@@ -7,6 +7,7 @@ import { RotationKind, RotationStatus, type RotationRecord, type Trigger } from 
 import { unitsOf } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
+import { initialLease, type LeaseSettings } from './lease.js';
 
 /** Which step machine rotates an item. Credentials without a database rotate like a leaf: new, check, promote, sync. */
 export function rotationKindOf(item: Item): RotationKind {
@@ -39,7 +40,7 @@ export async function startRotation(
   deps: Deps,
   inventory: Inventory,
   itemName: string,
-  options: { trigger: Trigger; reason: string; rotationId?: string },
+  options: { trigger: Trigger; reason: string; rotationId?: string; lease?: LeaseSettings },
 ): Promise<RotationRecord> {
   const item = inventory.items.get(itemName);
   if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
@@ -76,6 +77,9 @@ export async function startRotation(
     previousVersions,
     restarts: {},
     history: [],
+    // Without a lease (a starter that does not drive it, e.g. the scan queuing for the step workers) the first
+    // worker to claim it drives it.
+    ...(options.lease && { lease: initialLease(deps, options.lease) }),
   };
   await deps.journal.create(record);
   await deps.events.publish([makeEvent(EventType.RotationStarted, { inventory: inventory.name, item: itemName, rotationId: record.id, at: now }, { kind, trigger: options.trigger, reason: options.reason })]);

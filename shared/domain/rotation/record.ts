@@ -40,6 +40,18 @@ export interface ClusterRestart {
 export const Trigger = { Manual: 'manual', Apply: 'apply', Schedule: 'schedule', Api: 'api', Alert: 'alert' } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 
+/**
+ * Who drives a running rotation, and until when. The worker renews it at every step it runs; once it has expired
+ * (its worker died or lost its message) another worker may take the rotation over and resume it. Safety does not
+ * rest on it (every write is conditional on the revision, every step is idempotent): it says who should go on.
+ */
+export interface Lease {
+  /** The worker: `cli:<host>:<pid>:<nonce>` for the CLI, `lambda:<request id>` for a step function. */
+  readonly owner: string;
+  /** ISO instant after which the lease may be taken over. */
+  readonly expiresAt: string;
+}
+
 export interface RotationRecord {
   readonly id: string;
   readonly inventory: string;
@@ -66,8 +78,13 @@ export interface RotationRecord {
   readonly restartDeadline?: string;
   readonly history: readonly StepOutcome[];
   readonly error?: string;
+  /** Absent on records written before leases existed: such a rotation is free to be taken over. */
+  readonly lease?: Lease;
   /** Epoch seconds after which a finished record may be deleted (DynamoDB TTL). */
   readonly expiresAt?: number;
 }
 
 export const isFinished = (r: Pick<RotationRecord, 'status'>): boolean => r.status !== RotationStatus.Running;
+
+/** Whether a lease no longer protects its rotation at `now` (a missing lease never did). */
+export const leaseExpired = (lease: Lease | undefined, now: Date): boolean => !lease || Date.parse(lease.expiresAt) <= now.getTime();

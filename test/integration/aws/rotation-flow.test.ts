@@ -76,6 +76,8 @@ class DyingJournal implements Journal {
   get = (id: string) => this.inner.get(id);
   listByItem = (inventory: string, item: string) => this.inner.listByItem(inventory, item);
   listByStatus = (s: RotationRecord['status']) => this.inner.listByStatus(s);
+  claimLease: Journal['claimLease'] = (id, claim) => this.inner.claimLease(id, claim);
+  sweepLocks: Journal['sweepLocks'] = (o) => this.inner.sweepLocks(o);
   async update(r: RotationRecord): Promise<void> {
     const current = await this.inner.get(r.id);
     const key = `${current?.step}:${current?.attempt}`;

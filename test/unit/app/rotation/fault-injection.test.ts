@@ -68,6 +68,8 @@ function faulty(rt: TestRuntime, faults: Faults) {
     get: (id) => rt.journal.get(id),
     listByItem: (i, n) => rt.journal.listByItem(i, n),
     listByStatus: (s) => rt.journal.listByStatus(s),
+    claimLease: (id, claim) => rt.journal.claimLease(id, claim),
+    sweepLocks: (o) => rt.journal.sweepLocks(o),
     async update(r) {
       if (once('journal', faults.journalUpdate?.(r) ?? false)) throw new WorkerDied(`died before recording ${r.history.at(-1)?.step}`);
       await rt.journal.update(r);

@@ -1,0 +1,42 @@
+import type { Inventory } from '../../domain/inventory/model.js';
+import type { RotationRecord } from '../../domain/rotation/record.js';
+import type { LeaseClaim } from '../../ports/journal.js';
+import type { StepMessage } from '../../ports/step-queue.js';
+import type { Deps } from '../deps.js';
+import { executeStep, type StepExecution } from './execute-step.js';
+
+/** Who this worker is and how long its claims last. */
+export interface LeaseSettings {
+  /** Unique per worker process or invocation (see `Lease.owner`). */
+  readonly owner: string;
+  /** How long a claim protects the rotation; renewed at every step, so it only needs to outlast one step. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Twice the step function's timeout (60 s): a step that runs never loses its lease, and a dead worker's rotation
+ * is free again well before SQS redelivers its message (visibility timeout 360 s).
+ */
+export const DEFAULT_LEASE_MS = 120_000;
+
+/** The claim this worker makes now. */
+export function claimOf(deps: Pick<Deps, 'clock'>, lease: LeaseSettings, options: { force?: boolean } = {}): LeaseClaim {
+  const now = deps.clock.now();
+  return { owner: lease.owner, expiresAt: new Date(now.getTime() + lease.ttlMs).toISOString(), now: now.toISOString(), ...(options.force && { force: true }) };
+}
+
+/** The lease a rotation starts with: its creator drives it. */
+export function initialLease(deps: Pick<Deps, 'clock'>, lease: LeaseSettings): NonNullable<RotationRecord['lease']> {
+  const { owner, expiresAt } = claimOf(deps, lease);
+  return { owner, expiresAt };
+}
+
+/**
+ * Runs one step under this worker's lease: claims (or renews) it first, so a worker that died mid-rotation is
+ * taken over only once its lease has expired, and a live one is never raced. Throws LeaseHeldError (retryable)
+ * while another worker's lease is live; on Lambda the message then comes back after its visibility timeout.
+ */
+export async function executeLeasedStep(deps: Deps, inventory: Inventory, message: StepMessage, lease: LeaseSettings): Promise<StepExecution> {
+  await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
+  return executeStep(deps, inventory, message);
+}
