@@ -69,3 +69,65 @@ export function check<T>(schema: z.ZodType<T>, data: unknown): { ok: true; value
   const parsed = schema.safeParse(data);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: describeIssues(parsed.error) };
 }
+
+// ---- what the functions' event sources deliver (checked record by record, before any cluster is connected) ----
+
+/** An SQS record as Lambda delivers it: the fields the step and delay functions read. */
+export const sqsRecordSchema = z
+  .object({
+    messageId: z.string().min(1),
+    receiptHandle: z.string().min(1),
+    body: z.string(),
+    attributes: z
+      .object({
+        ApproximateReceiveCount: z.string().regex(/^[0-9]+$/, 'a count').optional(),
+        MessageGroupId: z.string().optional(),
+      })
+      .loose(),
+  })
+  .loose();
+
+/** An SQS batch: Lambda's event for the step and delay functions. Records are checked one by one. */
+export const sqsEventSchema = z.object({ Records: z.array(z.unknown()) }).loose();
+
+const at = z.iso.datetime({ offset: true });
+const detailBase = { inventory: name, item: name, at, rotationId: z.string().min(1).optional() };
+const cluster = z.string().min(1).max(63);
+
+/** `SecretSynced`: a Secret written into one cluster (sync); the restart planner reads it. */
+export const secretSyncedDetailSchema = z
+  .object({
+    ...detailBase,
+    cluster,
+    namespace: z.string().min(1).max(63),
+    secret: z.string().min(1).max(253),
+    versionId: z.string().min(1),
+    change: z.string().min(1),
+    reason: z.string().optional(),
+  })
+  .loose();
+
+/**
+ * `RestartRequested`: the consumers to restart in one cluster. Without `versionsHash` it is a request for humans
+ * (manifests rendered, no live cluster): recorded, nothing restarted.
+ */
+export const restartRequestedDetailSchema = z
+  .object({
+    ...detailBase,
+    cluster,
+    workloads: z.array(z.string().min(1).max(512)).max(10_000),
+    versionsHash: z.string().min(1).optional(),
+    policy: z.enum(['none', 'rolling', 'together']).optional(),
+    phase: z.enum(['trust', 'serve']).optional(),
+    budget: z.number().int().min(1).max(1000).optional(),
+    after: z.array(z.string()).optional(),
+    deadline: at.optional(),
+    delivery: z.string().optional(),
+  })
+  .loose();
+
+/** The events the restart function's rule routes to it, each with its own detail schema. */
+export const restartFunctionEventSchema = z.discriminatedUnion('detail-type', [
+  z.object({ source: z.literal(EVENT_SOURCE), 'detail-type': z.literal(EventType.SecretSynced), detail: secretSyncedDetailSchema }).loose(),
+  z.object({ source: z.literal(EVENT_SOURCE), 'detail-type': z.literal(EventType.RestartRequested), detail: restartRequestedDetailSchema }).loose(),
+]);

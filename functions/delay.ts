@@ -2,7 +2,7 @@ import { SqsStepQueue } from '../shared/adapters/aws/sqs-step-queue.js';
 import { UsageError } from '../shared/domain/errors.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { delayedStepSchema, parseJson } from '../events/schemas.js';
-import type { LambdaContext, SqsBatchResponse, SqsEvent } from './lib/lambda.js';
+import type { LambdaContext, SqsBatchResponse } from './lib/lambda.js';
 import { jsonLogger } from './lib/logger.js';
 import { processBatch } from './lib/sqs-batch.js';
 
@@ -20,10 +20,10 @@ export interface DelayRuntime {
  * only the SQS client.
  */
 export function delayHandler(runtime: () => DelayRuntime) {
-  return async (event: SqsEvent, _context?: LambdaContext): Promise<SqsBatchResponse> => {
+  return async (event: unknown, _context?: LambdaContext): Promise<SqsBatchResponse> => {
     const rt = runtime();
     return processBatch(
-      event.Records,
+      event,
       async (record) => {
         const parsed = parseJson(delayedStepSchema, record.body);
         if (!parsed.ok) {
@@ -35,7 +35,7 @@ export function delayHandler(runtime: () => DelayRuntime) {
         const outcome = await rt.queue.relay(parsed.value);
         rt.log.debug('delayed step relayed', { rotationId: parsed.value.message.rotationId, step: parsed.value.message.step, outcome });
       },
-      { fifo: false, onError: (record, e) => rt.log.warn('delayed step not relayed, will retry', { messageId: record.messageId, error: (e as Error).message }) },
+      { fifo: false, log: rt.log, onError: (record, e) => rt.log.warn('delayed step not relayed, will retry', { messageId: record.messageId, error: (e as Error).message }) },
     );
   };
 }

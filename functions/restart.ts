@@ -1,47 +1,47 @@
 import { handleRestartEvent } from '../shared/app/restart/index.js';
-import { check, rekeyEventBridgeSchema } from '../events/schemas.js';
+import { check, restartFunctionEventSchema } from '../events/schemas.js';
 import type { RekeyEvent } from '../shared/domain/events/types.js';
-import type { EventBridgeEvent, LambdaContext } from './lib/lambda.js';
-import { remainingTimeSignal } from './lib/lambda.js';
-import { depsFor, lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import type { Logger } from '../shared/ports/logger.js';
+import { withInvocation } from './lib/invocation.js';
+import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
 
 export const RestartEventOutcome = { Handled: 'handled', Rejected: 'rejected', OtherInventory: 'other-inventory' } as const;
 export type RestartEventOutcome = (typeof RestartEventOutcome)[keyof typeof RestartEventOutcome];
 
 /**
  * The restart worker, invoked by the EventBridge rule for SecretSynced (restart planner) and RestartRequested
- * (restart each consumer, wait for its rollout, record the outcome in the rotation's journal record). A malformed
- * event goes to the events DLQ with its reason and is not retried; a failure throws, so Lambda retries the event
- * and then sends it to its on-failure destination.
+ * (restart each consumer, wait for its rollout, record the outcome in the rotation's journal record). The event
+ * is checked against its detail type's schema before any cluster is connected; a malformed one goes to the events
+ * DLQ with its reason and is not retried (if the DLQ refuses it, the rejection is logged and still not retried:
+ * a retry cannot make it valid). A failure of the work itself throws, so Lambda retries the event and then sends
+ * it to its on-failure destination.
  */
 export function restartHandler(runtime: () => LambdaRuntime) {
-  return async (event: EventBridgeEvent, context?: LambdaContext): Promise<RestartEventOutcome> => {
-    const rt = runtime();
-    const parsed = check(rekeyEventBridgeSchema, event);
-    if (!parsed.ok) {
-      const reason = `malformed rekey event: ${parsed.reason}`;
-      rt.log.error('restart event rejected', { eventId: event?.id, reason });
-      if (rt.eventsDeadLetterQueueUrl) {
-        await rt.aws.queue.deadLetter(JSON.stringify(event ?? null), reason, { sourceMessageId: event?.id ?? 'unknown' }, rt.eventsDeadLetterQueueUrl);
-      }
-      return RestartEventOutcome.Rejected;
-    }
+  return withInvocation(runtime, async (event: unknown, { rt, log, deps }): Promise<RestartEventOutcome> => {
+    const parsed = check(restartFunctionEventSchema, event);
+    if (!parsed.ok) return reject(rt, log, event, `malformed rekey event: ${parsed.reason}`);
     const { detail } = parsed.value;
     if (detail.inventory !== rt.inventory.name) {
-      rt.log.debug('event of another inventory ignored', { inventory: detail.inventory });
+      log.debug('event of another inventory ignored', { inventory: detail.inventory });
       return RestartEventOutcome.OtherInventory;
     }
     const rekeyEvent = { type: parsed.value['detail-type'], detail } as RekeyEvent;
-    const { signal, dispose } = remainingTimeSignal(context);
-    try {
-      const deps = depsFor(rt, await rt.clusters(), { signal });
-      await handleRestartEvent(deps, rt.inventory, rekeyEvent);
-      rt.log.info('restart event handled', { type: rekeyEvent.type, item: detail.item, ...(detail.rotationId && { rotationId: detail.rotationId }), cluster: (detail as { cluster?: unknown }).cluster });
-      return RestartEventOutcome.Handled;
-    } finally {
-      dispose();
-    }
-  };
+    await handleRestartEvent(await deps(), rt.inventory, rekeyEvent);
+    log.info('restart event handled', { type: rekeyEvent.type, item: detail.item, cluster: detail.cluster, ...(detail.rotationId && { rotationId: detail.rotationId }) });
+    return RestartEventOutcome.Handled;
+  });
+}
+
+async function reject(rt: LambdaRuntime, log: Logger, event: unknown, reason: string): Promise<RestartEventOutcome> {
+  const id = event && typeof event === 'object' ? (event as { id?: unknown }).id : undefined;
+  const eventId = typeof id === 'string' ? id : 'unknown';
+  log.error('restart event rejected', { eventId, reason });
+  if (rt.eventsDeadLetterQueueUrl) {
+    await rt.aws.queue
+      .deadLetter(JSON.stringify(event ?? null), reason, { sourceMessageId: eventId }, rt.eventsDeadLetterQueueUrl)
+      .catch((e: unknown) => log.error('the events DLQ refused a rejected event: it is recorded only in this log', { eventId, reason, error: e instanceof Error ? e.message : String(e) }));
+  }
+  return RestartEventOutcome.Rejected;
 }
 
 export const handler = restartHandler(lazyRuntime());

@@ -1,8 +1,7 @@
 import { scan } from '../shared/app/scan.js';
 import { check, scheduleInputSchema } from '../events/schemas.js';
-import type { LambdaContext } from './lib/lambda.js';
-import { remainingTimeSignal } from './lib/lambda.js';
-import { depsFor, lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import { withInvocation } from './lib/invocation.js';
+import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
 
 export interface ScheduleSummary {
   readonly started: number;
@@ -19,33 +18,26 @@ export interface ScheduleSummary {
  * throw: the next run (or Lambda's own retry) scans again, and every action is idempotent.
  */
 export function scheduleHandler(runtime: () => LambdaRuntime) {
-  return async (event: unknown, context?: LambdaContext): Promise<ScheduleSummary> => {
-    const rt = runtime();
+  return withInvocation(runtime, async (event: unknown, { rt, log, deps }): Promise<ScheduleSummary> => {
     const input = check(scheduleInputSchema, event ?? {});
     if (!input.ok) {
       // A schedule's input is ours (serverless.yml); a wrong one is a deployment bug, not something to retry.
-      rt.log.error('schedule input rejected', { reason: input.reason });
+      log.error('schedule input rejected', { reason: input.reason });
       return { started: 0, issued: 0, expiring: 0, drift: 0, skipped: 0, rotations: [] };
     }
     const repair = input.value.repair ?? input.value.detail?.repair ?? rt.repairDrift;
-    const { signal, dispose } = remainingTimeSignal(context);
-    try {
-      const deps = depsFor(rt, await rt.clusters(), { signal });
-      const result = await scan(deps, rt.inventory, { repair });
-      const summary: ScheduleSummary = {
-        started: result.started.length,
-        issued: result.issued.length,
-        expiring: result.expiring.length,
-        drift: result.drift.length,
-        skipped: result.skipped.length,
-        rotations: result.started.map((s) => s.rotationId),
-      };
-      rt.log.info('scan done', { ...summary, started: result.started, skipped: result.skipped });
-      return summary;
-    } finally {
-      dispose();
-    }
-  };
+    const result = await scan(await deps(), rt.inventory, { repair });
+    const summary: ScheduleSummary = {
+      started: result.started.length,
+      issued: result.issued.length,
+      expiring: result.expiring.length,
+      drift: result.drift.length,
+      skipped: result.skipped.length,
+      rotations: result.started.map((s) => s.rotationId),
+    };
+    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped });
+    return summary;
+  });
 }
 
 export const handler = scheduleHandler(lazyRuntime());

@@ -1,24 +1,22 @@
-import type { LambdaContext, SqsBatchResponse, SqsEvent } from './lib/lambda.js';
-import { remainingTimeSignal } from './lib/lambda.js';
-import { depsFor, lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import type { SqsBatchResponse } from './lib/lambda.js';
+import { withInvocation } from './lib/invocation.js';
+import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
 import { processBatch } from './lib/sqs-batch.js';
 import { handleStepRecord } from './lib/step-record.js';
 
-/** The step executor: SQS FIFO batch -> one rotation step per message, partial batch failures. */
+/**
+ * The step executor: SQS FIFO batch -> one rotation step per message, partial batch failures. Every record is
+ * checked before the clusters are connected, and they are connected only for the first valid step.
+ */
 export function stepHandler(runtime: () => LambdaRuntime) {
-  return async (event: SqsEvent, context?: LambdaContext): Promise<SqsBatchResponse> => {
-    const rt = runtime();
-    const { signal, dispose } = remainingTimeSignal(context);
-    try {
-      const deps = depsFor(rt, await rt.clusters(), { signal, log: rt.log });
-      return await processBatch(event.Records, async (record) => void (await handleStepRecord(rt, deps, record)), {
-        fifo: true,
-        onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
-      });
-    } finally {
-      dispose();
-    }
-  };
+  return withInvocation(runtime, (event: unknown, { rt, log, deps }): Promise<SqsBatchResponse> =>
+    processBatch(event, async (record) => void (await handleStepRecord(rt, deps, record)), {
+      fifo: true,
+      log,
+      onError: (record, e) => log.warn('step message not done, SQS delivers it again', { messageId: record.messageId, error: e instanceof Error ? e.message : String(e) }),
+      onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
+    }),
+  );
 }
 
 export const handler = stepHandler(lazyRuntime());

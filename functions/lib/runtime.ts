@@ -6,6 +6,7 @@ import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { StepRetry } from '../../shared/domain/rotation/retry.js';
 import type { Inventory } from '../../shared/domain/inventory/model.js';
 import type { Cluster } from '../../shared/ports/cluster.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
@@ -29,7 +30,7 @@ export const FunctionEnv = {
 } as const;
 
 /** Attempts of one step before the step function gives up on it (fails the rotation, dead-letters the message). */
-export const DEFAULT_STEP_ATTEMPTS = 5;
+export const DEFAULT_STEP_ATTEMPTS = StepRetry.maxAttempts;
 
 /** The step queue as the functions use it: the port, plus SQS's backoff and dead-lettering. */
 export type FunctionQueue = StepQueue & Pick<SqsStepQueue, 'postpone' | 'deadLetter'>;

@@ -1,10 +1,11 @@
 import { isRekeyError } from '../../shared/domain/errors.js';
+import { shouldRetryStep, stepRetryDelaySeconds } from '../../shared/domain/rotation/retry.js';
 import { executeStep, failRotation } from '../../shared/app/rotation/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { parseJson, stepMessageSchema } from '../../events/schemas.js';
 import type { SqsRecord } from './lambda.js';
 import type { LambdaRuntime } from './runtime.js';
-import { receiveCountOf, retryDelaySeconds } from './sqs-batch.js';
+import { receiveCountOf } from './sqs-batch.js';
 
 export const StepRecordOutcome = { Done: 'done', DeadLettered: 'dead-lettered' } as const;
 export type StepRecordOutcome = (typeof StepRecordOutcome)[keyof typeof StepRecordOutcome];
@@ -13,9 +14,10 @@ export type StepRecordOutcome = (typeof StepRecordOutcome)[keyof typeof StepReco
  * One step message from the FIFO queue. Resolves when the message may be deleted; throws to have SQS deliver it
  * again (after a backoff set on its visibility). A message that can never succeed (malformed, another inventory,
  * a non-retryable failure, or the last attempt of a retryable one) fails the rotation and goes to the DLQ with
- * its reason, so nothing loops.
+ * its reason, so nothing loops. The message is checked before `deps` is asked for: a malformed one is
+ * dead-lettered without connecting to any cluster. A failed dead-letter send throws (this record fails alone).
  */
-export async function handleStepRecord(rt: LambdaRuntime, deps: Deps, record: SqsRecord): Promise<StepRecordOutcome> {
+export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<Deps>, record: SqsRecord): Promise<StepRecordOutcome> {
   const receives = receiveCountOf(record);
   const deadLetter = async (reason: string, rotationId?: string) => {
     rt.log.error('step message dead-lettered', { messageId: record.messageId, reason, ...(rotationId && { rotationId }) });
@@ -29,14 +31,16 @@ export async function handleStepRecord(rt: LambdaRuntime, deps: Deps, record: Sq
   if (message.inventory !== rt.inventory.name) return deadLetter(`step message for inventory "${message.inventory}", but this function serves "${rt.inventory.name}"`, message.rotationId);
 
   const fields = { rotationId: message.rotationId, item: message.item, step: message.step, attempt: message.attempt, receives };
+  // Connecting the clusters can fail (kubeconfig secret unreachable): retryable, and the rotation is not failed for it.
+  const deps = await depsOf();
   try {
     const result = await executeStep(deps, rt.inventory, message);
     rt.log.info('step handled', { ...fields, result });
     return StepRecordOutcome.Done;
   } catch (e) {
     const error = e instanceof Error ? e : new Error(String(e));
-    if (isRekeyError(error) && error.retryable && receives < rt.stepMaxAttempts) {
-      const delay = retryDelaySeconds(receives);
+    if (shouldRetryStep(error, receives, rt.stepMaxAttempts)) {
+      const delay = stepRetryDelaySeconds(receives);
       rt.log.warn('step failed, will retry', { ...fields, error: error.message, retryInSeconds: delay });
       await rt.aws.queue.postpone(record.receiptHandle, delay).catch((p: unknown) => rt.log.warn('could not set the retry delay', { ...fields, error: (p as Error).message }));
       throw error;

@@ -1,4 +1,4 @@
-import { isRekeyError } from '../../domain/errors.js';
+import { shouldRetryStep, StepRetry, stepRetryDelaySeconds } from '../../domain/rotation/retry.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { LeaseHeldError } from '../../ports/journal.js';
 import type { StepMessage } from '../../ports/step-queue.js';
@@ -27,7 +27,7 @@ export interface DriveOptions {
  * workers it is alive); a rotation whose lease another live worker holds is left to that worker.
  */
 export async function driveRotations(deps: Deps, inventory: Inventory, queue: DrainableQueue, options: DriveOptions = {}): Promise<void> {
-  const maxAttempts = options.maxAttempts ?? 5;
+  const maxAttempts = options.maxAttempts ?? StepRetry.maxAttempts;
   const failures = new Map<string, number>();
   await queue.drain(async (message) => {
     options.onStep?.(message);
@@ -44,9 +44,9 @@ export async function driveRotations(deps: Deps, inventory: Inventory, queue: Dr
       const key = `${message.rotationId}:${message.step}`;
       const count = (failures.get(key) ?? 0) + 1;
       failures.set(key, count);
-      if (isRekeyError(error) && error.retryable && count < maxAttempts) {
+      if (shouldRetryStep(error, count, maxAttempts)) {
         deps.log.warn('step failed, retrying', { rotationId: message.rotationId, step: message.step, attempt: count, error: error.message });
-        await queue.enqueue(message, { delaySeconds: Math.min(2 ** count, 30) });
+        await queue.enqueue(message, { delaySeconds: stepRetryDelaySeconds(count, StepRetry.maxDelaySecondsInProcess) });
         return;
       }
       await failRotation(deps, inventory, message.rotationId, error);

@@ -65,7 +65,7 @@ describe('serverless package', () => {
     expect(resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it('names resources in every IAM statement: no * anywhere, Secrets Manager only on rekey/*, KMS only on the key', () => {
+  it('names resources in every IAM statement: no * anywhere, Secrets Manager only on rekey/<inventory>/*, KMS only on the key', () => {
     const all = statements();
     expect(all.length).toBeGreaterThan(10);
     for (const s of all) {
@@ -73,7 +73,9 @@ describe('serverless package', () => {
       expect(res, `${s.role}: ${JSON.stringify(s.Action)}`).not.toBe('"*"');
       const actions: string[] = [s.Action].flat();
       if (actions.some((a) => a.startsWith('secretsmanager:'))) {
-        expect(res).toContain(':secret:rekey/*');
+        // examples/apiconnect.yaml, the default inventory, is named apiconnect: never every inventory's rekey/*.
+        expect(res).toMatch(/:secret:rekey\/apiconnect\//);
+        expect(res).not.toContain(':secret:rekey/*');
         expect(actions).not.toContain('secretsmanager:*');
         expect(actions).not.toContain('secretsmanager:ListSecrets');
       }
@@ -81,6 +83,37 @@ describe('serverless package', () => {
     }
     const delay = all.filter((s) => s.role === 'DelayRole').flatMap((s) => [s.Action].flat());
     expect(delay.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('dynamodb:'))).toBe(false);
+  });
+
+  it('lets the functions read the kubeconfig secret and none of them write it', () => {
+    const all = statements();
+    const kubeconfig = /:secret:rekey\/apiconnect\/kubeconfig(-\?{6})?"?$/;
+    const writes = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:DeleteSecret'];
+    for (const role of ['ScheduleRole', 'StepRole', 'RestartRole']) {
+      const own = all.filter((s) => s.role === role);
+      const reads = own.filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+      expect(reads.map((s) => JSON.stringify(s.Resource)), role).toEqual([expect.stringContaining(':secret:rekey/apiconnect/*')]);
+      const allowedWrites = own.filter((s) => s.Effect === 'Allow' && [s.Action].flat().some((a: string) => writes.includes(a)));
+      if (allowedWrites.length === 0) continue; // restart: read-only on the whole store
+      const denies = own.filter((s) => s.Effect === 'Deny');
+      expect(denies, role).toHaveLength(1);
+      expect([denies[0].Action].flat(), role).toEqual(expect.arrayContaining(writes));
+      const denied = [denies[0].Resource].flat().map((r: any) => r['Fn::Sub'] ?? r);
+      expect(denied, role).toHaveLength(2);
+      for (const r of denied) expect(r).toMatch(kubeconfig);
+    }
+    expect(all.filter((s) => s.role === 'RestartRole').flatMap((s) => [s.Action].flat()).filter((a: string) => writes.includes(a))).toEqual([]);
+  });
+
+  it('lets EventBridge send to the events DLQ only for the restart rule (aws:SourceArn)', () => {
+    const policy = resources.EventsDeadLetterQueuePolicy!.Properties;
+    const rule = ofType('AWS::Events::Rule').map(([, r]) => r.Properties).find((p) => p.Targets?.some((t: any) => t.DeadLetterConfig));
+    expect(rule?.Targets[0].DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] });
+    const statements = policy.PolicyDocument.Statement.filter((s: any) => s.Principal?.Service === 'events.amazonaws.com');
+    expect(statements).toHaveLength(1);
+    const sourceArn = statements[0].Condition?.ArnEquals?.['aws:SourceArn']?.['Fn::Sub'];
+    // The rule's ARN on the stack's bus: rule/<bus name>/<rule name>.
+    expect(sourceArn).toBe(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${resources.EventBus!.Properties.Name}/${rule!.Name}`);
   });
 
   it('has the FIFO step queue with a FIFO DLQ (redrive), partial batch responses, and an alarm on DLQ depth', () => {

@@ -1,0 +1,43 @@
+import type { Deps } from '../../shared/app/deps.js';
+import type { Logger } from '../../shared/ports/logger.js';
+import type { LambdaContext } from './lambda.js';
+import { remainingTimeSignal } from './lambda.js';
+import { depsFor, type LambdaRuntime } from './runtime.js';
+
+/** What one invocation of a function gets: the shared runtime, a deadline, a logger, and Deps on demand. */
+export interface Invocation {
+  readonly rt: LambdaRuntime;
+  /** Fires shortly before Lambda's timeout, so long waits stop in time to record where they got to. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /**
+   * The use cases' Deps, with the inventory's clusters connected on the first call (once per invocation; a failed
+   * connection fails every later call of the invocation alike instead of trying again per record). Call it only
+   * once a valid record needs it: malformed input is rejected without touching the clusters.
+   */
+  deps(): Promise<Deps>;
+}
+
+/**
+ * The per-invocation setup every handler needs, in one place: build (or reuse) the runtime, derive the deadline
+ * signal from the context's remaining time, connect clusters lazily, dispose of the timer at the end.
+ */
+export function withInvocation<E, R>(runtime: () => LambdaRuntime, body: (event: E, invocation: Invocation) => Promise<R>): (event: E, context?: LambdaContext) => Promise<R> {
+  return async (event, context) => {
+    const rt = runtime();
+    const { signal, dispose } = remainingTimeSignal(context);
+    const log = rt.log;
+    let deps: Promise<Deps> | undefined;
+    const invocation: Invocation = {
+      rt,
+      signal,
+      log,
+      deps: () => (deps ??= rt.clusters().then((clusters) => depsFor(rt, clusters, { signal, log }))),
+    };
+    try {
+      return await body(event, invocation);
+    } finally {
+      dispose();
+    }
+  };
+}
