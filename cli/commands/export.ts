@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { exportItem, type ExportFormat } from '../../shared/app/export.js';
+import { exportItem, type ExportChain, type ExportFormat } from '../../shared/app/export.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { Stage } from '../../shared/ports/secret-store.js';
 import { composeLocal } from '../compose.js';
@@ -20,13 +20,14 @@ export function registerExport(cli: Command, ctx: CliContext): void {
     .option('--dir <dir>', 'folder for the files')
     .option('--prefix <prefix>', 'env variable prefix (default: the name in capitals)')
     .option('--password-env <var>', 'environment variable holding the PKCS#12 password')
+    .addOption(new Option('--chain <chain>', 'p12: certificates to include: leaf and intermediates, or also the root (full)').choices(['intermediates', 'full']).default('intermediates'))
     .addOption(new Option('--version-stage <stage>', 'which version: current, previous (kept for rollback) or pending').choices(['current', 'previous', 'pending']).default('current'))
-    .action(async (name: string, o: { file: string; format: ExportFormat; dir?: string; prefix?: string; passwordEnv?: string; versionStage: keyof typeof STAGES }) => {
+    .action(async (name: string, o: { file: string; format: ExportFormat; dir?: string; prefix?: string; passwordEnv?: string; versionStage: keyof typeof STAGES; chain: ExportChain }) => {
       const inv = readInventory(o.file);
       const password = o.passwordEnv ? process.env[o.passwordEnv] : undefined;
       if (o.passwordEnv && !password) throw new UsageError(`--password-env ${o.passwordEnv}: variable is not set`);
       const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });
-      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
+      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], chain: o.chain, ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
       for (const f of result.files) {
         await mkdir(dirname(f.path), { recursive: true });
         await writeFile(f.path, f.content, { mode: f.mode });

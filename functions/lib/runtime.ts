@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { isAbsolute, join } from 'node:path';
 import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type SqsStepQueue } from '../../shared/adapters/aws/index.js';
+import { TlsProber } from '../../shared/adapters/probe/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { UsageError } from '../../shared/domain/errors.js';
@@ -156,6 +157,7 @@ export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster
     clock: rt.clock,
     log: options.log ?? rt.log,
     clusters,
+    prober: new TlsProber(),
     ...(options.signal && { signal: options.signal }),
   };
   if (!live) return base;

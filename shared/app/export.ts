@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { privateKeyFromPem } from '../domain/pki/keys.js';
+import { rootAbove } from '../domain/pki/chain.js';
 import { buildPkcs12 } from '../domain/pki/pkcs12.js';
 import { storeNameOf, unitsOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -10,6 +11,10 @@ import { Stage } from '../ports/secret-store.js';
 
 export const ExportFormat = { Pem: 'pem', Env: 'env', P12: 'p12' } as const;
 export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
+
+/** Which certificates a PKCS#12 file carries: the leaf and its intermediates (default), or also the root. */
+export const ExportChain = { Intermediates: 'intermediates', Full: 'full' } as const;
+export type ExportChain = (typeof ExportChain)[keyof typeof ExportChain];
 
 export interface ExportFile {
   readonly path: string;
@@ -38,7 +43,7 @@ export async function exportItem(
   deps: Deps,
   inventory: Inventory,
   unitName: string,
-  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string; stage?: Stage },
+  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string; stage?: Stage; chain?: ExportChain },
 ): Promise<ExportResult> {
   const itemName = unitName.split('/')[0]!;
   const item = inventory.items.get(itemName);
@@ -57,6 +62,7 @@ export async function exportItem(
   const m = decodeMaterial(version.value, storeName);
   if (m.type !== 'certificate') throw new UsageError(`${unitName} is a ${m.type}; export writes certificates`);
 
+  if (options.chain === ExportChain.Full && options.format !== ExportFormat.P12) throw new UsageError('--chain full applies to --format p12 (pem and env write the root to ca.crt)');
   const dir = options.dir ? resolve(options.dir) : undefined;
   if (inventory.items.get(itemName)?.kind === 'authority') return exportAuthority(unitName, m.cert + m.chain + (m.ca === m.cert ? '' : m.ca), options, dir);
   const pemFiles = { 'ca.crt': m.ca, 'tls.crt': m.cert + m.chain, 'tls.key': m.key };
@@ -74,7 +80,9 @@ export async function exportItem(
     case ExportFormat.P12: {
       if (!options.password) throw new UsageError('p12 export needs a password (--password-env VAR)');
       const target = dir ?? resolve('.');
-      const content = buildPkcs12({ key: privateKeyFromPem(m.key), certificatesPem: m.cert + m.chain, password: options.password, friendlyName: unitName });
+      const root = options.chain === ExportChain.Full ? rootAbove(m.cert + m.chain, m.ca) : undefined;
+      if (options.chain === ExportChain.Full && !root) throw new NotFoundError(`${unitName}: its trust bundle (ca) holds no root above its chain`, { context: { item: unitName } });
+      const content = buildPkcs12({ key: privateKeyFromPem(m.key), certificatesPem: m.cert + m.chain + (root ?? ''), password: options.password, friendlyName: unitName });
       const path = join(target, `${unitName.replace('/', '-')}.p12`);
       return { files: [{ path, content, mode: 0o600 }], stdout: `${path}\n` };
     }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium';
+export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint';
 
 export interface KubeClusterEnv {
   /** https://127.0.0.1:PORT */
@@ -60,6 +60,8 @@ export interface InfraEnv {
     initClientKey: string;
   };
   chromiumPath: string;
+  /** the zlint binary (X.509 linter), built by test/infra/components/zlint.sh */
+  zlintPath: string;
   /** every variable of the env file */
   vars: Readonly<Record<string, string>>;
 }
@@ -159,6 +161,7 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
       get initClientKey() { return get('PROXY_INIT_CLIENT_KEY'); },
     },
     get chromiumPath() { return get('CHROMIUM_PATH'); },
+    get zlintPath() { return get('ZLINT_PATH'); },
     vars,
   };
   const probe: Record<InfraComponent, () => unknown> = {
@@ -167,6 +170,7 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     postgres: () => [env.postgres.adminUrl, env.postgres.tlsDir],
     proxy: () => [env.proxy.url, env.proxy.tlsDir],
     chromium: () => env.chromiumPath,
+    zlint: () => env.zlintPath,
   };
   for (const c of opts.require ?? []) probe[c]();
   return env;

@@ -27,3 +27,6 @@ DEBIAN_PACKAGES_POSTGRES="postgresql-15 postgresql-client-15"
 DEBIAN_PACKAGES_PROXY="apache2"
 DEBIAN_PACKAGES_CHROMIUM="chromium fonts-dejavu-core"
 DEBIAN_PACKAGES_TOOLS="openssl curl ca-certificates iproute2 util-linux"
+
+# zlint (X.509 certificate linter), `go install`ed from github.com/zmap/zlint/v3.
+ZLINT_VERSION=v3.7.3

@@ -7,6 +7,7 @@ import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
 import { issuePending, promoteVersion } from '../issuance.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
+import { verifyServed } from '../verify/served.js';
 import { VerificationError, RestartError } from './errors.js';
 import type { StepHandler } from './step-context.js';
 
@@ -90,8 +91,12 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
 };
 
-/** Reads back what the clusters hold: every target must carry the new version, unedited. */
-const verify: StepHandler = async ({ deps, record, units }) => {
+/**
+ * Reads back what the clusters hold: every target must carry the new version, unedited. Then what is served: every
+ * probe of the item must serve the new certificate (and accept its client certificate), else the rotation fails
+ * and, being past promotion, rolls back.
+ */
+const verify: StepHandler = async ({ deps, inventory, record, units }) => {
   const wrong: string[] = [];
   for (const unit of units) {
     const placement = unit.item.secret;
@@ -104,7 +109,9 @@ const verify: StepHandler = async ({ deps, record, units }) => {
     }
   }
   if (wrong.length) throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
-  return { status: 'completed', message: 'every target holds the new version' };
+  const item = inventory.items.get(record.item);
+  const probed = item && item.kind !== 'credential' && item.probes?.length ? await verifyServed(deps, inventory, item) : undefined;
+  return { status: 'completed', message: `every target holds the new version${probed ? `; ${probed.outcomes.length} probe(s) passed` : ''}` };
 };
 
 export const LEAF_STEPS: Readonly<Record<string, StepHandler>> = {

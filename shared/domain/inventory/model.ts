@@ -40,6 +40,17 @@ export interface RestartPolicy {
   readonly withinMs?: number;
 }
 
+/** A TLS endpoint checked after a rotation (see shared/app/verify). */
+export interface Probe {
+  readonly host: string;
+  readonly port: number;
+  readonly serverName?: string;
+  readonly startTls?: 'postgres';
+  /** A certificate item whose current client certificate is presented. */
+  readonly clientCert?: string;
+  readonly timeoutMs: number;
+}
+
 interface ItemBase {
   readonly name: string;
   /** Field path of the item in the document, e.g. `certificates[3]`, for messages. */
@@ -59,6 +70,8 @@ export interface Authority extends ItemBase {
   readonly renewBeforeMs: number;
   readonly parent?: string;
   readonly pathLen?: number;
+  /** Endpoints that must serve a chain ending at this authority. */
+  readonly probes?: readonly Probe[];
 }
 
 export interface Certificate extends ItemBase {
@@ -73,6 +86,8 @@ export interface Certificate extends ItemBase {
   readonly ipAddresses: readonly string[];
   readonly uris: readonly string[];
   readonly perReplica?: { readonly statefulSet: string; readonly replicas: number };
+  /** Endpoints that must serve this certificate after a rotation. */
+  readonly probes?: readonly Probe[];
 }
 
 export interface DatabaseLogin {

@@ -14,6 +14,7 @@ import {
   type RestartPolicy,
   type SecretPlacement,
 } from './model.js';
+import { checkProbes, probesOf } from './probes.js';
 import type { ConsumerDocument, InventoryDocument, RestartDocument, WorkloadKind } from './schema.js';
 import { LIMITS } from './limits.js';
 import { canonicalIp } from './names.js';
@@ -90,6 +91,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       ...(a.pathLen !== undefined && { pathLen: a.pathLen }),
       ...(a.secret && { secret: secretOf(a.secret, clusters)! }),
       ...(a.files && { files: filesOf(a.files)! }),
+      ...(a.probe && { probes: probesOf(a.probe) }),
       adopt: false,
       consumers: [],
       restart: defaultRestart,
@@ -118,6 +120,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       adopt: c.adopt ?? false,
       consumers: (c.consumers ?? []).map(consumerOf),
       restart: restartOf(c.restart, defaultRestart),
+      ...(c.probe && { probes: probesOf(c.probe) }),
     };
   });
 
@@ -228,6 +231,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     }
     if (item.restart.withinMs !== undefined && item.restart.policy === 'none') add(`${item.path}.restart.within`, 'has no meaning with policy none');
   }
+  issues.push(...checkProbes(inv));
   return issues;
 }
 

@@ -116,6 +116,18 @@ export const restart = z.union([
   z.strictObject({ policy: z.enum(RESTART_POLICIES), within: duration.optional() }),
 ]);
 
+export const STARTTLS_PROTOCOLS = ['postgres'] as const;
+const MAX_PROBES = 32;
+
+/** An endpoint that serves the item (or a chain of the authority), checked by a TLS handshake after a rotation. */
+export const probe = z.strictObject({
+  tls: z.string().max(262, 'at most 262 characters').regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$/, 'expected host:port ([IPv6]:port)').meta({ description: 'host:port to handshake with' }),
+  serverName: text(253).optional().meta({ description: 'SNI; the host when left out' }),
+  startTls: z.enum(STARTTLS_PROTOCOLS).optional().meta({ description: 'ask for TLS in the protocol first (PostgreSQL SSLRequest)' }),
+  clientCert: text(LIMITS.text).optional().meta({ description: 'certificate item whose current client certificate is presented; the server must accept it' }),
+  timeout: duration.optional().meta({ description: 'deadline of the whole probe (default 10s); no answer in time fails it' }),
+});
+
 const consumers = list(consumer, LIMITS.consumers, 'consumers').meta({ description: `workloads to restart when the item changes (at most ${LIMITS.consumers})` });
 
 /** Subject names, with RFC 5280's upper bounds (ub-common-name, ub-organization-name, ub-organizational-unit-name). */
@@ -167,6 +179,7 @@ export const authority = z.strictObject({
       reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }),
     })
     .optional(),
+  probe: list(probe, MAX_PROBES, 'probes').optional().meta({ description: 'endpoints that must serve a chain ending at this authority' }),
 });
 
 export const certificate = z.strictObject({
@@ -190,6 +203,7 @@ export const certificate = z.strictObject({
   adopt: z.boolean().optional().meta({ description: 'take over an existing Secret rekey did not write; keep it while it is valid' }),
   consumers: consumers.optional(),
   restart: restart.optional(),
+  probe: list(probe, MAX_PROBES, 'probes').optional().meta({ description: 'endpoints that must serve this certificate after a rotation' }),
 });
 
 const database = z.strictObject({
@@ -245,6 +259,7 @@ export type CertificateDocument = z.infer<typeof certificate>;
 export type CredentialDocument = z.infer<typeof credential>;
 export type ConsumerDocument = z.infer<typeof consumer>;
 export type RestartDocument = z.infer<typeof restart>;
+export type ProbeDocument = z.infer<typeof probe>;
 export type KeyType = (typeof KEY_TYPES)[number];
 export type Usage = (typeof USAGES)[number];
 export type RestartPolicyName = (typeof RESTART_POLICIES)[number];

@@ -68,9 +68,25 @@ function algorithmIdentifier(alg: SignatureAlgorithm): Asn1 {
   return seq([oid(alg.oid), ...(alg.nullParams ? [nullValue()] : [])]);
 }
 
-function leafKeyUsages(publicKey: KeyObject): KeyUsageName[] {
-  // RSA keys may also be used for key transport (TLS 1.2 RSA key exchange); EC and Ed25519 keys only sign.
-  return publicKey.asymmetricKeyType === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+/**
+ * Key usages of a leaf, by key type and usage. Every leaf signs (TLS 1.3, ECDHE). An RSA server key may also
+ * receive the premaster secret of TLS 1.2's RSA key exchange, so it gets keyEncipherment; a client never does,
+ * and RFC 5280 §4.2.1.12 calls keyEncipherment inconsistent with clientAuth alone (zlint
+ * e_key_usage_and_extended_key_usage_inconsistent). EC and Ed25519 keys only sign.
+ */
+export function leafKeyUsages(keyType: KeyObject['asymmetricKeyType'], usage: Usage): KeyUsageName[] {
+  if (keyType !== 'rsa') return ['digitalSignature'];
+  switch (usage) {
+    case 'client':
+      return ['digitalSignature'];
+    case 'server':
+    case 'clientserver':
+      return ['digitalSignature', 'keyEncipherment'];
+    default: {
+      const never: never = usage;
+      throw new Error(`unknown usage ${String(never)}`);
+    }
+  }
 }
 
 /** Builds an X.509 v3 certificate with forge's ASN.1 and signs it natively (so ECDSA and Ed25519 work). */
@@ -90,7 +106,7 @@ export function buildCertificate(req: CertificateRequest): BuiltCertificate {
       keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
     );
   } else {
-    extensions.push(basicConstraints({ ca: false }), keyUsage(leafKeyUsages(req.publicKey)), extKeyUsage(req.profile.usage));
+    extensions.push(basicConstraints({ ca: false }), keyUsage(leafKeyUsages(req.publicKey.asymmetricKeyType, req.profile.usage)), extKeyUsage(req.profile.usage));
     const san = subjectAltName(req.profile.altNames);
     if (san) extensions.push(san);
   }

@@ -33,7 +33,7 @@ interface TlsExpectation {
 }
 const TLS: TlsExpectation[] = [
   { unit: 'gateway', path: 'edge/gateway-tls', clusters: ['dc1', 'dc2'], usage: 'server', cn: 'gateway.edge.svc', root: 'O = Atlas, CN = Atlas Root CA', certs: 2, san: ['DNS:gateway', 'DNS:gateway.edge.svc', 'DNS:gateway.example.test', 'IP Address:10.1.2.3', 'IP Address:127.0.0.1'], keyUsage: 'Digital Signature, Key Encipherment' },
-  { unit: 'ledger-client', path: 'ledger/ledger-client-tls', clusters: ['dc1', 'dc2'], usage: 'client', cn: 'ledger-client', root: 'O = Atlas, CN = Atlas Root CA', certs: 2, keyUsage: 'Digital Signature, Key Encipherment' },
+  { unit: 'ledger-client', path: 'ledger/ledger-client-tls', clusters: ['dc1', 'dc2'], usage: 'client', cn: 'ledger-client', root: 'O = Atlas, CN = Atlas Root CA', certs: 2, keyUsage: 'Digital Signature' },
   { unit: 'vault-peer', path: 'ledger/vault-peer-tls', clusters: ['dc1', 'dc2'], usage: 'clientserver', cn: 'vault-peer', root: 'O = Atlas, CN = Atlas Root CA', certs: 1, san: ['DNS:vault-peer.ledger.svc', 'IP Address:0:0:0:0:0:0:0:1'], keyUsage: 'Digital Signature, Key Encipherment' },
   { unit: 'mesh-sidecar', path: 'edge/mesh-sidecar-tls', clusters: ['dc1', 'dc2'], usage: 'clientserver', cn: 'mesh-sidecar', root: 'CN = Edge Root', certs: 1, san: ['DNS:mesh-sidecar.edge.svc'], keyUsage: 'Digital Signature' },
   { unit: 'metrics-scraper', path: 'edge/metrics-scraper-tls', clusters: ['dc2'], usage: 'client', cn: 'metrics-scraper', root: 'CN = Edge Root', certs: 1, keyUsage: 'Digital Signature' },

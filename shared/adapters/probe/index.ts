@@ -1,0 +1,1 @@
+export { TlsProber } from './tls-prober.js';
