@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../cli/main.ts');
-process.exit(await main(process.argv.slice(2)));
+const { runAsProcess } = await import('../cli/main.ts');
+// Not process.exit(await main()): exiting before stdout drained cuts piped output at 64 KiB.
+await runAsProcess(process.argv.slice(2));

@@ -11,6 +11,8 @@ import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
+import { removeStaleTemps } from '../shared/adapters/local/atomic-file.js';
+import { checkFolderArg, checkOutFolder, createFolderArg } from './folder-args.js';
 import type { Deps } from '../shared/app/deps.js';
 import { UsageError } from '../shared/domain/errors.js';
 import type { Inventory } from '../shared/domain/inventory/model.js';
@@ -52,9 +54,17 @@ export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDe
 }
 
 
-/** The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target. */
+/**
+ * The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target.
+ * `--state` and `--out` are checked first (a file, or a folder this process cannot write, is a usage error before
+ * anything is issued or stored); commands that change state then hold `<state>/lock`.
+ */
 export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
+  const writes = !options.readOnly;
+  checkFolderArg('--state', stateDir, { writable: writes });
+  if (options.target.kind === 'out') checkOutFolder(options.target.dir, inventory.clusters.map((c) => c.name), { writable: writes });
+  if (writes) createFolderArg('--state', stateDir);
   const release = options.readOnly ? async () => {} : await lockState(stateDir);
   try {
     return await composeLocked(inventory, options, stateDir, release);
@@ -72,7 +82,9 @@ async function composeLocked(
   release: () => Promise<void>,
 ): Promise<LocalRuntime> {
   // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
-  const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly })) ?? randomBytes(32);
+  const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly, warn: (m) => options.log.warn(m) })) ?? randomBytes(32);
+  // Leftovers of a killed writer (the vault cleans its own folder before its first write).
+  if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
   const store = new FileVault(join(stateDir, 'vault'), key);
   const journal = new JsonJournal(join(stateDir, 'journal'));
   const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));

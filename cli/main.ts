@@ -54,6 +54,28 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS (a pipe may still be full before). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    // Writes are ordered: the callback of an empty write runs after every earlier chunk went out.
+    stream.write('', () => resolve());
+  });
+}
+
+/**
+ * Runs `rekey ARGV` as the whole process: sets the exit code, waits until stdout and stderr drained, then ends.
+ * Calling process.exit() with output still queued for a pipe cuts it at the pipe's buffer (64 KiB: invalid JSON
+ * for `plan --json | cat`); exiting only after the drain still ends the process if a client (a kube agent's
+ * keep-alive socket) holds the event loop open.
+ */
+export async function runAsProcess(argv: readonly string[]): Promise<void> {
+  const code = await main(argv);
+  process.exitCode = code;
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/main.ts')) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  await runAsProcess(process.argv.slice(2));
 }

@@ -1,17 +1,31 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+import { readdirOrEmpty } from './missing-ok.js';
+import { isPidAlive } from './process-identity.js';
+
+/**
+ * A temporary file of writeFileAtomic: `.<target>.<pid>-<12 hex>.tmp`. The writer's pid in the name tells a
+ * leftover of a killed process (pid gone) from a write in progress; `.<target>.<12 hex>.tmp` is the older
+ * naming, left only by a killed writer of an earlier rekey.
+ */
+const TEMP_NAME = /^\..+\.(?:(\d+)-)?[0-9a-f]{12}\.tmp$/;
+
+/** O_EXCL|O_NOFOLLOW: the temporary file is always new, never a symlink or file someone placed there. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * Writes a file so that a reader sees either the old or the new content, never a mix: a temporary file in the
- * same folder, fsync, rename over the target, fsync the folder (so the rename itself survives a crash).
+ * same folder, fsync, rename over the target, fsync the folder (so the rename itself survives a crash). The rename
+ * replaces whatever name is at `path` (a symlink there is replaced, not followed).
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   const durable = options.durable ?? true;
-  const handle = await open(tmp, 'wx', options.mode ?? 0o600);
+  const handle = await open(tmp, CREATE_NEW, options.mode ?? 0o600);
   try {
     await handle.writeFile(data);
     // A mode given explicitly must win over the umask applied at open().
@@ -32,4 +46,20 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
       await d.close();
     }
   }
+}
+
+/**
+ * Removes the temporary files a killed writeFileAtomic left in `dir`: only names of its own pattern, and only
+ * those whose writer is gone (a pid reused since leaves a file behind until a later run, which is harmless).
+ * Returns how many were removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  const stale = (await readdirOrEmpty(dir)).filter((name) => {
+    const m = TEMP_NAME.exec(name);
+    if (!m) return false;
+    const pid = m[1] === undefined ? undefined : Number(m[1]);
+    return pid === undefined || (pid !== process.pid && !isPidAlive(pid));
+  });
+  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+  return stale.length;
 }

@@ -2,15 +2,48 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
 import { Stage, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
+import { decodeBase64Strict } from './strict-base64.js';
 
 interface VaultEntry {
   name: string;
   tags: Record<string, string>;
   description?: string;
   versions: Array<{ versionId: string; stages: Stage[]; createdAt: string; value: string }>;
+  /** Bumped on every write; checked against the index (absent in files of earlier rekeys: 0). */
+  generation?: number;
 }
+
+/** The encrypted box every vault file holds. */
+interface Box {
+  v: number;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+const BOX_VERSION = 1;
+const IV_BYTES = 12;
+/** GCM's full tag: decipher.setAuthTag accepts 4 to 16 bytes, and a cut tag is a forgery made easier. */
+const TAG_BYTES = 16;
+
+/**
+ * `<vault>/index`: the generation of every secret, encrypted and authenticated like an entry (its own associated
+ * data, so no entry can stand in for it). Rollback detection: a vault file put back from an older copy carries a
+ * generation below the index's and is refused. The entry is written before the index, so after a crash between
+ * the two an entry may be one generation ahead, which is accepted; an entry more than one ahead means the index
+ * itself was put back. The index lives in the vault rather than the journal because every store write goes
+ * through it, including the ones no rotation records. Limit: the whole folder (entries and index together)
+ * restored from one backup is consistent and accepted, which is what a restore is for.
+ */
+const INDEX_FILE = 'index';
+
+interface VaultIndex {
+  readonly generations: Map<string, number>;
+  exists: boolean;
+}
+const INDEX_AAD = 'rekey:vault-index';
 
 /** Versions without a label beyond this many are dropped, oldest first (Secrets Manager keeps about 100). */
 const KEEP_UNLABELLED = 10;
@@ -23,6 +56,11 @@ export class FileVault implements SecretStore {
   private readonly cache = new Map<string, VaultEntry | undefined>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly now: () => Date;
+  /** Generations by secret name, as this process last read or wrote them; loaded on first use. */
+  private index: Promise<VaultIndex> | undefined;
+  private indexFlush: Promise<void> = Promise.resolve();
+  private indexPending: Promise<void> | undefined;
+  private prepared: Promise<void> | undefined;
 
   constructor(private readonly dir: string, private readonly key: Buffer, options: { now?: () => Date } = {}) {
     this.now = options.now ?? (() => new Date());
@@ -34,33 +72,133 @@ export class FileVault implements SecretStore {
 
   private async read(name: string): Promise<VaultEntry | undefined> {
     if (this.cache.has(name)) return this.cache.get(name);
+    // The index first: entries only move ahead of it, so an entry read after it is never legitimately behind.
+    const index = await this.loadIndex();
     const raw = await readTextOrUndefined(this.fileOf(name));
-    const entry = raw === undefined ? undefined : this.decrypt(name, raw);
+    const entry = raw === undefined ? undefined : (JSON.parse(this.open(name, name, raw).toString('utf8')) as VaultEntry);
+    // Another process (the lock holder) may have written since this one loaded the index: look once more.
+    const problem = this.generationProblem(name, entry, index) && this.generationProblem(name, entry, await this.refreshIndex());
+    if (problem) throw new IntegrityError(problem, { context: { item: name } });
     this.cache.set(name, entry);
     return entry;
   }
 
-  private decrypt(name: string, raw: string): VaultEntry {
+  /** Why an entry cannot be trusted against the index: an older copy put back, a deleted one, a lost index. */
+  private generationProblem(name: string, entry: VaultEntry | undefined, index: VaultIndex): string | undefined {
+    const have = entry?.generation ?? 0;
+    const indexPath = join(this.dir, INDEX_FILE);
+    // No index: a vault of an earlier rekey (no generations) is fine; entries with generations lost their index.
+    if (!index.exists) return have > 0 ? `vault index ${indexPath} is missing but ${name} has generation ${have}: the index was removed; refusing to read the vault` : undefined;
+    const known = index.generations.get(name);
+    if (known === undefined) return undefined; // first write of this secret, cut by a crash before the index was updated
+    if (!entry) return `vault entry ${name} is missing (${this.fileOf(name)}), but the vault index records generation ${known}: it was deleted`;
+    if (have < known) {
+      return `vault entry ${name} is an older copy (generation ${have}, the vault index records ${known}): ${this.fileOf(name)} was put back from an earlier state; refusing to use it (restore the newest copy; to go back to a previous version use rekey rollback)`;
+    }
+    if (have > known + 1) return `vault index ${indexPath} is older than entry ${name} (generation ${known} < ${have}): the index was put back from an earlier state`;
+    return undefined;
+  }
+
+  /** Decrypts a box, checking its format, IV and full-length tag; `aad` binds it to its name. */
+  private open(label: string, aad: string, raw: string): Buffer {
+    const fail = (why: string, cause?: unknown): never => {
+      throw new IntegrityError(`vault entry ${label} cannot be decrypted (${why})`, { ...(cause !== undefined && { cause }), context: { item: label } });
+    };
+    let box: Partial<Box>;
     try {
-      const box = JSON.parse(raw) as { v: number; iv: string; tag: string; data: string };
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(box.iv, 'base64'));
-      decipher.setAAD(Buffer.from(name));
-      decipher.setAuthTag(Buffer.from(box.tag, 'base64'));
-      const plain = Buffer.concat([decipher.update(Buffer.from(box.data, 'base64')), decipher.final()]);
-      return JSON.parse(plain.toString('utf8')) as VaultEntry;
+      box = JSON.parse(raw) as Partial<Box>;
     } catch (cause) {
-      throw new IntegrityError(`vault entry ${name} cannot be decrypted (wrong REKEY_VAULT_KEY or damaged file)`, { cause, context: { item: name } });
+      return fail('damaged file: not JSON', cause);
+    }
+    if (box?.v !== BOX_VERSION) return fail(`unknown format v=${JSON.stringify(box?.v)}; this rekey reads v${BOX_VERSION}`);
+    const iv = typeof box.iv === 'string' ? decodeBase64Strict(box.iv) : undefined;
+    const tag = typeof box.tag === 'string' ? decodeBase64Strict(box.tag) : undefined;
+    const data = typeof box.data === 'string' ? decodeBase64Strict(box.data) : undefined;
+    if (iv?.length !== IV_BYTES) return fail(`damaged file: the IV must be ${IV_BYTES} bytes`);
+    if (tag?.length !== TAG_BYTES) return fail(`damaged file: the authentication tag must be ${TAG_BYTES} bytes`);
+    if (!data) return fail('damaged file: the data is not base64');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(aad));
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(data), decipher.final()]);
+    } catch (cause) {
+      return fail('wrong REKEY_VAULT_KEY or damaged file', cause);
     }
   }
 
+  private seal(aad: string, plain: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(aad));
+    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    const box: Box = { v: BOX_VERSION, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    return JSON.stringify(box);
+  }
+
+  private loadIndex(): Promise<VaultIndex> {
+    this.index ??= this.readIndex().then((g) => ({ generations: g ?? new Map<string, number>(), exists: g !== undefined }));
+    return this.index;
+  }
+
+  /** Merges the index on disk into this process's (never lowering a generation: an older index cannot win). */
+  private async refreshIndex(): Promise<VaultIndex> {
+    const index = await this.loadIndex();
+    const disk = await this.readIndex();
+    if (disk) {
+      index.exists = true;
+      for (const [name, g] of disk) index.generations.set(name, Math.max(g, index.generations.get(name) ?? 0));
+    }
+    return index;
+  }
+
+  private async readIndex(): Promise<Map<string, number> | undefined> {
+    const raw = await readTextOrUndefined(join(this.dir, INDEX_FILE));
+    if (raw === undefined) return undefined;
+    const parsed = JSON.parse(this.open('index', INDEX_AAD, raw).toString('utf8')) as { generations: Record<string, number> };
+    return new Map(Object.entries(parsed.generations));
+  }
+
+  /**
+   * Once per process before the first write: removes temporary files a killed writer left, and creates the index
+   * for a vault that has none (empty, or of an earlier rekey whose entries have no generation), so that from then
+   * on a missing index is noticed.
+   */
+  private prepare(): Promise<void> {
+    this.prepared ??= (async () => {
+      await removeStaleTemps(this.dir);
+      if (!(await this.loadIndex()).exists) await this.flushIndex();
+    })();
+    return this.prepared;
+  }
+
+  /**
+   * Writes the index with every generation known here, merged with the one on disk (another FileVault on this
+   * folder in this process may have written). Calls that arrive while a write is queued share it.
+   */
+  private flushIndex(): Promise<void> {
+    if (this.indexPending) return this.indexPending;
+    const run = this.indexFlush.then(async () => {
+      this.indexPending = undefined;
+      const index = await this.refreshIndex();
+      await writeFileAtomic(join(this.dir, INDEX_FILE), this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })), { mode: 0o600 });
+      index.exists = true;
+    });
+    this.indexPending = run;
+    this.indexFlush = run.catch(() => undefined);
+    return run;
+  }
+
   private async write(entry: VaultEntry): Promise<void> {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(entry.name));
-    const data = Buffer.concat([cipher.update(JSON.stringify(entry), 'utf8'), cipher.final()]);
-    const box = { v: 1, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
-    await writeFileAtomic(this.fileOf(entry.name), JSON.stringify(box), { mode: 0o600 });
-    this.cache.set(entry.name, entry);
+    await this.prepare();
+    const { generations } = await this.loadIndex();
+    const generation = Math.max(entry.generation ?? 0, generations.get(entry.name) ?? 0) + 1;
+    const next = { ...entry, generation };
+    await writeFileAtomic(this.fileOf(entry.name), this.seal(entry.name, JSON.stringify(next)), { mode: 0o600 });
+    this.cache.set(entry.name, next);
+    generations.set(entry.name, Math.max(generation, generations.get(entry.name) ?? 0));
+    // The write counts only once the index knows it: an older copy put back later is then refused.
+    await this.flushIndex();
   }
 
   /** Serialises changes to one secret within this process. */

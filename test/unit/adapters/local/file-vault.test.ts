@@ -221,11 +221,13 @@ describe('FileVault encryption at rest', () => {
     await vault.putPending(NAME, 'v1', value, { tags: { secretTag: 'tag-marker' }, description: 'description-marker' });
     await vault.promote(NAME, 'v1');
     // Act
-    const files = await readdir(join(root, 'vault'));
-    const raw = await readFile(join(root, 'vault', files[0]!), 'utf8');
-    const mode = (await stat(join(root, 'vault', files[0]!))).mode & 0o777;
-    // Assess
-    expect(files).toEqual([`${encodeURIComponent(NAME)}.vault`]);
+    const files = (await readdir(join(root, 'vault'))).sort();
+    const raw = await readFile(join(root, 'vault', `${encodeURIComponent(NAME)}.vault`), 'utf8');
+    const mode = (await stat(join(root, 'vault', `${encodeURIComponent(NAME)}.vault`))).mode & 0o777;
+    // Assess: the secret's file and the vault index (generations, encrypted too)
+    expect(files).toEqual(['index', `${encodeURIComponent(NAME)}.vault`]);
+    expect(await readFile(join(root, 'vault', 'index'), 'utf8')).not.toContain('rekey/shop');
+    expect((await stat(join(root, 'vault', 'index'))).mode & 0o777).toBe(0o600);
     for (const marker of ['BEGIN', 'PRIVATE', 'CERTIFICATE-MARKER', 'hunter2', 'tag-marker', 'description-marker', 'rekey/shop', 'AWSCURRENT']) expect(raw).not.toContain(marker);
     expect(Object.keys(JSON.parse(raw) as object).sort()).toEqual(['data', 'iv', 'tag', 'v']);
     expect(mode).toBe(0o600);
