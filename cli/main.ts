@@ -8,13 +8,15 @@ import { registerPlan } from './commands/plan.js';
 import { registerRecover } from './commands/recover.js';
 import { registerReport } from './commands/report.js';
 import { registerRotate } from './commands/rotate.js';
+import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
+import { registerToken } from './commands/token.js';
 import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport, registerRecover];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

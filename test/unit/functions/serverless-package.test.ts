@@ -44,7 +44,7 @@ describe('serverless package', () => {
     const zips = (await readdir(dir)).filter((f) => f.endsWith('.zip')).sort();
 
     // Assess
-    expect(zips).toEqual(['delay.zip', 'restart.zip', 'schedule.zip', 'step.zip']);
+    expect(zips).toEqual(['api.zip', 'delay.zip', 'restart.zip', 'schedule.zip', 'step.zip']);
     for (const zip of zips) {
       expect((await stat(join(dir, zip))).size).toBeLessThan(MAX_BUNDLE);
       const entries = readZip(join(dir, zip));
@@ -55,7 +55,7 @@ describe('serverless package', () => {
 
   it('declares arm64 nodejs22.x functions with log retention and their own roles', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);
@@ -81,6 +81,9 @@ describe('serverless package', () => {
       }
       if (actions.some((a) => a.startsWith('kms:'))) expect(s.Resource).toBe(KMS);
     }
+    // The API writes only its own signing key; it never gets the rotation's write rights on items.
+    const apiWrites = all.filter((s) => s.role === 'ApiRole' && [s.Action].flat().some((a: string) => a === 'secretsmanager:PutSecretValue'));
+    expect(apiWrites.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining(':secret:rekey/*/_api/*')]);
     const delay = all.filter((s) => s.role === 'DelayRole').flatMap((s) => [s.Action].flat());
     expect(delay.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('dynamodb:'))).toBe(false);
   });
