@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isScope } from '../../shared/app/api/scopes.js';
 import { ensureApiSigningKey, mintApiToken, readApiSigningKey } from '../../shared/app/api/signing-key.js';
 import { parseDuration } from '../../shared/domain/duration.js';
 import { UsageError } from '../../shared/domain/errors.js';
@@ -20,6 +21,8 @@ export function registerToken(cli: Command, ctx: CliContext): void {
       if (!ttlMs || ttlMs < 1000) throw new UsageError(`--ttl ${o.ttl}: expected a duration of at least 1s (Go style: 1h, 30m)`);
       if (!/^[\x21-\x7e]{1,128}$/.test(o.subject)) throw new UsageError('--subject: 1 to 128 printable characters without spaces');
       const scopes = o.scope.split(/\s+/).filter(Boolean);
+      const unknown = scopes.filter((s) => !isScope(s));
+      if (unknown.length || !scopes.length) throw new UsageError(`--scope: unknown scope(s): ${unknown.join(', ') || '(none given)'}`);
       // Read-only first: a running `rekey serve` holds the state lock, and the key it made is all a token needs.
       const reader = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });
       let material = await readApiSigningKey(reader.deps.store, inv.name);
