@@ -83,7 +83,7 @@ describe('serverless package', () => {
     }
     // The API writes only its own signing key; it never gets the rotation's write rights on items.
     const apiWrites = all.filter((s) => s.role === 'ApiRole' && [s.Action].flat().some((a: string) => a === 'secretsmanager:PutSecretValue'));
-    expect(apiWrites.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining(':secret:rekey/*/_api/*')]);
+    expect(apiWrites.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining(':secret:rekey/apiconnect/_api/*')]);
     const delay = all.filter((s) => s.role === 'DelayRole').flatMap((s) => [s.Action].flat());
     expect(delay.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('dynamodb:'))).toBe(false);
   });
