@@ -11,7 +11,6 @@ import { LIMITS } from './limits.js';
 
 type Container = readonly unknown[] | Record<string, unknown>;
 const isContainer = (v: unknown): v is Container => v !== null && typeof v === 'object';
-const entriesOf = (c: Container): Array<[string | number, unknown]> => (Array.isArray(c) ? c.map((v, i) => [i, v]) : Object.entries(c));
 
 /** Map entries and list elements written once each, aliases not followed twice. */
 function uniqueValues(root: unknown): number {
@@ -22,10 +21,9 @@ function uniqueValues(root: unknown): number {
     const v = stack.pop();
     if (!isContainer(v) || seen.has(v)) continue;
     seen.add(v);
-    for (const [, child] of entriesOf(v)) {
-      count++;
-      stack.push(child);
-    }
+    const children = Array.isArray(v) ? v : Object.values(v);
+    count += children.length;
+    for (const child of children) if (isContainer(child)) stack.push(child);
   }
   return count;
 }
@@ -41,8 +39,27 @@ export function documentShapeIssues(root: unknown): InventoryIssue[] {
   let visited = 0;
   let overrun = false;
   const ancestors = new Set<object>();
-  const walk = (v: unknown, path: Array<string | number>): void => {
-    if (overrun || !isContainer(v)) return;
+  // One path, pushed and popped: the walk visits every value of a 10,000-certificate inventory.
+  const path: Array<string | number> = [];
+  const visit = (key: string | number, child: unknown, parent: Container): boolean => {
+    if (++visited > budget) {
+      overrun = true;
+      issues.push({
+        path: formatPath(path),
+        message: `YAML aliases expand the document by more than ${LIMITS.aliasExpansion} values (an alias bomb?): write the values out`,
+      });
+      return false;
+    }
+    path.push(key);
+    if (key === '<<' && !Array.isArray(parent)) {
+      issues.push({ path: formatPath(path), message: 'YAML merge keys ("<<") are not supported: write the fields out (an alias of a whole value works)' });
+    } else if (isContainer(child)) {
+      walk(child);
+    }
+    path.pop();
+    return !overrun;
+  };
+  const walk = (v: Container): void => {
     if (ancestors.has(v)) {
       issues.push({ path: formatPath(path), message: 'a YAML alias that contains itself (a cycle)' });
       return;
@@ -52,24 +69,13 @@ export function documentShapeIssues(root: unknown): InventoryIssue[] {
       return;
     }
     ancestors.add(v);
-    for (const [key, child] of entriesOf(v)) {
-      if (++visited > budget) {
-        overrun = true;
-        issues.push({
-          path: formatPath(path),
-          message: `YAML aliases expand the document by more than ${LIMITS.aliasExpansion} values (an alias bomb?): write the values out`,
-        });
-        break;
-      }
-      if (key === '<<' && !Array.isArray(v)) {
-        issues.push({ path: formatPath([...path, key]), message: 'YAML merge keys ("<<") are not supported: write the fields out (an alias of a whole value works)' });
-        continue;
-      }
-      walk(child, [...path, key]);
-      if (overrun) break;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (!visit(i, v[i], v)) break;
+    } else {
+      for (const key of Object.keys(v)) if (!visit(key, (v as Record<string, unknown>)[key], v)) break;
     }
     ancestors.delete(v);
   };
-  walk(root, []);
+  if (isContainer(root)) walk(root);
   return issues;
 }

@@ -199,7 +199,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (sanCount > LIMITS.sansPerCertificate) {
       add(c.path, `${sanCount} subject alternative names (dnsNames + ipAddresses + uris${c.perReplica ? ' + 2 per replica' : ''}); at most ${LIMITS.sansPerCertificate}`);
     } else if (issuer) {
-      const size = estimateCertificateSize(inv, c);
+      const size = estimateCertificateSize(inv, c, authorities);
       if (size.storeEntry > LIMITS.storeEntryBytes) {
         add(c.path, `a version would take about ${size.storeEntry} bytes; Secrets Manager stores at most ${LIMITS.storeEntryBytes}: use fewer or shorter names or a smaller key`);
       } else if (size.secret > LIMITS.kubernetesSecretBytes) {

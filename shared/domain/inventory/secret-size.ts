@@ -47,9 +47,15 @@ export interface SizeEstimate {
   readonly secret: number;
 }
 
-/** Estimates the size of one version of `cert` (for `perReplica`, of the largest replica). */
-export function estimateCertificateSize(inv: Inventory, cert: Certificate): SizeEstimate {
-  const byName = new Map(inv.authorities.map((a) => [a.name, a]));
+/**
+ * Estimates the size of one version of `cert` (for `perReplica`, of the largest replica). `byName` indexes the
+ * inventory's authorities; pass it when estimating many certificates.
+ */
+export function estimateCertificateSize(
+  inv: Inventory,
+  cert: Certificate,
+  byName: ReadonlyMap<string, Authority> = new Map(inv.authorities.map((a) => [a.name, a])),
+): SizeEstimate {
   const path: Authority[] = [];
   for (let a = byName.get(cert.issuer); a && !path.includes(a); a = a.parent !== undefined ? byName.get(a.parent) : undefined) path.push(a);
   const issuer = path[0];

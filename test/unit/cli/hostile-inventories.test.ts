@@ -117,6 +117,11 @@ const GENERATED: HostileCase[] = [
     text: inventory('dnsNames: [web]', { extra: `  - {name: api, issuer: root-ca, usage: server, commonName: api, secret: {name: api, namespace: shop, clusters: ${names(65, () => 'dc1')}}}` }),
   },
   { name: 'commonName of 100,000 characters', path: 'certificates[0].commonName', message: 'at most 64', text: inventory(`commonName: ${'x'.repeat(100_000)}`).replace('commonName: web, ', '') },
+  {
+    name: 'an unknown field with a 100,000-character name (the path is cut)',
+    path: 'k'.repeat(300) + '…: unknown field',
+    text: inventory('dnsNames: [web]', { extra: `${'k'.repeat(100_000)}: 1` }),
+  },
   { name: 'an inventory file over 16 MiB', path: '', message: 'an inventory may have at most 16777216', bytes: 17 * 1024 * 1024 },
 ];
 

@@ -19,7 +19,7 @@ function random(seed: number): () => number {
   };
 }
 
-const ROUNDS = 20_000;
+const ROUNDS = 10_000;
 const pick = <T>(next: () => number, xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
 const int = (next: () => number, n: number) => Math.floor(next() * n);
 
@@ -53,42 +53,45 @@ const sameAddress = (a: string, b: string) => {
 describe('IP address validator against Node\'s parser', () => {
   it('accepts every valid IPv6 form, and its canonical form is the same address and a fixed point', () => {
     const next = random(0x1b6);
+    const failures: string[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       // Prepare
       const text = validIpv6(next);
       // Act
       const canonical = canonicalIp(text);
       // Assess
-      expect(isIP(text), text).toBe(6);
-      expect(canonical, text).toBeDefined();
-      expect(canonicalIp(canonical!), text).toBe(canonical);
-      expect(sameAddress(text, canonical!), `${text} -> ${canonical}`).toBe(true);
-      expect(canonical, text).not.toMatch(/\./);
+      const ok = isIP(text) === 6 && canonical !== undefined && canonicalIp(canonical) === canonical && sameAddress(text, canonical) && !canonical.includes('.');
+      if (!ok) failures.push(`round ${i}: ${text} -> ${canonical}`);
     }
+    expect(failures).toEqual([]);
   });
 
   it('on random strings agrees with Node, except that zone ids are refused', () => {
     const next = random(0x1b4);
     let accepted = 0;
+    const disagreements: string[] = [];
     for (let i = 0; i < ROUNDS * 5; i++) {
       // Prepare: mostly address-like noise, some of it near-valid
       const text = next() < 0.5 ? noise(next, '0123456789abcdefABCDEF:.', 24) : validIpv6(next).replace(/./g, (c) => (next() < 0.05 ? pick(next, [...':.0f%/ ']) : c));
       // Act
       const mine = canonicalIp(text) !== undefined;
-      // Assess
+      // Assess (collected: one expect per round would cost more than the validator)
       const node = isIP(text) !== 0 && !text.includes('%');
-      expect(mine, `seed 0x1b4 round ${i}: ${JSON.stringify(text)}`).toBe(node);
+      if (mine !== node) disagreements.push(`round ${i}: ${JSON.stringify(text)} rekey ${mine}, node ${node}`);
       if (mine) accepted++;
     }
+    expect(disagreements).toEqual([]);
     expect(accepted).toBeGreaterThan(1000);
   });
 
   it('agrees with Node on random dotted quads (no leading zeros, each part at most 255)', () => {
     const next = random(0x4);
+    const disagreements: string[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const text = Array.from({ length: 3 + int(next, 3) }, () => String(int(next, next() < 0.8 ? 256 : 1000)).padStart(next() < 0.1 ? 3 : 0, '0')).join('.');
-      expect(canonicalIp(text) !== undefined, text).toBe(isIP(text) === 4);
+      if ((canonicalIp(text) !== undefined) !== (isIP(text) === 4)) disagreements.push(text);
     }
+    expect(disagreements).toEqual([]);
   });
 });
 
@@ -104,6 +107,7 @@ describe('DNS name validator', () => {
   it('accepts exactly the names that obey the rules, on random strings near the boundaries', () => {
     const next = random(0xd45);
     let accepted = 0;
+    const disagreements: string[] = [];
     for (let i = 0; i < ROUNDS * 5; i++) {
       // Prepare: labels of random lengths around 63, random separators, wildcards and junk
       const labels = Array.from({ length: 1 + int(next, 6) }, () =>
@@ -113,20 +117,27 @@ describe('DNS name validator', () => {
       // Act
       const problem = dnsNameProblem(text);
       // Assess
-      expect(problem === undefined, `seed 0xd45 round ${i}: ${JSON.stringify(text)} ${problem ?? ''}`).toBe(obeysDnsRules(text));
+      if ((problem === undefined) !== obeysDnsRules(text)) disagreements.push(`round ${i}: ${JSON.stringify(text)} ${problem ?? 'accepted'}`);
       if (problem === undefined) accepted++;
-      else expect(problem).not.toMatch(/[\u0000-\u001f]/);
+      else if (/[\u0000-\u001f]/.test(problem)) disagreements.push(`round ${i}: raw control character in ${JSON.stringify(problem)}`);
     }
+    expect(disagreements).toEqual([]);
     expect(accepted).toBeGreaterThan(1000);
   });
 
   it('never throws, whatever the text (random Unicode)', () => {
     const next = random(0xface);
+    const thrown: string[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const text = Array.from({ length: int(next, 40) }, () => String.fromCharCode(int(next, 0x3000))).join('');
-      expect(() => dnsNameProblem(text)).not.toThrow();
-      expect(() => canonicalIp(text)).not.toThrow();
-      expect(() => uriProblem(text)).not.toThrow();
+      try {
+        dnsNameProblem(text);
+        canonicalIp(text);
+        uriProblem(text);
+      } catch (e) {
+        thrown.push(`${JSON.stringify(text)}: ${String(e)}`);
+      }
     }
+    expect(thrown).toEqual([]);
   });
 });
