@@ -13,7 +13,6 @@ export function stepHandler(runtime: () => LambdaRuntime) {
     processBatch(event, async (record) => void (await handleStepRecord(rt, deps, record)), {
       fifo: true,
       log,
-      onError: (record, e) => log.warn('step message not done, SQS delivers it again', { messageId: record.messageId, error: e instanceof Error ? e.message : String(e) }),
       onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
     }),
   );

@@ -32,7 +32,10 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
 
   const fields = { rotationId: message.rotationId, item: message.item, step: message.step, attempt: message.attempt, receives };
   // Connecting the clusters can fail (kubeconfig secret unreachable): retryable, and the rotation is not failed for it.
-  const deps = await depsOf();
+  const deps = await depsOf().catch((e: unknown) => {
+    rt.log.warn('clusters not connected, step will retry', { ...fields, error: e instanceof Error ? e.message : String(e) });
+    throw e;
+  });
   try {
     const result = await executeStep(deps, rt.inventory, message);
     rt.log.info('step handled', { ...fields, result });
