@@ -1,6 +1,6 @@
 import { RekeyError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { leaseExpired, RotationStatus, type RotationRecord } from '../domain/rotation/record.js';
+import { leaseExpired, RestartState, RotationStatus, type RotationRecord } from '../domain/rotation/record.js';
 import { allUnits } from '../domain/units.js';
 import { LeaseHeldError } from '../ports/journal.js';
 import { Stage } from '../ports/secret-store.js';
@@ -63,8 +63,8 @@ export interface RecoverOptions {
 }
 
 /**
- * Puts right what a killed process left: running rotations whose lease expired (or, `exclusive`, whose worker
- * is gone) are resumed from their step, since every step is idempotent; pending versions that no running
+ * Puts right what a killed process left: running rotations whose lease expired and whose record went stale (or,
+ * `exclusive`, whose worker is gone) are resumed from their step, since every step is idempotent; pending versions that no running
  * rotation owns (an `apply` killed between issuing and promoting, or a failure that died before discarding) are
  * discarded, so they no longer lock their item; item locks nobody holds are freed. Safe to run at any time and
  * any number of times: with nothing left behind it changes nothing.
@@ -95,11 +95,11 @@ async function resumeRotations(deps: Deps, inventory: Inventory, options: Recove
   for (const record of running) {
     const base = { item: record.item, rotationId: record.id };
     const mine = record.lease?.owner === options.lease.owner;
-    if (!mine && !options.exclusive && !leaseExpired(record.lease, now)) {
-      entries.push({ ...base, action: RecoveryAction.LeftRunning, reason: `driven by ${record.lease!.owner} until ${record.lease!.expiresAt}` });
+    if (!mine && !options.exclusive && !stale(record, now, options.lease.ttlMs)) {
+      entries.push({ ...base, action: RecoveryAction.LeftRunning, reason: record.lease && !leaseExpired(record.lease, now) ? `driven by ${record.lease.owner} until ${record.lease.expiresAt}` : 'between steps' });
       continue;
     }
-    const why = !record.lease ? 'it had no lease' : options.exclusive && !leaseExpired(record.lease, now) ? `its worker ${record.lease.owner} is gone` : `its lease expired at ${record.lease.expiresAt}`;
+    const why = !record.lease ? 'no worker holds it' : options.exclusive && !leaseExpired(record.lease, now) ? `its worker ${record.lease.owner} is gone` : `its lease expired at ${record.lease.expiresAt}`;
 
     if (!inventory.items.has(record.item)) {
       // Nothing can run its steps: end it, and free its units of the version it had pending.
@@ -125,11 +125,36 @@ async function resumeRotations(deps: Deps, inventory: Inventory, options: Recove
       continue;
     }
     if (!claimed || claimed.status !== RotationStatus.Running) continue;
+    if (options.exclusive) claimed = await forgetOrphanRestarts(deps, claimed);
     await options.queue.enqueue({ rotationId: claimed.id, inventory: claimed.inventory, item: claimed.item, step: claimed.step, attempt: claimed.attempt });
     entries.push({ ...base, action: RecoveryAction.Resumed, step: claimed.step, reason: why });
     resumed.push(claimed);
   }
   return resumed;
+}
+
+/**
+ * Restarts a dead CLI had requested were being run by its in-process restart worker, which died with it: nobody
+ * will ever record their outcome, and the restart step would wait for them forever (or until its deadline). Drop
+ * the rotation's restart progress so the step requests them all again; a restart is a pod-template patch, so a
+ * cluster that had finished only rolls once more. Lambda's restart worker is its own function: only the CLI
+ * (`exclusive`) calls this.
+ */
+async function forgetOrphanRestarts(deps: Deps, record: RotationRecord): Promise<RotationRecord> {
+  if (!Object.values(record.restarts).some((r) => r.state === RestartState.Requested)) return record;
+  const { restartDeadline: _dropped, ...rest } = record;
+  const reset: RotationRecord = { ...rest, restarts: {}, revision: record.revision + 1, updatedAt: deps.clock.now().toISOString() };
+  await deps.journal.update(reset);
+  return reset;
+}
+
+/**
+ * Whether a running rotation has been left: its lease has expired and its record has not moved for a lease's
+ * length. Workers that hold a lease for one step only (Lambda) release it between steps, so an expired lease alone
+ * is also what a healthy rotation looks like while its next step waits in the queue.
+ */
+function stale(record: RotationRecord, now: Date, ttlMs: number): boolean {
+  return leaseExpired(record.lease, now) && Date.parse(record.updatedAt) + ttlMs <= now.getTime();
 }
 
 /** Pending versions of this inventory's units that no running rotation will promote. */

@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { IssueAction, walkIssuance } from './issuance-walk.js';
 import { carryOut } from './apply.js';
 import { MaterialReader } from './materials.js';
+import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
 import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
@@ -20,6 +21,8 @@ export interface ScanResult {
   readonly skipped: readonly { readonly item: string; readonly reason: string }[];
   /** Workloads that use a managed Secret without being listed as its consumers. */
   readonly unlisted: readonly UnlistedConsumer[];
+  /** What dead workers had left and this scan resumed or discarded first (with `recover`). */
+  readonly recovered: readonly RecoveryEntry[];
 }
 
 /**
@@ -27,7 +30,8 @@ export interface ScanResult {
  * issues authorities that do not exist yet, emits ExpiringSoon for what is within its renewal window and
  * DriftDetected for cluster Secrets that differ from the store. With `repair`, drifted Secrets are rewritten.
  */
-export async function scan(deps: Deps, inventory: Inventory, options: { repair?: boolean } = {}): Promise<ScanResult> {
+export async function scan(deps: Deps, inventory: Inventory, options: { repair?: boolean; recover?: RecoverOptions } = {}): Promise<ScanResult> {
+  const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
   const reader = new MaterialReader(deps.store, inventory);
   const now = deps.clock.now();
   const started: { item: string; rotationId: string; reason: string }[] = [];
@@ -102,5 +106,5 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   const unlisted = await findUnlistedConsumers(deps, inventory);
   events.push(...unlistedConsumerEvents(inventory, unlisted, now));
   await deps.events.publish(events);
-  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted };
+  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted, recovered };
 }

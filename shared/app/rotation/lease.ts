@@ -35,8 +35,27 @@ export function initialLease(deps: Pick<Deps, 'clock'>, lease: LeaseSettings): N
  * Runs one step under this worker's lease: claims (or renews) it first, so a worker that died mid-rotation is
  * taken over only once its lease has expired, and a live one is never raced. Throws LeaseHeldError (retryable)
  * while another worker's lease is live; on Lambda the message then comes back after its visibility timeout.
+ *
+ * `release` ends the lease when the step is over (a lease that expires now): for workers that handle one step
+ * each (Lambda), so the worker of the next step claims at once. Their FIFO message group delivers that step only
+ * once this one's message is deleted, after the release. The CLI keeps its lease: it drives the next step too.
  */
-export async function executeLeasedStep(deps: Deps, inventory: Inventory, message: StepMessage, lease: LeaseSettings): Promise<StepExecution> {
+export async function executeLeasedStep(deps: Deps, inventory: Inventory, message: StepMessage, lease: LeaseSettings, options: { release?: boolean } = {}): Promise<StepExecution> {
   await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
-  return executeStep(deps, inventory, message);
+  try {
+    return await executeStep(deps, inventory, message);
+  } finally {
+    if (options.release) await releaseLease(deps, message.rotationId, lease);
+  }
+}
+
+/** Ends this worker's lease now; one taken over meanwhile (or a write that fails) is left as it is. */
+async function releaseLease(deps: Deps, rotationId: string, lease: LeaseSettings): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  try {
+    await deps.journal.claimLease(rotationId, { owner: lease.owner, expiresAt: now, now });
+  } catch (e) {
+    // Not worth failing the step for: the lease then simply runs out.
+    deps.log.warn('could not release the rotation lease', { rotationId, error: (e as Error).message });
+  }
 }
