@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { EVENT_SOURCE, EventType } from '../shared/domain/events/types.js';
+import { EVENT_SOURCE, EventType, type RekeyEvent } from '../shared/domain/events/types.js';
+import { DETAIL_SCHEMAS, detailBase, parseDetail } from './details.js';
+import { ALL_STEPS, type RotationStep } from '../shared/domain/rotation/machines.js';
 
 /**
  * What the functions accept, checked before any use case runs. A message that fails here can never succeed:
@@ -13,7 +15,7 @@ export const stepMessageSchema = z.strictObject({
   rotationId: z.string().min(1).max(128),
   inventory: name,
   item: name,
-  step: z.string().regex(/^[a-z][a-z-]{0,63}$/, 'a step name (lowercase letters and dashes)'),
+  step: z.enum(ALL_STEPS as [RotationStep, ...RotationStep[]]),
   attempt: z.number().int().min(0).max(100_000),
 });
 
@@ -25,19 +27,29 @@ export const delayedStepSchema = z.strictObject({
 
 const eventTypes = Object.values(EventType) as [EventType, ...EventType[]];
 
-/** An EventBridge event from rekey, as a rule delivers it to a function (or to a queue, for the local runner). */
-export const rekeyEventBridgeSchema = z.object({
-  source: z.literal(EVENT_SOURCE),
-  'detail-type': z.enum(eventTypes),
-  detail: z
-    .object({
-      inventory: name,
-      item: name,
-      at: z.iso.datetime({ offset: true }),
-      rotationId: z.string().min(1).optional(),
-    })
-    .loose(),
-});
+/**
+ * An EventBridge event from rekey, as a rule delivers it to a function (or to a queue, for the local runner): the
+ * envelope, and the detail checked against the schema of its detail-type (events/details.ts).
+ */
+export const rekeyEventBridgeSchema = z
+  .object({
+    source: z.literal(EVENT_SOURCE),
+    'detail-type': z.enum(eventTypes),
+    detail: z.looseObject(detailBase),
+  })
+  .superRefine((event, ctx) => {
+    const parsed = parseDetail(event['detail-type'], event.detail);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', path: ['detail'], message: parsed.reason });
+  });
+
+/** Parses an EventBridge envelope into the typed event; never throws. */
+export function parseRekeyEvent(data: unknown): { ok: true; value: RekeyEvent } | { ok: false; reason: string } {
+  const envelope = check(rekeyEventBridgeSchema, data);
+  if (!envelope.ok) return envelope;
+  const type = envelope.value['detail-type'];
+  const detail = parseDetail(type, envelope.value.detail);
+  return detail.ok ? { ok: true, value: { type, detail: detail.value } as RekeyEvent } : detail;
+}
 
 /** The schedule's input: EventBridge's scheduled event, or a manual invoke saying whether to repair drift. */
 export const scheduleInputSchema = z
@@ -90,41 +102,14 @@ export const sqsRecordSchema = z
 /** An SQS batch: Lambda's event for the step and delay functions. Records are checked one by one. */
 export const sqsEventSchema = z.object({ Records: z.array(z.unknown()) }).loose();
 
-const at = z.iso.datetime({ offset: true });
-const detailBase = { inventory: name, item: name, at, rotationId: z.string().min(1).optional() };
-const cluster = z.string().min(1).max(63);
-
 /** `SecretSynced`: a Secret written into one cluster (sync); the restart planner reads it. */
-export const secretSyncedDetailSchema = z
-  .object({
-    ...detailBase,
-    cluster,
-    namespace: z.string().min(1).max(63),
-    secret: z.string().min(1).max(253),
-    versionId: z.string().min(1),
-    change: z.string().min(1),
-    reason: z.string().optional(),
-  })
-  .loose();
+export const secretSyncedDetailSchema = DETAIL_SCHEMAS[EventType.SecretSynced];
 
 /**
  * `RestartRequested`: the consumers to restart in one cluster. Without `versionsHash` it is a request for humans
  * (manifests rendered, no live cluster): recorded, nothing restarted.
  */
-export const restartRequestedDetailSchema = z
-  .object({
-    ...detailBase,
-    cluster,
-    workloads: z.array(z.string().min(1).max(512)).max(10_000),
-    versionsHash: z.string().min(1).optional(),
-    policy: z.enum(['none', 'rolling', 'together']).optional(),
-    phase: z.enum(['trust', 'serve']).optional(),
-    budget: z.number().int().min(1).max(1000).optional(),
-    after: z.array(z.string()).optional(),
-    deadline: at.optional(),
-    delivery: z.string().optional(),
-  })
-  .loose();
+export const restartRequestedDetailSchema = DETAIL_SCHEMAS[EventType.RestartRequested];
 
 /** The events the restart function's rule routes to it, each with its own detail schema. */
 export const restartFunctionEventSchema = z.discriminatedUnion('detail-type', [

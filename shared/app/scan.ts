@@ -2,6 +2,7 @@ import { isRekeyError, RotationLockedError } from '../domain/errors.js';
 import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { RotationKind, RotationStatus, Trigger } from '../domain/rotation/record.js';
+import { isDue } from '../domain/plan/due.js';
 import { SyncReason } from '../domain/sync/desired.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -67,7 +68,7 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
 
   for (const unit of allUnits(inventory)) {
     const m = (await reader.current(unit.storeName))?.material;
-    if (m?.type === 'certificate' && unit.item.kind !== 'credential' && Date.parse(m.notAfter) - unit.item.renewBeforeMs <= now.getTime()) {
+    if (m?.type === 'certificate' && isDue(unit.item, m, now)) {
       events.push(makeEvent(EventType.ExpiringSoon, { inventory: inventory.name, item: unit.key }, { notAfter: m.notAfter, serial: m.serial }));
     }
   }

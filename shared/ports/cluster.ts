@@ -1,23 +1,7 @@
-/** What rekey writes: a Secret computed purely, written once. Values are plain text (adapters encode). */
-export interface DesiredSecret {
-  readonly name: string;
-  readonly namespace: string;
-  readonly type: 'kubernetes.io/tls' | 'Opaque';
-  readonly data: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-}
+import type { DesiredSecret, ObservedSecret } from '../domain/sync/secret.js';
+import type { WorkloadRef } from '../domain/restart/workload.js';
 
-/** A Secret as found in a cluster; `data` decoded to text. */
-export interface ObservedSecret {
-  readonly name: string;
-  readonly namespace: string;
-  readonly type: string;
-  readonly data: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly resourceVersion?: string;
-}
+export type { DesiredSecret, ObservedSecret, WorkloadRef };
 
 export const WriteOutcome = { Created: 'created', Updated: 'updated', Unchanged: 'unchanged' } as const;
 export type WriteOutcome = (typeof WriteOutcome)[keyof typeof WriteOutcome];
@@ -33,12 +17,6 @@ export interface SecretSink {
    * Secret exists without rekey's label and `adopt` is false.
    */
   writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome>;
-}
-
-export interface WorkloadRef {
-  readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod';
-  readonly namespace: string;
-  readonly name: string;
 }
 
 export const RestartOutcome = { Updated: 'Updated', NotUpdated: 'NotUpdated' } as const;

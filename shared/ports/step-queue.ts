@@ -1,9 +1,11 @@
+import type { RotationStep } from '../domain/rotation/machines.js';
+
 /** One step of one rotation, as a queue message. Message group = item; dedup id = rotation + step + attempt. */
 export interface StepMessage {
   readonly rotationId: string;
   readonly inventory: string;
   readonly item: string;
-  readonly step: string;
+  readonly step: RotationStep;
   readonly attempt: number;
 }
 

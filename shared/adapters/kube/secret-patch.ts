@@ -1,4 +1,4 @@
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
+import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret } from '../../ports/cluster.js';
 
 /** A Secret as the API returns it (structural: V1Secret fits). `data` values are base64. */
@@ -14,7 +14,7 @@ export interface SecretObject {
   readonly data?: Readonly<Record<string, string>>;
 }
 
-export const isManaged = (s: Pick<ObservedSecret, 'labels'>): boolean => s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+export { isManaged };
 
 export function observedOf(s: SecretObject): ObservedSecret {
   const data: Record<string, string> = {};

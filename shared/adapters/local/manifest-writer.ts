@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { IntegrityError, UnmanagedObjectError } from '../../domain/errors.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
+import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
@@ -59,7 +59,7 @@ export class ManifestWriter implements SecretSink {
 
   async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
     const existing = options.expected ?? (await this.getSecret(secret.namespace, secret.name));
-    if (existing && existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE && !options.adopt) {
+    if (existing && !isManaged(existing) && !options.adopt) {
       throw new UnmanagedObjectError(`Secret ${secret.namespace}/${secret.name} in ${this.dir} is not managed by rekey; set adopt: true to take it over`);
     }
     const manifest: SecretManifest = {

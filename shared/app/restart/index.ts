@@ -16,15 +16,15 @@ import { DEFAULT_RESTART_BUDGET, phaseOf, RestartPhase } from '../../domain/rest
 export function handleRestartEvent(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
   switch (event.type) {
     case EventType.SecretSynced: {
-      const run = planForSecretSynced(deps, inventory, event);
+      const run = planForSecretSynced(deps, inventory, event.detail);
       const item = inventory.items.get(event.detail.item.split('/')[0]!);
-      if (item && phaseOf(item) === RestartPhase.Trust && typeof event.detail.cluster === 'string') {
+      if (item && phaseOf(item) === RestartPhase.Trust) {
         holdTrust(coordinationOf(deps, DEFAULT_RESTART_BUDGET), event.detail.cluster, run);
       }
       return run;
     }
     case EventType.RestartRequested:
-      return runRestartRequest(deps, inventory, event);
+      return runRestartRequest(deps, inventory, event.detail);
     default:
       return Promise.resolve();
   }

@@ -1,3 +1,4 @@
+import type { EventDetail } from '../../../events/details.js';
 import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory, Item } from '../../domain/inventory/model.js';
 import { planRestarts, type ClusterRestartRequest, type RestartPlan } from '../../domain/restart/plan.js';
@@ -7,10 +8,7 @@ import { unitsOf } from '../../domain/units.js';
 import type { WorkloadControl } from '../../ports/cluster.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
-import { updateRecord } from './journal.js';
-
-/** Message of a rolling cluster whose turn has not come; the worker of the cluster before it starts it. */
-export const WAITING_PREFIX = 'waits for ';
+import { updateRotation as updateRecord } from '../rotation/record-update.js';
 
 /** The current version of every unit of the item, from the store (descriptions only: no secret value is read). */
 export async function currentVersions(deps: Deps, inventory: Inventory, item: Item): Promise<Record<string, string>> {
@@ -78,9 +76,8 @@ async function requestEvents(
  * for the cluster of the event, with the versions hash of the whole item (so the three SecretSynced events of a
  * three-replica item restart its StatefulSet once).
  */
-export async function planForSecretSynced(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
-  const d = event.detail;
-  if (d.change !== 'updated' || d.rotationId || typeof d.cluster !== 'string') return;
+export async function planForSecretSynced(deps: Deps, inventory: Inventory, d: EventDetail<typeof EventType.SecretSynced>): Promise<void> {
+  if (d.change !== 'updated' || d.rotationId) return;
   const item = inventory.items.get(d.item.split('/')[0]!);
   if (!item) return;
   const versions = await currentVersions(deps, inventory, item);
@@ -124,7 +121,7 @@ export async function requestRestarts(deps: Deps, inventory: Inventory, record: 
   }
   for (const r of plan.requests) {
     if (unreachable.includes(r.cluster)) restarts[r.cluster] = { state: RestartState.Failed, at, message: `cluster ${r.cluster} is not connected: cannot restart` };
-    else if (r.after.length) restarts[r.cluster] = { state: RestartState.Requested, at, message: `${WAITING_PREFIX}${r.after.join(', ')}` };
+    else if (r.after.length) restarts[r.cluster] = { state: RestartState.Waiting, at, message: `waits for ${r.after.join(', ')}`, after: r.after };
     else restarts[r.cluster] = { state: RestartState.Requested, at, workloads: workloads.get(r.cluster) ?? [] };
   }
   const deadlines = plan.requests.flatMap((r) => (r.deadline ? [r.deadline] : [])).sort();
@@ -142,14 +139,14 @@ export async function requestRestarts(deps: Deps, inventory: Inventory, record: 
  * before them completed); when it failed, the clusters still waiting are skipped (rolling stops at a failure).
  */
 export async function continueRolling(deps: Deps, inventory: Inventory, record: RotationRecord, finished: string, failed: boolean): Promise<void> {
-  const waiting = Object.entries(record.restarts).filter(([c, r]) => c !== finished && r.state === RestartState.Requested && r.message?.startsWith(WAITING_PREFIX));
+  const waiting = Object.entries(record.restarts).filter(([c, r]) => c !== finished && r.state === RestartState.Waiting);
   if (waiting.length === 0) return;
   const at = deps.clock.now().toISOString();
   if (failed) {
     await updateRecord(deps, record.id, (r) => {
       const restarts = { ...r.restarts };
       for (const [c] of waiting) {
-        if (restarts[c]?.state === RestartState.Requested) restarts[c] = { state: RestartState.Skipped, at, message: `not started: restart failed in ${finished} (rolling stops at a failure)` };
+        if (restarts[c]?.state === RestartState.Waiting) restarts[c] = { state: RestartState.Skipped, at, message: `not started: restart failed in ${finished} (rolling stops at a failure)` };
       }
       return { ...r, restarts };
     });
@@ -165,7 +162,7 @@ export async function continueRolling(deps: Deps, inventory: Inventory, record: 
   await updateRecord(deps, record.id, (r) => {
     const restarts = { ...r.restarts };
     for (const q of ready) {
-      if (!restarts[q.cluster]?.message?.startsWith(WAITING_PREFIX)) continue;
+      if (restarts[q.cluster]?.state !== RestartState.Waiting) continue;
       restarts[q.cluster] = unreachable.includes(q.cluster)
         ? { state: RestartState.Failed, at, message: `cluster ${q.cluster} is not connected: cannot restart` }
         : { state: RestartState.Requested, at, workloads: workloads.get(q.cluster) ?? [] };

@@ -1,5 +1,6 @@
 import { isRekeyError, NotFoundError } from '../../domain/errors.js';
-import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
+import type { EventDetail } from '../../../events/details.js';
+import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { DEFAULT_RESTART_BUDGET, restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
 import { parseWorkloadId } from '../../domain/restart/workload.js';
@@ -7,7 +8,7 @@ import { RestartState } from '../../domain/rotation/record.js';
 import { RestartOutcome, type WorkloadControl } from '../../ports/cluster.js';
 import type { Deps } from '../deps.js';
 import { coordinationOf, laneOf, trustSettled, type Coordination } from './coordination.js';
-import { updateRecord } from './journal.js';
+import { updateRotation as updateRecord } from '../rotation/record-update.js';
 import { continueRolling } from './planner.js';
 import { nextDelay, pause, POLL, until, WaitInterrupted } from './wait.js';
 
@@ -107,14 +108,12 @@ function summary(outcomes: readonly Outcome[]): string {
  * rollout until the deadline, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
  * or RestartFailed. Failures are recorded and emitted, not thrown: the rotation step reads them from the journal.
  */
-export async function runRestartRequest(deps: Deps, inventory: Inventory, event: RekeyEvent): Promise<void> {
-  const d = event.detail;
-  const workloads = d.workloads;
-  if (typeof d.versionsHash !== 'string' || typeof d.cluster !== 'string' || !Array.isArray(workloads)) return; // a request for humans (manifests only)
-  const cluster = d.cluster;
+export async function runRestartRequest(deps: Deps, inventory: Inventory, d: EventDetail<typeof EventType.RestartRequested>): Promise<void> {
+  const { workloads, versionsHash: hash, cluster } = d;
+  if (hash === undefined) return; // a request for humans (manifests only)
   const started = deps.clock.now();
-  const deadline = restartDeadline(typeof d.deadline === 'string' ? d.deadline : undefined, started);
-  const coordination = coordinationOf(deps, typeof d.budget === 'number' ? d.budget : DEFAULT_RESTART_BUDGET);
+  const deadline = restartDeadline(d.deadline, started);
+  const coordination = coordinationOf(deps, d.budget ?? DEFAULT_RESTART_BUDGET);
   const control = deps.clusters.get(cluster)?.workloads;
 
   let outcomes: Outcome[];
@@ -132,8 +131,8 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, event:
     const lane = !d.rotationId && d.policy === 'rolling' ? laneOf(coordination, d.item) : undefined;
     const leave = await lane?.acquire();
     try {
-      const job: Job = { control, hash: d.versionsHash, at: new Date(d.at), deadline, deps, coordination };
-      outcomes = await Promise.all((workloads as readonly string[]).map((id) => restartWorkload(job, id)));
+      const job: Job = { control, hash, at: new Date(d.at), deadline, deps, coordination };
+      outcomes = await Promise.all(workloads.map((id) => restartWorkload(job, id)));
     } finally {
       leave?.();
     }
@@ -146,13 +145,13 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, event:
   const base = { inventory: d.inventory, item: d.item, at: finished.toISOString(), ...(d.rotationId && { rotationId: d.rotationId }) };
   const fields = {
     cluster,
-    workloads: workloads as readonly string[],
-    versionsHash: d.versionsHash,
+    workloads,
+    versionsHash: hash,
     restarted: listOf(outcomes, WorkloadResult.Restarted),
     unchanged: listOf(outcomes, WorkloadResult.Unchanged),
     missing: listOf(outcomes, WorkloadResult.Missing),
     durationMs: finished.getTime() - started.getTime(),
-    ...(typeof d.deadline === 'string' && { deadline: d.deadline }),
+    ...(d.deadline !== undefined && { deadline: d.deadline }),
   };
 
   let written;
@@ -160,7 +159,7 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, event:
     const state = ok ? RestartState.Completed : RestartState.Failed;
     written = await updateRecord(deps, d.rotationId, (r) => ({
       ...r,
-      restarts: { ...r.restarts, [cluster]: { state, at: finished.toISOString(), message, workloads: workloads as readonly string[] } },
+      restarts: { ...r.restarts, [cluster]: { state, at: finished.toISOString(), message, workloads } },
     }));
   }
   if (ok) {

@@ -1,27 +1,19 @@
-import { ConflictError, NotFoundError, RekeyError } from '../../domain/errors.js';
+import { NotFoundError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { DONE, isAfter, nextStep } from '../../domain/rotation/machines.js';
-import { isFinished, RotationKind, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { isFinished, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
 import type { StepMessage } from '../../ports/step-queue.js';
 import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
-import { LEAF_STEPS } from './leaf-steps.js';
-import type { StepHandler, StepResult } from './step-context.js';
+import { handlerFor } from './machines.js';
+import { updateRotation } from './record-update.js';
+import { StepResultStatus, type StepResult } from './step-context.js';
 import { expiresAtFor } from './start.js';
-
-const MAX_ADVANCE_TRIES = 5;
 
 export const StepExecution = { Ran: 'ran', Waiting: 'waiting', Stale: 'stale', Finished: 'finished' } as const;
 export type StepExecution = (typeof StepExecution)[keyof typeof StepExecution];
-
-function handlerFor(kind: RotationKind, step: string): StepHandler {
-  const table: Readonly<Record<string, StepHandler>> | undefined = kind === RotationKind.Leaf ? LEAF_STEPS : undefined;
-  const handler = table?.[step];
-  if (!handler) throw new RekeyError(`no handler for step "${step}" of a ${kind} rotation`);
-  return handler;
-}
 
 /**
  * Runs one step message. Idempotent: it re-reads the journal, ignores messages for steps already done (re-queuing
@@ -60,12 +52,11 @@ async function advance(deps: Deps, inventory: Inventory, read: RotationRecord, r
   // One history line per wait would flood the record; keep the latest.
   const history = (r: RotationRecord) => r.history.filter((h) => !(h.step === r.step && h.status === StepStatus.Waiting));
 
-  if (result.status === 'waiting') {
+  if (result.status === StepResultStatus.Waiting) {
     const waiting = await writeAdvance(deps, read, (r) => ({
       ...r,
       ...result.patch,
       attempt: r.attempt + 1,
-      revision: r.revision + 1,
       updatedAt: at,
       history: [...history(r), { ...outcome, status: StepStatus.Waiting }],
     }));
@@ -84,7 +75,7 @@ async function advance(deps: Deps, inventory: Inventory, read: RotationRecord, r
     revision: r.revision + 1,
     updatedAt: at,
     status: done ? RotationStatus.Completed : RotationStatus.Running,
-    history: [...history(r), { ...outcome, status: result.status === 'skipped' ? StepStatus.Skipped : StepStatus.Completed }],
+    history: [...history(r), { ...outcome, status: result.status === StepResultStatus.Skipped ? StepStatus.Skipped : StepStatus.Completed }],
     ...(done && { finishedAt: at, expiresAt: expiresAtFor(now) }),
   }));
   if (!advanced) return StepExecution.Stale;
@@ -97,28 +88,9 @@ async function advance(deps: Deps, inventory: Inventory, read: RotationRecord, r
 
 /**
  * Writes `change(record)` conditionally. When the write loses but the record is still at this step and attempt,
- * someone else wrote beside us (the restart worker recording a cluster's outcome): apply the change again on
+ * someone else wrote beside us (the restart worker recording a cluster's outcome): the change is applied again on
  * what is there now. When the record has moved on, another worker advanced it: give up (undefined).
  */
-async function writeAdvance(deps: Deps, read: RotationRecord, change: (r: RotationRecord) => RotationRecord): Promise<RotationRecord | undefined> {
-  let current = read;
-  for (let tries = 0; tries < MAX_ADVANCE_TRIES; tries++) {
-    const updated = change(current);
-    if (await updateOrLose(deps, updated)) return updated;
-    const fresh = await deps.journal.get(read.id);
-    if (!fresh || isFinished(fresh) || fresh.step !== read.step || fresh.attempt !== read.attempt) return undefined;
-    current = fresh;
-  }
-  throw new ConflictError(`rotation ${read.id}: the journal record kept changing while step ${read.step} advanced`, { rotationId: read.id });
-}
-
-/** A lost conditional write means another worker advanced the rotation: this one stops quietly. */
-async function updateOrLose(deps: Deps, record: RotationRecord): Promise<boolean> {
-  try {
-    await deps.journal.update(record);
-    return true;
-  } catch (e) {
-    if (e instanceof ConflictError) return false;
-    throw e;
-  }
+function writeAdvance(deps: Deps, read: RotationRecord, change: (r: RotationRecord) => RotationRecord): Promise<RotationRecord | undefined> {
+  return updateRotation(deps, read.id, (r) => (isFinished(r) || r.step !== read.step || r.attempt !== read.attempt ? undefined : change(r)));
 }

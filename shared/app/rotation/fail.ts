@@ -7,6 +7,7 @@ import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
 import { syncUnits } from '../sync.js';
 import { VerificationError } from './errors.js';
+import { updateRotation } from './record-update.js';
 import { expiresAtFor } from './start.js';
 
 /**
@@ -31,17 +32,19 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
   }
 
   const now = deps.clock.now();
-  const failed: RotationRecord = {
-    ...record,
-    status,
-    revision: record.revision + 1,
-    updatedAt: now.toISOString(),
-    finishedAt: now.toISOString(),
-    error: error.message,
-    expiresAt: expiresAtFor(now),
-    history: [...record.history, { step: record.step, status: StepStatus.Failed, at: now.toISOString(), attempt: record.attempt, message: error.message }],
-  };
-  await deps.journal.update(failed);
+  const failed = await updateRotation(deps, rotationId, (r) =>
+    isFinished(r)
+      ? undefined
+      : {
+          ...r,
+          status,
+          finishedAt: now.toISOString(),
+          error: error.message,
+          expiresAt: expiresAtFor(now),
+          history: [...r.history, { step: r.step, status: StepStatus.Failed, at: now.toISOString(), attempt: r.attempt, message: error.message }],
+        },
+  );
+  if (!failed) return deps.journal.get(rotationId);
   const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: error.message })];
   if (status === RotationStatus.RolledBack) events.push(makeEvent(EventType.RotationRolledBack, base, { step: record.step }));
   await deps.events.publish(events);

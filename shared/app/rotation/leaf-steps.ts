@@ -1,7 +1,8 @@
 import { IntegrityError, RekeyError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
-import { RestartState } from '../../domain/rotation/record.js';
+import { isOpenRestart, RestartState } from '../../domain/rotation/record.js';
+import { policyDeadline } from '../../domain/restart/plan.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
@@ -9,7 +10,7 @@ import { issuePending, promoteVersion } from '../issuance.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
 import { VerificationError, RestartError } from './errors.js';
-import type { StepHandler } from './step-context.js';
+import type { StepHandler, StepHandlers } from './step-context.js';
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
@@ -76,14 +77,14 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
     await deps.restarts.request(inventory, record);
     current = (await deps.journal.get(record.id)) ?? record;
   }
-  const deadline = current.restartDeadline ?? (item.restart.withinMs !== undefined ? new Date(deps.clock.now().getTime() + item.restart.withinMs).toISOString() : undefined);
+  const deadline = current.restartDeadline ?? policyDeadline(item.restart, deps.clock.now())?.toISOString();
   const patch = deadline ? { restartDeadline: deadline } : undefined;
   const states = Object.entries(current.restarts);
   const failed = states.filter(([, r]) => r.state === RestartState.Failed);
   if (failed.length) {
     throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, { context: { rotationId: record.id, item: record.item } });
   }
-  const open = states.filter(([, r]) => r.state === RestartState.Requested).map(([c]) => c);
+  const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
   if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
   if (deadline && deps.clock.now() > new Date(deadline)) {
     throw new RestartError(`restarts not finished by ${deadline} (within ${item.restart.withinMs! / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
@@ -114,7 +115,7 @@ const verify: StepHandler = async ({ deps, inventory, record, units }) => {
   return { status: 'completed', message: `every target holds the new version${probed ? `; ${probed.outcomes.length} probe(s) passed` : ''}` };
 };
 
-export const LEAF_STEPS: Readonly<Record<string, StepHandler>> = {
+export const LEAF_STEPS: StepHandlers<LeafStep> = {
   [LeafStep.Issue]: issue,
   [LeafStep.Test]: test,
   [LeafStep.Promote]: promote,

@@ -8,6 +8,7 @@ import { unitsOf } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
 import { initialLease, type LeaseSettings } from './lease.js';
+import { isRunnable } from './machines.js';
 
 /** Which step machine rotates an item. Credentials without a database rotate like a leaf: new, check, promote, sync. */
 export function rotationKindOf(item: Item): RotationKind {
@@ -24,9 +25,6 @@ export function rotationKindOf(item: Item): RotationKind {
     }
   }
 }
-
-/** Kinds whose step handlers exist in this version. */
-const SUPPORTED: ReadonlySet<RotationKind> = new Set([RotationKind.Leaf]);
 
 /** Days finished rotations stay in the journal before TTL removes them. */
 const KEEP_FINISHED_DAYS = 90;
@@ -45,9 +43,7 @@ export async function startRotation(
   const item = inventory.items.get(itemName);
   if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
   const kind = rotationKindOf(item);
-  if (!SUPPORTED.has(kind)) {
-    throw new RekeyError(`rotating ${item.kind === 'authority' ? 'an authority (trust overlap)' : 'a database password'} is not available in this version; ${item.kind === 'authority' ? '`apply` re-issues a CA and its leaves when due' : 'rotate it by hand'}`, { context: { item: itemName } });
-  }
+  if (!isRunnable(kind)) throw new RekeyError(`rotating a ${kind} item is not available in this version; rotate it by hand`, { context: { item: itemName } });
   const running = (await deps.journal.listByItem(inventory.name, itemName)).find((r) => r.status === RotationStatus.Running);
   if (running) throw new RotationLockedError(itemName, running.id, options.rotationId ?? '(new)');
 

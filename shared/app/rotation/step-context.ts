@@ -1,4 +1,5 @@
 import type { Inventory } from '../../domain/inventory/model.js';
+import type { RotationStep } from '../../domain/rotation/machines.js';
 import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Unit } from '../../domain/units.js';
 import type { Deps } from '../deps.js';
@@ -12,8 +13,17 @@ export interface StepContext {
   readonly reader: MaterialReader;
 }
 
+/** What a step may write into the record beside its outcome. */
+export type RecordPatch = Partial<Pick<RotationRecord, 'restartDeadline' | 'authority'>>;
+
+export const StepResultStatus = { Completed: 'completed', Skipped: 'skipped', Waiting: 'waiting' } as const;
+export type StepResultStatus = (typeof StepResultStatus)[keyof typeof StepResultStatus];
+
 export type StepResult =
-  | { readonly status: 'completed' | 'skipped'; readonly message?: string; readonly patch?: Partial<Pick<RotationRecord, 'restartDeadline'>> }
-  | { readonly status: 'waiting'; readonly delaySeconds: number; readonly message: string; readonly patch?: Partial<Pick<RotationRecord, 'restartDeadline'>> };
+  | { readonly status: typeof StepResultStatus.Completed | typeof StepResultStatus.Skipped; readonly message?: string; readonly patch?: RecordPatch }
+  | { readonly status: typeof StepResultStatus.Waiting; readonly delaySeconds: number; readonly message: string; readonly patch?: RecordPatch };
 
 export type StepHandler = (ctx: StepContext) => Promise<StepResult>;
+
+/** One handler per step of a machine: a step without a handler does not compile. */
+export type StepHandlers<S extends RotationStep> = { readonly [K in S]: StepHandler };

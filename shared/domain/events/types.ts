@@ -1,3 +1,5 @@
+import type { DetailFields, TypedRekeyEvent } from '../../../events/details.js';
+
 /** Event names are a contract: EventBridge source `rekey`, these detail-types. */
 export const EVENT_SOURCE = 'rekey';
 
@@ -14,8 +16,10 @@ export const EventType = {
   RotationCompleted: 'RotationCompleted',
   RotationFailed: 'RotationFailed',
   RotationRolledBack: 'RotationRolledBack',
+  RotationPhaseChanged: 'RotationPhaseChanged',
   ExpiringSoon: 'ExpiringSoon',
   DriftDetected: 'DriftDetected',
+  RemediationDecided: 'RemediationDecided',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -27,12 +31,8 @@ export interface EventDetailBase {
   readonly rotationId?: string;
 }
 
-export type Detail = EventDetailBase & Readonly<Record<string, string | number | boolean | readonly string[] | undefined | Readonly<Record<string, unknown>>>>;
-
-export interface RekeyEvent {
-  readonly type: EventType;
-  readonly detail: Detail;
-}
+/** A rekey event: the discriminated union of detail types whose zod schemas are in `events/details.ts`. */
+export type RekeyEvent = TypedRekeyEvent;
 
 /** Keys whose values would be secret; an event carrying any of them is a bug. */
 const FORBIDDEN_KEYS = /^(key|privateKey|password|token|secretValue|secretString|tls\.key|pem|material|value)$/i;
@@ -55,7 +55,8 @@ export function assertNoSecrets(event: RekeyEvent): void {
   walk(event.detail, 'detail');
 }
 
-export function makeEvent(type: EventType, base: Omit<EventDetailBase, 'at'> & { at?: string }, extra: Record<string, unknown> = {}): RekeyEvent {
-  const detail = { ...extra, ...base, at: base.at ?? new Date().toISOString() } as Detail;
-  return { type, detail };
+/** Builds an event; `fields` are checked against the detail type's schema at compile time. */
+export function makeEvent<T extends EventType>(type: T, base: Omit<EventDetailBase, 'at'> & { at?: string }, fields: DetailFields<T>): RekeyEvent {
+  const detail = { ...fields, ...base, at: base.at ?? new Date().toISOString() };
+  return { type, detail } as RekeyEvent;
 }

@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import type { ObservedSecret } from '../../ports/cluster.js';
+import type { ObservedSecret } from '../sync/secret.js';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks, derToPem } from './der.js';
 import { keyTypeOf, privateKeyFromPem, privateKeyToPem } from './keys.js';
 import { leafFitProblems } from './check.js';
+import { certificateDue } from '../plan/due.js';
 
 /**
  * Material taken over from an existing TLS Secret (seed 000: keep `pgo.tls` if present), or the reason it cannot
@@ -31,7 +32,7 @@ export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date,
   const keyType = keyTypeOf(key);
   if (!keyType) return 'key type is not one rekey issues';
   const notAfter = new Date(leaf.validTo);
-  if (notAfter.getTime() - item.renewBeforeMs <= now.getTime()) return `certificate expires ${notAfter.toISOString()}, within renewBefore`;
+  if (certificateDue(item, notAfter, now)) return `certificate expires ${notAfter.toISOString()}, within renewBefore`;
   // A certificate made for another host or purpose is not kept, however valid.
   const unfit = leafFitProblems(unit, leaf, { ekuOptional: true, caAllowed: true });
   if (unfit.length) return `certificate does not fit the inventory: ${unfit.join('; ')}`;

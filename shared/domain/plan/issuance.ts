@@ -1,5 +1,6 @@
 import type { Unit } from '../units.js';
 import type { Material } from '../store/material.js';
+import { isDue } from './due.js';
 
 /** Why a unit needs a new version. Exported constants: these are what `plan` explains to the user. */
 export const IssueReason = {
@@ -27,14 +28,13 @@ const neverIssued: Policy = ({ current }) => (current ? undefined : IssueReason.
 
 const expiry: Policy = ({ unit, current, now }) => {
   if (current?.type !== 'certificate' || unit.item.kind === 'credential') return undefined;
-  const notAfter = Date.parse(current.notAfter);
-  if (notAfter <= now.getTime()) return IssueReason.Expired;
-  return notAfter - unit.item.renewBeforeMs <= now.getTime() ? IssueReason.ExpiresSoon : undefined;
+  if (Date.parse(current.notAfter) <= now.getTime()) return IssueReason.Expired;
+  return isDue(unit.item, current, now) ? IssueReason.ExpiresSoon : undefined;
 };
 
 const rotationDue: Policy = ({ unit, current, now }) => {
   if (!current || current.type === 'certificate' || unit.item.kind !== 'credential') return undefined;
-  return Date.parse(current.createdAt) + unit.item.rotateEveryMs <= now.getTime() ? IssueReason.RotationDue : undefined;
+  return isDue(unit.item, current, now) ? IssueReason.RotationDue : undefined;
 };
 
 const issuerChanged: Policy = ({ current, issuerFingerprint }) => {

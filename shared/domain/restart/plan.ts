@@ -1,5 +1,5 @@
-import type { WorkloadRef } from '../../ports/cluster.js';
-import type { Consumer, Item } from '../inventory/model.js';
+import type { WorkloadRef } from './workload.js';
+import type { Consumer, Item, RestartPolicy } from '../inventory/model.js';
 import { versionsHash } from './versions-hash.js';
 import { workloadId } from './workload.js';
 
@@ -110,7 +110,7 @@ export function planRestarts(input: { readonly changes: readonly ItemChange[]; r
       continue;
     }
     const phase = phaseOf(item);
-    const deadline = item.restart.withinMs !== undefined ? input.syncedAt.getTime() + item.restart.withinMs : undefined;
+    const deadline = policyDeadline(item.restart, input.syncedAt)?.getTime();
     const clusters = item.secret.clusters.filter((c) => !change.clusters || change.clusters.includes(c));
     for (const cluster of clusters) {
       if (!clusterOrder.includes(cluster)) clusterOrder.push(cluster);
@@ -165,6 +165,11 @@ export function planRestarts(input: { readonly changes: readonly ItemChange[]; r
     }
   }
   return { requests, budget: Math.max(1, input.budget ?? DEFAULT_RESTART_BUDGET), skipped };
+}
+
+/** The one place a restart deadline comes from: `within` of the item's policy, counted from when its Secrets were written. */
+export function policyDeadline(restart: RestartPolicy, syncedAt: Date): Date | undefined {
+  return restart.withinMs !== undefined ? new Date(syncedAt.getTime() + restart.withinMs) : undefined;
 }
 
 /** When a cluster's restarts must be finished: the policy's deadline if it has one, else `startedAt` + timeout. */

@@ -1,4 +1,9 @@
-import type { WorkloadRef } from '../../ports/cluster.js';
+/** A workload that consumes a Secret, as restarts address it. */
+export interface WorkloadRef {
+  readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod';
+  readonly namespace: string;
+  readonly name: string;
+}
 
 const KINDS: readonly WorkloadRef['kind'][] = ['Deployment', 'StatefulSet', 'DaemonSet', 'Pod'];
 

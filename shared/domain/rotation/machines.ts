@@ -12,18 +12,27 @@ export const LeafStep = {
   Restart: 'restart',
   Verify: 'verify',
 } as const;
+export type LeafStep = (typeof LeafStep)[keyof typeof LeafStep];
 
+/**
+ * A CA with trust overlap: the new CA is issued pending and tested, published next to the old one in every
+ * bundle that trusts the old one, trust consumers restart, and only then is it promoted and its children
+ * (intermediates, then leaves) re-issued under it. Evidence, not a timer, ends the overlap: once every child is
+ * verified on the new CA, the old CA leaves the bundles and trust consumers restart once more.
+ */
 export const AuthorityStep = {
   Issue: 'issue',
   Test: 'test',
-  Promote: 'promote',
   PublishBundle: 'publish-bundle',
   RestartTrust: 'restart-trust',
-  ReissueLeaves: 'reissue-leaves',
-  VerifyLeaves: 'verify-leaves',
+  Promote: 'promote',
+  Reissue: 'reissue',
+  RestartChildren: 'restart-children',
+  Verify: 'verify',
   DropOld: 'drop-old',
-  Restart: 'restart',
+  RestartDropped: 'restart-dropped',
 } as const;
+export type AuthorityStep = (typeof AuthorityStep)[keyof typeof AuthorityStep];
 
 export const PasswordStep = {
   Pause: 'pause',
@@ -36,6 +45,7 @@ export const PasswordStep = {
   RetireOld: 'retire-old',
   Resume: 'resume',
 } as const;
+export type PasswordStep = (typeof PasswordStep)[keyof typeof PasswordStep];
 
 export const SigningKeyStep = {
   Issue: 'issue',
@@ -45,36 +55,85 @@ export const SigningKeyStep = {
   Restart: 'restart',
   RetireOld: 'retire-old',
 } as const;
+export type SigningKeyStep = (typeof SigningKeyStep)[keyof typeof SigningKeyStep];
+
+/** The steps of one kind of rotation. */
+export type StepOf<K extends RotationKind> = {
+  readonly [RotationKind.Leaf]: LeafStep;
+  readonly [RotationKind.Authority]: AuthorityStep;
+  readonly [RotationKind.Password]: PasswordStep;
+  readonly [RotationKind.SigningKey]: SigningKeyStep;
+}[K];
+
+/** Any step of any machine: what a journal record and a step message name. */
+export type RotationStep = StepOf<RotationKind>;
 
 export const DONE = 'done';
 
-export const STEPS: Readonly<Record<RotationKind, readonly string[]>> = {
+/** Each machine's steps in order; the order of an `as const` object's values is its declaration order. */
+export const STEPS: { readonly [K in RotationKind]: readonly StepOf<K>[] } = {
   [RotationKind.Leaf]: Object.values(LeafStep),
   [RotationKind.Authority]: Object.values(AuthorityStep),
   [RotationKind.Password]: Object.values(PasswordStep),
   [RotationKind.SigningKey]: Object.values(SigningKeyStep),
 };
 
-export function firstStep(kind: RotationKind): string {
+/** Every step name of every machine, for message validation. */
+export const ALL_STEPS: readonly RotationStep[] = [...new Set(Object.values(STEPS).flat())];
+
+const stepsOf = (kind: RotationKind): readonly RotationStep[] => STEPS[kind];
+
+/** Whether `step` belongs to the machine of `kind`. */
+export function isStepOf<K extends RotationKind>(kind: K, step: RotationStep): step is StepOf<K> {
+  return stepsOf(kind).includes(step);
+}
+
+export function firstStep<K extends RotationKind>(kind: K): StepOf<K> {
   return STEPS[kind][0]!;
 }
 
 /** The step after `step`, or DONE. */
-export function nextStep(kind: RotationKind, step: string): string {
-  const steps = STEPS[kind];
+export function nextStep(kind: RotationKind, step: RotationStep): RotationStep | typeof DONE {
+  const steps = stepsOf(kind);
   const i = steps.indexOf(step);
   if (i < 0) throw new Error(`"${step}" is not a step of a ${kind} rotation`);
   return steps[i + 1] ?? DONE;
 }
 
+/** The step of each machine where the new version becomes current (every machine has one). */
+const PROMOTE = 'promote' satisfies RotationStep;
+
 /** True while the new version is still pending, so a failure discards it instead of rolling back. */
-export function beforePromotion(kind: RotationKind, step: string): boolean {
-  const steps = STEPS[kind];
-  return steps.indexOf(step) < steps.indexOf('promote');
+export function beforePromotion(kind: RotationKind, step: RotationStep): boolean {
+  const steps = stepsOf(kind);
+  return steps.indexOf(step) < steps.indexOf(PROMOTE);
 }
 
 /** Whether `a` comes after `b` in the machine (DONE is last). */
-export function isAfter(kind: RotationKind, a: string, b: string): boolean {
-  const order = (s: string) => (s === DONE ? Infinity : STEPS[kind].indexOf(s));
+export function isAfter(kind: RotationKind, a: RotationStep | typeof DONE, b: RotationStep | typeof DONE): boolean {
+  const order = (s: RotationStep | typeof DONE) => (s === DONE ? Infinity : stepsOf(kind).indexOf(s));
   return order(a) > order(b);
 }
+
+/** What a user follows during an authority rotation: the phases the steps belong to. */
+export const AuthorityPhase = {
+  Issuing: 'issuing',
+  Overlap: 'overlap',
+  Reissuing: 'reissuing',
+  Verifying: 'verifying',
+  Dropping: 'dropping',
+} as const;
+export type AuthorityPhase = (typeof AuthorityPhase)[keyof typeof AuthorityPhase];
+
+export const AUTHORITY_PHASE: { readonly [S in AuthorityStep]: AuthorityPhase } = {
+  [AuthorityStep.Issue]: AuthorityPhase.Issuing,
+  [AuthorityStep.Test]: AuthorityPhase.Issuing,
+  [AuthorityStep.PublishBundle]: AuthorityPhase.Overlap,
+  [AuthorityStep.RestartTrust]: AuthorityPhase.Overlap,
+  [AuthorityStep.Promote]: AuthorityPhase.Reissuing,
+  [AuthorityStep.Reissue]: AuthorityPhase.Reissuing,
+  [AuthorityStep.RestartChildren]: AuthorityPhase.Reissuing,
+  [AuthorityStep.Verify]: AuthorityPhase.Verifying,
+  [AuthorityStep.DropOld]: AuthorityPhase.Dropping,
+  [AuthorityStep.RestartDropped]: AuthorityPhase.Dropping,
+};

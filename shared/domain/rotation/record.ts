@@ -1,4 +1,5 @@
 /** A rotation, as the journal keeps it. The store's staging labels hold the versions; this holds the progress. */
+import type { RotationStep } from './machines.js';
 
 export const RotationKind = {
   Leaf: 'leaf',
@@ -20,14 +21,15 @@ export const StepStatus = { Completed: 'completed', Waiting: 'waiting', Failed: 
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
 export interface StepOutcome {
-  readonly step: string;
+  readonly step: RotationStep;
   readonly status: StepStatus;
   readonly at: string;
   readonly attempt: number;
   readonly message?: string;
 }
 
-export const RestartState = { Requested: 'requested', Completed: 'completed', Failed: 'failed', Skipped: 'skipped' } as const;
+/** Per cluster: `waiting` is a rolling cluster whose turn has not come (the worker of the cluster before it starts it). */
+export const RestartState = { Waiting: 'waiting', Requested: 'requested', Completed: 'completed', Failed: 'failed', Skipped: 'skipped' } as const;
 export type RestartState = (typeof RestartState)[keyof typeof RestartState];
 
 export interface ClusterRestart {
@@ -35,7 +37,12 @@ export interface ClusterRestart {
   readonly at: string;
   readonly message?: string;
   readonly workloads?: readonly string[];
+  /** For `waiting`: the clusters that must finish first. */
+  readonly after?: readonly string[];
 }
+
+/** Restarts that have not finished yet: requested, or waiting for their turn. */
+export const isOpenRestart = (r: ClusterRestart): boolean => r.state === RestartState.Requested || r.state === RestartState.Waiting;
 
 export const Trigger = { Manual: 'manual', Apply: 'apply', Schedule: 'schedule', Api: 'api', Alert: 'alert' } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
@@ -59,7 +66,7 @@ export interface RotationRecord {
   readonly kind: RotationKind;
   readonly status: RotationStatus;
   /** The step to run next (or that ran last, once finished). */
-  readonly step: string;
+  readonly step: RotationStep;
   readonly attempt: number;
   /** Optimistic concurrency: incremented by every update. */
   readonly revision: number;
@@ -77,11 +84,27 @@ export interface RotationRecord {
   /** When restarts must be done by (policy `together` with `within`). */
   readonly restartDeadline?: string;
   readonly history: readonly StepOutcome[];
+  /** Authority rotations only: what the overlap is about, for status, events and the later steps. */
+  readonly authority?: AuthorityProgress;
   readonly error?: string;
   /** Absent on records written before leases existed: such a rotation is free to be taken over. */
   readonly lease?: Lease;
   /** Epoch seconds after which a finished record may be deleted (DynamoDB TTL). */
   readonly expiresAt?: number;
+}
+
+/** Progress of an authority rotation (certificates here are public: no key material). */
+export interface AuthorityProgress {
+  /** Fingerprints of the CA certificate before and after the rotation. */
+  readonly oldFingerprint?: string;
+  readonly newFingerprint?: string;
+  /** Units (store keys) under the authority that must move to the new CA, intermediates first. */
+  readonly children: readonly string[];
+  /** How many of them are on the new CA, as last counted. */
+  readonly onNewCa: number;
+  /** The restart step whose restarts `restarts` holds, and the items whose consumers it restarts. */
+  readonly restartStep?: RotationStep;
+  readonly restartItems?: readonly string[];
 }
 
 export const isFinished = (r: Pick<RotationRecord, 'status'>): boolean => r.status !== RotationStatus.Running;

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Item } from '../inventory/model.js';
 import type { Material } from '../store/material.js';
-import type { DesiredSecret, ObservedSecret } from '../../ports/cluster.js';
+import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY_VALUE = 'rekey';
+export { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE };
 export const Annotation = {
   Inventory: 'rekey/inventory',
   Item: 'rekey/item',
@@ -88,8 +87,7 @@ export type SyncDecision =
 /** Whether the observed Secret must be written to become the desired one; first matching reason wins. */
 export function decideSync(desired: DesiredSecret, observed: ObservedSecret | undefined, adopt: boolean): SyncDecision {
   if (!observed) return { write: true, reason: SyncReason.SecretMissing };
-  const managed = observed.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
-  if (!managed) return adopt ? { write: true, reason: SyncReason.SecretAdopted } : { write: false, reason: SyncReason.SecretUnmanaged };
+  if (!isManaged(observed)) return adopt ? { write: true, reason: SyncReason.SecretAdopted } : { write: false, reason: SyncReason.SecretUnmanaged };
   if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
   const observedHash = contentHash(observed.type, observed.data);
   if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {

@@ -46,7 +46,7 @@ describe('DynamoDbJournal on moto', () => {
     // Act
     await journal.create(r);
     const read = await journal.get(r.id);
-    const next = { ...r, step: 'test', revision: 2 };
+    const next = { ...r, step: 'test' as const, revision: 2 };
     await journal.update(next);
     const stale = await journal.update({ ...r, step: 'promote', revision: 2 }).catch((e: unknown) => e);
 
@@ -96,7 +96,7 @@ describe('DynamoDbJournal on moto', () => {
     await journal.create(r);
 
     // Act
-    const results = await Promise.allSettled(['test', 'promote', 'sync'].map((step) => journal.update({ ...r, step, revision: 2 })));
+    const results = await Promise.allSettled((['test', 'promote', 'sync'] as const).map((step) => journal.update({ ...r, step, revision: 2 })));
 
     // Assess
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);

@@ -71,10 +71,10 @@ describe('EventBridge bus on moto', () => {
     const bus = new EventBridgeBus({ eventBusName: r.eventBusName, region: 'us-east-1' });
     const at = new Date().toISOString();
     const events = [
-      ...Array.from({ length: 20 }, (_, i) => makeEvent(EventType.RotationStepCompleted, { inventory: 'shop', item: `i${i}`, at }, { step: 'issue' })),
-      makeEvent(EventType.SecretSynced, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', change: 'updated' }),
-      makeEvent(EventType.RestartRequested, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', workloads: ['Deployment/shop/web'] }),
-      makeEvent(EventType.ExpiringSoon, { inventory: 'shop', item: 'web', at }, { notAfter: at }),
+      ...Array.from({ length: 20 }, (_, i) => makeEvent(EventType.RotationStepCompleted, { inventory: 'shop', item: `i${i}`, at }, { step: 'issue', status: 'completed' })),
+      makeEvent(EventType.SecretSynced, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v2', change: 'updated' }),
+      makeEvent(EventType.RestartRequested, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', workloads: ['Deployment/shop/web'], policy: 'rolling' }),
+      makeEvent(EventType.ExpiringSoon, { inventory: 'shop', item: 'web', at }, { notAfter: at, serial: '01' }),
     ];
 
     // Act

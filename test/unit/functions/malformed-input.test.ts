@@ -40,7 +40,8 @@ function unreachableClusters(rt: TestRuntime): LambdaRuntime & { connects: numbe
   return out;
 }
 
-const step = (over: Partial<StepMessage> = {}): StepMessage => ({ rotationId: 'r-1', inventory: 'shop', item: 'web', step: 'issue', attempt: 0, ...over });
+/** A step message; fields may be anything a sender could put there (the function must refuse what is not a step). */
+const step = (over: Partial<Record<keyof StepMessage, unknown>> = {}): StepMessage => ({ rotationId: 'r-1', inventory: 'shop', item: 'web', step: 'issue', attempt: 0, ...over }) as StepMessage;
 
 describe('step function: malformed batches', () => {
   it.each([

@@ -13,7 +13,7 @@ const eb = mockClient(EventBridgeClient);
 let bus: EventBridgeBus;
 
 const event = (i: number, extra: Record<string, unknown> = {}): RekeyEvent =>
-  makeEvent(EventType.SecretSynced, { inventory: 'shop', item: `web-${i}`, rotationId: 'r-1', at: '2030-01-01T00:00:00.000Z' }, { cluster: 'dc1', ...extra });
+  makeEvent(EventType.SecretSynced, { inventory: 'shop', item: `web-${i}`, rotationId: 'r-1', at: '2030-01-01T00:00:00.000Z' }, { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v1', change: 'updated', ...extra });
 
 beforeEach(() => {
   eb.reset();

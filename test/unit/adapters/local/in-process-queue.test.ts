@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InProcessQueue } from '../../../../shared/adapters/local/in-process-queue.js';
 import type { StepMessage } from '../../../../shared/ports/step-queue.js';
 
-const msg = (step: string, attempt = 0): StepMessage => ({ rotationId: 'r', inventory: 'i', item: 'x', step, attempt });
+/** Messages told apart by item (step names are typed: every message here is an `issue` step). */
+const msg = (item: string, attempt = 0): StepMessage => ({ rotationId: 'r', inventory: 'i', item, step: 'issue', attempt });
 
 describe('InProcessQueue', () => {
   it('runs messages in order of readiness, waiting for delayed ones with the injected sleep', async () => {
@@ -19,8 +20,8 @@ describe('InProcessQueue', () => {
     const seen: string[] = [];
     // Act
     await queue.drain(async (m) => {
-      seen.push(m.step);
-      if (m.step === 'first') await queue.enqueue(msg('follow-up'));
+      seen.push(m.item);
+      if (m.item === 'first') await queue.enqueue(msg('follow-up'));
     });
     // Assess
     expect(seen).toEqual(['first', 'follow-up', 'middle', 'late']);
@@ -35,7 +36,7 @@ describe('InProcessQueue', () => {
     await queue.enqueue(msg('b'));
     // Act
     const error = await queue.drain(async (m) => {
-      if (m.step === 'a') throw new Error('boom');
+      if (m.item === 'a') throw new Error('boom');
     }).catch((e: unknown) => e);
     // Assess
     expect((error as Error).message).toBe('boom');

@@ -13,18 +13,22 @@ afterEach(() => removeTempDir(root));
 
 const base = { inventory: 'shop', item: 'web', rotationId: 'r1', at: '2030-01-01T00:00:00.000Z' };
 
+const STARTED = { kind: 'leaf', trigger: 'manual', reason: 'test' };
+const ISSUED = { serial: 'ab', versionId: 'v1', fingerprint: 'f0', notAfter: '2031-01-01T00:00:00.000Z', keyType: 'ECDSA-P256' };
+const SYNCED = { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v1', change: 'updated' };
+
 describe('LocalEventBus', () => {
   it('appends events as EventBridge envelopes (source rekey, detail-type, time, detail), mode 0600, in order', async () => {
     // Prepare
     const file = join(root, 'state', 'events.jsonl');
     const bus = new LocalEventBus(file);
     // Act
-    await bus.publish([makeEvent(EventType.RotationStarted, base), makeEvent(EventType.CertificateIssued, base, { serial: 'ab' })]);
-    await bus.publish([makeEvent(EventType.RotationCompleted, base)]);
+    await bus.publish([makeEvent(EventType.RotationStarted, base, STARTED), makeEvent(EventType.CertificateIssued, base, ISSUED)]);
+    await bus.publish([makeEvent(EventType.RotationCompleted, base, { kind: 'leaf', steps: 6 })]);
     // Assess
     const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l['detail-type'])).toEqual(['RotationStarted', 'CertificateIssued', 'RotationCompleted']);
-    expect(lines[1]).toEqual({ source: 'rekey', 'detail-type': 'CertificateIssued', time: base.at, detail: { ...base, serial: 'ab' } });
+    expect(lines[1]).toEqual({ source: 'rekey', 'detail-type': 'CertificateIssued', time: base.at, detail: { ...base, ...ISSUED } });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(bus.published).toHaveLength(3);
   });
@@ -33,9 +37,9 @@ describe('LocalEventBus', () => {
     // Prepare
     const file = join(root, 'events.jsonl');
     const bus = new LocalEventBus(file);
-    const leak = makeEvent(EventType.SecretSynced, base, { note: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' });
+    const leak = makeEvent(EventType.SecretSynced, base, { ...SYNCED, note: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' });
     // Act
-    const error = await bus.publish([makeEvent(EventType.RotationStarted, base), leak]).catch((e: unknown) => e);
+    const error = await bus.publish([makeEvent(EventType.RotationStarted, base, STARTED), leak]).catch((e: unknown) => e);
     // Assess
     expect((error as Error).message).toMatch(/private key/);
     expect(await exists(file)).toBe(false);
@@ -51,7 +55,7 @@ describe('LocalEventBus', () => {
     });
     // Act
     await bus.publish([]);
-    await bus.publish([makeEvent(EventType.SecretSynced, base), makeEvent(EventType.SecretSynced, { ...base, item: 'db' })]);
+    await bus.publish([makeEvent(EventType.SecretSynced, base, SYNCED), makeEvent(EventType.SecretSynced, { ...base, item: 'db' }, SYNCED)]);
     // Assess
     expect(seen.map((e) => e.detail.item)).toEqual(['web', 'db']);
   });

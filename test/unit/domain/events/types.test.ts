@@ -2,18 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { assertNoSecrets, EventType, makeEvent, type RekeyEvent } from '../../../../shared/domain/events/types.js';
 
 const base = { inventory: 'shop', item: 'web', rotationId: 'r1' };
-const withDetail = (extra: Record<string, unknown>): RekeyEvent => makeEvent(EventType.SecretSynced, base, extra);
+const SYNCED = { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v1', change: 'updated' };
+const withDetail = (extra: Record<string, unknown>): RekeyEvent => makeEvent(EventType.SecretSynced, base, { ...SYNCED, ...extra });
 
 describe('event names', () => {
   it('are the contract list', () => {
     expect(Object.values(EventType).sort()).toEqual(
-      ['CertificateIssued', 'CredentialIssued', 'VersionPromoted', 'SecretSynced', 'RestartRequested', 'RestartCompleted', 'RestartFailed', 'RotationStarted', 'RotationStepCompleted', 'RotationCompleted', 'RotationFailed', 'RotationRolledBack', 'ExpiringSoon', 'DriftDetected'].sort(),
+      ['CertificateIssued', 'CredentialIssued', 'VersionPromoted', 'SecretSynced', 'RestartRequested', 'RestartCompleted', 'RestartFailed', 'RotationStarted', 'RotationStepCompleted', 'RotationCompleted', 'RotationFailed', 'RotationRolledBack', 'RotationPhaseChanged', 'ExpiringSoon', 'DriftDetected', 'RemediationDecided'].sort(),
     );
   });
 
   it('makeEvent fills `at` and keeps inventory, item and rotationId over extra fields of the same name', () => {
     // Act
-    const e = makeEvent(EventType.RotationStarted, base, { item: 'spoofed', reason: 'manual' });
+    const e = makeEvent(EventType.RotationStarted, base, { kind: 'leaf', trigger: 'manual', item: 'spoofed', reason: 'manual' });
     // Assess
     expect(e.detail).toMatchObject({ inventory: 'shop', item: 'web', rotationId: 'r1', reason: 'manual' });
     expect(Date.parse(e.detail.at)).not.toBeNaN();

@@ -1,17 +1,19 @@
 import { ConflictError } from '../../domain/errors.js';
 import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Deps } from '../deps.js';
-import { coordinationOf, laneOf } from './coordination.js';
+import { coordinationOf, laneOf } from '../restart/coordination.js';
 import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
 
 const ATTEMPTS = 12;
 
 /**
- * Read-modify-write of a rotation record with optimistic concurrency: `change` gets the record as it is now and
- * returns the new one (or undefined: nothing to do); the write names revision + 1 and is retried on conflict (the
- * clusters of a `together` restart finish at the same time and all write `restarts`). Returns the record written.
+ * The one compare-and-set of a rotation record: `change` gets the record as it is now and returns the new one, or
+ * undefined to write nothing (the record moved on, or there is nothing to do). The write names revision + 1 and
+ * sets `updatedAt`; when it loses to another writer it reads again and asks `change` again, so concurrent writers
+ * (the clusters of a `together` restart, a step advancing beside a restart worker) all land. Returns the record
+ * written, or undefined when nothing was (record missing or `change` declined).
  */
-export async function updateRecord(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined): Promise<RotationRecord | undefined> {
+export async function updateRotation(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined): Promise<RotationRecord | undefined> {
   // In one process, writers of the same record take turns: a journal whose compare-and-set is not atomic across
   // awaits (the embedded JSON journal) would otherwise let two clusters' updates both pass the revision check.
   const release = await laneOf(coordinationOf(deps, DEFAULT_RESTART_BUDGET), `journal:${rotationId}`).acquire();
@@ -27,13 +29,14 @@ async function writeWithRetry(deps: Deps, rotationId: string, change: (r: Rotati
     const current = await deps.journal.get(rotationId);
     if (!current) return undefined;
     const next = change(current);
-    if (!next) return current;
+    if (!next) return undefined;
     const written: RotationRecord = { ...next, revision: current.revision + 1, updatedAt: deps.clock.now().toISOString() };
     try {
       await deps.journal.update(written);
       return written;
     } catch (e) {
-      if (!(e instanceof ConflictError) || attempt >= ATTEMPTS) throw e;
+      if (!(e instanceof ConflictError)) throw e;
+      if (attempt >= ATTEMPTS) throw new ConflictError(`rotation ${rotationId}: the journal record kept changing (${ATTEMPTS} attempts)`, { rotationId });
       await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
     }
   }

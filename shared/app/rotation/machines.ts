@@ -1,0 +1,27 @@
+import { RekeyError } from '../../domain/errors.js';
+import { isStepOf, type RotationStep, type StepOf } from '../../domain/rotation/machines.js';
+import { RotationKind } from '../../domain/rotation/record.js';
+import { LEAF_STEPS } from './leaf-steps.js';
+import type { StepHandler, StepHandlers } from './step-context.js';
+
+/**
+ * The handler table of every kind of rotation. A kind whose machine is not built in this version is `undefined`
+ * (and cannot be started); a kind with a table must handle every one of its steps (the compiler checks).
+ */
+export const MACHINES: { readonly [K in RotationKind]: StepHandlers<StepOf<K>> | undefined } = {
+  [RotationKind.Leaf]: LEAF_STEPS,
+  [RotationKind.Authority]: undefined,
+  [RotationKind.Password]: undefined,
+  [RotationKind.SigningKey]: undefined,
+};
+
+/** Whether rotations of this kind can run. */
+export const isRunnable = (kind: RotationKind): boolean => MACHINES[kind] !== undefined;
+
+/** The handler of a record's current step. */
+export function handlerFor<K extends RotationKind>(kind: K, step: RotationStep): StepHandler {
+  const table: StepHandlers<StepOf<K>> | undefined = MACHINES[kind];
+  if (!table) throw new RekeyError(`${kind} rotations are not available in this version`);
+  if (!isStepOf(kind, step)) throw new RekeyError(`"${step}" is not a step of a ${kind} rotation`);
+  return table[step];
+}
