@@ -38,10 +38,10 @@ const values = new Map(
 );
 const store = { getVersion: async (name: string) => values.get(name), describe: async () => undefined } as unknown as SecretStore;
 const records: RotationRecord[] = Array.from({ length: 40 }, (_, i) => ({
-  id: `rot-${i}`, inventory: 'bench', item: `svc-${i}`, kind: RotationKind.Leaf, status: i < 3 ? RotationStatus.Running : RotationStatus.Completed, step: i < 3 ? 'restart' : 'done',
+  id: `rot-${i}`, inventory: 'bench', item: `svc-${i}`, kind: RotationKind.Leaf, status: i < 3 ? RotationStatus.Running : RotationStatus.Completed, step: i < 3 ? ('restart' as const) : ('verify' as const),
   attempt: 0, revision: 6, trigger: Trigger.Schedule, reason: 'ExpiresSoon', startedAt: new Date(now.getTime() - i * 3_600_000).toISOString(), updatedAt: now.toISOString(),
   units: [`rekey/bench/svc-${i}`], previousVersions: {}, restarts: {},
-  history: ['issue', 'test', 'promote', 'sync', 'restart', 'verify'].map((step, k) => ({ step, status: 'completed' as const, at: new Date(now.getTime() - i * 3_600_000 + (k + 1) * 1500).toISOString(), attempt: 0 })),
+  history: (['issue', 'test', 'promote', 'sync', 'restart', 'verify'] as const).map((step, k) => ({ step, status: 'completed' as const, at: new Date(now.getTime() - i * 3_600_000 + (k + 1) * 1500).toISOString(), attempt: 0 })),
 }));
 const journal = { listByStatus: async (s: string) => records.filter((r) => r.status === s) } as unknown as Journal;
 const secretsOf = (cluster: string, ns: string): ObservedSecret[] =>
