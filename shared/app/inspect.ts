@@ -7,7 +7,7 @@ import { Stage, type VersionInfo } from '../ports/secret-store.js';
 import type { Deps } from './deps.js';
 import { certificateFacts, chainFacts, type CertificateFacts, type ChainFacts } from './report/certificate-facts.js';
 import { consumerLabel, findConsumers, type FoundConsumer } from './report/consumers.js';
-import { observePlacements, type Placement } from './report/placements.js';
+import { observePlacements, type CurrentRef, type Placement } from './report/placements.js';
 import { pemBlocks } from '../domain/pki/der.js';
 
 /** A credential's current version, described without its secret part. */
@@ -113,7 +113,7 @@ export async function inspectItem(deps: Deps, inventory: Inventory, name: string
   const item = inventory.items.get(name);
   if (!item) throw new UsageError(`no item named "${name}" in inventory ${inventory.name}`, { context: { item: name } });
   const units = unitsOf(inventory, item);
-  const currentVersions = new Map<string, string>();
+  const currentVersions = new Map<string, CurrentRef>();
   const inspected: UnitInspection[] = [];
   for (const unit of units) {
     const description = await deps.store.describe(unit.storeName);
@@ -121,8 +121,8 @@ export async function inspectItem(deps: Deps, inventory: Inventory, name: string
     const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
     let facts: Pick<UnitInspection, 'certificate' | 'chain' | 'credential' | 'adopted'> = {};
     if (current) {
-      currentVersions.set(unit.storeName, current.versionId);
       const m = decodeMaterial(current.value, unit.storeName);
+      currentVersions.set(unit.storeName, { versionId: current.versionId, ...(m.type === 'certificate' && { fingerprint: m.fingerprint }) });
       if (m.type === 'certificate') {
         const der = pemBlocks(m.cert)[0];
         const chain = chainFacts(m.cert, m.chain, m.ca);

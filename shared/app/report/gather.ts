@@ -7,7 +7,7 @@ import { summarizeRotation } from '../inspect.js';
 import { MaterialReader, type CurrentVersion } from '../materials.js';
 import { consumerLabel, findConsumers } from './consumers.js';
 import { URGENCY_ORDER, SOON_DAYS, Urgency, type ReportData, type ReportRotation, type ReportUnit } from './model.js';
-import { observePlacements } from './placements.js';
+import { observePlacements, type CurrentRef } from './placements.js';
 
 const DAY_MS = 86_400_000;
 const READ_CONCURRENCY = 16;
@@ -70,8 +70,11 @@ export async function gatherReport(deps: Deps, inventory: Inventory): Promise<Re
   const records = (await Promise.all(Object.values(RotationStatus).map((s) => deps.journal.listByStatus(s)))).flat().filter((r) => r.inventory === inventory.name);
   const running = new Map(records.filter((r) => r.status === RotationStatus.Running).map((r) => [r.item, r]));
   const currents = await mapLimit(units, READ_CONCURRENCY, (u) => reader.current(u.storeName));
-  const currentVersions = new Map<string, string>();
-  units.forEach((u, i) => currents[i] && currentVersions.set(u.storeName, currents[i]!.versionId));
+  const currentVersions = new Map<string, CurrentRef>();
+  units.forEach((u, i) => {
+    const c = currents[i];
+    if (c) currentVersions.set(u.storeName, { versionId: c.versionId, ...(c.material.type === 'certificate' && { fingerprint: c.material.fingerprint }) });
+  });
   const reportUnits = units.map((u, i) => describeUnit(u, currents[i], now, running.get(u.item.name)));
 
   const checkedSecrets = deps.clusters.size > 0;

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { pemBlocks } from '../../domain/pki/der.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { Annotation, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { Unit } from '../../domain/units.js';
@@ -15,6 +17,12 @@ export const PlacementState = {
 } as const;
 export type PlacementState = (typeof PlacementState)[keyof typeof PlacementState];
 
+/** The store's current version of a unit, and its certificate's fingerprint. */
+export interface CurrentRef {
+  readonly versionId: string;
+  readonly fingerprint?: string;
+}
+
 export interface Placement {
   readonly unit: string;
   readonly item: string;
@@ -27,10 +35,27 @@ export interface Placement {
   readonly error?: string;
 }
 
-function stateOf(observed: ObservedSecret | undefined, currentVersion: string | undefined): { state: PlacementState; version?: string } {
-  if (!observed) return { state: PlacementState.Missing };
+/** A Secret's metadata and the SHA-256 of its leaf certificate; its data is not kept. */
+interface Seen {
+  readonly secret: ObservedSecret;
+  readonly leafFingerprint?: string;
+}
+
+function seenOf(s: ObservedSecret): Seen {
+  const der = s.data['tls.crt'] ? pemBlocks(s.data['tls.crt'])[0] : undefined;
+  return { secret: { ...s, data: {} }, ...(der && { leafFingerprint: createHash('sha256').update(der).digest('hex') }) };
+}
+
+function stateOf(seen: Seen | undefined, current: CurrentRef | undefined): { state: PlacementState; version?: string } {
+  if (!seen) return { state: PlacementState.Missing };
+  const observed = seen.secret;
   const version = observed.annotations[Annotation.Version];
-  if (observed.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return { state: PlacementState.Unmanaged, ...(version && { version }) };
+  if (observed.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+    // Adopted in place: rekey stored what the Secret holds and left the Secret as it was.
+    if (current?.fingerprint && seen.leafFingerprint === current.fingerprint) return { state: PlacementState.Current, version: current.versionId };
+    return { state: PlacementState.Unmanaged, ...(version && { version }) };
+  }
+  const currentVersion = current?.versionId;
   return { state: version && version === currentVersion ? PlacementState.Current : PlacementState.Stale, ...(version && { version }) };
 }
 
@@ -39,8 +64,8 @@ function stateOf(observed: ObservedSecret | undefined, currentVersion: string | 
  * namespace per cluster). Clusters this runtime cannot reach are `not-checked`; a failed read is `unreachable`.
  * Only metadata is kept: Secret data is dropped as soon as it is read.
  */
-export async function observePlacements(deps: Deps, _inventory: Inventory, units: readonly Unit[], currentVersions: ReadonlyMap<string, string>): Promise<Placement[]> {
-  const lists = new Map<string, Promise<Map<string, ObservedSecret> | Error | undefined>>();
+export async function observePlacements(deps: Deps, _inventory: Inventory, units: readonly Unit[], currentVersions: ReadonlyMap<string, CurrentRef>): Promise<Placement[]> {
+  const lists = new Map<string, Promise<Map<string, Seen> | Error | undefined>>();
   const listOf = (cluster: string, namespace: string) => {
     const key = `${cluster}\0${namespace}`;
     let hit = lists.get(key);
@@ -48,7 +73,7 @@ export async function observePlacements(deps: Deps, _inventory: Inventory, units
       const sink = deps.clusters.get(cluster)?.secrets;
       hit = sink
         ? sink.listSecrets(namespace).then(
-            (all) => new Map(all.map((s) => [s.name, { ...s, data: {} }])),
+            (all) => new Map(all.map((s) => [s.name, seenOf(s)])),
             (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
           )
         : Promise.resolve(undefined);

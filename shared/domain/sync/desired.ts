@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Item } from '../inventory/model.js';
+import { pemBlocks } from '../pki/der.js';
 import type { Material } from '../store/material.js';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
 
@@ -84,10 +85,23 @@ export type SyncDecision =
   | { readonly write: false; readonly reason?: typeof SyncReason.SecretUnmanaged }
   | { readonly write: true; readonly reason: Exclude<SyncReason, typeof SyncReason.SecretUnmanaged> };
 
+/** Whether an unmanaged Secret holds the desired certificate (same type, same leaf: its SHA-256 fingerprint). */
+function holdsCertificate(observed: ObservedSecret, desired: DesiredSecret): boolean {
+  const fingerprint = desired.annotations[Annotation.Fingerprint];
+  const der = observed.data['tls.crt'] && pemBlocks(observed.data['tls.crt'])[0];
+  if (!fingerprint || !der || observed.type !== desired.type) return false;
+  return createHash('sha256').update(der).digest('hex') === fingerprint;
+}
+
 /** Whether the observed Secret must be written to become the desired one; first matching reason wins. */
 export function decideSync(desired: DesiredSecret, observed: ObservedSecret | undefined, adopt: boolean): SyncDecision {
   if (!observed) return { write: true, reason: SyncReason.SecretMissing };
-  if (!isManaged(observed)) return adopt ? { write: true, reason: SyncReason.SecretAdopted } : { write: false, reason: SyncReason.SecretUnmanaged };
+  if (!isManaged(observed)) {
+    if (!adopt) return { write: false, reason: SyncReason.SecretUnmanaged };
+    // Adopted in place: the Secret already holds the stored version, so it is left exactly as it is (no metadata
+    // write, nothing for consumers to notice). The first new version takes it over with rekey's label.
+    return holdsCertificate(observed, desired) ? { write: false } : { write: true, reason: SyncReason.SecretAdopted };
+  }
   if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
   const observedHash = contentHash(observed.type, observed.data);
   if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {

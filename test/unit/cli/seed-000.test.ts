@@ -75,22 +75,23 @@ async function scenario(name: string, kind: 'valid' | 'expired' | 'mismatched' |
   const state = join(dir, 'state');
   const existing = opensslCert(join(dir, 'openssl'), kind);
   const file = placeUnmanaged(out, existing);
+  const before = readFileSync(file, 'utf8');
   const apply = await runMain(['apply', '-f', PGO, '--out', out, '--state', state], NO_ENV);
-  return { dir, out, state, existing, file, apply };
+  return { dir, out, state, existing, file, before, apply };
 }
 
 describe('seed 000: pgo.tls kept if present and valid, generated otherwise', () => {
-  it('keeps a valid existing pgo.tls (same certificate and key) and takes it over', async () => {
+  it('keeps a valid existing pgo.tls byte for byte (stored as the current version, the Secret not rewritten)', async () => {
     // Prepare + Act
     const s = await scenario('valid', 'valid');
     // Assess
     expect(s.apply.code, s.apply.stderr).toBe(0);
     expect(s.apply.stdout).toMatch(/adopt\s+certificate\s+postgres-operator\s+SecretAdopted/);
-    expect(s.apply.stdout).toMatch(/0 created, 1 updated/);
+    expect(s.apply.stdout).toMatch(/0 created, 0 updated, 1 unchanged/);
+    expect(readFileSync(s.file, 'utf8')).toBe(s.before);
     const m = readManifest(s.file);
     const d = dataOf(m);
-    expect(m.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'rekey' });
-    expect(m.metadata.annotations).toMatchObject({ 'rekey/inventory': 'pgo', 'rekey/item': 'postgres-operator' });
+    expect(m.metadata.labels?.['app.kubernetes.io/managed-by']).toBeUndefined();
     expect(fingerprint(d['tls.crt']!)).toBe(fingerprint(s.existing.cert));
     expect(new X509Certificate(d['tls.crt']!).checkPrivateKey(createPrivateKey(s.existing.key))).toBe(true);
     const status = await runMain(['--json', 'status', '-f', PGO, '--state', s.state], NO_ENV);
