@@ -194,6 +194,11 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (c.renewBeforeMs >= c.validityMs) add(`${c.path}.renewBefore`, 'must be shorter than validity');
     if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the certificate)');
     if (c.perReplica && !c.secret) add(`${c.path}.perReplica`, 'needs a secret (one Secret per pod)');
+    if (c.perReplica && c.secret) {
+      // The last replica's Secret, <name>-<replicas-1>, must still be a Kubernetes name.
+      const last = `${c.secret.name}-${c.perReplica.replicas - 1}`;
+      if (last.length > 253) add(`${c.path}.secret.name`, `with perReplica the Secret ${quote(last)} would have ${last.length} characters; at most 253`);
+    }
     // DNS names, IP addresses and URIs are checked one by one by the schema; here what they add up to.
     const sanCount = c.dnsNames.length + c.ipAddresses.length + c.uris.length + (c.perReplica ? 2 : 0);
     if (sanCount > LIMITS.sansPerCertificate) {
