@@ -1,4 +1,5 @@
 import { scan } from '../shared/app/scan.js';
+import { DEFAULT_LEASE_MS } from '../shared/app/rotation/lease.js';
 import { check, scheduleInputSchema } from '../events/schemas.js';
 import { withInvocation } from './lib/invocation.js';
 import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
@@ -26,7 +27,9 @@ export function scheduleHandler(runtime: () => LambdaRuntime) {
       return { started: 0, issued: 0, expiring: 0, drift: 0, skipped: 0, rotations: [] };
     }
     const repair = input.value.repair ?? input.value.detail?.repair ?? rt.repairDrift;
-    const result = await scan(await deps(), rt.inventory, { repair });
+    // Not exclusive: step workers may be running. Stale rotations are re-queued (their worker claims the lease).
+    const recover = { lease: { owner: 'lambda:schedule', ttlMs: DEFAULT_LEASE_MS }, exclusive: false };
+    const result = await scan(await deps(), rt.inventory, { repair, recover });
     const summary: ScheduleSummary = {
       started: result.started.length,
       issued: result.issued.length,
@@ -35,7 +38,7 @@ export function scheduleHandler(runtime: () => LambdaRuntime) {
       skipped: result.skipped.length,
       rotations: result.started.map((s) => s.rotationId),
     };
-    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped });
+    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped, recovered: result.recovered });
     return summary;
   });
 }

@@ -1,6 +1,8 @@
 import { isRekeyError } from '../../shared/domain/errors.js';
 import { shouldRetryStep, stepRetryDelaySeconds } from '../../shared/domain/rotation/retry.js';
-import { executeStep, failRotation } from '../../shared/app/rotation/index.js';
+import { failRotation } from '../../shared/app/rotation/index.js';
+import { DEFAULT_LEASE_MS, executeLeasedStep } from '../../shared/app/rotation/lease.js';
+import { LeaseHeldError } from '../../shared/ports/journal.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { parseJson, stepMessageSchema } from '../../events/schemas.js';
 import type { SqsRecord } from './lambda.js';
@@ -37,7 +39,10 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
     throw e;
   });
   try {
-    const result = await executeStep(deps, rt.inventory, message);
+    // Leased for this delivery only: a redelivery after this worker died is a new owner, which takes the rotation
+    // over once this lease has expired; released when the step ends, so the next step's worker claims at once.
+    const lease = { owner: `lambda:${record.messageId}:${receives}`, ttlMs: DEFAULT_LEASE_MS };
+    const result = await executeLeasedStep(deps, rt.inventory, message, lease, { release: true });
     rt.log.info('step handled', { ...fields, result });
     return StepRecordOutcome.Done;
   } catch (e) {
@@ -47,6 +52,12 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
       rt.log.warn('step failed, will retry', { ...fields, error: error.message, retryInSeconds: delay });
       await rt.aws.queue.postpone(record.receiptHandle, delay).catch((p: unknown) => rt.log.warn('could not set the retry delay', { ...fields, error: (p as Error).message }));
       throw error;
+    }
+    if (error instanceof LeaseHeldError) {
+      // A live worker drives this rotation (this message is a duplicate): failing it would race that worker. If it
+      // dies, its lease runs out and the schedule's scan re-queues the step.
+      rt.log.warn('step left to the worker that holds the rotation', { ...fields, owner: error.lease.owner, until: error.lease.expiresAt });
+      return StepRecordOutcome.Done;
     }
     const why = isRekeyError(error) && error.retryable ? `gave up after ${receives} attempt(s)` : 'not retryable';
     await failRotation(deps, rt.inventory, message.rotationId, error);

@@ -192,6 +192,12 @@ export class FileVault implements SecretStore {
   private async write(entry: VaultEntry): Promise<void> {
     await this.prepare();
     const { generations } = await this.loadIndex();
+    // An entry one generation ahead of the index (its writer was killed between the two writes) is recorded in the
+    // index before it moves on: otherwise a kill of this write too would leave the entry two ahead, refused for good.
+    if ((entry.generation ?? 0) > (generations.get(entry.name) ?? 0)) {
+      generations.set(entry.name, entry.generation!);
+      await this.flushIndex();
+    }
     const generation = Math.max(entry.generation ?? 0, generations.get(entry.name) ?? 0) + 1;
     const next = { ...entry, generation };
     await writeFileAtomic(this.fileOf(entry.name), this.seal(entry.name, JSON.stringify(next)), { mode: 0o600 });
