@@ -1,6 +1,6 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { writeExportFiles } from '../../shared/adapters/local/export-files.js';
 import { exportItem, type ExportChain, type ExportFormat } from '../../shared/app/export.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { Stage } from '../../shared/ports/secret-store.js';
@@ -17,7 +17,7 @@ export function registerExport(cli: Command, ctx: CliContext): void {
     .argument('<name>', 'certificate (or certificate/ordinal for per-replica ones)')
     .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
     .addOption(new Option('--format <format>', 'output format').choices(['pem', 'env', 'p12']).default('pem'))
-    .option('--dir <dir>', 'folder for the files')
+    .option('--dir <dir>', 'folder for the files (default for env and p12: <state>/export); must be yours and not writable by others')
     .option('--prefix <prefix>', 'env variable prefix (default: the name in capitals)')
     .option('--password-env <var>', 'environment variable holding the PKCS#12 password')
     .addOption(new Option('--chain <chain>', 'p12: certificates to include: leaf and intermediates, or also the root (full)').choices(['intermediates', 'full']).default('intermediates'))
@@ -27,12 +27,9 @@ export function registerExport(cli: Command, ctx: CliContext): void {
       const password = o.passwordEnv ? process.env[o.passwordEnv] : undefined;
       if (o.passwordEnv && !password) throw new UsageError(`--password-env ${o.passwordEnv}: variable is not set`);
       const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });
-      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], chain: o.chain, ...(o.dir && { dir: o.dir }), ...(o.prefix && { prefix: o.prefix }), ...(password && { password }) });
-      for (const f of result.files) {
-        await mkdir(dirname(f.path), { recursive: true });
-        await writeFile(f.path, f.content, { mode: f.mode });
-        await chmod(f.path, f.mode);
-      }
+      const defaultDir = join(resolve(ctx.globals().state), 'export');
+      const result = await exportItem(deps, inv, name, { format: o.format, stage: STAGES[o.versionStage], chain: o.chain, defaultDir, ...(o.dir && { dir: o.dir }), ...(o.prefix !== undefined && { prefix: o.prefix }), ...(password && { password }) });
+      await writeExportFiles(result.files);
       if (ctx.globals().json) printJson({ files: result.files.map((f) => f.path), ...(o.format === 'env' && { env: result.stdout.trim().split('\n') }) });
       else if (result.stdout) process.stdout.write(result.stdout);
       else out(result.files.map((f) => f.path).join('\n'));

@@ -28,8 +28,29 @@ export interface ExportResult {
   readonly stdout: string;
 }
 
-/** `ENV_PREFIX` from an item name: `postgres-operator` -> `POSTGRES_OPERATOR`. */
-export const envPrefixOf = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+/**
+ * `ENV_PREFIX` from an item name, always a shell identifier: `postgres-operator` -> `POSTGRES_OPERATOR`,
+ * `9lives.x` -> `_9LIVES_X` (a name may start with a digit; a variable may not).
+ */
+export const envPrefixOf = (name: string): string => {
+  const prefix = name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+  return /^[0-9]/.test(prefix) || !prefix ? `_${prefix}` : prefix;
+};
+
+/** The `export` lines are meant for `eval`: a prefix that is not a plain identifier would run as shell code. */
+const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function checkedPrefix(prefix: string | undefined, name: string): string {
+  if (prefix === undefined) return envPrefixOf(name);
+  if (!SHELL_IDENTIFIER.test(prefix)) throw new UsageError('--prefix must be a shell variable name: letters, digits and _, not starting with a digit');
+  return prefix;
+}
+
+/** Where env and p12 files go without --dir: the caller's default (the CLI: `<state>/export`). */
+function defaultTarget(options: { defaultDir?: string }, leaf: string): string {
+  if (!options.defaultDir) throw new UsageError('give --dir: where to write the exported files');
+  return join(resolve(options.defaultDir), leaf);
+}
 
 const shellQuote = (s: string): string => (/^[\w./@:+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -43,9 +64,10 @@ export async function exportItem(
   deps: Deps,
   inventory: Inventory,
   unitName: string,
-  options: { format: ExportFormat; dir?: string; prefix?: string; password?: string; stage?: Stage; chain?: ExportChain },
+  options: { format: ExportFormat; dir?: string; defaultDir?: string; prefix?: string; password?: string; stage?: Stage; chain?: ExportChain },
 ): Promise<ExportResult> {
   const itemName = unitName.split('/')[0]!;
+  checkedPrefix(options.prefix, itemName); // bad input first, before the store is read
   const item = inventory.items.get(itemName);
   if (!item) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
   // A per-replica certificate has one version per pod: `kafka` alone, or `kafka/7` of 3 replicas, is not something to export.
@@ -71,15 +93,15 @@ export async function exportItem(
       if (!dir) return { files: [], stdout: m.cert + m.chain + m.key + m.ca };
       return { files: Object.entries(pemFiles).map(([n, c]) => ({ path: join(dir, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 })), stdout: '' };
     case ExportFormat.Env: {
-      const target = dir ?? resolve('.rekey', 'export', unitName.replace('/', '-'));
-      const prefix = options.prefix ?? envPrefixOf(itemName);
+      const prefix = checkedPrefix(options.prefix, itemName);
+      const target = dir ?? defaultTarget(options, unitName.replace('/', '-'));
       const files = Object.entries(pemFiles).map(([n, c]) => ({ path: join(target, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 }));
       const lines = [`export ${prefix}_CA_CERT=${shellQuote(join(target, 'ca.crt'))}`, `export ${prefix}_CLIENT_CERT=${shellQuote(join(target, 'tls.crt'))}`, `export ${prefix}_CLIENT_KEY=${shellQuote(join(target, 'tls.key'))}`];
       return { files, stdout: lines.join('\n') + '\n' };
     }
     case ExportFormat.P12: {
       if (!options.password) throw new UsageError('p12 export needs a password (--password-env VAR)');
-      const target = dir ?? resolve('.');
+      const target = dir ?? defaultTarget(options, '');
       const root = options.chain === ExportChain.Full ? rootAbove(m.cert + m.chain, m.ca) : undefined;
       if (options.chain === ExportChain.Full && !root) throw new NotFoundError(`${unitName}: its trust bundle (ca) holds no root above its chain`, { context: { item: unitName } });
       const content = buildPkcs12({ key: privateKeyFromPem(m.key), certificatesPem: m.cert + m.chain + (root ?? ''), password: options.password, friendlyName: unitName });
@@ -94,13 +116,14 @@ export async function exportItem(
 }
 
 /** An authority hands out its certificate (and the path to its root), never its key: that stays in the store. */
-function exportAuthority(name: string, bundle: string, options: { format: ExportFormat; prefix?: string }, dir: string | undefined): ExportResult {
+function exportAuthority(name: string, bundle: string, options: { format: ExportFormat; prefix?: string; defaultDir?: string }, dir: string | undefined): ExportResult {
   switch (options.format) {
     case ExportFormat.Pem:
       return dir ? { files: [{ path: join(dir, 'ca.crt'), content: bundle, mode: 0o644 }], stdout: '' } : { files: [], stdout: bundle };
     case ExportFormat.Env: {
-      const path = join(dir ?? resolve('.rekey', 'export', name), 'ca.crt');
-      return { files: [{ path, content: bundle, mode: 0o644 }], stdout: `export ${options.prefix ?? envPrefixOf(name)}_CA_CERT=${shellQuote(path)}\n` };
+      const prefix = checkedPrefix(options.prefix, name);
+      const path = join(dir ?? defaultTarget(options, name), 'ca.crt');
+      return { files: [{ path, content: bundle, mode: 0o644 }], stdout: `export ${prefix}_CA_CERT=${shellQuote(path)}\n` };
     }
     case ExportFormat.P12:
       throw new UsageError(`${name} is an authority: its key is not exported; use --format pem for its certificate`);

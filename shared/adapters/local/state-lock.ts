@@ -119,6 +119,8 @@ async function breakStale(stateDir: string, holder: Holder, self: ProcessIdentit
     }
     const now = await readHolder(join(stateDir, LOCK_FILE));
     if (now?.key === holder.key) await unlink(join(stateDir, LOCK_FILE)).catch((e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)));
+    // The stale lock is gone for good now (nonces are never reused): this breaker guards nothing any more.
+    await rm(breaker, { force: true });
     return;
   }
 }
