@@ -121,6 +121,7 @@ export class CrashBench {
       let stdout = '';
       let stderr = '';
       let firstEventMs: number | undefined;
+      let eventsAtKill: number | undefined;
       let sentKill = false;
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -132,6 +133,7 @@ export class CrashBench {
         if (events > 0 && firstEventMs === undefined) firstEventMs = ms;
         if (killWhen && !sentKill && killWhen({ events, ms })) {
           sentKill = true;
+          eventsAtKill = events;
           child.kill('SIGKILL');
           return;
         }
@@ -142,7 +144,8 @@ export class CrashBench {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (poll) clearTimeout(poll);
-        resolve({ code, killed: signal === 'SIGKILL', stdout, stderr, ms: Date.now() - started, ...(firstEventMs !== undefined && { firstEventMs }) });
+        const killed = signal === 'SIGKILL';
+        resolve({ code, killed, stdout, stderr, ms: Date.now() - started, ...(firstEventMs !== undefined && { firstEventMs }), ...(killed && eventsAtKill !== undefined && { eventsAtKill }) });
       });
     });
   }
@@ -200,6 +203,8 @@ export interface RunResult {
   readonly ms: number;
   /** When the process appended its first event (it had started working). */
   readonly firstEventMs?: number;
+  /** Event lines the process had appended when the kill was sent (0: still starting, locking or recovering). */
+  readonly eventsAtKill?: number;
 }
 
 function countLinesSince(file: string, offset: number): number {

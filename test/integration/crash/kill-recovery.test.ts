@@ -28,6 +28,8 @@ type KillPlan = (p: { events: number; ms: number }) => boolean;
 
 const rnd = prng(SEED);
 const tally = { tried: 0, survived: 0, finishedBeforeKill: 0 };
+/** Where the kills landed, per command: how many event lines the killed process had written by then. */
+const landed: Record<string, number[]> = { apply: [], rotate: [] };
 const failures: string[] = [];
 let root: string;
 let bench: CrashBench;
@@ -47,6 +49,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log(`crash test seed ${SEED}: kills survived / tried: ${tally.survived} / ${tally.tried} (${tally.finishedBeforeKill} run(s) finished before their kill)`);
+  for (const [command, events] of Object.entries(landed)) {
+    const early = events.filter((e) => e === 0).length;
+    console.log(`  ${command}: ${events.length} kill(s), ${early} before the first event (start-up, lock, recovery), events written at the others: ${events.filter((e) => e > 0).sort((a, b) => a - b).join(' ')}`);
+  }
   await removeTempDir(root);
 });
 
@@ -72,7 +78,8 @@ function killAfterEvents(): KillPlan {
     const at = rnd.next() * startupMs * 1.2;
     return ({ ms }) => ms >= at;
   }
-  const n = 1 + rnd.int(12);
+  // A one-unit rotation writes about ten event lines (started, issued, steps, promoted, synced, completed).
+  const n = 1 + rnd.int(10);
   const extra = rnd.next() * 15;
   let reached: number | undefined;
   return ({ events, ms }) => {
@@ -101,6 +108,7 @@ async function round(label: string, first: Command, rerun: Command, plan: () => 
       break;
     }
     kills++;
+    landed[command === 'apply' ? 'apply' : 'rotate']!.push(r.eventsAtKill ?? 0);
   }
   if (kills === 0) return 0;
   tally.tried += kills;
