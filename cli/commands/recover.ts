@@ -25,7 +25,11 @@ export function cliRecovery(runtime: Pick<LocalRuntime, 'queue'>, lease: LeaseSe
 /** One line per thing put right, for the text output of recover, apply and rotate. */
 export function formatRecovery(entries: readonly RecoveryEntry[]): string[] {
   return entries.map((e) => {
-    const what = e.versionId ? `pending version ${e.versionId} of ${e.item}` : e.rotationId ? `rotation ${e.rotationId} of ${e.item}` : e.item;
+    const what = e.versionId
+      ? `pending version ${e.versionId} of ${e.item}`
+      : e.rotationId
+        ? `rotation ${e.rotationId} of ${e.item}`
+        : e.item;
     const from = e.step ? ` from step ${e.step}` : '';
     const outcome = e.outcome ? ` -> ${e.outcome}` : '';
     return `recovered: ${e.action} ${what}${from}${outcome} (${e.reason})`;
@@ -34,7 +38,7 @@ export function formatRecovery(entries: readonly RecoveryEntry[]): string[] {
 
 /** A resumed rotation that did not complete is a failure the caller must see. */
 export const recoveryFailed = (entries: readonly RecoveryEntry[]): boolean =>
-  entries.some((e) => (e.action === RecoveryAction.Resumed && e.outcome !== undefined && e.outcome !== RotationStatus.Completed) || e.action === RecoveryAction.Failed);
+  entries.some((e) => e.action === RecoveryAction.Failed || (e.outcome !== undefined && e.outcome !== RotationStatus.Completed));
 
 export function registerRecover(cli: Command, ctx: CliContext): void {
   cli

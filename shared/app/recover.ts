@@ -4,6 +4,7 @@ import { leaseExpired, RestartState, RotationStatus, type RotationRecord } from 
 import { allUnits } from '../domain/units.js';
 import { LeaseHeldError } from '../ports/journal.js';
 import { Stage } from '../ports/secret-store.js';
+import type { StepMessage } from '../ports/step-queue.js';
 import { mapLimit } from './concurrency.js';
 import type { Deps } from './deps.js';
 import { driveRotations, type DrainableQueue } from './rotation/drive.js';
@@ -64,10 +65,10 @@ export interface RecoverOptions {
 
 /**
  * Puts right what a killed process left: running rotations whose lease expired and whose record went stale (or,
- * `exclusive`, whose worker is gone) are resumed from their step, since every step is idempotent; pending versions that no running
- * rotation owns (an `apply` killed between issuing and promoting, or a failure that died before discarding) are
- * discarded, so they no longer lock their item; item locks nobody holds are freed. Safe to run at any time and
- * any number of times: with nothing left behind it changes nothing.
+ * `exclusive`, whose worker is gone) are resumed from their step, since every step is idempotent; pending
+ * versions that no running rotation owns (an `apply` killed between issuing and promoting, or a failure that died
+ * before discarding) are discarded, so they no longer lock their item; item locks nobody holds are freed. Safe to
+ * run at any time and any number of times: with nothing left behind it changes nothing.
  */
 export async function recover(deps: Deps, inventory: Inventory, options: RecoverOptions): Promise<RecoveryReport> {
   const entries: RecoveryEntry[] = [];
@@ -88,7 +89,12 @@ export async function recover(deps: Deps, inventory: Inventory, options: Recover
   return { inventory: inventory.name, entries };
 }
 
-async function resumeRotations(deps: Deps, inventory: Inventory, options: RecoverOptions, entries: RecoveryEntry[]): Promise<RotationRecord[]> {
+async function resumeRotations(
+  deps: Deps,
+  inventory: Inventory,
+  options: RecoverOptions,
+  entries: RecoveryEntry[],
+): Promise<RotationRecord[]> {
   const now = deps.clock.now();
   const running = (await deps.journal.listByStatus(RotationStatus.Running)).filter((r) => r.inventory === inventory.name);
   const resumed: RotationRecord[] = [];
@@ -96,22 +102,30 @@ async function resumeRotations(deps: Deps, inventory: Inventory, options: Recove
     const base = { item: record.item, rotationId: record.id };
     const mine = record.lease?.owner === options.lease.owner;
     if (!mine && !options.exclusive && !stale(record, now, options.lease.ttlMs)) {
-      entries.push({ ...base, action: RecoveryAction.LeftRunning, reason: record.lease && !leaseExpired(record.lease, now) ? `driven by ${record.lease.owner} until ${record.lease.expiresAt}` : 'between steps' });
+      const live = record.lease && !leaseExpired(record.lease, now) ? record.lease : undefined;
+      const held = live && `driven by ${live.owner} until ${live.expiresAt}`;
+      entries.push({ ...base, action: RecoveryAction.LeftRunning, reason: held ?? 'between steps' });
       continue;
     }
-    const why = !record.lease ? 'no worker holds it' : options.exclusive && !leaseExpired(record.lease, now) ? `its worker ${record.lease.owner} is gone` : `its lease expired at ${record.lease.expiresAt}`;
+    const why = !record.lease
+      ? 'no worker holds it'
+      : options.exclusive && !leaseExpired(record.lease, now)
+        ? `its worker ${record.lease.owner} is gone`
+        : `its lease expired at ${record.lease.expiresAt}`;
 
     if (!inventory.items.has(record.item)) {
       // Nothing can run its steps: end it, and free its units of the version it had pending.
       for (const unit of record.units) await deps.store.discardPending(unit, record.id);
-      await failRotation(deps, inventory, record.id, new RekeyError(`item "${record.item}" is no longer in inventory ${inventory.name}; the rotation was ended by recovery`));
-      entries.push({ ...base, action: RecoveryAction.Failed, step: record.step, reason: `${why}, and its item is no longer in the inventory` });
+      const gone = new RekeyError(`item "${record.item}" is no longer in inventory ${inventory.name}; the rotation was ended by recovery`);
+      await failRotation(deps, inventory, record.id, gone);
+      const reason = `${why}, and its item is no longer in the inventory`;
+      entries.push({ ...base, action: RecoveryAction.Failed, step: record.step, reason });
       continue;
     }
 
     if (!options.queue) {
       // The step worker that receives this claims the lease (conditionally: only once it has expired).
-      await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt });
+      await deps.queue.enqueue(stepMessageOf(record));
       entries.push({ ...base, action: RecoveryAction.Resumed, step: record.step, reason: `${why}; step queued for the workers` });
       resumed.push(record);
       continue;
@@ -126,11 +140,16 @@ async function resumeRotations(deps: Deps, inventory: Inventory, options: Recove
     }
     if (!claimed || claimed.status !== RotationStatus.Running) continue;
     if (options.exclusive) claimed = await forgetOrphanRestarts(deps, claimed);
-    await options.queue.enqueue({ rotationId: claimed.id, inventory: claimed.inventory, item: claimed.item, step: claimed.step, attempt: claimed.attempt });
+    await options.queue.enqueue(stepMessageOf(claimed));
     entries.push({ ...base, action: RecoveryAction.Resumed, step: claimed.step, reason: why });
     resumed.push(claimed);
   }
   return resumed;
+}
+
+/** The message of the step a rotation is at. */
+function stepMessageOf(record: RotationRecord): StepMessage {
+  return { rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt };
 }
 
 /**
@@ -176,7 +195,9 @@ async function discardOrphans(deps: Deps, inventory: Inventory, options: Recover
       item: unit.key,
       versionId: version.versionId,
       ...(owner && { rotationId: owner.id }),
-      reason: owner ? `its rotation ${owner.status} without discarding it` : 'issued by a run that died before promoting it; no rotation owns it',
+      reason: owner
+        ? `its rotation ${owner.status} without discarding it`
+        : 'issued by a run that died before promoting it; no rotation owns it',
     });
   }
 }

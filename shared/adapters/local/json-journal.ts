@@ -83,8 +83,10 @@ export class JsonJournal implements Journal {
       const current = await this.get(rotationId);
       if (!current || isFinished(current)) return current;
       const held = current.lease;
-      if (held && held.owner !== claim.owner && !claim.force && !leaseExpired(held, new Date(claim.now))) throw new LeaseHeldError(rotationId, held);
-      const claimed: RotationRecord = { ...current, lease: { owner: claim.owner, expiresAt: claim.expiresAt }, revision: current.revision + 1 };
+      const free = !held || held.owner === claim.owner || claim.force || leaseExpired(held, new Date(claim.now));
+      if (!free) throw new LeaseHeldError(rotationId, held);
+      const lease = { owner: claim.owner, expiresAt: claim.expiresAt };
+      const claimed: RotationRecord = { ...current, lease, revision: current.revision + 1 };
       await writeFileAtomic(this.fileOf(rotationId), JSON.stringify(claimed, null, 2), { mode: 0o600 });
       return claimed;
     });

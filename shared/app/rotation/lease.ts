@@ -22,7 +22,8 @@ export const DEFAULT_LEASE_MS = 120_000;
 /** The claim this worker makes now. */
 export function claimOf(deps: Pick<Deps, 'clock'>, lease: LeaseSettings, options: { force?: boolean } = {}): LeaseClaim {
   const now = deps.clock.now();
-  return { owner: lease.owner, expiresAt: new Date(now.getTime() + lease.ttlMs).toISOString(), now: now.toISOString(), ...(options.force && { force: true }) };
+  const expiresAt = new Date(now.getTime() + lease.ttlMs).toISOString();
+  return { owner: lease.owner, expiresAt, now: now.toISOString(), ...(options.force && { force: true }) };
 }
 
 /** The lease a rotation starts with: its creator drives it. */
@@ -40,7 +41,13 @@ export function initialLease(deps: Pick<Deps, 'clock'>, lease: LeaseSettings): N
  * each (Lambda), so the worker of the next step claims at once. Their FIFO message group delivers that step only
  * once this one's message is deleted, after the release. The CLI keeps its lease: it drives the next step too.
  */
-export async function executeLeasedStep(deps: Deps, inventory: Inventory, message: StepMessage, lease: LeaseSettings, options: { release?: boolean } = {}): Promise<StepExecution> {
+export async function executeLeasedStep(
+  deps: Deps,
+  inventory: Inventory,
+  message: StepMessage,
+  lease: LeaseSettings,
+  options: { release?: boolean } = {},
+): Promise<StepExecution> {
   await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
   try {
     return await executeStep(deps, inventory, message);

@@ -137,7 +137,7 @@ export class CrashBench {
           child.kill('SIGKILL');
           return;
         }
-        poll = setTimeout(tick, 4);
+        poll = setTimeout(tick, 2);
       };
       if (killWhen) tick();
       child.on('error', reject);
