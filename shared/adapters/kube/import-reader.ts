@@ -63,15 +63,13 @@ class KubeImportSource implements ImportSource {
     return { cluster: this.client.cluster, verb: 'list', resource, ...(namespace && { namespace }) };
   }
 
+  /**
+   * One list call per kind and scope, unpaged: client-node's generic list drops the `continue` token of custom
+   * resources, so paging would silently stop after the first page.
+   */
   private async listAll(kind: string, resource: string, namespace: string | undefined): Promise<Obj[]> {
-    const out: Obj[] = [];
-    let token: string | undefined;
-    do {
-      const page = await call(this.op(resource, namespace), () => this.client.objects.list(CERT_MANAGER, kind, namespace, undefined, undefined, undefined, undefined, undefined, PAGE, token));
-      out.push(...(page.items as Obj[]));
-      token = page.metadata?._continue || undefined;
-    } while (token);
-    return out;
+    const list = await call(this.op(resource, namespace), () => this.client.objects.list(CERT_MANAGER, kind, namespace));
+    return list.items as Obj[];
   }
 
   async certManager(namespaces: readonly string[] | undefined) {
