@@ -9,6 +9,7 @@ import { registerPlan } from './commands/plan.js';
 import { registerRecover } from './commands/recover.js';
 import { registerReport } from './commands/report.js';
 import { registerRotate } from './commands/rotate.js';
+import { registerRollback } from './commands/rollback.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerToken } from './commands/token.js';
@@ -17,7 +18,7 @@ import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } 
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { apply } from '../../shared/app/apply.js';
 import { EventType } from '../../shared/domain/events/types.js';
+import { RotationStatus } from '../../shared/domain/rotation/record.js';
+import { driveRotations } from '../../shared/app/rotation/index.js';
 import { composeLocal } from '../compose.js';
 import { out, printJson, targetFor, targetLabel, type CliContext } from '../context.js';
 import { formatApply } from '../format.js';
@@ -21,7 +23,13 @@ export function registerApply(cli: Command, ctx: CliContext): void {
       const target = targetFor(inv, o);
       const progress = progressFor(Boolean(ctx.globals().json));
       const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
-      const result = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`), recover: cliRecovery(runtime, cliLease()) }).finally(runtime.close);
+      const result = await (async () => {
+        const r = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`), recover: cliRecovery(runtime, cliLease()) });
+        // A due CA rotates with trust overlap (never a hard cut): drive its rotation to the end here.
+        if (r.rotations.length) await driveRotations(runtime.deps, inv, runtime.queue, { onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
+        const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter((x) => x && x.status !== RotationStatus.Completed);
+        return { ...r, problems: [...r.problems, ...unfinished.map((x) => `rotation ${x!.id} of ${x!.item} ${x!.status}${x!.error ? `: ${x!.error}` : ''}`)] };
+      })().finally(runtime.close);
       progress.done();
       // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
       const restartFailures = runtime.bus.published

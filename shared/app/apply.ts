@@ -9,6 +9,10 @@ import { issuePending, promoteVersion, storeTags } from './issuance.js';
 import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
+import { isUnderAny } from '../domain/rotation/authority-scope.js';
+import { Trigger } from '../domain/rotation/record.js';
+import { rotatingAuthorities } from './rotation/rotating.js';
+import { startRotation } from './rotation/start.js';
 import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
 
 export interface AppliedDecision {
@@ -26,6 +30,8 @@ export interface ApplyResult {
   readonly problems: readonly string[];
   /** What a killed earlier run had left and this run put right first (see `recover`). */
   readonly recovered: readonly RecoveryEntry[];
+  /** Authority rotations this run started (queued; the caller drives them). */
+  readonly rotations: readonly string[];
 }
 
 /**
@@ -41,8 +47,16 @@ export async function apply(
   const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
   const reader = new MaterialReader(deps.store, inventory);
   let done = 0;
+  const rotating = await rotatingAuthorities(deps, inventory);
+  const rotations: string[] = [];
   const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
-    if (d.action === IssueAction.Skip) return;
+    if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating)) return;
+    if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
+      // Never a hard cut: a CA that exists rotates with trust overlap, and what it signs moves with it.
+      if (!rotating.has(d.unit.item.name)) rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
+      rotating.add(d.unit.item.name);
+      return;
+    }
     await carryOut(deps, inventory, reader, d);
     options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
   });
@@ -58,6 +72,7 @@ export async function apply(
     sync,
     problems,
     recovered,
+    rotations,
   };
 }
 

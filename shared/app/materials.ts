@@ -17,6 +17,7 @@ export interface CurrentVersion {
 export class MaterialReader {
   private readonly cache = new Map<string, Promise<CurrentVersion | undefined>>();
   private readonly issuers = new Map<string, Promise<IssuerMaterial>>();
+  private readonly pendings = new Map<string, Promise<CurrentVersion | undefined>>();
 
   constructor(private readonly store: SecretStore, private readonly inventory: Inventory) {}
 
@@ -32,6 +33,17 @@ export class MaterialReader {
   remember(storeName: string, version: CurrentVersion): void {
     this.cache.set(storeName, Promise.resolve(version));
     this.issuers.delete(storeName);
+    this.pendings.delete(storeName);
+  }
+
+  /** The version labelled AWSPENDING, if any (an authority's new CA during its rotation), read once per run. */
+  pendingVersion(storeName: string): Promise<CurrentVersion | undefined> {
+    let hit = this.pendings.get(storeName);
+    if (!hit) {
+      hit = this.store.getVersion(storeName, { stage: Stage.Pending }).then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
+      this.pendings.set(storeName, hit);
+    }
+    return hit;
   }
 
   async pending(unit: Unit, versionId: string): Promise<Material> {

@@ -1,7 +1,7 @@
 import { isRekeyError, RotationLockedError } from '../domain/errors.js';
 import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { RotationKind, RotationStatus, Trigger } from '../domain/rotation/record.js';
+import { RotationStatus, Trigger } from '../domain/rotation/record.js';
 import { isDue } from '../domain/plan/due.js';
 import { SyncReason } from '../domain/sync/desired.js';
 import { allUnits } from '../domain/units.js';
@@ -11,6 +11,9 @@ import { carryOut } from './apply.js';
 import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
+import { isRunnable } from './rotation/machines.js';
+import { isUnderAny } from '../domain/rotation/authority-scope.js';
+import { rotatingAuthorities } from './rotation/rotating.js';
 import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
 
@@ -40,9 +43,15 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   const skipped: { item: string; reason: string }[] = [];
   const events: RekeyEvent[] = [];
   const dueItems = new Map<string, string>();
+  // Authorities rotating (or about to): what they sign moves with their rotation, never on its own.
+  const rotating = await rotatingAuthorities(deps, inventory);
 
   await walkIssuance(deps, inventory, reader, async (d) => {
     const item = d.unit.item;
+    if (isUnderAny(inventory, item, rotating)) {
+      skipped.push({ item: d.unit.key, reason: `${d.reason}: moves with the rotation of the authority above it` });
+      return;
+    }
     if (d.action === IssueAction.Skip) {
       skipped.push({ item: d.unit.key, reason: d.reason });
       return;
@@ -57,10 +66,10 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
         // A first version needs no trust overlap: issue and promote it now, so leaves can be signed.
         await carryOut(deps, inventory, reader, d);
         issued.push(d.unit.key);
-      } else {
-        skipped.push({ item: d.unit.key, reason: `${d.reason}: authority rotation (trust overlap) runs by hand in this version` });
+        return;
       }
-      return;
+      // A CA that exists rotates with trust overlap, its children with it.
+      rotating.add(item.name);
     }
     // Every decision walkIssuance hands over is due (it has an IssueReason); one rotation per item.
     if (!dueItems.has(item.name)) dueItems.set(item.name, d.reason);
@@ -75,7 +84,7 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
 
   for (const [name, reason] of dueItems) {
     const item = inventory.items.get(name)!;
-    if (rotationKindOf(item) !== RotationKind.Leaf) {
+    if (!isRunnable(rotationKindOf(item))) {
       skipped.push({ item: name, reason: `${reason}: ${rotationKindOf(item)} rotation is started by hand in this version` });
       continue;
     }

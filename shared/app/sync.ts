@@ -9,6 +9,7 @@ import { FileChange, type FileDrift } from '../ports/host-files.js';
 import { mapLimit } from './concurrency.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
+import { trustOverride } from './rotation/trust.js';
 
 export const SyncChange = {
   Created: 'created',
@@ -115,6 +116,16 @@ export async function syncUnits(
     return hit;
   };
 
+  const trusts = new Map<string, Promise<string | undefined>>();
+  const trustOf = (unit: Unit) => {
+    let hit = trusts.get(unit.key);
+    if (!hit) {
+      hit = trustOverride(reader, inventory, unit);
+      trusts.set(unit.key, hit);
+    }
+    return hit;
+  };
+
   const events: RekeyEvent[] = [];
   const secrets = await mapLimit(targets, WRITE_CONCURRENCY, async (t): Promise<SyncOutcome> => {
     const base = { cluster: t.cluster, namespace: t.namespace, secret: t.name, unit: t.unit.key, item: t.unit.item.name };
@@ -122,6 +133,7 @@ export async function syncUnits(
     if (!existing) return { ...base, change: SyncChange.Unreachable, reason: `cluster "${t.cluster}" is not connected` };
     const current = await reader.current(t.unit.storeName);
     if (!current) return { ...base, change: SyncChange.NotIssued };
+    const trust = await trustOf(t.unit);
     const desired: DesiredSecret = desiredSecret({
       inventory: inventory.name,
       item: t.unit.item,
@@ -130,6 +142,7 @@ export async function syncUnits(
       namespace: t.namespace,
       versionId: current.versionId,
       material: current.material,
+      ...(trust !== undefined && { trust }),
     });
     const seen = existing.get(t.name);
     const decision = decideSync(desired, seen, t.unit.item.adopt);
@@ -155,18 +168,18 @@ export async function syncUnits(
 
   // Events first: a failing reload must not lose what was written into the clusters.
   await deps.events.publish(events);
-  const { files, reloads } = await syncFiles(deps, inventory, units, reader, Boolean(options.dryRun));
+  const { files, reloads } = await syncFiles(deps, inventory, units, reader, Boolean(options.dryRun), trustOf);
   return { secrets, files, reloads };
 }
 
-function hostFilesOf(unit: Unit, m: Material): Record<string, string> {
+function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record<string, string> {
   const placement = unit.item.files!;
   const files: Record<string, string> = {};
   switch (m.type) {
     case 'certificate':
       files[placement.cert] = m.cert + m.chain;
       if (placement.key && unit.item.kind !== 'authority') files[placement.key] = m.key;
-      if (placement.ca) files[placement.ca] = m.ca;
+      if (placement.ca) files[placement.ca] = trust ?? m.ca;
       break;
     case 'password':
       files[placement.cert] = m.password;
@@ -186,7 +199,14 @@ function hostFilesOf(unit: Unit, m: Material): Record<string, string> {
  * crash runs again on the next sync that covers it. Reload failures are reported, not thrown: the caller decides
  * (apply reports a problem and exits 1, a rotation's sync step fails).
  */
-async function syncFiles(deps: Deps, inventory: Inventory, units: readonly Unit[], reader: MaterialReader, dryRun: boolean): Promise<Pick<SyncReport, 'files' | 'reloads'>> {
+async function syncFiles(
+  deps: Deps,
+  inventory: Inventory,
+  units: readonly Unit[],
+  reader: MaterialReader,
+  dryRun: boolean,
+  trustOf: (unit: Unit) => Promise<string | undefined>,
+): Promise<Pick<SyncReport, 'files' | 'reloads'>> {
   const hostFiles = deps.hostFiles;
   if (!hostFiles) return { files: [], reloads: [] };
   const planned: { unit: Unit; files: Record<string, string>; drift: FileDrift[] }[] = [];
@@ -194,7 +214,7 @@ async function syncFiles(deps: Deps, inventory: Inventory, units: readonly Unit[
     if (!unit.item.files) continue;
     const current = await reader.current(unit.storeName);
     if (!current) continue;
-    const files = hostFilesOf(unit, current.material);
+    const files = hostFilesOf(unit, current.material, await trustOf(unit));
     planned.push({ unit, files, drift: await hostFiles.check(unit.item.files, files) });
   }
 

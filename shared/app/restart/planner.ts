@@ -1,7 +1,7 @@
 import type { EventDetail } from '../../../events/details.js';
 import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory, Item } from '../../domain/inventory/model.js';
-import { planRestarts, type ClusterRestartRequest, type RestartPlan } from '../../domain/restart/plan.js';
+import { mergeByCluster, planRestarts, type ClusterRestartRequest, type RestartPlan } from '../../domain/restart/plan.js';
 import { workloadId } from '../../domain/restart/workload.js';
 import { RestartState, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
@@ -87,17 +87,33 @@ export async function planForSecretSynced(deps: Deps, inventory: Inventory, d: E
   await deps.events.publish(events);
 }
 
-/** When the rotation's Secrets were written (the sync step), else now: `together`'s `within` counts from there. */
+/**
+ * When the rotation's Secrets were written (the step before the restart step: a leaf's sync, an authority's publish
+ * or re-issue), else now: `together`'s `within` counts from there.
+ */
 function syncedAt(deps: Deps, record: RotationRecord): Date {
-  const sync = [...record.history].reverse().find((h) => h.step === 'sync' && h.status === 'completed');
-  return sync ? new Date(sync.at) : deps.clock.now();
+  const written = [...record.history].reverse().find((h) => h.status === 'completed');
+  return written ? new Date(written.at) : deps.clock.now();
 }
 
+/** The items whose consumers the rotation's current restart step restarts: an authority rotation names them. */
+const restartItemsOf = (inventory: Inventory, record: RotationRecord): Item[] =>
+  (record.authority?.restartItems ?? [record.item]).flatMap((name) => {
+    const item = inventory.items.get(name);
+    return item ? [item] : [];
+  });
+
 async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<RestartPlan | undefined> {
-  const item = inventory.items.get(record.item);
-  if (!item) return undefined;
-  const versions = await currentVersions(deps, inventory, item);
-  return planRestarts({ changes: [{ item, versions }], syncedAt: syncedAt(deps, record) });
+  const items = restartItemsOf(inventory, record);
+  if (items.length === 0) return undefined;
+  if (!record.authority) {
+    const item = items[0]!;
+    return planRestarts({ changes: [{ item, versions: await currentVersions(deps, inventory, item) }], syncedAt: syncedAt(deps, record) });
+  }
+  // Each restart step of an authority rotation restarts for a new reason (bundle published, children re-issued,
+  // old CA dropped): the step is part of the hash, so a workload restarted by the previous step restarts again.
+  const changes = await Promise.all(items.map(async (item) => ({ item, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } })));
+  return mergeByCluster(planRestarts({ changes, syncedAt: syncedAt(deps, record) }), record.item);
 }
 
 /**
@@ -110,14 +126,14 @@ export async function requestRestarts(deps: Deps, inventory: Inventory, record: 
   const plan = await planOfRecord(deps, inventory, record);
   if (!plan) return;
   const at = deps.clock.now().toISOString();
-  const item = inventory.items.get(record.item)!;
+  const items = restartItemsOf(inventory, record);
   const first = plan.requests.filter((r) => r.after.length === 0);
   const { events, unreachable, workloads } = await requestEvents(deps, inventory, plan, first, record.id);
 
   const restarts: Record<string, ClusterRestart> = {};
   if (plan.requests.length === 0) {
     const reason = plan.skipped.map((s) => s.reason).join('; ') || 'nothing to restart';
-    for (const c of item.secret?.clusters ?? []) restarts[c] = { state: RestartState.Skipped, at, message: reason };
+    for (const c of new Set(items.flatMap((i) => i.secret?.clusters ?? []))) restarts[c] = { state: RestartState.Skipped, at, message: reason };
   }
   for (const r of plan.requests) {
     if (unreachable.includes(r.cluster)) restarts[r.cluster] = { state: RestartState.Failed, at, message: `cluster ${r.cluster} is not connected: cannot restart` };

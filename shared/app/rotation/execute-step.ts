@@ -1,8 +1,8 @@
 import { NotFoundError } from '../../domain/errors.js';
-import { EventType, makeEvent } from '../../domain/events/types.js';
+import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
-import { DONE, isAfter, nextStep } from '../../domain/rotation/machines.js';
-import { isFinished, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { AUTHORITY_PHASE, DONE, isAfter, isStepOf, nextStep, type RotationStep } from '../../domain/rotation/machines.js';
+import { isFinished, RotationKind, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
 import type { StepMessage } from '../../ports/step-queue.js';
 import type { Deps } from '../deps.js';
@@ -80,10 +80,21 @@ async function advance(deps: Deps, inventory: Inventory, read: RotationRecord, r
   }));
   if (!advanced) return StepExecution.Stale;
   const events = [makeEvent(EventType.RotationStepCompleted, base, { step: read.step, status: result.status, ...(result.message && { message: result.message }) })];
+  events.push(...phaseChanges(read, next, advanced, base));
   if (done) events.push(makeEvent(EventType.RotationCompleted, base, { kind: read.kind, steps: advanced.history.length }));
   await deps.events.publish(events);
   if (!done) await deps.queue.enqueue({ rotationId: read.id, inventory: read.inventory, item: read.item, step: next, attempt: 0 });
   return StepExecution.Ran;
+}
+
+/** An authority rotation entering another phase (overlap, re-issuing, ...): the event a user follows it by. */
+function phaseChanges(read: RotationRecord, next: RotationStep | typeof DONE, advanced: RotationRecord, base: { inventory: string; item: string; rotationId: string; at: string }): RekeyEvent[] {
+  if (read.kind !== RotationKind.Authority || !isStepOf(RotationKind.Authority, read.step)) return [];
+  const before = AUTHORITY_PHASE[read.step];
+  const after = next === DONE ? 'done' : isStepOf(RotationKind.Authority, next) ? AUTHORITY_PHASE[next] : before;
+  if (before === after) return [];
+  const progress = advanced.authority;
+  return [makeEvent(EventType.RotationPhaseChanged, base, { phase: after, step: next, children: progress?.children.length ?? 0, onNewCa: progress?.onNewCa ?? 0 })];
 }
 
 /**

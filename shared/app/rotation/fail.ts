@@ -1,10 +1,11 @@
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { beforePromotion } from '../../domain/rotation/machines.js';
-import { isFinished, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { isFinished, RotationKind, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
 import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
+import { rollbackItem } from '../rollback.js';
 import { syncUnits } from '../sync.js';
 import { VerificationError } from './errors.js';
 import { updateRotation } from './record-update.js';
@@ -23,6 +24,12 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
   const base = { inventory: inventory.name, item: record.item, rotationId };
   let status: RotationStatus = RotationStatus.Failed;
 
+  if (record.kind === RotationKind.Authority && !beforePromotion(record.kind, record.step) && error instanceof VerificationError) {
+    // The old CA is still in every bundle: children and CA go back to it, then the targets are written again.
+    await rollbackItem(deps, inventory, record.item, { reason: error.message, record });
+    await deps.events.publish([makeEvent(EventType.RotationFailed, base, { step: record.step, error: error.message })]);
+    return deps.journal.get(rotationId);
+  }
   if (beforePromotion(record.kind, record.step)) {
     for (const u of units) await deps.store.discardPending(u.storeName, rotationId);
   } else if (error instanceof VerificationError && units.length) {

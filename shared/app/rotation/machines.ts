@@ -1,6 +1,7 @@
 import { RekeyError } from '../../domain/errors.js';
 import { isStepOf, type RotationStep, type StepOf } from '../../domain/rotation/machines.js';
 import { RotationKind } from '../../domain/rotation/record.js';
+import { AUTHORITY_STEPS } from './authority-steps.js';
 import { LEAF_STEPS } from './leaf-steps.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
 
@@ -10,7 +11,7 @@ import type { StepHandler, StepHandlers } from './step-context.js';
  */
 export const MACHINES: { readonly [K in RotationKind]: StepHandlers<StepOf<K>> | undefined } = {
   [RotationKind.Leaf]: LEAF_STEPS,
-  [RotationKind.Authority]: undefined,
+  [RotationKind.Authority]: AUTHORITY_STEPS,
   [RotationKind.Password]: undefined,
   [RotationKind.SigningKey]: undefined,
 };

@@ -93,7 +93,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       ...(a.files && { files: filesOf(a.files)! }),
       ...(a.probe && { probes: probesOf(a.probe) }),
       adopt: false,
-      consumers: [],
+      consumers: (a.consumers ?? []).map(consumerOf),
       restart: defaultRestart,
     };
   });

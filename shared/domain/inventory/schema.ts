@@ -180,6 +180,7 @@ export const authority = z.strictObject({
     })
     .optional(),
   probe: list(probe, MAX_PROBES, 'probes').optional().meta({ description: 'endpoints that must serve a chain ending at this authority' }),
+  consumers: consumers.optional().meta({ description: 'workloads that trust this CA: restarted when its bundle changes during a rotation' }),
 });
 
 export const certificate = z.strictObject({

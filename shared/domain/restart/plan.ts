@@ -176,3 +176,36 @@ export function policyDeadline(restart: RestartPolicy, syncedAt: Date): Date | u
 export function restartDeadline(deadline: string | undefined, startedAt: Date, timeoutMs: number = DEFAULT_ROLLOUT_TIMEOUT_MS): Date {
   return deadline ? new Date(deadline) : new Date(startedAt.getTime() + timeoutMs);
 }
+
+/**
+ * One request per cluster, for restarts recorded per cluster (an authority rotation restarting the consumers of many
+ * items at once): targets united, the trust phase (everyone there consumes the CA bundle), `together` if any item
+ * asks for it, the earliest deadline, and `rolling` clusters one after another again. `item` names the merged
+ * request (the rotation's item).
+ */
+export function mergeByCluster(plan: RestartPlan, item: string): RestartPlan {
+  const byCluster = new Map<string, ClusterRestartRequest>();
+  for (const r of plan.requests) {
+    const seen = byCluster.get(r.cluster);
+    if (!seen) {
+      byCluster.set(r.cluster, { ...r, phase: RestartPhase.Trust, items: [item] });
+      continue;
+    }
+    const targets = new Map([...seen.targets, ...r.targets].map((t) => [targetKey(t), t]));
+    const deadline = [seen.deadline, r.deadline].filter((d): d is string => d !== undefined).sort()[0];
+    byCluster.set(r.cluster, {
+      ...seen,
+      policy: seen.policy === 'together' || r.policy === 'together' ? 'together' : 'rolling',
+      targets: [...targets.values()],
+      versionsHash: versionsHash({ a: seen.versionsHash, b: r.versionsHash }),
+      ...(deadline !== undefined && { deadline }),
+    });
+  }
+  const before: string[] = [];
+  const requests = [...byCluster.values()].map((r) => {
+    const after = r.policy === 'rolling' ? [...before] : [];
+    before.push(r.cluster);
+    return { ...r, after };
+  });
+  return { ...plan, requests };
+}

@@ -25,6 +25,11 @@ export interface CertificateMaterial {
   readonly specHash: string;
   /** Taken over from an existing Secret rather than issued by rekey. */
   readonly adopted?: boolean;
+  /**
+   * Authorities during a rotation's overlap: the previous CA certificate(s), PEM, still trusted beside this one in
+   * every bundle until the rotation's drop step stores a version without them. Public: no key material.
+   */
+  readonly trustAlso?: string;
 }
 
 export interface PasswordMaterial {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bundleHash } from '../rotation/bundle.js';
 import type { Item } from '../inventory/model.js';
 import { pemBlocks } from '../pki/der.js';
 import type { Material } from '../store/material.js';
@@ -12,6 +13,8 @@ export const Annotation = {
   ContentHash: 'rekey/content-hash',
   Fingerprint: 'rekey/fingerprint',
   NotAfter: 'rekey/not-after',
+  /** SHA-256 of `ca.crt` while it holds a CA overlap bundle: the same value in every cluster and Secret. */
+  BundleHash: 'rekey/bundle-hash',
 } as const;
 
 /**
@@ -30,11 +33,11 @@ export function contentHash(type: string, data: Readonly<Record<string, string>>
 }
 
 /** The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. */
-export function secretDataOf(item: Item, material: Material): { type: DesiredSecret['type']; data: Record<string, string> } {
+export function secretDataOf(item: Item, material: Material, trust?: string): { type: DesiredSecret['type']; data: Record<string, string> } {
   switch (material.type) {
     case 'certificate':
-      if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': material.cert + material.chain } };
-      return { type: 'kubernetes.io/tls', data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': material.ca } };
+      if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': trust ?? material.cert + material.chain } };
+      return { type: 'kubernetes.io/tls', data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': trust ?? material.ca } };
     case 'password':
       return { type: 'Opaque', data: { password: material.password, ...(material.login && { username: material.login }) } };
     case 'signing-key':
@@ -57,8 +60,10 @@ export function desiredSecret(args: {
   namespace: string;
   versionId: string;
   material: Material;
+  /** During a CA overlap: the bundle `ca.crt` holds instead of the stored one (see app/rotation/trust.ts). */
+  trust?: string;
 }): DesiredSecret {
-  const { type, data } = secretDataOf(args.item, args.material);
+  const { type, data } = secretDataOf(args.item, args.material, args.trust);
   const annotations: Record<string, string> = {
     [Annotation.Inventory]: args.inventory,
     [Annotation.Item]: args.unitKey,
@@ -69,6 +74,7 @@ export function desiredSecret(args: {
     annotations[Annotation.Fingerprint] = args.material.fingerprint;
     annotations[Annotation.NotAfter] = args.material.notAfter;
   }
+  if (args.trust !== undefined) annotations[Annotation.BundleHash] = bundleHash(args.trust);
   return { name: args.name, namespace: args.namespace, type, data, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations };
 }
 
@@ -78,6 +84,8 @@ export const SyncReason = {
   SecretDrifted: 'SecretDrifted',
   SecretUnmanaged: 'SecretUnmanaged',
   SecretAdopted: 'SecretAdopted',
+  /** A CA overlap began or ended: `ca.crt` gets or loses a CA. */
+  TrustBundleChanged: 'TrustBundleChanged',
 } as const;
 export type SyncReason = (typeof SyncReason)[keyof typeof SyncReason];
 
@@ -103,6 +111,7 @@ export function decideSync(desired: DesiredSecret, observed: ObservedSecret | un
     return holdsCertificate(observed, desired) ? { write: false } : { write: true, reason: SyncReason.SecretAdopted };
   }
   if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
+  if (observed.annotations[Annotation.BundleHash] !== desired.annotations[Annotation.BundleHash]) return { write: true, reason: SyncReason.TrustBundleChanged };
   const observedHash = contentHash(observed.type, observed.data);
   if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {
     return { write: true, reason: SyncReason.SecretDrifted };
