@@ -86,7 +86,19 @@ export const DETAIL_SCHEMAS = {
     repaired: z.boolean().optional(),
     kind: text.optional(),
   }),
-  [EventType.RemediationDecided]: z.looseObject({ ...detailBase }),
+  [EventType.RemediationDecided]: z.looseObject({
+    ...detailBase,
+    /** acted | deduped | rate-limited | cooling-down | awaiting-approval | approved | rejected | no-rule | resolved | failed */
+    decision: text,
+    reason: text,
+    source: z.enum(['alertmanager', 'cloudwatch']),
+    alertname: text,
+    fingerprint: text,
+    startsAt: text,
+    rule: text.optional(),
+    action: text.optional(),
+    remediationId: text.optional(),
+  }),
 } as const satisfies { readonly [T in EventType]: z.ZodType };
 
 export type DetailSchemas = typeof DETAIL_SCHEMAS;

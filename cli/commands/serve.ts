@@ -1,4 +1,7 @@
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { RemediationFile } from '../../shared/adapters/local/remediation-file.js';
+import { alertService } from '../../shared/app/alerts/service.js';
 import { createApi } from '../../shared/app/api/index.js';
 import { listenHttps } from '../../shared/app/api/https-server.js';
 import { isLogLevel, leveledJsonLogger } from '../../shared/app/api/json-logger.js';
@@ -126,6 +129,7 @@ export function registerServe(cli: Command, ctx: CliContext): void {
           metrics: () => metrics.text(),
           rotationStarted,
           readiness,
+          alerts: alertService({ deps, inventory: inv, store: new RemediationFile(join(resolve(ctx.globals().state), 'remediations.json')), rotationStarted }),
           router: { rateLimit: rate === 0 ? false : { perSecond: rate, burst: Math.max(1, rate * 2) } },
         });
         const https = await listenHttps({ router: api.router, tls, port: httpPort, host: flags.address });

@@ -1,3 +1,4 @@
+import type { AlertRule } from '../alerts/rule.js';
 import type { CredentialType, KeyType, RestartPolicyName, Usage } from './schema.js';
 
 /** The inventory after validation, with defaults applied and durations in milliseconds. */
@@ -128,6 +129,8 @@ export interface Inventory {
   readonly certificates: readonly Certificate[];
   readonly credentials: readonly Credential[];
   readonly items: ReadonlyMap<string, Item>;
+  /** Alert-driven remediation rules (absent or empty: alerts change nothing). */
+  readonly alerts?: readonly AlertRule[];
 }
 
 export const DEFAULT_CLUSTER = 'default';

@@ -1,3 +1,4 @@
+import { checkAlertRules, resolveAlertRules } from '../alerts/rule.js';
 import { parseDuration } from '../duration.js';
 import type { InventoryIssue } from '../errors.js';
 import {
@@ -144,7 +145,8 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
 
   const items = new Map<string, Item>();
   for (const item of [...authorities, ...certificates, ...credentials]) if (!items.has(item.name)) items.set(item.name, item);
-  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items };
+  const alerts = resolveAlertRules(doc.alerts);
+  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items, ...(alerts.length && { alerts }) };
 }
 
 /** Cross-field rules the schema cannot express. Returns every violation found. */
@@ -237,6 +239,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (item.restart.withinMs !== undefined && item.restart.policy === 'none') add(`${item.path}.restart.within`, 'has no meaning with policy none');
   }
   issues.push(...checkProbes(inv));
+  issues.push(...checkAlertRules(inv.alerts ?? [], new Set(inv.items.keys())));
   return issues;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../duration.js';
+import { alertRuleSchema } from '../alerts/rule.js';
 import { LIMITS, URI_SCHEMES } from './limits.js';
 import { directoryProblem, dnsNameProblem, fileNameProblem, ipAddressProblem, uriProblem } from './names.js';
 import { SAFE_COMMAND, SAFE_TEXT, unsafeCharacter } from './text.js';
@@ -252,6 +253,7 @@ export const inventorySchema = z.strictObject({
   authorities: list(authority, LIMITS.items, 'authorities').optional(),
   certificates: list(certificate, LIMITS.items, 'certificates').optional(),
   credentials: list(credential, LIMITS.items, 'credentials').optional(),
+  alerts: z.array(alertRuleSchema).max(1000).optional().meta({ description: 'alert-driven remediation: Alertmanager or CloudWatch alarms mapped to rotate, resync or restart' }),
 });
 
 export type InventoryDocument = z.infer<typeof inventorySchema>;
