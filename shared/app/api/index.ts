@@ -2,6 +2,7 @@ import type { Inventory } from '../../domain/inventory/model.js';
 import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { AlertService } from '../alerts/service.js';
 import type { Deps } from '../deps.js';
+import { rollbackItem } from '../rollback.js';
 import { TokenVerifier } from './auth.js';
 import type { ApiBackend, ReadinessCheck } from './backend.js';
 import type { LeveledLogger } from './json-logger.js';
@@ -43,7 +44,7 @@ export function createApi(options: ApiOptions): Api {
     ...(options.metrics && { metrics: options.metrics }),
     ...(options.rotationStarted && { rotationStarted: options.rotationStarted }),
     ...(options.readiness && { readiness: options.readiness }),
-    ...(options.rollback && { rollback: options.rollback }),
+    rollback: options.rollback ?? ((item, reason) => rollbackItem(deps, inventory, item, { reason })),
     ...(options.alerts && { alerts: options.alerts }),
   };
   const verifier = new TokenVerifier({

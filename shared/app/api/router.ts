@@ -72,7 +72,7 @@ function replyResponse(reply: Reply): ApiResponse {
 function asProblem(e: unknown): ApiProblem | undefined {
   if (e instanceof ApiProblem) return e;
   if (e instanceof NotFoundError) return new ApiProblem(ProblemKind.NotFound, e.message);
-  if (e instanceof RotationLockedError || e instanceof ConflictError) return new ApiProblem(ProblemKind.Conflict, e.message);
+  if (e instanceof RotationLockedError || e instanceof ConflictError || (isRekeyError(e) && e.name === 'RollbackRefusedError')) return new ApiProblem(ProblemKind.Conflict, e.message);
   if (e instanceof UsageError || e instanceof InvalidInventoryError) return new ApiProblem(ProblemKind.BadRequest, e.message);
   if (isRekeyError(e) && !e.retryable && e.message.includes('not available in this version')) return new ApiProblem(ProblemKind.NotImplemented, e.message);
   return undefined;

@@ -181,7 +181,7 @@ export const ROUTES: readonly Route[] = [
     scope: Scope.RotationsWrite,
     params: { name: itemName },
     body: z.strictObject({ reason: z.string().min(1).max(500).default('rollback requested through the API') }).meta({ id: 'RollbackRequest' }),
-    responses: { 200: { description: 'rolled back' }, 404: problem('no such item'), 501: problem('no rollback use case in this build'), ...authProblems },
+    responses: { 200: { description: 'rolled back' }, 404: problem('no such item'), 409: problem('rollback refused (e.g. the old CA already left the bundles)'), 501: problem('no rollback use case in this runtime'), ...authProblems },
     handle: async ({ backend, params, body }) => {
       if (!backend.inventory.items.has(params.name!)) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${params.name}"`);
       if (!backend.rollback) throw new ApiProblem(ProblemKind.NotImplemented, 'rollback is not available in this build yet (no rollback use case)');

@@ -93,8 +93,13 @@ describe('API routes', () => {
     expect(second.headers['content-type']).toBe('application/problem+json');
   });
 
-  it('rollback is 501 (no rollback use case in this build) after the name is checked', async () => {
-    expect((await call('POST', '/v1/items/web/rollback', { body: {} })).status).toBe(501);
+  it('rolls an item back to AWSPREVIOUS (the rollback use case) after the name is checked', async () => {
+    const before = (await f.rt.store.describe('rekey/shop/web'))!.versions.find((v) => v.stages.includes('AWSCURRENT'))!.versionId;
+    await call('POST', '/v1/rotations', { body: { item: 'web' } });
+    await driveRotations(f.rt.deps, f.inventory, f.rt.queue);
+    const res = await call('POST', '/v1/items/web/rollback', { body: { reason: 'api test' } });
+    expect(res.status).toBe(200);
+    expect((await f.rt.store.describe('rekey/shop/web'))!.versions.find((v) => v.stages.includes('AWSCURRENT'))!.versionId).toBe(before);
     expect((await call('POST', '/v1/items/nope/rollback', { body: {} })).status).toBe(404);
   });
 
