@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apply } from '../../../../shared/app/apply.js';
 import { rollbackItem } from '../../../../shared/app/rollback.js';
+import { scan } from '../../../../shared/app/scan.js';
 import { driveRotations, startRotation } from '../../../../shared/app/rotation/index.js';
 import { EventType } from '../../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
@@ -143,6 +144,18 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     const final = (await rt.journal.get(result.rotations[0]!))!;
     expect(final.status, final.error).toBe(RotationStatus.Completed);
     expect(new X509Certificate((await caCert()).cert).subject).toContain('shop ca 2');
+  });
+
+  it('the scheduled scan starts the rotation of a CA in its renewal window and leaves its leaves to it', async () => {
+    // Prepare: the CA is due (a spec change, as a renewal window would); its leaves follow it
+    const changed = loadInventory(INVENTORY.replace('commonName: shop ca', 'commonName: shop ca 3'));
+    // Act
+    const result = await scan(rt.deps, changed);
+    // Assess
+    expect(result.started.map((s) => s.item)).toEqual(['ca']);
+    await driveRotations(rt.deps, changed, rt.queue);
+    expect((await rt.journal.get(result.started[0]!.rotationId))!.status).toBe(RotationStatus.Completed);
+    expect(await everyoneTrustsEveryone()).toEqual([]);
   });
 
   it('rollback while the old CA is still in the bundles puts the old CA and the old leaves back; after the drop it is refused', async () => {
