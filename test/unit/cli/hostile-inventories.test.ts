@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMain } from '../../fixtures/cli.js';
+import { runMain, spawnCli } from '../../fixtures/cli.js';
 import { exists, makeTempDir, removeTempDir, snapshotTree, type TreeEntry } from '../../fixtures/tmp.js';
 
 /**
@@ -220,6 +220,26 @@ describe('hostile inventories are refused at validate, plan and apply, writing n
     const doc = JSON.parse(r.stdout) as { error: { issues: Array<{ path: string; message: string }> } };
     expect(doc.error.issues).toEqual([{ path: 'certificates[0].commonName', message: 'must not contain a control character NUL (U+0000) at position 4' }]);
   });
+});
+
+describe('as real processes', () => {
+  it('apply refuses a few representative hostile inventories with exit 2, creating no state', async () => {
+    // Prepare: the issue's crash (aliases inside dnsNames), a NUL, 10,000 SANs, a key outside dir, a merge key
+    const picked = ["the issue's 25 KB alias inventory (aliases of long names inside dnsNames)", 'cn-nul.yaml', '10,000 DNS names', 'files-key-escape.yaml', 'merge-key-certificate.yaml'];
+    const cases = picked.map((name) => ({ c: CASES.find((x) => x.name === name)!, i: CASES.findIndex((x) => x.name === name) }));
+    const files = await Promise.all(cases.map(({ c, i }) => writeCase(c, i)));
+    // Act: each its own `node cli/main.ts` process, in parallel
+    const results = await Promise.all(files.map((f, k) => spawnCli(['apply', '-f', f, '--out', join(root, `proc-out-${k}`), '--state', join(root, `proc-state-${k}`)])));
+    // Assess
+    for (const [k, r] of results.entries()) {
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(cases[k]!.c.path);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).not.toMatch(STACK);
+      expect(await exists(join(root, `proc-state-${k}`))).toBe(false);
+      expect(await exists(join(root, `proc-out-${k}`))).toBe(false);
+    }
+  }, 120_000);
 });
 
 describe('valid but unwise: warnings on stderr, exit 0', () => {
