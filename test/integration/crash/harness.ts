@@ -11,6 +11,7 @@ import { RotationStatus, type RotationRecord } from '../../../shared/domain/rota
 import { decodeMaterial, type CertificateMaterial } from '../../../shared/domain/store/material.js';
 import { Annotation } from '../../../shared/domain/sync/desired.js';
 import { allUnits, specHashOf, storeNameOf, type Unit } from '../../../shared/domain/units.js';
+import { dropVersionId } from '../../../shared/app/rotation/authority-steps.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
 
 const CLI = fileURLToPath(new URL('../../../cli/main.ts', import.meta.url));
@@ -234,6 +235,12 @@ export async function currentVersions(bench: CrashBench): Promise<Map<string, st
   return out;
 }
 
+function latestPerUnit(records: readonly RotationRecord[]): RotationRecord[] {
+  const latest = new Map<string, RotationRecord>();
+  for (const r of records) for (const u of r.units) if ((latest.get(u)?.startedAt ?? '') < r.startedAt) latest.set(u, r);
+  return [...new Set(latest.values())];
+}
+
 /**
  * Everything that must hold after a re-run, as a list of violations (empty: all good). `before` holds the
  * current versions before the round, `knownRotations` the ids of records seen before it.
@@ -264,19 +271,23 @@ export async function violations(bench: CrashBench, before: ReadonlyMap<string, 
     if (current.length !== 1) problems.push(`${unit.key}: ${current.length} current versions`);
     if (pending.length) problems.push(`${unit.key}: pending version(s) left: ${pending.map((p) => p.versionId).join(', ')}`);
     if (d.versions.filter((v) => v.stages.includes(Stage.Previous)).length > 1) problems.push(`${unit.key}: more than one previous version`);
-    const fingerprints = new Set<string>();
+    // An authority rotation stores its CA twice by design: `<id>` (old CA still trusted beside it) and `<id>-drop`.
+    const fingerprints = new Map<string, string>();
     for (const v of d.versions) {
       const m = decodeMaterial((await vault.getVersion(unit.storeName, { versionId: v.versionId }))!.value, unit.storeName) as CertificateMaterial;
-      if (fingerprints.has(m.fingerprint)) problems.push(`${unit.key}: certificate ${m.fingerprint.slice(0, 12)} stored twice`);
-      fingerprints.add(m.fingerprint);
+      const seen = fingerprints.get(m.fingerprint);
+      if (seen !== undefined && dropVersionId(seen) !== v.versionId) problems.push(`${unit.key}: certificate ${m.fingerprint.slice(0, 12)} stored twice`);
+      fingerprints.set(m.fingerprint, v.versionId);
       if (v.stages.includes(Stage.Current)) materials.set(unit.storeName, m);
     }
     const was = before.get(unit.storeName);
     if (was && !d.versions.some((v) => v.versionId === was)) problems.push(`${unit.key}: version ${was}, current before the kill, is gone`);
   }
 
-  // Rotations of this round: their versions and the ones they replaced are in the vault.
-  for (const r of records.filter((x) => !knownRotations.has(x.id))) {
+  // Rotations of this round (or, when none are known, each unit's latest: the vault keeps ten unlabelled versions,
+  // so older rotations' versions may be pruned): their versions and the ones they replaced are in the vault.
+  const checked = knownRotations.size ? records.filter((x) => !knownRotations.has(x.id)) : latestPerUnit(records);
+  for (const r of checked) {
     for (const unit of r.units) {
       const d = await vault.describe(unit);
       if (!d?.versions.some((v) => v.versionId === r.id)) problems.push(`rotation ${r.id}: its version of ${unit} is missing`);
