@@ -30,6 +30,12 @@ export function formatPlan(p: Plan): string {
     lines.push(`inventory ${p.inventory}: ${p.actions.length} action(s)`);
     lines.push(table(shown.map((a) => ['  ' + a.action, a.kind, a.name, a.cluster ? `${a.cluster}:${a.namespace}/${a.secret}` : (a.path ?? a.command ?? ''), a.reason])) + more);
   }
+  // The map in full is in --json; the text shows the items whose consumers differ between clusters.
+  const split = p.consumers.filter((c) => c.perCluster);
+  if (split.length) {
+    lines.push('consumers per cluster:');
+    lines.push(table(split.map((c) => ['  ' + c.item, c.cluster, c.consumers.join(', ') || '(none)'])));
+  }
   for (const w of p.warnings) lines.push(`warning: ${w.name}${w.cluster ? ` [${w.cluster}]` : ''}: ${w.message}`);
   return lines.join('\n');
 }

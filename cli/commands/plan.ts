@@ -17,7 +17,7 @@ export function registerPlan(cli: Command, ctx: CliContext): void {
       const target = targetFrom(o, 'kube');
       const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, readOnly: true });
       const p = await plan(deps, inv);
-      if (ctx.globals().json) printJson({ actions: p.actions, warnings: p.warnings });
+      if (ctx.globals().json) printJson({ actions: p.actions, warnings: p.warnings, consumers: p.consumers });
       else out(formatPlan(p) + (target.kind === 'none' ? '\nnote: no --out or kubeconfig: Secrets were not compared' : ''));
     });
 }

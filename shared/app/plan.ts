@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Inventory } from '../domain/inventory/model.js';
+import { consumersIn, consumerText, type Inventory } from '../domain/inventory/model.js';
 import { inventoryWarnings } from '../domain/inventory/warnings.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -29,10 +29,34 @@ export interface PlanWarning {
   readonly cluster?: string;
 }
 
+/** The consumers of one item in one cluster: what a restart there would restart (selectors as written). */
+export interface PlanConsumers {
+  readonly item: string;
+  readonly cluster: string;
+  readonly consumers: readonly string[];
+  /** Whether some consumer of the item is listed for some clusters only. */
+  readonly perCluster: boolean;
+}
+
 export interface Plan {
   readonly inventory: string;
   readonly actions: readonly PlanAction[];
   readonly warnings: readonly PlanWarning[];
+  /** Per item and cluster, who is restarted there (items with consumers only). */
+  readonly consumers: readonly PlanConsumers[];
+}
+
+/** The per-cluster consumer map: each item with consumers, each cluster its Secret goes to. */
+export function consumerMap(inventory: Inventory): PlanConsumers[] {
+  const map: PlanConsumers[] = [];
+  for (const item of inventory.items.values()) {
+    if (!item.secret || item.consumers.length === 0) continue;
+    const perCluster = item.consumers.some((c) => c.clusters !== undefined);
+    for (const cluster of item.secret.clusters) {
+      map.push({ item: item.name, cluster, consumers: consumersIn(item, cluster).map((c) => consumerText({ ...c, clusters: undefined })), perCluster });
+    }
+  }
+  return map;
 }
 
 /** What apply would do, changing nothing: issuance decisions, then per-cluster Secret writes. */
@@ -97,5 +121,5 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
   for (const u of await findUnlistedConsumers(deps, inventory)) {
     warnings.push({ name: u.item, cluster: u.cluster, message: `${u.workload} uses Secret ${u.namespace}/${u.secret} (${u.via}) but is not a consumer: it will not be restarted` });
   }
-  return { inventory: inventory.name, actions, warnings };
+  return { inventory: inventory.name, actions, warnings, consumers: consumerMap(inventory) };
 }

@@ -1,4 +1,4 @@
-import type { Inventory, Item } from '../../domain/inventory/model.js';
+import { consumersIn, consumerText, type Inventory, type Item } from '../../domain/inventory/model.js';
 import { targetOf } from '../../domain/restart/plan.js';
 import { workloadId } from '../../domain/restart/workload.js';
 import { unitsOf } from '../../domain/units.js';
@@ -19,12 +19,12 @@ export interface FoundConsumer {
 
 /** How the inventory names a consumer: `Deployment/apim` or `selector app=x`. */
 export function consumerLabel(item: Item): string[] {
-  return item.consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${c.name}` : `selector ${c.namespace ? `${c.namespace}/` : ''}${c.selector}`));
+  return item.consumers.map(consumerText);
 }
 
-async function listedIds(control: WorkloadControl, item: Item, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
+async function listedIds(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (const consumer of item.consumers) {
+  for (const consumer of consumersIn(item, cluster)) {
     const t = targetOf(consumer, item.secret!.namespace);
     if (t.kind === 'workload') {
       ids.add(workloadId(t.ref));
@@ -63,7 +63,7 @@ export async function findConsumers(deps: Deps, inventory: Inventory, items: rea
         const id = workloadId(use.workload);
         if (!item || seen.has(`${use.secret}\0${id}`)) continue;
         seen.add(`${use.secret}\0${id}`);
-        found.push({ cluster, namespace, secret: use.secret, item: item.name, workload: id, via: use.via, listed: (await listedIds(control, item, selectors)).has(id) });
+        found.push({ cluster, namespace, secret: use.secret, item: item.name, workload: id, via: use.via, listed: (await listedIds(control, item, cluster, selectors)).has(id) });
       }
     }
   }

@@ -1,5 +1,5 @@
 import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
-import type { Inventory, Item } from '../../domain/inventory/model.js';
+import { consumersIn, type Inventory, type Item } from '../../domain/inventory/model.js';
 import { targetOf } from '../../domain/restart/plan.js';
 import { workloadId } from '../../domain/restart/workload.js';
 import { unitsOf } from '../../domain/units.js';
@@ -18,9 +18,9 @@ export interface UnlistedConsumer {
 }
 
 /** Workload ids the item lists in this cluster (selectors resolved once per scan). */
-async function listedIn(control: WorkloadControl, item: Item, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
+async function listedIn(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (const consumer of item.consumers) {
+  for (const consumer of consumersIn(item, cluster)) {
     const t = targetOf(consumer, item.secret!.namespace);
     if (t.kind === 'workload') {
       ids.add(workloadId(t.ref));
@@ -63,7 +63,7 @@ export async function findUnlistedConsumers(deps: Deps, inventory: Inventory): P
         const item = names.get(use.secret);
         if (!item) continue;
         const id = workloadId(use.workload);
-        if ((await listedIn(control, item, selectorCache)).has(id) || seen.has(`${use.secret}\0${id}`)) continue;
+        if ((await listedIn(control, item, cluster, selectorCache)).has(id) || seen.has(`${use.secret}\0${id}`)) continue;
         seen.add(`${use.secret}\0${id}`);
         found.push({ cluster, namespace, secret: use.secret, item: item.name, workload: id, via: use.via });
       }

@@ -1,6 +1,6 @@
 import { ConflictError, IntegrityError, RekeyError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
-import type { Authority, Certificate, Inventory, Item } from '../../domain/inventory/model.js';
+import { consumersIn, type Authority, type Certificate, type Inventory, type Item } from '../../domain/inventory/model.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { authorityScope, newAuthorityProblems, type AuthorityScope } from '../../domain/rotation/authority-scope.js';
 import { AuthorityStep } from '../../domain/rotation/machines.js';
@@ -162,10 +162,10 @@ async function restartConsumers(ctx: StepContext, items: readonly Item[]): Promi
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
     const events = consumers.flatMap((i) =>
-      i.secret!.clusters.map((cluster) =>
+      i.secret!.clusters.filter((cluster) => consumersIn(i, cluster).length > 0).map((cluster) =>
         makeEvent(EventType.RestartRequested, base, {
           cluster,
-          workloads: i.consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${i.secret!.namespace}/${c.name}` : `selector:${c.namespace ?? i.secret!.namespace}/${c.selector}`)),
+          workloads: consumersIn(i, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${i.secret!.namespace}/${c.name}` : `selector:${c.namespace ?? i.secret!.namespace}/${c.selector}`)),
           policy: i.restart.policy,
           delivery: 'none: no live cluster connected',
         }),

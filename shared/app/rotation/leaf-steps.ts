@@ -1,5 +1,6 @@
 import { IntegrityError, RekeyError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
+import { consumersIn } from '../../domain/inventory/model.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
 import { isOpenRestart, RestartState } from '../../domain/rotation/record.js';
 import { policyDeadline } from '../../domain/restart/plan.js';
@@ -67,8 +68,9 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   const live = clusters.filter((c) => deps.clusters.get(c)?.workloads);
   if (live.length === 0 || !deps.restarts) {
     // Manifests on disk: nobody here can restart, so say what should be restarted where, for whoever applies them.
-    const workloads = item.consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${item.secret?.namespace ?? ''}/${c.name}` : `selector:${c.namespace ?? item.secret?.namespace ?? ''}/${c.selector}`));
-    await deps.events.publish(clusters.map((cluster) => makeEvent(EventType.RestartRequested, { inventory: inventory.name, item: record.item, rotationId: record.id }, { cluster, workloads, policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
+    const workloadsIn = (cluster: string) => consumersIn(item, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${item.secret?.namespace ?? ''}/${c.name}` : `selector:${c.namespace ?? item.secret?.namespace ?? ''}/${c.selector}`));
+    const requested = clusters.filter((cluster) => workloadsIn(cluster).length > 0);
+    await deps.events.publish(requested.map((cluster) => makeEvent(EventType.RestartRequested, { inventory: inventory.name, item: record.item, rotationId: record.id }, { cluster, workloads: workloadsIn(cluster), policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
   }
 

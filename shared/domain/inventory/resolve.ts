@@ -43,12 +43,16 @@ function restartOf(doc: RestartDocument | undefined, fallback: RestartPolicy): R
   return withinMs === undefined ? { policy: doc.policy } : { policy: doc.policy, withinMs };
 }
 
+function workloadOf(ref: string): Consumer & { kind: 'workload' } {
+  const [kind, name] = ref.split('/') as [WorkloadKind, string];
+  return { kind: 'workload', workloadKind: kind, name };
+}
+
 function consumerOf(doc: ConsumerDocument): Consumer {
-  if (typeof doc === 'string') {
-    const [kind, name] = doc.split('/') as [WorkloadKind, string];
-    return { kind: 'workload', workloadKind: kind, name };
-  }
-  return doc.namespace ? { kind: 'selector', selector: doc.selector, namespace: doc.namespace } : { kind: 'selector', selector: doc.selector };
+  if (typeof doc === 'string') return workloadOf(doc);
+  const clusters = doc.clusters && { clusters: doc.clusters };
+  if ('ref' in doc) return { ...workloadOf(doc.ref), ...clusters };
+  return { kind: 'selector', selector: doc.selector, ...(doc.namespace && { namespace: doc.namespace }), ...clusters };
 }
 
 function secretOf(doc: { name: string; namespace: string; clusters?: string[] | undefined } | undefined, all: readonly ClusterRef[]): SecretPlacement | undefined {
@@ -223,6 +227,13 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
   for (const item of all) {
     item.secret?.clusters.forEach((name, i) => {
       if (!clusterNames.has(name)) add(`${item.path}.secret.clusters[${i}]`, `unknown cluster ${quote(name)}`);
+    });
+    item.consumers.forEach((consumer, i) => {
+      consumer.clusters?.forEach((name, j) => {
+        const at = `${item.path}.consumers[${i}].clusters[${j}]`;
+        if (!clusterNames.has(name)) add(at, `unknown cluster ${quote(name)}`);
+        else if (item.secret && !item.secret.clusters.includes(name)) add(at, `the item's Secret is not written to cluster ${quote(name)}`);
+      });
     });
     if (!item.secret) continue;
     const names = item.kind === 'certificate' && item.perReplica

@@ -104,11 +104,21 @@ const workloadRef = z
   .max(LIMITS.text, `at most ${LIMITS.text} characters`)
   .regex(new RegExp(`^(${WORKLOAD_KINDS.join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`), 'expected Kind/name with Kind one of ' + WORKLOAD_KINDS.join(', '));
 
+const consumerClusters = list(clusterName, LIMITS.clusters, 'clusters')
+  .min(1)
+  .optional()
+  .meta({ description: 'clusters where this consumer runs (restarted and looked for only there); every cluster of the item when left out' });
+
 export const consumer = z.union([
   workloadRef,
   z.strictObject({
+    ref: workloadRef.meta({ description: 'Kind/name of the workload' }),
+    clusters: consumerClusters,
+  }),
+  z.strictObject({
     selector: text(LIMITS.text, 'label selector, e.g. app.kubernetes.io/part-of=portal'),
     namespace: namespace.optional(),
+    clusters: consumerClusters,
   }),
 ]);
 

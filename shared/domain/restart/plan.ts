@@ -1,5 +1,5 @@
 import type { WorkloadRef } from './workload.js';
-import type { Consumer, Item, RestartPolicy } from '../inventory/model.js';
+import { consumersIn, type Consumer, type Item, type RestartPolicy } from '../inventory/model.js';
 import { versionsHash } from './versions-hash.js';
 import { workloadId } from './workload.js';
 
@@ -113,6 +113,9 @@ export function planRestarts(input: { readonly changes: readonly ItemChange[]; r
     const deadline = policyDeadline(item.restart, input.syncedAt)?.getTime();
     const clusters = item.secret.clusters.filter((c) => !change.clusters || change.clusters.includes(c));
     for (const cluster of clusters) {
+      // A consumer listed for other clusters is neither restarted nor looked for here.
+      const here = consumersIn(item, cluster);
+      if (here.length === 0) continue;
       if (!clusterOrder.includes(cluster)) clusterOrder.push(cluster);
       const key = `${phase}/${cluster}`;
       let g = groups.get(key);
@@ -124,7 +127,7 @@ export function planRestarts(input: { readonly changes: readonly ItemChange[]; r
       if (policy === 'together') g.policy = 'together'; // the stricter policy wins when items share a group
       if (deadline !== undefined) g.deadline = Math.min(g.deadline ?? Infinity, deadline);
       Object.assign(g.versions, change.versions);
-      for (const consumer of item.consumers) {
+      for (const consumer of here) {
         const t = targetOf(consumer, item.secret.namespace);
         g.targets.set(targetKey(t), t);
       }
