@@ -4,6 +4,8 @@ import type { Inventory, Item } from '../domain/inventory/model.js';
 import { authorityScope } from '../domain/rotation/authority-scope.js';
 import { isFinished, RotationKind, RotationStatus, StepStatus, type RotationRecord } from '../domain/rotation/record.js';
 import { unitsOf, type Unit } from '../domain/units.js';
+import { certificatesOf, fingerprintOf } from '../domain/pki/chain.js';
+import { decodeMaterial } from '../domain/store/material.js';
 import { Stage } from '../ports/secret-store.js';
 import type { Deps } from './deps.js';
 import { MaterialReader } from './materials.js';
@@ -62,6 +64,36 @@ async function undoAuthority(deps: Deps, inventory: Inventory, item: Item & { ki
   return undone;
 }
 
+/** The fingerprints of the CAs the bundles of `issuer` hold now: its current CA, and the old one during an overlap. */
+async function trustedIssuerFingerprints(deps: Deps, inventory: Inventory, issuer: string): Promise<Set<string>> {
+  const authority = inventory.items.get(issuer);
+  if (!authority) return new Set();
+  const unit = unitsOf(inventory, authority)[0]!;
+  const v = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
+  if (!v) return new Set();
+  const m = decodeMaterial(v.value, unit.storeName);
+  if (m.type !== 'certificate') return new Set();
+  return new Set([m.cert, m.trustAlso ?? ''].flatMap((pem) => certificatesOf(pem)).map(fingerprintOf));
+}
+
+/**
+ * A leaf's previous version is only put back while its bundles still trust the CA that signed it. After the CA
+ * rotated (and dropped the old CA), the previous leaf would be rejected by every peer holding the new bundle:
+ * refused, and the message says to rotate instead.
+ */
+async function refuseUntrustedPrevious(deps: Deps, inventory: Inventory, item: Item & { kind: 'certificate' }, unit: Unit): Promise<void> {
+  const previous = await deps.store.getVersion(unit.storeName, { stage: Stage.Previous });
+  if (!previous) return;
+  const m = decodeMaterial(previous.value, unit.storeName);
+  if (m.type !== 'certificate' || !m.issuerFingerprint) return;
+  const trusted = await trustedIssuerFingerprints(deps, inventory, item.issuer);
+  if (trusted.size === 0 || trusted.has(m.issuerFingerprint)) return;
+  throw new RollbackRefusedError(
+    `${unit.key}: the previous version was signed by a CA of ${item.issuer} that its bundles no longer trust (${item.issuer} rotated since); rollback would break trust, rotate ${item.name} instead`,
+    { context: { item: item.name, unit: unit.key, issuer: item.issuer } },
+  );
+}
+
 /**
  * Undoes an item's last change: AWSPREVIOUS becomes AWSCURRENT again, the targets are written again (outside a
  * rotation, so the restart planner restarts their consumers), and RotationRolledBack is emitted. A running rotation
@@ -82,8 +114,12 @@ export async function rollbackItem(deps: Deps, inventory: Inventory, itemName: s
     synced = [...new Map([...synced, ...scope.children.flatMap((c) => unitsOf(inventory, c))].map((u) => [u.key, u])).values()];
   } else {
     const units = unitsOf(inventory, item);
+    if (item.kind === 'certificate') for (const u of units) await refuseUntrustedPrevious(deps, inventory, item, u);
     undone = [];
-    for (const u of units) if (await undo(deps, u, () => true)) undone.push(u);
+    // The current version must be the last rotation's: a second rollback would otherwise put back the version the
+    // first one rolled away from (and a leaf re-issued by its CA's rotation is the CA's to undo, not the leaf's).
+    const isNew = record ? (v: string) => v === record.id : () => true;
+    for (const u of units) if (await undo(deps, u, isNew)) undone.push(u);
     synced = units;
   }
   if (undone.length === 0) throw new RollbackRefusedError(`${itemName}: nothing to roll back (no previous version, or the current one is not from the last rotation)`, { context: { item: itemName } });

@@ -1,3 +1,4 @@
+import { Annotation } from '../../domain/sync/desired.js';
 import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret } from '../../ports/cluster.js';
 
@@ -51,6 +52,8 @@ function changedEntries(want: Readonly<Record<string, string>>, have: Readonly<R
   return Object.keys(out).length ? out : undefined;
 }
 
+const REKEY_ANNOTATIONS: readonly string[] = Object.values(Annotation);
+
 export type SecretChange =
   | { readonly kind: 'none' }
   /** A Secret's type is immutable: it must be recreated, which rekey refuses to do on its own. */
@@ -68,7 +71,11 @@ export function secretChange(desired: DesiredSecret, observed: ObservedSecret): 
   for (const [k, v] of Object.entries(desired.data)) if (observed.data[k] !== v) data[k] = b64(v);
   for (const k of Object.keys(observed.data)) if (!Object.hasOwn(desired.data, k)) data[k] = null;
   const labels = changedEntries(desired.labels, observed.labels);
-  const annotations = changedEntries(desired.annotations, observed.annotations);
+  // A merge patch keeps what it does not name: an annotation of rekey's own that the desired Secret no longer has
+  // (the bundle hash once a CA overlap ends) is removed explicitly, or it would stay stale and read as drift.
+  const dropped = REKEY_ANNOTATIONS.filter((k) => Object.hasOwn(observed.annotations, k) && !Object.hasOwn(desired.annotations, k));
+  const changed = changedEntries(desired.annotations, observed.annotations);
+  const annotations: Record<string, string | null> | undefined = changed || dropped.length ? { ...changed, ...Object.fromEntries(dropped.map((k) => [k, null])) } : undefined;
   if (!labels && !annotations && Object.keys(data).length === 0) return { kind: 'none' };
   const metadata: Record<string, unknown> = {
     ...(observed.resourceVersion !== undefined && { resourceVersion: observed.resourceVersion }),

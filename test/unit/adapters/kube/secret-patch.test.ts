@@ -42,6 +42,18 @@ describe('secret change (what a write must send)', () => {
     });
   });
 
+  it('removes the bundle hash once the overlap has ended (a merge patch would keep it, stale), and nothing foreign', () => {
+    // Prepare: ca.crt shrinks back to one CA; the desired Secret has no bundle hash
+    const seen = observed({ data: { ...desired.data, 'ca.crt': 'OLD+CA' }, annotations: { ...desired.annotations, 'rekey/bundle-hash': 'h', 'other/tool': 'keep' } });
+    // Act
+    const change = secretChange(desired, seen);
+    // Assess
+    expect(change).toEqual({
+      kind: 'patch',
+      patch: { metadata: { resourceVersion: '41', annotations: { 'rekey/bundle-hash': null } }, data: { 'ca.crt': Buffer.from('CA').toString('base64') } },
+    });
+  });
+
   it('adds the managed-by label when adopting an unlabelled Secret', () => {
     // Prepare
     const seen = observed({ labels: {} });

@@ -188,6 +188,21 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     expect((await rt.journal.get(done.id))!.status).toBe(RotationStatus.Completed);
     await expect(rollbackItem(rt.deps, inventory, 'ca', { reason: 'too late' })).rejects.toThrow(/already dropped the old CA/);
   });
+
+  it('a leaf cannot go back to its version under a CA that has since rotated; during the overlap it can', async () => {
+    // Prepare: web rotates under the old CA, then the CA rotates to the end
+    const leaf = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'leaf' });
+    await driveRotations(rt.deps, inventory, rt.queue);
+    expect((await rt.journal.get(leaf.id))!.status).toBe(RotationStatus.Completed);
+    const ca = await startRotation(rt.deps, inventory, 'ca', { trigger: Trigger.Manual, reason: 'ca' });
+    await driveRotations(rt.deps, inventory, rt.queue);
+    const current = (await rt.store.getVersion('rekey/shop/web'))!.versionId;
+    expect(current).toBe(ca.id);
+    // Act + Assess: refused, nothing changed
+    await expect(rollbackItem(rt.deps, inventory, 'web', { reason: 'operator' })).rejects.toThrow(/signed by a CA of ca that its bundles no longer trust/);
+    expect((await rt.store.getVersion('rekey/shop/web'))!.versionId).toBe(current);
+    expect(await everyoneTrustsEveryone()).toEqual([]);
+  });
 });
 
 class StopDrain extends Error {}

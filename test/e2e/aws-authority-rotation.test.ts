@@ -1,0 +1,218 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { delayHandler } from '../../functions/delay.js';
+import { LocalRunner } from '../../functions/local/runner.js';
+import { coldStart, type LambdaRuntime } from '../../functions/lib/runtime.js';
+import { restartHandler } from '../../functions/restart.js';
+import { scheduleHandler } from '../../functions/schedule.js';
+import { stepHandler } from '../../functions/step.js';
+import { createAwsAdapters } from '../../shared/adapters/aws/index.js';
+import { SqsPoller } from '../../shared/adapters/aws/sqs-poller.js';
+import { EventType, type RekeyEvent } from '../../shared/domain/events/types.js';
+import { loadInventory } from '../../shared/domain/inventory/load.js';
+import type { Inventory } from '../../shared/domain/inventory/model.js';
+import { pemBlocks } from '../../shared/domain/pki/der.js';
+import { AuthorityStep } from '../../shared/domain/rotation/machines.js';
+import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
+import { decodeMaterial, type CertificateMaterial } from '../../shared/domain/store/material.js';
+import { Annotation } from '../../shared/domain/sync/desired.js';
+import type { EventBus } from '../../shared/ports/event-bus.js';
+import { silentLogger } from '../../shared/ports/logger.js';
+import { Stage } from '../../shared/ports/secret-store.js';
+import { freshResources, useMoto } from '../integration/aws/moto.js';
+import { Admin, deploymentObject, eventually, podSpec, rolledOut, uniqueName } from '../integration/kube/support.js';
+
+/**
+ * A CA rotation on the AWS runtime, end to end: the scheduled scan finds the CA due (its spec changed in the
+ * packaged inventory, as a redeploy would) and starts its rotation; the ten steps run in the step function through
+ * SQS FIFO (and the delay queue), restarts go through EventBridge to the restart function and the real dc1
+ * cluster, versions live in Secrets Manager and the journal in DynamoDB (moto). While it runs, the Secrets in dc1
+ * are sampled: every client's ca.crt must verify every server's tls.crt at every sample.
+ */
+
+const CA_NAME = 'e2e ca';
+
+const inventoryYaml = (name: string, namespace: string, caCommonName: string) => `
+apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: ${name}}
+defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
+clusters: [{name: dc1, context: dc1}]
+authorities:
+  - name: root-ca
+    commonName: ${caCommonName}
+    validity: 87600h
+    secret: {name: root-ca, namespace: ${namespace}}
+    consumers: [Deployment/trust]
+certificates:
+  - name: web
+    issuer: root-ca
+    usage: server
+    commonName: web
+    dnsNames: [web, web.${namespace}.svc]
+    secret: {name: web-tls, namespace: ${namespace}}
+    consumers: [Deployment/web]
+    restart: {policy: together, within: 5m}
+  - name: api-client
+    issuer: root-ca
+    usage: client
+    commonName: api-client
+    secret: {name: api-client, namespace: ${namespace}}
+    consumers: [Deployment/api]
+    restart: {policy: together, within: 5m}
+`;
+
+/** Whether a bundle verifies the first certificate of a tls.crt. */
+function verifies(bundle: string, tlsCrt: string): boolean {
+  const leaf = new X509Certificate(pemBlocks(tlsCrt)[0]!);
+  return pemBlocks(bundle).some((d) => {
+    const ca = new X509Certificate(d);
+    return leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
+  });
+}
+
+class RecordingBus implements EventBus {
+  readonly published: RekeyEvent[] = [];
+  constructor(private readonly inner: EventBus) {}
+  async publish(events: readonly RekeyEvent[]): Promise<void> {
+    await this.inner.publish(events);
+    this.published.push(...events);
+  }
+}
+
+let admin: Admin;
+let namespace: string;
+let prefix: string;
+let rt: LambdaRuntime;
+let bus: RecordingBus;
+let runner: LocalRunner;
+let env: NodeJS.ProcessEnv;
+let aws: ReturnType<typeof createAwsAdapters>;
+
+/** The packaged inventory, and the runtime the handlers use (replaced to model a redeploy). */
+const runtimeFor = (inventory: Inventory): LambdaRuntime => coldStart({ env, inventory, aws: { ...aws, events: bus }, log: silentLogger });
+
+beforeAll(async () => {
+  await useMoto(['moto', 'kube']);
+  const kubeconfig = process.env.KUBECONFIG!.split(':')[0]!;
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  kc.setCurrentContext('dc1');
+  admin = new Admin('dc1', kc);
+  namespace = uniqueName('e2e-aws-ca');
+  await admin.createNamespace(namespace);
+  await admin.apply(deploymentObject(namespace, 'web', {}, podSpec({ volume: 'web-tls' })));
+  await admin.apply(deploymentObject(namespace, 'api', {}, podSpec({ volume: 'api-client' })));
+  await admin.apply(deploymentObject(namespace, 'trust', {}, podSpec({ volume: 'root-ca' })));
+  for (const d of ['web', 'api', 'trust']) await rolledOut(admin, namespace, d);
+
+  const r = await freshResources('e2eca', { stepVisibilitySeconds: 5 });
+  prefix = r.prefix;
+  env = { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl, LOG_LEVEL: 'warn' };
+  delete env.KUBECONFIG; // Lambda has none: the stored kubeconfig is used
+  aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable, region: 'us-east-1' });
+  bus = new RecordingBus(aws.events);
+  // As in Lambda: the cluster credentials are a kubeconfig kept in Secrets Manager at rekey/<inventory>/kubeconfig.
+  const kubeSecret = `rekey/${prefix}/kubeconfig`;
+  await aws.store.putPending(kubeSecret, `kubeconfig-${prefix}-00000000000000000000`, readFileSync(kubeconfig, 'utf8'));
+  await aws.store.promote(kubeSecret, `kubeconfig-${prefix}-00000000000000000000`);
+
+  rt = runtimeFor(loadInventory(inventoryYaml(prefix, namespace, CA_NAME), 'e2e.yaml'));
+  runner = new LocalRunner({
+    poller: new SqsPoller(),
+    stepQueueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    restartEventsQueueUrl: r.restartEventsQueueUrl,
+    step: stepHandler(() => rt),
+    delay: delayHandler(() => ({ queue: aws.queue, log: silentLogger })),
+    restart: restartHandler(() => rt),
+    log: silentLogger,
+  }).start();
+}, 300_000);
+
+afterAll(async () => {
+  await runner?.stop();
+  await admin?.deleteNamespace(namespace);
+});
+
+const finished = (id: string) =>
+  eventually(`rotation ${id} to finish`, async () => {
+    const r = await rt.aws.journal.get(id);
+    return r && r.status !== RotationStatus.Running ? r : undefined;
+  }, 240_000);
+
+/** The Secrets of the test namespace in dc1, data decoded. */
+async function secrets(): Promise<Map<string, { data: Record<string, string>; annotations: Record<string, string> }>> {
+  const list = (await admin.core.listNamespacedSecret({ namespace })).items;
+  return new Map(list.map((s) => [s.metadata!.name!, { annotations: s.metadata?.annotations ?? {}, data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])) }]));
+}
+
+const restartedAt = async (name: string) => (await admin.deployment(namespace, name)).spec?.template.metadata?.annotations?.['rekey/restartedAt'];
+
+describe('authority rotation on the AWS runtime (moto + dc1)', () => {
+  it('the scheduled scan starts the due CA\'s rotation; it runs its ten steps through SQS and EventBridge, trust holds at every sample', async () => {
+    // Prepare: the first scan issues everything
+    const first = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    for (const id of first.rotations) expect((await finished(id)).status).toBe(RotationStatus.Completed);
+    const caStore = `rekey/${prefix}/root-ca`;
+    const before = decodeMaterial((await aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
+    const restartsBefore = { web: await restartedAt('web'), api: await restartedAt('api'), trust: await restartedAt('trust') };
+
+    // Act: redeploy with the CA's spec changed; the next scheduled scan finds it due
+    rt = runtimeFor(loadInventory(inventoryYaml(prefix, namespace, `${CA_NAME} 2`), 'e2e.yaml'));
+    const scan = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    expect(scan.rotations).toHaveLength(1);
+    const id = scan.rotations[0]!;
+    const broken: string[] = [];
+    const sizes = new Set<number>();
+    let samples = 0;
+    let record: RotationRecord | undefined;
+    for (const end = Date.now() + 240_000; Date.now() < end; ) {
+      const all = await secrets();
+      const bundles = [...all].filter(([, s]) => s.data['ca.crt']);
+      for (const [holder, h] of bundles) {
+        sizes.add(pemBlocks(h.data['ca.crt']!).length);
+        for (const [peer, p] of all) if (p.data['tls.crt'] && !verifies(h.data['ca.crt']!, p.data['tls.crt'])) broken.push(`${holder} rejects ${peer}`);
+      }
+      samples++;
+      record = await aws.journal.get(id);
+      if (record && record.status !== RotationStatus.Running) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    // Assess: the rotation, the store, every Secret on the new CA alone, every consumer restarted, trust intact
+    expect(record?.status, record?.error).toBe(RotationStatus.Completed);
+    expect(record?.kind).toBe('authority');
+    expect(record?.history.map((h) => h.step)).toEqual(Object.values(AuthorityStep));
+    expect(record?.authority).toMatchObject({ children: ['web', 'api-client'], onNewCa: 2 });
+    const after = decodeMaterial((await aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(after.trustAlso).toBeUndefined();
+    expect(new X509Certificate(after.cert).subject).toContain(`${CA_NAME} 2`);
+    expect(await aws.store.getVersion(caStore, { stage: Stage.Pending })).toBeUndefined();
+    const end = await secrets();
+    for (const name of ['root-ca', 'web-tls', 'api-client']) {
+      const s = end.get(name)!;
+      expect(pemBlocks(s.data['ca.crt']!), name).toHaveLength(1);
+      expect(s.data['ca.crt']!.trim(), name).toBe(after.cert.trim());
+      expect(s.annotations[Annotation.BundleHash], name).toBeUndefined();
+      if (name !== 'root-ca') expect(verifies(after.cert, s.data['tls.crt']!), name).toBe(true);
+    }
+    expect(broken).toEqual([]);
+    expect(samples).toBeGreaterThan(3);
+    expect([...sizes].sort()).toEqual([1, 2]); // the overlap was seen, and ended
+    for (const d of ['web', 'api', 'trust'] as const) {
+      await rolledOut(admin, namespace, d);
+      expect(await restartedAt(d), d).not.toBe(restartsBefore[d]);
+    }
+    const phases = bus.published.filter((e) => e.type === EventType.RotationPhaseChanged && e.detail.rotationId === id).map((e) => e.detail.phase);
+    expect(phases).toEqual(['overlap', 'reissuing', 'verifying', 'dropping', 'done']);
+    expect(bus.published.filter((e) => e.type === EventType.RestartCompleted && e.detail.rotationId === id).length).toBeGreaterThan(0);
+    // the next scan finds nothing to do: no drift (no stale bundle hash left on a Secret), nothing due
+    const next = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    expect(next).toMatchObject({ started: 0, drift: 0 });
+    expect(runner.errors).toEqual([]);
+  });
+});
