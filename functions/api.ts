@@ -1,8 +1,10 @@
+import { alertService } from '../shared/app/alerts/service.js';
 import { createApi, type Api } from '../shared/app/api/index.js';
 import { ensureApiSigningKey } from '../shared/app/api/signing-key.js';
 import type { ApiRequest, ApiResponse } from '../shared/app/api/http.js';
 import { leveledJsonLogger, type LeveledLogger } from '../shared/app/api/json-logger.js';
 import type { Cluster } from '../shared/ports/cluster.js';
+import { withInvocation, type Invocation } from './lib/invocation.js';
 import type { LambdaContext } from './lib/lambda.js';
 import { coldStart, depsFor, FunctionEnv, lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
 
@@ -23,6 +25,18 @@ export interface HttpApiResult {
   readonly body: string;
 }
 
+/** What the API functions run on: the shared runtime and the leveled logger PUT /v1/log/level changes. */
+export interface ApiRuntime {
+  readonly rt: LambdaRuntime;
+  readonly logger: LeveledLogger;
+}
+
+/** True for an API Gateway HTTP API (payload 2.0) event; anything else is another source's event. */
+export function isHttpApiEvent(event: unknown): event is HttpApiEvent {
+  const e = event as Partial<HttpApiEvent> | null;
+  return typeof e === 'object' && e !== null && typeof e.rawPath === 'string' && typeof e.requestContext?.http?.method === 'string';
+}
+
 /** The event as the shared router sees it. Header names are already lower case in payload 2.0. */
 export function requestOf(event: HttpApiEvent): ApiRequest {
   const headers: Record<string, string | undefined> = {};
@@ -40,47 +54,71 @@ export function requestOf(event: HttpApiEvent): ApiRequest {
 const resultOf = (r: ApiResponse): HttpApiResult => ({ statusCode: r.status, headers: r.headers, body: r.body });
 
 /**
- * The API on Lambda: the same router as `rekey serve`. Rotations are recorded and queued here; the step function
- * runs them. The log level set with PUT /v1/log/level holds for this warm container. Clusters are connected on
- * first use; when they cannot be (no kubeconfig stored), routes that need none still answer.
+ * Lambda's answer to GET /metrics: the same Prometheus text as `rekey serve` (expiry and renewal instants read from
+ * the store now), and the same figures written to the log as CloudWatch embedded metric format lines, so CloudWatch
+ * keeps them as metrics (namespace `rekey`). Counters live in one warm container only; they are not reported here.
  */
-export function apiHandler(runtime: () => { rt: LambdaRuntime; logger: LeveledLogger }) {
-  let api: Api | undefined;
-  let clusters: ReadonlyMap<string, Cluster> | undefined;
-  return async (event: HttpApiEvent, context?: LambdaContext): Promise<HttpApiResult> => {
-    const { rt, logger } = runtime();
-    if (!clusters) {
-      clusters = await rt.clusters().catch((e: unknown) => {
-        logger.warn('clusters not connected; plan shows no Secret writes', { error: e instanceof Error ? e.message : String(e) });
-        return new Map<string, Cluster>();
-      });
-    }
-    if (!api) {
-      // Seed 003: the signing key is made and saved on first start if the store has none.
-      const { material, generated } = await ensureApiSigningKey(rt.aws.store, rt.inventory.name, { now: rt.clock.now() });
-      if (generated) logger.info('API signing key generated', { kid: material.kid });
-    }
-    api ??= createApi({
-      inventory: rt.inventory,
-      deps: depsFor(rt, clusters, { log: logger }),
-      runtime: 'lambda',
-      logger,
-      readiness: [{ name: 'store', check: async () => void (await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`)) }],
-      router: { timeoutMs: Math.max(1000, (context?.getRemainingTimeInMillis() ?? 29_000) - 1000) },
-    });
-    return resultOf(await api.router(requestOf(event)));
+function lambdaMetrics(source: Parameters<typeof createApi>[0], write: (line: string) => void) {
+  return async () => {
+    const [{ RekeyMetrics }, { emfLines }] = await Promise.all([import('../shared/app/metrics/registry.js'), import('../shared/app/metrics/emf.js')]);
+    const metrics = new RekeyMetrics({ deps: source.deps, inventory: source.inventory });
+    for (const line of await emfLines(metrics.registry)) write(line);
+    return metrics.text();
   };
 }
 
-export const handler = apiHandler(
-  (() => {
-    let built: { rt: LambdaRuntime; logger: LeveledLogger } | undefined;
-    return () => {
-      if (!built) {
-        const logger = leveledJsonLogger({ level: process.env[FunctionEnv.logLevel] ?? 'info', write: (l) => process.stdout.write(l + '\n') });
-        built = { rt: lazyRuntime(() => coldStart({ log: logger }))(), logger };
+/** Clusters connected once per warm container; when they cannot be (no kubeconfig stored), routes that need none still answer. */
+async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<ReadonlyMap<string, Cluster>> {
+  return inv.rt.clusters().catch((e: unknown) => {
+    logger.warn('clusters not connected; plan shows no Secret writes', { error: e instanceof Error ? e.message : String(e) });
+    return new Map<string, Cluster>();
+  });
+}
+
+/**
+ * The API on Lambda: the same router as `rekey serve`, each invocation set up by `withInvocation`. Rotations are
+ * recorded and queued here; the step function runs them. The log level set with PUT /v1/log/level holds for this
+ * warm container. Alert routes use the runtime's remediation store (DynamoDB) when it has one.
+ */
+export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: string) => void } = {}) {
+  let api: Api | undefined;
+  const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
+  const handle = withInvocation(
+    () => runtime().rt,
+    async (event: { http: HttpApiEvent; timeoutMs: number }, inv): Promise<HttpApiResult> => {
+      const { rt, logger } = runtime();
+      if (!api) {
+        // Seed 003: the signing key is made and saved on first start if the store has none.
+        const { material, generated } = await ensureApiSigningKey(rt.aws.store, rt.inventory.name, { now: rt.clock.now() });
+        if (generated) logger.info('API signing key generated', { kid: material.kid });
+        // No per-invocation deadline in these Deps: the API outlives this invocation in the warm container.
+        const deps = depsFor(rt, await clustersOf(inv, logger), { log: logger });
+        const base = { inventory: rt.inventory, deps, runtime: 'lambda' as const, logger };
+        api = createApi({
+          ...base,
+          metrics: lambdaMetrics(base, write),
+          ...(rt.aws.remediations && { alerts: alertService({ deps, inventory: rt.inventory, store: rt.aws.remediations }) }),
+          readiness: [{ name: 'store', check: async () => void (await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`)) }],
+          router: { timeoutMs: event.timeoutMs },
+        });
       }
-      return built;
-    };
-  })(),
-);
+      return resultOf(await api.router(requestOf(event.http)));
+    },
+  );
+  return (event: HttpApiEvent, context?: LambdaContext): Promise<HttpApiResult> =>
+    handle({ http: event, timeoutMs: Math.max(1000, (context?.getRemainingTimeInMillis() ?? 29_000) - 1000) }, context);
+}
+
+/** The runtime of an API function, built on the first invocation with the leveled logger as its log. */
+export function lazyApiRuntime(): () => ApiRuntime {
+  let built: ApiRuntime | undefined;
+  return () => {
+    if (!built) {
+      const logger = leveledJsonLogger({ level: process.env[FunctionEnv.logLevel] ?? 'info', write: (l) => process.stdout.write(l + '\n') });
+      built = { rt: lazyRuntime(() => coldStart({ log: logger }))(), logger };
+    }
+    return built;
+  };
+}
+
+export const handler = apiHandler(lazyApiRuntime());

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { isAbsolute, join } from 'node:path';
-import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type SqsStepQueue } from '../../shared/adapters/aws/index.js';
+import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type AwsAdapterOptions, type SqsStepQueue } from '../../shared/adapters/aws/index.js';
+import { DynamoDbRemediationStore } from '../../shared/adapters/aws/dynamodb-remediations.js';
+import type { RemediationStore } from '../../shared/app/alerts/store.js';
 import { TlsProber } from '../../shared/adapters/probe/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
@@ -42,6 +44,8 @@ export interface FunctionAdapters {
   readonly journal: Journal;
   readonly events: EventBus;
   readonly queue: FunctionQueue;
+  /** Alert remediation's memory (dedupe claims, approvals): DynamoDB on AWS; absent, the alert routes answer 501. */
+  readonly remediations?: RemediationStore;
 }
 
 /** What a function's cold start builds once and every invocation shares. */
@@ -115,12 +119,18 @@ export interface ColdStartOptions {
   readonly clusters?: () => Promise<ReadonlyMap<string, Cluster>>;
 }
 
+/** The AWS adapters of a function, with the remediation store on the journal table (same client). */
+function awsFunctionAdapters(options: AwsAdapterOptions, inventory: string): FunctionAdapters {
+  const adapters = createAwsAdapters(options);
+  return { ...adapters, remediations: new DynamoDbRemediationStore({ tableName: options.journalTable, inventory, client: adapters.journal.client }) };
+}
+
 /** Builds the runtime from the environment; tests pass any part ready-made. */
 export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
   const env = options.env ?? process.env;
   const log = options.log ?? jsonLogger({ level: env[FunctionEnv.logLevel] });
   const inventory = options.inventory ?? readPackagedInventory(env);
-  const aws = options.aws ?? createAwsAdapters(awsOptionsFromEnv(env));
+  const aws = options.aws ?? awsFunctionAdapters(awsOptionsFromEnv(env), inventory.name);
   const attempts = env[FunctionEnv.maxAttempts];
   if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts)) throw new UsageError(`${FunctionEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
   let connected: Promise<ReadonlyMap<string, Cluster>> | undefined;

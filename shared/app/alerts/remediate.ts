@@ -8,6 +8,7 @@ import { Trigger, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
 import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
+import { requestConsumerRestarts } from '../restart/planner.js';
 import { startRotation } from '../rotation/index.js';
 import { syncUnits } from '../sync.js';
 import { RemediationStatus, type Remediation, type RemediationStore } from './store.js';
@@ -59,7 +60,7 @@ const deliveryKey = (inventory: string, alert: IncomingAlert, rule: string, item
   createHash('sha256').update([inventory, alert.source, alert.fingerprint, alert.startsAt, rule, item].join('\0')).digest('hex');
 
 /** Carries out a remediation now. Returns the outcome; never throws for a failed action (it is a decision). */
-async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'action'>, item: string, why: string): Promise<{ ok: boolean; message: string; rotationId?: string }> {
+async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'action'>, item: string, why: string, marker: string): Promise<{ ok: boolean; message: string; rotationId?: string }> {
   const { deps, inventory } = ctx;
   try {
     switch (rule.action) {
@@ -73,8 +74,12 @@ async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'acti
         const changed = report.secrets.filter((s) => s.change === 'created' || s.change === 'updated').length;
         return { ok: true, message: `resynced: ${changed} Secret(s) written of ${report.secrets.length}` };
       }
-      case RemediationAction.Restart:
-        return { ok: false, message: 'the restart action is not available in this build (restarts follow a rotation or resync); use rotate or resync' };
+      case RemediationAction.Restart: {
+        const { requested, unreachable, skipped } = await requestConsumerRestarts(deps, inventory, inventory.items.get(item)!, marker);
+        if (requested.length === 0) return { ok: false, message: `nothing to restart: ${[...skipped, ...unreachable.map((c) => `cluster ${c} not connected`)].join('; ') || 'no consumers'}` };
+        const asked = requested.map((r) => `${r.cluster}: ${r.workloads.length} workload(s)`).join(', ');
+        return { ok: true, message: `restart requested (${asked})${unreachable.length ? `; not connected: ${unreachable.join(', ')}` : ''}` };
+      }
       default: {
         const never: never = rule.action;
         throw new Error(`unknown action ${String(never)}`);
@@ -144,7 +149,7 @@ export async function receiveAlerts(ctx: RemediationContext, alerts: readonly In
           decisions.push({ ...base, item, ...verdict, remediationId: remediation.id });
           continue;
         }
-        const outcome = await act(ctx, rule, item, `alert ${alert.name}`);
+        const outcome = await act(ctx, rule, item, `alert ${alert.name}`, remediation.id);
         await store.put({ ...remediation, status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed, message: outcome.message, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
         decisions.push({ ...base, item, decision: outcome.ok ? Decision.Acted : Decision.Failed, reason: outcome.message, remediationId: remediation.id, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
       }
@@ -164,7 +169,7 @@ export async function approveRemediation(ctx: RemediationContext, id: string, by
   if (pending.status !== RemediationStatus.Pending) throw new ConflictError(`remediation ${id} is ${pending.status}, not pending`);
   const approved: Remediation = { ...pending, status: RemediationStatus.Approved, approvedBy: by };
   if (!(await store.transition(id, RemediationStatus.Pending, approved))) throw new ConflictError(`remediation ${id} was approved or changed by someone else`);
-  const outcome = await act(ctx, { name: pending.rule, action: pending.action }, pending.item, `alert ${pending.alert.name}, approved by ${by}`);
+  const outcome = await act(ctx, { name: pending.rule, action: pending.action }, pending.item, `alert ${pending.alert.name}, approved by ${by}`, id);
   await store.transition(id, RemediationStatus.Approved, { ...approved, status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed, message: outcome.message, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
   const decision: DecisionRecord = {
     decision: outcome.ok ? Decision.Approved : Decision.Failed,

@@ -187,3 +187,25 @@ export async function continueRolling(deps: Deps, inventory: Inventory, record: 
   });
   await deps.events.publish(events);
 }
+
+/**
+ * Restarts an item's consumers now, without rotating (the alert action `restart`): one RestartRequested per cluster
+ * of the item, like a changed Secret outside a rotation, with `marker` (the remediation id) folded into the versions
+ * hash so workloads already at the current versions restart again (restart policy `none` counts as `rolling` here). Returns the clusters asked, those not connected
+ * and why nothing was planned (policy `none`, no consumers).
+ */
+export async function requestConsumerRestarts(
+  deps: Deps,
+  inventory: Inventory,
+  item: Item,
+  marker: string,
+): Promise<{ requested: { cluster: string; workloads: string[] }[]; unreachable: string[]; skipped: string[] }> {
+  const versions = { ...(await currentVersions(deps, inventory, item)), [`restart#${marker}`]: marker };
+  // `none` means "pods reload by themselves" after a rotation; a rule that asks for a restart is explicit, so it
+  // restarts them one cluster at a time.
+  const asked: Item = item.restart.policy === 'none' ? { ...item, restart: { ...item.restart, policy: 'rolling' } } : item;
+  const plan = planRestarts({ changes: [{ item: asked, versions }], syncedAt: deps.clock.now() });
+  const { events, unreachable, workloads } = await requestEvents(deps, inventory, plan, plan.requests, undefined);
+  await deps.events.publish(events);
+  return { requested: [...workloads].map(([cluster, ids]) => ({ cluster, workloads: ids })), unreachable, skipped: plan.skipped.map((s) => s.reason) };
+}

@@ -44,7 +44,7 @@ describe('serverless package', () => {
     const zips = (await readdir(dir)).filter((f) => f.endsWith('.zip')).sort();
 
     // Assess
-    expect(zips).toEqual(['api.zip', 'delay.zip', 'restart.zip', 'schedule.zip', 'step.zip']);
+    expect(zips).toEqual(['alert.zip', 'api.zip', 'delay.zip', 'restart.zip', 'schedule.zip', 'step.zip']);
     for (const zip of zips) {
       expect((await stat(join(dir, zip))).size).toBeLessThan(MAX_BUNDLE);
       const entries = readZip(join(dir, zip));
@@ -55,7 +55,7 @@ describe('serverless package', () => {
 
   it('declares arm64 nodejs22.x functions with log retention and their own roles', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Architectures).toEqual(['arm64']);
@@ -92,7 +92,7 @@ describe('serverless package', () => {
     const all = statements();
     const kubeconfig = /:secret:rekey\/apiconnect\/kubeconfig(-\?{6})?"?$/;
     const writes = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:DeleteSecret'];
-    for (const role of ['ScheduleRole', 'StepRole', 'RestartRole']) {
+    for (const role of ['ScheduleRole', 'StepRole', 'RestartRole', 'AlertRole']) {
       const own = all.filter((s) => s.role === role);
       const reads = own.filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes('secretsmanager:GetSecretValue'));
       expect(reads.map((s) => JSON.stringify(s.Resource)), role).toEqual([expect.stringContaining(':secret:rekey/apiconnect/*')]);
@@ -105,7 +105,16 @@ describe('serverless package', () => {
       expect(denied, role).toHaveLength(2);
       for (const r of denied) expect(r).toMatch(kubeconfig);
     }
-    expect(all.filter((s) => s.role === 'RestartRole').flatMap((s) => [s.Action].flat()).filter((a: string) => writes.includes(a))).toEqual([]);
+    for (const role of ['RestartRole', 'AlertRole']) expect(all.filter((s) => s.role === role).flatMap((s) => [s.Action].flat()).filter((a: string) => writes.includes(a)), role).toEqual([]);
+  });
+
+  it('subscribes the alert function to the alarm topic and routes the Alertmanager webhook to it', () => {
+    const subscriptions = ofType('AWS::SNS::Subscription').map(([, r]) => r.Properties);
+    expect(subscriptions).toEqual([expect.objectContaining({ Protocol: 'lambda', TopicArn: { Ref: 'AlarmTopic' } })]);
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+    expect(routes).toEqual(['$default', 'POST /v1/alerts/alertmanager']);
+    const alert = statements().filter((s) => s.role === 'AlertRole');
+    expect(alert.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
   });
 
   it('lets EventBridge send to the events DLQ only for the restart rule (aws:SourceArn)', () => {
