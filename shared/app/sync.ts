@@ -177,7 +177,9 @@ function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record
   const files: Record<string, string> = {};
   switch (m.type) {
     case 'certificate':
-      files[placement.cert] = m.cert + m.chain;
+      // An authority's file is a trust bundle servers read: during its rotation's overlap it holds old + new, like
+      // every ca.crt (a server reading it alone would otherwise reject clients re-issued under the new CA).
+      files[placement.cert] = unit.item.kind === 'authority' ? (trust ?? m.cert + m.chain) : m.cert + m.chain;
       if (placement.key && unit.item.kind !== 'authority') files[placement.key] = m.key;
       if (placement.ca) files[placement.ca] = trust ?? m.ca;
       break;
