@@ -38,8 +38,16 @@ export async function newMaterial(deps: Pick<Deps, 'clock'>, unit: Unit, reader:
  * Stores new material as the pending version `versionId`. Retried with the same id it makes nothing new and
  * returns what the first attempt stored, so a step that died after this call is safe to run again.
  */
-export async function issuePending(deps: Deps, inventory: Inventory, unit: Unit, versionId: string, reader: MaterialReader, rotationId?: string): Promise<Material> {
-  const material = await newMaterial(deps, unit, reader);
+export async function issuePending(
+  deps: Deps,
+  inventory: Inventory,
+  unit: Unit,
+  versionId: string,
+  reader: MaterialReader,
+  rotationId?: string,
+  shape: (m: Material) => Material = (m) => m,
+): Promise<Material> {
+  const material = shape(await newMaterial(deps, unit, reader));
   const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
   if (!created) return reader.pending(unit, versionId);
   const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };

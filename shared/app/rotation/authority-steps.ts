@@ -2,7 +2,7 @@ import { ConflictError, IntegrityError, RekeyError } from '../../domain/errors.j
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import { consumersIn, type Authority, type Certificate, type Inventory, type Item } from '../../domain/inventory/model.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
-import { authorityScope, newAuthorityProblems, type AuthorityScope } from '../../domain/rotation/authority-scope.js';
+import { authorityScope, intermediateDepthBelow, newAuthorityProblems, type AuthorityScope } from '../../domain/rotation/authority-scope.js';
 import { AuthorityStep } from '../../domain/rotation/machines.js';
 import { isOpenRestart, RestartState, type AuthorityProgress, type RotationRecord } from '../../domain/rotation/record.js';
 import { asCertificate, decodeMaterial, encodeMaterial, type CertificateMaterial } from '../../domain/store/material.js';
@@ -93,7 +93,7 @@ const test: StepHandler = async (ctx) => {
   const m = asCertificate(await reader.pending(unit, record.id), unit.storeName);
   const childNotAfter = (await Promise.all(unitsOfAll(inventory, scope.children).map((u) => reader.current(u.storeName))))
     .flatMap((c) => (c?.material.type === 'certificate' ? [new Date(c.material.notAfter)] : []));
-  const problems = [...checkCertificateMaterial(unit, m, deps.clock.now()), ...newAuthorityProblems(m, childNotAfter)];
+  const problems = [...checkCertificateMaterial(unit, m, deps.clock.now()), ...newAuthorityProblems(m, childNotAfter, intermediateDepthBelow(inventory, scope.authority))];
   if (problems.length) throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
   return { status: 'completed', message: 'new CA: key matches, CA:TRUE, valid now, outlives its children' };
 };
@@ -116,8 +116,12 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader }) 
 /** One child under the new CA: issued pending (the rotation id is the version id), tested, promoted. Idempotent. */
 async function reissueChild(ctx: StepContext, unit: Unit): Promise<void> {
   const { deps, inventory, record, reader } = ctx;
-  if ((await reader.current(unit.storeName))?.versionId === record.id) return;
-  const m = await issuePending(deps, inventory, unit, record.id, reader, record.id);
+  const old = await reader.current(unit.storeName);
+  if (old?.versionId === record.id) return;
+  // A cascaded intermediate keeps its old certificate trusted beside the new one (its own published ca.crt holds
+  // both) until the root's drop step, like the root itself: whoever anchors trust at the intermediate keeps working.
+  const keepOld = unit.item.kind === 'authority' && old?.material.type === 'certificate' ? old.material.cert : undefined;
+  const m = await issuePending(deps, inventory, unit, record.id, reader, record.id, (fresh) => (keepOld && fresh.type === 'certificate' ? { ...fresh, trustAlso: keepOld } : fresh));
   const problems = m.type === 'certificate' ? checkCertificateMaterial(unit, m, deps.clock.now()) : ['not a certificate'];
   if (problems.length) throw new IntegrityError(`${unit.key} re-issued under the new CA: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
   await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
@@ -221,16 +225,26 @@ const verify: StepHandler = async (ctx) => {
   return { status: 'completed', message: `${children.length} child(ren) on the new CA; ${probed.length} item(s) probed`, patch: progressPatch(record, { onNewCa: children.length }) };
 };
 
+/** Stores and promotes the rotation's drop version of an authority unit: its current material without `trustAlso`. */
+async function storeWithoutOld(ctx: StepContext, unit: Unit, material: CertificateMaterial): Promise<void> {
+  const { deps, inventory, record, reader } = ctx;
+  const dropId = dropVersionId(record.id);
+  const { trustAlso: _old, ...withoutOld } = material;
+  await deps.store.putPending(unit.storeName, dropId, encodeMaterial(withoutOld), { tags: storeTags(inventory, unit), description: `rekey authority ${unit.key}` });
+  await promoteVersion(deps, inventory, unit, dropId, reader, record.id);
+}
+
 /** The authority's last version: the new CA without the old one beside it; then every bundle drops the old CA. */
 const dropOld: StepHandler = async (ctx) => {
   const { deps, inventory, record, reader } = ctx;
   const { unit, scope } = authorityOf(ctx);
   const dropId = dropVersionId(record.id);
   const current = (await currentCertificate(reader, unit))!;
-  if (current.versionId !== dropId) {
-    const { trustAlso: _old, ...withoutOld } = current.material;
-    await deps.store.putPending(unit.storeName, dropId, encodeMaterial(withoutOld), { tags: storeTags(inventory, unit), description: `rekey authority ${unit.key}` });
-    await promoteVersion(deps, inventory, unit, dropId, reader, record.id);
+  if (current.versionId !== dropId) await storeWithoutOld(ctx, unit, current.material);
+  // Cascaded intermediates re-issued by this rotation drop their old certificate too.
+  for (const child of unitsOfAll(inventory, scope.descendants)) {
+    const c = await currentCertificate(reader, child);
+    if (c?.versionId === record.id && c.material.trustAlso) await storeWithoutOld(ctx, child, c.material);
   }
   const report = await syncUnits(deps, inventory, unitsOfAll(inventory, scope.trustItems), reader, { rotationId: record.id });
   throwIfBlocked(report, record);

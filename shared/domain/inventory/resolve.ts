@@ -177,7 +177,18 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (a.renewBeforeMs >= a.validityMs) add(`${a.path}.renewBefore`, 'must be shorter than validity');
     const parent = a.parent !== undefined ? authorities.get(a.parent) : undefined;
     if (parent && a.validityMs > parent.validityMs) add(`${a.path}.validity`, `outlives its parent "${parent.name}"`);
-    if (parent?.pathLen !== undefined && parent.pathLen === 0) add(`${a.path}.parent`, `authority "${parent.name}" has pathLen 0 and cannot have intermediates`);
+  }
+  for (const a of inv.authorities) {
+    // RFC 5280 pathLenConstraint: an authority with pathLen n allows n levels of intermediate CAs below it. The
+    // walk is bounded by the number of authorities (a cycle is reported below).
+    let cur = a.parent !== undefined ? authorities.get(a.parent) : undefined;
+    for (let levels = 1; cur && levels <= inv.authorities.length; levels++) {
+      if (cur.pathLen !== undefined && levels > cur.pathLen) {
+        add(`${a.path}.parent`, `authority "${cur.name}" has pathLen ${cur.pathLen}: it cannot have ${levels === 1 ? 'intermediates' : `${levels} levels of intermediates (${a.name} would be one too many)`}`);
+        break;
+      }
+      cur = cur.parent !== undefined ? authorities.get(cur.parent) : undefined;
+    }
   }
   for (const a of inv.authorities) {
     // Walk up the parents; coming back to a visited authority is a cycle.

@@ -4,6 +4,7 @@ import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks } from './der.js';
 import { ekuOids } from './extensions/ext-key-usage.js';
 import { privateKeyFromPem } from './keys.js';
+import { pathLengthProblems } from './path-length.js';
 
 /**
  * The rotation's `test` step for a certificate: the chain leads to the trust bundle, the key matches, usages and
@@ -28,15 +29,21 @@ export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now
   const intermediates = pemBlocks(m.chain).map((d) => new X509Certificate(d));
   const roots = pemBlocks(m.ca).map((d) => new X509Certificate(d));
   let cur = leaf;
+  const path = [leaf];
   for (let depth = 0; depth < 10; depth++) {
     const root = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
-    if (root) break;
+    if (root) {
+      if (root.fingerprint256 !== cur.fingerprint256) path.push(root);
+      problems.push(...pathLengthProblems(path));
+      break;
+    }
     const next = intermediates.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
     if (!next || next === cur) {
       problems.push('chain does not lead to a certificate in the trust bundle');
       break;
     }
     cur = next;
+    path.push(next);
   }
 
   const item = unit.item;

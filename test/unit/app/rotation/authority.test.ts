@@ -189,7 +189,7 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     await expect(rollbackItem(rt.deps, inventory, 'ca', { reason: 'too late' })).rejects.toThrow(/already dropped the old CA/);
   });
 
-  it('a leaf cannot go back to its version under a CA that has since rotated; during the overlap it can', async () => {
+  it('a leaf cannot go back to its version under a CA that has since rotated (refused, nothing changes)', async () => {
     // Prepare: web rotates under the old CA, then the CA rotates to the end
     const leaf = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'leaf' });
     await driveRotations(rt.deps, inventory, rt.queue);
@@ -202,6 +202,56 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     await expect(rollbackItem(rt.deps, inventory, 'web', { reason: 'operator' })).rejects.toThrow(/signed by a CA of ca that its bundles no longer trust/);
     expect((await rt.store.getVersion('rekey/shop/web'))!.versionId).toBe(current);
     expect(await everyoneTrustsEveryone()).toEqual([]);
+  });
+
+  it('a root rotation cascades through an intermediate whose own published ca.crt keeps old + new intermediate until the drop', async () => {
+    // Prepare: root -> int (published) -> leaf
+    const cascade = loadInventory(`
+apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: cascade}
+clusters: [{name: dc1}]
+authorities:
+  - {name: root, commonName: cascade root, key: ECDSA-P256, validity: 87600h}
+  - {name: int, commonName: cascade int, key: ECDSA-P256, validity: 43800h, parent: root, secret: {name: int-ca, namespace: shop}}
+certificates:
+  - {name: svc, issuer: int, usage: server, commonName: svc, dnsNames: [svc], secret: {name: svc-tls, namespace: shop}}
+`);
+    const crt = await makeTempDir('rekey-cascade-');
+    const c = localRuntime(cascade, crt);
+    try {
+      await apply(c.deps, cascade);
+      const intCa = async () => (await c.writers.get('dc1')!.listSecrets('shop')).find((x) => x.name === 'int-ca')!.data['ca.crt']!;
+      const oldInt = await intCa();
+      const record = await startRotation(c.deps, cascade, 'root', { trigger: Trigger.Manual, reason: 'cascade' });
+      const seen: { step: string; certs: number }[] = [];
+      // Act: one message at a time, sampling the intermediate's published ca.crt before each
+      for (let guard = 0; guard < 100 && c.queue.size; guard++) {
+        seen.push({ step: (await c.journal.get(record.id))!.step, certs: pemBlocks(await intCa()).length });
+        await c.queue.drain(async (m) => {
+          const { executeStep } = await import('../../../../shared/app/rotation/index.js');
+          await executeStep(c.deps, cascade, m);
+          throw new StopDrain();
+        }).catch((e: unknown) => {
+          if (!(e instanceof StopDrain)) throw e;
+        });
+      }
+      // Assess
+      const final = (await c.journal.get(record.id))!;
+      expect(final.status, final.error).toBe(RotationStatus.Completed);
+      const at = (step: string) => seen.find((x) => x.step === step)?.certs;
+      expect(at('publish-bundle')).toBe(1);
+      expect([at('restart-children'), at('verify'), at('drop-old')]).toEqual([2, 2, 2]);
+      const end = await intCa();
+      expect(pemBlocks(end)).toHaveLength(1);
+      expect(end).not.toBe(oldInt);
+      const intNow = decodeMaterial((await c.store.getVersion('rekey/cascade/int'))!.value, 'int') as CertificateMaterial;
+      expect(intNow.trustAlso).toBeUndefined();
+      const rootNow = decodeMaterial((await c.store.getVersion('rekey/cascade/root'))!.value, 'root') as CertificateMaterial;
+      expect(new X509Certificate(intNow.cert).checkIssued(new X509Certificate(rootNow.cert))).toBe(true);
+    } finally {
+      await removeTempDir(crt);
+    }
   });
 });
 
