@@ -9,6 +9,7 @@ import { JsonJournal } from '../shared/adapters/local/json-journal.js';
 import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
 import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
+import { acmeCaFromEnv, signersFor } from '../shared/adapters/external-signers.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
 import { removeStaleTemps } from '../shared/adapters/local/atomic-file.js';
@@ -102,7 +103,11 @@ async function composeLocked(
     restartModule = await import('../shared/app/restart/index.js');
   }
 
-  const base = { store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles({ stateDir }), prober: new TlsProber(), ...(options.signal && { signal: options.signal }) };
+  const base = {
+    store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles({ stateDir }), prober: new TlsProber(),
+    ...(options.signal && { signal: options.signal }),
+    ...signersFor(inventory, { store, ...acmeCaFromEnv() }),
+  };
   const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule!.requestRestarts(deps, inv, record) } } : base;
   if (restartModule) {
     const m = restartModule;

@@ -9,6 +9,7 @@ import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { acmeCaFromEnv, signersFor } from '../../shared/adapters/external-signers.js';
 import { StepRetry } from '../../shared/domain/rotation/retry.js';
 import type { Inventory } from '../../shared/domain/inventory/model.js';
 import type { Cluster } from '../../shared/ports/cluster.js';
@@ -169,6 +170,7 @@ export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster
     clusters,
     prober: new TlsProber(),
     ...(options.signal && { signal: options.signal }),
+    ...signersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };
   if (!live) return base;
   const deps: Deps = { ...base, restarts: { request: (inventory, record) => requestRestarts(deps, inventory, record) } };

@@ -1,3 +1,4 @@
+import type { CertificateSigners } from '../ports/certificate-signer.js';
 import type { Cluster } from '../ports/cluster.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/event-bus.js';
@@ -27,6 +28,8 @@ export interface Deps {
    * the journal). Absent where no live cluster is connected (manifests on disk): restarts are then skipped.
    */
   readonly restarts?: { request(inventory: Inventory, record: RotationRecord): Promise<void> };
+  /** Signers of external authorities (AWS Private CA, ACME); absent when the inventory has none. */
+  readonly signers?: CertificateSigners;
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { newPasswordMaterial, newSigningKeyMaterial } from '../domain/credentials/generate.js';
 import { makeEvent, EventType } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { issueMaterial } from '../domain/pki/issue.js';
 import { encodeMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
-import { specHashOf, type Unit } from '../domain/units.js';
+import { specHashOf, storeNameOf, type Unit } from '../domain/units.js';
+import type { CertificateSigners } from '../ports/certificate-signer.js';
+import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 
@@ -13,15 +16,25 @@ export function storeTags(inventory: Inventory, unit: Unit): Record<string, stri
 }
 
 /** Makes new material for a unit: a certificate signed by its issuer's current version, or a credential. */
-export async function newMaterial(deps: Pick<Deps, 'clock'>, unit: Unit, reader: MaterialReader): Promise<Material> {
+export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers?: CertificateSigners | undefined }, unit: Unit, reader: MaterialReader, versionId?: string): Promise<Material> {
   const item = unit.item;
   const now = deps.clock.now();
   const specHash = specHashOf(unit);
   switch (item.kind) {
     case 'authority':
+      // An external CA (AWS Private CA, ACME) is read, not issued: its version is its chain and trust bundle.
+      if (item.external) return externalAuthorityMaterial(deps.signers, item, specHash);
       return issueMaterial(unit, item.parent ? await reader.issuer(item.parent) : undefined, now, specHash);
-    case 'certificate':
+    case 'certificate': {
+      const authority = reader.authority(item.issuer);
+      if (authority?.external) {
+        const current = await reader.current(storeNameOf(reader.inventoryName, authority.name));
+        const authorityMaterial = current?.material.type === 'certificate' ? current.material : undefined;
+        return (await externalLeafMaterial(deps, unit, authority, authorityMaterial, specHash, versionId ?? randomUUID())).material;
+      }
+      // rekey's own CA: signs in process with the authority's stored key.
       return issueMaterial(unit, await reader.issuer(item.issuer), now, specHash);
+    }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
       const previous = (await reader.current(unit.storeName))?.material;
@@ -47,7 +60,7 @@ export async function issuePending(
   rotationId?: string,
   shape: (m: Material) => Material = (m) => m,
 ): Promise<Material> {
-  const material = shape(await newMaterial(deps, unit, reader));
+  const material = shape(await newMaterial(deps, unit, reader, versionId));
   const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
   if (!created) return reader.pending(unit, versionId);
   const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };

@@ -1,5 +1,5 @@
 import { NotFoundError } from '../domain/errors.js';
-import type { Inventory } from '../domain/inventory/model.js';
+import type { Authority, Inventory } from '../domain/inventory/model.js';
 import { issuerMaterialOf, type IssuerMaterial } from '../domain/pki/issue.js';
 import { asCertificate, decodeMaterial, type Material } from '../domain/store/material.js';
 import { storeNameOf, type Unit } from '../domain/units.js';
@@ -20,6 +20,16 @@ export class MaterialReader {
   private readonly pendings = new Map<string, Promise<CurrentVersion | undefined>>();
 
   constructor(private readonly store: SecretStore, private readonly inventory: Inventory) {}
+
+  get inventoryName(): string {
+    return this.inventory.name;
+  }
+
+  /** The inventory's authority of that name, if there is one. */
+  authority(name: string): Authority | undefined {
+    const item = this.inventory.items.get(name);
+    return item?.kind === 'authority' ? item : undefined;
+  }
 
   current(storeName: string): Promise<CurrentVersion | undefined> {
     let hit = this.cache.get(storeName);

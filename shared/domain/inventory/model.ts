@@ -76,6 +76,19 @@ interface ItemBase {
   readonly restart: RestartPolicy;
 }
 
+/** An authority run elsewhere (see `external` in the schema). */
+export type ExternalAuthority =
+  | { readonly awsPrivateCa: { readonly arn: string; readonly signingAlgorithm: string; readonly templateArn?: string } }
+  | {
+      readonly acme: {
+        readonly directory: string;
+        readonly email: string;
+        readonly eab?: { readonly kid: string; readonly hmacKeyFrom: string };
+        readonly solver: { readonly dns01: { readonly route53: { readonly hostedZoneId: string } } };
+        readonly roots?: string;
+      };
+    };
+
 export interface Authority extends ItemBase {
   readonly kind: typeof ItemKind.Authority;
   readonly subject: Subject;
@@ -86,6 +99,8 @@ export interface Authority extends ItemBase {
   readonly pathLen?: number;
   /** Endpoints that must serve a chain ending at this authority. */
   readonly probes?: readonly Probe[];
+  /** Signed elsewhere: rekey keeps its trust bundle, and signs nothing with a key of its own. */
+  readonly external?: ExternalAuthority;
 }
 
 export interface Certificate extends ItemBase {

@@ -91,7 +91,9 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       subject: { commonName: a.commonName, ...(a.organization && { organization: a.organization }), ...(a.organizationalUnit && { organizationalUnit: a.organizationalUnit }) },
       keyType: a.key ?? defaultKey,
       validityMs,
-      renewBeforeMs: ms(a.renewBefore) ?? Math.floor(validityMs / 3),
+      // An external CA's certificate is refreshed when its chain changes or it expired, never re-issued by rekey.
+      renewBeforeMs: a.external ? 0 : (ms(a.renewBefore) ?? Math.floor(validityMs / 3)),
+      ...(a.external && { external: a.external }),
       ...(a.parent !== undefined && { parent: a.parent }),
       ...(a.pathLen !== undefined && { pathLen: a.pathLen }),
       ...(a.secret && { secret: secretOf(a.secret, clusters)! }),
@@ -173,6 +175,12 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
 
   const authorities = new Map(inv.authorities.map((a) => [a.name, a]));
   for (const a of inv.authorities) {
+    if (a.external) {
+      if (a.parent !== undefined) add(`${a.path}.parent`, 'an external authority has no parent in the inventory (its chain comes from the CA)');
+      if (a.pathLen !== undefined) add(`${a.path}.pathLen`, 'has no meaning for an external authority');
+      if (a.files) add(`${a.path}.files`, 'not supported for an external authority yet');
+    }
+    if (a.parent !== undefined && authorities.get(a.parent)?.external) add(`${a.path}.parent`, `authority "${a.parent}" is external: rekey cannot sign an intermediate with it`);
     if (a.parent !== undefined && !authorities.has(a.parent)) add(`${a.path}.parent`, `unknown authority ${quote(a.parent)}`);
     if (a.renewBeforeMs >= a.validityMs) add(`${a.path}.renewBefore`, 'must be shorter than validity');
     const parent = a.parent !== undefined ? authorities.get(a.parent) : undefined;

@@ -174,6 +174,27 @@ const uri = z
   .meta({ description: `URI with scheme ${URI_SCHEMES.join(', ')}; no user info, at most ${LIMITS.uri} characters` });
 const sans = `at most ${LIMITS.sansPerCertificate} subject alternative names per certificate in all`;
 
+const httpsUrl = z.string().max(LIMITS.uri).regex(/^https:\/\/[^\s]+$/, 'an https:// URL').meta({ description: 'https:// URL' });
+
+/** AWS Private CA: leaves are signed by IssueCertificate with a CSR rekey makes; the key stays in rekey's store. */
+const awsPrivateCa = z.strictObject({
+  arn: z.string().max(LIMITS.text).regex(/^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[A-Za-z0-9-]+$/, 'an AWS Private CA ARN (arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)'),
+  signingAlgorithm: z.enum(['SHA256WITHECDSA', 'SHA384WITHECDSA', 'SHA512WITHECDSA', 'SHA256WITHRSA', 'SHA384WITHRSA', 'SHA512WITHRSA']),
+  templateArn: z.string().max(LIMITS.text).regex(/^arn:aws[a-z-]*:acm-pca:::template\/[A-Za-z0-9/_.-]+$/, 'a certificate template ARN (arn:aws:acm-pca:::template/...)').optional(),
+});
+
+/** An ACME CA (RFC 8555): account, order, dns-01 through Route 53, finalize with rekey's CSR, download the chain. */
+const acme = z.strictObject({
+  directory: httpsUrl.meta({ description: 'the ACME directory URL' }),
+  email: z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
+  eab: z.strictObject({ kid: text(LIMITS.text), hmacKeyFrom: z.string().max(LIMITS.path).regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH') }).optional()
+    .meta({ description: 'external account binding; the HMAC key (base64url) is read from the environment or a file, never written in the inventory' }),
+  solver: z.strictObject({ dns01: z.strictObject({ route53: z.strictObject({ hostedZoneId: z.string().max(64).regex(/^[A-Z0-9]+$|^\/hostedzone\/[A-Z0-9]+$/, 'a Route 53 hosted zone id') }) }) }),
+  roots: httpsUrl.optional().meta({ description: 'URL of the CA\'s root certificate(s) (PEM) for the trust bundle; without it the top of each issued chain is trusted' }),
+});
+
+export const external = z.union([z.strictObject({ awsPrivateCa }), z.strictObject({ acme })]).meta({ description: 'an authority run elsewhere: leaves are signed there, keys stay in rekey' });
+
 export const authority = z.strictObject({
   name: itemName,
   ...subject,
@@ -192,6 +213,7 @@ export const authority = z.strictObject({
     .optional(),
   probe: list(probe, MAX_PROBES, 'probes').optional().meta({ description: 'endpoints that must serve a chain ending at this authority' }),
   consumers: consumers.optional().meta({ description: 'workloads that trust this CA: restarted when its bundle changes during a rotation' }),
+  external: external.optional(),
 });
 
 export const certificate = z.strictObject({
@@ -273,6 +295,7 @@ export type CredentialDocument = z.infer<typeof credential>;
 export type ConsumerDocument = z.infer<typeof consumer>;
 export type RestartDocument = z.infer<typeof restart>;
 export type ProbeDocument = z.infer<typeof probe>;
+export type ExternalDocument = z.infer<typeof external>;
 export type KeyType = (typeof KEY_TYPES)[number];
 export type Usage = (typeof USAGES)[number];
 export type RestartPolicyName = (typeof RESTART_POLICIES)[number];

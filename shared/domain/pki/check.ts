@@ -18,8 +18,10 @@ export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now
   } catch {
     return ['certificate does not parse'];
   }
+  // An external authority's version holds no key: the CA keeps it.
+  const keyless = unit.item.kind === 'authority' && unit.item.external !== undefined && m.key === '';
   try {
-    if (!leaf.checkPrivateKey(privateKeyFromPem(m.key))) problems.push('private key does not match the certificate');
+    if (!keyless && !leaf.checkPrivateKey(privateKeyFromPem(m.key))) problems.push('private key does not match the certificate');
   } catch {
     problems.push('private key does not parse');
   }
