@@ -15,6 +15,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TlsProber } from '../../shared/adapters/probe/index.js';
+import { StartTls } from '../../shared/ports/prober.js';
 import { runMain } from '../fixtures/cli.js';
 import { loadInfraEnv } from '../infra/env.js';
 
@@ -153,6 +155,12 @@ certificates:
     usage: client
     commonName: live_client
     files: {dir: ${dirs.clients}, cert: client.crt, key: client.key, ca: root.crt, mode: "0600"}
+  - name: live-client-p384
+    issuer: live-ca
+    usage: client
+    key: ECDSA-P384
+    commonName: live_client
+    files: {dir: ${dirs.clients}, cert: p384.crt, key: p384.key, mode: "0600"}
 `;
 
 const rekey = (...args: string[]) => runMain([...args, '-f', inventoryFile, '--state', dirs.state]);
@@ -284,5 +292,21 @@ describe('CA rotation under continuous client load against real Apache and Postg
       const leaf = served(port, startTls);
       expect(leaf.checkIssued(newCa[0]!) && leaf.verify(newCa[0]!.publicKey), `port ${port}`).toBe(true);
     }
+  });
+
+  it('the clientCert probe against PostgreSQL: a P-256 client certificate is accepted; a P-384 one fails over TLS 1.2 with the reason (wrong curve), while psql (TLS 1.3) accepts it', async () => {
+    // Prepare
+    const prober = new TlsProber();
+    const target = (cert: string, key: string) => ({ host: '127.0.0.1', port: pgPort, serverName: 'localhost', startTls: StartTls.Postgres, timeoutMs: 10_000, clientCertificate: { cert: readFileSync(c(cert), 'utf8'), key: readFileSync(c(key), 'utf8') } });
+    // Act
+    const p256 = await prober.probe(target('client.crt', 'client.key'));
+    const p384 = await prober.probe(target('p384.crt', 'p384.key')).catch((e: unknown) => e as Error);
+    const psql = execFileSync('psql', [`host=localhost port=${pgPort} dbname=postgres user=live_client sslmode=verify-full sslrootcert=${c('root.crt')} sslcert=${c('p384.crt')} sslkey=${c('p384.key')}`, '-XAtc', 'select version from pg_stat_ssl where pid = pg_backend_pid()'], { encoding: 'utf8' }).trim();
+    // Assess
+    expect(p256).toMatchObject({ protocol: 'TLSv1.2', clientCertificateAccepted: true });
+    expect(p384).toBeInstanceOf(Error);
+    expect((p384 as Error).message).toMatch(/ERR_SSL_SSLV3_ALERT_ILLEGAL_PARAMETER.*ssl_ecdh_curve.*wrong curve/);
+    expect(readFileSync(join(dirs.pg, 'postgres.log'), 'utf8')).toContain('wrong curve');
+    expect(psql).toBe('TLSv1.3');
   });
 });

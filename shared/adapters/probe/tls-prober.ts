@@ -16,6 +16,12 @@ const REFUSED_CLIENT_CERTIFICATE = new Set([
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
 ]);
 
+/**
+ * What an OpenSSL server answers, over TLS 1.2, to a client certificate on an elliptic curve it does not offer for key
+ * exchange (RFC 8422 §5.1 ties the two in TLS 1.2; TLS 1.3 does not, which is why libpq clients are not affected).
+ */
+const ILLEGAL_PARAMETER = 'ERR_SSL_SSLV3_ALERT_ILLEGAL_PARAMETER';
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 const Phase = { Connect: 'connecting', StartTls: 'STARTTLS', Handshake: 'TLS handshake' } as const;
@@ -130,6 +136,15 @@ function probeErrorOf(e: unknown, target: ProbeTarget, endpoint: string, phase: 
   if (phase === Phase.StartTls) return new ProbeError(ProbeFailure.StartTls, `${endpoint}: STARTTLS failed (${code || message})`, { cause: e, context });
   if (target.clientCertificate && REFUSED_CLIENT_CERTIFICATE.has(code)) {
     return new ProbeError(ProbeFailure.ClientCertificateRefused, `${endpoint}: the server refused the client certificate (${code})`, { cause: e, context });
+  }
+  if (target.clientCertificate && code === ILLEGAL_PARAMETER) {
+    return new ProbeError(
+      ProbeFailure.Handshake,
+      `${endpoint}: TLS handshake failed (${code}): over TLS 1.2 (used to prove the client certificate is accepted) OpenSSL servers refuse an ECDSA client certificate ` +
+        `whose curve is not among the groups they offer for key exchange: PostgreSQL offers only ssl_ecdh_curve (default prime256v1) and logs "wrong curve". ` +
+        `Probe with a P-256 (or RSA, Ed25519) client certificate, or add the curve to the server's groups`,
+      { cause: e, context },
+    );
   }
   return new ProbeError(ProbeFailure.Handshake, `${endpoint}: TLS handshake failed (${code || message})`, { cause: e, context });
 }
