@@ -10,6 +10,7 @@ import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
 import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
 import { acmeCaFromEnv, signersFor } from '../shared/adapters/external-signers.js';
+import { PostgresDatabases } from '../shared/adapters/postgres/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
 import { removeStaleTemps } from '../shared/adapters/local/atomic-file.js';
@@ -105,6 +106,7 @@ async function composeLocked(
 
   const base = {
     store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles({ stateDir }), prober: new TlsProber(),
+    databases: databasesOn(store),
     ...(options.signal && { signal: options.signal }),
     ...signersFor(inventory, { store, ...acmeCaFromEnv() }),
   };
@@ -114,4 +116,9 @@ async function composeLocked(
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));
   }
   return { deps, queue, bus, close: release };
+}
+
+/** Database sessions: `urlFrom` read from the environment, a file, or (secretsmanager:) the store rekey runs on. */
+function databasesOn(store: FileVault): PostgresDatabases {
+  return new PostgresDatabases({ env: process.env, readSecret: async (name) => (await store.getVersion(name))?.value });
 }

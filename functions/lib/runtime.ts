@@ -5,6 +5,7 @@ import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type AwsAdapter
 import { DynamoDbRemediationStore } from '../../shared/adapters/aws/dynamodb-remediations.js';
 import type { RemediationStore } from '../../shared/app/alerts/store.js';
 import { TlsProber } from '../../shared/adapters/probe/index.js';
+import { PostgresDatabases } from '../../shared/adapters/postgres/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { UsageError } from '../../shared/domain/errors.js';
@@ -169,6 +170,8 @@ export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster
     log: options.log ?? rt.log,
     clusters,
     prober: new TlsProber(),
+    // urlFrom: the function's environment, a packaged file, or a secret in the stack's Secrets Manager.
+    databases: new PostgresDatabases({ env: process.env, readSecret: async (name) => (await rt.aws.store.getVersion(name))?.value }),
     ...(options.signal && { signal: options.signal }),
     ...signersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };

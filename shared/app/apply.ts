@@ -10,9 +10,9 @@ import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-wal
 import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { isUnderAny } from '../domain/rotation/authority-scope.js';
-import { Trigger } from '../domain/rotation/record.js';
+import { RotationKind, Trigger } from '../domain/rotation/record.js';
 import { rotatingAuthorities } from './rotation/rotating.js';
-import { startRotation } from './rotation/start.js';
+import { rotationKindOf, startRotation } from './rotation/start.js';
 import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
 
 export interface AppliedDecision {
@@ -30,7 +30,7 @@ export interface ApplyResult {
   readonly problems: readonly string[];
   /** What a killed earlier run had left and this run put right first (see `recover`). */
   readonly recovered: readonly RecoveryEntry[];
-  /** Authority rotations this run started (queued; the caller drives them). */
+  /** Authority and password rotations this run started (queued; the caller drives them). */
   readonly rotations: readonly string[];
 }
 
@@ -57,6 +57,11 @@ export async function apply(
       rotating.add(d.unit.item.name);
       return;
     }
+    if (d.action !== IssueAction.Adopt && rotationKindOf(d.unit.item) === RotationKind.Password) {
+      // A password set in a database (or behind a paused owner) changes only through its machine, first version too.
+      rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
+      return;
+    }
     await carryOut(deps, inventory, reader, d);
     options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
   });
@@ -81,7 +86,7 @@ export async function apply(
  * checks (a failed check discards the pending version) and promotes.
  */
 export async function carryOut(deps: Deps, inventory: Inventory, reader: MaterialReader, d: IssuanceDecision): Promise<void> {
-  const versionId = d.adopted ? `adopted-${d.adopted.fingerprint.slice(0, 32)}` : randomUUID();
+  const versionId = d.adopted ? `adopted-${d.adopted.type === 'certificate' ? d.adopted.fingerprint.slice(0, 32) : randomUUID()}` : randomUUID();
   if (d.adopted) {
     await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
   } else {

@@ -1,6 +1,7 @@
 import type { CertificateSigners } from '../ports/certificate-signer.js';
 import type { Cluster } from '../ports/cluster.js';
 import type { Clock } from '../ports/clock.js';
+import type { Databases } from '../ports/database.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { HostFiles } from '../ports/host-files.js';
 import type { Journal } from '../ports/journal.js';
@@ -23,6 +24,8 @@ export interface Deps {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly hostFiles?: HostFiles;
   readonly prober?: Prober;
+  /** Sessions on credentials' databases (password rotations with `database`); absent: such rotations fail clearly. */
+  readonly databases?: Databases;
   /**
    * Asks for the restarts of a rotation's consumers (publishes RestartRequested per cluster and records them in
    * the journal). Absent where no live cluster is connected (manifests on disk): restarts are then skipped.

@@ -1,7 +1,8 @@
 import type { Inventory } from '../domain/inventory/model.js';
 import { adoptableMaterial } from '../domain/pki/adopt.js';
 import { decideIssuance, IssueReason } from '../domain/plan/issuance.js';
-import type { CertificateMaterial } from '../domain/store/material.js';
+import { adoptablePassword } from '../domain/credentials/adopt.js';
+import type { Material } from '../domain/store/material.js';
 import { authoritiesInOrder, specHashOf, storeNameOf, unitsOf, type Unit } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
@@ -17,7 +18,7 @@ export interface IssuanceDecision {
   readonly action: IssueAction;
   readonly reason: string;
   /** For adopt: the material found in the cluster. */
-  readonly adopted?: CertificateMaterial;
+  readonly adopted?: Material;
 }
 
 export function actionFor(reason: IssueReason): IssueAction {
@@ -39,14 +40,15 @@ export function actionFor(reason: IssueReason): IssueAction {
 }
 
 /** Looks in the unit's clusters for an existing Secret worth keeping (items with `adopt: true`). */
-async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ material?: CertificateMaterial; why?: string }> {
+async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ material?: Material; why?: string }> {
   const placement = unit.item.secret;
   if (!placement || !unit.secretName) return {};
   for (const cluster of placement.clusters) {
     const sink = deps.clusters.get(cluster)?.secrets;
     const found = sink && (await sink.getSecret(placement.namespace, unit.secretName));
     if (!found) continue;
-    const result = adoptableMaterial(unit, found, now, specHashOf(unit));
+    const item = unit.item;
+    const result = item.kind === 'credential' ? adoptablePassword(item, found, now, specHashOf(unit)) : adoptableMaterial(unit, found, now, specHashOf(unit));
     return typeof result === 'string' ? { why: `${cluster}/${placement.namespace}/${unit.secretName}: ${result}` } : { material: result };
   }
   return {};
@@ -78,13 +80,11 @@ export async function walkIssuance(
     const reason = decideIssuance({ unit, current, issuerFingerprint, specHash: specHashOf(unit), now });
     if (!reason) return undefined;
     let decision: IssuanceDecision;
-    if (reason === IssueReason.NeverIssued && item.kind === 'certificate' && item.adopt) {
+    if (reason === IssueReason.NeverIssued && item.adopt && (item.kind === 'certificate' || (item.kind === 'credential' && item.type === 'password'))) {
       const found = await findAdoptable(deps, unit, now);
       decision = found.material
         ? { unit, action: IssueAction.Adopt, reason: 'SecretAdopted', adopted: found.material }
         : { unit, action: IssueAction.Issue, reason: found.why ? `${reason} (existing Secret not kept: ${found.why})` : reason };
-    } else if (item.kind === 'credential' && item.database) {
-      decision = { unit, action: IssueAction.Skip, reason: 'DatabaseCredential: set in the database by `rekey rotate`' };
     } else {
       decision = { unit, action: actionFor(reason), reason };
     }

@@ -12,3 +12,5 @@ export { Stage } from './secret-store.js';
 export { WriteOutcome, RestartOutcome } from './cluster.js';
 export { systemClock } from './clock.js';
 export { silentLogger } from './logger.js';
+export type * from './database.js';
+export { LoginOutcome, DatabaseError } from './database.js';

@@ -8,6 +8,7 @@ import { MaterialReader } from '../materials.js';
 import { rollbackItem } from '../rollback.js';
 import { syncUnits } from '../sync.js';
 import { VerificationError } from './errors.js';
+import { compensatePassword } from './password-steps.js';
 import { updateRotation } from './record-update.js';
 import { expiresAtFor } from './start.js';
 
@@ -38,6 +39,10 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
     status = RotationStatus.RolledBack;
   }
 
+  // A password may be set in the database and its owner paused: put both right, and say so.
+  const notes = record.kind === RotationKind.Password ? await compensatePassword(deps, inventory, record, { rolledBack: status === RotationStatus.RolledBack }) : [];
+  const message = notes.length ? `${error.message} (${notes.join('; ')})` : error.message;
+
   const now = deps.clock.now();
   const failed = await updateRotation(deps, rotationId, (r) =>
     isFinished(r)
@@ -46,13 +51,13 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
           ...r,
           status,
           finishedAt: now.toISOString(),
-          error: error.message,
+          error: message,
           expiresAt: expiresAtFor(now),
-          history: [...r.history, { step: r.step, status: StepStatus.Failed, at: now.toISOString(), attempt: r.attempt, message: error.message }],
+          history: [...r.history, { step: r.step, status: StepStatus.Failed, at: now.toISOString(), attempt: r.attempt, message }],
         },
   );
   if (!failed) return deps.journal.get(rotationId);
-  const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: error.message })];
+  const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: message })];
   if (status === RotationStatus.RolledBack) events.push(makeEvent(EventType.RotationRolledBack, base, { step: record.step }));
   await deps.events.publish(events);
   return failed;

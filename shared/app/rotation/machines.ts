@@ -3,6 +3,7 @@ import { isStepOf, type RotationStep, type StepOf } from '../../domain/rotation/
 import { RotationKind } from '../../domain/rotation/record.js';
 import { AUTHORITY_STEPS } from './authority-steps.js';
 import { LEAF_STEPS } from './leaf-steps.js';
+import { PASSWORD_STEPS } from './password-steps.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
 
 /**
@@ -12,7 +13,7 @@ import type { StepHandler, StepHandlers } from './step-context.js';
 export const MACHINES: { readonly [K in RotationKind]: StepHandlers<StepOf<K>> | undefined } = {
   [RotationKind.Leaf]: LEAF_STEPS,
   [RotationKind.Authority]: AUTHORITY_STEPS,
-  [RotationKind.Password]: undefined,
+  [RotationKind.Password]: PASSWORD_STEPS,
   [RotationKind.SigningKey]: undefined,
 };
 

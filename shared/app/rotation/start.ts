@@ -10,7 +10,10 @@ import type { Deps } from '../deps.js';
 import { initialLease, type LeaseSettings } from './lease.js';
 import { isRunnable } from './machines.js';
 
-/** Which step machine rotates an item. Credentials without a database rotate like a leaf: new, check, promote, sync. */
+/**
+ * Which step machine rotates an item. A password with a database, or with an owner to pause, has its own machine;
+ * other credentials rotate like a leaf: new, check, promote, sync.
+ */
 export function rotationKindOf(item: Item): RotationKind {
   switch (item.kind) {
     case 'certificate':
@@ -18,7 +21,7 @@ export function rotationKindOf(item: Item): RotationKind {
     case 'authority':
       return RotationKind.Authority;
     case 'credential':
-      return item.database ? RotationKind.Password : RotationKind.Leaf;
+      return item.type === 'password' && (item.database || item.pause) ? RotationKind.Password : RotationKind.Leaf;
     default: {
       const never: never = item;
       throw new Error(`unknown item ${JSON.stringify(never)}`);

@@ -124,6 +124,10 @@ export interface DatabaseLogin {
   readonly urlFrom: string;
   readonly role: string;
   readonly strategy: 'alternating' | 'single';
+  /** Where consumers connect: written into the Secret beside username and password when given. */
+  readonly host?: string;
+  readonly port?: number;
+  readonly dbname?: string;
 }
 
 export interface PauseSpec {

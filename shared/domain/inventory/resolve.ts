@@ -240,6 +240,8 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
   for (const c of inv.credentials) {
     if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the credential)');
     if (c.database && c.type !== 'password') add(`${c.path}.database`, 'only a password can be set in a database');
+    // PostgreSQL cuts names at 63 bytes: `<role>_alt` must stay distinct.
+    if (c.database?.strategy === 'alternating' && Buffer.byteLength(c.database.role) > 59) add(`${c.path}.database.role`, 'at most 59 bytes with strategy alternating (the second login is <role>_alt)');
   }
 
   const targets = new Map<string, string>();

@@ -242,9 +242,18 @@ export const certificate = z.strictObject({
 
 const database = z.strictObject({
   engine: z.literal('postgres'),
-  urlFrom: z.string().max(LIMITS.path).regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH').superRefine(check((v) => unsafeCharacter(v) && `must not contain a ${unsafeCharacter(v)}`)),
+  urlFrom: z
+    .string()
+    .max(LIMITS.path)
+    .regex(/^(env|file|secretsmanager):.+$/, 'expected env:VAR, file:PATH or secretsmanager:NAME')
+    .superRefine(check((v) => unsafeCharacter(v) && `must not contain a ${unsafeCharacter(v)}`))
+    .meta({ description: 'where the admin connection URL is (never the URL itself): env:VAR, file:PATH or secretsmanager:NAME' }),
   role: text(63),
   strategy: z.enum(['alternating', 'single']).default('single'),
+  // Where consumers connect (written into the Secret as host, port, dbname, uri, jdbc-uri); may differ from urlFrom's host.
+  host: z.string().max(253).regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or IP address').optional().meta({ description: 'host consumers connect to (Secret key host, and uri/jdbc-uri)' }),
+  port: z.number().int().min(1).max(65535).optional(),
+  dbname: text(63).optional(),
 });
 
 const pause = z.strictObject({

@@ -34,16 +34,22 @@ export const AuthorityStep = {
 } as const;
 export type AuthorityStep = (typeof AuthorityStep)[keyof typeof AuthorityStep];
 
+/**
+ * A password (seed 001): the owner object is paused, the new password is made pending, set in the database (the
+ * inactive login with `alternating`), tried, promoted, synced; consumers restart, the owner resumes, and a login
+ * with what the Secret now holds verifies it. Before promotion a failure sets the database back and resumes the
+ * owner (see password-steps.ts).
+ */
 export const PasswordStep = {
   Pause: 'pause',
   Issue: 'issue',
   SetInDatabase: 'set-in-database',
-  Test: 'test',
+  TestLogin: 'test-login',
   Promote: 'promote',
   Sync: 'sync',
   Restart: 'restart',
-  RetireOld: 'retire-old',
   Resume: 'resume',
+  Verify: 'verify',
 } as const;
 export type PasswordStep = (typeof PasswordStep)[keyof typeof PasswordStep];
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { bundleHash } from '../rotation/bundle.js';
 import type { Item } from '../inventory/model.js';
 import { pemBlocks } from '../pki/der.js';
-import type { Material } from '../store/material.js';
+import type { Material, PasswordMaterial } from '../store/material.js';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
 
 export { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE };
@@ -32,6 +32,29 @@ export function contentHash(type: string, data: Readonly<Record<string, string>>
   return h.digest('hex');
 }
 
+/**
+ * A password's Secret, in the layout PostgreSQL operators' users expect: `username` and `password`; with a
+ * database whose `host` the inventory gives, also `host`, `port`, `dbname`, `uri` (postgresql://) and `jdbc-uri`.
+ */
+export function passwordSecretData(item: Item, material: PasswordMaterial): Record<string, string> {
+  const database = item.kind === 'credential' ? item.database : undefined;
+  const username = material.login ?? database?.role;
+  const data: Record<string, string> = { password: material.password, ...(username && { username }) };
+  if (!database?.host || !username) return data;
+  const port = String(database.port ?? 5432);
+  const dbname = database.dbname ?? username;
+  const host = database.host.includes(':') ? `[${database.host}]` : database.host;
+  const enc = encodeURIComponent;
+  return {
+    ...data,
+    host: database.host,
+    port,
+    dbname,
+    uri: `postgresql://${enc(username)}:${enc(material.password)}@${host}:${port}/${enc(dbname)}`,
+    'jdbc-uri': `jdbc:postgresql://${host}:${port}/${enc(dbname)}?password=${enc(material.password)}&user=${enc(username)}`,
+  };
+}
+
 /** The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. */
 export function secretDataOf(item: Item, material: Material, trust?: string): { type: DesiredSecret['type']; data: Record<string, string> } {
   switch (material.type) {
@@ -39,7 +62,7 @@ export function secretDataOf(item: Item, material: Material, trust?: string): { 
       if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': trust ?? material.cert + material.chain } };
       return { type: 'kubernetes.io/tls', data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': trust ?? material.ca } };
     case 'password':
-      return { type: 'Opaque', data: { password: material.password, ...(material.login && { username: material.login }) } };
+      return { type: 'Opaque', data: passwordSecretData(item, material) };
     case 'signing-key':
       return {
         type: 'Opaque',
@@ -101,6 +124,13 @@ function holdsCertificate(observed: ObservedSecret, desired: DesiredSecret): boo
   return createHash('sha256').update(der).digest('hex') === fingerprint;
 }
 
+/** Whether an unmanaged Secret already holds the desired password (and login): an adopted password left as found. */
+function holdsPassword(observed: ObservedSecret, desired: DesiredSecret): boolean {
+  const password = desired.data.password;
+  if (password === undefined || desired.data['tls.key'] !== undefined || observed.data.password !== password) return false;
+  return observed.data.username === undefined || observed.data.username === desired.data.username;
+}
+
 /** Whether the observed Secret must be written to become the desired one; first matching reason wins. */
 export function decideSync(desired: DesiredSecret, observed: ObservedSecret | undefined, adopt: boolean): SyncDecision {
   if (!observed) return { write: true, reason: SyncReason.SecretMissing };
@@ -108,7 +138,7 @@ export function decideSync(desired: DesiredSecret, observed: ObservedSecret | un
     if (!adopt) return { write: false, reason: SyncReason.SecretUnmanaged };
     // Adopted in place: the Secret already holds the stored version, so it is left exactly as it is (no metadata
     // write, nothing for consumers to notice). The first new version takes it over with rekey's label.
-    return holdsCertificate(observed, desired) ? { write: false } : { write: true, reason: SyncReason.SecretAdopted };
+    return holdsCertificate(observed, desired) || holdsPassword(observed, desired) ? { write: false } : { write: true, reason: SyncReason.SecretAdopted };
   }
   if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
   if (observed.annotations[Annotation.BundleHash] !== desired.annotations[Annotation.BundleHash]) return { write: true, reason: SyncReason.TrustBundleChanged };

@@ -1,0 +1,130 @@
+import pg from 'pg';
+import { isScramVerifier } from '../../domain/credentials/scram.js';
+import { IntegrityError } from '../../domain/errors.js';
+import type { DatabaseLogin } from '../../domain/inventory/model.js';
+import { DatabaseError, LoginOutcome, type DatabaseSession, type Databases } from '../../ports/database.js';
+import { parseConnection, readUrlSource, tlsFor, type ConnectionTarget, type UrlSources } from './connection.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 15_000;
+
+/** SQLSTATEs of a refused login: invalid_password, invalid_authorization_specification (NOLOGIN, no hba entry). */
+const LOGIN_REFUSED = new Set(['28P01', '28000']);
+/** Connection-level failures worth another attempt: the server starting, shutting down, or too busy. */
+const RETRYABLE = new Set(['57P03', '53300', '57P01', '08006', '08001', '08004']);
+
+const sqlstate = (e: unknown): string | undefined => (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined);
+
+/**
+ * Translates a node-postgres error: SQLSTATE and the server's message (which never carries a password: none is
+ * ever in statement text), network errors as retryable. The original is kept only as the cause.
+ */
+function translate(e: unknown, what: string, login: DatabaseLogin): DatabaseError {
+  const code = sqlstate(e);
+  const message = e instanceof Error ? e.message : String(e);
+  const network = code !== undefined && /^E[A-Z]+$/.test(code);
+  const timeout = /timeout/i.test(message);
+  return new DatabaseError(`${what} on the database of role ${login.role}: ${message}${code && !network ? ` (SQLSTATE ${code})` : ''}`, {
+    cause: e,
+    context: { role: login.role },
+    retryable: network || timeout || (code !== undefined && RETRYABLE.has(code)),
+  });
+}
+
+const clientConfig = (target: ConnectionTarget, user: string, password: string | undefined): pg.ClientConfig => ({
+  host: target.host,
+  port: target.port,
+  database: target.database,
+  user,
+  ...(password !== undefined && { password }),
+  ssl: tlsFor(target),
+  connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  query_timeout: QUERY_TIMEOUT_MS,
+  application_name: 'rekey',
+});
+
+/** One admin connection to a credential's PostgreSQL, opened lazily on the first statement. */
+class PostgresSession implements DatabaseSession {
+  private client: Promise<pg.Client> | undefined;
+
+  constructor(private readonly login: DatabaseLogin, private readonly target: ConnectionTarget) {}
+
+  private connection(): Promise<pg.Client> {
+    this.client ??= (async () => {
+      const client = new pg.Client(clientConfig(this.target, this.target.user, this.target.password));
+      // A connection dropped later surfaces as the next query's error; this keeps it from crashing the process.
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+      } catch (e) {
+        this.client = undefined;
+        throw translate(e, 'admin connection failed', this.login);
+      }
+      return client;
+    })();
+    return this.client;
+  }
+
+  private async run(what: string, text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const client = await this.connection();
+    try {
+      return await client.query(text, values);
+    } catch (e) {
+      throw translate(e, what, this.login);
+    }
+  }
+
+  async roleExists(role: string): Promise<boolean> {
+    const result = await this.run('reading roles', 'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [role]);
+    return result.rowCount === 1;
+  }
+
+  async createAlternate(role: string, alternate: string): Promise<void> {
+    const r = pg.escapeIdentifier(role);
+    const alt = pg.escapeIdentifier(alternate);
+    if (!(await this.roleExists(alternate))) await this.run(`creating role ${alternate}`, `CREATE ROLE ${alt} WITH LOGIN INHERIT`);
+    await this.run(`granting ${role} to ${alternate}`, `GRANT ${r} TO ${alt}`);
+    // Sessions of the alternate act as the role itself: objects they create belong to the role, as before.
+    await this.run(`setting the role of ${alternate}`, `ALTER ROLE ${alt} SET role = ${pg.escapeLiteral(role)}`);
+  }
+
+  async setPasswordVerifier(role: string, verifier: string): Promise<void> {
+    // Only a verifier may go into the statement: anything else could be a clear password the server would log.
+    if (!isScramVerifier(verifier)) throw new IntegrityError(`refusing to set the password of ${role}: not a SCRAM-SHA-256 verifier`, { context: { role } });
+    await this.run(`setting the password of ${role}`, `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`);
+  }
+
+  async tryLogin(role: string, password: string): Promise<LoginOutcome> {
+    const client = new pg.Client(clientConfig(this.target, role, password));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return LoginOutcome.Accepted;
+    } catch (e) {
+      if (LOGIN_REFUSED.has(sqlstate(e) ?? '')) return LoginOutcome.Refused;
+      throw translate(e, `login as ${role} failed`, this.login);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await (await client.catch(() => undefined))?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * PostgreSQL through node-postgres: each `open` reads `urlFrom` afresh (a rotated admin password is picked up) and
+ * returns a session that connects on its first statement.
+ */
+export class PostgresDatabases implements Databases {
+  constructor(private readonly sources: UrlSources) {}
+
+  async open(login: DatabaseLogin): Promise<DatabaseSession> {
+    const text = await readUrlSource(login.urlFrom, this.sources);
+    return new PostgresSession(login, await parseConnection(text, login.urlFrom));
+  }
+}
