@@ -1,10 +1,11 @@
-import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { nextOnDeleteStep, OnDeleteAction } from '../../domain/restart/on-delete.js';
 import { ConflictError, NotFoundError, RekeyError } from '../../domain/errors.js';
 import { RestartOutcome, type RolloutStatus, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../ports/cluster.js';
 import type { KubeClient } from './client.js';
 import { CONTROLLER_KINDS, CONTROLLERS, isControllerKind, type ControllerKind, type ControllerObject } from './controllers.js';
 import { call, RejectedError, translateKubeError, type Operation } from './errors.js';
-import { restartPatch, templateVersions } from './restart-patch.js';
+import { RestartAnnotation, restartPatch, templateVersions } from './restart-patch.js';
 import { podRollout, type RolloutJudgement } from './rollout.js';
 import { secretReferences } from './secret-uses.js';
 import { matches, parseSelector } from './selector.js';
@@ -60,13 +61,8 @@ export class KubeWorkloadControl implements WorkloadControl {
     for (let attempt = 0; ; attempt++) {
       const current = await this.readController(ref.kind, ref.namespace, ref.name);
       if (templateVersions(current) === versionsHash) return RestartOutcome.NotUpdated;
-      const strategy = current.spec?.updateStrategy?.type;
-      if (ref.kind !== 'Deployment' && strategy && strategy !== 'RollingUpdate') {
-        throw new RolloutFailedError(
-          `${ref.kind} ${ref.namespace}/${ref.name} on cluster ${this.client.cluster} uses updateStrategy ${strategy}: changing its pod template restarts nothing; restart its pods yourself or use RollingUpdate`,
-          { context: { cluster: this.client.cluster, workload: `${ref.kind}/${ref.namespace}/${ref.name}` } },
-        );
-      }
+      // OnDelete (StatefulSet, DaemonSet): the patched template replaces no pod; rolloutStatus then evicts the pods
+      // one at a time (see app/restart/on-delete.ts).
       try {
         await call(this.op('patch', adapter.resource, ref.namespace, ref.name), () => adapter.patch(this.client, ref.namespace, ref.name, restartPatch(current, versionsHash, at)));
         return RestartOutcome.Updated;
@@ -91,6 +87,11 @@ export class KubeWorkloadControl implements WorkloadControl {
     }
     const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : 0;
     if (pod.metadata?.deletionTimestamp || created >= at.getTime()) return RestartOutcome.NotUpdated;
+    return this.evictPod(ref, pod);
+  }
+
+  /** The Eviction of one pod (by uid): 429 when a PodDisruptionBudget forbids it now (EvictionBlockedError, retryable). */
+  private async evictPod(ref: WorkloadRef, pod: V1Pod): Promise<RestartOutcome> {
     try {
       await call(this.op('evict', 'pods/eviction', ref.namespace, ref.name), () =>
         this.client.core.createNamespacedPodEviction({
@@ -113,10 +114,51 @@ export class KubeWorkloadControl implements WorkloadControl {
     return RestartOutcome.Updated;
   }
 
+  /**
+   * One move of an OnDelete restart: evict the next pod still on the old template once all are back and ready.
+   * Each poll of the rollout makes at most one move, so pods go one at a time and readiness gates the next.
+   */
+  private async onDeleteRollout(ref: WorkloadRef, o: ControllerObject): Promise<RolloutJudgement> {
+    const want = templateVersions(o);
+    if (!want) return { done: true, message: 'OnDelete: never restarted by rekey' };
+    const status = (o.status ?? {}) as { observedGeneration?: number; desiredNumberScheduled?: number };
+    if ((o.metadata?.generation ?? 0) > (status.observedGeneration ?? 0)) return { done: false, message: 'OnDelete: waiting for the controller to observe the new template' };
+    const spec = o.spec as { selector?: V1LabelSelector; replicas?: number };
+    const labelSelector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const owned = (await this.listPods(ref.namespace, labelSelector)).filter((p) => controllerOf(p.metadata?.ownerReferences)?.uid === o.metadata?.uid);
+    const desired = ref.kind === 'DaemonSet' ? (status.desiredNumberScheduled ?? 0) : (spec.replicas ?? 1);
+    const step = nextOnDeleteStep(
+      owned.map((p) => ({
+        name: p.metadata!.name!,
+        ...(p.metadata?.annotations?.[RestartAnnotation.Versions] && { versionsHash: p.metadata.annotations[RestartAnnotation.Versions] }),
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        terminating: Boolean(p.metadata?.deletionTimestamp),
+      })),
+      want,
+      desired,
+    );
+    switch (step.action) {
+      case OnDeleteAction.Done:
+        return { done: true, message: step.message };
+      case OnDeleteAction.Wait:
+        return { done: false, message: step.message };
+      case OnDeleteAction.Evict: {
+        const pod = owned.find((p) => p.metadata?.name === step.pod)!;
+        await this.evictPod({ kind: 'Pod', namespace: ref.namespace, name: step.pod }, pod);
+        return { done: false, message: step.message };
+      }
+      default: {
+        const never: never = step;
+        throw new Error(`unknown OnDelete step ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
   async rolloutStatus(ref: WorkloadRef): Promise<RolloutStatus> {
     let judgement: RolloutJudgement;
     if (isControllerKind(ref.kind)) {
-      judgement = CONTROLLERS[ref.kind].judge(await this.readController(ref.kind, ref.namespace, ref.name));
+      const o = await this.readController(ref.kind, ref.namespace, ref.name);
+      judgement = ref.kind !== 'Deployment' && o.spec?.updateStrategy?.type === 'OnDelete' ? await this.onDeleteRollout(ref, o) : CONTROLLERS[ref.kind].judge(o);
     } else {
       let pod: V1Pod | undefined;
       try {
