@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Authority, Inventory } from '../domain/inventory/model.js';
 import { RekeyError } from '../domain/errors.js';
+import { parseDuration } from '../domain/duration.js';
 import type { CertificateSigner, CertificateSigners } from '../ports/certificate-signer.js';
 import type { SecretStore } from '../ports/secret-store.js';
 
@@ -35,6 +36,7 @@ export function externalSigners(options: ExternalSignerOptions): CertificateSign
       ...(a.eab && { eab: a.eab }),
       ...(a.roots && { roots: a.roots }),
       dns: new Route53TxtRecords({ hostedZoneId: a.solver.dns01.route53.hostedZoneId }),
+      ...(a.solver.dns01.propagationDelay && { propagationDelayMs: parseDuration(a.solver.dns01.propagationDelay) ?? 0 }),
       store: options.store,
       accountKeyName: `rekey/${options.inventory}/_acme/${authority.name}`,
       ...(options.acmeCaCert && { caCert: options.acmeCaCert }),

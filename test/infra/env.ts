@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint';
+export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint' | 'pebble';
 
 export interface KubeClusterEnv {
   /** https://127.0.0.1:PORT */
@@ -62,6 +62,8 @@ export interface InfraEnv {
   chromiumPath: string;
   /** the zlint binary (X.509 linter), built by test/infra/components/zlint.sh */
   zlintPath: string;
+  /** pebble (ACME test server) and pebble-challtestsrv (its DNS), test/infra/components/pebble.sh */
+  pebble: { directory: string; roots: string; caCert: string; challtestsrvUrl: string };
   /** every variable of the env file */
   vars: Readonly<Record<string, string>>;
 }
@@ -162,6 +164,12 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     },
     get chromiumPath() { return get('CHROMIUM_PATH'); },
     get zlintPath() { return get('ZLINT_PATH'); },
+    pebble: {
+      get directory() { return get('PEBBLE_DIRECTORY'); },
+      get roots() { return get('PEBBLE_ROOTS'); },
+      get caCert() { return get('PEBBLE_CA_CERT'); },
+      get challtestsrvUrl() { return get('CHALLTESTSRV_URL'); },
+    },
     vars,
   };
   const probe: Record<InfraComponent, () => unknown> = {
@@ -171,6 +179,7 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     proxy: () => [env.proxy.url, env.proxy.tlsDir],
     chromium: () => env.chromiumPath,
     zlint: () => env.zlintPath,
+    pebble: () => [env.pebble.directory, env.pebble.challtestsrvUrl],
   };
   for (const c of opts.require ?? []) probe[c]();
   return env;

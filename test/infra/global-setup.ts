@@ -26,6 +26,6 @@ export default function setup(project: TestProject): void {
       throw new Error(`test infrastructure failed to start (bash test/infra/up.sh exited ${up.status ?? up.signal}); logs in ${process.env.REKEY_INFRA_RUN || '/tmp/rekey-infra'}/logs`);
     }
   }
-  const env = loadInfraEnv({ require: ['kube', 'moto', 'postgres', 'proxy', 'chromium', 'zlint'] });
+  const env = loadInfraEnv({ require: ['kube', 'moto', 'postgres', 'proxy', 'chromium', 'zlint', 'pebble'] });
   project.provide('rekeyInfraEnv', { ...env.vars });
 }

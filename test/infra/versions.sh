@@ -30,3 +30,6 @@ DEBIAN_PACKAGES_TOOLS="openssl curl ca-certificates iproute2 util-linux"
 
 # zlint (X.509 certificate linter), `go install`ed from github.com/zmap/zlint/v3.
 ZLINT_VERSION=v3.7.3
+
+# pebble (ACME test server) and pebble-challtestsrv, `go install`ed from github.com/letsencrypt/pebble/v2.
+PEBBLE_VERSION=v2.10.3

@@ -23,6 +23,8 @@ export interface AcmeSignerOptions {
   /** URL of the CA's roots (PEM) for the trust bundle. */
   readonly roots?: string;
   readonly dns: TxtRecords;
+  /** Wait this long after a TXT record is in sync before asking the CA to validate (default 0). */
+  readonly propagationDelayMs?: number;
   readonly store: SecretStore;
   /** Store name of the ACME account key (made on first use, kept like any other secret). */
   readonly accountKeyName: string;
@@ -37,6 +39,10 @@ acme.axios.interceptors.request.use((config) => {
   acmeRequests++;
   return config;
 });
+// acme-client retries a failed request (network error, 429, 5xx) 5 times, 5 s more apart each time (75 s): rekey
+// retries the whole issuance with its own backoff (withBackoff, then the step machine), so one quick retry here.
+(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings.retryMaxAttempts = 1;
+(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings.retryDefaultDelay = 1;
 
 function readSecretRef(ref: string): string {
   const [kind, ...rest] = ref.split(':');
@@ -100,11 +106,15 @@ export class AcmeSigner implements CertificateSigner {
     const status = statusOf(e);
     const code = (e as NodeJS.ErrnoException).code;
     const where = `ACME ${what} (authority ${this.options.authority}, ${this.options.directory})`;
-    if (status === 429 || /rateLimited/i.test(message)) return new TransientError(`${where}: rate-limited: ${message}`, { cause: e });
-    if ((status !== undefined && status >= 500) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code ?? '')) {
-      return new TransientError(`${where}: unreachable or failing: ${message}`, { cause: e });
+    if (status === 429 || /rate.?limit|too many/i.test(message)) return new TransientError(`${where}: rate-limited: ${message}`, { cause: e });
+    // acme-client 5.4 loses a network error once its own retries are spent (its interceptor then reads `config` of
+    // a missing response): that TypeError means no answer came.
+    const lostNetworkError = e instanceof TypeError && /reading 'config'/.test(message);
+    if (lostNetworkError || (status !== undefined && status >= 500) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code ?? '')) {
+      return new TransientError(`${where}: unreachable or failing: ${lostNetworkError ? 'no answer' : message}`, { cause: e });
     }
-    if (status === 401 || status === 403 || /unauthorized|rejectedIdentifier|externalAccountRequired/i.test(message)) {
+    // acme-client throws the problem document's detail as the message, without its type or status.
+    if (status === 401 || status === 403 || /unauthorized|rejected|forbidden|not allowed|externalAccountRequired|denied/i.test(message)) {
       return new RekeyError(`${where}: denied: ${message}`, { cause: e });
     }
     return new RekeyError(`${where}: ${message}`, { cause: e });
@@ -127,6 +137,8 @@ export class AcmeSigner implements CertificateSigner {
           const name = `_acme-challenge.${authz.identifier.value.replace(/^\*\./, '')}`;
           await this.options.dns.upsert(name, keyAuthorization);
           published.push([name, keyAuthorization]);
+          // Resolvers the CA asks may lag behind the DNS API's "in sync" (secondaries, caches): wait if told to.
+          if (this.options.propagationDelayMs) await new Promise((r) => setTimeout(r, this.options.propagationDelayMs));
         },
         challengeRemoveFn: async () => {},
       });

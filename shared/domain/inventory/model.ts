@@ -84,7 +84,7 @@ export type ExternalAuthority =
         readonly directory: string;
         readonly email: string;
         readonly eab?: { readonly kid: string; readonly hmacKeyFrom: string };
-        readonly solver: { readonly dns01: { readonly route53: { readonly hostedZoneId: string } } };
+        readonly solver: { readonly dns01: { readonly route53: { readonly hostedZoneId: string }; readonly propagationDelay?: string } };
         readonly roots?: string;
       };
     };

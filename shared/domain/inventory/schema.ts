@@ -189,7 +189,12 @@ const acme = z.strictObject({
   email: z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
   eab: z.strictObject({ kid: text(LIMITS.text), hmacKeyFrom: z.string().max(LIMITS.path).regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH') }).optional()
     .meta({ description: 'external account binding; the HMAC key (base64url) is read from the environment or a file, never written in the inventory' }),
-  solver: z.strictObject({ dns01: z.strictObject({ route53: z.strictObject({ hostedZoneId: z.string().max(64).regex(/^[A-Z0-9]+$|^\/hostedzone\/[A-Z0-9]+$/, 'a Route 53 hosted zone id') }) }) }),
+  solver: z.strictObject({
+    dns01: z.strictObject({
+      route53: z.strictObject({ hostedZoneId: z.string().max(64).regex(/^[A-Z0-9]+$|^\/hostedzone\/[A-Z0-9]+$/, 'a Route 53 hosted zone id') }),
+      propagationDelay: duration.optional().meta({ description: 'wait after the TXT record is in sync before the CA validates (default 0s)' }),
+    }),
+  }),
   roots: httpsUrl.optional().meta({ description: 'URL of the CA\'s root certificate(s) (PEM) for the trust bundle; without it the top of each issued chain is trusted' }),
 });
 
