@@ -1,2 +1,2 @@
-export { PostgresDatabases } from './session.js';
+export { PostgresDatabases, type DatabaseActivity } from './session.js';
 export { parseConnection, readUrlSource, tlsFor, SslMode, type ConnectionTarget, type UrlSources } from './connection.js';

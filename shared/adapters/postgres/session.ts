@@ -43,11 +43,14 @@ const clientConfig = (target: ConnectionTarget, user: string, password: string |
   application_name: 'rekey',
 });
 
+/** What a session does on the server, for counting (benchmarks, metrics): never carries statement text. */
+export type DatabaseActivity = 'connect' | 'statement' | 'login';
+
 /** One admin connection to a credential's PostgreSQL, opened lazily on the first statement. */
 class PostgresSession implements DatabaseSession {
   private client: Promise<pg.Client> | undefined;
 
-  constructor(private readonly login: DatabaseLogin, private readonly target: ConnectionTarget) {}
+  constructor(private readonly login: DatabaseLogin, private readonly target: ConnectionTarget, private readonly observe: (a: DatabaseActivity) => void) {}
 
   private connection(): Promise<pg.Client> {
     this.client ??= (async () => {
@@ -55,6 +58,7 @@ class PostgresSession implements DatabaseSession {
       // A connection dropped later surfaces as the next query's error; this keeps it from crashing the process.
       client.on('error', () => undefined);
       try {
+        this.observe('connect');
         await client.connect();
       } catch (e) {
         this.client = undefined;
@@ -68,6 +72,7 @@ class PostgresSession implements DatabaseSession {
   private async run(what: string, text: string, values?: unknown[]): Promise<pg.QueryResult> {
     const client = await this.connection();
     try {
+      this.observe('statement');
       return await client.query(text, values);
     } catch (e) {
       throw translate(e, what, this.login);
@@ -98,6 +103,7 @@ class PostgresSession implements DatabaseSession {
     const client = new pg.Client(clientConfig(this.target, role, password));
     client.on('error', () => undefined);
     try {
+      this.observe('login');
       await client.connect();
       await client.query('SELECT 1');
       return LoginOutcome.Accepted;
@@ -121,10 +127,10 @@ class PostgresSession implements DatabaseSession {
  * returns a session that connects on its first statement.
  */
 export class PostgresDatabases implements Databases {
-  constructor(private readonly sources: UrlSources) {}
+  constructor(private readonly sources: UrlSources, private readonly options: { observe?: (activity: DatabaseActivity) => void } = {}) {}
 
   async open(login: DatabaseLogin): Promise<DatabaseSession> {
     const text = await readUrlSource(login.urlFrom, this.sources);
-    return new PostgresSession(login, await parseConnection(text, login.urlFrom));
+    return new PostgresSession(login, await parseConnection(text, login.urlFrom), this.options.observe ?? (() => undefined));
   }
 }
