@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint' | 'pebble';
+export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint' | 'pebble' | 'alertmanager' | 'schemathesis';
 
 export interface KubeClusterEnv {
   /** https://127.0.0.1:PORT */
@@ -64,6 +64,10 @@ export interface InfraEnv {
   zlintPath: string;
   /** pebble (ACME test server) and pebble-challtestsrv (its DNS), test/infra/components/pebble.sh */
   pebble: { directory: string; roots: string; caCert: string; challtestsrvUrl: string };
+  /** the alertmanager binary, built by test/infra/components/alertmanager.sh (tests start their own) */
+  alertmanagerPath: string;
+  /** schemathesis' `st` command, installed by test/infra/components/schemathesis.sh */
+  schemathesisPath: string;
   /** every variable of the env file */
   vars: Readonly<Record<string, string>>;
 }
@@ -170,6 +174,8 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
       get caCert() { return get('PEBBLE_CA_CERT'); },
       get challtestsrvUrl() { return get('CHALLTESTSRV_URL'); },
     },
+    get alertmanagerPath() { return get('ALERTMANAGER_PATH'); },
+    get schemathesisPath() { return get('SCHEMATHESIS_PATH'); },
     vars,
   };
   const probe: Record<InfraComponent, () => unknown> = {
@@ -180,6 +186,8 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     chromium: () => env.chromiumPath,
     zlint: () => env.zlintPath,
     pebble: () => [env.pebble.directory, env.pebble.challtestsrvUrl],
+    alertmanager: () => env.alertmanagerPath,
+    schemathesis: () => env.schemathesisPath,
   };
   for (const c of opts.require ?? []) probe[c]();
   return env;

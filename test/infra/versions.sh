@@ -33,3 +33,10 @@ ZLINT_VERSION=v3.7.3
 
 # pebble (ACME test server) and pebble-challtestsrv, `go install`ed from github.com/letsencrypt/pebble/v2.
 PEBBLE_VERSION=v2.10.3
+
+# Prometheus Alertmanager, `go install`ed from github.com/prometheus/alertmanager (see components/alertmanager.sh
+# for why not a later release).
+ALERTMANAGER_VERSION=v0.31.1
+
+# schemathesis (API fuzzing from the OpenAPI document), pip-installed into a virtualenv.
+SCHEMATHESIS_VERSION=4.32.5

@@ -2,9 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_BODY_LIMIT, type ApiRequest } from './http.js';
 import type { Router } from './router.js';
 
+/** Declared bodies over the limit but at most this large are read and discarded before the 413 (see readRequest). */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
 /**
  * Reads a node:http request into an ApiRequest, buffering at most `limit` bytes: a declared Content-Length over
- * the limit is refused without reading, and a chunked body stops being kept at the limit (the rest is discarded).
+ * the limit is refused without being kept (read and discarded up to 1 MiB, not read beyond), and a chunked body stops being kept at the limit (the rest is discarded).
  */
 export function readRequest(req: IncomingMessage, limit: number = DEFAULT_BODY_LIMIT): Promise<ApiRequest> {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -15,7 +18,14 @@ export function readRequest(req: IncomingMessage, limit: number = DEFAULT_BODY_L
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
-    return Promise.resolve({ ...base, bodyTooLarge: true });
+    // A body a little over the limit is drained first, so a client that writes its whole body before reading
+    // (most HTTP libraries) gets the 413 instead of a connection closed under it; a far larger one is not waited for.
+    if (declared > DRAIN_LIMIT) return Promise.resolve({ ...base, bodyTooLarge: true });
+    return new Promise((resolve) => {
+      const done = () => resolve({ ...base, bodyTooLarge: true });
+      req.once('end', done);
+      req.once('error', done);
+    });
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

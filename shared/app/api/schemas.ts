@@ -95,6 +95,7 @@ export const planSchema = z
     inventory: z.string(),
     actions: z.array(z.object({ action: z.string(), kind: z.string(), name: z.string(), reason: z.string() }).loose()),
     warnings: z.array(z.object({ name: z.string(), message: z.string() }).loose()),
+    consumers: z.array(z.object({ item: z.string(), cluster: z.string(), consumers: z.array(z.string()), perCluster: z.boolean() }).loose()).optional(),
   })
   .meta({ id: 'Plan' });
 
