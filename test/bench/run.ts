@@ -145,3 +145,5 @@ function table(rows: string[][]): string {
 }
 
 await main();
+// `npm run bench -- --issuers`: leaf issuance through rekey's own CA, AWS Private CA (moto) and ACME (pebble); needs the test services.
+if (process.argv.includes('--issuers')) await import('./issuers.js');
