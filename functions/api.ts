@@ -2,6 +2,7 @@ import { alertService } from '../shared/app/alerts/service.js';
 import { createApi, type Api } from '../shared/app/api/index.js';
 import { ensureApiSigningKey } from '../shared/app/api/signing-key.js';
 import type { ApiRequest, ApiResponse } from '../shared/app/api/http.js';
+import type { RouterOptions } from '../shared/app/api/router.js';
 import { leveledJsonLogger, type LeveledLogger } from '../shared/app/api/json-logger.js';
 import type { Cluster } from '../shared/ports/cluster.js';
 import { withInvocation, type Invocation } from './lib/invocation.js';
@@ -80,7 +81,7 @@ async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<Reado
  * recorded and queued here; the step function runs them. The log level set with PUT /v1/log/level holds for this
  * warm container. Alert routes use the runtime's remediation store (DynamoDB) when it has one.
  */
-export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: string) => void } = {}) {
+export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: string) => void; rateLimit?: RouterOptions['rateLimit'] } = {}) {
   let api: Api | undefined;
   const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
   const handle = withInvocation(
@@ -99,7 +100,7 @@ export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: 
           metrics: lambdaMetrics(base, write),
           ...(rt.aws.remediations && { alerts: alertService({ deps, inventory: rt.inventory, store: rt.aws.remediations }) }),
           readiness: [{ name: 'store', check: async () => void (await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`)) }],
-          router: { timeoutMs: event.timeoutMs },
+          router: { timeoutMs: event.timeoutMs, ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }) },
         });
       }
       return resultOf(await api.router(requestOf(event.http)));

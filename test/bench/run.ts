@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: issuance throughput per key type against native key generation and openssl in the same run,
  * plan on 10,000 certificates, apply of 1,000 certificates into the embedded vault, password rotations on the test
- * PostgreSQL when PG_ADMIN_URL is set (see password-rotation.ts). Prints a table, writes
+ * PostgreSQL when PG_ADMIN_URL is set (see password-rotation.ts), the API under autocannon (api.ts). Prints a table, writes
  * bench-results/foundation.json. Figures, not assertions: nothing here fails on a slow machine.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { composeLocal } from '../../cli/compose.js';
 import { silentLogger } from '../../shared/ports/logger.js';
 import { syntheticInventory } from './inventory-gen.js';
 import { benchPasswordRotation } from './password-rotation.js';
+import { benchApi } from './api.js';
 
 const COUNTS: Record<KeyType, number> = { 'ECDSA-P256': 3000, 'ECDSA-P384': 1000, Ed25519: 3000, 'RSA-2048': 40, 'RSA-3072': 10, 'RSA-4096': 4 };
 
@@ -134,6 +135,7 @@ async function main() {
     console.log('');
     results.passwordRotation = await benchPasswordRotation(process.env.PG_ADMIN_URL);
   } else console.log('\npassword rotation: skipped (set PG_ADMIN_URL, e.g. eval "$(bash test/infra/env.sh)")');
+  results.api = await benchApi();
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/foundation.json', JSON.stringify(results, null, 2) + '\n');
   console.log('\nwrote bench-results/foundation.json');

@@ -93,6 +93,21 @@ export const ROUTES: readonly Route[] = [
     },
   }),
   defineRoute({
+    operationId: 'report',
+    method: HttpMethod.Get,
+    path: '/report',
+    summary: 'The HTML report (PKI tree, expiry timeline, who uses what, last rotations, drift), as `rekey report` writes it',
+    scope: Scope.ItemsRead,
+    responses: { 200: { description: 'one self-contained page (inline CSS and SVG, no script, nothing fetched)', contentType: 'text/html; charset=utf-8' }, ...authProblems },
+    handle: async ({ backend }) => {
+      // Loaded on first use: the report's renderer is not needed to start the API.
+      const { gatherReport, renderReport } = await import('../report/index.js');
+      const html = renderReport(await gatherReport(backend.deps, backend.inventory));
+      // The page needs nothing but its own inline styles; a policy that allows only those keeps it inert.
+      return { status: 200, text: html, contentType: 'text/html; charset=utf-8', headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'" } };
+    },
+  }),
+  defineRoute({
     operationId: 'getLogLevel',
     method: HttpMethod.Get,
     path: '/v1/log/level',
