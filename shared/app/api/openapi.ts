@@ -61,7 +61,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     }
     // What the router itself answers for any route of this shape, documented whether or not the route lists it.
     const common: Record<string, string> = { 400: 'malformed request', 413: 'body over the limit', 429: 'rate limited', 500: 'unexpected error', 504: 'the request took too long' };
-    if (route.scope) Object.assign(common, { 401: 'missing or invalid token', 403: 'the token lacks the scope' });
+    if (route.scope || route.authenticate) Object.assign(common, { 401: 'missing or invalid token', 403: 'the token lacks the scope' });
     if (route.body) Object.assign(common, { 415: 'the body is not application/json', 422: 'the body does not match the schema' });
     for (const [status, description] of Object.entries(common)) {
       responses[status] ??= { description, content: { 'application/problem+json': { schema: jsonSchema(problemSchema, 'output') } } };
@@ -69,7 +69,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.scope ? { security: [{ bearer: [route.scope] }], 'x-required-scope': route.scope } : { security: [] }),
+      ...(route.scope ? { security: [{ bearer: [route.scope] }], 'x-required-scope': route.scope } : route.authenticate ? { security: [{ bearer: [] }] } : { security: [] }),
       ...(parameters.length && { parameters }),
       ...(route.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }),
       responses,

@@ -41,6 +41,8 @@ export interface Route<B = unknown> {
   readonly summary: string;
   /** Open when absent (health, readiness, version, the OpenAPI document). */
   readonly scope?: Scope;
+  /** A token is required but its scope is the handler's to check (scopes named by the inventory: `enrol:<profile>`). */
+  readonly authenticate?: boolean;
   readonly params?: Readonly<Record<string, z.ZodType<string>>>;
   readonly body?: z.ZodType<B>;
   readonly responses: Readonly<Record<number, ResponseSpec>>;

@@ -111,10 +111,10 @@ export function createRouter(options: RouterOptions): Router {
     if (request.bodyTooLarge || (request.body?.length ?? 0) > bodyLimit) throw new ApiProblem(ProblemKind.PayloadTooLarge, `the body is larger than ${bodyLimit} bytes`);
 
     let principal: Principal | undefined;
-    if (route.scope) {
+    if (route.scope || route.authenticate) {
       limit(`peer:${request.client}`);
       principal = await options.verifier.verify(request.headers.authorization);
-      requireScope(principal, route.scope);
+      if (route.scope) requireScope(principal, route.scope);
       limit(`sub:${principal.subject}`);
     } else {
       limit(`peer:${request.client}`);

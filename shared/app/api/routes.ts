@@ -22,6 +22,7 @@ import {
 } from './schemas.js';
 import { Scope } from './scopes.js';
 import { alertRoutes } from './alert-routes.js';
+import { enrolRoutes } from './enrol-route.js';
 
 const problem = (description: string) => ({ description, schema: problemSchema, contentType: 'application/problem+json' });
 const authProblems = { 401: problem('missing or invalid token'), 403: problem('the token lacks the scope'), 429: problem('rate limited') };
@@ -213,4 +214,5 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ backend }) => ({ status: 200, json: await plan(backend.deps, backend.inventory) }),
   }),
   ...alertRoutes,
+  ...enrolRoutes,
 ];

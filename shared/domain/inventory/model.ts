@@ -154,6 +154,17 @@ export interface ClusterRef {
   readonly context: string;
 }
 
+/** A CSR enrolment profile (POST /v1/enrol). */
+export interface EnrolProfile {
+  readonly name: string;
+  readonly path: string;
+  readonly issuer: string;
+  readonly usage: Usage;
+  readonly allowedNames: readonly string[];
+  readonly validityMs: number;
+  readonly tokenScope: string;
+}
+
 export interface Inventory {
   readonly name: string;
   readonly clusters: readonly ClusterRef[];
@@ -161,6 +172,8 @@ export interface Inventory {
   readonly certificates: readonly Certificate[];
   readonly credentials: readonly Credential[];
   readonly items: ReadonlyMap<string, Item>;
+  /** CSR enrolment profiles (absent: no enrolment). */
+  readonly enrol?: readonly EnrolProfile[];
   /** Alert-driven remediation rules (absent or empty: alerts change nothing). */
   readonly alerts?: readonly AlertRule[];
 }

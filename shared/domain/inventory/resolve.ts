@@ -152,7 +152,16 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
   const items = new Map<string, Item>();
   for (const item of [...authorities, ...certificates, ...credentials]) if (!items.has(item.name)) items.set(item.name, item);
   const alerts = resolveAlertRules(doc.alerts);
-  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items, ...(alerts.length && { alerts }) };
+  const enrol = (doc.enrol ?? []).map((p, i) => ({
+    name: p.name,
+    path: `enrol[${i}]`,
+    issuer: p.issuer,
+    usage: p.usage,
+    allowedNames: p.allowedNames,
+    validityMs: ms(p.validity) ?? 720 * HOUR,
+    tokenScope: p.tokenScope,
+  }));
+  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items, ...(alerts.length && { alerts }), ...(enrol.length && { enrol }) };
 }
 
 /** Cross-field rules the schema cannot express. Returns every violation found. */
@@ -269,6 +278,14 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
       }
     }
     if (item.restart.withinMs !== undefined && item.restart.policy === 'none') add(`${item.path}.restart.within`, 'has no meaning with policy none');
+  }
+  const profiles = new Set<string>();
+  for (const p of inv.enrol ?? []) {
+    if (profiles.has(p.name)) add(`${p.path}.name`, `duplicate enrolment profile "${p.name}"`);
+    profiles.add(p.name);
+    const issuer = authorities.get(p.issuer);
+    if (!issuer) add(`${p.path}.issuer`, `unknown authority ${quote(p.issuer)}`);
+    else if (p.validityMs > issuer.validityMs) add(`${p.path}.validity`, `outlives its issuer "${issuer.name}"`);
   }
   issues.push(...checkProbes(inv));
   issues.push(...checkAlertRules(inv.alerts ?? [], new Set(inv.items.keys())));

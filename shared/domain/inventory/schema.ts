@@ -283,6 +283,17 @@ export const credential = z.strictObject({
   restart: restart.optional(),
 });
 
+/** A CSR enrolment profile: who may ask (token scope) for what (names, usage), signed by which authority. */
+export const enrolProfile = z.strictObject({
+  name: itemName,
+  issuer: text(LIMITS.text).meta({ description: 'the authority that signs enrolled certificates' }),
+  usage: z.enum(USAGES),
+  allowedNames: list(text(LIMITS.dnsName), 100, 'allowed names').min(1)
+    .meta({ description: 'DNS names a CSR may ask for (CN and SANs); "*.x.y" allows any one label in front of x.y' }),
+  validity: validity.optional().meta({ description: 'validity of enrolled certificates (default 720h)' }),
+  tokenScope: text(LIMITS.text).meta({ description: 'scope a bearer token must hold to enrol with this profile, e.g. enrol:backup-clients' }),
+});
+
 export const cluster = z.strictObject({
   name: clusterName,
   context: text(LIMITS.text).optional().meta({ description: 'kubeconfig context; defaults to the name' }),
@@ -299,6 +310,7 @@ export const inventorySchema = z.strictObject({
   authorities: list(authority, LIMITS.items, 'authorities').optional(),
   certificates: list(certificate, LIMITS.items, 'certificates').optional(),
   credentials: list(credential, LIMITS.items, 'credentials').optional(),
+  enrol: list(enrolProfile, 1000, 'enrolment profiles').optional().meta({ description: 'CSR enrolment profiles for POST /v1/enrol' }),
   alerts: z.array(alertRuleSchema).max(1000).optional().meta({ description: 'alert-driven remediation: Alertmanager or CloudWatch alarms mapped to rotate, resync or restart' }),
 });
 
@@ -310,6 +322,7 @@ export type ConsumerDocument = z.infer<typeof consumer>;
 export type RestartDocument = z.infer<typeof restart>;
 export type ProbeDocument = z.infer<typeof probe>;
 export type ExternalDocument = z.infer<typeof external>;
+export type EnrolProfileDocument = z.infer<typeof enrolProfile>;
 export type KeyType = (typeof KEY_TYPES)[number];
 export type Usage = (typeof USAGES)[number];
 export type RestartPolicyName = (typeof RESTART_POLICIES)[number];
