@@ -25,6 +25,9 @@ import type { Logger } from '../shared/ports/logger.js';
 /** Where Secrets go: manifests on disk, live clusters through a kubeconfig, or nowhere (store only). */
 export type Target = { readonly kind: 'out'; readonly dir: string } | { readonly kind: 'kube'; readonly kubeconfig?: string } | { readonly kind: 'none' };
 
+/** The longest wait a CLI command sleeps through; a step due later is left to a later run. */
+export const CLI_MAX_WAIT_MS = 10 * 60_000;
+
 export interface LocalRuntime {
   readonly deps: Deps;
   readonly queue: InProcessQueue;
@@ -90,7 +93,9 @@ async function composeLocked(
   const store = new FileVault(join(stateDir, 'vault'), key);
   const journal = new JsonJournal(join(stateDir, 'journal'));
   const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));
-  const queue = new InProcessQueue();
+  // Waits up to CLI_MAX_WAIT_MS are slept (restart polls, retries, a short propagation); longer ones (a signing key's
+  // overlap) park the rotation in the journal for the next apply, scan or rotate to resume.
+  const queue = new InProcessQueue(undefined, undefined, { parkBeyondMs: CLI_MAX_WAIT_MS });
 
   let clusters = new Map<string, Cluster>();
   let restartModule: typeof import('../shared/app/restart/index.js') | undefined;

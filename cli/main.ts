@@ -4,6 +4,7 @@ import { InvalidInventoryError, isRekeyError } from '../shared/domain/errors.js'
 import { registerApply } from './commands/apply.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
+import { registerScan } from './commands/scan.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRecover } from './commands/recover.js';
@@ -18,7 +19,7 @@ import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } 
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport, registerScan];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

@@ -27,7 +27,8 @@ export function registerApply(cli: Command, ctx: CliContext): void {
         const r = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`), recover: cliRecovery(runtime, cliLease()) });
         // A due CA rotates with trust overlap (never a hard cut): drive its rotation to the end here.
         if (r.rotations.length) await driveRotations(runtime.deps, inv, runtime.queue, { onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
-        const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter((x) => x && x.status !== RotationStatus.Completed);
+        // A rotation still running was parked (a signing key waiting out its overlap): the next run finishes it.
+        const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter((x) => x && x.status !== RotationStatus.Completed && x.status !== RotationStatus.Running);
         return { ...r, problems: [...r.problems, ...unfinished.map((x) => `rotation ${x!.id} of ${x!.item} ${x!.status}${x!.error ? `: ${x!.error}` : ''}`)] };
       })().finally(runtime.close);
       progress.done();

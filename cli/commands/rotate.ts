@@ -7,7 +7,7 @@ import { composeLocal } from '../compose.js';
 import { out, printJson, targetFor, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
-import { recover } from '../../shared/app/recover.js';
+import { recover, RecoveryAction } from '../../shared/app/recover.js';
 import { cliLease, cliRecovery, formatRecovery } from './recover.js';
 
 export function registerRotate(cli: Command, ctx: CliContext): void {
@@ -32,8 +32,11 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
         const recovered = await recover(deps, inv, cliRecovery({ queue }, lease));
         if (!json) for (const line of formatRecovery(recovered.entries)) out(line);
         const before = await status(deps, inv);
-        const record = await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason, lease });
-        if (!json) out(`rotation ${record.id} of ${name} started`);
+        // A rotation of this item left running (a signing key waiting out its overlap) was resumed by recovery: that
+        // one is what this run reports; no second one starts.
+        const waiting = recovered.entries.find((e) => e.item === name && e.action === RecoveryAction.Resumed && e.rotationId);
+        const record = waiting?.rotationId ? { id: waiting.rotationId } : await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason, lease });
+        if (!json) out(waiting ? `rotation ${record.id} of ${name} resumed` : `rotation ${record.id} of ${name} started`);
         await driveRotations(deps, inv, queue, { lease, onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
         progress.done();
         return { before, final: (await deps.journal.get(record.id))!, after: await status(deps, inv) };
@@ -46,7 +49,9 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
           out(`  ${a.name}: ${b?.serial ? `serial ${b.serial.slice(0, 16)} -> ` : ''}${a.serial ? `serial ${a.serial.slice(0, 16)}` : `version ${a.version}`}`);
         }
         out(`rotation ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+        if (final.status === RotationStatus.Running) out(`  waits at ${final.step}: run \`rekey apply\`, \`rekey scan\` or \`rekey rotate ${name}\` again later to finish it`);
       }
-      if (final.status !== RotationStatus.Completed) ctx.run.exitCode = 1;
+      // A rotation left waiting (a long overlap, parked for a later run) is not a failure.
+      if (final.status !== RotationStatus.Completed && final.status !== RotationStatus.Running) ctx.run.exitCode = 1;
     });
 }

@@ -11,7 +11,7 @@ import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { isUnderAny } from '../domain/rotation/authority-scope.js';
 import { RotationKind, Trigger } from '../domain/rotation/record.js';
-import { rotatingAuthorities } from './rotation/rotating.js';
+import { isSigningKey, mintedFromAny, rotatingAuthorities, rotatingSigningKeys } from './rotation/rotating.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
 import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
 
@@ -30,7 +30,7 @@ export interface ApplyResult {
   readonly problems: readonly string[];
   /** What a killed earlier run had left and this run put right first (see `recover`). */
   readonly recovered: readonly RecoveryEntry[];
-  /** Authority and password rotations this run started (queued; the caller drives them). */
+  /** Authority, password and signing-key rotations this run started (queued; the caller drives them). */
   readonly rotations: readonly string[];
 }
 
@@ -48,13 +48,20 @@ export async function apply(
   const reader = new MaterialReader(deps.store, inventory);
   let done = 0;
   const rotating = await rotatingAuthorities(deps, inventory);
+  const keysRotating = await rotatingSigningKeys(deps, inventory);
   const rotations: string[] = [];
   const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
-    if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating)) return;
+    if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating) || mintedFromAny(d.unit.item, keysRotating)) return;
     if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
       // Never a hard cut: a CA that exists rotates with trust overlap, and what it signs moves with it.
       if (!rotating.has(d.unit.item.name)) rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
       rotating.add(d.unit.item.name);
+      return;
+    }
+    if (isSigningKey(d.unit.item) && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
+      // Nor for a signing key: its successor is published before it signs, its tokens are minted again after.
+      if (!keysRotating.has(d.unit.item.name)) rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
+      keysRotating.add(d.unit.item.name);
       return;
     }
     if (d.action !== IssueAction.Adopt && rotationKindOf(d.unit.item) === RotationKind.Password) {

@@ -12,8 +12,10 @@ import { pemBlocks } from '../domain/pki/der.js';
 
 /** A credential's current version, described without its secret part. */
 export interface CredentialFacts {
-  readonly type: 'password' | 'signing-key';
+  readonly type: 'password' | 'signing-key' | 'token';
   readonly createdAt: string;
+  /** Tokens: when the token expires (the token itself is never shown). */
+  readonly expiresAt?: string;
   readonly login?: string;
   readonly kid?: string;
   readonly alg?: string;
@@ -95,6 +97,8 @@ function credentialFacts(m: Material): CredentialFacts | undefined {
       return { type: 'password', createdAt: m.createdAt, ...(m.login && { login: m.login }) };
     case 'signing-key':
       return { type: 'signing-key', createdAt: m.createdAt, kid: m.kid, alg: m.alg, keySet: m.keySet.map((k) => String(k.kid ?? '?')) };
+    case 'token':
+      return { type: 'token', createdAt: m.createdAt, kid: m.kid, expiresAt: m.expiresAt };
     case 'certificate':
       return undefined;
     default: {

@@ -1,4 +1,4 @@
-import type { Inventory } from '../domain/inventory/model.js';
+import type { Inventory, Item } from '../domain/inventory/model.js';
 import { adoptableMaterial } from '../domain/pki/adopt.js';
 import { decideIssuance, IssueReason } from '../domain/plan/issuance.js';
 import { adoptablePassword } from '../domain/credentials/adopt.js';
@@ -30,6 +30,7 @@ export function actionFor(reason: IssueReason): IssueAction {
     case IssueReason.RotationDue:
       return IssueAction.Renew;
     case IssueReason.IssuerChanged:
+    case IssueReason.SigningKeyChanged:
     case IssueReason.SpecChanged:
       return IssueAction.Reissue;
     default: {
@@ -73,7 +74,11 @@ export async function walkIssuance(
     const current = (await reader.current(unit.storeName))?.material;
     const issuerName = item.kind === 'authority' ? item.parent : item.kind === 'certificate' ? item.issuer : undefined;
     let issuerFingerprint: string | undefined;
-    if (issuerName !== undefined) {
+    if (item.kind === 'credential' && item.token) {
+      // A token follows its signing key's active key id.
+      const key = (await reader.current(storeNameOf(inventory.name, item.token.signingKey)))?.material;
+      issuerFingerprint = changed.has(item.token.signingKey) ? 'changes-in-this-run' : key?.type === 'signing-key' ? key.kid : undefined;
+    } else if (issuerName !== undefined) {
       const issuerCurrent = await reader.current(storeNameOf(inventory.name, issuerName));
       issuerFingerprint = changed.has(issuerName) ? 'changes-in-this-run' : issuerCurrent?.material.type === 'certificate' ? issuerCurrent.material.fingerprint : undefined;
     }
@@ -102,7 +107,11 @@ export async function walkIssuance(
     }
   }
   // Leaves and credentials depend only on authorities: many at once, so store writes (fsync) overlap.
-  const rest = [...inventory.certificates, ...inventory.credentials].flatMap((item) => unitsOf(inventory, item));
+  const isToken = (item: Item) => item.kind === 'credential' && item.type === 'jwt-token';
+  const rest = [...inventory.certificates, ...inventory.credentials].filter((i) => !isToken(i)).flatMap((item) => unitsOf(inventory, item));
   for (const d of await mapLimit(rest, LEAF_CONCURRENCY, decide)) if (d) decisions.push(d);
+  // Tokens after their signing keys: a key issued (or re-issued) in this run signs them.
+  const tokens = inventory.credentials.filter(isToken).flatMap((item) => unitsOf(inventory, item));
+  for (const d of await mapLimit(tokens, LEAF_CONCURRENCY, decide)) if (d) decisions.push(d);
   return decisions;
 }

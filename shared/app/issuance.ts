@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { newPasswordMaterial, newSigningKeyMaterial } from '../domain/credentials/generate.js';
+import { mintToken } from '../domain/credentials/token.js';
 import { makeEvent, EventType } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { issueMaterial } from '../domain/pki/issue.js';
@@ -37,6 +38,7 @@ export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers
     }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
+      if (item.type === 'jwt-token') return mintToken(item, await reader.signingKey(item.token!.signingKey), reader.inventoryName, now, specHash);
       const previous = (await reader.current(unit.storeName))?.material;
       return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? (previous as SigningKeyMaterial) : undefined);
     }

@@ -1,7 +1,7 @@
-import { NotFoundError } from '../domain/errors.js';
+import { IntegrityError, NotFoundError } from '../domain/errors.js';
 import type { Authority, Inventory } from '../domain/inventory/model.js';
 import { issuerMaterialOf, type IssuerMaterial } from '../domain/pki/issue.js';
-import { asCertificate, decodeMaterial, type Material } from '../domain/store/material.js';
+import { asCertificate, decodeMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
 import { storeNameOf, type Unit } from '../domain/units.js';
 import { Stage, type SecretStore } from '../ports/secret-store.js';
 
@@ -60,6 +60,19 @@ export class MaterialReader {
     const v = await this.store.getVersion(unit.storeName, { versionId });
     if (!v) throw new NotFoundError(`version ${versionId} of ${unit.storeName} is missing`, { context: { item: unit.key } });
     return decodeMaterial(v.value, unit.storeName);
+  }
+
+  /** The name of the inventory this reader reads for. */
+  get inventoryName(): string {
+    return this.inventory.name;
+  }
+
+  /** The current version of a jwt-signing-key credential (its active key signs tokens). */
+  async signingKey(name: string): Promise<SigningKeyMaterial> {
+    const current = await this.current(storeNameOf(this.inventory.name, name));
+    if (!current) throw new NotFoundError(`signing key "${name}" has not been issued yet`, { context: { item: name } });
+    if (current.material.type !== 'signing-key') throw new IntegrityError(`${name} holds a ${current.material.type}, not a signing key`, { context: { item: name } });
+    return current.material;
   }
 
   /** The current material of an authority, ready to sign with. */

@@ -13,9 +13,10 @@ import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
 import { isRunnable } from './rotation/machines.js';
 import { isUnderAny } from '../domain/rotation/authority-scope.js';
-import { rotatingAuthorities } from './rotation/rotating.js';
+import { isSigningKey, isToken, mintedFromAny, rotatingAuthorities, rotatingSigningKeys } from './rotation/rotating.js';
 import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
+import { pickUpRequests, type RequestOutcome } from './requests.js';
 
 export interface ScanResult {
   readonly started: readonly { readonly item: string; readonly rotationId: string; readonly reason: string }[];
@@ -27,12 +28,15 @@ export interface ScanResult {
   readonly unlisted: readonly UnlistedConsumer[];
   /** What dead workers had left and this scan resumed or discarded first (with `recover`). */
   readonly recovered: readonly RecoveryEntry[];
+  /** RotationRequest objects picked up in the clusters (started, or their status written back). */
+  readonly requests: readonly RequestOutcome[];
 }
 
 /**
  * The scheduled pass: starts rotations of items that are due (one per item, never beside a running one),
  * issues authorities that do not exist yet, emits ExpiringSoon for what is within its renewal window and
- * DriftDetected for cluster Secrets that differ from the store. With `repair`, drifted Secrets are rewritten.
+ * DriftDetected for cluster Secrets that differ from the store, and picks up RotationRequests (see requests.ts).
+ * With `repair`, drifted Secrets are rewritten.
  */
 export async function scan(deps: Deps, inventory: Inventory, options: { repair?: boolean; recover?: RecoverOptions } = {}): Promise<ScanResult> {
   const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
@@ -45,6 +49,7 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   const dueItems = new Map<string, string>();
   // Authorities rotating (or about to): what they sign moves with their rotation, never on its own.
   const rotating = await rotatingAuthorities(deps, inventory);
+  const keysRotating = await rotatingSigningKeys(deps, inventory);
 
   await walkIssuance(deps, inventory, reader, async (d) => {
     const item = d.unit.item;
@@ -52,6 +57,18 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
       skipped.push({ item: d.unit.key, reason: `${d.reason}: moves with the rotation of the authority above it` });
       return;
     }
+    if (mintedFromAny(item, keysRotating)) {
+      skipped.push({ item: d.unit.key, reason: `${d.reason}: minted again by the rotation of its signing key` });
+      return;
+    }
+    if (d.action === IssueAction.Issue && (isSigningKey(item) || isToken(item))) {
+      // A first signing key (seed 003: generated when missing) or token needs no rotation: make it now. Keys come
+      // before tokens in this walk, so a token is signed by its key's first version.
+      await carryOut(deps, inventory, reader, d);
+      issued.push(d.unit.key);
+      return;
+    }
+    if (isSigningKey(item) && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) keysRotating.add(item.name);
     if (d.action === IssueAction.Skip) {
       skipped.push({ item: d.unit.key, reason: d.reason });
       return;
@@ -116,5 +133,7 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   const unlisted = await findUnlistedConsumers(deps, inventory);
   events.push(...unlistedConsumerEvents(inventory, unlisted, now));
   await deps.events.publish(events);
-  return { started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted, recovered };
+  // Requests made with kubectl: after the due rotations, so one asked for an item that is due now waits for it.
+  const requests = await pickUpRequests(deps, inventory);
+  return { requests, started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted, recovered };
 }

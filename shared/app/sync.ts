@@ -10,6 +10,7 @@ import { mapLimit } from './concurrency.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { trustOverride } from './rotation/trust.js';
+import { publishedKeySet } from './rotation/key-set.js';
 
 export const SyncChange = {
   Created: 'created',
@@ -134,6 +135,7 @@ export async function syncUnits(
     const current = await reader.current(t.unit.storeName);
     if (!current) return { ...base, change: SyncChange.NotIssued };
     const trust = await trustOf(t.unit);
+    const keySet = await publishedKeySet(reader, t.unit);
     const desired: DesiredSecret = desiredSecret({
       inventory: inventory.name,
       item: t.unit.item,
@@ -143,9 +145,11 @@ export async function syncUnits(
       versionId: current.versionId,
       material: current.material,
       ...(trust !== undefined && { trust }),
+      ...(keySet !== undefined && { keySet }),
     });
     const seen = existing.get(t.name);
-    const decision = decideSync(desired, seen, t.unit.item.adopt);
+    const adopt = t.unit.item.adopt || fillsEmptySecret(t.unit, seen);
+    const decision = decideSync(desired, seen, adopt);
     if (!decision.write) {
       return decision.reason === SyncReason.SecretUnmanaged
         ? { ...base, change: SyncChange.Unmanaged, reason: `Secret exists and is not managed by rekey (set adopt: true to take it over)` }
@@ -154,7 +158,7 @@ export async function syncUnits(
     const change = seen ? SyncChange.Updated : SyncChange.Created;
     if (options.dryRun) return { ...base, change, reason: decision.reason, versionId: current.versionId };
     try {
-      await deps.clusters.get(t.cluster)!.secrets.writeSecret(desired, { adopt: t.unit.item.adopt, ...(seen && { expected: seen }) });
+      await deps.clusters.get(t.cluster)!.secrets.writeSecret(desired, { adopt, ...(seen && { expected: seen }) });
     } catch (e) {
       if (e instanceof UnmanagedObjectError) return { ...base, change: SyncChange.Unmanaged, reason: e.message };
       throw e;
@@ -172,6 +176,15 @@ export async function syncUnits(
   return { secrets, files, reloads };
 }
 
+/**
+ * Seed 003: a signing key's (or token's) Secret that someone created empty, for rekey to fill, is filled even
+ * without rekey's label or `adopt: true`. A Secret with any data stays someone else's.
+ */
+function fillsEmptySecret(unit: Unit, seen: ObservedSecret | undefined): boolean {
+  const jwt = unit.item.kind === 'credential' && (unit.item.type === 'jwt-signing-key' || unit.item.type === 'jwt-token');
+  return jwt && seen !== undefined && Object.values(seen.data).every((v) => v === '');
+}
+
 function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record<string, string> {
   const placement = unit.item.files!;
   const files: Record<string, string> = {};
@@ -186,9 +199,17 @@ function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record
     case 'password':
       files[placement.cert] = m.password;
       break;
-    default:
+    case 'token':
+      files[placement.cert] = m.token;
+      break;
+    case 'signing-key':
       files[placement.cert] = JSON.stringify({ keys: m.keySet });
       if (placement.key) files[placement.key] = JSON.stringify(m.jwk);
+      break;
+    default: {
+      const never: never = m;
+      throw new Error(`unknown material ${JSON.stringify(never)}`);
+    }
   }
   return files;
 }

@@ -71,7 +71,7 @@ export function issuerPath(inventory: Inventory, issuerName: string): Authority[
 export function specHashOf(unit: Unit): string {
   const item = unit.item;
   const spec = item.kind === 'credential'
-    ? { type: item.type, length: item.length, algorithm: item.algorithm }
+    ? { type: item.type, length: item.length, algorithm: item.algorithm, ...(item.token && { token: item.token }) }
     : {
         kind: item.kind,
         cn: unit.commonName,

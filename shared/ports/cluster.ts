@@ -1,5 +1,6 @@
 import type { DesiredSecret, ObservedSecret } from '../domain/sync/secret.js';
 import type { WorkloadRef } from '../domain/restart/workload.js';
+import type { RequestStatus, RotationRequest } from '../domain/requests/rotation-request.js';
 
 export type { DesiredSecret, ObservedSecret, WorkloadRef };
 
@@ -52,8 +53,17 @@ export interface WorkloadControl {
   mergePatch(object: { apiVersion: string; kind: string; namespace?: string; name: string }, patch: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
+/** RotationRequest objects (rekey.dev/v1alpha1) in a live cluster. Absent for manifest output. */
+export interface RotationRequestControl {
+  /** The requests in a namespace; none when the CRD is not installed in the cluster. */
+  list(namespace: string): Promise<RotationRequest[]>;
+  /** Replaces the status subresource (conditional on the resourceVersion read); returns the object as written. */
+  writeStatus(request: RotationRequest, status: RequestStatus): Promise<RotationRequest>;
+}
+
 export interface Cluster {
   readonly name: string;
   readonly secrets: SecretSink;
   readonly workloads?: WorkloadControl;
+  readonly requests?: RotationRequestControl;
 }

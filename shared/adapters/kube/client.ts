@@ -42,6 +42,20 @@ export class RawObjectApi extends KubernetesObjectApi {
     ctx.setBody(JSON.stringify(body));
     await this.requestPromise(ctx);
   }
+
+  /**
+   * A request to a path rekey knows (its own CRD's), without discovery and without the typed serializer: the JSON
+   * goes and comes back as it is.
+   */
+  async requestJson(path: string, method: 'GET' | 'PUT', body?: unknown): Promise<unknown> {
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method === 'GET' ? HttpMethod.GET : HttpMethod.PUT);
+    ctx.setHeaderParam('Accept', 'application/json');
+    if (body !== undefined) {
+      ctx.setHeaderParam('Content-Type', 'application/json');
+      ctx.setBody(JSON.stringify(body));
+    }
+    return this.requestPromise(ctx, 'any');
+  }
 }
 
 export interface ClientOptions {

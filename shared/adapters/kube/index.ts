@@ -6,6 +6,7 @@ import type { Logger } from '../../ports/logger.js';
 import { makeClient } from './client.js';
 import { KubeSecretSink } from './secret-sink.js';
 import { KubeWorkloadControl } from './workloads.js';
+import { KubeRotationRequests } from './rotation-requests.js';
 
 export interface ConnectOptions {
   /** Path of a kubeconfig; default: KUBECONFIG, then ~/.kube/config (then in-cluster). */
@@ -73,7 +74,7 @@ export async function connectClusters(refs: readonly ClusterRef[], options: Conn
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
     });
-    clusters.set(ref.name, { name: ref.name, secrets: new KubeSecretSink(client), workloads: new KubeWorkloadControl(client) });
+    clusters.set(ref.name, { name: ref.name, secrets: new KubeSecretSink(client), workloads: new KubeWorkloadControl(client), requests: new KubeRotationRequests(client) });
   }
   return clusters;
 }
@@ -82,3 +83,4 @@ export { KubeSecretSink, FIELD_MANAGER } from './secret-sink.js';
 export { KubeWorkloadControl, RolloutFailedError } from './workloads.js';
 export { ForbiddenError, EvictionBlockedError, RejectedError, translateKubeError } from './errors.js';
 export { RestartAnnotation } from './restart-patch.js';
+export { KubeRotationRequests } from './rotation-requests.js';

@@ -11,8 +11,23 @@ interface Queued {
  */
 export class InProcessQueue implements StepQueue {
   private readonly items: Queued[] = [];
+  private readonly parkedSteps: StepMessage[] = [];
 
-  constructor(private readonly now: () => number = Date.now, private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {}
+  /**
+   * `parkBeyondMs`: a message due later than this is not waited for: `drain` sets it aside (see `parked`) and
+   * returns, leaving its rotation running in the journal for a later run to resume (a signing key's overlap lasts
+   * hours; a CLI must not sleep through it). Without it every wait is slept.
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+    private readonly options: { readonly parkBeyondMs?: number } = {},
+  ) {}
+
+  /** Messages set aside by `drain` because they were due too late; their rotations wait in the journal. */
+  get parked(): readonly StepMessage[] {
+    return this.parkedSteps;
+  }
 
   async enqueue(message: StepMessage, options: { delaySeconds?: number } = {}): Promise<void> {
     this.items.push({ message, readyAt: this.now() + (options.delaySeconds ?? 0) * 1000 });
@@ -29,6 +44,10 @@ export class InProcessQueue implements StepQueue {
       this.items.sort((a, b) => a.readyAt - b.readyAt);
       const next = this.items.shift()!;
       const wait = next.readyAt - this.now();
+      if (this.options.parkBeyondMs !== undefined && wait > this.options.parkBeyondMs) {
+        this.parkedSteps.push(next.message);
+        continue;
+      }
       if (wait > 0) await this.sleep(wait);
       await handle(next.message);
     }

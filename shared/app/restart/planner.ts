@@ -3,7 +3,8 @@ import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types
 import type { Inventory, Item } from '../../domain/inventory/model.js';
 import { mergeByCluster, planRestarts, type ClusterRestartRequest, type RestartPlan } from '../../domain/restart/plan.js';
 import { workloadId } from '../../domain/restart/workload.js';
-import { RestartState, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
+import { RestartState, RotationKind, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
+import { SigningKeyStep } from '../../domain/rotation/machines.js';
 import { unitsOf } from '../../domain/units.js';
 import type { WorkloadControl } from '../../ports/cluster.js';
 import { Stage } from '../../ports/secret-store.js';
@@ -106,6 +107,12 @@ const restartItemsOf = (inventory: Inventory, record: RotationRecord): Item[] =>
 async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<RestartPlan | undefined> {
   const items = restartItemsOf(inventory, record);
   if (items.length === 0) return undefined;
+  if (record.kind === RotationKind.SigningKey) {
+    // Verifiers before the new key signs, its consumers (signers) after; the step is part of the hash so both restart.
+    const item = items[0]!;
+    const view = record.step === SigningKeyStep.AwaitVerifiers && item.kind === 'credential' ? { ...item, consumers: item.verifiers } : item;
+    return planRestarts({ changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }], syncedAt: syncedAt(deps, record) });
+  }
   if (!record.authority) {
     const item = items[0]!;
     return planRestarts({ changes: [{ item, versions: await currentVersions(deps, inventory, item) }], syncedAt: syncedAt(deps, record) });

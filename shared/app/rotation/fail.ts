@@ -33,6 +33,8 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
   }
   if (beforePromotion(record.kind, record.step)) {
     for (const u of units) await deps.store.discardPending(u.storeName, rotationId);
+    // A signing key's successor may already be in the published key set: take it out again.
+    if (record.kind === RotationKind.SigningKey && units.length) await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
   } else if (error instanceof VerificationError && units.length) {
     for (const u of units) if (record.previousVersions[u.storeName]) await deps.store.rollback(u.storeName);
     await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });

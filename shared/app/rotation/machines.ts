@@ -4,6 +4,7 @@ import { RotationKind } from '../../domain/rotation/record.js';
 import { AUTHORITY_STEPS } from './authority-steps.js';
 import { LEAF_STEPS } from './leaf-steps.js';
 import { PASSWORD_STEPS } from './password-steps.js';
+import { SIGNING_KEY_STEPS } from './signing-key-steps.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
 
 /**
@@ -14,7 +15,7 @@ export const MACHINES: { readonly [K in RotationKind]: StepHandlers<StepOf<K>> |
   [RotationKind.Leaf]: LEAF_STEPS,
   [RotationKind.Authority]: AUTHORITY_STEPS,
   [RotationKind.Password]: PASSWORD_STEPS,
-  [RotationKind.SigningKey]: undefined,
+  [RotationKind.SigningKey]: SIGNING_KEY_STEPS,
 };
 
 /** Whether rotations of this kind can run. */

@@ -11,8 +11,8 @@ import { initialLease, type LeaseSettings } from './lease.js';
 import { isRunnable } from './machines.js';
 
 /**
- * Which step machine rotates an item. A password with a database, or with an owner to pause, has its own machine;
- * other credentials rotate like a leaf: new, check, promote, sync.
+ * Which step machine rotates an item. A password with a database, or with an owner to pause, has its own machine, and
+ * so has a JWT signing key; other credentials (passwords without either, tokens) rotate like a leaf.
  */
 export function rotationKindOf(item: Item): RotationKind {
   switch (item.kind) {
@@ -21,6 +21,7 @@ export function rotationKindOf(item: Item): RotationKind {
     case 'authority':
       return RotationKind.Authority;
     case 'credential':
+      if (item.type === 'jwt-signing-key') return RotationKind.SigningKey;
       return item.type === 'password' && (item.database || item.pause) ? RotationKind.Password : RotationKind.Leaf;
     default: {
       const never: never = item;

@@ -14,7 +14,7 @@ export interface StepContext {
 }
 
 /** What a step may write into the record beside its outcome. */
-export type RecordPatch = Partial<Pick<RotationRecord, 'restartDeadline' | 'authority'>>;
+export type RecordPatch = Partial<Pick<RotationRecord, 'restartDeadline' | 'authority' | 'signingKey'>>;
 
 export const StepResultStatus = { Completed: 'completed', Skipped: 'skipped', Waiting: 'waiting' } as const;
 export type StepResultStatus = (typeof StepResultStatus)[keyof typeof StepResultStatus];

@@ -50,6 +50,10 @@ export const LIMITS = {
   path: 4096,
   /** A `reload` command. */
   command: 4096,
+  /** One claim of a jwt-token (sub, aud, scope, iss). */
+  tokenClaim: 1024,
+  /** Shortest lifetime of a jwt-token (and tokenLifetime of a signing key): shorter ones expire before a re-mint. */
+  minTokenLifetimeMs: 1_000,
   /** Other free text (label selectors, contexts, object names). */
   text: 1024,
 } as const;

@@ -136,6 +136,13 @@ export interface PauseSpec {
   readonly resume: Readonly<Record<string, unknown>>;
 }
 
+/** A JWT minted from a signing-key credential into a Secret (key `token`). */
+export interface TokenSpec {
+  readonly signingKey: string;
+  readonly claims: { readonly sub?: string; readonly aud?: string; readonly scope?: string; readonly iss?: string };
+  readonly lifetimeMs: number;
+}
+
 export interface Credential extends ItemBase {
   readonly kind: typeof ItemKind.Credential;
   readonly type: CredentialType;
@@ -145,6 +152,12 @@ export interface Credential extends ItemBase {
   readonly rotateEveryMs: number;
   readonly database?: DatabaseLogin;
   readonly pause?: PauseSpec;
+  /** jwt-signing-key: workloads restarted after the new public key is published, before the new key signs. */
+  readonly verifiers: readonly Consumer[];
+  /** jwt-signing-key: how long a published key set takes to reach verifiers. */
+  readonly propagationMs?: number;
+  /** jwt-token only. */
+  readonly token?: TokenSpec;
 }
 
 export type Item = Authority | Certificate | Credential;

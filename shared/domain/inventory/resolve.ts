@@ -142,6 +142,16 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     rotateEveryMs: ms(c.rotateEvery) ?? DEFAULTS.credentialRotateEveryMs,
     ...(c.database && { database: c.database }),
     ...(c.pause && { pause: c.pause }),
+    verifiers: (c.verifiers ?? []).map(consumerOf),
+    ...(c.propagation !== undefined && { propagationMs: ms(c.propagation)! }),
+    ...(c.type === 'jwt-token' && {
+      token: {
+        signingKey: c.signingKey ?? '',
+        claims: Object.fromEntries(Object.entries(c.claims ?? {}).filter(([, v]) => v !== undefined)),
+        // Default: as long as the signing key lets tokens live.
+        lifetimeMs: ms(c.lifetime) ?? ms(doc.credentials?.find((k) => k.name === c.signingKey)?.tokenLifetime) ?? DEFAULTS.tokenLifetimeMs,
+      },
+    }),
     ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
     ...(c.files && { files: filesOf(c.files)! }),
     adopt: c.adopt ?? false,
@@ -251,6 +261,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (c.database && c.type !== 'password') add(`${c.path}.database`, 'only a password can be set in a database');
     // PostgreSQL cuts names at 63 bytes: `<role>_alt` must stay distinct.
     if (c.database?.strategy === 'alternating' && Buffer.byteLength(c.database.role) > 59) add(`${c.path}.database.role`, 'at most 59 bytes with strategy alternating (the second login is <role>_alt)');
+    checkJwtCredential(inv, c, add);
   }
 
   const targets = new Map<string, string>();
@@ -294,3 +305,23 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
 
 /** Whether `text` is an IP address a certificate can name (see `canonicalIp`). */
 export const isIp = (text: string): boolean => canonicalIp(text) !== undefined;
+
+/** Signing keys and the tokens minted from them: each field only where it means something, tokens outlived by the overlap. */
+function checkJwtCredential(inv: Inventory, c: Credential, add: (path: string, message: string) => void): void {
+  if (c.type !== 'jwt-signing-key') {
+    if (c.verifiers.length) add(`${c.path}.verifiers`, 'only a jwt-signing-key has verifiers');
+    if (c.propagationMs !== undefined) add(`${c.path}.propagation`, 'only a jwt-signing-key has a propagation time');
+  } else if (c.tokenLifetimeMs < LIMITS.minTokenLifetimeMs) add(`${c.path}.tokenLifetime`, `must be at least ${LIMITS.minTokenLifetimeMs / 1000}s`);
+  const token = c.token;
+  if (c.type !== 'jwt-token' || !token) return;
+  if (!token.signingKey) {
+    add(`${c.path}.signingKey`, 'a jwt-token needs signingKey (the jwt-signing-key credential that signs it)');
+    return;
+  }
+  const key = inv.items.get(token.signingKey);
+  if (key?.kind !== 'credential' || key.type !== 'jwt-signing-key') add(`${c.path}.signingKey`, `unknown jwt-signing-key credential ${quote(token.signingKey)}`);
+  else if (token.lifetimeMs > key.tokenLifetimeMs) {
+    add(`${c.path}.lifetime`, `longer than the tokenLifetime of "${key.name}": its tokens would outlive the old key's overlap`);
+  }
+  if (token.lifetimeMs < LIMITS.minTokenLifetimeMs) add(`${c.path}.lifetime`, `must be at least ${LIMITS.minTokenLifetimeMs / 1000}s`);
+}

@@ -10,7 +10,7 @@ import { SAFE_COMMAND, SAFE_TEXT, unsafeCharacter } from './text.js';
 export const KEY_TYPES = ['RSA-2048', 'RSA-3072', 'RSA-4096', 'ECDSA-P256', 'ECDSA-P384', 'Ed25519'] as const;
 export const USAGES = ['client', 'server', 'clientserver'] as const;
 export const RESTART_POLICIES = ['none', 'rolling', 'together'] as const;
-export const CREDENTIAL_TYPES = ['password', 'jwt-signing-key'] as const;
+export const CREDENTIAL_TYPES = ['password', 'jwt-signing-key', 'jwt-token'] as const;
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Pod'] as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -272,7 +272,21 @@ export const credential = z.strictObject({
   type: z.enum(CREDENTIAL_TYPES),
   length: z.number().int().min(16).max(256).optional().meta({ description: 'password length (default 32)' }),
   algorithm: z.enum(['ES256', 'ES384', 'EdDSA', 'RS256']).optional().meta({ description: 'JWT signing algorithm (default ES256)' }),
-  tokenLifetime: duration.optional().meta({ description: 'longest lifetime of a token signed with the key' }),
+  tokenLifetime: duration.optional().meta({ description: 'longest lifetime of a token signed with the key: the old public key stays published this long after a new key activates (default 1h)' }),
+  verifiers: list(consumer, LIMITS.consumers, 'verifiers').optional()
+    .meta({ description: `jwt-signing-key: workloads that verify tokens, restarted after the new public key is published and before it signs (at most ${LIMITS.consumers})` }),
+  propagation: duration.optional().meta({ description: 'jwt-signing-key: how long verifiers need to see a published key set; waited before the new key signs' }),
+  signingKey: text(LIMITS.text).optional().meta({ description: 'jwt-token: the jwt-signing-key credential that signs the token' }),
+  claims: z
+    .strictObject({
+      sub: text(LIMITS.tokenClaim).optional(),
+      aud: text(LIMITS.tokenClaim).optional(),
+      scope: text(LIMITS.tokenClaim).optional().meta({ description: 'space-separated scopes' }),
+      iss: text(LIMITS.tokenClaim).optional().meta({ description: 'default rekey/<inventory>' }),
+    })
+    .optional()
+    .meta({ description: 'jwt-token: claims of the token (iat, nbf, exp and jti are added)' }),
+  lifetime: duration.optional().meta({ description: 'jwt-token: lifetime of each token (default: the tokenLifetime of its signing key); minted again when a third of it is left' }),
   rotateEvery: duration.optional(),
   secret: secretTarget.optional(),
   files: fileTarget.optional(),
@@ -281,6 +295,10 @@ export const credential = z.strictObject({
   adopt: z.boolean().optional(),
   consumers: consumers.optional(),
   restart: restart.optional(),
+}).superRefine((c, ctx) => {
+  // Fields of one credential type on another are mistakes, not options to ignore.
+  const tokenOnly = c.type !== 'jwt-token' ? (['signingKey', 'claims', 'lifetime'] as const).filter((f) => c[f] !== undefined) : [];
+  for (const f of tokenOnly) ctx.addIssue({ code: 'custom', path: [f], message: 'only a jwt-token has signingKey, claims and lifetime', input: c[f] });
 });
 
 /** A CSR enrolment profile: who may ask (token scope) for what (names, usage), signed by which authority. */

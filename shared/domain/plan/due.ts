@@ -6,10 +6,15 @@ const certificateRenewal = (item: Authority | Certificate, notAfter: Date): Date
 
 /**
  * The one answer to "when is this version due": a certificate at `notAfter - renewBefore`, a credential at
- * `createdAt + rotateEvery`. Undefined when the material does not fit the item (nothing is due then).
+ * `createdAt + rotateEvery`, a token when a third of its lifetime is left. Undefined when the material does not fit the item (nothing is due then).
  */
 export function renewalInstant(item: Item, material: Material): Date | undefined {
   if (material.type === 'certificate') return item.kind === 'credential' ? undefined : certificateRenewal(item, new Date(material.notAfter));
+  // A token is minted again when a third of its lifetime is left (or sooner, by rotateEvery).
+  if (material.type === 'token' && item.kind === 'credential' && item.token) {
+    const byExpiry = Date.parse(material.expiresAt) - item.token.lifetimeMs / 3;
+    return new Date(Math.min(byExpiry, Date.parse(material.createdAt) + item.rotateEveryMs));
+  }
   return item.kind === 'credential' ? new Date(Date.parse(material.createdAt) + item.rotateEveryMs) : undefined;
 }
 

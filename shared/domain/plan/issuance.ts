@@ -10,13 +10,17 @@ export const IssueReason = {
   IssuerChanged: 'IssuerChanged',
   SpecChanged: 'SpecChanged',
   RotationDue: 'RotationDue',
+  SigningKeyChanged: 'SigningKeyChanged',
 } as const;
 export type IssueReason = (typeof IssueReason)[keyof typeof IssueReason];
 
 export interface IssuanceInput {
   readonly unit: Unit;
   readonly current: Material | undefined;
-  /** Fingerprint of the issuer's certificate as it will be (after this run's own re-issues); undefined for roots. */
+  /**
+   * Fingerprint of the issuer's certificate as it will be (after this run's own re-issues); undefined for roots.
+   * For a token: the key id its signing key signs with now.
+   */
   readonly issuerFingerprint: string | undefined;
   readonly specHash: string;
   readonly now: Date;
@@ -37,6 +41,10 @@ const rotationDue: Policy = ({ unit, current, now }) => {
   return isDue(unit.item, current, now) ? IssueReason.RotationDue : undefined;
 };
 
+/** A token signed by a key that no longer signs (its signing key activated a new one): mint it again. */
+const signingKeyChanged: Policy = ({ current, issuerFingerprint }) =>
+  current?.type === 'token' && issuerFingerprint !== undefined && current.kid !== issuerFingerprint ? IssueReason.SigningKeyChanged : undefined;
+
 const issuerChanged: Policy = ({ current, issuerFingerprint }) => {
   // An adopted certificate was signed elsewhere; it is kept until it is due.
   if (current?.type !== 'certificate' || current.adopted || issuerFingerprint === undefined) return undefined;
@@ -49,7 +57,7 @@ const specChanged: Policy = ({ current, specHash }) => {
 };
 
 /** First violation wins, in this order. */
-export const ISSUANCE_POLICIES: readonly Policy[] = [neverIssued, expiry, rotationDue, issuerChanged, specChanged];
+export const ISSUANCE_POLICIES: readonly Policy[] = [neverIssued, expiry, rotationDue, signingKeyChanged, issuerChanged, specChanged];
 
 export function decideIssuance(input: IssuanceInput): IssueReason | undefined {
   for (const policy of ISSUANCE_POLICIES) {

@@ -53,13 +53,21 @@ export const PasswordStep = {
 } as const;
 export type PasswordStep = (typeof PasswordStep)[keyof typeof PasswordStep];
 
+/**
+ * A JWT signing key (seed 003): the new key is issued pending and its public half published in the key set beside
+ * the old one; verifiers restart (or a propagation time passes) so they accept both; then the new key signs
+ * (`activate`, the machine's promotion) and the tokens minted from it are minted again; the old public key stays
+ * in the key set until the longest token it signed (`tokenLifetime`) has expired, then it is removed.
+ */
 export const SigningKeyStep = {
   Issue: 'issue',
   PublishKeySet: 'publish-key-set',
-  Promote: 'promote',
-  Sync: 'sync',
-  Restart: 'restart',
-  RetireOld: 'retire-old',
+  AwaitVerifiers: 'await-verifiers',
+  Activate: 'activate',
+  RemintTokens: 'remint-tokens',
+  RestartSigners: 'restart-signers',
+  KeepOld: 'keep-old',
+  RemoveOld: 'remove-old',
 } as const;
 export type SigningKeyStep = (typeof SigningKeyStep)[keyof typeof SigningKeyStep];
 
@@ -107,12 +115,17 @@ export function nextStep(kind: RotationKind, step: RotationStep): RotationStep |
 }
 
 /** The step of each machine where the new version becomes current (every machine has one). */
-const PROMOTE = 'promote' satisfies RotationStep;
+export const PROMOTION_STEP: { readonly [K in RotationKind]: StepOf<K> } = {
+  [RotationKind.Leaf]: LeafStep.Promote,
+  [RotationKind.Authority]: AuthorityStep.Promote,
+  [RotationKind.Password]: PasswordStep.Promote,
+  [RotationKind.SigningKey]: SigningKeyStep.Activate,
+};
 
 /** True while the new version is still pending, so a failure discards it instead of rolling back. */
 export function beforePromotion(kind: RotationKind, step: RotationStep): boolean {
   const steps = stepsOf(kind);
-  return steps.indexOf(step) < steps.indexOf(PROMOTE);
+  return steps.indexOf(step) < steps.indexOf(PROMOTION_STEP[kind]);
 }
 
 /** Whether `a` comes after `b` in the machine (DONE is last). */

@@ -44,7 +44,7 @@ export interface ClusterRestart {
 /** Restarts that have not finished yet: requested, or waiting for their turn. */
 export const isOpenRestart = (r: ClusterRestart): boolean => r.state === RestartState.Requested || r.state === RestartState.Waiting;
 
-export const Trigger = { Manual: 'manual', Apply: 'apply', Schedule: 'schedule', Api: 'api', Alert: 'alert' } as const;
+export const Trigger = { Manual: 'manual', Apply: 'apply', Schedule: 'schedule', Api: 'api', Alert: 'alert', Request: 'request' } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 
 /**
@@ -86,6 +86,8 @@ export interface RotationRecord {
   readonly history: readonly StepOutcome[];
   /** Authority rotations only: what the overlap is about, for status, events and the later steps. */
   readonly authority?: AuthorityProgress;
+  /** Signing-key rotations only: the key ids (public) and when the key set changed. */
+  readonly signingKey?: SigningKeyProgress;
   readonly error?: string;
   /** Absent on records written before leases existed: such a rotation is free to be taken over. */
   readonly lease?: Lease;
@@ -105,6 +107,20 @@ export interface AuthorityProgress {
   /** The restart step whose restarts `restarts` holds, and the items whose consumers it restarts. */
   readonly restartStep?: RotationStep;
   readonly restartItems?: readonly string[];
+}
+
+/** Progress of a signing-key rotation: key ids are RFC 7638 thumbprints of public keys, nothing secret. */
+export interface SigningKeyProgress {
+  readonly oldKid?: string;
+  readonly newKid?: string;
+  /** When both public keys were first in the key set everywhere. */
+  readonly publishedAt?: string;
+  /** When the new key began to sign. */
+  readonly activatedAt?: string;
+  /** From when the old public key may leave the key set: activation + tokenLifetime. */
+  readonly retireAfter?: string;
+  /** The restart step whose restarts `restarts` holds (verifiers before activation, signers after). */
+  readonly restartStep?: RotationStep;
 }
 
 export const isFinished = (r: Pick<RotationRecord, 'status'>): boolean => r.status !== RotationStatus.Running;

@@ -55,7 +55,19 @@ export interface SigningKeyMaterial {
   readonly specHash: string;
 }
 
-export type Material = CertificateMaterial | PasswordMaterial | SigningKeyMaterial;
+/** A JWT minted from a signing key (a `jwt-token` credential). The token is a secret: never log it. */
+export interface TokenMaterial {
+  readonly type: 'token';
+  readonly token: string;
+  /** The signing key's item and the key id (public thumbprint) that signed the token. */
+  readonly signingKey: string;
+  readonly kid: string;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly specHash: string;
+}
+
+export type Material = CertificateMaterial | PasswordMaterial | SigningKeyMaterial | TokenMaterial;
 
 export const encodeMaterial = (m: Material): string => JSON.stringify(m);
 
@@ -67,7 +79,7 @@ export function decodeMaterial(value: string, name: string): Material {
     throw new IntegrityError(`stored value of ${name} is not JSON`, { cause, context: { item: name } });
   }
   const type = (parsed as { type?: unknown })?.type;
-  if (type === 'certificate' || type === 'password' || type === 'signing-key') return parsed as Material;
+  if (type === 'certificate' || type === 'password' || type === 'signing-key' || type === 'token') return parsed as Material;
   // A value written by something else that still has the design's certificate fields.
   if (parsed && typeof parsed === 'object' && 'cert' in parsed && 'key' in parsed) return { type: 'certificate', ...(parsed as object) } as CertificateMaterial;
   throw new IntegrityError(`stored value of ${name} is not rekey material`, { context: { item: name } });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { bundleHash } from '../rotation/bundle.js';
 import type { Item } from '../inventory/model.js';
 import { pemBlocks } from '../pki/der.js';
-import type { Material, PasswordMaterial } from '../store/material.js';
+import type { Material, PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
 
 export { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE };
@@ -15,6 +15,8 @@ export const Annotation = {
   NotAfter: 'rekey/not-after',
   /** SHA-256 of `ca.crt` while it holds a CA overlap bundle: the same value in every cluster and Secret. */
   BundleHash: 'rekey/bundle-hash',
+  /** SHA-256 of `jwks.json` while it also publishes a signing key that does not sign yet. */
+  KeySetHash: 'rekey/key-set-hash',
 } as const;
 
 /**
@@ -56,7 +58,12 @@ export function passwordSecretData(item: Item, material: PasswordMaterial): Reco
 }
 
 /** The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. */
-export function secretDataOf(item: Item, material: Material, trust?: string): { type: DesiredSecret['type']; data: Record<string, string> } {
+export function secretDataOf(
+  item: Item,
+  material: Material,
+  trust?: string,
+  keySet?: SigningKeyMaterial['keySet'],
+): { type: DesiredSecret['type']; data: Record<string, string> } {
   switch (material.type) {
     case 'certificate':
       if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': trust ?? material.cert + material.chain } };
@@ -66,8 +73,10 @@ export function secretDataOf(item: Item, material: Material, trust?: string): { 
     case 'signing-key':
       return {
         type: 'Opaque',
-        data: { 'signing-key.jwk': JSON.stringify(material.jwk), 'jwks.json': JSON.stringify({ keys: material.keySet }), kid: material.kid },
+        data: { 'signing-key.jwk': JSON.stringify(material.jwk), 'jwks.json': JSON.stringify({ keys: keySet ?? material.keySet }), kid: material.kid },
       };
+    case 'token':
+      return { type: 'Opaque', data: { token: material.token } };
     default: {
       const never: never = material;
       throw new Error(`unknown material ${JSON.stringify(never)}`);
@@ -85,8 +94,10 @@ export function desiredSecret(args: {
   material: Material;
   /** During a CA overlap: the bundle `ca.crt` holds instead of the stored one (see app/rotation/trust.ts). */
   trust?: string;
+  /** While a signing key's successor is published but not active: the key set `jwks.json` holds (app/rotation/key-set.ts). */
+  keySet?: SigningKeyMaterial['keySet'];
 }): DesiredSecret {
-  const { type, data } = secretDataOf(args.item, args.material, args.trust);
+  const { type, data } = secretDataOf(args.item, args.material, args.trust, args.keySet);
   const annotations: Record<string, string> = {
     [Annotation.Inventory]: args.inventory,
     [Annotation.Item]: args.unitKey,
@@ -98,6 +109,7 @@ export function desiredSecret(args: {
     annotations[Annotation.NotAfter] = args.material.notAfter;
   }
   if (args.trust !== undefined) annotations[Annotation.BundleHash] = bundleHash(args.trust);
+  if (args.keySet !== undefined) annotations[Annotation.KeySetHash] = createHash('sha256').update(data['jwks.json'] ?? '').digest('hex');
   return { name: args.name, namespace: args.namespace, type, data, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations };
 }
 
@@ -109,6 +121,8 @@ export const SyncReason = {
   SecretAdopted: 'SecretAdopted',
   /** A CA overlap began or ended: `ca.crt` gets or loses a CA. */
   TrustBundleChanged: 'TrustBundleChanged',
+  /** A signing key's successor was published in (or left) the key set before it signs. */
+  KeySetChanged: 'KeySetChanged',
 } as const;
 export type SyncReason = (typeof SyncReason)[keyof typeof SyncReason];
 
@@ -142,6 +156,7 @@ export function decideSync(desired: DesiredSecret, observed: ObservedSecret | un
   }
   if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
   if (observed.annotations[Annotation.BundleHash] !== desired.annotations[Annotation.BundleHash]) return { write: true, reason: SyncReason.TrustBundleChanged };
+  if (observed.annotations[Annotation.KeySetHash] !== desired.annotations[Annotation.KeySetHash]) return { write: true, reason: SyncReason.KeySetChanged };
   const observedHash = contentHash(observed.type, observed.data);
   if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {
     return { write: true, reason: SyncReason.SecretDrifted };

@@ -79,6 +79,6 @@ describe('decideIssuance', () => {
   });
 
   it('reasons are the exported constants plan shows', () => {
-    expect(Object.values(IssueReason)).toEqual(['NeverIssued', 'Expired', 'ExpiresSoon', 'IssuerChanged', 'SpecChanged', 'RotationDue']);
+    expect(Object.values(IssueReason)).toEqual(['NeverIssued', 'Expired', 'ExpiresSoon', 'IssuerChanged', 'SpecChanged', 'RotationDue', 'SigningKeyChanged']);
   });
 });
