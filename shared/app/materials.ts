@@ -62,11 +62,6 @@ export class MaterialReader {
     return decodeMaterial(v.value, unit.storeName);
   }
 
-  /** The name of the inventory this reader reads for. */
-  get inventoryName(): string {
-    return this.inventory.name;
-  }
-
   /** The current version of a jwt-signing-key credential (its active key signs tokens). */
   async signingKey(name: string): Promise<SigningKeyMaterial> {
     const current = await this.current(storeNameOf(this.inventory.name, name));

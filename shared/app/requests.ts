@@ -40,11 +40,11 @@ export function requestNamespaces(inventory: Inventory, cluster: string): string
 export async function pickUpRequests(deps: Deps, inventory: Inventory): Promise<RequestOutcome[]> {
   const outcomes: RequestOutcome[] = [];
   for (const [cluster, c] of deps.clusters) {
-    if (!c.requests) continue;
+    if (!c.rotationRequests) continue;
     for (const namespace of requestNamespaces(inventory, cluster)) {
       let requests: RotationRequest[];
       try {
-        requests = await c.requests.list(namespace);
+        requests = await c.rotationRequests.list(namespace);
       } catch (e) {
         // Not allowed to read them there (deploy/rbac.yaml's rekey-requests role not bound): the rest of the scan goes on.
         if (!isRekeyError(e) || e.retryable) throw e;
@@ -54,7 +54,7 @@ export async function pickUpRequests(deps: Deps, inventory: Inventory): Promise<
       for (const request of requests) {
         if (request.inventory !== undefined && request.inventory !== inventory.name) continue;
         if (isTerminal(request.status?.phase)) continue;
-        outcomes.push(await handle(deps, inventory, c.requests, request));
+        outcomes.push(await handle(deps, inventory, c.rotationRequests, request));
       }
     }
   }

@@ -65,5 +65,5 @@ export interface Cluster {
   readonly name: string;
   readonly secrets: SecretSink;
   readonly workloads?: WorkloadControl;
-  readonly requests?: RotationRequestControl;
+  readonly rotationRequests?: RotationRequestControl;
 }

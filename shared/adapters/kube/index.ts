@@ -74,7 +74,7 @@ export async function connectClusters(refs: readonly ClusterRef[], options: Conn
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
     });
-    clusters.set(ref.name, { name: ref.name, secrets: new KubeSecretSink(client), workloads: new KubeWorkloadControl(client), requests: new KubeRotationRequests(client) });
+    clusters.set(ref.name, { name: ref.name, secrets: new KubeSecretSink(client), workloads: new KubeWorkloadControl(client), rotationRequests: new KubeRotationRequests(client) });
   }
   return clusters;
 }
