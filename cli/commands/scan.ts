@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { pickUpRequests } from '../../shared/app/requests.js';
+import { pickUpRequests, type RequestOutcome } from '../../shared/app/requests.js';
 import { driveRotations } from '../../shared/app/rotation/index.js';
 import { scan } from '../../shared/app/scan.js';
 import { RotationStatus } from '../../shared/domain/rotation/record.js';
@@ -15,6 +15,9 @@ import { cliLease, cliRecovery, formatRecovery } from './recover.js';
  * RotationRequest objects, drives them (long waits stay parked for the next run), then writes each request's
  * status back.
  */
+/** Rounds of "pick up requests, drive their rotations" one scan makes (requests for one item run one after another). */
+const MAX_REQUEST_ROUNDS = 5;
+
 export function registerScan(cli: Command, ctx: CliContext): void {
   cli
     .command('scan')
@@ -35,10 +38,22 @@ export function registerScan(cli: Command, ctx: CliContext): void {
         await driveRotations(runtime.deps, inv, runtime.queue, { lease, onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
         progress.done();
         const ids = [...r.started.map((s) => s.rotationId), ...r.requests.flatMap((q) => (q.rotationId ? [q.rotationId] : []))];
+        // The requests' status after their rotations ran (or were parked). A request that waited for its item (another
+        // rotation of it was running) may start now: drive that too, a few rounds at most.
+        const latest = new Map<string, RequestOutcome>();
+        const note = (list: readonly RequestOutcome[]) => {
+          for (const q of list) latest.set(`${q.cluster}/${q.namespace}/${q.name}`, q);
+          return list;
+        };
+        note(r.requests);
+        let requests = note(await pickUpRequests(runtime.deps, inv));
+        for (let round = 0; round < MAX_REQUEST_ROUNDS && requests.some((q) => q.started); round++) {
+          ids.push(...requests.flatMap((q) => (q.started && q.rotationId ? [q.rotationId] : [])));
+          await driveRotations(runtime.deps, inv, runtime.queue, { lease, onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
+          requests = note(await pickUpRequests(runtime.deps, inv));
+        }
         const rotations = (await Promise.all([...new Set(ids)].map((id) => runtime.deps.journal.get(id)))).flatMap((x) => (x ? [x] : []));
-        // The requests' status after their rotations ran (or were parked).
-        const requests = await pickUpRequests(runtime.deps, inv);
-        const final = r.requests.map((q) => requests.find((n) => n.cluster === q.cluster && n.namespace === q.namespace && n.name === q.name) ?? q);
+        const final = [...latest.values()];
         return { ...r, requests: final, rotations: rotations.map((x) => ({ id: x.id, item: x.item, kind: x.kind, status: x.status, step: x.step, ...(x.error && { error: x.error }) })) };
       })().finally(runtime.close);
       if (json) printJson(result);
