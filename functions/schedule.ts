@@ -11,11 +11,13 @@ export interface ScheduleSummary {
   readonly drift: number;
   readonly skipped: number;
   readonly rotations: readonly string[];
+  /** RotationRequest objects picked up (started, or their status written back). */
+  readonly requests: number;
 }
 
 /**
  * The scheduled scan (EventBridge rate/cron): starts due rotations, issues first authorities, emits ExpiringSoon
- * and DriftDetected. `repair: true` in the input (or REKEY_REPAIR_DRIFT=true) rewrites drifted Secrets. Failures
+ * and DriftDetected, picks up RotationRequest objects (starting each once, writing their status back). `repair: true` in the input (or REKEY_REPAIR_DRIFT=true) rewrites drifted Secrets. Failures
  * throw: the next run (or Lambda's own retry) scans again, and every action is idempotent.
  */
 export function scheduleHandler(runtime: () => LambdaRuntime) {
@@ -24,7 +26,7 @@ export function scheduleHandler(runtime: () => LambdaRuntime) {
     if (!input.ok) {
       // A schedule's input is ours (serverless.yml); a wrong one is a deployment bug, not something to retry.
       log.error('schedule input rejected', { reason: input.reason });
-      return { started: 0, issued: 0, expiring: 0, drift: 0, skipped: 0, rotations: [] };
+      return { started: 0, issued: 0, expiring: 0, drift: 0, skipped: 0, rotations: [], requests: 0 };
     }
     const repair = input.value.repair ?? input.value.detail?.repair ?? rt.repairDrift;
     // Not exclusive: step workers may be running. Stale rotations are re-queued (their worker claims the lease).
@@ -37,8 +39,9 @@ export function scheduleHandler(runtime: () => LambdaRuntime) {
       drift: result.drift.length,
       skipped: result.skipped.length,
       rotations: result.started.map((s) => s.rotationId),
+      requests: result.requests.length,
     };
-    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped, recovered: result.recovered });
+    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped, recovered: result.recovered, requests: result.requests });
     return summary;
   });
 }
