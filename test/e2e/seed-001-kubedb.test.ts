@@ -207,10 +207,13 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
     await useMoto(['moto', 'kube']);
     ({ ns, role } = await database('seed001-aws'));
     const r = await freshResources('seed001', { stepVisibilitySeconds: 5 });
-    const inventory = loadInventory(readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:rekey/${r.prefix}/pg-admin`), 'utf8'), 'seed001.yaml');
+    // The admin URL under rekey/<inventory>/, the only prefix the functions' role may read.
+    const adminSecret = `rekey/seed001-${ns}/pg-admin`;
+    const inventory = loadInventory(readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:${adminSecret}`), 'utf8'), 'seed001.yaml');
+    expect(adminSecret.startsWith(`rekey/${inventory.name}/`)).toBe(true);
     // As in Lambda: the kubeconfig and the admin URL are secrets in Secrets Manager.
     const store = new SecretsManagerStore();
-    for (const [name, value] of [[`rekey/${inventory.name}/kubeconfig`, readFileSync(infra.kube.kubeconfig.split(':')[0]!, 'utf8')], [`rekey/${r.prefix}/pg-admin`, infra.postgres.adminUrl]] as const) {
+    for (const [name, value] of [[`rekey/${inventory.name}/kubeconfig`, readFileSync(infra.kube.kubeconfig.split(':')[0]!, 'utf8')], [adminSecret, infra.postgres.adminUrl]] as const) {
       const version = `v-${r.prefix}-00000000000000000000000000`;
       await store.putPending(name, version, value);
       await store.promote(name, version);
