@@ -140,6 +140,7 @@ export function registerServe(cli: Command, ctx: CliContext): void {
           const stopWatch = watchTlsSecret(secrets!.secrets, tlsRef, tls, (next) => {
             tls = next;
             https.setTls(next);
+            grpc?.setTls(next);
           }, { intervalMs: reloadMs, log: logger });
           stops.push(stopWatch);
         }

@@ -5,6 +5,9 @@ import type { Api } from './index.js';
 import type { ApiResponse } from './http.js';
 import type { TlsMaterial } from './tls.js';
 
+type CertificateProvider = grpc.experimental.CertificateProvider;
+type IdentityCertificateUpdateListener = grpc.experimental.IdentityCertificateUpdateListener;
+
 /** Where the service definition lives (repo: proto/rekey/v1/rekey.proto; override for bundles). */
 export const PROTO_FILE = fileURLToPath(new URL('../../../proto/rekey/v1/rekey.proto', import.meta.url));
 
@@ -137,14 +140,49 @@ export function rekeyHandlers(api: Api): grpc.UntypedServiceImplementation {
 export interface GrpcApi {
   readonly server: grpc.Server;
   readonly port: number;
+  /** Serves new connections with this certificate (existing ones keep theirs), as the HTTPS server's setTls. */
+  setTls(tls: TlsMaterial): void;
   close(): Promise<void>;
+}
+
+/** The serving certificate as grpc-js's certificate provider: each `set` is pushed to the server's listeners. */
+class ServingCertificate implements CertificateProvider {
+  private readonly listeners = new Set<IdentityCertificateUpdateListener>();
+  private current: { certificate: Buffer; privateKey: Buffer };
+
+  constructor(tls: TlsMaterial) {
+    this.current = { certificate: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) };
+  }
+
+  set(tls: TlsMaterial): void {
+    this.current = { certificate: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) };
+    for (const l of this.listeners) l(this.current);
+  }
+
+  addIdentityCertificateListener(listener: IdentityCertificateUpdateListener): void {
+    this.listeners.add(listener);
+    // Not synchronously: grpc-js adds its own watcher only after this returns, and would miss the certificate.
+    queueMicrotask(() => {
+      if (this.listeners.has(listener)) listener(this.current);
+    });
+  }
+  removeIdentityCertificateListener(listener: IdentityCertificateUpdateListener): void {
+    this.listeners.delete(listener);
+  }
+  // No client certificates: there is no CA to provide.
+  addCaCertificateListener(): void {}
+  removeCaCertificateListener(): void {}
 }
 
 /** rekey.v1.Rekey on TLS with the serving certificate, behind the auth interceptor. */
 export async function startGrpc(options: { api: Api; tls: TlsMaterial; port: number; host?: string; protoFile?: string }): Promise<GrpcApi> {
   const server = new grpc.Server({ interceptors: [authInterceptor(options.api)], 'grpc.max_receive_message_length': 64 * 1024 });
   server.addService(loadRekeyService(options.protoFile), rekeyHandlers(options.api));
-  const credentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
+  const serving = new ServingCertificate(options.tls);
+  // grpc-js 1.14 declares (caProvider, identityProvider) but hands its arguments on in the other order, to a
+  // constructor taking (identityProvider, caProvider): the provider goes first so that it is the identity, and no
+  // CA provider means no client certificate is asked for. The gRPC test checks a changed certificate is served.
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(serving, null as unknown as CertificateProvider, false);
   const host = options.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, credentials, (e, p) => (e ? reject(e) : resolve(p))),
@@ -152,6 +190,7 @@ export async function startGrpc(options: { api: Api; tls: TlsMaterial; port: num
   return {
     server,
     port,
+    setTls: (tls) => serving.set(tls),
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTO_FILE, startGrpc, type GrpcApi } from '../../../../shared/app/api/grpc.js';
 import { selfSignedTls } from '../../../../shared/app/api/tls.js';
@@ -79,5 +81,38 @@ describe('gRPC rekey.v1.Rekey', () => {
     expect((await invoke('Rotate', { item: 'web' }, bearer(readOnly))).error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect((await invoke('GetItem', { name: '../vault' }, bearer(token))).error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await invoke('GetItem', { name: 'nope' }, bearer(token))).error?.code).toBe(grpc.status.NOT_FOUND);
+  });
+});
+
+/** The certificate a fresh TLS connection (ALPN h2, as gRPC clients make) is served, as a SHA-256 fingerprint. */
+function served(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['h2'], rejectUnauthorized: false }, () => {
+      resolve(sock.getPeerCertificate().fingerprint256);
+      sock.end();
+    });
+    sock.on('error', reject);
+  });
+}
+
+describe('gRPC serving certificate', () => {
+  it('serves new connections with a new certificate once setTls is called (as serve does when the TLS Secret changes); calls work on it', async () => {
+    // Prepare
+    const before = await served(server.port);
+    const next = selfSignedTls(['localhost']);
+    const nextFingerprint = new X509Certificate(next.cert).fingerprint256;
+    expect(before).not.toBe(nextFingerprint);
+
+    // Act
+    server.setTls(next);
+
+    // Assess
+    expect(await served(server.port)).toBe(nextFingerprint);
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as any;
+    const fresh = new pkg.rekey.v1.Rekey(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(next.cert)), { 'grpc.ssl_target_name_override': 'localhost' }) as grpc.Client & Record<string, Unary>;
+    const health = await new Promise<{ error: grpc.ServiceError | null; res?: any }>((resolve) => fresh.Health!.call(fresh, {}, bearer(token), (error, res) => resolve({ error, res })));
+    fresh.close();
+    expect(health.error).toBeNull();
+    expect(health.res.status).toBe('ok');
   });
 });
