@@ -149,3 +149,15 @@ function table(rows: string[][]): string {
 await main();
 // `npm run bench -- --issuers`: leaf issuance through rekey's own CA, AWS Private CA (moto) and ACME (pebble); needs the test services.
 if (process.argv.includes('--issuers')) await import('./issuers.js');
+// `--rotation-sim`: 100,000 certificates rotated in one simulated region (issue 14, target 8; minutes of CPU).
+if (process.argv.includes('--rotation-sim')) {
+  const { rotationSimBench, table: simTable } = await import('./rotation-sim.js');
+  console.log('\nRotation at scale (simulated region; bench-results/rotation-sim.svg)');
+  console.log(simTable((await rotationSimBench()).rows));
+}
+// `--cert-manager`: rekey against cert-manager on dc1 (issue 14, target 6; needs the test services; long).
+if (process.argv.includes('--cert-manager')) {
+  const { certManagerBench, table: cmTable } = await import('./cert-manager.js');
+  console.log('\nrekey vs cert-manager on dc1');
+  console.log(cmTable((await certManagerBench()).rows));
+}

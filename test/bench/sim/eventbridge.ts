@@ -53,16 +53,18 @@ export class EmulatedEventBridge {
     private readonly options: EventBridgeOptions = {},
   ) {
     const rate = options.putEventsPerSecond ?? 2_400;
-    this.bucket = new TokenBucket(rate, rate, () => time.ms);
+    this.bucket = new TokenBucket(rate, Math.max(1, rate), () => time.ms);
   }
 
   async send(command: Command): Promise<unknown> {
     const op = command.constructor.name;
     await this.time.sleep(this.options.callMs ?? 15);
     if (op !== 'PutEventsCommand') throw new SdkError('InvalidAction', `the emulator does not implement ${op}`);
-    if (!this.bucket.tryTake()) {
+    // Throttled requests are retried as the SDK does (5 attempts, full-jitter backoff); each refusal counts.
+    for (let attempt = 1; !this.bucket.tryTake(); attempt++) {
       this.throttles++;
-      throw new SdkError('ThrottlingException', 'Rate exceeded');
+      if (attempt >= 5) throw new SdkError('ThrottlingException', 'Rate exceeded');
+      await this.time.sleep(Math.random() * Math.min(20_000, 100 * 2 ** attempt) + (this.options.callMs ?? 15));
     }
     this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
     const entries = (command.input.Entries as Entry[] | undefined) ?? [];

@@ -69,7 +69,7 @@ export class EmulatedSecretsManager {
   ) {
     const rate = options.writesPerSecond ?? SecretsManagerQuota.writesPerSecond;
     // AWS does not publish a burst for this quota; one second's worth is the usual token-bucket reading.
-    this.writeBucket = new TokenBucket(rate, rate, () => time.ms);
+    this.writeBucket = new TokenBucket(rate, Math.max(1, rate), () => time.ms);
     this.readBucket = new TokenBucket(SecretsManagerQuota.readsPerSecond, SecretsManagerQuota.readsPerSecond, () => time.ms);
   }
 
@@ -109,6 +109,16 @@ export class EmulatedSecretsManager {
   peek(name: string): string | undefined {
     const s = this.secrets.get(name);
     return s && this.holder(s, 'AWSCURRENT')?.value;
+  }
+
+  /** Secrets whose AWSCURRENT version still carries AWSPENDING (a promotion left half done: it locks the next rotation). */
+  pendingOnCurrent(): number {
+    let n = 0;
+    for (const s of this.secrets.values()) {
+      const current = this.holder(s, 'AWSCURRENT');
+      if (current?.labels.includes('AWSPENDING')) n++;
+    }
+    return n;
   }
 
   private need(input: Record<string, unknown>): Secret {
