@@ -8,7 +8,7 @@ import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { mapLimit } from './concurrency.js';
 
-const LEAF_CONCURRENCY = 16;
+const LEAF_CONCURRENCY = 128;
 
 export const IssueAction = { Issue: 'issue', Renew: 'renew', Reissue: 'reissue', Adopt: 'adopt', Skip: 'skip' } as const;
 export type IssueAction = (typeof IssueAction)[keyof typeof IssueAction];

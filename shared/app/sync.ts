@@ -83,7 +83,7 @@ interface Target {
   readonly name: string;
 }
 
-const WRITE_CONCURRENCY = 16;
+const WRITE_CONCURRENCY = 64;
 
 function targetsOf(units: readonly Unit[]): Target[] {
   return units.flatMap((unit) => {

@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
 import { Stage, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
-import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
 
@@ -48,9 +49,22 @@ const INDEX_AAD = 'rekey:vault-index';
 /** Versions without a label beyond this many are dropped, oldest first (Secrets Manager keeps about 100). */
 const KEEP_UNLABELLED = 10;
 
+/** An entry write waiting for the next group commit. */
+interface QueuedWrite {
+  readonly entry: VaultEntry & { generation: number };
+  readonly sealed: string;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
 /**
  * The embedded SecretStore: one file per secret under `<state>/vault`, AES-256-GCM encrypted with the secret's
  * name as associated data (a file renamed onto another secret fails to decrypt), written atomically.
+ *
+ * Group commit: writes that arrive while a commit is under way wait for the next one, which writes all their
+ * files (each its own temporary file, fsync, rename), fsyncs the folder once and the index once. A write
+ * returns only after its commit, so every version is durable before anyone is told of it; many versions share
+ * each fsync of the folder and of the index.
  */
 export class FileVault implements SecretStore {
   private readonly cache = new Map<string, VaultEntry | undefined>();
@@ -61,6 +75,10 @@ export class FileVault implements SecretStore {
   private indexFlush: Promise<void> = Promise.resolve();
   private indexPending: Promise<void> | undefined;
   private prepared: Promise<void> | undefined;
+  /** The index file as this process last wrote or read it (inode, size, mtime): unchanged means nothing to merge. */
+  private indexStamp: string | undefined;
+  private queue: QueuedWrite[] = [];
+  private committing = false;
 
   constructor(private readonly dir: string, private readonly key: Buffer, options: { now?: () => Date } = {}) {
     this.now = options.now ?? (() => new Date());
@@ -144,6 +162,8 @@ export class FileVault implements SecretStore {
   /** Merges the index on disk into this process's (never lowering a generation: an older index cannot win). */
   private async refreshIndex(): Promise<VaultIndex> {
     const index = await this.loadIndex();
+    // The index this process wrote last is still there: nothing to merge (reading it back costs as much as writing).
+    if (this.indexStamp !== undefined && this.indexStamp === (await this.stampOfIndex())) return index;
     const disk = await this.readIndex();
     if (disk) {
       index.exists = true;
@@ -152,9 +172,20 @@ export class FileVault implements SecretStore {
     return index;
   }
 
+  private async stampOfIndex(): Promise<string | undefined> {
+    try {
+      const s = await stat(join(this.dir, INDEX_FILE), { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async readIndex(): Promise<Map<string, number> | undefined> {
+    const stamp = await this.stampOfIndex();
     const raw = await readTextOrUndefined(join(this.dir, INDEX_FILE));
     if (raw === undefined) return undefined;
+    this.indexStamp = stamp;
     const parsed = JSON.parse(this.open('index', INDEX_AAD, raw).toString('utf8')) as { generations: Record<string, number> };
     return new Map(Object.entries(parsed.generations));
   }
@@ -182,6 +213,7 @@ export class FileVault implements SecretStore {
       this.indexPending = undefined;
       const index = await this.refreshIndex();
       await writeFileAtomic(join(this.dir, INDEX_FILE), this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })), { mode: 0o600 });
+      this.indexStamp = await this.stampOfIndex();
       index.exists = true;
     });
     this.indexPending = run;
@@ -200,11 +232,59 @@ export class FileVault implements SecretStore {
     }
     const generation = Math.max(entry.generation ?? 0, generations.get(entry.name) ?? 0) + 1;
     const next = { ...entry, generation };
-    await writeFileAtomic(this.fileOf(entry.name), this.seal(entry.name, JSON.stringify(next)), { mode: 0o600 });
-    this.cache.set(entry.name, next);
-    generations.set(entry.name, Math.max(generation, generations.get(entry.name) ?? 0));
-    // The write counts only once the index knows it: an older copy put back later is then refused.
-    await this.flushIndex();
+    const sealed = this.seal(entry.name, JSON.stringify(next));
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ entry: next, sealed, resolve, reject });
+      if (!this.committing) {
+        this.committing = true;
+        void this.drain();
+      }
+    });
+  }
+
+  /**
+   * Commits queued writes, a batch at a time, until none are left: the entries' files, then the index. An entry
+   * counts only once the index knows it (an older copy put back later is then refused); a kill between the two
+   * leaves entries one generation ahead of the index, which reads as a cut write, not a rollback.
+   */
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        const outcomes = await writeFilesAtomic(batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 })));
+        const written = batch.filter((w, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome.status === 'fulfilled') return true;
+          // Its file is the old content: the cache (the entry before this write) is still true.
+          w.reject(outcome.reason);
+          return false;
+        });
+        const { generations } = await this.loadIndex();
+        for (const { entry } of written) {
+          this.cache.set(entry.name, entry);
+          generations.set(entry.name, Math.max(entry.generation, generations.get(entry.name) ?? 0));
+        }
+        try {
+          await this.flushIndex();
+        } catch (e) {
+          // Entries renamed but not indexed are one generation ahead at most: forget them so the next read looks again.
+          for (const w of written) {
+            this.cache.delete(w.entry.name);
+            w.reject(e);
+          }
+          continue;
+        }
+        for (const w of written) w.resolve();
+      } catch (e) {
+        for (const w of batch) {
+          this.cache.delete(w.entry.name);
+          w.reject(e);
+        }
+      }
+    }
+    // Set in the same turn as the empty-queue check: a write queued after this starts a new drain.
+    this.committing = false;
   }
 
   /** Serialises changes to one secret within this process. */

@@ -1,18 +1,15 @@
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createHash, KeyObject, randomBytes, sign } from 'node:crypto';
 import type { Subject } from '../inventory/model.js';
 import type { Usage } from '../inventory/schema.js';
 import { signatureAlgorithmFor, type SignatureAlgorithm } from './algorithms.js';
-import { bitsOf, derToPem, explicit, fromDer, nullValue, oid, seq, smallInteger, toDer, unsignedInteger, type Asn1 } from './der.js';
+import { bitString, children, contentOf, explicitTag, NULL, objectId, pem, sequence, smallInteger, time, unsignedInteger } from './der-writer.js';
 import { basicConstraints } from './extensions/basic-constraints.js';
 import { extKeyUsage } from './extensions/ext-key-usage.js';
 import { authorityKeyIdentifier, keyIdentifier, subjectKeyIdentifier } from './extensions/key-identifiers.js';
 import { keyUsage, type KeyUsageName } from './extensions/key-usage.js';
 import { subjectAltName, type AltNames } from './extensions/subject-alt-name.js';
 import { distinguishedName } from './name.js';
-import { spkiDer } from './key-encoding.js';
-
-const { asn1 } = forge;
+import { encodedPublicKey, type EncodedPublicKey } from './key-encoding.js';
 
 export type CertificateProfile =
   | { readonly kind: 'authority'; readonly pathLen?: number }
@@ -21,7 +18,8 @@ export type CertificateProfile =
 /** The issuing side: a CA certificate and its key, parsed once and reused for every certificate it signs. */
 export interface Issuer {
   readonly certificateDer: Buffer;
-  readonly subjectName: Asn1;
+  /** Its subject name, DER, as encoded in its certificate (a child's issuer name must match it byte for byte). */
+  readonly subjectName: Buffer;
   readonly keyId: Buffer;
   readonly privateKey: KeyObject;
   readonly notAfter: Date;
@@ -29,7 +27,8 @@ export interface Issuer {
 
 export interface CertificateRequest {
   readonly subject: Subject;
-  readonly publicKey: KeyObject;
+  /** The subject's key: a key object, or already encoded (a key made by `generateIssuedKey`). */
+  readonly publicKey: KeyObject | EncodedPublicKey;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly profile: CertificateProfile;
@@ -49,23 +48,15 @@ export interface BuiltCertificate {
   readonly fingerprint: string;
 }
 
-/** SPKI DER split into the ASN.1 node to embed and the raw key bits (for key identifiers). */
-function subjectPublicKeyInfo(publicKey: KeyObject): { node: Asn1; keyBits: Buffer } {
-  const node = fromDer(spkiDer(publicKey));
-  const bitString = (node.value as Asn1[])[1]!;
-  const keyBits = Buffer.from((bitString.value as string).slice(1), 'binary');
-  return { node, keyBits };
-}
-
-function timeOf(date: Date): Asn1 {
-  // RFC 5280: UTCTime through 2049, GeneralizedTime from 2050.
-  return date.getUTCFullYear() < 2050
-    ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
-    : asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
-}
-
-function algorithmIdentifier(alg: SignatureAlgorithm): Asn1 {
-  return seq([oid(alg.oid), ...(alg.nullParams ? [nullValue()] : [])]);
+const V3 = explicitTag(0, smallInteger(2));
+const algorithmIdentifiers = new Map<string, Buffer>();
+function algorithmIdentifier(alg: SignatureAlgorithm): Buffer {
+  let hit = algorithmIdentifiers.get(alg.oid);
+  if (!hit) {
+    hit = sequence(alg.nullParams ? [objectId(alg.oid), NULL] : [objectId(alg.oid)]);
+    algorithmIdentifiers.set(alg.oid, hit);
+  }
+  return hit;
 }
 
 /**
@@ -89,45 +80,45 @@ export function leafKeyUsages(keyType: KeyObject['asymmetricKeyType'], usage: Us
   }
 }
 
-/** Builds an X.509 v3 certificate with forge's ASN.1 and signs it natively (so ECDSA and Ed25519 work). */
+/** Builds an X.509 v3 certificate with a DER encoder of its own and signs it natively (so ECDSA and Ed25519 work). */
 export function buildCertificate(req: CertificateRequest): BuiltCertificate {
   const signingKey = req.issuer?.privateKey ?? req.selfSigningKey;
   if (!signingKey) throw new Error('a self-signed certificate needs selfSigningKey');
   const alg = signatureAlgorithmFor(signingKey);
-  const spki = subjectPublicKeyInfo(req.publicKey);
+  const publicKey = req.publicKey instanceof KeyObject ? encodedPublicKey(req.publicKey) : req.publicKey;
   const subjectName = distinguishedName(req.subject);
-  const ownKeyId = keyIdentifier(spki.keyBits);
+  const ownKeyId = keyIdentifier(publicKey.bits);
   const serial = req.serial ?? randomBytes(16);
 
-  const extensions: Asn1[] = [];
+  const extensions: Buffer[] = [];
   if (req.profile.kind === 'authority') {
     extensions.push(
       basicConstraints(req.profile.pathLen === undefined ? { ca: true } : { ca: true, pathLen: req.profile.pathLen }),
       keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
     );
   } else {
-    extensions.push(basicConstraints({ ca: false }), keyUsage(leafKeyUsages(req.publicKey.asymmetricKeyType, req.profile.usage)), extKeyUsage(req.profile.usage));
+    extensions.push(basicConstraints({ ca: false }), keyUsage(leafKeyUsages(publicKey.type, req.profile.usage)), extKeyUsage(req.profile.usage));
     const san = subjectAltName(req.profile.altNames);
     if (san) extensions.push(san);
   }
   extensions.push(subjectKeyIdentifier(ownKeyId), authorityKeyIdentifier(req.issuer?.keyId ?? ownKeyId));
 
-  const tbs = seq([
-    explicit(0, smallInteger(2)),
+  const signatureAlgorithm = algorithmIdentifier(alg);
+  const tbs = sequence([
+    V3,
     unsignedInteger(serial),
-    algorithmIdentifier(alg),
+    signatureAlgorithm,
     req.issuer?.subjectName ?? subjectName,
-    seq([timeOf(req.notBefore), timeOf(req.notAfter)]),
+    sequence([time(req.notBefore), time(req.notAfter)]),
     subjectName,
-    spki.node,
-    explicit(3, seq(extensions)),
+    publicKey.spki,
+    explicitTag(3, sequence(extensions)),
   ]);
-  const tbsDer = toDer(tbs);
-  const signature = sign(alg.digest, tbsDer, signingKey);
-  const der = toDer(seq([tbs, algorithmIdentifier(alg), bitsOf(signature)]));
+  const signature = sign(alg.digest, tbs, signingKey);
+  const der = sequence([tbs, signatureAlgorithm, bitString(signature)]);
   return {
     der,
-    pem: derToPem(der, 'CERTIFICATE'),
+    pem: pem(der, 'CERTIFICATE'),
     serialHex: serial.toString('hex').replace(/^0+(?=.)/, ''),
     fingerprint: createHash('sha256').update(der).digest('hex'),
   };
@@ -135,12 +126,16 @@ export function buildCertificate(req: CertificateRequest): BuiltCertificate {
 
 /** Prepares a CA certificate and key for signing: its subject name as encoded, its key identifier, its expiry. */
 export function issuerFrom(certificateDer: Buffer, privateKey: KeyObject, notAfter: Date): Issuer {
-  const cert = fromDer(certificateDer);
-  const tbs = (cert.value as Asn1[])[0]!;
-  const fields = tbs.value as Asn1[];
-  const hasVersion = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC;
-  const subjectName = fields[hasVersion ? 5 : 4]!;
-  const spki = fields[hasVersion ? 6 : 5]!;
-  const keyBits = Buffer.from(((spki.value as Asn1[])[1]!.value as string).slice(1), 'binary');
+  const tbs = children(certificateDer)[0];
+  if (!tbs) throw new Error('not a certificate: no TBSCertificate');
+  const fields = children(tbs);
+  // [0] EXPLICIT version is present in v2/v3 certificates.
+  const hasVersion = fields[0]?.[0] === 0xa0;
+  const subjectName = fields[hasVersion ? 5 : 4];
+  const spki = fields[hasVersion ? 6 : 5];
+  if (!subjectName || !spki) throw new Error('not a certificate: TBSCertificate is too short');
+  const bitStringTlv = children(spki)[1];
+  if (!bitStringTlv) throw new Error('not a certificate: SubjectPublicKeyInfo has no key');
+  const keyBits = contentOf(bitStringTlv).subarray(1);
   return { certificateDer, subjectName, keyId: keyIdentifier(keyBits), privateKey, notAfter };
 }

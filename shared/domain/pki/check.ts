@@ -1,10 +1,41 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks } from './der.js';
 import { ekuOids } from './extensions/ext-key-usage.js';
+import { ecKeyMatchesCertificate } from './key-match.js';
 import { privateKeyFromPem } from './keys.js';
 import { pathLengthProblems } from './path-length.js';
+
+interface ParsedCa {
+  readonly cert: X509Certificate;
+  readonly publicKey: KeyObject;
+}
+
+/**
+ * Issuer certificates parsed once: every leaf of a CA carries the same chain and bundle text, and parsing them
+ * again for each leaf cost more than issuing it. Bounded: an entry is a CA's PEM, a few hundred bytes.
+ */
+const parsedCas = new Map<string, ParsedCa[]>();
+const PARSED_CAS_MAX = 256;
+
+function certificatesOfPem(pem: string): ParsedCa[] {
+  let hit = parsedCas.get(pem);
+  if (!hit) {
+    hit = pemBlocks(pem).map((d) => {
+      const cert = new X509Certificate(d);
+      return { cert, publicKey: cert.publicKey };
+    });
+    if (parsedCas.size >= PARSED_CAS_MAX) parsedCas.delete(parsedCas.keys().next().value!);
+    parsedCas.set(pem, hit);
+  }
+  return hit;
+}
+
+/** Whether the key matches the certificate: by hand for EC keys (OpenSSL's PEM decoders cost ~1.5 ms a key), else natively. */
+function keyMatches(leaf: X509Certificate, keyPem: string): boolean {
+  return ecKeyMatchesCertificate(leaf.raw, keyPem) ?? leaf.checkPrivateKey(privateKeyFromPem(keyPem));
+}
 
 /**
  * The rotation's `test` step for a certificate: the chain leads to the trust bundle, the key matches, usages and
@@ -21,31 +52,32 @@ export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now
   // An external authority's version holds no key: the CA keeps it.
   const keyless = unit.item.kind === 'authority' && unit.item.external !== undefined && m.key === '';
   try {
-    if (!keyless && !leaf.checkPrivateKey(privateKeyFromPem(m.key))) problems.push('private key does not match the certificate');
+    if (!keyless && !keyMatches(leaf, m.key)) problems.push('private key does not match the certificate');
   } catch {
     problems.push('private key does not parse');
   }
   if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) <= now) problems.push(`not valid now (${leaf.validFrom} .. ${leaf.validTo})`);
 
   // Walk leaf -> intermediates -> a root in the bundle, checking each signature.
-  const intermediates = pemBlocks(m.chain).map((d) => new X509Certificate(d));
-  const roots = pemBlocks(m.ca).map((d) => new X509Certificate(d));
+  const intermediates = certificatesOfPem(m.chain);
+  const roots = certificatesOfPem(m.ca);
   let cur = leaf;
   const path = [leaf];
   for (let depth = 0; depth < 10; depth++) {
-    const root = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
+    const at = cur;
+    const root = roots.find((r) => at.checkIssued(r.cert) && at.verify(r.publicKey));
     if (root) {
-      if (root.fingerprint256 !== cur.fingerprint256) path.push(root);
+      if (root.cert.fingerprint256 !== at.fingerprint256) path.push(root.cert);
       problems.push(...pathLengthProblems(path));
       break;
     }
-    const next = intermediates.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
-    if (!next || next === cur) {
+    const next = intermediates.find((c) => at.checkIssued(c.cert) && at.verify(c.publicKey));
+    if (!next || next.cert === cur) {
       problems.push('chain does not lead to a certificate in the trust bundle');
       break;
     }
-    cur = next;
-    path.push(next);
+    cur = next.cert;
+    path.push(next.cert);
   }
 
   const item = unit.item;

@@ -2,7 +2,8 @@ import { createPublicKey, sign, verify, X509Certificate, type KeyObject } from '
 import forge from 'node-forge';
 import type { Subject } from '../inventory/model.js';
 import { OID, signatureAlgorithmFor } from './algorithms.js';
-import { bitsOf, derToPem, fromDer, nullValue, oid, pemBlocks, seq, smallInteger, toDer, type Asn1 } from './der.js';
+import { derToPem, fromDer, pemBlocks, toDer, type Asn1 } from './der.js';
+import { bitString, constructed, NULL, objectId, pem, sequence, setOf, smallInteger as smallIntegerDer } from './der-writer.js';
 import { subjectAltName, type AltNames } from './extensions/subject-alt-name.js';
 import { spkiDer } from './key-encoding.js';
 import { distinguishedName } from './name.js';
@@ -31,17 +32,11 @@ export function buildCsr(input: { readonly subject: Subject; readonly privateKey
   const publicKey = createPublicKey(input.privateKey);
   const alg = signatureAlgorithmFor(input.privateKey);
   const san = subjectAltName(input.altNames);
-  const attributes = san ? [seq([oid(EXTENSION_REQUEST), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [seq([san])])])] : [];
-  const info = seq([
-    smallInteger(0),
-    distinguishedName(input.subject),
-    fromDer(spkiDer(publicKey)),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, attributes),
-  ]);
-  const infoDer = toDer(info);
-  const signature = sign(alg.digest, infoDer, input.privateKey);
-  const algId = seq([oid(alg.oid), ...(alg.nullParams ? [nullValue()] : [])]);
-  return derToPem(toDer(seq([info, algId, bitsOf(signature)])), 'CERTIFICATE REQUEST');
+  const attributes = san ? [sequence([objectId(EXTENSION_REQUEST), setOf([sequence([san])])])] : [];
+  const info = sequence([smallIntegerDer(0), distinguishedName(input.subject), spkiDer(publicKey), constructed(0xa0, attributes)]);
+  const signature = sign(alg.digest, info, input.privateKey);
+  const algId = sequence(alg.nullParams ? [objectId(alg.oid), NULL] : [objectId(alg.oid)]);
+  return pem(sequence([info, algId, bitString(signature)]), 'CERTIFICATE REQUEST');
 }
 
 /** What a CSR asks for, and whether its signature verifies with the key it carries. */

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { buildCertificate, issuerFrom, type Issuer } from './certificate.js';
-import { generateKeyPair, privateKeyFromPem, privateKeyToPem } from './keys.js';
+import { generateIssuedKey, privateKeyFromPem } from './keys.js';
 import { pemBlocks } from './der.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */
@@ -35,7 +35,7 @@ export const chainBelow = (issuer: IssuerMaterial): string => (issuer.isRoot ? '
 export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, now: Date, specHash: string): CertificateMaterial {
   const item = unit.item;
   if (item.kind === 'credential') throw new Error('credentials are not certificates');
-  const keys = generateKeyPair(item.keyType);
+  const keys = generateIssuedKey(item.keyType);
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   let notAfter = new Date(now.getTime() + item.validityMs);
   if (issuer && notAfter > issuer.signer.notAfter) notAfter = issuer.signer.notAfter;
@@ -45,7 +45,7 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
     publicKey: keys.publicKey,
     notBefore,
     notAfter,
-    ...(signer ? { issuer: signer } : { selfSigningKey: keys.privateKey }),
+    ...(signer ? { issuer: signer } : { selfSigningKey: keys.signingKey() }),
     profile:
       item.kind === 'authority'
         ? { kind: 'authority', ...(item.pathLen !== undefined && { pathLen: item.pathLen }) }
@@ -54,7 +54,7 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
   return {
     type: 'certificate',
     cert: built.pem,
-    key: privateKeyToPem(keys.privateKey),
+    key: keys.pkcs8Pem,
     chain: issuer ? chainBelow(issuer) : '',
     ca: issuer ? issuer.material.ca : built.pem,
     notBefore: notBefore.toISOString(),

@@ -1,5 +1,6 @@
-import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { KeyType } from '../inventory/schema.js';
+import { EC_CURVES, ecPkcs8Pem, ecPrivateKeyObject, ecSpki, encodedPublicKey, pkcs8Pem, type EcCurve, type EncodedPublicKey } from './key-encoding.js';
 
 export interface KeyPair {
   readonly privateKey: KeyObject;
@@ -46,3 +47,33 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
 export { pkcs8Pem as privateKeyToPem } from './key-encoding.js';
 export const privateKeyFromPem = (pem: string): KeyObject => createPrivateKey(pem);
 export const publicKeyOf = (key: KeyObject): KeyObject => createPublicKey(key);
+
+/**
+ * A key made for a certificate: its public key as the certificate carries it, its PKCS#8 PEM, and (for a
+ * self-signed certificate) its signing key object, made only when asked for.
+ */
+export interface IssuedKey {
+  readonly publicKey: EncodedPublicKey;
+  readonly pkcs8Pem: string;
+  signingKey(): KeyObject;
+}
+
+const ECDH_CURVE: Partial<Record<KeyType, EcCurve>> = { 'ECDSA-P256': 'P-256', 'ECDSA-P384': 'P-384' };
+
+/**
+ * Generates the key of a new certificate. EC keys come from ECDH: the scalar and point are at hand, with no key
+ * objects to build and no encoders to call (a leaf's key never signs in rekey, so it needs no KeyObject); the
+ * other types go through `generateKeyPair`.
+ */
+export function generateIssuedKey(type: KeyType): IssuedKey {
+  const curve = ECDH_CURVE[type];
+  if (curve) {
+    const ecdh = createECDH(EC_CURVES[curve].openssl);
+    const point = ecdh.generateKeys();
+    const scalar = ecdh.getPrivateKey();
+    let signing: KeyObject | undefined;
+    return { publicKey: ecSpki(curve, point), pkcs8Pem: ecPkcs8Pem(curve, scalar, point), signingKey: () => (signing ??= ecPrivateKeyObject(curve, scalar, point)) };
+  }
+  const pair = generateKeyPair(type);
+  return { publicKey: encodedPublicKey(pair.publicKey), pkcs8Pem: pkcs8Pem(pair.privateKey), signingKey: () => pair.privateKey };
+}

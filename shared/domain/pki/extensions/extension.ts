@@ -1,9 +1,6 @@
-import { bool, oid, octets, seq, toDer, type Asn1 } from '../der.js';
+import { boolean, objectId, octetString, sequence } from '../der-writer.js';
 
 /** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING (DER of the value) } */
-export function extension(extnId: string, critical: boolean, value: Asn1): Asn1 {
-  const parts = [oid(extnId)];
-  if (critical) parts.push(bool(true));
-  parts.push(octets(toDer(value)));
-  return seq(parts);
+export function extension(extnId: string, critical: boolean, value: Buffer): Buffer {
+  return sequence(critical ? [objectId(extnId), boolean(true), octetString(value)] : [objectId(extnId), octetString(value)]);
 }

@@ -1,4 +1,4 @@
-import forge from 'node-forge';
+import { bitString } from '../der-writer.js';
 import { extension } from './extension.js';
 
 export const KeyUsageBit = {
@@ -12,12 +12,18 @@ export const KeyUsageBit = {
 } as const;
 export type KeyUsageName = keyof typeof KeyUsageBit;
 
-/** keyUsage, critical: a named BIT STRING with trailing zero bits dropped, as DER requires. */
-export function keyUsage(usages: readonly KeyUsageName[]) {
+const encoded = new Map<number, Buffer>();
+
+/** keyUsage, critical: a named BIT STRING with trailing zero bits dropped, as DER requires. Encoded once per set. */
+export function keyUsage(usages: readonly KeyUsageName[]): Buffer {
   let bits = 0;
   for (const u of usages) bits |= 0x80 >> KeyUsageBit[u];
-  let unused = 0;
-  while (unused < 8 && bits !== 0 && ((bits >> unused) & 1) === 0) unused++;
-  const value = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.BITSTRING, false, String.fromCharCode(unused, bits));
-  return extension('2.5.29.15', true, value);
+  let hit = encoded.get(bits);
+  if (!hit) {
+    let unused = 0;
+    while (unused < 8 && bits !== 0 && ((bits >> unused) & 1) === 0) unused++;
+    hit = extension('2.5.29.15', true, bitString(Buffer.from([bits]), unused));
+    encoded.set(bits, hit);
+  }
+  return hit;
 }

@@ -1,0 +1,3 @@
+module rekey.local/bench/go-issue
+
+go 1.22
