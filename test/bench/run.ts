@@ -21,6 +21,8 @@ import { silentLogger } from '../../shared/ports/logger.js';
 import { syntheticInventory } from './inventory-gen.js';
 import { benchPasswordRotation } from './password-rotation.js';
 import { benchApi } from './api.js';
+import { printFigures } from './figures.js';
+import { runIssueBench } from './issue-e2e.js';
 
 const COUNTS: Record<KeyType, number> = { 'ECDSA-P256': 3000, 'ECDSA-P384': 1000, Ed25519: 3000, 'RSA-2048': 40, 'RSA-3072': 10, 'RSA-4096': 4 };
 
@@ -139,6 +141,9 @@ async function main() {
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/foundation.json', JSON.stringify(results, null, 2) + '\n');
   console.log('\nwrote bench-results/foundation.json');
+  // Issue 14 targets 1 and 2 (issuance vs Go, apply of 10,000 vs openssl/cfssl/step), then every figure in one table.
+  await runIssueBench();
+  printFigures();
 }
 
 function table(rows: string[][]): string {
