@@ -3,13 +3,14 @@ import type { Plan } from '../shared/app/plan.js';
 import type { UnitStatus } from '../shared/app/status.js';
 import type { Inventory } from '../shared/domain/inventory/model.js';
 import { allUnits } from '../shared/domain/units.js';
+import { defined } from '../shared/domain/defined.js';
 
 /** Text tables for the terminal. No key material ever passes through here. */
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(defined(widths[i])))).join('  ').trimEnd()).join('\n');
 }
 
 const LIST_LIMIT = 40;

@@ -39,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     // Not process.exitCode: main may run more than once in a process (tests, embedding), and each call has its own.
     const run = { exitCode: 0 };
-    await program(run).parseAsync(argv as string[], { from: 'user' });
+    await program(run).parseAsync(argv, { from: 'user' });
     return run.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
@@ -62,7 +62,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 /** Resolves once everything written to `stream` so far has been handed to the OS (a pipe may still be full before). */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
-    if (stream.destroyed || !stream.writable) return resolve();
+    if (stream.destroyed || !stream.writable) {
+      resolve();
+      return;
+    }
     // Writes are ordered: the callback of an empty write runs after every earlier chunk went out.
     stream.write('', () => resolve());
   });

@@ -13,7 +13,7 @@ export function progressFor(json: boolean): Progress {
       const now = Date.now();
       if (now - last < 80) return;
       last = now;
-      process.stderr.write(`\r\x1b[2K${message.slice(0, (process.stderr.columns ?? 80) - 1)}`);
+      process.stderr.write(`\r\x1b[2K${message.slice(0, (process.stderr.columns || 80) - 1)}`);
     },
     done() {
       process.stderr.write('\r\x1b[2K');

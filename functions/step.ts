@@ -10,7 +10,9 @@ import { handleStepRecord } from './lib/step-record.js';
  */
 export function stepHandler(runtime: () => LambdaRuntime) {
   return withInvocation(runtime, (event: unknown, { rt, log, deps }): Promise<SqsBatchResponse> =>
-    processBatch(event, async (record) => void (await handleStepRecord(rt, deps, record)), {
+    processBatch(event, async (record) => {
+        await handleStepRecord(rt, deps, record);
+      }, {
       fifo: true,
       log,
       onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),

@@ -9,6 +9,7 @@ import { validateInventory } from '../../shared/domain/inventory/load.js';
 import { composeLocal } from '../compose.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
+import { defined } from '../../shared/domain/defined.js';
 
 interface ImportOptions {
   kubeconfig?: string;
@@ -48,7 +49,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 
 async function fromFiles(o: ImportOptions, ctx: CliContext): Promise<void> {
   if (!o.name || !o.file) throw new UsageError('import --files DIR needs --name ITEM and -f INVENTORY');
-  const dir = resolve(o.files!);
+  const dir = resolve(defined(o.files));
   const certPath = pick(dir, o.cert, ['tls.crt', 'server.crt']);
   const keyPath = pick(dir, o.key, ['tls.key', 'server.key']);
   if (!certPath || !keyPath) throw new UsageError(`${dir}: no certificate and key (tls.crt/tls.key or server.crt/server.key; or give --cert and --key)`);

@@ -9,6 +9,7 @@ import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
 import { recover, RecoveryAction } from '../../shared/app/recover.js';
 import { cliLease, cliRecovery, formatRecovery } from './recover.js';
+import { defined } from '../../shared/domain/defined.js';
 
 export function registerRotate(cli: Command, ctx: CliContext): void {
   cli
@@ -39,7 +40,7 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
         if (!json) out(waiting ? `rotation ${record.id} of ${name} resumed` : `rotation ${record.id} of ${name} started`);
         await driveRotations(deps, inv, queue, { lease, onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
         progress.done();
-        return { before, final: (await deps.journal.get(record.id))!, after: await status(deps, inv) };
+        return { before, final: defined((await deps.journal.get(record.id))), after: await status(deps, inv) };
       })().finally(close);
       if (json) printJson({ rotation: final, before: before.filter((s) => s.name.split('/')[0] === name), after: after.filter((s) => s.name.split('/')[0] === name) });
       else {

@@ -19,6 +19,7 @@ import type { Logger } from '../../shared/ports/logger.js';
 import { composeLocal, defaultKubeconfig, targetFrom } from '../compose.js';
 import { out, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
+import { defined } from '../../shared/domain/defined.js';
 
 interface ServeFlags {
   file: string;
@@ -42,7 +43,7 @@ function port(text: string, flag: string): number {
 
 /** The cluster that holds --tls-secret and --jwt-key-secret: a live one from the runtime, or one connected for it. */
 async function secretsClusterOf(inv: Inventory, flags: ServeFlags, live: ReadonlyMap<string, Cluster>, log: Logger): Promise<Cluster> {
-  const name = flags.secretsCluster ?? inv.clusters[0]!.name;
+  const name = flags.secretsCluster ?? defined(inv.clusters[0]).name;
   const ref = inv.clusters.find((c) => c.name === name);
   if (!ref) throw new UsageError(`--secrets-cluster ${name}: the inventory has no such cluster (${inv.clusters.map((c) => c.name).join(', ')})`);
   const existing = live.get(name);
@@ -50,7 +51,7 @@ async function secretsClusterOf(inv: Inventory, flags: ServeFlags, live: Readonl
   const kubeconfig = flags.kubeconfig ?? defaultKubeconfig();
   if (!kubeconfig) throw new UsageError('--tls-secret and --jwt-key-secret read a cluster: give --kubeconfig FILE (or set KUBECONFIG)');
   const kube = await import('../../shared/adapters/kube/index.js');
-  return (await kube.connectClusters([ref], { kubeconfig, log })).get(name)!;
+  return defined((await kube.connectClusters([ref], { kubeconfig, log })).get(name));
 }
 
 export function registerServe(cli: Command, ctx: CliContext): void {
@@ -94,19 +95,22 @@ export function registerServe(cli: Command, ctx: CliContext): void {
         const secrets = tlsRef || keyRef ? await secretsClusterOf(inv, flags, deps.clusters, logger) : undefined;
 
         if (keyRef) {
-          const { material, source } = await syncSigningKeySecret(secrets!.secrets, keyRef, deps.store, inv.name, now);
+          const { material, source } = await syncSigningKeySecret(defined(secrets).secrets, keyRef, deps.store, inv.name, now);
           logger.info('API signing key ready', { kid: material.kid, source, secret: `${keyRef.namespace}/${keyRef.name}` });
         } else {
           const { material, generated } = await ensureApiSigningKey(deps.store, inv.name, { now });
           logger.info('API signing key ready', { kid: material.kid, source: generated ? 'generated' : 'store' });
         }
 
-        let tls: TlsMaterial = tlsRef ? await tlsFromSecret(secrets!.secrets, tlsRef) : selfSignedTls();
+        let tls: TlsMaterial = tlsRef ? await tlsFromSecret(defined(secrets).secrets, tlsRef) : selfSignedTls();
 
         // Loaded here, not at module level: every rekey command imports this file.
         const { RekeyMetrics } = await import('../../shared/app/metrics/registry.js');
         const metrics = new RekeyMetrics({ deps, inventory: inv }, { defaultMetrics: true });
-        bus.subscribe(async (event) => metrics.observe(event));
+        bus.subscribe((event) => {
+          metrics.observe(event);
+          return Promise.resolve();
+        });
         const drivable = countingRetries(queue, () => metrics.stepRetried());
         // One drive loop at a time; a rotation started while it runs is picked up by the same loop.
         let driving: Promise<void> = Promise.resolve();
@@ -116,9 +120,13 @@ export function registerServe(cli: Command, ctx: CliContext): void {
             .catch((e: unknown) => logger.error('rotation drive stopped', { error: e instanceof Error ? e.message : String(e) }));
         };
 
-        const readiness: ReadinessCheck[] = [{ name: 'store', check: async () => void (await deps.store.describe(`rekey/${inv.name}/_api/jwt-signing-key`)) }];
+        const readiness: ReadinessCheck[] = [{ name: 'store', check: async () => {
+              await deps.store.describe(`rekey/${inv.name}/_api/jwt-signing-key`);
+            } }];
         for (const c of deps.clusters.values()) {
-          if (c.workloads) readiness.push({ name: `cluster:${c.name}`, check: async () => void (await c.secrets.getSecret('default', 'rekey-readiness-probe')) });
+          if (c.workloads) readiness.push({ name: `cluster:${c.name}`, check: async () => {
+                await c.secrets.getSecret('default', 'rekey-readiness-probe');
+              } });
         }
 
         const api = createApi({
@@ -137,7 +145,7 @@ export function registerServe(cli: Command, ctx: CliContext): void {
         const grpc = grpcPort === undefined ? undefined : await (await import('../../shared/app/api/grpc.js')).startGrpc({ api, tls, port: grpcPort, host: flags.address });
         if (grpc) stops.push(() => grpc.close());
         if (tlsRef) {
-          const stopWatch = watchTlsSecret(secrets!.secrets, tlsRef, tls, (next) => {
+          const stopWatch = watchTlsSecret(defined(secrets).secrets, tlsRef, tls, (next) => {
             tls = next;
             https.setTls(next);
             grpc?.setTls(next);

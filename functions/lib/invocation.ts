@@ -15,7 +15,7 @@ export interface Invocation {
    * connection fails every later call of the invocation alike instead of trying again per record). Call it only
    * once a valid record needs it: malformed input is rejected without touching the clusters.
    */
-  deps(): Promise<Deps>;
+  readonly deps: () => Promise<Deps>;
 }
 
 /**

@@ -44,6 +44,6 @@ export function remainingTimeSignal(context: LambdaContext | undefined, marginMs
   if (!context) return { signal: controller.signal, dispose: () => undefined };
   const left = Math.max(0, context.getRemainingTimeInMillis() - marginMs);
   const timer = setTimeout(() => controller.abort(new Error('the invocation is about to time out')), left);
-  timer.unref?.();
+  timer.unref();
   return { signal: controller.signal, dispose: () => clearTimeout(timer) };
 }

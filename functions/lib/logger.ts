@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/ports/logger.js';
+import { defined } from '../../shared/domain/defined.js';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
@@ -8,7 +9,7 @@ type Level = keyof typeof LEVELS;
  * request id of the invocation when known. Fields must never hold key material (the Logger port's rule).
  */
 export function jsonLogger(options: { level?: string; base?: Record<string, unknown>; write?: (line: string) => void } = {}): Logger & { child(fields: Record<string, unknown>): Logger } {
-  const min = LEVELS[(options.level?.toLowerCase() as Level) in LEVELS ? (options.level!.toLowerCase() as Level) : 'info'];
+  const min = LEVELS[(options.level?.toLowerCase() as Level) in LEVELS ? (defined(options.level).toLowerCase() as Level) : 'info'];
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const make = (base: Record<string, unknown>) => {
     const log = (level: Level) => (message: string, fields?: Record<string, unknown>) => {

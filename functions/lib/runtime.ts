@@ -21,6 +21,7 @@ import type { Logger } from '../../shared/ports/logger.js';
 import type { SecretStore } from '../../shared/ports/secret-store.js';
 import type { StepQueue } from '../../shared/ports/step-queue.js';
 import { jsonLogger } from './logger.js';
+import { defined } from '../../shared/domain/defined.js';
 
 /** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
 export const FunctionEnv = {
@@ -109,7 +110,7 @@ async function connect(inventory: Inventory, aws: FunctionAdapters, log: Logger,
     if (!stored) throw new UsageError(`no kubeconfig in Secrets Manager at ${secretName} (${FunctionEnv.kubeconfigSecret}); store one, or set ${FunctionEnv.kubeconfigFile} for a local run`);
     return kube.connectClusters(inventory.clusters, { kubeconfigYaml: stored.value, ...(tokenProvider && { tokenProvider }), log });
   }
-  return kube.connectClusters(inventory.clusters, { kubeconfig: env[FunctionEnv.kubeconfigFile]!.split(':')[0]!, ...(tokenProvider && { tokenProvider }), log });
+  return kube.connectClusters(inventory.clusters, { kubeconfig: defined(defined(env[FunctionEnv.kubeconfigFile]).split(':')[0]), ...(tokenProvider && { tokenProvider }), log });
 }
 
 export interface ColdStartOptions {

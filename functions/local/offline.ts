@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   if (!process.env.KUBECONFIG) {
     const out = resolve(values.out);
     const manifests = new Map<string, Cluster>(inventory.clusters.map((c) => [c.name, { name: c.name, secrets: new ManifestWriter(join(out, c.name)) }]));
-    clusters = async () => manifests;
+    clusters = () => Promise.resolve(manifests);
     log.info('no KUBECONFIG: Secrets are written as manifests, restarts are only requested', { out });
   }
   const rt = coldStart({ inventory, aws, log, env: { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl }, ...(clusters && { clusters }) });

@@ -59,7 +59,7 @@ export class LocalRunner {
   private async loop(name: string, url: string, max: number, handle: (records: SqsRecord[]) => Promise<void>): Promise<void> {
     const arn = `arn:aws:sqs:local:000000000000:${url.split('/').pop()}`;
     while (!this.stopped) {
-      let messages: PolledMessage[] = [];
+      let messages: PolledMessage[];
       try {
         messages = await this.options.poller.receive(url, { max, waitSeconds: this.options.waitSeconds ?? 1 });
       } catch (e) {

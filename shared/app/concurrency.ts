@@ -1,3 +1,4 @@
+import { defined } from '../domain/defined.js';
 /** Runs `fn` over items with at most `limit` in flight; results in input order; the first error rejects. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -5,7 +6,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await fn(items[i]!, i);
+      results[i] = await fn(defined(items[i]), i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

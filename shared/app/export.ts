@@ -8,6 +8,7 @@ import { storeNameOf, unitsOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { decodeMaterial } from '../domain/store/material.js';
 import { Stage } from '../ports/secret-store.js';
+import { defined } from '../domain/defined.js';
 
 export const ExportFormat = { Pem: 'pem', Env: 'env', P12: 'p12' } as const;
 export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
@@ -66,7 +67,7 @@ export async function exportItem(
   unitName: string,
   options: { format: ExportFormat; dir?: string; defaultDir?: string; prefix?: string; password?: string; stage?: Stage; chain?: ExportChain },
 ): Promise<ExportResult> {
-  const itemName = unitName.split('/')[0]!;
+  const itemName = defined(unitName.split('/')[0]);
   checkedPrefix(options.prefix, itemName); // bad input first, before the store is read
   const item = inventory.items.get(itemName);
   if (!item) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);

@@ -7,6 +7,7 @@ import { IssueAction, walkIssuance } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
 import { findUnlistedConsumers } from './restart/index.js';
 import { ReloadReason, ReloadResult, SyncChange, syncUnits } from './sync.js';
+import { defined } from '../domain/defined.js';
 
 /** One thing apply would do. `kind` is the item kind, or `secret` for a write into a cluster. */
 export interface PlanAction {
@@ -106,7 +107,7 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
   // Units that get a new version will be written wherever they go.
   for (const u of units.filter((x) => renewed.has(x.key))) {
     for (const cluster of u.item.secret?.clusters ?? []) {
-      actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: u.item.secret!.namespace, secret: u.secretName! });
+      actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: defined(u.item.secret).namespace, secret: defined(u.secretName) });
     }
     const files = u.item.files;
     if (!files) continue;

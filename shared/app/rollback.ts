@@ -13,6 +13,7 @@ import { dropVersionId } from './rotation/authority-steps.js';
 import { updateRotation } from './rotation/record-update.js';
 import { expiresAtFor } from './rotation/start.js';
 import { syncUnits, type SyncReport } from './sync.js';
+import { defined } from '../domain/defined.js';
 
 export interface RollbackResult {
   readonly item: string;
@@ -43,7 +44,7 @@ async function undo(deps: Deps, unit: Unit, isNew: (versionId: string) => boolea
  * drop step: the old CA has left the bundles, and trust consumers would reject it.
  */
 async function undoAuthority(deps: Deps, inventory: Inventory, item: Item & { kind: 'authority' }, record: RotationRecord): Promise<Unit[]> {
-  const unit = unitsOf(inventory, item)[0]!;
+  const unit = defined(unitsOf(inventory, item)[0]);
   const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
   if (current?.versionId === dropVersionId(record.id)) {
     throw new RollbackRefusedError(`${item.name}: rotation ${record.id} already dropped the old CA from the bundles; rollback is not possible (rotate again instead)`, { context: { item: item.name, rotationId: record.id } });

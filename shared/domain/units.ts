@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Authority, Inventory, Item } from './inventory/model.js';
+import { defined } from './defined.js';
 
 /**
  * A unit is one thing with its own versions in the store: an authority, a certificate, one replica's certificate
@@ -22,7 +23,7 @@ export const storeNameOf = (inventory: string, unitKey: string): string => `reke
 export function unitsOf(inventory: Inventory, item: Item): Unit[] {
   if (item.kind === 'certificate' && item.perReplica) {
     const { statefulSet, replicas } = item.perReplica;
-    const ns = item.secret!.namespace;
+    const ns = defined(item.secret).namespace;
     return Array.from({ length: replicas }, (_, i) => {
       const pod = `${statefulSet}-${i}`;
       return {
@@ -30,7 +31,7 @@ export function unitsOf(inventory: Inventory, item: Item): Unit[] {
         key: `${item.name}/${i}`,
         storeName: storeNameOf(inventory.name, `${item.name}/${i}`),
         ordinal: i,
-        secretName: `${item.secret!.name}-${i}`,
+        secretName: `${defined(item.secret).name}-${i}`,
         commonName: pod,
         dnsNames: [pod, `${pod}.${statefulSet}.${ns}.svc`, ...item.dnsNames.filter((d) => d !== pod)],
       };
@@ -55,7 +56,7 @@ export function allUnits(inventory: Inventory): Unit[] {
 /** Authorities parents first, so an issuer always exists before what it signs. */
 export function authoritiesInOrder(inventory: Inventory): Authority[] {
   const byName = new Map(inventory.authorities.map((a) => [a.name, a]));
-  const depth = (a: Authority): number => (a.parent ? 1 + depth(byName.get(a.parent)!) : 0);
+  const depth = (a: Authority): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
   return [...inventory.authorities].sort((a, b) => depth(a) - depth(b));
 }
 

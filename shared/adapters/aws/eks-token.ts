@@ -1,4 +1,6 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+
+type Digester = ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, Checksum, SourceData } from '@smithy/types';
 
@@ -11,18 +13,18 @@ const EXPIRES_IN_SECONDS = 60;
 
 /** SHA-256 (or HMAC-SHA-256 with a key) on node:crypto, in the Checksum shape SignatureV4 wants. */
 class Sha256 implements Checksum {
-  private hash: Hash | Hmac;
+  private hash: Digester;
   constructor(private readonly secret?: SourceData) {
     this.hash = this.fresh();
   }
-  private fresh(): Hash | Hmac {
+  private fresh(): Digester {
     return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(this.secret));
   }
   update(data: Uint8Array | string): void {
     this.hash.update(toBytes(data));
   }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
   }
   reset(): void {
     this.hash = this.fresh();
@@ -64,7 +66,7 @@ export async function eksToken(input: EksTokenInput): Promise<string> {
     { expiresIn: EXPIRES_IN_SECONDS, ...(input.now && { signingDate: input.now }) },
   );
   const query = Object.entries(signed.query ?? {})
-    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x] as const) : v === null || v === undefined ? [] : [[k, v] as const]))
+    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x] as const) : v === null ? [] : [[k, v] as const]))
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
     .join('&');
   const url = `https://${host}/?${query}`;

@@ -72,14 +72,13 @@ export class EventBridgeBus implements EventBus {
 
   private async put(batch: PutEventsRequestEntry[]): Promise<void> {
     let pending = batch;
-    let codes: string[] = [];
     for (let round = 0; ; round++) {
       const out = await awsCall({ operation: 'EventBridge PutEvents', target: this.busName }, () => this.client.send(new PutEventsCommand({ Entries: pending })));
       if (!out.FailedEntryCount) return;
       // Results are in request order; an entry with an ErrorCode was not accepted.
       const results = out.Entries ?? [];
       const failed = pending.filter((_, i) => results[i]?.ErrorCode || !results[i]?.EventId);
-      codes = [...new Set(results.flatMap((r) => (r.ErrorCode ? [r.ErrorCode] : [])))];
+      const codes = [...new Set(results.flatMap((r) => (r.ErrorCode ? [r.ErrorCode] : [])))];
       if (failed.length === 0) return;
       if (round >= this.retries) {
         throw new TransientError(`EventBridge PutEvents (${this.busName}): ${failed.length} of ${batch.length} event(s) not accepted after ${round + 1} attempt(s): ${codes.join(', ') || 'no error code'}`, {

@@ -8,6 +8,7 @@ import { DynamoDbJournal } from './dynamodb-journal.js';
 import { EventBridgeBus } from './eventbridge-bus.js';
 import { SecretsManagerStore } from './secrets-manager-store.js';
 import { SqsStepQueue } from './sqs-step-queue.js';
+import { defined } from '../../domain/defined.js';
 
 export interface AwsAdapterOptions extends AwsClientSettings {
   /** FIFO step queue URL. */
@@ -57,8 +58,8 @@ export function awsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsAdap
   if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts)) throw new UsageError(`${AwsEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
   const opt = (k: keyof typeof AwsEnv) => env[AwsEnv[k]] || undefined;
   return {
-    stepQueueUrl: env[AwsEnv.stepQueueUrl]!,
-    journalTable: env[AwsEnv.journalTable]!,
+    stepQueueUrl: defined(env[AwsEnv.stepQueueUrl]),
+    journalTable: defined(env[AwsEnv.journalTable]),
     ...(opt('delayQueueUrl') && { delayQueueUrl: opt('delayQueueUrl') }),
     ...(opt('deadLetterQueueUrl') && { deadLetterQueueUrl: opt('deadLetterQueueUrl') }),
     ...(opt('eventBusName') && { eventBusName: opt('eventBusName') }),

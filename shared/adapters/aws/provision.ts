@@ -5,6 +5,7 @@ import { EVENT_SOURCE, EventType } from '../../domain/events/types.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { JournalTable } from './dynamodb-journal.js';
 import { awsCall, awsErrorName } from './errors.js';
+import { defined } from '../../domain/defined.js';
 
 /**
  * The resources rekey runs on, for a local AWS (moto) and the offline runner. serverless.yml declares the same ones
@@ -58,8 +59,8 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
 
   const queue = async (name: string, attributes: Record<string, string>) => {
     const out = await awsCall({ operation: 'SQS CreateQueue', target: name }, () => sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })));
-    const url = out.QueueUrl!;
-    const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const url = defined(out.QueueUrl);
+    const arn = defined(defined((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes).QueueArn);
     return { url, arn };
   };
   const dlq = await queue(n.deadLetterQueue, { FifoQueue: 'true', MessageRetentionPeriod: '1209600' });

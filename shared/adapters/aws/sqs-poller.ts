@@ -1,6 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall } from './errors.js';
+import { defined } from '../../domain/defined.js';
 
 /** A received message, in the shape Lambda's SQS event records have. */
 export interface PolledMessage {
@@ -25,7 +26,7 @@ export class SqsPoller {
     const out = await awsCall({ operation: 'SQS ReceiveMessage', target: queueUrl }, () =>
       this.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: options.max ?? 10, WaitTimeSeconds: options.waitSeconds ?? 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] })),
     );
-    return (out.Messages ?? []).map((m) => ({ messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '', attributes: { ...(m.Attributes ?? {}) } }));
+    return (out.Messages ?? []).map((m) => ({ messageId: defined(m.MessageId), receiptHandle: defined(m.ReceiptHandle), body: m.Body ?? '', attributes: { ...(m.Attributes ?? {}) } }));
   }
 
   /** Received messages with their message attributes (what dead letters carry their reason in). */
@@ -34,8 +35,8 @@ export class SqsPoller {
       this.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: options.max ?? 10, WaitTimeSeconds: options.waitSeconds ?? 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] })),
     );
     return (out.Messages ?? []).map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
+      messageId: defined(m.MessageId),
+      receiptHandle: defined(m.ReceiptHandle),
       body: m.Body ?? '',
       attributes: { ...(m.Attributes ?? {}) },
       messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? ''])),

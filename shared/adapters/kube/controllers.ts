@@ -1,7 +1,7 @@
 import { PatchStrategy, type V1ObjectMeta, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { WorkloadRef } from '../../ports/cluster.js';
 import { contentType, type KubeClient } from './client.js';
-import { daemonSetRollout, deploymentRollout, statefulSetRollout, type DaemonSetLike, type DeploymentLike, type RolloutJudgement, type StatefulSetLike } from './rollout.js';
+import { daemonSetRollout, deploymentRollout, statefulSetRollout, type DeploymentLike, type RolloutJudgement } from './rollout.js';
 
 export type ControllerKind = Exclude<WorkloadRef['kind'], 'Pod'>;
 
@@ -43,7 +43,7 @@ export const CONTROLLERS: Readonly<Record<ControllerKind, ControllerAdapter>> = 
     patch: async (c, namespace, name, body) => {
       await c.apps.patchNamespacedStatefulSet({ name, namespace, body, fieldManager: FIELD_MANAGER }, strategic());
     },
-    judge: (o) => statefulSetRollout(o as StatefulSetLike),
+    judge: (o) => statefulSetRollout(o),
   },
   DaemonSet: {
     resource: 'daemonsets',
@@ -52,7 +52,7 @@ export const CONTROLLERS: Readonly<Record<ControllerKind, ControllerAdapter>> = 
     patch: async (c, namespace, name, body) => {
       await c.apps.patchNamespacedDaemonSet({ name, namespace, body, fieldManager: FIELD_MANAGER }, strategic());
     },
-    judge: (o) => daemonSetRollout(o as DaemonSetLike),
+    judge: (o) => daemonSetRollout(o),
   },
 };
 

@@ -7,6 +7,7 @@ import { makeClient, type KubeClient } from './client.js';
 import { call, type Operation } from './errors.js';
 import { observedOf } from './secret-patch.js';
 import { KubeWorkloadControl } from './workloads.js';
+import { defined } from '../../domain/defined.js';
 
 const CERT_MANAGER = 'cert-manager.io/v1';
 const PAGE = 500;
@@ -23,18 +24,18 @@ function certificateOf(o: Obj): CmCertificate | undefined {
   if (!secretName || !str(ref.name)) return undefined;
   const subject = (s.subject ?? {}) as Record<string, unknown>;
   return {
-    namespace: o.metadata!.namespace!,
-    name: o.metadata!.name!,
+    namespace: defined(o.metadata?.namespace, 'a namespaced object'),
+    name: defined(o.metadata?.name, 'a named object'),
     secretName,
-    issuerRef: { name: str(ref.name)!, kind: str(ref.kind) ?? 'Issuer', ...(str(ref.group) && { group: str(ref.group)! }) },
+    issuerRef: { name: defined(str(ref.name)), kind: str(ref.kind) ?? 'Issuer', ...(str(ref.group) && { group: defined(str(ref.group)) }) },
     isCA: s.isCA === true,
-    ...(str(s.commonName) && { commonName: str(s.commonName)! }),
+    ...(str(s.commonName) && { commonName: defined(str(s.commonName)) }),
     dnsNames: strings(s.dnsNames),
     ipAddresses: strings(s.ipAddresses),
     uris: strings(s.uris),
     usages: strings(s.usages),
-    ...(str(s.duration) && { duration: str(s.duration)! }),
-    ...(str(s.renewBefore) && { renewBefore: str(s.renewBefore)! }),
+    ...(str(s.duration) && { duration: defined(str(s.duration)) }),
+    ...(str(s.renewBefore) && { renewBefore: defined(str(s.renewBefore)) }),
     organizations: strings(subject.organizations),
   };
 }
@@ -45,7 +46,7 @@ function issuerOf(o: Obj, kind: CmIssuer['kind']): CmIssuer {
   const s = o.spec ?? {};
   const type = ISSUER_TYPES.find((t) => t in s) ?? (Object.keys(s)[0] || 'unknown');
   const ca = (s.ca ?? {}) as Record<string, unknown>;
-  return { kind, ...(kind === 'Issuer' && { namespace: o.metadata!.namespace! }), name: o.metadata!.name!, type, ...(str(ca.secretName) && { caSecretName: str(ca.secretName)! }) };
+  return { kind, ...(kind === 'Issuer' && { namespace: defined(o.metadata?.namespace, 'a namespaced Issuer') }), name: defined(o.metadata?.name, 'a named issuer'), type, ...(str(ca.secretName) && { caSecretName: str(ca.secretName) }) };
 }
 
 /** Reads, never writes: lists cert-manager objects and TLS Secrets page by page, workloads per namespace. */
@@ -69,7 +70,7 @@ class KubeImportSource implements ImportSource {
    */
   private async listAll(kind: string, resource: string, namespace: string | undefined): Promise<Obj[]> {
     const list = await call(this.op(resource, namespace), () => this.client.objects.list(CERT_MANAGER, kind, namespace));
-    return list.items as Obj[];
+    return list.items;
   }
 
   async certManager(namespaces: readonly string[] | undefined) {

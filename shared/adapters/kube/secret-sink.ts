@@ -1,4 +1,4 @@
-import { PatchStrategy, type V1Secret } from '@kubernetes/client-node';
+import { PatchStrategy } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError, RekeyError, UnmanagedObjectError } from '../../domain/errors.js';
 import { WriteOutcome, type DesiredSecret, type ObservedSecret, type SecretSink } from '../../ports/cluster.js';
 import { contentType, type KubeClient } from './client.js';
@@ -51,7 +51,7 @@ export class KubeSecretSink implements SecretSink {
     const where = { cluster, namespace: secret.namespace, name: secret.name };
     try {
       await call(this.op('create', secret.namespace, secret.name), () =>
-        this.client.core.createNamespacedSecret({ namespace: secret.namespace, body: secretObjectOf(secret) as V1Secret, fieldManager: FIELD_MANAGER }),
+        this.client.core.createNamespacedSecret({ namespace: secret.namespace, body: secretObjectOf(secret), fieldManager: FIELD_MANAGER }),
       );
       return WriteOutcome.Created;
     } catch (e) {

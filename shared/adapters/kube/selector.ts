@@ -1,4 +1,5 @@
 import { RekeyError } from '../../domain/errors.js';
+import { defined } from '../../domain/defined.js';
 
 /** One requirement of a label selector, as Kubernetes' labels.Parse understands it. */
 export type Requirement =
@@ -50,13 +51,13 @@ export function parseSelector(selector: string): Requirement[] {
     if (term === '') throw new InvalidSelectorError(`label selector "${selector}": empty requirement`);
     const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(term);
     if (set) {
-      const values = set[3]!.split(',').map((v) => checkValue(v.trim(), selector));
-      return { op: set[2] === 'in' ? 'in' : 'notIn', key: checkKey(set[1]!, selector), values };
+      const values = defined(set[3]).split(',').map((v) => checkValue(v.trim(), selector));
+      return { op: set[2] === 'in' ? 'in' : 'notIn', key: checkKey(defined(set[1]), selector), values };
     }
     const eq = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (eq) {
-      const value = checkValue(eq[3]!.trim(), selector);
-      return { op: eq[2] === '!=' ? 'notIn' : 'in', key: checkKey(eq[1]!, selector), values: [value] };
+      const value = checkValue(defined(eq[3]).trim(), selector);
+      return { op: eq[2] === '!=' ? 'notIn' : 'in', key: checkKey(defined(eq[1]), selector), values: [value] };
     }
     if (term.startsWith('!')) return { op: 'notExists', key: checkKey(term.slice(1).trim(), selector) };
     return { op: 'exists', key: checkKey(term, selector) };
@@ -74,9 +75,9 @@ export function matches(requirements: readonly Requirement[], labels: Readonly<R
       case 'notExists':
         return !has;
       case 'in':
-        return has && r.values.includes(l[r.key]!);
+        return has && r.values.includes(defined(l[r.key]));
       case 'notIn':
-        return !has || !r.values.includes(l[r.key]!);
+        return !has || !r.values.includes(defined(l[r.key]));
       default: {
         const never: never = r;
         throw new Error(`unknown requirement ${JSON.stringify(never)}`);

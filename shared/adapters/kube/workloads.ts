@@ -9,6 +9,7 @@ import { RestartAnnotation, restartPatch, templateVersions } from './restart-pat
 import { podRollout, type RolloutJudgement } from './rollout.js';
 import { secretReferences } from './secret-uses.js';
 import { matches, parseSelector } from './selector.js';
+import { defined } from '../../domain/defined.js';
 
 /** A rollout that cannot complete by waiting (progress deadline exceeded, OnDelete strategy). */
 export class RolloutFailedError extends RekeyError {}
@@ -47,10 +48,10 @@ export class KubeWorkloadControl implements WorkloadControl {
     const found: WorkloadRef[] = [];
     for (const { kind, items } of controllers) {
       for (const o of items) {
-        if (matches(requirements, o.spec?.template?.metadata?.labels) || matches(requirements, o.metadata?.labels)) found.push({ kind, namespace, name: o.metadata!.name! });
+        if (matches(requirements, o.spec?.template?.metadata?.labels) || matches(requirements, o.metadata?.labels)) found.push({ kind, namespace, name: defined(defined(o.metadata).name) });
       }
     }
-    for (const p of pods) if (!controllerOf(p.metadata?.ownerReferences) && !p.metadata?.deletionTimestamp) found.push({ kind: 'Pod', namespace, name: p.metadata!.name! });
+    for (const p of pods) if (!controllerOf(p.metadata?.ownerReferences) && !p.metadata?.deletionTimestamp) found.push({ kind: 'Pod', namespace, name: defined(defined(p.metadata).name) });
     return found.sort(byRef);
   }
 
@@ -188,13 +189,13 @@ export class KubeWorkloadControl implements WorkloadControl {
     };
     // Templates: what every future pod of the controller reads (also when scaled to zero).
     for (const c of controllers as { kind: ControllerKind; items: ControllerObject[] }[]) {
-      for (const o of c.items) add({ kind: c.kind, namespace, name: o.metadata!.name! }, o.spec?.template?.spec);
+      for (const o of c.items) add({ kind: c.kind, namespace, name: defined(defined(o.metadata).name) }, o.spec?.template?.spec);
     }
     // Running pods: bare ones, and pods whose owner chain ends outside the three controller kinds.
-    const rsOwner = new Map(replicaSets.map((rs) => [rs.metadata!.name!, controllerOf(rs.metadata?.ownerReferences)]));
+    const rsOwner = new Map(replicaSets.map((rs) => [defined(defined(rs.metadata).name), controllerOf(rs.metadata?.ownerReferences)]));
     for (const p of pods) {
       const owner = controllerOf(p.metadata?.ownerReferences);
-      let workload: WorkloadRef = { kind: 'Pod', namespace, name: p.metadata!.name! };
+      let workload: WorkloadRef = { kind: 'Pod', namespace, name: defined(defined(p.metadata).name) };
       if (owner?.kind === 'ReplicaSet') {
         const deployment = rsOwner.get(owner.name);
         if (deployment?.kind === 'Deployment') workload = { kind: 'Deployment', namespace, name: deployment.name };

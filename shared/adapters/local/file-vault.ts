@@ -6,6 +6,7 @@ import { Stage, type PutPendingResult, type SecretDescription, type SecretStore,
 import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
+import { defined } from '../../domain/defined.js';
 
 interface VaultEntry {
   name: string;
@@ -122,9 +123,9 @@ export class FileVault implements SecretStore {
     const fail = (why: string, cause?: unknown): never => {
       throw new IntegrityError(`vault entry ${label} cannot be decrypted (${why})`, { ...(cause !== undefined && { cause }), context: { item: label } });
     };
-    let box: Partial<Box>;
+    let box: Partial<Box> | null;
     try {
-      box = JSON.parse(raw) as Partial<Box>;
+      box = JSON.parse(raw) as Partial<Box> | null;
     } catch (cause) {
       return fail('damaged file: not JSON', cause);
     }
@@ -227,7 +228,7 @@ export class FileVault implements SecretStore {
     // An entry one generation ahead of the index (its writer was killed between the two writes) is recorded in the
     // index before it moves on: otherwise a kill of this write too would leave the entry two ahead, refused for good.
     if ((entry.generation ?? 0) > (generations.get(entry.name) ?? 0)) {
-      generations.set(entry.name, entry.generation!);
+      generations.set(entry.name, defined(entry.generation));
       await this.flushIndex();
     }
     const generation = Math.max(entry.generation ?? 0, generations.get(entry.name) ?? 0) + 1;
@@ -345,7 +346,7 @@ export class FileVault implements SecretStore {
       const target = existing?.versions.find((v) => v.versionId === versionId);
       if (!existing || !target?.stages.includes(Stage.Pending)) return;
       const entry = structuredClone(existing);
-      const v = entry.versions.find((x) => x.versionId === versionId)!;
+      const v = defined(entry.versions.find((x) => x.versionId === versionId));
       v.stages = v.stages.filter((s) => s !== Stage.Pending);
       await this.write(prune(entry));
     });

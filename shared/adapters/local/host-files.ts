@@ -5,6 +5,7 @@ import { FileChange, type FileDrift, type HostFiles, type ReloadLedger, type Rel
 import { writeFileAtomic } from './atomic-file.js';
 import { JsonReloadLedger } from './reload-ledger.js';
 import { runReload } from './reload-command.js';
+import { defined } from '../../domain/defined.js';
 
 /** File names under the state folder. */
 export const HostFilesState = { ledger: 'reloads.json', log: 'reload.log' } as const;
@@ -43,7 +44,7 @@ export class LocalHostFiles implements HostFiles {
       const path = join(placement.dir, d.name);
       switch (d.change) {
         case FileChange.Content:
-          await writeFileAtomic(path, files[d.name]!, { mode: placement.mode });
+          await writeFileAtomic(path, defined(files[d.name]), { mode: placement.mode });
           break;
         case FileChange.Mode:
           await chmod(path, placement.mode);

@@ -1,4 +1,5 @@
 import type { StepMessage, StepQueue } from '../../ports/step-queue.js';
+import { defined } from '../../domain/defined.js';
 
 interface Queued {
   readonly message: StepMessage;
@@ -42,7 +43,7 @@ export class InProcessQueue implements StepQueue {
     while (this.items.length) {
       signal?.throwIfAborted();
       this.items.sort((a, b) => a.readyAt - b.readyAt);
-      const next = this.items.shift()!;
+      const next = defined(this.items.shift());
       const wait = next.readyAt - this.now();
       if (this.options.parkBeyondMs !== undefined && wait > this.options.parkBeyondMs) {
         this.parkedSteps.push(next.message);

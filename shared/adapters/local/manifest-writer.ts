@@ -27,9 +27,9 @@ export class ManifestWriter implements SecretSink {
   }
 
   /** A file in the output folder that is not YAML is the user's to fix: say which, rather than crash. */
-  private static parse(text: string, path: string): SecretManifest {
+  private static parse(text: string, path: string): SecretManifest | { kind?: unknown } | null {
     try {
-      return load(text, { schema: CORE_SCHEMA }) as SecretManifest;
+      return load(text, { schema: CORE_SCHEMA }) as SecretManifest | { kind?: unknown } | null;
     } catch (cause) {
       throw new IntegrityError(`${path} is not valid YAML (${(cause as Error).message.split('\n')[0]}); fix or remove it`, { cause, context: { path } });
     }
@@ -47,14 +47,17 @@ export class ManifestWriter implements SecretSink {
     const out: ObservedSecret[] = [];
     for (const f of files.filter((x) => x.endsWith('.yaml'))) {
       const m = ManifestWriter.parse(await readFile(join(this.dir, namespace, f), 'utf8'), join(this.dir, namespace, f));
-      if (m?.kind === 'Secret') out.push(ManifestWriter.toObserved(m));
+      if (isSecretManifest(m)) out.push(ManifestWriter.toObserved(m));
     }
     return out;
   }
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
     const text = await readTextOrUndefined(this.fileOf(namespace, name));
-    return text === undefined ? undefined : ManifestWriter.toObserved(ManifestWriter.parse(text, this.fileOf(namespace, name)));
+    if (text === undefined) return undefined;
+    const m = ManifestWriter.parse(text, this.fileOf(namespace, name));
+    if (!isSecretManifest(m)) throw new IntegrityError(`${this.fileOf(namespace, name)} is not a Secret manifest; fix or remove it`, { context: { path: this.fileOf(namespace, name) } });
+    return ManifestWriter.toObserved(m);
   }
 
   async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
@@ -74,4 +77,8 @@ export class ManifestWriter implements SecretSink {
     this.writes.push(`${secret.namespace}/${secret.name}`);
     return existing ? 'updated' : 'created';
   }
+}
+
+function isSecretManifest(m: SecretManifest | { kind?: unknown } | null): m is SecretManifest {
+  return m?.kind === 'Secret';
 }

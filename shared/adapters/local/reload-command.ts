@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import { RekeyError } from '../../domain/errors.js';
 import type { ReloadOptions } from '../../ports/host-files.js';
+import { defined } from '../../domain/defined.js';
 
 /** A reload that exited non-zero, timed out or could not start. Names sizes and the log, never the output. */
 export class ReloadError extends RekeyError {}
@@ -48,8 +49,8 @@ export function runReload(command: string, options: ReloadOptions & { logPath: s
   const started = new Date();
   return new Promise<void>((resolve, reject) => {
     const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const out = capture(child.stdout!);
-    const err = capture(child.stderr!);
+    const out = capture(defined(child.stdout));
+    const err = capture(defined(child.stderr));
     let timedOut = false;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -84,8 +85,8 @@ export function runReload(command: string, options: ReloadOptions & { logPath: s
       options.signal?.removeEventListener('abort', onAbort);
       // Whatever the shell left behind in its group goes with it (a reload must not leave a hanging child).
       if (timedOut || aborted) killGroup('SIGKILL');
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
       const how = startError
         ? `could not start (${startError.message})`
         : timedOut
@@ -107,7 +108,10 @@ export function runReload(command: string, options: ReloadOptions & { logPath: s
         () => true,
         () => false,
       );
-      if (code === 0 && !timedOut && !aborted && !startError) return resolve();
+      if (code === 0 && !timedOut && !aborted && !startError) {
+        resolve();
+        return;
+      }
       const where = logged ? `, output in ${options.logPath}` : '';
       reject(new ReloadError(`reload command "${command}" ${how} (${sizes}${where})`, { context: { command }, ...(startError && { cause: startError }) }));
     };

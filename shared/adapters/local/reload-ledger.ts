@@ -21,9 +21,9 @@ export class JsonReloadLedger implements ReloadLedger {
     const text = await readTextOrUndefined(this.path);
     if (text === undefined) return [];
     try {
-      const parsed = JSON.parse(text) as LedgerFile;
-      if (parsed.v !== 1 || !Array.isArray(parsed.reloads)) throw new Error('unknown format');
-      return [...parsed.reloads];
+      const parsed = JSON.parse(text) as Partial<LedgerFile> | null;
+      if (parsed?.v !== 1 || !Array.isArray(parsed.reloads)) throw new Error('unknown format');
+      return [...(parsed.reloads as readonly OwedReload[])];
     } catch (e) {
       throw new IntegrityError(`${this.path} is not a reload ledger (${(e as Error).message}); remove it to forget owed reloads`, { context: { path: this.path } });
     }

@@ -1,6 +1,7 @@
 import type { Remediation, RemediationStatus, RemediationStore } from '../../app/alerts/store.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readTextOrUndefined } from './missing-ok.js';
+import { defined } from '../../domain/defined.js';
 
 interface FileState {
   claims: Record<string, number>;
@@ -31,7 +32,7 @@ export class RemediationFile implements RemediationStore {
       const { result, write } = await fn(state);
       if (write) {
         const nowSec = this.now() / 1000;
-        for (const [k, exp] of Object.entries(state.claims)) if (exp < nowSec) delete state.claims[k];
+        state.claims = Object.fromEntries(Object.entries(state.claims).filter(([, exp]) => exp >= nowSec));
         state.remediations = state.remediations.filter((r) => r.status === 'pending' || this.now() - Date.parse(r.decidedAt) < KEEP_MS);
         await writeFileAtomic(this.file, JSON.stringify(state), { mode: 0o600 });
       }
@@ -73,7 +74,7 @@ export class RemediationFile implements RemediationStore {
   transition(id: string, from: RemediationStatus, next: Remediation): Promise<boolean> {
     return this.exclusive(async (s) => {
       const i = s.remediations.findIndex((r) => r.id === id);
-      if (i < 0 || s.remediations[i]!.status !== from) return { result: false, write: false };
+      if (i < 0 || defined(s.remediations[i]).status !== from) return { result: false, write: false };
       s.remediations[i] = next;
       return { result: true, write: true };
     });

@@ -64,7 +64,7 @@ async function readHolder(path: string): Promise<Holder | undefined> {
   }
   const fileKey = `f${info.ino}-${Math.floor(info.mtimeMs)}`;
   try {
-    const record = JSON.parse(text) as Partial<LockRecord> & { pid: number };
+    const record = JSON.parse(text) as (Partial<LockRecord> & { pid: number }) | null;
     if (typeof record === 'object' && record && typeof record.nonce === 'string' && /^[\w-]+$/.test(record.nonce)) {
       return { record, key: record.nonce, legacy: false, mtimeMs: info.mtimeMs };
     }
@@ -111,14 +111,14 @@ async function breakStale(stateDir: string, holder: Holder, self: ProcessIdentit
   for (let n = 1; ; n++) {
     const breaker = join(stateDir, `${BREAKER_PREFIX}${holder.key}.${n}`);
     if (!(await createComplete(breaker, JSON.stringify(self)))) {
-      const text = await readFile(breaker, 'utf8').catch((e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)));
+      const text = await readFile(breaker, 'utf8').catch(ignoreMissing);
       // Gone: a new holder removed the breakers, so the stale lock is gone too.
       if (text === undefined) return;
       if (livenessOf(JSON.parse(text) as ProcessIdentity) !== Liveness.Gone) return; // a live process is breaking it
       continue; // that breaker died before it finished: the next number
     }
     const now = await readHolder(join(stateDir, LOCK_FILE));
-    if (now?.key === holder.key) await unlink(join(stateDir, LOCK_FILE)).catch((e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)));
+    if (now?.key === holder.key) await unlink(join(stateDir, LOCK_FILE)).catch(ignoreMissing);
     // The stale lock is gone for good now (nonces are never reused): this breaker guards nothing any more.
     await rm(breaker, { force: true });
     return;
@@ -158,4 +158,10 @@ export async function lockState(stateDir: string): Promise<() => Promise<void>> 
 async function releaseState(path: string, nonce: string): Promise<void> {
   const holder = await readHolder(path);
   if (holder?.key === nonce) await rm(path, { force: true });
+}
+
+/** A catch handler: a file already gone is nothing to report; anything else is thrown on. */
+function ignoreMissing(e: unknown): undefined {
+  if (isCode(e, 'ENOENT')) return undefined;
+  throw e;
 }

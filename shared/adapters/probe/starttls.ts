@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ProbeError, ProbeFailure, StartTls } from '../../ports/prober.js';
+import { defined } from '../../domain/defined.js';
 
 /** PostgreSQL's SSLRequest: length 8, then the request code 80877103 (0x04d2162f). */
 const POSTGRES_SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
@@ -17,7 +18,7 @@ function readByte(socket: Socket, endpoint: string): Promise<number> {
       socket.pause();
       // The server sends nothing else before the client's TLS hello; more would be a protocol error.
       if (chunk.length > 1) reject(new ProbeError(ProbeFailure.StartTls, `${endpoint}: unexpected data after the answer to SSLRequest`));
-      else resolve(chunk[0]!);
+      else resolve(defined(chunk[0]));
     };
     const onEnd = () => {
       cleanup();
@@ -44,6 +45,7 @@ async function postgres(socket: Socket, endpoint: string): Promise<void> {
 /** Asks the server on a connected plaintext socket to switch to TLS; resolves when the TLS hello may be sent. */
 export function startTls(protocol: StartTls, socket: Socket, endpoint: string): Promise<void> {
   switch (protocol) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- one protocol today; the switch makes the next one a compile error
     case StartTls.Postgres:
       return postgres(socket, endpoint);
     default: {

@@ -103,17 +103,24 @@ function secured(socket: TLSSocket): Promise<void> {
 /** Leaf first, following the issuer links node builds from what the server sent, each certificate once. */
 function servedChain(leaf: DetailedPeerCertificate): Buffer[] {
   const chain: Buffer[] = [];
-  let cur: DetailedPeerCertificate | undefined = leaf;
-  while (cur?.raw && !chain.some((c) => c.equals(cur!.raw))) {
-    chain.push(cur.raw);
-    cur = cur.issuerCertificate;
+  // node's types say `raw` and `issuerCertificate` are always there; at the top of a chain they are not.
+  type Link = { readonly raw?: Buffer; readonly issuerCertificate?: unknown };
+  let cur: Link | undefined = leaf;
+  while (cur?.raw) {
+    const raw = cur.raw;
+    if (chain.some((c) => c.equals(raw))) break;
+    chain.push(raw);
+    cur = cur.issuerCertificate as Link | undefined;
   }
   return chain;
 }
 
 function abortable<T>(signal: AbortSignal, onAbort: () => Error, work: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(onAbort());
+    if (signal.aborted) {
+      reject(onAbort());
+      return;
+    }
     const listener = () => reject(onAbort());
     signal.addEventListener('abort', listener, { once: true });
     work()

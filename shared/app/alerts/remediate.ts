@@ -12,6 +12,7 @@ import { requestConsumerRestarts } from '../restart/planner.js';
 import { startRotation } from '../rotation/index.js';
 import { syncUnits } from '../sync.js';
 import { RemediationStatus, type Remediation, type RemediationStore } from './store.js';
+import { defined } from '../../domain/defined.js';
 
 export interface RemediationContext {
   readonly deps: Deps;
@@ -70,7 +71,7 @@ async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'acti
         return { ok: true, message: `rotation ${record.id} started`, rotationId: record.id };
       }
       case RemediationAction.Resync: {
-        const report = await syncUnits(deps, inventory, unitsOf(inventory, inventory.items.get(item)!), new MaterialReader(deps.store, inventory), { dryRun: false });
+        const report = await syncUnits(deps, inventory, unitsOf(inventory, defined(inventory.items.get(item))), new MaterialReader(deps.store, inventory), { dryRun: false });
         const changed = report.secrets.filter((s) => s.change === 'created' || s.change === 'updated').length;
         return { ok: true, message: `resynced: ${changed} Secret(s) written of ${report.secrets.length}` };
       }

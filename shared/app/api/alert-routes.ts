@@ -4,6 +4,7 @@ import { ApiProblem, ProblemKind } from './problem.js';
 import { defineRoute, HttpMethod, type Route } from './route.js';
 import { problemSchema, remediationId } from './schemas.js';
 import { Scope } from './scopes.js';
+import { defined } from '../../domain/defined.js';
 
 const problem = (description: string) => ({ description, schema: problemSchema, contentType: 'application/problem+json' });
 
@@ -62,7 +63,7 @@ export const alertRoutes: readonly Route[] = [
     responses: { 200: { description: 'the decision', schema: decisionSchema }, 404: problem('no such remediation'), 409: problem('not pending') },
     handle: async ({ backend, params, principal }) => {
       if (!backend.alerts) throw noAlerts();
-      return { status: 200, json: await backend.alerts.approve(params.id!, principal?.subject ?? 'unknown') };
+      return { status: 200, json: await backend.alerts.approve(defined(params.id), principal?.subject ?? 'unknown') };
     },
   }),
 ];

@@ -2,6 +2,7 @@ import { errors as joseErrors, importJWK, jwtVerify, type CryptoKey, type JWK, t
 import { ApiProblem, ProblemKind } from './problem.js';
 import { API_ALGORITHMS } from './signing-key.js';
 import type { Scope } from './scopes.js';
+import { defined } from '../../domain/defined.js';
 
 /** Who a verified token says is calling, and what it may do. */
 export interface Principal {
@@ -67,7 +68,7 @@ export class TokenVerifier {
     const match = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(authorization.trim());
     if (!match) throw unauthorized('the Authorization header is not "Bearer <token>"');
     try {
-      const { payload } = await jwtVerify(match[1]!, (header) => this.keyFor(header), {
+      const { payload } = await jwtVerify(defined(match[1]), (header) => this.keyFor(header), {
         algorithms: [...API_ALGORITHMS],
         issuer: this.options.issuer,
         audience: this.options.audience,
@@ -76,7 +77,7 @@ export class TokenVerifier {
         ...(this.options.now && { currentDate: this.options.now() }),
       });
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
-      return { subject: payload.sub!, scopes: new Set(scope.split(' ').filter(Boolean)), ...(payload.jti && { tokenId: payload.jti }) };
+      return { subject: defined(payload.sub), scopes: new Set(scope.split(' ').filter(Boolean)), ...(payload.jti && { tokenId: payload.jti }) };
     } catch (e) {
       throw unauthorized(reasonOf(e));
     }

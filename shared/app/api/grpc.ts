@@ -85,7 +85,7 @@ async function viaRouter(api: Api, call: grpc.ServerUnaryCall<unknown, unknown>,
     client: `grpc:${call.getPeer()}`,
   });
   const json = JSON.parse(response.body || '{}') as Json;
-  if (response.status >= 400) throw Object.assign(new Error(String(json.detail ?? json.title ?? 'failed')), { code: codeOf(response.status) });
+  if (response.status >= 400) throw Object.assign(new Error(textOf(json.detail) ?? textOf(json.title) ?? 'failed'), { code: codeOf(response.status) });
   return json;
 }
 
@@ -105,18 +105,21 @@ function unary(run: (call: grpc.ServerUnaryCall<Json, unknown>) => Promise<unkno
   return (call, callback) => {
     run(call).then(
       (value) => callback(null, value),
-      (e: Error & { code?: grpc.status }) => callback({ code: e.code ?? grpc.status.INTERNAL, details: e.code ? e.message : 'internal error' }),
+      (e: unknown) => {
+        const { code, message } = e as Error & { code?: grpc.status };
+        callback({ code: code ?? grpc.status.INTERNAL, details: code ? message : 'internal error' });
+      },
     );
   };
 }
 
 /** The rekey.v1.Rekey handlers, each a thin mapping onto the HTTP routes. */
 export function rekeyHandlers(api: Api): grpc.UntypedServiceImplementation {
-  const seg = (s: unknown) => encodeURIComponent(String(s ?? ''));
+  const seg = (s: unknown) => encodeURIComponent(textOf(s) ?? '');
   return {
     Rotate: unary(async (call) => {
       const r = call.request;
-      const key = String(r.idempotencyKey ?? '');
+      const key = textOf(r.idempotencyKey) ?? '';
       const res = await viaRouter(api, call, 'POST', '/v1/rotations', { item: r.item, ...(r.reason ? { reason: r.reason } : {}) }, key ? { 'idempotency-key': key } : {});
       return { id: res.id, item: res.item, status: res.status };
     }),
@@ -200,4 +203,9 @@ export async function startGrpc(options: { api: Api; tls: TlsMaterial; port: num
         }, 2000).unref();
       }),
   };
+}
+
+/** A string or number field of a decoded message as text; anything else as missing. */
+function textOf(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }

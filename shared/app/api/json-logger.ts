@@ -32,7 +32,7 @@ export const isLogLevel = (s: string): s is LogLevel => (LOG_LEVELS as readonly 
  * secret-named fields, JWTs and PEM private keys never reach the log even if a caller passes them.
  */
 export function leveledJsonLogger(options: { level?: string; write?: (line: string) => void; base?: Record<string, unknown> } = {}): LeveledLogger {
-  const state = { level: (options.level && isLogLevel(options.level) ? options.level : 'info') as LogLevel };
+  const state: { level: LogLevel } = { level: options.level && isLogLevel(options.level) ? options.level : 'info' };
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const make = (base: Record<string, unknown>): Logger => {
     const at = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {

@@ -1,3 +1,4 @@
+import { defined } from '../../domain/defined.js';
 /** A token bucket per client: `burst` requests at once, refilled at `perSecond`. */
 export interface RateLimitOptions {
   readonly perSecond: number;
@@ -22,7 +23,7 @@ export class RateLimiter {
     if (b.tokens >= 1) b.tokens -= 1;
     else wait = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
     this.buckets.set(client, b);
-    if (this.buckets.size > (this.options.maxClients ?? 10_000)) this.buckets.delete(this.buckets.keys().next().value!);
+    if (this.buckets.size > (this.options.maxClients ?? 10_000)) this.buckets.delete(defined(this.buckets.keys().next().value));
     return wait;
   }
 }

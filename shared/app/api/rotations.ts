@@ -4,6 +4,7 @@ import { Trigger, type RotationRecord } from '../../domain/rotation/record.js';
 import { startRotation } from '../rotation/index.js';
 import type { ApiBackend } from './backend.js';
 import { ApiProblem, ProblemKind } from './problem.js';
+import { defined } from '../../domain/defined.js';
 
 /** Idempotency keys as the IETF draft describes them: opaque, printable, short. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -15,7 +16,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export function rotationIdForKey(inventory: string, key: string): string {
   const h = createHash('sha256').update(`${inventory}\0${key}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(defined(h[16]), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export interface StartedRotation {

@@ -50,4 +50,4 @@ export interface Route<B = unknown> {
 }
 
 /** Keeps each route's body type while the table holds them all. */
-export const defineRoute = <B>(route: Route<B>): Route<unknown> => route as Route<unknown>;
+export const defineRoute = <B>(route: Route<B>): Route => route as Route;

@@ -8,6 +8,7 @@ import { ApiProblem, PROBLEM_CONTENT_TYPE, ProblemKind } from './problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import type { Reply, Route } from './route.js';
 import { ROUTES } from './routes.js';
+import { defined } from '../../domain/defined.js';
 
 export interface RouterOptions {
   readonly backend: ApiBackend;
@@ -48,8 +49,8 @@ function match(c: Compiled, segments: readonly string[]): Record<string, string>
   if (c.segments.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < segments.length; i++) {
-    const want = c.segments[i]!;
-    const got = segments[i]!;
+    const want = defined(c.segments[i]);
+    const got = defined(segments[i]);
     if (want.startsWith('{')) params[want.slice(1, -1)] = got;
     else if (want !== got) return undefined;
   }
@@ -121,7 +122,7 @@ export function createRouter(options: RouterOptions): Router {
     }
 
     const params: Record<string, string> = {};
-    for (const [name, value] of Object.entries(hit.params!)) {
+    for (const [name, value] of Object.entries(defined(hit.params))) {
       const schema = route.params?.[name];
       const parsed = schema?.safeParse(value);
       if (!parsed?.success) throw new ApiProblem(ProblemKind.InvalidName, `path parameter "${name}" is not valid`, { errors: parsed ? issuesOf(parsed.error) : [] });

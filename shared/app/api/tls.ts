@@ -5,6 +5,7 @@ import { buildCertificate } from '../../domain/pki/certificate.js';
 import { generateKeyPair, privateKeyToPem } from '../../domain/pki/keys.js';
 import type { SecretSink } from '../../ports/cluster.js';
 import type { Logger } from '../../ports/logger.js';
+import { defined } from '../../domain/defined.js';
 
 /** A serving certificate and key (PEM) and where they came from (for logs: never the key). */
 export interface TlsMaterial {
@@ -35,7 +36,7 @@ export function selfSignedTls(names: readonly string[] = ['localhost', hostname(
 export function parseSecretRef(text: string, flag: string): { namespace: string; name: string } {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
   if (!m) throw new UsageError(`${flag} ${text}: expected NAMESPACE/NAME`);
-  return { namespace: m[1]!, name: m[3]! };
+  return { namespace: defined(m[1]), name: defined(m[3]) };
 }
 
 /** The `tls.crt` and `tls.key` of a Secret; a missing Secret or key is a UsageError naming it. */

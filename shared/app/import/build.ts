@@ -5,6 +5,8 @@ import type { KeyType } from '../../domain/inventory/schema.js';
 import type { ObservedSecret, SecretUse } from '../../ports/cluster.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { CmCertificate, CmIssuer } from './source.js';
+import { defined } from '../../domain/defined.js';
+import { ekuOf } from '../../domain/pki/eku.js';
 
 /** What import read from one cluster. */
 export interface ClusterSnapshot {
@@ -82,7 +84,7 @@ const selfSigned = (x: X509Certificate): boolean => x.subject === x.issuer && x.
 function sansOf(x: X509Certificate): { dnsNames: string[]; ipAddresses: string[]; uris: string[] } {
   const out = { dnsNames: [] as string[], ipAddresses: [] as string[], uris: [] as string[] };
   for (const m of (x.subjectAltName ?? '').matchAll(/(DNS|IP Address|URI):([^,]*)/g)) {
-    const v = m[2]!.trim();
+    const v = defined(m[2]).trim();
     (m[1] === 'DNS' ? out.dnsNames : m[1] === 'IP Address' ? out.ipAddresses : out.uris).push(v);
   }
   return out;
@@ -90,7 +92,7 @@ function sansOf(x: X509Certificate): { dnsNames: string[]; ipAddresses: string[]
 
 /** cert-manager usages (or, without them, the certificate's EKU) as rekey's usage. No EKU means any: clientserver. */
 function usageOf(usages: readonly string[], x: X509Certificate): 'client' | 'server' | 'clientserver' {
-  const ekus = new Set(usages.length ? usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? '1.3.6.1.5.5.7.3.1' : u === 'client auth' ? '1.3.6.1.5.5.7.3.2' : u)) : (x.keyUsage ?? []));
+  const ekus = new Set(usages.length ? usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? '1.3.6.1.5.5.7.3.1' : u === 'client auth' ? '1.3.6.1.5.5.7.3.2' : u)) : (ekuOf(x)));
   const server = ekus.has('1.3.6.1.5.5.7.3.1');
   const client = ekus.has('1.3.6.1.5.5.7.3.2');
   return server && !client ? 'server' : client && !server ? 'client' : 'clientserver';
@@ -168,7 +170,7 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
   for (const s of snapshots) {
     for (const issuer of s.issuers) {
       if (issuer.type !== 'ca') continue;
-      const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : issuer.namespace!;
+      const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : defined(issuer.namespace);
       const secret = issuer.caSecretName ? s.secrets.get(`${ns}/${issuer.caSecretName}`) : undefined;
       if (!secret) {
         notImportable.push({ cluster: s.cluster, kind: issuer.kind, ...(issuer.namespace && { namespace: issuer.namespace }), name: issuer.name, reason: `its CA Secret ${ns}/${issuer.caSecretName ?? '?'} was not found` });
@@ -198,8 +200,8 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
   const authorityNames = new Set([...authorities.values()].map((a) => a.name));
   // A child must not outlive its parent in the inventory; clamp (the stored certificate keeps its real dates).
   const byName = new Map([...authorities.values()].map((a) => [a.name, a]));
-  const depth = (a: AuthorityEntry): number => (a.parent ? 1 + depth(byName.get(a.parent)!) : 0);
-  for (const a of [...authorities.values()].sort((x, y) => depth(x) - depth(y))) if (a.parent) a.hours = Math.min(a.hours, byName.get(a.parent)!.hours);
+  const depth = (a: AuthorityEntry): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
+  for (const a of [...authorities.values()].sort((x, y) => depth(x) - depth(y))) if (a.parent) a.hours = Math.min(a.hours, defined(byName.get(a.parent)).hours);
 
   // 2. Leaves from cert-manager Certificates.
   const leaves = new Map<string, LeafEntry>(); // by namespace/secretName
@@ -208,7 +210,7 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
   const addLeaf = (s: ClusterSnapshot, key: string, make: () => LeafEntry | undefined) => {
     const existing = leaves.get(key);
     if (existing) {
-      const secret = s.secrets.get(key)!;
+      const secret = defined(s.secrets.get(key));
       const parsed = parseTls(secret);
       if (typeof parsed === 'string' || fp(parsed.leaf) !== fp(existing.parsed.leaf)) notes.push(`${key}: ${s.cluster} holds other material than ${existing.clusters[0]}; the first apply keeps ${existing.clusters[0]}'s and writes it to ${s.cluster}`);
       existing.clusters.push(s.cluster);
@@ -328,7 +330,7 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
     .map((l) => {
       const sans = sansOf(l.parsed.leaf);
       const hours = Math.min(hoursOf(l.parsed.leaf), hoursByAuthority.get(l.issuer) ?? Number.MAX_SAFE_INTEGER);
-      const renewBefore = l.renewBefore && parseHours(l.renewBefore) !== undefined && parseHours(l.renewBefore)! < hours ? l.renewBefore : undefined;
+      const renewBefore = l.renewBefore && parseHours(l.renewBefore) !== undefined && defined(parseHours(l.renewBefore)) < hours ? l.renewBefore : undefined;
       return {
         name: l.name,
         issuer: l.issuer,
@@ -341,7 +343,7 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
         ...(sans.dnsNames.length && { dnsNames: sans.dnsNames }),
         ...(sans.ipAddresses.length && { ipAddresses: sans.ipAddresses }),
         ...(sans.uris.length && { uris: sans.uris }),
-        secret: { name: l.secretName, namespace: l.namespace, ...(l.clusters.length < clusters.length && { clusters: l.clusters.map((c) => clusterNames.get(c)!) }) },
+        secret: { name: l.secretName, namespace: l.namespace, ...(l.clusters.length < clusters.length && { clusters: l.clusters.map((c) => defined(clusterNames.get(c))) }) },
         adopt: l.adopt,
         ...(l.consumers.size && { consumers: [...l.consumers].sort() }),
       };
@@ -350,7 +352,7 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
     apiVersion: 'rekey/v1',
     kind: 'Inventory',
     metadata: { name: options.name },
-    clusters: clusters.map((c) => ({ name: clusterNames.get(c)!, context: c })),
+    clusters: clusters.map((c) => ({ name: defined(clusterNames.get(c)), context: c })),
     authorities: [...authorityDocs, ...newAuthorities],
     certificates: certificateDocs,
   };

@@ -11,6 +11,7 @@ import { storeTags } from '../issuance.js';
 import { pemBlocks } from '../../domain/pki/der.js';
 import type { AuthorityMaterial, ClusterSnapshot } from './build.js';
 import type { ImportSource } from './source.js';
+import { defined } from '../../domain/defined.js';
 
 export { buildImport, type ClusterSnapshot, type ImportPlan, type NotImportable, type AuthorityMaterial } from './build.js';
 export type { ImportSource, CmCertificate, CmIssuer } from './source.js';
@@ -27,7 +28,7 @@ export async function readClusters(sources: readonly ImportSource[], options: { 
     const secrets = new Map<string, ObservedSecret>((await source.tlsSecrets(options.namespaces)).map((s) => [`${s.namespace}/${s.name}`, s]));
     for (const issuer of cm.issuers) {
       if (issuer.type !== 'ca' || !issuer.caSecretName) continue;
-      const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : issuer.namespace!;
+      const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : defined(issuer.namespace);
       const key = `${ns}/${issuer.caSecretName}`;
       if (secrets.has(key)) continue;
       const found = await source.getSecret(ns, issuer.caSecretName);
@@ -44,8 +45,8 @@ export const FirstVersion = { Stored: 'stored', Kept: 'kept' } as const;
 export type FirstVersion = (typeof FirstVersion)[keyof typeof FirstVersion];
 
 async function storeFirst(deps: Deps, inventory: Inventory, itemName: string, material: CertificateMaterial): Promise<FirstVersion> {
-  const item = inventory.items.get(itemName)!;
-  const unit = unitsOf(inventory, item)[0]!;
+  const item = defined(inventory.items.get(itemName));
+  const unit = defined(unitsOf(inventory, item)[0]);
   // A unit that already has a version is rekey's: importing again must not replace it.
   if (await deps.store.getVersion(unit.storeName, { stage: Stage.Current })) return FirstVersion.Kept;
   const versionId = `imported-${material.fingerprint.slice(0, 32)}`;
@@ -54,7 +55,7 @@ async function storeFirst(deps: Deps, inventory: Inventory, itemName: string, ma
   return FirstVersion.Stored;
 }
 
-const fingerprintOf = (pem: string): string => new X509Certificate(pemBlocks(pem)[0]!).fingerprint256.replace(/:/g, '').toLowerCase();
+const fingerprintOf = (pem: string): string => new X509Certificate(defined(pemBlocks(pem)[0])).fingerprint256.replace(/:/g, '').toLowerCase();
 
 /**
  * Stores each imported authority's certificate and key as its first version (marked adopted), parents first, so
@@ -64,11 +65,11 @@ const fingerprintOf = (pem: string): string => new X509Certificate(pemBlocks(pem
 export async function storeAuthorities(deps: Deps, inventory: Inventory, authorities: readonly AuthorityMaterial[]): Promise<{ name: string; outcome: FirstVersion }[]> {
   const out: { name: string; outcome: FirstVersion }[] = [];
   const byName = new Map(authorities.map((a) => [a.name, a]));
-  const depth = (a: AuthorityMaterial): number => (a.parent ? 1 + depth(byName.get(a.parent)!) : 0);
+  const depth = (a: AuthorityMaterial): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
   for (const a of [...authorities].sort((x, y) => depth(x) - depth(y))) {
     const item = inventory.items.get(a.name);
     if (item?.kind !== 'authority') throw new RekeyError(`imported authority ${a.name} is not in the inventory`);
-    const x = new X509Certificate(pemBlocks(a.certPem)[0]!);
+    const x = new X509Certificate(defined(pemBlocks(a.certPem)[0]));
     const material: CertificateMaterial = {
       type: 'certificate',
       cert: a.certPem,
@@ -80,8 +81,8 @@ export async function storeAuthorities(deps: Deps, inventory: Inventory, authori
       serial: x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
       fingerprint: x.fingerprint256.replace(/:/g, '').toLowerCase(),
       keyType: a.keyType,
-      ...(a.parent && { issuer: a.parent, issuerFingerprint: fingerprintOf(byName.get(a.parent)!.certPem) }),
-      specHash: specHashOf(unitsOf(inventory, item)[0]!),
+      ...(a.parent && { issuer: a.parent, issuerFingerprint: fingerprintOf(defined(byName.get(a.parent)).certPem) }),
+      specHash: specHashOf(defined(unitsOf(inventory, item)[0])),
       adopted: true,
     };
     out.push({ name: a.name, outcome: await storeFirst(deps, inventory, a.name, material) });
@@ -98,7 +99,7 @@ export async function importFiles(deps: Deps, inventory: Inventory, itemName: st
   const item = inventory.items.get(itemName);
   if (!item) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
   if (item.kind !== 'certificate' || item.perReplica) throw new UsageError(`${itemName}: --files imports into a certificate with one Secret (not ${item.kind === 'certificate' ? 'a per-replica one' : `an ${item.kind}`})`);
-  const unit = unitsOf(inventory, item)[0]!;
+  const unit = defined(unitsOf(inventory, item)[0]);
   const asSecret: ObservedSecret = { name: unit.secretName ?? itemName, namespace: item.secret?.namespace ?? '', type: 'kubernetes.io/tls', labels: {}, annotations: {}, data: { 'tls.crt': files.cert, 'tls.key': files.key, ...(files.ca && { 'ca.crt': files.ca }) } };
   const material = adoptableMaterial(unit, asSecret, deps.clock.now(), specHashOf(unit));
   if (typeof material === 'string') throw new UsageError(`${itemName}: the files cannot be imported: ${material}`);

@@ -5,7 +5,7 @@ export interface CmCertificate {
   readonly namespace: string;
   readonly name: string;
   readonly secretName: string;
-  readonly issuerRef: { readonly name: string; readonly kind: 'Issuer' | 'ClusterIssuer' | string; readonly group?: string };
+  readonly issuerRef: { readonly name: string; /** Issuer, ClusterIssuer, or an external issuer's kind. */ readonly kind: string; readonly group?: string };
   readonly isCA: boolean;
   readonly commonName?: string;
   readonly dnsNames: readonly string[];

@@ -3,6 +3,7 @@ import { EventType, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import type { Deps } from '../deps.js';
 import { status } from '../status.js';
+import { defined } from '../../domain/defined.js';
 
 /** Outcomes counted by rekey_rotations_total and rekey_restarts_total. */
 export const Outcome = { Completed: 'completed', Failed: 'failed', RolledBack: 'rolled-back' } as const;
@@ -26,7 +27,7 @@ export class RekeyMetrics {
     const { inventory } = source;
     const readExpiry = async () => {
       const rows = await status(source.deps, inventory);
-      return rows.filter((r) => r.notAfter).map((r) => ({ row: r, item: inventory.items.get(r.name.split('/')[0]!) }));
+      return rows.filter((r) => r.notAfter).map((r) => ({ row: r, item: inventory.items.get(defined(r.name.split('/')[0])) }));
     };
     new Gauge({
       name: 'rekey_certificate_expiration_timestamp_seconds',
@@ -36,7 +37,7 @@ export class RekeyMetrics {
       async collect() {
         this.reset();
         for (const { row, item } of await readExpiry()) {
-          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind, version: row.version ?? '' }, Date.parse(row.notAfter!) / 1000);
+          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind, version: row.version ?? '' }, Date.parse(defined(row.notAfter)) / 1000);
         }
       },
     });
@@ -49,7 +50,7 @@ export class RekeyMetrics {
         this.reset();
         for (const { row, item } of await readExpiry()) {
           const before = item && item.kind !== 'credential' ? item.renewBeforeMs : 0;
-          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind }, (Date.parse(row.notAfter!) - before) / 1000);
+          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind }, (Date.parse(defined(row.notAfter)) - before) / 1000);
         }
       },
     });
@@ -72,12 +73,14 @@ export class RekeyMetrics {
     const id = d.rotationId;
     switch (event.type) {
       case EventType.RotationStarted:
-        if (id) this.started.set(id, { kind: String(d.kind ?? 'unknown'), at: Date.parse(d.at) });
+        if (id) this.started.set(id, { kind: typeof d.kind === 'string' ? d.kind : 'unknown', at: Date.parse(d.at) });
         return;
       case EventType.RotationCompleted:
-        return this.finish(id, String(d.kind ?? this.started.get(id ?? '')?.kind ?? 'unknown'), Outcome.Completed, d.at);
+        this.finish(id, typeof d.kind === 'string' ? d.kind : (this.started.get(id ?? '')?.kind ?? 'unknown'), Outcome.Completed, d.at);
+        return;
       case EventType.RotationFailed:
-        return this.finish(id, this.started.get(id ?? '')?.kind ?? 'unknown', Outcome.Failed, d.at);
+        this.finish(id, this.started.get(id ?? '')?.kind ?? 'unknown', Outcome.Failed, d.at);
+        return;
       case EventType.RestartCompleted:
         this.restarts.inc({ outcome: Outcome.Completed });
         return;

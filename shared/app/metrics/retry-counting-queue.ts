@@ -6,7 +6,7 @@ import type { StepMessage } from '../../ports/step-queue.js';
  * it was handling, while a step that moves on or waits enqueues a new message. So "the message being handled is
  * enqueued again" is exactly a retry, with no change to the drive loop.
  */
-export function countingRetries<Q extends DrainableQueue>(queue: Q, onRetry: () => void): DrainableQueue {
+export function countingRetries(queue: DrainableQueue, onRetry: () => void): DrainableQueue {
   let handling: StepMessage | undefined;
   return {
     drain: (handle, signal) =>

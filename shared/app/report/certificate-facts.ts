@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { keyTypeOf } from '../../domain/pki/keys.js';
 import { pemBlocks } from '../../domain/pki/der.js';
+import { ekuOf } from '../../domain/pki/eku.js';
 
 /** What a certificate says about itself, decoded for people: never the key. */
 export interface CertificateFacts {
@@ -59,7 +60,8 @@ function altNames(x: X509Certificate): { dnsNames: string[]; ipAddresses: string
   const out = { dnsNames: [] as string[], ipAddresses: [] as string[], uris: [] as string[] };
   // node's format: `DNS:a, IP Address:1.2.3.4, URI:spiffe://x`; names with commas come quoted as JSON strings.
   for (const m of (x.subjectAltName ?? '').matchAll(/(DNS|IP Address|URI):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    const value = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!.trim();
+    const raw = m[2] ?? '';
+    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.trim();
     if (m[1] === 'DNS') out.dnsNames.push(value);
     else if (m[1] === 'IP Address') out.ipAddresses.push(value);
     else out.uris.push(value);
@@ -85,7 +87,7 @@ export function certificateFacts(cert: Buffer | X509Certificate): CertificateFac
     serial: x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
     fingerprint: hexFingerprint(x),
     isCA: x.ca,
-    extKeyUsage: (x.keyUsage ?? []).map((o) => EKU_NAMES[o] ?? o),
+    extKeyUsage: (ekuOf(x)).map((o) => EKU_NAMES[o] ?? o),
     selfSigned: x.issuer === x.subject && x.verify(x.publicKey),
   };
 }

@@ -1,8 +1,9 @@
+import { defined } from '../../domain/defined.js';
 /** Small helpers for building HTML text safely: every value that comes from data passes through `esc`. */
 
 const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export const esc = (value: string | number | undefined): string => String(value ?? '').replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+export const esc = (value: string | number | undefined): string => String(value ?? '').replace(/[&<>"']/g, (c) => defined(ENTITIES[c]));
 
 /** Joins pieces, dropping false/undefined, so sections read as lists of parts. */
 export const join = (parts: readonly (string | false | undefined)[]): string => parts.filter((p): p is string => typeof p === 'string').join('');

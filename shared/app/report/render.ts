@@ -4,6 +4,7 @@ import { URGENCY_ORDER, Urgency, type ReportData, type ReportRotation, type Repo
 import { PlacementState, type Placement } from './placements.js';
 import { STYLES } from './styles.js';
 import { expiryHistogram, urgentBars } from './timeline.js';
+import { defined } from '../../domain/defined.js';
 
 /** Rows per group before a group splits into closed sub-groups: keeps 10,000 items from being laid out at once. */
 export const GROUP_ROWS = 500;
@@ -132,19 +133,20 @@ function whoUsesWhat(d: ReportData): string {
   }
   const head = `<th scope="col">Secret</th><th scope="col">Item</th><th scope="col">Clusters</th><th scope="col">Consumers listed</th>${d.checked.workloads ? '<th scope="col">Found using it</th>' : ''}`;
   const row = (u: ReportUnit): string => {
-    const key = `${u.secret!.namespace}/${u.secret!.name}`;
+    const secret = defined(u.secret, 'a unit placed in a Secret');
+    const key = `${secret.namespace}/${secret.name}`;
     const copies = placements.get(key);
     const clusters = copies
       ? copies.map((p) => `<div>${esc(p.cluster)} <span class="tag${p.state === PlacementState.Current ? '' : ' warn'}">${esc(p.state)}</span></div>`).join('')
-      : esc(u.secret!.clusters.join(', '));
-    return `<tr><td><code>${esc(u.secret!.name)}</code></td><td>${esc(u.key)}</td><td>${clusters}</td><td>${esc(u.consumers.join(', ')) || '<span class="muted">none</span>'}</td>${d.checked.workloads ? `<td>${consumerCell(found.get(key) ?? [])}</td>` : ''}</tr>`;
+      : esc(defined(u.secret).clusters.join(', '));
+    return `<tr><td><code>${esc(defined(u.secret).name)}</code></td><td>${esc(u.key)}</td><td>${clusters}</td><td>${esc(u.consumers.join(', ')) || '<span class="muted">none</span>'}</td>${d.checked.workloads ? `<td>${consumerCell(found.get(key) ?? [])}</td>` : ''}</tr>`;
   };
   const namespaces = [...byNamespace.entries()].sort(([a], [b]) => a.localeCompare(b));
   const files = d.units.filter((u) => u.files);
   return join([
     !d.checked.secrets && '<p class="muted">No cluster was read: copies and found consumers show when the report is made with <code>--out</code> or <code>--kubeconfig</code>.</p>',
     d.checked.secrets && !d.checked.workloads && '<p class="muted">Secrets were read from manifests; workloads using them show with <code>--kubeconfig</code>.</p>',
-    ...namespaces.map(([ns, units]) => `<details class="group"${units.length <= 50 ? ' open' : ''}><summary>namespace <strong>${esc(ns)}</strong>: ${units.length} Secret${units.length === 1 ? '' : 's'}</summary>${groupedTable(head, units.sort((a, b) => a.secret!.name.localeCompare(b.secret!.name)).map(row), 'Secrets')}</details>`),
+    ...namespaces.map(([ns, units]) => `<details class="group"${units.length <= 50 ? ' open' : ''}><summary>namespace <strong>${esc(ns)}</strong>: ${units.length} Secret${units.length === 1 ? '' : 's'}</summary>${groupedTable(head, units.sort((a, b) => defined(a.secret).name.localeCompare(defined(b.secret).name)).map(row), 'Secrets')}</details>`),
     files.length > 0 && `<h3>Host files</h3><ul>${files.map((u) => `<li>${esc(u.key)}: <code>${esc(u.files)}</code></li>`).join('')}</ul>`,
   ]);
 }

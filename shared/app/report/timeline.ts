@@ -1,5 +1,6 @@
 import { esc } from './html.js';
 import { URGENCY_ORDER, Urgency, type ReportUnit } from './model.js';
+import { defined } from '../../domain/defined.js';
 
 const DAY_MS = 86_400_000;
 const WEEKS = 52;
@@ -28,7 +29,7 @@ export function expiryHistogram(units: readonly ReportUnit[], now: Date): string
     if (end === undefined) continue;
     const week = Math.floor((end - now.getTime()) / (7 * DAY_MS));
     const index = end <= now.getTime() ? 0 : Math.min(WEEKS + 1, week + 1);
-    buckets[index]![u.urgency]++;
+    defined(buckets[index])[u.urgency]++;
   }
   const max = Math.max(1, ...buckets.map((b) => Object.values(b).reduce((s, n) => s + n, 0)));
   const W = 1160;
@@ -55,7 +56,7 @@ export function expiryHistogram(units: readonly ReportUnit[], now: Date): string
     return `<line class="axis" x1="${x.toFixed(1)}" y1="${top}" x2="${x.toFixed(1)}" y2="${top + plotH}"/><text x="${x.toFixed(1)}" y="${top + plotH + 16}" font-size="11" text-anchor="middle" fill="currentColor">${label}</text>`;
   });
   const total = buckets.reduce((s, b) => s + Object.values(b).reduce((a, n) => a + n, 0), 0);
-  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="hist-title"><title id="hist-title">Expiries per week over the next year: ${total} units, ${buckets[0]!.expired} expired, ${buckets[WEEKS + 1]!.ok + buckets[WEEKS + 1]!.soon} beyond a year</title>
+  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="hist-title"><title id="hist-title">Expiries per week over the next year: ${total} units, ${defined(buckets[0]).expired} expired, ${defined(buckets[WEEKS + 1]).ok + defined(buckets[WEEKS + 1]).soon} beyond a year</title>
 <line class="axis" x1="${left}" y1="${top + plotH}" x2="${W - 10}" y2="${top + plotH}"/>
 <text x="${left - 6}" y="${top + 10}" font-size="11" text-anchor="end" fill="currentColor">${max}</text><text x="${left - 6}" y="${top + plotH}" font-size="11" text-anchor="end" fill="currentColor">0</text>
 <text x="${left + bw / 2}" y="${top + plotH + 32}" font-size="11" text-anchor="middle" fill="currentColor">expired</text><text x="${W - 10 - bw / 2}" y="${top + plotH + 32}" font-size="11" text-anchor="end" fill="currentColor">later</text>
@@ -69,8 +70,8 @@ ${ticks.join('')}${bars.join('')}</svg>`;
 export function urgentBars(units: readonly ReportUnit[], now: Date): string {
   const shown = units.filter((u) => u.notAfter && u.notBefore).slice(0, TIMELINE_BARS);
   if (!shown.length) return '<p class="muted">No issued certificates yet.</p>';
-  const from = Math.min(now.getTime() - 30 * DAY_MS, ...shown.map((u) => Date.parse(u.notBefore!)));
-  const to = Math.max(now.getTime() + 30 * DAY_MS, ...shown.map((u) => Math.min(Date.parse(u.notAfter!), now.getTime() + 730 * DAY_MS)));
+  const from = Math.min(now.getTime() - 30 * DAY_MS, ...shown.map((u) => Date.parse(defined(u.notBefore))));
+  const to = Math.max(now.getTime() + 30 * DAY_MS, ...shown.map((u) => Math.min(Date.parse(defined(u.notAfter)), now.getTime() + 730 * DAY_MS)));
   const W = 1160;
   const labelW = 260;
   const rowH = 20;
@@ -78,9 +79,9 @@ export function urgentBars(units: readonly ReportUnit[], now: Date): string {
   const x = (t: number) => labelW + ((Math.min(Math.max(t, from), to) - from) / (to - from)) * (W - labelW - 20);
   const rows = shown.map((u, i) => {
     const y = i * rowH + 4;
-    const start = x(Date.parse(u.notBefore!));
-    const end = x(Date.parse(u.notAfter!));
-    const renew = x(Date.parse(u.renewAt ?? u.notAfter!));
+    const start = x(Date.parse(defined(u.notBefore)));
+    const end = x(Date.parse(defined(u.notAfter)));
+    const renew = x(Date.parse(u.renewAt ?? defined(u.notAfter)));
     const days = u.daysLeft ?? 0;
     const label = u.key.length > 38 ? `${u.key.slice(0, 37)}…` : u.key;
     return `<g><title>${esc(u.key)}: expires ${esc(u.notAfter)} (${days} days), renewal window opens ${esc(u.renewAt)}${u.rotating ? `, rotation ${esc(u.rotating.id)} at ${esc(u.rotating.step)}` : ''}</title>

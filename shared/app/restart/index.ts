@@ -5,6 +5,7 @@ import { coordinationOf, holdTrust } from './coordination.js';
 import { planForSecretSynced } from './planner.js';
 import { runRestartRequest } from './worker.js';
 import { DEFAULT_RESTART_BUDGET, phaseOf, RestartPhase } from '../../domain/restart/plan.js';
+import { defined } from '../../domain/defined.js';
 
 /**
  * The restart side of the event flow, for any event bus: `SecretSynced` (outside rotations, change `updated`) ->
@@ -17,7 +18,7 @@ export function handleRestartEvent(deps: Deps, inventory: Inventory, event: Reke
   switch (event.type) {
     case EventType.SecretSynced: {
       const run = planForSecretSynced(deps, inventory, event.detail);
-      const item = inventory.items.get(event.detail.item.split('/')[0]!);
+      const item = inventory.items.get(defined(event.detail.item.split('/')[0]));
       if (item && phaseOf(item) === RestartPhase.Trust) {
         holdTrust(coordinationOf(deps, DEFAULT_RESTART_BUDGET), event.detail.cluster, run);
       }

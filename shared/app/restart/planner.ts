@@ -10,6 +10,7 @@ import type { WorkloadControl } from '../../ports/cluster.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
 import { updateRotation as updateRecord } from '../rotation/record-update.js';
+import { defined } from '../../domain/defined.js';
 
 /** The current version of every unit of the item, from the store (descriptions only: no secret value is read). */
 export async function currentVersions(deps: Deps, inventory: Inventory, item: Item): Promise<Record<string, string>> {
@@ -79,7 +80,7 @@ async function requestEvents(
  */
 export async function planForSecretSynced(deps: Deps, inventory: Inventory, d: EventDetail<typeof EventType.SecretSynced>): Promise<void> {
   if (d.change !== 'updated' || d.rotationId) return;
-  const item = inventory.items.get(d.item.split('/')[0]!);
+  const item = inventory.items.get(defined(d.item.split('/')[0]));
   if (!item) return;
   const versions = await currentVersions(deps, inventory, item);
   const plan = planRestarts({ changes: [{ item, versions, clusters: [d.cluster] }], syncedAt: new Date(d.at) });
@@ -114,7 +115,7 @@ async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRe
     return planRestarts({ changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }], syncedAt: syncedAt(deps, record) });
   }
   if (!record.authority) {
-    const item = items[0]!;
+    const item = defined(items[0]);
     return planRestarts({ changes: [{ item, versions: await currentVersions(deps, inventory, item) }], syncedAt: syncedAt(deps, record) });
   }
   // Each restart step of an authority rotation restarts for a new reason (bundle published, children re-issued,

@@ -12,6 +12,7 @@ import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
 import { VerificationError, RestartError } from './errors.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
+import { defined } from '../../domain/defined.js';
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
@@ -61,7 +62,7 @@ const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => 
 };
 
 const restart: StepHandler = async ({ deps, inventory, record }) => {
-  const item = inventory.items.get(record.item)!;
+  const item = defined(inventory.items.get(record.item));
   if (item.restart.policy === 'none') return { status: 'skipped', message: 'restart policy none' };
   if (item.consumers.length === 0) return { status: 'skipped', message: 'no consumers listed' };
   const clusters = item.secret?.clusters ?? [];
@@ -89,7 +90,7 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
   if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
   if (deadline && deps.clock.now() > new Date(deadline)) {
-    throw new RestartError(`restarts not finished by ${deadline} (within ${item.restart.withinMs! / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restarts not finished by ${deadline} (within ${defined(item.restart.withinMs) / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
   }
   return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
 };

@@ -22,9 +22,11 @@ export const MACHINES: { readonly [K in RotationKind]: StepHandlers<StepOf<K>> |
 export const isRunnable = (kind: RotationKind): boolean => MACHINES[kind] !== undefined;
 
 /** The handler of a record's current step. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- K ties the table's step type to the kind
 export function handlerFor<K extends RotationKind>(kind: K, step: RotationStep): StepHandler {
   const table: StepHandlers<StepOf<K>> | undefined = MACHINES[kind];
-  if (!table) throw new RekeyError(`${kind} rotations are not available in this version`);
-  if (!isStepOf(kind, step)) throw new RekeyError(`"${step}" is not a step of a ${kind} rotation`);
+  const kindName: string = kind;
+  if (!table) throw new RekeyError(`${kindName} rotations are not available in this version`);
+  if (!isStepOf(kind, step)) throw new RekeyError(`"${step}" is not a step of a ${kindName} rotation`);
   return table[step];
 }

@@ -1,4 +1,5 @@
 import type { AlertRule } from './rule.js';
+import { defined } from '../defined.js';
 
 /** One alert, whatever sent it: Alertmanager (webhook v4) or a CloudWatch alarm through SNS. */
 export interface IncomingAlert {
@@ -52,7 +53,7 @@ export function matchingRules(rules: readonly AlertRule[], alert: IncomingAlert)
 /** The items a rule acts on for this alert: its list, or the one its label names (checked like any item name). */
 export function targetItems(rule: AlertRule, alert: IncomingAlert, known: ReadonlySet<string>): { items: string[] } | { problem: string } {
   if (rule.items) return { items: [...rule.items] };
-  const label = rule.itemLabel!;
+  const label = defined(rule.itemLabel);
   const value = alert.labels[label];
   if (!value) return { problem: `the alert has no label "${label}"` };
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value) || !known.has(value)) return { problem: `label ${label} names no item of the inventory` };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import type { InventoryIssue } from '../errors.js';
+import { defined } from '../defined.js';
 
 /** What an alert rule may do to its items. */
 export const RemediationAction = { Rotate: 'rotate', Resync: 'resync', Restart: 'restart' } as const;
@@ -11,7 +12,7 @@ export type RemediationMode = (typeof RemediationMode)[keyof typeof RemediationM
 
 const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,127}$/;
-const duration = z.string().refine((s) => (parseDuration(s) ?? -1) > 0, { message: 'not a positive duration (Go style: 1h, 30m)' });
+const duration = z.string().refine((s) => (parseDuration(s) ?? -1) > 0, { error: 'not a positive duration (Go style: 1h, 30m)' });
 
 /** The `alerts:` entries of an inventory (DESIGN.md "alerts"): which alert, which action, on which items. */
 export const alertRuleSchema = z.strictObject({
@@ -77,8 +78,8 @@ export function resolveAlertRules(docs: readonly AlertRuleDocument[] | undefined
     ...(d.items && { items: d.items }),
     ...(d.itemLabel && { itemLabel: d.itemLabel }),
     mode: d.mode,
-    rateLimit: d.rateLimit ? { perMs: parseDuration(d.rateLimit.per)!, max: d.rateLimit.max } : DEFAULT_RATE_LIMIT,
-    coolDownMs: d.coolDown ? parseDuration(d.coolDown)! : 0,
+    rateLimit: d.rateLimit ? { perMs: defined(parseDuration(d.rateLimit.per)), max: d.rateLimit.max } : DEFAULT_RATE_LIMIT,
+    coolDownMs: d.coolDown ? defined(parseDuration(d.coolDown)) : 0,
   }));
 }
 

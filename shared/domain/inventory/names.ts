@@ -1,5 +1,6 @@
 import { LIMITS, URI_SCHEMES, type UriScheme } from './limits.js';
 import { quote, unsafeCharacter } from './text.js';
+import { defined } from '../defined.js';
 
 /**
  * Validators for what a certificate names (DNS names, IP addresses, URIs) and where files go. Each returns
@@ -38,7 +39,7 @@ export function dnsNameProblem(name: string): string | undefined {
     if (label.length > LIMITS.dnsLabel) return bad(`label of ${label.length} characters; at most ${LIMITS.dnsLabel}`);
     if (!LABEL.test(label)) return bad('letters, digits and inner hyphens only in each label');
   }
-  if (DIGITS.test(labels[labels.length - 1]!)) return bad('the last label must not be all digits');
+  if (DIGITS.test(defined(labels[labels.length - 1]))) return bad('the last label must not be all digits');
   return undefined;
 }
 
@@ -65,8 +66,8 @@ function ipv6Groups(text: string): number[] | undefined {
     if (parts.some((g) => !/^[0-9A-Fa-f]{1,4}$/.test(g))) return undefined;
     return parts.map((g) => parseInt(g, 16));
   };
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
+  const head = parse(defined(halves[0]));
+  const rest = halves.length === 2 ? parse(defined(halves[1])) : [];
   if (!head || !rest) return undefined;
   if (halves.length === 2) {
     const known = head.length + rest.length + v4.length;
@@ -94,7 +95,10 @@ export function canonicalIp(text: string): string | undefined {
   for (let i = 0; i < 8; ) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) (best = i), (bestLen = j - i);
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j === i ? i + 1 : j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -132,8 +136,8 @@ export function uriProblem(uri: string): string | undefined {
     case 'spiffe': {
       // SPIFFE ID: spiffe://<trust domain>/<path>, lower-case trust domain, no port, user info, query or fragment.
       const m = /^spiffe:\/\/([^/]+)((?:\/[^/]+)*)$/.exec(uri);
-      if (!m || !SPIFFE_TRUST_DOMAIN.test(m[1]!)) return bad('expected spiffe://<trust-domain>/<path> with a lower-case trust domain');
-      if (m[2]!.split('/').slice(1).some((s) => !SPIFFE_SEGMENT.test(s) || s === '.' || s === '..')) return bad('SPIFFE path segments are letters, digits, ".", "_" and "-"');
+      if (!m || !SPIFFE_TRUST_DOMAIN.test(defined(m[1]))) return bad('expected spiffe://<trust-domain>/<path> with a lower-case trust domain');
+      if (defined(m[2]).split('/').slice(1).some((s) => !SPIFFE_SEGMENT.test(s) || s === '.' || s === '..')) return bad('SPIFFE path segments are letters, digits, ".", "_" and "-"');
       return undefined;
     }
     case 'https':

@@ -19,8 +19,8 @@ const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const duration = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, { message: 'not a duration (Go style: 2160h, 30m, 90s)' })
-  .refine((s) => (parseDuration(s) ?? 0) >= 0, { message: 'must not be negative' })
+  .refine((s) => parseDuration(s) !== undefined, { error: 'not a duration (Go style: 2160h, 30m, 90s)' })
+  .refine((s) => (parseDuration(s) ?? 0) >= 0, { error: 'must not be negative' })
   .meta({ description: 'Go-style duration: 2160h, 30m, 90s' });
 
 /** A validity: a duration of at least `LIMITS.minValidityMs` (0 and `1ms` are refused here, not as a renewBefore error). */
@@ -28,7 +28,7 @@ const validity = duration
   .refine((s) => {
     const ms = parseDuration(s);
     return ms === undefined || ms < 0 || ms >= LIMITS.minValidityMs;
-  }, { message: `must be at least ${formatDuration(LIMITS.minValidityMs)}` })
+  }, { error: `must be at least ${formatDuration(LIMITS.minValidityMs)}` })
   .meta({ description: `Go-style duration, at least ${formatDuration(LIMITS.minValidityMs)}: 2160h, 90m` });
 
 /** Adds the problem a validator finds (undefined: none) as the value's issue. */
@@ -67,7 +67,7 @@ export const secretTarget = z.strictObject({
 const reloadDescription =
   'command run through `sh -c` after the files changed; a reload that fails or times out stays owed and is retried by the next apply or rotation';
 const reloadTimeoutDescription = 'how long reload may run before its process group is killed (default 60s)';
-const reloadTimeout = duration.refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be longer than 0' });
+const reloadTimeout = duration.refine((s) => (parseDuration(s) ?? 0) > 0, { error: 'must be longer than 0' });
 
 const directory = z
   .string()
@@ -80,7 +80,7 @@ const fileName = z
 const fileMode = z
   .string()
   .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0600"')
-  .refine((m) => !/^0?[0-7]{3}$/.test(m) || (parseInt(m, 8) & 0o022) === 0, { message: 'group and other must not be able to write ("0600", "0640" or "0644")' })
+  .refine((m) => !/^0?[0-7]{3}$/.test(m) || (parseInt(m, 8) & 0o022) === 0, { error: 'group and other must not be able to write ("0600", "0640" or "0644")' })
   .meta({ description: 'octal mode of the files; group/other write is refused, group/other read of a key file is warned about' });
 const reload = z
   .string()

@@ -1,5 +1,6 @@
 import type { KeyType } from './schema.js';
 import type { Authority, Certificate, Inventory, Subject } from './model.js';
+import { defined } from '../defined.js';
 
 /**
  * Upper estimates of what a certificate's store version and Kubernetes Secret will weigh, from the inventory
@@ -70,7 +71,7 @@ export function estimateCertificateSize(
     16 +
     [...cert.dnsNames, ...replicaNames, ...cert.uris].reduce((n, v) => n + utf8(v) + 4, 0) +
     cert.ipAddresses.reduce((n, ip) => n + (ip.includes(':') ? 18 : 6), 0);
-  const subject = cert.perReplica ? { ...cert.subject, commonName: replicaNames[0]! } : cert.subject;
+  const subject = cert.perReplica ? { ...cert.subject, commonName: defined(replicaNames[0]) } : cert.subject;
   const leaf = pemChars(certificateDer(subject, (issuer ?? { subject }).subject, cert.keyType, issuer?.keyType ?? 'RSA-4096', sanBytes));
   const chain = path.slice(0, -1).reduce((n, a) => n + authorityPem(a, byName), 0);
   // During a CA rotation the trust bundle holds the old and the new root.

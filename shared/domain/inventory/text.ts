@@ -4,9 +4,11 @@
  * isolates (U+202A-U+202E, U+2066-U+2069, "Trojan Source") and the invisible marks that let two names look
  * alike (U+200E, U+200F, U+2028, U+2029, U+FEFF).
  */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g');
 /** The same, but tab and newline allowed (a `reload` command may span lines). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const UNSAFE_IN_COMMAND = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /** A regular expression that matches text free of unsafe characters, for the schema (and its JSON Schema `pattern`). */

@@ -6,6 +6,7 @@ import { pemBlocks, derToPem } from './der.js';
 import { keyTypeOf, privateKeyFromPem, privateKeyToPem } from './keys.js';
 import { leafFitProblems } from './check.js';
 import { certificateDue } from '../plan/due.js';
+import { defined } from '../defined.js';
 
 /**
  * Material taken over from an existing TLS Secret (seed 000: keep `pgo.tls` if present), or the reason it cannot
@@ -23,7 +24,7 @@ export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date,
   let leaf: X509Certificate;
   let key;
   try {
-    leaf = new X509Certificate(blocks[0]!);
+    leaf = new X509Certificate(defined(blocks[0]));
     key = privateKeyFromPem(keyText);
   } catch {
     return 'tls.crt or tls.key does not parse';
@@ -36,7 +37,7 @@ export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date,
   // A certificate made for another host or purpose is not kept, however valid.
   const unfit = leafFitProblems(unit, leaf, { ekuOptional: true, caAllowed: true });
   if (unfit.length) return `certificate does not fit the inventory: ${unfit.join('; ')}`;
-  const leafPem = derToPem(blocks[0]!, 'CERTIFICATE');
+  const leafPem = derToPem(defined(blocks[0]), 'CERTIFICATE');
   return {
     type: 'certificate',
     cert: leafPem,

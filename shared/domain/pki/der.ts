@@ -1,4 +1,5 @@
 import forge from 'node-forge';
+import { defined } from '../defined.js';
 
 /** Small helpers over forge's ASN.1, which works on binary strings. */
 const { asn1 } = forge;
@@ -15,14 +16,17 @@ export const octets = (bytes: Buffer | string): Asn1 => asn1.create(U, T.OCTETST
 export const utf8 = (s: string): Asn1 => asn1.create(U, T.UTF8, false, forge.util.encodeUtf8(s));
 /** A BIT STRING with no unused bits holding whole bytes (signatures, keys). */
 export const bitsOf = (bytes: Buffer): Asn1 => asn1.create(U, T.BITSTRING, false, '\x00' + toBinary(bytes));
-export const explicit = (tag: number, inner: Asn1): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, true, [inner]);
-export const implicitPrimitive = (tag: number, bytes: string): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, false, bytes);
+// forge types the tag as its universal Type enum; context-specific tags are plain numbers [0], [1], ...
+// eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment, @typescript-eslint/no-unnecessary-type-assertion -- see above
+export const contextTag = (tag: number): forge.asn1.Type => tag as forge.asn1.Type;
+export const explicit = (tag: number, inner: Asn1): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), true, [inner]);
+export const implicitPrimitive = (tag: number, bytes: string): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), false, bytes);
 
 /** A non-negative INTEGER from unsigned big-endian bytes (adds a 0x00 when the top bit is set). */
 export function unsignedInteger(bytes: Buffer): Asn1 {
   let b = bytes;
-  while (b.length > 1 && b[0] === 0 && (b[1]! & 0x80) === 0) b = b.subarray(1);
-  if ((b[0]! & 0x80) !== 0) b = Buffer.concat([Buffer.from([0]), b]);
+  while (b.length > 1 && b[0] === 0 && (defined(b[1]) & 0x80) === 0) b = b.subarray(1);
+  if ((defined(b[0]) & 0x80) !== 0) b = Buffer.concat([Buffer.from([0]), b]);
   return asn1.create(U, T.INTEGER, false, toBinary(b));
 }
 export const smallInteger = (n: number): Asn1 => asn1.create(U, T.INTEGER, false, asn1.integerToDer(n).getBytes());
@@ -41,5 +45,5 @@ export function derToPem(der: Buffer, label: string): string {
 /** Every PEM block of a label in a text, as DER. */
 export function pemBlocks(text: string, label = 'CERTIFICATE'): Buffer[] {
   const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
-  return [...text.matchAll(re)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return [...text.matchAll(re)].map((m) => Buffer.from(defined(m[1]).replace(/\s+/g, ''), 'base64'));
 }

@@ -4,6 +4,7 @@ import type { CertificateMaterial } from '../store/material.js';
 import { buildCertificate, issuerFrom, type Issuer } from './certificate.js';
 import { generateIssuedKey, privateKeyFromPem } from './keys.js';
 import { pemBlocks } from './der.js';
+import { defined } from '../defined.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */
 export const BACKDATE_MS = 5 * 60_000;
@@ -22,7 +23,7 @@ export interface IssuerMaterial {
 
 export function issuerMaterialOf(name: string, material: CertificateMaterial, isRoot: boolean): IssuerMaterial {
   const notAfter = new Date(new X509Certificate(material.cert).validTo);
-  return { name, material, isRoot, signer: issuerFrom(pemBlocks(material.cert)[0]!, privateKeyFromPem(material.key), notAfter) };
+  return { name, material, isRoot, signer: issuerFrom(defined(pemBlocks(material.cert)[0]), privateKeyFromPem(material.key), notAfter) };
 }
 
 /** Intermediates a certificate issued by `issuer` must present: the issuer and what is above it, roots excluded. */

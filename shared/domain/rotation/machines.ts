@@ -1,4 +1,5 @@
 import { RotationKind } from './record.js';
+import { defined } from '../defined.js';
 
 /**
  * The steps of each kind of rotation, in order. Steps before `promote` can be undone by discarding the
@@ -103,7 +104,7 @@ export function isStepOf<K extends RotationKind>(kind: K, step: RotationStep): s
 }
 
 export function firstStep<K extends RotationKind>(kind: K): StepOf<K> {
-  return STEPS[kind][0]!;
+  return defined(STEPS[kind][0]);
 }
 
 /** The step after `step`, or DONE. */

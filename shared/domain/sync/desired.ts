@@ -4,6 +4,7 @@ import type { Item } from '../inventory/model.js';
 import { pemBlocks } from '../pki/der.js';
 import type { Material, PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
+import { defined } from '../defined.js';
 
 export { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE };
 export const Annotation = {
@@ -29,7 +30,7 @@ export function contentHash(type: string, data: Readonly<Record<string, string>>
   field(type);
   for (const k of Object.keys(data).sort()) {
     field(k);
-    field(data[k]!);
+    field(defined(data[k]));
   }
   return h.digest('hex');
 }
