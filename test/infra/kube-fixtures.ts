@@ -18,7 +18,7 @@ export function kubectl(context: ClusterContext, args: string[], input?: string)
     });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`kubectl --context ${context} ${args.join(' ')}: ${err.stderr || err.message}`);
+    throw new Error(`kubectl --context ${context} ${args.join(' ')}: ${err.stderr || err.message}`, { cause: e });
   }
 }
 

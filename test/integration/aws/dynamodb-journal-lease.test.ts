@@ -67,7 +67,7 @@ describe('DynamoDbJournal leases on moto', () => {
     // Assess
     const winners = results.filter((x): x is PromiseFulfilledResult<RotationRecord | undefined> => x.status === 'fulfilled');
     expect(winners).toHaveLength(1);
-    expect(results.filter((x) => x.status === 'rejected').every((x) => (x as PromiseRejectedResult).reason instanceof LeaseHeldError)).toBe(true);
+    expect(results.filter((x) => x.status === 'rejected').every((x) => (x).reason instanceof LeaseHeldError)).toBe(true);
     expect((await journal.get(r.id))?.lease?.owner).toBe(winners[0]!.value?.lease?.owner);
   });
 

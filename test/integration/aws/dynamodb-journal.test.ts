@@ -100,6 +100,6 @@ describe('DynamoDbJournal on moto', () => {
 
     // Assess
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((x) => x.status === 'rejected').every((x) => (x as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
+    expect(results.filter((x) => x.status === 'rejected').every((x) => (x).reason instanceof ConflictError)).toBe(true);
   });
 });

@@ -102,7 +102,7 @@ describe('rotation restarts exactly the listed consumers in both clusters (toget
     const inv = loadInventory(inventoryText(ns, 'together'));
     const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log: recordingLogger() });
     opened.push(rt.close);
-    const hash = (await admins.dc1.deployment(ns, 'apim')).spec!.template!.metadata!.annotations!['rekey/versions']!;
+    const hash = (await admins.dc1.deployment(ns, 'apim')).spec!.template.metadata!.annotations!['rekey/versions']!;
     const generation = (await admins.dc1.deployment(ns, 'apim')).metadata!.generation;
     // Act
     const outcome = await rt.deps.clusters.get('dc1')!.workloads!.restart({ kind: 'Deployment', namespace: ns, name: 'apim' }, hash, new Date());

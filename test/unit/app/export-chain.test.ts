@@ -66,7 +66,7 @@ describe('export --format p12 --chain', () => {
     await writeFile(p12, result.files[0]!.content);
     const certs = openssl(['pkcs12', '-in', p12, '-nokeys', '-passin', `pass:${PASSWORD}`]).stdout;
     const blocks = certs.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)!;
-    await writeFile(join(root, 'leaf.pem'), blocks[0]!);
+    await writeFile(join(root, 'leaf.pem'), blocks[0]);
     await writeFile(join(root, 'inter.pem'), blocks[1]!);
     await writeFile(join(root, 'root.pem'), blocks[2]!);
     // Act

@@ -38,7 +38,7 @@ certificates:
     files: {dir: ${tls}, cert: server.crt, key: server.key, mode: "${mode}", reload: "sh ${root}/reload.sh", reloadTimeout: 5s}
 `);
 
-const reloads = async () => Number((await readFile(join(root, 'reloads'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length);
+const reloads = async () => (await readFile(join(root, 'reloads'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 const keyMode = async () => (await stat(join(tls, 'server.key'))).mode & 0o777;
 const actionsOf = async (inv: Inventory) => (await plan(deps, inv)).actions.map((a) => `${a.action} ${a.kind} ${a.reason}`);
 

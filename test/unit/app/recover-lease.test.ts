@@ -93,7 +93,7 @@ describe('JsonJournal.claimLease', () => {
     const results = await Promise.allSettled(['a', 'b', 'c'].map((owner) => journal.claimLease('r1', { owner, expiresAt: at(60_000), now: at(1) })));
     // Assess
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(LeaseHeldError), expect.any(LeaseHeldError)]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r).reason)).toEqual([expect.any(LeaseHeldError), expect.any(LeaseHeldError)]);
   });
 });
 

@@ -194,7 +194,7 @@ describe('hostile inventories are refused at validate, plan and apply, writing n
       // Assess
       for (const r of [existing, fresh]) {
         expect(r.code, `${command}: ${r.stderr}`).toBe(2);
-        expect(r.stderr, command).toContain(c.path === '' ? 'invalid inventory' : `${c.path}`);
+        expect(r.stderr, command).toContain(c.path === '' ? 'invalid inventory' : c.path);
         if (c.message) expect(r.stderr, command).toContain(c.message);
         expect(r.stdout, command).toBe('');
         expect(r.stderr, command).not.toMatch(STACK);

@@ -91,7 +91,7 @@ describe('broken inventories are refused by every command, changing nothing', ()
       // Assess
       for (const r of [existing, fresh]) {
         expect(r.code, `${command}: ${r.stderr}`).toBe(2);
-        expect(r.stderr, command).toContain(`${path}`);
+        expect(r.stderr, command).toContain(path);
         expect(r.stderr, command).toMatch(/invalid inventory/);
         expect(r.stdout, command).toBe('');
         expect(r.stderr, command).not.toMatch(STACK);

@@ -157,7 +157,7 @@ describe('seed 000: a client connects with what export gives it', () => {
       (socket: TLSSocket) => {
         const peer = socket.getPeerCertificate();
         seen.push({ authorized: socket.authorized, peer });
-        socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello ${peer.subject?.CN}\n`);
+        socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello ${String(peer.subject.CN)}\n`);
       },
     );
     const sockets = new Set<Socket>();

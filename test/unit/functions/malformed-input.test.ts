@@ -55,7 +55,7 @@ describe('step function: malformed batches', () => {
     const log = recordingLog();
     const rt = testRuntime(dir, { log });
     // Act
-    const response = await stepHandler(() => rt)(event as never);
+    const response = await stepHandler(() => rt)(event);
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(log.lines).toEqual([expect.objectContaining({ level: 'error', message: 'not an SQS batch: nothing processed' })]);
@@ -69,7 +69,7 @@ describe('step function: malformed batches', () => {
     const other = sqsRecord(step({ inventory: 'other' }), { group: 'other/web' });
     const { attributes: _dropped, ...withoutAttributes } = sqsRecord(step({ rotationId: 'ghost-2', item: 'api' }), { group: 'shop/api' });
     // Act
-    const response = await stepHandler(() => rt)({ Records: [ghost, null, withoutAttributes, garbage, other] } as never);
+    const response = await stepHandler(() => rt)({ Records: [ghost, null, withoutAttributes, garbage, other] });
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: withoutAttributes.messageId }]);
     expect(rt.queue.deadLetters.map((d) => d.attributes.sourceMessageId)).toEqual([ghost.messageId, garbage.messageId, other.messageId]);
@@ -126,8 +126,8 @@ describe('delay function: malformed batches', () => {
     const queue = { relay: async () => 'ready' as const, deadLetter: async () => undefined };
     const handler = delayHandler(() => ({ queue, log }));
     // Act
-    const none = await handler(null as never);
-    const some = await handler({ Records: [null, { messageId: 'm-2', receiptHandle: 'rh', attributes: {} }] } as never);
+    const none = await handler(null);
+    const some = await handler({ Records: [null, { messageId: 'm-2', receiptHandle: 'rh', attributes: {} }] });
     // Assess
     expect(none).toEqual({ batchItemFailures: [] });
     expect(some).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
@@ -152,7 +152,7 @@ describe('restart function: malformed events', () => {
     // Prepare
     const rt = unreachableClusters(testRuntime(dir));
     // Act
-    const outcome = await restartHandler(() => rt)(input as never);
+    const outcome = await restartHandler(() => rt)(input);
     // Assess
     expect(outcome).toBe(RestartEventOutcome.Rejected);
     const dead = (rt.aws.queue as TestRuntime['queue']).deadLetters;

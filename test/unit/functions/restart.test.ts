@@ -75,7 +75,7 @@ describe('restart function', () => {
     const rt = testRuntime(dir);
 
     // Act
-    const outcome = await restartHandler(() => rt)({ ...restartRequested(), ...change } as never);
+    const outcome = await restartHandler(() => rt)({ ...restartRequested(), ...change });
 
     // Assess
     expect(outcome).toBe(RestartEventOutcome.Rejected);

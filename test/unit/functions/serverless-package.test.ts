@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await makeTempDir('rekey-sls-');
   const args = ['package', '--stage', 'test', '--package', dir, '--param', `kmsKeyArn=${KMS}`];
   const [cmd, argv] = (await canIsolateNetwork()) ? ['unshare', ['-n', './node_modules/.bin/serverless', ...args]] : ['./node_modules/.bin/serverless', args];
-  await run(cmd as string, argv as string[], { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
+  await run(cmd, argv, { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
   resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
 afterAll(() => removeTempDir(dir));

@@ -71,7 +71,7 @@ describe('createAwsAdapters', () => {
     // Prepare: a local HTTP server that answers like Secrets Manager for a missing secret.
     const seen: string[] = [];
     const server = createServer((req, res) => {
-      seen.push(`${req.method} ${req.headers['x-amz-target'] ?? ''}`);
+      seen.push(`${req.method ?? ''} ${String(req.headers['x-amz-target'] ?? '')}`);
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such secret' }));
     });

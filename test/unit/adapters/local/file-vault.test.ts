@@ -200,7 +200,7 @@ describe('FileVault idempotency and locking', () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => vault.putPending(NAME, `rot-${i}`, `${i}`)));
     // Assess
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RotationLockedError);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect((r).reason).toBeInstanceOf(RotationLockedError);
     expect((await vault.describe(NAME))!.versions).toHaveLength(1);
   });
 

@@ -121,7 +121,7 @@ export function harness(inventory: Inventory, dir: string, options: { clusters?:
   const deps: Deps = {
     store: fakeStore(() => versions),
     journal,
-    queue: { enqueue: async () => {} } as unknown as Deps['queue'],
+    queue: { enqueue: async () => {} },
     events: bus,
     clock: systemClock,
     log: silentLogger,

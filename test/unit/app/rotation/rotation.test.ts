@@ -72,7 +72,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
       expect(Buffer.from(m.data['tls.crt']!, 'base64').toString()).toContain(after.material.cert);
     }
     // the events
-    const types = eventsOf(record.id).map((e) => (e.type === EventType.RotationStepCompleted ? `${e.type}(${String(e.detail.step)})` : e.type));
+    const types = eventsOf(record.id).map((e) => (e.type === EventType.RotationStepCompleted ? `${e.type}(${e.detail.step})` : e.type));
     expect(types).toEqual([
       'RotationStarted',
       'CertificateIssued',
@@ -151,7 +151,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     await driveRotations(rt.deps, inventory, rt.queue);
     // Assess: every refusal is a RotationLockedError; whatever started finished; never two pending at once
     const ok = started.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<{ id: string }>).value.id);
-    for (const s of started.filter((x) => x.status === 'rejected')) expect((s as PromiseRejectedResult).reason).toBeInstanceOf(RotationLockedError);
+    for (const s of started.filter((x) => x.status === 'rejected')) expect((s).reason).toBeInstanceOf(RotationLockedError);
     expect(ok).toHaveLength(1);
     expect(started.filter((s) => s.status === 'rejected')).toHaveLength(1);
     for (const id of ok) expect((await rt.journal.get(id))!.status).toBe(RotationStatus.Completed);

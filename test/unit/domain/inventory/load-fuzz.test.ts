@@ -61,7 +61,7 @@ describe('loadInventory fuzz', () => {
         const inv = loadInventory(text, 'fuzz.yaml');
         expect(inv.items.size).toBeGreaterThanOrEqual(0);
       } catch (e) {
-        if (!(e instanceof InvalidInventoryError)) throw new Error(`round ${round}: ${String(e)}\n--- input ---\n${text}`);
+        if (!(e instanceof InvalidInventoryError)) throw new Error(`round ${round}: ${String(e)}\n--- input ---\n${text}`, { cause: e });
         expect(e.issues.length).toBeGreaterThan(0);
         for (const issue of e.issues) expect(typeof issue.message).toBe('string');
         rejected++;

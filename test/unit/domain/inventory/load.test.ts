@@ -13,7 +13,7 @@ function issuesOf(text: string): InvalidInventoryError {
     loadInventory(text, 'inventory.yaml');
   } catch (e) {
     if (e instanceof InvalidInventoryError) return e;
-    throw new Error(`expected InvalidInventoryError, got ${String(e)}`);
+    throw new Error(`expected InvalidInventoryError, got ${String(e)}`, { cause: e });
   }
   throw new Error('expected the inventory to be rejected');
 }
