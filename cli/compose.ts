@@ -115,7 +115,7 @@ async function composeLocked(
     ...(options.signal && { signal: options.signal }),
     ...signersFor(inventory, { store, ...acmeCaFromEnv() }),
   };
-  const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule!.requestRestarts(deps, inv, record) } } : base;
+  const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule.requestRestarts(deps, inv, record) } } : base;
   if (restartModule) {
     const m = restartModule;
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));

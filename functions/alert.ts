@@ -20,7 +20,7 @@ const MAX_MESSAGE = 262_144;
 
 /** One SNS record's alarm, or why it is not one. Each record is checked on its own: a bad one fails alone. */
 function alarmOf(record: unknown): { alarm: CloudWatchAlarm } | { problem: string; messageId?: string } {
-  const sns = (record as { Sns?: { Message?: unknown; MessageId?: unknown } } | null)?.Sns;
+  const sns = (record as { Sns?: { Message?: unknown; MessageId?: unknown } | null } | null)?.Sns;
   const messageId = typeof sns?.MessageId === 'string' ? sns.MessageId.slice(0, 128) : undefined;
   const id = messageId ? { messageId } : {};
   if (typeof sns !== 'object' || sns === null) return { problem: 'not an SNS record', ...id };

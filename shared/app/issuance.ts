@@ -4,7 +4,7 @@ import { mintToken } from '../domain/credentials/token.js';
 import { makeEvent, EventType } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { issueMaterial } from '../domain/pki/issue.js';
-import { encodeMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
+import { encodeMaterial, type Material } from '../domain/store/material.js';
 import { specHashOf, storeNameOf, type Unit } from '../domain/units.js';
 import type { CertificateSigners } from '../ports/certificate-signer.js';
 import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
@@ -40,7 +40,7 @@ export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
       if (item.type === 'jwt-token') return mintToken(item, await reader.signingKey(item.token!.signingKey), reader.inventoryName, now, specHash);
       const previous = (await reader.current(unit.storeName))?.material;
-      return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? (previous as SigningKeyMaterial) : undefined);
+      return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? previous : undefined);
     }
     default: {
       const never: never = item;

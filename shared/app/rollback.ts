@@ -69,7 +69,7 @@ async function undoAuthority(deps: Deps, inventory: Inventory, item: Item & { ki
 async function trustedIssuerFingerprints(deps: Deps, inventory: Inventory, issuer: string): Promise<Set<string>> {
   const authority = inventory.items.get(issuer);
   if (!authority) return new Set();
-  const unit = unitsOf(inventory, authority)[0]!;
+  const unit = defined(unitsOf(inventory, authority)[0]);
   const v = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
   if (!v) return new Set();
   const m = decodeMaterial(v.value, unit.storeName);

@@ -130,7 +130,7 @@ export class KubeWorkloadControl implements WorkloadControl {
     const desired = ref.kind === 'DaemonSet' ? (status.desiredNumberScheduled ?? 0) : (spec.replicas ?? 1);
     const step = nextOnDeleteStep(
       owned.map((p) => ({
-        name: p.metadata!.name!,
+        name: defined(defined(p.metadata).name),
         ...(p.metadata?.annotations?.[RestartAnnotation.Versions] && { versionsHash: p.metadata.annotations[RestartAnnotation.Versions] }),
         ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         terminating: Boolean(p.metadata?.deletionTimestamp),
@@ -144,7 +144,7 @@ export class KubeWorkloadControl implements WorkloadControl {
       case OnDeleteAction.Wait:
         return { done: false, message: step.message };
       case OnDeleteAction.Evict: {
-        const pod = owned.find((p) => p.metadata?.name === step.pod)!;
+        const pod = defined(owned.find((p) => p.metadata?.name === step.pod));
         await this.evictPod({ kind: 'Pod', namespace: ref.namespace, name: step.pod }, pod);
         return { done: false, message: step.message };
       }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../domain/errors.js';
+import { defined } from '../../domain/defined.js';
 
 /** libpq's sslmode values, as rekey honours them (node-postgres has no plaintext fallback, see `tlsFor`). */
 export const SslMode = {
@@ -44,8 +45,8 @@ export async function readUrlSource(urlFrom: string, sources: UrlSources): Promi
       text = sources.env[ref];
       break;
     case 'file':
-      text = await readFile(ref, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        throw new UsageError(`urlFrom ${urlFrom}: cannot read the file (${e.code ?? 'error'})`);
+      text = await readFile(ref, 'utf8').catch((e: unknown) => {
+        throw new UsageError(`urlFrom ${urlFrom}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       });
       break;
     case 'secretsmanager':
@@ -85,7 +86,7 @@ export async function parseConnection(text: string, urlFrom: string): Promise<Co
     } catch {
       throw new UsageError(`urlFrom ${urlFrom}: neither a postgresql:// URL nor JSON`);
     }
-    if (str(json.url)) return parseConnection(str(json.url)!, urlFrom);
+    if (str(json.url)) return parseConnection(defined(str(json.url)), urlFrom);
     const host = str(json.host);
     const user = str(json.username);
     if (!host || !user) throw new UsageError(`urlFrom ${urlFrom}: the JSON needs host and username (or url)`);
@@ -107,8 +108,8 @@ export async function parseConnection(text: string, urlFrom: string): Promise<Co
   const sslMode = sslModeOf(url.searchParams.get('sslmode') ?? undefined, urlFrom);
   const rootCert = url.searchParams.get('sslrootcert');
   const ca = rootCert
-    ? await readFile(rootCert, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        throw new UsageError(`urlFrom ${urlFrom}: cannot read sslrootcert ${rootCert} (${e.code ?? 'error'})`);
+    ? await readFile(rootCert, 'utf8').catch((e: unknown) => {
+        throw new UsageError(`urlFrom ${urlFrom}: cannot read sslrootcert ${rootCert} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       })
     : undefined;
   return {

@@ -76,7 +76,7 @@ async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'acti
         return { ok: true, message: `resynced: ${changed} Secret(s) written of ${report.secrets.length}` };
       }
       case RemediationAction.Restart: {
-        const { requested, unreachable, skipped } = await requestConsumerRestarts(deps, inventory, inventory.items.get(item)!, marker);
+        const { requested, unreachable, skipped } = await requestConsumerRestarts(deps, inventory, defined(inventory.items.get(item)), marker);
         if (requested.length === 0) return { ok: false, message: `nothing to restart: ${[...skipped, ...unreachable.map((c) => `cluster ${c} not connected`)].join('; ') || 'no consumers'}` };
         const asked = requested.map((r) => `${r.cluster}: ${r.workloads.length} workload(s)`).join(', ');
         return { ok: true, message: `restart requested (${asked})${unreachable.length ? `; not connected: ${unreachable.join(', ')}` : ''}` };

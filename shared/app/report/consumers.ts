@@ -4,6 +4,7 @@ import { workloadId } from '../../domain/restart/workload.js';
 import { unitsOf } from '../../domain/units.js';
 import type { SecretUse, WorkloadControl } from '../../ports/cluster.js';
 import type { Deps } from '../deps.js';
+import { defined } from '../../domain/defined.js';
 
 /** A workload that reads a Secret of the inventory, as found in a cluster, and whether the item lists it. */
 export interface FoundConsumer {
@@ -25,7 +26,7 @@ export function consumerLabel(item: Item): string[] {
 async function listedIds(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const consumer of consumersIn(item, cluster)) {
-    const t = targetOf(consumer, item.secret!.namespace);
+    const t = targetOf(consumer, defined(item.secret).namespace);
     if (t.kind === 'workload') {
       ids.add(workloadId(t.ref));
       continue;
@@ -52,7 +53,7 @@ export async function findConsumers(deps: Deps, inventory: Inventory, items: rea
     for (const item of items) {
       if (!item.secret || !item.secret.clusters.includes(cluster)) continue;
       let names = secrets.get(item.secret.namespace);
-      if (!names) secrets.set(item.secret.namespace, (names = new Map()));
+      if (!names) secrets.set(item.secret.namespace, (names = new Map<string, Item>()));
       for (const unit of unitsOf(inventory, item)) if (unit.secretName) names.set(unit.secretName, item);
     }
     const selectors = new Map<string, Promise<string[]>>();

@@ -5,6 +5,7 @@ import { workloadId } from '../../domain/restart/workload.js';
 import { unitsOf } from '../../domain/units.js';
 import type { SecretUse, WorkloadControl } from '../../ports/cluster.js';
 import type { Deps } from '../deps.js';
+import { defined } from '../../domain/defined.js';
 
 /** A workload that reads a Secret rekey manages but is not among the item's consumers: it would miss restarts. */
 export interface UnlistedConsumer {
@@ -21,7 +22,7 @@ export interface UnlistedConsumer {
 async function listedIn(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const consumer of consumersIn(item, cluster)) {
-    const t = targetOf(consumer, item.secret!.namespace);
+    const t = targetOf(consumer, defined(item.secret).namespace);
     if (t.kind === 'workload') {
       ids.add(workloadId(t.ref));
       continue;
@@ -52,7 +53,7 @@ export async function findUnlistedConsumers(deps: Deps, inventory: Inventory): P
     for (const item of inventory.items.values()) {
       if (!item.secret || !item.secret.clusters.includes(cluster)) continue;
       let names = secrets.get(item.secret.namespace);
-      if (!names) secrets.set(item.secret.namespace, (names = new Map()));
+      if (!names) secrets.set(item.secret.namespace, (names = new Map<string, Item>()));
       for (const unit of unitsOf(inventory, item)) if (unit.secretName) names.set(unit.secretName, item);
     }
     const selectorCache = new Map<string, Promise<string[]>>();

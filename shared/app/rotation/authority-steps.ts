@@ -18,6 +18,7 @@ import { ExpectationKind, verifyServed } from '../verify/index.js';
 import { RestartError, VerificationError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
+import { defined } from '../../domain/defined.js';
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
@@ -30,7 +31,7 @@ export const dropVersionId = (rotationId: string): string => `${rotationId}-drop
 function authorityOf(ctx: StepContext): { authority: Authority; unit: Unit; scope: AuthorityScope } {
   const item = ctx.inventory.items.get(ctx.record.item);
   if (item?.kind !== 'authority') throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not an authority`, { context: { rotationId: ctx.record.id } });
-  return { authority: item, unit: ctx.units[0]!, scope: authorityScope(ctx.inventory, item) };
+  return { authority: item, unit: defined(ctx.units[0]), scope: authorityScope(ctx.inventory, item) };
 }
 
 const unitsOfAll = (inventory: Inventory, items: readonly Item[]): Unit[] => items.flatMap((i) => unitsOf(inventory, i));
@@ -64,7 +65,7 @@ const progressPatch = (record: RotationRecord, change: Partial<AuthorityProgress
 
 /** New CA, pending under the rotation id, remembering the old CA as still trusted (`trustAlso`) until the drop step. */
 const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
-  const unit = units[0]!;
+  const unit = defined(units[0]);
   const old = await currentCertificate(reader, unit);
   if (!old) throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, { context: { item: unit.key, rotationId: record.id } });
   let material: CertificateMaterial;
@@ -107,7 +108,7 @@ const publishBundle: StepHandler = async (ctx) => {
 };
 
 const promote: StepHandler = async ({ deps, inventory, record, units, reader }) => {
-  const unit = units[0]!;
+  const unit = defined(units[0]);
   const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
   if (current?.versionId !== record.id) await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
   return { status: 'completed', message: 'the new CA signs from now on; the old one stays trusted' };
@@ -166,10 +167,10 @@ async function restartConsumers(ctx: StepContext, items: readonly Item[]): Promi
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
     const events = consumers.flatMap((i) =>
-      i.secret!.clusters.filter((cluster) => consumersIn(i, cluster).length > 0).map((cluster) =>
+      defined(i.secret).clusters.filter((cluster) => consumersIn(i, cluster).length > 0).map((cluster) =>
         makeEvent(EventType.RestartRequested, base, {
           cluster,
-          workloads: consumersIn(i, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${i.secret!.namespace}/${c.name}` : `selector:${c.namespace ?? i.secret!.namespace}/${c.selector}`)),
+          workloads: consumersIn(i, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${defined(i.secret).namespace}/${c.name}` : `selector:${c.namespace ?? defined(i.secret).namespace}/${c.selector}`)),
           policy: i.restart.policy,
           delivery: 'none: no live cluster connected',
         }),
@@ -218,7 +219,7 @@ const verify: StepHandler = async (ctx) => {
     }
   }
   if (wrong.length) throw new VerificationError(`not on the new CA yet: ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item }, retryable: true });
-  const newCa = (await currentCertificate(reader, unit))!.material.cert;
+  const newCa = defined((await currentCertificate(reader, unit))).material.cert;
   const probed = [authority, ...scope.children].filter((i): i is Authority | Certificate => Boolean(i.probes?.length) && !(i.kind === 'certificate' && i.usage === 'client'));
   for (const item of probed) await verifyServed(deps, inventory, item, { kind: ExpectationKind.Chain, authorities: [newCa] });
   const children = unitsOfAll(inventory, scope.children);
@@ -239,7 +240,7 @@ const dropOld: StepHandler = async (ctx) => {
   const { deps, inventory, record, reader } = ctx;
   const { unit, scope } = authorityOf(ctx);
   const dropId = dropVersionId(record.id);
-  const current = (await currentCertificate(reader, unit))!;
+  const current = defined((await currentCertificate(reader, unit)));
   if (current.versionId !== dropId) await storeWithoutOld(ctx, unit, current.material);
   // Cascaded intermediates re-issued by this rotation drop their old certificate too.
   for (const child of unitsOfAll(inventory, scope.descendants)) {

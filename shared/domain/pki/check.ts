@@ -2,6 +2,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks } from './der.js';
+import { ekuOf } from './eku.js';
 import { ekuOids } from './extensions/ext-key-usage.js';
 import { ecKeyMatchesCertificate } from './key-match.js';
 import { privateKeyFromPem } from './keys.js';
@@ -98,8 +99,8 @@ export function leafFitProblems(unit: Unit, leaf: X509Certificate, options: { ek
   if (item.kind !== 'certificate') return [];
   const problems: string[] = [];
   if (leaf.ca && !options.caAllowed) problems.push('a leaf certificate must not be a CA');
-  if (!(options.ekuOptional && leaf.keyUsage === undefined)) {
-    const ekus = new Set(leaf.keyUsage ?? []);
+  if (!(options.ekuOptional && ekuOf(leaf).length === 0)) {
+    const ekus = new Set(ekuOf(leaf));
     for (const oid of ekuOids(item.usage)) if (!ekus.has(oid)) problems.push(`extended key usage ${oid} missing for usage ${item.usage}`);
   }
   const sans = (leaf.subjectAltName ?? '').split(', ');

@@ -7,6 +7,7 @@ import { bitString, constructed, NULL, objectId, pem, sequence, setOf, smallInte
 import { subjectAltName, type AltNames } from './extensions/subject-alt-name.js';
 import { spkiDer } from './key-encoding.js';
 import { distinguishedName } from './name.js';
+import { defined } from '../defined.js';
 
 const { asn1 } = forge;
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -73,7 +74,7 @@ function altNamesOf(attributes: Asn1[]): AltNames {
     for (const ext of children(children(values)[0])) {
       const parts = children(ext);
       if (!parts[0] || oidOf(parts[0]) !== SUBJECT_ALT_NAME) continue;
-      const value = parts[parts.length - 1]!;
+      const value = defined(parts[parts.length - 1]);
       const general = fromDer(Buffer.from(value.value as string, 'binary'));
       for (const g of children(general)) {
         if (g.type === 2) names.dnsNames.push(g.value as string);

@@ -17,7 +17,7 @@ export const utf8 = (s: string): Asn1 => asn1.create(U, T.UTF8, false, forge.uti
 /** A BIT STRING with no unused bits holding whole bytes (signatures, keys). */
 export const bitsOf = (bytes: Buffer): Asn1 => asn1.create(U, T.BITSTRING, false, '\x00' + toBinary(bytes));
 // forge types the tag as its universal Type enum; context-specific tags are plain numbers [0], [1], ...
-// eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment, @typescript-eslint/no-unnecessary-type-assertion -- see above
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see above
 export const contextTag = (tag: number): forge.asn1.Type => tag as forge.asn1.Type;
 export const explicit = (tag: number, inner: Asn1): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), true, [inner]);
 export const implicitPrimitive = (tag: number, bytes: string): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), false, bytes);
