@@ -9,6 +9,7 @@ import { formatApply } from '../format.js';
 import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
 import { cliLease, cliRecovery, formatRecovery } from './recover.js';
+import { defined } from '../../shared/domain/defined.js';
 
 export function registerApply(cli: Command, ctx: CliContext): void {
   cli
@@ -29,7 +30,7 @@ export function registerApply(cli: Command, ctx: CliContext): void {
         if (r.rotations.length) await driveRotations(runtime.deps, inv, runtime.queue, { onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
         // A rotation still running was parked (a signing key waiting out its overlap): the next run finishes it.
         const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter((x) => x && x.status !== RotationStatus.Completed && x.status !== RotationStatus.Running);
-        return { ...r, problems: [...r.problems, ...unfinished.map((x) => `rotation ${x!.id} of ${x!.item} ${x!.status}${x!.error ? `: ${x!.error}` : ''}`)] };
+        return { ...r, problems: [...r.problems, ...unfinished.map((x) => `rotation ${defined(x).id} of ${defined(x).item} ${defined(x).status}${defined(x).error ? `: ${defined(x).error}` : ''}`)] };
       })().finally(runtime.close);
       progress.done();
       // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.

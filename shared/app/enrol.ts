@@ -9,6 +9,7 @@ import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { withBackoff } from './issuers/external.js';
 import { MaterialReader } from './materials.js';
+import { defined } from '../domain/defined.js';
 
 /** A CSR refused under its profile (bad signature, names outside it): the requester's fault, nothing issued. */
 export class EnrolRefusedError extends RekeyError {
@@ -55,7 +56,7 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
   const refused = checkEnrolment(profile, csr);
   if (refused) throw new EnrolRefusedError(refused.refusal, refused.message);
   const names = requestedNames(csr);
-  const commonName = csr.commonName ?? names[0]!;
+  const commonName = csr.commonName ?? defined(names[0]);
 
   const reader = new MaterialReader(deps.store, inventory);
   const authority = reader.authority(profile.issuer);

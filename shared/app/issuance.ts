@@ -10,6 +10,7 @@ import type { CertificateSigners } from '../ports/certificate-signer.js';
 import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
+import { defined } from '../domain/defined.js';
 
 /** Tags every stored secret carries, so the store can be searched by inventory and item. */
 export function storeTags(inventory: Inventory, unit: Unit): Record<string, string> {
@@ -38,7 +39,7 @@ export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers
     }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
-      if (item.type === 'jwt-token') return mintToken(item, await reader.signingKey(item.token!.signingKey), reader.inventoryName, now, specHash);
+      if (item.type === 'jwt-token') return mintToken(item, await reader.signingKey(defined(item.token).signingKey), reader.inventoryName, now, specHash);
       const previous = (await reader.current(unit.storeName))?.material;
       return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? previous : undefined);
     }

@@ -17,6 +17,7 @@ import { isSigningKey, isToken, mintedFromAny, rotatingAuthorities, rotatingSign
 import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
 import { pickUpRequests, type RequestOutcome } from './requests.js';
+import { defined } from '../domain/defined.js';
 
 export interface ScanResult {
   readonly started: readonly { readonly item: string; readonly rotationId: string; readonly reason: string }[];
@@ -100,7 +101,7 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   }
 
   for (const [name, reason] of dueItems) {
-    const item = inventory.items.get(name)!;
+    const item = defined(inventory.items.get(name));
     if (!isRunnable(rotationKindOf(item))) {
       skipped.push({ item: name, reason: `${reason}: ${rotationKindOf(item)} rotation is started by hand in this version` });
       continue;

@@ -11,6 +11,7 @@ import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { trustOverride } from './rotation/trust.js';
 import { publishedKeySet } from './rotation/key-set.js';
+import { defined } from '../domain/defined.js';
 
 export const SyncChange = {
   Created: 'created',
@@ -89,7 +90,7 @@ function targetsOf(units: readonly Unit[]): Target[] {
   return units.flatMap((unit) => {
     const placement = unit.item.secret;
     if (!placement || !unit.secretName) return [];
-    return placement.clusters.map((cluster) => ({ unit, cluster, namespace: placement.namespace, name: unit.secretName! }));
+    return placement.clusters.map((cluster) => ({ unit, cluster, namespace: placement.namespace, name: defined(unit.secretName) }));
   });
 }
 
@@ -158,7 +159,7 @@ export async function syncUnits(
     const change = seen ? SyncChange.Updated : SyncChange.Created;
     if (options.dryRun) return { ...base, change, reason: decision.reason, versionId: current.versionId };
     try {
-      await deps.clusters.get(t.cluster)!.secrets.writeSecret(desired, { adopt, ...(seen && { expected: seen }) });
+      await defined(deps.clusters.get(t.cluster)).secrets.writeSecret(desired, { adopt, ...(seen && { expected: seen }) });
     } catch (e) {
       if (e instanceof UnmanagedObjectError) return { ...base, change: SyncChange.Unmanaged, reason: e.message };
       throw e;
@@ -186,7 +187,7 @@ function fillsEmptySecret(unit: Unit, seen: ObservedSecret | undefined): boolean
 }
 
 function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record<string, string> {
-  const placement = unit.item.files!;
+  const placement = defined(unit.item.files);
   const files: Record<string, string> = {};
   switch (m.type) {
     case 'certificate':
@@ -244,7 +245,7 @@ async function syncFiles(
   // Which reloads this sync covers: those whose files change now, and those still owed by earlier runs.
   const commands = new Map<string, { units: Set<string>; timeoutMs: number; changed: boolean }>();
   for (const p of planned) {
-    const { reload, reloadTimeoutMs } = p.unit.item.files!;
+    const { reload, reloadTimeoutMs } = defined(p.unit.item.files);
     if (!reload) continue;
     const entry = commands.get(reload) ?? { units: new Set<string>(), timeoutMs: 0, changed: false };
     entry.timeoutMs = Math.max(entry.timeoutMs, reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS);
@@ -268,7 +269,7 @@ async function syncFiles(
 
   const fileOutcome = (p: (typeof planned)[number], reloaded: boolean): FileOutcome => ({
     unit: p.unit.key,
-    dir: p.unit.item.files!.dir,
+    dir: defined(p.unit.item.files).dir,
     written: p.drift.filter((d) => d.change === FileChange.Content).map((d) => d.name),
     chmodded: p.drift.filter((d) => d.change === FileChange.Mode).map((d) => d.name),
     reloaded,
@@ -276,13 +277,13 @@ async function syncFiles(
   if (dryRun) {
     return {
       files: planned.map((p) => fileOutcome(p, false)),
-      reloads: due.map(([command, c]) => ({ ...outcomeOf(command, c), result: ReloadResult.Owed, ...(owed.get(command)?.lastError && { error: owed.get(command)!.lastError! }) })),
+      reloads: due.map(([command, c]) => ({ ...outcomeOf(command, c), result: ReloadResult.Owed, ...(owed.get(command)?.lastError && { error: defined(defined(owed.get(command)).lastError) }) })),
     };
   }
 
   const now = deps.clock.now();
   for (const [command, c] of due) if (c.changed) await hostFiles.ledger.owe(inventory.name, command, [...c.units], now);
-  for (const p of planned) if (p.drift.length) await hostFiles.write(p.unit.item.files!, p.files);
+  for (const p of planned) if (p.drift.length) await hostFiles.write(defined(p.unit.item.files), p.files);
 
   const reloads: ReloadOutcome[] = [];
   for (const [command, c] of due) {
@@ -301,7 +302,7 @@ async function syncFiles(
   }
   const succeeded = new Set(reloads.filter((r) => r.result === ReloadResult.Succeeded).map((r) => r.command));
   const reloadedUnit = (p: (typeof planned)[number]) => {
-    const command = p.unit.item.files!.reload;
+    const command = defined(p.unit.item.files).reload;
     return command !== undefined && succeeded.has(command);
   };
   return { files: planned.map((p) => fileOutcome(p, reloadedUnit(p))), reloads };

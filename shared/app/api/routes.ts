@@ -23,6 +23,7 @@ import {
 import { Scope } from './scopes.js';
 import { alertRoutes } from './alert-routes.js';
 import { enrolRoutes } from './enrol-route.js';
+import { defined } from '../../domain/defined.js';
 
 const problem = (description: string) => ({ description, schema: problemSchema, contentType: 'application/problem+json' });
 const authProblems = { 401: problem('missing or invalid token'), 403: problem('the token lacks the scope'), 429: problem('rate limited') };
@@ -165,7 +166,7 @@ export const ROUTES: readonly Route[] = [
     params: { id: rotationId },
     responses: { 200: { description: 'the rotation', schema: rotationSchema }, 404: problem('no such rotation'), ...authProblems },
     handle: async ({ backend, params }) => {
-      const r = await backend.deps.journal.get(params.id!);
+      const r = await backend.deps.journal.get(defined(params.id));
       if (!r || r.inventory !== backend.inventory.name) throw new ApiProblem(ProblemKind.NotFound, `no rotation ${params.id}`);
       return { status: 200, json: rotationView(r) };
     },
@@ -187,7 +188,7 @@ export const ROUTES: readonly Route[] = [
     scope: Scope.ItemsRead,
     params: { name: itemName },
     responses: { 200: { description: 'the item', schema: itemDetailSchema }, 404: problem('no such item'), ...authProblems },
-    handle: async ({ backend, params }) => ({ status: 200, json: await itemDetail(backend, params.name!) }),
+    handle: async ({ backend, params }) => ({ status: 200, json: await itemDetail(backend, defined(params.name)) }),
   }),
   defineRoute({
     operationId: 'rollbackItem',
@@ -199,9 +200,9 @@ export const ROUTES: readonly Route[] = [
     body: z.strictObject({ reason: z.string().min(1).max(500).default('rollback requested through the API') }).meta({ id: 'RollbackRequest' }),
     responses: { 200: { description: 'rolled back' }, 404: problem('no such item'), 409: problem('rollback refused (e.g. the old CA already left the bundles)'), 501: problem('no rollback use case in this runtime'), ...authProblems },
     handle: async ({ backend, params, body }) => {
-      if (!backend.inventory.items.has(params.name!)) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${params.name}"`);
+      if (!backend.inventory.items.has(defined(params.name))) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${params.name}"`);
       if (!backend.rollback) throw new ApiProblem(ProblemKind.NotImplemented, 'rollback is not available in this build yet (no rollback use case)');
-      return { status: 200, json: await backend.rollback(params.name!, body.reason) };
+      return { status: 200, json: await backend.rollback(defined(params.name), body.reason) };
     },
   }),
   defineRoute({

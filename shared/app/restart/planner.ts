@@ -110,7 +110,7 @@ async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRe
   if (items.length === 0) return undefined;
   if (record.kind === RotationKind.SigningKey) {
     // Verifiers before the new key signs, its consumers (signers) after; the step is part of the hash so both restart.
-    const item = items[0]!;
+    const item = defined(items[0]);
     const view = record.step === SigningKeyStep.AwaitVerifiers && item.kind === 'credential' ? { ...item, consumers: item.verifiers } : item;
     return planRestarts({ changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }], syncedAt: syncedAt(deps, record) });
   }

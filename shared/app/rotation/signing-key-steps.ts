@@ -12,6 +12,7 @@ import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
 import { RestartError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
+import { defined } from '../../domain/defined.js';
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
@@ -66,7 +67,7 @@ async function keyPairProblem(m: SigningKeyMaterial): Promise<string | undefined
 
 /** New key pending under the rotation id; its key set holds the new public key and the old active one. */
 const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
-  const unit = units[0]!;
+  const unit = defined(units[0]);
   const current = await reader.current(unit.storeName);
   if (!current) throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, { context: { item: unit.key, rotationId: record.id } });
   const old = asSigningKey(current.material, unit.key);
@@ -96,7 +97,7 @@ async function restartWorkloads(ctx: StepContext, item: Credential, consumers: r
   if (!deps.restarts) {
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
-    const workloads = consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${item.secret!.namespace}/${c.name}` : `selector:${c.namespace ?? item.secret!.namespace}/${c.selector}`));
+    const workloads = consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${defined(item.secret).namespace}/${c.name}` : `selector:${c.namespace ?? defined(item.secret).namespace}/${c.selector}`));
     await deps.events.publish(item.secret.clusters.map((cluster) => makeEvent(EventType.RestartRequested, base, { cluster, workloads, policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
   }

@@ -21,6 +21,7 @@ import { LIMITS } from './limits.js';
 import { canonicalIp } from './names.js';
 import { estimateCertificateSize } from './secret-size.js';
 import { quote } from './text.js';
+import { defined } from '../defined.js';
 
 const HOUR = 3_600_000;
 export const DEFAULTS = {
@@ -69,7 +70,7 @@ function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?
     ...(doc.ca !== undefined && { ca: doc.ca }),
     mode: parseInt(doc.mode, 8),
     ...(doc.reload !== undefined && { reload: doc.reload }),
-    ...(doc.reloadTimeout !== undefined && { reloadTimeoutMs: ms(doc.reloadTimeout)! }),
+    ...(doc.reloadTimeout !== undefined && { reloadTimeoutMs: defined(ms(doc.reloadTimeout)) }),
   };
 }
 
@@ -96,8 +97,8 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       ...(a.external && { external: a.external }),
       ...(a.parent !== undefined && { parent: a.parent }),
       ...(a.pathLen !== undefined && { pathLen: a.pathLen }),
-      ...(a.secret && { secret: secretOf(a.secret, clusters)! }),
-      ...(a.files && { files: filesOf(a.files)! }),
+      ...(a.secret && { secret: defined(secretOf(a.secret, clusters)) }),
+      ...(a.files && { files: defined(filesOf(a.files)) }),
       ...(a.probe && { probes: probesOf(a.probe) }),
       adopt: false,
       consumers: (a.consumers ?? []).map(consumerOf),
@@ -122,8 +123,8 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       ipAddresses: (c.ipAddresses ?? []).map((ip) => (ip.includes(':') && ip.includes('.') ? (canonicalIp(ip) ?? ip) : ip)),
       uris: c.uris ?? [],
       ...(c.perReplica && { perReplica: c.perReplica }),
-      ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
-      ...(c.files && { files: filesOf(c.files)! }),
+      ...(c.secret && { secret: defined(secretOf(c.secret, clusters)) }),
+      ...(c.files && { files: defined(filesOf(c.files)) }),
       adopt: c.adopt ?? false,
       consumers: (c.consumers ?? []).map(consumerOf),
       restart: restartOf(c.restart, defaultRestart),
@@ -143,7 +144,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     ...(c.database && { database: c.database }),
     ...(c.pause && { pause: c.pause }),
     verifiers: (c.verifiers ?? []).map(consumerOf),
-    ...(c.propagation !== undefined && { propagationMs: ms(c.propagation)! }),
+    ...(c.propagation !== undefined && { propagationMs: defined(ms(c.propagation)) }),
     ...(c.type === 'jwt-token' && {
       token: {
         signingKey: c.signingKey ?? '',
@@ -152,8 +153,8 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
         lifetimeMs: ms(c.lifetime) ?? ms(doc.credentials?.find((k) => k.name === c.signingKey)?.tokenLifetime) ?? DEFAULTS.tokenLifetimeMs,
       },
     }),
-    ...(c.secret && { secret: secretOf(c.secret, clusters)! }),
-    ...(c.files && { files: filesOf(c.files)! }),
+    ...(c.secret && { secret: defined(secretOf(c.secret, clusters)) }),
+    ...(c.files && { files: defined(filesOf(c.files)) }),
     adopt: c.adopt ?? false,
     consumers: (c.consumers ?? []).map(consumerOf),
     restart: restartOf(c.restart, defaultRestart),
@@ -278,7 +279,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     });
     if (!item.secret) continue;
     const names = item.kind === 'certificate' && item.perReplica
-      ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${item.secret!.name}-${i}`)
+      ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${defined(item.secret).name}-${i}`)
       : [item.secret.name];
     for (const cluster of item.secret.clusters) {
       for (const name of names) {
