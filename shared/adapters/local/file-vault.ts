@@ -255,7 +255,7 @@ export class FileVault implements SecretStore {
       try {
         const outcomes = await writeFilesAtomic(batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 })));
         const written = batch.filter((w, i) => {
-          const outcome = outcomes[i]!;
+          const outcome = defined(outcomes[i]);
           if (outcome.status === 'fulfilled') return true;
           // Its file is the old content: the cache (the entry before this write) is still true.
           w.reject(outcome.reason);

@@ -7,6 +7,7 @@ import { ekuOids } from './extensions/ext-key-usage.js';
 import { ecKeyMatchesCertificate } from './key-match.js';
 import { privateKeyFromPem } from './keys.js';
 import { pathLengthProblems } from './path-length.js';
+import { defined } from '../defined.js';
 
 interface ParsedCa {
   readonly cert: X509Certificate;
@@ -27,7 +28,7 @@ function certificatesOfPem(pem: string): ParsedCa[] {
       const cert = new X509Certificate(d);
       return { cert, publicKey: cert.publicKey };
     });
-    if (parsedCas.size >= PARSED_CAS_MAX) parsedCas.delete(parsedCas.keys().next().value!);
+    if (parsedCas.size >= PARSED_CAS_MAX) parsedCas.delete(defined(parsedCas.keys().next().value));
     parsedCas.set(pem, hit);
   }
   return hit;

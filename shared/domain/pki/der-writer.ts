@@ -1,3 +1,4 @@
+import { defined } from '../defined.js';
 /**
  * DER encoding straight into Buffers, for the fixed shapes rekey issues (certificates, SPKI, PKCS#8). forge's
  * ASN.1 builds a tree of binary strings and serialises it through a byte buffer, which cost more than generating
@@ -69,7 +70,7 @@ export function objectId(dotted: string): Buffer {
       for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) groups.unshift((v & 0x7f) | 0x80);
       bytes.push(...groups);
     };
-    push(arcs[0]! * 40 + arcs[1]!);
+    push(defined(arcs[0]) * 40 + defined(arcs[1]));
     for (const arc of arcs.slice(2)) push(arc);
     hit = tlv(Tag.Oid, Buffer.from(bytes));
     oidCache.set(dotted, hit);
@@ -80,9 +81,9 @@ export function objectId(dotted: string): Buffer {
 /** A non-negative INTEGER from unsigned big-endian bytes: leading zeros dropped, a 0x00 added when the top bit is set. */
 export function unsignedInteger(bytes: Buffer): Buffer {
   let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0 && (bytes[start + 1]! & 0x80) === 0) start++;
+  while (start < bytes.length - 1 && bytes[start] === 0 && (defined(bytes[start + 1]) & 0x80) === 0) start++;
   const b = bytes.subarray(start);
-  return (b[0]! & 0x80) !== 0 ? tlv(Tag.Integer, Buffer.concat([Buffer.from([0]), b])) : tlv(Tag.Integer, b);
+  return (defined(b[0]) & 0x80) !== 0 ? tlv(Tag.Integer, Buffer.concat([Buffer.from([0]), b])) : tlv(Tag.Integer, b);
 }
 
 /** A small non-negative INTEGER (versions, pathLen). */
@@ -93,7 +94,7 @@ export function smallInteger(n: number): Buffer {
     bytes.unshift(v & 0xff);
     if (v < 256) break;
   }
-  if (bytes[0]! & 0x80) bytes.unshift(0);
+  if (defined(bytes[0]) & 0x80) bytes.unshift(0);
   return tlv(Tag.Integer, Buffer.from(bytes));
 }
 
@@ -137,14 +138,14 @@ export function contentOf(tlvBytes: Buffer): Buffer {
 
 function span(der: Buffer, at: number): { contentStart: number; end: number } {
   if (at + 2 > der.length) throw new Error('truncated DER');
-  const first = der[at + 1]!;
+  const first = defined(der[at + 1]);
   let length = first;
   let contentStart = at + 2;
   if (first & 0x80) {
     const n = first & 0x7f;
     if (n === 0 || n > 3 || at + 2 + n > der.length) throw new Error('unsupported DER length');
     length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + der[at + 2 + i]!;
+    for (let i = 0; i < n; i++) length = length * 256 + defined(der[at + 2 + i]);
     contentStart += n;
   }
   const end = contentStart + length;

@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { bitString, objectId, octetString, pem, sequence, smallInteger, explicitTag } from './der-writer.js';
+import { defined } from '../defined.js';
 
 /**
  * SPKI and PKCS#8 encodings built by hand for EC and Ed25519 keys. OpenSSL 3's encoders, which `KeyObject.export`
@@ -79,12 +80,12 @@ export function encodedPublicKey(publicKey: KeyObject): EncodedPublicKey {
 
 function bitStringBytesOf(spki: Buffer): Buffer {
   // Walk: outer SEQUENCE header, the AlgorithmIdentifier TLV, then the BIT STRING header and its unused-bits byte.
-  const skipHeader = (at: number): number => (spki[at + 1]! & 0x80 ? at + 2 + (spki[at + 1]! & 0x7f) : at + 2);
+  const skipHeader = (at: number): number => (defined(spki[at + 1]) & 0x80 ? at + 2 + (defined(spki[at + 1]) & 0x7f) : at + 2);
   const lengthAt = (at: number): number => {
-    const first = spki[at + 1]!;
+    const first = defined(spki[at + 1]);
     if (!(first & 0x80)) return first;
     let n = 0;
-    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + spki[at + 2 + i]!;
+    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + defined(spki[at + 2 + i]);
     return n;
   };
   const alg = skipHeader(0);

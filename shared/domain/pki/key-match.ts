@@ -2,6 +2,7 @@ import { createECDH } from 'node:crypto';
 import { pemBlocks } from './der.js';
 import { children, contentOf, objectId, sequence } from './der-writer.js';
 import { EC_CURVES, type EcCurve } from './key-encoding.js';
+import { defined } from '../defined.js';
 
 const EC_ALGORITHMS: ReadonlyArray<{ curve: EcCurve; der: Buffer }> = (Object.keys(EC_CURVES) as EcCurve[]).map((curve) => ({
   curve,
@@ -34,7 +35,7 @@ export function ecKeyMatchesCertificate(certificateDer: Buffer, keyPem: string):
     const spki = fields[fields[0]?.[0] === 0xa0 ? 6 : 5];
     const bits = spki ? children(spki)[1] : undefined;
     if (!spki || !bits) return false;
-    return children(spki)[0]!.equals(alg.der) && contentOf(bits).subarray(1).equals(point);
+    return defined(children(spki)[0]).equals(alg.der) && contentOf(bits).subarray(1).equals(point);
   } catch {
     return undefined;
   }
