@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AuthorizationV1Api } from '@kubernetes/client-node';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../fixtures/openssl.js';
@@ -12,6 +13,8 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(REPO, 'cli/main.ts');
 const CRD_FILE = join(REPO, 'deploy/crds/rotationrequests.rekey.dev.yaml');
 const API = 'rekey.dev/v1alpha1';
+const RBAC_FILE = join(REPO, 'deploy/rbac.yaml');
+const SERVICE_ACCOUNT_USER = 'system:serviceaccount:rekey-system:rekey';
 
 interface RequestObject {
   metadata: { name: string; namespace: string; uid: string };
@@ -109,5 +112,31 @@ certificates:
     expect(second.rotations).toEqual([]);
     const first = JSON.parse(scanned.stdout) as { requests: { name: string; phase: string; started: boolean }[] };
     expect(first.requests.map((q) => `${q.name}:${q.phase}`).sort()).toEqual(['rotate-api:Succeeded', 'rotate-nothing:Failed', 'rotate-web:Succeeded']);
+  }, 300_000);
+
+  it('deploy/rbac.yaml lets rekey read RotationRequests and update their status in a bound namespace, and nothing more', async () => {
+    // Prepare: the shipped roles, the RoleBindings moved to this test's namespace.
+    type Doc = { kind: string; metadata: { name: string; namespace?: string } };
+    const docs = loadAll(readFileSync(RBAC_FILE, 'utf8')) as Doc[];
+    const outcomes: Record<string, boolean> = {};
+    for (const [context, a] of Object.entries(admins)) {
+      for (const d of docs) await a.apply((d.kind === 'RoleBinding' ? { ...d, metadata: { ...d.metadata, namespace: ns } } : d) as never);
+      const authz = a.kc.makeApiClient(AuthorizationV1Api);
+      const may = async (verb: string, subresource = '', namespace = ns) => {
+        const review = await authz.createSubjectAccessReview({
+          body: { spec: { user: SERVICE_ACCOUNT_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:rekey-system', 'system:authenticated'], resourceAttributes: { group: 'rekey.dev', resource: 'rotationrequests', subresource, verb, namespace } } },
+        });
+        return Boolean(review.status?.allowed);
+      };
+      // Act
+      for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) outcomes[`${context} ${verb}`] = await may(verb);
+      for (const verb of ['update', 'patch', 'get']) outcomes[`${context} ${verb} status`] = await may(verb, 'status');
+      outcomes[`${context} list elsewhere`] = await may('list', '', 'default');
+    }
+    // Assess
+    for (const c of CONTEXTS) {
+      expect([outcomes[`${c} get`], outcomes[`${c} list`], outcomes[`${c} watch`], outcomes[`${c} update status`]]).toEqual([true, true, true, true]);
+      expect([outcomes[`${c} create`], outcomes[`${c} update`], outcomes[`${c} patch`], outcomes[`${c} delete`], outcomes[`${c} patch status`], outcomes[`${c} list elsewhere`]]).toEqual([false, false, false, false, false, false]);
+    }
   }, 300_000);
 });
