@@ -18,6 +18,7 @@ import { issueMaterial, issuerMaterialOf, type IssuerMaterial } from '../../shar
 import { specHashOf, unitsOf } from '../../shared/domain/units.js';
 import { composeLocal } from '../../cli/compose.js';
 import { silentLogger } from '../../shared/ports/logger.js';
+import { caRotationBench, caRotationTable } from './ca-rotation.js';
 import { syntheticInventory } from './inventory-gen.js';
 import { benchPasswordRotation } from './password-rotation.js';
 import { benchApi } from './api.js';
@@ -138,6 +139,10 @@ async function main() {
     results.passwordRotation = await benchPasswordRotation(process.env.PG_ADMIN_URL);
   } else console.log('\npassword rotation: skipped (set PG_ADMIN_URL, e.g. eval "$(bash test/infra/env.sh)")');
   results.api = await benchApi();
+  const caRotation = await caRotationBench();
+  results.caRotation = caRotation;
+  console.log('\nAuthority rotation: 1 CA, 100 leaves, 2 clusters (embedded runtime)');
+  console.log(caRotationTable(caRotation));
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/foundation.json', JSON.stringify(results, null, 2) + '\n');
   console.log('\nwrote bench-results/foundation.json');
