@@ -14,12 +14,13 @@ import { registerRollback } from './commands/rollback.js';
 import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerToken } from './commands/token.js';
+import { registerEnrol } from './commands/enrol.js';
 import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport, registerScan];
+const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport, registerScan, registerEnrol];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

@@ -101,3 +101,41 @@ describe('POST /v1/enrol', () => {
     expect(unknown.status).toBe(404);
   });
 });
+
+describe('rekey enrol (the client)', () => {
+  it('makes a key (0600) that never leaves the host, enrols over HTTPS, writes tls.crt and ca.crt; a second run renews with the same key', async () => {
+    // Prepare
+    const { listenHttps } = await import('../../../../shared/app/api/https-server.js');
+    const { selfSignedTls } = await import('../../../../shared/app/api/tls.js');
+    const { runMain } = await import('../../../fixtures/cli.js');
+    const { statSync } = await import('node:fs');
+    const tls = selfSignedTls(['localhost']);
+    const server = await listenHttps({ router: f.api.router, tls, port: 0, host: '127.0.0.1' });
+    writeFileSync(join(root, 'api-ca.pem'), tls.cert);
+    const token = await tokens(f.inventory.name, f.key).valid({ sub: 'pem-agent', scope: 'enrol:backup-clients' });
+    const args = ['enrol', '--profile', 'backup-clients', '--key', join(root, 'agent.key'), '--out', join(root, 'agent'), '--url', `https://localhost:${server.port}`, '--name', 'agent.backup.internal', '--cacert', join(root, 'api-ca.pem')];
+    try {
+      // Act
+      const first = await runMain(args, { REKEY_TOKEN: token });
+      const firstCert = readFileSync(join(root, 'agent', 'tls.crt'), 'utf8');
+      const second = await runMain(args, { REKEY_TOKEN: token });
+      const refused = await runMain(args.map((a) => (a === 'agent.backup.internal' ? 'evil.example.com' : a)), { REKEY_TOKEN: token });
+      // Assess
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toContain('enrolled: serial');
+      expect(statSync(join(root, 'agent.key')).mode & 0o777).toBe(0o600);
+      const key = (await import('node:crypto')).createPrivateKey(readFileSync(join(root, 'agent.key')));
+      expect(new X509Certificate(firstCert).checkPrivateKey(key)).toBe(true);
+      expect(second.code, second.stderr).toBe(0);
+      const renewed = new X509Certificate(readFileSync(join(root, 'agent', 'tls.crt'), 'utf8'));
+      expect(renewed.serialNumber).not.toBe(new X509Certificate(firstCert).serialNumber);
+      expect(renewed.checkPrivateKey(key)).toBe(true);
+      expect(execFileSync('openssl', ['verify', '-CAfile', join(root, 'agent', 'ca.crt'), join(root, 'agent', 'tls.crt')], { encoding: 'utf8' })).toContain('OK');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('enrolment refused (422)');
+      expect(first.stdout + first.stderr + second.stdout).not.toContain('PRIVATE KEY');
+    } finally {
+      await server.close();
+    }
+  });
+});
