@@ -173,6 +173,8 @@ export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster
     prober: new TlsProber(),
     // urlFrom: the function's environment, a packaged file, or a secret in the stack's Secrets Manager.
     databases: new PostgresDatabases({ env: process.env, readSecret: async (name) => (await rt.aws.store.getVersion(name))?.value }),
+    // Restart workers queue the waiting restart step again when they are done: no poll every few seconds.
+    restartOutcomesWake: true,
     ...(options.signal && { signal: options.signal }),
     ...signersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };

@@ -33,6 +33,12 @@ export interface Deps {
   readonly restarts?: { request(inventory: Inventory, record: RotationRecord): Promise<void> };
   /** Signers of external authorities (AWS Private CA, ACME); absent when the inventory has none. */
   readonly signers?: CertificateSigners;
+  /**
+   * The restart worker re-queues a rotation's waiting restart step when it records the last open cluster's outcome
+   * (the Lambda runtime), so that step queues no poll of its own; the schedule's scan re-queues a rotation whose
+   * worker was lost. Absent: the step polls (the CLI, whose queue drains while nothing is queued).
+   */
+  readonly restartOutcomesWake?: boolean;
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

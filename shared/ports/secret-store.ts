@@ -27,6 +27,13 @@ export interface PutPendingResult {
   readonly created: boolean;
 }
 
+export interface PutCurrentResult {
+  /** false when a version with this id already existed (a retried step): nothing was written. */
+  readonly created: boolean;
+  /** The version that was current before, when the backend knows it without another call (the embedded vault). */
+  readonly replaced?: string;
+}
+
 /**
  * Versioned secret storage with AWS Secrets Manager's staging-label semantics.
  * Names look like `rekey/<inventory>/<item>`. One adapter per backend (embedded vault, Secrets Manager).
@@ -40,6 +47,14 @@ export interface SecretStore {
    * idempotency token. Throws RotationLockedError when another version is pending.
    */
   putPending(name: string, versionId: string, value: string, options?: { tags?: Record<string, string>; description?: string }): Promise<PutPendingResult>;
+  /**
+   * Stores `value` as a new version `versionId` labelled AWSCURRENT in one write, creating the secret if needed; the
+   * version that was current becomes AWSPREVIOUS (Secrets Manager moves it by itself). For rotations that test their
+   * material in memory first (a leaf): one write instead of put-pending plus promote. Idempotent on `versionId`:
+   * when a version with that id exists already (a retried step), nothing is written and `created` is false; the
+   * caller reads that version by id (its value may differ from `value`).
+   */
+  putCurrent(name: string, versionId: string, value: string, options?: { tags?: Record<string, string>; description?: string }): Promise<PutCurrentResult>;
   /** Moves AWSCURRENT to `versionId` (and the old current to AWSPREVIOUS), removing AWSPENDING from it. Idempotent. */
   promote(name: string, versionId: string): Promise<void>;
   /** Removes AWSPENDING from `versionId` (a failed rotation before promotion). Idempotent. */

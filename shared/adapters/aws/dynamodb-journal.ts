@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, DeleteCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, RotationLockedError } from '../../domain/errors.js';
 import { isFinished, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
@@ -140,34 +140,37 @@ export class DynamoDbJournal implements Journal {
 
   async update(record: RotationRecord): Promise<void> {
     const context = { rotationId: record.id, item: record.item };
-    try {
-      await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context }, () =>
-        this.doc.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: toItem(record),
-            ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
-            ExpressionAttributeValues: { ':prev': record.revision - 1 },
+    const put = {
+      TableName: this.table,
+      Item: toItem(record),
+      ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
+      ExpressionAttributeValues: { ':prev': record.revision - 1 },
+    };
+    const conflict = () => new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
+    if (isFinished(record)) {
+      // The last write and the lock's release in one call; a lock another rotation took over meanwhile cancels the
+      // transaction, and the record is then written alone (the lock is not ours to free).
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: put },
+              { Delete: { TableName: this.table, Key: { pk: lockKeyOf(record.inventory, record.item) }, ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id', ExpressionAttributeValues: { ':id': record.id } } },
+            ],
           }),
-        ),
-      );
-    } catch (e) {
-      if (e instanceof ConflictError) throw new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
-      throw e;
+        );
+        return;
+      } catch (e) {
+        const codes = cancellationCodes(e);
+        if (awsErrorName(e) !== 'TransactionCanceledException' || !codes.some(Boolean)) throw translateAwsError(e, { operation: 'DynamoDB TransactWriteItems', target: this.table, context });
+        if (codes[0]) throw conflict();
+      }
     }
-    if (isFinished(record)) await this.release(record);
-  }
-
-  /** Frees the item for the next rotation; a lock held by another rotation (taken over) is left alone. */
-  private async release(record: RotationRecord): Promise<void> {
     try {
-      await awsCall({ operation: 'DynamoDB DeleteItem', target: this.table, context: { rotationId: record.id } }, () =>
-        this.doc.send(
-          new DeleteCommand({ TableName: this.table, Key: { pk: lockKeyOf(record.inventory, record.item) }, ConditionExpression: 'rotationId = :id', ExpressionAttributeValues: { ':id': record.id } }),
-        ),
-      );
+      await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context }, () => this.doc.send(new PutCommand(put)));
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
+      if (e instanceof ConflictError) throw conflict();
+      throw e;
     }
   }
 

@@ -10,7 +10,7 @@ import {
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, RekeyError, RotationLockedError } from '../../domain/errors.js';
-import { Stage, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion, type VersionInfo } from '../../ports/secret-store.js';
+import { Stage, type PutCurrentResult, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion, type VersionInfo } from '../../ports/secret-store.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName } from './errors.js';
 
@@ -144,6 +144,59 @@ export class SecretsManagerStore implements SecretStore {
     return { created: true };
   }
 
+  /**
+   * One write: PutSecretValue with VersionStages [AWSCURRENT] and the version id as ClientRequestToken (AWS moves
+   * AWSPREVIOUS to the version that was current). For a secret that does not exist yet, CreateSecret with the value
+   * (its first version is AWSCURRENT). A retry with the same id and another value is refused by AWS with
+   * ResourceExistsException: the version exists, nothing is written (`created: false`).
+   */
+  async putCurrent(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutCurrentResult> {
+    checkVersionId(name, versionId);
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > SecretsManagerLimits.maxSecretBytes) {
+      throw new RekeyError(`${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`, { context: { item: name, bytes } });
+    }
+    const tags = Object.entries(options.tags ?? {});
+    if (tags.length > SecretsManagerLimits.maxTags) throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, { context: { item: name } });
+    const context = { item: name, rotationId: versionId };
+    try {
+      await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
+        this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] })),
+      );
+      return { created: true };
+    } catch (e) {
+      if (isExists(e)) return { created: false };
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    try {
+      await awsCall({ operation: 'Secrets Manager CreateSecret', target: name, context }, () =>
+        this.client.send(
+          new CreateSecretCommand({
+            Name: name,
+            ClientRequestToken: versionId,
+            SecretString: value,
+            ...(options.description && { Description: options.description }),
+            ...(this.kmsKeyId && { KmsKeyId: this.kmsKeyId }),
+            ...(tags.length && { Tags: tags.map(([Key, Value]) => ({ Key, Value })) }),
+          }),
+        ),
+      );
+      return { created: true };
+    } catch (e) {
+      if (!isExists(e)) throw e;
+    }
+    // Created meanwhile by another worker (or by this rotation's earlier attempt): put into it, as above.
+    try {
+      await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
+        this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] })),
+      );
+      return { created: true };
+    } catch (e) {
+      if (isExists(e)) return { created: false };
+      throw e;
+    }
+  }
+
   private async create(name: string, tags: readonly [string, string][], description: string | undefined): Promise<void> {
     try {
       await awsCall({ operation: 'Secrets Manager CreateSecret', target: name }, () =>
@@ -211,6 +264,11 @@ export class SecretsManagerStore implements SecretStore {
     } while (token);
     return [...new Set(names)].sort();
   }
+}
+
+/** ResourceExistsException, as awsCall wraps it (the SDK error is the cause) or raw. */
+function isExists(e: unknown): boolean {
+  return awsErrorName(e) === 'ResourceExistsException' || awsErrorName((e as Error | undefined)?.cause) === 'ResourceExistsException';
 }
 
 function checkVersionId(name: string, versionId: string): void {

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
-import { Stage, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
+import { Stage, type PutCurrentResult, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
 import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
@@ -321,6 +321,25 @@ export class FileVault implements SecretStore {
       entry.versions.push({ versionId, stages: [Stage.Pending], createdAt: this.now().toISOString(), value });
       await this.write(prune(entry));
       return { created: true };
+    });
+  }
+
+  putCurrent(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutCurrentResult> {
+    return this.exclusive(name, async () => {
+      const existing = await this.read(name);
+      const entry: VaultEntry = existing ? structuredClone(existing) : { name, tags: {}, versions: [] };
+      if (entry.versions.some((v) => v.versionId === versionId)) return { created: false };
+      const replaced = entry.versions.find((v) => v.stages.includes(Stage.Current))?.versionId;
+      entry.tags = { ...entry.tags, ...options.tags };
+      if (options.description) entry.description = options.description;
+      // As Secrets Manager does: the old current becomes the only previous; a pending version keeps its label.
+      for (const v of entry.versions) {
+        if (v.stages.includes(Stage.Current)) v.stages = [...v.stages.filter((s) => s !== Stage.Current), Stage.Previous];
+        else v.stages = v.stages.filter((s) => s !== Stage.Previous);
+      }
+      entry.versions.push({ versionId, stages: [Stage.Current], createdAt: this.now().toISOString(), value });
+      await this.write(prune(entry));
+      return { created: true, ...(replaced && { replaced }) };
     });
   }
 

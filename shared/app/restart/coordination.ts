@@ -1,3 +1,4 @@
+import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
 import type { Deps } from '../deps.js';
 
 /** A counting semaphore; `acquire` resolves to the release function. */
@@ -42,6 +43,11 @@ export function coordinationOf(deps: Deps, budget: number): Coordination {
     byDeps.set(deps, c);
   }
   return c;
+}
+
+/** A copy of `deps` with a part swapped (a step's held-back event bus) keeps the coordination of `deps`. */
+export function shareCoordination(deps: Deps, derived: Deps): void {
+  byDeps.set(derived, coordinationOf(deps, DEFAULT_RESTART_BUDGET));
 }
 
 export function laneOf(c: Coordination, key: string): Semaphore {

@@ -31,6 +31,6 @@ export function handleRestartEvent(deps: Deps, inventory: Inventory, event: Reke
   }
 }
 
-export { requestRestarts, resolveWorkloads, currentVersions } from './planner.js';
+export { requestRestarts, planRotationRestarts, resolveWorkloads, currentVersions, type RestartRequests } from './planner.js';
 export { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './unlisted.js';
 export { WorkloadResult } from './worker.js';

@@ -105,7 +105,7 @@ const restartItemsOf = (inventory: Inventory, record: RotationRecord): Item[] =>
     return item ? [item] : [];
   });
 
-async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<RestartPlan | undefined> {
+async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord, known?: Readonly<Record<string, string>>): Promise<RestartPlan | undefined> {
   const items = restartItemsOf(inventory, record);
   if (items.length === 0) return undefined;
   if (record.kind === RotationKind.SigningKey) {
@@ -116,7 +116,7 @@ async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRe
   }
   if (!record.authority) {
     const item = defined(items[0]);
-    return planRestarts({ changes: [{ item, versions: await currentVersions(deps, inventory, item) }], syncedAt: syncedAt(deps, record) });
+    return planRestarts({ changes: [{ item, versions: known ?? (await currentVersions(deps, inventory, item)) }], syncedAt: syncedAt(deps, record) });
   }
   // Each restart step of an authority rotation restarts for a new reason (bundle published, children re-issued,
   // old CA dropped): the step is part of the hash, so a workload restarted by the previous step restarts again.
@@ -124,15 +124,23 @@ async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRe
   return mergeByCluster(planRestarts({ changes, syncedAt: syncedAt(deps, record) }), record.item);
 }
 
+/** What a rotation's restart step asks for: the journal's restart entries, the deadline, and the events to publish. */
+export interface RestartRequests {
+  readonly restarts: Readonly<Record<string, ClusterRestart>>;
+  readonly restartDeadline?: string;
+  /** RestartRequested for the clusters that may start now (not for clusters the record already had). */
+  readonly events: readonly RekeyEvent[];
+}
+
 /**
- * The rotation's `restart` step: plans the restarts of the item's consumers, records them in the journal
- * (`restarts[cluster] = requested`, `restartDeadline`), then publishes RestartRequested for the clusters that may
- * start now: all of them for `together`, the first for `rolling` (the worker of each cluster starts the next).
- * Clusters that are not connected are recorded as failed. Idempotent: clusters already in the record are kept.
+ * Plans the restarts of a rotation's consumers without writing anything: the caller records `restarts` (merged
+ * under what the record already holds) and then publishes `events`. `versions` are the units' current versions when
+ * the caller knows them (a leaf rotation that has just promoted its own), else they are read from the store.
+ * Undefined when the rotation restarts nothing.
  */
-export async function requestRestarts(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<void> {
-  const plan = await planOfRecord(deps, inventory, record);
-  if (!plan) return;
+export async function planRotationRestarts(deps: Deps, inventory: Inventory, record: RotationRecord, versions?: Readonly<Record<string, string>>): Promise<RestartRequests | undefined> {
+  const plan = await planOfRecord(deps, inventory, record, versions);
+  if (!plan) return undefined;
   const at = deps.clock.now().toISOString();
   const items = restartItemsOf(inventory, record);
   const first = plan.requests.filter((r) => r.after.length === 0);
@@ -148,14 +156,25 @@ export async function requestRestarts(deps: Deps, inventory: Inventory, record: 
     else if (r.after.length) restarts[r.cluster] = { state: RestartState.Waiting, at, message: `waits for ${r.after.join(', ')}`, after: r.after };
     else restarts[r.cluster] = { state: RestartState.Requested, at, workloads: workloads.get(r.cluster) ?? [] };
   }
-  const deadlines = plan.requests.flatMap((r) => (r.deadline ? [r.deadline] : [])).sort();
+  const deadline = plan.requests.flatMap((r) => (r.deadline ? [r.deadline] : [])).sort()[0];
+  return { restarts, ...(deadline && { restartDeadline: deadline }), events: events.filter((e) => !record.restarts[e.detail.cluster as string]) };
+}
+
+/**
+ * The rotation's `restart` step: plans the restarts of the item's consumers, records them in the journal
+ * (`restarts[cluster] = requested`, `restartDeadline`), then publishes RestartRequested for the clusters that may
+ * start now: all of them for `together`, the first for `rolling` (the worker of each cluster starts the next).
+ * Clusters that are not connected are recorded as failed. Idempotent: clusters already in the record are kept.
+ */
+export async function requestRestarts(deps: Deps, inventory: Inventory, record: RotationRecord): Promise<void> {
+  const planned = await planRotationRestarts(deps, inventory, record);
+  if (!planned) return;
   await updateRecord(deps, record.id, (r) => ({
     ...r,
-    restarts: { ...restarts, ...r.restarts },
-    ...(deadlines[0] && !r.restartDeadline && { restartDeadline: deadlines[0] }),
+    restarts: { ...planned.restarts, ...r.restarts },
+    ...(planned.restartDeadline && !r.restartDeadline && { restartDeadline: planned.restartDeadline }),
   }));
-  const published = events.filter((e) => !record.restarts[e.detail.cluster as string]);
-  await deps.events.publish(published);
+  await deps.events.publish(planned.events);
 }
 
 /**

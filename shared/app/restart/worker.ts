@@ -4,7 +4,8 @@ import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { DEFAULT_RESTART_BUDGET, restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
 import { parseWorkloadId } from '../../domain/restart/workload.js';
-import { RestartState } from '../../domain/rotation/record.js';
+import { isOpenRestart, RestartState, RotationKind, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { LeafStep } from '../../domain/rotation/machines.js';
 import { RestartOutcome, type WorkloadControl } from '../../ports/cluster.js';
 import type { Deps } from '../deps.js';
 import { coordinationOf, laneOf, trustSettled, type Coordination } from './coordination.js';
@@ -89,6 +90,16 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
   }
 }
 
+/**
+ * A leaf rotation's restart step that waits without polling (`Deps.restartOutcomesWake`) is queued again by the
+ * worker that records the last open cluster's outcome, naming the attempt it has just read back.
+ */
+async function wakeRestartStep(deps: Deps, record: RotationRecord): Promise<void> {
+  if (!deps.restartOutcomesWake || record.status !== RotationStatus.Running || record.kind !== RotationKind.Leaf || record.step !== LeafStep.Restart) return;
+  if (Object.values(record.restarts).some(isOpenRestart)) return;
+  await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt });
+}
+
 const listOf = (outcomes: readonly Outcome[], result: WorkloadResult) => outcomes.filter((o) => o.result === result).map((o) => o.id);
 
 function summary(outcomes: readonly Outcome[]): string {
@@ -169,5 +180,8 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, d: Eve
     deps.log.error('restart failed', { cluster, item: d.item, message });
     await deps.events.publish([makeEvent(EventType.RestartFailed, base, { ...fields, failed: failedOnes.map((o) => o.id), reason: message })]);
   }
-  if (written) await continueRolling(deps, inventory, written, cluster, !ok);
+  if (written) {
+    await continueRolling(deps, inventory, written, cluster, !ok);
+    await wakeRestartStep(deps, written);
+  }
 }

@@ -79,7 +79,7 @@ const issue: StepHandler = async ({ deps, inventory, record, units, reader }) =>
       await deps.events.publish([makeEvent(EventType.CertificateIssued, { inventory: inventory.name, item: unit.key, rotationId: record.id }, fields)]);
     } else material = asCertificate(await reader.pending(unit, record.id), unit.storeName);
   }
-  const { scope } = authorityOf({ deps, inventory, record, units, reader });
+  const { scope } = authorityOf({ deps, inventory, record, units, reader, carry: { fresh: new Map() } });
   const children = unitsOfAll(inventory, scope.children).map((u) => u.key);
   return {
     status: 'completed',

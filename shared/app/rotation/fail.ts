@@ -3,6 +3,7 @@ import type { Inventory } from '../../domain/inventory/model.js';
 import { beforePromotion } from '../../domain/rotation/machines.js';
 import { isFinished, RotationKind, RotationStatus, StepStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
+import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
 import { rollbackItem } from '../rollback.js';
@@ -36,7 +37,11 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
     // A signing key's successor may already be in the published key set: take it out again.
     if (record.kind === RotationKind.SigningKey && units.length) await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
   } else if (error instanceof VerificationError && units.length) {
-    for (const u of units) if (record.previousVersions[u.storeName]) await deps.store.rollback(u.storeName);
+    for (const u of units) {
+      if (record.previousVersions[u.storeName]) await deps.store.rollback(u.storeName);
+      // A leaf's one write (Secrets Manager) does not say what it replaced: roll back if there is a previous version.
+      else if (record.kind === RotationKind.Leaf && (await deps.store.getVersion(u.storeName, { stage: Stage.Previous }))) await deps.store.rollback(u.storeName);
+    }
     await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
     status = RotationStatus.RolledBack;
   }

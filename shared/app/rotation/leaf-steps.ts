@@ -7,37 +7,92 @@ import { policyDeadline } from '../../domain/restart/plan.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
-import { issuePending, promoteVersion } from '../issuance.js';
+import { decodeMaterial, encodeMaterial, type Material } from '../../domain/store/material.js';
+import { newMaterial, promoteVersion, storeTags } from '../issuance.js';
+import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
 import { VerificationError, RestartError } from './errors.js';
+import type { Unit } from '../../domain/units.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
 import { defined } from '../../domain/defined.js';
+
+function issuedEvent(base: { inventory: string; item: string; rotationId: string }, versionId: string, material: Material) {
+  return material.type === 'certificate'
+    ? makeEvent(EventType.CertificateIssued, base, { versionId, serial: material.serial, fingerprint: material.fingerprint, notAfter: material.notAfter, keyType: material.keyType, ...(material.issuer && { issuer: material.issuer }) })
+    : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type });
+}
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
 
-const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
-  for (const unit of units) await issuePending(deps, inventory, unit, record.id, reader, record.id);
-  return { status: 'completed', message: `${units.length} version(s) pending` };
+/**
+ * Makes the new material in memory; nothing is written yet (the `promote` step of the same run writes it once, after
+ * `test`). A record from before this protocol may come here with its version already pending: `test` and `promote`
+ * then read and promote that one.
+ */
+const issue: StepHandler = async ({ deps, units, reader, carry }) => {
+  for (const unit of units) {
+    if (!carry.fresh.has(unit.storeName)) carry.fresh.set(unit.storeName, await newMaterial(deps, unit, reader));
+  }
+  return { status: 'completed', message: `${units.length} version(s) made, not yet stored` };
 };
 
-const test: StepHandler = async ({ deps, record, units, reader }) => {
+/** What is wrong with new material for `unit` (nothing: empty). */
+function problemsOf(unit: Unit, m: Material, now: Date): string[] {
+  return m.type === 'certificate' ? checkCertificateMaterial(unit, m, now) : m.type === 'password' && m.password.length < 16 ? ['password too short'] : [];
+}
+
+const test: StepHandler = async ({ deps, record, units, reader, carry }) => {
   for (const unit of units) {
-    const m = await reader.pending(unit, record.id);
-    const problems = m.type === 'certificate' ? checkCertificateMaterial(unit, m, deps.clock.now()) : m.type === 'password' && m.password.length < 16 ? ['password too short'] : [];
+    const m = carry.fresh.get(unit.storeName) ?? (await reader.pending(unit, record.id));
+    const problems = problemsOf(unit, m, deps.clock.now());
     if (problems.length) throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
   }
   return { status: 'completed', message: 'chain, key, usages and names check out' };
 };
 
-const promote: StepHandler = async ({ deps, inventory, record, units, reader }) => {
+/**
+ * One store write per unit: the tested material becomes current (`putCurrent`, the rotation id as version id and
+ * idempotency token). A run that runs again (its worker died) made other material; the store keeps what the first
+ * run wrote, which is read back and used. A version found pending under the rotation id (left by a rekey before
+ * this protocol) is tested like new material, then promoted, or discarded.
+ */
+const promote: StepHandler = async ({ deps, inventory, record, units, reader, carry }) => {
+  const previousVersions: Record<string, string> = {};
   for (const unit of units) {
-    const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
-    if (current?.versionId === record.id) continue; // promoted by an earlier attempt
-    await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+    const made = carry.fresh.get(unit.storeName);
+    if (!made) {
+      // A record written before this protocol: its version was stored pending by an earlier `issue`.
+      const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
+      if (current?.versionId !== record.id) await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+      continue;
+    }
+    const base = { inventory: inventory.name, item: unit.key, rotationId: record.id };
+    const put = await deps.store.putCurrent(unit.storeName, record.id, encodeMaterial(made), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
+    let material = made;
+    if (put.created) {
+      await deps.events.publish([issuedEvent(base, record.id, material), makeEvent(EventType.VersionPromoted, base, { versionId: record.id })]);
+    } else {
+      const stored = await deps.store.getVersion(unit.storeName, { versionId: record.id });
+      if (!stored) throw new IntegrityError(`${unit.storeName}: version ${record.id} was reported to exist, but cannot be read`, { context: { item: unit.key, rotationId: record.id } });
+      material = decodeMaterial(stored.value, unit.storeName);
+      if (!stored.stages.includes(Stage.Current)) {
+        const problems = problemsOf(unit, material, deps.clock.now());
+        if (problems.length) {
+          await deps.store.discardPending(unit.storeName, record.id);
+          throw new IntegrityError(`${unit.key}: the version stored under ${record.id} is refused: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+        }
+        await deps.store.promote(unit.storeName, record.id);
+        await deps.events.publish([makeEvent(EventType.VersionPromoted, base, { versionId: record.id })]);
+      }
+    }
+    if (put.replaced) previousVersions[unit.storeName] = put.replaced;
+    carry.fresh.set(unit.storeName, material);
+    reader.remember(unit.storeName, { versionId: record.id, material });
   }
-  return { status: 'completed' };
+  const patch = Object.keys(previousVersions).length ? { previousVersions: { ...record.previousVersions, ...previousVersions } } : undefined;
+  return { status: 'completed', message: `${units.length} version(s) current`, ...(patch && { patch }) };
 };
 
 const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => {
@@ -76,12 +131,18 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   }
 
   let current = record;
+  let requested: RestartRequests | undefined;
   if (Object.keys(record.restarts).length === 0) {
-    await deps.restarts.request(inventory, record);
-    current = (await deps.journal.get(record.id)) ?? record;
+    // Past promotion every unit's current version is this rotation's: no store read to plan with.
+    requested = await planRotationRestarts(deps, inventory, record, Object.fromEntries(record.units.map((u) => [u, record.id])));
+    if (requested) {
+      current = { ...record, restarts: { ...requested.restarts }, ...(requested.restartDeadline && !record.restartDeadline && { restartDeadline: requested.restartDeadline }) };
+      // Published after the run's journal write records the requests (the workers write their outcomes beside them).
+      await deps.events.publish(requested.events);
+    }
   }
   const deadline = current.restartDeadline ?? policyDeadline(item.restart, deps.clock.now())?.toISOString();
-  const patch = deadline ? { restartDeadline: deadline } : undefined;
+  const patch = deadline || requested ? { ...(deadline && { restartDeadline: deadline }), ...(requested && { restarts: current.restarts }) } : undefined;
   const states = Object.entries(current.restarts);
   const failed = states.filter(([, r]) => r.state === RestartState.Failed);
   if (failed.length) {
@@ -92,7 +153,7 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   if (deadline && deps.clock.now() > new Date(deadline)) {
     throw new RestartError(`restarts not finished by ${deadline} (within ${defined(item.restart.withinMs) / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
   }
-  return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
+  return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, wakeOnRestarts: true, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
 };
 
 /**

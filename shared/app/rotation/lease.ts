@@ -3,7 +3,7 @@ import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { LeaseClaim } from '../../ports/journal.js';
 import type { StepMessage } from '../../ports/step-queue.js';
 import type { Deps } from '../deps.js';
-import { executeStep, type StepExecution } from './execute-step.js';
+import { executeStep, StepExecution } from './execute-step.js';
 
 /** Who this worker is and how long its claims last. */
 export interface LeaseSettings {
@@ -48,11 +48,16 @@ export async function executeLeasedStep(
   lease: LeaseSettings,
   options: { release?: boolean } = {},
 ): Promise<StepExecution> {
-  await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
+  // The claim returns the record as written: the step starts from it instead of reading it again.
+  const claimed = await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
+  let result: StepExecution | undefined;
   try {
-    return await executeStep(deps, inventory, message);
+    result = await executeStep(deps, inventory, message, { ...(claimed && { record: claimed }), ...(options.release && { releaseLeaseOf: lease.owner }) });
+    return result;
   } finally {
-    if (options.release) await releaseLease(deps, message.rotationId, lease);
+    // A step that advanced the record ended the lease in that same write; a finished rotation has nothing to free.
+    const released = result === StepExecution.Ran || result === StepExecution.Waiting || result === StepExecution.Finished;
+    if (options.release && !released) await releaseLease(deps, message.rotationId, lease);
   }
 }
 

@@ -11,22 +11,29 @@ const ATTEMPTS = 12;
  * undefined to write nothing (the record moved on, or there is nothing to do). The write names revision + 1 and
  * sets `updatedAt`; when it loses to another writer it reads again and asks `change` again, so concurrent writers
  * (the clusters of a `together` restart, a step advancing beside a restart worker) all land. Returns the record
- * written, or undefined when nothing was (record missing or `change` declined).
+ * written, or undefined when nothing was (record missing or `change` declined). `known`: the record as the caller
+ * has it, tried first instead of a read.
  */
-export async function updateRotation(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined): Promise<RotationRecord | undefined> {
+export async function updateRotation(
+  deps: Deps,
+  rotationId: string,
+  change: (r: RotationRecord) => RotationRecord | undefined,
+  options: { readonly known?: RotationRecord } = {},
+): Promise<RotationRecord | undefined> {
   // In one process, writers of the same record take turns: a journal whose compare-and-set is not atomic across
   // awaits (the embedded JSON journal) would otherwise let two clusters' updates both pass the revision check.
   const release = await laneOf(coordinationOf(deps, DEFAULT_RESTART_BUDGET), `journal:${rotationId}`).acquire();
   try {
-    return await writeWithRetry(deps, rotationId, change);
+    return await writeWithRetry(deps, rotationId, change, options.known);
   } finally {
     release();
   }
 }
 
-async function writeWithRetry(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined): Promise<RotationRecord | undefined> {
+async function writeWithRetry(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined, known?: RotationRecord): Promise<RotationRecord | undefined> {
   for (let attempt = 1; ; attempt++) {
-    const current = await deps.journal.get(rotationId);
+    // The caller's copy first (it has just read or written it): a stale one only costs the conflict and a read.
+    const current = attempt === 1 && known ? known : await deps.journal.get(rotationId);
     if (!current) return undefined;
     const next = change(current);
     if (!next) return undefined;

@@ -36,7 +36,7 @@ export const expiresAtFor = (finished: Date): number => Math.floor(finished.getT
 
 /**
  * Starts a rotation: records it, emits RotationStarted, and queues its first step. One running rotation per item;
- * a second one fails clearly (the store's pending version is the lock across processes).
+ * a second one fails clearly (the journal's item lock; for authorities, also the store's pending version).
  */
 export async function startRotation(
   deps: Deps,
@@ -48,16 +48,19 @@ export async function startRotation(
   if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
   const kind = rotationKindOf(item);
   if (!isRunnable(kind)) throw new RekeyError(`rotating a ${kind} item is not available in this version; rotate it by hand`, { context: { item: itemName } });
-  const running = (await deps.journal.listByItem(inventory.name, itemName)).find((r) => r.status === RotationStatus.Running);
-  if (running) throw new RotationLockedError(itemName, running.id, options.rotationId ?? '(new)');
-
   const units = unitsOf(inventory, item);
   const previousVersions: Record<string, string> = {};
-  for (const u of units) {
-    const v = await deps.store.getVersion(u.storeName, { stage: Stage.Current });
-    if (v) previousVersions[u.storeName] = v.versionId;
-    const pending = await deps.store.getVersion(u.storeName, { stage: Stage.Pending });
-    if (pending && pending.versionId !== options.rotationId) throw new RotationLockedError(itemName, pending.versionId, options.rotationId ?? '(new)');
+  // A leaf rotation writes no pending version and its promotion learns what it replaces: nothing to read here. The
+  // journal's item lock (taken by `create`) is what refuses a second running rotation of the item.
+  if (kind !== RotationKind.Leaf) {
+    const running = (await deps.journal.listByItem(inventory.name, itemName)).find((r) => r.status === RotationStatus.Running);
+    if (running) throw new RotationLockedError(itemName, running.id, options.rotationId ?? '(new)');
+    for (const u of units) {
+      const v = await deps.store.getVersion(u.storeName, { stage: Stage.Current });
+      if (v) previousVersions[u.storeName] = v.versionId;
+      const pending = await deps.store.getVersion(u.storeName, { stage: Stage.Pending });
+      if (pending && pending.versionId !== options.rotationId) throw new RotationLockedError(itemName, pending.versionId, options.rotationId ?? '(new)');
+    }
   }
   const now = deps.clock.now().toISOString();
   const record: RotationRecord = {

@@ -40,10 +40,11 @@ describe('step function', () => {
       messages = rt.queue.take();
     }
 
-    // Assess
-    expect(steps).toEqual(['issue', 'test', 'promote', 'sync', 'restart', 'verify']);
+    // Assess: no live cluster, so nothing waits: one message runs the whole machine, recorded step by step
+    expect(steps).toEqual(['issue']);
     const [record] = await rt.journal.listByItem('shop', 'web');
     expect(record?.status).toBe(RotationStatus.Completed);
+    expect(record?.history.map((h) => h.step)).toEqual(['issue', 'test', 'promote', 'sync', 'restart', 'verify']);
     expect((await rt.vault.getVersion('rekey/shop/web'))?.versionId).toBe(record?.id);
     expect(rt.bus.published.map((e) => e.type)).toContain(EventType.RotationCompleted);
     expect(rt.queue.deadLetters).toEqual([]);
@@ -118,7 +119,10 @@ describe('step function', () => {
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(rt.queue.postponed).toEqual([{ receiptHandle: record.receiptHandle, seconds: 4 }]);
-    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Running);
+    // material made and tested in memory is not recorded before its store write: the run starts over at issue
+    const running = await rt.journal.get(first.rotationId);
+    expect(running?.status).toBe(RotationStatus.Running);
+    expect(running?.step).toBe('issue');
     expect(rt.queue.deadLetters).toEqual([]);
 
     // Act again: the next delivery succeeds.
@@ -127,7 +131,7 @@ describe('step function', () => {
 
     // Assess
     expect(retry.batchItemFailures).toEqual([]);
-    expect((await rt.journal.get(first.rotationId))?.step).toBe('test');
+    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Completed);
   });
 
   it('on the last attempt a retryable failure fails the rotation (RotationFailed, pending discarded) and dead-letters the message', async () => {
@@ -195,7 +199,8 @@ describe('step function', () => {
     expect(raced).toBe(true);
     expect(response.batchItemFailures).toEqual([]);
     const after = await rt.journal.get(first.rotationId);
-    expect(after?.step).toBe('test');
+    expect(after?.status).toBe(RotationStatus.Completed);
+    expect(after?.history.map((h) => h.step)).toEqual(['issue', 'test', 'promote', 'sync', 'restart', 'verify']);
     expect(after?.restarts).toMatchObject({ dc1: { state: 'completed' } });
     expect((await rt.vault.describe('rekey/shop/web'))?.versions).toHaveLength(1);
   });
@@ -222,10 +227,10 @@ describe('step function', () => {
 function flakyPuts(store: SecretStore, failing: () => boolean): SecretStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
-      if (prop === 'putPending') {
-        return async (...args: Parameters<SecretStore['putPending']>) => {
+      if (prop === 'putPending' || prop === 'putCurrent') {
+        return async (...args: Parameters<SecretStore['putCurrent']>) => {
           if (args[0] === 'rekey/shop/web' && failing()) throw new TransientError('Secrets Manager PutSecretValue: ThrottlingException');
-          return target.putPending(...args);
+          return prop === 'putPending' ? target.putPending(...args) : target.putCurrent(...args);
         };
       }
       const v = Reflect.get(target, prop, receiver);

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -122,7 +122,7 @@ describe('DynamoDbJournal.update', () => {
       ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
       ExpressionAttributeValues: { ':prev': 3 },
     });
-    expect(doc).toHaveReceivedCommandTimes(DeleteCommand, 0);
+    expect(doc).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('a lost condition is a ConflictError (another worker advanced the rotation)', async () => {
@@ -137,26 +137,42 @@ describe('DynamoDbJournal.update', () => {
     expect((error as Error).message).toMatch(/expected revision 1/);
   });
 
-  it('finishing a rotation stores expiresAt (TTL) and releases the item lock if it still holds it', async () => {
+  it('finishing a rotation stores expiresAt (TTL) and releases the item lock in the same transaction', async () => {
     // Prepare
-    doc.on(PutCommand).resolves({});
-    doc.on(DeleteCommand).resolves({});
+    doc.on(TransactWriteCommand).resolves({});
 
     // Act
     await journal.update(record('r-1', { revision: 7, status: RotationStatus.Completed, expiresAt: 1_900_000_000 }));
 
     // Assess
-    expect(doc.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ expiresAt: 1_900_000_000, status: 'completed' });
-    expect(doc).toHaveReceivedCommandWith(DeleteCommand, { Key: { pk: 'lock#shop#web' }, ConditionExpression: 'rotationId = :id', ExpressionAttributeValues: { ':id': 'r-1' } });
+    const items = doc.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items[0]!.Put).toMatchObject({ Item: { expiresAt: 1_900_000_000, status: 'completed' }, ConditionExpression: 'attribute_exists(pk) AND revision = :prev', ExpressionAttributeValues: { ':prev': 6 } });
+    expect(items[1]!.Delete).toMatchObject({ Key: { pk: 'lock#shop#web' }, ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id', ExpressionAttributeValues: { ':id': 'r-1' } });
+    expect(doc).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 
-  it('a lock already taken over by a newer rotation is left alone', async () => {
+  it('a lock already taken over by a newer rotation is left alone: the record is written without it', async () => {
     // Prepare
+    doc.on(TransactWriteCommand).rejects(cancelled(['None', 'ConditionalCheckFailed']));
     doc.on(PutCommand).resolves({});
-    doc.on(DeleteCommand).rejects(conditionFailed());
 
-    // Act + Assess
+    // Act
     await expect(journal.update(record('r-1', { revision: 3, status: RotationStatus.Failed }))).resolves.toBeUndefined();
+
+    // Assess
+    expect(doc).toHaveReceivedCommandWith(PutCommand, { ConditionExpression: 'attribute_exists(pk) AND revision = :prev', ExpressionAttributeValues: { ':prev': 2 } });
+  });
+
+  it('finishing a record that moved on is a ConflictError', async () => {
+    // Prepare
+    doc.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None']));
+
+    // Act
+    const error = await journal.update(record('r-1', { revision: 3, status: RotationStatus.Completed })).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(doc).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 
   it('throttling is a TransientError', async () => {

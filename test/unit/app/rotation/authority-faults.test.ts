@@ -67,6 +67,11 @@ function faulty(dies: { journal?: (r: RotationRecord) => boolean; promote?: (nam
     getVersion: (n, sel) => rt.store.getVersion(n, sel),
     putPending: (n, v, value, o) => rt.store.putPending(n, v, value, o),
     discardPending: (n, v) => rt.store.discardPending(n, v),
+    async putCurrent(n, v, value, o) {
+      const r = await rt.store.putCurrent(n, v, value, o);
+      if (once(dies.promote?.(n, v) ?? false)) throw new WorkerDied('died right after promoting');
+      return r;
+    },
     rollback: (n) => rt.store.rollback(n),
     list: (p) => rt.store.list(p),
     async promote(n, v) {

@@ -33,7 +33,6 @@ certificates:
 `;
 const WEB = 'rekey/shop/web';
 const STEPS = ['issue', 'test', 'promote', 'sync', 'restart', 'verify'] as const;
-const NEXT: Record<string, string> = { issue: 'test', test: 'promote', promote: 'sync', sync: 'restart', restart: 'verify' };
 
 interface Faults {
   journalUpdate?: (record: RotationRecord) => boolean;
@@ -80,6 +79,12 @@ function faulty(rt: TestRuntime, faults: Faults) {
     getVersion: (n, s) => rt.store.getVersion(n, s),
     putPending: (n, v, value, o) => rt.store.putPending(n, v, value, o),
     discardPending: (n, v) => rt.store.discardPending(n, v),
+    async putCurrent(n, v, value, o) {
+      const r = await rt.store.putCurrent(n, v, value, o);
+      if (r.created) counts.promote++;
+      if (once('promote', faults.promote ?? false)) throw new WorkerDied('died right after promoting');
+      return r;
+    },
     rollback: (n) => rt.store.rollback(n),
     list: (p) => rt.store.list(p),
     async promote(n, v) {
@@ -165,13 +170,13 @@ afterEach(() => removeTempDir(root));
 
 const lastStep = (r: RotationRecord) => r.history.at(-1);
 
+// Without live clusters the restart step is skipped, so the whole rotation is one run (issue ... verify) recorded by
+// one journal write: the crash points are inside that run and around its write.
 const crashes: Array<{ name: string; faults: Faults }> = [
-  ...STEPS.map((step) => ({ name: `after ${step} did its work, before the journal recorded it`, faults: { journalUpdate: (r: RotationRecord) => lastStep(r)?.step === step } })),
-  ...STEPS.filter((s) => s !== 'verify').map((step) => ({ name: `after ${step} was recorded, before the next step was queued`, faults: { enqueue: (m: StepMessage) => m.step === NEXT[step] } })),
-  { name: 'issue: after the version was stored, before CertificateIssued was published', faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) } },
-  { name: 'promote: right after the store promoted', faults: { promote: true } },
+  { name: 'after the run did its work, before the journal recorded it', faults: { journalUpdate: (r: RotationRecord) => lastStep(r)?.step === 'verify' } },
+  { name: 'right after the store write, before the clusters were written', faults: { promote: true } },
+  { name: 'after the store write, before CertificateIssued was published', faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) } },
   { name: 'sync: after writing dc1, before writing dc2', faults: { write: (c) => c === 'dc2', writeAfter: 'dc1' } },
-  { name: 'sync: after both writes, before SecretSynced was published', faults: { publish: (e) => e.some((x) => x.type === EventType.SecretSynced) } },
 ];
 
 describe('rotation under worker crashes and duplicate deliveries', () => {

@@ -75,17 +75,18 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     const types = eventsOf(record.id).map((e) => (e.type === EventType.RotationStepCompleted ? `${e.type}(${e.detail.step})` : e.type));
     expect(types).toEqual([
       'RotationStarted',
+      // one run: what the steps did, then (after the one journal write) that each completed
       'CertificateIssued',
-      'RotationStepCompleted(issue)',
-      'RotationStepCompleted(test)',
       'VersionPromoted',
-      'RotationStepCompleted(promote)',
       'SecretSynced',
       'SecretSynced',
-      'RotationStepCompleted(sync)',
       // manifests on disk: nobody here can restart, so the request is only an event per cluster
       'RestartRequested',
       'RestartRequested',
+      'RotationStepCompleted(issue)',
+      'RotationStepCompleted(test)',
+      'RotationStepCompleted(promote)',
+      'RotationStepCompleted(sync)',
       'RotationStepCompleted(restart)',
       'RotationStepCompleted(verify)',
       'RotationCompleted',
@@ -122,25 +123,31 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     expect(await rt.journal.listByItem('shop', 'web')).toHaveLength(1);
   });
 
-  it('a pending version of another rotation (another process) locks the item', async () => {
-    // Prepare: someone else holds AWSPENDING
+  it('a pending version of another rotation locks an authority; a leaf, which writes no pending version, rotates beside it', async () => {
+    // Prepare: someone else holds AWSPENDING on the CA and on the leaf
+    const ca = (await rt.store.getVersion('rekey/shop/ca'))!;
+    await rt.store.putPending('rekey/shop/ca', 'foreign-rotation', ca.value);
     await rt.store.putPending(WEB, 'foreign-rotation', encodeMaterial((await current()).material));
     // Act
-    const error = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'test' }).catch((e: unknown) => e);
+    const error = await startRotation(rt.deps, inventory, 'ca', { trigger: Trigger.Manual, reason: 'test' }).catch((e: unknown) => e);
+    const leaf = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'test' });
+    await driveRotations(rt.deps, inventory, rt.queue);
     // Assess
     expect(error).toBeInstanceOf(RotationLockedError);
     expect((error as Error).message).toContain('foreign-rotation');
-    expect(await rt.journal.listByItem('shop', 'web')).toHaveLength(0);
+    expect(await rt.journal.listByItem('shop', 'ca')).toHaveLength(0);
+    expect((await rt.journal.get(leaf.id))!.status).toBe(RotationStatus.Completed);
+    expect((await current()).versionId).toBe(leaf.id);
+    expect((await rt.store.getVersion(WEB, { stage: Stage.Pending }))!.versionId).toBe('foreign-rotation');
   });
 
   it('concurrent starts of one item: exactly one rotation starts, the other is refused with RotationLockedError', async () => {
-    // Prepare: watch every putPending
-    const pendingAt: number[] = [];
-    const put = rt.store.putPending.bind(rt.store);
-    rt.store.putPending = async (...args) => {
+    // Prepare: watch every store write (a leaf rotation writes once: putCurrent)
+    const writes: string[] = [];
+    const put = rt.store.putCurrent.bind(rt.store);
+    rt.store.putCurrent = async (...args) => {
       const r = await put(...args);
-      const d = (await rt.store.describe(args[0]))!;
-      pendingAt.push(d.versions.filter((v) => v.stages.includes(Stage.Pending)).length);
+      if (r.created) writes.push(args[1]);
       return r;
     };
     // Act: both start at once; the journal takes the item's lock atomically
@@ -149,22 +156,22 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
       startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'b' }),
     ]);
     await driveRotations(rt.deps, inventory, rt.queue);
-    // Assess: every refusal is a RotationLockedError; whatever started finished; never two pending at once
+    // Assess: every refusal is a RotationLockedError; whatever started finished, with one store write
     const ok = started.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<{ id: string }>).value.id);
     for (const s of started.filter((x) => x.status === 'rejected')) expect((s).reason).toBeInstanceOf(RotationLockedError);
     expect(ok).toHaveLength(1);
     expect(started.filter((s) => s.status === 'rejected')).toHaveLength(1);
     for (const id of ok) expect((await rt.journal.get(id))!.status).toBe(RotationStatus.Completed);
-    expect(Math.max(...pendingAt)).toBe(1);
+    expect(writes).toEqual(ok);
     const d = (await rt.store.describe(WEB))!;
     expect(d.versions.filter((v) => v.stages.includes(Stage.Current))).toHaveLength(1);
     expect(d.versions.filter((v) => v.stages.includes(Stage.Pending))).toHaveLength(0);
     expect(ok).toContain((await current()).versionId);
   });
 
-  it('a failing test step discards the pending version; the current one stays, nothing is written', async () => {
-    // Prepare: the pending version of the coming rotation is broken (its key belongs to another certificate).
-    // The issue step finds it already stored under the rotation id and uses it, as a retried step would.
+  it('a broken version found pending under the rotation id is tested, refused and discarded; the current one stays, nothing is written', async () => {
+    // Prepare: the pending version of the coming rotation is broken (its key belongs to another certificate), as a
+    // rekey before the one-write protocol could leave it. The store write finds it under the rotation id and tests it.
     const before = await current();
     const other = await current('rekey/shop/db/0');
     const manifestBefore = await readFile(join(rt.outDir, 'dc1', 'shop', 'web-tls.yaml'), 'utf8');
@@ -176,7 +183,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     // Assess
     const final = (await rt.journal.get(record.id))!;
     expect(final.status).toBe(RotationStatus.Failed);
-    expect(final.step).toBe('test');
+    expect(final.step).toBe('issue');
     expect(final.error).toMatch(/private key does not match/);
     expect((await current()).versionId).toBe(before.versionId);
     const stages = Object.fromEntries((await rt.store.describe(WEB))!.versions.map((v) => [v.versionId, v.stages]));
@@ -194,20 +201,25 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
   });
 
   it('a failed verification after promotion rolls back to AWSPREVIOUS, re-syncs the targets and emits RotationRolledBack', async () => {
-    // Prepare: someone edits the written manifest between sync and verify
+    // Prepare: someone edits the written manifest between sync and verify (which run in one go: right after the write)
     const before = await current();
     const record = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'test' });
-    // Act
-    await driveRotations(rt.deps, inventory, rt.queue, {
-      onStep: (m) => {
-        if (m.step !== 'verify') return;
+    const sink = rt.deps.clusters.get('dc2')!.secrets;
+    const write = sink.writeSecret.bind(sink);
+    let edited = false;
+    sink.writeSecret = async (secret, options) => {
+      const outcome = await write(secret, options);
+      if (!edited && secret.annotations['rekey/version'] === record.id) {
+        edited = true;
         const file = join(rt.outDir, 'dc2', 'shop', 'web-tls.yaml');
-        const text = readFileSync(file, 'utf8'); // onStep is synchronous
-        const doc = load(text) as { metadata: { annotations: Record<string, string> } };
+        const doc = load(readFileSync(file, 'utf8')) as { metadata: { annotations: Record<string, string> } };
         doc.metadata.annotations['rekey/version'] = 'edited-by-hand';
         writeFileSync(file, dump(doc));
-      },
-    });
+      }
+      return outcome;
+    };
+    // Act
+    await driveRotations(rt.deps, inventory, rt.queue);
     // Assess
     const final = (await rt.journal.get(record.id))!;
     expect(final.status).toBe(RotationStatus.RolledBack);
