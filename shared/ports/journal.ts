@@ -1,5 +1,5 @@
 import { RekeyError } from '../domain/errors.js';
-import type { Lease, RotationRecord, RotationStatus } from '../domain/rotation/record.js';
+import type { ClusterRestart, Lease, RotationRecord, RotationStatus } from '../domain/rotation/record.js';
 
 /** What a worker asks for when it claims (takes or renews) the lease of a running rotation. */
 export interface LeaseClaim {
@@ -45,6 +45,12 @@ export interface Journal {
    * none. LeaseHeldError while another owner's lease is live.
    */
   claimLease(rotationId: string, claim: LeaseClaim): Promise<RotationRecord | undefined>;
+  /**
+   * Sets `restarts[cluster]` of a record in one write (revision + 1, `updatedAt`), whatever else is in it, and
+   * returns the record as written; undefined if there is none. Optional: without it the restart worker reads and
+   * updates the record conditionally (two calls on a remote journal).
+   */
+  recordRestart?(rotationId: string, cluster: string, restart: ClusterRestart, at: string): Promise<RotationRecord | undefined>;
   /**
    * Removes item locks nothing holds any more: the holder finished (its release was lost to a crash), or its
    * record was never written and the lock is older than `orphanAfterMs` (a create killed between its two writes;

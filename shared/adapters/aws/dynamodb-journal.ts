@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, RotationLockedError } from '../../domain/errors.js';
-import { isFinished, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
+import { isFinished, RotationStatus, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
 import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName, translateAwsError } from './errors.js';
@@ -210,6 +210,29 @@ export class DynamoDbJournal implements Journal {
     if (!current || isFinished(current)) return current;
     if (current.lease) throw new LeaseHeldError(rotationId, current.lease);
     throw new ConflictError(`rotation ${rotationId}: its lease changed while it was claimed; try again`, context);
+  }
+
+  /** One UpdateItem of the record's `restarts` map entry: restart workers of several clusters never overwrite each other. */
+  async recordRestart(rotationId: string, cluster: string, restart: ClusterRestart, at: string): Promise<RotationRecord | undefined> {
+    try {
+      const out = await awsCall({ operation: 'DynamoDB UpdateItem', target: this.table, context: { rotationId, cluster } }, () =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: rotationKeyOf(rotationId) },
+            UpdateExpression: 'SET #restarts.#cluster = :restart, #rev = #rev + :one, #updated = :at',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#restarts': 'restarts', '#cluster': cluster, '#rev': 'revision', '#updated': 'updatedAt' },
+            ExpressionAttributeValues: { ':restart': restart, ':one': 1, ':at': at },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : undefined;
+    } catch (e) {
+      if (e instanceof ConflictError) return undefined;
+      throw e;
+    }
   }
 
   /**

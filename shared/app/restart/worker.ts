@@ -168,10 +168,11 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, d: Eve
   let written;
   if (d.rotationId) {
     const state = ok ? RestartState.Completed : RestartState.Failed;
-    written = await updateRecord(deps, d.rotationId, (r) => ({
-      ...r,
-      restarts: { ...r.restarts, [cluster]: { state, at: finished.toISOString(), message, workloads } },
-    }));
+    const outcome = { state, at: finished.toISOString(), message, workloads };
+    // One write where the journal can set a map entry in place (DynamoDB); else read and update conditionally.
+    written = deps.journal.recordRestart
+      ? await deps.journal.recordRestart(d.rotationId, cluster, outcome, finished.toISOString())
+      : await updateRecord(deps, d.rotationId, (r) => ({ ...r, restarts: { ...r.restarts, [cluster]: outcome } }));
   }
   if (ok) {
     deps.log.info('restart completed', { cluster, item: d.item, message });

@@ -21,6 +21,11 @@ export interface ExecuteOptions {
   readonly record?: RotationRecord;
   /** End this owner's lease in the journal write that records the step (one write instead of two). */
   readonly releaseLeaseOf?: string;
+  /**
+   * Stops a leaf run after this many steps, as a worker that dies there would (before the store write nothing is
+   * recorded): for tests that need a rotation stopped between steps. Runtimes leave it unset.
+   */
+  readonly maxSteps?: number;
 }
 
 /** One step of a run: what it returned and the events it published (held back until the run is recorded). */
@@ -93,6 +98,10 @@ async function runLeaf(deps: Deps, inventory: Inventory, read: RotationRecord, u
       throw e;
     }
     ran.push({ step: current.step, result, events });
+    if (options.maxSteps !== undefined && ran.length >= options.maxSteps) {
+      if (!ran.some((r) => r.step === LeafStep.Promote)) return StepExecution.Stale;
+      break;
+    }
     if (result.status === StepResultStatus.Waiting || nextStep(current.kind, current.step) === DONE) break;
     current = afterRun(read, ran, deps.clock.now());
   }

@@ -75,10 +75,11 @@ describe('takeover on Lambda', () => {
   });
 
   it("the schedule re-queues a rotation whose worker died and whose message was lost, once stale past a lease; the step completes it", async () => {
-    // Prepare: the first step ran, then its worker died before the next message was sent
+    // Prepare: a worker took the first message and died mid-run
     const rt = runtime();
     const first = await started(rt);
-    await stepHandler(() => rt)({ Records: [sqsRecord(first)] });
+    // Its worker claimed it and died before recording anything; the message is lost.
+    await rt.journal.claimLease(first.rotationId, { owner: 'lambda:dead:1', expiresAt: new Date(now.getTime() + 60_000).toISOString(), now: now.toISOString() });
     rt.queue.take();
     // Act
     await schedule(rt);
@@ -89,7 +90,7 @@ describe('takeover on Lambda', () => {
     await deliverAll(rt, requeued[0]!);
     // Assess
     expect(tooEarly).toEqual([]);
-    expect(requeued).toEqual([expect.objectContaining({ rotationId: first.rotationId, step: 'test' })]);
+    expect(requeued).toEqual([expect.objectContaining({ rotationId: first.rotationId, step: 'issue' })]);
     expect((await rt.journal.get(first.rotationId))!.status).toBe(RotationStatus.Completed);
   });
 });

@@ -127,26 +127,31 @@ certificates:
     expect(early).toBeInstanceOf(LeaseHeldError);
     expect(late).toBe('ran');
     const record = (await rt.journal.get(started.id))!;
-    expect(record.step).toBe('test');
+    expect(record.status).toBe(RotationStatus.Completed);
     expect(record.lease).toEqual({ owner: next.owner, expiresAt: claimOf({ clock: { now: () => now } }, next).expiresAt });
   });
 
-  it('a one-step worker (Lambda) releases its lease after the step, so the next step is claimed at once by another worker', async () => {
+  it('a one-step worker (Lambda) ends its lease in the journal write that records its run, so another worker may claim at once', async () => {
     // Prepare
     const inventory = loadInventory(INVENTORY);
     const now = T0;
     const rt = localRuntime(inventory, root, { now: () => now });
     await apply(rt.deps, inventory);
     const started = await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Api, reason: 'test' });
-    // Act
-    await executeLeasedStep(rt.deps, inventory, { rotationId: started.id, inventory: 'shop', item: 'web', step: 'issue', attempt: 0 }, { owner: 'lambda:m1:1', ttlMs: 120_000 }, { release: true });
-    const afterFirst = (await rt.journal.get(started.id))!;
-    await executeLeasedStep(rt.deps, inventory, { rotationId: started.id, inventory: 'shop', item: 'web', step: 'test', attempt: 0 }, { owner: 'lambda:m2:1', ttlMs: 120_000 }, { release: true });
-    // Assess
-    expect(afterFirst.lease).toEqual({ owner: 'lambda:m1:1', expiresAt: T0.toISOString() });
+    const updates: number[] = [];
+    const update = rt.journal.update.bind(rt.journal);
+    rt.journal.update = async (r) => {
+      updates.push(r.revision);
+      return update(r);
+    };
+    // Act: no live cluster, so nothing waits and the one message runs the whole machine
+    const result = await executeLeasedStep(rt.deps, inventory, { rotationId: started.id, inventory: 'shop', item: 'web', step: 'issue', attempt: 0 }, { owner: 'lambda:m1:1', ttlMs: 120_000 }, { release: true });
+    // Assess: one journal write after the claim, and it ended the lease
+    expect(result).toBe('ran');
     const record = (await rt.journal.get(started.id))!;
-    expect(record.step).toBe('promote');
-    expect(record.lease?.owner).toBe('lambda:m2:1');
+    expect(record.status).toBe(RotationStatus.Completed);
+    expect(record.lease).toEqual({ owner: 'lambda:m1:1', expiresAt: T0.toISOString() });
+    expect(updates).toHaveLength(1);
   });
 
   it('drive leaves a rotation another live worker holds: no step run, not failed', async () => {

@@ -46,10 +46,8 @@ const currentOf = async (name: string) => (await rt.store.getVersion(name, { sta
 /** A rotation started by a worker that then died after running `steps` of its steps. */
 async function killedRotation(item: string, steps: number): Promise<string> {
   const record = await startRotation(rt.deps, inventory, item, { trigger: Trigger.Manual, reason: 'test', lease: DEAD });
-  for (let i = 0; i < steps; i++) {
-    const r = (await rt.journal.get(record.id))!;
-    await executeStep(rt.deps, inventory, { rotationId: r.id, inventory: 'shop', item, step: r.step, attempt: r.attempt });
-  }
+  // One run of `steps` steps; stopped before its store write, it records nothing (the rotation stays at issue).
+  await executeStep(rt.deps, inventory, { rotationId: record.id, inventory: 'shop', item, step: record.step, attempt: record.attempt }, { maxSteps: steps });
   // The dead worker's queued messages died with it.
   await rt.queue.drain(async () => {});
   return record.id;
@@ -147,14 +145,14 @@ describe('recover (exclusive: the CLI holds the state folder)', () => {
 });
 
 describe('recover (not exclusive: other workers may be alive, as on Lambda)', () => {
-  it('leaves a rotation whose lease is live, and its pending version with it', async () => {
+  it('leaves a rotation whose lease is live (a leaf rotation has no pending version to keep)', async () => {
     // Prepare
     const id = await killedRotation('web', 1);
     // Act
     const report = await recover(rt.deps, inventory, { lease: ME, exclusive: false });
     // Assess
     expect(report.entries).toEqual([expect.objectContaining({ action: RecoveryAction.LeftRunning, rotationId: id })]);
-    expect(await pendingOf(WEB)).toEqual([id]);
+    expect(await pendingOf(WEB)).toEqual([]);
     expect(rt.queue.size).toBe(0);
   });
 
@@ -165,7 +163,7 @@ describe('recover (not exclusive: other workers may be alive, as on Lambda)', ()
     // Act
     const report = await recover(rt.deps, inventory, { lease: ME, exclusive: false });
     // Assess
-    expect(report.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'promote' })]);
+    expect(report.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'issue' })]);
     expect(rt.queue.size).toBe(1);
     expect((await rt.journal.get(id))!.lease?.owner).toBe(DEAD.owner);
   });
@@ -181,7 +179,7 @@ describe('recover (not exclusive: other workers may be alive, as on Lambda)', ()
     const stale = await recover(rt.deps, inventory, { lease: ME, exclusive: false });
     // Assess
     expect(fresh.entries).toEqual([expect.objectContaining({ action: RecoveryAction.LeftRunning, reason: 'between steps' })]);
-    expect(stale.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'test' })]);
+    expect(stale.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'issue' })]);
   });
 
   it('keeps an unowned pending version younger than a lease (an apply elsewhere may be about to promote it), discards it once older', async () => {
@@ -203,7 +201,7 @@ describe('recover (not exclusive: other workers may be alive, as on Lambda)', ()
     // Act
     const result = await scan(rt.deps, inventory, { recover: { lease: ME, exclusive: false } });
     // Assess
-    expect(result.recovered).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'test' })]);
+    expect(result.recovered).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: 'issue' })]);
     expect(result.started).toEqual([]);
     expect(rt.queue.size).toBe(1);
   });
