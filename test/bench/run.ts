@@ -171,3 +171,5 @@ if (process.argv.includes('--cert-manager')) {
   console.log('\nrekey vs cert-manager on dc1');
   console.log(cmTable((await certManagerBench()).rows));
 }
+// `npm run bench -- --aws`: AWS API calls per leaf rotation and per scan with nothing due, on moto (AWS_ENDPOINT_URL).
+if (process.argv.includes('--aws')) await import('./aws-calls.js');

@@ -31,9 +31,9 @@ const RESTART_POLL_SECONDS = 3;
  * `test`). A record from before this protocol may come here with its version already pending: `test` and `promote`
  * then read and promote that one.
  */
-const issue: StepHandler = async ({ deps, units, reader, carry }) => {
+const issue: StepHandler = async ({ deps, record, units, reader, carry }) => {
   for (const unit of units) {
-    if (!carry.fresh.has(unit.storeName)) carry.fresh.set(unit.storeName, await newMaterial(deps, unit, reader));
+    if (!carry.fresh.has(unit.storeName)) carry.fresh.set(unit.storeName, await newMaterial(deps, unit, reader, record.id));
   }
   return { status: 'completed', message: `${units.length} version(s) made, not yet stored` };
 };

@@ -347,6 +347,7 @@ const storeMethods = (s: Deps['store']): Deps['store'] => ({
   describe: s.describe.bind(s),
   getVersion: s.getVersion.bind(s),
   putPending: s.putPending.bind(s),
+  putCurrent: s.putCurrent.bind(s),
   promote: s.promote.bind(s),
   discardPending: s.discardPending.bind(s),
   rollback: s.rollback.bind(s),
