@@ -124,6 +124,7 @@ function faulty(dies: { journal?: (r: RotationRecord) => boolean; promote?: (nam
       if (once(dies.put?.(n) ?? false)) throw new WorkerDied('died right after storing a pending version');
       return r;
     },
+    putCurrent: (n, v, value, o) => rt.store.putCurrent(n, v, value, o),
     discardPending: (n, v) => rt.store.discardPending(n, v),
     rollback: (n) => rt.store.rollback(n),
     list: (p) => rt.store.list(p),
