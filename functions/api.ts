@@ -34,7 +34,7 @@ export interface ApiRuntime {
 
 /** True for an API Gateway HTTP API (payload 2.0) event; anything else is another source's event. */
 export function isHttpApiEvent(event: unknown): event is HttpApiEvent {
-  const e = event as Partial<HttpApiEvent> | null;
+  const e = event as { rawPath?: unknown; requestContext?: { http?: { method?: unknown } } } | null;
   return typeof e === 'object' && e !== null && typeof e.rawPath === 'string' && typeof e.requestContext?.http?.method === 'string';
 }
 
@@ -99,7 +99,9 @@ export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: 
           ...base,
           metrics: lambdaMetrics(base, write),
           ...(rt.aws.remediations && { alerts: alertService({ deps, inventory: rt.inventory, store: rt.aws.remediations }) }),
-          readiness: [{ name: 'store', check: async () => void (await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`)) }],
+          readiness: [{ name: 'store', check: async () => {
+                await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`);
+              } }],
           router: { timeoutMs: event.timeoutMs, ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }) },
         });
       }

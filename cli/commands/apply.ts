@@ -36,7 +36,7 @@ export function registerApply(cli: Command, ctx: CliContext): void {
       // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
       const restartFailures = runtime.bus.published
         .filter((e) => e.type === EventType.RestartFailed)
-        .map((e) => `restart failed in ${String(e.detail.cluster ?? '?')} for ${e.detail.item}${e.detail.reason ? `: ${String(e.detail.reason)}` : ''}`);
+        .map((e) => `restart failed in ${e.detail.cluster} for ${e.detail.item}${e.detail.reason ? `: ${e.detail.reason}` : ''}`);
       if (ctx.globals().json) printJson({ ...result, restartFailures });
       else out([...formatRecovery(result.recovered), formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
       if (result.problems.length || restartFailures.length) ctx.run.exitCode = 1;

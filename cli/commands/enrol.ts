@@ -7,6 +7,7 @@ import { RekeyError, UsageError } from '../../shared/domain/errors.js';
 import { buildCsr } from '../../shared/domain/pki/csr.js';
 import { generateKeyPair, privateKeyToPem } from '../../shared/domain/pki/keys.js';
 import { out, printJson, type CliContext } from '../context.js';
+import { defined } from '../../shared/domain/defined.js';
 
 interface EnrolOptions {
   profile: string;
@@ -50,7 +51,7 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
     .requiredOption('--key <file>', 'private key (PEM); made with mode 0600 when missing')
     .requiredOption('--out <dir>', 'where tls.crt and ca.crt are written')
     .requiredOption('--url <url>', 'the rekey API, e.g. https://rekey.example:8628')
-    .requiredOption('--name <dns>', 'DNS name for the certificate (CN is the first); repeat for more', (v: string, all: string[] = []) => [...all, v])
+    .requiredOption('--name <dns>', 'DNS name for the certificate (CN is the first); repeat for more', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--token-env <var>', 'environment variable holding the bearer token', 'REKEY_TOKEN')
     .option('--cacert <file>', "PEM of the CA that signed the API's TLS certificate")
     .action(async (o: EnrolOptions) => {
@@ -81,7 +82,7 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
       const res = await post(url, JSON.stringify({ profile: o.profile, csr }), token, o.cacert ? readFileSync(o.cacert, 'utf8') : undefined);
       if (res.status !== 200) throw new RekeyError(`enrolment refused (${res.status}): ${res.json.detail ?? res.json.title ?? 'no detail'}`);
       mkdirSync(o.out, { recursive: true, mode: 0o700 });
-      writeFileSync(join(o.out, 'tls.crt'), res.json.certificate! + (res.json.chain ?? ''));
+      writeFileSync(join(o.out, 'tls.crt'), defined(res.json.certificate) + (res.json.chain ?? ''));
       writeFileSync(join(o.out, 'ca.crt'), res.json.ca ?? '');
       if (ctx.globals().json) printJson({ serial: res.json.serial, notAfter: res.json.notAfter, cert: join(o.out, 'tls.crt'), ca: join(o.out, 'ca.crt') });
       else out(`enrolled: serial ${res.json.serial}, valid until ${res.json.notAfter}; ${join(o.out, 'tls.crt')}, ${join(o.out, 'ca.crt')}`);

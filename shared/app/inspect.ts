@@ -96,7 +96,7 @@ function credentialFacts(m: Material): CredentialFacts | undefined {
     case 'password':
       return { type: 'password', createdAt: m.createdAt, ...(m.login && { login: m.login }) };
     case 'signing-key':
-      return { type: 'signing-key', createdAt: m.createdAt, kid: m.kid, alg: m.alg, keySet: m.keySet.map((k) => String(k.kid ?? '?')) };
+      return { type: 'signing-key', createdAt: m.createdAt, kid: m.kid, alg: m.alg, keySet: m.keySet.map((k) => (typeof k.kid === 'string' ? k.kid : '?')) };
     case 'token':
       return { type: 'token', createdAt: m.createdAt, kid: m.kid, expiresAt: m.expiresAt };
     case 'certificate':

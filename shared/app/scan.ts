@@ -136,5 +136,5 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   await deps.events.publish(events);
   // Requests made with kubectl: after the due rotations, so one asked for an item that is due now waits for it.
   const requests = await pickUpRequests(deps, inventory);
-  return { requests, started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: String(e.detail.notAfter) })), drift, skipped, unlisted, recovered };
+  return { requests, started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: e.detail.notAfter })), drift, skipped, unlisted, recovered };
 }

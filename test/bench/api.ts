@@ -39,7 +39,7 @@ export interface LoadFigures {
 function load(options: autocannon.Options): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     autocannon(options, (err, r) => {
-      if (err) return reject(err);
+      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
       resolve({ requests: r.requests.total, perSecond: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
     });
   });

@@ -43,7 +43,7 @@ const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-
 /** One table of every figure in `bench-results/*.json`. */
 export function printFigures(dir = 'bench-results'): void {
   const rows: string[][] = [['figure', 'median', 'runs', 'reference (same run)', 'ratio', 'target', 'load']];
-  let files: string[] = [];
+  let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   } catch {

@@ -53,7 +53,7 @@ credentials:
     database: {engine: postgres, urlFrom: "env:BENCH_PG_URL", role: ${role}, strategy: ${strategy}, host: localhost, dbname: postgres}
 `);
     const counts: Record<DatabaseActivity, number> = { connect: 0, statement: 0, login: 0 };
-    const databases = new PostgresDatabases({ env: { BENCH_PG_URL: adminUrl } }, { observe: (a) => void counts[a]++ });
+    const databases = new PostgresDatabases({ env: { BENCH_PG_URL: adminUrl } }, { observe: (a) => { counts[a]++; } });
     let dbMs = 0;
     // Time spent inside database calls: every session method, timed.
     const timed: typeof databases = {

@@ -29,8 +29,8 @@ function start(cmd: string, args: readonly string[], ready: (out: string) => boo
   const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const take = (c: Buffer) => (out += c.toString());
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 60_000);
     child.on('exit', (code) => reject(new Error(`${what} exited ${code}: ${out}`)));
@@ -39,8 +39,8 @@ function start(cmd: string, args: readonly string[], ready: (out: string) => boo
       clearTimeout(timer);
       resolve({ child, out: () => out });
     };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
   });
 }
 

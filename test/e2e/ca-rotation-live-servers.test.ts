@@ -195,11 +195,11 @@ const results = (l: Loop) => {
 /** The first certificate a server presents (openssl s_client, STARTTLS for PostgreSQL). */
 function served(port: number, startTls?: 'postgres'): X509Certificate {
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...(startTls ? ['-starttls', startTls] : []), '-cert', c('client.crt'), '-key', c('client.key')];
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('openssl', args, { input: '', encoding: 'utf8', timeout: 30_000, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (e) {
-    out = String((e as { stdout?: string }).stdout ?? '');
+    out = (e as { stdout?: string }).stdout ?? '';
   }
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(out)?.[0];
   if (!pem) throw new Error(`port ${port} served no certificate`);

@@ -75,7 +75,7 @@ export class KubeRotationRequests implements RotationRequestControl {
       ...(m.resourceVersion && { resourceVersion: m.resourceVersion }),
       ...(inventory && { inventory }),
       ...(reason && { reason }),
-      ...(o.status && { status: { ...o.status, conditions: o.status.conditions ?? [] } }),
+      ...(o.status && { status: { ...o.status, conditions: o.status.conditions } }),
     };
   }
 }

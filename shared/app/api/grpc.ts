@@ -185,7 +185,7 @@ export async function startGrpc(options: { api: Api; tls: TlsMaterial; port: num
   // grpc-js 1.14 declares (caProvider, identityProvider) but hands its arguments on in the other order, to a
   // constructor taking (identityProvider, caProvider): the provider goes first so that it is the identity, and no
   // CA provider means no client certificate is asked for. The gRPC test checks a changed certificate is served.
-  const credentials = grpc.experimental.createCertificateProviderServerCredentials(serving, null as unknown as CertificateProvider, false);
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(serving, null, false);
   const host = options.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, credentials, (e, p) => (e ? reject(e) : resolve(p))),

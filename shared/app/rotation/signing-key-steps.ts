@@ -188,8 +188,8 @@ const keepOld: StepHandler = async ({ deps, record }) => {
   const retireAfter = record.signingKey?.retireAfter;
   if (!retireAfter) throw new IntegrityError(`rotation ${record.id} has no activation time`, { context: { rotationId: record.id, item: record.item } });
   const left = Date.parse(retireAfter) - deps.clock.now().getTime();
-  if (left > 0) return { status: 'waiting', delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS), message: `old key ${record.signingKey?.oldKid ?? ''} stays published until ${retireAfter}` };
-  return { status: 'completed', message: `tokenLifetime passed since activation (${record.signingKey?.activatedAt ?? '?'})` };
+  if (left > 0) return { status: 'waiting', delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS), message: `old key ${record.signingKey.oldKid ?? ''} stays published until ${retireAfter}` };
+  return { status: 'completed', message: `tokenLifetime passed since activation (${record.signingKey.activatedAt ?? '?'})` };
 };
 
 /** The key's last version: the same key with only its own public key in the set; written everywhere. */

@@ -148,7 +148,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     ...(c.type === 'jwt-token' && {
       token: {
         signingKey: c.signingKey ?? '',
-        claims: Object.fromEntries(Object.entries(c.claims ?? {}).filter(([, v]) => v !== undefined)),
+        claims: { ...c.claims },
         // Default: as long as the signing key lets tokens live.
         lifetimeMs: ms(c.lifetime) ?? ms(doc.credentials?.find((k) => k.name === c.signingKey)?.tokenLifetime) ?? DEFAULTS.tokenLifetimeMs,
       },

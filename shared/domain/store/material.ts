@@ -78,7 +78,7 @@ export function decodeMaterial(value: string, name: string): Material {
   } catch (cause) {
     throw new IntegrityError(`stored value of ${name} is not JSON`, { cause, context: { item: name } });
   }
-  const type = (parsed as { type?: unknown })?.type;
+  const type = parsed !== null && typeof parsed === 'object' ? (parsed as { type?: unknown }).type : undefined;
   if (type === 'certificate' || type === 'password' || type === 'signing-key' || type === 'token') return parsed as Material;
   // A value written by something else that still has the design's certificate fields.
   if (parsed && typeof parsed === 'object' && 'cert' in parsed && 'key' in parsed) return { type: 'certificate', ...(parsed as object) } as CertificateMaterial;

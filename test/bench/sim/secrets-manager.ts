@@ -216,7 +216,7 @@ export class EmulatedSecretsManager {
           this.moveLabel(s, label, to);
         } else if (typeof input.RemoveFromVersionId === 'string') {
           const from = s.versions.get(input.RemoveFromVersionId);
-          if (!from?.labels.includes(label)) throw new SdkError('InvalidParameterException', `${label} is not attached to ${String(input.RemoveFromVersionId)}`);
+          if (!from?.labels.includes(label)) throw new SdkError('InvalidParameterException', `${label} is not attached to ${input.RemoveFromVersionId}`);
           from.labels = from.labels.filter((l) => l !== label);
           this.prune(s);
         }

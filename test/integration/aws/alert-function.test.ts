@@ -4,7 +4,7 @@ import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from 
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertHandler, type AlarmSummary } from '../../../functions/alert.js';
-import type { ApiRuntime, HttpApiEvent, HttpApiResult } from '../../../functions/api.js';
+import type { ApiRuntime, HttpApiEvent } from '../../../functions/api.js';
 import { coldStart, depsFor, type LambdaRuntime } from '../../../functions/lib/runtime.js';
 import { DynamoDbRemediationStore } from '../../../shared/adapters/aws/dynamodb-remediations.js';
 import { ManifestWriter } from '../../../shared/adapters/local/manifest-writer.js';
@@ -220,13 +220,13 @@ describe('alert function: CloudWatch alarms through SNS', () => {
 
   it('the approval of an alarm\'s remediation (DynamoDB, conditional on pending) acts once; a second approval is 409', async () => {
     // Prepare
-    const list = (await handle(httpEvent('/v1/remediations', undefined, token, 'GET'))) as HttpApiResult;
+    const list = (await handle(httpEvent('/v1/remediations', undefined, token, 'GET')));
     const pending = (JSON.parse(list.body) as { remediations: { id: string; item: string }[] }).remediations;
     expect(pending.map((p) => p.item)).toEqual(['api']);
 
     // Act
-    const approved = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined))) as HttpApiResult;
-    const twice = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined))) as HttpApiResult;
+    const approved = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined)));
+    const twice = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined)));
 
     // Assess
     expect(approved.statusCode).toBe(200);
@@ -239,9 +239,9 @@ describe('alert function: CloudWatch alarms through SNS', () => {
 describe('alert function: the Alertmanager webhook through API Gateway', () => {
   it('a firing alert naming an item by label rotates it; the replay is deduped; without a token it is 401 and changes nothing', async () => {
     // Act
-    const first = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z')))) as HttpApiResult;
-    const replay = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z')))) as HttpApiResult;
-    const anonymous = (await handle({ ...httpEvent('/v1/alerts/alertmanager', webhook('fp-am-2', 'www')), headers: { 'content-type': 'application/json' } })) as HttpApiResult;
+    const first = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z'))));
+    const replay = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z'))));
+    const anonymous = (await handle({ ...httpEvent('/v1/alerts/alertmanager', webhook('fp-am-2', 'www')), headers: { 'content-type': 'application/json' } }));
 
     // Assess
     expect(first.statusCode).toBe(200);

@@ -151,7 +151,7 @@ describe('emulated Secrets Manager', () => {
     const results = Array.from({ length: 60 }, (_, i) =>
       sm.send(new PutSecretValueCommand({ SecretId: 's', ClientRequestToken: `v${i + 1}`, SecretString: String(i), VersionStages: ['AWSPENDING'] })).then(
         () => 'ok',
-        (e: Error) => e.name,
+        (e: unknown) => (e as Error).name,
       ),
     );
     await time.run();

@@ -71,7 +71,7 @@ describe('urlFrom and the connection it names', () => {
     [`{"password":"${SECRET}"}`, /needs host and username/],
   ])('refuses %s, naming the problem but never the password', async (text, message) => {
     // Act
-    const error = await parseConnection(text, 'env:PG').catch((e: Error) => e);
+    const error = await parseConnection(text, 'env:PG').catch((e: unknown) => e as Error);
     // Assess
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(message);

@@ -436,7 +436,7 @@ describe('password credentials in apply, scan and adopt', () => {
 
   it('a password with an owner to pause but no database pauses and resumes it too', async () => {
     // Prepare
-    const inventory = loadInventory(inventoryText('single').replace(/    database: .*\n/, ''));
+    const inventory = loadInventory(inventoryText('single').replace(/ {4}database: .*\n/, ''));
     const h = { ...harness('single'), inventory };
     await apply(h.deps, inventory);
     await driveRotations(h.deps, inventory, h.rt.queue);

@@ -172,7 +172,7 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
     // Re-minted with the new key; it verifies against the published set (claims included) from then on.
     const newToken = seen[SigningKeyStep.RemintTokens]!.token;
     expect(decodeProtectedHeader(newToken).kid).toBe(newKid);
-    const set = { keys: JSON.parse((await secret('dc2', 'api-jwt-key'))['jwks.json']!).keys } as JSONWebKeySet;
+    const set = { keys: JSON.parse((await secret('dc2', 'api-jwt-key'))['jwks.json']!).keys };
     const { payload } = await jwtVerify(newToken, createLocalJWKSet(set), { audience: 'rekey', issuer: 'rekey/ops', subject: 'operator', currentDate: new Date(seen[SigningKeyStep.RemintTokens]!.at) });
     expect(payload.scope).toBe('metrics:read');
     // Overlap: the old token's key stays until tokenLifetime after activation.
