@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.rekey/**', '.serverless/**', '.esbuild/**', 'dist/**', 'bench-results/**', 'test-results/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: [
+      'node_modules/**',
+      '.rekey/**',
+      '.serverless/**',
+      '.esbuild/**',
+      'dist/**',
+      'bench-results/**',
+      'test-results/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -22,7 +33,10 @@ export default tseslint.config(
       // `async` on a function that implements a Promise-returning contract turns a synchronous throw into a rejection,
       // which is what its callers handle; an await inside is not what makes it right.
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
   {

@@ -23,7 +23,8 @@ import { systemClock } from '../shared/ports/clock.js';
 import type { Logger } from '../shared/ports/logger.js';
 
 /** Where Secrets go: manifests on disk, live clusters through a kubeconfig, or nowhere (store only). */
-export type Target = { readonly kind: 'out'; readonly dir: string } | { readonly kind: 'kube'; readonly kubeconfig?: string } | { readonly kind: 'none' };
+export type Target =
+  { readonly kind: 'out'; readonly dir: string } | { readonly kind: 'kube'; readonly kubeconfig?: string } | { readonly kind: 'none' };
 
 /** The longest wait a CLI command sleeps through; a step due later is left to a later run. */
 export const CLI_MAX_WAIT_MS = 10 * 60_000;
@@ -54,21 +55,29 @@ export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDe
   }
   const found = defaultKubeconfig();
   if (found && allowDefault !== 'none') return { kind: 'kube', kubeconfig: found };
-  if (allowDefault === 'required') throw new UsageError('no target: give --out DIR to render manifests, or --kubeconfig FILE (or set KUBECONFIG) to write into clusters');
+  if (allowDefault === 'required')
+    throw new UsageError('no target: give --out DIR to render manifests, or --kubeconfig FILE (or set KUBECONFIG) to write into clusters');
   return { kind: 'none' };
 }
-
 
 /**
  * The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target.
  * `--state` and `--out` are checked first (a file, or a folder this process cannot write, is a usage error before
  * anything is issued or stored); commands that change state then hold `<state>/lock`.
  */
-export async function composeLocal(inventory: Inventory, options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal }): Promise<LocalRuntime> {
+export async function composeLocal(
+  inventory: Inventory,
+  options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal },
+): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
   const writes = !options.readOnly;
   checkFolderArg('--state', stateDir, { writable: writes });
-  if (options.target.kind === 'out') checkOutFolder(options.target.dir, inventory.clusters.map((c) => c.name), { writable: writes });
+  if (options.target.kind === 'out')
+    checkOutFolder(
+      options.target.dir,
+      inventory.clusters.map((c) => c.name),
+      { writable: writes },
+    );
   if (writes) createFolderArg('--state', stateDir);
   const release = options.readOnly ? async () => {} : await lockState(stateDir);
   try {
@@ -87,7 +96,8 @@ async function composeLocked(
   release: () => Promise<void>,
 ): Promise<LocalRuntime> {
   // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
-  const key = (await loadVaultKey(stateDir, process.env, { create: !options.readOnly, warn: (m) => options.log.warn(m) })) ?? randomBytes(32);
+  const key =
+    (await loadVaultKey(stateDir, process.env, { create: !options.readOnly, warn: (m) => options.log.warn(m) })) ?? randomBytes(32);
   // Leftovers of a killed writer (the vault cleans its own folder before its first write).
   if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
   const store = new FileVault(join(stateDir, 'vault'), key);
@@ -105,17 +115,30 @@ async function composeLocked(
   } else if (target.kind === 'kube') {
     // Loaded only for live clusters: @kubernetes/client-node takes a while to import.
     const kube = await import('../shared/adapters/kube/index.js');
-    clusters = await kube.connectClusters(inventory.clusters, { ...(target.kubeconfig && { kubeconfig: target.kubeconfig }), log: options.log });
+    clusters = await kube.connectClusters(inventory.clusters, {
+      ...(target.kubeconfig && { kubeconfig: target.kubeconfig }),
+      log: options.log,
+    });
     restartModule = await import('../shared/app/restart/index.js');
   }
 
   const base = {
-    store, journal, queue, events: bus, clock: systemClock, log: options.log, clusters, hostFiles: new LocalHostFiles({ stateDir }), prober: new TlsProber(),
+    store,
+    journal,
+    queue,
+    events: bus,
+    clock: systemClock,
+    log: options.log,
+    clusters,
+    hostFiles: new LocalHostFiles({ stateDir }),
+    prober: new TlsProber(),
     databases: databasesOn(store),
     ...(options.signal && { signal: options.signal }),
     ...signersFor(inventory, { store, ...acmeCaFromEnv() }),
   };
-  const deps: Deps = restartModule ? { ...base, restarts: { request: (inv, record) => restartModule.requestRestarts(deps, inv, record) } } : base;
+  const deps: Deps = restartModule
+    ? { ...base, restarts: { request: (inv, record) => restartModule.requestRestarts(deps, inv, record) } }
+    : base;
   if (restartModule) {
     const m = restartModule;
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));

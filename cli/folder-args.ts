@@ -35,7 +35,8 @@ export function checkFolderArg(option: string, path: string, options: { writable
     return;
   }
   let parent = dirname(path);
-  for (let p = statOrUndefined(parent); p === undefined && dirname(parent) !== parent; p = statOrUndefined(parent)) parent = dirname(parent);
+  for (let p = statOrUndefined(parent); p === undefined && dirname(parent) !== parent; p = statOrUndefined(parent))
+    parent = dirname(parent);
   const p = statOrUndefined(parent);
   if (p === 'not-a-folder' || (p && !p.isDirectory())) throw new UsageError(`${option} ${path}: ${parent} is not a folder`);
   if (options.writable && !writable(parent)) throw new UsageError(`${option} ${path}: cannot create it (${parent} is not writable)`);

@@ -5,7 +5,8 @@ import type { Inventory } from '../shared/domain/inventory/model.js';
 
 export function readInventory(path: string | undefined): Inventory {
   if (!path) throw new UsageError('missing -f INVENTORY');
-  const cannotRead = (e: unknown) => new UsageError(`cannot read inventory ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  const cannotRead = (e: unknown) =>
+    new UsageError(`cannot read inventory ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   let size: number;
   try {
     size = statSync(path).size;

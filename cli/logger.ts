@@ -8,7 +8,11 @@ export function stderrLogger(level: string = process.env.REKEY_LOG_LEVEL ?? 'war
   const min = LEVELS[(level in LEVELS ? level : 'warn') as Level];
   const write = (l: Level) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS[l] < min) return;
-    const extra = fields ? Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('') : '';
+    const extra = fields
+      ? Object.entries(fields)
+          .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join('')
+      : '';
     process.stderr.write(`${l}: ${message}${extra}\n`);
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

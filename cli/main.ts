@@ -20,7 +20,23 @@ import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } 
 import { stderrLogger } from './logger.js';
 
 /** Every command, one module each under cli/commands/. */
-const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan, registerApply, registerRotate, registerRollback, registerStatus, registerExport, registerInspect, registerReport, registerRecover, registerServe, registerToken, registerImport, registerScan, registerEnrol];
+const COMMANDS: readonly RegisterCommand[] = [
+  registerValidate,
+  registerPlan,
+  registerApply,
+  registerRotate,
+  registerRollback,
+  registerStatus,
+  registerExport,
+  registerInspect,
+  registerReport,
+  registerRecover,
+  registerServe,
+  registerToken,
+  registerImport,
+  registerScan,
+  registerEnrol,
+];
 
 function program(run: { exitCode: number }): Command {
   const cli = new Command('rekey')

@@ -47,7 +47,13 @@ export const DETAIL_SCHEMAS = {
   }),
   [EventType.CredentialIssued]: z.looseObject({ ...detailBase, versionId: text, credentialType: text }),
   [EventType.VersionPromoted]: z.looseObject({ ...detailBase, versionId: text }),
-  [EventType.SecretSynced]: z.looseObject({ ...detailBase, ...where, versionId: z.string().min(1), change: z.string().min(1), reason: text.optional() }),
+  [EventType.SecretSynced]: z.looseObject({
+    ...detailBase,
+    ...where,
+    versionId: z.string().min(1),
+    change: z.string().min(1),
+    reason: text.optional(),
+  }),
   [EventType.RestartRequested]: z.looseObject({
     ...detailBase,
     cluster,
@@ -105,13 +111,17 @@ export type DetailSchemas = typeof DETAIL_SCHEMAS;
 /** The detail of one type, as consumers see it after parsing. */
 export type EventDetail<T extends EventType> = z.output<DetailSchemas[T]>;
 /** What a producer passes beside the base fields (inventory, item, at, rotationId): the schema's own fields. */
-export type DetailFields<T extends EventType> = Omit<z.input<z.ZodObject<DetailSchemas[T]['shape']>>, keyof typeof detailBase> & Readonly<Record<string, unknown>>;
+export type DetailFields<T extends EventType> = Omit<z.input<z.ZodObject<DetailSchemas[T]['shape']>>, keyof typeof detailBase> &
+  Readonly<Record<string, unknown>>;
 
 /** A rekey event: the discriminated union of every detail type. */
 export type TypedRekeyEvent = { readonly [T in EventType]: { readonly type: T; readonly detail: EventDetail<T> } }[EventType];
 
 /** Checks a detail of a known type; never throws. */
-export function parseDetail<T extends EventType>(type: T, detail: unknown): { ok: true; value: EventDetail<T> } | { ok: false; reason: string } {
+export function parseDetail<T extends EventType>(
+  type: T,
+  detail: unknown,
+): { ok: true; value: EventDetail<T> } | { ok: false; reason: string } {
   const parsed = DETAIL_SCHEMAS[type].safeParse(detail);
   if (parsed.success) return { ok: true, value: parsed.data as EventDetail<T> };
   return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ') };

@@ -92,7 +92,10 @@ export const sqsRecordSchema = z
     body: z.string(),
     attributes: z
       .object({
-        ApproximateReceiveCount: z.string().regex(/^[0-9]+$/, 'a count').optional(),
+        ApproximateReceiveCount: z
+          .string()
+          .regex(/^[0-9]+$/, 'a count')
+          .optional(),
         MessageGroupId: z.string().optional(),
       })
       .loose(),
@@ -114,5 +117,7 @@ export const restartRequestedDetailSchema = DETAIL_SCHEMAS[EventType.RestartRequ
 /** The events the restart function's rule routes to it, each with its own detail schema. */
 export const restartFunctionEventSchema = z.discriminatedUnion('detail-type', [
   z.object({ source: z.literal(EVENT_SOURCE), 'detail-type': z.literal(EventType.SecretSynced), detail: secretSyncedDetailSchema }).loose(),
-  z.object({ source: z.literal(EVENT_SOURCE), 'detail-type': z.literal(EventType.RestartRequested), detail: restartRequestedDetailSchema }).loose(),
+  z
+    .object({ source: z.literal(EVENT_SOURCE), 'detail-type': z.literal(EventType.RestartRequested), detail: restartRequestedDetailSchema })
+    .loose(),
 ]);

@@ -33,7 +33,11 @@ function alarmOf(record: unknown): { alarm: CloudWatchAlarm } | { problem: strin
     return { problem: 'Sns.Message is not JSON', ...id };
   }
   const alarm = cloudWatchAlarmSchema.safeParse(parsed);
-  if (!alarm.success) return { problem: `not a CloudWatch alarm: ${alarm.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ')}`, ...id };
+  if (!alarm.success)
+    return {
+      problem: `not a CloudWatch alarm: ${alarm.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ')}`,
+      ...id,
+    };
   return { alarm: alarm.data };
 }
 
@@ -65,11 +69,14 @@ async function receiveAlarms(event: unknown, inv: Invocation, runtime: ApiRuntim
     const store = rt.aws.remediations;
     if (!store) throw new Error('this runtime has no remediation store (REKEY_JOURNAL_TABLE)');
     const clusters = await rt.clusters().catch((e: unknown) => {
-      logger.warn('clusters not connected; rotations are queued, resync and restart fail', { error: e instanceof Error ? e.message : String(e) });
+      logger.warn('clusters not connected; rotations are queued, resync and restart fail', {
+        error: e instanceof Error ? e.message : String(e),
+      });
       return new Map();
     });
     const service = alertService({ deps: depsFor(rt, clusters, { signal: inv.signal, log: logger }), inventory: rt.inventory, store });
-    for (const alarm of alarms) for (const d of await service.receiveCloudWatch(alarm)) decisions[d.decision] = (decisions[d.decision] ?? 0) + 1;
+    for (const alarm of alarms)
+      for (const d of await service.receiveCloudWatch(alarm)) decisions[d.decision] = (decisions[d.decision] ?? 0) + 1;
   }
   const summary = { alarms: alarms.length, rejected, decisions };
   inv.log.info('alarms received', { ...summary });
@@ -83,7 +90,10 @@ async function receiveAlarms(event: unknown, inv: Invocation, runtime: ApiRuntim
  */
 export function alertHandler(runtime: () => ApiRuntime) {
   const http = apiHandler(runtime);
-  const sns = withInvocation(() => runtime().rt, (event: unknown, inv) => receiveAlarms(event, inv, runtime()));
+  const sns = withInvocation(
+    () => runtime().rt,
+    (event: unknown, inv) => receiveAlarms(event, inv, runtime()),
+  );
   function handle(event: HttpApiEvent, context?: LambdaContext): Promise<HttpApiResult>;
   function handle(event: unknown, context?: LambdaContext): Promise<AlarmSummary | HttpApiResult>;
   function handle(event: unknown, context?: LambdaContext): Promise<AlarmSummary | HttpApiResult> {

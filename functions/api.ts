@@ -61,7 +61,10 @@ const resultOf = (r: ApiResponse): HttpApiResult => ({ statusCode: r.status, hea
  */
 function lambdaMetrics(source: Parameters<typeof createApi>[0], write: (line: string) => void) {
   return async () => {
-    const [{ RekeyMetrics }, { emfLines }] = await Promise.all([import('../shared/app/metrics/registry.js'), import('../shared/app/metrics/emf.js')]);
+    const [{ RekeyMetrics }, { emfLines }] = await Promise.all([
+      import('../shared/app/metrics/registry.js'),
+      import('../shared/app/metrics/emf.js'),
+    ]);
     const metrics = new RekeyMetrics({ deps: source.deps, inventory: source.inventory });
     for (const line of await emfLines(metrics.registry)) write(line);
     return metrics.text();
@@ -81,7 +84,10 @@ async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<Reado
  * recorded and queued here; the step function runs them. The log level set with PUT /v1/log/level holds for this
  * warm container. Alert routes use the runtime's remediation store (DynamoDB) when it has one.
  */
-export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: string) => void; rateLimit?: RouterOptions['rateLimit'] } = {}) {
+export function apiHandler(
+  runtime: () => ApiRuntime,
+  options: { write?: (line: string) => void; rateLimit?: RouterOptions['rateLimit'] } = {},
+) {
   let api: Api | undefined;
   const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
   const handle = withInvocation(
@@ -99,9 +105,14 @@ export function apiHandler(runtime: () => ApiRuntime, options: { write?: (line: 
           ...base,
           metrics: lambdaMetrics(base, write),
           ...(rt.aws.remediations && { alerts: alertService({ deps, inventory: rt.inventory, store: rt.aws.remediations }) }),
-          readiness: [{ name: 'store', check: async () => {
+          readiness: [
+            {
+              name: 'store',
+              check: async () => {
                 await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`);
-              } }],
+              },
+            },
+          ],
           router: { timeoutMs: event.timeoutMs, ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }) },
         });
       }
@@ -117,7 +128,10 @@ export function lazyApiRuntime(): () => ApiRuntime {
   let built: ApiRuntime | undefined;
   return () => {
     if (!built) {
-      const logger = leveledJsonLogger({ level: process.env[FunctionEnv.logLevel] ?? 'info', write: (l) => process.stdout.write(l + '\n') });
+      const logger = leveledJsonLogger({
+        level: process.env[FunctionEnv.logLevel] ?? 'info',
+        write: (l) => process.stdout.write(l + '\n'),
+      });
       built = { rt: lazyRuntime(() => coldStart({ log: logger }))(), logger };
     }
     return built;

@@ -35,7 +35,12 @@ export function delayHandler(runtime: () => DelayRuntime) {
         const outcome = await rt.queue.relay(parsed.value);
         rt.log.debug('delayed step relayed', { rotationId: parsed.value.message.rotationId, step: parsed.value.message.step, outcome });
       },
-      { fifo: false, log: rt.log, onError: (record, e) => rt.log.warn('delayed step not relayed, will retry', { messageId: record.messageId, error: (e as Error).message }) },
+      {
+        fifo: false,
+        log: rt.log,
+        onError: (record, e) =>
+          rt.log.warn('delayed step not relayed, will retry', { messageId: record.messageId, error: (e as Error).message }),
+      },
     );
   };
 }
@@ -45,7 +50,11 @@ function fromEnv(env: NodeJS.ProcessEnv = process.env): DelayRuntime {
   const delayQueueUrl = env.REKEY_DELAY_QUEUE_URL;
   if (!queueUrl || !delayQueueUrl) throw new UsageError('missing environment variable(s) REKEY_STEP_QUEUE_URL, REKEY_DELAY_QUEUE_URL');
   const dlq = env.REKEY_EVENTS_DLQ_URL;
-  return { queue: new SqsStepQueue({ queueUrl, delayQueueUrl, ...(env.AWS_REGION && { region: env.AWS_REGION }) }), log: jsonLogger({ level: env.LOG_LEVEL }), ...(dlq && { deadLetterQueueUrl: dlq }) };
+  return {
+    queue: new SqsStepQueue({ queueUrl, delayQueueUrl, ...(env.AWS_REGION && { region: env.AWS_REGION }) }),
+    log: jsonLogger({ level: env.LOG_LEVEL }),
+    ...(dlq && { deadLetterQueueUrl: dlq }),
+  };
 }
 
 let built: DelayRuntime | undefined;

@@ -27,7 +27,12 @@ export function restartHandler(runtime: () => LambdaRuntime) {
     }
     const rekeyEvent = { type: parsed.value['detail-type'], detail } as RekeyEvent;
     await handleRestartEvent(await deps(), rt.inventory, rekeyEvent);
-    log.info('restart event handled', { type: rekeyEvent.type, item: detail.item, cluster: detail.cluster, ...(detail.rotationId && { rotationId: detail.rotationId }) });
+    log.info('restart event handled', {
+      type: rekeyEvent.type,
+      item: detail.item,
+      cluster: detail.cluster,
+      ...(detail.rotationId && { rotationId: detail.rotationId }),
+    });
     return RestartEventOutcome.Handled;
   });
 }
@@ -39,7 +44,13 @@ async function reject(rt: LambdaRuntime, log: Logger, event: unknown, reason: st
   if (rt.eventsDeadLetterQueueUrl) {
     await rt.aws.queue
       .deadLetter(JSON.stringify(event ?? null), reason, { sourceMessageId: eventId }, rt.eventsDeadLetterQueueUrl)
-      .catch((e: unknown) => log.error('the events DLQ refused a rejected event: it is recorded only in this log', { eventId, reason, error: e instanceof Error ? e.message : String(e) }));
+      .catch((e: unknown) =>
+        log.error('the events DLQ refused a rejected event: it is recorded only in this log', {
+          eventId,
+          reason,
+          error: e instanceof Error ? e.message : String(e),
+        }),
+      );
   }
   return RestartEventOutcome.Rejected;
 }

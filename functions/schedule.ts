@@ -41,7 +41,13 @@ export function scheduleHandler(runtime: () => LambdaRuntime) {
       rotations: result.started.map((s) => s.rotationId),
       requests: result.requests.length,
     };
-    log.info('scan done', { ...summary, started: result.started, skipped: result.skipped, recovered: result.recovered, requests: result.requests });
+    log.info('scan done', {
+      ...summary,
+      started: result.started,
+      skipped: result.skipped,
+      recovered: result.recovered,
+      requests: result.requests,
+    });
     return summary;
   });
 }

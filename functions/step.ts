@@ -10,13 +10,17 @@ import { handleStepRecord } from './lib/step-record.js';
  */
 export function stepHandler(runtime: () => LambdaRuntime) {
   return withInvocation(runtime, (event: unknown, { rt, log, deps }): Promise<SqsBatchResponse> =>
-    processBatch(event, async (record) => {
+    processBatch(
+      event,
+      async (record) => {
         await handleStepRecord(rt, deps, record);
-      }, {
-      fifo: true,
-      log,
-      onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
-    }),
+      },
+      {
+        fifo: true,
+        log,
+        onSkipped: (record) => rt.aws.queue.postpone(record.receiptHandle, 0),
+      },
+    ),
   );
 }
 

@@ -25,12 +25,27 @@ export function registerApply(cli: Command, ctx: CliContext): void {
       const progress = progressFor(Boolean(ctx.globals().json));
       const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
       const result = await (async () => {
-        const r = await apply(runtime.deps, inv, { onProgress: (n, m) => progress.update(`[${n}] ${m}`), recover: cliRecovery(runtime, cliLease()) });
+        const r = await apply(runtime.deps, inv, {
+          onProgress: (n, m) => progress.update(`[${n}] ${m}`),
+          recover: cliRecovery(runtime, cliLease()),
+        });
         // A due CA rotates with trust overlap (never a hard cut): drive its rotation to the end here.
-        if (r.rotations.length) await driveRotations(runtime.deps, inv, runtime.queue, { onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
+        if (r.rotations.length)
+          await driveRotations(runtime.deps, inv, runtime.queue, { onStep: (m) => progress.update(`${m.item}: ${m.step}`) });
         // A rotation still running was parked (a signing key waiting out its overlap): the next run finishes it.
-        const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter((x) => x && x.status !== RotationStatus.Completed && x.status !== RotationStatus.Running);
-        return { ...r, problems: [...r.problems, ...unfinished.map((x) => `rotation ${defined(x).id} of ${defined(x).item} ${defined(x).status}${defined(x).error ? `: ${defined(x).error}` : ''}`)] };
+        const unfinished = (await Promise.all(r.rotations.map((id) => runtime.deps.journal.get(id)))).filter(
+          (x) => x && x.status !== RotationStatus.Completed && x.status !== RotationStatus.Running,
+        );
+        return {
+          ...r,
+          problems: [
+            ...r.problems,
+            ...unfinished.map(
+              (x) =>
+                `rotation ${defined(x).id} of ${defined(x).item} ${defined(x).status}${defined(x).error ? `: ${defined(x).error}` : ''}`,
+            ),
+          ],
+        };
       })().finally(runtime.close);
       progress.done();
       // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
@@ -38,7 +53,12 @@ export function registerApply(cli: Command, ctx: CliContext): void {
         .filter((e) => e.type === EventType.RestartFailed)
         .map((e) => `restart failed in ${e.detail.cluster} for ${e.detail.item}${e.detail.reason ? `: ${e.detail.reason}` : ''}`);
       if (ctx.globals().json) printJson({ ...result, restartFailures });
-      else out([...formatRecovery(result.recovered), formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join('\n'));
+      else
+        out(
+          [...formatRecovery(result.recovered), formatApply(result, targetLabel(target), Date.now() - started), ...restartFailures].join(
+            '\n',
+          ),
+        );
       if (result.problems.length || restartFailures.length) ctx.run.exitCode = 1;
     });
 }

@@ -21,18 +21,27 @@ interface EnrolOptions {
 
 function post(url: URL, body: string, token: string, ca: string | undefined): Promise<{ status: number; json: Record<string, string> }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, ...(ca && { ca }), timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, string> });
-        } catch {
-          reject(new RekeyError(`${url.href}: answered ${res.statusCode} without JSON`));
-        }
-      });
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        ...(ca && { ca }),
+        timeout: 30_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, string> });
+          } catch {
+            reject(new RekeyError(`${url.href}: answered ${res.statusCode} without JSON`));
+          }
+        });
+      },
+    );
     req.on('error', (e) => reject(new RekeyError(`${url.href}: ${e.message}`, { cause: e, retryable: true })));
     req.end(body);
   });
@@ -51,7 +60,11 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
     .requiredOption('--key <file>', 'private key (PEM); made with mode 0600 when missing')
     .requiredOption('--out <dir>', 'where tls.crt and ca.crt are written')
     .requiredOption('--url <url>', 'the rekey API, e.g. https://rekey.example:8628')
-    .requiredOption('--name <dns>', 'DNS name for the certificate (CN is the first); repeat for more', (v: string, all: string[] | undefined) => [...(all ?? []), v])
+    .requiredOption(
+      '--name <dns>',
+      'DNS name for the certificate (CN is the first); repeat for more',
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
+    )
     .option('--token-env <var>', 'environment variable holding the bearer token', 'REKEY_TOKEN')
     .option('--cacert <file>', "PEM of the CA that signed the API's TLS certificate")
     .action(async (o: EnrolOptions) => {
@@ -79,12 +92,20 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
       const [first] = o.name;
       if (!first) throw new UsageError('give at least one --name');
       const csr = buildCsr({ subject: { commonName: first }, privateKey, altNames: { dnsNames: o.name, ipAddresses: [], uris: [] } });
-      const res = await post(url, JSON.stringify({ profile: o.profile, csr }), token, o.cacert ? readFileSync(o.cacert, 'utf8') : undefined);
-      if (res.status !== 200) throw new RekeyError(`enrolment refused (${res.status}): ${res.json.detail ?? res.json.title ?? 'no detail'}`);
+      const res = await post(
+        url,
+        JSON.stringify({ profile: o.profile, csr }),
+        token,
+        o.cacert ? readFileSync(o.cacert, 'utf8') : undefined,
+      );
+      if (res.status !== 200)
+        throw new RekeyError(`enrolment refused (${res.status}): ${res.json.detail ?? res.json.title ?? 'no detail'}`);
       mkdirSync(o.out, { recursive: true, mode: 0o700 });
       writeFileSync(join(o.out, 'tls.crt'), defined(res.json.certificate) + (res.json.chain ?? ''));
       writeFileSync(join(o.out, 'ca.crt'), res.json.ca ?? '');
-      if (ctx.globals().json) printJson({ serial: res.json.serial, notAfter: res.json.notAfter, cert: join(o.out, 'tls.crt'), ca: join(o.out, 'ca.crt') });
-      else out(`enrolled: serial ${res.json.serial}, valid until ${res.json.notAfter}; ${join(o.out, 'tls.crt')}, ${join(o.out, 'ca.crt')}`);
+      if (ctx.globals().json)
+        printJson({ serial: res.json.serial, notAfter: res.json.notAfter, cert: join(o.out, 'tls.crt'), ca: join(o.out, 'ca.crt') });
+      else
+        out(`enrolled: serial ${res.json.serial}, valid until ${res.json.notAfter}; ${join(o.out, 'tls.crt')}, ${join(o.out, 'ca.crt')}`);
     });
 }

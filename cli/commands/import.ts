@@ -52,15 +52,23 @@ async function fromFiles(o: ImportOptions, ctx: CliContext): Promise<void> {
   const dir = resolve(defined(o.files));
   const certPath = pick(dir, o.cert, ['tls.crt', 'server.crt']);
   const keyPath = pick(dir, o.key, ['tls.key', 'server.key']);
-  if (!certPath || !keyPath) throw new UsageError(`${dir}: no certificate and key (tls.crt/tls.key or server.crt/server.key; or give --cert and --key)`);
+  if (!certPath || !keyPath)
+    throw new UsageError(`${dir}: no certificate and key (tls.crt/tls.key or server.crt/server.key; or give --cert and --key)`);
   const caPath = pick(dir, undefined, ['ca.crt']);
   const inv = readInventory(o.file);
-  const files = { cert: readText(certPath, 'certificate'), key: readText(keyPath, 'key'), ...(caPath && { ca: readText(caPath, 'CA bundle') }) };
+  const files = {
+    cert: readText(certPath, 'certificate'),
+    key: readText(keyPath, 'key'),
+    ...(caPath && { ca: readText(caPath, 'CA bundle') }),
+  };
   const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log });
   try {
     const outcome = await importFiles(runtime.deps, inv, o.name, files);
     if (ctx.globals().json) printJson({ item: o.name, outcome, cert: certPath });
-    else out(outcome === 'stored' ? `${o.name}: ${certPath} stored as the first version` : `${o.name} already has a version: nothing imported`);
+    else
+      out(
+        outcome === 'stored' ? `${o.name}: ${certPath} stored as the first version` : `${o.name} already has a version: nothing imported`,
+      );
   } finally {
     await runtime.close();
   }
@@ -71,7 +79,10 @@ async function fromClusters(o: ImportOptions, ctx: CliContext): Promise<void> {
   const kubeconfig = o.kubeconfig && resolve(o.kubeconfig);
   if (kubeconfig && !existsSync(kubeconfig)) throw new UsageError(`--kubeconfig ${o.kubeconfig}: no such file`);
   const sources = kube.connectImportSources({ ...(kubeconfig && { kubeconfig }), contexts: o.context, log: ctx.log });
-  const snapshots = await readClusters(sources, { ...(o.namespace.length && { namespaces: o.namespace }), clusterResourceNamespace: o.clusterResourceNamespace });
+  const snapshots = await readClusters(sources, {
+    ...(o.namespace.length && { namespaces: o.namespace }),
+    clusterResourceNamespace: o.clusterResourceNamespace,
+  });
   const plan = buildImport(snapshots, { name: o.inventoryName, clusterResourceNamespace: o.clusterResourceNamespace, now: new Date() });
   // The document is checked like any inventory: an import that would not load is a bug to report, not to write.
   const inventory = validateInventory(plan.document, 'the imported inventory');
@@ -83,28 +94,43 @@ async function fromClusters(o: ImportOptions, ctx: CliContext): Promise<void> {
     await runtime.close();
   }
   const header = [
-    '# Imported by `rekey import` from ' + snapshots.map((s) => `${s.cluster}${s.certManagerInstalled ? '' : ' (no cert-manager)'}`).join(', ') + '.',
+    '# Imported by `rekey import` from ' +
+      snapshots.map((s) => `${s.cluster}${s.certManagerInstalled ? '' : ' (no cert-manager)'}`).join(', ') +
+      '.',
     '# adopt: true keeps each existing Secret as it is until its first rotation; authorities hold the imported CA keys.',
-    ...plan.notImportable.map((n) => `# not imported: ${n.cluster} ${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name}: ${n.reason}`),
+    ...plan.notImportable.map(
+      (n) => `# not imported: ${n.cluster} ${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name}: ${n.reason}`,
+    ),
     ...plan.notes.map((n) => `# note: ${n}`),
   ].join('\n');
   const yaml = `${header}\n${dump(plan.document, { lineWidth: 160, noRefs: true })}`;
   if (o.output) await writeAtomically(resolve(o.output), yaml);
   if (ctx.globals().json) {
-    printJson({ inventory: plan.document, notImportable: plan.notImportable, notes: plan.notes, authorities: stored, ...(o.output && { file: resolve(o.output) }) });
+    printJson({
+      inventory: plan.document,
+      notImportable: plan.notImportable,
+      notes: plan.notes,
+      authorities: stored,
+      ...(o.output && { file: resolve(o.output) }),
+    });
     return;
   }
   if (!o.output) out(yaml);
   const log = (s: string) => process.stderr.write(s + '\n');
-  log(`imported ${inventory.authorities.length} authorities (${stored.filter((s) => s.outcome === 'stored').length} stored with their keys in ${ctx.globals().state}), ${inventory.certificates.length} certificates${o.output ? ` -> ${resolve(o.output)}` : ''}`);
-  for (const n of plan.notImportable) log(`not imported: ${n.cluster} ${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name}: ${n.reason}`);
+  log(
+    `imported ${inventory.authorities.length} authorities (${stored.filter((s) => s.outcome === 'stored').length} stored with their keys in ${ctx.globals().state}), ${inventory.certificates.length} certificates${o.output ? ` -> ${resolve(o.output)}` : ''}`,
+  );
+  for (const n of plan.notImportable)
+    log(`not imported: ${n.cluster} ${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name}: ${n.reason}`);
   for (const n of plan.notes) log(`note: ${n}`);
 }
 
 export function registerImport(cli: Command, ctx: CliContext): void {
   cli
     .command('import')
-    .description('an inventory from what clusters hold (cert-manager objects, TLS Secrets, the workloads mounting them); or a certificate and key from files')
+    .description(
+      'an inventory from what clusters hold (cert-manager objects, TLS Secrets, the workloads mounting them); or a certificate and key from files',
+    )
     .option('--kubeconfig <file>', 'kubeconfig to read the clusters from (default: KUBECONFIG, ~/.kube/config)')
     .option('--context <name>', 'a kubeconfig context to import (repeat for several; default: the current one)', collect, [])
     .option('-n, --namespace <name>', 'only this namespace (repeat for several; default: all)', collect, [])

@@ -37,11 +37,15 @@ export function formatInspection(i: Inspection, now: Date): string {
       if (u.adopted) lines.push('    Adopted from an existing Secret');
     }
     if (u.chain) {
-      lines.push(`  Chain: ${u.chain.links.length ? u.chain.links.map((l) => l.subject).join(' -> ') + ' -> ' : ''}ends at ${u.chain.endsAt} (${u.chain.end})`);
+      lines.push(
+        `  Chain: ${u.chain.links.length ? u.chain.links.map((l) => l.subject).join(' -> ') + ' -> ' : ''}ends at ${u.chain.endsAt} (${u.chain.end})`,
+      );
     }
     if (u.credential) {
       const cr = u.credential;
-      lines.push(`  Credential: ${cr.type}, created ${cr.createdAt}${cr.login ? `, login ${cr.login}` : ''}${cr.kid ? `, kid ${cr.kid} (${cr.alg}), key set: ${cr.keySet?.join(', ')}` : ''}`);
+      lines.push(
+        `  Credential: ${cr.type}, created ${cr.createdAt}${cr.login ? `, login ${cr.login}` : ''}${cr.kid ? `, kid ${cr.kid} (${cr.alg}), key set: ${cr.keySet?.join(', ')}` : ''}`,
+      );
     }
     lines.push('  Versions:');
     if (!u.versions.length) lines.push('    none (not issued yet)');
@@ -49,14 +53,24 @@ export function formatInspection(i: Inspection, now: Date): string {
   }
   lines.push('', 'Synced to:');
   if (!i.synced.length && !i.files) lines.push('  nowhere');
-  for (const p of i.synced) lines.push(`  ${p.cluster}/${p.namespace}/${p.secret}: ${p.state}${p.version ? ` (version ${p.version})` : ''}${p.error ? ` ${p.error}` : ''}`);
+  for (const p of i.synced)
+    lines.push(
+      `  ${p.cluster}/${p.namespace}/${p.secret}: ${p.state}${p.version ? ` (version ${p.version})` : ''}${p.error ? ` ${p.error}` : ''}`,
+    );
   if (i.files) lines.push(`  host files: ${i.files.dir}/${i.files.cert}`);
   lines.push('', `Consumers: ${i.consumers.join(', ') || 'none listed'}`);
-  for (const f of i.foundConsumers ?? []) lines.push(`  ${f.cluster}: ${f.workload} uses ${f.secret} via ${f.via}${f.listed ? '' : ' (NOT LISTED: would miss restarts)'}`);
+  for (const f of i.foundConsumers ?? [])
+    lines.push(`  ${f.cluster}: ${f.workload} uses ${f.secret} via ${f.via}${f.listed ? '' : ' (NOT LISTED: would miss restarts)'}`);
   const r = i.lastRotation;
-  lines.push('', r ? `Last rotation: ${r.id} ${r.status} (${r.trigger}: ${r.reason}), started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : `, at step ${r.step}`}` : 'Last rotation: none');
+  lines.push(
+    '',
+    r
+      ? `Last rotation: ${r.id} ${r.status} (${r.trigger}: ${r.reason}), started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : `, at step ${r.step}`}`
+      : 'Last rotation: none',
+  );
   if (r?.error) lines.push(`  error: ${r.error}`);
-  for (const s of r?.steps ?? []) lines.push(`  ${s.step.padEnd(18)} ${s.status.padEnd(9)} ${s.at} ${ms(s.durationMs)}${s.attempt > 1 ? ` attempt ${s.attempt}` : ''}`);
+  for (const s of r?.steps ?? [])
+    lines.push(`  ${s.step.padEnd(18)} ${s.status.padEnd(9)} ${s.at} ${ms(s.durationMs)}${s.attempt > 1 ? ` attempt ${s.attempt}` : ''}`);
   return lines.join('\n');
 }
 

@@ -27,6 +27,9 @@ export function registerReport(cli: Command, ctx: CliContext): void {
       await rename(`${path}.tmp`, path);
       const bytes = Buffer.byteLength(html);
       if (ctx.globals().json) printJson({ file: path, bytes, units: data.units.length, rotations: data.rotations.length });
-      else out(`report of ${inv.name}: ${data.units.length} units, ${data.rotations.length} rotations -> ${path} (${(bytes / 1024).toFixed(0)} KiB)`);
+      else
+        out(
+          `report of ${inv.name}: ${data.units.length} units, ${data.rotations.length} rotations -> ${path} (${(bytes / 1024).toFixed(0)} KiB)`,
+        );
     });
 }

@@ -36,21 +36,34 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
         // A rotation of this item left running (a signing key waiting out its overlap) was resumed by recovery: that
         // one is what this run reports; no second one starts.
         const waiting = recovered.entries.find((e) => e.item === name && e.action === RecoveryAction.Resumed && e.rotationId);
-        const record = waiting?.rotationId ? { id: waiting.rotationId } : await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason, lease });
+        const record = waiting?.rotationId
+          ? { id: waiting.rotationId }
+          : await startRotation(deps, inv, name, { trigger: Trigger.Manual, reason: o.reason, lease });
         if (!json) out(waiting ? `rotation ${record.id} of ${name} resumed` : `rotation ${record.id} of ${name} started`);
-        await driveRotations(deps, inv, queue, { lease, onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`) });
+        await driveRotations(deps, inv, queue, {
+          lease,
+          onStep: (m) => progress.update(`${name}: ${m.step}${m.attempt ? ` (check ${m.attempt})` : ''}`),
+        });
         progress.done();
-        return { before, final: defined((await deps.journal.get(record.id))), after: await status(deps, inv) };
+        return { before, final: defined(await deps.journal.get(record.id)), after: await status(deps, inv) };
       })().finally(close);
-      if (json) printJson({ rotation: final, before: before.filter((s) => s.name.split('/')[0] === name), after: after.filter((s) => s.name.split('/')[0] === name) });
+      if (json)
+        printJson({
+          rotation: final,
+          before: before.filter((s) => s.name.split('/')[0] === name),
+          after: after.filter((s) => s.name.split('/')[0] === name),
+        });
       else {
         for (const h of final.history) out(`  ${h.status.padEnd(9)} ${h.step}${h.message ? `: ${h.message}` : ''}`);
         for (const a of after.filter((s) => s.name.split('/')[0] === name)) {
           const b = before.find((x) => x.name === a.name);
-          out(`  ${a.name}: ${b?.serial ? `serial ${b.serial.slice(0, 16)} -> ` : ''}${a.serial ? `serial ${a.serial.slice(0, 16)}` : `version ${a.version}`}`);
+          out(
+            `  ${a.name}: ${b?.serial ? `serial ${b.serial.slice(0, 16)} -> ` : ''}${a.serial ? `serial ${a.serial.slice(0, 16)}` : `version ${a.version}`}`,
+          );
         }
         out(`rotation ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
-        if (final.status === RotationStatus.Running) out(`  waits at ${final.step}: run \`rekey apply\`, \`rekey scan\` or \`rekey rotate ${name}\` again later to finish it`);
+        if (final.status === RotationStatus.Running)
+          out(`  waits at ${final.step}: run \`rekey apply\`, \`rekey scan\` or \`rekey rotate ${name}\` again later to finish it`);
       }
       // A rotation left waiting (a long overlap, parked for a later run) is not a failure.
       if (final.status !== RotationStatus.Completed && final.status !== RotationStatus.Running) ctx.run.exitCode = 1;

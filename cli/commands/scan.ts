@@ -54,16 +54,36 @@ export function registerScan(cli: Command, ctx: CliContext): void {
         }
         const rotations = (await Promise.all([...new Set(ids)].map((id) => runtime.deps.journal.get(id)))).flatMap((x) => (x ? [x] : []));
         const final = [...latest.values()];
-        return { ...r, requests: final, rotations: rotations.map((x) => ({ id: x.id, item: x.item, kind: x.kind, status: x.status, step: x.step, ...(x.error && { error: x.error }) })) };
+        return {
+          ...r,
+          requests: final,
+          rotations: rotations.map((x) => ({
+            id: x.id,
+            item: x.item,
+            kind: x.kind,
+            status: x.status,
+            step: x.step,
+            ...(x.error && { error: x.error }),
+          })),
+        };
       })().finally(runtime.close);
       if (json) printJson(result);
       else {
         for (const line of formatRecovery(result.recovered)) out(line);
-        for (const x of result.rotations) out(`rotation ${x.id} of ${x.item} (${x.kind}): ${x.status}${x.status === RotationStatus.Running ? ` (waits at ${x.step}; the next scan goes on)` : ''}${x.error ? `: ${x.error}` : ''}`);
-        for (const q of result.requests) out(`RotationRequest ${q.cluster}/${q.namespace}/${q.name} (${q.item}): ${q.phase}${q.rotationId ? ` rotation ${q.rotationId}` : ''}`);
-        for (const d of result.drift) out(`drift ${d.cluster}/${d.namespace}/${d.secret} (${d.item}): ${d.reason}${o.repair ? ' (repaired)' : ''}`);
+        for (const x of result.rotations)
+          out(
+            `rotation ${x.id} of ${x.item} (${x.kind}): ${x.status}${x.status === RotationStatus.Running ? ` (waits at ${x.step}; the next scan goes on)` : ''}${x.error ? `: ${x.error}` : ''}`,
+          );
+        for (const q of result.requests)
+          out(
+            `RotationRequest ${q.cluster}/${q.namespace}/${q.name} (${q.item}): ${q.phase}${q.rotationId ? ` rotation ${q.rotationId}` : ''}`,
+          );
+        for (const d of result.drift)
+          out(`drift ${d.cluster}/${d.namespace}/${d.secret} (${d.item}): ${d.reason}${o.repair ? ' (repaired)' : ''}`);
         for (const s of result.skipped) out(`skipped ${s.item}: ${s.reason}`);
-        out(`scan: ${result.started.length} rotation(s) started, ${result.issued.length} issued, ${result.requests.length} request(s), ${result.drift.length} drifted Secret(s)`);
+        out(
+          `scan: ${result.started.length} rotation(s) started, ${result.issued.length} issued, ${result.requests.length} request(s), ${result.drift.length} drifted Secret(s)`,
+        );
       }
       const failed = result.rotations.filter((x) => x.status === RotationStatus.Failed || x.status === RotationStatus.RolledBack);
       if (failed.length) ctx.run.exitCode = 1;

@@ -45,7 +45,8 @@ function port(text: string, flag: string): number {
 async function secretsClusterOf(inv: Inventory, flags: ServeFlags, live: ReadonlyMap<string, Cluster>, log: Logger): Promise<Cluster> {
   const name = flags.secretsCluster ?? defined(inv.clusters[0]).name;
   const ref = inv.clusters.find((c) => c.name === name);
-  if (!ref) throw new UsageError(`--secrets-cluster ${name}: the inventory has no such cluster (${inv.clusters.map((c) => c.name).join(', ')})`);
+  if (!ref)
+    throw new UsageError(`--secrets-cluster ${name}: the inventory has no such cluster (${inv.clusters.map((c) => c.name).join(', ')})`);
   const existing = live.get(name);
   if (existing?.workloads) return existing;
   const kubeconfig = flags.kubeconfig ?? defaultKubeconfig();
@@ -63,21 +64,30 @@ export function registerServe(cli: Command, ctx: CliContext): void {
     .option('--grpc-port <port>', 'gRPC port (TLS); "off" for none', '8728')
     .option('--address <host>', 'listen address', '0.0.0.0')
     .option('--tls-secret <ns/name>', 'serve with tls.crt/tls.key of this Secret, reloaded when it changes (default: self-signed)')
-    .option('--jwt-key-secret <ns/name>', 'the signing key Secret: used if it holds a key, filled with the stored (or a new) key if missing or empty')
+    .option(
+      '--jwt-key-secret <ns/name>',
+      'the signing key Secret: used if it holds a key, filled with the stored (or a new) key if missing or empty',
+    )
     .option('--secrets-cluster <name>', 'inventory cluster holding those Secrets (default: the first)')
     .option('--out <dir>', 'rotations render Secrets as DIR/<cluster>/<namespace>/<name>.yaml')
     .option('--kubeconfig <file>', 'rotations write into the clusters of this kubeconfig')
     .option('--rate-limit <n>', 'requests per second per client (bursts of twice that); 0: no limit', '50')
     .option('--tls-reload-interval <duration>', 'how often the TLS Secret is re-read', '10s')
-    .addOption(new Option('--log-level <level>', 'initial log level (PUT /v1/log/level changes it)').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'initial log level (PUT /v1/log/level changes it)')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
     .action(async (flags: ServeFlags) => {
       const inv = readInventory(flags.file);
       const httpPort = port(flags.httpPort, '--http-port');
       const grpcPort = flags.grpcPort === 'off' ? undefined : port(flags.grpcPort, '--grpc-port');
       const rate = Number(flags.rateLimit);
-      if (!Number.isFinite(rate) || rate < 0) throw new UsageError(`--rate-limit ${flags.rateLimit}: expected a number of requests per second`);
+      if (!Number.isFinite(rate) || rate < 0)
+        throw new UsageError(`--rate-limit ${flags.rateLimit}: expected a number of requests per second`);
       const reloadMs = parseDuration(flags.tlsReloadInterval);
-      if (!reloadMs || reloadMs < 1000) throw new UsageError(`--tls-reload-interval ${flags.tlsReloadInterval}: expected a duration of at least 1s`);
+      if (!reloadMs || reloadMs < 1000)
+        throw new UsageError(`--tls-reload-interval ${flags.tlsReloadInterval}: expected a duration of at least 1s`);
       const tlsRef = flags.tlsSecret ? parseSecretRef(flags.tlsSecret, '--tls-secret') : undefined;
       const keyRef = flags.jwtKeySecret ? parseSecretRef(flags.jwtKeySecret, '--jwt-key-secret') : undefined;
       if (!isLogLevel(flags.logLevel)) throw new UsageError(`--log-level ${flags.logLevel}: expected debug, info, warn or error`);
@@ -120,13 +130,22 @@ export function registerServe(cli: Command, ctx: CliContext): void {
             .catch((e: unknown) => logger.error('rotation drive stopped', { error: e instanceof Error ? e.message : String(e) }));
         };
 
-        const readiness: ReadinessCheck[] = [{ name: 'store', check: async () => {
+        const readiness: ReadinessCheck[] = [
+          {
+            name: 'store',
+            check: async () => {
               await deps.store.describe(`rekey/${inv.name}/_api/jwt-signing-key`);
-            } }];
+            },
+          },
+        ];
         for (const c of deps.clusters.values()) {
-          if (c.workloads) readiness.push({ name: `cluster:${c.name}`, check: async () => {
+          if (c.workloads)
+            readiness.push({
+              name: `cluster:${c.name}`,
+              check: async () => {
                 await c.secrets.getSecret('default', 'rekey-readiness-probe');
-              } });
+              },
+            });
         }
 
         const api = createApi({
@@ -137,23 +156,39 @@ export function registerServe(cli: Command, ctx: CliContext): void {
           metrics: () => metrics.text(),
           rotationStarted,
           readiness,
-          alerts: alertService({ deps, inventory: inv, store: new RemediationFile(join(resolve(ctx.globals().state), 'remediations.json')), rotationStarted }),
+          alerts: alertService({
+            deps,
+            inventory: inv,
+            store: new RemediationFile(join(resolve(ctx.globals().state), 'remediations.json')),
+            rotationStarted,
+          }),
           router: { rateLimit: rate === 0 ? false : { perSecond: rate, burst: Math.max(1, rate * 2) } },
         });
         const https = await listenHttps({ router: api.router, tls, port: httpPort, host: flags.address });
         stops.push(() => https.close());
-        const grpc = grpcPort === undefined ? undefined : await (await import('../../shared/app/api/grpc.js')).startGrpc({ api, tls, port: grpcPort, host: flags.address });
+        const grpc =
+          grpcPort === undefined
+            ? undefined
+            : await (await import('../../shared/app/api/grpc.js')).startGrpc({ api, tls, port: grpcPort, host: flags.address });
         if (grpc) stops.push(() => grpc.close());
         if (tlsRef) {
-          const stopWatch = watchTlsSecret(defined(secrets).secrets, tlsRef, tls, (next) => {
-            tls = next;
-            https.setTls(next);
-            grpc?.setTls(next);
-          }, { intervalMs: reloadMs, log: logger });
+          const stopWatch = watchTlsSecret(
+            defined(secrets).secrets,
+            tlsRef,
+            tls,
+            (next) => {
+              tls = next;
+              https.setTls(next);
+              grpc?.setTls(next);
+            },
+            { intervalMs: reloadMs, log: logger },
+          );
           stops.push(stopWatch);
         }
         logger.info('API listening', { https: https.port, grpc: grpc?.port, tls: tls.source });
-        out(JSON.stringify({ listening: { https: https.port, ...(grpc && { grpc: grpc.port }), address: flags.address, tls: tls.source } }));
+        out(
+          JSON.stringify({ listening: { https: https.port, ...(grpc && { grpc: grpc.port }), address: flags.address, tls: tls.source } }),
+        );
 
         await new Promise<void>((resolve) => {
           const done = () => resolve();

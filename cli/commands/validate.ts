@@ -14,7 +14,16 @@ export function registerValidate(cli: Command, ctx: CliContext): void {
       // Valid but unwise settings: on stderr, so stdout stays the verdict (and valid JSON with --json).
       const warnings = inventoryWarnings(inv);
       for (const w of warnings) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
-      if (ctx.globals().json) printJson({ valid: true, warnings: warnings.map(({ path, message }) => ({ path, message })), inventory: inv.name, authorities: inv.authorities.length, certificates: inv.certificates.length, credentials: inv.credentials.length, clusters: inv.clusters.map((c) => c.name) });
+      if (ctx.globals().json)
+        printJson({
+          valid: true,
+          warnings: warnings.map(({ path, message }) => ({ path, message })),
+          inventory: inv.name,
+          authorities: inv.authorities.length,
+          certificates: inv.certificates.length,
+          credentials: inv.credentials.length,
+          clusters: inv.clusters.map((c) => c.name),
+        });
       else out(`${o.file}: valid inventory ${inv.name}: ${describeInventory(inv)}`);
     });
 }

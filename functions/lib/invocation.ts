@@ -22,7 +22,10 @@ export interface Invocation {
  * The per-invocation setup every handler needs, in one place: build (or reuse) the runtime, derive the deadline
  * signal from the context's remaining time, connect clusters lazily, dispose of the timer at the end.
  */
-export function withInvocation<E, R>(runtime: () => LambdaRuntime, body: (event: E, invocation: Invocation) => Promise<R>): (event: E, context?: LambdaContext) => Promise<R> {
+export function withInvocation<E, R>(
+  runtime: () => LambdaRuntime,
+  body: (event: E, invocation: Invocation) => Promise<R>,
+): (event: E, context?: LambdaContext) => Promise<R> {
   return async (event, context) => {
     const rt = runtime();
     const { signal, dispose } = remainingTimeSignal(context);

@@ -10,7 +10,10 @@ export interface SqsRecord {
   readonly messageId: string;
   readonly receiptHandle: string;
   readonly body: string;
-  readonly attributes: Readonly<Record<string, string | undefined>> & { readonly ApproximateReceiveCount?: string; readonly MessageGroupId?: string };
+  readonly attributes: Readonly<Record<string, string | undefined>> & {
+    readonly ApproximateReceiveCount?: string;
+    readonly MessageGroupId?: string;
+  };
   readonly eventSource?: string;
   readonly eventSourceARN?: string;
 }
@@ -39,7 +42,10 @@ export const TIME_MARGIN_MS = 10_000;
  * An AbortSignal that fires `marginMs` before the invocation times out, so long waits (rollouts, backoff) stop in
  * time to record where they got to. `dispose` clears the timer.
  */
-export function remainingTimeSignal(context: LambdaContext | undefined, marginMs = TIME_MARGIN_MS): { signal: AbortSignal; dispose: () => void } {
+export function remainingTimeSignal(
+  context: LambdaContext | undefined,
+  marginMs = TIME_MARGIN_MS,
+): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   if (!context) return { signal: controller.signal, dispose: () => undefined };
   const left = Math.max(0, context.getRemainingTimeInMillis() - marginMs);

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { isAbsolute, join } from 'node:path';
-import { awsOptionsFromEnv, createAwsAdapters, eksTokenProvider, type AwsAdapterOptions, type SqsStepQueue } from '../../shared/adapters/aws/index.js';
+import {
+  awsOptionsFromEnv,
+  createAwsAdapters,
+  eksTokenProvider,
+  type AwsAdapterOptions,
+  type SqsStepQueue,
+} from '../../shared/adapters/aws/index.js';
 import { DynamoDbRemediationStore } from '../../shared/adapters/aws/dynamodb-remediations.js';
 import type { RemediationStore } from '../../shared/app/alerts/store.js';
 import { TlsProber } from '../../shared/adapters/probe/index.js';
@@ -72,7 +78,9 @@ export function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Inv
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read the inventory ${path} (${FunctionEnv.inventoryFile}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      `cannot read the inventory ${path} (${FunctionEnv.inventoryFile}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   return loadInventory(text, file);
 }
@@ -80,7 +88,10 @@ export function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Inv
 /** `dc1=prod-eu,dc2=prod-us`: inventory cluster -> EKS cluster name. */
 function parseEksClusters(text: string): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [k, v] = pair.split('=');
     if (!k || !v) throw new UsageError(`${FunctionEnv.eksClusters}: "${pair}" is not inventoryCluster=eksCluster`);
     map[k] = v;
@@ -89,7 +100,10 @@ function parseEksClusters(text: string): Record<string, string> {
 }
 
 interface KubeModule {
-  connectClusters(refs: Inventory['clusters'], options: { kubeconfig?: string; kubeconfigYaml?: string; tokenProvider?: (c: string) => Promise<string>; log: Logger }): Promise<Map<string, Cluster>>;
+  connectClusters(
+    refs: Inventory['clusters'],
+    options: { kubeconfig?: string; kubeconfigYaml?: string; tokenProvider?: (c: string) => Promise<string>; log: Logger },
+  ): Promise<Map<string, Cluster>>;
 }
 
 /**
@@ -97,20 +111,37 @@ interface KubeModule {
  * `rekey/<inventory>/kubeconfig`), or the file KUBECONFIG names when no secret is configured and the file is set
  * (local runs). With REKEY_EKS_CLUSTERS, bearer tokens are presigned STS URLs (like `aws eks get-token`).
  */
-async function connect(inventory: Inventory, aws: FunctionAdapters, log: Logger, env: NodeJS.ProcessEnv): Promise<ReadonlyMap<string, Cluster>> {
+async function connect(
+  inventory: Inventory,
+  aws: FunctionAdapters,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+): Promise<ReadonlyMap<string, Cluster>> {
   const kube = (await import('../../shared/adapters/kube/index.js')) as KubeModule;
   const eks = env[FunctionEnv.eksClusters];
   // The function's own credentials (its role), as the Secrets Manager client resolved them.
-  const credentials = (aws.store as { client?: { config: { credentials: () => Promise<AwsCredentialIdentity> } } }).client?.config.credentials;
+  const credentials = (aws.store as { client?: { config: { credentials: () => Promise<AwsCredentialIdentity> } } }).client?.config
+    .credentials;
   if (eks && !credentials) throw new UsageError(`${FunctionEnv.eksClusters} needs AWS credentials, and this runtime's store has none`);
-  const tokenProvider = eks && credentials ? eksTokenProvider({ region: env.AWS_REGION ?? 'us-east-1', credentials, clusterNames: parseEksClusters(eks) }) : undefined;
-  const secretName = env[FunctionEnv.kubeconfigSecret] ?? (env[FunctionEnv.kubeconfigFile] ? undefined : `rekey/${inventory.name}/kubeconfig`);
+  const tokenProvider =
+    eks && credentials
+      ? eksTokenProvider({ region: env.AWS_REGION ?? 'us-east-1', credentials, clusterNames: parseEksClusters(eks) })
+      : undefined;
+  const secretName =
+    env[FunctionEnv.kubeconfigSecret] ?? (env[FunctionEnv.kubeconfigFile] ? undefined : `rekey/${inventory.name}/kubeconfig`);
   if (secretName) {
     const stored = await aws.store.getVersion(secretName);
-    if (!stored) throw new UsageError(`no kubeconfig in Secrets Manager at ${secretName} (${FunctionEnv.kubeconfigSecret}); store one, or set ${FunctionEnv.kubeconfigFile} for a local run`);
+    if (!stored)
+      throw new UsageError(
+        `no kubeconfig in Secrets Manager at ${secretName} (${FunctionEnv.kubeconfigSecret}); store one, or set ${FunctionEnv.kubeconfigFile} for a local run`,
+      );
     return kube.connectClusters(inventory.clusters, { kubeconfigYaml: stored.value, ...(tokenProvider && { tokenProvider }), log });
   }
-  return kube.connectClusters(inventory.clusters, { kubeconfig: defined(defined(env[FunctionEnv.kubeconfigFile]).split(':')[0]), ...(tokenProvider && { tokenProvider }), log });
+  return kube.connectClusters(inventory.clusters, {
+    kubeconfig: defined(defined(env[FunctionEnv.kubeconfigFile]).split(':')[0]),
+    ...(tokenProvider && { tokenProvider }),
+    log,
+  });
 }
 
 export interface ColdStartOptions {
@@ -125,7 +156,10 @@ export interface ColdStartOptions {
 /** The AWS adapters of a function, with the remediation store on the journal table (same client). */
 function awsFunctionAdapters(options: AwsAdapterOptions, inventory: string): FunctionAdapters {
   const adapters = createAwsAdapters(options);
-  return { ...adapters, remediations: new DynamoDbRemediationStore({ tableName: options.journalTable, inventory, client: adapters.journal.client }) };
+  return {
+    ...adapters,
+    remediations: new DynamoDbRemediationStore({ tableName: options.journalTable, inventory, client: adapters.journal.client }),
+  };
 }
 
 /** Builds the runtime from the environment; tests pass any part ready-made. */
@@ -135,7 +169,8 @@ export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
   const inventory = options.inventory ?? readPackagedInventory(env);
   const aws = options.aws ?? awsFunctionAdapters(awsOptionsFromEnv(env), inventory.name);
   const attempts = env[FunctionEnv.maxAttempts];
-  if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts)) throw new UsageError(`${FunctionEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
+  if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts))
+    throw new UsageError(`${FunctionEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
   let connected: Promise<ReadonlyMap<string, Cluster>> | undefined;
   const clusters =
     options.clusters ??
@@ -160,7 +195,11 @@ export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
 }
 
 /** The Deps of one invocation: the runtime's adapters, the clusters, restarts through EventBridge, the deadline. */
-export function depsFor(rt: LambdaRuntime, clusters: ReadonlyMap<string, Cluster>, options: { signal?: AbortSignal; log?: Logger } = {}): Deps {
+export function depsFor(
+  rt: LambdaRuntime,
+  clusters: ReadonlyMap<string, Cluster>,
+  options: { signal?: AbortSignal; log?: Logger } = {},
+): Deps {
   const live = [...clusters.values()].some((c) => c.workloads);
   const base = {
     store: rt.aws.store,

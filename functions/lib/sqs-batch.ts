@@ -24,7 +24,12 @@ function groupOf(raw: unknown): string | undefined {
 export async function processBatch(
   event: unknown,
   handle: (record: SqsRecord) => Promise<void>,
-  options: { fifo: boolean; log: Logger; onError?: (record: SqsRecord, error: unknown) => void; onSkipped?: (record: SqsRecord) => Promise<void> },
+  options: {
+    fifo: boolean;
+    log: Logger;
+    onError?: (record: SqsRecord, error: unknown) => void;
+    onSkipped?: (record: SqsRecord) => Promise<void>;
+  },
 ): Promise<SqsBatchResponse> {
   const failed: { itemIdentifier: string }[] = [];
   const batch = check(sqsEventSchema, event);

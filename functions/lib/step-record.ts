@@ -23,14 +23,23 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
   const receives = receiveCountOf(record);
   const deadLetter = async (reason: string, rotationId?: string) => {
     rt.log.error('step message dead-lettered', { messageId: record.messageId, reason, ...(rotationId && { rotationId }) });
-    await rt.aws.queue.deadLetter(record.body, reason, { sourceMessageId: record.messageId, receiveCount: receives, ...(record.attributes.MessageGroupId && { group: record.attributes.MessageGroupId }), ...(rotationId && { rotationId }) });
+    await rt.aws.queue.deadLetter(record.body, reason, {
+      sourceMessageId: record.messageId,
+      receiveCount: receives,
+      ...(record.attributes.MessageGroupId && { group: record.attributes.MessageGroupId }),
+      ...(rotationId && { rotationId }),
+    });
     return StepRecordOutcome.DeadLettered;
   };
 
   const parsed = parseJson(stepMessageSchema, record.body);
   if (!parsed.ok) return deadLetter(`malformed step message: ${parsed.reason}`);
   const message = parsed.value;
-  if (message.inventory !== rt.inventory.name) return deadLetter(`step message for inventory "${message.inventory}", but this function serves "${rt.inventory.name}"`, message.rotationId);
+  if (message.inventory !== rt.inventory.name)
+    return deadLetter(
+      `step message for inventory "${message.inventory}", but this function serves "${rt.inventory.name}"`,
+      message.rotationId,
+    );
 
   const fields = { rotationId: message.rotationId, item: message.item, step: message.step, attempt: message.attempt, receives };
   // Connecting the clusters can fail (kubeconfig secret unreachable): retryable, and the rotation is not failed for it.
@@ -50,7 +59,9 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
     if (shouldRetryStep(error, receives, rt.stepMaxAttempts)) {
       const delay = stepRetryDelaySeconds(receives);
       rt.log.warn('step failed, will retry', { ...fields, error: error.message, retryInSeconds: delay });
-      await rt.aws.queue.postpone(record.receiptHandle, delay).catch((p: unknown) => rt.log.warn('could not set the retry delay', { ...fields, error: (p as Error).message }));
+      await rt.aws.queue
+        .postpone(record.receiptHandle, delay)
+        .catch((p: unknown) => rt.log.warn('could not set the retry delay', { ...fields, error: (p as Error).message }));
       throw error;
     }
     if (error instanceof LeaseHeldError) {

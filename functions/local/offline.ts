@@ -38,7 +38,8 @@ async function main(): Promise<void> {
       prefix: { type: 'string', default: 'rekey-offline' },
     },
   });
-  if (!process.env.AWS_ENDPOINT_URL) throw new Error('set AWS_ENDPOINT_URL to a local AWS (moto: bash test/infra/up.sh moto), so nothing reaches a real account');
+  if (!process.env.AWS_ENDPOINT_URL)
+    throw new Error('set AWS_ENDPOINT_URL to a local AWS (moto: bash test/infra/up.sh moto), so nothing reaches a real account');
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -47,16 +48,30 @@ async function main(): Promise<void> {
 
   const r = await provisionAwsResources({ prefix: values.prefix, stepVisibilitySeconds: 30 });
   log.info('resources ready', { ...r });
-  const aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable });
+  const aws = createAwsAdapters({
+    stepQueueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    deadLetterQueueUrl: r.deadLetterQueueUrl,
+    eventBusName: r.eventBusName,
+    journalTable: r.journalTable,
+  });
 
   let clusters: (() => Promise<ReadonlyMap<string, Cluster>>) | undefined;
   if (!process.env.KUBECONFIG) {
     const out = resolve(values.out);
-    const manifests = new Map<string, Cluster>(inventory.clusters.map((c) => [c.name, { name: c.name, secrets: new ManifestWriter(join(out, c.name)) }]));
+    const manifests = new Map<string, Cluster>(
+      inventory.clusters.map((c) => [c.name, { name: c.name, secrets: new ManifestWriter(join(out, c.name)) }]),
+    );
     clusters = () => Promise.resolve(manifests);
     log.info('no KUBECONFIG: Secrets are written as manifests, restarts are only requested', { out });
   }
-  const rt = coldStart({ inventory, aws, log, env: { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl }, ...(clusters && { clusters }) });
+  const rt = coldStart({
+    inventory,
+    aws,
+    log,
+    env: { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl },
+    ...(clusters && { clusters }),
+  });
 
   const runner = new LocalRunner({
     poller: new SqsPoller(),
@@ -70,10 +85,16 @@ async function main(): Promise<void> {
   }).start();
 
   const schedule = scheduleHandler(() => rt);
-  const scan = () => schedule({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch((e: unknown) => log.error('scan failed', { error: (e as Error).message }));
+  const scan = () =>
+    schedule({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch((e: unknown) =>
+      log.error('scan failed', { error: (e as Error).message }),
+    );
   await scan();
   for (const name of values.rotate ?? []) {
-    const record = await startRotation(depsFor(rt, await rt.clusters()), inventory, name, { trigger: Trigger.Manual, reason: 'npm run offline --rotate' });
+    const record = await startRotation(depsFor(rt, await rt.clusters()), inventory, name, {
+      trigger: Trigger.Manual,
+      reason: 'npm run offline --rotate',
+    });
     log.info('rotation started', { item: name, rotationId: record.id });
   }
   const every = Number(values.every) * 1000;

@@ -85,7 +85,11 @@ export class LocalRunner {
       return;
     }
     const done = records.filter((r) => !failed.has(r.messageId));
-    if (done.length) await this.options.poller.delete(url, done.map((r) => r.receiptHandle));
+    if (done.length)
+      await this.options.poller.delete(
+        url,
+        done.map((r) => r.receiptHandle),
+      );
   }
 
   private async events(records: SqsRecord[]): Promise<void> {

@@ -25,7 +25,12 @@ export function externalSigners(options: ExternalSignerOptions): CertificateSign
     if ('awsPrivateCa' in external) {
       const { PrivateCaSigner } = await import('./aws/private-ca-signer.js');
       const c = external.awsPrivateCa;
-      return new PrivateCaSigner({ arn: c.arn, signingAlgorithm: c.signingAlgorithm, ...(c.templateArn && { templateArn: c.templateArn }), authority: authority.name });
+      return new PrivateCaSigner({
+        arn: c.arn,
+        signingAlgorithm: c.signingAlgorithm,
+        ...(c.templateArn && { templateArn: c.templateArn }),
+        authority: authority.name,
+      });
     }
     const [{ AcmeSigner }, { Route53TxtRecords }] = await Promise.all([import('./acme/acme-signer.js'), import('./aws/route53-txt.js')]);
     const a = external.acme;
@@ -52,7 +57,10 @@ export function externalSigners(options: ExternalSignerOptions): CertificateSign
 }
 
 /** Signers when the inventory has external authorities, else nothing (most inventories). */
-export function signersFor(inventory: Inventory, options: Omit<ExternalSignerOptions, 'inventory'>): { signers: CertificateSigners } | Record<string, never> {
+export function signersFor(
+  inventory: Inventory,
+  options: Omit<ExternalSignerOptions, 'inventory'>,
+): { signers: CertificateSigners } | Record<string, never> {
   return inventory.authorities.some((a) => a.external) ? { signers: externalSigners({ ...options, inventory: inventory.name }) } : {};
 }
 

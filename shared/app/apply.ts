@@ -54,13 +54,15 @@ export async function apply(
     if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating) || mintedFromAny(d.unit.item, keysRotating)) return;
     if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
       // Never a hard cut: a CA that exists rotates with trust overlap, and what it signs moves with it.
-      if (!rotating.has(d.unit.item.name)) rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
+      if (!rotating.has(d.unit.item.name))
+        rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
       rotating.add(d.unit.item.name);
       return;
     }
     if (isSigningKey(d.unit.item) && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
       // Nor for a signing key: its successor is published before it signs, its tokens are minted again after.
-      if (!keysRotating.has(d.unit.item.name)) rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
+      if (!keysRotating.has(d.unit.item.name))
+        rotations.push((await startRotation(deps, inventory, d.unit.item.name, { trigger: Trigger.Apply, reason: d.reason })).id);
       keysRotating.add(d.unit.item.name);
       return;
     }
@@ -77,7 +79,11 @@ export async function apply(
   const problems = sync.secrets
     .filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable)
     .map((s) => `${s.cluster}/${s.namespace}/${s.secret} (${s.unit}): ${s.reason ?? s.change}`)
-    .concat(sync.reloads.filter((r) => r.result === ReloadResult.Failed).map((r) => `reload owed for ${r.units.join(', ')} (files written, not served yet): ${r.error ?? 'reload failed'}`));
+    .concat(
+      sync.reloads
+        .filter((r) => r.result === ReloadResult.Failed)
+        .map((r) => `reload owed for ${r.units.join(', ')} (files written, not served yet): ${r.error ?? 'reload failed'}`),
+    );
   return {
     inventory: inventory.name,
     decisions: decisions.map((d) => ({ unit: d.unit.key, kind: d.unit.item.kind, action: d.action, reason: d.reason })),
@@ -93,7 +99,9 @@ export async function apply(
  * checks (a failed check discards the pending version) and promotes.
  */
 export async function carryOut(deps: Deps, inventory: Inventory, reader: MaterialReader, d: IssuanceDecision): Promise<void> {
-  const versionId = d.adopted ? `adopted-${d.adopted.type === 'certificate' ? d.adopted.fingerprint.slice(0, 32) : randomUUID()}` : randomUUID();
+  const versionId = d.adopted
+    ? `adopted-${d.adopted.type === 'certificate' ? d.adopted.fingerprint.slice(0, 32) : randomUUID()}`
+    : randomUUID();
   if (d.adopted) {
     await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
   } else {

@@ -14,7 +14,10 @@ import { defined } from '../domain/defined.js';
 /** A CSR refused under its profile (bad signature, names outside it): the requester's fault, nothing issued. */
 export class EnrolRefusedError extends RekeyError {
   override readonly invalidInput = true;
-  constructor(readonly refusal: EnrolRefusal | 'BadCsr', message: string) {
+  constructor(
+    readonly refusal: EnrolRefusal | 'BadCsr',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -37,7 +40,8 @@ export interface Enrolled {
 }
 
 /** Where an enrolled certificate is recorded: under the API's own prefix, which the API's role may write. */
-export const enrolRecordName = (inventory: string, profile: string, serial: string): string => storeNameOf(inventory, `_api/enrol/${profile}/${serial}`);
+export const enrolRecordName = (inventory: string, profile: string, serial: string): string =>
+  storeNameOf(inventory, `_api/enrol/${profile}/${serial}`);
 
 /**
  * Signs a requester's CSR under an enrolment profile: the CSR's signature and names are checked against the profile,
@@ -87,7 +91,11 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
       notAfter,
       issuer: issuer.signer,
       serial: randomBytes(16),
-      profile: { kind: 'leaf', usage: profile.usage, altNames: { dnsNames: csr.dnsNames.length ? csr.dnsNames : [commonName], ipAddresses: [], uris: [] } },
+      profile: {
+        kind: 'leaf',
+        usage: profile.usage,
+        altNames: { dnsNames: csr.dnsNames.length ? csr.dnsNames : [commonName], ipAddresses: [], uris: [] },
+      },
     });
     certificate = built.pem;
     chain = chainBelow(issuer);
@@ -96,10 +104,24 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
   const x509 = new X509Certificate(certificate);
   const serial = x509.serialNumber.toLowerCase();
   const notAfter = new Date(x509.validTo).toISOString();
-  const record = { type: 'enrolment', profile: profile.name, serial, subject: x509.subject, names, requester: request.requester, at: deps.clock.now().toISOString(), notAfter, fingerprint: x509.fingerprint256, certificate };
+  const record = {
+    type: 'enrolment',
+    profile: profile.name,
+    serial,
+    subject: x509.subject,
+    names,
+    requester: request.requester,
+    at: deps.clock.now().toISOString(),
+    notAfter,
+    fingerprint: x509.fingerprint256,
+    certificate,
+  };
   const name = enrolRecordName(inventory.name, profile.name, serial);
   const versionId = randomUUID();
-  await deps.store.putPending(name, versionId, JSON.stringify(record), { description: `rekey enrolment ${profile.name} ${serial}`, tags: { 'rekey:inventory': inventory.name, 'rekey:enrol': profile.name, 'rekey:managed-by': 'rekey' } });
+  await deps.store.putPending(name, versionId, JSON.stringify(record), {
+    description: `rekey enrolment ${profile.name} ${serial}`,
+    tags: { 'rekey:inventory': inventory.name, 'rekey:enrol': profile.name, 'rekey:managed-by': 'rekey' },
+  });
   await deps.store.promote(name, versionId);
   deps.log.info('certificate enrolled', { profile: profile.name, serial, requester: request.requester, names: names.join(',') });
   return { certificate, chain, ca, serial, notAfter };

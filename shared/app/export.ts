@@ -34,7 +34,10 @@ export interface ExportResult {
  * `9lives.x` -> `_9LIVES_X` (a name may start with a digit; a variable may not).
  */
 export const envPrefixOf = (name: string): string => {
-  const prefix = name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+  const prefix = name
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
   return /^[0-9]/.test(prefix) || !prefix ? `_${prefix}` : prefix;
 };
 
@@ -43,7 +46,8 @@ const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function checkedPrefix(prefix: string | undefined, name: string): string {
   if (prefix === undefined) return envPrefixOf(name);
-  if (!SHELL_IDENTIFIER.test(prefix)) throw new UsageError('--prefix must be a shell variable name: letters, digits and _, not starting with a digit');
+  if (!SHELL_IDENTIFIER.test(prefix))
+    throw new UsageError('--prefix must be a shell variable name: letters, digits and _, not starting with a digit');
   return prefix;
 }
 
@@ -65,7 +69,15 @@ export async function exportItem(
   deps: Deps,
   inventory: Inventory,
   unitName: string,
-  options: { format: ExportFormat; dir?: string; defaultDir?: string; prefix?: string; password?: string; stage?: Stage; chain?: ExportChain },
+  options: {
+    format: ExportFormat;
+    dir?: string;
+    defaultDir?: string;
+    prefix?: string;
+    password?: string;
+    stage?: Stage;
+    chain?: ExportChain;
+  },
 ): Promise<ExportResult> {
   const itemName = defined(unitName.split('/')[0]);
   checkedPrefix(options.prefix, itemName); // bad input first, before the store is read
@@ -74,38 +86,64 @@ export async function exportItem(
   // A per-replica certificate has one version per pod: `kafka` alone, or `kafka/7` of 3 replicas, is not something to export.
   const units = unitsOf(inventory, item).map((u) => u.key);
   if (!units.includes(unitName)) {
-    throw new UsageError(units.length > 1 ? `${itemName} has one certificate per replica: export one of ${units.join(', ')}` : `${itemName} has no replicas: export ${units[0]}`);
+    throw new UsageError(
+      units.length > 1
+        ? `${itemName} has one certificate per replica: export one of ${units.join(', ')}`
+        : `${itemName} has no replicas: export ${units[0]}`,
+    );
   }
   const storeName = storeNameOf(inventory.name, unitName);
   const stage = options.stage ?? Stage.Current;
   const version = await deps.store.getVersion(storeName, { stage });
   if (!version) {
-    throw new NotFoundError(stage === Stage.Current ? `${unitName} has no current version yet (run apply first)` : `${unitName} has no ${stage} version`, { context: { item: unitName } });
+    throw new NotFoundError(
+      stage === Stage.Current ? `${unitName} has no current version yet (run apply first)` : `${unitName} has no ${stage} version`,
+      { context: { item: unitName } },
+    );
   }
   const m = decodeMaterial(version.value, storeName);
   if (m.type !== 'certificate') throw new UsageError(`${unitName} is a ${m.type}; export writes certificates`);
 
-  if (options.chain === ExportChain.Full && options.format !== ExportFormat.P12) throw new UsageError('--chain full applies to --format p12 (pem and env write the root to ca.crt)');
+  if (options.chain === ExportChain.Full && options.format !== ExportFormat.P12)
+    throw new UsageError('--chain full applies to --format p12 (pem and env write the root to ca.crt)');
   const dir = options.dir ? resolve(options.dir) : undefined;
-  if (inventory.items.get(itemName)?.kind === 'authority') return exportAuthority(unitName, m.cert + m.chain + (m.ca === m.cert ? '' : m.ca), options, dir);
+  if (inventory.items.get(itemName)?.kind === 'authority')
+    return exportAuthority(unitName, m.cert + m.chain + (m.ca === m.cert ? '' : m.ca), options, dir);
   const pemFiles = { 'ca.crt': m.ca, 'tls.crt': m.cert + m.chain, 'tls.key': m.key };
   switch (options.format) {
     case ExportFormat.Pem:
       if (!dir) return { files: [], stdout: m.cert + m.chain + m.key + m.ca };
-      return { files: Object.entries(pemFiles).map(([n, c]) => ({ path: join(dir, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 })), stdout: '' };
+      return {
+        files: Object.entries(pemFiles).map(([n, c]) => ({ path: join(dir, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 })),
+        stdout: '',
+      };
     case ExportFormat.Env: {
       const prefix = checkedPrefix(options.prefix, itemName);
       const target = dir ?? defaultTarget(options, unitName.replace('/', '-'));
-      const files = Object.entries(pemFiles).map(([n, c]) => ({ path: join(target, n), content: c, mode: n === 'tls.key' ? 0o600 : 0o644 }));
-      const lines = [`export ${prefix}_CA_CERT=${shellQuote(join(target, 'ca.crt'))}`, `export ${prefix}_CLIENT_CERT=${shellQuote(join(target, 'tls.crt'))}`, `export ${prefix}_CLIENT_KEY=${shellQuote(join(target, 'tls.key'))}`];
+      const files = Object.entries(pemFiles).map(([n, c]) => ({
+        path: join(target, n),
+        content: c,
+        mode: n === 'tls.key' ? 0o600 : 0o644,
+      }));
+      const lines = [
+        `export ${prefix}_CA_CERT=${shellQuote(join(target, 'ca.crt'))}`,
+        `export ${prefix}_CLIENT_CERT=${shellQuote(join(target, 'tls.crt'))}`,
+        `export ${prefix}_CLIENT_KEY=${shellQuote(join(target, 'tls.key'))}`,
+      ];
       return { files, stdout: lines.join('\n') + '\n' };
     }
     case ExportFormat.P12: {
       if (!options.password) throw new UsageError('p12 export needs a password (--password-env VAR)');
       const target = dir ?? defaultTarget(options, '');
       const root = options.chain === ExportChain.Full ? rootAbove(m.cert + m.chain, m.ca) : undefined;
-      if (options.chain === ExportChain.Full && !root) throw new NotFoundError(`${unitName}: its trust bundle (ca) holds no root above its chain`, { context: { item: unitName } });
-      const content = buildPkcs12({ key: privateKeyFromPem(m.key), certificatesPem: m.cert + m.chain + (root ?? ''), password: options.password, friendlyName: unitName });
+      if (options.chain === ExportChain.Full && !root)
+        throw new NotFoundError(`${unitName}: its trust bundle (ca) holds no root above its chain`, { context: { item: unitName } });
+      const content = buildPkcs12({
+        key: privateKeyFromPem(m.key),
+        certificatesPem: m.cert + m.chain + (root ?? ''),
+        password: options.password,
+        friendlyName: unitName,
+      });
       const path = join(target, `${unitName.replace('/', '-')}.p12`);
       return { files: [{ path, content, mode: 0o600 }], stdout: `${path}\n` };
     }
@@ -117,7 +155,12 @@ export async function exportItem(
 }
 
 /** An authority hands out its certificate (and the path to its root), never its key: that stays in the store. */
-function exportAuthority(name: string, bundle: string, options: { format: ExportFormat; prefix?: string; defaultDir?: string }, dir: string | undefined): ExportResult {
+function exportAuthority(
+  name: string,
+  bundle: string,
+  options: { format: ExportFormat; prefix?: string; defaultDir?: string },
+  dir: string | undefined,
+): ExportResult {
   switch (options.format) {
     case ExportFormat.Pem:
       return dir ? { files: [{ path: join(dir, 'ca.crt'), content: bundle, mode: 0o644 }], stdout: '' } : { files: [], stdout: bundle };

@@ -44,7 +44,13 @@ export interface RotationSummary {
   readonly finishedAt?: string;
   readonly step: string;
   readonly error?: string;
-  readonly steps: readonly { readonly step: string; readonly status: string; readonly at: string; readonly attempt: number; readonly durationMs?: number }[];
+  readonly steps: readonly {
+    readonly step: string;
+    readonly status: string;
+    readonly at: string;
+    readonly attempt: number;
+    readonly durationMs?: number;
+  }[];
   readonly restarts: Readonly<Record<string, { readonly state: string; readonly workloads?: readonly string[] }>>;
 }
 
@@ -76,7 +82,9 @@ export function summarizeRotation(r: RotationRecord): RotationSummary {
     previous = at;
     return { step: h.step, status: h.status, at: h.at, attempt: h.attempt, ...(durationMs !== undefined && { durationMs }) };
   });
-  const restarts = Object.fromEntries(Object.entries(r.restarts).map(([c, v]) => [c, { state: v.state, ...(v.workloads && { workloads: v.workloads }) }]));
+  const restarts = Object.fromEntries(
+    Object.entries(r.restarts).map(([c, v]) => [c, { state: v.state, ...(v.workloads && { workloads: v.workloads }) }]),
+  );
   return {
     id: r.id,
     status: r.status,
@@ -96,7 +104,13 @@ function credentialFacts(m: Material): CredentialFacts | undefined {
     case 'password':
       return { type: 'password', createdAt: m.createdAt, ...(m.login && { login: m.login }) };
     case 'signing-key':
-      return { type: 'signing-key', createdAt: m.createdAt, kid: m.kid, alg: m.alg, keySet: m.keySet.map((k) => (typeof k.kid === 'string' ? k.kid : '?')) };
+      return {
+        type: 'signing-key',
+        createdAt: m.createdAt,
+        kid: m.kid,
+        alg: m.alg,
+        keySet: m.keySet.map((k) => (typeof k.kid === 'string' ? k.kid : '?')),
+      };
     case 'token':
       return { type: 'token', createdAt: m.createdAt, kid: m.kid, expiresAt: m.expiresAt };
     case 'certificate':
@@ -126,7 +140,10 @@ export async function inspectItem(deps: Deps, inventory: Inventory, name: string
     let facts: Pick<UnitInspection, 'certificate' | 'chain' | 'credential' | 'adopted'> = {};
     if (current) {
       const m = decodeMaterial(current.value, unit.storeName);
-      currentVersions.set(unit.storeName, { versionId: current.versionId, ...(m.type === 'certificate' && { fingerprint: m.fingerprint }) });
+      currentVersions.set(unit.storeName, {
+        versionId: current.versionId,
+        ...(m.type === 'certificate' && { fingerprint: m.fingerprint }),
+      });
       if (m.type === 'certificate') {
         const der = pemBlocks(m.cert)[0];
         const chain = chainFacts(m.cert, m.chain, m.ca);

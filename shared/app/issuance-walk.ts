@@ -49,7 +49,10 @@ async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ mater
     const found = sink && (await sink.getSecret(placement.namespace, unit.secretName));
     if (!found) continue;
     const item = unit.item;
-    const result = item.kind === 'credential' ? adoptablePassword(item, found, now, specHashOf(unit)) : adoptableMaterial(unit, found, now, specHashOf(unit));
+    const result =
+      item.kind === 'credential'
+        ? adoptablePassword(item, found, now, specHashOf(unit))
+        : adoptableMaterial(unit, found, now, specHashOf(unit));
     return typeof result === 'string' ? { why: `${cluster}/${placement.namespace}/${unit.secretName}: ${result}` } : { material: result };
   }
   return {};
@@ -80,12 +83,20 @@ export async function walkIssuance(
       issuerFingerprint = changed.has(item.token.signingKey) ? 'changes-in-this-run' : key?.type === 'signing-key' ? key.kid : undefined;
     } else if (issuerName !== undefined) {
       const issuerCurrent = await reader.current(storeNameOf(inventory.name, issuerName));
-      issuerFingerprint = changed.has(issuerName) ? 'changes-in-this-run' : issuerCurrent?.material.type === 'certificate' ? issuerCurrent.material.fingerprint : undefined;
+      issuerFingerprint = changed.has(issuerName)
+        ? 'changes-in-this-run'
+        : issuerCurrent?.material.type === 'certificate'
+          ? issuerCurrent.material.fingerprint
+          : undefined;
     }
     const reason = decideIssuance({ unit, current, issuerFingerprint, specHash: specHashOf(unit), now });
     if (!reason) return undefined;
     let decision: IssuanceDecision;
-    if (reason === IssueReason.NeverIssued && item.adopt && (item.kind === 'certificate' || (item.kind === 'credential' && item.type === 'password'))) {
+    if (
+      reason === IssueReason.NeverIssued &&
+      item.adopt &&
+      (item.kind === 'certificate' || (item.kind === 'credential' && item.type === 'password'))
+    ) {
       const found = await findAdoptable(deps, unit, now);
       decision = found.material
         ? { unit, action: IssueAction.Adopt, reason: 'SecretAdopted', adopted: found.material }

@@ -18,7 +18,12 @@ export function storeTags(inventory: Inventory, unit: Unit): Record<string, stri
 }
 
 /** Makes new material for a unit: a certificate signed by its issuer's current version, or a credential. */
-export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers?: CertificateSigners | undefined }, unit: Unit, reader: MaterialReader, versionId?: string): Promise<Material> {
+export async function newMaterial(
+  deps: Pick<Deps, 'clock'> & { readonly signers?: CertificateSigners | undefined },
+  unit: Unit,
+  reader: MaterialReader,
+  versionId?: string,
+): Promise<Material> {
   const item = unit.item;
   const now = deps.clock.now();
   const specHash = specHashOf(unit);
@@ -39,7 +44,8 @@ export async function newMaterial(deps: Pick<Deps, 'clock'> & { readonly signers
     }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);
-      if (item.type === 'jwt-token') return mintToken(item, await reader.signingKey(defined(item.token).signingKey), reader.inventoryName, now, specHash);
+      if (item.type === 'jwt-token')
+        return mintToken(item, await reader.signingKey(defined(item.token).signingKey), reader.inventoryName, now, specHash);
       const previous = (await reader.current(unit.storeName))?.material;
       return newSigningKeyMaterial(item, now, specHash, previous?.type === 'signing-key' ? previous : undefined);
     }
@@ -64,21 +70,40 @@ export async function issuePending(
   shape: (m: Material) => Material = (m) => m,
 ): Promise<Material> {
   const material = shape(await newMaterial(deps, unit, reader, versionId));
-  const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
+  const { created } = await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), {
+    tags: storeTags(inventory, unit),
+    description: `rekey ${unit.item.kind} ${unit.key}`,
+  });
   if (!created) return reader.pending(unit, versionId);
   const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };
   await deps.events.publish([
     material.type === 'certificate'
-      ? makeEvent(EventType.CertificateIssued, base, { versionId, serial: material.serial, fingerprint: material.fingerprint, notAfter: material.notAfter, keyType: material.keyType, ...(material.issuer && { issuer: material.issuer }) })
+      ? makeEvent(EventType.CertificateIssued, base, {
+          versionId,
+          serial: material.serial,
+          fingerprint: material.fingerprint,
+          notAfter: material.notAfter,
+          keyType: material.keyType,
+          ...(material.issuer && { issuer: material.issuer }),
+        })
       : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type }),
   ]);
   return material;
 }
 
 /** Promotes a pending version to current and tells the reader and the bus. */
-export async function promoteVersion(deps: Deps, inventory: Inventory, unit: Unit, versionId: string, reader: MaterialReader, rotationId?: string): Promise<void> {
+export async function promoteVersion(
+  deps: Deps,
+  inventory: Inventory,
+  unit: Unit,
+  versionId: string,
+  reader: MaterialReader,
+  rotationId?: string,
+): Promise<void> {
   const material = await reader.pending(unit, versionId);
   await deps.store.promote(unit.storeName, versionId);
   reader.remember(unit.storeName, { versionId, material });
-  await deps.events.publish([makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId })]);
+  await deps.events.publish([
+    makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId }),
+  ]);
 }

@@ -19,7 +19,10 @@ export class MaterialReader {
   private readonly issuers = new Map<string, Promise<IssuerMaterial>>();
   private readonly pendings = new Map<string, Promise<CurrentVersion | undefined>>();
 
-  constructor(private readonly store: SecretStore, private readonly inventory: Inventory) {}
+  constructor(
+    private readonly store: SecretStore,
+    private readonly inventory: Inventory,
+  ) {}
 
   get inventoryName(): string {
     return this.inventory.name;
@@ -34,7 +37,9 @@ export class MaterialReader {
   current(storeName: string): Promise<CurrentVersion | undefined> {
     let hit = this.cache.get(storeName);
     if (!hit) {
-      hit = this.store.getVersion(storeName, { stage: Stage.Current }).then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
+      hit = this.store
+        .getVersion(storeName, { stage: Stage.Current })
+        .then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
       this.cache.set(storeName, hit);
     }
     return hit;
@@ -50,7 +55,9 @@ export class MaterialReader {
   pendingVersion(storeName: string): Promise<CurrentVersion | undefined> {
     let hit = this.pendings.get(storeName);
     if (!hit) {
-      hit = this.store.getVersion(storeName, { stage: Stage.Pending }).then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
+      hit = this.store
+        .getVersion(storeName, { stage: Stage.Pending })
+        .then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
       this.pendings.set(storeName, hit);
     }
     return hit;
@@ -66,7 +73,8 @@ export class MaterialReader {
   async signingKey(name: string): Promise<SigningKeyMaterial> {
     const current = await this.current(storeNameOf(this.inventory.name, name));
     if (!current) throw new NotFoundError(`signing key "${name}" has not been issued yet`, { context: { item: name } });
-    if (current.material.type !== 'signing-key') throw new IntegrityError(`${name} holds a ${current.material.type}, not a signing key`, { context: { item: name } });
+    if (current.material.type !== 'signing-key')
+      throw new IntegrityError(`${name} holds a ${current.material.type}, not a signing key`, { context: { item: name } });
     return current.material;
   }
 

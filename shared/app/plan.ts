@@ -54,7 +54,12 @@ export function consumerMap(inventory: Inventory): PlanConsumers[] {
     if (!item.secret || item.consumers.length === 0) continue;
     const perCluster = item.consumers.some((c) => c.clusters !== undefined);
     for (const cluster of item.secret.clusters) {
-      map.push({ item: item.name, cluster, consumers: consumersIn(item, cluster).map((c) => consumerText({ ...c, clusters: undefined })), perCluster });
+      map.push({
+        item: item.name,
+        cluster,
+        consumers: consumersIn(item, cluster).map((c) => consumerText({ ...c, clusters: undefined })),
+        perCluster,
+      });
     }
   }
   return map;
@@ -77,13 +82,25 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
   }
 
   const units = allUnits(inventory);
-  const report = await syncUnits(deps, inventory, units.filter((u) => !renewed.has(u.key)), reader, { dryRun: true });
+  const report = await syncUnits(
+    deps,
+    inventory,
+    units.filter((u) => !renewed.has(u.key)),
+    reader,
+    { dryRun: true },
+  );
   for (const o of report.secrets) {
     const where = { cluster: o.cluster, namespace: o.namespace, secret: o.secret };
     switch (o.change) {
       case SyncChange.Created:
       case SyncChange.Updated:
-        actions.push({ action: o.change === SyncChange.Created ? 'create' : 'update', kind: 'secret', name: o.unit, reason: o.reason ?? '', ...where });
+        actions.push({
+          action: o.change === SyncChange.Created ? 'create' : 'update',
+          kind: 'secret',
+          name: o.unit,
+          reason: o.reason ?? '',
+          ...where,
+        });
         break;
       case SyncChange.Unmanaged:
       case SyncChange.Unreachable:
@@ -100,27 +117,43 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
   }
   // Host files: content to write, modes that drifted, reloads owed from earlier runs or due to these writes.
   for (const f of report.files) {
-    for (const name of f.written) actions.push({ action: 'write', kind: 'file', name: f.unit, reason: 'ContentChanged', path: join(f.dir, name) });
-    for (const name of f.chmodded) actions.push({ action: 'chmod', kind: 'file', name: f.unit, reason: 'ModeDrifted', path: join(f.dir, name) });
+    for (const name of f.written)
+      actions.push({ action: 'write', kind: 'file', name: f.unit, reason: 'ContentChanged', path: join(f.dir, name) });
+    for (const name of f.chmodded)
+      actions.push({ action: 'chmod', kind: 'file', name: f.unit, reason: 'ModeDrifted', path: join(f.dir, name) });
   }
   const reloads = new Map(report.reloads.map((r) => [r.command, r]));
   // Units that get a new version will be written wherever they go.
   for (const u of units.filter((x) => renewed.has(x.key))) {
     for (const cluster of u.item.secret?.clusters ?? []) {
-      actions.push({ action: 'write', kind: 'secret', name: u.key, reason: 'NewVersion', cluster, namespace: defined(u.item.secret).namespace, secret: defined(u.secretName) });
+      actions.push({
+        action: 'write',
+        kind: 'secret',
+        name: u.key,
+        reason: 'NewVersion',
+        cluster,
+        namespace: defined(u.item.secret).namespace,
+        secret: defined(u.secretName),
+      });
     }
     const files = u.item.files;
     if (!files) continue;
     actions.push({ action: 'write', kind: 'file', name: u.key, reason: 'NewVersion', path: files.dir });
-    if (files.reload && !reloads.has(files.reload)) reloads.set(files.reload, { command: files.reload, units: [u.key], reason: ReloadReason.FilesChanged, result: ReloadResult.Owed });
+    if (files.reload && !reloads.has(files.reload))
+      reloads.set(files.reload, { command: files.reload, units: [u.key], reason: ReloadReason.FilesChanged, result: ReloadResult.Owed });
   }
   for (const r of reloads.values()) {
     const attempts = r.attempts ? ` (${r.attempts} failed run(s) since ${r.since})` : '';
     actions.push({ action: 'reload', kind: 'reload', name: r.units.join(', '), reason: r.reason, command: r.command });
-    if (r.reason === ReloadReason.ReloadOwed) warnings.push({ name: r.units.join(', '), message: `reload owed${attempts}: ${r.command}${r.error ? `; last: ${r.error}` : ''}` });
+    if (r.reason === ReloadReason.ReloadOwed)
+      warnings.push({ name: r.units.join(', '), message: `reload owed${attempts}: ${r.command}${r.error ? `; last: ${r.error}` : ''}` });
   }
   for (const u of await findUnlistedConsumers(deps, inventory)) {
-    warnings.push({ name: u.item, cluster: u.cluster, message: `${u.workload} uses Secret ${u.namespace}/${u.secret} (${u.via}) but is not a consumer: it will not be restarted` });
+    warnings.push({
+      name: u.item,
+      cluster: u.cluster,
+      message: `${u.workload} uses Secret ${u.namespace}/${u.secret} (${u.via}) but is not a consumer: it will not be restarted`,
+    });
   }
   return { inventory: inventory.name, actions, warnings, consumers: consumerMap(inventory) };
 }

@@ -1,6 +1,14 @@
 import { ConflictError, isRekeyError, RotationLockedError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { isTerminal, RequestPhase, RequestReason, statusChanged, statusOf, type RequestStatus, type RotationRequest } from '../domain/requests/rotation-request.js';
+import {
+  isTerminal,
+  RequestPhase,
+  RequestReason,
+  statusChanged,
+  statusOf,
+  type RequestStatus,
+  type RotationRequest,
+} from '../domain/requests/rotation-request.js';
 import { Trigger, type RotationRecord } from '../domain/rotation/record.js';
 import type { RotationRequestControl } from '../ports/cluster.js';
 import type { Deps } from './deps.js';
@@ -61,7 +69,12 @@ export async function pickUpRequests(deps: Deps, inventory: Inventory): Promise<
   return outcomes;
 }
 
-async function handle(deps: Deps, inventory: Inventory, control: RotationRequestControl, request: RotationRequest): Promise<RequestOutcome> {
+async function handle(
+  deps: Deps,
+  inventory: Inventory,
+  control: RotationRequestControl,
+  request: RotationRequest,
+): Promise<RequestOutcome> {
   const now = deps.clock.now();
   let current = request;
   let written = false;
@@ -90,14 +103,18 @@ async function handle(deps: Deps, inventory: Inventory, control: RotationRequest
   const item = inventory.items.get(request.item);
   if (!item || !isRunnable(rotationKindOf(item))) {
     const refused = !item
-      ? { refused: RequestReason.UnknownItem, message: `no authority, certificate or credential named "${request.item}" in inventory ${inventory.name}` }
+      ? {
+          refused: RequestReason.UnknownItem,
+          message: `no authority, certificate or credential named "${request.item}" in inventory ${inventory.name}`,
+        }
       : { refused: RequestReason.NotRotatable, message: `rotating a ${rotationKindOf(item)} item is not available in this version` };
     const status = statusOf(current, refused, now);
     await write(status);
     return result(status, false);
   }
   // Seen for the first time: Pending until its rotation starts.
-  if (!current.status) await write({ phase: RequestPhase.Pending, startTime: now.toISOString(), conditions: [], message: 'picked up by rekey' });
+  if (!current.status)
+    await write({ phase: RequestPhase.Pending, startTime: now.toISOString(), conditions: [], message: 'picked up by rekey' });
   let rotation: RotationRecord | undefined;
   try {
     rotation = await startRotation(deps, inventory, request.item, {

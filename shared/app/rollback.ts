@@ -26,7 +26,8 @@ export interface RollbackResult {
 /** Rollback is refused: nothing to go back to, or (an authority) the old CA has already left the bundles. */
 export class RollbackRefusedError extends RekeyError {}
 
-const latestOf = (records: readonly RotationRecord[]): RotationRecord | undefined => [...records].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
+const latestOf = (records: readonly RotationRecord[]): RotationRecord | undefined =>
+  [...records].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
 
 /** Moves AWSCURRENT back to AWSPREVIOUS for `unit` if `isNew` says the current version is the one to undo. */
 async function undo(deps: Deps, unit: Unit, isNew: (versionId: string) => boolean): Promise<boolean> {
@@ -43,11 +44,19 @@ async function undo(deps: Deps, unit: Unit, isNew: (versionId: string) => boolea
  * versions under the old CA, the CA goes back to the old one (or its pending new CA is discarded). Refused after the
  * drop step: the old CA has left the bundles, and trust consumers would reject it.
  */
-async function undoAuthority(deps: Deps, inventory: Inventory, item: Item & { kind: 'authority' }, record: RotationRecord): Promise<Unit[]> {
+async function undoAuthority(
+  deps: Deps,
+  inventory: Inventory,
+  item: Item & { kind: 'authority' },
+  record: RotationRecord,
+): Promise<Unit[]> {
   const unit = defined(unitsOf(inventory, item)[0]);
   const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
   if (current?.versionId === dropVersionId(record.id)) {
-    throw new RollbackRefusedError(`${item.name}: rotation ${record.id} already dropped the old CA from the bundles; rollback is not possible (rotate again instead)`, { context: { item: item.name, rotationId: record.id } });
+    throw new RollbackRefusedError(
+      `${item.name}: rotation ${record.id} already dropped the old CA from the bundles; rollback is not possible (rotate again instead)`,
+      { context: { item: item.name, rotationId: record.id } },
+    );
   }
   const scope = authorityScope(inventory, item);
   const undone: Unit[] = [];
@@ -100,15 +109,24 @@ async function refuseUntrustedPrevious(deps: Deps, inventory: Inventory, item: I
  * rotation, so the restart planner restarts their consumers), and RotationRolledBack is emitted. A running rotation
  * of the item ends as rolled back. For an authority, only while its rotation still keeps the old CA in the bundles.
  */
-export async function rollbackItem(deps: Deps, inventory: Inventory, itemName: string, options: { reason: string; record?: RotationRecord }): Promise<RollbackResult> {
+export async function rollbackItem(
+  deps: Deps,
+  inventory: Inventory,
+  itemName: string,
+  options: { reason: string; record?: RotationRecord },
+): Promise<RollbackResult> {
   const item = inventory.items.get(itemName);
-  if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
+  if (!item)
+    throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, {
+      context: { item: itemName },
+    });
   const record = options.record ?? latestOf(await deps.journal.listByItem(inventory.name, itemName));
 
   let undone: Unit[];
   let synced: Unit[];
   if (item.kind === 'authority') {
-    if (record?.kind !== RotationKind.Authority) throw new RollbackRefusedError(`${itemName}: no rotation of this authority to roll back`, { context: { item: itemName } });
+    if (record?.kind !== RotationKind.Authority)
+      throw new RollbackRefusedError(`${itemName}: no rotation of this authority to roll back`, { context: { item: itemName } });
     undone = await undoAuthority(deps, inventory, item, record);
     const scope = authorityScope(inventory, item);
     synced = [...scope.trustItems, ...scope.descendants].flatMap((i) => unitsOf(inventory, i));
@@ -123,7 +141,11 @@ export async function rollbackItem(deps: Deps, inventory: Inventory, itemName: s
     for (const u of units) if (await undo(deps, u, isNew)) undone.push(u);
     synced = units;
   }
-  if (undone.length === 0) throw new RollbackRefusedError(`${itemName}: nothing to roll back (no previous version, or the current one is not from the last rotation)`, { context: { item: itemName } });
+  if (undone.length === 0)
+    throw new RollbackRefusedError(
+      `${itemName}: nothing to roll back (no previous version, or the current one is not from the last rotation)`,
+      { context: { item: itemName } },
+    );
 
   const sync = await syncUnits(deps, inventory, synced, new MaterialReader(deps.store, inventory));
   const at = deps.clock.now();
@@ -137,11 +159,26 @@ export async function rollbackItem(deps: Deps, inventory: Inventory, itemName: s
             finishedAt: at.toISOString(),
             expiresAt: expiresAtFor(at),
             error: options.reason,
-            history: [...r.history, { step: r.step, status: StepStatus.Failed, at: at.toISOString(), attempt: r.attempt, message: `rolled back: ${options.reason}` }],
+            history: [
+              ...r.history,
+              {
+                step: r.step,
+                status: StepStatus.Failed,
+                at: at.toISOString(),
+                attempt: r.attempt,
+                message: `rolled back: ${options.reason}`,
+              },
+            ],
           },
     );
   }
   const base = { inventory: inventory.name, item: itemName, ...(record && { rotationId: record.id }) };
-  await deps.events.publish([makeEvent(EventType.RotationRolledBack, base, { ...(record && { step: record.step }), units: undone.map((u) => u.key), reason: options.reason })]);
+  await deps.events.publish([
+    makeEvent(EventType.RotationRolledBack, base, {
+      ...(record && { step: record.step }),
+      units: undone.map((u) => u.key),
+      reason: options.reason,
+    }),
+  ]);
   return { item: itemName, ...(record && { rotationId: record.id }), units: undone.map((u) => u.key), sync };
 }

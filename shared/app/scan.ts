@@ -23,7 +23,13 @@ export interface ScanResult {
   readonly started: readonly { readonly item: string; readonly rotationId: string; readonly reason: string }[];
   readonly issued: readonly string[];
   readonly expiring: readonly { readonly item: string; readonly notAfter: string }[];
-  readonly drift: readonly { readonly item: string; readonly cluster: string; readonly namespace: string; readonly secret: string; readonly reason: string }[];
+  readonly drift: readonly {
+    readonly item: string;
+    readonly cluster: string;
+    readonly namespace: string;
+    readonly secret: string;
+    readonly reason: string;
+  }[];
   readonly skipped: readonly { readonly item: string; readonly reason: string }[];
   /** Workloads that use a managed Secret without being listed as its consumers. */
   readonly unlisted: readonly UnlistedConsumer[];
@@ -39,7 +45,11 @@ export interface ScanResult {
  * DriftDetected for cluster Secrets that differ from the store, and picks up RotationRequests (see requests.ts).
  * With `repair`, drifted Secrets are rewritten.
  */
-export async function scan(deps: Deps, inventory: Inventory, options: { repair?: boolean; recover?: RecoverOptions } = {}): Promise<ScanResult> {
+export async function scan(
+  deps: Deps,
+  inventory: Inventory,
+  options: { repair?: boolean; recover?: RecoverOptions } = {},
+): Promise<ScanResult> {
   const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
   const reader = new MaterialReader(deps.store, inventory);
   const now = deps.clock.now();
@@ -96,7 +106,9 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   for (const unit of allUnits(inventory)) {
     const m = (await reader.current(unit.storeName))?.material;
     if (m?.type === 'certificate' && isDue(unit.item, m, now)) {
-      events.push(makeEvent(EventType.ExpiringSoon, { inventory: inventory.name, item: unit.key }, { notAfter: m.notAfter, serial: m.serial }));
+      events.push(
+        makeEvent(EventType.ExpiringSoon, { inventory: inventory.name, item: unit.key }, { notAfter: m.notAfter, serial: m.serial }),
+      );
     }
   }
 
@@ -129,12 +141,27 @@ export async function scan(deps: Deps, inventory: Inventory, options: { repair?:
   for (const d of drift) {
     // When repairing, syncUnits has already reported edited Secrets; deleted ones are reported here.
     if (options.repair && d.reason === SyncReason.SecretDrifted) continue;
-    events.push(makeEvent(EventType.DriftDetected, { inventory: inventory.name, item: d.item }, { cluster: d.cluster, namespace: d.namespace, secret: d.secret, reason: d.reason, repaired: Boolean(options.repair) }));
+    events.push(
+      makeEvent(
+        EventType.DriftDetected,
+        { inventory: inventory.name, item: d.item },
+        { cluster: d.cluster, namespace: d.namespace, secret: d.secret, reason: d.reason, repaired: Boolean(options.repair) },
+      ),
+    );
   }
   const unlisted = await findUnlistedConsumers(deps, inventory);
   events.push(...unlistedConsumerEvents(inventory, unlisted, now));
   await deps.events.publish(events);
   // Requests made with kubectl: after the due rotations, so one asked for an item that is due now waits for it.
   const requests = await pickUpRequests(deps, inventory);
-  return { requests, started, issued, expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: e.detail.notAfter })), drift, skipped, unlisted, recovered };
+  return {
+    requests,
+    started,
+    issued,
+    expiring: events.filter((e) => e.type === EventType.ExpiringSoon).map((e) => ({ item: e.detail.item, notAfter: e.detail.notAfter })),
+    drift,
+    skipped,
+    unlisted,
+    recovered,
+  };
 }

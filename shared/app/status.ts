@@ -13,7 +13,13 @@ export interface UnitStatus {
   readonly issuer?: string;
   readonly adopted?: boolean;
   /** Latest rotation of the item: status, step and when. */
-  readonly rotation?: { readonly id: string; readonly status: string; readonly step: string; readonly updatedAt: string; readonly error?: string };
+  readonly rotation?: {
+    readonly id: string;
+    readonly status: string;
+    readonly step: string;
+    readonly updatedAt: string;
+    readonly error?: string;
+  };
   /** The reload of the unit's host files has not succeeded since they changed (retried by the next apply). */
   readonly reloadOwed?: { readonly command: string; readonly since: string; readonly attempts: number; readonly lastError?: string };
 }
@@ -26,7 +32,14 @@ export async function status(deps: Deps, inventory: Inventory): Promise<UnitStat
   for (const item of inventory.items.values()) {
     const records = await deps.journal.listByItem(inventory.name, item.name);
     const last = records.at(-1);
-    if (last) latest.set(item.name, { id: last.id, status: last.status, step: last.step, updatedAt: last.updatedAt, ...(last.error && { error: last.error }) });
+    if (last)
+      latest.set(item.name, {
+        id: last.id,
+        status: last.status,
+        step: last.step,
+        updatedAt: last.updatedAt,
+        ...(last.error && { error: last.error }),
+      });
   }
   const owed = new Map((await deps.hostFiles?.ledger.owed(inventory.name))?.map((o) => [o.command, o]) ?? []);
   for (const unit of allUnits(inventory)) {
@@ -37,7 +50,13 @@ export async function status(deps: Deps, inventory: Inventory): Promise<UnitStat
       name: unit.key,
       kind: unit.item.kind,
       ...(current && { version: current.versionId }),
-      ...(m?.type === 'certificate' && { notAfter: m.notAfter, serial: m.serial, fingerprint: m.fingerprint, ...(m.issuer && { issuer: m.issuer }), ...(m.adopted && { adopted: true }) }),
+      ...(m?.type === 'certificate' && {
+        notAfter: m.notAfter,
+        serial: m.serial,
+        fingerprint: m.fingerprint,
+        ...(m.issuer && { issuer: m.issuer }),
+        ...(m.adopted && { adopted: true }),
+      }),
       ...(rotation && { rotation }),
       ...reloadOwedOf(unit.item.files?.reload),
     });
@@ -46,6 +65,8 @@ export async function status(deps: Deps, inventory: Inventory): Promise<UnitStat
 
   function reloadOwedOf(command: string | undefined): Pick<UnitStatus, 'reloadOwed'> {
     const o = command === undefined ? undefined : owed.get(command);
-    return o ? { reloadOwed: { command: o.command, since: o.since, attempts: o.attempts, ...(o.lastError && { lastError: o.lastError }) } } : {};
+    return o
+      ? { reloadOwed: { command: o.command, since: o.since, attempts: o.attempts, ...(o.lastError && { lastError: o.lastError }) } }
+      : {};
   }
 }

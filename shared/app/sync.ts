@@ -165,9 +165,17 @@ export async function syncUnits(
       throw e;
     }
     const detail = { inventory: inventory.name, item: t.unit.key, ...(options.rotationId && { rotationId: options.rotationId }) };
-    const fields = { cluster: t.cluster, namespace: t.namespace, secret: t.name, versionId: current.versionId, change, reason: decision.reason };
+    const fields = {
+      cluster: t.cluster,
+      namespace: t.namespace,
+      secret: t.name,
+      versionId: current.versionId,
+      change,
+      reason: decision.reason,
+    };
     events.push(makeEvent(EventType.SecretSynced, detail, fields));
-    if (decision.reason === SyncReason.SecretDrifted) events.push(makeEvent(EventType.DriftDetected, detail, { ...fields, repaired: true }));
+    if (decision.reason === SyncReason.SecretDrifted)
+      events.push(makeEvent(EventType.DriftDetected, detail, { ...fields, repaired: true }));
     return { ...base, change, reason: decision.reason, versionId: current.versionId };
   });
 
@@ -277,7 +285,11 @@ async function syncFiles(
   if (dryRun) {
     return {
       files: planned.map((p) => fileOutcome(p, false)),
-      reloads: due.map(([command, c]) => ({ ...outcomeOf(command, c), result: ReloadResult.Owed, ...(owed.get(command)?.lastError && { error: defined(defined(owed.get(command)).lastError) }) })),
+      reloads: due.map(([command, c]) => ({
+        ...outcomeOf(command, c),
+        result: ReloadResult.Owed,
+        ...(owed.get(command)?.lastError && { error: defined(defined(owed.get(command)).lastError) }),
+      })),
     };
   }
 

@@ -1,4 +1,4 @@
-const UNIT_MS = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 const PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/y;
 /** Go's time.Duration is an int64 of nanoseconds: about 292 years. Longer is not a duration (and no Date holds it). */
 const MAX_MS = 9_223_372_036_854.775; // 9223372036854775807 ns, to the nearest double

@@ -39,8 +39,7 @@ export class InvalidInventoryError extends RekeyError {
   readonly issues: readonly InventoryIssue[];
   constructor(issues: readonly InventoryIssue[], source?: string) {
     super(
-      `${source ? `${source}: ` : ''}invalid inventory:\n` +
-        issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'),
+      `${source ? `${source}: ` : ''}invalid inventory:\n` + issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'),
     );
     this.issues = issues;
   }

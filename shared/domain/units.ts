@@ -71,18 +71,19 @@ export function issuerPath(inventory: Inventory, issuerName: string): Authority[
 /** What shapes a certificate or credential; stored with each version so a change in the inventory means re-issue. */
 export function specHashOf(unit: Unit): string {
   const item = unit.item;
-  const spec = item.kind === 'credential'
-    ? { type: item.type, length: item.length, algorithm: item.algorithm, ...(item.token && { token: item.token }) }
-    : {
-        kind: item.kind,
-        cn: unit.commonName,
-        o: item.subject.organization ?? [],
-        ou: item.subject.organizationalUnit ?? [],
-        key: item.keyType,
-        validity: item.validityMs,
-        ...(item.kind === 'certificate'
-          ? { usage: item.usage, dns: unit.dnsNames, ip: item.ipAddresses, uri: item.uris, issuer: item.issuer }
-          : { parent: item.parent ?? null, pathLen: item.pathLen ?? null }),
-      };
+  const spec =
+    item.kind === 'credential'
+      ? { type: item.type, length: item.length, algorithm: item.algorithm, ...(item.token && { token: item.token }) }
+      : {
+          kind: item.kind,
+          cn: unit.commonName,
+          o: item.subject.organization ?? [],
+          ou: item.subject.organizationalUnit ?? [],
+          key: item.keyType,
+          validity: item.validityMs,
+          ...(item.kind === 'certificate'
+            ? { usage: item.usage, dns: unit.dnsNames, ip: item.ipAddresses, uri: item.uris, issuer: item.issuer }
+            : { parent: item.parent ?? null, pathLen: item.pathLen ?? null }),
+        };
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }

@@ -50,7 +50,10 @@ export interface WorkloadControl {
   /** Every workload whose pods use one of these Secrets (volumes, projected volumes, env, envFrom). */
   findSecretUses(namespace: string): Promise<SecretUse[]>;
   /** JSON merge patch on any object (seed 001's pause/resume of an owner). */
-  mergePatch(object: { apiVersion: string; kind: string; namespace?: string; name: string }, patch: Readonly<Record<string, unknown>>): Promise<void>;
+  mergePatch(
+    object: { apiVersion: string; kind: string; namespace?: string; name: string },
+    patch: Readonly<Record<string, unknown>>,
+  ): Promise<void>;
 }
 
 /** RotationRequest objects (rekey.dev/v1alpha1) in a live cluster. Absent for manifest output. */

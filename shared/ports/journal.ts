@@ -17,7 +17,10 @@ export interface LeaseClaim {
 
 /** Another worker holds a live lease on the rotation. Retryable: it is free once that lease expires. */
 export class LeaseHeldError extends RekeyError {
-  constructor(readonly rotationId: string, readonly lease: Lease) {
+  constructor(
+    readonly rotationId: string,
+    readonly lease: Lease,
+  ) {
     super(`rotation ${rotationId} is driven by ${lease.owner} until ${lease.expiresAt}`, {
       context: { rotationId, heldBy: lease.owner },
       retryable: true,

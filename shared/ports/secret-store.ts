@@ -46,7 +46,12 @@ export interface SecretStore {
    * Creates the secret if needed and stores `value` as a new version labelled AWSPENDING, with `versionId` as the
    * idempotency token. Throws RotationLockedError when another version is pending.
    */
-  putPending(name: string, versionId: string, value: string, options?: { tags?: Record<string, string>; description?: string }): Promise<PutPendingResult>;
+  putPending(
+    name: string,
+    versionId: string,
+    value: string,
+    options?: { tags?: Record<string, string>; description?: string },
+  ): Promise<PutPendingResult>;
   /**
    * Stores `value` as a new version `versionId` labelled AWSCURRENT in one write, creating the secret if needed; the
    * version that was current becomes AWSPREVIOUS (Secrets Manager moves it by itself). For rotations that test their
@@ -54,7 +59,12 @@ export interface SecretStore {
    * when a version with that id exists already (a retried step), nothing is written and `created` is false; the
    * caller reads that version by id (its value may differ from `value`).
    */
-  putCurrent(name: string, versionId: string, value: string, options?: { tags?: Record<string, string>; description?: string }): Promise<PutCurrentResult>;
+  putCurrent(
+    name: string,
+    versionId: string,
+    value: string,
+    options?: { tags?: Record<string, string>; description?: string },
+  ): Promise<PutCurrentResult>;
   /** Moves AWSCURRENT to `versionId` (and the old current to AWSPREVIOUS), removing AWSPENDING from it. Idempotent. */
   promote(name: string, versionId: string): Promise<void>;
   /** Removes AWSPENDING from `versionId` (a failed rotation before promotion). Idempotent. */

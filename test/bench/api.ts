@@ -39,17 +39,50 @@ export interface LoadFigures {
 function load(options: autocannon.Options): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     autocannon(options, (err, r) => {
-      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
-      resolve({ requests: r.requests.total, perSecond: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
+      if (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      resolve({
+        requests: r.requests.total,
+        perSecond: Math.round(r.requests.average),
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors,
+      });
     });
   });
 }
 
 async function startServe(state: string, inventory: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--state', state, 'serve', '-f', inventory, '--http-port', '0', '--grpc-port', 'off', '--address', '127.0.0.1', '--rate-limit', '0', '--log-level', 'warn'], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI,
+      '--state',
+      state,
+      'serve',
+      '-f',
+      inventory,
+      '--http-port',
+      '0',
+      '--grpc-port',
+      'off',
+      '--address',
+      '127.0.0.1',
+      '--rate-limit',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
@@ -75,7 +108,15 @@ const alertBody = (i: number) =>
     status: 'firing',
     receiver: 'rekey',
     groupKey: '{}:{}',
-    alerts: [{ status: 'firing', labels: { alertname: 'BenchNoRule', n: String(i) }, annotations: {}, startsAt: new Date().toISOString(), fingerprint: `bench-${i}` }],
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: 'BenchNoRule', n: String(i) },
+        annotations: {},
+        startsAt: new Date().toISOString(),
+        fingerprint: `bench-${i}`,
+      },
+    ],
   });
 
 /** Mean time of the Lambda handler per warm GET /v1/items, in this process (embedded adapters, no network). */
@@ -87,9 +128,20 @@ async function lambdaPerRequestMs(work: string, text: string, n: number): Promis
   const token = await mintApiToken(material, { inventory: inv.name, scopes: ['items:read'], ttlSeconds: 3600 });
   const logger = leveledJsonLogger({ level: 'warn', write: () => undefined });
   const fnQueue = Object.assign(queue, { postpone: async () => undefined, deadLetter: async () => undefined }) as unknown as FunctionQueue;
-  const rt = coldStart({ env: {}, inventory: inv, aws: { store: deps.store, journal: deps.journal, events: deps.events, queue: fnQueue }, log: logger, clusters: async () => new Map() });
+  const rt = coldStart({
+    env: {},
+    inventory: inv,
+    aws: { store: deps.store, journal: deps.journal, events: deps.events, queue: fnQueue },
+    log: logger,
+    clusters: async () => new Map(),
+  });
   const handle = apiHandler(() => ({ rt, logger }), { write: () => undefined, rateLimit: false });
-  const event = (_i: number): HttpApiEvent => ({ version: '2.0', rawPath: '/v1/items', headers: { authorization: `Bearer ${token}` }, requestContext: { http: { method: 'GET', sourceIp: '198.51.100.1' } } });
+  const event = (_i: number): HttpApiEvent => ({
+    version: '2.0',
+    rawPath: '/v1/items',
+    headers: { authorization: `Bearer ${token}` },
+    requestContext: { http: { method: 'GET', sourceIp: '198.51.100.1' } },
+  });
   for (let i = 0; i < 50; i++) await handle(event(n + i)); // warm: key set cached, code paths compiled
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
@@ -107,7 +159,8 @@ export async function benchApi(): Promise<Record<string, unknown>> {
     const inventory = join(work, 'inventory.yaml');
     writeFileSync(inventory, text);
     const state = join(work, 'state');
-    const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, encoding: 'utf8' });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, encoding: 'utf8' });
     const applied = cli(['apply', '-f', inventory, '--out', join(work, 'out')]);
     if (applied.status !== 0) throw new Error(`apply failed: ${applied.stderr}`);
     const token = cli(['token', '-f', inventory, '--scope', ALL_SCOPES.join(' '), '--ttl', '1h']).stdout.trim();
@@ -124,20 +177,38 @@ export async function benchApi(): Promise<Record<string, unknown>> {
         url: url('/v1/alerts/alertmanager'),
         connections: 10,
         duration: DURATION_S,
-        requests: [{ method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: alertBody(n++) }) }],
+        requests: [
+          {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: alertBody(n++) }),
+          },
+        ],
       });
       const healthz = await load({ url: url('/healthz'), connections: 10, duration: 5 });
-      figures = { 'GET /v1/items (100 items), full speed': items, 'GET /v1/items at 1,000 req/s': items1k, 'POST /v1/alerts/alertmanager': alerts, 'GET /healthz (open)': healthz };
+      figures = {
+        'GET /v1/items (100 items), full speed': items,
+        'GET /v1/items at 1,000 req/s': items1k,
+        'POST /v1/alerts/alertmanager': alerts,
+        'GET /healthz (open)': healthz,
+      };
     } finally {
       await serve.stop();
     }
     const lambdaMs = await lambdaPerRequestMs(work, text, 500);
     const rows = [['rekey serve (HTTPS, 10 connections)', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors']];
-    for (const [name, f] of Object.entries(figures)) rows.push([name, String(f.perSecond), String(f.p50Ms), String(f.p99Ms), String(f.non2xx), String(f.errors)]);
+    for (const [name, f] of Object.entries(figures))
+      rows.push([name, String(f.perSecond), String(f.p50Ms), String(f.p99Ms), String(f.non2xx), String(f.errors)]);
     console.log('\nAPI');
     console.log(rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(42) : c.padStart(8))).join('  ')).join('\n'));
     console.log(`Lambda handler, warm GET /v1/items (100 items), in process: ${lambdaMs.toFixed(2)} ms per request`);
-    return { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION_S, serve: figures, lambdaWarmGetItemsMs: Number(lambdaMs.toFixed(3)) };
+    return {
+      at: new Date().toISOString(),
+      node: process.version,
+      durationSeconds: DURATION_S,
+      serve: figures,
+      lambdaWarmGetItemsMs: Number(lambdaMs.toFixed(3)),
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

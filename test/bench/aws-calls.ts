@@ -48,13 +48,25 @@ certificates:
 `,
   'bench.yaml',
 );
-const aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable });
+const aws = createAwsAdapters({
+  stepQueueUrl: r.stepQueueUrl,
+  delayQueueUrl: r.delayQueueUrl,
+  deadLetterQueueUrl: r.deadLetterQueueUrl,
+  eventBusName: r.eventBusName,
+  journalTable: r.journalTable,
+});
 const counts = new Map<string, number>();
 countAwsCalls(aws, counts);
 const workloads = new FakeWorkloads('dc1', []);
 workloads.existing.add('Deployment/shop/web');
 const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: new ManifestWriter(join(dir, 'dc1')), workloads }]]);
-const rt = coldStart({ inventory, aws, log: silentLogger, env: { REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl }, clusters: async () => clusters });
+const rt = coldStart({
+  inventory,
+  aws,
+  log: silentLogger,
+  env: { REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl },
+  clusters: async () => clusters,
+});
 const runner = new LocalRunner({
   poller: new SqsPoller(),
   stepQueueUrl: r.stepQueueUrl,
@@ -76,7 +88,13 @@ async function finished(id: string): Promise<void> {
   }
 }
 const snapshot = () => new Map(counts);
-const diff = (before: Map<string, number>) => Object.fromEntries([...counts].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, v]) => (v as number) > 0).sort(([a], [b]) => String(a).localeCompare(String(b))));
+const diff = (before: Map<string, number>) =>
+  Object.fromEntries(
+    [...counts]
+      .map(([k, v]) => [k, v - (before.get(k) ?? 0)])
+      .filter(([, v]) => (v as number) > 0)
+      .sort(([a], [b]) => String(a).localeCompare(String(b))),
+  );
 
 // The first issuance (root + leaf) sets the item up; not counted.
 const first = await scheduleHandler(() => rt)({});
@@ -103,5 +121,8 @@ for (const [k, v] of Object.entries(rotation)) console.log(`  ${k.padEnd(44)} ${
 console.log(`AWS API calls for a scan with nothing due: ${total(scan)}`);
 for (const [k, v] of Object.entries(scan)) console.log(`  ${k.padEnd(44)} ${String(v)}`);
 mkdirSync(resolve(import.meta.dirname, '../../bench-results'), { recursive: true });
-writeFileSync(resolve(import.meta.dirname, '../../bench-results/aws-calls.json'), JSON.stringify({ rotation, rotationTotal: total(rotation), rotationMs, scan, scanTotal: total(scan), invocations }, null, 2));
+writeFileSync(
+  resolve(import.meta.dirname, '../../bench-results/aws-calls.json'),
+  JSON.stringify({ rotation, rotationTotal: total(rotation), rotationMs, scan, scanTotal: total(scan), invocations }, null, 2),
+);
 rmSync(dir, { recursive: true, force: true });

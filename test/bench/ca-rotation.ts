@@ -33,7 +33,9 @@ function inventoryText(): string {
     'certificates:',
   ];
   for (let i = 0; i < LEAVES; i++) {
-    lines.push(`  - {name: svc-${i}, issuer: ca, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}], secret: {name: svc-${i}-tls, namespace: ns-${i % 10}}, consumers: [Deployment/svc-${i}]}`);
+    lines.push(
+      `  - {name: svc-${i}, issuer: ca, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}], secret: {name: svc-${i}-tls, namespace: ns-${i % 10}}, consumers: [Deployment/svc-${i}]}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -71,7 +73,11 @@ export async function caRotationBench(): Promise<CaRotationFigures> {
       const t = process.hrtime.bigint();
       await executeStep(rt.deps, inventory, m);
       const s = steps.get(m.step) ?? { seconds: 0, secretWrites: 0, runs: 0 };
-      steps.set(m.step, { seconds: s.seconds + Number(process.hrtime.bigint() - t) / 1e9, secretWrites: s.secretWrites + writes - before, runs: s.runs + 1 });
+      steps.set(m.step, {
+        seconds: s.seconds + Number(process.hrtime.bigint() - t) / 1e9,
+        secretWrites: s.secretWrites + writes - before,
+        runs: s.runs + 1,
+      });
     });
     const totalSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const final = await rt.journal.get(record.id);
@@ -93,10 +99,19 @@ export async function caRotationBench(): Promise<CaRotationFigures> {
 
 /** The figures as a table. */
 export function caRotationTable(f: CaRotationFigures): string {
-  const rows = [['step', 'seconds', 'Secret writes', 'runs'], ...f.steps.map((s) => [s.step, s.seconds.toFixed(2), String(s.secretWrites), String(s.runs)])];
+  const rows = [
+    ['step', 'seconds', 'Secret writes', 'runs'],
+    ...f.steps.map((s) => [s.step, s.seconds.toFixed(2), String(s.secretWrites), String(s.runs)]),
+  ];
   rows.push(['total', f.totalSeconds.toFixed(2), String(f.secretWrites), '']);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const body = rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n');
+  const body = rows
+    .map(
+      (r, j) =>
+        r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') +
+        (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''),
+    )
+    .join('\n');
   return `${body}\nRestartRequested events: ${f.restartRequests} (${f.workloadsToRestart} workload restarts asked over the three restart steps; rollout waits excluded)`;
 }
 

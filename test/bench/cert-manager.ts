@@ -63,12 +63,46 @@ function controllerBinary(): string {
 async function caIssuer(c: Clients, ns: string, work: string): Promise<void> {
   const key = join(work, `${ns}-ca.key`);
   const crt = join(work, `${ns}-ca.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '3650', '-subj', '/CN=bench-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=bench-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    { stdio: 'ignore' },
+  );
   await c.core.createNamespacedSecret({
     namespace: ns,
-    body: { metadata: { name: 'bench-ca' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': readFileSync(crt, 'utf8'), 'tls.key': readFileSync(key, 'utf8') } },
+    body: {
+      metadata: { name: 'bench-ca' },
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': readFileSync(crt, 'utf8'), 'tls.key': readFileSync(key, 'utf8') },
+    },
   });
-  await c.custom.createNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: ns, plural: 'issuers', body: { apiVersion: `${GROUP}/v1`, kind: 'Issuer', metadata: { name: 'bench-ca' }, spec: { ca: { secretName: 'bench-ca' } } } });
+  await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: 'v1',
+    namespace: ns,
+    plural: 'issuers',
+    body: { apiVersion: `${GROUP}/v1`, kind: 'Issuer', metadata: { name: 'bench-ca' }, spec: { ca: { secretName: 'bench-ca' } } },
+  });
 }
 
 function certificate(i: number, ns: string) {
@@ -89,14 +123,23 @@ function certificate(i: number, ns: string) {
 }
 
 async function listCertificates(c: Clients, ns: string): Promise<CertificateObject[]> {
-  const out = (await c.custom.listNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: ns, plural: 'certificates' })) as { items: CertificateObject[] };
+  const out = (await c.custom.listNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: ns, plural: 'certificates' })) as {
+    items: CertificateObject[];
+  };
   return out.items;
 }
 
 const isReady = (o: CertificateObject) => o.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false;
 
 /** Polls until `done(items)` counts `n`; returns the seconds since `from`. */
-async function waitCertificates(c: Clients, ns: string, n: number, from: bigint, done: (o: CertificateObject) => boolean, limitSeconds: number): Promise<{ seconds: number; reached: number }> {
+async function waitCertificates(
+  c: Clients,
+  ns: string,
+  n: number,
+  from: bigint,
+  done: (o: CertificateObject) => boolean,
+  limitSeconds: number,
+): Promise<{ seconds: number; reached: number }> {
   for (;;) {
     const reached = (await listCertificates(c, ns)).filter(done).length;
     if (reached >= n || seconds(from) > limitSeconds) return { seconds: seconds(from), reached };
@@ -112,7 +155,14 @@ interface ControllerRun {
 
 function startController(bin: string, kubeconfig: string, ns: string, work: string, tuned: boolean): ControllerRun {
   const log = join(work, `${ns}.log`);
-  const args = [`--kubeconfig=${kubeconfig}`, `--namespace=${ns}`, `--cluster-resource-namespace=${ns}`, '--v=3', '--logtostderr=true', ...(tuned ? ['--kube-api-qps=500', '--kube-api-burst=1000'] : [])];
+  const args = [
+    `--kubeconfig=${kubeconfig}`,
+    `--namespace=${ns}`,
+    `--cluster-resource-namespace=${ns}`,
+    '--v=3',
+    '--logtostderr=true',
+    ...(tuned ? ['--kube-api-qps=500', '--kube-api-burst=1000'] : []),
+  ];
   // dc1 is the kubeconfig's current context.
   const child = spawn('bash', ['-c', `exec "$0" "$@" 2>"${log}"`, bin, ...args], { stdio: 'ignore' });
   return {
@@ -172,7 +222,16 @@ interface CmResult {
 }
 
 /** cert-manager issues N Certificates (and, with `renew`, renews them all); the controller runs only meanwhile. */
-async function certManagerRun(c: Clients, bin: string, ns: string, n: number, tuned: boolean, work: string, renew: boolean, limitSeconds: number): Promise<CmResult> {
+async function certManagerRun(
+  c: Clients,
+  bin: string,
+  ns: string,
+  n: number,
+  tuned: boolean,
+  work: string,
+  renew: boolean,
+  limitSeconds: number,
+): Promise<CmResult> {
   await namespace(c, ns);
   await caIssuer(c, ns, work);
   const run = startController(bin, c.kubeconfig, ns, work, tuned);
@@ -180,7 +239,13 @@ async function certManagerRun(c: Clients, bin: string, ns: string, n: number, tu
     // The clock starts once the controller is up and its Issuer is Ready.
     const t0 = process.hrtime.bigint();
     for (;;) {
-      const issuer = (await c.custom.getNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: ns, plural: 'issuers', name: 'bench-ca' })) as CertificateObject;
+      const issuer = (await c.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: 'v1',
+        namespace: ns,
+        plural: 'issuers',
+        name: 'bench-ca',
+      })) as CertificateObject;
       if (isReady(issuer)) break;
       if (run.child.exitCode !== null) throw new Error(`cert-manager controller exited (${run.child.exitCode}); see ${run.log}`);
       if (seconds(t0) > 120) throw new Error(`Issuer not Ready after 120 s; see ${run.log}`);
@@ -190,11 +255,25 @@ async function certManagerRun(c: Clients, bin: string, ns: string, n: number, tu
     await mapLimit(
       Array.from({ length: n }, (_, i) => i),
       16,
-      (i) => c.custom.createNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: ns, plural: 'certificates', body: certificate(i, ns) }),
+      (i) =>
+        c.custom.createNamespacedCustomObject({
+          group: GROUP,
+          version: 'v1',
+          namespace: ns,
+          plural: 'certificates',
+          body: certificate(i, ns),
+        }),
     );
     const issued = await waitCertificates(c, ns, n, start, isReady, limitSeconds);
     const counts = logCounts(run.log);
-    const result: CmResult = { mode: tuned ? 'tuned' : 'defaults', namespace: ns, seconds: issued.seconds, ready: issued.reached, ...counts, cpuSeconds: run.cpuSeconds() };
+    const result: CmResult = {
+      mode: tuned ? 'tuned' : 'defaults',
+      namespace: ns,
+      seconds: issued.seconds,
+      ready: issued.reached,
+      ...counts,
+      cpuSeconds: run.cpuSeconds(),
+    };
     if (renew && issued.reached >= n) {
       // What `cmctl renew` does: the Issuing condition on every Certificate's status.
       const renewStart = process.hrtime.bigint();
@@ -210,14 +289,39 @@ async function certManagerRun(c: Clients, bin: string, ns: string, n: number, tu
               namespace: ns,
               plural: 'certificates',
               name: `svc-${i}`,
-              body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'renewing', lastTransitionTime: now }, { type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'Certificate re-issuance manually triggered', lastTransitionTime: now }] } },
+              body: {
+                status: {
+                  conditions: [
+                    { type: 'Ready', status: 'True', reason: 'Ready', message: 'renewing', lastTransitionTime: now },
+                    {
+                      type: 'Issuing',
+                      status: 'True',
+                      reason: 'ManuallyTriggered',
+                      message: 'Certificate re-issuance manually triggered',
+                      lastTransitionTime: now,
+                    },
+                  ],
+                },
+              },
             },
             setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
           ),
       );
-      const renewed = await waitCertificates(c, ns, n, renewStart, (o) => (o.status?.revision ?? 0) >= 2 && isReady(o) && !o.status?.conditions?.some((x) => x.type === 'Issuing'), limitSeconds);
+      const renewed = await waitCertificates(
+        c,
+        ns,
+        n,
+        renewStart,
+        (o) => (o.status?.revision ?? 0) >= 2 && isReady(o) && !o.status?.conditions?.some((x) => x.type === 'Issuing'),
+        limitSeconds,
+      );
       const after = logCounts(run.log);
-      result.renewal = { seconds: renewed.seconds, renewed: renewed.reached, conflicts: after.conflicts - counts.conflicts, throttled: after.throttled - counts.throttled };
+      result.renewal = {
+        seconds: renewed.seconds,
+        renewed: renewed.reached,
+        conflicts: after.conflicts - counts.conflicts,
+        throttled: after.throttled - counts.throttled,
+      };
     }
     return result;
   } finally {
@@ -237,7 +341,9 @@ function rekeyInventory(n: number, ns: string, consumers: boolean, validity: str
     'certificates:',
   ];
   for (let i = 0; i < n; i++) {
-    lines.push(`  - {name: svc-${i}, issuer: bench-ca, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}${consumers ? `, consumers: [Deployment/svc-${i}]` : ''}}`);
+    lines.push(
+      `  - {name: svc-${i}, issuer: bench-ca, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}${consumers ? `, consumers: [Deployment/svc-${i}]` : ''}}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -245,11 +351,15 @@ function rekeyInventory(n: number, ns: string, consumers: boolean, validity: str
 /** `rekey apply` as its own process (process start included, as a user runs it). */
 function rekeyApply(kubeconfig: string, inventory: string, state: string): number {
   const start = process.hrtime.bigint();
-  execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'cli/main.ts'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig], {
-    cwd: REPO,
-    env: { ...process.env, REKEY_STATE: state },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO, 'cli/main.ts'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig],
+    {
+      cwd: REPO,
+      env: { ...process.env, REKEY_STATE: state },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   return seconds(start);
 }
 
@@ -267,7 +377,11 @@ async function benchNode(c: Clients): Promise<void> {
   if (exists) return;
   await c.core.createNode({
     body: {
-      metadata: { name: BENCH_NODE, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': BENCH_NODE } },
+      metadata: {
+        name: BENCH_NODE,
+        annotations: { 'kwok.x-k8s.io/node': 'fake' },
+        labels: { type: 'kwok', 'kubernetes.io/hostname': BENCH_NODE },
+      },
       spec: { taints: [{ key: 'rekey-bench', value: 'consumers', effect: 'NoSchedule' }] },
       status: { allocatable: { cpu: '1000', memory: '1Ti', pods: '5000' }, capacity: { cpu: '1000', memory: '1Ti', pods: '5000' } },
     },
@@ -310,7 +424,11 @@ async function rolledOut(c: Clients, ns: string): Promise<{ rolled: number; rest
   for (const d of list.items) {
     const s = d.status;
     const want = d.spec?.replicas ?? 1;
-    const done = (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s?.updatedReplicas ?? 0) >= want && (s?.availableReplicas ?? 0) >= want && (s?.replicas ?? 0) === want;
+    const done =
+      (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+      (s?.updatedReplicas ?? 0) >= want &&
+      (s?.availableReplicas ?? 0) >= want &&
+      (s?.replicas ?? 0) === want;
     if (done) rolled++;
     if ((d.metadata?.generation ?? 1) > 1) restarted++;
   }
@@ -319,7 +437,13 @@ async function rolledOut(c: Clients, ns: string): Promise<{ rolled: number; rest
 
 export function table(rows: readonly (readonly string[])[]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n');
+  return rows
+    .map(
+      (r, j) =>
+        r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') +
+        (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''),
+    )
+    .join('\n');
 }
 
 export interface CertManagerBench {
@@ -331,7 +455,9 @@ export interface CertManagerBench {
   readonly rows: string[][];
 }
 
-export async function certManagerBench(options: { certificates?: number; defaults?: boolean; renewal?: boolean } = {}): Promise<CertManagerBench> {
+export async function certManagerBench(
+  options: { certificates?: number; defaults?: boolean; renewal?: boolean } = {},
+): Promise<CertManagerBench> {
   const n = options.certificates ?? 1000;
   const c = clients();
   const bin = controllerBinary();
@@ -356,7 +482,7 @@ export async function certManagerBench(options: { certificates?: number; default
 
     if (options.renewal !== false) {
       await consumerDeployments(c, ns, n);
-      for (const t0 = process.hrtime.bigint(); (await rolledOut(c, ns)).rolled < n && seconds(t0) < 600; ) await sleep(1000);
+      for (const t0 = process.hrtime.bigint(); (await rolledOut(c, ns)).rolled < n && seconds(t0) < 600;) await sleep(1000);
       // Every certificate re-issued: a changed validity changes each one's spec. apply re-issues each, writes the
       // Secrets and restarts each consumer (restart: together), waiting for its rollout.
       writeFileSync(inventory, rekeyInventory(n, ns, true, '2159h'));
@@ -380,26 +506,74 @@ export async function certManagerBench(options: { certificates?: number; default
   return report(n, loadAverage, cm, applySeconds, renewal);
 }
 
-function report(n: number, loadAverage: number[], cm: CmResult[], applySeconds: number, renewal: CertManagerBench['rekeyRenewal']): CertManagerBench {
-
+function report(
+  n: number,
+  loadAverage: number[],
+  cm: CmResult[],
+  applySeconds: number,
+  renewal: CertManagerBench['rekeyRenewal'],
+): CertManagerBench {
   const tuned = cm.find((r) => r.mode === 'tuned');
   const ratio = (r: CmResult | undefined) => (r && applySeconds ? `${(r.seconds / applySeconds).toFixed(1)}x` : '-');
   const rows = [
-    [`${n} CA-signed certificates into dc1, until all ready`, 'seconds', 'rekey faster by', 'conflicts', 'throttling waits (s)', 'controller CPU s'],
+    [
+      `${n} CA-signed certificates into dc1, until all ready`,
+      'seconds',
+      'rekey faster by',
+      'conflicts',
+      'throttling waits (s)',
+      'controller CPU s',
+    ],
     ['rekey apply (own process, start included)', applySeconds.toFixed(1), '-', '-', '-', '-'],
-    ...cm.map((r) => [`cert-manager ${CM_VERSION} ${r.mode}${r.ready < n ? ` (${r.ready} ready at the limit)` : ''}`, r.seconds.toFixed(1), ratio(r), String(r.conflicts), `${r.throttled} (${r.throttledSeconds.toFixed(0)})`, r.cpuSeconds.toFixed(1)]),
+    ...cm.map((r) => [
+      `cert-manager ${CM_VERSION} ${r.mode}${r.ready < n ? ` (${r.ready} ready at the limit)` : ''}`,
+      r.seconds.toFixed(1),
+      ratio(r),
+      String(r.conflicts),
+      `${r.throttled} (${r.throttledSeconds.toFixed(0)})`,
+      r.cpuSeconds.toFixed(1),
+    ]),
   ];
-  if (renewal) rows.push([`rekey renewal of ${n} + restart of ${n} consumer Deployments, until all rolled`, renewal.seconds.toFixed(1), '-', '-', '-', '-']);
-  if (tuned?.renewal) rows.push([`cert-manager tuned renewal of ${n} (restarts nothing)`, tuned.renewal.seconds.toFixed(1), '-', String(tuned.renewal.conflicts), String(tuned.renewal.throttled), '-']);
-  const result: CertManagerBench = { certificates: n, loadAverage, certManager: cm, rekeyApplySeconds: applySeconds, ...(renewal && { rekeyRenewal: renewal }), rows };
+  if (renewal)
+    rows.push([
+      `rekey renewal of ${n} + restart of ${n} consumer Deployments, until all rolled`,
+      renewal.seconds.toFixed(1),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+  if (tuned?.renewal)
+    rows.push([
+      `cert-manager tuned renewal of ${n} (restarts nothing)`,
+      tuned.renewal.seconds.toFixed(1),
+      '-',
+      String(tuned.renewal.conflicts),
+      String(tuned.renewal.throttled),
+      '-',
+    ]);
+  const result: CertManagerBench = {
+    certificates: n,
+    loadAverage,
+    certManager: cm,
+    rekeyApplySeconds: applySeconds,
+    ...(renewal && { rekeyRenewal: renewal }),
+    rows,
+  };
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/cert-manager.json', JSON.stringify(result, null, 2) + '\n');
   return result;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { certificates: { type: 'string' }, 'no-defaults': { type: 'boolean' }, 'no-renewal': { type: 'boolean' } } });
-  const r = await certManagerBench({ ...(values.certificates && { certificates: Number(values.certificates) }), defaults: !values['no-defaults'], renewal: !values['no-renewal'] });
+  const { values } = parseArgs({
+    options: { certificates: { type: 'string' }, 'no-defaults': { type: 'boolean' }, 'no-renewal': { type: 'boolean' } },
+  });
+  const r = await certManagerBench({
+    ...(values.certificates && { certificates: Number(values.certificates) }),
+    defaults: !values['no-defaults'],
+    renewal: !values['no-renewal'],
+  });
   console.log(table(r.rows));
   console.log(`\nload average at the start: ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}; wrote bench-results/cert-manager.json`);
 }

@@ -35,7 +35,13 @@ export const load1 = (): number => Number(loadavg()[0]!.toFixed(2));
 /** The machine, as the README shows next to the figures. */
 export function machine(): Record<string, string | number> {
   const c = cpus();
-  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
 }
 
 const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -45,7 +51,9 @@ export function printFigures(dir = 'bench-results'): void {
   const rows: string[][] = [['figure', 'median', 'runs', 'reference (same run)', 'ratio', 'target', 'load']];
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return;
   }
@@ -71,5 +79,13 @@ export function printFigures(dir = 'bench-results'): void {
   if (rows.length === 1) return;
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   console.log('\nAll figures (bench-results/*.json)');
-  console.log(rows.map((r, j) => r.map((c, i) => (i === 0 || i === 3 || i === 5 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n'));
+  console.log(
+    rows
+      .map(
+        (r, j) =>
+          r.map((c, i) => (i === 0 || i === 3 || i === 5 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') +
+          (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''),
+      )
+      .join('\n'),
+  );
 }

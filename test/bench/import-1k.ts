@@ -23,27 +23,71 @@ execFileSync('bash', ['test/infra/components/cert-manager-crds.sh', 'up'], { std
 
 const now = new Date();
 const caKeys = generateKeyPair('ECDSA-P256');
-const ca = buildCertificate({ subject: { commonName: 'bench-ca' }, publicKey: caKeys.publicKey, selfSigningKey: caKeys.privateKey, notBefore: now, notAfter: new Date(now.getTime() + 3650 * DAY), profile: { kind: 'authority' } });
+const ca = buildCertificate({
+  subject: { commonName: 'bench-ca' },
+  publicKey: caKeys.publicKey,
+  selfSigningKey: caKeys.privateKey,
+  notBefore: now,
+  notAfter: new Date(now.getTime() + 3650 * DAY),
+  profile: { kind: 'authority' },
+});
 const issuer = issuerFrom(ca.der, caKeys.privateKey, new Date(now.getTime() + 3650 * DAY));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const tls = (ns: string, name: string, cert: string, key: string, annotations: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(cert), 'tls.key': b64(key), 'ca.crt': b64(ca.pem) } });
+const tls = (ns: string, name: string, cert: string, key: string, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: ns, annotations },
+  type: 'kubernetes.io/tls',
+  data: { 'tls.crt': b64(cert), 'tls.key': b64(key), 'ca.crt': b64(ca.pem) },
+});
 
 const ns = createTestNamespace('dc1', 'bench-import');
 try {
   const t0 = performance.now();
   const objects: object[] = [
     tls(ns, 'bench-ca', ca.pem, privateKeyToPem(caKeys.privateKey), { 'cert-manager.io/certificate-name': 'bench-ca' }),
-    { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'bench-ca', namespace: ns }, spec: { ca: { secretName: 'bench-ca' } } },
+    {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Issuer',
+      metadata: { name: 'bench-ca', namespace: ns },
+      spec: { ca: { secretName: 'bench-ca' } },
+    },
   ];
   for (let i = 0; i < N; i++) {
     const name = `svc-${i}`;
     const keys = generateKeyPair('ECDSA-P256');
-    const leaf = buildCertificate({ subject: { commonName: name }, publicKey: keys.publicKey, issuer, notBefore: now, notAfter: new Date(now.getTime() + 90 * DAY), profile: { kind: 'leaf', usage: 'server', altNames: { dnsNames: [name, `${name}.${ns}.svc`], ipAddresses: [], uris: [] } } });
+    const leaf = buildCertificate({
+      subject: { commonName: name },
+      publicKey: keys.publicKey,
+      issuer,
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 90 * DAY),
+      profile: { kind: 'leaf', usage: 'server', altNames: { dnsNames: [name, `${name}.${ns}.svc`], ipAddresses: [], uris: [] } },
+    });
     objects.push(
-      { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name, namespace: ns }, spec: { secretName: name, commonName: name, dnsNames: [name, `${name}.${ns}.svc`], usages: ['digital signature', 'server auth'], issuerRef: { name: 'bench-ca', kind: 'Issuer' } } },
+      {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name, namespace: ns },
+        spec: {
+          secretName: name,
+          commonName: name,
+          dnsNames: [name, `${name}.${ns}.svc`],
+          usages: ['digital signature', 'server auth'],
+          issuerRef: { name: 'bench-ca', kind: 'Issuer' },
+        },
+      },
       tls(ns, name, leaf.pem, privateKeyToPem(keys.privateKey), { 'cert-manager.io/certificate-name': name }),
     );
-    if (i % 10 === 0) objects.push(deploymentManifest({ name: `app-${i / 10}`, namespace: ns, replicas: 1, secretVolumes: Array.from({ length: 10 }, (_, k) => `svc-${i + k}`).filter((_, k) => i + k < N) }));
+    if (i % 10 === 0)
+      objects.push(
+        deploymentManifest({
+          name: `app-${i / 10}`,
+          namespace: ns,
+          replicas: 1,
+          secretVolumes: Array.from({ length: 10 }, (_, k) => `svc-${i + k}`).filter((_, k) => i + k < N),
+        }),
+      );
   }
   for (let i = 0; i < objects.length; i += 500) apply('dc1', objects.slice(i, i + 500));
   const setupMs = performance.now() - t0;
@@ -65,7 +109,11 @@ try {
   const result = {
     certificates: N,
     secrets: N + 1,
-    imported: { authorities: inventory.authorities.length, certificates: inventory.certificates.length, notImportable: plan.notImportable.length },
+    imported: {
+      authorities: inventory.authorities.length,
+      certificates: inventory.certificates.length,
+      notImportable: plan.notImportable.length,
+    },
     setupMs: Math.round(setupMs),
     readMs: Math.round(t2 - t1),
     buildMs: Math.round(t3 - t2),

@@ -1,7 +1,14 @@
 import type { KeyType } from '../../shared/domain/inventory/schema.js';
 
 /** A synthetic inventory: `authorities` roots, then `certificates` leaves spread over them and over namespaces. */
-export function syntheticInventory(options: { name: string; certificates: number; authorities?: number; namespaces?: number; key?: KeyType; clusters?: readonly string[] }): string {
+export function syntheticInventory(options: {
+  name: string;
+  certificates: number;
+  authorities?: number;
+  namespaces?: number;
+  key?: KeyType;
+  clusters?: readonly string[];
+}): string {
   const authorities = options.authorities ?? 10;
   const namespaces = options.namespaces ?? 10;
   const clusters = options.clusters ?? ['dc1'];
@@ -18,7 +25,9 @@ export function syntheticInventory(options: { name: string; certificates: number
   lines.push('certificates:');
   for (let i = 0; i < options.certificates; i++) {
     const ns = `ns-${i % namespaces}`;
-    lines.push(`  - {name: svc-${i}, issuer: ca-${i % authorities}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}, svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}}`);
+    lines.push(
+      `  - {name: svc-${i}, issuer: ca-${i % authorities}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}, svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

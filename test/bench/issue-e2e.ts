@@ -33,7 +33,11 @@ const arg = (name: string, fallback: number): number => {
 /** The Go reference, built once per version of its source. */
 function goReference(): string {
   const src = join(HERE, 'go-issue');
-  const hash = createHash('sha256').update(readFileSync(join(src, 'main.go'))).update(readFileSync(join(src, 'go.mod'))).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(readFileSync(join(src, 'main.go')))
+    .update(readFileSync(join(src, 'go.mod')))
+    .digest('hex')
+    .slice(0, 12);
   const bin = join(CACHE, `bench-go-issue-${hash}`, 'go-issue');
   if (!existsSync(bin)) {
     mkdirSync(dirname(bin), { recursive: true });
@@ -71,9 +75,12 @@ function rekeyIssuePerSecond(n: number): number {
   const unit = unitsOf(inv, inv.certificates[0]!)[0]!;
   const spec = specHashOf(unit);
   for (let i = 0; i < 200; i++) issueMaterial(unit, issuer, new Date(), spec);
-  return n / seconds(() => {
-    for (let i = 0; i < n; i++) issueMaterial(unit, issuer, new Date(), spec);
-  });
+  return (
+    n /
+    seconds(() => {
+      for (let i = 0; i < n; i++) issueMaterial(unit, issuer, new Date(), spec);
+    })
+  );
 }
 
 function goIssuePerSecond(bin: string, n: number): number {
@@ -84,42 +91,136 @@ function goIssuePerSecond(bin: string, n: number): number {
 function peerCa(dir: string): { crt: string; key: string } {
   const crt = join(dir, 'ca.crt');
   const key = join(dir, 'ca.key');
-  execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-subj', '/CN=bench-ca', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-subj',
+      '/CN=bench-ca',
+      '-days',
+      '3650',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
+    { stdio: 'ignore' },
+  );
   return { crt, key };
 }
 
 function opensslLoop(dir: string, ca: { crt: string; key: string }, n: number): number {
-  return n / seconds(() => {
-    for (let i = 0; i < n; i++) {
-      const name = `svc-${i}`;
-      execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'o.key'), '-out', join(dir, 'o.crt'), '-subj', `/CN=${name}`, '-CA', ca.crt, '-CAkey', ca.key, '-days', '90', '-addext', `subjectAltName=DNS:${name},DNS:${name}.ns-0.svc`, '-addext', 'extendedKeyUsage=serverAuth'], { stdio: 'ignore' });
-    }
-  });
+  return (
+    n /
+    seconds(() => {
+      for (let i = 0; i < n; i++) {
+        const name = `svc-${i}`;
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-new',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:P-256',
+            '-nodes',
+            '-keyout',
+            join(dir, 'o.key'),
+            '-out',
+            join(dir, 'o.crt'),
+            '-subj',
+            `/CN=${name}`,
+            '-CA',
+            ca.crt,
+            '-CAkey',
+            ca.key,
+            '-days',
+            '90',
+            '-addext',
+            `subjectAltName=DNS:${name},DNS:${name}.ns-0.svc`,
+            '-addext',
+            'extendedKeyUsage=serverAuth',
+          ],
+          { stdio: 'ignore' },
+        );
+      }
+    })
+  );
 }
 
 function cfsslLoop(bin: string, dir: string, ca: { crt: string; key: string }, n: number): number {
   const config = join(dir, 'cfssl.json');
   writeFileSync(config, JSON.stringify({ signing: { default: { expiry: '2160h', usages: ['digital signature', 'server auth'] } } }));
-  return n / seconds(() => {
-    for (let i = 0; i < n; i++) {
-      const name = `svc-${i}`;
-      const csr = join(dir, 'csr.json');
-      writeFileSync(csr, JSON.stringify({ CN: name, hosts: [name, `${name}.ns-0.svc`], key: { algo: 'ecdsa', size: 256 } }));
-      const out = execFileSync(bin, ['gencert', '-ca', ca.crt, '-ca-key', ca.key, '-config', config, csr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      writeFileSync(join(dir, 'c.json'), out);
-    }
-  });
+  return (
+    n /
+    seconds(() => {
+      for (let i = 0; i < n; i++) {
+        const name = `svc-${i}`;
+        const csr = join(dir, 'csr.json');
+        writeFileSync(csr, JSON.stringify({ CN: name, hosts: [name, `${name}.ns-0.svc`], key: { algo: 'ecdsa', size: 256 } }));
+        const out = execFileSync(bin, ['gencert', '-ca', ca.crt, '-ca-key', ca.key, '-config', config, csr], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        writeFileSync(join(dir, 'c.json'), out);
+      }
+    })
+  );
 }
 
 function stepLoop(bin: string, dir: string, ca: { crt: string; key: string }, n: number): number {
-  return n / seconds(() => {
-    for (let i = 0; i < n; i++) {
-      const name = `svc-${i}`;
-      rmSync(join(dir, 's.crt'), { force: true });
-      rmSync(join(dir, 's.key'), { force: true });
-      execFileSync(bin, ['certificate', 'create', name, join(dir, 's.crt'), join(dir, 's.key'), '--profile', 'leaf', '--ca', ca.crt, '--ca-key', ca.key, '--no-password', '--insecure', '--kty', 'EC', '--crv', 'P-256', '--san', name, '--san', `${name}.ns-0.svc`, '--not-after', '2160h'], { stdio: 'ignore' });
-    }
-  });
+  return (
+    n /
+    seconds(() => {
+      for (let i = 0; i < n; i++) {
+        const name = `svc-${i}`;
+        rmSync(join(dir, 's.crt'), { force: true });
+        rmSync(join(dir, 's.key'), { force: true });
+        execFileSync(
+          bin,
+          [
+            'certificate',
+            'create',
+            name,
+            join(dir, 's.crt'),
+            join(dir, 's.key'),
+            '--profile',
+            'leaf',
+            '--ca',
+            ca.crt,
+            '--ca-key',
+            ca.key,
+            '--no-password',
+            '--insecure',
+            '--kty',
+            'EC',
+            '--crv',
+            'P-256',
+            '--san',
+            name,
+            '--san',
+            `${name}.ns-0.svc`,
+            '--not-after',
+            '2160h',
+          ],
+          { stdio: 'ignore' },
+        );
+      }
+    })
+  );
 }
 
 /** `rekey apply` as a user runs it: a fresh state folder and output folder, the whole process timed. */
@@ -128,7 +229,11 @@ function rekeyApplyPerSecond(work: string, inventory: string, certs: number, run
   const out = join(work, `out-${run}`);
   let result: ReturnType<typeof spawnSync> | undefined;
   const s = seconds(() => {
-    result = spawnSync(process.execPath, [join(ROOT, 'bin', 'rekey.js'), 'apply', '-f', inventory, '--state', state, '--out', out, '--json'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REKEY_VAULT_KEY: undefined } });
+    result = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin', 'rekey.js'), 'apply', '-f', inventory, '--state', state, '--out', out, '--json'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REKEY_VAULT_KEY: undefined } },
+    );
   });
   if (result?.status !== 0) throw new Error(`rekey apply exited ${String(result?.status)}: ${String(result?.stderr)}`);
   rmSync(state, { recursive: true, force: true });
@@ -158,8 +263,24 @@ export async function runIssueBench(options: { certs?: number; runs?: number; qu
     const load: [number, number] = [before, load1()];
     const goMedian = median(goRates);
     const issue = median(rekeyRates);
-    figures.push({ what: 'in-process issuance, ECDSA-P256 (keygen, build, sign, PEM cert + PKCS#8 key)', value: issue, unit: '/s', runs: rekeyRates.map(Math.round), reference: { what: 'Go crypto/x509, one goroutine', value: goMedian }, ratio: issue / goMedian, target: '≥ 0.75x Go', met: issue / goMedian >= 0.75, load });
-    figures.push({ what: 'Go crypto/x509 in-process issuance (reference)', value: goMedian, unit: '/s', runs: goRates.map(Math.round), load });
+    figures.push({
+      what: 'in-process issuance, ECDSA-P256 (keygen, build, sign, PEM cert + PKCS#8 key)',
+      value: issue,
+      unit: '/s',
+      runs: rekeyRates.map(Math.round),
+      reference: { what: 'Go crypto/x509, one goroutine', value: goMedian },
+      ratio: issue / goMedian,
+      target: '≥ 0.75x Go',
+      met: issue / goMedian >= 0.75,
+      load,
+    });
+    figures.push({
+      what: 'Go crypto/x509 in-process issuance (reference)',
+      value: goMedian,
+      unit: '/s',
+      runs: goRates.map(Math.round),
+      load,
+    });
 
     // Target 1: apply end to end, and the per-certificate peers in the same run.
     const inventory = join(work, 'inventory.yaml');
@@ -174,13 +295,50 @@ export async function runIssueBench(options: { certs?: number; runs?: number; qu
     const apply = measure(runs, () => rekeyApplyPerSecond(work, inventory, certs, run++));
     const versions = { openssl: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim(), cfssl: 'v1.6.5', step: 'v0.21.0' };
     const what = `rekey apply, ${certs.toLocaleString('en-US')} ECDSA-P256 certificates (vault + --out, whole process)`;
-    figures.push({ what, value: apply.median, unit: 'certs/s', runs: apply.runs, reference: { what: '`openssl req -x509 -CA` per cert', value: loops.openssl.median }, ratio: apply.median / loops.openssl.median, target: '≥ 2,000/s and ≥ 10x openssl, cfssl', met: apply.median >= 2000 && apply.median >= 10 * loops.openssl.median && apply.median >= 10 * loops.cfssl.median, load: apply.load });
-    figures.push({ what: `  same, against cfssl gencert ${versions.cfssl} per cert`, value: apply.median, unit: 'certs/s', runs: apply.runs, reference: { what: 'cfssl gencert per cert', value: loops.cfssl.median }, ratio: apply.median / loops.cfssl.median, load: loops.cfssl.load });
-    figures.push({ what: `  same, against step certificate create ${versions.step} per cert`, value: apply.median, unit: 'certs/s', runs: apply.runs, reference: { what: 'step certificate create per cert', value: loops.step.median }, ratio: apply.median / loops.step.median, load: loops.step.load });
-    figures.push({ what: '  same, against Go crypto/x509 in process', value: apply.median, unit: 'certs/s', runs: apply.runs, reference: { what: 'Go crypto/x509 in-process', value: goMedian }, ratio: apply.median / goMedian, load: apply.load });
+    figures.push({
+      what,
+      value: apply.median,
+      unit: 'certs/s',
+      runs: apply.runs,
+      reference: { what: '`openssl req -x509 -CA` per cert', value: loops.openssl.median },
+      ratio: apply.median / loops.openssl.median,
+      target: '≥ 2,000/s and ≥ 10x openssl, cfssl',
+      met: apply.median >= 2000 && apply.median >= 10 * loops.openssl.median && apply.median >= 10 * loops.cfssl.median,
+      load: apply.load,
+    });
+    figures.push({
+      what: `  same, against cfssl gencert ${versions.cfssl} per cert`,
+      value: apply.median,
+      unit: 'certs/s',
+      runs: apply.runs,
+      reference: { what: 'cfssl gencert per cert', value: loops.cfssl.median },
+      ratio: apply.median / loops.cfssl.median,
+      load: loops.cfssl.load,
+    });
+    figures.push({
+      what: `  same, against step certificate create ${versions.step} per cert`,
+      value: apply.median,
+      unit: 'certs/s',
+      runs: apply.runs,
+      reference: { what: 'step certificate create per cert', value: loops.step.median },
+      ratio: apply.median / loops.step.median,
+      load: loops.step.load,
+    });
+    figures.push({
+      what: '  same, against Go crypto/x509 in process',
+      value: apply.median,
+      unit: 'certs/s',
+      runs: apply.runs,
+      reference: { what: 'Go crypto/x509 in-process', value: goMedian },
+      ratio: apply.median / goMedian,
+      load: apply.load,
+    });
 
     mkdirSync('bench-results', { recursive: true });
-    writeFileSync(join('bench-results', 'issue-e2e.json'), JSON.stringify({ at: new Date().toISOString(), machine: machine(), versions, certs, runs, figures, peers: loops }, null, 2) + '\n');
+    writeFileSync(
+      join('bench-results', 'issue-e2e.json'),
+      JSON.stringify({ at: new Date().toISOString(), machine: machine(), versions, certs, runs, figures, peers: loops }, null, 2) + '\n',
+    );
     return figures;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -189,6 +347,9 @@ export async function runIssueBench(options: { certs?: number; runs?: number; qu
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const figures = await runIssueBench();
-  for (const f of figures) console.log(`${f.what}: ${Math.round(f.value)} ${f.unit}${f.reference ? ` | ${f.reference.what}: ${Math.round(f.reference.value)} (${f.ratio!.toFixed(2)}x)` : ''}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''} | load ${f.load.join('-')}`);
+  for (const f of figures)
+    console.log(
+      `${f.what}: ${Math.round(f.value)} ${f.unit}${f.reference ? ` | ${f.reference.what}: ${Math.round(f.reference.value)} (${f.ratio!.toFixed(2)}x)` : ''}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''} | load ${f.load.join('-')}`,
+    );
   console.log('wrote bench-results/issue-e2e.json');
 }

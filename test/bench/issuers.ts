@@ -48,11 +48,22 @@ async function timed(n: number, one: (i: number) => Promise<number>): Promise<{ 
   return { msPerCert: ms / n, callsPerCert: calls / n };
 }
 
-async function viaSigner(signer: CertificateSigner, n: number, counted?: () => number): Promise<{ msPerCert: number; callsPerCert: number }> {
+async function viaSigner(
+  signer: CertificateSigner,
+  n: number,
+  counted?: () => number,
+): Promise<{ msPerCert: number; callsPerCert: number }> {
   const signers = { forAuthority: () => Promise.resolve(signer) };
   return timed(n, async (i) => {
     const before = counted?.() ?? 0;
-    const { calls } = await externalLeafMaterial({ signers }, leafUnit, external, undefined, spec, `bench-${i}-${randomBytes(4).toString('hex')}`);
+    const { calls } = await externalLeafMaterial(
+      { signers },
+      leafUnit,
+      external,
+      undefined,
+      spec,
+      `bench-${i}-${randomBytes(4).toString('hex')}`,
+    );
     return calls + ((counted?.() ?? 0) - before);
   });
 }
@@ -82,7 +93,15 @@ const dns: TxtRecords = {
 };
 const state = mkdtempSync(join(tmpdir(), 'rekey-bench-acme-'));
 const acme = await viaSigner(
-  new AcmeSigner({ authority: 'ext-ca', directory: env.pebble.directory, email: `ops@${zone}`, dns, store: new FileVault(join(state, 'vault'), randomBytes(32)), accountKeyName: 'rekey/bench/_acme/ext-ca', caCert: readFileSync(env.pebble.caCert, 'utf8') }),
+  new AcmeSigner({
+    authority: 'ext-ca',
+    directory: env.pebble.directory,
+    email: `ops@${zone}`,
+    dns,
+    store: new FileVault(join(state, 'vault'), randomBytes(32)),
+    accountKeyName: 'rekey/bench/_acme/ext-ca',
+    caCert: readFileSync(env.pebble.caCert, 'utf8'),
+  }),
   N.acme,
   () => route53Calls,
 );
@@ -91,11 +110,26 @@ rmSync(state, { recursive: true, force: true });
 const rows = [
   ['issuer', 'certificates', 'ms / certificate', 'calls / certificate', 'calls are'],
   ["rekey's own CA (in process)", String(N.own), own.msPerCert.toFixed(2), '0', '-'],
-  ['AWS Private CA (moto)', String(N.pca), pca.msPerCert.toFixed(1), pca.callsPerCert.toFixed(1), 'IssueCertificate + GetCertificate (+ polls)'],
-  ['ACME (pebble, dns-01 via Route 53 on moto)', String(N.acme), acme.msPerCert.toFixed(0), acme.callsPerCert.toFixed(1), 'ACME HTTP requests + Route 53 calls'],
+  [
+    'AWS Private CA (moto)',
+    String(N.pca),
+    pca.msPerCert.toFixed(1),
+    pca.callsPerCert.toFixed(1),
+    'IssueCertificate + GetCertificate (+ polls)',
+  ],
+  [
+    'ACME (pebble, dns-01 via Route 53 on moto)',
+    String(N.acme),
+    acme.msPerCert.toFixed(0),
+    acme.callsPerCert.toFixed(1),
+    'ACME HTTP requests + Route 53 calls',
+  ],
 ];
 const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 console.log(rows.map((r) => r.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n'));
 mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/issuers.json', JSON.stringify({ at: new Date().toISOString(), node: process.version, own, pca, acme, counts: N }, null, 2) + '\n');
+writeFileSync(
+  'bench-results/issuers.json',
+  JSON.stringify({ at: new Date().toISOString(), node: process.version, own, pca, acme, counts: N }, null, 2) + '\n',
+);
 console.log('\nwrote bench-results/issuers.json');

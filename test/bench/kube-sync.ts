@@ -62,7 +62,8 @@ function inventoryText(prefix: string): string {
     'clusters: [{name: dc1, context: dc1}, {name: dc2, context: dc2}]',
     'credentials:',
   ];
-  for (let i = 0; i < SECRETS; i++) lines.push(`  - {name: pw-${i}, type: password, secret: {name: pw-${i}, namespace: ${prefix}-${i % NAMESPACES}}}`);
+  for (let i = 0; i < SECRETS; i++)
+    lines.push(`  - {name: pw-${i}, type: password, secret: {name: pw-${i}, namespace: ${prefix}-${i % NAMESPACES}}}`);
   return lines.join('\n') + '\n';
 }
 

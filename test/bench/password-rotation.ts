@@ -53,7 +53,14 @@ credentials:
     database: {engine: postgres, urlFrom: "env:BENCH_PG_URL", role: ${role}, strategy: ${strategy}, host: localhost, dbname: postgres}
 `);
     const counts: Record<DatabaseActivity, number> = { connect: 0, statement: 0, login: 0 };
-    const databases = new PostgresDatabases({ env: { BENCH_PG_URL: adminUrl } }, { observe: (a) => { counts[a]++; } });
+    const databases = new PostgresDatabases(
+      { env: { BENCH_PG_URL: adminUrl } },
+      {
+        observe: (a) => {
+          counts[a]++;
+        },
+      },
+    );
     let dbMs = 0;
     // Time spent inside database calls: every session method, timed.
     const timed: typeof databases = {
@@ -61,14 +68,16 @@ credentials:
         const t = performance.now();
         const s = await databases.open(login);
         dbMs += performance.now() - t;
-        const wrap = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-          const start = performance.now();
-          try {
-            return await f(...a);
-          } finally {
-            dbMs += performance.now() - start;
-          }
-        };
+        const wrap =
+          <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+          async (...a: A): Promise<R> => {
+            const start = performance.now();
+            try {
+              return await f(...a);
+            } finally {
+              dbMs += performance.now() - start;
+            }
+          };
         return {
           roleExists: wrap(s.roleExists.bind(s)),
           createAlternate: wrap(s.createAlternate.bind(s)),
@@ -119,7 +128,14 @@ credentials:
 /** Runs both strategies and prints a table; needs PG_ADMIN_URL (the test infrastructure's PostgreSQL). */
 export async function benchPasswordRotation(adminUrl: string): Promise<Record<string, StrategyResult>> {
   const url = new URL(adminUrl);
-  const admin = new pg.Client({ host: url.hostname, port: Number(url.port || 5432), database: 'postgres', user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), ssl: { rejectUnauthorized: false } });
+  const admin = new pg.Client({
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    database: 'postgres',
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    ssl: { rejectUnauthorized: false },
+  });
   await admin.connect();
   const results: Record<string, StrategyResult> = {};
   try {
@@ -129,7 +145,17 @@ export async function benchPasswordRotation(adminUrl: string): Promise<Record<st
   }
   const rows = [['strategy', 'rotations', 'mean ms', 'median ms', 'p95 ms', 'db ms', 'connects', 'statements', 'logins']];
   for (const [s, r] of Object.entries(results)) {
-    rows.push([s, String(r.rotations), r.msMean.toFixed(0), r.msMedian.toFixed(0), r.msP95.toFixed(0), r.dbMsMean.toFixed(0), r.connects.toFixed(1), r.statements.toFixed(1), r.logins.toFixed(1)]);
+    rows.push([
+      s,
+      String(r.rotations),
+      r.msMean.toFixed(0),
+      r.msMedian.toFixed(0),
+      r.msP95.toFixed(0),
+      r.dbMsMean.toFixed(0),
+      r.connects.toFixed(1),
+      r.statements.toFixed(1),
+      r.logins.toFixed(1),
+    ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log('Password rotation on real PostgreSQL (embedded runtime, manifests: no rollout waits; per rotation)');

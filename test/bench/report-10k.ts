@@ -25,30 +25,70 @@ import { syntheticInventory } from './inventory-gen.js';
 const N = Number(process.argv[2] ?? 10_000);
 const DAY = 86_400_000;
 const now = new Date();
-const inventory = loadInventory(syntheticInventory({ name: 'bench', certificates: N, authorities: 20, namespaces: 50, clusters: ['dc1', 'dc2'] }));
+const inventory = loadInventory(
+  syntheticInventory({ name: 'bench', certificates: N, authorities: 20, namespaces: 50, clusters: ['dc1', 'dc2'] }),
+);
 const units = allUnits(inventory);
 
 // Expiries spread over 0..400 days (a few expired), so every urgency and histogram bucket has something.
 const values = new Map(
   units.map((u, i) => {
     const notAfter = new Date(now.getTime() + ((i * 7919) % 400) * DAY - 2 * DAY);
-    const m = { type: 'certificate', cert: 'x', key: 'x', chain: '', ca: '', notBefore: new Date(notAfter.getTime() - 90 * DAY).toISOString(), notAfter: notAfter.toISOString(), serial: i.toString(16), fingerprint: 'f'.repeat(64), keyType: 'ECDSA-P256', specHash: 'x' } as const;
+    const m = {
+      type: 'certificate',
+      cert: 'x',
+      key: 'x',
+      chain: '',
+      ca: '',
+      notBefore: new Date(notAfter.getTime() - 90 * DAY).toISOString(),
+      notAfter: notAfter.toISOString(),
+      serial: i.toString(16),
+      fingerprint: 'f'.repeat(64),
+      keyType: 'ECDSA-P256',
+      specHash: 'x',
+    } as const;
     return [u.storeName, { versionId: `v-${i}`, stages: [Stage.Current], createdAt: now.toISOString(), value: encodeMaterial(m) }];
   }),
 );
 const store = { getVersion: async (name: string) => values.get(name), describe: async () => undefined } as unknown as SecretStore;
 const records: RotationRecord[] = Array.from({ length: 40 }, (_, i) => ({
-  id: `rot-${i}`, inventory: 'bench', item: `svc-${i}`, kind: RotationKind.Leaf, status: i < 3 ? RotationStatus.Running : RotationStatus.Completed, step: i < 3 ? ('restart' as const) : ('verify' as const),
-  attempt: 0, revision: 6, trigger: Trigger.Schedule, reason: 'ExpiresSoon', startedAt: new Date(now.getTime() - i * 3_600_000).toISOString(), updatedAt: now.toISOString(),
-  units: [`rekey/bench/svc-${i}`], previousVersions: {}, restarts: {},
-  history: (['issue', 'test', 'promote', 'sync', 'restart', 'verify'] as const).map((step, k) => ({ step, status: 'completed' as const, at: new Date(now.getTime() - i * 3_600_000 + (k + 1) * 1500).toISOString(), attempt: 0 })),
+  id: `rot-${i}`,
+  inventory: 'bench',
+  item: `svc-${i}`,
+  kind: RotationKind.Leaf,
+  status: i < 3 ? RotationStatus.Running : RotationStatus.Completed,
+  step: i < 3 ? ('restart' as const) : ('verify' as const),
+  attempt: 0,
+  revision: 6,
+  trigger: Trigger.Schedule,
+  reason: 'ExpiresSoon',
+  startedAt: new Date(now.getTime() - i * 3_600_000).toISOString(),
+  updatedAt: now.toISOString(),
+  units: [`rekey/bench/svc-${i}`],
+  previousVersions: {},
+  restarts: {},
+  history: (['issue', 'test', 'promote', 'sync', 'restart', 'verify'] as const).map((step, k) => ({
+    step,
+    status: 'completed' as const,
+    at: new Date(now.getTime() - i * 3_600_000 + (k + 1) * 1500).toISOString(),
+    attempt: 0,
+  })),
 }));
 const journal = { listByStatus: async (s: string) => records.filter((r) => r.status === s) } as unknown as Journal;
 const secretsOf = (cluster: string, ns: string): ObservedSecret[] =>
   units
     .filter((u) => u.item.secret?.namespace === ns && !(cluster === 'dc2' && Number(u.item.name.slice(4)) % 500 === 0)) // a few missing in dc2: drift
-    .map((u) => ({ name: u.secretName!, namespace: ns, type: 'kubernetes.io/tls', data: {}, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations: { [Annotation.Version]: values.get(u.storeName)!.versionId } }));
-const clusters = new Map<string, Cluster>(['dc1', 'dc2'].map((c) => [c, { name: c, secrets: { listSecrets: async (ns: string) => secretsOf(c, ns) } } as unknown as Cluster]));
+    .map((u) => ({
+      name: u.secretName!,
+      namespace: ns,
+      type: 'kubernetes.io/tls',
+      data: {},
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { [Annotation.Version]: values.get(u.storeName)!.versionId },
+    }));
+const clusters = new Map<string, Cluster>(
+  ['dc1', 'dc2'].map((c) => [c, { name: c, secrets: { listSecrets: async (ns: string) => secretsOf(c, ns) } } as unknown as Cluster]),
+);
 const deps = { store, journal, clusters, clock: { now: () => now }, log: silentLogger } as unknown as Deps;
 
 const t0 = performance.now();

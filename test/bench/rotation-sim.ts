@@ -62,13 +62,23 @@ interface Scenario {
 }
 
 /** One simulated region at fraction `f`, with its counts brought back to the full region. */
-async function scenario(label: string, certificates: number, clusters: number, f: number, stepConcurrency: number | undefined, progress?: (line: string) => void): Promise<Scenario> {
+async function scenario(
+  label: string,
+  certificates: number,
+  clusters: number,
+  f: number,
+  stepConcurrency: number | undefined,
+  progress?: (line: string) => void,
+): Promise<Scenario> {
   const result = await simulateRegion({
     certificates: Math.round(certificates * f),
     clusters: Math.max(1, Math.round(clusters * f)),
     secretsManager: { writesPerSecond: SecretsManagerQuota.writesPerSecond * f },
     eventBridge: { putEventsPerSecond: 2_400 * f },
-    lambda: { concurrency: Math.round(1000 * f), ...(stepConcurrency !== undefined && { stepConcurrency: Math.max(1, Math.round(stepConcurrency * f)) }) },
+    lambda: {
+      concurrency: Math.round(1000 * f),
+      ...(stepConcurrency !== undefined && { stepConcurrency: Math.max(1, Math.round(stepConcurrency * f)) }),
+    },
     limitMinutes: 300,
     ...(progress && { progress: (line: string) => progress(`[${label}] ${line}`) }),
   });
@@ -81,12 +91,23 @@ async function scenario(label: string, certificates: number, clusters: number, f
     clusters: up(scaled.clusters),
     completed: up(scaled.completed),
     failed: up(scaled.failed),
-    secretsManager: { ...scaled.secretsManager, pendingOnCurrent: up(scaled.secretsManager.pendingOnCurrent), writes: up(scaled.secretsManager.writes), throttles: up(scaled.secretsManager.throttles), peakWritesPerSecond: scaled.secretsManager.peakWritesPerSecond / f },
+    secretsManager: {
+      ...scaled.secretsManager,
+      pendingOnCurrent: up(scaled.secretsManager.pendingOnCurrent),
+      writes: up(scaled.secretsManager.writes),
+      throttles: up(scaled.secretsManager.throttles),
+      peakWritesPerSecond: scaled.secretsManager.peakWritesPerSecond / f,
+    },
     eventBridge: { ...scaled.eventBridge, calls: up(scaled.eventBridge.calls), throttles: up(scaled.eventBridge.throttles) },
     lambda: {
       ...scaled.lambda,
       peakConcurrency: up(scaled.lambda.peakConcurrency),
-      functions: Object.fromEntries(Object.entries(scaled.lambda.functions).map(([k, v]) => [k, { invocations: up(v.invocations), coldStarts: up(v.coldStarts), peak: up(v.peak) }])),
+      functions: Object.fromEntries(
+        Object.entries(scaled.lambda.functions).map(([k, v]) => [
+          k,
+          { invocations: up(v.invocations), coldStarts: up(v.coldStarts), peak: up(v.peak) },
+        ]),
+      ),
     },
   };
   const completions = simulated.flatMap((c) => Array.from({ length: Math.round(1 / f) }, () => c));
@@ -109,7 +130,9 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
   const overhead = Math.max(0, run.minutes - (steady ? certificates / steady : 0));
   const clean = run.failed === 0 && run.completed === certificates;
   const largest = clean && steady ? Math.floor(Math.max(0, TARGET_MINUTES - overhead) * steady) : 0;
-  const quotaCeiling = run.secretsManager.writesPerRotation ? Math.floor((SecretsManagerQuota.writesPerSecond * 60 * TARGET_MINUTES) / run.secretsManager.writesPerRotation) : 0;
+  const quotaCeiling = run.secretsManager.writesPerRotation
+    ? Math.floor((SecretsManagerQuota.writesPerSecond * 60 * TARGET_MINUTES) / run.secretsManager.writesPerRotation)
+    : 0;
   const sharding = [100_000, 250_000, 500_000, 1_000_000].map((n) => {
     const regions = largest ? Math.ceil(n / largest) : 0;
     return { certificates: n, regions, minutes: regions ? overhead + n / regions / steady : 0 };
@@ -130,21 +153,64 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
   writeFileSync('bench-results/rotation-sim.svg', svg);
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const done = (x: Scenario) => (x.run.completed + x.run.failed >= certificates ? x.run.minutes.toFixed(1) : `> ${x.run.minutes.toFixed(0)} (${fmt(certificates - x.run.completed - x.run.failed)} still running)`);
+  const done = (x: Scenario) =>
+    x.run.completed + x.run.failed >= certificates
+      ? x.run.minutes.toFixed(1)
+      : `> ${x.run.minutes.toFixed(0)} (${fmt(certificates - x.run.completed - x.run.failed)} still running)`;
   const rows = [
     ['simulated rotation of one region', deployed.label, capped.label, 'reference'],
-    [`${fmt(certificates)} certificates, ${clusters} clusters: minutes until all finished`, done(deployed), done(capped), `< ${TARGET_MINUTES}`],
-    ['minutes until 99% of the completed ones', ...[deployed, capped].map((x) => ((x.completions[Math.max(0, Math.ceil(x.completions.length * 0.99) - 1)] ?? 0) / 60_000).toFixed(1)), '-'],
+    [
+      `${fmt(certificates)} certificates, ${clusters} clusters: minutes until all finished`,
+      done(deployed),
+      done(capped),
+      `< ${TARGET_MINUTES}`,
+    ],
+    [
+      'minutes until 99% of the completed ones',
+      ...[deployed, capped].map((x) => ((x.completions[Math.max(0, Math.ceil(x.completions.length * 0.99) - 1)] ?? 0) / 60_000).toFixed(1)),
+      '-',
+    ],
     ['rotations completed / failed', ...[deployed, capped].map((x) => `${fmt(x.run.completed)} / ${fmt(x.run.failed)}`), '-'],
-    ['Secrets Manager writes per completed rotation', ...[deployed, capped].map((x) => x.run.secretsManager.writesPerRotation.toFixed(2)), '50 writes/s per region'],
+    [
+      'Secrets Manager writes per completed rotation',
+      ...[deployed, capped].map((x) => x.run.secretsManager.writesPerRotation.toFixed(2)),
+      '50 writes/s per region',
+    ],
     ['Secrets Manager throttled attempts', ...[deployed, capped].map((x) => fmt(x.run.secretsManager.throttles)), '-'],
-    ['secrets left with AWSPENDING on AWSCURRENT (next rotation locked)', ...[deployed, capped].map((x) => fmt(x.run.secretsManager.pendingOnCurrent)), '0'],
+    [
+      'secrets left with AWSPENDING on AWSCURRENT (next rotation locked)',
+      ...[deployed, capped].map((x) => fmt(x.run.secretsManager.pendingOnCurrent)),
+      '0',
+    ],
     ['EventBridge throttled PutEvents attempts', ...[deployed, capped].map((x) => fmt(x.run.eventBridge.throttles)), '-'],
-    ['steady rate, rotations per minute', ...[deployed, capped].map((x) => fmt(steadyRate(x.completions))), `quota alone: ${fmt((SecretsManagerQuota.writesPerSecond * 60) / (run.secretsManager.writesPerRotation || 1))}`],
-    ['peak Lambda concurrency (step, restart)', ...[deployed, capped].map((x) => `${fmt(x.run.lambda.functions.step?.peak ?? 0)}, ${fmt(x.run.lambda.functions.restart?.peak ?? 0)}`), 'account 1,000'],
-    [`largest load one region rotates in ${TARGET_MINUTES} min (${best.label})`, '', clean ? fmt(largest) : 'n/a: rotations failed', `write quota ceiling ${fmt(quotaCeiling)}`],
-    ...sharding.map((x) => [`${fmt(x.certificates)} certificates over ${x.regions} region(s): minutes`, '', x.regions ? x.minutes.toFixed(1) : 'n/a', `< ${TARGET_MINUTES}`]),
-    ['simulated fraction of the region; real seconds', `${f}; ${deployed.run.realSeconds.toFixed(0)}`, `${f}; ${capped.run.realSeconds.toFixed(0)}`, '-'],
+    [
+      'steady rate, rotations per minute',
+      ...[deployed, capped].map((x) => fmt(steadyRate(x.completions))),
+      `quota alone: ${fmt((SecretsManagerQuota.writesPerSecond * 60) / (run.secretsManager.writesPerRotation || 1))}`,
+    ],
+    [
+      'peak Lambda concurrency (step, restart)',
+      ...[deployed, capped].map((x) => `${fmt(x.run.lambda.functions.step?.peak ?? 0)}, ${fmt(x.run.lambda.functions.restart?.peak ?? 0)}`),
+      'account 1,000',
+    ],
+    [
+      `largest load one region rotates in ${TARGET_MINUTES} min (${best.label})`,
+      '',
+      clean ? fmt(largest) : 'n/a: rotations failed',
+      `write quota ceiling ${fmt(quotaCeiling)}`,
+    ],
+    ...sharding.map((x) => [
+      `${fmt(x.certificates)} certificates over ${x.regions} region(s): minutes`,
+      '',
+      x.regions ? x.minutes.toFixed(1) : 'n/a',
+      `< ${TARGET_MINUTES}`,
+    ]),
+    [
+      'simulated fraction of the region; real seconds',
+      `${f}; ${deployed.run.realSeconds.toFixed(0)}`,
+      `${f}; ${capped.run.realSeconds.toFixed(0)}`,
+      '-',
+    ],
   ];
   const report: RotationSimReport = {
     run,
@@ -158,7 +224,19 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
   };
   writeFileSync(
     'bench-results/rotation-sim.json',
-    JSON.stringify({ ...report, scenarios: [deployed, capped].map((x) => ({ label: x.label, stepConcurrency: x.stepConcurrency, run: x.run, completionsPerMinute: perMinute(x.completions) })) }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        ...report,
+        scenarios: [deployed, capped].map((x) => ({
+          label: x.label,
+          stepConcurrency: x.stepConcurrency,
+          run: x.run,
+          completionsPerMinute: perMinute(x.completions),
+        })),
+      },
+      null,
+      2,
+    ) + '\n',
   );
   return report;
 }
@@ -175,11 +253,24 @@ function perMinute(completions: readonly number[]): number[] {
 
 export function table(rows: readonly (readonly string[])[]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n');
+  return rows
+    .map(
+      (r, j) =>
+        r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') +
+        (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''),
+    )
+    .join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { certificates: { type: 'string' }, clusters: { type: 'string' }, scale: { type: 'string' }, 'step-concurrency': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      certificates: { type: 'string' },
+      clusters: { type: 'string' },
+      scale: { type: 'string' },
+      'step-concurrency': { type: 'string' },
+    },
+  });
   const report = await rotationSimBench({
     ...(values.certificates && { certificates: Number(values.certificates) }),
     ...(values.clusters && { clusters: Number(values.clusters) }),

@@ -25,7 +25,14 @@ import { benchApi } from './api.js';
 import { printFigures } from './figures.js';
 import { runIssueBench } from './issue-e2e.js';
 
-const COUNTS: Record<KeyType, number> = { 'ECDSA-P256': 3000, 'ECDSA-P384': 1000, Ed25519: 3000, 'RSA-2048': 40, 'RSA-3072': 10, 'RSA-4096': 4 };
+const COUNTS: Record<KeyType, number> = {
+  'ECDSA-P256': 3000,
+  'ECDSA-P384': 1000,
+  Ed25519: 3000,
+  'RSA-2048': 40,
+  'RSA-3072': 10,
+  'RSA-4096': 4,
+};
 
 function timeIt(n: number, fn: (i: number) => void): number {
   const start = process.hrtime.bigint();
@@ -51,13 +58,21 @@ const OPENSSL_GENPKEY: Record<KeyType, string[]> = {
 /** openssl's own key generation rate: N processes, minus the cost of starting openssl at all. */
 function opensslKeygenPerSecond(type: KeyType, n: number): number {
   const spawnCost = timeIt(n, () => execFileSync('openssl', ['version'])) / n;
-  const total = timeIt(n, () => execFileSync('openssl', ['genpkey', ...OPENSSL_GENPKEY[type]], { stdio: ['ignore', 'pipe', 'ignore'] })) / n;
+  const total =
+    timeIt(n, () => execFileSync('openssl', ['genpkey', ...OPENSSL_GENPKEY[type]], { stdio: ['ignore', 'pipe', 'ignore'] })) / n;
   return 1 / Math.max(total - spawnCost, 1e-6);
 }
 
 /** openssl's signing rate for the signature each key type makes (openssl speed, one core). */
 function opensslSignPerSecond(type: KeyType): number | undefined {
-  const alg: Record<KeyType, string> = { 'RSA-2048': 'rsa2048', 'RSA-3072': 'rsa3072', 'RSA-4096': 'rsa4096', 'ECDSA-P256': 'ecdsap256', 'ECDSA-P384': 'ecdsap384', Ed25519: 'ed25519' };
+  const alg: Record<KeyType, string> = {
+    'RSA-2048': 'rsa2048',
+    'RSA-3072': 'rsa3072',
+    'RSA-4096': 'rsa4096',
+    'ECDSA-P256': 'ecdsap256',
+    'ECDSA-P384': 'ecdsap384',
+    Ed25519: 'ed25519',
+  };
   const r = spawnSync('openssl', ['speed', '-seconds', '1', '-mr', alg[type]], { encoding: 'utf8' });
   // Machine-readable lines (OpenSSL 3): +F2:i:bits:sign/s:verify/s (RSA), +F4 (ECDSA), +F6:i:bits:name:sign/s:verify/s (EdDSA).
   const line = r.stdout.split('\n').find((l) => /^\+F[246]:/.test(l));
@@ -74,8 +89,14 @@ function issuerFor(inv: Inventory): IssuerMaterial {
 }
 
 async function main() {
-  const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, openssl: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim() };
-  const rows: string[][] = [['key type', 'rekey issue/s', 'native keygen/s', 'issue time / keygen time', 'openssl genpkey/s', 'openssl sign/s']];
+  const results: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    node: process.version,
+    openssl: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim(),
+  };
+  const rows: string[][] = [
+    ['key type', 'rekey issue/s', 'native keygen/s', 'issue time / keygen time', 'openssl genpkey/s', 'openssl sign/s'],
+  ];
   const issuance: Record<string, unknown> = {};
   for (const type of Object.keys(COUNTS) as KeyType[]) {
     const inv = loadInventory(syntheticInventory({ name: 'bench', certificates: 1, authorities: 1, key: type }));
@@ -88,9 +109,23 @@ async function main() {
     const keygenSeconds = timeIt(n, () => nativeKeygen(type));
     const opensslKeygen = opensslKeygenPerSecond(type, Math.min(n, 20));
     const opensslSign = opensslSignPerSecond(type);
-    const row = { count: n, issuePerSecond: n / issueSeconds, nativeKeygenPerSecond: n / keygenSeconds, issueToKeygenRatio: issueSeconds / keygenSeconds, opensslKeygenPerSecond: opensslKeygen, opensslSignPerSecond: opensslSign };
+    const row = {
+      count: n,
+      issuePerSecond: n / issueSeconds,
+      nativeKeygenPerSecond: n / keygenSeconds,
+      issueToKeygenRatio: issueSeconds / keygenSeconds,
+      opensslKeygenPerSecond: opensslKeygen,
+      opensslSignPerSecond: opensslSign,
+    };
     issuance[type] = row;
-    rows.push([type, row.issuePerSecond.toFixed(0), row.nativeKeygenPerSecond.toFixed(0), row.issueToKeygenRatio.toFixed(2) + 'x', opensslKeygen.toFixed(0), opensslSign?.toFixed(0) ?? '-']);
+    rows.push([
+      type,
+      row.issuePerSecond.toFixed(0),
+      row.nativeKeygenPerSecond.toFixed(0),
+      row.issueToKeygenRatio.toFixed(2) + 'x',
+      opensslKeygen.toFixed(0),
+      opensslSign?.toFixed(0) ?? '-',
+    ]);
   }
   results.issuance = issuance;
   console.log('Issuance (keygen + build + sign + PEM, one core)');
@@ -105,7 +140,12 @@ async function main() {
     const loadSeconds = Number(process.hrtime.bigint() - t) / 1e9;
     scale.push(['load + validate inventory', '10000', loadSeconds.toFixed(2), (10_000 / loadSeconds).toFixed(0)]);
     {
-      const { deps } = await composeLocal(inv10k, { stateDir: join(work, 'empty'), target: { kind: 'out', dir: join(work, 'out10k') }, log: silentLogger, readOnly: true });
+      const { deps } = await composeLocal(inv10k, {
+        stateDir: join(work, 'empty'),
+        target: { kind: 'out', dir: join(work, 'out10k') },
+        log: silentLogger,
+        readOnly: true,
+      });
       t = process.hrtime.bigint();
       const p = await plan(deps, inv10k);
       const s = Number(process.hrtime.bigint() - t) / 1e9;
@@ -113,7 +153,11 @@ async function main() {
       results.plan10kEmptySeconds = s;
     }
     const inv1k = loadInventory(syntheticInventory({ name: 'bench1k', certificates: 1000 }));
-    const { deps } = await composeLocal(inv1k, { stateDir: join(work, 'state1k'), target: { kind: 'out', dir: join(work, 'out1k') }, log: silentLogger });
+    const { deps } = await composeLocal(inv1k, {
+      stateDir: join(work, 'state1k'),
+      target: { kind: 'out', dir: join(work, 'out1k') },
+      log: silentLogger,
+    });
     const storeOnly = { ...deps, clusters: new Map() };
     t = process.hrtime.bigint();
     await apply(storeOnly, inv1k);
@@ -122,12 +166,22 @@ async function main() {
     t = process.hrtime.bigint();
     const synced = await apply(deps, inv1k);
     const applyOut = Number(process.hrtime.bigint() - t) / 1e9;
-    scale.push([`apply --out, all issued (${synced.sync.secrets.filter((x) => x.change === 'created').length} written)`, '1000', applyOut.toFixed(2), (1000 / applyOut).toFixed(0)]);
+    scale.push([
+      `apply --out, all issued (${synced.sync.secrets.filter((x) => x.change === 'created').length} written)`,
+      '1000',
+      applyOut.toFixed(2),
+      (1000 / applyOut).toFixed(0),
+    ]);
     t = process.hrtime.bigint();
     const p1k = await plan(deps, inv1k);
     const plan1k = Number(process.hrtime.bigint() - t) / 1e9;
     scale.push([`plan, all issued and synced (${p1k.actions.length} actions)`, '1000', plan1k.toFixed(2), (1000 / plan1k).toFixed(0)]);
-    results.scale = { load10kSeconds: loadSeconds, apply1kVaultSeconds: applyVault, apply1kOutSeconds: applyOut, plan1kIssuedSeconds: plan1k };
+    results.scale = {
+      load10kSeconds: loadSeconds,
+      apply1kVaultSeconds: applyVault,
+      apply1kOutSeconds: applyOut,
+      plan1kIssuedSeconds: plan1k,
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -153,7 +207,13 @@ async function main() {
 
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : '')).join('\n');
+  return rows
+    .map(
+      (r, j) =>
+        r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') +
+        (j === 0 ? '\n' + w.map((x) => '-'.repeat(x)).join('  ') : ''),
+    )
+    .join('\n');
 }
 
 await main();

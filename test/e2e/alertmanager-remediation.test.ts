@@ -72,7 +72,8 @@ describe('Alertmanager -> rekey serve -> rotation in dc1', () => {
   let alertmanager: Proc | undefined;
   let amUrl: string;
 
-  const rekey = (args: readonly string[]) => run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const rekey = (args: readonly string[]) =>
+    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
   const secretData = async (name: string) => {
     const s = await admin.core.readNamespacedSecret({ name, namespace: ns });
     return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -117,11 +118,35 @@ alerts:
 
     served = await start(
       process.execPath,
-      ['--import', 'tsx', CLI, '--state', state, 'serve', '-f', inv, '--kubeconfig', kubeconfig, '--tls-secret', `${ns}/rekey-api-tls`, '--http-port', '0', '--grpc-port', 'off', '--address', '127.0.0.1'],
+      [
+        '--import',
+        'tsx',
+        CLI,
+        '--state',
+        state,
+        'serve',
+        '-f',
+        inv,
+        '--kubeconfig',
+        kubeconfig,
+        '--tls-secret',
+        `${ns}/rekey-api-tls`,
+        '--http-port',
+        '0',
+        '--grpc-port',
+        'off',
+        '--address',
+        '127.0.0.1',
+      ],
       (out) => out.includes('{"listening"'),
       'rekey serve',
     );
-    const listening = JSON.parse(served.out().split('\n').find((l) => l.startsWith('{"listening"'))!) as { listening: { https: number } };
+    const listening = JSON.parse(
+      served
+        .out()
+        .split('\n')
+        .find((l) => l.startsWith('{"listening"'))!,
+    ) as { listening: { https: number } };
     const minted = await rekey(['token', '-f', inv, '--scope', 'alerts:write', '--ttl', '1h', '--subject', 'alertmanager']);
     expect(minted.status, minted.stderr).toBe(0);
     await writeFile(join(dir, 'token'), minted.stdout.trim(), { mode: 0o600 });
@@ -149,7 +174,12 @@ receivers:
     );
     alertmanager = await start(
       env.alertmanagerPath,
-      [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
+      [
+        `--config.file=${join(dir, 'alertmanager.yml')}`,
+        `--storage.path=${join(dir, 'am-data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+      ],
       (out) => out.includes('Listening on') || out.includes('listening on'),
       'alertmanager',
     );
@@ -172,7 +202,13 @@ receivers:
     const posted = await fetch(`${amUrl}/api/v2/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ labels: { alertname: 'TLSCertExpiringSoon', severity: 'critical', rekey_item: 'web' }, annotations: { summary: 'web TLS expires soon' }, startsAt: new Date().toISOString() }]),
+      body: JSON.stringify([
+        {
+          labels: { alertname: 'TLSCertExpiringSoon', severity: 'critical', rekey_item: 'web' },
+          annotations: { summary: 'web TLS expires soon' },
+          startsAt: new Date().toISOString(),
+        },
+      ]),
     });
     expect(posted.status).toBe(200);
 
@@ -202,7 +238,9 @@ receivers:
       .filter((l) => l.startsWith('{"time"'))
       .map((l) => JSON.parse(l) as { message: string; decision?: string; rule?: string; item?: string; rotationId?: string });
     const decided = lines.filter((l) => l.message === 'remediation decided');
-    expect(decided).toEqual([expect.objectContaining({ decision: 'acted', rule: 'tls-expiring', item: 'web', rotationId: expect.any(String) })]);
+    expect(decided).toEqual([
+      expect.objectContaining({ decision: 'acted', rule: 'tls-expiring', item: 'web', rotationId: expect.any(String) }),
+    ]);
     expect(served!.out()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
   });
 });

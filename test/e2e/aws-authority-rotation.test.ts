@@ -112,7 +112,14 @@ beforeAll(async () => {
   prefix = r.prefix;
   env = { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl, LOG_LEVEL: 'warn' };
   delete env.KUBECONFIG; // Lambda has none: the stored kubeconfig is used
-  aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable, region: 'us-east-1' });
+  aws = createAwsAdapters({
+    stepQueueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    deadLetterQueueUrl: r.deadLetterQueueUrl,
+    eventBusName: r.eventBusName,
+    journalTable: r.journalTable,
+    region: 'us-east-1',
+  });
   bus = new RecordingBus(aws.events);
   // As in Lambda: the cluster credentials are a kubeconfig kept in Secrets Manager at rekey/<inventory>/kubeconfig.
   const kubeSecret = `rekey/${prefix}/kubeconfig`;
@@ -138,21 +145,34 @@ afterAll(async () => {
 });
 
 const finished = (id: string) =>
-  eventually(`rotation ${id} to finish`, async () => {
-    const r = await rt.aws.journal.get(id);
-    return r && r.status !== RotationStatus.Running ? r : undefined;
-  }, 240_000);
+  eventually(
+    `rotation ${id} to finish`,
+    async () => {
+      const r = await rt.aws.journal.get(id);
+      return r && r.status !== RotationStatus.Running ? r : undefined;
+    },
+    240_000,
+  );
 
 /** The Secrets of the test namespace in dc1, data decoded. */
 async function secrets(): Promise<Map<string, { data: Record<string, string>; annotations: Record<string, string> }>> {
   const list = (await admin.core.listNamespacedSecret({ namespace })).items;
-  return new Map(list.map((s) => [s.metadata!.name!, { annotations: s.metadata?.annotations ?? {}, data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])) }]));
+  return new Map(
+    list.map((s) => [
+      s.metadata!.name!,
+      {
+        annotations: s.metadata?.annotations ?? {},
+        data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])),
+      },
+    ]),
+  );
 }
 
-const restartedAt = async (name: string) => (await admin.deployment(namespace, name)).spec?.template.metadata?.annotations?.['rekey/restartedAt'];
+const restartedAt = async (name: string) =>
+  (await admin.deployment(namespace, name)).spec?.template.metadata?.annotations?.['rekey/restartedAt'];
 
 describe('authority rotation on the AWS runtime (moto + dc1)', () => {
-  it('the scheduled scan starts the due CA\'s rotation; it runs its ten steps through SQS and EventBridge, trust holds at every sample', async () => {
+  it("the scheduled scan starts the due CA's rotation; it runs its ten steps through SQS and EventBridge, trust holds at every sample", async () => {
     // Prepare: the first scan issues everything
     const first = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
     for (const id of first.rotations) expect((await finished(id)).status).toBe(RotationStatus.Completed);
@@ -169,12 +189,13 @@ describe('authority rotation on the AWS runtime (moto + dc1)', () => {
     const sizes = new Set<number>();
     let samples = 0;
     let record: RotationRecord | undefined;
-    for (const end = Date.now() + 240_000; Date.now() < end; ) {
+    for (const end = Date.now() + 240_000; Date.now() < end;) {
       const all = await secrets();
       const bundles = [...all].filter(([, s]) => s.data['ca.crt']);
       for (const [holder, h] of bundles) {
         sizes.add(pemBlocks(h.data['ca.crt']!).length);
-        for (const [peer, p] of all) if (p.data['tls.crt'] && !verifies(h.data['ca.crt']!, p.data['tls.crt'])) broken.push(`${holder} rejects ${peer}`);
+        for (const [peer, p] of all)
+          if (p.data['tls.crt'] && !verifies(h.data['ca.crt']!, p.data['tls.crt'])) broken.push(`${holder} rejects ${peer}`);
       }
       samples++;
       record = await aws.journal.get(id);
@@ -207,7 +228,9 @@ describe('authority rotation on the AWS runtime (moto + dc1)', () => {
       await rolledOut(admin, namespace, d);
       expect(await restartedAt(d), d).not.toBe(restartsBefore[d]);
     }
-    const phases = bus.published.filter((e) => e.type === EventType.RotationPhaseChanged && e.detail.rotationId === id).map((e) => e.detail.phase);
+    const phases = bus.published
+      .filter((e) => e.type === EventType.RotationPhaseChanged && e.detail.rotationId === id)
+      .map((e) => e.detail.phase);
     expect(phases).toEqual(['overlap', 'reissuing', 'verifying', 'dropping', 'done']);
     expect(bus.published.filter((e) => e.type === EventType.RestartCompleted && e.detail.rotationId === id).length).toBeGreaterThan(0);
     // the next scan finds nothing to do: no drift (no stale bundle hash left on a Secret), nothing due

@@ -42,7 +42,9 @@ beforeAll(async () => {
   admin = new Admin('dc1', kc);
   namespace = uniqueName('e2e-aws');
   await admin.createNamespace(namespace);
-  await admin.apply(deploymentObject(namespace, 'web', { 'app.kubernetes.io/part-of': 'shop' }, podSpec({ volume: 'web-tls' }), { replicas: 2 }));
+  await admin.apply(
+    deploymentObject(namespace, 'web', { 'app.kubernetes.io/part-of': 'shop' }, podSpec({ volume: 'web-tls' }), { replicas: 2 }),
+  );
   await rolledOut(admin, namespace, 'web');
 
   const r = await freshResources('e2e', { stepVisibilitySeconds: 5 });
@@ -92,7 +94,10 @@ certificates:
     delayQueueUrl: r.delayQueueUrl,
     restartEventsQueueUrl: r.restartEventsQueueUrl,
     step: stepHandler(runtime),
-    delay: delayHandler(() => ({ queue: new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl }), log: silentLogger })),
+    delay: delayHandler(() => ({
+      queue: new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl }),
+      log: silentLogger,
+    })),
     restart: restartHandler(runtime),
     log: silentLogger,
   }).start();
@@ -104,10 +109,14 @@ afterAll(async () => {
 });
 
 const finished = (id: string) =>
-  eventually(`rotation ${id} to finish`, async () => {
-    const r = await rt.aws.journal.get(id);
-    return r && r.status !== RotationStatus.Running ? r : undefined;
-  }, 180_000);
+  eventually(
+    `rotation ${id} to finish`,
+    async () => {
+      const r = await rt.aws.journal.get(id);
+      return r && r.status !== RotationStatus.Running ? r : undefined;
+    },
+    180_000,
+  );
 
 async function secretVersion(): Promise<string | undefined> {
   const s = await admin.core.readNamespacedSecret({ name: 'web-tls', namespace }).catch(() => undefined);
@@ -151,7 +160,7 @@ describe('AWS runtime, end to end on moto and dc1', () => {
     const restarted = d.spec?.template.metadata?.annotations?.['rekey/restartedAt'];
     expect(restarted).toBeDefined();
     expect(restarted).not.toBe(restartedBefore);
-    expect((d.metadata?.generation ?? 0)).toBeGreaterThan(before.metadata?.generation ?? 0);
+    expect(d.metadata?.generation ?? 0).toBeGreaterThan(before.metadata?.generation ?? 0);
     expect(done.restarts.dc1).toMatchObject({ state: 'completed', workloads: [`Deployment/${namespace}/web`] });
     expect(runner.errors).toEqual([]);
   });

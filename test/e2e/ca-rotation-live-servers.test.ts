@@ -194,7 +194,18 @@ const results = (l: Loop) => {
 
 /** The first certificate a server presents (openssl s_client, STARTTLS for PostgreSQL). */
 function served(port: number, startTls?: 'postgres'): X509Certificate {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...(startTls ? ['-starttls', startTls] : []), '-cert', c('client.crt'), '-key', c('client.key')];
+  const args = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-servername',
+    'localhost',
+    ...(startTls ? ['-starttls', startTls] : []),
+    '-cert',
+    c('client.crt'),
+    '-key',
+    c('client.key'),
+  ];
   let out: string;
   try {
     out = execFileSync('openssl', args, { input: '', encoding: 'utf8', timeout: 30_000, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -205,7 +216,10 @@ function served(port: number, startTls?: 'postgres'): X509Certificate {
   if (!pem) throw new Error(`port ${port} served no certificate`);
   return new X509Certificate(pem);
 }
-const caOf = (file: string): X509Certificate[] => (readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+const caOf = (file: string): X509Certificate[] =>
+  (readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (p) => new X509Certificate(p),
+  );
 
 beforeAll(async () => {
   if (!existsSync(APACHE)) throw new Error(`${APACHE} missing: bash test/infra/up.sh installs it (proxy component)`);
@@ -234,7 +248,10 @@ max_connections = 40
 fsync = off
 `;
   writeFileSync(join(work, 'pg.conf'), conf);
-  execFileSync('sh', ['-c', `cat ${join(work, 'pg.conf')} >> ${dirs.pgData}/postgresql.conf && printf 'local all all trust\\nhostssl all all 127.0.0.1/32 cert\\nhostssl all all ::1/128 cert\\n' > ${dirs.pgData}/pg_hba.conf${root ? ` && chown postgres: ${dirs.pgData}/postgresql.conf ${dirs.pgData}/pg_hba.conf` : ''}`]);
+  execFileSync('sh', [
+    '-c',
+    `cat ${join(work, 'pg.conf')} >> ${dirs.pgData}/postgresql.conf && printf 'local all all trust\\nhostssl all all 127.0.0.1/32 cert\\nhostssl all all ::1/128 cert\\n' > ${dirs.pgData}/pg_hba.conf${root ? ` && chown postgres: ${dirs.pgData}/postgresql.conf ${dirs.pgData}/pg_hba.conf` : ''}`,
+  ]);
   if (root) execFileSync('chown', ['postgres:', dirs.pgSock]);
   writeFileSync(inventoryFile, inventory());
 
@@ -265,7 +282,8 @@ describe('CA rotation under continuous client load against real Apache and Postg
     const oldCa = caOf(join(dirs.trust, 'ca.crt'));
     expect(oldCa).toHaveLength(1);
     const loops = [startLoop('curl', curlLoop()), startLoop('psql', psqlLoop())];
-    for (const end = Date.now() + 30_000; loops.some((l) => results(l).requests < 5) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 200));
+    for (const end = Date.now() + 30_000; loops.some((l) => results(l).requests < 5) && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 200));
     const before = loops.map(results);
 
     // Act
@@ -277,7 +295,9 @@ describe('CA rotation under continuous client load against real Apache and Postg
     // Assess
     expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
     const [curl, psql] = loops.map(results);
-    console.log(`live CA rotation: curl ${curl!.requests} requests (${before[0]!.requests} before the rotation), ${curl!.failures.length} failed; psql ${psql!.requests} (${before[1]!.requests} before), ${psql!.failures.length} failed`);
+    console.log(
+      `live CA rotation: curl ${curl!.requests} requests (${before[0]!.requests} before the rotation), ${curl!.failures.length} failed; psql ${psql!.requests} (${before[1]!.requests} before), ${psql!.failures.length} failed`,
+    );
     expect(before.map((b) => b.failures)).toEqual([[], []]);
     if (process.env.KEEP_LIVE) console.log(work, psql!.failures, curl!.failures);
     expect(curl!.failures).toEqual([]);
@@ -288,7 +308,10 @@ describe('CA rotation under continuous client load against real Apache and Postg
     expect(newCa).toHaveLength(1);
     expect(newCa[0]!.fingerprint256).not.toBe(oldCa[0]!.fingerprint256);
     expect(caOf(c('root.crt')).map((x) => x.fingerprint256)).toEqual([newCa[0]!.fingerprint256]);
-    for (const [port, startTls] of [[apachePort, undefined], [pgPort, 'postgres']] as const) {
+    for (const [port, startTls] of [
+      [apachePort, undefined],
+      [pgPort, 'postgres'],
+    ] as const) {
       const leaf = served(port, startTls);
       expect(leaf.checkIssued(newCa[0]!) && leaf.verify(newCa[0]!.publicKey), `port ${port}`).toBe(true);
     }
@@ -297,11 +320,26 @@ describe('CA rotation under continuous client load against real Apache and Postg
   it('the clientCert probe against PostgreSQL: a P-256 client certificate is accepted; a P-384 one fails over TLS 1.2 with the reason (wrong curve), while psql (TLS 1.3) accepts it', async () => {
     // Prepare
     const prober = new TlsProber();
-    const target = (cert: string, key: string) => ({ host: '127.0.0.1', port: pgPort, serverName: 'localhost', startTls: StartTls.Postgres, timeoutMs: 10_000, clientCertificate: { cert: readFileSync(c(cert), 'utf8'), key: readFileSync(c(key), 'utf8') } });
+    const target = (cert: string, key: string) => ({
+      host: '127.0.0.1',
+      port: pgPort,
+      serverName: 'localhost',
+      startTls: StartTls.Postgres,
+      timeoutMs: 10_000,
+      clientCertificate: { cert: readFileSync(c(cert), 'utf8'), key: readFileSync(c(key), 'utf8') },
+    });
     // Act
     const p256 = await prober.probe(target('client.crt', 'client.key'));
     const p384 = await prober.probe(target('p384.crt', 'p384.key')).catch((e: unknown) => e as Error);
-    const psql = execFileSync('psql', [`host=localhost port=${pgPort} dbname=postgres user=live_client sslmode=verify-full sslrootcert=${c('root.crt')} sslcert=${c('p384.crt')} sslkey=${c('p384.key')}`, '-XAtc', 'select version from pg_stat_ssl where pid = pg_backend_pid()'], { encoding: 'utf8' }).trim();
+    const psql = execFileSync(
+      'psql',
+      [
+        `host=localhost port=${pgPort} dbname=postgres user=live_client sslmode=verify-full sslrootcert=${c('root.crt')} sslcert=${c('p384.crt')} sslkey=${c('p384.key')}`,
+        '-XAtc',
+        'select version from pg_stat_ssl where pid = pg_backend_pid()',
+      ],
+      { encoding: 'utf8' },
+    ).trim();
     // Assess
     expect(p256).toMatchObject({ protocol: 'TLSv1.2', clientCertificateAccepted: true });
     expect(p384).toBeInstanceOf(Error);

@@ -60,14 +60,28 @@ const fileFingerprint = () => fingerprint(readFileSync(join(env.proxy.tlsDir, 's
 
 /** The certificate Apache serves now. */
 function servedFingerprint(): string {
-  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${new URL(env.proxy.url).port}`, '-servername', 'localhost'], { input: '', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${new URL(env.proxy.url).port}`, '-servername', 'localhost'], {
+    input: '',
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
   if (!pem) throw new Error(`no certificate served: ${r.stderr}`);
   return fingerprint(pem);
 }
 
 function diagnose(): { status: number | null; stdout: string; stderr: string } {
-  const args = ['-sS', '--max-time', '10', '--cacert', join(clientDir, 'root.crt'), '--cert', join(clientDir, 'client.crt'), '--key', join(clientDir, 'client.key')];
+  const args = [
+    '-sS',
+    '--max-time',
+    '10',
+    '--cacert',
+    join(clientDir, 'root.crt'),
+    '--cert',
+    join(clientDir, 'client.crt'),
+    '--key',
+    join(clientDir, 'client.key'),
+  ];
   return spawnSync('curl', [...args, `${env.proxy.url}/diagnose`], { encoding: 'utf8', timeout: 30_000 });
 }
 
@@ -108,7 +122,9 @@ describe('host files: reloads against the real Apache', () => {
     const applied = await rekey('apply');
     // Assess
     expect(applied.code).toBe(1);
-    expect(applied.stdout).toMatch(/reload owed for proxy-ca, proxy-server \(files written, not served yet\): reload command "sh .*" exited 1/);
+    expect(applied.stdout).toMatch(
+      /reload owed for proxy-ca, proxy-server \(files written, not served yet\): reload command "sh .*" exited 1/,
+    );
     expect(applied.stdout + applied.stderr).not.toContain('PRIVATE KEY');
     expect(fileFingerprint()).not.toBe(before);
     expect(servedFingerprint()).toBe(before);
@@ -125,7 +141,9 @@ describe('host files: reloads against the real Apache', () => {
     expect(again.stdout).toMatch(/0 version\(s\) made/);
     expect(again.stdout).toMatch(/reload owed for/);
     expect(reloadRuns()).toBe(2);
-    expect(JSON.parse(planned.stdout).actions).toEqual([{ action: 'reload', kind: 'reload', name: 'proxy-ca, proxy-server', reason: 'ReloadOwed', command: `sh ${reloadScript}` }]);
+    expect(JSON.parse(planned.stdout).actions).toEqual([
+      { action: 'reload', kind: 'reload', name: 'proxy-ca, proxy-server', reason: 'ReloadOwed', command: `sh ${reloadScript}` },
+    ]);
     expect(status.stdout).toMatch(/reload owed since \S+ \(2 failed run\(s\)\): sh /);
   });
 
@@ -188,7 +206,9 @@ describe('host files: reloads against the real Apache', () => {
     const planned = await rekey('plan', '--json');
     const applied = await rekey('apply');
     // Assess
-    expect(JSON.parse(planned.stdout).actions).toEqual([{ action: 'chmod', kind: 'file', name: 'reload-client', reason: 'ModeDrifted', path: key }]);
+    expect(JSON.parse(planned.stdout).actions).toEqual([
+      { action: 'chmod', kind: 'file', name: 'reload-client', reason: 'ModeDrifted', path: key },
+    ]);
     expect(applied.code).toBe(0);
     expect(statSync(key).mode & 0o777).toBe(0o600);
     expect(reloadRuns()).toBe(runs);

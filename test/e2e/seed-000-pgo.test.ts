@@ -31,7 +31,25 @@ function installerFiles(dir: string): { cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const cert = join(dir, 'server.crt');
   const key = join(dir, 'server.key');
-  const made = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=postgres-operator', '-days', '365', '-addext', SAN]);
+  const made = openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    '/CN=postgres-operator',
+    '-days',
+    '365',
+    '-addext',
+    SAN,
+  ]);
   expect(made.status, made.stderr).toBe(0);
   return { cert, key };
 }
@@ -43,8 +61,17 @@ function namespace(): string {
   return ns;
 }
 
-const secretOf = (ns: string) => JSON.parse(kubectl('dc1', ['get', 'secret', 'pgo.tls', '-n', ns, '-o', 'json'])) as { metadata: { resourceVersion: string; labels?: Record<string, string> }; data: Record<string, string> };
-const templateOf = (ns: string) => (JSON.parse(kubectl('dc1', ['get', 'deployment', 'postgres-operator', '-n', ns, '-o', 'json'])) as { spec: { template: { metadata: { annotations?: Record<string, string> } } } }).spec.template.metadata.annotations ?? {};
+const secretOf = (ns: string) =>
+  JSON.parse(kubectl('dc1', ['get', 'secret', 'pgo.tls', '-n', ns, '-o', 'json'])) as {
+    metadata: { resourceVersion: string; labels?: Record<string, string> };
+    data: Record<string, string>;
+  };
+const templateOf = (ns: string) =>
+  (
+    JSON.parse(kubectl('dc1', ['get', 'deployment', 'postgres-operator', '-n', ns, '-o', 'json'])) as {
+      spec: { template: { metadata: { annotations?: Record<string, string> } } };
+    }
+  ).spec.template.metadata.annotations ?? {};
 const leafOf = (s: { data: Record<string, string> }) => new X509Certificate(Buffer.from(s.data['tls.crt']!, 'base64').toString());
 
 beforeAll(async () => {
@@ -69,7 +96,20 @@ describe('seed 000 on dc1: pgo.tls kept if present, generated if missing', () =>
     const applied = await runMain(['--state', state, 'apply', '-f', inv, '--kubeconfig', kubeconfig]);
     const after = secretOf(ns);
     const templateAfterApply = templateOf(ns);
-    const exported = await runMain(['--state', state, 'export', 'postgres-operator', '-f', inv, '--format', 'env', '--prefix', 'PGO', '--dir', join(root, 'export')]);
+    const exported = await runMain([
+      '--state',
+      state,
+      'export',
+      'postgres-operator',
+      '-f',
+      inv,
+      '--format',
+      'env',
+      '--prefix',
+      'PGO',
+      '--dir',
+      join(root, 'export'),
+    ]);
     const rotated = await runMain(['--state', state, 'rotate', 'postgres-operator', '-f', inv, '--kubeconfig', kubeconfig]);
     const taken = secretOf(ns);
     // Assess
@@ -79,7 +119,9 @@ describe('seed 000 on dc1: pgo.tls kept if present, generated if missing', () =>
     expect(templateAfterApply['rekey/restartedAt']).toBeUndefined();
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stdout).toMatch(/PGO_CA_CERT=.*\nexport PGO_CLIENT_CERT=.*\nexport PGO_CLIENT_KEY=/);
-    expect(new X509Certificate(readFileSync(join(root, 'export', 'tls.crt'))).fingerprint256).toBe(new X509Certificate(readFileSync(files.cert)).fingerprint256);
+    expect(new X509Certificate(readFileSync(join(root, 'export', 'tls.crt'))).fingerprint256).toBe(
+      new X509Certificate(readFileSync(files.cert)).fingerprint256,
+    );
     expect(rotated.code, rotated.stderr + rotated.stdout).toBe(0);
     expect(taken.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('rekey');
     expect(leafOf(taken).issuer).toBe('CN=pgo-ca');

@@ -41,7 +41,14 @@ const roles: string[] = [];
 beforeAll(async () => {
   admin = await Admin.of('dc1');
   await installPostgresCrd(admin);
-  pgAdmin = new pg.Client({ host: infra.postgres.host, port: infra.postgres.port, database: 'postgres', user: infra.postgres.adminUser, password: infra.postgres.adminPassword, ssl: { rejectUnauthorized: false } });
+  pgAdmin = new pg.Client({
+    host: infra.postgres.host,
+    port: infra.postgres.port,
+    database: 'postgres',
+    user: infra.postgres.adminUser,
+    password: infra.postgres.adminPassword,
+    ssl: { rejectUnauthorized: false },
+  });
   await pgAdmin.connect();
   root = await makeTempDir('rekey-seed001-');
 });
@@ -64,22 +71,37 @@ async function database(prefix: string): Promise<{ ns: string; role: string }> {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: { name: 'pg', namespace: ns },
-    spec: { serviceName: 'pg', replicas: 2, selector: { matchLabels: { app: 'pg' } }, template: { metadata: { labels: { app: 'pg' } }, spec: { ...podSpec({ envFrom: 'pg-auth' }), terminationGracePeriodSeconds: 0 } } },
+    spec: {
+      serviceName: 'pg',
+      replicas: 2,
+      selector: { matchLabels: { app: 'pg' } },
+      template: { metadata: { labels: { app: 'pg' } }, spec: { ...podSpec({ envFrom: 'pg-auth' }), terminationGracePeriodSeconds: 0 } },
+    },
   };
   await admin.apply(sts);
   await statefulSetReady(ns);
   // The role as the operator created it, with a password rekey never learns.
-  await pgAdmin.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(`operator-${randomBytes(8).toString('hex')}`)}`);
+  await pgAdmin.query(
+    `CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(`operator-${randomBytes(8).toString('hex')}`)}`,
+  );
   return { ns, role };
 }
 
 async function statefulSetReady(ns: string): Promise<V1StatefulSet> {
-  return eventually(`StatefulSet ${ns}/pg ready`, async () => {
-    const s = await admin.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
-    const st = s.status ?? { replicas: 0 };
-    const ok = (st.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0) && st.readyReplicas === 2 && st.updatedReplicas === 2 && st.currentRevision === st.updateRevision;
-    return ok ? s : undefined;
-  }, 180_000);
+  return eventually(
+    `StatefulSet ${ns}/pg ready`,
+    async () => {
+      const s = await admin.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+      const st = s.status ?? { replicas: 0 };
+      const ok =
+        (st.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0) &&
+        st.readyReplicas === 2 &&
+        st.updatedReplicas === 2 &&
+        st.currentRevision === st.updateRevision;
+      return ok ? s : undefined;
+    },
+    180_000,
+  );
 }
 
 /** The example, in this test's namespace, for this test's role, pointing consumers at the infrastructure's server. */
@@ -95,15 +117,29 @@ function inventoryFile(ns: string, role: string, strategy: 'single' | 'alternati
 }
 
 const readOwner = async (ns: string) =>
-  (await admin.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'kubedb.com', version: 'v1', namespace: ns, plural: 'postgreses', name: 'pg' })) as { metadata: { annotations?: Record<string, string> } };
-const verifierOf = async (role: string) => String((await pgAdmin.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role])).rows[0]?.rolpassword ?? '');
+  (await admin.kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ group: 'kubedb.com', version: 'v1', namespace: ns, plural: 'postgreses', name: 'pg' })) as {
+    metadata: { annotations?: Record<string, string> };
+  };
+const verifierOf = async (role: string) =>
+  String((await pgAdmin.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role])).rows[0]?.rolpassword ?? '');
 const secretOf = async (ns: string) => {
   const s = await admin.core.readNamespacedSecret({ name: 'pg-auth', namespace: ns });
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 };
-const podUids = async (ns: string) => (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=pg' })).items.map((p) => p.metadata?.uid ?? '').sort();
+const podUids = async (ns: string) =>
+  (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=pg' })).items.map((p) => p.metadata?.uid ?? '').sort();
 const canLogIn = async (user: string, password: string): Promise<boolean> => {
-  const c = new pg.Client({ host: infra.postgres.host, port: infra.postgres.port, database: 'postgres', user, password, ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 10_000 });
+  const c = new pg.Client({
+    host: infra.postgres.host,
+    port: infra.postgres.port,
+    database: 'postgres',
+    user,
+    password,
+    ssl: { rejectUnauthorized: false },
+    connectionTimeoutMillis: 10_000,
+  });
   try {
     await c.connect();
     return true;
@@ -171,7 +207,17 @@ describe.each(['single', 'alternating'] as const)('seed 001 on dc1 with the CLI,
     expect(rotated.code, rotated.stderr).toBe(0);
     const { rotation } = JSON.parse(rotated.stdout) as { rotation: { status: string; history: { step: string; status: string }[] } };
     expect(rotation.status).toBe(RotationStatus.Completed);
-    expect(rotation.history.map((h) => h.step)).toEqual(['pause', 'issue', 'set-in-database', 'test-login', 'promote', 'sync', 'restart', 'resume', 'verify']);
+    expect(rotation.history.map((h) => h.step)).toEqual([
+      'pause',
+      'issue',
+      'set-in-database',
+      'test-login',
+      'promote',
+      'sync',
+      'restart',
+      'resume',
+      'verify',
+    ]);
     // the owner was observed paused while the password changed, and is resumed
     expectPausedAroundChange(samples, verifierBefore);
     expect((await readOwner(ns)).metadata.annotations?.[PAUSED]).toBeUndefined();
@@ -209,11 +255,17 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
     const r = await freshResources('seed001', { stepVisibilitySeconds: 5 });
     // The admin URL under rekey/<inventory>/, the only prefix the functions' role may read.
     const adminSecret = `rekey/seed001-${ns}/pg-admin`;
-    const inventory = loadInventory(readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:${adminSecret}`), 'utf8'), 'seed001.yaml');
+    const inventory = loadInventory(
+      readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:${adminSecret}`), 'utf8'),
+      'seed001.yaml',
+    );
     expect(adminSecret.startsWith(`rekey/${inventory.name}/`)).toBe(true);
     // As in Lambda: the kubeconfig and the admin URL are secrets in Secrets Manager.
     const store = new SecretsManagerStore();
-    for (const [name, value] of [[`rekey/${inventory.name}/kubeconfig`, readFileSync(infra.kube.kubeconfig.split(':')[0]!, 'utf8')], [adminSecret, infra.postgres.adminUrl]] as const) {
+    for (const [name, value] of [
+      [`rekey/${inventory.name}/kubeconfig`, readFileSync(infra.kube.kubeconfig.split(':')[0]!, 'utf8')],
+      [adminSecret, infra.postgres.adminUrl],
+    ] as const) {
       const version = `v-${r.prefix}-00000000000000000000000000`;
       await store.putPending(name, version, value);
       await store.promote(name, version);
@@ -238,7 +290,10 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
       delayQueueUrl: r.delayQueueUrl,
       restartEventsQueueUrl: r.restartEventsQueueUrl,
       step: stepHandler(runtime),
-      delay: delayHandler(() => ({ queue: new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl }), log: silentLogger })),
+      delay: delayHandler(() => ({
+        queue: new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl }),
+        log: silentLogger,
+      })),
       restart: restartHandler(runtime),
       log: silentLogger,
     }).start();
@@ -248,15 +303,21 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
   });
 
   const finished = (id: string) =>
-    eventually(`rotation ${id} to finish`, async () => {
-      const r = await rt.aws.journal.get(id);
-      return r && r.status !== RotationStatus.Running ? r : undefined;
-    }, 240_000);
+    eventually(
+      `rotation ${id} to finish`,
+      async () => {
+        const r = await rt.aws.journal.get(id);
+        return r && r.status !== RotationStatus.Running ? r : undefined;
+      },
+      240_000,
+    );
 
   it('a rotation from its first SQS message pauses the object, sets the password, restarts the pods and resumes it', async () => {
     // Prepare: a first password, then the rotation under observation
     const deps = depsFor(rt, await rt.clusters());
-    const initial = await finished((await startRotation(deps, rt.inventory, 'app-auth', { trigger: Trigger.Manual, reason: 'first password' })).id);
+    const initial = await finished(
+      (await startRotation(deps, rt.inventory, 'app-auth', { trigger: Trigger.Manual, reason: 'first password' })).id,
+    );
     expect(initial.status, initial.error).toBe(RotationStatus.Completed);
     await statefulSetReady(ns);
     const first = await secretOf(ns);

@@ -10,7 +10,15 @@ import type { Inventory } from '../../shared/domain/inventory/model.js';
 import { REPO_ROOT, runMain } from '../fixtures/cli.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { loadInfraEnv } from '../infra/env.js';
-import { apply, createTestNamespace, deleteNamespace, deploymentManifest, kubectl, statefulSetManifest, type ClusterContext } from '../infra/kube-fixtures.js';
+import {
+  apply,
+  createTestNamespace,
+  deleteNamespace,
+  deploymentManifest,
+  kubectl,
+  statefulSetManifest,
+  type ClusterContext,
+} from '../infra/kube-fixtures.js';
 
 const CONTEXTS: readonly ClusterContext[] = ['dc1', 'dc2'];
 let root: string;
@@ -49,7 +57,10 @@ function deployConsumers(inventory: Inventory, ns: string): void {
   const manifests = [...workloads.entries()].map(([key, w]) => {
     const name = key.split('/')[1]!;
     const o = { name, namespace: ns, replicas: 1, envFromSecrets: [...w.secrets] };
-    const m = (w.kind === 'StatefulSet' ? statefulSetManifest(o) : deploymentManifest(o)) as { metadata: { labels?: Record<string, string> }; spec: { template: { metadata: { labels: Record<string, string> } } } };
+    const m = (w.kind === 'StatefulSet' ? statefulSetManifest(o) : deploymentManifest(o)) as {
+      metadata: { labels?: Record<string, string> };
+      spec: { template: { metadata: { labels: Record<string, string> } } };
+    };
     m.metadata.labels = { ...w.labels };
     Object.assign(m.spec.template.metadata.labels, w.labels);
     return m;
@@ -58,8 +69,13 @@ function deployConsumers(inventory: Inventory, ns: string): void {
 }
 
 function restartedIn(ctx: ClusterContext, ns: string): string[] {
-  const list = JSON.parse(kubectl(ctx, ['get', 'deployments,statefulsets', '-n', ns, '-o', 'json'])) as { items: { kind: string; metadata: { name: string }; spec: { template: { metadata: { annotations?: Record<string, string> } } } }[] };
-  return list.items.filter((o) => o.spec.template.metadata.annotations?.['rekey/restartedAt']).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  const list = JSON.parse(kubectl(ctx, ['get', 'deployments,statefulsets', '-n', ns, '-o', 'json'])) as {
+    items: { kind: string; metadata: { name: string }; spec: { template: { metadata: { annotations?: Record<string, string> } } } }[];
+  };
+  return list.items
+    .filter((o) => o.spec.template.metadata.annotations?.['rekey/restartedAt'])
+    .map((o) => `${o.kind}/${o.metadata.name}`)
+    .sort();
 }
 
 function namespaceInBoth(prefix: string): string {
@@ -79,7 +95,7 @@ afterAll(async () => {
 });
 
 describe('seed 002 on dc1 + dc2', () => {
-  it('two data centres: a rotation restarts exactly its certificate\'s consumers (StatefulSets and Deployments), in both clusters, within 5 minutes', async () => {
+  it("two data centres: a rotation restarts exactly its certificate's consumers (StatefulSets and Deployments), in both clusters, within 5 minutes", async () => {
     // Prepare
     const ns = namespaceInBoth('seed002');
     const { path, inventory } = exampleIn('apiconnect.yaml', ns);
@@ -95,8 +111,11 @@ describe('seed 002 on dc1 + dc2', () => {
     expect(rotated.code, rotated.stderr + rotated.stdout).toBe(0);
     expect(afterFirst).toEqual([['StatefulSet/natscluster'], ['StatefulSet/natscluster']]);
     expect(portal.code, portal.stderr + portal.stdout).toBe(0);
-    for (const ctx of CONTEXTS) expect(restartedIn(ctx, ns)).toEqual(['Deployment/portal-www', 'StatefulSet/natscluster', 'StatefulSet/portal-db']);
-    const status = JSON.parse((await runMain(['--state', state, '--json', 'status', '-f', path])).stdout) as { items: { name: string; rotation?: { status: string } }[] };
+    for (const ctx of CONTEXTS)
+      expect(restartedIn(ctx, ns)).toEqual(['Deployment/portal-www', 'StatefulSet/natscluster', 'StatefulSet/portal-db']);
+    const status = JSON.parse((await runMain(['--state', state, '--json', 'status', '-f', path])).stdout) as {
+      items: { name: string; rotation?: { status: string } }[];
+    };
     expect(status.items.find((i) => i.name === 'management-natscluster-mgmt')!.rotation).toMatchObject({ status: 'completed' });
   });
 
@@ -108,12 +127,28 @@ describe('seed 002 on dc1 + dc2', () => {
     const state = join(root, 'state-1dc');
     const applied = await runMain(['--state', state, 'apply', '-f', path, '--kubeconfig', kubeconfig]);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
-    const before = kubectl('dc1', ['get', 'secret', 'management-natscluster-mgmt', '-n', ns, '-o', 'jsonpath={.metadata.annotations.rekey/version}']);
+    const before = kubectl('dc1', [
+      'get',
+      'secret',
+      'management-natscluster-mgmt',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.metadata.annotations.rekey/version}',
+    ]);
     // Act
     const rotated = await runMain(['--state', state, 'rotate', 'management-natscluster-mgmt', '-f', path, '--kubeconfig', kubeconfig]);
     // Assess
     expect(rotated.code, rotated.stderr + rotated.stdout).toBe(0);
-    const after = kubectl('dc1', ['get', 'secret', 'management-natscluster-mgmt', '-n', ns, '-o', 'jsonpath={.metadata.annotations.rekey/version}']);
+    const after = kubectl('dc1', [
+      'get',
+      'secret',
+      'management-natscluster-mgmt',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.metadata.annotations.rekey/version}',
+    ]);
     expect(after).not.toBe(before);
     for (const ctx of CONTEXTS) expect(restartedIn(ctx, ns)).toEqual([]);
   });

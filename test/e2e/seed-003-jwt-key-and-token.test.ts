@@ -96,7 +96,11 @@ credentials:
     expect(key['kid']).toBe(jwk.kid);
     expect((await jwks()).keys.map((k) => k.kid)).toEqual([jwk.kid]);
     const token = (await secret('operator-api-jwt'))!['token']!;
-    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(await jwks()), { audience: 'rekey', issuer: 'rekey/operator-api', subject: 'operator' });
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(await jwks()), {
+      audience: 'rekey',
+      issuer: 'rekey/operator-api',
+      subject: 'operator',
+    });
     expect(protectedHeader.kid).toBe(jwk.kid);
     expect(payload.scope).toBe('metrics:read');
     expect(payload.exp! - payload.iat!).toBe(6);
@@ -113,11 +117,25 @@ credentials:
 
     // Assess
     expect(rotated.status, rotated.stderr).toBe(0);
-    const { rotation } = JSON.parse(rotated.stdout) as { rotation: { status: string; kind: string; history: { step: string; status: string }[]; signingKey: { oldKid: string; newKid: string; activatedAt: string; retireAfter: string } } };
+    const { rotation } = JSON.parse(rotated.stdout) as {
+      rotation: {
+        status: string;
+        kind: string;
+        history: { step: string; status: string }[];
+        signingKey: { oldKid: string; newKid: string; activatedAt: string; retireAfter: string };
+      };
+    };
     expect(rotation.kind).toBe('signing-key');
     expect(rotation.status).toBe('completed');
     expect(rotation.history.filter((h) => h.status !== 'waiting').map((h) => `${h.step}:${h.status}`)).toEqual([
-      'issue:completed', 'publish-key-set:completed', 'await-verifiers:completed', 'activate:completed', 'remint-tokens:completed', 'restart-signers:skipped', 'keep-old:completed', 'remove-old:completed',
+      'issue:completed',
+      'publish-key-set:completed',
+      'await-verifiers:completed',
+      'activate:completed',
+      'remint-tokens:completed',
+      'restart-signers:skipped',
+      'keep-old:completed',
+      'remove-old:completed',
     ]);
     expect(rotation.signingKey.oldKid).toBe(oldKid);
     expect(Date.parse(rotation.signingKey.retireAfter) - Date.parse(rotation.signingKey.activatedAt)).toBe(6000);

@@ -55,7 +55,9 @@ async function stop(s: Served | undefined): Promise<void> {
 function get(port: number, ca: string, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
   return new Promise<{ status: number; body: string; peer: string }>((resolve, reject) => {
     const r = request({ host: '127.0.0.1', port, servername: 'localhost', ca, method, path, headers, agent: false }, (res) => {
-      const peer = createHash('sha256').update((res.socket as import('node:tls').TLSSocket).getPeerCertificate().raw).digest('hex');
+      const peer = createHash('sha256')
+        .update((res.socket as import('node:tls').TLSSocket).getPeerCertificate().raw)
+        .digest('hex');
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, peer }));
@@ -86,7 +88,8 @@ describe('seed 003: the operator API of rekey itself on TLS from a Secret in dc1
   let served: Served | undefined;
   let ca: string;
 
-  const rekey = (args: readonly string[]) => run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const rekey = (args: readonly string[]) =>
+    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
   const secret = async (name: string) => {
     try {
       const s = await admin.core.readNamespacedSecret({ name, namespace: ns });
@@ -125,13 +128,32 @@ certificates:
     if (dir) await removeTempDir(dir);
   });
 
-  it('starts on the Secret\'s certificate and, the signing-key Secret missing, generates the key and saves it there', async () => {
+  it("starts on the Secret's certificate and, the signing-key Secret missing, generates the key and saves it there", async () => {
     // Prepare
     expect(await secret('rekey-api-jwt-key')).toBeUndefined();
 
     // Act
-    served = await serve(['--state', state, 'serve', '-f', inv, '--kubeconfig', kubeconfig, '--tls-secret', `${ns}/rekey-api-tls`, '--jwt-key-secret', `${ns}/rekey-api-jwt-key`,
-      '--http-port', '0', '--grpc-port', '0', '--address', '127.0.0.1', '--tls-reload-interval', '1s']);
+    served = await serve([
+      '--state',
+      state,
+      'serve',
+      '-f',
+      inv,
+      '--kubeconfig',
+      kubeconfig,
+      '--tls-secret',
+      `${ns}/rekey-api-tls`,
+      '--jwt-key-secret',
+      `${ns}/rekey-api-jwt-key`,
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--address',
+      '127.0.0.1',
+      '--tls-reload-interval',
+      '1s',
+    ]);
 
     // Assess
     const keySecret = await secret('rekey-api-jwt-key');
@@ -140,7 +162,9 @@ certificates:
     expect(jwk.d).toBeTruthy();
     expect(JSON.parse(keySecret!['jwks.json']!).keys.map((k: { kid: string }) => k.kid)).toEqual([jwk.kid]);
     const served1 = await servedFingerprint(served.https, ca);
-    const inSecret = createHash('sha256').update(new X509Certificate((await secret('rekey-api-tls'))!['tls.crt']!).raw).digest('hex');
+    const inSecret = createHash('sha256')
+      .update(new X509Certificate((await secret('rekey-api-tls'))!['tls.crt']!).raw)
+      .digest('hex');
     expect(served1).toBe(inSecret);
     expect(served.stderr()).toContain('"source":"generated"');
   });
@@ -170,7 +194,17 @@ certificates:
     // curl as a real client, trusting only the CA from the Secret.
     const caFile = join(dir, 'ca.crt');
     await writeFile(caFile, ca);
-    const curl = await run('curl', ['-sS', '--fail', '--cacert', caFile, '--resolve', `localhost:${port}:127.0.0.1`, '-H', `Authorization: Bearer ${token}`, `https://localhost:${port}/v1/items`]);
+    const curl = await run('curl', [
+      '-sS',
+      '--fail',
+      '--cacert',
+      caFile,
+      '--resolve',
+      `localhost:${port}:127.0.0.1`,
+      '-H',
+      `Authorization: Bearer ${token}`,
+      `https://localhost:${port}/v1/items`,
+    ]);
     expect(curl.status, curl.stderr).toBe(0);
     expect(JSON.parse(curl.stdout).items.map((i: { name: string }) => i.name)).toEqual(['api-ca', 'api-server']);
     expect(served!.stderr()).not.toContain(token);
@@ -178,8 +212,13 @@ certificates:
 
   it('requires authorization metadata on every gRPC call', async () => {
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as any;
-    const client = new pkg.rekey.v1.Rekey(`127.0.0.1:${served!.grpc}`, grpc.credentials.createSsl(Buffer.from(ca)), { 'grpc.ssl_target_name_override': 'localhost' });
-    const call = (md: grpc.Metadata) => new Promise<{ error: grpc.ServiceError | null; res?: any }>((r) => client.Health({}, md, (error: grpc.ServiceError | null, res: unknown) => r({ error, res })));
+    const client = new pkg.rekey.v1.Rekey(`127.0.0.1:${served!.grpc}`, grpc.credentials.createSsl(Buffer.from(ca)), {
+      'grpc.ssl_target_name_override': 'localhost',
+    });
+    const call = (md: grpc.Metadata) =>
+      new Promise<{ error: grpc.ServiceError | null; res?: any }>((r) =>
+        client.Health({}, md, (error: grpc.ServiceError | null, res: unknown) => r({ error, res })),
+      );
     try {
       const token = (await rekey(['token', '-f', inv, '--scope', 'items:read'])).stdout.trim();
       const md = new grpc.Metadata();
@@ -198,29 +237,61 @@ certificates:
     const before = await servedFingerprint(port, ca);
 
     // Act
-    const accepted = await get(port, ca, 'POST', '/v1/rotations', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `seed003-${ns}` }, JSON.stringify({ item: 'api-server', reason: 'seed 003 e2e' }));
+    const accepted = await get(
+      port,
+      ca,
+      'POST',
+      '/v1/rotations',
+      { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `seed003-${ns}` },
+      JSON.stringify({ item: 'api-server', reason: 'seed 003 e2e' }),
+    );
     const { location } = JSON.parse(accepted.body) as { location: string };
     const done = await eventually('rotation completed', async () => {
       const r = JSON.parse((await get(port, ca, 'GET', location, { authorization: `Bearer ${token}` })).body) as { status: string };
       return r.status === 'running' ? undefined : r;
     });
-    const after = await eventually('new certificate served', async () => {
-      const fp = await servedFingerprint(port, ca);
-      return fp === before ? undefined : fp;
-    }, 30_000);
+    const after = await eventually(
+      'new certificate served',
+      async () => {
+        const fp = await servedFingerprint(port, ca);
+        return fp === before ? undefined : fp;
+      },
+      30_000,
+    );
 
     // Assess
     expect(accepted.status).toBe(202);
     expect(done.status).toBe('completed');
-    expect(after).toBe(createHash('sha256').update(new X509Certificate((await secret('rekey-api-tls'))!['tls.crt']!).raw).digest('hex'));
+    expect(after).toBe(
+      createHash('sha256')
+        .update(new X509Certificate((await secret('rekey-api-tls'))!['tls.crt']!).raw)
+        .digest('hex'),
+    );
   });
 
   it('keeps the key from the Secret across a restart: tokens minted before stay valid', async () => {
     const kid = JSON.parse((await secret('rekey-api-jwt-key'))!['signing.jwk']!).kid;
     const token = (await rekey(['token', '-f', inv, '--scope', 'metrics:read'])).stdout.trim();
     await stop(served);
-    served = await serve(['--state', state, 'serve', '-f', inv, '--kubeconfig', kubeconfig, '--tls-secret', `${ns}/rekey-api-tls`, '--jwt-key-secret', `${ns}/rekey-api-jwt-key`,
-      '--http-port', '0', '--grpc-port', 'off', '--address', '127.0.0.1']);
+    served = await serve([
+      '--state',
+      state,
+      'serve',
+      '-f',
+      inv,
+      '--kubeconfig',
+      kubeconfig,
+      '--tls-secret',
+      `${ns}/rekey-api-tls`,
+      '--jwt-key-secret',
+      `${ns}/rekey-api-jwt-key`,
+      '--http-port',
+      '0',
+      '--grpc-port',
+      'off',
+      '--address',
+      '127.0.0.1',
+    ]);
     expect(served.stderr()).toContain('"source":"secret"');
     expect(JSON.parse((await secret('rekey-api-jwt-key'))!['signing.jwk']!).kid).toBe(kid);
     expect((await get(served.https, ca, 'GET', '/metrics', { authorization: `Bearer ${token}` })).status).toBe(200);

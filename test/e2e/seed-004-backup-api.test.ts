@@ -55,7 +55,21 @@ function diagnose(client?: { cert: string; key: string }) {
 
 /** SHA-256 fingerprint of the certificate the proxy serves now. */
 function servedFingerprint(): string {
-  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${new URL(env.proxy.url).port}`, '-servername', 'localhost', '-cert', join(clientDir, 'pg-backup-user.crt'), '-key', join(clientDir, 'pg-backup-user.key')], { input: '', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(
+    'openssl',
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${new URL(env.proxy.url).port}`,
+      '-servername',
+      'localhost',
+      '-cert',
+      join(clientDir, 'pg-backup-user.crt'),
+      '-key',
+      join(clientDir, 'pg-backup-user.key'),
+    ],
+    { input: '', encoding: 'utf8', timeout: 30_000 },
+  );
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
   if (!pem) throw new Error(`no certificate served: ${r.stderr}`);
   return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();

@@ -29,14 +29,30 @@ const rekey = (...args: string[]) => runMain([...args, '-f', inventoryFile, '--s
 const f = (name: string) => join(etc, name);
 
 function diagnose(client: { cert: string; key: string }, cacert = f('root.crt')) {
-  const args = ['-sS', '--max-time', '10', '--resolve', `${HOST}:${apache.port}:127.0.0.1`, '--cacert', cacert, '--cert', client.cert, '--key', client.key];
+  const args = [
+    '-sS',
+    '--max-time',
+    '10',
+    '--resolve',
+    `${HOST}:${apache.port}:127.0.0.1`,
+    '--cacert',
+    cacert,
+    '--cert',
+    client.cert,
+    '--key',
+    client.key,
+  ];
   return spawnSync('curl', [...args, `https://${HOST}:${apache.port}/diagnose`], { encoding: 'utf8', timeout: 30_000 });
 }
 const user = { cert: f('pg-backup-user.crt'), key: f('pg-backup-user.key') };
 const pem = { cert: f('pem/pem-agent.crt'), key: f('pem/pem-agent.key') };
 
 function served(): X509Certificate {
-  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${apache.port}`, '-servername', HOST, '-cert', user.cert, '-key', user.key], { input: '', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${apache.port}`, '-servername', HOST, '-cert', user.cert, '-key', user.key],
+    { input: '', encoding: 'utf8', timeout: 30_000 },
+  );
   const text = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
   if (!text) throw new Error(`nothing served: ${r.stderr}`);
   return new X509Certificate(text);
@@ -44,7 +60,11 @@ function served(): X509Certificate {
 
 beforeAll(async () => {
   mkdirSync(etc, { recursive: true });
-  apache = await privateApache(join(work, 'apache'), { cert: f('pg-backup-api.crt'), key: f('pg-backup-api.key'), ca: f('root.crt') }, env.proxy.backendUrl);
+  apache = await privateApache(
+    join(work, 'apache'),
+    { cert: f('pg-backup-api.crt'), key: f('pg-backup-api.key'), ca: f('root.crt') },
+    env.proxy.backendUrl,
+  );
   const text = readFileSync(EXAMPLE, 'utf8')
     .replaceAll('/etc/tpa/pg-backup-api', etc)
     .replaceAll('"apachectl graceful"', `"bash ${apache.reloadScript}"`)
@@ -63,7 +83,15 @@ describe('seed 004 from examples/pg-backup-api.yaml', () => {
     const applied = await rekey('apply');
     // Assess
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    for (const [name, mode] of [['root.crt', 0o644], ['pg-backup-api.crt', 0o600], ['pg-backup-api.key', 0o600], ['pg-backup-user.crt', 0o600], ['pg-backup-user.key', 0o600], ['pem/pem-agent.key', 0o600], ['pem/root.crt', 0o600]] as const) {
+    for (const [name, mode] of [
+      ['root.crt', 0o644],
+      ['pg-backup-api.crt', 0o600],
+      ['pg-backup-api.key', 0o600],
+      ['pg-backup-user.crt', 0o600],
+      ['pg-backup-user.key', 0o600],
+      ['pem/pem-agent.key', 0o600],
+      ['pem/root.crt', 0o600],
+    ] as const) {
       expect(statSync(f(name)).mode & 0o777, name).toBe(mode);
     }
     expect(applied.stdout + applied.stderr).not.toContain('PRIVATE KEY');
@@ -99,7 +127,14 @@ describe('seed 004 from examples/pg-backup-api.yaml', () => {
     const stop = join(work, 'stop');
     const log = join(work, 'curl.log');
     writeFileSync(log, '');
-    const loop = spawn('bash', ['-c', `while [ ! -f ${stop} ]; do if out=$(curl -sS --max-time 10 --resolve ${HOST}:${apache.port}:127.0.0.1 --cacert ${f('root.crt')} --cert ${user.cert} --key ${user.key} https://${HOST}:${apache.port}/diagnose 2>&1) && echo "$out" | grep -q '"clientVerify":"SUCCESS"'; then echo ok; else echo "fail $out" | tr '\\n' ' '; echo; fi; done >> ${log}`], { stdio: 'ignore' });
+    const loop = spawn(
+      'bash',
+      [
+        '-c',
+        `while [ ! -f ${stop} ]; do if out=$(curl -sS --max-time 10 --resolve ${HOST}:${apache.port}:127.0.0.1 --cacert ${f('root.crt')} --cert ${user.cert} --key ${user.key} https://${HOST}:${apache.port}/diagnose 2>&1) && echo "$out" | grep -q '"clientVerify":"SUCCESS"'; then echo ok; else echo "fail $out" | tr '\\n' ' '; echo; fi; done >> ${log}`,
+      ],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise((r) => loop.once('exit', r));
     const lines = () => readFileSync(log, 'utf8').split('\n').filter(Boolean);
     for (let i = 0; i < 100 && lines().length < 5; i++) await new Promise((r) => setTimeout(r, 100));

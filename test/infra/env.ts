@@ -97,13 +97,17 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
-const lazy = (vars: Record<string, string>, file: string) => (name: string): string => {
-  const v = vars[name];
-  if (v === undefined || v === '') {
-    throw new Error(`${name} is not in ${file}: is that part of the test infrastructure up? (bash test/infra/up.sh; bash test/infra/status.sh)`);
-  }
-  return v;
-};
+const lazy =
+  (vars: Record<string, string>, file: string) =>
+  (name: string): string => {
+    const v = vars[name];
+    if (v === undefined || v === '') {
+      throw new Error(
+        `${name} is not in ${file}: is that part of the test infrastructure up? (bash test/infra/up.sh; bash test/infra/status.sh)`,
+      );
+    }
+    return v;
+  };
 
 /**
  * Read the infra env file, assign its variables into process.env and return a typed view.
@@ -119,63 +123,145 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
   for (const [k, v] of Object.entries(vars)) process.env[k] = v;
   const get = lazy(vars, file);
   const cluster = (dc: 'DC1' | 'DC2'): KubeClusterEnv => ({
-    get server() { return get(`KUBE_${dc}_SERVER`); },
-    get caCert() { return get(`KUBE_${dc}_CA_CERT`); },
-    get clientCaCert() { return get(`KUBE_${dc}_CLIENT_CA_CERT`); },
-    get clientCaKey() { return get(`KUBE_${dc}_CLIENT_CA_KEY`); },
-    get adminKubeconfig() { return get(`KUBE_${dc}_ADMIN_KUBECONFIG`); },
+    get server() {
+      return get(`KUBE_${dc}_SERVER`);
+    },
+    get caCert() {
+      return get(`KUBE_${dc}_CA_CERT`);
+    },
+    get clientCaCert() {
+      return get(`KUBE_${dc}_CLIENT_CA_CERT`);
+    },
+    get clientCaKey() {
+      return get(`KUBE_${dc}_CLIENT_CA_KEY`);
+    },
+    get adminKubeconfig() {
+      return get(`KUBE_${dc}_ADMIN_KUBECONFIG`);
+    },
   });
   const env: InfraEnv = {
     runDir: infraRunDir(),
     envFile: file,
     kube: {
-      get kubeconfig() { return get('KUBECONFIG'); },
-      get kubectl() { return get('KUBECTL'); },
-      get version() { return get('K8S_VERSION'); },
+      get kubeconfig() {
+        return get('KUBECONFIG');
+      },
+      get kubectl() {
+        return get('KUBECTL');
+      },
+      get version() {
+        return get('K8S_VERSION');
+      },
       dc1: cluster('DC1'),
       dc2: cluster('DC2'),
     },
     aws: {
-      get endpoint() { return get('AWS_ENDPOINT_URL'); },
-      get motoUrl() { return get('MOTO_URL'); },
-      get region() { return get('AWS_REGION'); },
-      get accessKeyId() { return get('AWS_ACCESS_KEY_ID'); },
-      get secretAccessKey() { return get('AWS_SECRET_ACCESS_KEY'); },
+      get endpoint() {
+        return get('AWS_ENDPOINT_URL');
+      },
+      get motoUrl() {
+        return get('MOTO_URL');
+      },
+      get region() {
+        return get('AWS_REGION');
+      },
+      get accessKeyId() {
+        return get('AWS_ACCESS_KEY_ID');
+      },
+      get secretAccessKey() {
+        return get('AWS_SECRET_ACCESS_KEY');
+      },
     },
     postgres: {
-      get adminUrl() { return get('PG_ADMIN_URL'); },
-      get host() { return get('PGHOST'); },
-      get port() { return Number(get('PGPORT')); },
-      get adminUser() { return get('PG_ADMIN_USER'); },
-      get adminPassword() { return get('PG_ADMIN_PASSWORD'); },
-      get binDir() { return get('PG_BIN'); },
-      get tlsDir() { return get('PG_TLS_DIR'); },
-      get reloadCmd() { return get('PG_RELOAD_CMD'); },
-      get initCa() { return get('PG_INIT_CA'); },
-      get initCaKey() { return get('PG_INIT_CA_KEY'); },
-      get initClientCert() { return get('PG_INIT_CLIENT_CERT'); },
-      get initClientKey() { return get('PG_INIT_CLIENT_KEY'); },
+      get adminUrl() {
+        return get('PG_ADMIN_URL');
+      },
+      get host() {
+        return get('PGHOST');
+      },
+      get port() {
+        return Number(get('PGPORT'));
+      },
+      get adminUser() {
+        return get('PG_ADMIN_USER');
+      },
+      get adminPassword() {
+        return get('PG_ADMIN_PASSWORD');
+      },
+      get binDir() {
+        return get('PG_BIN');
+      },
+      get tlsDir() {
+        return get('PG_TLS_DIR');
+      },
+      get reloadCmd() {
+        return get('PG_RELOAD_CMD');
+      },
+      get initCa() {
+        return get('PG_INIT_CA');
+      },
+      get initCaKey() {
+        return get('PG_INIT_CA_KEY');
+      },
+      get initClientCert() {
+        return get('PG_INIT_CLIENT_CERT');
+      },
+      get initClientKey() {
+        return get('PG_INIT_CLIENT_KEY');
+      },
     },
     proxy: {
-      get url() { return get('PROXY_URL'); },
-      get tlsDir() { return get('PROXY_TLS_DIR'); },
-      get reloadCmd() { return get('PROXY_RELOAD_CMD'); },
-      get backendUrl() { return get('BACKEND_URL'); },
-      get initCa() { return get('PROXY_INIT_CA'); },
-      get initCaKey() { return get('PROXY_INIT_CA_KEY'); },
-      get initClientCert() { return get('PROXY_INIT_CLIENT_CERT'); },
-      get initClientKey() { return get('PROXY_INIT_CLIENT_KEY'); },
+      get url() {
+        return get('PROXY_URL');
+      },
+      get tlsDir() {
+        return get('PROXY_TLS_DIR');
+      },
+      get reloadCmd() {
+        return get('PROXY_RELOAD_CMD');
+      },
+      get backendUrl() {
+        return get('BACKEND_URL');
+      },
+      get initCa() {
+        return get('PROXY_INIT_CA');
+      },
+      get initCaKey() {
+        return get('PROXY_INIT_CA_KEY');
+      },
+      get initClientCert() {
+        return get('PROXY_INIT_CLIENT_CERT');
+      },
+      get initClientKey() {
+        return get('PROXY_INIT_CLIENT_KEY');
+      },
     },
-    get chromiumPath() { return get('CHROMIUM_PATH'); },
-    get zlintPath() { return get('ZLINT_PATH'); },
+    get chromiumPath() {
+      return get('CHROMIUM_PATH');
+    },
+    get zlintPath() {
+      return get('ZLINT_PATH');
+    },
     pebble: {
-      get directory() { return get('PEBBLE_DIRECTORY'); },
-      get roots() { return get('PEBBLE_ROOTS'); },
-      get caCert() { return get('PEBBLE_CA_CERT'); },
-      get challtestsrvUrl() { return get('CHALLTESTSRV_URL'); },
+      get directory() {
+        return get('PEBBLE_DIRECTORY');
+      },
+      get roots() {
+        return get('PEBBLE_ROOTS');
+      },
+      get caCert() {
+        return get('PEBBLE_CA_CERT');
+      },
+      get challtestsrvUrl() {
+        return get('CHALLTESTSRV_URL');
+      },
     },
-    get alertmanagerPath() { return get('ALERTMANAGER_PATH'); },
-    get schemathesisPath() { return get('SCHEMATHESIS_PATH'); },
+    get alertmanagerPath() {
+      return get('ALERTMANAGER_PATH');
+    },
+    get schemathesisPath() {
+      return get('SCHEMATHESIS_PATH');
+    },
     vars,
   };
   const probe: Record<InfraComponent, () => unknown> = {

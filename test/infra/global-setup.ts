@@ -23,7 +23,9 @@ export default function setup(project: TestProject): void {
     // Not everything is up: bring it up (idempotent, skips what runs already).
     const up = spawnSync('bash', [join(here, 'up.sh')], { stdio: 'inherit', timeout: 60 * 60 * 1000 });
     if (up.status !== 0) {
-      throw new Error(`test infrastructure failed to start (bash test/infra/up.sh exited ${up.status ?? up.signal}); logs in ${process.env.REKEY_INFRA_RUN || '/tmp/rekey-infra'}/logs`);
+      throw new Error(
+        `test infrastructure failed to start (bash test/infra/up.sh exited ${up.status ?? up.signal}); logs in ${process.env.REKEY_INFRA_RUN || '/tmp/rekey-infra'}/logs`,
+      );
     }
   }
   const env = loadInfraEnv({ require: ['kube', 'moto', 'postgres', 'proxy', 'chromium', 'zlint', 'pebble'] });

@@ -41,8 +41,12 @@ acme.axios.interceptors.request.use((config) => {
 });
 // acme-client retries a failed request (network error, 429, 5xx) 5 times, 5 s more apart each time (75 s): rekey
 // retries the whole issuance with its own backoff (withBackoff, then the step machine), so one quick retry here.
-(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings.retryMaxAttempts = 1;
-(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings.retryDefaultDelay = 1;
+(
+  acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }
+).acmeSettings.retryMaxAttempts = 1;
+(
+  acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }
+).acmeSettings.retryDefaultDelay = 1;
 
 function readSecretRef(ref: string): string {
   const [kind, ...rest] = ref.split(':');
@@ -80,7 +84,9 @@ export class AcmeSigner implements CertificateSigner {
     if (current) return (JSON.parse(current.value) as { key: string }).key;
     const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     const versionId = randomUUID();
-    await this.options.store.putPending(name, versionId, JSON.stringify({ type: 'acme-account', key }), { description: `rekey ACME account key of authority ${this.options.authority}` });
+    await this.options.store.putPending(name, versionId, JSON.stringify({ type: 'acme-account', key }), {
+      description: `rekey ACME account key of authority ${this.options.authority}`,
+    });
     await this.options.store.promote(name, versionId);
     return key;
   }
@@ -94,7 +100,9 @@ export class AcmeSigner implements CertificateSigner {
           backoffAttempts: 10,
           backoffMin: 200,
           backoffMax: 5_000,
-          ...(this.options.eab && { externalAccountBinding: { kid: this.options.eab.kid, hmacKey: readSecretRef(this.options.eab.hmacKeyFrom) } }),
+          ...(this.options.eab && {
+            externalAccountBinding: { kid: this.options.eab.kid, hmacKey: readSecretRef(this.options.eab.hmacKeyFrom) },
+          }),
         }),
     );
     return this.client;
@@ -106,11 +114,16 @@ export class AcmeSigner implements CertificateSigner {
     const status = statusOf(e);
     const code = (e as NodeJS.ErrnoException).code;
     const where = `ACME ${what} (authority ${this.options.authority}, ${this.options.directory})`;
-    if (status === 429 || /rate.?limit|too many/i.test(message)) return new TransientError(`${where}: rate-limited: ${message}`, { cause: e });
+    if (status === 429 || /rate.?limit|too many/i.test(message))
+      return new TransientError(`${where}: rate-limited: ${message}`, { cause: e });
     // acme-client 5.4 loses a network error once its own retries are spent (its interceptor then reads `config` of
     // a missing response): that TypeError means no answer came.
     const lostNetworkError = e instanceof TypeError && /reading 'config'/.test(message);
-    if (lostNetworkError || (status !== undefined && status >= 500) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code ?? '')) {
+    if (
+      lostNetworkError ||
+      (status !== undefined && status >= 500) ||
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code ?? '')
+    ) {
       return new TransientError(`${where}: unreachable or failing: ${lostNetworkError ? 'no answer' : message}`, { cause: e });
     }
     // acme-client throws the problem document's detail as the message, without its type or status.
@@ -121,7 +134,8 @@ export class AcmeSigner implements CertificateSigner {
   }
 
   async sign(request: SignRequest): Promise<SignedCertificate> {
-    if (request.dnsNames.length === 0) throw new RekeyError(`ACME (authority ${this.options.authority}) issues for DNS names only: the certificate has none`);
+    if (request.dnsNames.length === 0)
+      throw new RekeyError(`ACME (authority ${this.options.authority}) issues for DNS names only: the certificate has none`);
     const before = acmeRequests;
     const published: [string, string][] = [];
     try {
@@ -153,7 +167,10 @@ export class AcmeSigner implements CertificateSigner {
   }
 
   async trust(): Promise<{ roots: string; intermediates: string }> {
-    if (!this.options.roots) throw new RekeyError(`authority "${this.options.authority}": an ACME authority needs \`roots\` (URL of the CA's root certificates) for its trust bundle`);
+    if (!this.options.roots)
+      throw new RekeyError(
+        `authority "${this.options.authority}": an ACME authority needs \`roots\` (URL of the CA's root certificates) for its trust bundle`,
+      );
     try {
       return { roots: await this.fetchText(this.options.roots), intermediates: '' };
     } catch (e) {
@@ -168,7 +185,9 @@ export class AcmeSigner implements CertificateSigner {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode }))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+        );
       }).on('error', reject);
     });
   }

@@ -1,5 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { ConflictError, RotationLockedError } from '../../domain/errors.js';
 import { isFinished, RotationStatus, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
 import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
@@ -62,7 +70,9 @@ export class DynamoDbJournal implements Journal {
 
   constructor(options: DynamoDbJournalOptions) {
     this.client = options.client ?? new DynamoDBClient(clientConfig(options));
-    this.doc = DynamoDBDocumentClient.from(this.client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
+    this.doc = DynamoDBDocumentClient.from(this.client, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    });
     this.table = options.tableName;
   }
 
@@ -146,7 +156,8 @@ export class DynamoDbJournal implements Journal {
       ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
       ExpressionAttributeValues: { ':prev': record.revision - 1 },
     };
-    const conflict = () => new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
+    const conflict = () =>
+      new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
     if (isFinished(record)) {
       // The last write and the lock's release in one call; a lock another rotation took over meanwhile cancels the
       // transaction, and the record is then written alone (the lock is not ours to free).
@@ -155,14 +166,22 @@ export class DynamoDbJournal implements Journal {
           new TransactWriteCommand({
             TransactItems: [
               { Put: put },
-              { Delete: { TableName: this.table, Key: { pk: lockKeyOf(record.inventory, record.item) }, ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id', ExpressionAttributeValues: { ':id': record.id } } },
+              {
+                Delete: {
+                  TableName: this.table,
+                  Key: { pk: lockKeyOf(record.inventory, record.item) },
+                  ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id',
+                  ExpressionAttributeValues: { ':id': record.id },
+                },
+              },
             ],
           }),
         );
         return;
       } catch (e) {
         const codes = cancellationCodes(e);
-        if (awsErrorName(e) !== 'TransactionCanceledException' || !codes.some(Boolean)) throw translateAwsError(e, { operation: 'DynamoDB TransactWriteItems', target: this.table, context });
+        if (awsErrorName(e) !== 'TransactionCanceledException' || !codes.some(Boolean))
+          throw translateAwsError(e, { operation: 'DynamoDB TransactWriteItems', target: this.table, context });
         if (codes[0]) throw conflict();
       }
     }
@@ -190,7 +209,12 @@ export class DynamoDbJournal implements Journal {
             Key: { pk: rotationKeyOf(rotationId) },
             UpdateExpression: 'SET #lease = :lease, #rev = #rev + :one',
             ConditionExpression: `attribute_exists(pk) AND #status = :running${free}`,
-            ExpressionAttributeNames: { '#lease': 'lease', '#rev': 'revision', '#status': 'status', ...(!claim.force && { '#owner': 'owner', '#expires': 'expiresAt' }) },
+            ExpressionAttributeNames: {
+              '#lease': 'lease',
+              '#rev': 'revision',
+              '#status': 'status',
+              ...(!claim.force && { '#owner': 'owner', '#expires': 'expiresAt' }),
+            },
             ExpressionAttributeValues: {
               ':lease': { owner: claim.owner, expiresAt: claim.expiresAt },
               ':one': 1,
@@ -244,11 +268,20 @@ export class DynamoDbJournal implements Journal {
   }
 
   listByItem(inventory: string, item: string): Promise<RotationRecord[]> {
-    return this.query({ IndexName: JournalTable.itemIndex, KeyConditionExpression: 'itemKey = :k', ExpressionAttributeValues: { ':k': itemKeyOf(inventory, item) } });
+    return this.query({
+      IndexName: JournalTable.itemIndex,
+      KeyConditionExpression: 'itemKey = :k',
+      ExpressionAttributeValues: { ':k': itemKeyOf(inventory, item) },
+    });
   }
 
   listByStatus(status: RotationRecord['status']): Promise<RotationRecord[]> {
-    return this.query({ IndexName: JournalTable.statusIndex, KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status } });
+    return this.query({
+      IndexName: JournalTable.statusIndex,
+      KeyConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':s': status },
+    });
   }
 
   private async query(input: Omit<QueryCommandInput, 'TableName'>): Promise<RotationRecord[]> {

@@ -53,7 +53,14 @@ export interface EksTokenInput {
  */
 export async function eksToken(input: EksTokenInput): Promise<string> {
   const host = `sts.${input.region}.amazonaws.com`;
-  const signer = new SignatureV4({ service: 'sts', region: input.region, credentials: input.credentials, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: input.region,
+    credentials: input.credentials,
+    sha256: Sha256,
+    uriEscapePath: true,
+    applyChecksum: false,
+  });
   const signed = await signer.presign(
     {
       method: 'GET',
@@ -89,7 +96,12 @@ export function eksTokenProvider(options: {
     const hit = cache.get(cluster);
     const t = now();
     if (hit && hit.until > t.getTime()) return hit.token;
-    const token = await eksToken({ clusterName: options.clusterNames?.[cluster] ?? cluster, region: options.region, credentials: await options.credentials(), now: t });
+    const token = await eksToken({
+      clusterName: options.clusterNames?.[cluster] ?? cluster,
+      region: options.region,
+      credentials: await options.credentials(),
+      now: t,
+    });
     cache.set(cluster, { token, until: t.getTime() + 10 * 60_000 });
     return token;
   };

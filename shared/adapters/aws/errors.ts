@@ -89,9 +89,22 @@ export function translateAwsError(e: unknown, call: AwsCall): RekeyError {
 
   if (NOT_FOUND.has(name)) return new NotFoundError(`${what}: not found${detail}`, options);
   if (name === 'ConditionalCheckFailedException') return new ConflictError(`${what}: condition failed${detail}`, options.context);
-  if (ACCESS.has(name)) return new RekeyError(`${what}: access denied (${name})${detail}; check the IAM policy of this function and the KMS key policy`, options);
-  if (TRANSIENT.has(name) || shape.$retryable?.throttling || (code !== undefined && NETWORK.has(code)) || (status !== undefined && status >= 500) || shape.$fault === 'server') {
-    return new TransientError(`${what}: ${name}${detail} (the SDK retried ${shape.$metadata?.attempts ?? 1} time(s); try again later)`, options);
+  if (ACCESS.has(name))
+    return new RekeyError(
+      `${what}: access denied (${name})${detail}; check the IAM policy of this function and the KMS key policy`,
+      options,
+    );
+  if (
+    TRANSIENT.has(name) ||
+    shape.$retryable?.throttling ||
+    (code !== undefined && NETWORK.has(code)) ||
+    (status !== undefined && status >= 500) ||
+    shape.$fault === 'server'
+  ) {
+    return new TransientError(
+      `${what}: ${name}${detail} (the SDK retried ${shape.$metadata?.attempts ?? 1} time(s); try again later)`,
+      options,
+    );
   }
   if (name === 'LimitExceededException') return new RekeyError(`${what}: a service quota would be exceeded${detail}`, options);
   if (name === 'EncryptionFailure' || name === 'DecryptionFailure' || name.startsWith('KMS')) {

@@ -64,16 +64,22 @@ export class EventBridgeBus implements EventBus {
   async publish(events: readonly RekeyEvent[]): Promise<void> {
     if (events.length === 0) return;
     for (const e of events) assertNoSecrets(e);
-    const entries = events.map(
-      (e): PutEventsRequestEntry => ({ Source: EVENT_SOURCE, DetailType: e.type, Detail: JSON.stringify(e.detail), EventBusName: this.busName, Time: new Date(e.detail.at) }),
-    );
+    const entries = events.map((e): PutEventsRequestEntry => ({
+      Source: EVENT_SOURCE,
+      DetailType: e.type,
+      Detail: JSON.stringify(e.detail),
+      EventBusName: this.busName,
+      Time: new Date(e.detail.at),
+    }));
     for (const batch of batchesOf(entries)) await this.put(batch);
   }
 
   private async put(batch: PutEventsRequestEntry[]): Promise<void> {
     let pending = batch;
     for (let round = 0; ; round++) {
-      const out = await awsCall({ operation: 'EventBridge PutEvents', target: this.busName }, () => this.client.send(new PutEventsCommand({ Entries: pending })));
+      const out = await awsCall({ operation: 'EventBridge PutEvents', target: this.busName }, () =>
+        this.client.send(new PutEventsCommand({ Entries: pending })),
+      );
       if (!out.FailedEntryCount) return;
       // Results are in request order; an entry with an ErrorCode was not accepted.
       const results = out.Entries ?? [];
@@ -81,9 +87,12 @@ export class EventBridgeBus implements EventBus {
       const codes = [...new Set(results.flatMap((r) => (r.ErrorCode ? [r.ErrorCode] : [])))];
       if (failed.length === 0) return;
       if (round >= this.retries) {
-        throw new TransientError(`EventBridge PutEvents (${this.busName}): ${failed.length} of ${batch.length} event(s) not accepted after ${round + 1} attempt(s): ${codes.join(', ') || 'no error code'}`, {
-          context: { failed: failed.map((f) => f.DetailType).join(',') },
-        });
+        throw new TransientError(
+          `EventBridge PutEvents (${this.busName}): ${failed.length} of ${batch.length} event(s) not accepted after ${round + 1} attempt(s): ${codes.join(', ') || 'no error code'}`,
+          {
+            context: { failed: failed.map((f) => f.DetailType).join(',') },
+          },
+        );
       }
       pending = failed;
       await new Promise((r) => setTimeout(r, this.backoff(round)));

@@ -48,14 +48,25 @@ export const AwsEnv = {
   maxAttempts: 'REKEY_AWS_MAX_ATTEMPTS',
 } as const;
 
-const KNOWN = new Set(['stepQueueUrl', 'delayQueueUrl', 'deadLetterQueueUrl', 'eventBusName', 'journalTable', 'kmsKeyId', 'clients', 'region', 'maxAttempts']);
+const KNOWN = new Set([
+  'stepQueueUrl',
+  'delayQueueUrl',
+  'deadLetterQueueUrl',
+  'eventBusName',
+  'journalTable',
+  'kmsKeyId',
+  'clients',
+  'region',
+  'maxAttempts',
+]);
 
 /** Reads the adapters' options from the environment; names every missing or malformed variable at once. */
 export function awsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsAdapterOptions {
   const missing = (['stepQueueUrl', 'journalTable'] as const).filter((k) => !env[AwsEnv[k]]).map((k) => AwsEnv[k]);
   if (missing.length) throw new UsageError(`missing environment variable(s): ${missing.join(', ')}`);
   const attempts = env[AwsEnv.maxAttempts];
-  if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts)) throw new UsageError(`${AwsEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
+  if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts))
+    throw new UsageError(`${AwsEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);
   const opt = (k: keyof typeof AwsEnv) => env[AwsEnv[k]] || undefined;
   return {
     stepQueueUrl: defined(env[AwsEnv.stepQueueUrl]),
@@ -73,10 +84,17 @@ export function awsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsAdap
 export function createAwsAdapters(options: AwsAdapterOptions): AwsAdapters {
   const unknown = Object.keys(options).filter((k) => !KNOWN.has(k));
   if (unknown.length) throw new RekeyError(`createAwsAdapters: unknown option(s) ${unknown.join(', ')}`);
-  const settings: AwsClientSettings = { ...(options.region && { region: options.region }), ...(options.maxAttempts && { maxAttempts: options.maxAttempts }) };
+  const settings: AwsClientSettings = {
+    ...(options.region && { region: options.region }),
+    ...(options.maxAttempts && { maxAttempts: options.maxAttempts }),
+  };
   const c = options.clients ?? {};
   return {
-    store: new SecretsManagerStore({ ...settings, ...(c.secretsManager && { client: c.secretsManager }), ...(options.kmsKeyId && { kmsKeyId: options.kmsKeyId }) }),
+    store: new SecretsManagerStore({
+      ...settings,
+      ...(c.secretsManager && { client: c.secretsManager }),
+      ...(options.kmsKeyId && { kmsKeyId: options.kmsKeyId }),
+    }),
     queue: new SqsStepQueue({
       ...settings,
       queueUrl: options.stepQueueUrl,
@@ -84,7 +102,11 @@ export function createAwsAdapters(options: AwsAdapterOptions): AwsAdapters {
       ...(options.deadLetterQueueUrl && { deadLetterQueueUrl: options.deadLetterQueueUrl }),
       ...(c.sqs && { client: c.sqs }),
     }),
-    events: new EventBridgeBus({ ...settings, ...(options.eventBusName && { eventBusName: options.eventBusName }), ...(c.eventBridge && { client: c.eventBridge }) }),
+    events: new EventBridgeBus({
+      ...settings,
+      ...(options.eventBusName && { eventBusName: options.eventBusName }),
+      ...(c.eventBridge && { client: c.eventBridge }),
+    }),
     journal: new DynamoDbJournal({ ...settings, tableName: options.journalTable, ...(c.dynamodb && { client: c.dynamodb }) }),
   };
 }

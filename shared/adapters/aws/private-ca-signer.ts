@@ -45,9 +45,13 @@ export class PrivateCaSigner implements CertificateSigner {
     const target = `authority ${this.options.authority}, ${this.options.arn}`;
     // Private CA's own words for "too many requests" and "not now".
     if (name === 'LimitExceededException' || name === 'TooManyTagsException' || name === 'RequestFailedException') {
-      return new TransientError(`AWS Private CA ${operation} (${target}): ${name}: ${(e as Error).message} (rate-limited or refused for now; retried with backoff)`, { cause: e });
+      return new TransientError(
+        `AWS Private CA ${operation} (${target}): ${name}: ${(e as Error).message} (rate-limited or refused for now; retried with backoff)`,
+        { cause: e },
+      );
     }
-    if (name === 'InvalidStateException') return new RekeyError(`AWS Private CA ${operation} (${target}): the CA is not active: ${(e as Error).message}`, { cause: e });
+    if (name === 'InvalidStateException')
+      return new RekeyError(`AWS Private CA ${operation} (${target}): the CA is not active: ${(e as Error).message}`, { cause: e });
     return translateAwsError(e, { operation: `AWS Private CA ${operation}`, target });
   }
 
@@ -82,7 +86,11 @@ export class PrivateCaSigner implements CertificateSigner {
         return { cert: withNewline(got.Certificate), chain: got.CertificateChain ? withNewline(got.CertificateChain) : '', calls };
       } catch (e) {
         if (awsErrorName(e) !== 'RequestInProgressException') throw this.fail(e, 'GetCertificate');
-        if (Date.now() > deadline) throw new TransientError(`AWS Private CA: certificate ${arn} not issued within ${(this.options.readyTimeoutMs ?? 60_000) / 1000}s`, { cause: e });
+        if (Date.now() > deadline)
+          throw new TransientError(
+            `AWS Private CA: certificate ${arn} not issued within ${(this.options.readyTimeoutMs ?? 60_000) / 1000}s`,
+            { cause: e },
+          );
         await sleep(delay);
       }
     }
@@ -105,4 +113,8 @@ export class PrivateCaSigner implements CertificateSigner {
 const withNewline = (pem: string) => (pem.endsWith('\n') ? pem : `${pem}\n`);
 const BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g;
 const lastBlock = (pem: string) => withNewline([...pem.matchAll(BLOCK)].map((m) => m[0]).pop() ?? '');
-const withoutLastBlock = (pem: string) => [...pem.matchAll(BLOCK)].map((m) => withNewline(m[0])).slice(0, -1).join('');
+const withoutLastBlock = (pem: string) =>
+  [...pem.matchAll(BLOCK)]
+    .map((m) => withNewline(m[0]))
+    .slice(0, -1)
+    .join('');

@@ -26,7 +26,10 @@ export function resourceNames(prefix: string) {
 }
 
 /** What the restart worker is sent: SecretSynced (planner) and RestartRequested (worker). */
-export const RESTART_EVENT_PATTERN = { source: [EVENT_SOURCE], 'detail-type': [EventType.SecretSynced, EventType.RestartRequested] } as const;
+export const RESTART_EVENT_PATTERN = {
+  source: [EVENT_SOURCE],
+  'detail-type': [EventType.SecretSynced, EventType.RestartRequested],
+} as const;
 
 /** Deliveries of one step message before SQS moves it to the DLQ by itself (the handler gives up earlier, with a reason). */
 export const STEP_MAX_RECEIVES = 8;
@@ -58,9 +61,13 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
   const ddb = options.clients?.dynamodb ?? new DynamoDBClient(clientConfig(options));
 
   const queue = async (name: string, attributes: Record<string, string>) => {
-    const out = await awsCall({ operation: 'SQS CreateQueue', target: name }, () => sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })));
+    const out = await awsCall({ operation: 'SQS CreateQueue', target: name }, () =>
+      sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })),
+    );
     const url = defined(out.QueueUrl);
-    const arn = defined(defined((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes).QueueArn);
+    const arn = defined(
+      defined((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes).QueueArn,
+    );
     return { url, arn };
   };
   const dlq = await queue(n.deadLetterQueue, { FifoQueue: 'true', MessageRetentionPeriod: '1209600' });
@@ -78,14 +85,28 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
   } catch (e) {
     if (awsErrorName(e) !== 'ResourceAlreadyExistsException') throw e;
   }
-  await eb.send(new PutRuleCommand({ Name: n.restartRule, EventBusName: n.eventBus, EventPattern: JSON.stringify(RESTART_EVENT_PATTERN), State: 'ENABLED' }));
-  await eb.send(new PutTargetsCommand({ Rule: n.restartRule, EventBusName: n.eventBus, Targets: [{ Id: 'restart-events', Arn: restartEvents.arn }] }));
+  await eb.send(
+    new PutRuleCommand({
+      Name: n.restartRule,
+      EventBusName: n.eventBus,
+      EventPattern: JSON.stringify(RESTART_EVENT_PATTERN),
+      State: 'ENABLED',
+    }),
+  );
+  await eb.send(
+    new PutTargetsCommand({ Rule: n.restartRule, EventBusName: n.eventBus, Targets: [{ Id: 'restart-events', Arn: restartEvents.arn }] }),
+  );
   // Real SQS wants a queue policy for EventBridge to deliver; moto ignores it. Harmless either way.
   await sqs.send(
     new SetQueueAttributesCommand({
       QueueUrl: restartEvents.url,
       Attributes: {
-        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: restartEvents.arn }] }),
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: restartEvents.arn },
+          ],
+        }),
       },
     }),
   );
@@ -117,8 +138,22 @@ async function createJournalTable(ddb: DynamoDBClient, table: string): Promise<v
         ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
-          { IndexName: t.itemIndex, KeySchema: [{ AttributeName: t.itemKey, KeyType: 'HASH' }, { AttributeName: t.sortKey, KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-          { IndexName: t.statusIndex, KeySchema: [{ AttributeName: t.statusKey, KeyType: 'HASH' }, { AttributeName: t.sortKey, KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+          {
+            IndexName: t.itemIndex,
+            KeySchema: [
+              { AttributeName: t.itemKey, KeyType: 'HASH' },
+              { AttributeName: t.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: t.statusIndex,
+            KeySchema: [
+              { AttributeName: t.statusKey, KeyType: 'HASH' },
+              { AttributeName: t.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
         ],
       }),
     );
@@ -131,5 +166,7 @@ async function createJournalTable(ddb: DynamoDBClient, table: string): Promise<v
     if (status === 'ACTIVE') break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  await ddb.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true } }));
+  await ddb.send(
+    new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true } }),
+  );
 }

@@ -27,7 +27,14 @@ export class Route53TxtRecords implements TxtRecords {
       this.client.send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: this.options.hostedZoneId,
-          ChangeBatch: { Changes: [{ Action: action, ResourceRecordSet: { Name: name, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: JSON.stringify(value) }] } }] },
+          ChangeBatch: {
+            Changes: [
+              {
+                Action: action,
+                ResourceRecordSet: { Name: name, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: JSON.stringify(value) }] },
+              },
+            ],
+          },
         }),
       ),
     );

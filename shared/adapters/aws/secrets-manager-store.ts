@@ -10,7 +10,15 @@ import {
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, RekeyError, RotationLockedError } from '../../domain/errors.js';
-import { Stage, type PutCurrentResult, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion, type VersionInfo } from '../../ports/secret-store.js';
+import {
+  Stage,
+  type PutCurrentResult,
+  type PutPendingResult,
+  type SecretDescription,
+  type SecretStore,
+  type StoredVersion,
+  type VersionInfo,
+} from '../../ports/secret-store.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName } from './errors.js';
 
@@ -72,7 +80,9 @@ export class SecretsManagerStore implements SecretStore {
   /** Raw labels of every labelled version, or undefined when the secret does not exist. */
   private async rawStages(name: string): Promise<{ raw: RawStages; tags: Record<string, string>; deleted: boolean } | undefined> {
     try {
-      const out = await awsCall({ operation: 'Secrets Manager DescribeSecret', target: name }, () => this.client.send(new DescribeSecretCommand({ SecretId: name })));
+      const out = await awsCall({ operation: 'Secrets Manager DescribeSecret', target: name }, () =>
+        this.client.send(new DescribeSecretCommand({ SecretId: name })),
+      );
       const tags = Object.fromEntries((out.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : [])));
       return { raw: out.VersionIdsToStages ?? {}, tags, deleted: out.DeletedDate !== undefined };
     } catch (e) {
@@ -91,10 +101,15 @@ export class SecretsManagerStore implements SecretStore {
       const page = await awsCall({ operation: 'Secrets Manager ListSecretVersionIds', target: name }, () =>
         this.client.send(new ListSecretVersionIdsCommand({ SecretId: name, MaxResults: 100, ...(token && { NextToken: token }) })),
       );
-      for (const v of page.Versions ?? ([] as SecretVersionsListEntry[])) if (v.VersionId) created.set(v.VersionId, v.CreatedDate?.toISOString() ?? '');
+      for (const v of page.Versions ?? ([] as SecretVersionsListEntry[]))
+        if (v.VersionId) created.set(v.VersionId, v.CreatedDate?.toISOString() ?? '');
       token = page.NextToken || undefined;
     } while (token);
-    const versions: VersionInfo[] = Object.entries(described.raw).map(([versionId, labels]) => ({ versionId, stages: visibleStages(labels), createdAt: created.get(versionId) ?? '' }));
+    const versions: VersionInfo[] = Object.entries(described.raw).map(([versionId, labels]) => ({
+      versionId,
+      stages: visibleStages(labels),
+      createdAt: created.get(versionId) ?? '',
+    }));
     return { name, versions, tags: described.tags };
   }
 
@@ -102,7 +117,13 @@ export class SecretsManagerStore implements SecretStore {
     const stage = selector.stage ?? (selector.versionId ? undefined : Stage.Current);
     try {
       const out = await awsCall({ operation: 'Secrets Manager GetSecretValue', target: name }, () =>
-        this.client.send(new GetSecretValueCommand({ SecretId: name, ...(selector.versionId && { VersionId: selector.versionId }), ...(stage && { VersionStage: stage }) })),
+        this.client.send(
+          new GetSecretValueCommand({
+            SecretId: name,
+            ...(selector.versionId && { VersionId: selector.versionId }),
+            ...(stage && { VersionStage: stage }),
+          }),
+        ),
       );
       const stages = visibleStages(out.VersionStages ?? []);
       // AWS's automatic AWSCURRENT on a first version that rekey has not promoted is not a current version.
@@ -115,14 +136,25 @@ export class SecretsManagerStore implements SecretStore {
     }
   }
 
-  async putPending(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutPendingResult> {
+  async putPending(
+    name: string,
+    versionId: string,
+    value: string,
+    options: { tags?: Record<string, string>; description?: string } = {},
+  ): Promise<PutPendingResult> {
     checkVersionId(name, versionId);
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes > SecretsManagerLimits.maxSecretBytes) {
-      throw new RekeyError(`${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`, { context: { item: name, bytes } });
+      throw new RekeyError(
+        `${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`,
+        { context: { item: name, bytes } },
+      );
     }
     const tags = Object.entries(options.tags ?? {});
-    if (tags.length > SecretsManagerLimits.maxTags) throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, { context: { item: name } });
+    if (tags.length > SecretsManagerLimits.maxTags)
+      throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, {
+        context: { item: name },
+      });
 
     let described = await this.rawStages(name);
     if (!described) {
@@ -131,7 +163,10 @@ export class SecretsManagerStore implements SecretStore {
       await this.create(name, tags, options.description);
       described = { raw: {}, tags: options.tags ?? {}, deleted: false };
     }
-    if (described.deleted) throw new RekeyError(`${name} is scheduled for deletion in Secrets Manager; restore it (RestoreSecret) or wait until it is gone`, { context: { item: name } });
+    if (described.deleted)
+      throw new RekeyError(`${name} is scheduled for deletion in Secrets Manager; restore it (RestoreSecret) or wait until it is gone`, {
+        context: { item: name },
+      });
     const { raw } = described;
     if (raw[versionId]) return { created: false };
     // Secrets Manager moves AWSPENDING silently when another version holds it: check first, the label is the lock.
@@ -139,7 +174,14 @@ export class SecretsManagerStore implements SecretStore {
     if (pending) throw new RotationLockedError(name, pending, versionId);
     const first = Object.keys(raw).length === 0;
     await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context: { item: name, rotationId: versionId } }, () =>
-      this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: first ? [Stage.Pending, INITIAL_LABEL] : [Stage.Pending] })),
+      this.client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          ClientRequestToken: versionId,
+          SecretString: value,
+          VersionStages: first ? [Stage.Pending, INITIAL_LABEL] : [Stage.Pending],
+        }),
+      ),
     );
     return { created: true };
   }
@@ -150,18 +192,31 @@ export class SecretsManagerStore implements SecretStore {
    * (its first version is AWSCURRENT). A retry with the same id and another value is refused by AWS with
    * ResourceExistsException: the version exists, nothing is written (`created: false`).
    */
-  async putCurrent(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutCurrentResult> {
+  async putCurrent(
+    name: string,
+    versionId: string,
+    value: string,
+    options: { tags?: Record<string, string>; description?: string } = {},
+  ): Promise<PutCurrentResult> {
     checkVersionId(name, versionId);
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes > SecretsManagerLimits.maxSecretBytes) {
-      throw new RekeyError(`${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`, { context: { item: name, bytes } });
+      throw new RekeyError(
+        `${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`,
+        { context: { item: name, bytes } },
+      );
     }
     const tags = Object.entries(options.tags ?? {});
-    if (tags.length > SecretsManagerLimits.maxTags) throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, { context: { item: name } });
+    if (tags.length > SecretsManagerLimits.maxTags)
+      throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, {
+        context: { item: name },
+      });
     const context = { item: name, rotationId: versionId };
     try {
       await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
-        this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] })),
+        this.client.send(
+          new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] }),
+        ),
       );
       return { created: true };
     } catch (e) {
@@ -188,7 +243,9 @@ export class SecretsManagerStore implements SecretStore {
     // Created meanwhile by another worker (or by this rotation's earlier attempt): put into it, as above.
     try {
       await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
-        this.client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] })),
+        this.client.send(
+          new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] }),
+        ),
       );
       return { created: true };
     } catch (e) {
@@ -217,7 +274,14 @@ export class SecretsManagerStore implements SecretStore {
 
   private moveStage(name: string, stage: string, move: { to?: string; from?: string }): Promise<unknown> {
     return awsCall({ operation: 'Secrets Manager UpdateSecretVersionStage', target: `${name} ${stage}`, context: { item: name } }, () =>
-      this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: stage, ...(move.to && { MoveToVersionId: move.to }), ...(move.from && { RemoveFromVersionId: move.from }) })),
+      this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: stage,
+          ...(move.to && { MoveToVersionId: move.to }),
+          ...(move.from && { RemoveFromVersionId: move.from }),
+        }),
+      ),
     );
   }
 
@@ -256,7 +320,9 @@ export class SecretsManagerStore implements SecretStore {
     let token: string | undefined;
     do {
       const page = await awsCall({ operation: 'Secrets Manager ListSecrets', target: prefix }, () =>
-        this.client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 100, ...(token && { NextToken: token }) })),
+        this.client.send(
+          new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 100, ...(token && { NextToken: token }) }),
+        ),
       );
       // The name filter matches prefixes of words too; keep exact prefixes only.
       for (const s of page.SecretList ?? []) if (s.Name?.startsWith(prefix)) names.push(s.Name);
@@ -274,6 +340,9 @@ function isExists(e: unknown): boolean {
 function checkVersionId(name: string, versionId: string): void {
   const { minVersionIdLength: min, maxVersionIdLength: max } = SecretsManagerLimits;
   if (versionId.length < min || versionId.length > max || !/^[\x21-\x7e]+$/.test(versionId)) {
-    throw new RekeyError(`${name}: version id "${versionId}" cannot be a Secrets Manager ClientRequestToken (${min} to ${max} printable characters)`, { context: { item: name } });
+    throw new RekeyError(
+      `${name}: version id "${versionId}" cannot be a Secrets Manager ClientRequestToken (${min} to ${max} printable characters)`,
+      { context: { item: name } },
+    );
   }
 }

@@ -24,15 +24,39 @@ export class SqsPoller {
 
   async receive(queueUrl: string, options: { max?: number; waitSeconds?: number } = {}): Promise<PolledMessage[]> {
     const out = await awsCall({ operation: 'SQS ReceiveMessage', target: queueUrl }, () =>
-      this.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: options.max ?? 10, WaitTimeSeconds: options.waitSeconds ?? 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] })),
+      this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: options.max ?? 10,
+          WaitTimeSeconds: options.waitSeconds ?? 1,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      ),
     );
-    return (out.Messages ?? []).map((m) => ({ messageId: defined(m.MessageId), receiptHandle: defined(m.ReceiptHandle), body: m.Body ?? '', attributes: { ...(m.Attributes ?? {}) } }));
+    return (out.Messages ?? []).map((m) => ({
+      messageId: defined(m.MessageId),
+      receiptHandle: defined(m.ReceiptHandle),
+      body: m.Body ?? '',
+      attributes: { ...(m.Attributes ?? {}) },
+    }));
   }
 
   /** Received messages with their message attributes (what dead letters carry their reason in). */
-  async receiveWithAttributes(queueUrl: string, options: { max?: number; waitSeconds?: number } = {}): Promise<(PolledMessage & { messageAttributes: Record<string, string> })[]> {
+  async receiveWithAttributes(
+    queueUrl: string,
+    options: { max?: number; waitSeconds?: number } = {},
+  ): Promise<(PolledMessage & { messageAttributes: Record<string, string> })[]> {
     const out = await awsCall({ operation: 'SQS ReceiveMessage', target: queueUrl }, () =>
-      this.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: options.max ?? 10, WaitTimeSeconds: options.waitSeconds ?? 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] })),
+      this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: options.max ?? 10,
+          WaitTimeSeconds: options.waitSeconds ?? 1,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      ),
     );
     return (out.Messages ?? []).map((m) => ({
       messageId: defined(m.MessageId),
@@ -47,7 +71,12 @@ export class SqsPoller {
     for (let i = 0; i < receiptHandles.length; i += 10) {
       const chunk = receiptHandles.slice(i, i + 10);
       await awsCall({ operation: 'SQS DeleteMessageBatch', target: queueUrl }, () =>
-        this.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle })) })),
+        this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle })),
+          }),
+        ),
       );
     }
   }

@@ -36,7 +36,8 @@ export interface SqsStepQueueOptions extends AwsClientSettings {
 export const messageGroupOf = (m: Pick<StepMessage, 'inventory' | 'item'>): string => `${m.inventory}/${m.item}`;
 
 /** Deduplication id: a step message sent twice within SQS's 5-minute window is delivered once. */
-export const deduplicationIdOf = (m: Pick<StepMessage, 'rotationId' | 'step' | 'attempt'>): string => createHash('sha256').update(`${m.rotationId}:${m.step}:${m.attempt}`).digest('hex');
+export const deduplicationIdOf = (m: Pick<StepMessage, 'rotationId' | 'step' | 'attempt'>): string =>
+  createHash('sha256').update(`${m.rotationId}:${m.step}:${m.attempt}`).digest('hex');
 
 /**
  * StepQueue on SQS: ready steps go to the FIFO queue (group = item, dedup = rotation + step + attempt); steps
@@ -47,7 +48,8 @@ export class SqsStepQueue implements StepQueue {
   private readonly now: () => Date;
 
   constructor(private readonly options: SqsStepQueueOptions) {
-    if (!options.queueUrl.endsWith('.fifo')) throw new RekeyError(`step queue ${options.queueUrl} is not a FIFO queue (its URL must end in .fifo)`);
+    if (!options.queueUrl.endsWith('.fifo'))
+      throw new RekeyError(`step queue ${options.queueUrl} is not a FIFO queue (its URL must end in .fifo)`);
     this.client = options.client ?? new SQSClient(clientConfig(options));
     this.now = options.now ?? (() => new Date());
   }
@@ -60,23 +62,36 @@ export class SqsStepQueue implements StepQueue {
   }
 
   private async sendReady(message: StepMessage): Promise<void> {
-    await awsCall({ operation: 'SQS SendMessage', target: this.options.queueUrl, context: { rotationId: message.rotationId, step: message.step } }, () =>
-      this.client.send(
-        new SendMessageCommand({
-          QueueUrl: this.options.queueUrl,
-          MessageBody: JSON.stringify(message),
-          MessageGroupId: messageGroupOf(message),
-          MessageDeduplicationId: deduplicationIdOf(message),
-        }),
-      ),
+    await awsCall(
+      { operation: 'SQS SendMessage', target: this.options.queueUrl, context: { rotationId: message.rotationId, step: message.step } },
+      () =>
+        this.client.send(
+          new SendMessageCommand({
+            QueueUrl: this.options.queueUrl,
+            MessageBody: JSON.stringify(message),
+            MessageGroupId: messageGroupOf(message),
+            MessageDeduplicationId: deduplicationIdOf(message),
+          }),
+        ),
     );
   }
 
   private async sendDelayed(delayed: DelayedStep, seconds: number): Promise<void> {
     const url = this.options.delayQueueUrl;
-    if (!url) throw new RekeyError(`step ${delayed.message.step} of rotation ${delayed.message.rotationId} must wait ${seconds}s, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`);
-    await awsCall({ operation: 'SQS SendMessage', target: url, context: { rotationId: delayed.message.rotationId, step: delayed.message.step } }, () =>
-      this.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(delayed), DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS) })),
+    if (!url)
+      throw new RekeyError(
+        `step ${delayed.message.step} of rotation ${delayed.message.rotationId} must wait ${seconds}s, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`,
+      );
+    await awsCall(
+      { operation: 'SQS SendMessage', target: url, context: { rotationId: delayed.message.rotationId, step: delayed.message.step } },
+      () =>
+        this.client.send(
+          new SendMessageCommand({
+            QueueUrl: url,
+            MessageBody: JSON.stringify(delayed),
+            DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS),
+          }),
+        ),
     );
   }
 
@@ -97,7 +112,13 @@ export class SqsStepQueue implements StepQueue {
   /** Keeps a received message invisible for `seconds` (backoff before SQS delivers it again). */
   async postpone(receiptHandle: string, seconds: number, queueUrl = this.options.queueUrl): Promise<void> {
     await awsCall({ operation: 'SQS ChangeMessageVisibility', target: queueUrl }, () =>
-      this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.min(Math.max(0, Math.round(seconds)), MAX_VISIBILITY_SECONDS) })),
+      this.client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: Math.min(Math.max(0, Math.round(seconds)), MAX_VISIBILITY_SECONDS),
+        }),
+      ),
     );
   }
 
@@ -105,9 +126,17 @@ export class SqsStepQueue implements StepQueue {
    * Sends a message that will never succeed to the dead-letter queue with the reason as a message attribute, so
    * the caller can acknowledge it instead of letting it fail until SQS's redrive (no crash loop).
    */
-  async deadLetter(body: string, reason: string, attributes: { group?: string; sourceMessageId: string; receiveCount?: number; rotationId?: string }, queueUrl?: string): Promise<void> {
+  async deadLetter(
+    body: string,
+    reason: string,
+    attributes: { group?: string; sourceMessageId: string; receiveCount?: number; rotationId?: string },
+    queueUrl?: string,
+  ): Promise<void> {
     const url = queueUrl ?? this.options.deadLetterQueueUrl;
-    if (!url) throw new RekeyError(`cannot dead-letter message ${attributes.sourceMessageId} (${reason}): no dead-letter queue is configured (REKEY_DLQ_URL)`);
+    if (!url)
+      throw new RekeyError(
+        `cannot dead-letter message ${attributes.sourceMessageId} (${reason}): no dead-letter queue is configured (REKEY_DLQ_URL)`,
+      );
     const attrs: Record<string, MessageAttributeValue> = {
       reason: { DataType: 'String', StringValue: reason.slice(0, 4096) },
       sourceMessageId: { DataType: 'String', StringValue: attributes.sourceMessageId },
@@ -122,7 +151,10 @@ export class SqsStepQueue implements StepQueue {
           // SQS rejects bodies that are empty; keep what arrived, however broken.
           MessageBody: body.length ? body : '(empty body)',
           MessageAttributes: attrs,
-          ...(fifo && { MessageGroupId: attributes.group ?? 'dead-letters', MessageDeduplicationId: createHash('sha256').update(attributes.sourceMessageId).digest('hex') }),
+          ...(fifo && {
+            MessageGroupId: attributes.group ?? 'dead-letters',
+            MessageDeduplicationId: createHash('sha256').update(attributes.sourceMessageId).digest('hex'),
+          }),
         }),
       ),
     );

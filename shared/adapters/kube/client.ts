@@ -33,7 +33,11 @@ export interface KubeClient {
  * patch from the inventory must reach the server exactly as written, so this sends the JSON as it is.
  */
 export class RawObjectApi extends KubernetesObjectApi {
-  async mergePatchRaw(target: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, body: unknown, fieldManager: string): Promise<void> {
+  async mergePatchRaw(
+    target: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    body: unknown,
+    fieldManager: string,
+  ): Promise<void> {
     const path = await this.specUriPath(target, 'patch');
     const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
     ctx.setHeaderParam('Accept', 'application/json, */*;q=0.8');
@@ -102,7 +106,10 @@ export function makeClient(options: ClientOptions): KubeClient {
     if (agent) return agent;
     if (!created || (created.constructor !== https.Agent && created.constructor !== http.Agent)) return created; // proxies: as configured
     const base = (created as https.Agent).options;
-    agent = created instanceof https.Agent ? new https.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets }) : new http.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets });
+    agent =
+      created instanceof https.Agent
+        ? new https.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets })
+        : new http.Agent({ ...base, keepAlive: true, maxSockets: options.maxSockets });
     return agent;
   };
 

@@ -52,7 +52,13 @@ const target = (op: Operation) => `${op.resource}${op.name ? ` ${op.namespace ? 
 export function translateKubeError(e: unknown, op: Operation): RekeyError {
   if (e instanceof RekeyError) return e;
   const err = (e ?? {}) as ApiErrorShape;
-  const context = { cluster: op.cluster, ...(op.namespace && { namespace: op.namespace }), ...(op.name && { name: op.name }), verb: op.verb, resource: op.resource };
+  const context = {
+    cluster: op.cluster,
+    ...(op.namespace && { namespace: op.namespace }),
+    ...(op.name && { name: op.name }),
+    verb: op.verb,
+    resource: op.resource,
+  };
   const detail = statusMessage(err.body);
   const suffix = detail ? `: ${detail}` : '';
   const code = typeof err.code === 'number' && err.code >= 100 ? err.code : undefined;
@@ -63,19 +69,31 @@ export function translateKubeError(e: unknown, op: Operation): RekeyError {
   }
   switch (true) {
     case code === 401:
-      return new ForbiddenError(`cluster ${op.cluster} did not accept rekey's credentials (401 Unauthorized)${suffix}`, { cause: e, context });
+      return new ForbiddenError(`cluster ${op.cluster} did not accept rekey's credentials (401 Unauthorized)${suffix}`, {
+        cause: e,
+        context,
+      });
     case code === 403:
-      return new ForbiddenError(`rekey's service account may not ${op.verb} ${op.resource}${where(op)}${suffix ? ` (${detail})` : ''}`, { cause: e, context });
+      return new ForbiddenError(`rekey's service account may not ${op.verb} ${op.resource}${where(op)}${suffix ? ` (${detail})` : ''}`, {
+        cause: e,
+        context,
+      });
     case code === 404:
       return new NotFoundError(`${target(op)} not found${where(op)}${suffix}`, { cause: e, context });
     case code === 409:
       return new ConflictError(`${target(op)}${where(op)} changed concurrently or already exists${suffix}`, context);
     case code === 429 && op.verb === 'evict':
-      return new EvictionBlockedError(`eviction of pod ${op.namespace}/${op.name} on cluster ${op.cluster} would violate a PodDisruptionBudget${suffix}`, { cause: e, context });
+      return new EvictionBlockedError(
+        `eviction of pod ${op.namespace}/${op.name} on cluster ${op.cluster} would violate a PodDisruptionBudget${suffix}`,
+        { cause: e, context },
+      );
     case code === 408 || code === 429 || code >= 500:
       return new TransientError(`${op.verb} ${target(op)}${where(op)} failed with HTTP ${code}${suffix}`, { cause: e, context });
     case code === 400 || code === 422:
-      return new RejectedError(`cluster ${op.cluster} rejected ${op.verb} of ${target(op)}${op.namespace ? ` in ${op.namespace}` : ''}${suffix}`, { cause: e, context });
+      return new RejectedError(
+        `cluster ${op.cluster} rejected ${op.verb} of ${target(op)}${op.namespace ? ` in ${op.namespace}` : ''}${suffix}`,
+        { cause: e, context },
+      );
     default:
       return new RekeyError(`${op.verb} ${target(op)}${where(op)} failed with HTTP ${code}${suffix}`, { cause: e, context });
   }

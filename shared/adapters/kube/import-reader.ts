@@ -46,7 +46,13 @@ function issuerOf(o: Obj, kind: CmIssuer['kind']): CmIssuer {
   const s = o.spec ?? {};
   const type = ISSUER_TYPES.find((t) => t in s) ?? (Object.keys(s)[0] || 'unknown');
   const ca = (s.ca ?? {}) as Record<string, unknown>;
-  return { kind, ...(kind === 'Issuer' && { namespace: defined(o.metadata?.namespace, 'a namespaced Issuer') }), name: defined(o.metadata?.name, 'a named issuer'), type, ...(str(ca.secretName) && { caSecretName: str(ca.secretName) }) };
+  return {
+    kind,
+    ...(kind === 'Issuer' && { namespace: defined(o.metadata?.namespace, 'a namespaced Issuer') }),
+    name: defined(o.metadata?.name, 'a named issuer'),
+    type,
+    ...(str(ca.secretName) && { caSecretName: str(ca.secretName) }),
+  };
 }
 
 /** Reads, never writes: lists cert-manager objects and TLS Secrets page by page, workloads per namespace. */
@@ -85,11 +91,13 @@ class KubeImportSource implements ImportSource {
         }
         for (const o of await this.listAll('Issuer', 'issuers.cert-manager.io', ns)) issuers.push(issuerOf(o, 'Issuer'));
       }
-      for (const o of await this.listAll('ClusterIssuer', 'clusterissuers.cert-manager.io', undefined)) issuers.push(issuerOf(o, 'ClusterIssuer'));
+      for (const o of await this.listAll('ClusterIssuer', 'clusterissuers.cert-manager.io', undefined))
+        issuers.push(issuerOf(o, 'ClusterIssuer'));
       return { installed: true, certificates, issuers };
     } catch (e) {
       // Discovery does not know the kind (no CRDs) or the list is 404: cert-manager is not installed here.
-      if (e instanceof NotFoundError || /Unrecognized API version and kind|not found/i.test((e as Error).message)) return { installed: false, certificates: [], issuers: [] };
+      if (e instanceof NotFoundError || /Unrecognized API version and kind|not found/i.test((e as Error).message))
+        return { installed: false, certificates: [], issuers: [] };
       throw e;
     }
   }
@@ -101,8 +109,17 @@ class KubeImportSource implements ImportSource {
       do {
         const page = await call(this.op('secrets', ns), () =>
           ns
-            ? this.client.core.listNamespacedSecret({ namespace: ns, fieldSelector: 'type=kubernetes.io/tls', limit: PAGE, ...(token && { _continue: token }) })
-            : this.client.core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls', limit: PAGE, ...(token && { _continue: token }) }),
+            ? this.client.core.listNamespacedSecret({
+                namespace: ns,
+                fieldSelector: 'type=kubernetes.io/tls',
+                limit: PAGE,
+                ...(token && { _continue: token }),
+              })
+            : this.client.core.listSecretForAllNamespaces({
+                fieldSelector: 'type=kubernetes.io/tls',
+                limit: PAGE,
+                ...(token && { _continue: token }),
+              }),
         );
         out.push(...page.items.map((s) => observedOf(s)));
         token = page.metadata?._continue || undefined;
@@ -113,7 +130,11 @@ class KubeImportSource implements ImportSource {
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
     try {
-      return observedOf(await call({ cluster: this.client.cluster, verb: 'get', resource: 'secrets', namespace, name }, () => this.client.core.readNamespacedSecret({ name, namespace })));
+      return observedOf(
+        await call({ cluster: this.client.cluster, verb: 'get', resource: 'secrets', namespace, name }, () =>
+          this.client.core.readNamespacedSecret({ name, namespace }),
+        ),
+      );
     } catch (e) {
       if (e instanceof NotFoundError) return undefined;
       throw e;
@@ -136,9 +157,19 @@ export function connectImportSources(options: { kubeconfig?: string; contexts: r
   }
   const contexts = options.contexts.length ? options.contexts : [kc.getCurrentContext()];
   return contexts.map((context) => {
-    if (!kc.getContextObject(context)) throw new UsageError(`--context ${context}: not in the kubeconfig (contexts there: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    if (!kc.getContextObject(context))
+      throw new UsageError(
+        `--context ${context}: not in the kubeconfig (contexts there: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     const own = new KubeConfig();
     own.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: context });
-    return new KubeImportSource(makeClient({ cluster: context, context, kubeConfig: own, log: options.log, requestTimeoutMs: 30_000, maxSockets: 16 }));
+    return new KubeImportSource(
+      makeClient({ cluster: context, context, kubeConfig: own, log: options.log, requestTimeoutMs: 30_000, maxSockets: 16 }),
+    );
   });
 }

@@ -55,14 +55,29 @@ export async function connectClusters(refs: readonly ClusterRef[], options: Conn
   const clusters = new Map<string, Cluster>();
   for (const given of refs) {
     // An inventory without `clusters` has one cluster "default": it means the kubeconfig's current context.
-    const implicit = given.name === DEFAULT_CLUSTER && given.context === DEFAULT_CLUSTER && !kc.getContextObject(DEFAULT_CLUSTER) && kc.getCurrentContext();
+    const implicit =
+      given.name === DEFAULT_CLUSTER &&
+      given.context === DEFAULT_CLUSTER &&
+      !kc.getContextObject(DEFAULT_CLUSTER) &&
+      kc.getCurrentContext();
     const ref = implicit ? { name: given.name, context: kc.getCurrentContext() } : given;
     const context = kc.getContextObject(ref.context);
     if (!context) {
-      throw new UsageError(`cluster "${ref.name}": context "${ref.context}" is not in ${source} (contexts there: ${contexts.join(', ') || 'none'})`, { context: { cluster: ref.name } });
+      throw new UsageError(
+        `cluster "${ref.name}": context "${ref.context}" is not in ${source} (contexts there: ${contexts.join(', ') || 'none'})`,
+        { context: { cluster: ref.name } },
+      );
     }
-    if (!kc.getCluster(context.cluster)) throw new UsageError(`cluster "${ref.name}": context "${ref.context}" names cluster "${context.cluster}", which ${source} does not define`, { context: { cluster: ref.name } });
-    if (!options.tokenProvider && !kc.getUser(context.user)) throw new UsageError(`cluster "${ref.name}": context "${ref.context}" names user "${context.user}", which ${source} does not define`, { context: { cluster: ref.name } });
+    if (!kc.getCluster(context.cluster))
+      throw new UsageError(
+        `cluster "${ref.name}": context "${ref.context}" names cluster "${context.cluster}", which ${source} does not define`,
+        { context: { cluster: ref.name } },
+      );
+    if (!options.tokenProvider && !kc.getUser(context.user))
+      throw new UsageError(
+        `cluster "${ref.name}": context "${ref.context}" names user "${context.user}", which ${source} does not define`,
+        { context: { cluster: ref.name } },
+      );
     const own = new KubeConfig();
     own.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: ref.context });
     const client = makeClient({
@@ -74,7 +89,12 @@ export async function connectClusters(refs: readonly ClusterRef[], options: Conn
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
     });
-    clusters.set(ref.name, { name: ref.name, secrets: new KubeSecretSink(client), workloads: new KubeWorkloadControl(client), rotationRequests: new KubeRotationRequests(client) });
+    clusters.set(ref.name, {
+      name: ref.name,
+      secrets: new KubeSecretSink(client),
+      workloads: new KubeWorkloadControl(client),
+      rotationRequests: new KubeRotationRequests(client),
+    });
   }
   return clusters;
 }

@@ -10,7 +10,8 @@ interface TemplateOwnerLike {
 }
 
 /** The versions hash a controller's pod template carries, if rekey restarted it before. */
-export const templateVersions = (o: TemplateOwnerLike): string | undefined => o.spec?.template?.metadata?.annotations?.[RestartAnnotation.Versions];
+export const templateVersions = (o: TemplateOwnerLike): string | undefined =>
+  o.spec?.template?.metadata?.annotations?.[RestartAnnotation.Versions];
 
 /**
  * The patch that restarts a controller's pods: two pod-template annotations, with the observed resourceVersion as a
@@ -20,6 +21,10 @@ export const templateVersions = (o: TemplateOwnerLike): string | undefined => o.
 export function restartPatch(observed: TemplateOwnerLike, versionsHash: string, at: Date): Record<string, unknown> {
   return {
     metadata: { ...(observed.metadata?.resourceVersion !== undefined && { resourceVersion: observed.metadata.resourceVersion }) },
-    spec: { template: { metadata: { annotations: { [RestartAnnotation.RestartedAt]: at.toISOString(), [RestartAnnotation.Versions]: versionsHash } } } },
+    spec: {
+      template: {
+        metadata: { annotations: { [RestartAnnotation.RestartedAt]: at.toISOString(), [RestartAnnotation.Versions]: versionsHash } },
+      },
+    },
   };
 }

@@ -33,7 +33,10 @@ export interface DeploymentLike {
 
 export interface StatefulSetLike {
   readonly metadata?: Meta;
-  readonly spec?: { readonly replicas?: number; readonly updateStrategy?: { readonly type?: string; readonly rollingUpdate?: { readonly partition?: number } } };
+  readonly spec?: {
+    readonly replicas?: number;
+    readonly updateStrategy?: { readonly type?: string; readonly rollingUpdate?: { readonly partition?: number } };
+  };
   readonly status?: {
     readonly observedGeneration?: number;
     readonly readyReplicas?: number;
@@ -74,7 +77,8 @@ export function deploymentRollout(d: DeploymentLike): RolloutJudgement {
   const held = d.spec?.paused ? ' (held: the deployment is paused)' : '';
   if (updated < want) return waiting(`${updated} of ${want} new replicas have been updated${held}`);
   if ((s.replicas ?? 0) > updated) return waiting(`${(s.replicas ?? 0) - updated} old replicas are pending termination${held}`);
-  if ((s.availableReplicas ?? 0) < updated) return waiting(`${s.availableReplicas ?? 0} of ${updated} updated replicas are available${held}`);
+  if ((s.availableReplicas ?? 0) < updated)
+    return waiting(`${s.availableReplicas ?? 0} of ${updated} updated replicas are available${held}`);
   return done(`${updated} of ${want} replicas updated and available`);
 }
 
@@ -83,15 +87,18 @@ export function statefulSetRollout(s: StatefulSetLike): RolloutJudgement {
   if (strategy !== 'RollingUpdate') return failed(`updateStrategy ${strategy}: pods are not replaced when the template changes`);
   const st = s.status ?? {};
   const generation = s.metadata?.generation ?? 0;
-  if (!st.observedGeneration || generation > st.observedGeneration) return waiting('waiting for the statefulset spec update to be observed');
+  if (!st.observedGeneration || generation > st.observedGeneration)
+    return waiting('waiting for the statefulset spec update to be observed');
   const want = s.spec?.replicas ?? 1;
   if ((st.readyReplicas ?? 0) < want) return waiting(`${st.readyReplicas ?? 0} of ${want} pods are ready`);
   const partition = s.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
   if (partition > 0) {
-    if ((st.updatedReplicas ?? 0) < want - partition) return waiting(`partitioned rollout: ${st.updatedReplicas ?? 0} of ${want - partition} new pods have been updated`);
+    if ((st.updatedReplicas ?? 0) < want - partition)
+      return waiting(`partitioned rollout: ${st.updatedReplicas ?? 0} of ${want - partition} new pods have been updated`);
     return done(`partitioned rollout complete (${want - partition} pods updated)`);
   }
-  if (st.updateRevision !== st.currentRevision) return waiting(`${st.updatedReplicas ?? 0} of ${want} pods at revision ${st.updateRevision ?? '?'}`);
+  if (st.updateRevision !== st.currentRevision)
+    return waiting(`${st.updatedReplicas ?? 0} of ${want} pods at revision ${st.updateRevision ?? '?'}`);
   return done(`${want} pods at revision ${st.updateRevision ?? '?'} and ready`);
 }
 

@@ -1,17 +1,29 @@
 import { NotFoundError } from '../../domain/errors.js';
-import { ROTATION_REQUEST, ROTATION_REQUEST_API_VERSION, type RequestStatus, type RotationRequest } from '../../domain/requests/rotation-request.js';
+import {
+  ROTATION_REQUEST,
+  ROTATION_REQUEST_API_VERSION,
+  type RequestStatus,
+  type RotationRequest,
+} from '../../domain/requests/rotation-request.js';
 import type { RotationRequestControl } from '../../ports/cluster.js';
 import type { KubeClient } from './client.js';
 import { translateKubeError, type Operation } from './errors.js';
 
 interface RequestObject {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly generation?: number; readonly resourceVersion?: string };
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+    readonly generation?: number;
+    readonly resourceVersion?: string;
+  };
   readonly spec?: { readonly item?: unknown; readonly inventory?: unknown; readonly reason?: unknown };
   readonly status?: RequestStatus;
 }
 
 const RESOURCE = `${ROTATION_REQUEST.plural}.${ROTATION_REQUEST.group}`;
-const base = (namespace: string) => `/apis/${ROTATION_REQUEST.group}/${ROTATION_REQUEST.version}/namespaces/${encodeURIComponent(namespace)}/${ROTATION_REQUEST.plural}`;
+const base = (namespace: string) =>
+  `/apis/${ROTATION_REQUEST.group}/${ROTATION_REQUEST.version}/namespaces/${encodeURIComponent(namespace)}/${ROTATION_REQUEST.plural}`;
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /**
@@ -35,7 +47,7 @@ export class KubeRotationRequests implements RotationRequestControl {
       if (error instanceof NotFoundError) return [];
       throw error;
     }
-    const items = ((body as { items?: RequestObject[] } | undefined)?.items ?? []);
+    const items = (body as { items?: RequestObject[] } | undefined)?.items ?? [];
     return items.flatMap((o) => {
       const r = this.fromObject(o);
       return r ? [r] : [];
@@ -46,8 +58,17 @@ export class KubeRotationRequests implements RotationRequestControl {
     const body = {
       apiVersion: ROTATION_REQUEST_API_VERSION,
       kind: ROTATION_REQUEST.kind,
-      metadata: { name: request.name, namespace: request.namespace, uid: request.uid, ...(request.resourceVersion && { resourceVersion: request.resourceVersion }) },
-      spec: { item: request.item, ...(request.inventory && { inventory: request.inventory }), ...(request.reason && { reason: request.reason }) },
+      metadata: {
+        name: request.name,
+        namespace: request.namespace,
+        uid: request.uid,
+        ...(request.resourceVersion && { resourceVersion: request.resourceVersion }),
+      },
+      spec: {
+        item: request.item,
+        ...(request.inventory && { inventory: request.inventory }),
+        ...(request.reason && { reason: request.reason }),
+      },
       status,
     };
     let written: unknown;

@@ -46,7 +46,10 @@ export function secretObjectOf(d: DesiredSecret): SecretObject & { apiVersion: '
 }
 
 /** Entries of `want` whose value differs in `have`; undefined when none. */
-function changedEntries(want: Readonly<Record<string, string>>, have: Readonly<Record<string, string>>): Record<string, string> | undefined {
+function changedEntries(
+  want: Readonly<Record<string, string>>,
+  have: Readonly<Record<string, string>>,
+): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(want)) if (have[k] !== v) out[k] = v;
   return Object.keys(out).length ? out : undefined;
@@ -75,7 +78,8 @@ export function secretChange(desired: DesiredSecret, observed: ObservedSecret): 
   // (the bundle hash once a CA overlap ends) is removed explicitly, or it would stay stale and read as drift.
   const dropped = REKEY_ANNOTATIONS.filter((k) => Object.hasOwn(observed.annotations, k) && !Object.hasOwn(desired.annotations, k));
   const changed = changedEntries(desired.annotations, observed.annotations);
-  const annotations: Record<string, string | null> | undefined = changed || dropped.length ? { ...changed, ...Object.fromEntries(dropped.map((k) => [k, null])) } : undefined;
+  const annotations: Record<string, string | null> | undefined =
+    changed || dropped.length ? { ...changed, ...Object.fromEntries(dropped.map((k) => [k, null])) } : undefined;
   if (!labels && !annotations && Object.keys(data).length === 0) return { kind: 'none' };
   const metadata: Record<string, unknown> = {
     ...(observed.resourceVersion !== undefined && { resourceVersion: observed.resourceVersion }),

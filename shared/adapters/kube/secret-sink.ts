@@ -56,13 +56,19 @@ export class KubeSecretSink implements SecretSink {
       return WriteOutcome.Created;
     } catch (e) {
       if (e instanceof NotFoundError) {
-        throw new RekeyError(`namespace ${secret.namespace} does not exist on cluster ${cluster}: creating namespaces is not rekey's job`, { cause: e, context: where });
+        throw new RekeyError(`namespace ${secret.namespace} does not exist on cluster ${cluster}: creating namespaces is not rekey's job`, {
+          cause: e,
+          context: where,
+        });
       }
       if (e instanceof ConflictError) {
         // It appeared after the caller looked. Say whose it is; never overwrite it blind.
         const now = await this.getSecret(secret.namespace, secret.name);
         if (now && !isManaged(now) && !adopt) throw this.unmanaged(secret);
-        throw new ConflictError(`Secret ${secret.namespace}/${secret.name} on cluster ${cluster} appeared after it was listed; sync again`, where);
+        throw new ConflictError(
+          `Secret ${secret.namespace}/${secret.name} on cluster ${cluster} appeared after it was listed; sync again`,
+          where,
+        );
       }
       throw e;
     }
@@ -84,10 +90,17 @@ export class KubeSecretSink implements SecretSink {
       case 'patch':
         try {
           await call(this.op('patch', secret.namespace, secret.name), () =>
-            this.client.core.patchNamespacedSecret({ name: secret.name, namespace: secret.namespace, body: change.patch, fieldManager: FIELD_MANAGER }, contentType(PatchStrategy.MergePatch)),
+            this.client.core.patchNamespacedSecret(
+              { name: secret.name, namespace: secret.namespace, body: change.patch, fieldManager: FIELD_MANAGER },
+              contentType(PatchStrategy.MergePatch),
+            ),
           );
         } catch (e) {
-          if (e instanceof NotFoundError) throw new ConflictError(`Secret ${secret.namespace}/${secret.name} on cluster ${cluster} was deleted after it was listed; sync again`, where);
+          if (e instanceof NotFoundError)
+            throw new ConflictError(
+              `Secret ${secret.namespace}/${secret.name} on cluster ${cluster} was deleted after it was listed; sync again`,
+              where,
+            );
           throw e;
         }
         return WriteOutcome.Updated;

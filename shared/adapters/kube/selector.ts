@@ -37,7 +37,8 @@ function checkKey(key: string, selector: string): string {
 }
 
 function checkValue(value: string, selector: string): string {
-  if (!VALUE.test(value) || value.length > 63) throw new InvalidSelectorError(`label selector "${selector}": invalid label value "${value}"`);
+  if (!VALUE.test(value) || value.length > 63)
+    throw new InvalidSelectorError(`label selector "${selector}": invalid label value "${value}"`);
   return value;
 }
 
@@ -51,7 +52,9 @@ export function parseSelector(selector: string): Requirement[] {
     if (term === '') throw new InvalidSelectorError(`label selector "${selector}": empty requirement`);
     const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(term);
     if (set) {
-      const values = defined(set[3]).split(',').map((v) => checkValue(v.trim(), selector));
+      const values = defined(set[3])
+        .split(',')
+        .map((v) => checkValue(v.trim(), selector));
       return { op: set[2] === 'in' ? 'in' : 'notIn', key: checkKey(defined(set[1]), selector), values };
     }
     const eq = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term);

@@ -22,7 +22,13 @@ export class KubeWorkloadControl implements WorkloadControl {
   constructor(private readonly client: KubeClient) {}
 
   private op(verb: Operation['verb'], resource: string, namespace?: string, name?: string): Operation {
-    return { cluster: this.client.cluster, verb, resource, ...(namespace !== undefined && { namespace }), ...(name !== undefined && { name }) };
+    return {
+      cluster: this.client.cluster,
+      verb,
+      resource,
+      ...(namespace !== undefined && { namespace }),
+      ...(name !== undefined && { name }),
+    };
   }
 
   private readController(kind: ControllerKind, namespace: string, name: string): Promise<ControllerObject> {
@@ -36,7 +42,10 @@ export class KubeWorkloadControl implements WorkloadControl {
   }
 
   private listPods(namespace: string, labelSelector?: string): Promise<V1Pod[]> {
-    return call(this.op('list', 'pods', namespace), async () => (await this.client.core.listNamespacedPod({ namespace, ...(labelSelector && { labelSelector }) })).items);
+    return call(
+      this.op('list', 'pods', namespace),
+      async () => (await this.client.core.listNamespacedPod({ namespace, ...(labelSelector && { labelSelector }) })).items,
+    );
   }
 
   async selectWorkloads(namespace: string, selector: string): Promise<WorkloadRef[]> {
@@ -48,10 +57,13 @@ export class KubeWorkloadControl implements WorkloadControl {
     const found: WorkloadRef[] = [];
     for (const { kind, items } of controllers) {
       for (const o of items) {
-        if (matches(requirements, o.spec?.template?.metadata?.labels) || matches(requirements, o.metadata?.labels)) found.push({ kind, namespace, name: defined(defined(o.metadata).name) });
+        if (matches(requirements, o.spec?.template?.metadata?.labels) || matches(requirements, o.metadata?.labels))
+          found.push({ kind, namespace, name: defined(defined(o.metadata).name) });
       }
     }
-    for (const p of pods) if (!controllerOf(p.metadata?.ownerReferences) && !p.metadata?.deletionTimestamp) found.push({ kind: 'Pod', namespace, name: defined(defined(p.metadata).name) });
+    for (const p of pods)
+      if (!controllerOf(p.metadata?.ownerReferences) && !p.metadata?.deletionTimestamp)
+        found.push({ kind: 'Pod', namespace, name: defined(defined(p.metadata).name) });
     return found.sort(byRef);
   }
 
@@ -65,7 +77,9 @@ export class KubeWorkloadControl implements WorkloadControl {
       // OnDelete (StatefulSet, DaemonSet): the patched template replaces no pod; rolloutStatus then evicts the pods
       // one at a time (see app/restart/on-delete.ts).
       try {
-        await call(this.op('patch', adapter.resource, ref.namespace, ref.name), () => adapter.patch(this.client, ref.namespace, ref.name, restartPatch(current, versionsHash, at)));
+        await call(this.op('patch', adapter.resource, ref.namespace, ref.name), () =>
+          adapter.patch(this.client, ref.namespace, ref.name, restartPatch(current, versionsHash, at)),
+        );
         return RestartOutcome.Updated;
       } catch (e) {
         if (!(e instanceof ConflictError) || attempt >= 2) throw e;
@@ -81,7 +95,9 @@ export class KubeWorkloadControl implements WorkloadControl {
   private async evict(ref: WorkloadRef, at: Date): Promise<RestartOutcome> {
     let pod: V1Pod;
     try {
-      pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () => this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }));
+      pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () =>
+        this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }),
+      );
     } catch (e) {
       if (e instanceof NotFoundError) return RestartOutcome.NotUpdated;
       throw e;
@@ -123,10 +139,15 @@ export class KubeWorkloadControl implements WorkloadControl {
     const want = templateVersions(o);
     if (!want) return { done: true, message: 'OnDelete: never restarted by rekey' };
     const status = (o.status ?? {}) as { observedGeneration?: number; desiredNumberScheduled?: number };
-    if ((o.metadata?.generation ?? 0) > (status.observedGeneration ?? 0)) return { done: false, message: 'OnDelete: waiting for the controller to observe the new template' };
+    if ((o.metadata?.generation ?? 0) > (status.observedGeneration ?? 0))
+      return { done: false, message: 'OnDelete: waiting for the controller to observe the new template' };
     const spec = o.spec as { selector?: V1LabelSelector; replicas?: number };
-    const labelSelector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    const owned = (await this.listPods(ref.namespace, labelSelector)).filter((p) => controllerOf(p.metadata?.ownerReferences)?.uid === o.metadata?.uid);
+    const labelSelector = Object.entries(spec.selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const owned = (await this.listPods(ref.namespace, labelSelector)).filter(
+      (p) => controllerOf(p.metadata?.ownerReferences)?.uid === o.metadata?.uid,
+    );
     const desired = ref.kind === 'DaemonSet' ? (status.desiredNumberScheduled ?? 0) : (spec.replicas ?? 1);
     const step = nextOnDeleteStep(
       owned.map((p) => ({
@@ -159,11 +180,16 @@ export class KubeWorkloadControl implements WorkloadControl {
     let judgement: RolloutJudgement;
     if (isControllerKind(ref.kind)) {
       const o = await this.readController(ref.kind, ref.namespace, ref.name);
-      judgement = ref.kind !== 'Deployment' && o.spec?.updateStrategy?.type === 'OnDelete' ? await this.onDeleteRollout(ref, o) : CONTROLLERS[ref.kind].judge(o);
+      judgement =
+        ref.kind !== 'Deployment' && o.spec?.updateStrategy?.type === 'OnDelete'
+          ? await this.onDeleteRollout(ref, o)
+          : CONTROLLERS[ref.kind].judge(o);
     } else {
       let pod: V1Pod | undefined;
       try {
-        pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () => this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }));
+        pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () =>
+          this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }),
+        );
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
       }
@@ -185,7 +211,8 @@ export class KubeWorkloadControl implements WorkloadControl {
     ]);
     const uses = new Map<string, SecretUse>();
     const add = (workload: WorkloadRef, spec: Parameters<typeof secretReferences>[0]) => {
-      for (const r of secretReferences(spec)) uses.set(`${r.secret}\0${r.via}\0${workload.kind}\0${workload.name}`, { ...r, namespace, workload });
+      for (const r of secretReferences(spec))
+        uses.set(`${r.secret}\0${r.via}\0${workload.kind}\0${workload.name}`, { ...r, namespace, workload });
     };
     // Templates: what every future pod of the controller reads (also when scaled to zero).
     for (const c of controllers as { kind: ControllerKind; items: ControllerObject[] }[]) {
@@ -204,19 +231,40 @@ export class KubeWorkloadControl implements WorkloadControl {
       }
       add(workload, p.spec);
     }
-    return [...uses.values()].sort((a, b) => a.secret.localeCompare(b.secret) || byRef(a.workload, b.workload) || a.via.localeCompare(b.via));
+    return [...uses.values()].sort(
+      (a, b) => a.secret.localeCompare(b.secret) || byRef(a.workload, b.workload) || a.via.localeCompare(b.via),
+    );
   }
 
-  async mergePatch(object: { apiVersion: string; kind: string; namespace?: string; name: string }, patch: Readonly<Record<string, unknown>>): Promise<void> {
+  async mergePatch(
+    object: { apiVersion: string; kind: string; namespace?: string; name: string },
+    patch: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
     const meta = (patch.metadata ?? {}) as Record<string, unknown>;
-    const body = { ...patch, apiVersion: object.apiVersion, kind: object.kind, metadata: { ...meta, name: object.name, ...(object.namespace && { namespace: object.namespace }) } };
+    const body = {
+      ...patch,
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: { ...meta, name: object.name, ...(object.namespace && { namespace: object.namespace }) },
+    };
     const op = this.op('patch', `${object.kind} (${object.apiVersion})`, object.namespace, object.name);
     try {
-      await this.client.objects.mergePatchRaw({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.name, ...(object.namespace && { namespace: object.namespace }) } }, body, 'rekey');
+      await this.client.objects.mergePatchRaw(
+        {
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          metadata: { name: object.name, ...(object.namespace && { namespace: object.namespace }) },
+        },
+        body,
+        'rekey',
+      );
     } catch (e) {
       // KubernetesObjectApi's discovery throws a plain Error when the kind is not served (CRD not installed).
       if (e instanceof Error && !('code' in e) && /Unrecognized API version and kind/i.test(e.message)) {
-        throw new NotFoundError(`${object.kind} (${object.apiVersion}) is not served by cluster ${this.client.cluster}: is its CRD installed?`, { cause: e, context: { cluster: this.client.cluster } });
+        throw new NotFoundError(
+          `${object.kind} (${object.apiVersion}) is not served by cluster ${this.client.cluster}: is its CRD installed?`,
+          { cause: e, context: { cluster: this.client.cluster } },
+        );
       }
       throw translateKubeError(e, op);
     }

@@ -20,7 +20,11 @@ const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
  * same folder, fsync, rename over the target, fsync the folder (so the rename itself survives a crash). The rename
  * replaces whatever name is at `path` (a symlink there is replaced, not followed).
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Buffer,
+  options: { mode?: number; durable?: boolean } = {},
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
@@ -47,7 +51,9 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
  * batch costs about what one file costs. Returns each file's outcome, in order: a fulfilled file is durable under
  * its name; a rejected one is its old content (never a mix), as with writeFileAtomic.
  */
-export async function writeFilesAtomic(files: ReadonlyArray<{ readonly path: string; readonly data: string | Buffer; readonly mode?: number }>): Promise<PromiseSettledResult<void>[]> {
+export async function writeFilesAtomic(
+  files: ReadonlyArray<{ readonly path: string; readonly data: string | Buffer; readonly mode?: number }>,
+): Promise<PromiseSettledResult<void>[]> {
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
   const results = await Promise.allSettled(

@@ -27,7 +27,8 @@ function unsafeBecause(s: Stats): string | undefined {
   if (!s.isDirectory()) return 'not a folder';
   const uid = process.getuid?.();
   if (uid !== undefined && s.uid !== uid) return `owned by uid ${s.uid}, not by this user (uid ${uid})`;
-  if (s.mode & 0o022 && !(s.mode & 0o1000)) return `writable by ${s.mode & 0o020 ? 'group' : 'others'} without the sticky bit (mode 0${(s.mode & 0o7777).toString(8)})`;
+  if (s.mode & 0o022 && !(s.mode & 0o1000))
+    return `writable by ${s.mode & 0o020 ? 'group' : 'others'} without the sticky bit (mode 0${(s.mode & 0o7777).toString(8)})`;
   return undefined;
 }
 
@@ -45,12 +46,14 @@ function prepareFolder(dir: string): void {
   const p = statOrUndefined(parent);
   // A parent others may write without the sticky bit could swap the new folder for theirs; one owned by root
   // (/, /home, a sticky /tmp) is fine.
-  if (p && (!p.isDirectory() || (p.mode & 0o022 && !(p.mode & 0o1000)))) throw new UsageError(`--dir ${dir}: cannot create it safely under ${parent} (${unsafeBecause(p) ?? 'writable by others'})`);
+  if (p && (!p.isDirectory() || (p.mode & 0o022 && !(p.mode & 0o1000))))
+    throw new UsageError(`--dir ${dir}: cannot create it safely under ${parent} (${unsafeBecause(p) ?? 'writable by others'})`);
   for (const d of missing) {
     try {
       mkdirSync(d, { mode: 0o700 });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`--dir ${dir}: cannot create ${d} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UsageError(`--dir ${dir}: cannot create ${d} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
 }
@@ -66,7 +69,10 @@ export async function writeExportFiles(files: readonly ExportedFile[]): Promise<
     try {
       await writeFileAtomic(f.path, f.content, { mode: f.mode });
     } catch (cause) {
-      throw new RekeyError(`cannot write ${f.path} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause, context: { path: f.path } });
+      throw new RekeyError(`cannot write ${f.path} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, {
+        cause,
+        context: { path: f.path },
+      });
     }
   }
 }

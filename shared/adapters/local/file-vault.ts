@@ -2,7 +2,14 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
-import { Stage, type PutCurrentResult, type PutPendingResult, type SecretDescription, type SecretStore, type StoredVersion } from '../../ports/secret-store.js';
+import {
+  Stage,
+  type PutCurrentResult,
+  type PutPendingResult,
+  type SecretDescription,
+  type SecretStore,
+  type StoredVersion,
+} from '../../ports/secret-store.js';
 import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
@@ -81,7 +88,11 @@ export class FileVault implements SecretStore {
   private queue: QueuedWrite[] = [];
   private committing = false;
 
-  constructor(private readonly dir: string, private readonly key: Buffer, options: { now?: () => Date } = {}) {
+  constructor(
+    private readonly dir: string,
+    private readonly key: Buffer,
+    options: { now?: () => Date } = {},
+  ) {
     this.now = options.now ?? (() => new Date());
   }
 
@@ -107,21 +118,29 @@ export class FileVault implements SecretStore {
     const have = entry?.generation ?? 0;
     const indexPath = join(this.dir, INDEX_FILE);
     // No index: a vault of an earlier rekey (no generations) is fine; entries with generations lost their index.
-    if (!index.exists) return have > 0 ? `vault index ${indexPath} is missing but ${name} has generation ${have}: the index was removed; refusing to read the vault` : undefined;
+    if (!index.exists)
+      return have > 0
+        ? `vault index ${indexPath} is missing but ${name} has generation ${have}: the index was removed; refusing to read the vault`
+        : undefined;
     const known = index.generations.get(name);
     if (known === undefined) return undefined; // first write of this secret, cut by a crash before the index was updated
-    if (!entry) return `vault entry ${name} is missing (${this.fileOf(name)}), but the vault index records generation ${known}: it was deleted`;
+    if (!entry)
+      return `vault entry ${name} is missing (${this.fileOf(name)}), but the vault index records generation ${known}: it was deleted`;
     if (have < known) {
       return `vault entry ${name} is an older copy (generation ${have}, the vault index records ${known}): ${this.fileOf(name)} was put back from an earlier state; refusing to use it (restore the newest copy; to go back to a previous version use rekey rollback)`;
     }
-    if (have > known + 1) return `vault index ${indexPath} is older than entry ${name} (generation ${known} < ${have}): the index was put back from an earlier state`;
+    if (have > known + 1)
+      return `vault index ${indexPath} is older than entry ${name} (generation ${known} < ${have}): the index was put back from an earlier state`;
     return undefined;
   }
 
   /** Decrypts a box, checking its format, IV and full-length tag; `aad` binds it to its name. */
   private open(label: string, aad: string, raw: string): Buffer {
     const fail = (why: string, cause?: unknown): never => {
-      throw new IntegrityError(`vault entry ${label} cannot be decrypted (${why})`, { ...(cause !== undefined && { cause }), context: { item: label } });
+      throw new IntegrityError(`vault entry ${label} cannot be decrypted (${why})`, {
+        ...(cause !== undefined && { cause }),
+        context: { item: label },
+      });
     };
     let box: Partial<Box> | null;
     try {
@@ -151,7 +170,12 @@ export class FileVault implements SecretStore {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(aad));
     const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    const box: Box = { v: BOX_VERSION, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    const box: Box = {
+      v: BOX_VERSION,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
     return JSON.stringify(box);
   }
 
@@ -213,7 +237,11 @@ export class FileVault implements SecretStore {
     const run = this.indexFlush.then(async () => {
       this.indexPending = undefined;
       const index = await this.refreshIndex();
-      await writeFileAtomic(join(this.dir, INDEX_FILE), this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })), { mode: 0o600 });
+      await writeFileAtomic(
+        join(this.dir, INDEX_FILE),
+        this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })),
+        { mode: 0o600 },
+      );
       this.indexStamp = await this.stampOfIndex();
       index.exists = true;
     });
@@ -292,24 +320,38 @@ export class FileVault implements SecretStore {
   private exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(name) ?? Promise.resolve();
     const run = prev.then(fn, fn);
-    this.locks.set(name, run.catch(() => undefined));
+    this.locks.set(
+      name,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
   async describe(name: string): Promise<SecretDescription | undefined> {
     const e = await this.read(name);
     if (!e) return undefined;
-    return { name, tags: { ...e.tags }, versions: e.versions.map(({ versionId, stages, createdAt }) => ({ versionId, stages: [...stages], createdAt })) };
+    return {
+      name,
+      tags: { ...e.tags },
+      versions: e.versions.map(({ versionId, stages, createdAt }) => ({ versionId, stages: [...stages], createdAt })),
+    };
   }
 
   async getVersion(name: string, selector: { stage?: Stage; versionId?: string } = {}): Promise<StoredVersion | undefined> {
     const e = await this.read(name);
     const stage = selector.stage ?? (selector.versionId ? undefined : Stage.Current);
-    const v = e?.versions.find((x) => (selector.versionId ? x.versionId === selector.versionId : true) && (stage ? x.stages.includes(stage) : true));
+    const v = e?.versions.find(
+      (x) => (selector.versionId ? x.versionId === selector.versionId : true) && (stage ? x.stages.includes(stage) : true),
+    );
     return v && { versionId: v.versionId, stages: [...v.stages], createdAt: v.createdAt, value: v.value };
   }
 
-  putPending(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutPendingResult> {
+  putPending(
+    name: string,
+    versionId: string,
+    value: string,
+    options: { tags?: Record<string, string>; description?: string } = {},
+  ): Promise<PutPendingResult> {
     return this.exclusive(name, async () => {
       const existing = await this.read(name);
       const entry: VaultEntry = existing ? structuredClone(existing) : { name, tags: {}, versions: [] };
@@ -324,7 +366,12 @@ export class FileVault implements SecretStore {
     });
   }
 
-  putCurrent(name: string, versionId: string, value: string, options: { tags?: Record<string, string>; description?: string } = {}): Promise<PutCurrentResult> {
+  putCurrent(
+    name: string,
+    versionId: string,
+    value: string,
+    options: { tags?: Record<string, string>; description?: string } = {},
+  ): Promise<PutCurrentResult> {
     return this.exclusive(name, async () => {
       const existing = await this.read(name);
       const entry: VaultEntry = existing ? structuredClone(existing) : { name, tags: {}, versions: [] };
@@ -375,7 +422,8 @@ export class FileVault implements SecretStore {
     return this.exclusive(name, async () => {
       const existing = await this.read(name);
       const previous = existing?.versions.find((v) => v.stages.includes(Stage.Previous));
-      if (!existing || !previous) throw new NotFoundError(`${name} has no AWSPREVIOUS version to roll back to`, { context: { item: name } });
+      if (!existing || !previous)
+        throw new NotFoundError(`${name} has no AWSPREVIOUS version to roll back to`, { context: { item: name } });
       const entry = structuredClone(existing);
       for (const v of entry.versions) {
         if (v.versionId === previous.versionId) v.stages = [Stage.Current];

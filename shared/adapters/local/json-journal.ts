@@ -54,7 +54,8 @@ export class JsonJournal implements Journal {
       const held = holder ? await this.get(holder) : undefined;
       if (holder && holder !== record.id && (!held || !isFinished(held))) {
         // A lock without its record is a create that died between the two writes; it stays stale only once old.
-        if (held || Date.now() - (await stat(path)).mtimeMs < STALE_ORPHAN_LOCK_MS) throw new RotationLockedError(record.item, holder, record.id);
+        if (held || Date.now() - (await stat(path)).mtimeMs < STALE_ORPHAN_LOCK_MS)
+          throw new RotationLockedError(record.item, holder, record.id);
       }
       await rm(path, { force: true });
     }
@@ -74,7 +75,10 @@ export class JsonJournal implements Journal {
   private serially<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.updates.get(id) ?? Promise.resolve();
     const run = prev.then(fn);
-    this.updates.set(id, run.catch(() => undefined));
+    this.updates.set(
+      id,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -120,15 +124,21 @@ export class JsonJournal implements Journal {
   private async updateNow(record: RotationRecord): Promise<void> {
     const current = await this.get(record.id);
     if (!current || current.revision !== record.revision - 1) {
-      throw new ConflictError(`rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`, { rotationId: record.id });
+      throw new ConflictError(
+        `rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`,
+        { rotationId: record.id },
+      );
     }
     await writeFileAtomic(this.fileOf(record.id), JSON.stringify(record, null, 2), { mode: 0o600 });
-    if (isFinished(record) && (await readTextOrUndefined(this.lockOf(record)))?.trim() === record.id) await rm(this.lockOf(record), { force: true });
+    if (isFinished(record) && (await readTextOrUndefined(this.lockOf(record)))?.trim() === record.id)
+      await rm(this.lockOf(record), { force: true });
   }
 
   private async all(): Promise<RotationRecord[]> {
     const files = await readdirOrEmpty(this.dir);
-    const records = await Promise.all(files.filter((f) => f.endsWith('.json')).map(async (f) => JSON.parse(await readFile(join(this.dir, f), 'utf8')) as RotationRecord));
+    const records = await Promise.all(
+      files.filter((f) => f.endsWith('.json')).map(async (f) => JSON.parse(await readFile(join(this.dir, f), 'utf8')) as RotationRecord),
+    );
     return records.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 

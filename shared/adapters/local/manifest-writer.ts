@@ -31,7 +31,10 @@ export class ManifestWriter implements SecretSink {
     try {
       return load(text, { schema: CORE_SCHEMA }) as SecretManifest | { kind?: unknown } | null;
     } catch (cause) {
-      throw new IntegrityError(`${path} is not valid YAML (${(cause as Error).message.split('\n')[0]}); fix or remove it`, { cause, context: { path } });
+      throw new IntegrityError(`${path} is not valid YAML (${(cause as Error).message.split('\n')[0]}); fix or remove it`, {
+        cause,
+        context: { path },
+      });
     }
   }
 
@@ -39,7 +42,14 @@ export class ManifestWriter implements SecretSink {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const [k, v] of Object.entries(m.stringData ?? {})) data[k] = v;
-    return { name: m.metadata.name, namespace: m.metadata.namespace, type: m.type, data, labels: m.metadata.labels ?? {}, annotations: m.metadata.annotations ?? {} };
+    return {
+      name: m.metadata.name,
+      namespace: m.metadata.namespace,
+      type: m.type,
+      data,
+      labels: m.metadata.labels ?? {},
+      annotations: m.metadata.annotations ?? {},
+    };
   }
 
   async listSecrets(namespace: string): Promise<ObservedSecret[]> {
@@ -56,14 +66,19 @@ export class ManifestWriter implements SecretSink {
     const text = await readTextOrUndefined(this.fileOf(namespace, name));
     if (text === undefined) return undefined;
     const m = ManifestWriter.parse(text, this.fileOf(namespace, name));
-    if (!isSecretManifest(m)) throw new IntegrityError(`${this.fileOf(namespace, name)} is not a Secret manifest; fix or remove it`, { context: { path: this.fileOf(namespace, name) } });
+    if (!isSecretManifest(m))
+      throw new IntegrityError(`${this.fileOf(namespace, name)} is not a Secret manifest; fix or remove it`, {
+        context: { path: this.fileOf(namespace, name) },
+      });
     return ManifestWriter.toObserved(m);
   }
 
   async writeSecret(secret: DesiredSecret, options: { adopt: boolean; expected?: ObservedSecret }): Promise<WriteOutcome> {
     const existing = options.expected ?? (await this.getSecret(secret.namespace, secret.name));
     if (existing && !isManaged(existing) && !options.adopt) {
-      throw new UnmanagedObjectError(`Secret ${secret.namespace}/${secret.name} in ${this.dir} is not managed by rekey; set adopt: true to take it over`);
+      throw new UnmanagedObjectError(
+        `Secret ${secret.namespace}/${secret.name} in ${this.dir} is not managed by rekey; set adopt: true to take it over`,
+      );
     }
     const manifest: SecretManifest = {
       apiVersion: 'v1',
@@ -73,7 +88,10 @@ export class ManifestWriter implements SecretSink {
       data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
     };
     // Key material on disk: owner-only, like the vault.
-    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), dump(manifest, { lineWidth: -1, schema: CORE_SCHEMA }), { mode: 0o600, durable: false });
+    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), dump(manifest, { lineWidth: -1, schema: CORE_SCHEMA }), {
+      mode: 0o600,
+      durable: false,
+    });
     this.writes.push(`${secret.namespace}/${secret.name}`);
     return existing ? 'updated' : 'created';
   }

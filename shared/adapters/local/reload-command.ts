@@ -113,7 +113,12 @@ export function runReload(command: string, options: ReloadOptions & { logPath: s
         return;
       }
       const where = logged ? `, output in ${options.logPath}` : '';
-      reject(new ReloadError(`reload command "${command}" ${how} (${sizes}${where})`, { context: { command }, ...(startError && { cause: startError }) }));
+      reject(
+        new ReloadError(`reload command "${command}" ${how} (${sizes}${where})`, {
+          context: { command },
+          ...(startError && { cause: startError }),
+        }),
+      );
     };
     child.on('error', (e) => void finish(null, null, e));
     child.on('exit', (code, signal) => {

@@ -25,7 +25,9 @@ export class JsonReloadLedger implements ReloadLedger {
       if (parsed?.v !== 1 || !Array.isArray(parsed.reloads)) throw new Error('unknown format');
       return [...(parsed.reloads as readonly OwedReload[])];
     } catch (e) {
-      throw new IntegrityError(`${this.path} is not a reload ledger (${(e as Error).message}); remove it to forget owed reloads`, { context: { path: this.path } });
+      throw new IntegrityError(`${this.path} is not a reload ledger (${(e as Error).message}); remove it to forget owed reloads`, {
+        context: { path: this.path },
+      });
     }
   }
 
@@ -63,6 +65,8 @@ export class JsonReloadLedger implements ReloadLedger {
   }
 
   failed(inventory: string, command: string, error: string): Promise<void> {
-    return this.change((all) => all.map((r) => (r.inventory === inventory && r.command === command ? { ...r, attempts: r.attempts + 1, lastError: error } : r)));
+    return this.change((all) =>
+      all.map((r) => (r.inventory === inventory && r.command === command ? { ...r, attempts: r.attempts + 1, lastError: error } : r)),
+    );
   }
 }

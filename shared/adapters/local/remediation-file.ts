@@ -19,7 +19,10 @@ const KEEP_MS = 30 * 86_400_000;
 export class RemediationFile implements RemediationStore {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly file: string, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private async read(): Promise<FileState> {
     const text = await readTextOrUndefined(this.file);
@@ -64,7 +67,10 @@ export class RemediationFile implements RemediationStore {
 
   async recent(rule: string, item: string, sinceIso: string): Promise<Remediation[]> {
     const since = Date.parse(sinceIso);
-    return this.exclusive(async (s) => ({ result: s.remediations.filter((r) => r.rule === rule && r.item === item && Date.parse(r.decidedAt) >= since), write: false }));
+    return this.exclusive(async (s) => ({
+      result: s.remediations.filter((r) => r.rule === rule && r.item === item && Date.parse(r.decidedAt) >= since),
+      write: false,
+    }));
   }
 
   async listPending(): Promise<Remediation[]> {

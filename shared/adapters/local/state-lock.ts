@@ -39,7 +39,11 @@ export class StateLockedError extends RekeyError {
   constructor(stateDir: string, holder: Holder, liveness: Liveness) {
     const r = holder.record;
     const started = startedAt(r.startTicks ?? startTicksOf(r.pid));
-    const facts = [started && `process started ${started.toISOString()}`, r.acquiredAt && `lock taken ${r.acquiredAt}`, r.host && `host ${r.host}`].filter(Boolean);
+    const facts = [
+      started && `process started ${started.toISOString()}`,
+      r.acquiredAt && `lock taken ${r.acquiredAt}`,
+      r.host && `host ${r.host}`,
+    ].filter(Boolean);
     const advice =
       liveness === Liveness.Unknown
         ? `that host cannot be checked from here; if that process is gone, remove ${join(stateDir, LOCK_FILE)}`

@@ -46,14 +46,21 @@ export async function loadVaultKey(
   }
   if (text !== undefined) {
     const key = parseVaultKey(text.trim());
-    if (!key) throw new VaultKeyError(`${path} is not a vault key (expected 64 hex characters or base64 of 32 bytes); restore it from a backup or set REKEY_VAULT_KEY`, { context: { path } });
+    if (!key)
+      throw new VaultKeyError(
+        `${path} is not a vault key (expected 64 hex characters or base64 of 32 bytes); restore it from a backup or set REKEY_VAULT_KEY`,
+        { context: { path } },
+      );
     const mode = (await stat(path)).mode & 0o777;
     if (mode & 0o077) options.warn?.(`${path} is readable by group or others (mode 0${mode.toString(8)}): run chmod 600 ${path}`);
     return key;
   }
   const stored = (await readdirOrEmpty(join(stateDir, 'vault'))).filter((f) => f.endsWith('.vault')).length;
   if (stored > 0) {
-    throw new VaultKeyError(`vault exists but its key is missing: ${join(stateDir, 'vault')} holds ${stored} secret(s) and ${path} is gone; restore vault.key from a backup or set REKEY_VAULT_KEY (a new key would not read them)`, { context: { path } });
+    throw new VaultKeyError(
+      `vault exists but its key is missing: ${join(stateDir, 'vault')} holds ${stored} secret(s) and ${path} is gone; restore vault.key from a backup or set REKEY_VAULT_KEY (a new key would not read them)`,
+      { context: { path } },
+    );
   }
   if (options.create === false) return undefined;
   const key = randomBytes(KEY_BYTES);

@@ -50,7 +50,8 @@ export async function readUrlSource(urlFrom: string, sources: UrlSources): Promi
       });
       break;
     case 'secretsmanager':
-      if (!sources.readSecret) throw new UsageError(`urlFrom ${urlFrom}: no Secrets Manager in this runtime (use --backend aws, or env:/file:)`);
+      if (!sources.readSecret)
+        throw new UsageError(`urlFrom ${urlFrom}: no Secrets Manager in this runtime (use --backend aws, or env:/file:)`);
       text = await sources.readSecret(ref);
       break;
     default:
@@ -93,7 +94,15 @@ export async function parseConnection(text: string, urlFrom: string): Promise<Co
     const sslMode = sslModeOf(str(json.sslmode), urlFrom);
     const password = str(json.password);
     const ca = str(json.ca);
-    return { host, port: Number(json.port ?? 5432), database: str(json.dbname) ?? 'postgres', user, sslMode, ...(password && { password }), ...(ca && { ca }) };
+    return {
+      host,
+      port: Number(json.port ?? 5432),
+      database: str(json.dbname) ?? 'postgres',
+      user,
+      sslMode,
+      ...(password && { password }),
+      ...(ca && { ca }),
+    };
   }
   let url: URL;
   try {
@@ -101,7 +110,8 @@ export async function parseConnection(text: string, urlFrom: string): Promise<Co
   } catch {
     throw new UsageError(`urlFrom ${urlFrom}: not a valid URL`);
   }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') throw new UsageError(`urlFrom ${urlFrom}: expected a postgresql:// URL, got ${url.protocol}//`);
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:')
+    throw new UsageError(`urlFrom ${urlFrom}: expected a postgresql:// URL, got ${url.protocol}//`);
   const user = decodeURIComponent(url.username);
   if (!user || !url.hostname) throw new UsageError(`urlFrom ${urlFrom}: the URL needs a user and a host`);
   const password = url.password ? decodeURIComponent(url.password) : undefined;

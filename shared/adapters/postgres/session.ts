@@ -13,7 +13,8 @@ const LOGIN_REFUSED = new Set(['28P01', '28000']);
 /** Connection-level failures worth another attempt: the server starting, shutting down, or too busy. */
 const RETRYABLE = new Set(['57P03', '53300', '57P01', '08006', '08001', '08004']);
 
-const sqlstate = (e: unknown): string | undefined => (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined);
+const sqlstate = (e: unknown): string | undefined =>
+  e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 
 /**
  * Translates a node-postgres error: SQLSTATE and the server's message (which never carries a password: none is
@@ -50,7 +51,11 @@ export type DatabaseActivity = 'connect' | 'statement' | 'login';
 class PostgresSession implements DatabaseSession {
   private client: Promise<pg.Client> | undefined;
 
-  constructor(private readonly login: DatabaseLogin, private readonly target: ConnectionTarget, private readonly observe: (a: DatabaseActivity) => void) {}
+  constructor(
+    private readonly login: DatabaseLogin,
+    private readonly target: ConnectionTarget,
+    private readonly observe: (a: DatabaseActivity) => void,
+  ) {}
 
   private connection(): Promise<pg.Client> {
     this.client ??= (async () => {
@@ -95,8 +100,12 @@ class PostgresSession implements DatabaseSession {
 
   async setPasswordVerifier(role: string, verifier: string): Promise<void> {
     // Only a verifier may go into the statement: anything else could be a clear password the server would log.
-    if (!isScramVerifier(verifier)) throw new IntegrityError(`refusing to set the password of ${role}: not a SCRAM-SHA-256 verifier`, { context: { role } });
-    await this.run(`setting the password of ${role}`, `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`);
+    if (!isScramVerifier(verifier))
+      throw new IntegrityError(`refusing to set the password of ${role}: not a SCRAM-SHA-256 verifier`, { context: { role } });
+    await this.run(
+      `setting the password of ${role}`,
+      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+    );
   }
 
   async tryLogin(role: string, password: string): Promise<LoginOutcome> {
@@ -127,7 +136,10 @@ class PostgresSession implements DatabaseSession {
  * returns a session that connects on its first statement.
  */
 export class PostgresDatabases implements Databases {
-  constructor(private readonly sources: UrlSources, private readonly options: { observe?: (activity: DatabaseActivity) => void } = {}) {}
+  constructor(
+    private readonly sources: UrlSources,
+    private readonly options: { observe?: (activity: DatabaseActivity) => void } = {},
+  ) {}
 
   async open(login: DatabaseLogin): Promise<DatabaseSession> {
     const text = await readUrlSource(login.urlFrom, this.sources);

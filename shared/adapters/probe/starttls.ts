@@ -38,8 +38,12 @@ async function postgres(socket: Socket, endpoint: string): Promise<void> {
   socket.write(POSTGRES_SSL_REQUEST);
   const answer = await readByte(socket, endpoint);
   if (answer === 0x53 /* S */) return;
-  if (answer === 0x4e /* N */) throw new ProbeError(ProbeFailure.StartTls, `${endpoint}: PostgreSQL refused TLS (answered N to SSLRequest: ssl = off?)`);
-  throw new ProbeError(ProbeFailure.StartTls, `${endpoint}: not a PostgreSQL answer to SSLRequest (byte 0x${answer.toString(16).padStart(2, '0')})`);
+  if (answer === 0x4e /* N */)
+    throw new ProbeError(ProbeFailure.StartTls, `${endpoint}: PostgreSQL refused TLS (answered N to SSLRequest: ssl = off?)`);
+  throw new ProbeError(
+    ProbeFailure.StartTls,
+    `${endpoint}: not a PostgreSQL answer to SSLRequest (byte 0x${answer.toString(16).padStart(2, '0')})`,
+  );
 }
 
 /** Asks the server on a connected plaintext socket to switch to TLS; resolves when the TLS hello may be sent. */

@@ -44,29 +44,37 @@ export class TlsProber implements Prober {
     const sockets: Socket[] = [];
     let phase: Phase = Phase.Connect;
     try {
-      return await abortable(signal, () => timeoutError(target, endpoint, phase, deadline.aborted), async () => {
-        const plain = netConnect({ host: target.host, port: target.port });
-        sockets.push(plain);
-        await connected(plain);
-        if (target.startTls) {
-          phase = Phase.StartTls;
-          await startTls(target.startTls, plain, endpoint);
-        }
-        phase = Phase.Handshake;
-        const secure = tlsConnect({
-          socket: plain,
-          rejectUnauthorized: false,
-          ...(servername(target) && { servername: servername(target) }),
-          ...(target.clientCertificate && { cert: target.clientCertificate.cert, key: target.clientCertificate.key, maxVersion: 'TLSv1.2' as const }),
-        });
-        sockets.push(secure);
-        await secured(secure);
-        return {
-          chain: servedChain(secure.getPeerCertificate(true)),
-          protocol: secure.getProtocol() ?? 'unknown',
-          ...(target.clientCertificate && { clientCertificateAccepted: true }),
-        };
-      });
+      return await abortable(
+        signal,
+        () => timeoutError(target, endpoint, phase, deadline.aborted),
+        async () => {
+          const plain = netConnect({ host: target.host, port: target.port });
+          sockets.push(plain);
+          await connected(plain);
+          if (target.startTls) {
+            phase = Phase.StartTls;
+            await startTls(target.startTls, plain, endpoint);
+          }
+          phase = Phase.Handshake;
+          const secure = tlsConnect({
+            socket: plain,
+            rejectUnauthorized: false,
+            ...(servername(target) && { servername: servername(target) }),
+            ...(target.clientCertificate && {
+              cert: target.clientCertificate.cert,
+              key: target.clientCertificate.key,
+              maxVersion: 'TLSv1.2' as const,
+            }),
+          });
+          sockets.push(secure);
+          await secured(secure);
+          return {
+            chain: servedChain(secure.getPeerCertificate(true)),
+            protocol: secure.getProtocol() ?? 'unknown',
+            ...(target.clientCertificate && { clientCertificateAccepted: true }),
+          };
+        },
+      );
     } catch (e) {
       throw probeErrorOf(e, target, endpoint, phase);
     } finally {
@@ -139,10 +147,15 @@ function probeErrorOf(e: unknown, target: ProbeTarget, endpoint: string, phase: 
   const code = (e as { code?: string }).code ?? '';
   const message = e instanceof Error ? e.message : String(e);
   const context = { endpoint };
-  if (phase === Phase.Connect || UNREACHABLE.has(code)) return new ProbeError(ProbeFailure.Unreachable, `${endpoint}: cannot connect (${code || message})`, { cause: e, context });
-  if (phase === Phase.StartTls) return new ProbeError(ProbeFailure.StartTls, `${endpoint}: STARTTLS failed (${code || message})`, { cause: e, context });
+  if (phase === Phase.Connect || UNREACHABLE.has(code))
+    return new ProbeError(ProbeFailure.Unreachable, `${endpoint}: cannot connect (${code || message})`, { cause: e, context });
+  if (phase === Phase.StartTls)
+    return new ProbeError(ProbeFailure.StartTls, `${endpoint}: STARTTLS failed (${code || message})`, { cause: e, context });
   if (target.clientCertificate && REFUSED_CLIENT_CERTIFICATE.has(code)) {
-    return new ProbeError(ProbeFailure.ClientCertificateRefused, `${endpoint}: the server refused the client certificate (${code})`, { cause: e, context });
+    return new ProbeError(ProbeFailure.ClientCertificateRefused, `${endpoint}: the server refused the client certificate (${code})`, {
+      cause: e,
+      context,
+    });
   }
   if (target.clientCertificate && code === ILLEGAL_PARAMETER) {
     return new ProbeError(

@@ -14,7 +14,11 @@ export type CloudWatchAlarm = z.infer<typeof cloudWatchAlarmSchema>;
 /** An SNS event as Lambda receives it. */
 export const snsEventSchema = z.looseObject({
   Records: z
-    .array(z.looseObject({ Sns: z.looseObject({ Message: z.string().max(262_144), MessageId: z.string().optional(), TopicArn: z.string().optional() }) }))
+    .array(
+      z.looseObject({
+        Sns: z.looseObject({ Message: z.string().max(262_144), MessageId: z.string().optional(), TopicArn: z.string().optional() }),
+      }),
+    )
     .min(1)
     .max(100),
 });

@@ -28,7 +28,12 @@ export interface RemediationContext {
 export interface DecisionRecord {
   readonly decision: Decision;
   readonly reason: string;
-  readonly alert: { readonly source: 'alertmanager' | 'cloudwatch'; readonly name: string; readonly fingerprint: string; readonly startsAt: string };
+  readonly alert: {
+    readonly source: 'alertmanager' | 'cloudwatch';
+    readonly name: string;
+    readonly fingerprint: string;
+    readonly startsAt: string;
+  };
   readonly rule?: string;
   readonly item?: string;
   readonly action?: string;
@@ -61,7 +66,13 @@ const deliveryKey = (inventory: string, alert: IncomingAlert, rule: string, item
   createHash('sha256').update([inventory, alert.source, alert.fingerprint, alert.startsAt, rule, item].join('\0')).digest('hex');
 
 /** Carries out a remediation now. Returns the outcome; never throws for a failed action (it is a decision). */
-async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'action'>, item: string, why: string, marker: string): Promise<{ ok: boolean; message: string; rotationId?: string }> {
+async function act(
+  ctx: RemediationContext,
+  rule: Pick<AlertRule, 'name' | 'action'>,
+  item: string,
+  why: string,
+  marker: string,
+): Promise<{ ok: boolean; message: string; rotationId?: string }> {
   const { deps, inventory } = ctx;
   try {
     switch (rule.action) {
@@ -71,15 +82,33 @@ async function act(ctx: RemediationContext, rule: Pick<AlertRule, 'name' | 'acti
         return { ok: true, message: `rotation ${record.id} started`, rotationId: record.id };
       }
       case RemediationAction.Resync: {
-        const report = await syncUnits(deps, inventory, unitsOf(inventory, defined(inventory.items.get(item))), new MaterialReader(deps.store, inventory), { dryRun: false });
+        const report = await syncUnits(
+          deps,
+          inventory,
+          unitsOf(inventory, defined(inventory.items.get(item))),
+          new MaterialReader(deps.store, inventory),
+          { dryRun: false },
+        );
         const changed = report.secrets.filter((s) => s.change === 'created' || s.change === 'updated').length;
         return { ok: true, message: `resynced: ${changed} Secret(s) written of ${report.secrets.length}` };
       }
       case RemediationAction.Restart: {
-        const { requested, unreachable, skipped } = await requestConsumerRestarts(deps, inventory, defined(inventory.items.get(item)), marker);
-        if (requested.length === 0) return { ok: false, message: `nothing to restart: ${[...skipped, ...unreachable.map((c) => `cluster ${c} not connected`)].join('; ') || 'no consumers'}` };
+        const { requested, unreachable, skipped } = await requestConsumerRestarts(
+          deps,
+          inventory,
+          defined(inventory.items.get(item)),
+          marker,
+        );
+        if (requested.length === 0)
+          return {
+            ok: false,
+            message: `nothing to restart: ${[...skipped, ...unreachable.map((c) => `cluster ${c} not connected`)].join('; ') || 'no consumers'}`,
+          };
         const asked = requested.map((r) => `${r.cluster}: ${r.workloads.length} workload(s)`).join(', ');
-        return { ok: true, message: `restart requested (${asked})${unreachable.length ? `; not connected: ${unreachable.join(', ')}` : ''}` };
+        return {
+          ok: true,
+          message: `restart requested (${asked})${unreachable.length ? `; not connected: ${unreachable.join(', ')}` : ''}`,
+        };
       }
       default: {
         const never: never = rule.action;
@@ -127,9 +156,17 @@ export async function receiveAlerts(ctx: RemediationContext, alerts: readonly In
           continue;
         }
         const windowMs = Math.max(rule.rateLimit.perMs, rule.coolDownMs);
-        const recent = (await store.recent(rule.name, item, new Date(now.getTime() - windowMs).toISOString())).filter((r) => r.status !== RemediationStatus.Rejected);
-        const acted = recent.filter((r) => r.status === RemediationStatus.Done || r.status === RemediationStatus.Approved).map((r) => Date.parse(r.decidedAt));
-        const verdict = decide(rule, { within: recent.map((r) => Date.parse(r.decidedAt)), ...(acted.length && { lastActed: Math.max(...acted) }) }, now.getTime());
+        const recent = (await store.recent(rule.name, item, new Date(now.getTime() - windowMs).toISOString())).filter(
+          (r) => r.status !== RemediationStatus.Rejected,
+        );
+        const acted = recent
+          .filter((r) => r.status === RemediationStatus.Done || r.status === RemediationStatus.Approved)
+          .map((r) => Date.parse(r.decidedAt));
+        const verdict = decide(
+          rule,
+          { within: recent.map((r) => Date.parse(r.decidedAt)), ...(acted.length && { lastActed: Math.max(...acted) }) },
+          now.getTime(),
+        );
         if (verdict.decision !== Decision.Acted && verdict.decision !== Decision.AwaitingApproval) {
           decisions.push({ ...base, item, ...verdict });
           continue;
@@ -151,14 +188,34 @@ export async function receiveAlerts(ctx: RemediationContext, alerts: readonly In
           continue;
         }
         const outcome = await act(ctx, rule, item, `alert ${alert.name}`, remediation.id);
-        await store.put({ ...remediation, status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed, message: outcome.message, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
-        decisions.push({ ...base, item, decision: outcome.ok ? Decision.Acted : Decision.Failed, reason: outcome.message, remediationId: remediation.id, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
+        await store.put({
+          ...remediation,
+          status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed,
+          message: outcome.message,
+          ...(outcome.rotationId && { rotationId: outcome.rotationId }),
+        });
+        decisions.push({
+          ...base,
+          item,
+          decision: outcome.ok ? Decision.Acted : Decision.Failed,
+          reason: outcome.message,
+          remediationId: remediation.id,
+          ...(outcome.rotationId && { rotationId: outcome.rotationId }),
+        });
       }
     }
   }
   const at = deps.clock.now().toISOString();
   await deps.events.publish(decisions.map((d) => eventOf(inventory.name, d, at)));
-  for (const d of decisions) deps.log.info('remediation decided', { decision: d.decision, rule: d.rule, item: d.item, alertname: d.alert.name, rotationId: d.rotationId, reason: d.reason });
+  for (const d of decisions)
+    deps.log.info('remediation decided', {
+      decision: d.decision,
+      rule: d.rule,
+      item: d.item,
+      alertname: d.alert.name,
+      rotationId: d.rotationId,
+      reason: d.reason,
+    });
   return decisions;
 }
 
@@ -169,9 +226,21 @@ export async function approveRemediation(ctx: RemediationContext, id: string, by
   if (!pending || pending.inventory !== inventory.name) throw new NotFoundError(`no remediation ${id}`);
   if (pending.status !== RemediationStatus.Pending) throw new ConflictError(`remediation ${id} is ${pending.status}, not pending`);
   const approved: Remediation = { ...pending, status: RemediationStatus.Approved, approvedBy: by };
-  if (!(await store.transition(id, RemediationStatus.Pending, approved))) throw new ConflictError(`remediation ${id} was approved or changed by someone else`);
-  const outcome = await act(ctx, { name: pending.rule, action: pending.action }, pending.item, `alert ${pending.alert.name}, approved by ${by}`, id);
-  await store.transition(id, RemediationStatus.Approved, { ...approved, status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed, message: outcome.message, ...(outcome.rotationId && { rotationId: outcome.rotationId }) });
+  if (!(await store.transition(id, RemediationStatus.Pending, approved)))
+    throw new ConflictError(`remediation ${id} was approved or changed by someone else`);
+  const outcome = await act(
+    ctx,
+    { name: pending.rule, action: pending.action },
+    pending.item,
+    `alert ${pending.alert.name}, approved by ${by}`,
+    id,
+  );
+  await store.transition(id, RemediationStatus.Approved, {
+    ...approved,
+    status: outcome.ok ? RemediationStatus.Done : RemediationStatus.Failed,
+    message: outcome.message,
+    ...(outcome.rotationId && { rotationId: outcome.rotationId }),
+  });
   const decision: DecisionRecord = {
     decision: outcome.ok ? Decision.Approved : Decision.Failed,
     reason: `approved by ${by}: ${outcome.message}`,

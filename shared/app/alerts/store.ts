@@ -1,6 +1,12 @@
 import type { RemediationAction, RemediationMode } from '../../domain/alerts/rule.js';
 
-export const RemediationStatus = { Pending: 'pending', Approved: 'approved', Done: 'done', Failed: 'failed', Rejected: 'rejected' } as const;
+export const RemediationStatus = {
+  Pending: 'pending',
+  Approved: 'approved',
+  Done: 'done',
+  Failed: 'failed',
+  Rejected: 'rejected',
+} as const;
 export type RemediationStatus = (typeof RemediationStatus)[keyof typeof RemediationStatus];
 
 /** One remediation decided for a rule and an item (acted on, or waiting for approval). */
@@ -12,7 +18,12 @@ export interface Remediation {
   readonly action: RemediationAction;
   readonly mode: RemediationMode;
   readonly status: RemediationStatus;
-  readonly alert: { readonly source: 'alertmanager' | 'cloudwatch'; readonly name: string; readonly fingerprint: string; readonly startsAt: string };
+  readonly alert: {
+    readonly source: 'alertmanager' | 'cloudwatch';
+    readonly name: string;
+    readonly fingerprint: string;
+    readonly startsAt: string;
+  };
   readonly decidedAt: string;
   readonly rotationId?: string;
   readonly approvedBy?: string;

@@ -22,7 +22,15 @@ const decisionSchema = z
   .meta({ id: 'RemediationDecision' });
 
 export const decisionsSchema = z.object({ decisions: z.array(decisionSchema) }).meta({ id: 'RemediationDecisions' });
-export const remediationListSchema = z.object({ remediations: z.array(z.object({ id: z.string(), rule: z.string(), item: z.string(), action: z.string(), status: z.string(), decidedAt: z.string() }).loose()) }).meta({ id: 'RemediationList' });
+export const remediationListSchema = z
+  .object({
+    remediations: z.array(
+      z
+        .object({ id: z.string(), rule: z.string(), item: z.string(), action: z.string(), status: z.string(), decidedAt: z.string() })
+        .loose(),
+    ),
+  })
+  .meta({ id: 'RemediationList' });
 
 const noAlerts = () => new ApiProblem(ProblemKind.NotImplemented, 'alert remediation is not configured in this runtime');
 
@@ -35,7 +43,12 @@ export const alertRoutes: readonly Route[] = [
     summary: 'Alertmanager webhook receiver (payload version 4)',
     scope: Scope.AlertsWrite,
     body: alertmanagerWebhookSchema,
-    responses: { 200: { description: 'the decisions', schema: decisionsSchema }, 401: problem('missing or invalid token'), 403: problem('scope'), 422: problem('not a version 4 payload') },
+    responses: {
+      200: { description: 'the decisions', schema: decisionsSchema },
+      401: problem('missing or invalid token'),
+      403: problem('scope'),
+      422: problem('not a version 4 payload'),
+    },
     handle: async ({ backend, body }) => {
       if (!backend.alerts) throw noAlerts();
       return { status: 200, json: { decisions: await backend.alerts.receiveAlertmanager(body) } };
@@ -60,7 +73,11 @@ export const alertRoutes: readonly Route[] = [
     summary: 'Approves a pending remediation and carries it out',
     scope: Scope.AlertsWrite,
     params: { id: remediationId },
-    responses: { 200: { description: 'the decision', schema: decisionSchema }, 404: problem('no such remediation'), 409: problem('not pending') },
+    responses: {
+      200: { description: 'the decision', schema: decisionSchema },
+      404: problem('no such remediation'),
+      409: problem('not pending'),
+    },
     handle: async ({ backend, params, principal }) => {
       if (!backend.alerts) throw noAlerts();
       return { status: 200, json: await backend.alerts.approve(defined(params.id), principal?.subject ?? 'unknown') };

@@ -77,7 +77,11 @@ export class TokenVerifier {
         ...(this.options.now && { currentDate: this.options.now() }),
       });
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
-      return { subject: defined(payload.sub), scopes: new Set(scope.split(' ').filter(Boolean)), ...(payload.jti && { tokenId: payload.jti }) };
+      return {
+        subject: defined(payload.sub),
+        scopes: new Set(scope.split(' ').filter(Boolean)),
+        ...(payload.jti && { tokenId: payload.jti }),
+      };
     } catch (e) {
       throw unauthorized(reasonOf(e));
     }

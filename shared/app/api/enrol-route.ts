@@ -56,7 +56,10 @@ export const enrolRoutes: readonly Route[] = [
         return { status: 200, json: issued };
       } catch (e) {
         if (e instanceof EnrolRefusedError) {
-          const kind = e.refusal === 'NameNotAllowed' || e.refusal === 'UnsupportedNames' || e.refusal === 'NoNames' ? ProblemKind.Unprocessable : ProblemKind.BadRequest;
+          const kind =
+            e.refusal === 'NameNotAllowed' || e.refusal === 'UnsupportedNames' || e.refusal === 'NoNames'
+              ? ProblemKind.Unprocessable
+              : ProblemKind.BadRequest;
           throw new ApiProblem(kind, e.message, { cause: e });
         }
         throw e;

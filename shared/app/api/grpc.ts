@@ -64,7 +64,8 @@ export function authInterceptor(api: Api): grpc.ServerInterceptor {
           onReceiveMetadata: (metadata, mdNext) => {
             api.verifier.verify(firstValue(metadata, 'authorization')).then(
               () => mdNext(metadata),
-              (e: unknown) => call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: e instanceof Error ? e.message : 'unauthenticated' }),
+              (e: unknown) =>
+                call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: e instanceof Error ? e.message : 'unauthenticated' }),
             );
           },
         });
@@ -75,17 +76,29 @@ export function authInterceptor(api: Api): grpc.ServerInterceptor {
 type Json = Record<string, unknown>;
 
 /** Runs one request through the HTTP router (same scopes, validation, limits) and maps its answer. */
-async function viaRouter(api: Api, call: grpc.ServerUnaryCall<unknown, unknown>, method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Json> {
+async function viaRouter(
+  api: Api,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  method: string,
+  path: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+): Promise<Json> {
   const response: ApiResponse = await api.router({
     method,
     path,
     query: new URLSearchParams(),
-    headers: { authorization: firstValue(call.metadata, 'authorization'), ...(body !== undefined && { 'content-type': 'application/json' }), ...extra },
+    headers: {
+      authorization: firstValue(call.metadata, 'authorization'),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      ...extra,
+    },
     ...(body !== undefined && { body: Buffer.from(JSON.stringify(body)) }),
     client: `grpc:${call.getPeer()}`,
   });
   const json = JSON.parse(response.body || '{}') as Json;
-  if (response.status >= 400) throw Object.assign(new Error(textOf(json.detail) ?? textOf(json.title) ?? 'failed'), { code: codeOf(response.status) });
+  if (response.status >= 400)
+    throw Object.assign(new Error(textOf(json.detail) ?? textOf(json.title) ?? 'failed'), { code: codeOf(response.status) });
   return json;
 }
 
@@ -120,12 +133,24 @@ export function rekeyHandlers(api: Api): grpc.UntypedServiceImplementation {
     Rotate: unary(async (call) => {
       const r = call.request;
       const key = textOf(r.idempotencyKey) ?? '';
-      const res = await viaRouter(api, call, 'POST', '/v1/rotations', { item: r.item, ...(r.reason ? { reason: r.reason } : {}) }, key ? { 'idempotency-key': key } : {});
+      const res = await viaRouter(
+        api,
+        call,
+        'POST',
+        '/v1/rotations',
+        { item: r.item, ...(r.reason ? { reason: r.reason } : {}) },
+        key ? { 'idempotency-key': key } : {},
+      );
       return { id: res.id, item: res.item, status: res.status };
     }),
     GetRotation: unary(async (call) => {
       const r = await viaRouter(api, call, 'GET', `/v1/rotations/${seg(call.request.id)}`);
-      return { ...r, history: (r.history as Json[]).map((h) => ({ ...h, message: h.message ?? '' })), finishedAt: r.finishedAt ?? '', error: r.error ?? '' };
+      return {
+        ...r,
+        history: (r.history as Json[]).map((h) => ({ ...h, message: h.message ?? '' })),
+        finishedAt: r.finishedAt ?? '',
+        error: r.error ?? '',
+      };
     }),
     ListItems: unary(async (call) => {
       const r = await viaRouter(api, call, 'GET', '/v1/items');
@@ -134,7 +159,15 @@ export function rekeyHandlers(api: Api): grpc.UntypedServiceImplementation {
     GetItem: unary(async (call) => {
       const r = await viaRouter(api, call, 'GET', `/v1/items/${seg(call.request.name)}`);
       const secret = (r.targets as Json).secret as Json | undefined;
-      return { name: r.name, kind: r.kind, units: (r.units as Json[]).map(unit), consumers: r.consumers, secretNamespace: secret?.namespace ?? '', secretName: secret?.name ?? '', clusters: secret?.clusters ?? [] };
+      return {
+        name: r.name,
+        kind: r.kind,
+        units: (r.units as Json[]).map(unit),
+        consumers: r.consumers,
+        secretNamespace: secret?.namespace ?? '',
+        secretName: secret?.name ?? '',
+        clusters: secret?.clusters ?? [],
+      };
     }),
     Health: unary(async () => ({ status: 'ok', version: api.backend.version })),
   };
@@ -178,7 +211,13 @@ class ServingCertificate implements CertificateProvider {
 }
 
 /** rekey.v1.Rekey on TLS with the serving certificate, behind the auth interceptor. */
-export async function startGrpc(options: { api: Api; tls: TlsMaterial; port: number; host?: string; protoFile?: string }): Promise<GrpcApi> {
+export async function startGrpc(options: {
+  api: Api;
+  tls: TlsMaterial;
+  port: number;
+  host?: string;
+  protoFile?: string;
+}): Promise<GrpcApi> {
   const server = new grpc.Server({ interceptors: [authInterceptor(options.api)], 'grpc.max_receive_message_length': 64 * 1024 });
   server.addService(loadRekeyService(options.protoFile), rekeyHandlers(options.api));
   const serving = new ServingCertificate(options.tls);

@@ -17,8 +17,17 @@ export interface HttpsApi {
  * The router on HTTPS (TLS 1.2+). Slow clients are cut off: headers within 10 s, a whole request within 30 s,
  * idle keep-alive connections after 5 s.
  */
-export async function listenHttps(options: { router: Router; tls: TlsMaterial; port: number; host?: string; bodyLimit?: number }): Promise<HttpsApi> {
-  const server = createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, nodeListener(options.router, options.bodyLimit ?? DEFAULT_BODY_LIMIT));
+export async function listenHttps(options: {
+  router: Router;
+  tls: TlsMaterial;
+  port: number;
+  host?: string;
+  bodyLimit?: number;
+}): Promise<HttpsApi> {
+  const server = createServer(
+    { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+    nodeListener(options.router, options.bodyLimit ?? DEFAULT_BODY_LIMIT),
+  );
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;

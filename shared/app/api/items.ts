@@ -5,15 +5,20 @@ import type { ApiBackend } from './backend.js';
 import { ApiProblem, ProblemKind } from './problem.js';
 
 function consumerText(item: Item): string[] {
-  return item.consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${c.name}` : `selector:${c.selector}${c.namespace ? ` in ${c.namespace}` : ''}`));
+  return item.consumers.map((c) =>
+    c.kind === 'workload' ? `${c.workloadKind}/${c.name}` : `selector:${c.selector}${c.namespace ? ` in ${c.namespace}` : ''}`,
+  );
 }
 
 /** GET /v1/items/{name}: status per unit, store versions and stages, where it is written, who uses it. */
 export async function itemDetail(backend: ApiBackend, name: string): Promise<unknown> {
   const { inventory, deps } = backend;
   const item = inventory.items.get(name);
-  if (!item) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${name}" in inventory ${inventory.name}`);
-  const rows = (await status(deps, { ...inventory, items: new Map([[name, item]]) })).filter((r) => r.name === name || r.name.startsWith(`${name}/`));
+  if (!item)
+    throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${name}" in inventory ${inventory.name}`);
+  const rows = (await status(deps, { ...inventory, items: new Map([[name, item]]) })).filter(
+    (r) => r.name === name || r.name.startsWith(`${name}/`),
+  );
   const versions: Record<string, { versionId: string; stages: string[]; createdAt: string }[]> = {};
   for (const unit of unitsOf(inventory, item)) {
     const d = await deps.store.describe(unit.storeName);

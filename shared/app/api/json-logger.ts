@@ -31,13 +31,17 @@ export const isLogLevel = (s: string): s is LogLevel => (LOG_LEVELS as readonly 
  * One JSON object per line (time, level, message, fields such as rotationId). Values are scrubbed on the way out:
  * secret-named fields, JWTs and PEM private keys never reach the log even if a caller passes them.
  */
-export function leveledJsonLogger(options: { level?: string; write?: (line: string) => void; base?: Record<string, unknown> } = {}): LeveledLogger {
+export function leveledJsonLogger(
+  options: { level?: string; write?: (line: string) => void; base?: Record<string, unknown> } = {},
+): LeveledLogger {
   const state: { level: LogLevel } = { level: options.level && isLogLevel(options.level) ? options.level : 'info' };
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const make = (base: Record<string, unknown>): Logger => {
     const at = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
       if (RANK[level] < RANK[state.level]) return;
-      write(JSON.stringify({ time: new Date().toISOString(), level, message: scrub(message), ...(scrub({ ...base, ...fields }) as object) }));
+      write(
+        JSON.stringify({ time: new Date().toISOString(), level, message: scrub(message), ...(scrub({ ...base, ...fields }) as object) }),
+      );
     };
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   };

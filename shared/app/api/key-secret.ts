@@ -38,7 +38,10 @@ export async function syncSigningKeySecret(
       name: ref.name,
       namespace: ref.namespace,
       type: 'Opaque',
-      data: { [SigningKeySecretKey.Jwk]: JSON.stringify(material.jwk), [SigningKeySecretKey.Jwks]: JSON.stringify({ keys: material.keySet }) },
+      data: {
+        [SigningKeySecretKey.Jwk]: JSON.stringify(material.jwk),
+        [SigningKeySecretKey.Jwks]: JSON.stringify({ keys: material.keySet }),
+      },
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
       annotations: { 'rekey/inventory': inventory, 'rekey/item': '_api/jwt-signing-key', 'rekey/kid': material.kid },
     },

@@ -6,7 +6,11 @@ import { readApiSigningKey } from './signing-key.js';
  * active key with the old one still in the set for the overlap) is seen within that time without a store read
  * per request.
  */
-export function storeKeySet(store: SecretStore, inventory: string, options: { ttlMs?: number; now?: () => number } = {}): () => Promise<readonly Readonly<Record<string, unknown>>[]> {
+export function storeKeySet(
+  store: SecretStore,
+  inventory: string,
+  options: { ttlMs?: number; now?: () => number } = {},
+): () => Promise<readonly Readonly<Record<string, unknown>>[]> {
   const ttl = options.ttlMs ?? 30_000;
   const now = options.now ?? Date.now;
   let cached: { at: number; keys: Promise<readonly Readonly<Record<string, unknown>>[]> } | undefined;

@@ -14,7 +14,13 @@ export function readRequest(req: IncomingMessage, limit: number = DEFAULT_BODY_L
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  const base = { method: req.method ?? 'GET', path: rawPath, query: url.searchParams, headers, client: req.socket.remoteAddress ?? 'unknown' };
+  const base = {
+    method: req.method ?? 'GET',
+    path: rawPath,
+    query: url.searchParams,
+    headers,
+    client: req.socket.remoteAddress ?? 'unknown',
+  };
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
@@ -40,7 +46,9 @@ export function readRequest(req: IncomingMessage, limit: number = DEFAULT_BODY_L
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(tooLarge ? { ...base, bodyTooLarge: true } : { ...base, ...(size > 0 && { body: Buffer.concat(chunks) }) }));
+    req.on('end', () =>
+      resolve(tooLarge ? { ...base, bodyTooLarge: true } : { ...base, ...(size > 0 && { body: Buffer.concat(chunks) }) }),
+    );
     req.on('error', reject);
   });
 }

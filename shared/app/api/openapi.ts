@@ -29,12 +29,17 @@ class Components {
   }
 
   schema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-    const { $schema: _s, $defs, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+    const {
+      $schema: _s,
+      $defs,
+      ...rest
+    } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
     const defs = ($defs ?? {}) as Record<string, unknown>;
     const rename = new Map<string, string>();
     for (const [id, def] of Object.entries(defs)) {
       const held = this.schemas[id];
-      if (held !== undefined && !isDeepStrictEqual(held, this.rewrite(def, new Map()))) rename.set(id, `${id}${io === 'input' ? 'Input' : 'Output'}`);
+      if (held !== undefined && !isDeepStrictEqual(held, this.rewrite(def, new Map())))
+        rename.set(id, `${id}${io === 'input' ? 'Input' : 'Output'}`);
     }
     for (const [id, def] of Object.entries(defs)) this.schemas[rename.get(id) ?? id] = this.rewrite(def, rename);
     return this.rewrite(rest, rename) as Record<string, unknown>;
@@ -50,17 +55,35 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   const components = new Components();
   const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => components.schema(schema, io);
   for (const route of routes) {
-    const parameters = Object.entries(route.params ?? {}).map(([name, schema]) => ({ name, in: 'path', required: true, schema: jsonSchema(schema, 'input') }));
+    const parameters = Object.entries(route.params ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: jsonSchema(schema, 'input'),
+    }));
     if (route.operationId === 'startRotation') {
       parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 } });
     }
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries(route.responses)) {
       const contentType = spec.contentType ?? 'application/json';
-      responses[status] = { description: spec.description, ...(spec.schema ? { content: { [contentType]: { schema: jsonSchema(spec.schema, 'output') } } } : contentType !== 'application/json' ? { content: { [contentType]: { schema: { type: 'string' } } } } : {}) };
+      responses[status] = {
+        description: spec.description,
+        ...(spec.schema
+          ? { content: { [contentType]: { schema: jsonSchema(spec.schema, 'output') } } }
+          : contentType !== 'application/json'
+            ? { content: { [contentType]: { schema: { type: 'string' } } } }
+            : {}),
+      };
     }
     // What the router itself answers for any route of this shape, documented whether or not the route lists it.
-    const common: Record<string, string> = { 400: 'malformed request', 413: 'body over the limit', 429: 'rate limited', 500: 'unexpected error', 504: 'the request took too long' };
+    const common: Record<string, string> = {
+      400: 'malformed request',
+      413: 'body over the limit',
+      429: 'rate limited',
+      500: 'unexpected error',
+      504: 'the request took too long',
+    };
     if (route.scope || route.authenticate) Object.assign(common, { 401: 'missing or invalid token', 403: 'the token lacks the scope' });
     if (route.body) Object.assign(common, { 415: 'the body is not application/json', 422: 'the body does not match the schema' });
     for (const [status, description] of Object.entries(common)) {
@@ -69,7 +92,11 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.scope ? { security: [{ bearer: [route.scope] }], 'x-required-scope': route.scope } : route.authenticate ? { security: [{ bearer: [] }] } : { security: [] }),
+      ...(route.scope
+        ? { security: [{ bearer: [route.scope] }], 'x-required-scope': route.scope }
+        : route.authenticate
+          ? { security: [{ bearer: [] }] }
+          : { security: [] }),
       ...(parameters.length && { parameters }),
       ...(route.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }),
       responses,
@@ -77,8 +104,15 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'rekey API', version, description: 'Rotations, items, plan, metrics and alert-driven remediation. Errors are RFC 9457 problem documents.' },
-    components: { schemas: components.schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (ES256 or EdDSA), scopes in the "scope" claim' } } },
+    info: {
+      title: 'rekey API',
+      version,
+      description: 'Rotations, items, plan, metrics and alert-driven remediation. Errors are RFC 9457 problem documents.',
+    },
+    components: {
+      schemas: components.schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (ES256 or EdDSA), scopes in the "scope" claim' } },
+    },
     security: [],
     paths,
   };

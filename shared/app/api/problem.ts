@@ -43,7 +43,11 @@ export class ApiProblem extends RekeyError {
   readonly headers: Readonly<Record<string, string>>;
   readonly errors?: readonly string[];
 
-  constructor(kind: ProblemKind, detail: string, options: { headers?: Record<string, string>; errors?: readonly string[]; cause?: unknown } = {}) {
+  constructor(
+    kind: ProblemKind,
+    detail: string,
+    options: { headers?: Record<string, string>; errors?: readonly string[]; cause?: unknown } = {},
+  ) {
     super(detail, options.cause === undefined ? {} : { cause: options.cause });
     this.kind = kind;
     this.headers = options.headers ?? {};

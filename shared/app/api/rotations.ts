@@ -26,12 +26,19 @@ export interface StartedRotation {
 }
 
 /** POST /v1/rotations: records and queues a rotation, or returns the one an earlier request with the same key made. */
-export async function requestRotation(backend: ApiBackend, item: string, reason: string, idempotencyKey: string | undefined): Promise<StartedRotation> {
+export async function requestRotation(
+  backend: ApiBackend,
+  item: string,
+  reason: string,
+  idempotencyKey: string | undefined,
+): Promise<StartedRotation> {
   const { deps, inventory } = backend;
-  if (!inventory.items.has(item)) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${item}" in inventory ${inventory.name}`);
+  if (!inventory.items.has(item))
+    throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${item}" in inventory ${inventory.name}`);
   let rotationId: string | undefined;
   if (idempotencyKey !== undefined) {
-    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new ApiProblem(ProblemKind.BadRequest, 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey))
+      throw new ApiProblem(ProblemKind.BadRequest, 'Idempotency-Key must be 1 to 255 printable ASCII characters');
     rotationId = rotationIdForKey(inventory.name, idempotencyKey);
     const earlier = await deps.journal.get(rotationId);
     if (earlier) return replay(earlier, item);

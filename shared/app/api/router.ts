@@ -39,7 +39,10 @@ function compile(routes: readonly Route[]): Compiled[] {
 /** Path segments decoded; a malformed escape is a 400 (not a 500 from decodeURIComponent). */
 function segmentsOf(path: string): string[] {
   try {
-    return path.split('/').slice(1).map((s) => decodeURIComponent(s));
+    return path
+      .split('/')
+      .slice(1)
+      .map((s) => decodeURIComponent(s));
   } catch {
     throw new ApiProblem(ProblemKind.BadRequest, 'the path has a malformed percent-escape');
   }
@@ -60,7 +63,11 @@ function match(c: Compiled, segments: readonly string[]): Record<string, string>
 const issuesOf = (error: z.ZodError): string[] => error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
 
 function problemResponse(p: ApiProblem, instance: string, extra: Record<string, string> = {}): ApiResponse {
-  return { status: p.status, headers: { ...SECURITY_HEADERS, 'content-type': PROBLEM_CONTENT_TYPE, ...p.headers, ...extra }, body: JSON.stringify(p.document(instance)) };
+  return {
+    status: p.status,
+    headers: { ...SECURITY_HEADERS, 'content-type': PROBLEM_CONTENT_TYPE, ...p.headers, ...extra },
+    body: JSON.stringify(p.document(instance)),
+  };
 }
 
 function replyResponse(reply: Reply): ApiResponse {
@@ -73,9 +80,11 @@ function replyResponse(reply: Reply): ApiResponse {
 function asProblem(e: unknown): ApiProblem | undefined {
   if (e instanceof ApiProblem) return e;
   if (e instanceof NotFoundError) return new ApiProblem(ProblemKind.NotFound, e.message);
-  if (e instanceof RotationLockedError || e instanceof ConflictError || (isRekeyError(e) && e.name === 'RollbackRefusedError')) return new ApiProblem(ProblemKind.Conflict, e.message);
+  if (e instanceof RotationLockedError || e instanceof ConflictError || (isRekeyError(e) && e.name === 'RollbackRefusedError'))
+    return new ApiProblem(ProblemKind.Conflict, e.message);
   if (e instanceof UsageError || e instanceof InvalidInventoryError) return new ApiProblem(ProblemKind.BadRequest, e.message);
-  if (isRekeyError(e) && !e.retryable && e.message.includes('not available in this version')) return new ApiProblem(ProblemKind.NotImplemented, e.message);
+  if (isRekeyError(e) && !e.retryable && e.message.includes('not available in this version'))
+    return new ApiProblem(ProblemKind.NotImplemented, e.message);
   return undefined;
 }
 
@@ -96,7 +105,10 @@ export function createRouter(options: RouterOptions): Router {
 
   const limit = (client: string): void => {
     const wait = limiter?.take(client, now()) ?? 0;
-    if (wait > 0) throw new ApiProblem(ProblemKind.TooManyRequests, `too many requests from this client; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
+    if (wait > 0)
+      throw new ApiProblem(ProblemKind.TooManyRequests, `too many requests from this client; retry in ${wait} s`, {
+        headers: { 'retry-after': String(wait) },
+      });
   };
 
   async function run(request: ApiRequest): Promise<ApiResponse> {
@@ -109,7 +121,8 @@ export function createRouter(options: RouterOptions): Router {
       throw new ApiProblem(ProblemKind.MethodNotAllowed, `${request.method} is not allowed here`, { headers: { allow } });
     }
     const { route } = hit.c;
-    if (request.bodyTooLarge || (request.body?.length ?? 0) > bodyLimit) throw new ApiProblem(ProblemKind.PayloadTooLarge, `the body is larger than ${bodyLimit} bytes`);
+    if (request.bodyTooLarge || (request.body?.length ?? 0) > bodyLimit)
+      throw new ApiProblem(ProblemKind.PayloadTooLarge, `the body is larger than ${bodyLimit} bytes`);
 
     let principal: Principal | undefined;
     if (route.scope || route.authenticate) {
@@ -125,7 +138,10 @@ export function createRouter(options: RouterOptions): Router {
     for (const [name, value] of Object.entries(defined(hit.params))) {
       const schema = route.params?.[name];
       const parsed = schema?.safeParse(value);
-      if (!parsed?.success) throw new ApiProblem(ProblemKind.InvalidName, `path parameter "${name}" is not valid`, { errors: parsed ? issuesOf(parsed.error) : [] });
+      if (!parsed?.success)
+        throw new ApiProblem(ProblemKind.InvalidName, `path parameter "${name}" is not valid`, {
+          errors: parsed ? issuesOf(parsed.error) : [],
+        });
       params[name] = parsed.data;
     }
 
@@ -133,7 +149,8 @@ export function createRouter(options: RouterOptions): Router {
     if (route.body) {
       const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
       const text = request.body?.toString('utf8') ?? '';
-      if (text.length && type !== 'application/json') throw new ApiProblem(ProblemKind.UnsupportedMediaType, 'send the body as application/json');
+      if (text.length && type !== 'application/json')
+        throw new ApiProblem(ProblemKind.UnsupportedMediaType, 'send the body as application/json');
       let data: unknown = {};
       if (text.length) {
         try {
@@ -143,13 +160,16 @@ export function createRouter(options: RouterOptions): Router {
         }
       }
       const parsed = route.body.safeParse(data);
-      if (!parsed.success) throw new ApiProblem(ProblemKind.Unprocessable, 'the body does not match the schema', { errors: issuesOf(parsed.error) });
+      if (!parsed.success)
+        throw new ApiProblem(ProblemKind.Unprocessable, 'the body does not match the schema', { errors: issuesOf(parsed.error) });
       body = parsed.data;
     }
 
     const signal = AbortSignal.timeout(timeoutMs);
     const timedOut = new Promise<never>((_, reject) =>
-      signal.addEventListener('abort', () => reject(new ApiProblem(ProblemKind.Timeout, `the request took longer than ${timeoutMs} ms`)), { once: true }),
+      signal.addEventListener('abort', () => reject(new ApiProblem(ProblemKind.Timeout, `the request took longer than ${timeoutMs} ms`)), {
+        once: true,
+      }),
     );
     const reply = await Promise.race([
       route.handle({ params, body, query: request.query, headers: request.headers, signal, backend, ...(principal && { principal }) }),
@@ -165,11 +185,17 @@ export function createRouter(options: RouterOptions): Router {
     } catch (e) {
       const p = asProblem(e);
       if (p) {
-        if (p.status === 401 || p.status === 403) log.info('request refused', { method: request.method, path: instance, status: p.status, reason: p.message });
+        if (p.status === 401 || p.status === 403)
+          log.info('request refused', { method: request.method, path: instance, status: p.status, reason: p.message });
         return problemResponse(p, instance);
       }
       const correlationId = randomUUID();
-      log.error('request failed', { method: request.method, path: instance, correlationId, error: e instanceof Error ? e.message : String(e) });
+      log.error('request failed', {
+        method: request.method,
+        path: instance,
+        correlationId,
+        error: e instanceof Error ? e.message : String(e),
+      });
       const internal = new ApiProblem(ProblemKind.Internal, `unexpected error; the server log has correlation id ${correlationId}`);
       const res = problemResponse(internal, instance);
       return { ...res, body: JSON.stringify({ ...internal.document(instance), correlationId }) };

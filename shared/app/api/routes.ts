@@ -71,7 +71,10 @@ export const ROUTES: readonly Route[] = [
     path: '/version',
     summary: 'rekey version, inventory and runtime',
     responses: { 200: { description: 'version', schema: versionSchema } },
-    handle: async ({ backend }) => ({ status: 200, json: { version: backend.version, inventory: backend.inventory.name, runtime: backend.runtime } }),
+    handle: async ({ backend }) => ({
+      status: 200,
+      json: { version: backend.version, inventory: backend.inventory.name, runtime: backend.runtime },
+    }),
   }),
   defineRoute({
     operationId: 'openapi',
@@ -89,7 +92,8 @@ export const ROUTES: readonly Route[] = [
     scope: Scope.MetricsRead,
     responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain; version=0.0.4' }, ...authProblems },
     handle: async ({ backend }) => {
-      if (!backend.metrics) throw new ApiProblem(ProblemKind.NotImplemented, 'this runtime keeps no Prometheus metrics (on AWS they are CloudWatch metrics)');
+      if (!backend.metrics)
+        throw new ApiProblem(ProblemKind.NotImplemented, 'this runtime keeps no Prometheus metrics (on AWS they are CloudWatch metrics)');
       const m = await backend.metrics();
       return { status: 200, text: m.text, contentType: m.contentType };
     },
@@ -100,13 +104,24 @@ export const ROUTES: readonly Route[] = [
     path: '/report',
     summary: 'The HTML report (PKI tree, expiry timeline, who uses what, last rotations, drift), as `rekey report` writes it',
     scope: Scope.ItemsRead,
-    responses: { 200: { description: 'one self-contained page (inline CSS and SVG, no script, nothing fetched)', contentType: 'text/html; charset=utf-8' }, ...authProblems },
+    responses: {
+      200: {
+        description: 'one self-contained page (inline CSS and SVG, no script, nothing fetched)',
+        contentType: 'text/html; charset=utf-8',
+      },
+      ...authProblems,
+    },
     handle: async ({ backend }) => {
       // Loaded on first use: the report's renderer is not needed to start the API.
       const { gatherReport, renderReport } = await import('../report/index.js');
       const html = renderReport(await gatherReport(backend.deps, backend.inventory));
       // The page needs nothing but its own inline styles; a policy that allows only those keeps it inert.
-      return { status: 200, text: html, contentType: 'text/html; charset=utf-8', headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'" } };
+      return {
+        status: 200,
+        text: html,
+        contentType: 'text/html; charset=utf-8',
+        headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'" },
+      };
     },
   }),
   defineRoute({
@@ -178,7 +193,10 @@ export const ROUTES: readonly Route[] = [
     summary: 'Every unit: current version, expiry, latest rotation',
     scope: Scope.ItemsRead,
     responses: { 200: { description: 'items', schema: itemListSchema }, ...authProblems },
-    handle: async ({ backend }) => ({ status: 200, json: { inventory: backend.inventory.name, items: await status(backend.deps, backend.inventory) } }),
+    handle: async ({ backend }) => ({
+      status: 200,
+      json: { inventory: backend.inventory.name, items: await status(backend.deps, backend.inventory) },
+    }),
   }),
   defineRoute({
     operationId: 'getItem',
@@ -197,11 +215,21 @@ export const ROUTES: readonly Route[] = [
     summary: 'AWSPREVIOUS becomes current again; resync; restart consumers',
     scope: Scope.RotationsWrite,
     params: { name: itemName },
-    body: z.strictObject({ reason: z.string().min(1).max(500).default('rollback requested through the API') }).meta({ id: 'RollbackRequest' }),
-    responses: { 200: { description: 'rolled back' }, 404: problem('no such item'), 409: problem('rollback refused (e.g. the old CA already left the bundles)'), 501: problem('no rollback use case in this runtime'), ...authProblems },
+    body: z
+      .strictObject({ reason: z.string().min(1).max(500).default('rollback requested through the API') })
+      .meta({ id: 'RollbackRequest' }),
+    responses: {
+      200: { description: 'rolled back' },
+      404: problem('no such item'),
+      409: problem('rollback refused (e.g. the old CA already left the bundles)'),
+      501: problem('no rollback use case in this runtime'),
+      ...authProblems,
+    },
     handle: async ({ backend, params, body }) => {
-      if (!backend.inventory.items.has(defined(params.name))) throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${params.name}"`);
-      if (!backend.rollback) throw new ApiProblem(ProblemKind.NotImplemented, 'rollback is not available in this build yet (no rollback use case)');
+      if (!backend.inventory.items.has(defined(params.name)))
+        throw new ApiProblem(ProblemKind.NotFound, `no authority, certificate or credential named "${params.name}"`);
+      if (!backend.rollback)
+        throw new ApiProblem(ProblemKind.NotImplemented, 'rollback is not available in this build yet (no rollback use case)');
       return { status: 200, json: await backend.rollback(defined(params.name), body.reason) };
     },
   }),

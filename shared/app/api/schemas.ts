@@ -7,7 +7,9 @@ import { z } from 'zod';
 
 /** Same rule as the inventory's item names; checked before any lookup, so `..`, `/` and NUL never reach a store. */
 export const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const itemName = z.string().regex(ITEM_NAME, 'an item name: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128');
+export const itemName = z
+  .string()
+  .regex(ITEM_NAME, 'an item name: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128');
 export const rotationId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, 'a rotation id');
 export const remediationId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, 'a remediation id');
 
@@ -69,7 +71,9 @@ export const unitStatusSchema = z
     fingerprint: z.string().optional(),
     issuer: z.string().optional(),
     adopted: z.boolean().optional(),
-    rotation: z.object({ id: z.string(), status: z.string(), step: z.string(), updatedAt: z.string(), error: z.string().optional() }).optional(),
+    rotation: z
+      .object({ id: z.string(), status: z.string(), step: z.string(), updatedAt: z.string(), error: z.string().optional() })
+      .optional(),
   })
   .meta({ id: 'UnitStatus' });
 
@@ -95,11 +99,15 @@ export const planSchema = z
     inventory: z.string(),
     actions: z.array(z.object({ action: z.string(), kind: z.string(), name: z.string(), reason: z.string() }).loose()),
     warnings: z.array(z.object({ name: z.string(), message: z.string() }).loose()),
-    consumers: z.array(z.object({ item: z.string(), cluster: z.string(), consumers: z.array(z.string()), perCluster: z.boolean() }).loose()).optional(),
+    consumers: z
+      .array(z.object({ item: z.string(), cluster: z.string(), consumers: z.array(z.string()), perCluster: z.boolean() }).loose())
+      .optional(),
   })
   .meta({ id: 'Plan' });
 
 export const logLevelSchema = z.strictObject({ level: z.enum(LOG_LEVELS) }).meta({ id: 'LogLevel' });
 
-export const healthSchema = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() }).meta({ id: 'Health' });
+export const healthSchema = z
+  .object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() })
+  .meta({ id: 'Health' });
 export const versionSchema = z.object({ version: z.string(), inventory: z.string(), runtime: z.string() }).meta({ id: 'Version' });

@@ -21,7 +21,10 @@ export const TOKEN_AUDIENCE = 'rekey-api';
 
 /** A new signing key: private JWK, its kid (RFC 7638 thumbprint) and the public key set, active first. */
 export async function newApiSigningKey(algorithm: ApiAlgorithm, now: Date, previous?: SigningKeyMaterial): Promise<SigningKeyMaterial> {
-  const { privateKey, publicKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === 'EdDSA' && { crv: 'Ed25519' }) });
+  const { privateKey, publicKey } = await generateKeyPair(algorithm, {
+    extractable: true,
+    ...(algorithm === 'EdDSA' && { crv: 'Ed25519' }),
+  });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   return {
@@ -49,7 +52,10 @@ export async function readApiSigningKey(store: SecretStore, inventory: string): 
 export async function saveApiSigningKey(store: SecretStore, inventory: string, material: SigningKeyMaterial): Promise<void> {
   const name = apiKeyStoreName(inventory);
   const versionId = randomUUID();
-  await store.putPending(name, versionId, encodeMaterial(material), { description: 'rekey API JWT signing key', tags: { 'rekey/inventory': inventory, 'rekey/item': '_api' } });
+  await store.putPending(name, versionId, encodeMaterial(material), {
+    description: 'rekey API JWT signing key',
+    tags: { 'rekey/inventory': inventory, 'rekey/item': '_api' },
+  });
   await store.promote(name, versionId);
 }
 
@@ -78,7 +84,8 @@ export async function signingKeyFromJwk(text: string, now: Date): Promise<Signin
     throw new UsageError('the signing key Secret does not hold a JSON Web Key');
   }
   const alg = jwk.alg ?? (jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.crv === 'P-256' ? 'ES256' : undefined);
-  if (!alg || !(API_ALGORITHMS as readonly string[]).includes(alg) || !jwk.d) throw new UsageError(`the signing key Secret holds no private ${API_ALGORITHMS.join(' or ')} key`);
+  if (!alg || !(API_ALGORITHMS as readonly string[]).includes(alg) || !jwk.d)
+    throw new UsageError(`the signing key Secret holds no private ${API_ALGORITHMS.join(' or ')} key`);
   const { d: _d, ...publicJwk } = jwk;
   const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk));
   const pub = { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, ...(publicJwk.y && { y: publicJwk.y }), kid, alg, use: 'sig' };

@@ -46,7 +46,8 @@ export async function tlsFromSecret(sink: SecretSink, ref: { namespace: string; 
   if (!s) throw new UsageError(`${where} does not exist (--tls-secret)`);
   const cert = s.data['tls.crt'];
   const key = s.data['tls.key'];
-  if (!cert?.includes('BEGIN CERTIFICATE') || !key?.includes('PRIVATE KEY')) throw new UsageError(`${where} has no tls.crt and tls.key in PEM`);
+  if (!cert?.includes('BEGIN CERTIFICATE') || !key?.includes('PRIVATE KEY'))
+    throw new UsageError(`${where} has no tls.crt and tls.key in PEM`);
   return { cert, key, source: where, fingerprint: fingerprintOf(cert) };
 }
 
@@ -74,7 +75,12 @@ export function watchTlsSecret(
         options.log.info('serving certificate reloaded', { source: next.source, fingerprint: next.fingerprint });
         onChange(next);
       })
-      .catch((e: unknown) => options.log.warn('serving certificate not reloaded', { source: `${ref.namespace}/${ref.name}`, error: e instanceof Error ? e.message : String(e) }))
+      .catch((e: unknown) =>
+        options.log.warn('serving certificate not reloaded', {
+          source: `${ref.namespace}/${ref.name}`,
+          error: e instanceof Error ? e.message : String(e),
+        }),
+      )
       .finally(() => {
         busy = false;
       });

@@ -92,7 +92,13 @@ function sansOf(x: X509Certificate): { dnsNames: string[]; ipAddresses: string[]
 
 /** cert-manager usages (or, without them, the certificate's EKU) as rekey's usage. No EKU means any: clientserver. */
 function usageOf(usages: readonly string[], x: X509Certificate): 'client' | 'server' | 'clientserver' {
-  const ekus = new Set(usages.length ? usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? '1.3.6.1.5.5.7.3.1' : u === 'client auth' ? '1.3.6.1.5.5.7.3.2' : u)) : (ekuOf(x)));
+  const ekus = new Set(
+    usages.length
+      ? usages
+          .filter((u) => u.endsWith(' auth'))
+          .map((u) => (u === 'server auth' ? '1.3.6.1.5.5.7.3.1' : u === 'client auth' ? '1.3.6.1.5.5.7.3.2' : u))
+      : ekuOf(x),
+  );
   const server = ekus.has('1.3.6.1.5.5.7.3.1');
   const client = ekus.has('1.3.6.1.5.5.7.3.2');
   return server && !client ? 'server' : client && !server ? 'client' : 'clientserver';
@@ -140,23 +146,45 @@ interface LeafEntry {
  * becomes a new authority rekey will sign the next version with). Workloads mounting a Secret become its consumers.
  * Everything whose material is valid is `adopt: true`: the first apply keeps it as it is.
  */
-export function buildImport(snapshots: readonly ClusterSnapshot[], options: { name: string; clusterResourceNamespace?: string; now: Date }): ImportPlan {
+export function buildImport(
+  snapshots: readonly ClusterSnapshot[],
+  options: { name: string; clusterResourceNamespace?: string; now: Date },
+): ImportPlan {
   const notImportable: NotImportable[] = [];
   const notes: string[] = [];
   const taken = new Set<string>();
   const authorities = new Map<string, AuthorityEntry>(); // by certificate fingerprint
   const issuerAuthority = new Map<string, string>(); // cluster/kind/ns/name -> authority name
   const crNamespace = options.clusterResourceNamespace ?? 'cert-manager';
-  const issuerKey = (cluster: string, kind: string, ns: string | undefined, name: string) => `${cluster}/${kind}/${kind === 'ClusterIssuer' ? '' : ns}/${name}`;
+  const issuerKey = (cluster: string, kind: string, ns: string | undefined, name: string) =>
+    `${cluster}/${kind}/${kind === 'ClusterIssuer' ? '' : ns}/${name}`;
 
-  const addAuthority = (preferred: string, namespace: string | undefined, secret: ObservedSecret, cluster: string, kind: string): AuthorityEntry | undefined => {
+  const addAuthority = (
+    preferred: string,
+    namespace: string | undefined,
+    secret: ObservedSecret,
+    cluster: string,
+    kind: string,
+  ): AuthorityEntry | undefined => {
     const parsed = parseTls(secret);
     if (typeof parsed === 'string') {
-      notImportable.push({ cluster, kind, ...(namespace && { namespace }), name: preferred, reason: `CA Secret ${secret.namespace}/${secret.name}: ${parsed}` });
+      notImportable.push({
+        cluster,
+        kind,
+        ...(namespace && { namespace }),
+        name: preferred,
+        reason: `CA Secret ${secret.namespace}/${secret.name}: ${parsed}`,
+      });
       return undefined;
     }
     if (!parsed.leaf.ca) {
-      notImportable.push({ cluster, kind, ...(namespace && { namespace }), name: preferred, reason: `CA Secret ${secret.namespace}/${secret.name} holds a certificate that is not a CA` });
+      notImportable.push({
+        cluster,
+        kind,
+        ...(namespace && { namespace }),
+        name: preferred,
+        reason: `CA Secret ${secret.namespace}/${secret.name} holds a certificate that is not a CA`,
+      });
       return undefined;
     }
     const hit = authorities.get(fp(parsed.leaf));
@@ -173,7 +201,13 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
       const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : defined(issuer.namespace);
       const secret = issuer.caSecretName ? s.secrets.get(`${ns}/${issuer.caSecretName}`) : undefined;
       if (!secret) {
-        notImportable.push({ cluster: s.cluster, kind: issuer.kind, ...(issuer.namespace && { namespace: issuer.namespace }), name: issuer.name, reason: `its CA Secret ${ns}/${issuer.caSecretName ?? '?'} was not found` });
+        notImportable.push({
+          cluster: s.cluster,
+          kind: issuer.kind,
+          ...(issuer.namespace && { namespace: issuer.namespace }),
+          name: issuer.name,
+          reason: `its CA Secret ${ns}/${issuer.caSecretName ?? '?'} was not found`,
+        });
         continue;
       }
       const a = addAuthority(issuer.name, issuer.namespace, secret, s.cluster, issuer.kind);
@@ -194,25 +228,35 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
   for (const a of all) {
     if (!selfSigned(a.parsed.leaf) && !a.parent) {
       authorities.delete(fp(a.parsed.leaf));
-      notImportable.push({ cluster: '*', kind: 'Authority', name: a.name, reason: `intermediate CA signed by "${oneLine(a.parsed.leaf.issuer)}", which is not among the imported authorities` });
+      notImportable.push({
+        cluster: '*',
+        kind: 'Authority',
+        name: a.name,
+        reason: `intermediate CA signed by "${oneLine(a.parsed.leaf.issuer)}", which is not among the imported authorities`,
+      });
     }
   }
   const authorityNames = new Set([...authorities.values()].map((a) => a.name));
   // A child must not outlive its parent in the inventory; clamp (the stored certificate keeps its real dates).
   const byName = new Map([...authorities.values()].map((a) => [a.name, a]));
   const depth = (a: AuthorityEntry): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
-  for (const a of [...authorities.values()].sort((x, y) => depth(x) - depth(y))) if (a.parent) a.hours = Math.min(a.hours, defined(byName.get(a.parent)).hours);
+  for (const a of [...authorities.values()].sort((x, y) => depth(x) - depth(y)))
+    if (a.parent) a.hours = Math.min(a.hours, defined(byName.get(a.parent)).hours);
 
   // 2. Leaves from cert-manager Certificates.
   const leaves = new Map<string, LeafEntry>(); // by namespace/secretName
   const claimed = new Set<string>();
-  const usesOf = (s: ClusterSnapshot, ns: string, secret: string) => s.uses.filter((u) => u.namespace === ns && u.secret === secret).map((u) => `${u.workload.kind}/${u.workload.name}`);
+  const usesOf = (s: ClusterSnapshot, ns: string, secret: string) =>
+    s.uses.filter((u) => u.namespace === ns && u.secret === secret).map((u) => `${u.workload.kind}/${u.workload.name}`);
   const addLeaf = (s: ClusterSnapshot, key: string, make: () => LeafEntry | undefined) => {
     const existing = leaves.get(key);
     if (existing) {
       const secret = defined(s.secrets.get(key));
       const parsed = parseTls(secret);
-      if (typeof parsed === 'string' || fp(parsed.leaf) !== fp(existing.parsed.leaf)) notes.push(`${key}: ${s.cluster} holds other material than ${existing.clusters[0]}; the first apply keeps ${existing.clusters[0]}'s and writes it to ${s.cluster}`);
+      if (typeof parsed === 'string' || fp(parsed.leaf) !== fp(existing.parsed.leaf))
+        notes.push(
+          `${key}: ${s.cluster} holds other material than ${existing.clusters[0]}; the first apply keeps ${existing.clusters[0]}'s and writes it to ${s.cluster}`,
+        );
       existing.clusters.push(s.cluster);
       for (const c of usesOf(s, existing.namespace, existing.secretName)) existing.consumers.add(c);
       return;
@@ -226,10 +270,15 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
       claimed.add(`${s.cluster}/${key}`);
       if (c.isCA) continue;
       const base = { cluster: s.cluster, kind: 'Certificate', namespace: c.namespace, name: c.name };
-      const issuer = s.issuers.find((i) => i.name === c.issuerRef.name && i.kind === c.issuerRef.kind && (i.kind === 'ClusterIssuer' || i.namespace === c.namespace));
+      const issuer = s.issuers.find(
+        (i) => i.name === c.issuerRef.name && i.kind === c.issuerRef.kind && (i.kind === 'ClusterIssuer' || i.namespace === c.namespace),
+      );
       const authority = issuerAuthority.get(issuerKey(s.cluster, c.issuerRef.kind, c.namespace, c.issuerRef.name));
       if (c.issuerRef.group && c.issuerRef.group !== 'cert-manager.io') {
-        notImportable.push({ ...base, reason: `issued by an external issuer (${c.issuerRef.group}/${c.issuerRef.kind} ${c.issuerRef.name}) whose CA key rekey cannot hold` });
+        notImportable.push({
+          ...base,
+          reason: `issued by an external issuer (${c.issuerRef.group}/${c.issuerRef.kind} ${c.issuerRef.name}) whose CA key rekey cannot hold`,
+        });
         continue;
       }
       if (!issuer) {
@@ -237,10 +286,12 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
         continue;
       }
       if (!authority || !authorityNames.has(authority)) {
-        const why = issuer.type === 'selfSigned'
-          ? 'a self-signed leaf certificate: rekey signs leaves with an authority (issue it from a CA issuer, or import its Secret alone)'
-          : issuer.type === 'ca' ? 'its CA issuer could not be imported (see above)'
-          : `issuer type ${issuer.type}: certificates are signed by a CA outside the cluster (${issuer.type}) whose key rekey cannot hold`;
+        const why =
+          issuer.type === 'selfSigned'
+            ? 'a self-signed leaf certificate: rekey signs leaves with an authority (issue it from a CA issuer, or import its Secret alone)'
+            : issuer.type === 'ca'
+              ? 'its CA issuer could not be imported (see above)'
+              : `issuer type ${issuer.type}: certificates are signed by a CA outside the cluster (${issuer.type}) whose key rekey cannot hold`;
         notImportable.push({ ...base, reason: why });
         continue;
       }
@@ -286,12 +337,16 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
           notImportable.push({ ...base, reason: 'holds an intermediate CA certificate; import it through the issuer that uses it' });
           return undefined;
         }
-        const signer = [...authorities.values()].find((a) => parsed.leaf.checkIssued(a.parsed.leaf) && parsed.leaf.verify(a.parsed.leaf.publicKey));
+        const signer = [...authorities.values()].find(
+          (a) => parsed.leaf.checkIssued(a.parsed.leaf) && parsed.leaf.verify(a.parsed.leaf.publicKey),
+        );
         let issuer = signer?.name;
         if (!issuer) {
           // Signed by a CA rekey does not hold (or self-signed): the next version is signed by a new authority.
           issuer = uniqueName(taken, `${secret.name}-ca`, secret.namespace);
-          notes.push(`${key}: signed by "${oneLine(parsed.leaf.issuer)}", which rekey does not hold; it is kept as it is, and its next version is signed by the new authority ${issuer}`);
+          notes.push(
+            `${key}: signed by "${oneLine(parsed.leaf.issuer)}", which rekey does not hold; it is kept as it is, and its next version is signed by the new authority ${issuer}`,
+          );
         }
         return {
           name: uniqueName(taken, secret.name, secret.namespace),
@@ -318,11 +373,34 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
   }
 
   const clusters = snapshots.map((s) => s.cluster);
-  const clusterNames = new Map(clusters.map((c) => [c, DNS_LABEL.test(c) ? c : c.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '') || 'cluster']));
+  const clusterNames = new Map(
+    clusters.map((c) => [
+      c,
+      DNS_LABEL.test(c)
+        ? c
+        : c
+            .toLowerCase()
+            .replace(/[^a-z0-9-]/g, '-')
+            .replace(/^-+|-+$/g, '') || 'cluster',
+    ]),
+  );
   const authorityDocs = [...authorities.values()]
     .sort((x, y) => depth(x) - depth(y) || x.name.localeCompare(y.name))
-    .map((a) => ({ name: a.name, commonName: (cnOf(a.parsed.leaf) ?? a.name).slice(0, 64), key: a.parsed.keyType, validity: `${a.hours}h`, ...(a.parent && { parent: a.parent }) }));
-  const newAuthorities = [...leaves.values()].filter((l) => l.newAuthority).map((l) => ({ name: l.issuer, commonName: `${l.secretName} CA`.slice(0, 64), key: l.parsed.keyType, validity: `${Math.max(87600, hoursOf(l.parsed.leaf))}h` }));
+    .map((a) => ({
+      name: a.name,
+      commonName: (cnOf(a.parsed.leaf) ?? a.name).slice(0, 64),
+      key: a.parsed.keyType,
+      validity: `${a.hours}h`,
+      ...(a.parent && { parent: a.parent }),
+    }));
+  const newAuthorities = [...leaves.values()]
+    .filter((l) => l.newAuthority)
+    .map((l) => ({
+      name: l.issuer,
+      commonName: `${l.secretName} CA`.slice(0, 64),
+      key: l.parsed.keyType,
+      validity: `${Math.max(87600, hoursOf(l.parsed.leaf))}h`,
+    }));
   const hoursByAuthority = new Map<string, number>([...authorities.values()].map((a) => [a.name, a.hours]));
   for (const n of newAuthorities) hoursByAuthority.set(n.name, Number.parseInt(n.validity, 10));
   const certificateDocs = [...leaves.values()]
@@ -330,7 +408,8 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
     .map((l) => {
       const sans = sansOf(l.parsed.leaf);
       const hours = Math.min(hoursOf(l.parsed.leaf), hoursByAuthority.get(l.issuer) ?? Number.MAX_SAFE_INTEGER);
-      const renewBefore = l.renewBefore && parseHours(l.renewBefore) !== undefined && defined(parseHours(l.renewBefore)) < hours ? l.renewBefore : undefined;
+      const renewBefore =
+        l.renewBefore && parseHours(l.renewBefore) !== undefined && defined(parseHours(l.renewBefore)) < hours ? l.renewBefore : undefined;
       return {
         name: l.name,
         issuer: l.issuer,
@@ -343,7 +422,11 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
         ...(sans.dnsNames.length && { dnsNames: sans.dnsNames }),
         ...(sans.ipAddresses.length && { ipAddresses: sans.ipAddresses }),
         ...(sans.uris.length && { uris: sans.uris }),
-        secret: { name: l.secretName, namespace: l.namespace, ...(l.clusters.length < clusters.length && { clusters: l.clusters.map((c) => defined(clusterNames.get(c))) }) },
+        secret: {
+          name: l.secretName,
+          namespace: l.namespace,
+          ...(l.clusters.length < clusters.length && { clusters: l.clusters.map((c) => defined(clusterNames.get(c))) }),
+        },
         adopt: l.adopt,
         ...(l.consumers.size && { consumers: [...l.consumers].sort() }),
       };
@@ -360,7 +443,10 @@ export function buildImport(snapshots: readonly ClusterSnapshot[], options: { na
     name: a.name,
     certPem: derToPem(Buffer.from(a.parsed.leaf.raw), 'CERTIFICATE'),
     keyPem: a.parsed.keyPem,
-    chainPem: a.parsed.rest.filter((x) => !selfSigned(x)).map((x) => derToPem(Buffer.from(x.raw), 'CERTIFICATE')).join(''),
+    chainPem: a.parsed.rest
+      .filter((x) => !selfSigned(x))
+      .map((x) => derToPem(Buffer.from(x.raw), 'CERTIFICATE'))
+      .join(''),
     caPem: a.secret.data['ca.crt'] ?? derToPem(Buffer.from(a.parsed.leaf.raw), 'CERTIFICATE'),
     keyType: a.parsed.keyType,
     ...(a.parent && { parent: a.parent }),

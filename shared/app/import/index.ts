@@ -20,12 +20,17 @@ export type { ImportSource, CmCertificate, CmIssuer } from './source.js';
  * Reads each cluster once: cert-manager's objects, the TLS Secrets (in `namespaces`, or all), the CA Secrets its CA
  * issuers name, and the workloads of every namespace holding a TLS Secret.
  */
-export async function readClusters(sources: readonly ImportSource[], options: { namespaces?: readonly string[]; clusterResourceNamespace?: string } = {}): Promise<ClusterSnapshot[]> {
+export async function readClusters(
+  sources: readonly ImportSource[],
+  options: { namespaces?: readonly string[]; clusterResourceNamespace?: string } = {},
+): Promise<ClusterSnapshot[]> {
   const crNamespace = options.clusterResourceNamespace ?? 'cert-manager';
   const snapshots: ClusterSnapshot[] = [];
   for (const source of sources) {
     const cm = await source.certManager(options.namespaces);
-    const secrets = new Map<string, ObservedSecret>((await source.tlsSecrets(options.namespaces)).map((s) => [`${s.namespace}/${s.name}`, s]));
+    const secrets = new Map<string, ObservedSecret>(
+      (await source.tlsSecrets(options.namespaces)).map((s) => [`${s.namespace}/${s.name}`, s]),
+    );
     for (const issuer of cm.issuers) {
       if (issuer.type !== 'ca' || !issuer.caSecretName) continue;
       const ns = issuer.kind === 'ClusterIssuer' ? crNamespace : defined(issuer.namespace);
@@ -36,7 +41,14 @@ export async function readClusters(sources: readonly ImportSource[], options: { 
     }
     const namespaces = [...new Set([...secrets.values()].map((s) => s.namespace))].sort();
     const uses = (await Promise.all(namespaces.map((ns) => source.secretUses(ns)))).flat();
-    snapshots.push({ cluster: source.cluster, certManagerInstalled: cm.installed, certificates: cm.certificates, issuers: cm.issuers, secrets, uses });
+    snapshots.push({
+      cluster: source.cluster,
+      certManagerInstalled: cm.installed,
+      certificates: cm.certificates,
+      issuers: cm.issuers,
+      secrets,
+      uses,
+    });
   }
   return snapshots;
 }
@@ -55,14 +67,19 @@ async function storeFirst(deps: Deps, inventory: Inventory, itemName: string, ma
   return FirstVersion.Stored;
 }
 
-const fingerprintOf = (pem: string): string => new X509Certificate(defined(pemBlocks(pem)[0])).fingerprint256.replace(/:/g, '').toLowerCase();
+const fingerprintOf = (pem: string): string =>
+  new X509Certificate(defined(pemBlocks(pem)[0])).fingerprint256.replace(/:/g, '').toLowerCase();
 
 /**
  * Stores each imported authority's certificate and key as its first version (marked adopted), parents first, so
  * rekey signs the next leaves with the key that signed the current ones. Authorities that already have a version
  * are kept. Returns what happened per authority; never the key.
  */
-export async function storeAuthorities(deps: Deps, inventory: Inventory, authorities: readonly AuthorityMaterial[]): Promise<{ name: string; outcome: FirstVersion }[]> {
+export async function storeAuthorities(
+  deps: Deps,
+  inventory: Inventory,
+  authorities: readonly AuthorityMaterial[],
+): Promise<{ name: string; outcome: FirstVersion }[]> {
   const out: { name: string; outcome: FirstVersion }[] = [];
   const byName = new Map(authorities.map((a) => [a.name, a]));
   const depth = (a: AuthorityMaterial): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
@@ -95,12 +112,27 @@ export async function storeAuthorities(deps: Deps, inventory: Inventory, authori
  * the first version of a certificate item, after the same checks adoption makes (key matches, names and usages
  * fit the inventory, not due for renewal). `ca` is the trust bundle when the folder has one.
  */
-export async function importFiles(deps: Deps, inventory: Inventory, itemName: string, files: { cert: string; key: string; ca?: string }): Promise<FirstVersion> {
+export async function importFiles(
+  deps: Deps,
+  inventory: Inventory,
+  itemName: string,
+  files: { cert: string; key: string; ca?: string },
+): Promise<FirstVersion> {
   const item = inventory.items.get(itemName);
   if (!item) throw new UsageError(`no item named "${itemName}" in inventory ${inventory.name}`);
-  if (item.kind !== 'certificate' || item.perReplica) throw new UsageError(`${itemName}: --files imports into a certificate with one Secret (not ${item.kind === 'certificate' ? 'a per-replica one' : `an ${item.kind}`})`);
+  if (item.kind !== 'certificate' || item.perReplica)
+    throw new UsageError(
+      `${itemName}: --files imports into a certificate with one Secret (not ${item.kind === 'certificate' ? 'a per-replica one' : `an ${item.kind}`})`,
+    );
   const unit = defined(unitsOf(inventory, item)[0]);
-  const asSecret: ObservedSecret = { name: unit.secretName ?? itemName, namespace: item.secret?.namespace ?? '', type: 'kubernetes.io/tls', labels: {}, annotations: {}, data: { 'tls.crt': files.cert, 'tls.key': files.key, ...(files.ca && { 'ca.crt': files.ca }) } };
+  const asSecret: ObservedSecret = {
+    name: unit.secretName ?? itemName,
+    namespace: item.secret?.namespace ?? '',
+    type: 'kubernetes.io/tls',
+    labels: {},
+    annotations: {},
+    data: { 'tls.crt': files.cert, 'tls.key': files.key, ...(files.ca && { 'ca.crt': files.ca }) },
+  };
   const material = adoptableMaterial(unit, asSecret, deps.clock.now(), specHashOf(unit));
   if (typeof material === 'string') throw new UsageError(`${itemName}: the files cannot be imported: ${material}`);
   return storeFirst(deps, inventory, itemName, material);

@@ -5,7 +5,11 @@ export interface CmCertificate {
   readonly namespace: string;
   readonly name: string;
   readonly secretName: string;
-  readonly issuerRef: { readonly name: string; /** Issuer, ClusterIssuer, or an external issuer's kind. */ readonly kind: string; readonly group?: string };
+  readonly issuerRef: {
+    readonly name: string;
+    /** Issuer, ClusterIssuer, or an external issuer's kind. */ readonly kind: string;
+    readonly group?: string;
+  };
   readonly isCA: boolean;
   readonly commonName?: string;
   readonly dnsNames: readonly string[];
@@ -35,7 +39,9 @@ export interface CmIssuer {
 export interface ImportSource {
   readonly cluster: string;
   /** cert-manager's objects; `installed: false` when its CRDs are not in the cluster. */
-  certManager(namespaces: readonly string[] | undefined): Promise<{ readonly installed: boolean; readonly certificates: readonly CmCertificate[]; readonly issuers: readonly CmIssuer[] }>;
+  certManager(
+    namespaces: readonly string[] | undefined,
+  ): Promise<{ readonly installed: boolean; readonly certificates: readonly CmCertificate[]; readonly issuers: readonly CmIssuer[] }>;
   /** Secrets of type kubernetes.io/tls, in the given namespaces or all. */
   tlsSecrets(namespaces: readonly string[] | undefined): Promise<ObservedSecret[]>;
   getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined>;

@@ -13,7 +13,10 @@ export const SIGN_RETRY = { attempts: 4, firstDelayMs: 500, factor: 3 } as const
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
 
 function signersOf(signers: CertificateSigners | undefined, authority: Authority): CertificateSigners {
-  if (!signers) throw new RekeyError(`authority "${authority.name}" is external, and this runtime has no signer for it`, { context: { item: authority.name } });
+  if (!signers)
+    throw new RekeyError(`authority "${authority.name}" is external, and this runtime has no signer for it`, {
+      context: { item: authority.name },
+    });
   return signers;
 }
 
@@ -21,14 +24,19 @@ function signersOf(signers: CertificateSigners | undefined, authority: Authority
  * Runs a CA call, trying a transient failure again with exponential backoff; other failures (denied, invalid
  * request) fail at once. The last transient failure is thrown as it is, so the step machine can retry the step later.
  */
-export async function withBackoff<T>(what: string, run: () => Promise<T>, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<T> {
+export async function withBackoff<T>(
+  what: string,
+  run: () => Promise<T>,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
   let delay: number = SIGN_RETRY.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (e) {
       if (!(e instanceof TransientError) || attempt >= SIGN_RETRY.attempts) {
-        if (e instanceof TransientError) throw new TransientError(`${what}: ${e.message} (tried ${attempt} times)`, { cause: e, context: e.context });
+        if (e instanceof TransientError)
+          throw new TransientError(`${what}: ${e.message} (tried ${attempt} times)`, { cause: e, context: e.context });
         throw e;
       }
       await sleep(delay);
@@ -41,13 +49,18 @@ export async function withBackoff<T>(what: string, run: () => Promise<T>, sleep:
  * The version of an external authority: its CA certificate (the top intermediate, or the root) without a key, and
  * the CA's roots as the trust bundle. Fetched, never issued; a different chain is a new version.
  */
-export async function externalAuthorityMaterial(signers: CertificateSigners | undefined, authority: Authority, specHash: string): Promise<CertificateMaterial> {
+export async function externalAuthorityMaterial(
+  signers: CertificateSigners | undefined,
+  authority: Authority,
+  specHash: string,
+): Promise<CertificateMaterial> {
   const signer = await signersOf(signers, authority).forAuthority(authority);
   const trust = await withBackoff(`authority "${authority.name}": reading the CA's certificates`, () => signer.trust());
   const intermediates = splitPemChain(trust.intermediates);
   const roots = splitPemChain(trust.roots);
   const top = intermediates[0] ?? roots[0];
-  if (!top) throw new IntegrityError(`authority "${authority.name}": the CA returned no certificate`, { context: { item: authority.name } });
+  if (!top)
+    throw new IntegrityError(`authority "${authority.name}": the CA returned no certificate`, { context: { item: authority.name } });
   const cert = new X509Certificate(top);
   return {
     type: 'certificate',
@@ -90,7 +103,10 @@ export async function externalLeafMaterial(
     signer.sign({ csrPem, dnsNames: unit.dnsNames, validityMs: item.validityMs, idempotencyKey }),
   );
   const [leafPem, ...rest] = splitPemChain(signed.cert + signed.chain);
-  if (!leafPem) throw new IntegrityError(`${unit.key}: external authority "${authority.name}" returned no certificate`, { context: { item: unit.key } });
+  if (!leafPem)
+    throw new IntegrityError(`${unit.key}: external authority "${authority.name}" returned no certificate`, {
+      context: { item: unit.key },
+    });
   const leaf = new X509Certificate(leafPem);
   const intermediates = rest.filter((c) => !isSelfSigned(c) && fingerprintOf(c) !== fingerprintOf(leafPem));
   const returnedRoots = rest.filter((c) => isSelfSigned(c));

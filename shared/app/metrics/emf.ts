@@ -9,7 +9,8 @@ const MAX_DIMENSIONS = 30;
 type Sample = { readonly value: number; readonly labels: Readonly<Record<string, string | number>>; readonly metricName?: string };
 type MetricJson = { readonly name: string; readonly type: string; readonly values: readonly Sample[] };
 
-const unitOf = (name: string): string => (name.endsWith('_seconds') ? 'Seconds' : name.endsWith('_total') || name.endsWith('_count') ? 'Count' : 'None');
+const unitOf = (name: string): string =>
+  name.endsWith('_seconds') ? 'Seconds' : name.endsWith('_total') || name.endsWith('_count') ? 'Count' : 'None';
 
 /**
  * The registry's samples as CloudWatch embedded metric format lines (one JSON object per sample, labels as
@@ -26,7 +27,10 @@ export async function emfLines(registry: Registry, at: Date = new Date()): Promi
       const dimensions = Object.keys(labels).slice(0, MAX_DIMENSIONS);
       lines.push(
         JSON.stringify({
-          _aws: { Timestamp: at.getTime(), CloudWatchMetrics: [{ Namespace: EMF_NAMESPACE, Dimensions: [dimensions], Metrics: [{ Name: name, Unit: unitOf(name) }] }] },
+          _aws: {
+            Timestamp: at.getTime(),
+            CloudWatchMetrics: [{ Namespace: EMF_NAMESPACE, Dimensions: [dimensions], Metrics: [{ Name: name, Unit: unitOf(name) }] }],
+          },
           ...labels,
           [name]: sample.value,
         }),

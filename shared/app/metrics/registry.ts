@@ -37,7 +37,10 @@ export class RekeyMetrics {
       async collect() {
         this.reset();
         for (const { row, item } of await readExpiry()) {
-          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind, version: row.version ?? '' }, Date.parse(defined(row.notAfter)) / 1000);
+          this.set(
+            { inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind, version: row.version ?? '' },
+            Date.parse(defined(row.notAfter)) / 1000,
+          );
         }
       },
     });
@@ -50,11 +53,19 @@ export class RekeyMetrics {
         this.reset();
         for (const { row, item } of await readExpiry()) {
           const before = item && item.kind !== 'credential' ? item.renewBeforeMs : 0;
-          this.set({ inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind }, (Date.parse(defined(row.notAfter)) - before) / 1000);
+          this.set(
+            { inventory: inventory.name, item: item?.name ?? row.name, unit: row.name, kind: row.kind },
+            (Date.parse(defined(row.notAfter)) - before) / 1000,
+          );
         }
       },
     });
-    this.rotations = new Counter({ name: 'rekey_rotations_total', help: 'Finished rotations by kind and outcome', labelNames: ['kind', 'outcome'], registers });
+    this.rotations = new Counter({
+      name: 'rekey_rotations_total',
+      help: 'Finished rotations by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'rekey_rotation_duration_seconds',
       help: 'Time from RotationStarted to the rotation finishing',
@@ -62,7 +73,12 @@ export class RekeyMetrics {
       buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers,
     });
-    this.restarts = new Counter({ name: 'rekey_restarts_total', help: 'Consumer restarts per cluster by outcome', labelNames: ['outcome'], registers });
+    this.restarts = new Counter({
+      name: 'rekey_restarts_total',
+      help: 'Consumer restarts per cluster by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.retries = new Counter({ name: 'rekey_step_retries_total', help: 'Rotation steps that failed and were queued again', registers });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'rekey_process_' });
   }

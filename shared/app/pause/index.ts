@@ -10,7 +10,8 @@ export interface PauseResult {
 }
 
 /** The clusters a credential's owner lives in: those of its Secret, else every cluster of the inventory. */
-const clustersOf = (inventory: Inventory, credential: Credential): readonly string[] => credential.secret?.clusters ?? inventory.clusters.map((c) => c.name);
+const clustersOf = (inventory: Inventory, credential: Credential): readonly string[] =>
+  credential.secret?.clusters ?? inventory.clusters.map((c) => c.name);
 
 async function patchOwner(deps: Deps, inventory: Inventory, credential: Credential, which: 'patch' | 'resume'): Promise<PauseResult> {
   const pause = credential.pause;
@@ -31,14 +32,22 @@ async function patchOwner(deps: Deps, inventory: Inventory, credential: Credenti
     } catch (e) {
       const verb = which === 'patch' ? 'pause' : 'resume';
       const target = `${object.kind} ${namespace ? `${namespace}/` : ''}${object.name}`;
-      throw new RekeyError(`could not ${verb} ${target} on cluster ${cluster} for ${credential.name}: ${e instanceof Error ? e.message : String(e)}`, {
-        cause: e,
-        context: { item: credential.name, cluster },
-        retryable: e instanceof RekeyError && e.retryable,
-      });
+      throw new RekeyError(
+        `could not ${verb} ${target} on cluster ${cluster} for ${credential.name}: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          cause: e,
+          context: { item: credential.name, cluster },
+          retryable: e instanceof RekeyError && e.retryable,
+        },
+      );
     }
     patched.push(cluster);
-    deps.log.info(`${which === 'patch' ? 'paused' : 'resumed'} owner`, { item: credential.name, cluster, kind: object.kind, name: object.name });
+    deps.log.info(`${which === 'patch' ? 'paused' : 'resumed'} owner`, {
+      item: credential.name,
+      cluster,
+      kind: object.kind,
+      name: object.name,
+    });
   }
   return { patched, unreachable };
 }

@@ -71,7 +71,10 @@ function altNames(x: X509Certificate): { dnsNames: string[]; ipAddresses: string
 
 function keyDescription(x: X509Certificate): string {
   const key = x.publicKey;
-  return keyTypeOf(key) ?? `${key.asymmetricKeyType ?? 'unknown'}${key.asymmetricKeyDetails?.modulusLength ? `-${key.asymmetricKeyDetails.modulusLength}` : ''}${key.asymmetricKeyDetails?.namedCurve ? `-${key.asymmetricKeyDetails.namedCurve}` : ''}`;
+  return (
+    keyTypeOf(key) ??
+    `${key.asymmetricKeyType ?? 'unknown'}${key.asymmetricKeyDetails?.modulusLength ? `-${key.asymmetricKeyDetails.modulusLength}` : ''}${key.asymmetricKeyDetails?.namedCurve ? `-${key.asymmetricKeyDetails.namedCurve}` : ''}`
+  );
 }
 
 /** Decodes one X.509 certificate (DER or X509Certificate). */
@@ -87,7 +90,7 @@ export function certificateFacts(cert: Buffer | X509Certificate): CertificateFac
     serial: x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
     fingerprint: hexFingerprint(x),
     isCA: x.ca,
-    extKeyUsage: (ekuOf(x)).map((o) => EKU_NAMES[o] ?? o),
+    extKeyUsage: ekuOf(x).map((o) => EKU_NAMES[o] ?? o),
     selfSigned: x.issuer === x.subject && x.verify(x.publicKey),
   };
 }
@@ -132,10 +135,18 @@ export function chainFacts(leafPem: string, chainPem: string, bundlePem: string)
       const trusted = roots.some((r) => r.fingerprint256 === current.fingerprint256);
       return { links, end: trusted ? ChainEnd.TrustedRoot : ChainEnd.UntrustedRoot, endsAt: oneLine(current.subject) };
     }
-    const parent = [...intermediates, ...roots].find((c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey));
+    const parent = [...intermediates, ...roots].find(
+      (c) => !seen.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey),
+    );
     if (!parent) return { links, end: ChainEnd.Incomplete, endsAt: oneLine(current.issuer) };
     seen.add(parent.fingerprint256);
-    links.push({ subject: oneLine(parent.subject), issuer: oneLine(parent.issuer), notAfter: new Date(parent.validTo).toISOString(), fingerprint: hexFingerprint(parent), isCA: parent.ca });
+    links.push({
+      subject: oneLine(parent.subject),
+      issuer: oneLine(parent.issuer),
+      notAfter: new Date(parent.validTo).toISOString(),
+      fingerprint: hexFingerprint(parent),
+      isCA: parent.ca,
+    });
     current = parent;
   }
 }

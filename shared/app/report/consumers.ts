@@ -23,7 +23,12 @@ export function consumerLabel(item: Item): string[] {
   return item.consumers.map(consumerText);
 }
 
-async function listedIds(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
+async function listedIds(
+  control: WorkloadControl,
+  item: Item,
+  cluster: string,
+  cache: Map<string, Promise<string[]>>,
+): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const consumer of consumersIn(item, cluster)) {
     const t = targetOf(consumer, defined(item.secret).namespace);
@@ -64,7 +69,15 @@ export async function findConsumers(deps: Deps, inventory: Inventory, items: rea
         const id = workloadId(use.workload);
         if (!item || seen.has(`${use.secret}\0${id}`)) continue;
         seen.add(`${use.secret}\0${id}`);
-        found.push({ cluster, namespace, secret: use.secret, item: item.name, workload: id, via: use.via, listed: (await listedIds(control, item, cluster, selectors)).has(id) });
+        found.push({
+          cluster,
+          namespace,
+          secret: use.secret,
+          item: item.name,
+          workload: id,
+          via: use.via,
+          listed: (await listedIds(control, item, cluster, selectors)).has(id),
+        });
       }
     }
   }

@@ -28,7 +28,12 @@ function describeUnit(unit: Unit, current: CurrentVersion | undefined, now: Date
   const m = current?.material;
   let dates: { notBefore?: string; notAfter?: string; renewAt?: string; adopted?: boolean } = {};
   if (m?.type === 'certificate' && item.kind !== 'credential') {
-    dates = { notBefore: m.notBefore, notAfter: m.notAfter, renewAt: new Date(Date.parse(m.notAfter) - item.renewBeforeMs).toISOString(), ...(m.adopted && { adopted: true }) };
+    dates = {
+      notBefore: m.notBefore,
+      notAfter: m.notAfter,
+      renewAt: new Date(Date.parse(m.notAfter) - item.renewBeforeMs).toISOString(),
+      ...(m.adopted && { adopted: true }),
+    };
   } else if (m && m.type !== 'certificate' && item.kind === 'credential') {
     dates = { notBefore: m.createdAt, renewAt: new Date(Date.parse(m.createdAt) + item.rotateEveryMs).toISOString() };
   }
@@ -46,7 +51,8 @@ function describeUnit(unit: Unit, current: CurrentVersion | undefined, now: Date
     urgency: urgencyOf(now, dates.notAfter, dates.renewAt),
     ...(current && { version: current.versionId }),
     ...(running && { rotating: { id: running.id, step: running.step } }),
-    ...(item.secret && unit.secretName && { secret: { namespace: item.secret.namespace, name: unit.secretName, clusters: item.secret.clusters } }),
+    ...(item.secret &&
+      unit.secretName && { secret: { namespace: item.secret.namespace, name: unit.secretName, clusters: item.secret.clusters } }),
     ...(item.files && { files: `${item.files.dir}/${item.files.cert}` }),
     consumers: consumerLabel(item),
   };
@@ -67,13 +73,19 @@ export async function gatherReport(deps: Deps, inventory: Inventory): Promise<Re
   const now = deps.clock.now();
   const reader = new MaterialReader(deps.store, inventory);
   const units = allUnits(inventory);
-  const records = (await Promise.all(Object.values(RotationStatus).map((s) => deps.journal.listByStatus(s)))).flat().filter((r) => r.inventory === inventory.name);
+  const records = (await Promise.all(Object.values(RotationStatus).map((s) => deps.journal.listByStatus(s))))
+    .flat()
+    .filter((r) => r.inventory === inventory.name);
   const running = new Map(records.filter((r) => r.status === RotationStatus.Running).map((r) => [r.item, r]));
   const currents = await mapLimit(units, READ_CONCURRENCY, (u) => reader.current(u.storeName));
   const currentVersions = new Map<string, CurrentRef>();
   units.forEach((u, i) => {
     const c = currents[i];
-    if (c) currentVersions.set(u.storeName, { versionId: c.versionId, ...(c.material.type === 'certificate' && { fingerprint: c.material.fingerprint }) });
+    if (c)
+      currentVersions.set(u.storeName, {
+        versionId: c.versionId,
+        ...(c.material.type === 'certificate' && { fingerprint: c.material.fingerprint }),
+      });
   });
   const reportUnits = units.map((u, i) => describeUnit(u, currents[i], now, running.get(u.item.name)));
 
@@ -85,7 +97,10 @@ export async function gatherReport(deps: Deps, inventory: Inventory): Promise<Re
   const byNewest = (a: RotationRecord, b: RotationRecord) => b.startedAt.localeCompare(a.startedAt);
   const rotations = [
     ...records.filter((r) => r.status === RotationStatus.Running).sort(byNewest),
-    ...records.filter((r) => r.status !== RotationStatus.Running).sort(byNewest).slice(0, RECENT_ROTATIONS),
+    ...records
+      .filter((r) => r.status !== RotationStatus.Running)
+      .sort(byNewest)
+      .slice(0, RECENT_ROTATIONS),
   ].map(reportRotation);
 
   // Most urgent first, then soonest expiry, so every list the page shows starts with what needs attention.

@@ -6,7 +6,8 @@ const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', 
 export const esc = (value: string | number | undefined): string => String(value ?? '').replace(/[&<>"']/g, (c) => defined(ENTITIES[c]));
 
 /** Joins pieces, dropping false/undefined, so sections read as lists of parts. */
-export const join = (parts: readonly (string | false | undefined)[]): string => parts.filter((p): p is string => typeof p === 'string').join('');
+export const join = (parts: readonly (string | false | undefined)[]): string =>
+  parts.filter((p): p is string => typeof p === 'string').join('');
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

@@ -52,7 +52,8 @@ function stateOf(seen: Seen | undefined, current: CurrentRef | undefined): { sta
   const version = observed.annotations[Annotation.Version];
   if (observed.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
     // Adopted in place: rekey stored what the Secret holds and left the Secret as it was.
-    if (current?.fingerprint && seen.leafFingerprint === current.fingerprint) return { state: PlacementState.Current, version: current.versionId };
+    if (current?.fingerprint && seen.leafFingerprint === current.fingerprint)
+      return { state: PlacementState.Current, version: current.versionId };
     return { state: PlacementState.Unmanaged, ...(version && { version }) };
   }
   const currentVersion = current?.versionId;
@@ -64,7 +65,12 @@ function stateOf(seen: Seen | undefined, current: CurrentRef | undefined): { sta
  * namespace per cluster). Clusters this runtime cannot reach are `not-checked`; a failed read is `unreachable`.
  * Only metadata is kept: Secret data is dropped as soon as it is read.
  */
-export async function observePlacements(deps: Deps, _inventory: Inventory, units: readonly Unit[], currentVersions: ReadonlyMap<string, CurrentRef>): Promise<Placement[]> {
+export async function observePlacements(
+  deps: Deps,
+  _inventory: Inventory,
+  units: readonly Unit[],
+  currentVersions: ReadonlyMap<string, CurrentRef>,
+): Promise<Placement[]> {
   const lists = new Map<string, Promise<Map<string, Seen> | Error | undefined>>();
   const listOf = (cluster: string, namespace: string) => {
     const key = `${cluster}\0${namespace}`;

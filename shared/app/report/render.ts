@@ -21,10 +21,13 @@ const URGENCY_TEXT: Readonly<Record<Urgency, string>> = {
 
 function badge(u: ReportUnit): string {
   const text =
-    u.urgency === Urgency.NotIssued ? 'not issued'
-    : u.daysLeft === undefined ? u.urgency
-    : u.daysLeft < 0 ? `expired ${-u.daysLeft} d ago`
-    : `${u.daysLeft} d left`;
+    u.urgency === Urgency.NotIssued
+      ? 'not issued'
+      : u.daysLeft === undefined
+        ? u.urgency
+        : u.daysLeft < 0
+          ? `expired ${-u.daysLeft} d ago`
+          : `${u.daysLeft} d left`;
   return `<span class="badge u-${u.urgency}">${esc(text)}</span>`;
 }
 
@@ -33,7 +36,10 @@ function groupedTable(head: string, rows: readonly string[], caption: string): s
   const table = (part: readonly string[]) => `<table><thead><tr>${head}</tr></thead><tbody>${part.join('')}</tbody></table>`;
   if (rows.length <= GROUP_ROWS) return table(rows);
   return chunks(rows, GROUP_ROWS)
-    .map((part, i) => `<details${i === 0 ? ' open' : ''}><summary>${esc(caption)} ${i * GROUP_ROWS + 1}–${i * GROUP_ROWS + part.length}</summary>${table(part)}</details>`)
+    .map(
+      (part, i) =>
+        `<details${i === 0 ? ' open' : ''}><summary>${esc(caption)} ${i * GROUP_ROWS + 1}–${i * GROUP_ROWS + part.length}</summary>${table(part)}</details>`,
+    )
     .join('');
 }
 
@@ -90,7 +96,8 @@ function unitRow(u: ReportUnit): string {
 
 function timeline(d: ReportData): string {
   const now = new Date(d.generatedAt);
-  const head = '<th scope="col">Unit</th><th scope="col">Kind</th><th scope="col">Signed by</th><th scope="col">Key</th><th scope="col">Not after (UTC)</th><th scope="col" class="num">Left</th><th scope="col">Renewal window opens</th><th scope="col">Rotation</th>';
+  const head =
+    '<th scope="col">Unit</th><th scope="col">Kind</th><th scope="col">Signed by</th><th scope="col">Key</th><th scope="col">Not after (UTC)</th><th scope="col" class="num">Left</th><th scope="col">Renewal window opens</th><th scope="col">Rotation</th>';
   const groups = URGENCY_ORDER.map((urgency) => {
     const units = d.units.filter((u) => u.urgency === urgency);
     if (!units.length) return '';
@@ -106,7 +113,12 @@ function timeline(d: ReportData): string {
 }
 
 function consumerCell(found: readonly FoundConsumer[]): string {
-  return found.map((f) => `<div><code>${esc(f.cluster)}: ${esc(f.workload)}</code> <span class="muted">(${esc(f.via)})</span>${f.listed ? '' : ' <span class="tag warn">not listed</span>'}</div>`).join('');
+  return found
+    .map(
+      (f) =>
+        `<div><code>${esc(f.cluster)}: ${esc(f.workload)}</code> <span class="muted">(${esc(f.via)})</span>${f.listed ? '' : ' <span class="tag warn">not listed</span>'}</div>`,
+    )
+    .join('');
 }
 
 function whoUsesWhat(d: ReportData): string {
@@ -137,28 +149,44 @@ function whoUsesWhat(d: ReportData): string {
     const key = `${secret.namespace}/${secret.name}`;
     const copies = placements.get(key);
     const clusters = copies
-      ? copies.map((p) => `<div>${esc(p.cluster)} <span class="tag${p.state === PlacementState.Current ? '' : ' warn'}">${esc(p.state)}</span></div>`).join('')
+      ? copies
+          .map(
+            (p) =>
+              `<div>${esc(p.cluster)} <span class="tag${p.state === PlacementState.Current ? '' : ' warn'}">${esc(p.state)}</span></div>`,
+          )
+          .join('')
       : esc(defined(u.secret).clusters.join(', '));
     return `<tr><td><code>${esc(defined(u.secret).name)}</code></td><td>${esc(u.key)}</td><td>${clusters}</td><td>${esc(u.consumers.join(', ')) || '<span class="muted">none</span>'}</td>${d.checked.workloads ? `<td>${consumerCell(found.get(key) ?? [])}</td>` : ''}</tr>`;
   };
   const namespaces = [...byNamespace.entries()].sort(([a], [b]) => a.localeCompare(b));
   const files = d.units.filter((u) => u.files);
   return join([
-    !d.checked.secrets && '<p class="muted">No cluster was read: copies and found consumers show when the report is made with <code>--out</code> or <code>--kubeconfig</code>.</p>',
-    d.checked.secrets && !d.checked.workloads && '<p class="muted">Secrets were read from manifests; workloads using them show with <code>--kubeconfig</code>.</p>',
-    ...namespaces.map(([ns, units]) => `<details class="group"${units.length <= 50 ? ' open' : ''}><summary>namespace <strong>${esc(ns)}</strong>: ${units.length} Secret${units.length === 1 ? '' : 's'}</summary>${groupedTable(head, units.sort((a, b) => defined(a.secret).name.localeCompare(defined(b.secret).name)).map(row), 'Secrets')}</details>`),
+    !d.checked.secrets &&
+      '<p class="muted">No cluster was read: copies and found consumers show when the report is made with <code>--out</code> or <code>--kubeconfig</code>.</p>',
+    d.checked.secrets &&
+      !d.checked.workloads &&
+      '<p class="muted">Secrets were read from manifests; workloads using them show with <code>--kubeconfig</code>.</p>',
+    ...namespaces.map(
+      ([ns, units]) =>
+        `<details class="group"${units.length <= 50 ? ' open' : ''}><summary>namespace <strong>${esc(ns)}</strong>: ${units.length} Secret${units.length === 1 ? '' : 's'}</summary>${groupedTable(head, units.sort((a, b) => defined(a.secret).name.localeCompare(defined(b.secret).name)).map(row), 'Secrets')}</details>`,
+    ),
     files.length > 0 && `<h3>Host files</h3><ul>${files.map((u) => `<li>${esc(u.key)}: <code>${esc(u.files)}</code></li>`).join('')}</ul>`,
   ]);
 }
 
 function rotationBlock(r: ReportRotation, open: boolean): string {
   const steps = r.steps
-    .map((s) => `<tr><td>${esc(s.step)}</td><td>${esc(s.status)}</td><td>${esc(shortTime(s.at))}</td><td class="num">${esc(formatDuration(s.durationMs))}</td><td class="num">${s.attempt}</td></tr>`)
+    .map(
+      (s) =>
+        `<tr><td>${esc(s.step)}</td><td>${esc(s.status)}</td><td>${esc(shortTime(s.at))}</td><td class="num">${esc(formatDuration(s.durationMs))}</td><td class="num">${s.attempt}</td></tr>`,
+    )
     .join('');
   const restarts = Object.entries(r.restarts);
   return `<details class="group" data-rotation="${esc(r.id)}"${open ? ' open' : ''}><summary><strong>${esc(r.item)}</strong> <span class="tag${r.status === 'completed' ? '' : ' warn'}">${esc(r.status)}</span> ${esc(r.trigger)}: ${esc(r.reason)} · started ${esc(shortTime(r.startedAt))} · ${esc(formatDuration(r.durationMs))}${r.status === 'running' ? ` · at ${esc(r.step)}` : ''}</summary>
 <table><thead><tr><th scope="col">Step</th><th scope="col">Outcome</th><th scope="col">At (UTC)</th><th scope="col" class="num">Took</th><th scope="col" class="num">Attempt</th></tr></thead><tbody>${steps}</tbody></table>${
-    restarts.length ? `<p>Restarts: ${restarts.map(([c, v]) => `${esc(c)} ${esc(v.state)}${v.workloads?.length ? ` (${esc(v.workloads.join(', '))})` : ''}`).join('; ')}</p>` : ''
+    restarts.length
+      ? `<p>Restarts: ${restarts.map(([c, v]) => `${esc(c)} ${esc(v.state)}${v.workloads?.length ? ` (${esc(v.workloads.join(', '))})` : ''}`).join('; ')}</p>`
+      : ''
   }${r.error ? `<p><span class="tag warn">error</span> ${esc(r.error)}</p>` : ''}<p class="muted">rotation <code>${esc(r.id)}</code></p></details>`;
 }
 
@@ -178,21 +206,35 @@ function driftRows(d: ReportData): DriftRow[] {
   for (const p of d.placements) {
     if (p.state === PlacementState.Current || p.state === PlacementState.NotChecked) continue;
     const detail =
-      p.state === PlacementState.Stale ? `holds version ${p.version ?? '(none)'}, not the current one`
-      : p.state === PlacementState.Missing ? 'the Secret does not exist'
-      : p.state === PlacementState.Unmanaged ? 'a Secret rekey does not manage has this name'
-      : `could not be read: ${p.error ?? ''}`;
+      p.state === PlacementState.Stale
+        ? `holds version ${p.version ?? '(none)'}, not the current one`
+        : p.state === PlacementState.Missing
+          ? 'the Secret does not exist'
+          : p.state === PlacementState.Unmanaged
+            ? 'a Secret rekey does not manage has this name'
+            : `could not be read: ${p.error ?? ''}`;
     rows.push({ what: p.unit, where: `${p.cluster}/${p.namespace}/${p.secret}`, detail: `${p.state}: ${detail}` });
   }
-  for (const f of d.foundConsumers) if (!f.listed) rows.push({ what: f.item, where: `${f.cluster}/${f.workload}`, detail: `uses ${f.secret} (${f.via}) but is not a listed consumer: it would miss restarts` });
+  for (const f of d.foundConsumers)
+    if (!f.listed)
+      rows.push({
+        what: f.item,
+        where: `${f.cluster}/${f.workload}`,
+        detail: `uses ${f.secret} (${f.via}) but is not a listed consumer: it would miss restarts`,
+      });
   return rows;
 }
 
 function drift(d: ReportData): string {
   if (!d.checked.secrets) return '<p class="muted">Not checked: no cluster was read.</p>';
   const rows = driftRows(d);
-  if (!rows.length) return '<p id="no-drift">No drift: every copy holds the current version and every workload using a Secret is listed.</p>';
-  return groupedTable('<th scope="col">Unit</th><th scope="col">Where</th><th scope="col">What</th>', rows.map((r) => `<tr><td>${esc(r.what)}</td><td><code>${esc(r.where)}</code></td><td>${esc(r.detail)}</td></tr>`), 'findings');
+  if (!rows.length)
+    return '<p id="no-drift">No drift: every copy holds the current version and every workload using a Secret is listed.</p>';
+  return groupedTable(
+    '<th scope="col">Unit</th><th scope="col">Where</th><th scope="col">What</th>',
+    rows.map((r) => `<tr><td>${esc(r.what)}</td><td><code>${esc(r.where)}</code></td><td>${esc(r.detail)}</td></tr>`),
+    'findings',
+  );
 }
 
 const SECTIONS = [

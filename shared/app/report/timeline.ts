@@ -23,7 +23,13 @@ const endOf = (u: ReportUnit): number | undefined => (u.notAfter ? Date.parse(u.
  * what runs beyond a year. Readable for any number of units: its size does not grow with them.
  */
 export function expiryHistogram(units: readonly ReportUnit[], now: Date): string {
-  const buckets: Record<Urgency, number>[] = Array.from({ length: WEEKS + 2 }, () => ({ expired: 0, due: 0, soon: 0, ok: 0, 'not-issued': 0 }));
+  const buckets: Record<Urgency, number>[] = Array.from({ length: WEEKS + 2 }, () => ({
+    expired: 0,
+    due: 0,
+    soon: 0,
+    ok: 0,
+    'not-issued': 0,
+  }));
   for (const u of units) {
     const end = endOf(u);
     if (end === undefined) continue;
@@ -47,7 +53,9 @@ export function expiryHistogram(units: readonly ReportUnit[], now: Date): string
       const h = (n / max) * plotH;
       y -= h;
       const label = i === 0 ? 'expired' : i === WEEKS + 1 ? 'beyond a year' : `week ${i}`;
-      bars.push(`<rect x="${(left + i * bw + 1).toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${FILL[urgency]}"><title>${esc(label)}: ${n} ${urgency}</title></rect>`);
+      bars.push(
+        `<rect x="${(left + i * bw + 1).toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${FILL[urgency]}"><title>${esc(label)}: ${n} ${urgency}</title></rect>`,
+      );
     }
   });
   const ticks = [0, 4, 13, 26, 39, 52].map((w) => {
@@ -71,7 +79,10 @@ export function urgentBars(units: readonly ReportUnit[], now: Date): string {
   const shown = units.filter((u) => u.notAfter && u.notBefore).slice(0, TIMELINE_BARS);
   if (!shown.length) return '<p class="muted">No issued certificates yet.</p>';
   const from = Math.min(now.getTime() - 30 * DAY_MS, ...shown.map((u) => Date.parse(defined(u.notBefore))));
-  const to = Math.max(now.getTime() + 30 * DAY_MS, ...shown.map((u) => Math.min(Date.parse(defined(u.notAfter)), now.getTime() + 730 * DAY_MS)));
+  const to = Math.max(
+    now.getTime() + 30 * DAY_MS,
+    ...shown.map((u) => Math.min(Date.parse(defined(u.notAfter)), now.getTime() + 730 * DAY_MS)),
+  );
   const W = 1160;
   const labelW = 260;
   const rowH = 20;

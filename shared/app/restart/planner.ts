@@ -105,22 +105,36 @@ const restartItemsOf = (inventory: Inventory, record: RotationRecord): Item[] =>
     return item ? [item] : [];
   });
 
-async function planOfRecord(deps: Deps, inventory: Inventory, record: RotationRecord, known?: Readonly<Record<string, string>>): Promise<RestartPlan | undefined> {
+async function planOfRecord(
+  deps: Deps,
+  inventory: Inventory,
+  record: RotationRecord,
+  known?: Readonly<Record<string, string>>,
+): Promise<RestartPlan | undefined> {
   const items = restartItemsOf(inventory, record);
   if (items.length === 0) return undefined;
   if (record.kind === RotationKind.SigningKey) {
     // Verifiers before the new key signs, its consumers (signers) after; the step is part of the hash so both restart.
     const item = defined(items[0]);
-    const view = record.step === SigningKeyStep.AwaitVerifiers && item.kind === 'credential' ? { ...item, consumers: item.verifiers } : item;
-    return planRestarts({ changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }], syncedAt: syncedAt(deps, record) });
+    const view =
+      record.step === SigningKeyStep.AwaitVerifiers && item.kind === 'credential' ? { ...item, consumers: item.verifiers } : item;
+    return planRestarts({
+      changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }],
+      syncedAt: syncedAt(deps, record),
+    });
   }
   if (!record.authority) {
     const item = defined(items[0]);
-    return planRestarts({ changes: [{ item, versions: known ?? (await currentVersions(deps, inventory, item)) }], syncedAt: syncedAt(deps, record) });
+    return planRestarts({
+      changes: [{ item, versions: known ?? (await currentVersions(deps, inventory, item)) }],
+      syncedAt: syncedAt(deps, record),
+    });
   }
   // Each restart step of an authority rotation restarts for a new reason (bundle published, children re-issued,
   // old CA dropped): the step is part of the hash, so a workload restarted by the previous step restarts again.
-  const changes = await Promise.all(items.map(async (item) => ({ item, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } })));
+  const changes = await Promise.all(
+    items.map(async (item) => ({ item, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } })),
+  );
   return mergeByCluster(planRestarts({ changes, syncedAt: syncedAt(deps, record) }), record.item);
 }
 
@@ -138,7 +152,12 @@ export interface RestartRequests {
  * the caller knows them (a leaf rotation that has just promoted its own), else they are read from the store.
  * Undefined when the rotation restarts nothing.
  */
-export async function planRotationRestarts(deps: Deps, inventory: Inventory, record: RotationRecord, versions?: Readonly<Record<string, string>>): Promise<RestartRequests | undefined> {
+export async function planRotationRestarts(
+  deps: Deps,
+  inventory: Inventory,
+  record: RotationRecord,
+  versions?: Readonly<Record<string, string>>,
+): Promise<RestartRequests | undefined> {
   const plan = await planOfRecord(deps, inventory, record, versions);
   if (!plan) return undefined;
   const at = deps.clock.now().toISOString();
@@ -149,15 +168,22 @@ export async function planRotationRestarts(deps: Deps, inventory: Inventory, rec
   const restarts: Record<string, ClusterRestart> = {};
   if (plan.requests.length === 0) {
     const reason = plan.skipped.map((s) => s.reason).join('; ') || 'nothing to restart';
-    for (const c of new Set(items.flatMap((i) => i.secret?.clusters ?? []))) restarts[c] = { state: RestartState.Skipped, at, message: reason };
+    for (const c of new Set(items.flatMap((i) => i.secret?.clusters ?? [])))
+      restarts[c] = { state: RestartState.Skipped, at, message: reason };
   }
   for (const r of plan.requests) {
-    if (unreachable.includes(r.cluster)) restarts[r.cluster] = { state: RestartState.Failed, at, message: `cluster ${r.cluster} is not connected: cannot restart` };
-    else if (r.after.length) restarts[r.cluster] = { state: RestartState.Waiting, at, message: `waits for ${r.after.join(', ')}`, after: r.after };
+    if (unreachable.includes(r.cluster))
+      restarts[r.cluster] = { state: RestartState.Failed, at, message: `cluster ${r.cluster} is not connected: cannot restart` };
+    else if (r.after.length)
+      restarts[r.cluster] = { state: RestartState.Waiting, at, message: `waits for ${r.after.join(', ')}`, after: r.after };
     else restarts[r.cluster] = { state: RestartState.Requested, at, workloads: workloads.get(r.cluster) ?? [] };
   }
   const deadline = plan.requests.flatMap((r) => (r.deadline ? [r.deadline] : [])).sort()[0];
-  return { restarts, ...(deadline && { restartDeadline: deadline }), events: events.filter((e) => !record.restarts[e.detail.cluster as string]) };
+  return {
+    restarts,
+    ...(deadline && { restartDeadline: deadline }),
+    events: events.filter((e) => !record.restarts[e.detail.cluster as string]),
+  };
 }
 
 /**
@@ -181,7 +207,13 @@ export async function requestRestarts(deps: Deps, inventory: Inventory, record: 
  * Rolling restarts of a rotation: after `finished` is done, starts the clusters whose turn has come (every cluster
  * before them completed); when it failed, the clusters still waiting are skipped (rolling stops at a failure).
  */
-export async function continueRolling(deps: Deps, inventory: Inventory, record: RotationRecord, finished: string, failed: boolean): Promise<void> {
+export async function continueRolling(
+  deps: Deps,
+  inventory: Inventory,
+  record: RotationRecord,
+  finished: string,
+  failed: boolean,
+): Promise<void> {
   const waiting = Object.entries(record.restarts).filter(([c, r]) => c !== finished && r.state === RestartState.Waiting);
   if (waiting.length === 0) return;
   const at = deps.clock.now().toISOString();
@@ -189,7 +221,12 @@ export async function continueRolling(deps: Deps, inventory: Inventory, record: 
     await updateRecord(deps, record.id, (r) => {
       const restarts = { ...r.restarts };
       for (const [c] of waiting) {
-        if (restarts[c]?.state === RestartState.Waiting) restarts[c] = { state: RestartState.Skipped, at, message: `not started: restart failed in ${finished} (rolling stops at a failure)` };
+        if (restarts[c]?.state === RestartState.Waiting)
+          restarts[c] = {
+            state: RestartState.Skipped,
+            at,
+            message: `not started: restart failed in ${finished} (rolling stops at a failure)`,
+          };
       }
       return { ...r, restarts };
     });
@@ -234,5 +271,9 @@ export async function requestConsumerRestarts(
   const plan = planRestarts({ changes: [{ item: asked, versions }], syncedAt: deps.clock.now() });
   const { events, unreachable, workloads } = await requestEvents(deps, inventory, plan, plan.requests, undefined);
   await deps.events.publish(events);
-  return { requested: [...workloads].map(([cluster, ids]) => ({ cluster, workloads: ids })), unreachable, skipped: plan.skipped.map((s) => s.reason) };
+  return {
+    requested: [...workloads].map(([cluster, ids]) => ({ cluster, workloads: ids })),
+    unreachable,
+    skipped: plan.skipped.map((s) => s.reason),
+  };
 }

@@ -19,7 +19,12 @@ export interface UnlistedConsumer {
 }
 
 /** Workload ids the item lists in this cluster (selectors resolved once per scan). */
-async function listedIn(control: WorkloadControl, item: Item, cluster: string, cache: Map<string, Promise<string[]>>): Promise<Set<string>> {
+async function listedIn(
+  control: WorkloadControl,
+  item: Item,
+  cluster: string,
+  cache: Map<string, Promise<string[]>>,
+): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const consumer of consumersIn(item, cluster)) {
     const t = targetOf(consumer, defined(item.secret).namespace);
@@ -76,13 +81,17 @@ export async function findUnlistedConsumers(deps: Deps, inventory: Inventory): P
 /** DriftDetected events for unlisted consumers, for callers that report them (plan). */
 export function unlistedConsumerEvents(inventory: Inventory, unlisted: readonly UnlistedConsumer[], at: Date): RekeyEvent[] {
   return unlisted.map((u) =>
-    makeEvent(EventType.DriftDetected, { inventory: inventory.name, item: u.item, at: at.toISOString() }, {
-      kind: 'UnlistedConsumer',
-      cluster: u.cluster,
-      namespace: u.namespace,
-      secret: u.secret,
-      workload: u.workload,
-      via: u.via,
-    }),
+    makeEvent(
+      EventType.DriftDetected,
+      { inventory: inventory.name, item: u.item, at: at.toISOString() },
+      {
+        kind: 'UnlistedConsumer',
+        cluster: u.cluster,
+        namespace: u.namespace,
+        secret: u.secret,
+        workload: u.workload,
+        via: u.via,
+      },
+    ),
   );
 }

@@ -58,7 +58,8 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
         break;
       } catch (e) {
         if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'not found' };
-        if (!isRekeyError(e) || !e.retryable) return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
+        if (!isRekeyError(e) || !e.retryable)
+          return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
         last = e.message;
         await pause(delay, job.deadline, now, deps.signal);
         delay = nextDelay(delay);
@@ -73,7 +74,8 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
         last = status.message;
       } catch (e) {
         if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'deleted while rolling out' };
-        if (!isRekeyError(e) || !e.retryable) return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
+        if (!isRekeyError(e) || !e.retryable)
+          return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
         last = e.message;
       }
       await pause(delay, job.deadline, now, deps.signal);
@@ -95,9 +97,21 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
  * worker that records the last open cluster's outcome, naming the attempt it has just read back.
  */
 async function wakeRestartStep(deps: Deps, record: RotationRecord): Promise<void> {
-  if (!deps.restartOutcomesWake || record.status !== RotationStatus.Running || record.kind !== RotationKind.Leaf || record.step !== LeafStep.Restart) return;
+  if (
+    !deps.restartOutcomesWake ||
+    record.status !== RotationStatus.Running ||
+    record.kind !== RotationKind.Leaf ||
+    record.step !== LeafStep.Restart
+  )
+    return;
   if (Object.values(record.restarts).some(isOpenRestart)) return;
-  await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt });
+  await deps.queue.enqueue({
+    rotationId: record.id,
+    inventory: record.inventory,
+    item: record.item,
+    step: record.step,
+    attempt: record.attempt,
+  });
 }
 
 const listOf = (outcomes: readonly Outcome[], result: WorkloadResult) => outcomes.filter((o) => o.result === result).map((o) => o.id);
@@ -119,7 +133,11 @@ function summary(outcomes: readonly Outcome[]): string {
  * rollout until the deadline, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
  * or RestartFailed. Failures are recorded and emitted, not thrown: the rotation step reads them from the journal.
  */
-export async function runRestartRequest(deps: Deps, inventory: Inventory, d: EventDetail<typeof EventType.RestartRequested>): Promise<void> {
+export async function runRestartRequest(
+  deps: Deps,
+  inventory: Inventory,
+  d: EventDetail<typeof EventType.RestartRequested>,
+): Promise<void> {
   const { workloads, versionsHash: hash, cluster } = d;
   if (hash === undefined) return; // a request for humans (manifests only)
   const started = deps.clock.now();
@@ -179,7 +197,9 @@ export async function runRestartRequest(deps: Deps, inventory: Inventory, d: Eve
     await deps.events.publish([makeEvent(EventType.RestartCompleted, base, fields)]);
   } else {
     deps.log.error('restart failed', { cluster, item: d.item, message });
-    await deps.events.publish([makeEvent(EventType.RestartFailed, base, { ...fields, failed: failedOnes.map((o) => o.id), reason: message })]);
+    await deps.events.publish([
+      makeEvent(EventType.RestartFailed, base, { ...fields, failed: failedOnes.map((o) => o.id), reason: message }),
+    ]);
   }
   if (written) {
     await continueRolling(deps, inventory, written, cluster, !ok);

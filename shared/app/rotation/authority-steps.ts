@@ -2,7 +2,12 @@ import { ConflictError, IntegrityError, RekeyError } from '../../domain/errors.j
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import { consumersIn, type Authority, type Certificate, type Inventory, type Item } from '../../domain/inventory/model.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
-import { authorityScope, intermediateDepthBelow, newAuthorityProblems, type AuthorityScope } from '../../domain/rotation/authority-scope.js';
+import {
+  authorityScope,
+  intermediateDepthBelow,
+  newAuthorityProblems,
+  type AuthorityScope,
+} from '../../domain/rotation/authority-scope.js';
 import { AuthorityStep } from '../../domain/rotation/machines.js';
 import { isOpenRestart, RestartState, type AuthorityProgress, type RotationRecord } from '../../domain/rotation/record.js';
 import { asCertificate, decodeMaterial, encodeMaterial, type CertificateMaterial } from '../../domain/store/material.js';
@@ -30,13 +35,17 @@ export const dropVersionId = (rotationId: string): string => `${rotationId}-drop
 
 function authorityOf(ctx: StepContext): { authority: Authority; unit: Unit; scope: AuthorityScope } {
   const item = ctx.inventory.items.get(ctx.record.item);
-  if (item?.kind !== 'authority') throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not an authority`, { context: { rotationId: ctx.record.id } });
+  if (item?.kind !== 'authority')
+    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not an authority`, { context: { rotationId: ctx.record.id } });
   return { authority: item, unit: defined(ctx.units[0]), scope: authorityScope(ctx.inventory, item) };
 }
 
 const unitsOfAll = (inventory: Inventory, items: readonly Item[]): Unit[] => items.flatMap((i) => unitsOf(inventory, i));
 
-async function currentCertificate(reader: MaterialReader, unit: Unit): Promise<{ versionId: string; material: CertificateMaterial } | undefined> {
+async function currentCertificate(
+  reader: MaterialReader,
+  unit: Unit,
+): Promise<{ versionId: string; material: CertificateMaterial } | undefined> {
   const current = await reader.current(unit.storeName);
   return current && { versionId: current.versionId, material: asCertificate(current.material, unit.storeName) };
 }
@@ -45,13 +54,17 @@ async function currentCertificate(reader: MaterialReader, unit: Unit): Promise<{
 function throwIfBlocked(report: SyncReport, record: RotationRecord): void {
   const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
   if (blocked.length === 0) return;
-  throw new RekeyError(`could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`, {
-    context: { rotationId: record.id, item: record.item },
-    retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
-  });
+  throw new RekeyError(
+    `could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`,
+    {
+      context: { rotationId: record.id, item: record.item },
+      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
+    },
+  );
 }
 
-const written = (report: SyncReport): number => report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
+const written = (report: SyncReport): number =>
+  report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
 
 /** Children on the new CA: those whose current version this rotation issued. */
 async function onNewCa(reader: MaterialReader, record: RotationRecord, children: readonly Unit[]): Promise<number> {
@@ -67,16 +80,31 @@ const progressPatch = (record: RotationRecord, change: Partial<AuthorityProgress
 const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
   const unit = defined(units[0]);
   const old = await currentCertificate(reader, unit);
-  if (!old) throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, { context: { item: unit.key, rotationId: record.id } });
+  if (!old)
+    throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, {
+      context: { item: unit.key, rotationId: record.id },
+    });
   let material: CertificateMaterial;
   const existing = await deps.store.getVersion(unit.storeName, { versionId: record.id });
   if (existing) material = asCertificate(decodeMaterial(existing.value, unit.storeName), unit.storeName);
   else {
     material = { ...asCertificate(await newMaterial(deps, unit, reader), unit.storeName), trustAlso: old.material.cert };
-    const { created } = await deps.store.putPending(unit.storeName, record.id, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey authority ${unit.key}` });
+    const { created } = await deps.store.putPending(unit.storeName, record.id, encodeMaterial(material), {
+      tags: storeTags(inventory, unit),
+      description: `rekey authority ${unit.key}`,
+    });
     if (created) {
-      const fields = { versionId: record.id, serial: material.serial, fingerprint: material.fingerprint, notAfter: material.notAfter, keyType: material.keyType, ...(material.issuer && { issuer: material.issuer }) };
-      await deps.events.publish([makeEvent(EventType.CertificateIssued, { inventory: inventory.name, item: unit.key, rotationId: record.id }, fields)]);
+      const fields = {
+        versionId: record.id,
+        serial: material.serial,
+        fingerprint: material.fingerprint,
+        notAfter: material.notAfter,
+        keyType: material.keyType,
+        ...(material.issuer && { issuer: material.issuer }),
+      };
+      await deps.events.publish([
+        makeEvent(EventType.CertificateIssued, { inventory: inventory.name, item: unit.key, rotationId: record.id }, fields),
+      ]);
     } else material = asCertificate(await reader.pending(unit, record.id), unit.storeName);
   }
   const { scope } = authorityOf({ deps, inventory, record, units, reader, carry: { fresh: new Map() } });
@@ -92,19 +120,29 @@ const test: StepHandler = async (ctx) => {
   const { deps, inventory, record, reader } = ctx;
   const { unit, scope } = authorityOf(ctx);
   const m = asCertificate(await reader.pending(unit, record.id), unit.storeName);
-  const childNotAfter = (await Promise.all(unitsOfAll(inventory, scope.children).map((u) => reader.current(u.storeName))))
-    .flatMap((c) => (c?.material.type === 'certificate' ? [new Date(c.material.notAfter)] : []));
-  const problems = [...checkCertificateMaterial(unit, m, deps.clock.now()), ...newAuthorityProblems(m, childNotAfter, intermediateDepthBelow(inventory, scope.authority))];
-  if (problems.length) throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+  const childNotAfter = (await Promise.all(unitsOfAll(inventory, scope.children).map((u) => reader.current(u.storeName)))).flatMap((c) =>
+    c?.material.type === 'certificate' ? [new Date(c.material.notAfter)] : [],
+  );
+  const problems = [
+    ...checkCertificateMaterial(unit, m, deps.clock.now()),
+    ...newAuthorityProblems(m, childNotAfter, intermediateDepthBelow(inventory, scope.authority)),
+  ];
+  if (problems.length)
+    throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
   return { status: 'completed', message: 'new CA: key matches, CA:TRUE, valid now, outlives its children' };
 };
 
 /** Every `ca.crt` (and host `ca` file) that trusts the old CA now holds old + new, byte-identical everywhere. */
 const publishBundle: StepHandler = async (ctx) => {
   const { scope } = authorityOf(ctx);
-  const report = await syncUnits(ctx.deps, ctx.inventory, unitsOfAll(ctx.inventory, scope.trustItems), ctx.reader, { rotationId: ctx.record.id });
+  const report = await syncUnits(ctx.deps, ctx.inventory, unitsOfAll(ctx.inventory, scope.trustItems), ctx.reader, {
+    rotationId: ctx.record.id,
+  });
   throwIfBlocked(report, ctx.record);
-  return { status: 'completed', message: `${written(report)} Secret(s) now trust the old and the new CA; ${report.files.length} file placement(s) checked` };
+  return {
+    status: 'completed',
+    message: `${written(report)} Secret(s) now trust the old and the new CA; ${report.files.length} file placement(s) checked`,
+  };
 };
 
 const promote: StepHandler = async ({ deps, inventory, record, units, reader }) => {
@@ -122,9 +160,14 @@ async function reissueChild(ctx: StepContext, unit: Unit): Promise<void> {
   // A cascaded intermediate keeps its old certificate trusted beside the new one (its own published ca.crt holds
   // both) until the root's drop step, like the root itself: whoever anchors trust at the intermediate keeps working.
   const keepOld = unit.item.kind === 'authority' && old?.material.type === 'certificate' ? old.material.cert : undefined;
-  const m = await issuePending(deps, inventory, unit, record.id, reader, record.id, (fresh) => (keepOld && fresh.type === 'certificate' ? { ...fresh, trustAlso: keepOld } : fresh));
+  const m = await issuePending(deps, inventory, unit, record.id, reader, record.id, (fresh) =>
+    keepOld && fresh.type === 'certificate' ? { ...fresh, trustAlso: keepOld } : fresh,
+  );
   const problems = m.type === 'certificate' ? checkCertificateMaterial(unit, m, deps.clock.now()) : ['not a certificate'];
-  if (problems.length) throw new IntegrityError(`${unit.key} re-issued under the new CA: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+  if (problems.length)
+    throw new IntegrityError(`${unit.key} re-issued under the new CA: ${problems.join('; ')}`, {
+      context: { item: unit.key, rotationId: record.id },
+    });
   await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
 }
 
@@ -138,7 +181,11 @@ const reissue: StepHandler = async (ctx) => {
   const report = await syncUnits(deps, inventory, children, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
   const moved = await onNewCa(reader, record, children);
-  return { status: 'completed', message: `${moved} of ${children.length} child(ren) on the new CA, ${written(report)} Secret(s) written`, patch: progressPatch(record, { onNewCa: moved }) };
+  return {
+    status: 'completed',
+    message: `${moved} of ${children.length} child(ren) on the new CA, ${written(report)} Secret(s) written`,
+    patch: progressPatch(record, { onNewCa: moved }),
+  };
 };
 
 /**
@@ -167,14 +214,20 @@ async function restartConsumers(ctx: StepContext, items: readonly Item[]): Promi
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
     const events = consumers.flatMap((i) =>
-      defined(i.secret).clusters.filter((cluster) => consumersIn(i, cluster).length > 0).map((cluster) =>
-        makeEvent(EventType.RestartRequested, base, {
-          cluster,
-          workloads: consumersIn(i, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${defined(i.secret).namespace}/${c.name}` : `selector:${c.namespace ?? defined(i.secret).namespace}/${c.selector}`)),
-          policy: i.restart.policy,
-          delivery: 'none: no live cluster connected',
-        }),
-      ),
+      defined(i.secret)
+        .clusters.filter((cluster) => consumersIn(i, cluster).length > 0)
+        .map((cluster) =>
+          makeEvent(EventType.RestartRequested, base, {
+            cluster,
+            workloads: consumersIn(i, cluster).map((c) =>
+              c.kind === 'workload'
+                ? `${c.workloadKind}/${defined(i.secret).namespace}/${c.name}`
+                : `selector:${c.namespace ?? defined(i.secret).namespace}/${c.selector}`,
+            ),
+            policy: i.restart.policy,
+            delivery: 'none: no live cluster connected',
+          }),
+        ),
     );
     await deps.events.publish(events);
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
@@ -186,12 +239,20 @@ async function restartConsumers(ctx: StepContext, items: readonly Item[]): Promi
   const states = Object.entries(record.restarts);
   const failed = states.filter(([, r]) => r.state === RestartState.Failed);
   if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   }
   const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
-  if (open.length === 0) return { status: 'completed', message: `consumers of ${names.length} item(s) restarted in ${states.map(([c]) => c).join(', ') || 'no cluster'}` };
+  if (open.length === 0)
+    return {
+      status: 'completed',
+      message: `consumers of ${names.length} item(s) restarted in ${states.map(([c]) => c).join(', ') || 'no cluster'}`,
+    };
   if (record.restartDeadline && deps.clock.now() > new Date(record.restartDeadline)) {
-    throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   }
   return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}` };
 }
@@ -218,12 +279,22 @@ const verify: StepHandler = async (ctx) => {
       if (seen?.annotations[Annotation.Version] !== record.id) wrong.push(`${cluster}/${placement.namespace}/${child.secretName}`);
     }
   }
-  if (wrong.length) throw new VerificationError(`not on the new CA yet: ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item }, retryable: true });
-  const newCa = defined((await currentCertificate(reader, unit))).material.cert;
-  const probed = [authority, ...scope.children].filter((i): i is Authority | Certificate => Boolean(i.probes?.length) && !(i.kind === 'certificate' && i.usage === 'client'));
+  if (wrong.length)
+    throw new VerificationError(`not on the new CA yet: ${wrong.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+      retryable: true,
+    });
+  const newCa = defined(await currentCertificate(reader, unit)).material.cert;
+  const probed = [authority, ...scope.children].filter(
+    (i): i is Authority | Certificate => Boolean(i.probes?.length) && !(i.kind === 'certificate' && i.usage === 'client'),
+  );
   for (const item of probed) await verifyServed(deps, inventory, item, { kind: ExpectationKind.Chain, authorities: [newCa] });
   const children = unitsOfAll(inventory, scope.children);
-  return { status: 'completed', message: `${children.length} child(ren) on the new CA; ${probed.length} item(s) probed`, patch: progressPatch(record, { onNewCa: children.length }) };
+  return {
+    status: 'completed',
+    message: `${children.length} child(ren) on the new CA; ${probed.length} item(s) probed`,
+    patch: progressPatch(record, { onNewCa: children.length }),
+  };
 };
 
 /** Stores and promotes the rotation's drop version of an authority unit: its current material without `trustAlso`. */
@@ -231,7 +302,10 @@ async function storeWithoutOld(ctx: StepContext, unit: Unit, material: Certifica
   const { deps, inventory, record, reader } = ctx;
   const dropId = dropVersionId(record.id);
   const { trustAlso: _old, ...withoutOld } = material;
-  await deps.store.putPending(unit.storeName, dropId, encodeMaterial(withoutOld), { tags: storeTags(inventory, unit), description: `rekey authority ${unit.key}` });
+  await deps.store.putPending(unit.storeName, dropId, encodeMaterial(withoutOld), {
+    tags: storeTags(inventory, unit),
+    description: `rekey authority ${unit.key}`,
+  });
   await promoteVersion(deps, inventory, unit, dropId, reader, record.id);
 }
 
@@ -240,7 +314,7 @@ const dropOld: StepHandler = async (ctx) => {
   const { deps, inventory, record, reader } = ctx;
   const { unit, scope } = authorityOf(ctx);
   const dropId = dropVersionId(record.id);
-  const current = defined((await currentCertificate(reader, unit)));
+  const current = defined(await currentCertificate(reader, unit));
   if (current.versionId !== dropId) await storeWithoutOld(ctx, unit, current.material);
   // Cascaded intermediates re-issued by this rotation drop their old certificate too.
   for (const child of unitsOfAll(inventory, scope.descendants)) {

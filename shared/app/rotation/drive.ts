@@ -37,7 +37,12 @@ export async function driveRotations(deps: Deps, inventory: Inventory, queue: Dr
     } catch (e) {
       if (e instanceof LeaseHeldError) {
         // Another live worker drives this rotation: its steps are its own, and failing it here would race it.
-        deps.log.warn('rotation driven elsewhere, step left to its worker', { rotationId: message.rotationId, step: message.step, owner: e.lease.owner, until: e.lease.expiresAt });
+        deps.log.warn('rotation driven elsewhere, step left to its worker', {
+          rotationId: message.rotationId,
+          step: message.step,
+          owner: e.lease.owner,
+          until: e.lease.expiresAt,
+        });
         return;
       }
       const error = e instanceof Error ? e : new Error(String(e));
@@ -45,7 +50,12 @@ export async function driveRotations(deps: Deps, inventory: Inventory, queue: Dr
       const count = (failures.get(key) ?? 0) + 1;
       failures.set(key, count);
       if (shouldRetryStep(error, count, maxAttempts)) {
-        deps.log.warn('step failed, retrying', { rotationId: message.rotationId, step: message.step, attempt: count, error: error.message });
+        deps.log.warn('step failed, retrying', {
+          rotationId: message.rotationId,
+          step: message.step,
+          attempt: count,
+          error: error.message,
+        });
         await queue.enqueue(message, { delaySeconds: stepRetryDelaySeconds(count, StepRetry.maxDelaySecondsInProcess) });
         return;
       }

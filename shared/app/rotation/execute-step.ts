@@ -12,6 +12,7 @@ import { handlerFor } from './machines.js';
 import { updateRotation } from './record-update.js';
 import { StepResultStatus, type RunCarry, type StepResult } from './step-context.js';
 import { expiresAtFor } from './start.js';
+import { defined } from '../../domain/defined.js';
 
 export const StepExecution = { Ran: 'ran', Waiting: 'waiting', Stale: 'stale', Finished: 'finished' } as const;
 export type StepExecution = (typeof StepExecution)[keyof typeof StepExecution];
@@ -48,9 +49,15 @@ interface RanStep {
  * write is keyed by the rotation id). A step that fails after the store write records the steps before it first,
  * so the failure is judged past promotion (a failed verification rolls back).
  */
-export async function executeStep(deps: Deps, inventory: Inventory, message: StepMessage, options: ExecuteOptions = {}): Promise<StepExecution> {
+export async function executeStep(
+  deps: Deps,
+  inventory: Inventory,
+  message: StepMessage,
+  options: ExecuteOptions = {},
+): Promise<StepExecution> {
   const record = options.record ?? (await deps.journal.get(message.rotationId));
-  if (!record) throw new NotFoundError(`rotation ${message.rotationId} is not in the journal`, { context: { rotationId: message.rotationId } });
+  if (!record)
+    throw new NotFoundError(`rotation ${message.rotationId} is not in the journal`, { context: { rotationId: message.rotationId } });
   if (isFinished(record)) return StepExecution.Finished;
   if (record.step !== message.step || message.attempt < record.attempt) {
     if (isAfter(record.kind, record.step, message.step)) await requeue(deps, record);
@@ -58,7 +65,10 @@ export async function executeStep(deps: Deps, inventory: Inventory, message: Ste
   }
 
   const item = inventory.items.get(record.item);
-  if (!item) throw new NotFoundError(`item "${record.item}" of rotation ${record.id} is no longer in inventory ${inventory.name}`, { context: { rotationId: record.id } });
+  if (!item)
+    throw new NotFoundError(`item "${record.item}" of rotation ${record.id} is no longer in inventory ${inventory.name}`, {
+      context: { rotationId: record.id },
+    });
   const units = unitsOf(inventory, item);
   const reader = new MaterialReader(deps.store, inventory);
   const carry: RunCarry = { fresh: new Map() };
@@ -72,7 +82,15 @@ export async function executeStep(deps: Deps, inventory: Inventory, message: Ste
   return runLeaf(deps, inventory, record, units, reader, carry, options);
 }
 
-async function runLeaf(deps: Deps, inventory: Inventory, read: RotationRecord, units: readonly Unit[], reader: MaterialReader, carry: RunCarry, options: ExecuteOptions): Promise<StepExecution> {
+async function runLeaf(
+  deps: Deps,
+  inventory: Inventory,
+  read: RotationRecord,
+  units: readonly Unit[],
+  reader: MaterialReader,
+  carry: RunCarry,
+  options: ExecuteOptions,
+): Promise<StepExecution> {
   const ran: RanStep[] = [];
   let current = read;
   for (;;) {
@@ -109,7 +127,13 @@ async function runLeaf(deps: Deps, inventory: Inventory, read: RotationRecord, u
 }
 
 async function requeue(deps: Deps, record: RotationRecord): Promise<void> {
-  await deps.queue.enqueue({ rotationId: record.id, inventory: record.inventory, item: record.item, step: record.step, attempt: record.attempt });
+  await deps.queue.enqueue({
+    rotationId: record.id,
+    inventory: record.inventory,
+    item: record.item,
+    step: record.step,
+    attempt: record.attempt,
+  });
 }
 
 /**
@@ -124,7 +148,12 @@ function afterRun(r: RotationRecord, ran: readonly RanStep[], now: Date, leaseOw
     const outcome = { step, at, attempt: next.attempt, ...(result.message !== undefined && { message: result.message }) };
     // One history line per wait would flood the record; keep the latest.
     const history = next.history.filter((h) => !(h.step === step && h.status === StepStatus.Waiting));
-    const patched = { ...next, ...result.patch, ...(result.patch?.restarts && { restarts: { ...result.patch.restarts, ...next.restarts } }), updatedAt: at };
+    const patched = {
+      ...next,
+      ...result.patch,
+      ...(result.patch?.restarts && { restarts: { ...result.patch.restarts, ...next.restarts } }),
+      updatedAt: at,
+    };
     if (result.status === StepResultStatus.Waiting) {
       next = { ...patched, attempt: next.attempt + 1, history: [...history, { ...outcome, status: StepStatus.Waiting }] };
       break;
@@ -145,7 +174,12 @@ function afterRun(r: RotationRecord, ran: readonly RanStep[], now: Date, leaseOw
 }
 
 /** Writes `afterRun` conditionally: undefined when another worker moved the record on. `raced`: someone wrote beside. */
-async function writeRun(deps: Deps, read: RotationRecord, ran: readonly RanStep[], leaseOwner?: string): Promise<{ written: RotationRecord; raced: boolean } | undefined> {
+async function writeRun(
+  deps: Deps,
+  read: RotationRecord,
+  ran: readonly RanStep[],
+  leaseOwner?: string,
+): Promise<{ written: RotationRecord; raced: boolean } | undefined> {
   const now = deps.clock.now();
   let raced = false;
   const written = await updateRotation(
@@ -171,7 +205,9 @@ function completionEvents(read: RotationRecord, ran: readonly RanStep[], written
   for (const { step, result } of ran) {
     if (result.status === StepResultStatus.Waiting) break;
     const next = nextStep(read.kind, step);
-    events.push(makeEvent(EventType.RotationStepCompleted, base, { step, status: result.status, ...(result.message && { message: result.message }) }));
+    events.push(
+      makeEvent(EventType.RotationStepCompleted, base, { step, status: result.status, ...(result.message && { message: result.message }) }),
+    );
     events.push(...phaseChanges(read.kind, step, next, written, base));
     if (next === DONE) events.push(makeEvent(EventType.RotationCompleted, base, { kind: read.kind, steps: written.history.length }));
   }
@@ -200,7 +236,7 @@ async function advance(deps: Deps, read: RotationRecord, ran: readonly RanStep[]
   const { written } = run;
   const completions = completionEvents(read, ran, written, written.updatedAt);
   if (completions.length) await deps.events.publish(completions);
-  const last = ran[ran.length - 1]!.result;
+  const last = defined(ran.at(-1), 'a step run').result;
   const message = { rotationId: read.id, inventory: read.inventory, item: read.item, step: written.step };
   if (last.status === StepResultStatus.Waiting) {
     // Parked until a restart worker re-queues it; if one wrote while this run was recorded, its wake-up may name the
@@ -215,11 +251,24 @@ async function advance(deps: Deps, read: RotationRecord, ran: readonly RanStep[]
 }
 
 /** An authority rotation entering another phase (overlap, re-issuing, ...): the event a user follows it by. */
-function phaseChanges(kind: RotationKind, step: RotationStep, next: RotationStep | typeof DONE, advanced: RotationRecord, base: { inventory: string; item: string; rotationId: string; at: string }): RekeyEvent[] {
+function phaseChanges(
+  kind: RotationKind,
+  step: RotationStep,
+  next: RotationStep | typeof DONE,
+  advanced: RotationRecord,
+  base: { inventory: string; item: string; rotationId: string; at: string },
+): RekeyEvent[] {
   if (kind !== RotationKind.Authority || !isStepOf(RotationKind.Authority, step)) return [];
   const before = AUTHORITY_PHASE[step];
   const after = next === DONE ? 'done' : isStepOf(RotationKind.Authority, next) ? AUTHORITY_PHASE[next] : before;
   if (before === after) return [];
   const progress = advanced.authority;
-  return [makeEvent(EventType.RotationPhaseChanged, base, { phase: after, step: next, children: progress?.children.length ?? 0, onNewCa: progress?.onNewCa ?? 0 })];
+  return [
+    makeEvent(EventType.RotationPhaseChanged, base, {
+      phase: after,
+      step: next,
+      children: progress?.children.length ?? 0,
+      onNewCa: progress?.onNewCa ?? 0,
+    }),
+  ];
 }

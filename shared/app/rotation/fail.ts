@@ -18,7 +18,12 @@ import { expiresAtFor } from './start.js';
  * untouched); after a failed verification the store rolls back to AWSPREVIOUS and the targets are re-synced;
  * any other failure after promotion leaves the new version current and the previous one retrievable.
  */
-export async function failRotation(deps: Deps, inventory: Inventory, rotationId: string, error: Error): Promise<RotationRecord | undefined> {
+export async function failRotation(
+  deps: Deps,
+  inventory: Inventory,
+  rotationId: string,
+  error: Error,
+): Promise<RotationRecord | undefined> {
   const record = await deps.journal.get(rotationId);
   if (!record || isFinished(record)) return record;
   const item = inventory.items.get(record.item);
@@ -35,19 +40,24 @@ export async function failRotation(deps: Deps, inventory: Inventory, rotationId:
   if (beforePromotion(record.kind, record.step)) {
     for (const u of units) await deps.store.discardPending(u.storeName, rotationId);
     // A signing key's successor may already be in the published key set: take it out again.
-    if (record.kind === RotationKind.SigningKey && units.length) await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
+    if (record.kind === RotationKind.SigningKey && units.length)
+      await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
   } else if (error instanceof VerificationError && units.length) {
     for (const u of units) {
       if (record.previousVersions[u.storeName]) await deps.store.rollback(u.storeName);
       // A leaf's one write (Secrets Manager) does not say what it replaced: roll back if there is a previous version.
-      else if (record.kind === RotationKind.Leaf && (await deps.store.getVersion(u.storeName, { stage: Stage.Previous }))) await deps.store.rollback(u.storeName);
+      else if (record.kind === RotationKind.Leaf && (await deps.store.getVersion(u.storeName, { stage: Stage.Previous })))
+        await deps.store.rollback(u.storeName);
     }
     await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
     status = RotationStatus.RolledBack;
   }
 
   // A password may be set in the database and its owner paused: put both right, and say so.
-  const notes = record.kind === RotationKind.Password ? await compensatePassword(deps, inventory, record, { rolledBack: status === RotationStatus.RolledBack }) : [];
+  const notes =
+    record.kind === RotationKind.Password
+      ? await compensatePassword(deps, inventory, record, { rolledBack: status === RotationStatus.RolledBack })
+      : [];
   const message = notes.length ? `${error.message} (${notes.join('; ')})` : error.message;
 
   const now = deps.clock.now();

@@ -19,7 +19,14 @@ import { defined } from '../../domain/defined.js';
 
 function issuedEvent(base: { inventory: string; item: string; rotationId: string }, versionId: string, material: Material) {
   return material.type === 'certificate'
-    ? makeEvent(EventType.CertificateIssued, base, { versionId, serial: material.serial, fingerprint: material.fingerprint, notAfter: material.notAfter, keyType: material.keyType, ...(material.issuer && { issuer: material.issuer }) })
+    ? makeEvent(EventType.CertificateIssued, base, {
+        versionId,
+        serial: material.serial,
+        fingerprint: material.fingerprint,
+        notAfter: material.notAfter,
+        keyType: material.keyType,
+        ...(material.issuer && { issuer: material.issuer }),
+      })
     : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type });
 }
 
@@ -40,14 +47,19 @@ const issue: StepHandler = async ({ deps, record, units, reader, carry }) => {
 
 /** What is wrong with new material for `unit` (nothing: empty). */
 function problemsOf(unit: Unit, m: Material, now: Date): string[] {
-  return m.type === 'certificate' ? checkCertificateMaterial(unit, m, now) : m.type === 'password' && m.password.length < 16 ? ['password too short'] : [];
+  return m.type === 'certificate'
+    ? checkCertificateMaterial(unit, m, now)
+    : m.type === 'password' && m.password.length < 16
+      ? ['password too short']
+      : [];
 }
 
 const test: StepHandler = async ({ deps, record, units, reader, carry }) => {
   for (const unit of units) {
     const m = carry.fresh.get(unit.storeName) ?? (await reader.pending(unit, record.id));
     const problems = problemsOf(unit, m, deps.clock.now());
-    if (problems.length) throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+    if (problems.length)
+      throw new IntegrityError(`${unit.key}: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
   }
   return { status: 'completed', message: 'chain, key, usages and names check out' };
 };
@@ -69,19 +81,30 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader, ca
       continue;
     }
     const base = { inventory: inventory.name, item: unit.key, rotationId: record.id };
-    const put = await deps.store.putCurrent(unit.storeName, record.id, encodeMaterial(made), { tags: storeTags(inventory, unit), description: `rekey ${unit.item.kind} ${unit.key}` });
+    const put = await deps.store.putCurrent(unit.storeName, record.id, encodeMaterial(made), {
+      tags: storeTags(inventory, unit),
+      description: `rekey ${unit.item.kind} ${unit.key}`,
+    });
     let material = made;
     if (put.created) {
-      await deps.events.publish([issuedEvent(base, record.id, material), makeEvent(EventType.VersionPromoted, base, { versionId: record.id })]);
+      await deps.events.publish([
+        issuedEvent(base, record.id, material),
+        makeEvent(EventType.VersionPromoted, base, { versionId: record.id }),
+      ]);
     } else {
       const stored = await deps.store.getVersion(unit.storeName, { versionId: record.id });
-      if (!stored) throw new IntegrityError(`${unit.storeName}: version ${record.id} was reported to exist, but cannot be read`, { context: { item: unit.key, rotationId: record.id } });
+      if (!stored)
+        throw new IntegrityError(`${unit.storeName}: version ${record.id} was reported to exist, but cannot be read`, {
+          context: { item: unit.key, rotationId: record.id },
+        });
       material = decodeMaterial(stored.value, unit.storeName);
       if (!stored.stages.includes(Stage.Current)) {
         const problems = problemsOf(unit, material, deps.clock.now());
         if (problems.length) {
           await deps.store.discardPending(unit.storeName, record.id);
-          throw new IntegrityError(`${unit.key}: the version stored under ${record.id} is refused: ${problems.join('; ')}`, { context: { item: unit.key, rotationId: record.id } });
+          throw new IntegrityError(`${unit.key}: the version stored under ${record.id} is refused: ${problems.join('; ')}`, {
+            context: { item: unit.key, rotationId: record.id },
+          });
         }
         await deps.store.promote(unit.storeName, record.id);
         await deps.events.publish([makeEvent(EventType.VersionPromoted, base, { versionId: record.id })]);
@@ -91,7 +114,9 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader, ca
     carry.fresh.set(unit.storeName, material);
     reader.remember(unit.storeName, { versionId: record.id, material });
   }
-  const patch = Object.keys(previousVersions).length ? { previousVersions: { ...record.previousVersions, ...previousVersions } } : undefined;
+  const patch = Object.keys(previousVersions).length
+    ? { previousVersions: { ...record.previousVersions, ...previousVersions } }
+    : undefined;
   return { status: 'completed', message: `${units.length} version(s) current`, ...(patch && { patch }) };
 };
 
@@ -99,18 +124,24 @@ const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => 
   const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
   const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
   if (blocked.length) {
-    throw new RekeyError(`could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`, {
-      context: { rotationId: record.id, item: record.item },
-      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
-    });
+    throw new RekeyError(
+      `could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`,
+      {
+        context: { rotationId: record.id, item: record.item },
+        retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
+      },
+    );
   }
   // Files in place but not served: the rotation must not report completed. Not retried here (a hung reload would
   // hold the state lock for five timeouts); the reload stays owed and the next apply or rotation runs it again.
   const unreloaded = report.reloads.filter((r) => r.result === ReloadResult.Failed);
   if (unreloaded.length) {
-    throw new RekeyError(`files written, but not reloaded (still owed, run again by the next apply): ${unreloaded.map((r) => r.error).join('; ')}`, {
-      context: { rotationId: record.id, item: record.item },
-    });
+    throw new RekeyError(
+      `files written, but not reloaded (still owed, run again by the next apply): ${unreloaded.map((r) => r.error).join('; ')}`,
+      {
+        context: { rotationId: record.id, item: record.item },
+      },
+    );
   }
   const written = report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
   return { status: 'completed', message: `${written} Secret(s) written, ${report.files.length} file placement(s) checked` };
@@ -124,9 +155,22 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
   const live = clusters.filter((c) => deps.clusters.get(c)?.workloads);
   if (live.length === 0 || !deps.restarts) {
     // Manifests on disk: nobody here can restart, so say what should be restarted where, for whoever applies them.
-    const workloadsIn = (cluster: string) => consumersIn(item, cluster).map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${item.secret?.namespace ?? ''}/${c.name}` : `selector:${c.namespace ?? item.secret?.namespace ?? ''}/${c.selector}`));
+    const workloadsIn = (cluster: string) =>
+      consumersIn(item, cluster).map((c) =>
+        c.kind === 'workload'
+          ? `${c.workloadKind}/${item.secret?.namespace ?? ''}/${c.name}`
+          : `selector:${c.namespace ?? item.secret?.namespace ?? ''}/${c.selector}`,
+      );
     const requested = clusters.filter((cluster) => workloadsIn(cluster).length > 0);
-    await deps.events.publish(requested.map((cluster) => makeEvent(EventType.RestartRequested, { inventory: inventory.name, item: record.item, rotationId: record.id }, { cluster, workloads: workloadsIn(cluster), policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
+    await deps.events.publish(
+      requested.map((cluster) =>
+        makeEvent(
+          EventType.RestartRequested,
+          { inventory: inventory.name, item: record.item, rotationId: record.id },
+          { cluster, workloads: workloadsIn(cluster), policy: item.restart.policy, delivery: 'none: no live cluster connected' },
+        ),
+      ),
+    );
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
   }
 
@@ -136,24 +180,43 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
     // Past promotion every unit's current version is this rotation's: no store read to plan with.
     requested = await planRotationRestarts(deps, inventory, record, Object.fromEntries(record.units.map((u) => [u, record.id])));
     if (requested) {
-      current = { ...record, restarts: { ...requested.restarts }, ...(requested.restartDeadline && !record.restartDeadline && { restartDeadline: requested.restartDeadline }) };
+      current = {
+        ...record,
+        restarts: { ...requested.restarts },
+        ...(requested.restartDeadline && !record.restartDeadline && { restartDeadline: requested.restartDeadline }),
+      };
       // Published after the run's journal write records the requests (the workers write their outcomes beside them).
       await deps.events.publish(requested.events);
     }
   }
   const deadline = current.restartDeadline ?? policyDeadline(item.restart, deps.clock.now())?.toISOString();
-  const patch = deadline || requested ? { ...(deadline && { restartDeadline: deadline }), ...(requested && { restarts: current.restarts }) } : undefined;
+  const patch =
+    deadline || requested
+      ? { ...(deadline && { restartDeadline: deadline }), ...(requested && { restarts: current.restarts }) }
+      : undefined;
   const states = Object.entries(current.restarts);
   const failed = states.filter(([, r]) => r.state === RestartState.Failed);
   if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   }
   const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
-  if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
+  if (open.length === 0)
+    return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
   if (deadline && deps.clock.now() > new Date(deadline)) {
-    throw new RestartError(`restarts not finished by ${deadline} (within ${defined(item.restart.withinMs) / 1000}s) in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(
+      `restarts not finished by ${deadline} (within ${defined(item.restart.withinMs) / 1000}s) in: ${open.join(', ')}`,
+      { context: { rotationId: record.id, item: record.item } },
+    );
   }
-  return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, wakeOnRestarts: true, message: `waiting for rollouts in ${open.join(', ')}`, ...(patch && { patch }) };
+  return {
+    status: 'waiting',
+    delaySeconds: RESTART_POLL_SECONDS,
+    wakeOnRestarts: true,
+    message: `waiting for rollouts in ${open.join(', ')}`,
+    ...(patch && { patch }),
+  };
 };
 
 /**
@@ -173,10 +236,16 @@ const verify: StepHandler = async ({ deps, inventory, record, units }) => {
       if (seen?.annotations[Annotation.Version] !== record.id) wrong.push(`${cluster}/${placement.namespace}/${unit.secretName}`);
     }
   }
-  if (wrong.length) throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+  if (wrong.length)
+    throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   const item = inventory.items.get(record.item);
   const probed = item && item.kind !== 'credential' && item.probes?.length ? await verifyServed(deps, inventory, item) : undefined;
-  return { status: 'completed', message: `every target holds the new version${probed ? `; ${probed.outcomes.length} probe(s) passed` : ''}` };
+  return {
+    status: 'completed',
+    message: `every target holds the new version${probed ? `; ${probed.outcomes.length} probe(s) passed` : ''}`,
+  };
 };
 
 export const LEAF_STEPS: StepHandlers<LeafStep> = {

@@ -52,7 +52,10 @@ export async function executeLeasedStep(
   const claimed = await deps.journal.claimLease(message.rotationId, claimOf(deps, lease));
   let result: StepExecution | undefined;
   try {
-    result = await executeStep(deps, inventory, message, { ...(claimed && { record: claimed }), ...(options.release && { releaseLeaseOf: lease.owner }) });
+    result = await executeStep(deps, inventory, message, {
+      ...(claimed && { record: claimed }),
+      ...(options.release && { releaseLeaseOf: lease.owner }),
+    });
     return result;
   } finally {
     // A step that advanced the record ended the lease in that same write; a finished rotation has nothing to free.

@@ -22,7 +22,9 @@ function credentialOf(ctx: Pick<StepContext, 'inventory' | 'record' | 'units'>):
   const item = ctx.inventory.items.get(ctx.record.item);
   const unit = ctx.units[0];
   if (item?.kind !== 'credential' || item.type !== 'password' || !unit) {
-    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a password credential`, { context: { rotationId: ctx.record.id } });
+    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a password credential`, {
+      context: { rotationId: ctx.record.id },
+    });
   }
   return { credential: item, unit };
 }
@@ -47,7 +49,10 @@ export async function withDatabase<T>(deps: Deps, database: DatabaseLogin, work:
 /** The pending password of this rotation (the rotation id is its version id). */
 async function pendingPassword(deps: Deps, unit: Unit, record: RotationRecord): Promise<PasswordMaterial> {
   const v = await deps.store.getVersion(unit.storeName, { versionId: record.id });
-  if (!v) throw new IntegrityError(`version ${record.id} of ${unit.storeName} is missing`, { context: { item: unit.key, rotationId: record.id } });
+  if (!v)
+    throw new IntegrityError(`version ${record.id} of ${unit.storeName} is missing`, {
+      context: { item: unit.key, rotationId: record.id },
+    });
   return asPassword(v.value, unit.storeName);
 }
 
@@ -64,7 +69,10 @@ const pause: StepHandler = async (ctx) => {
   if (!credential.pause) return { status: 'skipped', message: 'no owner object to pause' };
   const { patched, unreachable } = await pauseOwner(ctx.deps, ctx.inventory, credential);
   const missed = unreachable.length ? `; not connected: ${unreachable.join(', ')}` : '';
-  return { status: patched.length ? 'completed' : 'skipped', message: `${ownerName(credential)} paused in ${patched.join(', ') || 'no cluster'}${missed}` };
+  return {
+    status: patched.length ? 'completed' : 'skipped',
+    message: `${ownerName(credential)} paused in ${patched.join(', ') || 'no cluster'}${missed}`,
+  };
 };
 
 /**
@@ -74,13 +82,23 @@ const pause: StepHandler = async (ctx) => {
 const issue: StepHandler = async ({ deps, inventory, record, units }) => {
   const { credential, unit } = credentialOf({ inventory, record, units });
   const existing = await deps.store.getVersion(unit.storeName, { versionId: record.id });
-  if (existing) return { status: 'completed', message: `password for ${asPassword(existing.value, unit.storeName).login ?? credential.name} pending` };
+  if (existing)
+    return { status: 'completed', message: `password for ${asPassword(existing.value, unit.storeName).login ?? credential.name} pending` };
   const current = await currentPassword(deps, unit);
   const login = credential.database ? targetLogin(credential.database, current?.login) : current?.login;
   const material = newPasswordMaterial(credential, deps.clock.now(), specHashOf(unit), login);
-  const { created } = await deps.store.putPending(unit.storeName, record.id, encodeMaterial(material), { tags: storeTags(inventory, unit), description: `rekey credential ${unit.key}` });
+  const { created } = await deps.store.putPending(unit.storeName, record.id, encodeMaterial(material), {
+    tags: storeTags(inventory, unit),
+    description: `rekey credential ${unit.key}`,
+  });
   if (created) {
-    await deps.events.publish([makeEvent(EventType.CredentialIssued, { inventory: inventory.name, item: unit.key, rotationId: record.id }, { versionId: record.id, credentialType: material.type })]);
+    await deps.events.publish([
+      makeEvent(
+        EventType.CredentialIssued,
+        { inventory: inventory.name, item: unit.key, rotationId: record.id },
+        { versionId: record.id, credentialType: material.type },
+      ),
+    ]);
   }
   return { status: 'completed', message: `new password pending${login ? ` for login ${login}` : ''}` };
 };
@@ -99,7 +117,10 @@ const setInDatabase: StepHandler = async ({ deps, inventory, record, units }) =>
     if (login !== database.role) await session.createAlternate(database.role, login);
     await session.setPasswordVerifier(login, scramSha256Verifier(pending.password));
   });
-  return { status: 'completed', message: `password of ${login} set (SCRAM-SHA-256 verifier)${database.strategy === 'single' ? '; the previous password no longer logs in' : ''}` };
+  return {
+    status: 'completed',
+    message: `password of ${login} set (SCRAM-SHA-256 verifier)${database.strategy === 'single' ? '; the previous password no longer logs in' : ''}`,
+  };
 };
 
 /** A real login as the role with the new password, before anything is promoted. */
@@ -111,7 +132,9 @@ const testLogin: StepHandler = async ({ deps, inventory, record, units }) => {
   const login = pending.login ?? database.role;
   const outcome = await withDatabase(deps, database, (session) => session.tryLogin(login, pending.password));
   if (outcome !== LoginOutcome.Accepted) {
-    throw new IntegrityError(`the new password of ${login} was refused by the database`, { context: { item: unit.key, rotationId: record.id } });
+    throw new IntegrityError(`the new password of ${login} was refused by the database`, {
+      context: { item: unit.key, rotationId: record.id },
+    });
   }
   return { status: 'completed', message: `${login} logs in with the new password` };
 };
@@ -120,7 +143,10 @@ const resume: StepHandler = async (ctx) => {
   const { credential } = credentialOf(ctx);
   if (!credential.pause) return { status: 'skipped', message: 'no owner object to resume' };
   const { patched } = await resumeOwner(ctx.deps, ctx.inventory, credential);
-  return { status: patched.length ? 'completed' : 'skipped', message: `${ownerName(credential)} resumed in ${patched.join(', ') || 'no cluster'}` };
+  return {
+    status: patched.length ? 'completed' : 'skipped',
+    message: `${ownerName(credential)} resumed in ${patched.join(', ') || 'no cluster'}`,
+  };
 };
 
 /**
@@ -145,7 +171,10 @@ const verify: StepHandler = async ({ deps, inventory, record, units }) => {
     const password = seen.data.password;
     if (username && password) logins.set(`${username}\u0000${password}`, { username, password, where });
   }
-  if (wrong.length) throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+  if (wrong.length)
+    throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   const database = credential.database;
   if (!database) return { status: 'completed', message: 'every target holds the new version' };
   if (logins.size === 0) {
@@ -154,11 +183,18 @@ const verify: StepHandler = async ({ deps, inventory, record, units }) => {
   }
   const refused = await withDatabase(deps, database, async (session) => {
     const out: string[] = [];
-    for (const l of logins.values()) if ((await session.tryLogin(l.username, l.password)) !== LoginOutcome.Accepted) out.push(`${l.username} (from ${l.where})`);
+    for (const l of logins.values())
+      if ((await session.tryLogin(l.username, l.password)) !== LoginOutcome.Accepted) out.push(`${l.username} (from ${l.where})`);
     return out;
   });
-  if (refused.length) throw new VerificationError(`the database refused the password the Secret holds: ${refused.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
-  return { status: 'completed', message: `every target holds the new version; ${[...new Set([...logins.values()].map((l) => l.username))].join(', ')} logs in with it` };
+  if (refused.length)
+    throw new VerificationError(`the database refused the password the Secret holds: ${refused.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
+  return {
+    status: 'completed',
+    message: `every target holds the new version; ${[...new Set([...logins.values()].map((l) => l.username))].join(', ')} logs in with it`,
+  };
 };
 
 export const PASSWORD_STEPS: StepHandlers<PasswordStep> = {
@@ -182,7 +218,12 @@ const DATABASE_CHANGED: readonly string[] = [PasswordStep.SetInDatabase, Passwor
  * rolled back after promotion (with `alternating` the login in use was never touched); the owner is always
  * resumed. Returns what it did, and what it could not do, for RotationFailed. Never throws.
  */
-export async function compensatePassword(deps: Deps, inventory: Inventory, record: RotationRecord, options: { rolledBack: boolean }): Promise<string[]> {
+export async function compensatePassword(
+  deps: Deps,
+  inventory: Inventory,
+  record: RotationRecord,
+  options: { rolledBack: boolean },
+): Promise<string[]> {
   const item = inventory.items.get(record.item);
   if (item?.kind !== 'credential' || item.type !== 'password') return [];
   const notes: string[] = [];

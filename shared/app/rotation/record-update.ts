@@ -30,7 +30,12 @@ export async function updateRotation(
   }
 }
 
-async function writeWithRetry(deps: Deps, rotationId: string, change: (r: RotationRecord) => RotationRecord | undefined, known?: RotationRecord): Promise<RotationRecord | undefined> {
+async function writeWithRetry(
+  deps: Deps,
+  rotationId: string,
+  change: (r: RotationRecord) => RotationRecord | undefined,
+  known?: RotationRecord,
+): Promise<RotationRecord | undefined> {
   for (let attempt = 1; ; attempt++) {
     // The caller's copy first (it has just read or written it): a stale one only costs the conflict and a read.
     const current = attempt === 1 && known ? known : await deps.journal.get(rotationId);
@@ -43,7 +48,8 @@ async function writeWithRetry(deps: Deps, rotationId: string, change: (r: Rotati
       return written;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
-      if (attempt >= ATTEMPTS) throw new ConflictError(`rotation ${rotationId}: the journal record kept changing (${ATTEMPTS} attempts)`, { rotationId });
+      if (attempt >= ATTEMPTS)
+        throw new ConflictError(`rotation ${rotationId}: the journal record kept changing (${ATTEMPTS} attempts)`, { rotationId });
       await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
     }
   }

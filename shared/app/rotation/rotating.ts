@@ -15,7 +15,8 @@ export async function rotatingSigningKeys(deps: Deps, inventory: Inventory): Pro
 }
 
 /** Whether `item` is a token minted from one of `keys`. */
-export const mintedFromAny = (item: Item, keys: ReadonlySet<string>): boolean => item.kind === 'credential' && item.token !== undefined && keys.has(item.token.signingKey);
+export const mintedFromAny = (item: Item, keys: ReadonlySet<string>): boolean =>
+  item.kind === 'credential' && item.token !== undefined && keys.has(item.token.signingKey);
 
 /** Whether `item` is a signing key that exists and so rotates with an overlap, never with a hard cut. */
 export const isSigningKey = (item: Item): boolean => item.kind === 'credential' && item.type === 'jwt-signing-key';

@@ -26,37 +26,48 @@ function signingKeyOf(ctx: StepContext): { item: Credential; unit: Unit } {
   const item = ctx.inventory.items.get(ctx.record.item);
   const unit = ctx.units[0];
   if (item?.kind !== 'credential' || item.type !== 'jwt-signing-key' || !unit) {
-    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a jwt-signing-key`, { context: { rotationId: ctx.record.id } });
+    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a jwt-signing-key`, {
+      context: { rotationId: ctx.record.id },
+    });
   }
   return { item, unit };
 }
 
 /** The jwt-token credentials minted from signing key `name`. */
-export const tokensOf = (inventory: Inventory, name: string): Credential[] => inventory.credentials.filter((c) => c.token?.signingKey === name);
+export const tokensOf = (inventory: Inventory, name: string): Credential[] =>
+  inventory.credentials.filter((c) => c.token?.signingKey === name);
 
 const asSigningKey = (m: { type: string }, name: string): SigningKeyMaterial => {
   if (m.type !== 'signing-key') throw new IntegrityError(`${name} holds a ${m.type}, not a signing key`, { context: { item: name } });
   return m as SigningKeyMaterial;
 };
 
-const progress = (record: RotationRecord, change: Partial<SigningKeyProgress>): { signingKey: SigningKeyProgress } => ({ signingKey: { ...record.signingKey, ...change } });
+const progress = (record: RotationRecord, change: Partial<SigningKeyProgress>): { signingKey: SigningKeyProgress } => ({
+  signingKey: { ...record.signingKey, ...change },
+});
 
 /** A sync whose targets could not all be written fails the step (retryable when clusters were only unreachable). */
 function throwIfBlocked(report: SyncReport, record: RotationRecord): void {
   const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
   if (blocked.length === 0) return;
-  throw new RekeyError(`could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`, {
-    context: { rotationId: record.id, item: record.item },
-    retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
-  });
+  throw new RekeyError(
+    `could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`,
+    {
+      context: { rotationId: record.id, item: record.item },
+      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
+    },
+  );
 }
 
-const written = (report: SyncReport): number => report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
+const written = (report: SyncReport): number =>
+  report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
 
 /** Signs a probe with the new private key and verifies it against the new public key in its key set (jose). */
 async function keyPairProblem(m: SigningKeyMaterial): Promise<string | undefined> {
   try {
-    const jws = await new FlattenedSign(new TextEncoder().encode('rekey key check')).setProtectedHeader({ alg: m.alg, kid: m.kid }).sign(await importJWK(m.jwk as JWK, m.alg));
+    const jws = await new FlattenedSign(new TextEncoder().encode('rekey key check'))
+      .setProtectedHeader({ alg: m.alg, kid: m.kid })
+      .sign(await importJWK(m.jwk as JWK, m.alg));
     await flattenedVerify(jws, createLocalJWKSet({ keys: m.keySet as JWK[] }));
     return undefined;
   } catch (e) {
@@ -69,12 +80,19 @@ async function keyPairProblem(m: SigningKeyMaterial): Promise<string | undefined
 const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
   const unit = defined(units[0]);
   const current = await reader.current(unit.storeName);
-  if (!current) throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, { context: { item: unit.key, rotationId: record.id } });
+  if (!current)
+    throw new RekeyError(`${unit.key} has no current version to rotate: run apply first`, {
+      context: { item: unit.key, rotationId: record.id },
+    });
   const old = asSigningKey(current.material, unit.key);
   const m = asSigningKey(await issuePending(deps, inventory, unit, record.id, reader, record.id), unit.key);
   const problem = await keyPairProblem(m);
   if (problem) throw new IntegrityError(`${unit.key}: ${problem}`, { context: { item: unit.key, rotationId: record.id } });
-  return { status: 'completed', message: `new key ${m.kid} (${m.alg}) pending; ${old.kid} signs`, patch: progress(record, { oldKid: old.kid, newKid: m.kid }) };
+  return {
+    status: 'completed',
+    message: `new key ${m.kid} (${m.alg}) pending; ${old.kid} signs`,
+    patch: progress(record, { oldKid: old.kid, newKid: m.kid }),
+  };
 };
 
 /** Every Secret of the key: `jwks.json` holds the old and the new public key; the old key still signs. */
@@ -82,7 +100,11 @@ const publishKeySet: StepHandler = async ({ deps, inventory, record, units, read
   const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
   const publishedAt = record.signingKey?.publishedAt ?? deps.clock.now().toISOString();
-  return { status: 'completed', message: `key set with both keys in ${report.secrets.length} Secret(s) (${written(report)} written)`, patch: progress(record, { publishedAt }) };
+  return {
+    status: 'completed',
+    message: `key set with both keys in ${report.secrets.length} Secret(s) (${written(report)} written)`,
+    patch: progress(record, { publishedAt }),
+  };
 };
 
 /**
@@ -97,8 +119,21 @@ async function restartWorkloads(ctx: StepContext, item: Credential, consumers: r
   if (!deps.restarts) {
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
-    const workloads = consumers.map((c) => (c.kind === 'workload' ? `${c.workloadKind}/${defined(item.secret).namespace}/${c.name}` : `selector:${c.namespace ?? defined(item.secret).namespace}/${c.selector}`));
-    await deps.events.publish(item.secret.clusters.map((cluster) => makeEvent(EventType.RestartRequested, base, { cluster, workloads, policy: item.restart.policy, delivery: 'none: no live cluster connected' })));
+    const workloads = consumers.map((c) =>
+      c.kind === 'workload'
+        ? `${c.workloadKind}/${defined(item.secret).namespace}/${c.name}`
+        : `selector:${c.namespace ?? defined(item.secret).namespace}/${c.selector}`,
+    );
+    await deps.events.publish(
+      item.secret.clusters.map((cluster) =>
+        makeEvent(EventType.RestartRequested, base, {
+          cluster,
+          workloads,
+          policy: item.restart.policy,
+          delivery: 'none: no live cluster connected',
+        }),
+      ),
+    );
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
   }
   if (record.signingKey?.restartStep !== record.step) {
@@ -118,12 +153,16 @@ async function restartWorkloads(ctx: StepContext, item: Credential, consumers: r
   const states = Object.entries(record.restarts);
   const failed = states.filter(([, r]) => r.state === RestartState.Failed);
   if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   }
   const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
   if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ') || 'no cluster'}` };
   if (record.restartDeadline && deps.clock.now() > new Date(record.restartDeadline)) {
-    throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, { context: { rotationId: record.id, item: record.item } });
+    throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
   }
   return { status: 'waiting', delaySeconds: RESTART_POLL_SECONDS, message: `waiting for rollouts in ${open.join(', ')}` };
 }
@@ -138,7 +177,12 @@ const awaitVerifiers: StepHandler = async (ctx) => {
   if (item.propagationMs !== undefined) {
     const publishedAt = Date.parse(record.signingKey?.publishedAt ?? record.updatedAt);
     const left = publishedAt + item.propagationMs - deps.clock.now().getTime();
-    if (left > 0) return { status: 'waiting', delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS), message: `key set propagating until ${new Date(publishedAt + item.propagationMs).toISOString()}` };
+    if (left > 0)
+      return {
+        status: 'waiting',
+        delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS),
+        message: `key set propagating until ${new Date(publishedAt + item.propagationMs).toISOString()}`,
+      };
     notes.push(`propagation of ${item.propagationMs / 1000}s passed`);
   }
   return { status: 'completed', message: notes.join('; ') };
@@ -155,7 +199,11 @@ const activate: StepHandler = async (ctx) => {
   // A retried activation keeps the first instant: the overlap only ever gets longer.
   const activatedAt = record.signingKey?.activatedAt ?? deps.clock.now().toISOString();
   const retireAfter = new Date(Date.parse(activatedAt) + item.tokenLifetimeMs).toISOString();
-  return { status: 'completed', message: `${record.signingKey?.newKid ?? 'the new key'} signs from now on; the old key stays published until ${retireAfter}`, patch: progress(record, { activatedAt, retireAfter }) };
+  return {
+    status: 'completed',
+    message: `${record.signingKey?.newKid ?? 'the new key'} signs from now on; the old key stays published until ${retireAfter}`,
+    patch: progress(record, { activatedAt, retireAfter }),
+  };
 };
 
 /** Every jwt-token of the key minted again with the new key (version id = rotation id), then written. */
@@ -168,7 +216,9 @@ const remintTokens: StepHandler = async ({ deps, inventory, record, reader }) =>
     if (m.type !== 'token' || m.kid !== record.signingKey?.newKid) {
       // Minted before the key was active (cannot happen in order; a hand-made version could): start over.
       await deps.store.discardPending(unit.storeName, record.id);
-      throw new IntegrityError(`${unit.key}: token pending under this rotation is not signed by the new key`, { context: { item: unit.key, rotationId: record.id } });
+      throw new IntegrityError(`${unit.key}: token pending under this rotation is not signed by the new key`, {
+        context: { item: unit.key, rotationId: record.id },
+      });
     }
     await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
   }
@@ -186,9 +236,15 @@ const restartSigners: StepHandler = async (ctx) => {
 /** Tokens the old key signed stay verifiable until the longest of them has expired. */
 const keepOld: StepHandler = async ({ deps, record }) => {
   const retireAfter = record.signingKey?.retireAfter;
-  if (!retireAfter) throw new IntegrityError(`rotation ${record.id} has no activation time`, { context: { rotationId: record.id, item: record.item } });
+  if (!retireAfter)
+    throw new IntegrityError(`rotation ${record.id} has no activation time`, { context: { rotationId: record.id, item: record.item } });
   const left = Date.parse(retireAfter) - deps.clock.now().getTime();
-  if (left > 0) return { status: 'waiting', delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS), message: `old key ${record.signingKey.oldKid ?? ''} stays published until ${retireAfter}` };
+  if (left > 0)
+    return {
+      status: 'waiting',
+      delaySeconds: Math.min(Math.ceil(left / 1000), MAX_WAIT_SECONDS),
+      message: `old key ${record.signingKey.oldKid ?? ''} stays published until ${retireAfter}`,
+    };
   return { status: 'completed', message: `tokenLifetime passed since activation (${record.signingKey.activatedAt ?? '?'})` };
 };
 
@@ -202,12 +258,18 @@ const removeOld: StepHandler = async (ctx) => {
   if (current.versionId !== cleanId) {
     const m = asSigningKey(decodeMaterial(current.value, unit.storeName), unit.key);
     const clean: SigningKeyMaterial = { ...m, keySet: m.keySet.filter((k) => k.kid === m.kid) };
-    await deps.store.putPending(unit.storeName, cleanId, encodeMaterial(clean), { tags: storeTags(inventory, unit), description: `rekey credential ${unit.key}` });
+    await deps.store.putPending(unit.storeName, cleanId, encodeMaterial(clean), {
+      tags: storeTags(inventory, unit),
+      description: `rekey credential ${unit.key}`,
+    });
     await promoteVersion(deps, inventory, unit, cleanId, reader, record.id);
   }
   const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
-  return { status: 'completed', message: `old key ${record.signingKey?.oldKid ?? ''} removed from the key set in ${written(report)} Secret(s)` };
+  return {
+    status: 'completed',
+    message: `old key ${record.signingKey?.oldKid ?? ''} removed from the key set in ${written(report)} Secret(s)`,
+  };
 };
 
 export const SIGNING_KEY_STEPS: StepHandlers<SigningKeyStep> = {
@@ -220,4 +282,3 @@ export const SIGNING_KEY_STEPS: StepHandlers<SigningKeyStep> = {
   [SigningKeyStep.KeepOld]: keepOld,
   [SigningKeyStep.RemoveOld]: removeOld,
 };
-

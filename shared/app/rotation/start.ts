@@ -45,9 +45,13 @@ export async function startRotation(
   options: { trigger: Trigger; reason: string; rotationId?: string; lease?: LeaseSettings },
 ): Promise<RotationRecord> {
   const item = inventory.items.get(itemName);
-  if (!item) throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, { context: { item: itemName } });
+  if (!item)
+    throw new NotFoundError(`no authority, certificate or credential named "${itemName}" in inventory ${inventory.name}`, {
+      context: { item: itemName },
+    });
   const kind = rotationKindOf(item);
-  if (!isRunnable(kind)) throw new RekeyError(`rotating a ${kind} item is not available in this version; rotate it by hand`, { context: { item: itemName } });
+  if (!isRunnable(kind))
+    throw new RekeyError(`rotating a ${kind} item is not available in this version; rotate it by hand`, { context: { item: itemName } });
   const units = unitsOf(inventory, item);
   const previousVersions: Record<string, string> = {};
   // A leaf rotation writes no pending version and its promotion learns what it replaces: nothing to read here. The
@@ -59,7 +63,8 @@ export async function startRotation(
       const v = await deps.store.getVersion(u.storeName, { stage: Stage.Current });
       if (v) previousVersions[u.storeName] = v.versionId;
       const pending = await deps.store.getVersion(u.storeName, { stage: Stage.Pending });
-      if (pending && pending.versionId !== options.rotationId) throw new RotationLockedError(itemName, pending.versionId, options.rotationId ?? '(new)');
+      if (pending && pending.versionId !== options.rotationId)
+        throw new RotationLockedError(itemName, pending.versionId, options.rotationId ?? '(new)');
     }
   }
   const now = deps.clock.now().toISOString();
@@ -85,7 +90,13 @@ export async function startRotation(
     ...(options.lease && { lease: initialLease(deps, options.lease) }),
   };
   await deps.journal.create(record);
-  await deps.events.publish([makeEvent(EventType.RotationStarted, { inventory: inventory.name, item: itemName, rotationId: record.id, at: now }, { kind, trigger: options.trigger, reason: options.reason })]);
+  await deps.events.publish([
+    makeEvent(
+      EventType.RotationStarted,
+      { inventory: inventory.name, item: itemName, rotationId: record.id, at: now },
+      { kind, trigger: options.trigger, reason: options.reason },
+    ),
+  ]);
   await deps.queue.enqueue({ rotationId: record.id, inventory: inventory.name, item: itemName, step: record.step, attempt: 0 });
   return record;
 }

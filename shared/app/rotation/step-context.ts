@@ -31,7 +31,11 @@ export const StepResultStatus = { Completed: 'completed', Skipped: 'skipped', Wa
 export type StepResultStatus = (typeof StepResultStatus)[keyof typeof StepResultStatus];
 
 export type StepResult =
-  | { readonly status: typeof StepResultStatus.Completed | typeof StepResultStatus.Skipped; readonly message?: string; readonly patch?: RecordPatch }
+  | {
+      readonly status: typeof StepResultStatus.Completed | typeof StepResultStatus.Skipped;
+      readonly message?: string;
+      readonly patch?: RecordPatch;
+    }
   | {
       readonly status: typeof StepResultStatus.Waiting;
       readonly delaySeconds: number;

@@ -13,7 +13,11 @@ export async function overlapBundle(reader: MaterialReader, inventory: Inventory
   const current = (await reader.current(name))?.material;
   if (current?.type !== 'certificate') return undefined;
   const pending = (await reader.pendingVersion(name))?.material;
-  const certs = [current.cert, ...(current.trustAlso ? [current.trustAlso] : []), ...(pending?.type === 'certificate' ? [pending.cert] : [])];
+  const certs = [
+    current.cert,
+    ...(current.trustAlso ? [current.trustAlso] : []),
+    ...(pending?.type === 'certificate' ? [pending.cert] : []),
+  ];
   // No overlap (the common case, asked once per leaf on every sync): nothing to parse.
   if (certs.length === 1 && certificateCount(current.cert) === 1) return undefined;
   const bundle = canonicalBundle(certs);

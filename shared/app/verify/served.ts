@@ -63,7 +63,12 @@ export async function currentExpectation(deps: Deps, inventory: Inventory, item:
  * certificate, which then presents itself) presents that item's current certificate and passes only if the
  * server accepts it. Never passes a probe it could not run: no prober, no answer, no material all fail it.
  */
-export async function probeServed(deps: Deps, inventory: Inventory, item: ProbedItem, expectation?: ServedExpectation): Promise<ServedReport> {
+export async function probeServed(
+  deps: Deps,
+  inventory: Inventory,
+  item: ProbedItem,
+  expectation?: ServedExpectation,
+): Promise<ServedReport> {
   const probes = item.probes ?? [];
   if (probes.length === 0) return { item: item.name, ok: true, outcomes: [] };
   const expected = expectation ?? (await currentExpectation(deps, inventory, item));
@@ -75,7 +80,12 @@ export async function probeServed(deps: Deps, inventory: Inventory, item: Probed
  * `probeServed`, failing with a VerificationError that names every probe that did not pass. Retryable: a server
  * may still be reloading; the caller's retries end in a failed (and, after promotion, rolled back) rotation.
  */
-export async function verifyServed(deps: Deps, inventory: Inventory, item: ProbedItem, expectation?: ServedExpectation): Promise<ServedReport> {
+export async function verifyServed(
+  deps: Deps,
+  inventory: Inventory,
+  item: ProbedItem,
+  expectation?: ServedExpectation,
+): Promise<ServedReport> {
   const report = await probeServed(deps, inventory, item, expectation);
   if (!report.ok) {
     const failed = report.outcomes.filter((o) => !o.ok).map((o) => `${o.endpoint}: ${o.problem}`);
@@ -89,7 +99,13 @@ export async function verifyServed(deps: Deps, inventory: Inventory, item: Probe
 
 const endpointOf = (p: Probe): string => (p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`);
 
-async function runProbe(deps: Deps, inventory: Inventory, item: ProbedItem, probe: Probe, expected: ServedExpectation | undefined): Promise<ProbeOutcome> {
+async function runProbe(
+  deps: Deps,
+  inventory: Inventory,
+  item: ProbedItem,
+  probe: Probe,
+  expected: ServedExpectation | undefined,
+): Promise<ProbeOutcome> {
   const endpoint = endpointOf(probe);
   const clientCert = probe.clientCert ?? (item.kind === 'certificate' && item.usage === 'client' ? item.name : undefined);
   const fail = (failure: ProbeFailure | Mismatch, problem: string, extra: Partial<ProbeOutcome> = {}): ProbeOutcome => ({
@@ -130,25 +146,41 @@ async function runProbe(deps: Deps, inventory: Inventory, item: ProbedItem, prob
   const leafDer = served.chain[0];
   if (!leafDer) return fail(Mismatch.Chain, 'the server sent no certificate', { protocol: served.protocol });
   const leaf = new X509Certificate(leafDer);
-  const seen = { servedFingerprint: fingerprintOf(leaf), protocol: served.protocol, ...(clientCert && { clientCertAccepted: served.clientCertificateAccepted === true }) };
-  if (clientCert && served.clientCertificateAccepted !== true) return fail(Mismatch.Setup, `the server did not confirm it accepted client certificate ${clientCert}`, seen);
+  const seen = {
+    servedFingerprint: fingerprintOf(leaf),
+    protocol: served.protocol,
+    ...(clientCert && { clientCertAccepted: served.clientCertificateAccepted === true }),
+  };
+  if (clientCert && served.clientCertificateAccepted !== true)
+    return fail(Mismatch.Setup, `the server did not confirm it accepted client certificate ${clientCert}`, seen);
   const problem = expected && mismatchOf(served, leaf, expected, deps.clock.now());
   if (problem) return fail(problem.failure, problem.message, seen);
   return { endpoint, ok: true, ...seen, ...(clientCert && { clientCert }) };
 }
 
-function mismatchOf(served: ServedTls, leaf: X509Certificate, expected: ServedExpectation, now: Date): { failure: Mismatch; message: string } | undefined {
+function mismatchOf(
+  served: ServedTls,
+  leaf: X509Certificate,
+  expected: ServedExpectation,
+  now: Date,
+): { failure: Mismatch; message: string } | undefined {
   if (new Date(leaf.validTo) <= now) return { failure: Mismatch.Expired, message: `served certificate expired at ${leaf.validTo}` };
   switch (expected.kind) {
     case ExpectationKind.Leaf: {
       const fp = fingerprintOf(leaf);
       if (expected.fingerprints.includes(fp)) return undefined;
-      return { failure: Mismatch.Fingerprint, message: `serves ${fp.slice(0, 16)}… (${leaf.subject.replace(/\n/g, ', ')}), expected ${expected.fingerprints.map((f) => `${f.slice(0, 16)}…`).join(' or ')}` };
+      return {
+        failure: Mismatch.Fingerprint,
+        message: `serves ${fp.slice(0, 16)}… (${leaf.subject.replace(/\n/g, ', ')}), expected ${expected.fingerprints.map((f) => `${f.slice(0, 16)}…`).join(' or ')}`,
+      };
     }
     case ExpectationKind.Chain: {
       const path = served.chain.map((der) => new X509Certificate(der));
       if (anchorOf(path, expected.authorities.flatMap(certificatesOf))) return undefined;
-      return { failure: Mismatch.Chain, message: `served chain (${path.length} certificate(s), leaf issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not end at the expected authority` };
+      return {
+        failure: Mismatch.Chain,
+        message: `served chain (${path.length} certificate(s), leaf issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not end at the expected authority`,
+      };
     }
     default: {
       const never: never = expected;

@@ -34,7 +34,9 @@ export function matchingRules(rules: readonly AlertRule[], alert: IncomingAlert)
     const m = r.match;
     switch (m.source) {
       case 'alertmanager':
-        return alert.source === 'alertmanager' && alert.name === m.alertname && Object.entries(m.labels).every(([k, v]) => alert.labels[k] === v);
+        return (
+          alert.source === 'alertmanager' && alert.name === m.alertname && Object.entries(m.labels).every(([k, v]) => alert.labels[k] === v)
+        );
       case 'cloudwatch':
         return (
           alert.source === 'cloudwatch' &&
@@ -56,7 +58,8 @@ export function targetItems(rule: AlertRule, alert: IncomingAlert, known: Readon
   const label = defined(rule.itemLabel);
   const value = alert.labels[label];
   if (!value) return { problem: `the alert has no label "${label}"` };
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value) || !known.has(value)) return { problem: `label ${label} names no item of the inventory` };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value) || !known.has(value))
+    return { problem: `label ${label} names no item of the inventory` };
   return { items: [value] };
 }
 
@@ -74,11 +77,17 @@ export interface RecentRemediations {
  */
 export function decide(rule: AlertRule, recent: RecentRemediations, nowMs: number): { decision: Decision; reason: string } {
   if (rule.coolDownMs > 0 && recent.lastActed !== undefined && nowMs - recent.lastActed < rule.coolDownMs) {
-    return { decision: Decision.CoolingDown, reason: `acted ${Math.round((nowMs - recent.lastActed) / 1000)} s ago; cool-down is ${rule.coolDownMs / 1000} s` };
+    return {
+      decision: Decision.CoolingDown,
+      reason: `acted ${Math.round((nowMs - recent.lastActed) / 1000)} s ago; cool-down is ${rule.coolDownMs / 1000} s`,
+    };
   }
   const inWindow = recent.within.filter((t) => nowMs - t < rule.rateLimit.perMs).length;
   if (inWindow >= rule.rateLimit.max) {
-    return { decision: Decision.RateLimited, reason: `${inWindow} remediation(s) of this item in the last ${rule.rateLimit.perMs / 1000} s (at most ${rule.rateLimit.max})` };
+    return {
+      decision: Decision.RateLimited,
+      reason: `${inWindow} remediation(s) of this item in the last ${rule.rateLimit.perMs / 1000} s (at most ${rule.rateLimit.max})`,
+    };
   }
   if (rule.mode === 'approve') return { decision: Decision.AwaitingApproval, reason: 'the rule needs an approval' };
   return { decision: Decision.Acted, reason: `rule ${rule.name}: ${rule.action}` };

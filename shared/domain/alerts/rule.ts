@@ -21,7 +21,10 @@ export const alertRuleSchema = z.strictObject({
     z.strictObject({
       alertmanager: z.strictObject({
         alertname: z.string().min(1).max(256),
-        labels: z.record(z.string().regex(LABEL_NAME, 'a Prometheus label name'), z.string().max(1024)).optional().meta({ description: 'every label must equal this value' }),
+        labels: z
+          .record(z.string().regex(LABEL_NAME, 'a Prometheus label name'), z.string().max(1024))
+          .optional()
+          .meta({ description: 'every label must equal this value' }),
       }),
     }),
     z.strictObject({
@@ -34,9 +37,16 @@ export const alertRuleSchema = z.strictObject({
   ]),
   action: z.enum([RemediationAction.Rotate, RemediationAction.Resync, RemediationAction.Restart]),
   items: z.array(z.string().regex(ITEM_NAME)).min(1).max(1000).optional(),
-  itemLabel: z.string().regex(LABEL_NAME, 'a label name').optional().meta({ description: 'the alert label that names the item, e.g. rekey_item' }),
+  itemLabel: z
+    .string()
+    .regex(LABEL_NAME, 'a label name')
+    .optional()
+    .meta({ description: 'the alert label that names the item, e.g. rekey_item' }),
   mode: z.enum([RemediationMode.Auto, RemediationMode.Approve]).default(RemediationMode.Auto),
-  rateLimit: z.strictObject({ per: duration, max: z.number().int().min(1).max(1000) }).optional().meta({ description: 'remediations per item at most' }),
+  rateLimit: z
+    .strictObject({ per: duration, max: z.number().int().min(1).max(1000) })
+    .optional()
+    .meta({ description: 'remediations per item at most' }),
   coolDown: duration.optional().meta({ description: 'after acting on an item, ignore the rule for it this long' }),
 });
 export type AlertRuleDocument = z.infer<typeof alertRuleSchema>;

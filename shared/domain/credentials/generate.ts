@@ -17,8 +17,16 @@ export function newPasswordMaterial(item: Credential, now: Date, specHash: strin
 }
 
 /** A new signing key; `keySet` keeps the previous public keys so verifiers accept both during the overlap. */
-export async function newSigningKeyMaterial(item: Credential, now: Date, specHash: string, previous?: SigningKeyMaterial): Promise<SigningKeyMaterial> {
-  const { privateKey, publicKey } = await generateKeyPair(item.algorithm, { extractable: true, ...(item.algorithm === 'EdDSA' && { crv: 'Ed25519' }) });
+export async function newSigningKeyMaterial(
+  item: Credential,
+  now: Date,
+  specHash: string,
+  previous?: SigningKeyMaterial,
+): Promise<SigningKeyMaterial> {
+  const { privateKey, publicKey } = await generateKeyPair(item.algorithm, {
+    extractable: true,
+    ...(item.algorithm === 'EdDSA' && { crv: 'Ed25519' }),
+  });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwk = { ...(await exportJWK(privateKey)), kid, alg: item.algorithm, use: 'sig' };

@@ -16,7 +16,13 @@ const SALT_BYTES = 16;
 export function scramSha256Verifier(password: string, options: { salt?: Buffer; iterations?: number } = {}): string {
   const salt = options.salt ?? randomBytes(SALT_BYTES);
   const iterations = options.iterations ?? SCRAM_ITERATIONS;
-  const salted = pbkdf2Sync(Buffer.from(/^[\x20-\x7e]*$/.test(password) ? password : password.normalize('NFKC'), 'utf8'), salt, iterations, 32, 'sha256');
+  const salted = pbkdf2Sync(
+    Buffer.from(/^[\x20-\x7e]*$/.test(password) ? password : password.normalize('NFKC'), 'utf8'),
+    salt,
+    iterations,
+    32,
+    'sha256',
+  );
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
@@ -24,4 +30,5 @@ export function scramSha256Verifier(password: string, options: { salt?: Buffer; 
 }
 
 /** Whether `text` has the shape of a SCRAM-SHA-256 verifier (what may go into a statement in place of a password). */
-export const isScramVerifier = (text: string): boolean => /^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(text);
+export const isScramVerifier = (text: string): boolean =>
+  /^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(text);

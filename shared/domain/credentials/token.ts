@@ -11,7 +11,13 @@ export const defaultTokenIssuer = (inventory: string): string => `rekey/${invent
  * plus iat, nbf, exp (now + lifetime) and a fresh jti; the header names the key (`kid`) so verifiers pick it from
  * the published key set.
  */
-export async function mintToken(item: Credential, key: SigningKeyMaterial, inventory: string, now: Date, specHash: string): Promise<TokenMaterial> {
+export async function mintToken(
+  item: Credential,
+  key: SigningKeyMaterial,
+  inventory: string,
+  now: Date,
+  specHash: string,
+): Promise<TokenMaterial> {
   const spec = item.token;
   if (!spec) throw new Error(`${item.name} is not a jwt-token`);
   const iat = Math.floor(now.getTime() / 1000);
@@ -27,5 +33,13 @@ export async function mintToken(item: Credential, key: SigningKeyMaterial, inven
   if (sub !== undefined) jwt = jwt.setSubject(sub);
   if (aud !== undefined) jwt = jwt.setAudience(aud);
   const token = await jwt.sign(await importJWK(key.jwk as JWK, key.alg));
-  return { type: 'token', token, signingKey: spec.signingKey, kid: key.kid, expiresAt: new Date(exp * 1000).toISOString(), createdAt: now.toISOString(), specHash };
+  return {
+    type: 'token',
+    token,
+    signingKey: spec.signingKey,
+    kid: key.kid,
+    expiresAt: new Date(exp * 1000).toISOString(),
+    createdAt: now.toISOString(),
+    specHash,
+  };
 }

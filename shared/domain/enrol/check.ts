@@ -26,11 +26,20 @@ export const requestedNames = (csr: ParsedCsr): string[] => [...new Set([...(csr
 
 /** Policy chain for an enrolment: the first refusal wins; undefined means the CSR may be signed. */
 export function checkEnrolment(profile: EnrolProfile, csr: ParsedCsr): { refusal: EnrolRefusal; message: string } | undefined {
-  if (!csr.signatureValid) return { refusal: EnrolRefusal.BadSignature, message: 'the CSR signature does not verify with the key it carries' };
-  if (csr.ipAddresses.length || csr.uris.length) return { refusal: EnrolRefusal.UnsupportedNames, message: `profile "${profile.name}" issues DNS names only; the CSR asks for IP addresses or URIs` };
+  if (!csr.signatureValid)
+    return { refusal: EnrolRefusal.BadSignature, message: 'the CSR signature does not verify with the key it carries' };
+  if (csr.ipAddresses.length || csr.uris.length)
+    return {
+      refusal: EnrolRefusal.UnsupportedNames,
+      message: `profile "${profile.name}" issues DNS names only; the CSR asks for IP addresses or URIs`,
+    };
   const names = requestedNames(csr);
   if (names.length === 0) return { refusal: EnrolRefusal.NoNames, message: 'the CSR names nothing (no CN, no DNS SAN)' };
   const outside = names.filter((n) => !nameAllowed(n, profile.allowedNames));
-  if (outside.length) return { refusal: EnrolRefusal.NameNotAllowed, message: `profile "${profile.name}" does not allow ${outside.map((n) => JSON.stringify(n)).join(', ')} (allowed: ${profile.allowedNames.join(', ')})` };
+  if (outside.length)
+    return {
+      refusal: EnrolRefusal.NameNotAllowed,
+      message: `profile "${profile.name}" does not allow ${outside.map((n) => JSON.stringify(n)).join(', ')} (allowed: ${profile.allowedNames.join(', ')})`,
+    };
   return undefined;
 }

@@ -56,7 +56,11 @@ export function assertNoSecrets(event: RekeyEvent): void {
 }
 
 /** Builds an event; `fields` are checked against the detail type's schema at compile time. */
-export function makeEvent<T extends EventType>(type: T, base: Omit<EventDetailBase, 'at'> & { at?: string }, fields: DetailFields<T>): RekeyEvent {
+export function makeEvent<T extends EventType>(
+  type: T,
+  base: Omit<EventDetailBase, 'at'> & { at?: string },
+  fields: DetailFields<T>,
+): RekeyEvent {
   const detail = { ...fields, ...base, at: base.at ?? new Date().toISOString() };
   return { type, detail } as RekeyEvent;
 }

@@ -52,7 +52,10 @@ export function documentShapeIssues(root: unknown): InventoryIssue[] {
     }
     path.push(key);
     if (key === '<<' && !Array.isArray(parent)) {
-      issues.push({ path: formatPath(path), message: 'YAML merge keys ("<<") are not supported: write the fields out (an alias of a whole value works)' });
+      issues.push({
+        path: formatPath(path),
+        message: 'YAML merge keys ("<<") are not supported: write the fields out (an alias of a whole value works)',
+      });
     } else if (isContainer(child)) {
       walk(child);
     }

@@ -23,7 +23,8 @@ function refuse(issues: readonly InventoryIssue[], source?: string): never {
 
 /** Refuses an inventory of `bytes` bytes when it is over `LIMITS.inventoryBytes` (callers check before reading it all). */
 export function checkInventorySize(bytes: number, source?: string): void {
-  if (bytes > LIMITS.inventoryBytes) refuse([{ path: '', message: `the file has ${bytes} bytes; an inventory may have at most ${LIMITS.inventoryBytes}` }], source);
+  if (bytes > LIMITS.inventoryBytes)
+    refuse([{ path: '', message: `the file has ${bytes} bytes; an inventory may have at most ${LIMITS.inventoryBytes}` }], source);
 }
 
 /** Parses YAML or JSON text (JSON is YAML) into plain data; syntax errors name line and column. */
@@ -36,7 +37,10 @@ export function parseInventoryText(text: string, source?: string): unknown {
     return load(text, { schema: CORE_SCHEMA, ...(source && { filename: source }) });
   } catch (e) {
     if (!(e instanceof YAMLException)) throw e;
-    const issue: InventoryIssue = { path: e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}` : '', message: `YAML: ${e.reason}` };
+    const issue: InventoryIssue = {
+      path: e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}` : '',
+      message: `YAML: ${e.reason}`,
+    };
     refuse([issue], source);
   }
 }

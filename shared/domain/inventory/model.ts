@@ -33,14 +33,21 @@ export interface FilePlacement {
 
 /** A workload to restart when the item changes; `clusters` (resolved: absent means every cluster of the item) limits where. */
 export type Consumer =
-  | { readonly kind: 'workload'; readonly workloadKind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod'; readonly name: string; readonly clusters?: readonly string[] }
+  | {
+      readonly kind: 'workload';
+      readonly workloadKind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Pod';
+      readonly name: string;
+      readonly clusters?: readonly string[];
+    }
   | { readonly kind: 'selector'; readonly selector: string; readonly namespace?: string; readonly clusters?: readonly string[] };
 
 /** Whether the consumer runs in `cluster` (one listed with `clusters` runs only there). */
-export const consumesIn = (consumer: Consumer, cluster: string): boolean => consumer.clusters === undefined || consumer.clusters.includes(cluster);
+export const consumesIn = (consumer: Consumer, cluster: string): boolean =>
+  consumer.clusters === undefined || consumer.clusters.includes(cluster);
 
 /** The item's consumers that run in `cluster`. */
-export const consumersIn = (item: { readonly consumers: readonly Consumer[] }, cluster: string): Consumer[] => item.consumers.filter((c) => consumesIn(c, cluster));
+export const consumersIn = (item: { readonly consumers: readonly Consumer[] }, cluster: string): Consumer[] =>
+  item.consumers.filter((c) => consumesIn(c, cluster));
 
 /** How a consumer is shown: `Kind/name` or `selector S [in NS]`, with ` (dc1)` when it runs in some clusters only. */
 export function consumerText(c: Consumer): string {

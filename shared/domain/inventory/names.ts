@@ -92,7 +92,7 @@ export function canonicalIp(text: string): string | undefined {
   // RFC 5952: compress the longest run of two or more zero groups, lower-case hex.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen) {
@@ -108,7 +108,13 @@ export function canonicalIp(text: string): string | undefined {
 
 export function ipAddressProblem(text: string): string | undefined {
   if (canonicalIp(text) !== undefined) return undefined;
-  const hint = text.includes('%') ? ' (no zone ids)' : text.includes('/') ? ' (an address, not a prefix)' : /(^|\.)0\d/.test(text) && LOOKS_LIKE_IPV4.test(text) ? ' (no leading zeros)' : '';
+  const hint = text.includes('%')
+    ? ' (no zone ids)'
+    : text.includes('/')
+      ? ' (an address, not a prefix)'
+      : /(^|\.)0\d/.test(text) && LOOKS_LIKE_IPV4.test(text)
+        ? ' (no leading zeros)'
+        : '';
   return `not an IP address: ${quote(text)}${hint}`;
 }
 
@@ -129,15 +135,23 @@ export function uriProblem(uri: string): string | undefined {
   if (/[\s<>"{}|\\^`]/.test(uri) || /[^\x21-\x7e]/.test(uri)) return bad('no spaces or unencoded special characters');
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
   if (!scheme) return bad('no scheme');
-  if (!(URI_SCHEMES as readonly string[]).includes(scheme)) return bad(`scheme "${scheme}:" is not allowed; use one of ${URI_SCHEMES.join(', ')}`);
+  if (!(URI_SCHEMES as readonly string[]).includes(scheme))
+    return bad(`scheme "${scheme}:" is not allowed; use one of ${URI_SCHEMES.join(', ')}`);
   switch (scheme as UriScheme) {
     case 'urn':
       return URN.test(uri) ? undefined : bad('expected urn:<namespace>:<name>');
     case 'spiffe': {
       // SPIFFE ID: spiffe://<trust domain>/<path>, lower-case trust domain, no port, user info, query or fragment.
       const m = /^spiffe:\/\/([^/]+)((?:\/[^/]+)*)$/.exec(uri);
-      if (!m || !SPIFFE_TRUST_DOMAIN.test(defined(m[1]))) return bad('expected spiffe://<trust-domain>/<path> with a lower-case trust domain');
-      if (defined(m[2]).split('/').slice(1).some((s) => !SPIFFE_SEGMENT.test(s) || s === '.' || s === '..')) return bad('SPIFFE path segments are letters, digits, ".", "_" and "-"');
+      if (!m || !SPIFFE_TRUST_DOMAIN.test(defined(m[1])))
+        return bad('expected spiffe://<trust-domain>/<path> with a lower-case trust domain');
+      if (
+        defined(m[2])
+          .split('/')
+          .slice(1)
+          .some((s) => !SPIFFE_SEGMENT.test(s) || s === '.' || s === '..')
+      )
+        return bad('SPIFFE path segments are letters, digits, ".", "_" and "-"');
       return undefined;
     }
     case 'https':

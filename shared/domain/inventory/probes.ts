@@ -30,12 +30,22 @@ export function checkProbes(inv: Inventory): InventoryIssue[] {
     (item.probes ?? []).forEach((p, i) => {
       const path = `${item.path}.probe[${i}]`;
       if (p.port < 1 || p.port > 65535) issues.push({ path: `${path}.tls`, message: `port ${p.port} is out of range (1-65535)` });
-      if (p.timeoutMs <= 0) issues.push({ path: `${path}.timeout`, message: 'must be above zero: a probe without a deadline could wait forever' });
+      if (p.timeoutMs <= 0)
+        issues.push({ path: `${path}.timeout`, message: 'must be above zero: a probe without a deadline could wait forever' });
       if (p.clientCert === undefined) return;
       const named = inv.items.get(p.clientCert);
-      if (!named || named.kind !== 'certificate') issues.push({ path: `${path}.clientCert`, message: `unknown certificate "${p.clientCert}"` });
-      else if (named.usage === 'server') issues.push({ path: `${path}.clientCert`, message: `certificate "${p.clientCert}" has usage server: it cannot authenticate a client` });
-      else if (named.perReplica) issues.push({ path: `${path}.clientCert`, message: `certificate "${p.clientCert}" has one certificate per replica: name a single client certificate` });
+      if (!named || named.kind !== 'certificate')
+        issues.push({ path: `${path}.clientCert`, message: `unknown certificate "${p.clientCert}"` });
+      else if (named.usage === 'server')
+        issues.push({
+          path: `${path}.clientCert`,
+          message: `certificate "${p.clientCert}" has usage server: it cannot authenticate a client`,
+        });
+      else if (named.perReplica)
+        issues.push({
+          path: `${path}.clientCert`,
+          message: `certificate "${p.clientCert}" has one certificate per replica: name a single client certificate`,
+        });
     });
   }
   return issues;

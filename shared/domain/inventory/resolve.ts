@@ -56,12 +56,27 @@ function consumerOf(doc: ConsumerDocument): Consumer {
   return { kind: 'selector', selector: doc.selector, ...(doc.namespace && { namespace: doc.namespace }), ...clusters };
 }
 
-function secretOf(doc: { name: string; namespace: string; clusters?: string[] | undefined } | undefined, all: readonly ClusterRef[]): SecretPlacement | undefined {
+function secretOf(
+  doc: { name: string; namespace: string; clusters?: string[] | undefined } | undefined,
+  all: readonly ClusterRef[],
+): SecretPlacement | undefined {
   if (!doc) return undefined;
   return { name: doc.name, namespace: doc.namespace, clusters: doc.clusters ?? all.map((c) => c.name) };
 }
 
-function filesOf(doc: { dir: string; cert: string; key?: string | undefined; ca?: string | undefined; mode: string; reload?: string | undefined; reloadTimeout?: string | undefined } | undefined): FilePlacement | undefined {
+function filesOf(
+  doc:
+    | {
+        dir: string;
+        cert: string;
+        key?: string | undefined;
+        ca?: string | undefined;
+        mode: string;
+        reload?: string | undefined;
+        reloadTimeout?: string | undefined;
+      }
+    | undefined,
+): FilePlacement | undefined {
   if (!doc) return undefined;
   return {
     dir: doc.dir,
@@ -89,7 +104,11 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       kind: ItemKind.Authority,
       name: a.name,
       path: `authorities[${i}]`,
-      subject: { commonName: a.commonName, ...(a.organization && { organization: a.organization }), ...(a.organizationalUnit && { organizationalUnit: a.organizationalUnit }) },
+      subject: {
+        commonName: a.commonName,
+        ...(a.organization && { organization: a.organization }),
+        ...(a.organizationalUnit && { organizationalUnit: a.organizationalUnit }),
+      },
       keyType: a.key ?? defaultKey,
       validityMs,
       // An external CA's certificate is refreshed when its chain changes or it expired, never re-issued by rekey.
@@ -114,7 +133,11 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
       path: `certificates[${i}]`,
       issuer: c.issuer,
       usage: c.usage,
-      subject: { commonName: c.commonName, ...(c.organization && { organization: c.organization }), ...(c.organizationalUnit && { organizationalUnit: c.organizationalUnit }) },
+      subject: {
+        commonName: c.commonName,
+        ...(c.organization && { organization: c.organization }),
+        ...(c.organizationalUnit && { organizationalUnit: c.organizationalUnit }),
+      },
       keyType: c.key ?? defaultKey,
       validityMs,
       renewBeforeMs: ms(c.renewBefore) ?? Math.min(leafRenew, Math.floor(validityMs / 3)),
@@ -172,7 +195,16 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     validityMs: ms(p.validity) ?? 720 * HOUR,
     tokenScope: p.tokenScope,
   }));
-  return { name: doc.metadata.name, clusters, authorities, certificates, credentials, items, ...(alerts.length && { alerts }), ...(enrol.length && { enrol }) };
+  return {
+    name: doc.metadata.name,
+    clusters,
+    authorities,
+    certificates,
+    credentials,
+    items,
+    ...(alerts.length && { alerts }),
+    ...(enrol.length && { enrol }),
+  };
 }
 
 /** Cross-field rules the schema cannot express. Returns every violation found. */
@@ -196,11 +228,13 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
   const authorities = new Map(inv.authorities.map((a) => [a.name, a]));
   for (const a of inv.authorities) {
     if (a.external) {
-      if (a.parent !== undefined) add(`${a.path}.parent`, 'an external authority has no parent in the inventory (its chain comes from the CA)');
+      if (a.parent !== undefined)
+        add(`${a.path}.parent`, 'an external authority has no parent in the inventory (its chain comes from the CA)');
       if (a.pathLen !== undefined) add(`${a.path}.pathLen`, 'has no meaning for an external authority');
       if (a.files) add(`${a.path}.files`, 'not supported for an external authority yet');
     }
-    if (a.parent !== undefined && authorities.get(a.parent)?.external) add(`${a.path}.parent`, `authority "${a.parent}" is external: rekey cannot sign an intermediate with it`);
+    if (a.parent !== undefined && authorities.get(a.parent)?.external)
+      add(`${a.path}.parent`, `authority "${a.parent}" is external: rekey cannot sign an intermediate with it`);
     if (a.parent !== undefined && !authorities.has(a.parent)) add(`${a.path}.parent`, `unknown authority ${quote(a.parent)}`);
     if (a.renewBeforeMs >= a.validityMs) add(`${a.path}.renewBefore`, 'must be shorter than validity');
     const parent = a.parent !== undefined ? authorities.get(a.parent) : undefined;
@@ -212,7 +246,10 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     let cur = a.parent !== undefined ? authorities.get(a.parent) : undefined;
     for (let levels = 1; cur && levels <= inv.authorities.length; levels++) {
       if (cur.pathLen !== undefined && levels > cur.pathLen) {
-        add(`${a.path}.parent`, `authority "${cur.name}" has pathLen ${cur.pathLen}: it cannot have ${levels === 1 ? 'intermediates' : `${levels} levels of intermediates (${a.name} would be one too many)`}`);
+        add(
+          `${a.path}.parent`,
+          `authority "${cur.name}" has pathLen ${cur.pathLen}: it cannot have ${levels === 1 ? 'intermediates' : `${levels} levels of intermediates (${a.name} would be one too many)`}`,
+        );
         break;
       }
       cur = cur.parent !== undefined ? authorities.get(cur.parent) : undefined;
@@ -242,16 +279,23 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (c.perReplica && c.secret) {
       // The last replica's Secret, <name>-<replicas-1>, must still be a Kubernetes name.
       const last = `${c.secret.name}-${c.perReplica.replicas - 1}`;
-      if (last.length > 253) add(`${c.path}.secret.name`, `with perReplica the Secret ${quote(last)} would have ${last.length} characters; at most 253`);
+      if (last.length > 253)
+        add(`${c.path}.secret.name`, `with perReplica the Secret ${quote(last)} would have ${last.length} characters; at most 253`);
     }
     // DNS names, IP addresses and URIs are checked one by one by the schema; here what they add up to.
     const sanCount = c.dnsNames.length + c.ipAddresses.length + c.uris.length + (c.perReplica ? 2 : 0);
     if (sanCount > LIMITS.sansPerCertificate) {
-      add(c.path, `${sanCount} subject alternative names (dnsNames + ipAddresses + uris${c.perReplica ? ' + 2 per replica' : ''}); at most ${LIMITS.sansPerCertificate}`);
+      add(
+        c.path,
+        `${sanCount} subject alternative names (dnsNames + ipAddresses + uris${c.perReplica ? ' + 2 per replica' : ''}); at most ${LIMITS.sansPerCertificate}`,
+      );
     } else if (issuer) {
       const size = estimateCertificateSize(inv, c, authorities);
       if (size.storeEntry > LIMITS.storeEntryBytes) {
-        add(c.path, `a version would take about ${size.storeEntry} bytes; Secrets Manager stores at most ${LIMITS.storeEntryBytes}: use fewer or shorter names or a smaller key`);
+        add(
+          c.path,
+          `a version would take about ${size.storeEntry} bytes; Secrets Manager stores at most ${LIMITS.storeEntryBytes}: use fewer or shorter names or a smaller key`,
+        );
       } else if (size.secret > LIMITS.kubernetesSecretBytes) {
         add(c.path, `its Secret would take about ${size.secret} bytes; Kubernetes stores at most ${LIMITS.kubernetesSecretBytes}`);
       }
@@ -261,7 +305,8 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     if (!c.secret && !c.files) add(c.path, 'needs a secret or files (where to put the credential)');
     if (c.database && c.type !== 'password') add(`${c.path}.database`, 'only a password can be set in a database');
     // PostgreSQL cuts names at 63 bytes: `<role>_alt` must stay distinct.
-    if (c.database?.strategy === 'alternating' && Buffer.byteLength(c.database.role) > 59) add(`${c.path}.database.role`, 'at most 59 bytes with strategy alternating (the second login is <role>_alt)');
+    if (c.database?.strategy === 'alternating' && Buffer.byteLength(c.database.role) > 59)
+      add(`${c.path}.database.role`, 'at most 59 bytes with strategy alternating (the second login is <role>_alt)');
     checkJwtCredential(inv, c, add);
   }
 
@@ -278,18 +323,21 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
       });
     });
     if (!item.secret) continue;
-    const names = item.kind === 'certificate' && item.perReplica
-      ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${defined(item.secret).name}-${i}`)
-      : [item.secret.name];
+    const names =
+      item.kind === 'certificate' && item.perReplica
+        ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${defined(item.secret).name}-${i}`)
+        : [item.secret.name];
     for (const cluster of item.secret.clusters) {
       for (const name of names) {
         const key = `${cluster}/${item.secret.namespace}/${name}`;
         const other = targets.get(key);
-        if (other) add(`${item.path}.secret`, `Secret ${item.secret.namespace}/${name} in cluster "${cluster}" is also written by ${other}`);
+        if (other)
+          add(`${item.path}.secret`, `Secret ${item.secret.namespace}/${name} in cluster "${cluster}" is also written by ${other}`);
         else targets.set(key, item.path);
       }
     }
-    if (item.restart.withinMs !== undefined && item.restart.policy === 'none') add(`${item.path}.restart.within`, 'has no meaning with policy none');
+    if (item.restart.withinMs !== undefined && item.restart.policy === 'none')
+      add(`${item.path}.restart.within`, 'has no meaning with policy none');
   }
   const profiles = new Set<string>();
   for (const p of inv.enrol ?? []) {
@@ -312,7 +360,8 @@ function checkJwtCredential(inv: Inventory, c: Credential, add: (path: string, m
   if (c.type !== 'jwt-signing-key') {
     if (c.verifiers.length) add(`${c.path}.verifiers`, 'only a jwt-signing-key has verifiers');
     if (c.propagationMs !== undefined) add(`${c.path}.propagation`, 'only a jwt-signing-key has a propagation time');
-  } else if (c.tokenLifetimeMs < LIMITS.minTokenLifetimeMs) add(`${c.path}.tokenLifetime`, `must be at least ${LIMITS.minTokenLifetimeMs / 1000}s`);
+  } else if (c.tokenLifetimeMs < LIMITS.minTokenLifetimeMs)
+    add(`${c.path}.tokenLifetime`, `must be at least ${LIMITS.minTokenLifetimeMs / 1000}s`);
   const token = c.token;
   if (c.type !== 'jwt-token' || !token) return;
   if (!token.signingKey) {
@@ -320,7 +369,8 @@ function checkJwtCredential(inv: Inventory, c: Credential, add: (path: string, m
     return;
   }
   const key = inv.items.get(token.signingKey);
-  if (key?.kind !== 'credential' || key.type !== 'jwt-signing-key') add(`${c.path}.signingKey`, `unknown jwt-signing-key credential ${quote(token.signingKey)}`);
+  if (key?.kind !== 'credential' || key.type !== 'jwt-signing-key')
+    add(`${c.path}.signingKey`, `unknown jwt-signing-key credential ${quote(token.signingKey)}`);
   else if (token.lifetimeMs > key.tokenLifetimeMs) {
     add(`${c.path}.lifetime`, `longer than the tokenLifetime of "${key.name}": its tokens would outlive the old key's overlap`);
   }

@@ -25,10 +25,13 @@ const duration = z
 
 /** A validity: a duration of at least `LIMITS.minValidityMs` (0 and `1ms` are refused here, not as a renewBefore error). */
 const validity = duration
-  .refine((s) => {
-    const ms = parseDuration(s);
-    return ms === undefined || ms < 0 || ms >= LIMITS.minValidityMs;
-  }, { error: `must be at least ${formatDuration(LIMITS.minValidityMs)}` })
+  .refine(
+    (s) => {
+      const ms = parseDuration(s);
+      return ms === undefined || ms < 0 || ms >= LIMITS.minValidityMs;
+    },
+    { error: `must be at least ${formatDuration(LIMITS.minValidityMs)}` },
+  )
   .meta({ description: `Go-style duration, at least ${formatDuration(LIMITS.minValidityMs)}: 2160h, 90m` });
 
 /** Adds the problem a validator finds (undefined: none) as the value's issue. */
@@ -61,7 +64,10 @@ export const keyType = z.enum(KEY_TYPES);
 export const secretTarget = z.strictObject({
   name: secretName,
   namespace,
-  clusters: list(clusterName, LIMITS.clusters, 'clusters').min(1).optional().meta({ description: `clusters to write to; all when left out (at most ${LIMITS.clusters})` }),
+  clusters: list(clusterName, LIMITS.clusters, 'clusters')
+    .min(1)
+    .optional()
+    .meta({ description: `clusters to write to; all when left out (at most ${LIMITS.clusters})` }),
 });
 
 const reloadDescription =
@@ -69,10 +75,7 @@ const reloadDescription =
 const reloadTimeoutDescription = 'how long reload may run before its process group is killed (default 60s)';
 const reloadTimeout = duration.refine((s) => (parseDuration(s) ?? 0) > 0, { error: 'must be longer than 0' });
 
-const directory = z
-  .string()
-  .superRefine(check(directoryProblem))
-  .meta({ description: 'absolute directory the files are written to' });
+const directory = z.string().superRefine(check(directoryProblem)).meta({ description: 'absolute directory the files are written to' });
 const fileName = z
   .string()
   .superRefine(check(fileNameProblem))
@@ -80,7 +83,9 @@ const fileName = z
 const fileMode = z
   .string()
   .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0600"')
-  .refine((m) => !/^0?[0-7]{3}$/.test(m) || (parseInt(m, 8) & 0o022) === 0, { error: 'group and other must not be able to write ("0600", "0640" or "0644")' })
+  .refine((m) => !/^0?[0-7]{3}$/.test(m) || (parseInt(m, 8) & 0o022) === 0, {
+    error: 'group and other must not be able to write ("0600", "0640" or "0644")',
+  })
   .meta({ description: 'octal mode of the files; group/other write is refused, group/other read of a key file is warned about' });
 const reload = z
   .string()
@@ -102,12 +107,14 @@ export const fileTarget = z.strictObject({
 const workloadRef = z
   .string()
   .max(LIMITS.text, `at most ${LIMITS.text} characters`)
-  .regex(new RegExp(`^(${WORKLOAD_KINDS.join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`), 'expected Kind/name with Kind one of ' + WORKLOAD_KINDS.join(', '));
+  .regex(
+    new RegExp(`^(${WORKLOAD_KINDS.join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`),
+    'expected Kind/name with Kind one of ' + WORKLOAD_KINDS.join(', '),
+  );
 
-const consumerClusters = list(clusterName, LIMITS.clusters, 'clusters')
-  .min(1)
-  .optional()
-  .meta({ description: 'clusters where this consumer runs (restarted and looked for only there); every cluster of the item when left out' });
+const consumerClusters = list(clusterName, LIMITS.clusters, 'clusters').min(1).optional().meta({
+  description: 'clusters where this consumer runs (restarted and looked for only there); every cluster of the item when left out',
+});
 
 export const consumer = z.union([
   workloadRef,
@@ -132,22 +139,37 @@ const MAX_PROBES = 32;
 
 /** An endpoint that serves the item (or a chain of the authority), checked by a TLS handshake after a rotation. */
 export const probe = z.strictObject({
-  tls: z.string().max(262, 'at most 262 characters').regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$/, 'expected host:port ([IPv6]:port)').meta({ description: 'host:port to handshake with' }),
+  tls: z
+    .string()
+    .max(262, 'at most 262 characters')
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$/, 'expected host:port ([IPv6]:port)')
+    .meta({ description: 'host:port to handshake with' }),
   serverName: text(253).optional().meta({ description: 'SNI; the host when left out' }),
   startTls: z.enum(STARTTLS_PROTOCOLS).optional().meta({ description: 'ask for TLS in the protocol first (PostgreSQL SSLRequest)' }),
-  clientCert: text(LIMITS.text).optional().meta({ description: 'certificate item whose current client certificate is presented; the server must accept it' }),
+  clientCert: text(LIMITS.text)
+    .optional()
+    .meta({ description: 'certificate item whose current client certificate is presented; the server must accept it' }),
   timeout: duration.optional().meta({ description: 'deadline of the whole probe (default 10s); no answer in time fails it' }),
 });
 
-const consumers = list(consumer, LIMITS.consumers, 'consumers').meta({ description: `workloads to restart when the item changes (at most ${LIMITS.consumers})` });
+const consumers = list(consumer, LIMITS.consumers, 'consumers').meta({
+  description: `workloads to restart when the item changes (at most ${LIMITS.consumers})`,
+});
 
 /** Subject names, with RFC 5280's upper bounds (ub-common-name, ub-organization-name, ub-organizational-unit-name). */
 const subject = {
-  commonName: text(LIMITS.commonName, `subject common name (RFC 5280: at most ${LIMITS.commonName} characters; no control characters or bidi overrides)`),
-  organization: list(text(LIMITS.organization), LIMITS.subjectValues, 'organizations').optional()
+  commonName: text(
+    LIMITS.commonName,
+    `subject common name (RFC 5280: at most ${LIMITS.commonName} characters; no control characters or bidi overrides)`,
+  ),
+  organization: list(text(LIMITS.organization), LIMITS.subjectValues, 'organizations')
+    .optional()
     .meta({ description: `subject O values, each at most ${LIMITS.organization} characters (RFC 5280), at most ${LIMITS.subjectValues}` }),
-  organizationalUnit: list(text(LIMITS.organizationalUnit), LIMITS.subjectValues, 'organizational units').optional()
-    .meta({ description: `subject OU values, each at most ${LIMITS.organizationalUnit} characters (RFC 5280), at most ${LIMITS.subjectValues}` }),
+  organizationalUnit: list(text(LIMITS.organizationalUnit), LIMITS.subjectValues, 'organizational units')
+    .optional()
+    .meta({
+      description: `subject OU values, each at most ${LIMITS.organizationalUnit} characters (RFC 5280), at most ${LIMITS.subjectValues}`,
+    }),
 };
 
 const lifetimes = {
@@ -174,31 +196,70 @@ const uri = z
   .meta({ description: `URI with scheme ${URI_SCHEMES.join(', ')}; no user info, at most ${LIMITS.uri} characters` });
 const sans = `at most ${LIMITS.sansPerCertificate} subject alternative names per certificate in all`;
 
-const httpsUrl = z.string().max(LIMITS.uri).regex(/^https:\/\/[^\s]+$/, 'an https:// URL').meta({ description: 'https:// URL' });
+const httpsUrl = z
+  .string()
+  .max(LIMITS.uri)
+  .regex(/^https:\/\/[^\s]+$/, 'an https:// URL')
+  .meta({ description: 'https:// URL' });
 
 /** AWS Private CA: leaves are signed by IssueCertificate with a CSR rekey makes; the key stays in rekey's store. */
 const awsPrivateCa = z.strictObject({
-  arn: z.string().max(LIMITS.text).regex(/^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[A-Za-z0-9-]+$/, 'an AWS Private CA ARN (arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)'),
+  arn: z
+    .string()
+    .max(LIMITS.text)
+    .regex(
+      /^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[A-Za-z0-9-]+$/,
+      'an AWS Private CA ARN (arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)',
+    ),
   signingAlgorithm: z.enum(['SHA256WITHECDSA', 'SHA384WITHECDSA', 'SHA512WITHECDSA', 'SHA256WITHRSA', 'SHA384WITHRSA', 'SHA512WITHRSA']),
-  templateArn: z.string().max(LIMITS.text).regex(/^arn:aws[a-z-]*:acm-pca:::template\/[A-Za-z0-9/_.-]+$/, 'a certificate template ARN (arn:aws:acm-pca:::template/...)').optional(),
+  templateArn: z
+    .string()
+    .max(LIMITS.text)
+    .regex(/^arn:aws[a-z-]*:acm-pca:::template\/[A-Za-z0-9/_.-]+$/, 'a certificate template ARN (arn:aws:acm-pca:::template/...)')
+    .optional(),
 });
 
 /** An ACME CA (RFC 8555): account, order, dns-01 through Route 53, finalize with rekey's CSR, download the chain. */
 const acme = z.strictObject({
   directory: httpsUrl.meta({ description: 'the ACME directory URL' }),
-  email: z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
-  eab: z.strictObject({ kid: text(LIMITS.text), hmacKeyFrom: z.string().max(LIMITS.path).regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH') }).optional()
-    .meta({ description: 'external account binding; the HMAC key (base64url) is read from the environment or a file, never written in the inventory' }),
+  email: z
+    .string()
+    .max(254)
+    .regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
+  eab: z
+    .strictObject({
+      kid: text(LIMITS.text),
+      hmacKeyFrom: z
+        .string()
+        .max(LIMITS.path)
+        .regex(/^(env|file):.+$/, 'expected env:VAR or file:PATH'),
+    })
+    .optional()
+    .meta({
+      description:
+        'external account binding; the HMAC key (base64url) is read from the environment or a file, never written in the inventory',
+    }),
   solver: z.strictObject({
     dns01: z.strictObject({
-      route53: z.strictObject({ hostedZoneId: z.string().max(64).regex(/^[A-Z0-9]+$|^\/hostedzone\/[A-Z0-9]+$/, 'a Route 53 hosted zone id') }),
-      propagationDelay: duration.optional().meta({ description: 'wait after the TXT record is in sync before the CA validates (default 0s)' }),
+      route53: z.strictObject({
+        hostedZoneId: z
+          .string()
+          .max(64)
+          .regex(/^[A-Z0-9]+$|^\/hostedzone\/[A-Z0-9]+$/, 'a Route 53 hosted zone id'),
+      }),
+      propagationDelay: duration
+        .optional()
+        .meta({ description: 'wait after the TXT record is in sync before the CA validates (default 0s)' }),
     }),
   }),
-  roots: httpsUrl.optional().meta({ description: 'URL of the CA\'s root certificate(s) (PEM) for the trust bundle; without it the top of each issued chain is trusted' }),
+  roots: httpsUrl.optional().meta({
+    description: "URL of the CA's root certificate(s) (PEM) for the trust bundle; without it the top of each issued chain is trusted",
+  }),
 });
 
-export const external = z.union([z.strictObject({ awsPrivateCa }), z.strictObject({ acme })]).meta({ description: 'an authority run elsewhere: leaves are signed there, keys stay in rekey' });
+export const external = z
+  .union([z.strictObject({ awsPrivateCa }), z.strictObject({ acme })])
+  .meta({ description: 'an authority run elsewhere: leaves are signed there, keys stay in rekey' });
 
 export const authority = z.strictObject({
   name: itemName,
@@ -217,7 +278,9 @@ export const authority = z.strictObject({
     })
     .optional(),
   probe: list(probe, MAX_PROBES, 'probes').optional().meta({ description: 'endpoints that must serve a chain ending at this authority' }),
-  consumers: consumers.optional().meta({ description: 'workloads that trust this CA: restarted when its bundle changes during a rotation' }),
+  consumers: consumers
+    .optional()
+    .meta({ description: 'workloads that trust this CA: restarted when its bundle changes during a rotation' }),
   external: external.optional(),
 });
 
@@ -256,7 +319,12 @@ const database = z.strictObject({
   role: text(63),
   strategy: z.enum(['alternating', 'single']).default('single'),
   // Where consumers connect (written into the Secret as host, port, dbname, uri, jdbc-uri); may differ from urlFrom's host.
-  host: z.string().max(253).regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or IP address').optional().meta({ description: 'host consumers connect to (Secret key host, and uri/jdbc-uri)' }),
+  host: z
+    .string()
+    .max(253)
+    .regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or IP address')
+    .optional()
+    .meta({ description: 'host consumers connect to (Secret key host, and uri/jdbc-uri)' }),
   port: z.number().int().min(1).max(65535).optional(),
   dbname: text(63).optional(),
 });
@@ -267,49 +335,66 @@ const pause = z.strictObject({
   resume: z.record(z.string(), z.unknown()),
 });
 
-export const credential = z.strictObject({
-  name: itemName,
-  type: z.enum(CREDENTIAL_TYPES),
-  length: z.number().int().min(16).max(256).optional().meta({ description: 'password length (default 32)' }),
-  algorithm: z.enum(['ES256', 'ES384', 'EdDSA', 'RS256']).optional().meta({ description: 'JWT signing algorithm (default ES256)' }),
-  tokenLifetime: duration.optional().meta({ description: 'longest lifetime of a token signed with the key: the old public key stays published this long after a new key activates (default 1h)' }),
-  verifiers: list(consumer, LIMITS.consumers, 'verifiers').optional()
-    .meta({ description: `jwt-signing-key: workloads that verify tokens, restarted after the new public key is published and before it signs (at most ${LIMITS.consumers})` }),
-  propagation: duration.optional().meta({ description: 'jwt-signing-key: how long verifiers need to see a published key set; waited before the new key signs' }),
-  signingKey: text(LIMITS.text).optional().meta({ description: 'jwt-token: the jwt-signing-key credential that signs the token' }),
-  claims: z
-    .strictObject({
-      sub: text(LIMITS.tokenClaim).optional(),
-      aud: text(LIMITS.tokenClaim).optional(),
-      scope: text(LIMITS.tokenClaim).optional().meta({ description: 'space-separated scopes' }),
-      iss: text(LIMITS.tokenClaim).optional().meta({ description: 'default rekey/<inventory>' }),
-    })
-    .optional()
-    .meta({ description: 'jwt-token: claims of the token (iat, nbf, exp and jti are added)' }),
-  lifetime: duration.optional().meta({ description: 'jwt-token: lifetime of each token (default: the tokenLifetime of its signing key); minted again when a third of it is left' }),
-  rotateEvery: duration.optional(),
-  secret: secretTarget.optional(),
-  files: fileTarget.optional(),
-  database: database.optional(),
-  pause: pause.optional(),
-  adopt: z.boolean().optional(),
-  consumers: consumers.optional(),
-  restart: restart.optional(),
-}).superRefine((c, ctx) => {
-  // Fields of one credential type on another are mistakes, not options to ignore.
-  const tokenOnly = c.type !== 'jwt-token' ? (['signingKey', 'claims', 'lifetime'] as const).filter((f) => c[f] !== undefined) : [];
-  for (const f of tokenOnly) ctx.addIssue({ code: 'custom', path: [f], message: 'only a jwt-token has signingKey, claims and lifetime', input: c[f] });
-});
+export const credential = z
+  .strictObject({
+    name: itemName,
+    type: z.enum(CREDENTIAL_TYPES),
+    length: z.number().int().min(16).max(256).optional().meta({ description: 'password length (default 32)' }),
+    algorithm: z.enum(['ES256', 'ES384', 'EdDSA', 'RS256']).optional().meta({ description: 'JWT signing algorithm (default ES256)' }),
+    tokenLifetime: duration.optional().meta({
+      description:
+        'longest lifetime of a token signed with the key: the old public key stays published this long after a new key activates (default 1h)',
+    }),
+    verifiers: list(consumer, LIMITS.consumers, 'verifiers')
+      .optional()
+      .meta({
+        description: `jwt-signing-key: workloads that verify tokens, restarted after the new public key is published and before it signs (at most ${LIMITS.consumers})`,
+      }),
+    propagation: duration
+      .optional()
+      .meta({ description: 'jwt-signing-key: how long verifiers need to see a published key set; waited before the new key signs' }),
+    signingKey: text(LIMITS.text).optional().meta({ description: 'jwt-token: the jwt-signing-key credential that signs the token' }),
+    claims: z
+      .strictObject({
+        sub: text(LIMITS.tokenClaim).optional(),
+        aud: text(LIMITS.tokenClaim).optional(),
+        scope: text(LIMITS.tokenClaim).optional().meta({ description: 'space-separated scopes' }),
+        iss: text(LIMITS.tokenClaim).optional().meta({ description: 'default rekey/<inventory>' }),
+      })
+      .optional()
+      .meta({ description: 'jwt-token: claims of the token (iat, nbf, exp and jti are added)' }),
+    lifetime: duration.optional().meta({
+      description:
+        'jwt-token: lifetime of each token (default: the tokenLifetime of its signing key); minted again when a third of it is left',
+    }),
+    rotateEvery: duration.optional(),
+    secret: secretTarget.optional(),
+    files: fileTarget.optional(),
+    database: database.optional(),
+    pause: pause.optional(),
+    adopt: z.boolean().optional(),
+    consumers: consumers.optional(),
+    restart: restart.optional(),
+  })
+  .superRefine((c, ctx) => {
+    // Fields of one credential type on another are mistakes, not options to ignore.
+    const tokenOnly = c.type !== 'jwt-token' ? (['signingKey', 'claims', 'lifetime'] as const).filter((f) => c[f] !== undefined) : [];
+    for (const f of tokenOnly)
+      ctx.addIssue({ code: 'custom', path: [f], message: 'only a jwt-token has signingKey, claims and lifetime', input: c[f] });
+  });
 
 /** A CSR enrolment profile: who may ask (token scope) for what (names, usage), signed by which authority. */
 export const enrolProfile = z.strictObject({
   name: itemName,
   issuer: text(LIMITS.text).meta({ description: 'the authority that signs enrolled certificates' }),
   usage: z.enum(USAGES),
-  allowedNames: list(text(LIMITS.dnsName), 100, 'allowed names').min(1)
+  allowedNames: list(text(LIMITS.dnsName), 100, 'allowed names')
+    .min(1)
     .meta({ description: 'DNS names a CSR may ask for (CN and SANs); "*.x.y" allows any one label in front of x.y' }),
   validity: validity.optional().meta({ description: 'validity of enrolled certificates (default 720h)' }),
-  tokenScope: text(LIMITS.text).meta({ description: 'scope a bearer token must hold to enrol with this profile, e.g. enrol:backup-clients' }),
+  tokenScope: text(LIMITS.text).meta({
+    description: 'scope a bearer token must hold to enrol with this profile, e.g. enrol:backup-clients',
+  }),
 });
 
 export const cluster = z.strictObject({
@@ -321,15 +406,17 @@ export const inventorySchema = z.strictObject({
   apiVersion: z.literal('rekey/v1'),
   kind: z.literal('Inventory'),
   metadata: z.strictObject({ name: clusterName }),
-  defaults: z
-    .strictObject({ ...lifetimes, restart: restart.optional() })
-    .optional(),
+  defaults: z.strictObject({ ...lifetimes, restart: restart.optional() }).optional(),
   clusters: list(cluster, LIMITS.clusters, 'clusters').min(1).optional(),
   authorities: list(authority, LIMITS.items, 'authorities').optional(),
   certificates: list(certificate, LIMITS.items, 'certificates').optional(),
   credentials: list(credential, LIMITS.items, 'credentials').optional(),
   enrol: list(enrolProfile, 1000, 'enrolment profiles').optional().meta({ description: 'CSR enrolment profiles for POST /v1/enrol' }),
-  alerts: z.array(alertRuleSchema).max(1000).optional().meta({ description: 'alert-driven remediation: Alertmanager or CloudWatch alarms mapped to rotate, resync or restart' }),
+  alerts: z
+    .array(alertRuleSchema)
+    .max(1000)
+    .optional()
+    .meta({ description: 'alert-driven remediation: Alertmanager or CloudWatch alarms mapped to rotate, resync or restart' }),
 });
 
 export type InventoryDocument = z.infer<typeof inventorySchema>;

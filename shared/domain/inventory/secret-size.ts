@@ -10,11 +10,32 @@ import { defined } from '../defined.js';
  */
 
 /** SubjectPublicKeyInfo DER, bytes. */
-const SPKI: Record<KeyType, number> = { 'RSA-2048': 294, 'RSA-3072': 422, 'RSA-4096': 550, 'ECDSA-P256': 91, 'ECDSA-P384': 120, Ed25519: 44 };
+const SPKI: Record<KeyType, number> = {
+  'RSA-2048': 294,
+  'RSA-3072': 422,
+  'RSA-4096': 550,
+  'ECDSA-P256': 91,
+  'ECDSA-P384': 120,
+  Ed25519: 44,
+};
 /** Signature BIT STRING made with a key of this type, bytes (ECDSA at its longest). */
-const SIGNATURE: Record<KeyType, number> = { 'RSA-2048': 261, 'RSA-3072': 389, 'RSA-4096': 517, 'ECDSA-P256': 76, 'ECDSA-P384': 108, Ed25519: 67 };
+const SIGNATURE: Record<KeyType, number> = {
+  'RSA-2048': 261,
+  'RSA-3072': 389,
+  'RSA-4096': 517,
+  'ECDSA-P256': 76,
+  'ECDSA-P384': 108,
+  Ed25519: 67,
+};
 /** PKCS#8 private key PEM, characters. */
-const KEY_PEM: Record<KeyType, number> = { 'RSA-2048': 1710, 'RSA-3072': 2490, 'RSA-4096': 3280, 'ECDSA-P256': 245, 'ECDSA-P384': 310, Ed25519: 120 };
+const KEY_PEM: Record<KeyType, number> = {
+  'RSA-2048': 1710,
+  'RSA-3072': 2490,
+  'RSA-4096': 3280,
+  'ECDSA-P256': 245,
+  'ECDSA-P384': 310,
+  Ed25519: 120,
+};
 /** Everything in a certificate but names, keys and signature: version, serial, algorithms, validity, extensions. */
 const CERTIFICATE_FIXED = 420;
 /** The JSON fields of a store version besides the PEMs (dates, serial, fingerprints, spec hash, names). */
@@ -23,7 +44,8 @@ const STORE_FIXED = 600;
 const SECRET_FIXED = 2048;
 
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
-const nameBytes = (s: Subject) => [s.commonName, ...(s.organization ?? []), ...(s.organizationalUnit ?? [])].reduce((n, v) => n + utf8(v) + 14, 4);
+const nameBytes = (s: Subject) =>
+  [s.commonName, ...(s.organization ?? []), ...(s.organizationalUnit ?? [])].reduce((n, v) => n + utf8(v) + 14, 4);
 /** PEM text for DER of `der` bytes: base64, a newline every 64 characters, BEGIN/END lines. */
 const pemChars = (der: number) => {
   const b64 = Math.ceil(der / 3) * 4;
@@ -77,7 +99,8 @@ export function estimateCertificateSize(
   // During a CA rotation the trust bundle holds the old and the new root.
   const ca = root ? 2 * authorityPem(root, byName) : 0;
   const key = KEY_PEM[cert.keyType];
-  const storeEntry = STORE_FIXED + utf8(cert.name) + utf8(cert.issuer) + jsonChars(leaf) + jsonChars(chain) + jsonChars(ca) + jsonChars(key);
+  const storeEntry =
+    STORE_FIXED + utf8(cert.name) + utf8(cert.issuer) + jsonChars(leaf) + jsonChars(chain) + jsonChars(ca) + jsonChars(key);
   const b64 = (n: number) => Math.ceil(n / 3) * 4;
   const secret = SECRET_FIXED + utf8(cert.name) + b64(leaf + chain) + b64(key) + b64(ca);
   return { storeEntry, secret };

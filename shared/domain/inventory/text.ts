@@ -33,7 +33,10 @@ export function unsafeCharacter(text: string, options: { allowNewline?: boolean 
  */
 export function quote(value: string, max = 80): string {
   const cut = value.length > max ? `${value.slice(0, max)}…(${value.length} characters)` : value;
-  return `"${cut.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+  return `"${cut
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
 }
 
 /** Makes any text safe to print (unsafe characters escaped), without quoting or cutting it. */

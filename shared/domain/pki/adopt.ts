@@ -42,7 +42,10 @@ export function adoptableMaterial(unit: Unit, secret: ObservedSecret, now: Date,
     type: 'certificate',
     cert: leafPem,
     key: privateKeyToPem(key),
-    chain: blocks.slice(1).map((d) => derToPem(d, 'CERTIFICATE')).join(''),
+    chain: blocks
+      .slice(1)
+      .map((d) => derToPem(d, 'CERTIFICATE'))
+      .join(''),
     ca: secret.data['ca.crt'] ?? leafPem,
     notBefore: new Date(leaf.validFrom).toISOString(),
     notAfter: notAfter.toISOString(),

@@ -2,7 +2,19 @@ import { createHash, KeyObject, randomBytes, sign } from 'node:crypto';
 import type { Subject } from '../inventory/model.js';
 import type { Usage } from '../inventory/schema.js';
 import { signatureAlgorithmFor, type SignatureAlgorithm } from './algorithms.js';
-import { bitString, children, contentOf, explicitTag, NULL, objectId, pem, sequence, smallInteger, time, unsignedInteger } from './der-writer.js';
+import {
+  bitString,
+  children,
+  contentOf,
+  explicitTag,
+  NULL,
+  objectId,
+  pem,
+  sequence,
+  smallInteger,
+  time,
+  unsignedInteger,
+} from './der-writer.js';
 import { basicConstraints } from './extensions/basic-constraints.js';
 import { extKeyUsage } from './extensions/ext-key-usage.js';
 import { authorityKeyIdentifier, keyIdentifier, subjectKeyIdentifier } from './extensions/key-identifiers.js';
@@ -12,8 +24,7 @@ import { distinguishedName } from './name.js';
 import { encodedPublicKey, type EncodedPublicKey } from './key-encoding.js';
 
 export type CertificateProfile =
-  | { readonly kind: 'authority'; readonly pathLen?: number }
-  | { readonly kind: 'leaf'; readonly usage: Usage; readonly altNames: AltNames };
+  { readonly kind: 'authority'; readonly pathLen?: number } | { readonly kind: 'leaf'; readonly usage: Usage; readonly altNames: AltNames };
 
 /** The issuing side: a CA certificate and its key, parsed once and reused for every certificate it signs. */
 export interface Issuer {
@@ -97,7 +108,11 @@ export function buildCertificate(req: CertificateRequest): BuiltCertificate {
       keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
     );
   } else {
-    extensions.push(basicConstraints({ ca: false }), keyUsage(leafKeyUsages(publicKey.type, req.profile.usage)), extKeyUsage(req.profile.usage));
+    extensions.push(
+      basicConstraints({ ca: false }),
+      keyUsage(leafKeyUsages(publicKey.type, req.profile.usage)),
+      extKeyUsage(req.profile.usage),
+    );
     const san = subjectAltName(req.profile.altNames);
     if (san) extensions.push(san);
   }

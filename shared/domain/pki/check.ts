@@ -58,7 +58,8 @@ export function checkCertificateMaterial(unit: Unit, m: CertificateMaterial, now
   } catch {
     problems.push('private key does not parse');
   }
-  if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) <= now) problems.push(`not valid now (${leaf.validFrom} .. ${leaf.validTo})`);
+  if (new Date(leaf.validFrom) > now || new Date(leaf.validTo) <= now)
+    problems.push(`not valid now (${leaf.validFrom} .. ${leaf.validTo})`);
 
   // Walk leaf -> intermediates -> a root in the bundle, checking each signature.
   const intermediates = certificatesOfPem(m.chain);

@@ -63,7 +63,10 @@ function ipText(bytes: string): string {
   if (b.length === 4) return [...b].join('.');
   const groups: string[] = [];
   for (let i = 0; i < b.length; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return groups.join(':').replace(/\b(?:0:){2,}0?\b/, ':').replace(/:{3,}/, '::');
+  return groups
+    .join(':')
+    .replace(/\b(?:0:){2,}0?\b/, ':')
+    .replace(/:{3,}/, '::');
 }
 
 function altNamesOf(attributes: Asn1[]): AltNames {

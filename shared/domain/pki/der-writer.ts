@@ -103,8 +103,16 @@ const two = (n: number): string => (n < 10 ? '0' : '') + String(n);
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; seconds, Zulu. */
 export function time(date: Date): Buffer {
   const y = date.getUTCFullYear();
-  const rest = two(date.getUTCMonth() + 1) + two(date.getUTCDate()) + two(date.getUTCHours()) + two(date.getUTCMinutes()) + two(date.getUTCSeconds()) + 'Z';
-  return y < 2050 ? tlv(Tag.UtcTime, Buffer.from(two(y % 100) + rest, 'latin1')) : tlv(Tag.GeneralizedTime, Buffer.from(String(y).padStart(4, '0') + rest, 'latin1'));
+  const rest =
+    two(date.getUTCMonth() + 1) +
+    two(date.getUTCDate()) +
+    two(date.getUTCHours()) +
+    two(date.getUTCMinutes()) +
+    two(date.getUTCSeconds()) +
+    'Z';
+  return y < 2050
+    ? tlv(Tag.UtcTime, Buffer.from(two(y % 100) + rest, 'latin1'))
+    : tlv(Tag.GeneralizedTime, Buffer.from(String(y).padStart(4, '0') + rest, 'latin1'));
 }
 
 /** PEM with 64-character lines, as OpenSSL writes it. */
@@ -122,7 +130,7 @@ export function pem(der: Buffer, label: string): string {
 export function children(der: Buffer): Buffer[] {
   const { contentStart, end } = span(der, 0);
   const out: Buffer[] = [];
-  for (let at = contentStart; at < end; ) {
+  for (let at = contentStart; at < end;) {
     const s = span(der, at);
     out.push(der.subarray(at, s.end));
     at = s.end;

@@ -20,7 +20,8 @@ export const bitsOf = (bytes: Buffer): Asn1 => asn1.create(U, T.BITSTRING, false
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see above
 export const contextTag = (tag: number): forge.asn1.Type => tag as forge.asn1.Type;
 export const explicit = (tag: number, inner: Asn1): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), true, [inner]);
-export const implicitPrimitive = (tag: number, bytes: string): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), false, bytes);
+export const implicitPrimitive = (tag: number, bytes: string): Asn1 =>
+  asn1.create(asn1.Class.CONTEXT_SPECIFIC, contextTag(tag), false, bytes);
 
 /** A non-negative INTEGER from unsigned big-endian bytes (adds a 0x00 when the top bit is set). */
 export function unsignedInteger(bytes: Buffer): Asn1 {
@@ -35,7 +36,9 @@ export const toBinary = (bytes: Buffer | string): string => (typeof bytes === 's
 export const toDer = (node: Asn1): Buffer => Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 /** Parses DER, leaving BIT STRING contents as bytes (forge would otherwise try to parse keys inside them). */
 export const fromDer = (der: Buffer): Asn1 =>
-  (asn1.fromDer as unknown as (bytes: string, options: { decodeBitStrings: boolean }) => Asn1)(der.toString('binary'), { decodeBitStrings: false });
+  (asn1.fromDer as unknown as (bytes: string, options: { decodeBitStrings: boolean }) => Asn1)(der.toString('binary'), {
+    decodeBitStrings: false,
+  });
 
 export function derToPem(der: Buffer, label: string): string {
   const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');

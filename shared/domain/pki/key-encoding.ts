@@ -104,7 +104,8 @@ export function pkcs8Pem(privateKey: KeyObject): string {
   const jwk = privateKey.export({ format: 'jwk' }) as Jwk;
   const curve = curveOf(jwk);
   if (curve && jwk.d && jwk.x && jwk.y) return ecPkcs8Pem(curve, b64u(jwk.d), Buffer.concat([Buffer.from([4]), b64u(jwk.x), b64u(jwk.y)]));
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.d) return pem(sequence([smallInteger(0), algorithmOf('ed25519'), octetString(octetString(b64u(jwk.d)))]), 'PRIVATE KEY');
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.d)
+    return pem(sequence([smallInteger(0), algorithmOf('ed25519'), octetString(octetString(b64u(jwk.d)))]), 'PRIVATE KEY');
   return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
@@ -112,6 +113,12 @@ export function pkcs8Pem(privateKey: KeyObject): string {
 export function ecPrivateKeyObject(curve: EcCurve, scalar: Buffer, point: Buffer): KeyObject {
   const size = EC_CURVES[curve].size;
   const d = scalar.length === size ? scalar : Buffer.concat([Buffer.alloc(size - scalar.length), scalar]);
-  const jwk = { kty: 'EC', crv: curve, d: d.toString('base64url'), x: point.subarray(1, 1 + size).toString('base64url'), y: point.subarray(1 + size).toString('base64url') };
+  const jwk = {
+    kty: 'EC',
+    crv: curve,
+    d: d.toString('base64url'),
+    x: point.subarray(1, 1 + size).toString('base64url'),
+    y: point.subarray(1 + size).toString('base64url'),
+  };
   return createPrivateKey({ key: jwk, format: 'jwk' });
 }

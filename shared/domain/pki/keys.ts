@@ -1,6 +1,15 @@
 import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { KeyType } from '../inventory/schema.js';
-import { EC_CURVES, ecPkcs8Pem, ecPrivateKeyObject, ecSpki, encodedPublicKey, pkcs8Pem, type EcCurve, type EncodedPublicKey } from './key-encoding.js';
+import {
+  EC_CURVES,
+  ecPkcs8Pem,
+  ecPrivateKeyObject,
+  ecSpki,
+  encodedPublicKey,
+  pkcs8Pem,
+  type EcCurve,
+  type EncodedPublicKey,
+} from './key-encoding.js';
 
 export interface KeyPair {
   readonly privateKey: KeyObject;
@@ -72,7 +81,11 @@ export function generateIssuedKey(type: KeyType): IssuedKey {
     const point = ecdh.generateKeys();
     const scalar = ecdh.getPrivateKey();
     let signing: KeyObject | undefined;
-    return { publicKey: ecSpki(curve, point), pkcs8Pem: ecPkcs8Pem(curve, scalar, point), signingKey: () => (signing ??= ecPrivateKeyObject(curve, scalar, point)) };
+    return {
+      publicKey: ecSpki(curve, point),
+      pkcs8Pem: ecPkcs8Pem(curve, scalar, point),
+      signingKey: () => (signing ??= ecPrivateKeyObject(curve, scalar, point)),
+    };
   }
   const pair = generateKeyPair(type);
   return { publicKey: encodedPublicKey(pair.publicKey), pkcs8Pem: pkcs8Pem(pair.privateKey), signingKey: () => pair.privateKey };

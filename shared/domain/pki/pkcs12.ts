@@ -37,13 +37,28 @@ export function buildPkcs12(args: { key: KeyObject; certificatesPem: string; pas
   const encryptedKey = args.key.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: args.password });
   const keyBag = seq([oid(OIDS.shroudedKeyBag), explicit(0, fromDer(encryptedKey)), bagAttributes(localKeyId, args.friendlyName)]);
   const certBags = certs.map((der, i) =>
-    seq([oid(OIDS.certBag), explicit(0, seq([oid(OIDS.x509Certificate), explicit(0, octets(der))])), ...(i === 0 ? [bagAttributes(localKeyId, args.friendlyName)] : [])]),
+    seq([
+      oid(OIDS.certBag),
+      explicit(0, seq([oid(OIDS.x509Certificate), explicit(0, octets(der))])),
+      ...(i === 0 ? [bagAttributes(localKeyId, args.friendlyName)] : []),
+    ]),
   );
   const authSafe = toDer(seq([dataContentInfo(toDer(seq(certBags))), dataContentInfo(toDer(seq([keyBag])))]));
 
   const salt = randomBytes(16);
-  const macKey = forge.pkcs12.generateKey(args.password, forge.util.createBuffer(toBinary(salt)), 3, MAC_ITERATIONS, 32, forge.md.sha256.create());
+  const macKey = forge.pkcs12.generateKey(
+    args.password,
+    forge.util.createBuffer(toBinary(salt)),
+    3,
+    MAC_ITERATIONS,
+    32,
+    forge.md.sha256.create(),
+  );
   const mac = createHmac('sha256', Buffer.from(macKey.getBytes(), 'binary')).update(authSafe).digest();
-  const macData = seq([seq([seq([oid(OIDS.sha256), forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.NULL, false, '')]), octets(mac)]), octets(salt), smallInteger(MAC_ITERATIONS)]);
+  const macData = seq([
+    seq([seq([oid(OIDS.sha256), forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.NULL, false, '')]), octets(mac)]),
+    octets(salt),
+    smallInteger(MAC_ITERATIONS),
+  ]);
   return toDer(seq([smallInteger(3), dataContentInfo(authSafe), macData]));
 }

@@ -9,7 +9,8 @@ const certificateRenewal = (item: Authority | Certificate, notAfter: Date): Date
  * `createdAt + rotateEvery`, a token when a third of its lifetime is left. Undefined when the material does not fit the item (nothing is due then).
  */
 export function renewalInstant(item: Item, material: Material): Date | undefined {
-  if (material.type === 'certificate') return item.kind === 'credential' ? undefined : certificateRenewal(item, new Date(material.notAfter));
+  if (material.type === 'certificate')
+    return item.kind === 'credential' ? undefined : certificateRenewal(item, new Date(material.notAfter));
   // A token is minted again when a third of its lifetime is left (or sooner, by rotateEvery).
   if (material.type === 'token' && item.kind === 'credential' && item.token) {
     const byExpiry = Date.parse(material.expiresAt) - item.token.lifetimeMs / 3;
@@ -25,4 +26,5 @@ export function isDue(item: Item, material: Material, now: Date): boolean {
 }
 
 /** The same rule for a certificate found in a cluster (adoption), known only by its expiry. */
-export const certificateDue = (item: Authority | Certificate, notAfter: Date, now: Date): boolean => certificateRenewal(item, notAfter).getTime() <= now.getTime();
+export const certificateDue = (item: Authority | Certificate, notAfter: Date, now: Date): boolean =>
+  certificateRenewal(item, notAfter).getTime() <= now.getTime();

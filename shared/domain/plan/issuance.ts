@@ -43,7 +43,9 @@ const rotationDue: Policy = ({ unit, current, now }) => {
 
 /** A token signed by a key that no longer signs (its signing key activated a new one): mint it again. */
 const signingKeyChanged: Policy = ({ current, issuerFingerprint }) =>
-  current?.type === 'token' && issuerFingerprint !== undefined && current.kid !== issuerFingerprint ? IssueReason.SigningKeyChanged : undefined;
+  current?.type === 'token' && issuerFingerprint !== undefined && current.kid !== issuerFingerprint
+    ? IssueReason.SigningKeyChanged
+    : undefined;
 
 const issuerChanged: Policy = ({ current, issuerFingerprint }) => {
   // An adopted certificate was signed elsewhere; it is kept until it is due.

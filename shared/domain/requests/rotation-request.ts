@@ -87,18 +87,32 @@ export function statusOf(
       phase: RequestPhase.Failed,
       message: outcome.message,
       completionTime: previous?.completionTime ?? at,
-      conditions: [condition(RequestCondition.Accepted, 'False', outcome.refused, outcome.message), condition(RequestCondition.Failed, 'True', outcome.refused, outcome.message)],
+      conditions: [
+        condition(RequestCondition.Accepted, 'False', outcome.refused, outcome.message),
+        condition(RequestCondition.Failed, 'True', outcome.refused, outcome.message),
+      ],
     };
   }
   if ('waiting' in outcome) {
-    return { ...base, phase: RequestPhase.Pending, message: outcome.message, conditions: [condition(RequestCondition.Accepted, 'False', outcome.waiting, outcome.message)] };
+    return {
+      ...base,
+      phase: RequestPhase.Pending,
+      message: outcome.message,
+      conditions: [condition(RequestCondition.Accepted, 'False', outcome.waiting, outcome.message)],
+    };
   }
   const r = outcome.rotation;
   const accepted = condition(RequestCondition.Accepted, 'True', RequestReason.RotationStarted, `rotation ${r.id} of ${r.item} started`);
   switch (r.status) {
     case RotationStatus.Running: {
       const message = `rotation ${r.id} at step ${r.step}`;
-      return { ...base, phase: RequestPhase.Progressing, rotationId: r.id, message, conditions: [accepted, condition(RequestCondition.Progressing, 'True', RequestReason.RotationRunning, message)] };
+      return {
+        ...base,
+        phase: RequestPhase.Progressing,
+        rotationId: r.id,
+        message,
+        conditions: [accepted, condition(RequestCondition.Progressing, 'True', RequestReason.RotationRunning, message)],
+      };
     }
     case RotationStatus.Completed: {
       const message = `rotation ${r.id} completed (${r.history.length} steps)`;
@@ -108,7 +122,11 @@ export function statusOf(
         rotationId: r.id,
         message,
         completionTime: r.finishedAt ?? at,
-        conditions: [accepted, condition(RequestCondition.Progressing, 'False', RequestReason.RotationCompleted, message), condition(RequestCondition.Succeeded, 'True', RequestReason.RotationCompleted, message)],
+        conditions: [
+          accepted,
+          condition(RequestCondition.Progressing, 'False', RequestReason.RotationCompleted, message),
+          condition(RequestCondition.Succeeded, 'True', RequestReason.RotationCompleted, message),
+        ],
       };
     }
     case RotationStatus.Failed:
@@ -120,7 +138,11 @@ export function statusOf(
         rotationId: r.id,
         message,
         completionTime: r.finishedAt ?? at,
-        conditions: [accepted, condition(RequestCondition.Progressing, 'False', RequestReason.RotationFailed, message), condition(RequestCondition.Failed, 'True', RequestReason.RotationFailed, message)],
+        conditions: [
+          accepted,
+          condition(RequestCondition.Progressing, 'False', RequestReason.RotationFailed, message),
+          condition(RequestCondition.Failed, 'True', RequestReason.RotationFailed, message),
+        ],
       };
     }
     default: {
@@ -133,6 +155,7 @@ export function statusOf(
 /** Whether writing `next` would change what the object holds (conditions compared without their times). */
 export function statusChanged(before: RequestStatus | undefined, next: RequestStatus): boolean {
   if (!before) return true;
-  const key = (s: RequestStatus) => JSON.stringify([s.phase, s.rotationId, s.message, s.conditions.map((c) => [c.type, c.status, c.reason, c.message])]);
+  const key = (s: RequestStatus) =>
+    JSON.stringify([s.phase, s.rotationId, s.message, s.conditions.map((c) => [c.type, c.status, c.reason, c.message])]);
   return key(before) !== key(next);
 }

@@ -31,12 +31,24 @@ const ordinalOf = (name: string): number => Number(/-(\d+)$/.exec(name)?.[1] ?? 
  */
 export function nextOnDeleteStep(pods: readonly OnDeletePod[], wantHash: string, desired: number): OnDeleteStep {
   const terminating = pods.filter((p) => p.terminating);
-  if (terminating.length) return { action: OnDeleteAction.Wait, message: `OnDelete: waiting for ${terminating.map((p) => p.name).join(', ')} to terminate` };
-  if (pods.length < desired) return { action: OnDeleteAction.Wait, message: `OnDelete: ${pods.length} of ${desired} pods exist, waiting for the controller to recreate the rest` };
+  if (terminating.length)
+    return { action: OnDeleteAction.Wait, message: `OnDelete: waiting for ${terminating.map((p) => p.name).join(', ')} to terminate` };
+  if (pods.length < desired)
+    return {
+      action: OnDeleteAction.Wait,
+      message: `OnDelete: ${pods.length} of ${desired} pods exist, waiting for the controller to recreate the rest`,
+    };
   const unready = pods.filter((p) => !p.ready);
-  if (unready.length) return { action: OnDeleteAction.Wait, message: `OnDelete: waiting for ${unready.map((p) => p.name).join(', ')} to be ready` };
-  const outdated = pods.filter((p) => p.versionsHash !== wantHash).sort((a, b) => ordinalOf(b.name) - ordinalOf(a.name) || b.name.localeCompare(a.name));
+  if (unready.length)
+    return { action: OnDeleteAction.Wait, message: `OnDelete: waiting for ${unready.map((p) => p.name).join(', ')} to be ready` };
+  const outdated = pods
+    .filter((p) => p.versionsHash !== wantHash)
+    .sort((a, b) => ordinalOf(b.name) - ordinalOf(a.name) || b.name.localeCompare(a.name));
   const next = outdated[0];
   if (!next) return { action: OnDeleteAction.Done, message: `OnDelete: all ${pods.length} pods recreated from the new template and ready` };
-  return { action: OnDeleteAction.Evict, pod: next.name, message: `OnDelete: evicting ${next.name} (${outdated.length} of ${pods.length} pods still on the old template)` };
+  return {
+    action: OnDeleteAction.Evict,
+    pod: next.name,
+    message: `OnDelete: evicting ${next.name} (${outdated.length} of ${pods.length} pods still on the old template)`,
+  };
 }

@@ -89,7 +89,11 @@ interface Group {
  * `together` runs clusters in parallel with deadline = syncedAt + within; `rolling` runs them one after another
  * (each request names the cluster before it). `none` restarts nothing.
  */
-export function planRestarts(input: { readonly changes: readonly ItemChange[]; readonly syncedAt: Date; readonly budget?: number }): RestartPlan {
+export function planRestarts(input: {
+  readonly changes: readonly ItemChange[];
+  readonly syncedAt: Date;
+  readonly budget?: number;
+}): RestartPlan {
   const skipped: { item: string; reason: string }[] = [];
   const groups = new Map<string, Group>();
   const clusterOrder: string[] = [];

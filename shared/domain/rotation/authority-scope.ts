@@ -20,7 +20,8 @@ export interface AuthorityScope {
   readonly children: readonly (Authority | Certificate)[];
 }
 
-const below = (inventory: Inventory, issuer: string, authority: string): boolean => issuerPath(inventory, issuer).some((a) => a.name === authority);
+const below = (inventory: Inventory, issuer: string, authority: string): boolean =>
+  issuerPath(inventory, issuer).some((a) => a.name === authority);
 
 export function authorityScope(inventory: Inventory, authority: Authority): AuthorityScope {
   const descendants = authoritiesInOrder(inventory).filter((a) => a.parent !== undefined && below(inventory, a.parent, authority.name));
@@ -40,10 +41,12 @@ export function newAuthorityProblems(material: CertificateMaterial, childrenNotA
   const cert = new X509Certificate(material.cert);
   if (!cert.ca) problems.push('the new authority certificate is not a CA (basicConstraints CA:TRUE missing)');
   const pathLen = pathLenOf(cert);
-  if (pathLen !== undefined && intermediatesBelow > pathLen) problems.push(`the new CA has pathLen ${pathLen} but ${intermediatesBelow} level(s) of intermediate CAs are below it`);
+  if (pathLen !== undefined && intermediatesBelow > pathLen)
+    problems.push(`the new CA has pathLen ${pathLen} but ${intermediatesBelow} level(s) of intermediate CAs are below it`);
   const notAfter = new Date(cert.validTo);
   const latest = childrenNotAfter.reduce<Date | undefined>((max, d) => (!max || d > max ? d : max), undefined);
-  if (latest && notAfter < latest) problems.push(`the new CA expires ${notAfter.toISOString()}, before a child it must sign (${latest.toISOString()})`);
+  if (latest && notAfter < latest)
+    problems.push(`the new CA expires ${notAfter.toISOString()}, before a child it must sign (${latest.toISOString()})`);
   return problems;
 }
 
@@ -55,5 +58,10 @@ export function isUnderAny(inventory: Inventory, item: Item, authorities: Readon
 
 /** How many levels of intermediate CAs are below `authority` (0: it signs leaves only). */
 export function intermediateDepthBelow(inventory: Inventory, authority: Authority): number {
-  return Math.max(0, ...authorityScope(inventory, authority).descendants.map((d) => issuerPath(inventory, d.name).findIndex((a) => a.name === authority.name)));
+  return Math.max(
+    0,
+    ...authorityScope(inventory, authority).descendants.map((d) =>
+      issuerPath(inventory, d.name).findIndex((a) => a.name === authority.name),
+    ),
+  );
 }

@@ -29,7 +29,13 @@ export interface StepOutcome {
 }
 
 /** Per cluster: `waiting` is a rolling cluster whose turn has not come (the worker of the cluster before it starts it). */
-export const RestartState = { Waiting: 'waiting', Requested: 'requested', Completed: 'completed', Failed: 'failed', Skipped: 'skipped' } as const;
+export const RestartState = {
+  Waiting: 'waiting',
+  Requested: 'requested',
+  Completed: 'completed',
+  Failed: 'failed',
+  Skipped: 'skipped',
+} as const;
 export type RestartState = (typeof RestartState)[keyof typeof RestartState];
 
 export interface ClusterRestart {

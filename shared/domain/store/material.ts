@@ -81,7 +81,8 @@ export function decodeMaterial(value: string, name: string): Material {
   const type = parsed !== null && typeof parsed === 'object' ? (parsed as { type?: unknown }).type : undefined;
   if (type === 'certificate' || type === 'password' || type === 'signing-key' || type === 'token') return parsed as Material;
   // A value written by something else that still has the design's certificate fields.
-  if (parsed && typeof parsed === 'object' && 'cert' in parsed && 'key' in parsed) return { type: 'certificate', ...(parsed as object) } as CertificateMaterial;
+  if (parsed && typeof parsed === 'object' && 'cert' in parsed && 'key' in parsed)
+    return { type: 'certificate', ...(parsed as object) } as CertificateMaterial;
   throw new IntegrityError(`stored value of ${name} is not rekey material`, { context: { item: name } });
 }
 

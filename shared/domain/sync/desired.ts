@@ -68,13 +68,20 @@ export function secretDataOf(
   switch (material.type) {
     case 'certificate':
       if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': trust ?? material.cert + material.chain } };
-      return { type: 'kubernetes.io/tls', data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': trust ?? material.ca } };
+      return {
+        type: 'kubernetes.io/tls',
+        data: { 'tls.crt': material.cert + material.chain, 'tls.key': material.key, 'ca.crt': trust ?? material.ca },
+      };
     case 'password':
       return { type: 'Opaque', data: passwordSecretData(item, material) };
     case 'signing-key':
       return {
         type: 'Opaque',
-        data: { 'signing-key.jwk': JSON.stringify(material.jwk), 'jwks.json': JSON.stringify({ keys: keySet ?? material.keySet }), kid: material.kid },
+        data: {
+          'signing-key.jwk': JSON.stringify(material.jwk),
+          'jwks.json': JSON.stringify({ keys: keySet ?? material.keySet }),
+          kid: material.kid,
+        },
       };
     case 'token':
       return { type: 'Opaque', data: { token: material.token } };
@@ -110,7 +117,10 @@ export function desiredSecret(args: {
     annotations[Annotation.NotAfter] = args.material.notAfter;
   }
   if (args.trust !== undefined) annotations[Annotation.BundleHash] = bundleHash(args.trust);
-  if (args.keySet !== undefined) annotations[Annotation.KeySetHash] = createHash('sha256').update(data['jwks.json'] ?? '').digest('hex');
+  if (args.keySet !== undefined)
+    annotations[Annotation.KeySetHash] = createHash('sha256')
+      .update(data['jwks.json'] ?? '')
+      .digest('hex');
   return { name: args.name, namespace: args.namespace, type, data, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations };
 }
 
@@ -153,15 +163,21 @@ export function decideSync(desired: DesiredSecret, observed: ObservedSecret | un
     if (!adopt) return { write: false, reason: SyncReason.SecretUnmanaged };
     // Adopted in place: the Secret already holds the stored version, so it is left exactly as it is (no metadata
     // write, nothing for consumers to notice). The first new version takes it over with rekey's label.
-    return holdsCertificate(observed, desired) || holdsPassword(observed, desired) ? { write: false } : { write: true, reason: SyncReason.SecretAdopted };
+    return holdsCertificate(observed, desired) || holdsPassword(observed, desired)
+      ? { write: false }
+      : { write: true, reason: SyncReason.SecretAdopted };
   }
-  if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version]) return { write: true, reason: SyncReason.SecretOutOfDate };
-  if (observed.annotations[Annotation.BundleHash] !== desired.annotations[Annotation.BundleHash]) return { write: true, reason: SyncReason.TrustBundleChanged };
-  if (observed.annotations[Annotation.KeySetHash] !== desired.annotations[Annotation.KeySetHash]) return { write: true, reason: SyncReason.KeySetChanged };
+  if (observed.annotations[Annotation.Version] !== desired.annotations[Annotation.Version])
+    return { write: true, reason: SyncReason.SecretOutOfDate };
+  if (observed.annotations[Annotation.BundleHash] !== desired.annotations[Annotation.BundleHash])
+    return { write: true, reason: SyncReason.TrustBundleChanged };
+  if (observed.annotations[Annotation.KeySetHash] !== desired.annotations[Annotation.KeySetHash])
+    return { write: true, reason: SyncReason.KeySetChanged };
   const observedHash = contentHash(observed.type, observed.data);
   if (observedHash !== desired.annotations[Annotation.ContentHash] || observed.annotations[Annotation.ContentHash] !== observedHash) {
     return { write: true, reason: SyncReason.SecretDrifted };
   }
-  for (const [k, v] of Object.entries(desired.annotations)) if (observed.annotations[k] !== v) return { write: true, reason: SyncReason.SecretDrifted };
+  for (const [k, v] of Object.entries(desired.annotations))
+    if (observed.annotations[k] !== v) return { write: true, reason: SyncReason.SecretDrifted };
   return { write: false };
 }

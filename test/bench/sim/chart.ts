@@ -46,10 +46,16 @@ export function lineChart(o: ChartOptions): string {
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${escape(o.title)}</text>`,
   ];
   for (const t of ticks(xMax)) {
-    parts.push(`<line x1="${px(t)}" y1="${py(0)}" x2="${px(t)}" y2="${m.top}" stroke="#eee"/>`, `<text x="${px(t)}" y="${py(0) + 16}" text-anchor="middle">${t}</text>`);
+    parts.push(
+      `<line x1="${px(t)}" y1="${py(0)}" x2="${px(t)}" y2="${m.top}" stroke="#eee"/>`,
+      `<text x="${px(t)}" y="${py(0) + 16}" text-anchor="middle">${t}</text>`,
+    );
   }
   for (const t of ticks(yMax)) {
-    parts.push(`<line x1="${m.left}" y1="${py(t)}" x2="${width - m.right}" y2="${py(t)}" stroke="#eee"/>`, `<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end">${t.toLocaleString('en-US')}</text>`);
+    parts.push(
+      `<line x1="${m.left}" y1="${py(t)}" x2="${width - m.right}" y2="${py(t)}" stroke="#eee"/>`,
+      `<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end">${t.toLocaleString('en-US')}</text>`,
+    );
   }
   parts.push(
     `<line x1="${m.left}" y1="${py(0)}" x2="${width - m.right}" y2="${py(0)}" stroke="black"/>`,
@@ -59,13 +65,19 @@ export function lineChart(o: ChartOptions): string {
   );
   if (o.marker) {
     const x = px(o.marker.x);
-    parts.push(`<line x1="${x}" y1="${py(0)}" x2="${x}" y2="${m.top}" stroke="#c00" stroke-dasharray="4 3"/>`, `<text x="${x - 4}" y="${m.top + 12}" text-anchor="end" fill="#c00">${escape(o.marker.label)}</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${py(0)}" x2="${x}" y2="${m.top}" stroke="#c00" stroke-dasharray="4 3"/>`,
+      `<text x="${x - 4}" y="${m.top + 12}" text-anchor="end" fill="#c00">${escape(o.marker.label)}</text>`,
+    );
   }
   o.series.forEach((s, i) => {
     const d = s.points.map(([x, y], j) => `${j ? 'L' : 'M'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     const ly = m.top + 14 + i * 16;
-    parts.push(`<rect x="${m.left + 10}" y="${ly - 9}" width="12" height="3" fill="${s.color}"/>`, `<text x="${m.left + 28}" y="${ly - 4}">${escape(s.label)}</text>`);
+    parts.push(
+      `<rect x="${m.left + 10}" y="${ly - 9}" width="12" height="3" fill="${s.color}"/>`,
+      `<text x="${m.left + 28}" y="${ly - 4}">${escape(s.label)}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

@@ -6,7 +6,17 @@
  */
 import { ConflictError, NotFoundError, UnmanagedObjectError } from '../../../shared/domain/errors.js';
 import { isManaged } from '../../../shared/domain/sync/secret.js';
-import { RestartOutcome, WriteOutcome, type Cluster, type DesiredSecret, type ObservedSecret, type RolloutStatus, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../../shared/ports/cluster.js';
+import {
+  RestartOutcome,
+  WriteOutcome,
+  type Cluster,
+  type DesiredSecret,
+  type ObservedSecret,
+  type RolloutStatus,
+  type SecretUse,
+  type WorkloadControl,
+  type WorkloadRef,
+} from '../../../shared/ports/cluster.js';
 import { TokenBucket } from './token-bucket.js';
 import type { VirtualTime } from './virtual-time.js';
 
@@ -94,7 +104,8 @@ export class SimCluster implements Cluster, WorkloadControl {
     const ns = this.store.get(secret.namespace) ?? new Map<string, ObservedSecret>();
     this.store.set(secret.namespace, ns);
     const seen = ns.get(secret.name);
-    if (seen && !isManaged(seen) && !options.adopt) throw new UnmanagedObjectError(`Secret ${secret.namespace}/${secret.name} is not managed by rekey`);
+    if (seen && !isManaged(seen) && !options.adopt)
+      throw new UnmanagedObjectError(`Secret ${secret.namespace}/${secret.name} is not managed by rekey`);
     if ((options.expected?.resourceVersion ?? undefined) !== (seen?.resourceVersion ?? undefined)) {
       throw new ConflictError(`Secret ${secret.namespace}/${secret.name} changed concurrently`);
     }

@@ -52,7 +52,10 @@ export class MemoryJournal implements Journal {
     await this.call('UpdateItem');
     const current = this.records.get(record.id);
     if (!current || current.revision !== record.revision - 1) {
-      throw new ConflictError(`rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`, { rotationId: record.id });
+      throw new ConflictError(
+        `rotation ${record.id} changed since it was read (revision ${current?.revision ?? 'none'}, expected ${record.revision - 1})`,
+        { rotationId: record.id },
+      );
     }
     this.records.set(record.id, structuredClone(record));
     if (isFinished(record) && this.locks.get(this.itemKey(record)) === record.id) this.locks.delete(this.itemKey(record));
@@ -78,7 +81,11 @@ export class MemoryJournal implements Journal {
     const held = current.lease;
     const free = !held || held.owner === claim.owner || claim.force || leaseExpired(held, new Date(claim.now));
     if (!free) throw new LeaseHeldError(rotationId, held);
-    const claimed: RotationRecord = { ...current, lease: { owner: claim.owner, expiresAt: claim.expiresAt }, revision: current.revision + 1 };
+    const claimed: RotationRecord = {
+      ...current,
+      lease: { owner: claim.owner, expiresAt: claim.expiresAt },
+      revision: current.revision + 1,
+    };
     this.records.set(rotationId, structuredClone(claimed));
     return structuredClone(claimed);
   }

@@ -99,7 +99,11 @@ export class EmulatedSecretsManager {
 
   /** Writes a version directly, outside the quota and the counts (the state before a simulated run). */
   seed(name: string, versionId: string, value: string, tags: Record<string, string> = {}): void {
-    const secret: Secret = this.secrets.get(name) ?? { name, tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })), versions: new Map<string, Version>() };
+    const secret: Secret = this.secrets.get(name) ?? {
+      name,
+      tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      versions: new Map<string, Version>(),
+    };
     this.secrets.set(name, secret);
     for (const v of secret.versions.values()) v.labels = v.labels.filter((l) => l !== 'AWSCURRENT');
     secret.versions.set(versionId, { id: versionId, value, created: this.time.now(), labels: ['AWSCURRENT'] });
@@ -156,7 +160,8 @@ export class EmulatedSecretsManager {
   private newVersion(s: Secret, token: string, value: string, stages: readonly string[]): void {
     const existing = s.versions.get(token);
     if (existing) {
-      if (existing.value !== value) throw new SdkError('ResourceExistsException', `a version with ClientRequestToken ${token} already exists with another value`);
+      if (existing.value !== value)
+        throw new SdkError('ResourceExistsException', `a version with ClientRequestToken ${token} already exists with another value`);
       return;
     }
     const first = s.versions.size === 0;
@@ -173,20 +178,30 @@ export class EmulatedSecretsManager {
         if (this.secrets.has(name)) throw new SdkError('ResourceExistsException', `the secret ${name} already exists`);
         const tags = (input.Tags as { Key: string; Value: string }[] | undefined) ?? [];
         this.secrets.set(name, { name, tags, versions: new Map() });
-        if (typeof input.SecretString === 'string') this.newVersion(this.secrets.get(name)!, String(input.ClientRequestToken ?? `init-${name}`), input.SecretString, ['AWSCURRENT']);
+        if (typeof input.SecretString === 'string')
+          this.newVersion(this.secrets.get(name)!, String(input.ClientRequestToken ?? `init-${name}`), input.SecretString, ['AWSCURRENT']);
         return { Name: name, ARN: `arn:aws:secretsmanager:sim:0:secret:${name}` };
       }
       case 'DescribeSecretCommand': {
         const s = this.need(input);
-        return { Name: s.name, Tags: s.tags, VersionIdsToStages: Object.fromEntries([...s.versions.values()].filter((v) => v.labels.length).map((v) => [v.id, [...v.labels]])) };
+        return {
+          Name: s.name,
+          Tags: s.tags,
+          VersionIdsToStages: Object.fromEntries([...s.versions.values()].filter((v) => v.labels.length).map((v) => [v.id, [...v.labels]])),
+        };
       }
       case 'ListSecretVersionIdsCommand': {
         const s = this.need(input);
-        return { Versions: [...s.versions.values()].map((v) => ({ VersionId: v.id, VersionStages: [...v.labels], CreatedDate: v.created })) };
+        return {
+          Versions: [...s.versions.values()].map((v) => ({ VersionId: v.id, VersionStages: [...v.labels], CreatedDate: v.created })),
+        };
       }
       case 'GetSecretValueCommand': {
         const s = this.need(input);
-        const v = typeof input.VersionId === 'string' ? s.versions.get(input.VersionId) : this.holder(s, typeof input.VersionStage === 'string' ? input.VersionStage : 'AWSCURRENT');
+        const v =
+          typeof input.VersionId === 'string'
+            ? s.versions.get(input.VersionId)
+            : this.holder(s, typeof input.VersionStage === 'string' ? input.VersionStage : 'AWSCURRENT');
         if (!v || (typeof input.VersionStage === 'string' && !v.labels.includes(input.VersionStage))) {
           throw new SdkError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for ${s.name}`);
         }
@@ -200,7 +215,8 @@ export class EmulatedSecretsManager {
       }
       case 'UpdateSecretCommand': {
         const s = this.need(input);
-        if (typeof input.SecretString === 'string') this.newVersion(s, String(input.ClientRequestToken), input.SecretString, ['AWSCURRENT']);
+        if (typeof input.SecretString === 'string')
+          this.newVersion(s, String(input.ClientRequestToken), input.SecretString, ['AWSCURRENT']);
         return { Name: s.name, ...(typeof input.ClientRequestToken === 'string' && { VersionId: input.ClientRequestToken }) };
       }
       case 'UpdateSecretVersionStageCommand': {
@@ -211,12 +227,16 @@ export class EmulatedSecretsManager {
           const to = s.versions.get(input.MoveToVersionId);
           if (!to) throw new SdkError('ResourceNotFoundException', `no version ${input.MoveToVersionId} of ${s.name}`);
           if (holder && holder !== to && input.RemoveFromVersionId !== holder.id) {
-            throw new SdkError('InvalidParameterException', `${label} is attached to ${holder.id}; name it in RemoveFromVersionId to move it`);
+            throw new SdkError(
+              'InvalidParameterException',
+              `${label} is attached to ${holder.id}; name it in RemoveFromVersionId to move it`,
+            );
           }
           this.moveLabel(s, label, to);
         } else if (typeof input.RemoveFromVersionId === 'string') {
           const from = s.versions.get(input.RemoveFromVersionId);
-          if (!from?.labels.includes(label)) throw new SdkError('InvalidParameterException', `${label} is not attached to ${input.RemoveFromVersionId}`);
+          if (!from?.labels.includes(label))
+            throw new SdkError('InvalidParameterException', `${label} is not attached to ${input.RemoveFromVersionId}`);
           from.labels = from.labels.filter((l) => l !== label);
           this.prune(s);
         }

@@ -35,7 +35,10 @@ export class EmulatedSqs {
     private readonly time: VirtualTime,
     private readonly options: SqsOptions = {},
   ) {
-    this.steps = new FifoQueue<string>({ nowMs: () => time.ms, schedule: (ms, fire) => time.schedule(ms, fire) }, options.visibilityTimeoutMs ?? 360_000);
+    this.steps = new FifoQueue<string>(
+      { nowMs: () => time.ms, schedule: (ms, fire) => time.schedule(ms, fire) },
+      options.visibilityTimeoutMs ?? 360_000,
+    );
   }
 
   async send(command: Command): Promise<unknown> {

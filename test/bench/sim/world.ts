@@ -62,11 +62,22 @@ export interface SimResult {
   readonly startMinutes: number;
   /** Completion instants, ms after the start, sorted. */
   readonly completions: readonly number[];
-  readonly secretsManager: { readonly pendingOnCurrent: number; readonly writes: number; readonly writesPerRotation: number; readonly throttles: number; readonly calls: Record<string, number>; readonly peakWritesPerSecond: number };
+  readonly secretsManager: {
+    readonly pendingOnCurrent: number;
+    readonly writes: number;
+    readonly writesPerRotation: number;
+    readonly throttles: number;
+    readonly calls: Record<string, number>;
+    readonly peakWritesPerSecond: number;
+  };
   readonly eventBridge: { readonly calls: number; readonly throttles: number; readonly entries: Record<string, number> };
   readonly sqs: { readonly calls: Record<string, number>; readonly deadLetters: number };
   readonly journal: Record<string, number>;
-  readonly lambda: { readonly peakConcurrency: number; readonly asyncQueuedPeak: number; readonly functions: Record<string, { invocations: number; coldStarts: number; peak: number }> };
+  readonly lambda: {
+    readonly peakConcurrency: number;
+    readonly asyncQueuedPeak: number;
+    readonly functions: Record<string, { invocations: number; coldStarts: number; peak: number }>;
+  };
   readonly clusterRequests: number;
   /** Mean time a cluster request waited for its client rate limiter, ms. */
   readonly clusterWaitMs: number;
@@ -94,7 +105,9 @@ export function simInventory(options: Pick<SimOptions, 'certificates' | 'cluster
   for (let i = 0; i < options.certificates; i++) {
     const ns = `ns-${i % namespaces}`;
     const cluster = `c-${i % options.clusters}`;
-    lines.push(`  - {name: svc-${i}, issuer: ca-${i % authorities}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}, clusters: [${cluster}]}, consumers: [Deployment/svc-${i}]}`);
+    lines.push(
+      `  - {name: svc-${i}, issuer: ca-${i % authorities}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}, clusters: [${cluster}]}, consumers: [Deployment/svc-${i}]}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -184,12 +197,25 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
     seed(inventory, sm, clusters, time.now());
 
     const store = new SecretsManagerStore({ client: sm as unknown as NonNullable<SecretsManagerStoreOptions['client']> });
-    const queue = new SqsStepQueue({ queueUrl: QueueUrls.steps, delayQueueUrl: QueueUrls.delay, deadLetterQueueUrl: QueueUrls.deadLetters, client: sqs as unknown as NonNullable<SqsStepQueueOptions['client']>, now: () => time.now() });
+    const queue = new SqsStepQueue({
+      queueUrl: QueueUrls.steps,
+      delayQueueUrl: QueueUrls.delay,
+      deadLetterQueueUrl: QueueUrls.deadLetters,
+      client: sqs as unknown as NonNullable<SqsStepQueueOptions['client']>,
+      now: () => time.now(),
+    });
     const events = new EventBridgeBus({ client: eb as unknown as NonNullable<EventBridgeBusOptions['client']> });
     const warnings = new Map<string, number>();
     const log = countingLogger(warnings);
     const clusterMap: ReadonlyMap<string, SimCluster> = clusters;
-    const rt = coldStart({ env: {}, inventory, aws: { store, journal, events, queue }, log, clock: time, clusters: () => Promise.resolve(clusterMap) });
+    const rt = coldStart({
+      env: {},
+      inventory,
+      aws: { store, journal, events, queue },
+      log,
+      clock: time,
+      clusters: () => Promise.resolve(clusterMap),
+    });
     const step = stepHandler(() => rt);
     const restart = restartHandler(() => rt);
     const delay = delayHandler(() => ({ queue, log, deadLetterQueueUrl: QueueUrls.deadLetters }));
@@ -205,7 +231,12 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
       eb.rules.set(type, (event) => lambda.invokeAsync('restart', () => restart(event, context(time, 900_000, `restart-${ids++}`))));
     }
     sqs.onDelayed = (body) =>
-      lambda.invokeAsync('delay', () => delay({ Records: [{ messageId: `d-${ids}`, receiptHandle: `delay-${ids++}`, body, attributes: { ApproximateReceiveCount: '1' } }] }, context(time, 20_000, `delay-${ids}`)));
+      lambda.invokeAsync('delay', () =>
+        delay(
+          { Records: [{ messageId: `d-${ids}`, receiptHandle: `delay-${ids++}`, body, attributes: { ApproximateReceiveCount: '1' } }] },
+          context(time, 20_000, `delay-${ids}`),
+        ),
+      );
 
     const started = time.ms;
     const completions: number[] = [];
@@ -263,14 +294,23 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
       minutes: end / 60_000,
       startMinutes: (startedAll || time.ms - started) / 60_000,
       completions: completions.sort((a, b) => a - b),
-      secretsManager: { pendingOnCurrent: sm.pendingOnCurrent(), writes: sm.writes, writesPerRotation: completions.length ? sm.writes / completions.length : 0, throttles: sm.throttles, calls: Object.fromEntries(sm.calls), peakWritesPerSecond: peak },
+      secretsManager: {
+        pendingOnCurrent: sm.pendingOnCurrent(),
+        writes: sm.writes,
+        writesPerRotation: completions.length ? sm.writes / completions.length : 0,
+        throttles: sm.throttles,
+        calls: Object.fromEntries(sm.calls),
+        peakWritesPerSecond: peak,
+      },
       eventBridge: { calls: eb.calls.get('PutEventsCommand') ?? 0, throttles: eb.throttles, entries: Object.fromEntries(eb.entriesByType) },
       sqs: { calls: Object.fromEntries(sqs.calls), deadLetters: sqs.deadLetters.length },
       journal: Object.fromEntries(journal.calls),
       lambda: {
         peakConcurrency: lambda.peak,
         asyncQueuedPeak: lambda.asyncQueuedPeak,
-        functions: Object.fromEntries([...lambda.stats].map(([k, s]) => [k, { invocations: s.invocations, coldStarts: s.coldStarts, peak: s.peak }])),
+        functions: Object.fromEntries(
+          [...lambda.stats].map(([k, s]) => [k, { invocations: s.invocations, coldStarts: s.coldStarts, peak: s.peak }]),
+        ),
       },
       clusterRequests: requests,
       clusterWaitMs: requests ? waited / requests : 0,

@@ -40,7 +40,8 @@ describe('schemathesis against rekey serve', () => {
   let port: number;
   let serverLog = '';
 
-  const rekey = (args: readonly string[]) => run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const rekey = (args: readonly string[]) =>
+    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
 
   beforeAll(async () => {
     loadInfraEnv({ require: ['schemathesis'] });
@@ -52,7 +53,26 @@ describe('schemathesis against rekey serve', () => {
     expect(applied.status, applied.stderr).toBe(0);
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', CLI, '--state', state, 'serve', '-f', inv, '--out', join(dir, 'out'), '--http-port', '0', '--grpc-port', 'off', '--address', '127.0.0.1', '--rate-limit', '0'],
+      [
+        '--import',
+        'tsx',
+        CLI,
+        '--state',
+        state,
+        'serve',
+        '-f',
+        inv,
+        '--out',
+        join(dir, 'out'),
+        '--http-port',
+        '0',
+        '--grpc-port',
+        'off',
+        '--address',
+        '127.0.0.1',
+        '--rate-limit',
+        '0',
+      ],
       { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stderr!.on('data', (c: Buffer) => (serverLog += c.toString()));
@@ -82,7 +102,17 @@ describe('schemathesis against rekey serve', () => {
   it('finds no 5xx and no response outside the document (status, content type, schema) in any operation', async () => {
     // Prepare
     const env = loadInfraEnv({ require: ['schemathesis'] });
-    const minted = await rekey(['token', '-f', inv, '--scope', 'items:read rotations:write metrics:read log:write alerts:write', '--ttl', '1h', '--subject', 'schemathesis']);
+    const minted = await rekey([
+      'token',
+      '-f',
+      inv,
+      '--scope',
+      'items:read rotations:write metrics:read log:write alerts:write',
+      '--ttl',
+      '1h',
+      '--subject',
+      'schemathesis',
+    ]);
     expect(minted.status, minted.stderr).toBe(0);
     const reports = join(dir, 'reports');
 
@@ -122,7 +152,13 @@ describe('schemathesis against rekey serve', () => {
     expect(result.stdout).toMatch(/Selected: (\d+)\/\1\b/);
     const generated = Number(/(\d+) generated, \1 passed/.exec(result.stdout)?.[1] ?? 0);
     expect(generated, result.stdout).toBeGreaterThan(300);
-    const junit = await readFile(join(reports, (await readdir(reports)).find((f) => f.endsWith('.xml'))!), 'utf8');
+    const junit = await readFile(
+      join(
+        reports,
+        (await readdir(reports)).find((f) => f.endsWith('.xml'))!,
+      ),
+      'utf8',
+    );
     expect(junit).toMatch(/<testsuite [^>]*failures="0"/);
     expect(junit).toMatch(/<testsuite [^>]*errors="0"/);
     expect(serverLog).not.toMatch(/"level":"error"/);

@@ -109,10 +109,23 @@ const webhook = (fingerprint: string, item: string, startsAt = '2026-11-30T10:00
   status: 'firing',
   receiver: 'rekey',
   groupKey: '{}:{alertname="TLSCertExpiringSoon"}',
-  alerts: [{ status: 'firing', labels: { alertname: 'TLSCertExpiringSoon', rekey_item: item }, annotations: {}, startsAt, endsAt: '0001-01-01T00:00:00Z', fingerprint }],
+  alerts: [
+    {
+      status: 'firing',
+      labels: { alertname: 'TLSCertExpiringSoon', rekey_item: item },
+      annotations: {},
+      startsAt,
+      endsAt: '0001-01-01T00:00:00Z',
+      fingerprint,
+    },
+  ],
 });
 
-const stepMessages = async () => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.stepQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages);
+const stepMessages = async () =>
+  Number(
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.stepQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] })))
+      .Attributes!.ApproximateNumberOfMessages,
+  );
 const rotationsOf = (item: string) => rt.aws.journal.listByItem(inventory.name, item);
 
 beforeAll(async () => {
@@ -123,7 +136,12 @@ beforeAll(async () => {
   const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: new ManifestWriter(`${dir}/out/dc1`) }]]);
   const logger = leveledJsonLogger({ level: 'info', write: (l) => logLines.push(l) });
   rt = coldStart({
-    env: { REKEY_STEP_QUEUE_URL: resources.stepQueueUrl, REKEY_JOURNAL_TABLE: resources.journalTable, REKEY_EVENT_BUS: resources.eventBusName, AWS_REGION: region },
+    env: {
+      REKEY_STEP_QUEUE_URL: resources.stepQueueUrl,
+      REKEY_JOURNAL_TABLE: resources.journalTable,
+      REKEY_EVENT_BUS: resources.eventBusName,
+      AWS_REGION: region,
+    },
     inventory,
     log: logger,
     clusters: async () => clusters,
@@ -139,13 +157,14 @@ beforeAll(async () => {
   ddb = new DynamoDBClient({ region });
   topicArn = (await sns.send(new CreateTopicCommand({ Name: `${resources.prefix}-alarms` }))).TopicArn!;
   inboxUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${resources.prefix}-alarm-inbox` }))).QueueUrl!;
-  const inboxArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: inboxUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const inboxArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: inboxUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+    .QueueArn!;
   await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: inboxArn }));
 }, 120_000);
 afterAll(() => removeTempDir(dir));
 
 describe('alert function: CloudWatch alarms through SNS', () => {
-  it('an ALARM starts the rule\'s rotation (journal + first step queued); SNS redelivering it is deduped by the DynamoDB claim', async () => {
+  it("an ALARM starts the rule's rotation (journal + first step queued); SNS redelivering it is deduped by the DynamoDB claim", async () => {
     // Prepare
     const event = await throughSns([alarm('web-tls-handshake-errors', 'ALARM', '2026-11-30T10:00:00.000+0000')]);
     const queuedBefore = await stepMessages();
@@ -161,7 +180,13 @@ describe('alert function: CloudWatch alarms through SNS', () => {
     expect(rotations).toHaveLength(1);
     expect(rotations[0]).toMatchObject({ status: RotationStatus.Running, trigger: 'alert' });
     expect(await stepMessages()).toBe(queuedBefore + 1);
-    const claims = await ddb.send(new ScanCommand({ TableName: resources.journalTable, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': { S: 'alert-claim#' } } }));
+    const claims = await ddb.send(
+      new ScanCommand({
+        TableName: resources.journalTable,
+        FilterExpression: 'begins_with(pk, :p)',
+        ExpressionAttributeValues: { ':p': { S: 'alert-claim#' } },
+      }),
+    );
     expect(claims.Items).toHaveLength(1);
     const ttl = Number(claims.Items![0]!.expiresAt!.N);
     expect(ttl).toBeGreaterThan(Date.now() / 1000 + 6 * 86_400);
@@ -200,7 +225,10 @@ describe('alert function: CloudWatch alarms through SNS', () => {
 
     // Assess
     expect(summary).toEqual({ alarms: 1, rejected: 5, decisions: { 'awaiting-approval': 1 } });
-    const rejections = logLines.slice(before).map((l) => JSON.parse(l) as { msg?: string; message?: string; messageId?: string; reason?: string }).filter((l) => (l.msg ?? l.message) === 'SNS record rejected');
+    const rejections = logLines
+      .slice(before)
+      .map((l) => JSON.parse(l) as { msg?: string; message?: string; messageId?: string; reason?: string })
+      .filter((l) => (l.msg ?? l.message) === 'SNS record rejected');
     expect(rejections.map((r) => r.messageId ?? '-')).toEqual(['-', 'm-notjson', 'm-shape', 'm-number', '-']);
     expect(await rotationsOf('api')).toHaveLength(0);
   });
@@ -218,15 +246,15 @@ describe('alert function: CloudWatch alarms through SNS', () => {
     expect(summary).toEqual({ alarms: 0, rejected: 0, decisions: {} });
   });
 
-  it('the approval of an alarm\'s remediation (DynamoDB, conditional on pending) acts once; a second approval is 409', async () => {
+  it("the approval of an alarm's remediation (DynamoDB, conditional on pending) acts once; a second approval is 409", async () => {
     // Prepare
-    const list = (await handle(httpEvent('/v1/remediations', undefined, token, 'GET')));
+    const list = await handle(httpEvent('/v1/remediations', undefined, token, 'GET'));
     const pending = (JSON.parse(list.body) as { remediations: { id: string; item: string }[] }).remediations;
     expect(pending.map((p) => p.item)).toEqual(['api']);
 
     // Act
-    const approved = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined)));
-    const twice = (await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined)));
+    const approved = await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined));
+    const twice = await handle(httpEvent(`/v1/remediations/${pending[0]!.id}/approve`, undefined));
 
     // Assess
     expect(approved.statusCode).toBe(200);
@@ -239,9 +267,12 @@ describe('alert function: CloudWatch alarms through SNS', () => {
 describe('alert function: the Alertmanager webhook through API Gateway', () => {
   it('a firing alert naming an item by label rotates it; the replay is deduped; without a token it is 401 and changes nothing', async () => {
     // Act
-    const first = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z'))));
-    const replay = (await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z'))));
-    const anonymous = (await handle({ ...httpEvent('/v1/alerts/alertmanager', webhook('fp-am-2', 'www')), headers: { 'content-type': 'application/json' } }));
+    const first = await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z')));
+    const replay = await handle(httpEvent('/v1/alerts/alertmanager', webhook('fp-am-1', 'www', '2026-11-30T12:00:00Z')));
+    const anonymous = await handle({
+      ...httpEvent('/v1/alerts/alertmanager', webhook('fp-am-2', 'www')),
+      headers: { 'content-type': 'application/json' },
+    });
 
     // Assess
     expect(first.statusCode).toBe(200);
@@ -257,7 +288,12 @@ describe('alert function: the Alertmanager webhook through API Gateway', () => {
     // Prepare
     const t0 = Date.now();
     const early = new DynamoDbRemediationStore({ tableName: resources.journalTable, inventory: inventory.name, region, now: () => t0 });
-    const later = new DynamoDbRemediationStore({ tableName: resources.journalTable, inventory: inventory.name, region, now: () => t0 + 60_000 });
+    const later = new DynamoDbRemediationStore({
+      tableName: resources.journalTable,
+      inventory: inventory.name,
+      region,
+      now: () => t0 + 60_000,
+    });
     const key = `ttl-${randomBytes(4).toString('hex')}`;
 
     // Act

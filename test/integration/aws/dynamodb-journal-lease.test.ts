@@ -63,11 +63,13 @@ describe('DynamoDbJournal leases on moto', () => {
     const r = record('db');
     await journal.create(r);
     // Act
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => journal.claimLease(r.id, { owner: `lambda:${n}`, expiresAt: at(10), now: at(5) })));
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((n) => journal.claimLease(r.id, { owner: `lambda:${n}`, expiresAt: at(10), now: at(5) })),
+    );
     // Assess
     const winners = results.filter((x): x is PromiseFulfilledResult<RotationRecord | undefined> => x.status === 'fulfilled');
     expect(winners).toHaveLength(1);
-    expect(results.filter((x) => x.status === 'rejected').every((x) => (x).reason instanceof LeaseHeldError)).toBe(true);
+    expect(results.filter((x) => x.status === 'rejected').every((x) => x.reason instanceof LeaseHeldError)).toBe(true);
     expect((await journal.get(r.id))?.lease?.owner).toBe(winners[0]!.value?.lease?.owner);
   });
 

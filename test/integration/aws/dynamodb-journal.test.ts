@@ -41,7 +41,9 @@ function record(item: string, overrides: Partial<RotationRecord> = {}): Rotation
 describe('DynamoDbJournal on moto', () => {
   it('creates, reads back exactly, and updates only from the revision read', async () => {
     // Prepare
-    const r = record('web', { restarts: { dc1: { state: 'requested', at: '2030-01-01T00:00:00.000Z', workloads: ['Deployment/shop/web'] } } });
+    const r = record('web', {
+      restarts: { dc1: { state: 'requested', at: '2030-01-01T00:00:00.000Z', workloads: ['Deployment/shop/web'] } },
+    });
 
     // Act
     await journal.create(r);
@@ -78,7 +80,13 @@ describe('DynamoDbJournal on moto', () => {
     await journal.create(first);
 
     // Act
-    await journal.update({ ...first, status: RotationStatus.Completed, revision: 2, finishedAt: new Date().toISOString(), expiresAt: Math.floor(Date.now() / 1000) + 86_400 });
+    await journal.update({
+      ...first,
+      status: RotationStatus.Completed,
+      revision: 2,
+      finishedAt: new Date().toISOString(),
+      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    });
     const second = record('db');
     await journal.create(second);
 
@@ -96,10 +104,12 @@ describe('DynamoDbJournal on moto', () => {
     await journal.create(r);
 
     // Act
-    const results = await Promise.allSettled((['test', 'promote', 'sync'] as const).map((step) => journal.update({ ...r, step, revision: 2 })));
+    const results = await Promise.allSettled(
+      (['test', 'promote', 'sync'] as const).map((step) => journal.update({ ...r, step, revision: 2 })),
+    );
 
     // Assess
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((x) => x.status === 'rejected').every((x) => (x).reason instanceof ConflictError)).toBe(true);
+    expect(results.filter((x) => x.status === 'rejected').every((x) => x.reason instanceof ConflictError)).toBe(true);
   });
 });

@@ -13,7 +13,10 @@ export async function useMoto(components: InfraComponent[] = ['moto']): Promise<
 }
 
 /** A fresh set of queues, bus, rule and table under a unique prefix, so tests never see each other's messages. */
-export async function freshResources(name: string, options: { stepVisibilitySeconds?: number } = {}): Promise<ProvisionedResources & { prefix: string }> {
+export async function freshResources(
+  name: string,
+  options: { stepVisibilitySeconds?: number } = {},
+): Promise<ProvisionedResources & { prefix: string }> {
   const prefix = `${name}-${randomBytes(4).toString('hex')}`;
   return { prefix, ...(await provisionAwsResources({ prefix, region: process.env.AWS_REGION ?? 'us-east-1', ...options })) };
 }

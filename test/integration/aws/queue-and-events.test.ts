@@ -13,7 +13,12 @@ let poller: SqsPoller;
 beforeAll(async () => {
   await useMoto();
   r = await freshResources('queue');
-  queue = new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, region: 'us-east-1' });
+  queue = new SqsStepQueue({
+    queueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    deadLetterQueueUrl: r.deadLetterQueueUrl,
+    region: 'us-east-1',
+  });
   poller = new SqsPoller({ region: 'us-east-1' });
 });
 
@@ -21,7 +26,11 @@ const message: StepMessage = { rotationId: 'r-1', inventory: 'shop', item: 'web'
 
 async function drain(url: string, waitSeconds = 1) {
   const got = await poller.receiveWithAttributes(url, { waitSeconds });
-  if (got.length) await poller.delete(url, got.map((m) => m.receiptHandle));
+  if (got.length)
+    await poller.delete(
+      url,
+      got.map((m) => m.receiptHandle),
+    );
   return got;
 }
 
@@ -71,9 +80,19 @@ describe('EventBridge bus on moto', () => {
     const bus = new EventBridgeBus({ eventBusName: r.eventBusName, region: 'us-east-1' });
     const at = new Date().toISOString();
     const events = [
-      ...Array.from({ length: 20 }, (_, i) => makeEvent(EventType.RotationStepCompleted, { inventory: 'shop', item: `i${i}`, at }, { step: 'issue', status: 'completed' })),
-      makeEvent(EventType.SecretSynced, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v2', change: 'updated' }),
-      makeEvent(EventType.RestartRequested, { inventory: 'shop', item: 'web', at }, { cluster: 'dc1', workloads: ['Deployment/shop/web'], policy: 'rolling' }),
+      ...Array.from({ length: 20 }, (_, i) =>
+        makeEvent(EventType.RotationStepCompleted, { inventory: 'shop', item: `i${i}`, at }, { step: 'issue', status: 'completed' }),
+      ),
+      makeEvent(
+        EventType.SecretSynced,
+        { inventory: 'shop', item: 'web', at },
+        { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v2', change: 'updated' },
+      ),
+      makeEvent(
+        EventType.RestartRequested,
+        { inventory: 'shop', item: 'web', at },
+        { cluster: 'dc1', workloads: ['Deployment/shop/web'], policy: 'rolling' },
+      ),
       makeEvent(EventType.ExpiringSoon, { inventory: 'shop', item: 'web', at }, { notAfter: at, serial: '01' }),
     ];
 
@@ -82,7 +101,8 @@ describe('EventBridge bus on moto', () => {
 
     // Assess
     const delivered: { source: string; 'detail-type': string; detail: Record<string, unknown> }[] = [];
-    for (let i = 0; i < 5 && delivered.length < 2; i++) delivered.push(...(await drain(r.restartEventsQueueUrl)).map((m) => JSON.parse(m.body)));
+    for (let i = 0; i < 5 && delivered.length < 2; i++)
+      delivered.push(...(await drain(r.restartEventsQueueUrl)).map((m) => JSON.parse(m.body)));
     expect(delivered.map((e) => e['detail-type']).sort()).toEqual(['RestartRequested', 'SecretSynced']);
     expect(delivered.every((e) => e.source === 'rekey' && e.detail.inventory === 'shop' && e.detail.at === at)).toBe(true);
   });

@@ -68,20 +68,39 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const r = await freshResources('rollback');
   const inventory = loadInventory(inventoryYaml(r.prefix), 'rollback.yaml');
-  const aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable, region: 'us-east-1' });
+  const aws = createAwsAdapters({
+    stepQueueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    deadLetterQueueUrl: r.deadLetterQueueUrl,
+    eventBusName: r.eventBusName,
+    journalTable: r.journalTable,
+    region: 'us-east-1',
+  });
   const bus = new RecordingBus(aws.events);
   let fakeNow = Date.now();
-  const queue = new InProcessQueue(() => fakeNow, async (ms) => {
-    fakeNow += ms;
-  });
+  const queue = new InProcessQueue(
+    () => fakeNow,
+    async (ms) => {
+      fakeNow += ms;
+    },
+  );
   const writer = new ManifestWriter(`${dir}/${inventory.name}/dc1`);
   const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: writer }]]);
-  const deps: Deps = { store: aws.store, journal: aws.journal, queue, events: bus, clock: { now: () => new Date() }, log: silentLogger, clusters };
+  const deps: Deps = {
+    store: aws.store,
+    journal: aws.journal,
+    queue,
+    events: bus,
+    clock: { now: () => new Date() },
+    log: silentLogger,
+    clusters,
+  };
   await apply(deps, inventory);
   return { deps, inventory, queue, bus, writer };
 }
 
-const versionAt = async (s: Setup, item: string, stage: Stage) => (await s.deps.store.getVersion(`rekey/${s.inventory.name}/${item}`, { stage }))?.versionId;
+const versionAt = async (s: Setup, item: string, stage: Stage) =>
+  (await s.deps.store.getVersion(`rekey/${s.inventory.name}/${item}`, { stage }))?.versionId;
 
 const written = async (s: Setup, name: string) => (await s.writer.listSecrets('shop')).find((x) => x.name === name);
 
@@ -133,7 +152,9 @@ describe('rollback on Secrets Manager and the DynamoDB journal (moto)', () => {
     // a completed rotation stays completed in the journal; the rollback is its own event
     expect((await s.deps.journal.get(record.id))?.status).toBe(RotationStatus.Completed);
     const rolledBack = s.bus.published.filter((e) => e.type === EventType.RotationRolledBack);
-    expect(rolledBack.map((e) => e.detail)).toEqual([expect.objectContaining({ item: 'web', rotationId: record.id, units: ['web'], reason: 'operator' })]);
+    expect(rolledBack.map((e) => e.detail)).toEqual([
+      expect.objectContaining({ item: 'web', rotationId: record.id, units: ['web'], reason: 'operator' }),
+    ]);
     // a second rollback does not put back the version the first one rolled away from
     await expect(rollbackItem(s.deps, s.inventory, 'web', { reason: 'twice' })).rejects.toThrow(/nothing to roll back/);
     expect(await versionAt(s, 'web', Stage.Current)).toBe(first);
@@ -181,7 +202,9 @@ describe('rollback on Secrets Manager and the DynamoDB journal (moto)', () => {
     await expect(rollbackItem(s.deps, s.inventory, 'ca', { reason: 'too late' })).rejects.toThrow(/already dropped the old CA/);
     // nor can a leaf go back to its version under the dropped CA: refused, nothing changes
     const webNow = await versionAt(s, 'web', Stage.Current);
-    await expect(rollbackItem(s.deps, s.inventory, 'web', { reason: 'after the CA rotated' })).rejects.toThrow(/no longer trust.*rotate web instead/);
+    await expect(rollbackItem(s.deps, s.inventory, 'web', { reason: 'after the CA rotated' })).rejects.toThrow(
+      /no longer trust.*rotate web instead/,
+    );
     expect(await versionAt(s, 'web', Stage.Current)).toBe(webNow);
   });
 });

@@ -113,14 +113,29 @@ afterEach(async () => {
 async function startFlow(options: { dropFirstAck?: boolean } = {}): Promise<Flow> {
   const r = await freshResources('flow', { stepVisibilitySeconds: 2 });
   const inventory = loadInventory(inventoryYaml(`flow-${randomBytes(4).toString('hex')}`), 'flow.yaml');
-  const aws = createAwsAdapters({ stepQueueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl, deadLetterQueueUrl: r.deadLetterQueueUrl, eventBusName: r.eventBusName, journalTable: r.journalTable, region: 'us-east-1' });
+  const aws = createAwsAdapters({
+    stepQueueUrl: r.stepQueueUrl,
+    delayQueueUrl: r.delayQueueUrl,
+    deadLetterQueueUrl: r.deadLetterQueueUrl,
+    eventBusName: r.eventBusName,
+    journalTable: r.journalTable,
+    region: 'us-east-1',
+  });
   const bus = new CountingBus(aws.events);
   const journal = new DyingJournal(aws.journal);
   const restartLog: string[] = [];
   const workloads = new FakeWorkloads('dc1', restartLog);
   workloads.existing.add(`Deployment/shop/web`);
-  const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: new ManifestWriter(`${dir}/${inventory.name}/dc1`), workloads }]]);
-  const rt = coldStart({ env: { REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl }, inventory, aws: { ...aws, events: bus, journal }, log: silentLogger, clusters: async () => clusters });
+  const clusters = new Map<string, Cluster>([
+    ['dc1', { name: 'dc1', secrets: new ManifestWriter(`${dir}/${inventory.name}/dc1`), workloads }],
+  ]);
+  const rt = coldStart({
+    env: { REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl },
+    inventory,
+    aws: { ...aws, events: bus, journal },
+    log: silentLogger,
+    clusters: async () => clusters,
+  });
   const unacked: string[] = [];
   const seen = new Set<string>();
   const step = stepHandler(() => rt);
@@ -151,15 +166,19 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify({ invocations: flow?.runner.invocations, errors: flow?.runner.errors, last: await flow?.rt.aws.journal.listByItem(flow.inventory.name, 'web') })}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}: ${JSON.stringify({ invocations: flow?.runner.invocations, errors: flow?.runner.errors, last: await flow?.rt.aws.journal.listByItem(flow.inventory.name, 'web') })}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }
 
-const finished = (f: Flow, id: string) => until(`rotation ${id} to finish`, async () => {
-  const r = await f.rt.aws.journal.get(id);
-  return r && r.status !== RotationStatus.Running ? r : undefined;
-});
+const finished = (f: Flow, id: string) =>
+  until(`rotation ${id} to finish`, async () => {
+    const r = await f.rt.aws.journal.get(id);
+    return r && r.status !== RotationStatus.Running ? r : undefined;
+  });
 
 describe('leaf rotation through SQS, Secrets Manager, DynamoDB and EventBridge (moto)', () => {
   it('the scheduled scan issues the certificate; a forced rotation then runs every step and restarts the consumer once', async () => {
@@ -177,7 +196,14 @@ describe('leaf rotation through SQS, Secrets Manager, DynamoDB and EventBridge (
 
     // Assess
     expect(done.status).toBe(RotationStatus.Completed);
-    expect(done.history.map((h) => `${h.step}:${h.status}`)).toEqual(['issue:completed', 'test:completed', 'promote:completed', 'sync:completed', 'restart:completed', 'verify:completed']);
+    expect(done.history.map((h) => `${h.step}:${h.status}`)).toEqual([
+      'issue:completed',
+      'test:completed',
+      'promote:completed',
+      'sync:completed',
+      'restart:completed',
+      'verify:completed',
+    ]);
     const name = `rekey/${f.inventory.name}/web`;
     expect((await f.rt.aws.store.getVersion(name, { stage: Stage.Current }))?.versionId).toBe(record.id);
     expect((await f.rt.aws.store.getVersion(name, { stage: Stage.Previous }))?.versionId).toBe(first.id);
@@ -188,7 +214,7 @@ describe('leaf rotation through SQS, Secrets Manager, DynamoDB and EventBridge (
     expect(f.runner.errors).toEqual([]);
   });
 
-  it('a worker that dies after each step\'s side effect is retried, and the rotation happens exactly once', async () => {
+  it("a worker that dies after each step's side effect is retried, and the rotation happens exactly once", async () => {
     // Prepare
     flow = await startFlow({ dropFirstAck: true });
     const f = flow;
@@ -200,7 +226,10 @@ describe('leaf rotation through SQS, Secrets Manager, DynamoDB and EventBridge (
     f.journal.enabled = true;
 
     // Act
-    const record = await startRotation(depsFor(f.rt, await f.rt.clusters()), f.inventory, 'web', { trigger: Trigger.Manual, reason: 'fault injection' });
+    const record = await startRotation(depsFor(f.rt, await f.rt.clusters()), f.inventory, 'web', {
+      trigger: Trigger.Manual,
+      reason: 'fault injection',
+    });
     const done = await finished(f, record.id);
 
     // Assess
@@ -229,7 +258,9 @@ describe('leaf rotation through SQS, Secrets Manager, DynamoDB and EventBridge (
     const deps = depsFor(f.rt, await f.rt.clusters());
 
     // Act
-    const results = await Promise.allSettled([1, 2].map((n) => startRotation(deps, f.inventory, 'web', { trigger: Trigger.Manual, reason: `race ${n}` })));
+    const results = await Promise.allSettled(
+      [1, 2].map((n) => startRotation(deps, f.inventory, 'web', { trigger: Trigger.Manual, reason: `race ${n}` })),
+    );
 
     // Assess
     const started = results.filter((r): r is PromiseFulfilledResult<RotationRecord> => r.status === 'fulfilled');

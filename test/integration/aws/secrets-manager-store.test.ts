@@ -14,7 +14,8 @@ beforeAll(async () => {
   prefix = `rekey/it-${randomBytes(4).toString('hex')}`;
 });
 
-const stagesOf = async (name: string) => Object.fromEntries(((await store.describe(name))?.versions ?? []).map((v) => [v.versionId, v.stages]));
+const stagesOf = async (name: string) =>
+  Object.fromEntries(((await store.describe(name))?.versions ?? []).map((v) => [v.versionId, v.stages]));
 
 describe('SecretsManagerStore on moto', () => {
   it('runs the rotation protocol: pending, promote, second version, AWSPREVIOUS, rollback', async () => {
@@ -23,7 +24,9 @@ describe('SecretsManagerStore on moto', () => {
     const [v1, v2] = [randomUUID(), randomUUID()];
 
     // Act + Assess: a first version is pending and not current, though AWS labels first versions AWSCURRENT.
-    expect(await store.putPending(name, v1, '{"n":1}', { tags: { 'rekey:inventory': 'it', 'rekey:item': 'web', 'rekey:managed-by': 'rekey' } })).toEqual({ created: true });
+    expect(
+      await store.putPending(name, v1, '{"n":1}', { tags: { 'rekey:inventory': 'it', 'rekey:item': 'web', 'rekey:managed-by': 'rekey' } }),
+    ).toEqual({ created: true });
     expect(await store.getVersion(name)).toBeUndefined();
     expect((await store.getVersion(name, { stage: Stage.Pending }))?.value).toBe('{"n":1}');
     expect(await stagesOf(name)).toEqual({ [v1]: [Stage.Pending] });

@@ -41,7 +41,10 @@ export interface Variant {
   readonly authorityValidity: readonly string[];
 }
 
-export const initialVariant = (): Variant => ({ leafValidity: '2160h', authorityValidity: Array.from({ length: AUTHORITIES }, () => '87600h') });
+export const initialVariant = (): Variant => ({
+  leafValidity: '2160h',
+  authorityValidity: Array.from({ length: AUTHORITIES }, () => '87600h'),
+});
 
 export function flipLeaves(v: Variant): Variant {
   return { ...v, leafValidity: v.leafValidity === '2160h' ? '2159h' : '2160h' };
@@ -66,7 +69,9 @@ export function crashInventory(v: Variant): string {
   ];
   for (let i = 0; i < CERTIFICATES; i++) {
     const ns = `ns-${i % NAMESPACES}`;
-    lines.push(`  - {name: svc-${i}, issuer: ca-${i % AUTHORITIES}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}, svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}}`);
+    lines.push(
+      `  - {name: svc-${i}, issuer: ca-${i % AUTHORITIES}, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}, svc-${i}.${ns}.svc], secret: {name: svc-${i}-tls, namespace: ${ns}}}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -113,12 +118,19 @@ export class CrashBench {
    * Starts a command and SIGKILLs it when `killWhen` says so (it is polled with the number of event lines the
    * process has appended and the milliseconds since it started). Resolves when the process is gone.
    */
-  spawnKillable(command: Parameters<CrashBench['argv']>[0], killWhen: ((p: { events: number; ms: number }) => boolean) | undefined): Promise<RunResult> {
+  spawnKillable(
+    command: Parameters<CrashBench['argv']>[0],
+    killWhen: ((p: { events: number; ms: number }) => boolean) | undefined,
+  ): Promise<RunResult> {
     const eventsFile = join(this.state, 'events.jsonl');
     const baseline = existsSync(eventsFile) ? statSync(eventsFile).size : 0;
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...this.argv(command)], { cwd: REPO, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...this.argv(command)], {
+        cwd: REPO,
+        env: this.env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       let firstEventMs: number | undefined;
@@ -146,7 +158,15 @@ export class CrashBench {
         clearTimeout(timer);
         if (poll) clearTimeout(poll);
         const killed = signal === 'SIGKILL';
-        resolve({ code, killed, stdout, stderr, ms: Date.now() - started, ...(firstEventMs !== undefined && { firstEventMs }), ...(killed && eventsAtKill !== undefined && { eventsAtKill }) });
+        resolve({
+          code,
+          killed,
+          stdout,
+          stderr,
+          ms: Date.now() - started,
+          ...(firstEventMs !== undefined && { firstEventMs }),
+          ...(killed && eventsAtKill !== undefined && { eventsAtKill }),
+        });
       });
     });
   }
@@ -245,7 +265,11 @@ function latestPerUnit(records: readonly RotationRecord[]): RotationRecord[] {
  * Everything that must hold after a re-run, as a list of violations (empty: all good). `before` holds the
  * current versions before the round, `knownRotations` the ids of records seen before it.
  */
-export async function violations(bench: CrashBench, before: ReadonlyMap<string, string>, knownRotations: ReadonlySet<string>): Promise<string[]> {
+export async function violations(
+  bench: CrashBench,
+  before: ReadonlyMap<string, string>,
+  knownRotations: ReadonlySet<string>,
+): Promise<string[]> {
   const problems: string[] = [];
   const vault = bench.vault();
   const inventory = bench.inventory;
@@ -270,13 +294,18 @@ export async function violations(bench: CrashBench, before: ReadonlyMap<string, 
     const pending = d.versions.filter((v) => v.stages.includes(Stage.Pending));
     if (current.length !== 1) problems.push(`${unit.key}: ${current.length} current versions`);
     if (pending.length) problems.push(`${unit.key}: pending version(s) left: ${pending.map((p) => p.versionId).join(', ')}`);
-    if (d.versions.filter((v) => v.stages.includes(Stage.Previous)).length > 1) problems.push(`${unit.key}: more than one previous version`);
+    if (d.versions.filter((v) => v.stages.includes(Stage.Previous)).length > 1)
+      problems.push(`${unit.key}: more than one previous version`);
     // An authority rotation stores its CA twice by design: `<id>` (old CA still trusted beside it) and `<id>-drop`.
     const fingerprints = new Map<string, string>();
     for (const v of d.versions) {
-      const m = decodeMaterial((await vault.getVersion(unit.storeName, { versionId: v.versionId }))!.value, unit.storeName) as CertificateMaterial;
+      const m = decodeMaterial(
+        (await vault.getVersion(unit.storeName, { versionId: v.versionId }))!.value,
+        unit.storeName,
+      ) as CertificateMaterial;
       const seen = fingerprints.get(m.fingerprint);
-      if (seen !== undefined && dropVersionId(seen) !== v.versionId) problems.push(`${unit.key}: certificate ${m.fingerprint.slice(0, 12)} stored twice`);
+      if (seen !== undefined && dropVersionId(seen) !== v.versionId)
+        problems.push(`${unit.key}: certificate ${m.fingerprint.slice(0, 12)} stored twice`);
       fingerprints.set(m.fingerprint, v.versionId);
       if (v.stages.includes(Stage.Current)) materials.set(unit.storeName, m);
     }
@@ -292,7 +321,8 @@ export async function violations(bench: CrashBench, before: ReadonlyMap<string, 
       const d = await vault.describe(unit);
       if (!d?.versions.some((v) => v.versionId === r.id)) problems.push(`rotation ${r.id}: its version of ${unit} is missing`);
       const prev = r.previousVersions[unit];
-      if (prev && !d?.versions.some((v) => v.versionId === prev)) problems.push(`rotation ${r.id}: the version it replaced in ${unit} is missing`);
+      if (prev && !d?.versions.some((v) => v.versionId === prev))
+        problems.push(`rotation ${r.id}: the version it replaced in ${unit} is missing`);
     }
   }
 
@@ -303,11 +333,13 @@ export async function violations(bench: CrashBench, before: ReadonlyMap<string, 
     if (m.specHash !== specHashOf(unit)) problems.push(`${unit.key}: current version was issued for another spec`);
     if (unit.item.kind === 'certificate') {
       const issuer = materials.get(storeNameOf(inventory.name, unit.item.issuer));
-      if (issuer && m.issuerFingerprint !== issuer.fingerprint) problems.push(`${unit.key}: current version signed by an older ${unit.item.issuer}`);
+      if (issuer && m.issuerFingerprint !== issuer.fingerprint)
+        problems.push(`${unit.key}: current version signed by an older ${unit.item.issuer}`);
       const manifest = bench.manifestOf(unit);
       const current = (await vault.describe(unit.storeName))!.versions.find((v) => v.stages.includes(Stage.Current))!;
       if (!manifest) problems.push(`${unit.key}: no manifest`);
-      else if (manifest.version !== current.versionId) problems.push(`${unit.key}: manifest holds ${manifest.version}, vault current is ${current.versionId}`);
+      else if (manifest.version !== current.versionId)
+        problems.push(`${unit.key}: manifest holds ${manifest.version}, vault current is ${current.versionId}`);
     }
   }
   return problems;
@@ -332,7 +364,9 @@ export function verifyCertificates(bench: CrashBench, units: readonly Unit[], tm
       failures.push(`${unit.key}: no certificate in tls.crt`);
       continue;
     }
-    if (createPublicKey(certs[0]!).export({ type: 'spki', format: 'pem' }) !== createPublicKey(m.key).export({ type: 'spki', format: 'pem' })) {
+    if (
+      createPublicKey(certs[0]!).export({ type: 'spki', format: 'pem' }) !== createPublicKey(m.key).export({ type: 'spki', format: 'pem' })
+    ) {
       failures.push(`${unit.key}: tls.key does not match the certificate`);
     }
     const untrusted = certs.slice(1).join('');
@@ -353,8 +387,16 @@ export function verifyCertificates(bench: CrashBench, units: readonly Unit[], tm
       writeFileSync(f, leaf);
       return { unit, f };
     });
-    const r = spawnSync('openssl', ['verify', '-CAfile', caFile, ...(untrusted ? ['-untrusted', untrustedFile] : []), ...files.map((x) => x.f)], { encoding: 'utf8' });
-    for (const { unit, f } of files) if (!r.stdout.includes(`${f}: OK`)) failures.push(`${unit.key}: openssl verify failed: ${(r.stdout + r.stderr).split('\n').find((l) => l.includes(f) || l.startsWith('error')) ?? r.stderr}`);
+    const r = spawnSync(
+      'openssl',
+      ['verify', '-CAfile', caFile, ...(untrusted ? ['-untrusted', untrustedFile] : []), ...files.map((x) => x.f)],
+      { encoding: 'utf8' },
+    );
+    for (const { unit, f } of files)
+      if (!r.stdout.includes(`${f}: OK`))
+        failures.push(
+          `${unit.key}: openssl verify failed: ${(r.stdout + r.stderr).split('\n').find((l) => l.includes(f) || l.startsWith('error')) ?? r.stderr}`,
+        );
   }
   return failures;
 }

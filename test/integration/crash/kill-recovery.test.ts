@@ -48,10 +48,17 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  console.log(`crash test seed ${SEED}: kills survived / tried: ${tally.survived} / ${tally.tried} (${tally.finishedBeforeKill} run(s) finished before their kill)`);
+  console.log(
+    `crash test seed ${SEED}: kills survived / tried: ${tally.survived} / ${tally.tried} (${tally.finishedBeforeKill} run(s) finished before their kill)`,
+  );
   for (const [command, events] of Object.entries(landed)) {
     const early = events.filter((e) => e === 0).length;
-    console.log(`  ${command}: ${events.length} kill(s), ${early} before the first event (start-up, lock, recovery), events written at the others: ${events.filter((e) => e > 0).sort((a, b) => a - b).join(' ')}`);
+    console.log(
+      `  ${command}: ${events.length} kill(s), ${early} before the first event (start-up, lock, recovery), events written at the others: ${events
+        .filter((e) => e > 0)
+        .sort((a, b) => a - b)
+        .join(' ')}`,
+    );
   }
   await removeTempDir(root);
 });
@@ -121,52 +128,79 @@ async function round(label: string, first: Command, rerun: Command, plan: () => 
   const units = allUnits(bench.inventory).filter((u) => u.item.kind === 'certificate');
   const sample = [...touched, ...Array.from({ length: SAMPLE }, () => rnd.pick(units))];
   problems.push(...verifyCertificates(bench, sample, root));
-  if (problems.length) failures.push(`${label} [${runs.join('; ')}]:\n  ${problems.slice(0, 12).join('\n  ')}${problems.length > 12 ? `\n  ... ${problems.length - 12} more` : ''}`);
+  if (problems.length)
+    failures.push(
+      `${label} [${runs.join('; ')}]:\n  ${problems.slice(0, 12).join('\n  ')}${problems.length > 12 ? `\n  ... ${problems.length - 12} more` : ''}`,
+    );
   else tally.survived += kills;
   return kills;
 }
 
 describe(`crash recovery: ${CERTIFICATES} certificates, SIGKILL at random moments, then one re-run (seed ${SEED})`, () => {
-  it(`apply killed while re-issuing (every leaf, or one CA and its leaves): ${APPLY_KILLS}+ kills, each followed by one re-run that exits 0`, async () => {
-    // Prepare: every round forces renewals by changing the spec, so the killed apply has real work to do.
-    let kills = 0;
-    for (let n = 1; kills < APPLY_KILLS && n <= APPLY_KILLS * 3; n++) {
-      const everyLeaf = rnd.chance(0.3);
-      const ca = rnd.int(AUTHORITIES);
-      const inventory = bench.setVariant(everyLeaf ? flipLeaves(bench.variant) : flipAuthority(bench.variant, ca));
-      const touched = allUnits(inventory).filter((u) => u.item.kind === 'certificate' && (everyLeaf || u.item.issuer === `ca-${ca}`));
-      // Act + Assess (per round, collected so one bad round does not hide the others' figures)
-      kills += await round(`apply round ${n} (${everyLeaf ? 'every leaf' : `ca-${ca} and its leaves`})`, 'apply', 'apply', () => killWhileWorking(everyLeaf ? workMs : workMs / 4), touched.slice(0, 5));
-    }
-    expect(failures).toEqual([]);
-    expect(kills).toBeGreaterThanOrEqual(APPLY_KILLS);
-  }, 30 * 60_000);
+  it(
+    `apply killed while re-issuing (every leaf, or one CA and its leaves): ${APPLY_KILLS}+ kills, each followed by one re-run that exits 0`,
+    async () => {
+      // Prepare: every round forces renewals by changing the spec, so the killed apply has real work to do.
+      let kills = 0;
+      for (let n = 1; kills < APPLY_KILLS && n <= APPLY_KILLS * 3; n++) {
+        const everyLeaf = rnd.chance(0.3);
+        const ca = rnd.int(AUTHORITIES);
+        const inventory = bench.setVariant(everyLeaf ? flipLeaves(bench.variant) : flipAuthority(bench.variant, ca));
+        const touched = allUnits(inventory).filter((u) => u.item.kind === 'certificate' && (everyLeaf || u.item.issuer === `ca-${ca}`));
+        // Act + Assess (per round, collected so one bad round does not hide the others' figures)
+        kills += await round(
+          `apply round ${n} (${everyLeaf ? 'every leaf' : `ca-${ca} and its leaves`})`,
+          'apply',
+          'apply',
+          () => killWhileWorking(everyLeaf ? workMs : workMs / 4),
+          touched.slice(0, 5),
+        );
+      }
+      expect(failures).toEqual([]);
+      expect(kills).toBeGreaterThanOrEqual(APPLY_KILLS);
+    },
+    30 * 60_000,
+  );
 
-  it(`rotate killed at any step: ${ROTATE_KILLS}+ kills, each followed by one re-run of rotate or apply that exits 0`, async () => {
-    let kills = 0;
-    const units = allUnits(bench.inventory);
-    for (let n = 1; kills < ROTATE_KILLS && n <= ROTATE_KILLS * 3; n++) {
-      // Prepare: a single leaf, or the per-replica certificate (three units in one rotation).
-      const item = rnd.chance(0.25) ? 'pool' : `svc-${rnd.int(CERTIFICATES)}`;
-      const rerun: Command = rnd.chance(0.6) ? { rotate: item } : 'apply';
-      // Act + Assess
-      kills += await round(`rotate round ${n} (${item}, re-run ${describeCommand(rerun)})`, { rotate: item }, rerun, killAfterEvents, units.filter((u) => u.item.name === item));
-    }
-    expect(failures).toEqual([]);
-    expect(kills).toBeGreaterThanOrEqual(ROTATE_KILLS);
-  }, 20 * 60_000);
+  it(
+    `rotate killed at any step: ${ROTATE_KILLS}+ kills, each followed by one re-run of rotate or apply that exits 0`,
+    async () => {
+      let kills = 0;
+      const units = allUnits(bench.inventory);
+      for (let n = 1; kills < ROTATE_KILLS && n <= ROTATE_KILLS * 3; n++) {
+        // Prepare: a single leaf, or the per-replica certificate (three units in one rotation).
+        const item = rnd.chance(0.25) ? 'pool' : `svc-${rnd.int(CERTIFICATES)}`;
+        const rerun: Command = rnd.chance(0.6) ? { rotate: item } : 'apply';
+        // Act + Assess
+        kills += await round(
+          `rotate round ${n} (${item}, re-run ${describeCommand(rerun)})`,
+          { rotate: item },
+          rerun,
+          killAfterEvents,
+          units.filter((u) => u.item.name === item),
+        );
+      }
+      expect(failures).toEqual([]);
+      expect(kills).toBeGreaterThanOrEqual(ROTATE_KILLS);
+    },
+    20 * 60_000,
+  );
 
-  it('after every kill: all certificates verify with openssl, nothing pending, running or locked, no torn event line', async () => {
-    // Act
-    const problems = await violations(bench, new Map(), new Set());
-    const leaves = allUnits(bench.inventory).filter((u) => u.item.kind === 'certificate');
-    const unverified = verifyCertificates(bench, leaves, root);
-    // Assess
-    expect(problems).toEqual([]);
-    expect(unverified).toEqual([]);
-    expect(leaves.length).toBe(CERTIFICATES + 3);
-    expect(bench.tornEventLines()).toBe(0);
-    expect(tally.tried).toBeGreaterThanOrEqual(APPLY_KILLS + ROTATE_KILLS);
-    expect(tally.survived).toBe(tally.tried);
-  }, 5 * 60_000);
+  it(
+    'after every kill: all certificates verify with openssl, nothing pending, running or locked, no torn event line',
+    async () => {
+      // Act
+      const problems = await violations(bench, new Map(), new Set());
+      const leaves = allUnits(bench.inventory).filter((u) => u.item.kind === 'certificate');
+      const unverified = verifyCertificates(bench, leaves, root);
+      // Assess
+      expect(problems).toEqual([]);
+      expect(unverified).toEqual([]);
+      expect(leaves.length).toBe(CERTIFICATES + 3);
+      expect(bench.tornEventLines()).toBe(0);
+      expect(tally.tried).toBeGreaterThanOrEqual(APPLY_KILLS + ROTATE_KILLS);
+      expect(tally.survived).toBe(tally.tried);
+    },
+    5 * 60_000,
+  );
 });

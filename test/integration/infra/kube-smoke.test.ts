@@ -83,9 +83,11 @@ describe.each(CONTEXTS)('Kubernetes cluster %s', (context) => {
     const podsBefore = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
 
     // Act
-    await apps.patchNamespacedDeployment(
-      { name: 'web', namespace: ns, body: [{ op: 'replace', path: '/spec/template/metadata/annotations/rekey.test~1rev', value: '2' }] },
-    );
+    await apps.patchNamespacedDeployment({
+      name: 'web',
+      namespace: ns,
+      body: [{ op: 'replace', path: '/spec/template/metadata/annotations/rekey.test~1rev', value: '2' }],
+    });
     const second = await waitFor('rollout after the template change', 60_000, async () => {
       const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
       return (d.metadata?.generation ?? 0) > (first.metadata?.generation ?? 0) && rolledOut(d) ? d : undefined;

@@ -30,10 +30,14 @@ describe('moto Secrets Manager', () => {
     const v1 = randomUUID();
     const v2 = randomUUID();
     await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'one', ClientRequestToken: v1 }));
-    await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: v2, VersionStages: ['AWSPENDING'] }));
+    await sm.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'two', ClientRequestToken: v2, VersionStages: ['AWSPENDING'] }),
+    );
 
     // Act
-    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v2, RemoveFromVersionId: v1 }));
+    await sm.send(
+      new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v2, RemoveFromVersionId: v1 }),
+    );
 
     // Assess
     const stages = (await sm.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};

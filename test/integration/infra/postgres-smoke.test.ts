@@ -66,6 +66,8 @@ describe('PostgreSQL over TLS', () => {
     expect(withOld.stderr).toMatch(/certificate verify failed/);
     // the superuser can change roles
     const role = `smoke_${Date.now()}`;
-    execFileSync('psql', [env.postgres.adminUrl, '-XAtc', `create role ${role} login password 'x'; drop role ${role}`], { encoding: 'utf8' });
+    execFileSync('psql', [env.postgres.adminUrl, '-XAtc', `create role ${role} login password 'x'; drop role ${role}`], {
+      encoding: 'utf8',
+    });
   });
 });

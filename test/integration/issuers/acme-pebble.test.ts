@@ -38,7 +38,10 @@ async function mirrorZone(): Promise<void> {
         if (mirrored.has(key)) continue;
         mirrored.add(key);
         const host = r.Name!.endsWith('.') ? r.Name! : `${r.Name!}.`;
-        await fetch(`${env.pebble.challtestsrvUrl}/set-txt`, { method: 'POST', body: JSON.stringify({ host, value: JSON.parse(v.Value!) as string }) });
+        await fetch(`${env.pebble.challtestsrvUrl}/set-txt`, {
+          method: 'POST',
+          body: JSON.stringify({ host, value: JSON.parse(v.Value!) as string }),
+        });
       }
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -84,13 +87,17 @@ afterAll(async () => {
   if (dir) await removeTempDir(dir);
 });
 
-async function stored(rt: Awaited<ReturnType<typeof composeLocal>>, inventory: string, name: string): Promise<CertificateMaterial | undefined> {
+async function stored(
+  rt: Awaited<ReturnType<typeof composeLocal>>,
+  inventory: string,
+  name: string,
+): Promise<CertificateMaterial | undefined> {
   const v = await rt.deps.store.getVersion(`rekey/${inventory}/${name}`, { stage: Stage.Current });
   return v && (decodeMaterial(v.value, name) as CertificateMaterial);
 }
 
 describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
-  it('apply orders the certificate with rekey\'s CSR after a real dns-01 validation; it verifies under pebble\'s root; rotate orders a new one', async () => {
+  it("apply orders the certificate with rekey's CSR after a real dns-01 validation; it verifies under pebble's root; rotate orders a new one", async () => {
     // Prepare
     const inv = loadInventory(inventoryText('acme-it', `web.${ZONE}`));
     const rt = await composeLocal(inv, { stateDir: join(dir, 'state'), target: { kind: 'out', dir: join(dir, 'out') }, log: silentLogger });
@@ -108,7 +115,11 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
       writeFileSync(join(dir, 'root.pem'), first!.ca);
       writeFileSync(join(dir, 'chain.pem'), first!.chain);
       writeFileSync(join(dir, 'leaf.pem'), first!.cert);
-      expect(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' })).toContain('OK');
+      expect(
+        execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], {
+          encoding: 'utf8',
+        }),
+      ).toContain('OK');
       expect([...mirrored].some((k) => k.startsWith(`_acme-challenge.web.${ZONE}`))).toBe(true);
       const final = (await rt.deps.journal.get(record.id))!;
       expect(final.status, final.error).toBe(RotationStatus.Completed);
@@ -120,13 +131,20 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
     }
   });
 
-  it('a name the CA refuses (pebble\'s blocklist) fails the apply as denied, naming the CA, and stores no version', async () => {
+  it("a name the CA refuses (pebble's blocklist) fails the apply as denied, naming the CA, and stores no version", async () => {
     // Prepare
     const inv = loadInventory(inventoryText('acme-denied', 'blocked-domain.example'));
-    const rt = await composeLocal(inv, { stateDir: join(dir, 'state-denied'), target: { kind: 'out', dir: join(dir, 'out-denied') }, log: silentLogger });
+    const rt = await composeLocal(inv, {
+      stateDir: join(dir, 'state-denied'),
+      target: { kind: 'out', dir: join(dir, 'out-denied') },
+      log: silentLogger,
+    });
     try {
       // Act
-      const error = await apply(rt.deps, inv).then(() => undefined, (e: unknown) => e as Error);
+      const error = await apply(rt.deps, inv).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       // Assess
       expect(error?.message).toMatch(/ACME order \(authority public-ca, https:\/\/127\.0\.0\.1:\d+\/dir\): denied/);
       expect(error?.message).toContain('blocked-domain.example');
@@ -139,13 +157,20 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
   it('an ACME server that does not answer fails the apply as unreachable after retries with backoff, and stores no version', async () => {
     // Prepare: the authority's version exists (roots read), then the directory moves to a port nobody listens on
     const text = inventoryText('acme-down', `down.${ZONE}`);
-    const rt0 = await composeLocal(loadInventory(text.replace(/\ncertificates:[\s\S]*$/, '\n')), { stateDir: join(dir, 'state-down'), target: { kind: 'none' }, log: silentLogger });
+    const rt0 = await composeLocal(loadInventory(text.replace(/\ncertificates:[\s\S]*$/, '\n')), {
+      stateDir: join(dir, 'state-down'),
+      target: { kind: 'none' },
+      log: silentLogger,
+    });
     await apply(rt0.deps, loadInventory(text.replace(/\ncertificates:[\s\S]*$/, '\n'))).finally(() => rt0.close());
     const inv = loadInventory(text.replace(env.pebble.directory, 'https://127.0.0.1:9/dir'));
     const rt = await composeLocal(inv, { stateDir: join(dir, 'state-down'), target: { kind: 'none' }, log: silentLogger });
     try {
       // Act
-      const error = await apply(rt.deps, inv).then(() => undefined, (e: unknown) => e as Error & { retryable?: boolean });
+      const error = await apply(rt.deps, inv).then(
+        () => undefined,
+        (e: unknown) => e as Error & { retryable?: boolean },
+      );
       // Assess
       expect(error?.message).toMatch(/ACME order \(authority public-ca, https:\/\/127\.0\.0\.1:9\/dir\): unreachable .*\(tried 4 times\)/);
       expect(error?.retryable).toBe(true);
@@ -155,4 +180,3 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
     }
   }, 60_000);
 });
-

@@ -54,7 +54,7 @@ async function stored(rt: Awaited<ReturnType<typeof composeLocal>>, name: string
 }
 
 describe('external authority: AWS Private CA on moto', () => {
-  it('apply: the leaf is signed by the Private CA from rekey\'s CSR, verifies under the CA\'s certificate, and its key stays in rekey', async () => {
+  it("apply: the leaf is signed by the Private CA from rekey's CSR, verifies under the CA's certificate, and its key stays in rekey", async () => {
     // Prepare
     const inv = loadInventory(inventoryText(arn));
     const rt = await composeLocal(inv, { stateDir: join(dir, 'state'), target: { kind: 'out', dir: join(dir, 'out') }, log: silent });
@@ -75,7 +75,9 @@ describe('external authority: AWS Private CA on moto', () => {
       expect(leaf.checkIssued(new X509Certificate(ca.ca))).toBe(true);
       writeFileSync(join(dir, 'ca.pem'), web.ca);
       writeFileSync(join(dir, 'leaf.pem'), web.cert + web.chain);
-      expect(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' })).toContain('OK');
+      expect(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' })).toContain(
+        'OK',
+      );
       expect(leaf.checkPrivateKey(createKey(web.key))).toBe(true);
       const manifest = readFileSync(join(dir, 'out', 'default', 'apps', 'web-tls.yaml'), 'utf8');
       expect(manifest).toContain('tls.crt');
@@ -110,10 +112,17 @@ describe('external authority: AWS Private CA on moto', () => {
     // Prepare
     const missing = arn.replace(/certificate-authority\/.*/, 'certificate-authority/00000000-0000-0000-0000-000000000000');
     const inv = loadInventory(inventoryText(missing).replace('pca-it', 'pca-missing'));
-    const rt = await composeLocal(inv, { stateDir: join(dir, 'state-missing'), target: { kind: 'out', dir: join(dir, 'out-missing') }, log: silent });
+    const rt = await composeLocal(inv, {
+      stateDir: join(dir, 'state-missing'),
+      target: { kind: 'out', dir: join(dir, 'out-missing') },
+      log: silent,
+    });
     try {
       // Act
-      const error = await apply(rt.deps, inv).then(() => undefined, (e: unknown) => e as Error);
+      const error = await apply(rt.deps, inv).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       // Assess
       expect(error?.message).toContain('AWS Private CA GetCertificateAuthorityCertificate');
       expect(error?.message).toContain('00000000-0000-0000-0000-000000000000');

@@ -13,7 +13,11 @@ export async function createActiveRootCa(commonName: string): Promise<{ arn: str
   const created = await client.send(
     new CreateCertificateAuthorityCommand({
       CertificateAuthorityType: 'ROOT',
-      CertificateAuthorityConfiguration: { KeyAlgorithm: 'RSA_2048', SigningAlgorithm: 'SHA256WITHRSA', Subject: { CommonName: commonName, Organization: 'rekey tests' } },
+      CertificateAuthorityConfiguration: {
+        KeyAlgorithm: 'RSA_2048',
+        SigningAlgorithm: 'SHA256WITHRSA',
+        Subject: { CommonName: commonName, Organization: 'rekey tests' },
+      },
     }),
   );
   const arn = created.CertificateAuthorityArn!;
@@ -28,6 +32,8 @@ export async function createActiveRootCa(commonName: string): Promise<{ arn: str
     }),
   );
   const root = await client.send(new GetCertificateCommand({ CertificateAuthorityArn: arn, CertificateArn: issued.CertificateArn! }));
-  await client.send(new ImportCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: arn, Certificate: Buffer.from(root.Certificate!) }));
+  await client.send(
+    new ImportCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: arn, Certificate: Buffer.from(root.Certificate!) }),
+  );
   return { arn, client };
 }

@@ -44,7 +44,10 @@ describe('authority rotation of management-ca on dc1 + dc2', () => {
 
   beforeAll(async () => {
     dir = await makeTempDir('rekey-ca-it-');
-    const text = (await readFile(EXAMPLE, 'utf8')).replace('metadata: {name: apiconnect}', 'metadata: {name: ca-it}').replaceAll('namespace: apic', `namespace: ${ns}`).replaceAll('.apic.svc', `.${ns}.svc`);
+    const text = (await readFile(EXAMPLE, 'utf8'))
+      .replace('metadata: {name: apiconnect}', 'metadata: {name: ca-it}')
+      .replaceAll('namespace: apic', `namespace: ${ns}`)
+      .replaceAll('.apic.svc', `.${ns}.svc`);
     inventory = loadInventory(text);
     admins = { dc1: await Admin.of('dc1'), dc2: await Admin.of('dc2') };
     for (const a of Object.values(admins)) {
@@ -54,7 +57,11 @@ describe('authority rotation of management-ca on dc1 + dc2', () => {
       await a.apply(deploymentObject(ns, 'hub', {}, podSpec({ volume: 'management-client' })));
     }
     for (const a of Object.values(admins)) await rolledOut(a, ns, 'apim');
-    rt = await composeLocal(inventory, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig: await kubeconfigPath() }, log: silentLogger });
+    rt = await composeLocal(inventory, {
+      stateDir: `${dir}/state`,
+      target: { kind: 'kube', kubeconfig: await kubeconfigPath() },
+      log: silentLogger,
+    });
     await apply(rt.deps, inventory);
   }, 300_000);
   afterAll(async () => {
@@ -72,7 +79,12 @@ describe('authority rotation of management-ca on dc1 + dc2', () => {
     const sample = async () => {
       for (const c of CONTEXTS) {
         const list = (await admins[c].core.listNamespacedSecret({ namespace: ns })).items;
-        const data = new Map(list.map((s) => [s.metadata!.name!, Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))]));
+        const data = new Map(
+          list.map((s) => [
+            s.metadata!.name!,
+            Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])),
+          ]),
+        );
         for (const client of names.filter((n) => n.usage !== 'server')) {
           for (const server of names.filter((n) => n.usage !== 'client')) {
             const ca = data.get(client.name)?.['ca.crt'];
@@ -87,7 +99,13 @@ describe('authority rotation of management-ca on dc1 + dc2', () => {
     const sampler = (async () => {
       while (running) await sample();
     })();
-    const restartedBefore = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'apim')).spec?.template?.metadata?.annotations?.['rekey/restartedAt']] as const)));
+    const restartedBefore = Object.fromEntries(
+      await Promise.all(
+        CONTEXTS.map(
+          async (c) => [c, (await admins[c].deployment(ns, 'apim')).spec?.template?.metadata?.annotations?.['rekey/restartedAt']] as const,
+        ),
+      ),
+    );
 
     // Act
     const record = await startRotation(rt.deps, inventory, 'management-ca', { trigger: Trigger.Manual, reason: 'integration' });

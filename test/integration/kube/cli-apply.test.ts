@@ -11,7 +11,11 @@ const CLI = join(REPO, 'cli/main.ts');
 
 /** `rekey ARGV` as its own process, with the kube adapter's request log on stderr (REKEY_LOG_LEVEL=debug). */
 async function rekey(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000) {
-  const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, REKEY_LOG_LEVEL: 'debug', ...env }, cwd: REPO, timeoutMs });
+  const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    env: { ...process.env, REKEY_LOG_LEVEL: 'debug', ...env },
+    cwd: REPO,
+    timeoutMs,
+  });
   const requests = r.stderr
     .split('\n')
     .map((l) => /^debug: kube request cluster=(\S+) method=(\S+) path=(\S+)/.exec(l))
@@ -82,7 +86,8 @@ credentials:
     }
     expect(second.status, second.stderr).toBe(0);
     expect(second.writes).toEqual([]);
-    for (const c of CONTEXTS) expect(second.requests.filter((q) => q.cluster === c && q.path === `/api/v1/namespaces/${ns}/secrets`)).toHaveLength(1);
+    for (const c of CONTEXTS)
+      expect(second.requests.filter((q) => q.cluster === c && q.path === `/api/v1/namespaces/${ns}/secrets`)).toHaveLength(1);
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toMatch(/PRIVATE KEY/);
   });
 
@@ -91,8 +96,13 @@ credentials:
     const r = await rekey(['--state', state, '--json', 'plan', '-f', inv, '--kubeconfig', kubeconfig]);
     // Assess
     expect(r.status, r.stderr).toBe(0);
-    const warnings = (JSON.parse(r.stdout) as { warnings: { name: string; cluster?: string; message: string }[] }).warnings.filter((w) => w.message.includes('is not a consumer'));
-    expect(warnings.map((w) => `${w.cluster} ${w.name} ${w.message.split(' ')[0]}`).sort()).toEqual([`dc1 web Deployment/${ns}/other`, `dc2 web Deployment/${ns}/other`]);
+    const warnings = (JSON.parse(r.stdout) as { warnings: { name: string; cluster?: string; message: string }[] }).warnings.filter((w) =>
+      w.message.includes('is not a consumer'),
+    );
+    expect(warnings.map((w) => `${w.cluster} ${w.name} ${w.message.split(' ')[0]}`).sort()).toEqual([
+      `dc1 web Deployment/${ns}/other`,
+      `dc2 web Deployment/${ns}/other`,
+    ]);
     expect(r.writes).toEqual([]);
   });
 
@@ -101,7 +111,9 @@ credentials:
     const { readFile } = await import('node:fs/promises');
     const changed = join(dir, 'changed.yaml');
     await writeFile(changed, (await readFile(inv, 'utf8')).replace(`dnsNames: [web.${ns}.svc]`, `dnsNames: [web.${ns}.svc, web]`));
-    const before = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'web')).metadata!.generation!] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'web')).metadata!.generation!] as const)),
+    );
     // Act
     const r = await rekey(['--state', state, 'apply', '-f', changed, '--kubeconfig', kubeconfig]);
     // Assess
@@ -115,16 +127,30 @@ credentials:
       .split('\n')
       .map((l) => JSON.parse(l) as { 'detail-type': string; detail: Record<string, unknown> })
       .filter((e) => e.detail.item === 'web' && !e.detail.rotationId);
-    const kinds = events.map((e) => `${e['detail-type']} ${String(e.detail.cluster)}${e.detail.change ? ` ${String(e.detail.change)}` : ''}`);
-    expect(kinds.filter((k) => k.startsWith('SecretSynced') && k.endsWith('updated')).sort()).toEqual(['SecretSynced dc1 updated', 'SecretSynced dc2 updated']);
-    expect(kinds.filter((k) => k.startsWith('Restart')).sort()).toEqual(['RestartCompleted dc1', 'RestartCompleted dc2', 'RestartRequested dc1', 'RestartRequested dc2']);
+    const kinds = events.map(
+      (e) => `${e['detail-type']} ${String(e.detail.cluster)}${e.detail.change ? ` ${String(e.detail.change)}` : ''}`,
+    );
+    expect(kinds.filter((k) => k.startsWith('SecretSynced') && k.endsWith('updated')).sort()).toEqual([
+      'SecretSynced dc1 updated',
+      'SecretSynced dc2 updated',
+    ]);
+    expect(kinds.filter((k) => k.startsWith('Restart')).sort()).toEqual([
+      'RestartCompleted dc1',
+      'RestartCompleted dc2',
+      'RestartRequested dc1',
+      'RestartRequested dc2',
+    ]);
     await writeFile(inv, await readFile(changed, 'utf8')); // later tests rotate from here
   });
 
   it('rotate restarts the listed consumer in both clusters and nothing else, and exits 0', async () => {
     // Prepare
-    const before = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'other')).metadata!.generation] as const)));
-    const webBefore = Object.fromEntries(await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'web')).metadata!.generation!] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'other')).metadata!.generation] as const)),
+    );
+    const webBefore = Object.fromEntries(
+      await Promise.all(CONTEXTS.map(async (c) => [c, (await admins[c].deployment(ns, 'web')).metadata!.generation!] as const)),
+    );
     // Act
     const r = await rekey(['--state', state, 'rotate', 'web', '-f', inv, '--kubeconfig', kubeconfig]);
     // Assess
@@ -137,7 +163,9 @@ credentials:
       expect(web.spec?.template?.metadata?.annotations?.['rekey/versions']).toMatch(/^[0-9a-f]{64}$/);
     }
     const patches = r.writes.filter((w) => w.method === 'PATCH' && w.path.includes('/deployments/'));
-    expect(patches.map((p) => `${p.cluster} ${p.path}`).sort()).toEqual(CONTEXTS.map((c) => `${c} /apis/apps/v1/namespaces/${ns}/deployments/web`));
+    expect(patches.map((p) => `${p.cluster} ${p.path}`).sort()).toEqual(
+      CONTEXTS.map((c) => `${c} /apis/apps/v1/namespaces/${ns}/deployments/web`),
+    );
   });
 
   it('rotate fails loudly (exit 1) when a rollout in dc2 is held back past within', async () => {

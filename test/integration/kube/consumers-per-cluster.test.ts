@@ -43,7 +43,11 @@ const SITE: Record<(typeof CONTEXTS)[number], string[]> = {
 };
 
 /** The Secret each workload mounts (so none of them is an unlisted consumer where it runs). */
-const MOUNTS: Record<string, string> = { apim: 'management-server', 'management-tunnel': 'management-client', 'management-remote-sitename-postgres': 'management-server' };
+const MOUNTS: Record<string, string> = {
+  apim: 'management-server',
+  'management-tunnel': 'management-client',
+  'management-remote-sitename-postgres': 'management-server',
+};
 
 describe('consumers per cluster on dc1 + dc2 (2DC-HA)', () => {
   const ns = uniqueName('rekey-percluster');
@@ -75,7 +79,7 @@ describe('consumers per cluster on dc1 + dc2 (2DC-HA)', () => {
   it.each([
     ['management-client', { dc1: ['apim', 'management-tunnel'], dc2: ['apim'] }],
     ['management-server', { dc1: ['apim'], dc2: ['apim', 'management-remote-sitename-postgres'] }],
-  ] as const)('rotating %s restarts each site\'s own consumers, and nothing is missing on the other site', async (name, expected) => {
+  ] as const)("rotating %s restarts each site's own consumers, and nothing is missing on the other site", async (name, expected) => {
     // Prepare
     const inv = loadInventory(inventoryText(ns));
     const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log: recordingLogger() });
@@ -88,7 +92,9 @@ describe('consumers per cluster on dc1 + dc2 (2DC-HA)', () => {
     // Assess
     const final = (await rt.deps.journal.get(record.id))!;
     expect(final.status, final.error).toBe(RotationStatus.Completed);
-    const completed = rt.bus.published.slice(start).filter((e) => e.type === EventType.RestartCompleted && e.detail.rotationId === record.id);
+    const completed = rt.bus.published
+      .slice(start)
+      .filter((e) => e.type === EventType.RestartCompleted && e.detail.rotationId === record.id);
     for (const c of CONTEXTS) {
       const done = completed.find((e) => e.detail.cluster === c);
       expect(done?.detail.workloads).toEqual(expected[c].map((w) => `Deployment/${ns}/${w}`));
@@ -104,7 +110,12 @@ describe('consumers per cluster on dc1 + dc2 (2DC-HA)', () => {
   it('plan shows the per-cluster consumer map, and the site-only workloads are not reported as unlisted', async () => {
     // Prepare
     const inv = loadInventory(inventoryText(ns));
-    const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log: recordingLogger(), readOnly: true });
+    const rt = await composeLocal(inv, {
+      stateDir: `${dir}/state`,
+      target: { kind: 'kube', kubeconfig },
+      log: recordingLogger(),
+      readOnly: true,
+    });
     closers.push(rt.close);
     // Act
     const p = await plan(rt.deps, inv);

@@ -14,7 +14,16 @@ export async function installPostgresCrd(admin: Admin): Promise<void> {
       group: 'kubedb.com',
       scope: 'Namespaced',
       names: { plural: 'postgreses', singular: 'postgres', kind: 'Postgres', listKind: 'PostgresList' },
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } } } }],
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } },
+          },
+        },
+      ],
     },
   } as never);
   await eventually(`${admin.context}: Postgres served`, async () => {
@@ -24,7 +33,12 @@ export async function installPostgresCrd(admin: Admin): Promise<void> {
 }
 
 export function postgres(namespace: string, name: string) {
-  return { apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { name, namespace, annotations: { 'team/owner': 'db' } }, spec: { version: '16', replicas: 1 } };
+  return {
+    apiVersion: 'kubedb.com/v1',
+    kind: 'Postgres',
+    metadata: { name, namespace, annotations: { 'team/owner': 'db' } },
+    spec: { version: '16', replicas: 1 },
+  };
 }
 
 /** Creates the Postgres object, retrying while the new CRD's schema is still being picked up by the API server. */

@@ -38,22 +38,44 @@ certificates:
 `;
 
 const labels = (app: string) => ({ app });
-const podsOf = async (app: string): Promise<V1Pod[]> => (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items;
-const ready = (p: V1Pod) => !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const podsOf = async (app: string): Promise<V1Pod[]> =>
+  (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items;
+const ready = (p: V1Pod) =>
+  !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 beforeAll(async () => {
   dir = await makeTempDir('rekey-ondelete-');
   admin = await Admin.of('dc1');
   await admin.createNamespace(ns);
   const template = (app: string) => ({ metadata: { labels: labels(app) }, spec: podSpec({ volume: 'db-tls' }) });
-  await admin.apply({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: ns }, spec: { serviceName: 'db', replicas: 3, updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: labels('db') }, template: template('db') } });
-  await admin.apply({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: ns }, spec: { updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: labels('agent') }, template: template('agent') } });
+  await admin.apply({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db', namespace: ns },
+    spec: {
+      serviceName: 'db',
+      replicas: 3,
+      updateStrategy: { type: 'OnDelete' },
+      selector: { matchLabels: labels('db') },
+      template: template('db'),
+    },
+  });
+  await admin.apply({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'agent', namespace: ns },
+    spec: { updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: labels('agent') }, template: template('agent') },
+  });
   await eventually('db pods ready', async () => ((await podsOf('db')).filter(ready).length === 3 ? true : undefined), 120_000);
-  await eventually('agent pods ready', async () => {
-    const ds = (await admin.apps.readNamespacedDaemonSet({ name: 'agent', namespace: ns }));
-    const want = ds.status?.desiredNumberScheduled ?? 0;
-    return want > 0 && (await podsOf('agent')).filter(ready).length === want ? true : undefined;
-  }, 120_000);
+  await eventually(
+    'agent pods ready',
+    async () => {
+      const ds = await admin.apps.readNamespacedDaemonSet({ name: 'agent', namespace: ns });
+      const want = ds.status?.desiredNumberScheduled ?? 0;
+      return want > 0 && (await podsOf('agent')).filter(ready).length === want ? true : undefined;
+    },
+    120_000,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -65,10 +87,17 @@ describe('OnDelete StatefulSets and DaemonSets are restarted pod by pod', () => 
   it('every pod is evicted and recreated from the new template, one at a time; the rotation completes', async () => {
     // Prepare
     const inv = loadInventory(inventoryText);
-    const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig: await kubeconfigPath() }, log: silentLogger });
+    const rt = await composeLocal(inv, {
+      stateDir: `${dir}/state`,
+      target: { kind: 'kube', kubeconfig: await kubeconfigPath() },
+      log: silentLogger,
+    });
     try {
       await apply(rt.deps, inv);
-      const uidsBefore = { db: (await podsOf('db')).map((p) => p.metadata!.uid!), agent: (await podsOf('agent')).map((p) => p.metadata!.uid!) };
+      const uidsBefore = {
+        db: (await podsOf('db')).map((p) => p.metadata!.uid!),
+        agent: (await podsOf('agent')).map((p) => p.metadata!.uid!),
+      };
       const desired = { db: 3, agent: uidsBefore.agent.length };
       let worst = { db: 0, agent: 0 };
       let samples = 0;
@@ -94,7 +123,10 @@ describe('OnDelete StatefulSets and DaemonSets are restarted pod by pod', () => 
       // Assess
       const final = (await rt.deps.journal.get(record.id))!;
       expect(final.status, final.error).toBe(RotationStatus.Completed);
-      expect(final.restarts.dc1).toMatchObject({ state: 'completed', workloads: expect.arrayContaining([`DaemonSet/${ns}/agent`, `StatefulSet/${ns}/db`]) });
+      expect(final.restarts.dc1).toMatchObject({
+        state: 'completed',
+        workloads: expect.arrayContaining([`DaemonSet/${ns}/agent`, `StatefulSet/${ns}/db`]),
+      });
       const hash = rt.bus.published.find((e) => e.type === EventType.RestartRequested)!.detail.versionsHash;
       for (const app of ['db', 'agent'] as const) {
         const pods = await podsOf(app);

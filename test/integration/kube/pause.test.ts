@@ -31,7 +31,9 @@ credentials:
 `);
   // CustomObjectsApi returns the object as sent (KubernetesObjectApi.read would drop fields it has no type for).
   const read = (a: Admin) =>
-    a.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'kubedb.com', version: 'v1', namespace: ns, plural: 'postgreses', name: 'pg' }) as Promise<{
+    a.kc
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ group: 'kubedb.com', version: 'v1', namespace: ns, plural: 'postgreses', name: 'pg' }) as Promise<{
       metadata: { annotations?: Record<string, string>; resourceVersion: string };
       spec: Record<string, unknown>;
     }>;
@@ -43,7 +45,13 @@ credentials:
       await a.createNamespace(ns);
       await createPostgres(a, ns, 'pg');
     }
-    const clusters = await connectClusters([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'dc2' }], { kubeconfig: await kubeconfigPath(), log: recordingLogger() });
+    const clusters = await connectClusters(
+      [
+        { name: 'dc1', context: 'dc1' },
+        { name: 'dc2', context: 'dc2' },
+      ],
+      { kubeconfig: await kubeconfigPath(), log: recordingLogger() },
+    );
     deps = { clusters, log: recordingLogger() } as unknown as Deps;
   });
   afterAll(async () => {
@@ -83,6 +91,8 @@ credentials:
     const credential = inventory.items.get('apicuser') as Credential;
     const missing = { ...credential, pause: { ...credential.pause!, object: { ...credential.pause!.object, name: 'nope' } } };
     // Act + Assess
-    await expect(pauseOwner(deps, inventory, missing)).rejects.toThrow(new RegExp(`could not pause Postgres ${ns}/nope on cluster dc1 for apicuser: .*not found`));
+    await expect(pauseOwner(deps, inventory, missing)).rejects.toThrow(
+      new RegExp(`could not pause Postgres ${ns}/nope on cluster dc1 for apicuser: .*not found`),
+    );
   });
 });

@@ -25,13 +25,19 @@ describe('bare pods behind a PodDisruptionBudget (dc1)', () => {
     admin = await Admin.of('dc1');
     await admin.createNamespace(ns);
     for (const name of ['solo-a', 'solo-b', 'solo-c']) {
-      await admin.core.createNamespacedPod({ namespace: ns, body: { metadata: { name, labels: { app: 'solo' } }, spec: podSpec({ volume: 'solo-tls' }) } });
+      await admin.core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name, labels: { app: 'solo' } }, spec: podSpec({ volume: 'solo-tls' }) },
+      });
     }
     await eventually('3 ready bare pods', async () => {
       const pods = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items;
       return pods.filter(ready).length === 3 ? pods : undefined;
     });
-    await admin.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'solo' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'solo' } } } } });
+    await admin.policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'solo' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'solo' } } } },
+    });
     await eventually('the PDB allows one disruption', async () => {
       const pdb = await admin.policy.readNamespacedPodDisruptionBudget({ name: 'solo', namespace: ns });
       return pdb.status?.disruptionsAllowed === 1 && pdb.status.currentHealthy === 3 ? pdb : undefined;
@@ -78,7 +84,9 @@ certificates:
     expect(final.status).toBe(RotationStatus.Failed);
     expect(final.restarts.dc1?.message).toMatch(/PodDisruptionBudget/);
     expect(fewestReady).toBe(2);
-    const left = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    const left = (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=solo' })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
     expect(left).toHaveLength(2);
     for (const p of left) expect(p.metadata!.uid).toBe(uids.get(p.metadata!.name!)); // the two left were never touched
     const requests = log.requests((r) => r.path.includes('/pods'));

@@ -17,7 +17,17 @@ import { RotationStatus, Trigger } from '../../../shared/domain/rotation/record.
 import { openssl } from '../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { createPostgres, installPostgresCrd } from './crd.js';
-import { Admin, CONTEXTS, deploymentObject, kubeconfigForUser, kubeconfigPath, podSpec, recordingLogger, rolledOut, uniqueName } from './support.js';
+import {
+  Admin,
+  CONTEXTS,
+  deploymentObject,
+  kubeconfigForUser,
+  kubeconfigPath,
+  podSpec,
+  recordingLogger,
+  rolledOut,
+  uniqueName,
+} from './support.js';
 
 const RBAC_FILE = new URL('../../../deploy/rbac.yaml', import.meta.url);
 const SERVICE_ACCOUNT_USER = 'system:serviceaccount:rekey-system:rekey';
@@ -43,7 +53,23 @@ async function mintClientCert(dir: string, cluster: string, user: string): Promi
   const ok = (r: { status: number | null; stderr: string }) => {
     if (r.status !== 0) throw new Error(r.stderr);
   };
-  ok(openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-subj', `/CN=${user}`, '-out', csr]));
+  ok(
+    openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-subj',
+      `/CN=${user}`,
+      '-out',
+      csr,
+    ]),
+  );
   ok(openssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-days', '1', '-out', crt]));
   return { certPem: readFileSync(crt, 'utf8'), keyPem: readFileSync(key, 'utf8') };
 }
@@ -94,11 +120,23 @@ credentials:
     const adminKc = new KubeConfig();
     adminKc.loadFromFile(adminConfig);
     // One client certificate per cluster CA; a kubeconfig whose user differs per context.
-    const certs = { dc1: await mintClientCert(dir, 'dc1', SERVICE_ACCOUNT_USER), dc2: await mintClientCert(dir, 'dc2', SERVICE_ACCOUNT_USER) };
+    const certs = {
+      dc1: await mintClientCert(dir, 'dc1', SERVICE_ACCOUNT_USER),
+      dc2: await mintClientCert(dir, 'dc2', SERVICE_ACCOUNT_USER),
+    };
     const one = await kubeconfigForUser(dir, adminKc, { name: 'rekey', ...certs.dc1 });
     const doc = JSON.parse(readFileSync(one, 'utf8'));
-    doc.users = CONTEXTS.map((c) => ({ name: `rekey-${c}`, user: { 'client-certificate-data': Buffer.from(certs[c].certPem).toString('base64'), 'client-key-data': Buffer.from(certs[c].keyPem).toString('base64') } }));
-    doc.contexts = doc.contexts.map((x: { name: string; context: { cluster: string } }) => ({ name: x.name, context: { cluster: x.context.cluster, user: `rekey-${x.name}` } }));
+    doc.users = CONTEXTS.map((c) => ({
+      name: `rekey-${c}`,
+      user: {
+        'client-certificate-data': Buffer.from(certs[c].certPem).toString('base64'),
+        'client-key-data': Buffer.from(certs[c].keyPem).toString('base64'),
+      },
+    }));
+    doc.contexts = doc.contexts.map((x: { name: string; context: { cluster: string } }) => ({
+      name: x.name,
+      context: { cluster: x.context.cluster, user: `rekey-${x.name}` },
+    }));
     restricted = join(dir, 'rekey-sa.kubeconfig.json');
     await writeFile(restricted, JSON.stringify(doc), { mode: 0o600 });
   });
@@ -110,7 +148,11 @@ credentials:
   it('syncs, rotates with restarts, scans and pauses in its namespace', async () => {
     // Prepare
     const inv = inventory(managed);
-    const rt = await composeLocal(inv, { stateDir: join(dir, 'state'), target: { kind: 'kube', kubeconfig: restricted }, log: recordingLogger() });
+    const rt = await composeLocal(inv, {
+      stateDir: join(dir, 'state'),
+      target: { kind: 'kube', kubeconfig: restricted },
+      log: recordingLogger(),
+    });
     try {
       // Act
       const applied = await apply(rt.deps, inv);
@@ -133,24 +175,49 @@ credentials:
 
   it('is refused for Secrets outside its scope, with a clear error', async () => {
     // Prepare
-    const clusters = await connectClusters([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'dc2' }], { kubeconfig: restricted, log: recordingLogger() });
+    const clusters = await connectClusters(
+      [
+        { name: 'dc1', context: 'dc1' },
+        { name: 'dc2', context: 'dc2' },
+      ],
+      { kubeconfig: restricted, log: recordingLogger() },
+    );
     const deps = { clusters } as unknown as Deps;
     const inv = inventory(outside);
-    const rt = await composeLocal(inv, { stateDir: join(dir, 'state-outside'), target: { kind: 'kube', kubeconfig: restricted }, log: recordingLogger() });
+    const rt = await composeLocal(inv, {
+      stateDir: join(dir, 'state-outside'),
+      target: { kind: 'kube', kubeconfig: restricted },
+      log: recordingLogger(),
+    });
     try {
       // Act + Assess (each refusal awaited where it is made)
-      await expect(apply(rt.deps, inv)).rejects.toThrow(new RegExp(`rekey's service account may not list secrets in ${outside} on cluster dc[12]`));
+      await expect(apply(rt.deps, inv)).rejects.toThrow(
+        new RegExp(`rekey's service account may not list secrets in ${outside} on cluster dc[12]`),
+      );
       const listing = clusters.get('dc2')!.secrets.listSecrets('kube-system');
       await expect(listing).rejects.toThrow(ForbiddenError);
       await expect(listing).rejects.toThrow(/^rekey's service account may not list secrets in kube-system on cluster dc2/);
-      const sneaky = { name: 'sneaky', namespace: outside, type: 'Opaque' as const, data: { a: 'b' }, labels: { 'app.kubernetes.io/managed-by': 'rekey' }, annotations: {} };
-      await expect(clusters.get('dc1')!.secrets.writeSecret(sneaky, { adopt: false })).rejects.toThrow(new RegExp(`^rekey's service account may not create secrets in ${outside} on cluster dc1`));
+      const sneaky = {
+        name: 'sneaky',
+        namespace: outside,
+        type: 'Opaque' as const,
+        data: { a: 'b' },
+        labels: { 'app.kubernetes.io/managed-by': 'rekey' },
+        annotations: {},
+      };
+      await expect(clusters.get('dc1')!.secrets.writeSecret(sneaky, { adopt: false })).rejects.toThrow(
+        new RegExp(`^rekey's service account may not create secrets in ${outside} on cluster dc1`),
+      );
       await expect(findUnlistedConsumers(deps, inv)).rejects.toThrow(ForbiddenError);
     } finally {
       await rt.close();
     }
     // and nothing was written there
-    expect((await admins.dc1.core.listNamespacedSecret({ namespace: outside })).items.filter((s) => s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'rekey')).toEqual([]);
+    expect(
+      (await admins.dc1.core.listNamespacedSecret({ namespace: outside })).items.filter(
+        (s) => s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'rekey',
+      ),
+    ).toEqual([]);
   });
 
   it('has no rights it does not need (no delete, nothing cluster-wide)', async () => {

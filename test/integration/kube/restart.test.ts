@@ -29,7 +29,9 @@ certificates:
 /** Deployments in both clusters: two listed consumers (by name, by selector), one unlisted user, one bystander. */
 async function deployWorkloads(admin: Admin, ns: string, options: { pauseApim?: boolean } = {}) {
   await admin.apply(deploymentObject(ns, 'apim', { tier: 'api' }, podSpec({ volume: 'server-tls' })));
-  await admin.apply(deploymentObject(ns, 'portal-www', { 'app.kubernetes.io/part-of': 'portal' }, podSpec({ projected: 'server-tls' }), { replicas: 2 }));
+  await admin.apply(
+    deploymentObject(ns, 'portal-www', { 'app.kubernetes.io/part-of': 'portal' }, podSpec({ projected: 'server-tls' }), { replicas: 2 }),
+  );
   await admin.apply(deploymentObject(ns, 'unlisted', { tier: 'batch' }, podSpec({ volume: 'server-tls' })));
   await admin.apply(deploymentObject(ns, 'bystander', { tier: 'web' }, podSpec({})));
   for (const name of ['apim', 'portal-www', 'unlisted', 'bystander']) await rolledOut(admin, ns, name);
@@ -37,9 +39,17 @@ async function deployWorkloads(admin: Admin, ns: string, options: { pauseApim?: 
 }
 
 const generations = async (admin: Admin, ns: string) =>
-  Object.fromEntries(await Promise.all(['apim', 'portal-www', 'unlisted', 'bystander'].map(async (n) => [n, (await admin.deployment(ns, n)).metadata!.generation!] as const)));
+  Object.fromEntries(
+    await Promise.all(
+      ['apim', 'portal-www', 'unlisted', 'bystander'].map(async (n) => [n, (await admin.deployment(ns, n)).metadata!.generation!] as const),
+    ),
+  );
 
-const restartEvents = (events: readonly RekeyEvent[]) => events.filter((e) => e.type.startsWith('Restart')).map((e) => `${e.type} ${String(e.detail.cluster)}`).sort();
+const restartEvents = (events: readonly RekeyEvent[]) =>
+  events
+    .filter((e) => e.type.startsWith('Restart'))
+    .map((e) => `${e.type} ${String(e.detail.cluster)}`)
+    .sort();
 
 describe('rotation restarts exactly the listed consumers in both clusters (together)', () => {
   const ns = uniqueName('rekey-restart');
@@ -82,7 +92,12 @@ describe('rotation restarts exactly the listed consumers in both clusters (toget
     expect(final.restarts.dc1?.state).toBe('completed');
     expect(final.restarts.dc2?.state).toBe('completed');
     expect(final.restarts.dc1?.workloads).toEqual([`Deployment/${ns}/apim`, `Deployment/${ns}/portal-www`]);
-    expect(restartEvents(rt.bus.published)).toEqual(['RestartCompleted dc1', 'RestartCompleted dc2', 'RestartRequested dc1', 'RestartRequested dc2']);
+    expect(restartEvents(rt.bus.published)).toEqual([
+      'RestartCompleted dc1',
+      'RestartCompleted dc2',
+      'RestartRequested dc1',
+      'RestartRequested dc2',
+    ]);
     const requested = rt.bus.published.filter((e) => e.type === EventType.RestartRequested);
     expect(new Set(requested.map((e) => e.detail.versionsHash)).size).toBe(1);
     expect(requested.every((e) => e.detail.rotationId === record.id)).toBe(true);
@@ -93,7 +108,8 @@ describe('rotation restarts exactly the listed consumers in both clusters (toget
         const d = await rolledOut(admins[c], ns, name, 5_000); // already done: the worker waited for it
         expect(d.spec?.template?.metadata?.annotations).toMatchObject({ 'rekey/versions': requested[0]!.detail.versionsHash });
       }
-      for (const name of ['unlisted', 'bystander']) expect((await admins[c].deployment(ns, name)).spec?.template?.metadata?.annotations?.['rekey/versions']).toBeUndefined();
+      for (const name of ['unlisted', 'bystander'])
+        expect((await admins[c].deployment(ns, name)).spec?.template?.metadata?.annotations?.['rekey/versions']).toBeUndefined();
     }
   });
 
@@ -105,7 +121,9 @@ describe('rotation restarts exactly the listed consumers in both clusters (toget
     const hash = (await admins.dc1.deployment(ns, 'apim')).spec!.template.metadata!.annotations!['rekey/versions']!;
     const generation = (await admins.dc1.deployment(ns, 'apim')).metadata!.generation;
     // Act
-    const outcome = await rt.deps.clusters.get('dc1')!.workloads!.restart({ kind: 'Deployment', namespace: ns, name: 'apim' }, hash, new Date());
+    const outcome = await rt.deps.clusters
+      .get('dc1')!
+      .workloads!.restart({ kind: 'Deployment', namespace: ns, name: 'apim' }, hash, new Date());
     // Assess
     expect(outcome).toBe('NotUpdated');
     expect((await admins.dc1.deployment(ns, 'apim')).metadata!.generation).toBe(generation);
@@ -114,12 +132,20 @@ describe('rotation restarts exactly the listed consumers in both clusters (toget
   it('finds the workload that uses the Secret without being listed, in both clusters', async () => {
     // Prepare
     const inv = loadInventory(inventoryText(ns, 'together'));
-    const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log: recordingLogger(), readOnly: true });
+    const rt = await composeLocal(inv, {
+      stateDir: `${dir}/state`,
+      target: { kind: 'kube', kubeconfig },
+      log: recordingLogger(),
+      readOnly: true,
+    });
     opened.push(rt.close);
     // Act
     const unlisted = await findUnlistedConsumers(rt.deps, inv);
     // Assess
-    expect(unlisted.map((u) => `${u.cluster} ${u.workload} ${u.secret} ${u.via}`).sort()).toEqual([`dc1 Deployment/${ns}/unlisted server-tls volume`, `dc2 Deployment/${ns}/unlisted server-tls volume`]);
+    expect(unlisted.map((u) => `${u.cluster} ${u.workload} ${u.secret} ${u.via}`).sort()).toEqual([
+      `dc1 Deployment/${ns}/unlisted server-tls volume`,
+      `dc2 Deployment/${ns}/unlisted server-tls volume`,
+    ]);
   });
 });
 
@@ -163,7 +189,10 @@ describe('together/within: a rollout held back in dc2 fails the run by the deadl
     expect(final.status).toBe(RotationStatus.Failed);
     expect(final.error).toMatch(/dc2/);
     expect(final.restarts.dc1?.state).toBe('completed');
-    expect(final.restarts.dc2).toMatchObject({ state: 'failed', message: expect.stringMatching(new RegExp(`Deployment/${ns}/apim: not done by .*paused`)) });
+    expect(final.restarts.dc2).toMatchObject({
+      state: 'failed',
+      message: expect.stringMatching(new RegExp(`Deployment/${ns}/apim: not done by .*paused`)),
+    });
     expect(elapsed).toBeLessThan((WITHIN_S + 60) * 1000);
     const failed = rt.bus.published.filter((e) => e.type === EventType.RestartFailed);
     expect(failed.map((e) => [e.detail.cluster, e.detail.failed])).toEqual([['dc2', [`Deployment/${ns}/apim`]]]);

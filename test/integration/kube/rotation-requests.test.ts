@@ -19,14 +19,23 @@ const SERVICE_ACCOUNT_USER = 'system:serviceaccount:rekey-system:rekey';
 interface RequestObject {
   metadata: { name: string; namespace: string; uid: string };
   spec: { item: string };
-  status?: { phase?: string; rotationId?: string; startTime?: string; completionTime?: string; message?: string; conditions?: { type: string; status: string; reason: string }[] };
+  status?: {
+    phase?: string;
+    rotationId?: string;
+    startTime?: string;
+    completionTime?: string;
+    message?: string;
+    conditions?: { type: string; status: string; reason: string }[];
+  };
 }
 
 /** The CRD as shipped, installed in a cluster, served before the test goes on. */
 async function installCrd(admin: Admin): Promise<void> {
   const [crd] = loadAll(readFileSync(CRD_FILE, 'utf8')) as object[];
   await admin.apply(crd as never);
-  await eventually(`${admin.context}: RotationRequest served`, async () => ((await admin.objects.list(API, 'RotationRequest', 'default').catch(() => undefined)) ? true : undefined));
+  await eventually(`${admin.context}: RotationRequest served`, async () =>
+    (await admin.objects.list(API, 'RotationRequest', 'default').catch(() => undefined)) ? true : undefined,
+  );
 }
 
 describe('RotationRequest (rekey.dev/v1alpha1) picked up by `rekey scan` in dc1 and dc2', () => {
@@ -37,9 +46,12 @@ describe('RotationRequest (rekey.dev/v1alpha1) picked up by `rekey scan` in dc1 
   let state: string;
   let admins: Record<(typeof CONTEXTS)[number], Admin>;
 
-  const rekey = (args: readonly string[]) => run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 180_000 });
-  const request = async (admin: Admin, name: string): Promise<RequestObject> => (await admin.objects.read({ apiVersion: API, kind: 'RotationRequest', metadata: { name, namespace: ns } })) as unknown as RequestObject;
-  const version = async (admin: Admin, secret: string) => (await admin.core.readNamespacedSecret({ name: secret, namespace: ns })).metadata?.annotations?.['rekey/version'];
+  const rekey = (args: readonly string[]) =>
+    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 180_000 });
+  const request = async (admin: Admin, name: string): Promise<RequestObject> =>
+    (await admin.objects.read({ apiVersion: API, kind: 'RotationRequest', metadata: { name, namespace: ns } })) as unknown as RequestObject;
+  const version = async (admin: Admin, secret: string) =>
+    (await admin.core.readNamespacedSecret({ name: secret, namespace: ns })).metadata?.annotations?.['rekey/version'];
 
   beforeAll(async () => {
     kubeconfig = await kubeconfigPath();
@@ -75,7 +87,8 @@ certificates:
   it('starts each request once (rotation id = uid), writes Pending -> Progressing -> Succeeded with conditions and times; unknown items fail; other inventories are left alone', async () => {
     // Prepare
     const before = { dc1: await version(admins.dc1, 'web-tls'), dc2: await version(admins.dc2, 'api-tls') };
-    const create = (admin: Admin, name: string, spec: Record<string, string>) => admin.objects.create({ apiVersion: API, kind: 'RotationRequest', metadata: { name, namespace: ns }, spec } as never);
+    const create = (admin: Admin, name: string, spec: Record<string, string>) =>
+      admin.objects.create({ apiVersion: API, kind: 'RotationRequest', metadata: { name, namespace: ns }, spec } as never);
     await create(admins.dc1, 'rotate-web', { item: 'web', reason: 'kubectl test' });
     await create(admins.dc2, 'rotate-api', { item: 'api' });
     await create(admins.dc2, 'rotate-nothing', { item: 'no-such-item' });
@@ -111,7 +124,11 @@ certificates:
     expect(second.requests).toEqual([]);
     expect(second.rotations).toEqual([]);
     const first = JSON.parse(scanned.stdout) as { requests: { name: string; phase: string; started: boolean }[] };
-    expect(first.requests.map((q) => `${q.name}:${q.phase}`).sort()).toEqual(['rotate-api:Succeeded', 'rotate-nothing:Failed', 'rotate-web:Succeeded']);
+    expect(first.requests.map((q) => `${q.name}:${q.phase}`).sort()).toEqual([
+      'rotate-api:Succeeded',
+      'rotate-nothing:Failed',
+      'rotate-web:Succeeded',
+    ]);
   }, 300_000);
 
   it('deploy/rbac.yaml lets rekey read RotationRequests and update their status in a bound namespace, and nothing more', async () => {
@@ -124,7 +141,13 @@ certificates:
       const authz = a.kc.makeApiClient(AuthorizationV1Api);
       const may = async (verb: string, subresource = '', namespace = ns) => {
         const review = await authz.createSubjectAccessReview({
-          body: { spec: { user: SERVICE_ACCOUNT_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:rekey-system', 'system:authenticated'], resourceAttributes: { group: 'rekey.dev', resource: 'rotationrequests', subresource, verb, namespace } } },
+          body: {
+            spec: {
+              user: SERVICE_ACCOUNT_USER,
+              groups: ['system:serviceaccounts', 'system:serviceaccounts:rekey-system', 'system:authenticated'],
+              resourceAttributes: { group: 'rekey.dev', resource: 'rotationrequests', subresource, verb, namespace },
+            },
+          },
         });
         return Boolean(review.status?.allowed);
       };
@@ -135,8 +158,20 @@ certificates:
     }
     // Assess
     for (const c of CONTEXTS) {
-      expect([outcomes[`${c} get`], outcomes[`${c} list`], outcomes[`${c} watch`], outcomes[`${c} update status`]]).toEqual([true, true, true, true]);
-      expect([outcomes[`${c} create`], outcomes[`${c} update`], outcomes[`${c} patch`], outcomes[`${c} delete`], outcomes[`${c} patch status`], outcomes[`${c} list elsewhere`]]).toEqual([false, false, false, false, false, false]);
+      expect([outcomes[`${c} get`], outcomes[`${c} list`], outcomes[`${c} watch`], outcomes[`${c} update status`]]).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
+      expect([
+        outcomes[`${c} create`],
+        outcomes[`${c} update`],
+        outcomes[`${c} patch`],
+        outcomes[`${c} delete`],
+        outcomes[`${c} patch status`],
+        outcomes[`${c} list elsewhere`],
+      ]).toEqual([false, false, false, false, false, false]);
     }
   }, 300_000);
 });

@@ -32,7 +32,10 @@ export class Admin {
   readonly policy: PolicyV1Api;
   readonly objects: KubernetesObjectApi;
 
-  constructor(readonly context: Context, readonly kc: KubeConfig) {
+  constructor(
+    readonly context: Context,
+    readonly kc: KubeConfig,
+  ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.policy = kc.makeApiClient(PolicyV1Api);
@@ -90,17 +93,27 @@ export function podSpec(secrets: { volume?: string; env?: string; envFrom?: stri
       {
         name: 'app',
         image: 'registry.invalid/fake:1',
-        ...(secrets.env && { env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: secrets.env, key: 'password', optional: true } } }] }),
+        ...(secrets.env && {
+          env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: secrets.env, key: 'password', optional: true } } }],
+        }),
         ...(secrets.envFrom && { envFrom: [{ secretRef: { name: secrets.envFrom, optional: true } }] }),
         ...((secrets.volume || secrets.projected) && { volumeMounts: [{ name: 'tls', mountPath: '/tls' }] }),
       },
     ],
     ...(secrets.volume && { volumes: [{ name: 'tls', secret: { secretName: secrets.volume, optional: true } }] }),
-    ...(secrets.projected && { volumes: [{ name: 'tls', projected: { sources: [{ secret: { name: secrets.projected, optional: true } }] } }] }),
+    ...(secrets.projected && {
+      volumes: [{ name: 'tls', projected: { sources: [{ secret: { name: secrets.projected, optional: true } }] } }],
+    }),
   };
 }
 
-export function deploymentObject(namespace: string, name: string, labels: Record<string, string>, spec: V1PodSpec, options: { replicas?: number; paused?: boolean } = {}): V1Deployment {
+export function deploymentObject(
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+  spec: V1PodSpec,
+  options: { replicas?: number; paused?: boolean } = {},
+): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -132,19 +145,33 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 
 /** Waits until a Deployment has rolled out (observed, updated, available). */
 export async function rolledOut(admin: Admin, namespace: string, name: string, timeoutMs = 120_000): Promise<V1Deployment> {
-  return eventually(`${admin.context} Deployment ${namespace}/${name} rolled out`, async () => {
-    const d = await admin.deployment(namespace, name);
-    const s = d.status ?? {};
-    const want = d.spec?.replicas ?? 1;
-    const ok = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s.updatedReplicas === want && s.availableReplicas === want && (s.replicas ?? 0) === want;
-    return ok ? d : undefined;
-  }, timeoutMs);
+  return eventually(
+    `${admin.context} Deployment ${namespace}/${name} rolled out`,
+    async () => {
+      const d = await admin.deployment(namespace, name);
+      const s = d.status ?? {};
+      const want = d.spec?.replicas ?? 1;
+      const ok =
+        (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        s.updatedReplicas === want &&
+        s.availableReplicas === want &&
+        (s.replicas ?? 0) === want;
+      return ok ? d : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A logger that keeps every line, so tests can count `kube request` lines (method, path) per cluster. */
-export function recordingLogger(): Logger & { lines: { level: string; message: string; fields?: Record<string, unknown> }[]; requests: (filter?: (r: { cluster: string; method: string; path: string }) => boolean) => { cluster: string; method: string; path: string }[] } {
+export function recordingLogger(): Logger & {
+  lines: { level: string; message: string; fields?: Record<string, unknown> }[];
+  requests: (
+    filter?: (r: { cluster: string; method: string; path: string }) => boolean,
+  ) => { cluster: string; method: string; path: string }[];
+} {
   const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, ...(fields && { fields }) });
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, message, ...(fields && { fields }) });
   return {
     lines,
     debug: at('debug'),
@@ -152,14 +179,21 @@ export function recordingLogger(): Logger & { lines: { level: string; message: s
     warn: at('warn'),
     error: at('error'),
     requests: (filter = () => true) =>
-      lines.filter((l) => l.message === 'kube request').map((l) => l.fields as { cluster: string; method: string; path: string }).filter(filter),
+      lines
+        .filter((l) => l.message === 'kube request')
+        .map((l) => l.fields as { cluster: string; method: string; path: string })
+        .filter(filter),
   };
 }
 
 export const isWrite = (r: { method: string }) => r.method !== 'GET';
 
 /** Writes a kubeconfig with one user (client certificate) and contexts dc1/dc2 for the same clusters as the admin's. */
-export async function kubeconfigForUser(dir: string, admin: KubeConfig, user: { name: string; certPem: string; keyPem: string }): Promise<string> {
+export async function kubeconfigForUser(
+  dir: string,
+  admin: KubeConfig,
+  user: { name: string; certPem: string; keyPem: string },
+): Promise<string> {
   const contexts = CONTEXTS.map((c) => admin.getContextObject(c)!);
   const clusters = contexts.map((c) => admin.getCluster(c.cluster)!);
   const doc = {
@@ -167,9 +201,22 @@ export async function kubeconfigForUser(dir: string, admin: KubeConfig, user: { 
     kind: 'Config',
     clusters: clusters.map((c) => ({
       name: c.name,
-      cluster: { server: c.server, ...(c.caData && { 'certificate-authority-data': c.caData }), ...(c.caFile && { 'certificate-authority': c.caFile }), ...(c.skipTLSVerify && { 'insecure-skip-tls-verify': true }) },
+      cluster: {
+        server: c.server,
+        ...(c.caData && { 'certificate-authority-data': c.caData }),
+        ...(c.caFile && { 'certificate-authority': c.caFile }),
+        ...(c.skipTLSVerify && { 'insecure-skip-tls-verify': true }),
+      },
     })),
-    users: [{ name: user.name, user: { 'client-certificate-data': Buffer.from(user.certPem).toString('base64'), 'client-key-data': Buffer.from(user.keyPem).toString('base64') } }],
+    users: [
+      {
+        name: user.name,
+        user: {
+          'client-certificate-data': Buffer.from(user.certPem).toString('base64'),
+          'client-key-data': Buffer.from(user.keyPem).toString('base64'),
+        },
+      },
+    ],
     contexts: contexts.map((c) => ({ name: c.name, context: { cluster: c.cluster, user: user.name } })),
     'current-context': 'dc1',
   };

@@ -50,7 +50,11 @@ credentials:
     // Someone else's Secret with the name rekey wants, in dc2 only.
     await admins.dc2.core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: 'their-tls', labels: { owner: 'team-x' }, annotations: { note: 'hands off' } }, type: 'Opaque', stringData: { 'tls.crt': 'theirs, not rekey\'s' } },
+      body: {
+        metadata: { name: 'their-tls', labels: { owner: 'team-x' }, annotations: { note: 'hands off' } },
+        type: 'Opaque',
+        stringData: { 'tls.crt': "theirs, not rekey's" },
+      },
     });
   });
   afterAll(async () => {
@@ -67,7 +71,10 @@ credentials:
     // Assess
     for (const c of CONTEXTS) {
       const list = await admins[c].core.listNamespacedSecret({ namespace: ns });
-      const managed = list.items.filter((s) => s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'rekey').map((s) => s.metadata!.name).sort();
+      const managed = list.items
+        .filter((s) => s.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'rekey')
+        .map((s) => s.metadata!.name)
+        .sort();
       expect(managed).toEqual(c === 'dc1' ? ['api-tls', 'root-ca', 'their-tls'] : ['api-tls', 'db-password', 'root-ca']);
       const api = list.items.find((s) => s.metadata?.name === 'api-tls')!;
       expect(api.type).toBe('kubernetes.io/tls');
@@ -99,9 +106,11 @@ credentials:
 
   it('detects drift (edited or deleted managed Secret), reports DriftDetected, repairs it on the next apply', async () => {
     // Prepare
-    await admins.dc1.core.patchNamespacedSecret(
-      { name: 'api-tls', namespace: ns, body: [{ op: 'replace', path: '/data/tls.crt', value: Buffer.from('tampered').toString('base64') }] },
-    );
+    await admins.dc1.core.patchNamespacedSecret({
+      name: 'api-tls',
+      namespace: ns,
+      body: [{ op: 'replace', path: '/data/tls.crt', value: Buffer.from('tampered').toString('base64') }],
+    });
     await admins.dc2.core.deleteNamespacedSecret({ name: 'api-tls', namespace: ns });
     const { deps, bus, log } = await runtime();
     // Act
@@ -113,7 +122,12 @@ credentials:
       ['dc2', 'created', 'SecretMissing'],
     ]);
     expect(bus.published.filter((e) => e.type === EventType.DriftDetected).map((e) => e.detail.cluster)).toEqual(['dc1']);
-    expect(log.requests(isWrite).map((r) => `${r.cluster} ${r.method} ${r.path}`).sort()).toEqual([`dc1 PATCH /api/v1/namespaces/${ns}/secrets/api-tls`, `dc2 POST /api/v1/namespaces/${ns}/secrets`]);
+    expect(
+      log
+        .requests(isWrite)
+        .map((r) => `${r.cluster} ${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual([`dc1 PATCH /api/v1/namespaces/${ns}/secrets/api-tls`, `dc2 POST /api/v1/namespaces/${ns}/secrets`]);
     const dc1 = await admins.dc1.core.readNamespacedSecret({ name: 'api-tls', namespace: ns });
     const dc2 = await admins.dc2.core.readNamespacedSecret({ name: 'api-tls', namespace: ns });
     expect(dc1.data).toEqual(dc2.data);

@@ -37,8 +37,10 @@ apiVersion: rekey/v1
 kind: Inventory
 metadata: {name: lint}
 authorities:
-${KEY_TYPES.map((t) => `  - {name: root-${name(t)}, commonName: lint root ${t}, organization: [rekey], key: ${t}, validity: 87600h}
-  - {name: inter-${name(t)}, commonName: lint intermediate ${t}, key: ${t}, validity: 43800h, parent: root-${name(t)}, pathLen: 0}`).join('\n')}
+${KEY_TYPES.map(
+  (t) => `  - {name: root-${name(t)}, commonName: lint root ${t}, organization: [rekey], key: ${t}, validity: 87600h}
+  - {name: inter-${name(t)}, commonName: lint intermediate ${t}, key: ${t}, validity: 43800h, parent: root-${name(t)}, pathLen: 0}`,
+).join('\n')}
 certificates:
 ${KEY_TYPES.flatMap((t) => USAGES.map((u) => `  - {name: ${u}-${name(t)}, issuer: inter-${name(t)}, usage: ${u}, key: ${t}, commonName: ${u}.lint.test, dnsNames: [${u}.lint.test], ipAddresses: [127.0.0.1], secret: {name: ${u}-${name(t)}, namespace: lint}}`)).join('\n')}
   - {name: db, issuer: inter-ecdsa-p256, usage: server, commonName: db, perReplica: {statefulSet: db, replicas: 2}, secret: {name: db, namespace: lint}}
@@ -54,7 +56,8 @@ for (const a of inventory.authorities.filter((x) => !x.parent).concat(inventory.
   issued.push({ unit: unit.key, pem: m.cert });
 }
 for (const c of inventory.certificates) {
-  for (const unit of unitsOf(inventory, c)) issued.push({ unit: unit.key, pem: issueMaterial(unit, issuers.get(c.issuer), now, specHashOf(unit)).cert });
+  for (const unit of unitsOf(inventory, c))
+    issued.push({ unit: unit.key, pem: issueMaterial(unit, issuers.get(c.issuer), now, specHashOf(unit)).cert });
 }
 
 describe('zlint over every certificate kind', () => {
@@ -67,12 +70,17 @@ describe('zlint over every certificate kind', () => {
     const file = join(work, `${unit.replace('/', '-')}.pem`);
     writeFileSync(file, pem);
     // Act
-    const r = spawnSync(env.zlintPath, ['-excludeSources', Object.keys(EXCLUDED_SOURCES).join(','), file], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(env.zlintPath, ['-excludeSources', Object.keys(EXCLUDED_SOURCES).join(','), file], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     // Assess
     expect(r.status, r.stderr).toBe(0);
     const results = JSON.parse(r.stdout) as Record<string, { result: string; details?: string }>;
     expect(Object.keys(results).length).toBeGreaterThan(50);
-    const bad = Object.entries(results).filter(([, v]) => v.result === 'error' || v.result === 'fatal').map(([k, v]) => `${k}: ${v.result}${v.details ? ` (${v.details})` : ''}`);
+    const bad = Object.entries(results)
+      .filter(([, v]) => v.result === 'error' || v.result === 'fatal')
+      .map(([k, v]) => `${k}: ${v.result}${v.details ? ` (${v.details})` : ''}`);
     expect(bad).toEqual([]);
   });
 });

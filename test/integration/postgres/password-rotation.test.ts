@@ -34,7 +34,15 @@ let root: string;
 
 const adminUrl = env.postgres.adminUrl;
 const loginAs = async (user: string, password: string): Promise<string> => {
-  const c = new pg.Client({ host: env.postgres.host, port: env.postgres.port, database: 'postgres', user, password, ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 10_000 });
+  const c = new pg.Client({
+    host: env.postgres.host,
+    port: env.postgres.port,
+    database: 'postgres',
+    user,
+    password,
+    ssl: { rejectUnauthorized: false },
+    connectionTimeoutMillis: 10_000,
+  });
   try {
     await c.connect();
     return String((await c.query('SELECT current_user AS u')).rows[0].u);
@@ -42,10 +50,21 @@ const loginAs = async (user: string, password: string): Promise<string> => {
     await c.end().catch(() => undefined);
   }
 };
-const canLogIn = (user: string, password: string) => loginAs(user, password).then(() => true, () => false);
+const canLogIn = (user: string, password: string) =>
+  loginAs(user, password).then(
+    () => true,
+    () => false,
+  );
 
 beforeAll(async () => {
-  admin = new pg.Client({ host: env.postgres.host, port: env.postgres.port, database: 'postgres', user: env.postgres.adminUser, password: env.postgres.adminPassword, ssl: { rejectUnauthorized: false } });
+  admin = new pg.Client({
+    host: env.postgres.host,
+    port: env.postgres.port,
+    database: 'postgres',
+    user: env.postgres.adminUser,
+    password: env.postgres.adminPassword,
+    ssl: { rejectUnauthorized: false },
+  });
   await admin.connect();
   root = await makeTempDir('rekey-pg-it-');
 });
@@ -91,19 +110,25 @@ describe('PostgreSQL adapter', () => {
     await session.setPasswordVerifier(alt, scramSha256Verifier(password));
     await session.close();
     // Assess: a member of the role, and its sessions run as the role (objects it creates belong to the role)
-    const member = await admin.query('SELECT pg_has_role($1, $2, \'MEMBER\') AS m', [alt, r]);
+    const member = await admin.query("SELECT pg_has_role($1, $2, 'MEMBER') AS m", [alt, r]);
     expect(member.rows[0].m).toBe(true);
     expect(await loginAs(alt, password)).toBe(r);
   });
 
-  it('honours sslmode: verify-full against the server\'s CA connects, another CA is refused, disable is refused by the server', async () => {
+  it("honours sslmode: verify-full against the server's CA connects, another CA is refused, disable is refused by the server", async () => {
     // Prepare
     const base = `postgresql://${env.postgres.adminUser}:${encodeURIComponent(env.postgres.adminPassword)}@localhost:${env.postgres.port}/postgres`;
     const other = makeCa(root, 'other-ca', 'rekey-it other CA');
     const r = role('tls');
     // Act
-    const full = await (await databases(`${base}?sslmode=verify-full&sslrootcert=${env.postgres.initCa}`).open(login(r))).roleExists(env.postgres.adminUser);
-    const wrongCa = await (await databases(`${base}?sslmode=verify-full&sslrootcert=${other.cert}`).open(login(r))).roleExists('postgres').catch((e: unknown) => e);
+    const full = await (
+      await databases(`${base}?sslmode=verify-full&sslrootcert=${env.postgres.initCa}`).open(login(r))
+    ).roleExists(env.postgres.adminUser);
+    const wrongCa = await (
+      await databases(`${base}?sslmode=verify-full&sslrootcert=${other.cert}`).open(login(r))
+    )
+      .roleExists('postgres')
+      .catch((e: unknown) => e);
     const plain = await (await databases(`${base}?sslmode=disable`).open(login(r))).roleExists('postgres').catch((e: unknown) => e);
     // Assess
     expect(full).toBe(true);
@@ -129,7 +154,10 @@ credentials:
 
 /** The Secret `rekey --out` rendered. */
 async function renderedSecret(out: string, ns: string): Promise<Record<string, string>> {
-  const doc = load(await readFile(join(out, 'dc1', ns, 'app-db.yaml'), 'utf8')) as { data?: Record<string, string>; stringData?: Record<string, string> };
+  const doc = load(await readFile(join(out, 'dc1', ns, 'app-db.yaml'), 'utf8')) as {
+    data?: Record<string, string>;
+    stringData?: Record<string, string>;
+  };
   if (doc.stringData) return doc.stringData;
   return Object.fromEntries(Object.entries(doc.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
@@ -145,7 +173,9 @@ describe.each(['single', 'alternating'] as const)('rekey apply + rotate on real 
   it('sets the first password, rotates it, and the Secret logs in; passwords never appear in output, events or journal', async () => {
     // Prepare
     const r = role(`cli_${strategy}`);
-    await admin.query(`CREATE ROLE ${pg.escapeIdentifier(r)} LOGIN PASSWORD ${pg.escapeLiteral(`unknown-${randomBytes(8).toString('hex')}`)}`);
+    await admin.query(
+      `CREATE ROLE ${pg.escapeIdentifier(r)} LOGIN PASSWORD ${pg.escapeLiteral(`unknown-${randomBytes(8).toString('hex')}`)}`,
+    );
     const dir = await makeTempDir('rekey-pg-cli-');
     const file = join(dir, 'inventory.yaml');
     const { writeFile } = await import('node:fs/promises');
@@ -164,7 +194,9 @@ describe.each(['single', 'alternating'] as const)('rekey apply + rotate on real 
     expect([applied.code, rotated.code, text.code], applied.stderr + rotated.stderr + text.stderr).toEqual([0, 0, 0]);
     expect(JSON.parse(rotated.stdout).rotation.status).toBe('completed');
     expect(second.password).not.toBe(first.password);
-    expect(second.uri).toBe(`postgresql://${second.username}:${encodeURIComponent(second.password!)}@localhost:${env.postgres.port}/postgres`);
+    expect(second.uri).toBe(
+      `postgresql://${second.username}:${encodeURIComponent(second.password!)}@localhost:${env.postgres.port}/postgres`,
+    );
     expect(await canLogIn(third.username!, third.password!)).toBe(true);
     if (strategy === 'single') {
       expect([first.username, second.username, third.username]).toEqual([r, r, r]);
@@ -176,7 +208,9 @@ describe.each(['single', 'alternating'] as const)('rekey apply + rotate on real 
       expect(await canLogIn(`${r}_alt`, second.password!)).toBe(true);
       expect(await canLogIn(r, first.password!)).toBe(false);
     }
-    const seen = [applied.stdout, applied.stderr, rotated.stdout, rotated.stderr, text.stdout, text.stderr, await observable(state)].join('\n');
+    const seen = [applied.stdout, applied.stderr, rotated.stdout, rotated.stderr, text.stdout, text.stderr, await observable(state)].join(
+      '\n',
+    );
     for (const p of [first.password!, second.password!, third.password!]) expect(seen.includes(p), 'a password leaked').toBe(false);
     await removeTempDir(dir);
   });

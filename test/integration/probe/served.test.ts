@@ -133,14 +133,24 @@ describe('probes against Apache (client-certificate proxy)', () => {
     const report = await verifyServed(await deps(), inventory, item('proxy-server'));
     // Assess
     expect(report.outcomes).toEqual([
-      { endpoint: `localhost:${proxyPort}`, ok: true, servedFingerprint: (await material('proxy-server')).fingerprint, protocol: 'TLSv1.2', clientCert: 'backup-client', clientCertAccepted: true },
+      {
+        endpoint: `localhost:${proxyPort}`,
+        ok: true,
+        servedFingerprint: (await material('proxy-server')).fingerprint,
+        protocol: 'TLSv1.2',
+        clientCert: 'backup-client',
+        clientCertAccepted: true,
+      },
     ]);
   });
 
   it('the served chain ends at proxy-ca, and not at another CA', async () => {
     // Act
     const atCa = await verifyServed(await deps(), inventory, item('proxy-ca'));
-    const atOther = await probeServed(await deps(), inventory, item('proxy-ca'), { kind: ExpectationKind.Chain, authorities: [(await material('other-ca')).cert] });
+    const atOther = await probeServed(await deps(), inventory, item('proxy-ca'), {
+      kind: ExpectationKind.Chain,
+      authorities: [(await material('other-ca')).cert],
+    });
     // Assess
     expect(atCa.ok).toBe(true);
     expect(atOther.outcomes[0]).toMatchObject({ ok: false, failure: Mismatch.Chain });
@@ -174,10 +184,23 @@ describe('probes against PostgreSQL (STARTTLS)', () => {
   it('PostgreSQL serves the current db-server certificate after SSLRequest; its chain ends at db-ca', async () => {
     // Act
     const report = await verifyServed(await deps(), inventory, item('db-server'));
-    const chain = await verifyServed(await deps(), inventory, item('db-server'), { kind: ExpectationKind.Chain, authorities: [(await material('db-ca')).cert] });
-    const foreign = await probeServed(await deps(), inventory, item('db-server'), { kind: ExpectationKind.Chain, authorities: [(await material('other-ca')).cert] });
+    const chain = await verifyServed(await deps(), inventory, item('db-server'), {
+      kind: ExpectationKind.Chain,
+      authorities: [(await material('db-ca')).cert],
+    });
+    const foreign = await probeServed(await deps(), inventory, item('db-server'), {
+      kind: ExpectationKind.Chain,
+      authorities: [(await material('other-ca')).cert],
+    });
     // Assess
-    expect(report.outcomes).toEqual([{ endpoint: `127.0.0.1:${env.postgres.port}`, ok: true, servedFingerprint: (await material('db-server')).fingerprint, protocol: 'TLSv1.3' }]);
+    expect(report.outcomes).toEqual([
+      {
+        endpoint: `127.0.0.1:${env.postgres.port}`,
+        ok: true,
+        servedFingerprint: (await material('db-server')).fingerprint,
+        protocol: 'TLSv1.3',
+      },
+    ]);
     expect(chain.ok).toBe(true);
     expect(foreign.outcomes[0]).toMatchObject({ ok: false, failure: Mismatch.Chain });
   });
@@ -191,7 +214,11 @@ describe('endpoints that do not answer', () => {
     // Assess
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as Error).message).toMatch(/^silent-server: 2 of 2 probe\(s\) failed: /);
-    expect(report.outcomes[0]).toMatchObject({ ok: false, failure: ProbeFailure.Timeout, problem: 'no answer within 2s while TLS handshake' });
+    expect(report.outcomes[0]).toMatchObject({
+      ok: false,
+      failure: ProbeFailure.Timeout,
+      problem: 'no answer within 2s while TLS handshake',
+    });
     expect(report.outcomes[1]).toMatchObject({ ok: false, failure: ProbeFailure.Unreachable });
   });
 });

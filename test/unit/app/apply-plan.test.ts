@@ -36,7 +36,8 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(root));
 
-const actions = async (inv: Inventory) => (await plan({ ...rt.deps }, inv)).actions.map((a) => `${a.action} ${a.kind} ${a.name} ${a.reason}`);
+const actions = async (inv: Inventory) =>
+  (await plan({ ...rt.deps }, inv)).actions.map((a) => `${a.action} ${a.kind} ${a.name} ${a.reason}`);
 
 describe('plan and apply', () => {
   it('plan on an empty state lists issues parents first and the writes; apply does exactly that; then nothing is left', async () => {
@@ -78,7 +79,11 @@ describe('plan and apply', () => {
     // Act
     const planned = await actions(changed);
     // Assess
-    expect(planned).toEqual(['reissue authority issuing SpecChanged', 'reissue certificate web IssuerChanged', 'write secret web NewVersion']);
+    expect(planned).toEqual([
+      'reissue authority issuing SpecChanged',
+      'reissue certificate web IssuerChanged',
+      'write secret web NewVersion',
+    ]);
   });
 
   it('a hand-edited Secret is drift: plan shows the update, apply repairs it and emits DriftDetected', async () => {
@@ -107,7 +112,9 @@ describe('plan and apply', () => {
     const p = await plan(rt.deps, inventory);
     const result = await apply(rt.deps, inventory);
     // Assess
-    expect(p.warnings).toEqual([expect.objectContaining({ name: 'api', cluster: 'default', message: expect.stringMatching(/not managed by rekey/) })]);
+    expect(p.warnings).toEqual([
+      expect.objectContaining({ name: 'api', cluster: 'default', message: expect.stringMatching(/not managed by rekey/) }),
+    ]);
     expect(result.problems).toEqual([expect.stringMatching(/^default\/shop\/api \(api\): /)]);
     expect(await readFile(file, 'utf8')).toBe(theirs);
   });
@@ -143,7 +150,9 @@ describe('status and export', () => {
       [join(dir, 'tls.crt'), 0o644],
       [join(dir, 'tls.key'), 0o600],
     ]);
-    expect(env.stdout).toBe(`export WEB_CA_CERT=${join(dir, 'ca.crt')}\nexport WEB_CLIENT_CERT=${join(dir, 'tls.crt')}\nexport WEB_CLIENT_KEY=${join(dir, 'tls.key')}\n`);
+    expect(env.stdout).toBe(
+      `export WEB_CA_CERT=${join(dir, 'ca.crt')}\nexport WEB_CLIENT_CERT=${join(dir, 'tls.crt')}\nexport WEB_CLIENT_KEY=${join(dir, 'tls.key')}\n`,
+    );
     expect(p12.files[0]!.path).toBe(join(dir, 'web.p12'));
     await expect(exportItem(rt.deps, inventory, 'nope', { format: 'pem' })).rejects.toBeInstanceOf(UsageError);
     await expect(exportItem(rt.deps, inventory, 'web', { format: 'pem', stage: Stage.Previous })).rejects.toBeInstanceOf(NotFoundError);
@@ -181,7 +190,10 @@ describe('export of an authority', () => {
 describe('export of per-replica certificates', () => {
   it('needs the replica: the item alone or a replica that does not exist is a usage error naming the choices', async () => {
     // Prepare
-    const inv = loadInventory(BASE + '  - {name: db, issuer: root, usage: server, commonName: db, perReplica: {statefulSet: db, replicas: 2}, secret: {name: db, namespace: shop}}\n');
+    const inv = loadInventory(
+      BASE +
+        '  - {name: db, issuer: root, usage: server, commonName: db, perReplica: {statefulSet: db, replicas: 2}, secret: {name: db, namespace: shop}}\n',
+    );
     const runtime = localRuntime(inv, join(root, 'replicas'));
     await apply(runtime.deps, inv);
     // Act

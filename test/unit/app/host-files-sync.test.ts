@@ -76,7 +76,11 @@ describe('host files: owed reloads', () => {
     const third = await apply(deps, inv);
     const fourth = await apply(deps, inv);
     // Assess
-    expect(first.problems).toEqual([expect.stringMatching(/^reload owed for proxy \(files written, not served yet\): reload command "sh .*reload\.sh" exited 1 \(\d+ byte/)]);
+    expect(first.problems).toEqual([
+      expect.stringMatching(
+        /^reload owed for proxy \(files written, not served yet\): reload command "sh .*reload\.sh" exited 1 \(\d+ byte/,
+      ),
+    ]);
     expect(second.problems).toHaveLength(1);
     expect(second.sync.files[0]?.written).toEqual([]);
     expect(planned).toEqual(['reload reload ReloadOwed']);

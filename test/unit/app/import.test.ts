@@ -21,20 +21,51 @@ beforeAll(async () => {
   root = await makeTempDir('rekey-import-unit-');
   ca = makeCa(root, 'ca', 'management-ca');
   other = makeCa(root, 'other', 'installer root');
-  server = makeCert(root, 'server', ca, { cn: 'management-server', kind: 'server', sans: ['DNS:management-server', 'DNS:management-server.apic.svc'], days: 90 });
+  server = makeCert(root, 'server', ca, {
+    cn: 'management-server',
+    kind: 'server',
+    sans: ['DNS:management-server', 'DNS:management-server.apic.svc'],
+    days: 90,
+  });
   client = makeCert(root, 'client', ca, { cn: 'apicuser', kind: 'client', days: 90 });
   foreign = makeCert(root, 'foreign', other, { cn: 'postgres-operator', kind: 'server', sans: ['DNS:postgres-operator'], days: 90 });
 });
 afterAll(() => removeTempDir(root));
 
 const read = (p: string) => readFileSync(p, 'utf8');
-const tls = (namespace: string, name: string, files: CertFiles, caFiles: CertFiles, annotations: Record<string, string> = {}): ObservedSecret => ({
-  name, namespace, type: 'kubernetes.io/tls', labels: {}, annotations, data: { 'tls.crt': read(files.cert), 'tls.key': read(files.key), 'ca.crt': read(caFiles.cert) },
+const tls = (
+  namespace: string,
+  name: string,
+  files: CertFiles,
+  caFiles: CertFiles,
+  annotations: Record<string, string> = {},
+): ObservedSecret => ({
+  name,
+  namespace,
+  type: 'kubernetes.io/tls',
+  labels: {},
+  annotations,
+  data: { 'tls.crt': read(files.cert), 'tls.key': read(files.key), 'ca.crt': read(caFiles.cert) },
 });
 const cert = (name: string, issuer: string, extra: Partial<CmCertificate> = {}): CmCertificate => ({
-  namespace: 'apic', name, secretName: name, issuerRef: { name: issuer, kind: 'Issuer' }, isCA: false, dnsNames: [], ipAddresses: [], uris: [], usages: [], organizations: [], ...extra,
+  namespace: 'apic',
+  name,
+  secretName: name,
+  issuerRef: { name: issuer, kind: 'Issuer' },
+  isCA: false,
+  dnsNames: [],
+  ipAddresses: [],
+  uris: [],
+  usages: [],
+  organizations: [],
+  ...extra,
 });
-const use = (secret: string, kind: SecretUse['workload']['kind'], name: string): SecretUse => ({ secret, namespace: 'apic', via: 'volume', workload: { kind, namespace: 'apic', name } });
+const use = (secret: string, kind: SecretUse['workload']['kind'], name: string): SecretUse => ({
+  secret,
+  namespace: 'apic',
+  via: 'volume',
+  workload: { kind, namespace: 'apic', name },
+});
 
 function snapshot(cluster: string, overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
   const issuers: CmIssuer[] = [
@@ -57,11 +88,28 @@ function snapshot(cluster: string, overrides: Partial<ClusterSnapshot> = {}): Cl
       tls('apic', 'pgo.tls', foreign, other),
     ].map((s) => [`${s.namespace}/${s.name}`, s]),
   );
-  const uses = [use('management-server', 'Deployment', 'apim'), use('management-server', 'StatefulSet', 'natscluster'), use('management-db-client-apicuser', 'Deployment', 'apim'), use('pgo.tls', 'Deployment', 'postgres-operator')];
+  const uses = [
+    use('management-server', 'Deployment', 'apim'),
+    use('management-server', 'StatefulSet', 'natscluster'),
+    use('management-db-client-apicuser', 'Deployment', 'apim'),
+    use('pgo.tls', 'Deployment', 'postgres-operator'),
+  ];
   return { cluster, certManagerInstalled: true, certificates, issuers, secrets, uses, ...overrides };
 }
 
-type Doc = { authorities: { name: string }[]; certificates: { name: string; issuer: string; usage: string; adopt: boolean; consumers?: string[]; secret: { clusters?: string[] }; renewBefore?: string }[]; clusters: unknown[] };
+type Doc = {
+  authorities: { name: string }[];
+  certificates: {
+    name: string;
+    issuer: string;
+    usage: string;
+    adopt: boolean;
+    consumers?: string[];
+    secret: { clusters?: string[] };
+    renewBefore?: string;
+  }[];
+  clusters: unknown[];
+};
 
 describe('buildImport (pure)', () => {
   it('maps cert-manager objects and a foreign TLS Secret to a valid inventory, listing what it cannot import', () => {
@@ -91,11 +139,17 @@ describe('buildImport (pure)', () => {
     const same = buildImport([snapshot('dc1'), snapshot('dc2')], { name: 'apic', now: new Date() });
     const changed = snapshot('dc2');
     const secrets = new Map(changed.secrets);
-    secrets.set('apic/management-server', tls('apic', 'management-server', client, ca, { 'cert-manager.io/certificate-name': 'management-server' }));
+    secrets.set(
+      'apic/management-server',
+      tls('apic', 'management-server', client, ca, { 'cert-manager.io/certificate-name': 'management-server' }),
+    );
     const differing = buildImport([snapshot('dc1'), { ...changed, secrets }], { name: 'apic', now: new Date() });
     // Assess
     const doc = same.document as unknown as Doc;
-    expect(doc.clusters).toEqual([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'dc2' }]);
+    expect(doc.clusters).toEqual([
+      { name: 'dc1', context: 'dc1' },
+      { name: 'dc2', context: 'dc2' },
+    ]);
     expect(doc.certificates.map((c) => c.name)).toEqual(['apicuser', 'management-server', 'pgo.tls']);
     expect(doc.certificates.every((c) => c.secret.clusters === undefined)).toBe(true); // all clusters
     expect(same.notes.filter((n) => n.includes('other material'))).toEqual([]);
@@ -106,11 +160,20 @@ describe('buildImport (pure)', () => {
     // Prepare
     const s = snapshot('dc1');
     const secrets = new Map(s.secrets);
-    secrets.set('apic/pgo.tls', { ...tls('apic', 'pgo.tls', foreign, other), data: { 'tls.crt': read(foreign.cert), 'tls.key': read(server.key) } });
+    secrets.set('apic/pgo.tls', {
+      ...tls('apic', 'pgo.tls', foreign, other),
+      data: { 'tls.crt': read(foreign.cert), 'tls.key': read(server.key) },
+    });
     // Act
     const plan = buildImport([{ ...s, secrets }], { name: 'apic', now: new Date() });
     // Assess
-    expect(plan.notImportable).toContainEqual({ cluster: 'dc1', kind: 'Secret', namespace: 'apic', name: 'pgo.tls', reason: 'tls.key does not match tls.crt' });
+    expect(plan.notImportable).toContainEqual({
+      cluster: 'dc1',
+      kind: 'Secret',
+      namespace: 'apic',
+      name: 'pgo.tls',
+      reason: 'tls.key does not match tls.crt',
+    });
   });
 });
 
@@ -121,7 +184,25 @@ describe('rekey import --files (seed 000: the installer left server.crt and serv
     mkdirSync(installer, { recursive: true });
     // As the installer's gen-api-keys.sh makes it: openssl req -x509, no EKU.
     const own = { cert: join(root, 'pgo.crt'), key: join(root, 'pgo.key') };
-    const made = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', own.key, '-out', own.cert, '-subj', '/CN=postgres-operator', '-days', '365', '-addext', 'subjectAltName=DNS:postgres-operator,DNS:postgres-operator.pgo.svc,DNS:localhost,IP:127.0.0.1']);
+    const made = openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      own.key,
+      '-out',
+      own.cert,
+      '-subj',
+      '/CN=postgres-operator',
+      '-days',
+      '365',
+      '-addext',
+      'subjectAltName=DNS:postgres-operator,DNS:postgres-operator.pgo.svc,DNS:localhost,IP:127.0.0.1',
+    ]);
     expect(made.status, made.stderr).toBe(0);
     copyFileSync(own.cert, join(installer, 'server.crt'));
     copyFileSync(own.key, join(installer, 'server.key'));
@@ -142,7 +223,9 @@ describe('rekey import --files (seed 000: the installer left server.crt and serv
     expect(again.stdout).toMatch(/already has a version/);
     const i = JSON.parse(inspect.stdout) as { units: { adopted?: boolean; certificate: { fingerprint: string }; versions: unknown[] }[] };
     expect(i.units[0]).toMatchObject({ adopted: true, versions: [expect.anything()] });
-    expect(i.units[0]!.certificate.fingerprint).toBe(new (await import('node:crypto')).X509Certificate(read(own.cert)).fingerprint256.replace(/:/g, '').toLowerCase());
+    expect(i.units[0]!.certificate.fingerprint).toBe(
+      new (await import('node:crypto')).X509Certificate(read(own.cert)).fingerprint256.replace(/:/g, '').toLowerCase(),
+    );
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/tls.key does not match tls.crt/);
   });

@@ -56,8 +56,21 @@ describe('inspect', () => {
     const i = await inspectItem(rt.deps, inventory, 'web');
     // Assess
     const unit = i.units[0]!;
-    expect(unit.certificate).toMatchObject({ subject: 'CN=web', issuer: 'CN=shop issuing', dnsNames: ['web', 'web.shop.svc'], ipAddresses: ['10.0.0.7'], keyType: 'ECDSA-P256', isCA: false, extKeyUsage: ['serverAuth'], selfSigned: false });
-    expect(unit.chain).toMatchObject({ end: ChainEnd.TrustedRoot, endsAt: 'CN=shop root', links: [{ subject: 'CN=shop issuing' }, { subject: 'CN=shop root' }] });
+    expect(unit.certificate).toMatchObject({
+      subject: 'CN=web',
+      issuer: 'CN=shop issuing',
+      dnsNames: ['web', 'web.shop.svc'],
+      ipAddresses: ['10.0.0.7'],
+      keyType: 'ECDSA-P256',
+      isCA: false,
+      extKeyUsage: ['serverAuth'],
+      selfSigned: false,
+    });
+    expect(unit.chain).toMatchObject({
+      end: ChainEnd.TrustedRoot,
+      endsAt: 'CN=shop root',
+      links: [{ subject: 'CN=shop issuing' }, { subject: 'CN=shop root' }],
+    });
     expect(unit.versions.map((v) => v.stages)).toEqual([['AWSCURRENT'], ['AWSPREVIOUS']]);
     expect(unit.versions[0]!.versionId).toBe(record.id);
     expect(i.synced.map((p) => [p.cluster, p.secret, p.state, p.version])).toEqual([
@@ -76,12 +89,20 @@ describe('inspect', () => {
     const stale = await rt.writers.get('dc1')!.getSecret('shop', 'web-tls');
     await startRotation(rt.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'test' });
     await driveRotations(rt.deps, inventory, rt.queue);
-    await rt.writers.get('dc1')!.writeSecret({ ...stale!, type: 'kubernetes.io/tls' }, { adopt: false, expected: (await rt.writers.get('dc1')!.getSecret('shop', 'web-tls'))! });
+    await rt.writers
+      .get('dc1')!
+      .writeSecret(
+        { ...stale!, type: 'kubernetes.io/tls' },
+        { adopt: false, expected: (await rt.writers.get('dc1')!.getSecret('shop', 'web-tls'))! },
+      );
     await unlink(join(rt.outDir, 'dc2', 'shop', 'web-tls.yaml'));
     // Act
     const i = await inspectItem(rt.deps, inventory, 'web');
     // Assess
-    expect(i.synced.map((p) => [p.cluster, p.state])).toEqual([['dc1', PlacementState.Stale], ['dc2', PlacementState.Missing]]);
+    expect(i.synced.map((p) => [p.cluster, p.state])).toEqual([
+      ['dc1', PlacementState.Stale],
+      ['dc2', PlacementState.Missing],
+    ]);
   });
 
   it('describes a credential without its password, and an item never issued as having no versions', async () => {
@@ -120,7 +141,11 @@ describe('inspect', () => {
     expect(text.stdout).not.toMatch(/PRIVATE KEY/);
     expect(json.code).toBe(0);
     const doc = JSON.parse(json.stdout) as { kind: string; units: { certificate: { isCA: boolean } }[] };
-    expect(doc).toMatchObject({ kind: 'authority', parent: 'root', units: [{ certificate: { isCA: true, keyType: 'RSA-2048' }, chain: { end: ChainEnd.TrustedRoot } }] });
+    expect(doc).toMatchObject({
+      kind: 'authority',
+      parent: 'root',
+      units: [{ certificate: { isCA: true, keyType: 'RSA-2048' }, chain: { end: ChainEnd.TrustedRoot } }],
+    });
     expect(json.stdout).not.toMatch(/PRIVATE KEY/);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no item named "nope"');

@@ -41,7 +41,11 @@ describe('takeover on Lambda', () => {
     // Prepare: a worker took the first step and died; its lease has a minute left
     const rt = runtime();
     const first = await started(rt);
-    await rt.journal.claimLease(first.rotationId, { owner: 'lambda:dead:1', expiresAt: new Date(now.getTime() + 60_000).toISOString(), now: now.toISOString() });
+    await rt.journal.claimLease(first.rotationId, {
+      owner: 'lambda:dead:1',
+      expiresAt: new Date(now.getTime() + 60_000).toISOString(),
+      now: now.toISOString(),
+    });
     const handler = stepHandler(() => rt);
     // Act
     const early = await handler({ Records: [sqsRecord(first, { receiveCount: 1 })] });
@@ -74,12 +78,16 @@ describe('takeover on Lambda', () => {
     expect(rt.queue.postponed).toEqual([]);
   });
 
-  it("the schedule re-queues a rotation whose worker died and whose message was lost, once stale past a lease; the step completes it", async () => {
+  it('the schedule re-queues a rotation whose worker died and whose message was lost, once stale past a lease; the step completes it', async () => {
     // Prepare: a worker took the first message and died mid-run
     const rt = runtime();
     const first = await started(rt);
     // Its worker claimed it and died before recording anything; the message is lost.
-    await rt.journal.claimLease(first.rotationId, { owner: 'lambda:dead:1', expiresAt: new Date(now.getTime() + 60_000).toISOString(), now: now.toISOString() });
+    await rt.journal.claimLease(first.rotationId, {
+      owner: 'lambda:dead:1',
+      expiresAt: new Date(now.getTime() + 60_000).toISOString(),
+      now: now.toISOString(),
+    });
     rt.queue.take();
     // Act
     await schedule(rt);

@@ -56,7 +56,7 @@ describe('JsonJournal.claimLease', () => {
     expect(await journal.get('r1')).toEqual(renewed);
   });
 
-  it("refuses another owner while the lease is live (LeaseHeldError, retryable, naming the holder), grants it once expired", async () => {
+  it('refuses another owner while the lease is live (LeaseHeldError, retryable, naming the holder), grants it once expired', async () => {
     // Prepare
     const journal = new JsonJournal(join(root, 'journal'));
     await journal.create(record('r1', { lease: { owner: 'dead', expiresAt: at(60_000) } }));
@@ -90,10 +90,15 @@ describe('JsonJournal.claimLease', () => {
     const journal = new JsonJournal(join(root, 'journal'));
     await journal.create(record('r1', { lease: { owner: 'dead', expiresAt: at(0) } }));
     // Act
-    const results = await Promise.allSettled(['a', 'b', 'c'].map((owner) => journal.claimLease('r1', { owner, expiresAt: at(60_000), now: at(1) })));
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c'].map((owner) => journal.claimLease('r1', { owner, expiresAt: at(60_000), now: at(1) })),
+    );
     // Assess
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r).reason)).toEqual([expect.any(LeaseHeldError), expect.any(LeaseHeldError)]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => r.reason)).toEqual([
+      expect.any(LeaseHeldError),
+      expect.any(LeaseHeldError),
+    ]);
   });
 });
 
@@ -145,7 +150,13 @@ certificates:
       return update(r);
     };
     // Act: no live cluster, so nothing waits and the one message runs the whole machine
-    const result = await executeLeasedStep(rt.deps, inventory, { rotationId: started.id, inventory: 'shop', item: 'web', step: 'issue', attempt: 0 }, { owner: 'lambda:m1:1', ttlMs: 120_000 }, { release: true });
+    const result = await executeLeasedStep(
+      rt.deps,
+      inventory,
+      { rotationId: started.id, inventory: 'shop', item: 'web', step: 'issue', attempt: 0 },
+      { owner: 'lambda:m1:1', ttlMs: 120_000 },
+      { release: true },
+    );
     // Assess: one journal write after the claim, and it ended the lease
     expect(result).toBe('ran');
     const record = (await rt.journal.get(started.id))!;

@@ -40,14 +40,20 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(root));
 
-const pendingOf = async (name: string) => (await rt.store.describe(name))!.versions.filter((v) => v.stages.includes(Stage.Pending)).map((v) => v.versionId);
+const pendingOf = async (name: string) =>
+  (await rt.store.describe(name))!.versions.filter((v) => v.stages.includes(Stage.Pending)).map((v) => v.versionId);
 const currentOf = async (name: string) => (await rt.store.getVersion(name, { stage: Stage.Current }))!.versionId;
 
 /** A rotation started by a worker that then died after running `steps` of its steps. */
 async function killedRotation(item: string, steps: number): Promise<string> {
   const record = await startRotation(rt.deps, inventory, item, { trigger: Trigger.Manual, reason: 'test', lease: DEAD });
   // One run of `steps` steps; stopped before its store write, it records nothing (the rotation stays at issue).
-  await executeStep(rt.deps, inventory, { rotationId: record.id, inventory: 'shop', item, step: record.step, attempt: record.attempt }, { maxSteps: steps });
+  await executeStep(
+    rt.deps,
+    inventory,
+    { rotationId: record.id, inventory: 'shop', item, step: record.step, attempt: record.attempt },
+    { maxSteps: steps },
+  );
   // The dead worker's queued messages died with it.
   await rt.queue.drain(async () => {});
   return record.id;
@@ -57,7 +63,11 @@ describe('recover (exclusive: the CLI holds the state folder)', () => {
   it('discards a pending version no rotation owns (an apply killed between issuing and promoting), and changes nothing the second time', async () => {
     // Prepare
     const before = await currentOf(WEB);
-    await rt.store.putPending(WEB, 'orphan-1', JSON.stringify({ type: 'password', password: 'x', createdAt: now.toISOString(), specHash: 'x' }));
+    await rt.store.putPending(
+      WEB,
+      'orphan-1',
+      JSON.stringify({ type: 'password', password: 'x', createdAt: now.toISOString(), specHash: 'x' }),
+    );
     // Act
     const report = await recover(rt.deps, inventory, { lease: ME, exclusive: true, queue: rt.queue });
     const again = await recover(rt.deps, inventory, { lease: ME, exclusive: true, queue: rt.queue });
@@ -81,7 +91,9 @@ describe('recover (exclusive: the CLI holds the state folder)', () => {
     // Act
     const report = await recover(rt.deps, inventory, { lease: ME, exclusive: true, queue: rt.queue });
     // Assess
-    expect(report.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: stuck.step, outcome: RotationStatus.Completed })]);
+    expect(report.entries).toEqual([
+      expect.objectContaining({ action: RecoveryAction.Resumed, rotationId: id, step: stuck.step, outcome: RotationStatus.Completed }),
+    ]);
     const final = (await rt.journal.get(id))!;
     expect(final.status).toBe(RotationStatus.Completed);
     expect(final.lease?.owner).toBe(ME.owner);
@@ -96,11 +108,18 @@ describe('recover (exclusive: the CLI holds the state folder)', () => {
     // Prepare
     const id = await killedRotation('web', 4);
     const r = (await rt.journal.get(id))!;
-    await rt.journal.update({ ...r, revision: r.revision + 1, restarts: { dc1: { state: 'requested', at: now.toISOString(), workloads: ['Deployment/shop/web'] } }, restartDeadline: now.toISOString() });
+    await rt.journal.update({
+      ...r,
+      revision: r.revision + 1,
+      restarts: { dc1: { state: 'requested', at: now.toISOString(), workloads: ['Deployment/shop/web'] } },
+      restartDeadline: now.toISOString(),
+    });
     // Act
     const report = await recover(rt.deps, inventory, { lease: ME, exclusive: true, queue: rt.queue });
     // Assess
-    expect(report.entries).toEqual([expect.objectContaining({ action: RecoveryAction.Resumed, step: 'restart', outcome: RotationStatus.Completed })]);
+    expect(report.entries).toEqual([
+      expect.objectContaining({ action: RecoveryAction.Resumed, step: 'restart', outcome: RotationStatus.Completed }),
+    ]);
     const final = (await rt.journal.get(id))!;
     expect(final.restarts).toEqual({});
     expect(final.restartDeadline).toBeUndefined();
@@ -184,7 +203,11 @@ describe('recover (not exclusive: other workers may be alive, as on Lambda)', ()
 
   it('keeps an unowned pending version younger than a lease (an apply elsewhere may be about to promote it), discards it once older', async () => {
     // Prepare
-    await rt.store.putPending(WEB, 'in-flight', JSON.stringify({ type: 'password', password: 'x', createdAt: now.toISOString(), specHash: 'x' }));
+    await rt.store.putPending(
+      WEB,
+      'in-flight',
+      JSON.stringify({ type: 'password', password: 'x', createdAt: now.toISOString(), specHash: 'x' }),
+    );
     // Act
     const young = await recover(rt.deps, inventory, { lease: ME, exclusive: false });
     now = new Date(now.getTime() + ME.ttlMs + 1);

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatherReport, GROUP_ROWS, renderReport, Urgency, urgencyOf, type ReportData, type ReportUnit } from '../../../shared/app/report/index.js';
+import {
+  gatherReport,
+  GROUP_ROWS,
+  renderReport,
+  Urgency,
+  urgencyOf,
+  type ReportData,
+  type ReportUnit,
+} from '../../../shared/app/report/index.js';
 import { makeReportState, type ReportState } from '../../fixtures/report-state.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 
@@ -19,13 +27,31 @@ describe('report data', () => {
     // Act
     const d = await gatherReport(state.rt.deps, state.inventory);
     // Assess
-    expect(d.units.map((u) => u.key).sort()).toEqual(['api', 'db-password', 'db/0', 'db/1', 'issuing', 'partner', 'partner-ca', 'root', 'short', 'web']);
+    expect(d.units.map((u) => u.key).sort()).toEqual([
+      'api',
+      'db-password',
+      'db/0',
+      'db/1',
+      'issuing',
+      'partner',
+      'partner-ca',
+      'root',
+      'short',
+      'web',
+    ]);
     expect(d.units[0]).toMatchObject({ key: 'short', urgency: Urgency.Soon }); // most urgent first
-    expect(d.units.find((u) => u.key === 'db/1')).toMatchObject({ signedBy: 'issuing', keyType: 'ECDSA-P256', urgency: Urgency.Ok, secret: { namespace: 'shop', name: 'db-tls-1', clusters: ['dc1', 'dc2'] } });
+    expect(d.units.find((u) => u.key === 'db/1')).toMatchObject({
+      signedBy: 'issuing',
+      keyType: 'ECDSA-P256',
+      urgency: Urgency.Ok,
+      secret: { namespace: 'shop', name: 'db-tls-1', clusters: ['dc1', 'dc2'] },
+    });
     expect(d.rotations).toHaveLength(1);
     expect(d.rotations[0]).toMatchObject({ id: state.rotationId, item: 'web', status: 'completed' });
     expect(d.rotations[0]!.steps.every((s) => s.durationMs !== undefined)).toBe(true);
-    expect(d.placements.filter((p) => p.state !== 'current').map((p) => [p.cluster, p.secret, p.state])).toEqual([['dc2', 'api-tls', 'missing']]);
+    expect(d.placements.filter((p) => p.state !== 'current').map((p) => [p.cluster, p.secret, p.state])).toEqual([
+      ['dc2', 'api-tls', 'missing'],
+    ]);
     expect(d.checked).toEqual({ secrets: true, workloads: false });
   });
 
@@ -36,7 +62,13 @@ describe('report data', () => {
     ['window opens in 60 days', 90, 60, Urgency.Ok],
   ] as const)('urgency: %s', (_name, expiresInDays, renewInDays, expected) => {
     const now = new Date('2026-06-01T00:00:00Z');
-    expect(urgencyOf(now, new Date(now.getTime() + expiresInDays * DAY).toISOString(), new Date(now.getTime() + renewInDays * DAY).toISOString())).toBe(expected);
+    expect(
+      urgencyOf(
+        now,
+        new Date(now.getTime() + expiresInDays * DAY).toISOString(),
+        new Date(now.getTime() + renewInDays * DAY).toISOString(),
+      ),
+    ).toBe(expected);
   });
 });
 
@@ -61,12 +93,27 @@ describe('report page', () => {
   it('splits a long group into closed sub-groups, and is a pure function of its data', () => {
     // Prepare
     const now = '2026-06-01T00:00:00.000Z';
-    const unit = (i: number): ReportUnit => ({ key: `leaf-${i}`, item: `leaf-${i}`, kind: 'certificate', signedBy: 'ca', keyType: 'ECDSA-P256', notBefore: now, notAfter: '2026-12-01T00:00:00.000Z', renewAt: '2026-11-01T00:00:00.000Z', daysLeft: 183, urgency: Urgency.Ok, consumers: [] });
+    const unit = (i: number): ReportUnit => ({
+      key: `leaf-${i}`,
+      item: `leaf-${i}`,
+      kind: 'certificate',
+      signedBy: 'ca',
+      keyType: 'ECDSA-P256',
+      notBefore: now,
+      notAfter: '2026-12-01T00:00:00.000Z',
+      renewAt: '2026-11-01T00:00:00.000Z',
+      daysLeft: 183,
+      urgency: Urgency.Ok,
+      consumers: [],
+    });
     const data: ReportData = {
       inventory: 'big',
       generatedAt: now,
       clusters: ['default'],
-      units: [{ key: 'ca', item: 'ca', kind: 'authority', keyType: 'ECDSA-P384', urgency: Urgency.Ok, consumers: [] }, ...Array.from({ length: GROUP_ROWS * 2 + 1 }, (_, i) => unit(i))],
+      units: [
+        { key: 'ca', item: 'ca', kind: 'authority', keyType: 'ECDSA-P384', urgency: Urgency.Ok, consumers: [] },
+        ...Array.from({ length: GROUP_ROWS * 2 + 1 }, (_, i) => unit(i)),
+      ],
       placements: [],
       foundConsumers: [],
       checked: { secrets: false, workloads: false },

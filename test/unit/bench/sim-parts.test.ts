@@ -136,7 +136,9 @@ describe('emulated Secrets Manager', () => {
     const sm = new EmulatedSecretsManager(time);
     sm.seed('s', 'v1', 'one');
     const done = (async () => {
-      await sm.send(new PutSecretValueCommand({ SecretId: 's', ClientRequestToken: 'v2', SecretString: 'two', VersionStages: ['AWSCURRENT'] }));
+      await sm.send(
+        new PutSecretValueCommand({ SecretId: 's', ClientRequestToken: 'v2', SecretString: 'two', VersionStages: ['AWSCURRENT'] }),
+      );
       return sm.send(new DescribeSecretCommand({ SecretId: 's' }));
     })();
     await time.run();
@@ -149,10 +151,19 @@ describe('emulated Secrets Manager', () => {
     const sm = new EmulatedSecretsManager(time, { maxAttempts: 1 });
     sm.seed('s', 'v0', 'zero');
     const results = Array.from({ length: 60 }, (_, i) =>
-      sm.send(new PutSecretValueCommand({ SecretId: 's', ClientRequestToken: `v${i + 1}`, SecretString: String(i), VersionStages: ['AWSPENDING'] })).then(
-        () => 'ok',
-        (e: unknown) => (e as Error).name,
-      ),
+      sm
+        .send(
+          new PutSecretValueCommand({
+            SecretId: 's',
+            ClientRequestToken: `v${i + 1}`,
+            SecretString: String(i),
+            VersionStages: ['AWSPENDING'],
+          }),
+        )
+        .then(
+          () => 'ok',
+          (e: unknown) => (e as Error).name,
+        ),
     );
     await time.run();
     const outcomes = await Promise.all(results);

@@ -32,11 +32,59 @@ interface TlsExpectation {
   readonly keyUsage: string;
 }
 const TLS: TlsExpectation[] = [
-  { unit: 'gateway', path: 'edge/gateway-tls', clusters: ['dc1', 'dc2'], usage: 'server', cn: 'gateway.edge.svc', root: 'O = Atlas, CN = Atlas Root CA', certs: 2, san: ['DNS:gateway', 'DNS:gateway.edge.svc', 'DNS:gateway.example.test', 'IP Address:10.1.2.3', 'IP Address:127.0.0.1'], keyUsage: 'Digital Signature, Key Encipherment' },
-  { unit: 'ledger-client', path: 'ledger/ledger-client-tls', clusters: ['dc1', 'dc2'], usage: 'client', cn: 'ledger-client', root: 'O = Atlas, CN = Atlas Root CA', certs: 2, keyUsage: 'Digital Signature' },
-  { unit: 'vault-peer', path: 'ledger/vault-peer-tls', clusters: ['dc1', 'dc2'], usage: 'clientserver', cn: 'vault-peer', root: 'O = Atlas, CN = Atlas Root CA', certs: 1, san: ['DNS:vault-peer.ledger.svc', 'IP Address:0:0:0:0:0:0:0:1'], keyUsage: 'Digital Signature, Key Encipherment' },
-  { unit: 'mesh-sidecar', path: 'edge/mesh-sidecar-tls', clusters: ['dc1', 'dc2'], usage: 'clientserver', cn: 'mesh-sidecar', root: 'CN = Edge Root', certs: 1, san: ['DNS:mesh-sidecar.edge.svc'], keyUsage: 'Digital Signature' },
-  { unit: 'metrics-scraper', path: 'edge/metrics-scraper-tls', clusters: ['dc2'], usage: 'client', cn: 'metrics-scraper', root: 'CN = Edge Root', certs: 1, keyUsage: 'Digital Signature' },
+  {
+    unit: 'gateway',
+    path: 'edge/gateway-tls',
+    clusters: ['dc1', 'dc2'],
+    usage: 'server',
+    cn: 'gateway.edge.svc',
+    root: 'O = Atlas, CN = Atlas Root CA',
+    certs: 2,
+    san: ['DNS:gateway', 'DNS:gateway.edge.svc', 'DNS:gateway.example.test', 'IP Address:10.1.2.3', 'IP Address:127.0.0.1'],
+    keyUsage: 'Digital Signature, Key Encipherment',
+  },
+  {
+    unit: 'ledger-client',
+    path: 'ledger/ledger-client-tls',
+    clusters: ['dc1', 'dc2'],
+    usage: 'client',
+    cn: 'ledger-client',
+    root: 'O = Atlas, CN = Atlas Root CA',
+    certs: 2,
+    keyUsage: 'Digital Signature',
+  },
+  {
+    unit: 'vault-peer',
+    path: 'ledger/vault-peer-tls',
+    clusters: ['dc1', 'dc2'],
+    usage: 'clientserver',
+    cn: 'vault-peer',
+    root: 'O = Atlas, CN = Atlas Root CA',
+    certs: 1,
+    san: ['DNS:vault-peer.ledger.svc', 'IP Address:0:0:0:0:0:0:0:1'],
+    keyUsage: 'Digital Signature, Key Encipherment',
+  },
+  {
+    unit: 'mesh-sidecar',
+    path: 'edge/mesh-sidecar-tls',
+    clusters: ['dc1', 'dc2'],
+    usage: 'clientserver',
+    cn: 'mesh-sidecar',
+    root: 'CN = Edge Root',
+    certs: 1,
+    san: ['DNS:mesh-sidecar.edge.svc'],
+    keyUsage: 'Digital Signature',
+  },
+  {
+    unit: 'metrics-scraper',
+    path: 'edge/metrics-scraper-tls',
+    clusters: ['dc2'],
+    usage: 'client',
+    cn: 'metrics-scraper',
+    root: 'CN = Edge Root',
+    certs: 1,
+    keyUsage: 'Digital Signature',
+  },
   ...[0, 1, 2].map((i) => ({
     unit: `kafka/${i}`,
     path: `data/kafka-tls-${i}`,
@@ -50,7 +98,11 @@ const TLS: TlsExpectation[] = [
   })),
 ];
 const OPAQUE = ['ledger/ledger-db', 'edge/api-jwt'];
-const PURPOSES = { server: { right: ['sslserver'], wrong: ['sslclient'] }, client: { right: ['sslclient'], wrong: ['sslserver'] }, clientserver: { right: ['sslserver', 'sslclient'], wrong: [] } };
+const PURPOSES = {
+  server: { right: ['sslserver'], wrong: ['sslclient'] },
+  client: { right: ['sslclient'], wrong: ['sslserver'] },
+  clientserver: { right: ['sslserver', 'sslclient'], wrong: [] },
+};
 
 let root: string;
 let out: string;
@@ -82,7 +134,9 @@ describe('rekey CLI acceptance (atlas inventory)', () => {
   it('validate accepts the inventory', async () => {
     const r = await rekey(['validate', '-f', INVENTORY]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/valid inventory atlas: 3 authorities, 6 certificates, 2 credentials \(13 versioned units\), clusters: dc1, dc2/);
+    expect(r.stdout).toMatch(
+      /valid inventory atlas: 3 authorities, 6 certificates, 2 credentials \(13 versioned units\), clusters: dc1, dc2/,
+    );
   });
 
   it('apply --out exits 0, issues every unit and writes DIR/<cluster>/<namespace>/<name>.yaml for every target', async () => {
@@ -92,7 +146,10 @@ describe('rekey CLI acceptance (atlas inventory)', () => {
     expect(firstApply.stdout).toMatch(/inventory atlas: 13 version\(s\) made/);
     expect(firstApply.stdout).toMatch(/secrets -> .*: 19 created, 0 updated, 0 unchanged/);
     const files = (await snapshotTree(out)).map((f) => f.path).sort();
-    const expected = [...TLS.flatMap((t) => t.clusters.map((c) => `${c}/${t.path}.yaml`)), ...OPAQUE.flatMap((p) => ['dc1', 'dc2'].map((c) => `${c}/${p}.yaml`))].sort();
+    const expected = [
+      ...TLS.flatMap((t) => t.clusters.map((c) => `${c}/${t.path}.yaml`)),
+      ...OPAQUE.flatMap((p) => ['dc1', 'dc2'].map((c) => `${c}/${p}.yaml`)),
+    ].sort();
     expect(files).toEqual(expected);
     expect(files).not.toContain('dc1/edge/metrics-scraper-tls.yaml');
     for (const f of await snapshotTree(out)) expect(f.mode, f.path).toBe(0o600);
@@ -110,16 +167,30 @@ describe('rekey CLI acceptance (atlas inventory)', () => {
     const fromKey = openssl(['pkey', '-in', files.key, '-pubout']).stdout;
     const fromCert = openssl(['x509', '-in', files.crt, '-noout', '-pubkey']).stdout;
     // Assess: the shape of the Secret
-    expect(m).toMatchObject({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: t.path.split('/')[1], namespace: t.path.split('/')[0] } });
+    expect(m).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: t.path.split('/')[1], namespace: t.path.split('/')[0] },
+    });
     expect(m.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'rekey' });
-    expect(Object.keys(m.metadata.annotations!).sort()).toEqual(['rekey/content-hash', 'rekey/fingerprint', 'rekey/inventory', 'rekey/item', 'rekey/not-after', 'rekey/version']);
+    expect(Object.keys(m.metadata.annotations!).sort()).toEqual([
+      'rekey/content-hash',
+      'rekey/fingerprint',
+      'rekey/inventory',
+      'rekey/item',
+      'rekey/not-after',
+      'rekey/version',
+    ]);
     expect(m.metadata.annotations).toMatchObject({ 'rekey/inventory': 'atlas', 'rekey/item': t.unit });
     expect(Object.keys(d).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
     expect(d['tls.key']).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+-----END PRIVATE KEY-----\n$/);
     expect(certCount(d['tls.crt']!)).toBe(t.certs);
     expect(certCount(d['ca.crt']!)).toBe(1);
     expect(caText).toMatch(new RegExp(`Subject: ${t.root}\\n`));
-    expect(m.metadata.annotations!['rekey/fingerprint']).toBe(new X509Certificate(d['tls.crt']!).fingerprint256.replace(/:/g, '').toLowerCase());
+    expect(m.metadata.annotations!['rekey/fingerprint']).toBe(
+      new X509Certificate(d['tls.crt']!).fingerprint256.replace(/:/g, '').toLowerCase(),
+    );
     // chain and purpose
     for (const p of PURPOSES[t.usage].right) expect(verify(p).stdout.trim(), p).toBe(`${files.crt}: OK`);
     for (const p of PURPOSES[t.usage].wrong) expect(verify(p).status, p).not.toBe(0);
@@ -172,8 +243,27 @@ describe('rekey CLI acceptance (atlas inventory)', () => {
     // Assess
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout) as { actions: Array<{ action: string; kind: string; name: string; reason: string }> };
-    expect(plan.actions.filter((a) => a.action === 'issue').map((a) => a.name).sort()).toEqual(
-      ['atlas-root', 'atlas-issuing', 'edge-root', 'gateway', 'ledger-client', 'vault-peer', 'mesh-sidecar', 'metrics-scraper', 'kafka/0', 'kafka/1', 'kafka/2', 'ledger-db-password', 'api-signing-key'].sort(),
+    expect(
+      plan.actions
+        .filter((a) => a.action === 'issue')
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(
+      [
+        'atlas-root',
+        'atlas-issuing',
+        'edge-root',
+        'gateway',
+        'ledger-client',
+        'vault-peer',
+        'mesh-sidecar',
+        'metrics-scraper',
+        'kafka/0',
+        'kafka/1',
+        'kafka/2',
+        'ledger-db-password',
+        'api-signing-key',
+      ].sort(),
     );
     expect(plan.actions.filter((a) => a.kind === 'secret')).toHaveLength(19);
     for (const a of plan.actions) expect(Object.keys(a)).toEqual(expect.arrayContaining(['action', 'kind', 'name', 'reason']));

@@ -29,7 +29,8 @@ beforeAll(async () => {
 });
 afterAll(() => removeTempDir(root));
 
-const exportTo = (dir: string | undefined, ...extra: string[]) => runMain(['export', '9lives.x', '-f', file, '--state', state, '--format', 'env', ...(dir ? ['--dir', dir] : []), ...extra], NO_ENV);
+const exportTo = (dir: string | undefined, ...extra: string[]) =>
+  runMain(['export', '9lives.x', '-f', file, '--state', state, '--format', 'env', ...(dir ? ['--dir', dir] : []), ...extra], NO_ENV);
 
 describe('export --dir never writes keys where others can reach them', () => {
   it('a symlink already at D/tls.key is replaced, not written through: its target keeps its content', async () => {
@@ -96,25 +97,32 @@ describe('export --dir never writes keys where others can reach them', () => {
 });
 
 describe('export --format env prints lines a shell can eval, and nothing else', () => {
-  it.each(['X=1; touch pwned; Y', 'A B', '1ABC', 'PRE-FIX', '$(id)', ''])('--prefix %j is refused before anything is written', async (prefix) => {
-    // Prepare
-    const dir = join(root, `prefix-${Buffer.from(prefix).toString('hex')}`);
-    // Act
-    const r = await exportTo(dir, '--prefix', prefix);
-    // Assess
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--prefix must be a shell variable name/);
-    expect(r.stdout).toBe('');
-    expect(existsSync(dir)).toBe(false);
-    expect(existsSync(join(process.cwd(), 'pwned'))).toBe(false);
-  });
+  it.each(['X=1; touch pwned; Y', 'A B', '1ABC', 'PRE-FIX', '$(id)', ''])(
+    '--prefix %j is refused before anything is written',
+    async (prefix) => {
+      // Prepare
+      const dir = join(root, `prefix-${Buffer.from(prefix).toString('hex')}`);
+      // Act
+      const r = await exportTo(dir, '--prefix', prefix);
+      // Assess
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--prefix must be a shell variable name/);
+      expect(r.stdout).toBe('');
+      expect(existsSync(dir)).toBe(false);
+      expect(existsSync(join(process.cwd(), 'pwned'))).toBe(false);
+    },
+  );
 
   it('an item named 9lives.x gets the prefix _9LIVES_X, and bash evaluates the lines', async () => {
     // Prepare
     const dir = join(root, 'nine');
     // Act
     const r = await exportTo(dir);
-    const shell = spawnSync('bash', ['-c', 'eval "$EXPORTS" && printf "%s\\n" "$_9LIVES_X_CA_CERT" "$_9LIVES_X_CLIENT_CERT" "$_9LIVES_X_CLIENT_KEY"'], { env: { PATH: process.env.PATH, EXPORTS: r.stdout } });
+    const shell = spawnSync(
+      'bash',
+      ['-c', 'eval "$EXPORTS" && printf "%s\\n" "$_9LIVES_X_CA_CERT" "$_9LIVES_X_CLIENT_CERT" "$_9LIVES_X_CLIENT_KEY"'],
+      { env: { PATH: process.env.PATH, EXPORTS: r.stdout } },
+    );
     // Assess
     expect(r.code, r.stderr).toBe(0);
     expect(shell.status, shell.stderr.toString()).toBe(0);

@@ -36,16 +36,52 @@ afterAll(async () => {
 
 describe('--state and --out are checked before any work', () => {
   it.each([
-    ['--out on a file', (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(root, 'a-file')], /^rekey: --out .*a-file: not a folder$/],
-    ['--out under a file', (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(root, 'a-file', 'out')], /^rekey: --out .*a-file\/out: not a folder$/],
-    ['--out in a folder it cannot write', (s: string) => ['apply', '-f', PGO, '--state', s, '--out', readOnly], /^rekey: --out .*read-only: folder is not writable$/],
-    ['--out below a folder it cannot write', (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(readOnly, 'x')], /^rekey: --out .*: cannot create it \(.*read-only is not writable\)$/],
-    ['--state on a file (apply)', () => ['apply', '-f', PGO, '--state', join(root, 'a-file'), '--out', join(root, 'out')], /^rekey: --state .*a-file: not a folder$/],
+    [
+      '--out on a file',
+      (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(root, 'a-file')],
+      /^rekey: --out .*a-file: not a folder$/,
+    ],
+    [
+      '--out under a file',
+      (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(root, 'a-file', 'out')],
+      /^rekey: --out .*a-file\/out: not a folder$/,
+    ],
+    [
+      '--out in a folder it cannot write',
+      (s: string) => ['apply', '-f', PGO, '--state', s, '--out', readOnly],
+      /^rekey: --out .*read-only: folder is not writable$/,
+    ],
+    [
+      '--out below a folder it cannot write',
+      (s: string) => ['apply', '-f', PGO, '--state', s, '--out', join(readOnly, 'x')],
+      /^rekey: --out .*: cannot create it \(.*read-only is not writable\)$/,
+    ],
+    [
+      '--state on a file (apply)',
+      () => ['apply', '-f', PGO, '--state', join(root, 'a-file'), '--out', join(root, 'out')],
+      /^rekey: --state .*a-file: not a folder$/,
+    ],
     ['--state on a file (status)', () => ['status', '-f', PGO, '--state', join(root, 'a-file')], /^rekey: --state .*a-file: not a folder$/],
-    ['--state on a file (plan)', () => ['plan', '-f', PGO, '--state', join(root, 'a-file'), '--out', join(root, 'out')], /^rekey: --state .*a-file: not a folder$/],
-    ['an unwritable --state', () => ['apply', '-f', PGO, '--state', readOnly, '--out', join(root, 'out')], /^rekey: --state .*read-only: folder is not writable$/],
-    ['a --state that cannot be created', () => ['apply', '-f', PGO, '--state', join(readOnly, 'state'), '--out', join(root, 'out')], /^rekey: --state .*: cannot create it/],
-    ['a --state under /proc', () => ['apply', '-f', PGO, '--state', '/proc/rekey-state', '--out', join(root, 'out')], /^rekey: --state \/proc\/rekey-state: cannot create/],
+    [
+      '--state on a file (plan)',
+      () => ['plan', '-f', PGO, '--state', join(root, 'a-file'), '--out', join(root, 'out')],
+      /^rekey: --state .*a-file: not a folder$/,
+    ],
+    [
+      'an unwritable --state',
+      () => ['apply', '-f', PGO, '--state', readOnly, '--out', join(root, 'out')],
+      /^rekey: --state .*read-only: folder is not writable$/,
+    ],
+    [
+      'a --state that cannot be created',
+      () => ['apply', '-f', PGO, '--state', join(readOnly, 'state'), '--out', join(root, 'out')],
+      /^rekey: --state .*: cannot create it/,
+    ],
+    [
+      'a --state under /proc',
+      () => ['apply', '-f', PGO, '--state', '/proc/rekey-state', '--out', join(root, 'out')],
+      /^rekey: --state \/proc\/rekey-state: cannot create/,
+    ],
   ])('%s: exit 2, one line, nothing written', async (label, argv, message) => {
     // Prepare
     const state = join(root, `state-${label.replace(/\W+/g, '-')}`);

@@ -48,7 +48,10 @@ certificates:
 `,
     );
     const args = ['apply', '-f', inventory, '--state', join(root, 'state')];
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), ...args], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: 'ignore',
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     await until(() => existsSync(shellPid) && readFileSync(shellPid, 'utf8').trim() !== '', 'the reload to start');
 

@@ -52,12 +52,18 @@ function inventory(certificate: string, options: { authorities?: string; extra?:
   ].join('\n');
 }
 
-const names = (n: number, make: (i: number) => string = (i) => `host-${i}.example.com`) => `[${Array.from({ length: n }, (_, i) => make(i)).join(', ')}]`;
+const names = (n: number, make: (i: number) => string = (i) => `host-${i}.example.com`) =>
+  `[${Array.from({ length: n }, (_, i) => make(i)).join(', ')}]`;
 
 /** A billion-laughs list: `levels` lists of `width` aliases of the one below, anchored inside the field. */
 function aliasBomb(levels: number, width: number, leaf: string): string {
   const parts = [`&l0 [${Array(width).fill(leaf).join(', ')}]`];
-  for (let i = 1; i <= levels; i++) parts.push(`&l${i} [${Array(width).fill(`*l${i - 1}`).join(', ')}]`);
+  for (let i = 1; i <= levels; i++)
+    parts.push(
+      `&l${i} [${Array(width)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]`,
+    );
   return `[${parts.join(',\n      ')}]`;
 }
 
@@ -66,17 +72,35 @@ function heavyChain(): string {
   const subject = (p: string) =>
     `organization: [${Array.from({ length: 8 }, (_, i) => `${p}o${i}`.padEnd(64, 'o')).join(', ')}], organizationalUnit: [${Array.from({ length: 8 }, (_, i) => `${p}u${i}`.padEnd(64, 'u')).join(', ')}]`;
   const lines = [`  - {name: root-ca, commonName: root, key: RSA-4096, validity: 87600h, ${subject('r')}}`];
-  for (let i = 1; i <= 10; i++) lines.push(`  - {name: ca-${i}, commonName: ca-${i}, key: RSA-4096, validity: ${87600 - i}h, parent: ${i === 1 ? 'root-ca' : `ca-${i - 1}`}, ${subject(`c${i}`)}}`);
+  for (let i = 1; i <= 10; i++)
+    lines.push(
+      `  - {name: ca-${i}, commonName: ca-${i}, key: RSA-4096, validity: ${87600 - i}h, parent: ${i === 1 ? 'root-ca' : `ca-${i - 1}`}, ${subject(`c${i}`)}}`,
+    );
   return lines.join('\n');
 }
 
 const longName = (i: number) => `${'a'.repeat(57)}${String(i).padStart(4, '0')}.${'b'.repeat(61)}.${'c'.repeat(61)}.${'d'.repeat(60)}`;
 
 const GENERATED: HostileCase[] = [
-  { name: '10,000 DNS names', path: 'certificates[0].dnsNames', message: 'at most 100 DNS names', text: inventory(`dnsNames: ${names(10_000)}`) },
+  {
+    name: '10,000 DNS names',
+    path: 'certificates[0].dnsNames',
+    message: 'at most 100 DNS names',
+    text: inventory(`dnsNames: ${names(10_000)}`),
+  },
   { name: '101 DNS names', path: 'certificates[0].dnsNames', message: 'at most 100 DNS names', text: inventory(`dnsNames: ${names(101)}`) },
-  { name: '101 IP addresses', path: 'certificates[0].ipAddresses', message: 'at most 100 IP addresses', text: inventory(`ipAddresses: ${names(101, (i) => `10.0.${i >> 8}.${i & 255}`)}`) },
-  { name: '101 URIs', path: 'certificates[0].uris', message: 'at most 100 URIs', text: inventory(`uris: ${names(101, (i) => `spiffe://example.org/w${i}`)}`) },
+  {
+    name: '101 IP addresses',
+    path: 'certificates[0].ipAddresses',
+    message: 'at most 100 IP addresses',
+    text: inventory(`ipAddresses: ${names(101, (i) => `10.0.${i >> 8}.${i & 255}`)}`),
+  },
+  {
+    name: '101 URIs',
+    path: 'certificates[0].uris',
+    message: 'at most 100 URIs',
+    text: inventory(`uris: ${names(101, (i) => `spiffe://example.org/w${i}`)}`),
+  },
   {
     name: '60 DNS names + 41 IP addresses: 101 SANs in all',
     path: 'certificates[0]',
@@ -90,20 +114,38 @@ const GENERATED: HostileCase[] = [
     text: inventory(`dnsNames: ${names(99)}, perReplica: {statefulSet: db, replicas: 3}`),
   },
   {
-    name: 'a version over Secrets Manager\'s 64 KiB (100 long names under ten RSA-4096 intermediates)',
+    name: "a version over Secrets Manager's 64 KiB (100 long names under ten RSA-4096 intermediates)",
     path: 'certificates[0]',
     message: 'Secrets Manager stores at most 65536',
-    text: inventory(`key: RSA-4096, dnsNames: ${names(100, longName)}`, { authorities: heavyChain() }).replace('issuer: root-ca', 'issuer: ca-10'),
+    text: inventory(`key: RSA-4096, dnsNames: ${names(100, longName)}`, { authorities: heavyChain() }).replace(
+      'issuer: root-ca',
+      'issuer: ca-10',
+    ),
   },
   {
-    name: 'the issue\'s 25 KB alias inventory (aliases of long names inside dnsNames)',
+    name: "the issue's 25 KB alias inventory (aliases of long names inside dnsNames)",
     path: 'certificates[0].dnsNames',
     message: 'aliases expand',
     text: inventory(`dnsNames: ${aliasBomb(4, 40, longName(1))}`),
   },
-  { name: 'billion laughs, 9 levels of 10', path: 'certificates[0].dnsNames', message: 'aliases expand', text: inventory(`dnsNames: ${aliasBomb(9, 10, 'web.example.com')}`) },
-  { name: 'alias bomb in consumers', path: 'certificates[0].consumers', message: 'aliases expand', text: inventory(`consumers: ${aliasBomb(6, 10, 'Deployment/web')}`) },
-  { name: '257 consumers', path: 'certificates[0].consumers', message: 'at most 256 consumers', text: inventory(`consumers: ${names(257, (i) => `Deployment/web-${i}`)}`) },
+  {
+    name: 'billion laughs, 9 levels of 10',
+    path: 'certificates[0].dnsNames',
+    message: 'aliases expand',
+    text: inventory(`dnsNames: ${aliasBomb(9, 10, 'web.example.com')}`),
+  },
+  {
+    name: 'alias bomb in consumers',
+    path: 'certificates[0].consumers',
+    message: 'aliases expand',
+    text: inventory(`consumers: ${aliasBomb(6, 10, 'Deployment/web')}`),
+  },
+  {
+    name: '257 consumers',
+    path: 'certificates[0].consumers',
+    message: 'at most 256 consumers',
+    text: inventory(`consumers: ${names(257, (i) => `Deployment/web-${i}`)}`),
+  },
   {
     name: '65 clusters',
     path: 'clusters',
@@ -114,9 +156,16 @@ const GENERATED: HostileCase[] = [
     name: '65 clusters in secret.clusters',
     path: 'certificates[1].secret.clusters',
     message: 'at most 64 clusters',
-    text: inventory('dnsNames: [web]', { extra: `  - {name: api, issuer: root-ca, usage: server, commonName: api, secret: {name: api, namespace: shop, clusters: ${names(65, () => 'dc1')}}}` }),
+    text: inventory('dnsNames: [web]', {
+      extra: `  - {name: api, issuer: root-ca, usage: server, commonName: api, secret: {name: api, namespace: shop, clusters: ${names(65, () => 'dc1')}}}`,
+    }),
   },
-  { name: 'commonName of 100,000 characters', path: 'certificates[0].commonName', message: 'at most 64', text: inventory(`commonName: ${'x'.repeat(100_000)}`).replace('commonName: web, ', '') },
+  {
+    name: 'commonName of 100,000 characters',
+    path: 'certificates[0].commonName',
+    message: 'at most 64',
+    text: inventory(`commonName: ${'x'.repeat(100_000)}`).replace('commonName: web, ', ''),
+  },
   {
     name: 'an unknown field with a 100,000-character name (the path is cut)',
     path: 'k'.repeat(300) + '…: unknown field',
@@ -159,7 +208,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // The figure issue 9 asks for.
-  console.log(`hostile inventories refused: ${refused.size} / ${CASES.length} (each by validate, plan and apply, with and without an existing state)`);
+  console.log(
+    `hostile inventories refused: ${refused.size} / ${CASES.length} (each by validate, plan and apply, with and without an existing state)`,
+  );
   await removeTempDir(root);
 });
 
@@ -218,18 +269,28 @@ describe('hostile inventories are refused at validate, plan and apply, writing n
     // Assess
     expect(r.code).toBe(2);
     const doc = JSON.parse(r.stdout) as { error: { issues: Array<{ path: string; message: string }> } };
-    expect(doc.error.issues).toEqual([{ path: 'certificates[0].commonName', message: 'must not contain a control character NUL (U+0000) at position 4' }]);
+    expect(doc.error.issues).toEqual([
+      { path: 'certificates[0].commonName', message: 'must not contain a control character NUL (U+0000) at position 4' },
+    ]);
   });
 });
 
 describe('as real processes', () => {
   it('apply refuses a few representative hostile inventories with exit 2, creating no state', async () => {
     // Prepare: the issue's crash (aliases inside dnsNames), a NUL, 10,000 SANs, a key outside dir, a merge key
-    const picked = ["the issue's 25 KB alias inventory (aliases of long names inside dnsNames)", 'cn-nul.yaml', '10,000 DNS names', 'files-key-escape.yaml', 'merge-key-certificate.yaml'];
+    const picked = [
+      "the issue's 25 KB alias inventory (aliases of long names inside dnsNames)",
+      'cn-nul.yaml',
+      '10,000 DNS names',
+      'files-key-escape.yaml',
+      'merge-key-certificate.yaml',
+    ];
     const cases = picked.map((name) => ({ c: CASES.find((x) => x.name === name)!, i: CASES.findIndex((x) => x.name === name) }));
     const files = await Promise.all(cases.map(({ c, i }) => writeCase(c, i)));
     // Act: each its own `node cli/main.ts` process, in parallel
-    const results = await Promise.all(files.map((f, k) => spawnCli(['apply', '-f', f, '--out', join(root, `proc-out-${k}`), '--state', join(root, `proc-state-${k}`)])));
+    const results = await Promise.all(
+      files.map((f, k) => spawnCli(['apply', '-f', f, '--out', join(root, `proc-out-${k}`), '--state', join(root, `proc-state-${k}`)])),
+    );
     // Assess
     for (const [k, r] of results.entries()) {
       expect(r.status, r.stderr).toBe(2);
@@ -243,10 +304,15 @@ describe('as real processes', () => {
 });
 
 describe('valid but unwise: warnings on stderr, exit 0', () => {
-  it('a key file readable by group or other is a warning from validate and an entry in plan\'s warnings', async () => {
+  it("a key file readable by group or other is a warning from validate and an entry in plan's warnings", async () => {
     // Prepare
     const file = join(root, 'readable-key.yaml');
-    await writeFile(file, inventory('dnsNames: [web]', { extra: '  - {name: host, issuer: root-ca, usage: server, commonName: host, files: {dir: /etc/host, mode: "0644"}}' }));
+    await writeFile(
+      file,
+      inventory('dnsNames: [web]', {
+        extra: '  - {name: host, issuer: root-ca, usage: server, commonName: host, files: {dir: /etc/host, mode: "0644"}}',
+      }),
+    );
     // Act
     const validated = await runMain(['validate', '-f', file, '--state', join(root, 'warn-state')], NO_ENV);
     const json = await runMain(['--json', 'validate', '-f', file, '--state', join(root, 'warn-state')], NO_ENV);
@@ -264,10 +330,15 @@ describe('valid but unwise: warnings on stderr, exit 0', () => {
     expect(await exists(join(root, 'warn-state'))).toBe(false);
   });
 
-  it('an authority\'s CA certificate file may be world-readable without a warning', async () => {
+  it("an authority's CA certificate file may be world-readable without a warning", async () => {
     // Prepare
     const file = join(root, 'ca-file.yaml');
-    await writeFile(file, inventory('dnsNames: [web]', { authorities: '  - {name: root-ca, commonName: root, validity: 87600h, files: {dir: /etc/ca, mode: "0644"}}' }));
+    await writeFile(
+      file,
+      inventory('dnsNames: [web]', {
+        authorities: '  - {name: root-ca, commonName: root, validity: 87600h, files: {dir: /etc/ca, mode: "0644"}}',
+      }),
+    );
     // Act
     const r = await runMain(['validate', '-f', file], NO_ENV);
     // Assess

@@ -123,8 +123,16 @@ describe('usage errors exit 2', () => {
     ['a missing -f', ['plan'], /required option '-f, --file <inventory>' not specified/],
     ['a missing argument', ['rotate', '-f', 'x.yaml'], /missing required argument 'name'/],
     ['an unknown export format', ['export', 'web', '-f', 'x.yaml', '--format', 'der'], /Allowed choices are pem, env, p12/],
-    ['an unknown version stage', ['export', 'web', '-f', 'x.yaml', '--version-stage', 'oldest'], /Allowed choices are current, previous, pending/],
-    ['an unreadable inventory file', ['validate', '-f', '/nonexistent/inventory.yaml'], /cannot read inventory \/nonexistent\/inventory.yaml: ENOENT/],
+    [
+      'an unknown version stage',
+      ['export', 'web', '-f', 'x.yaml', '--version-stage', 'oldest'],
+      /Allowed choices are current, previous, pending/,
+    ],
+    [
+      'an unreadable inventory file',
+      ['validate', '-f', '/nonexistent/inventory.yaml'],
+      /cannot read inventory \/nonexistent\/inventory.yaml: ENOENT/,
+    ],
   ])('%s', async (_label, argv, message) => {
     // Act
     const r = await runMain([...argv, '--state', join(root, 'usage-state')], NO_ENV);
@@ -151,7 +159,11 @@ describe('usage errors exit 2', () => {
 
   it('apply without --out and without a kubeconfig is a usage error', async () => {
     // Act
-    const r = await runMain(['apply', '-f', validFile, '--state', join(root, 'no-target-state')], { ...NO_ENV, KUBECONFIG: '/nonexistent', HOME: root });
+    const r = await runMain(['apply', '-f', validFile, '--state', join(root, 'no-target-state')], {
+      ...NO_ENV,
+      KUBECONFIG: '/nonexistent',
+      HOME: root,
+    });
     // Assess
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--out/);

@@ -24,7 +24,10 @@ describe('main(argv)', () => {
     const file = join(root, 'inv.yaml');
     writeFileSync(file, INVENTORY);
     mkdirSync(join(root, 'out', 'default', 'shop'), { recursive: true });
-    writeFileSync(join(root, 'out', 'default', 'shop', 'web.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata: {name: web, namespace: shop}\ntype: Opaque\ndata: {}\n');
+    writeFileSync(
+      join(root, 'out', 'default', 'shop', 'web.yaml'),
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: web, namespace: shop}\ntype: Opaque\ndata: {}\n',
+    );
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const exitCodeBefore = process.exitCode;

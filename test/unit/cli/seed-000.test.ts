@@ -39,14 +39,53 @@ function opensslCert(dir: string, kind: 'valid' | 'expired' | 'mismatched' | 'du
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   if (kind === 'expired') {
     // openssl req refuses negative days: sign with `openssl ca` and explicit past dates
-    writeFileSync(join(dir, 'ca.cnf'), '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n');
+    writeFileSync(
+      join(dir, 'ca.cnf'),
+      '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n',
+    );
     writeFileSync(join(dir, 'index.txt'), '');
     writeFileSync(join(dir, 'serial'), '01\n');
-    expect(openssl(['req', '-new', ...newKey, '-keyout', key, '-out', join(dir, 'csr.pem'), '-subj', '/CN=postgres-operator', '-addext', SAN]).status).toBe(0);
-    const signed = openssl(['ca', '-batch', '-config', 'ca.cnf', '-selfsign', '-keyfile', key, '-in', 'csr.pem', '-out', cert, '-startdate', '20200101000000Z', '-enddate', '20200201000000Z'], { cwd: dir });
+    expect(
+      openssl(['req', '-new', ...newKey, '-keyout', key, '-out', join(dir, 'csr.pem'), '-subj', '/CN=postgres-operator', '-addext', SAN])
+        .status,
+    ).toBe(0);
+    const signed = openssl(
+      [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-selfsign',
+        '-keyfile',
+        key,
+        '-in',
+        'csr.pem',
+        '-out',
+        cert,
+        '-startdate',
+        '20200101000000Z',
+        '-enddate',
+        '20200201000000Z',
+      ],
+      { cwd: dir },
+    );
     expect(signed.status, signed.stderr).toBe(0);
   } else {
-    const made = openssl(['req', '-x509', ...newKey, '-keyout', key, '-out', cert, '-subj', '/CN=postgres-operator', '-days', kind === 'due' ? '10' : '365', '-addext', SAN]);
+    const made = openssl([
+      'req',
+      '-x509',
+      ...newKey,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=postgres-operator',
+      '-days',
+      kind === 'due' ? '10' : '365',
+      '-addext',
+      SAN,
+    ]);
     expect(made.status, made.stderr).toBe(0);
   }
   let keyPem = readFileSync(key, 'utf8');
@@ -63,7 +102,16 @@ function placeUnmanaged(out: string, existing: Existing): string {
   mkdirSync(dir, { recursive: true });
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const file = join(dir, 'pgo.tls.yaml');
-  writeFileSync(file, dump({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'pgo.tls', namespace: 'pgo', labels: { app: 'pgo' } }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(existing.cert), 'tls.key': b64(existing.key), 'ca.crt': b64(existing.cert) } }));
+  writeFileSync(
+    file,
+    dump({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'pgo.tls', namespace: 'pgo', labels: { app: 'pgo' } },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': b64(existing.cert), 'tls.key': b64(existing.key), 'ca.crt': b64(existing.cert) },
+    }),
+  );
   return file;
 }
 
@@ -95,7 +143,9 @@ describe('seed 000: pgo.tls kept if present and valid, generated otherwise', () 
     expect(fingerprint(d['tls.crt']!)).toBe(fingerprint(s.existing.cert));
     expect(new X509Certificate(d['tls.crt']!).checkPrivateKey(createPrivateKey(s.existing.key))).toBe(true);
     const status = await runMain(['--json', 'status', '-f', PGO, '--state', s.state], NO_ENV);
-    const row = (JSON.parse(status.stdout) as { items: Array<{ name: string; adopted?: boolean; fingerprint?: string }> }).items.find((i) => i.name === 'postgres-operator')!;
+    const row = (JSON.parse(status.stdout) as { items: Array<{ name: string; adopted?: boolean; fingerprint?: string }> }).items.find(
+      (i) => i.name === 'postgres-operator',
+    )!;
     expect(row.adopted).toBe(true);
     expect(row.fingerprint).toBe(fingerprint(s.existing.cert).replace(/:/g, '').toLowerCase());
     // and it stays kept: nothing to do the next time
@@ -136,14 +186,26 @@ describe('seed 000: a client connects with what export gives it', () => {
     const applied = await runMain(['apply', '-f', PGO, '--out', join(dir, 'out'), '--state', state], NO_ENV);
     expect(applied.code, applied.stderr).toBe(0);
     exportDir = join(dir, 'export');
-    const exported = await runMain(['export', 'postgres-operator', '-f', PGO, '--format', 'env', '--prefix', 'PGO', '--dir', exportDir, '--state', state], NO_ENV);
+    const exported = await runMain(
+      ['export', 'postgres-operator', '-f', PGO, '--format', 'env', '--prefix', 'PGO', '--dir', exportDir, '--state', state],
+      NO_ENV,
+    );
     expect(exported.code, exported.stderr).toBe(0);
-    env = Object.fromEntries(exported.stdout.trim().split('\n').map((l) => /^export (\w+)=(.*)$/.exec(l)!.slice(1, 3) as [string, string]));
+    env = Object.fromEntries(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => /^export (\w+)=(.*)$/.exec(l)!.slice(1, 3) as [string, string]),
+    );
   });
 
   it('export --format env --prefix PGO prints the three exports and writes the files (key 0600)', () => {
     expect(Object.keys(env)).toEqual(['PGO_CA_CERT', 'PGO_CLIENT_CERT', 'PGO_CLIENT_KEY']);
-    expect(env).toEqual({ PGO_CA_CERT: join(exportDir, 'ca.crt'), PGO_CLIENT_CERT: join(exportDir, 'tls.crt'), PGO_CLIENT_KEY: join(exportDir, 'tls.key') });
+    expect(env).toEqual({
+      PGO_CA_CERT: join(exportDir, 'ca.crt'),
+      PGO_CLIENT_CERT: join(exportDir, 'tls.crt'),
+      PGO_CLIENT_KEY: join(exportDir, 'tls.key'),
+    });
     expect(readFileSync(env.PGO_CLIENT_KEY!, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(statSync(env.PGO_CLIENT_KEY!).mode & 0o777).toBe(0o600);
     expect(new X509Certificate(readFileSync(env.PGO_CLIENT_CERT!)).subject).toBe('CN=postgres-operator');
@@ -153,7 +215,13 @@ describe('seed 000: a client connects with what export gives it', () => {
     // Prepare: a server presenting the same certificate and demanding a client certificate from the same CA
     const seen: Array<{ authorized: boolean; peer: PeerCertificate | undefined }> = [];
     const server = createServer(
-      { cert: readFileSync(env.PGO_CLIENT_CERT!), key: readFileSync(env.PGO_CLIENT_KEY!), ca: readFileSync(env.PGO_CA_CERT!), requestCert: true, rejectUnauthorized: true },
+      {
+        cert: readFileSync(env.PGO_CLIENT_CERT!),
+        key: readFileSync(env.PGO_CLIENT_KEY!),
+        ca: readFileSync(env.PGO_CA_CERT!),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       (socket: TLSSocket) => {
         const peer = socket.getPeerCertificate();
         seen.push({ authorized: socket.authorized, peer });
@@ -169,9 +237,40 @@ describe('seed 000: a client connects with what export gives it', () => {
     const port = (server.address() as AddressInfo).port;
     try {
       // Act
-      const withCert = await run('curl', ['-sS', '--max-time', '10', '--cacert', env.PGO_CA_CERT!, '--cert', env.PGO_CLIENT_CERT!, '--key', env.PGO_CLIENT_KEY!, `https://127.0.0.1:${port}/`]);
-      const byName = await run('curl', ['-sS', '--max-time', '10', '--cacert', env.PGO_CA_CERT!, '--cert', env.PGO_CLIENT_CERT!, '--key', env.PGO_CLIENT_KEY!, '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}/`]);
-      const sClient = await run('sh', ['-c', `openssl s_client -connect 127.0.0.1:${port} -CAfile "$PGO_CA_CERT" -cert "$PGO_CLIENT_CERT" -key "$PGO_CLIENT_KEY" -verify_return_error -verify_ip 127.0.0.1 </dev/null`], { env: { ...process.env, ...env } });
+      const withCert = await run('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        '--cacert',
+        env.PGO_CA_CERT!,
+        '--cert',
+        env.PGO_CLIENT_CERT!,
+        '--key',
+        env.PGO_CLIENT_KEY!,
+        `https://127.0.0.1:${port}/`,
+      ]);
+      const byName = await run('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        '--cacert',
+        env.PGO_CA_CERT!,
+        '--cert',
+        env.PGO_CLIENT_CERT!,
+        '--key',
+        env.PGO_CLIENT_KEY!,
+        '--resolve',
+        `localhost:${port}:127.0.0.1`,
+        `https://localhost:${port}/`,
+      ]);
+      const sClient = await run(
+        'sh',
+        [
+          '-c',
+          `openssl s_client -connect 127.0.0.1:${port} -CAfile "$PGO_CA_CERT" -cert "$PGO_CLIENT_CERT" -key "$PGO_CLIENT_KEY" -verify_return_error -verify_ip 127.0.0.1 </dev/null`,
+        ],
+        { env: { ...process.env, ...env } },
+      );
       const withoutCert = await run('curl', ['-sS', '--max-time', '10', '--cacert', env.PGO_CA_CERT!, `https://127.0.0.1:${port}/`]);
       // Assess
       expect(withCert.status, withCert.stderr).toBe(0);
@@ -190,9 +289,27 @@ describe('seed 000: a client connects with what export gives it', () => {
 
   it('export --format p12 --password-env writes a PKCS#12 that openssl opens with that password', async () => {
     // Act
-    const r = await runMain(['export', 'postgres-operator', '-f', PGO, '--format', 'p12', '--password-env', 'PGO_P12_PASSWORD', '--dir', exportDir, '--state', state], { ...NO_ENV, PGO_P12_PASSWORD: 'pa55 w0rd!' });
+    const r = await runMain(
+      [
+        'export',
+        'postgres-operator',
+        '-f',
+        PGO,
+        '--format',
+        'p12',
+        '--password-env',
+        'PGO_P12_PASSWORD',
+        '--dir',
+        exportDir,
+        '--state',
+        state,
+      ],
+      { ...NO_ENV, PGO_P12_PASSWORD: 'pa55 w0rd!' },
+    );
     const path = r.stdout.trim();
-    const opened = await run('openssl', ['pkcs12', '-info', '-in', path, '-passin', 'env:PGO_P12_PASSWORD', '-nodes'], { env: { ...process.env, PGO_P12_PASSWORD: 'pa55 w0rd!' } });
+    const opened = await run('openssl', ['pkcs12', '-info', '-in', path, '-passin', 'env:PGO_P12_PASSWORD', '-nodes'], {
+      env: { ...process.env, PGO_P12_PASSWORD: 'pa55 w0rd!' },
+    });
     const wrong = await run('openssl', ['pkcs12', '-in', path, '-passin', 'pass:wrong', '-nodes']);
     // Assess
     expect(r.code, r.stderr).toBe(0);
@@ -207,8 +324,27 @@ describe('seed 000: a client connects with what export gives it', () => {
   });
 
   it('p12 without --password-env, or with an unset variable, is a usage error', async () => {
-    const missing = await runMain(['export', 'postgres-operator', '-f', PGO, '--format', 'p12', '--dir', exportDir, '--state', state], NO_ENV);
-    const unset = await runMain(['export', 'postgres-operator', '-f', PGO, '--format', 'p12', '--password-env', 'REKEY_TEST_UNSET', '--dir', exportDir, '--state', state], { ...NO_ENV, REKEY_TEST_UNSET: undefined });
+    const missing = await runMain(
+      ['export', 'postgres-operator', '-f', PGO, '--format', 'p12', '--dir', exportDir, '--state', state],
+      NO_ENV,
+    );
+    const unset = await runMain(
+      [
+        'export',
+        'postgres-operator',
+        '-f',
+        PGO,
+        '--format',
+        'p12',
+        '--password-env',
+        'REKEY_TEST_UNSET',
+        '--dir',
+        exportDir,
+        '--state',
+        state,
+      ],
+      { ...NO_ENV, REKEY_TEST_UNSET: undefined },
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/password/);
     expect(unset.code).toBe(2);

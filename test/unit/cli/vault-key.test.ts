@@ -69,7 +69,13 @@ describe('REKEY_VAULT_KEY on the command line', () => {
     // Prepare: base64 that a lenient decoder turns into 32 bytes by skipping the junk
     const b64 = randomBytes(32).toString('base64');
     const state = join(root, 'state-junk-b64');
-    const cases = [`${b64.slice(0, 10)}!!${b64.slice(10)}`, `${b64.slice(0, 20)} ${b64.slice(20)}`, `${b64}AAAA`, b64.slice(0, 40), `${KEY.slice(0, 63)}g`];
+    const cases = [
+      `${b64.slice(0, 10)}!!${b64.slice(10)}`,
+      `${b64.slice(0, 20)} ${b64.slice(20)}`,
+      `${b64}AAAA`,
+      b64.slice(0, 40),
+      `${KEY.slice(0, 63)}g`,
+    ];
     // Act
     const runs = [];
     for (const c of cases) runs.push(await runMain(['status', '-f', PGO, '--state', state], { REKEY_VAULT_KEY: c }));
@@ -90,7 +96,12 @@ describe('<state>/vault.key', () => {
     ['junk', 'not a key at all\n'],
     ['short hex', 'abcdef0123\n'],
     ['hex with a junk character', `${KEY.slice(0, 63)}z\n`],
-    ['base64 with a junk character', `${randomBytes(32).toString('base64').replace(/^(.{5})/, '$1#')}\n`],
+    [
+      'base64 with a junk character',
+      `${randomBytes(32)
+        .toString('base64')
+        .replace(/^(.{5})/, '$1#')}\n`,
+    ],
     ['empty', ''],
   ])('%s in vault.key is a clear error naming the file, not a stack trace, and nothing is written', async (_label, content) => {
     // Prepare
@@ -137,7 +148,9 @@ describe('<state>/vault.key', () => {
     // Assess
     for (const r of [applied, status]) {
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/vault exists but its key is missing: .* holds 2 secret\(s\) and .*vault\.key is gone; restore vault\.key from a backup or set REKEY_VAULT_KEY/);
+      expect(r.stderr).toMatch(
+        /vault exists but its key is missing: .* holds 2 secret\(s\) and .*vault\.key is gone; restore vault\.key from a backup or set REKEY_VAULT_KEY/,
+      );
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     expect(await exists(join(state, 'vault.key'))).toBe(false);
@@ -160,7 +173,9 @@ describe('<state>/vault.key', () => {
     const applied = await runMain(['apply', ...args], { REKEY_VAULT_KEY: undefined });
     // Assess
     expect(applied.code).toBe(1);
-    expect(applied.stderr).toMatch(/is an older copy \(generation \d+, the vault index records \d+\).*was put back from an earlier state; refusing to use it/);
+    expect(applied.stderr).toMatch(
+      /is an older copy \(generation \d+, the vault index records \d+\).*was put back from an earlier state; refusing to use it/,
+    );
     expect(applied.stderr).not.toMatch(/\n\s+at /);
     expect(snapshotFiles(out)).toEqual(manifests);
   });

@@ -106,7 +106,8 @@ describe('duration fuzz', () => {
     for (let i = 0; i < 5000; i++) {
       const len = Math.floor(next() * 12);
       let s = '';
-      for (let j = 0; j < len; j++) s += next() < 0.9 ? alphabet[Math.floor(next() * alphabet.length)] : String.fromCodePoint(Math.floor(next() * 0x10ffff) & 0xd7ff);
+      for (let j = 0; j < len; j++)
+        s += next() < 0.9 ? alphabet[Math.floor(next() * alphabet.length)] : String.fromCodePoint(Math.floor(next() * 0x10ffff) & 0xd7ff);
       inputs.push(s);
     }
     // Act

@@ -23,13 +23,22 @@ beforeAll(async () => {
   root = await makeTempDir('rekey-api-lambda-');
   f = await apiFixture(root);
   const queue = Object.assign(f.rt.queue, { postpone: async () => {}, deadLetter: async () => {} }) as unknown as FunctionQueue;
-  const rt = coldStart({ env: {}, inventory: f.inventory, aws: { store: f.rt.store, journal: f.rt.journal, events: f.rt.bus, queue }, log: f.logger, clusters: async () => new Map() });
+  const rt = coldStart({
+    env: {},
+    inventory: f.inventory,
+    aws: { store: f.rt.store, journal: f.rt.journal, events: f.rt.bus, queue },
+    log: f.logger,
+    clusters: async () => new Map(),
+  });
   handle = apiHandler(() => ({ rt, logger: f.logger }), { write: (l) => written.push(l) });
 });
 afterAll(() => removeTempDir(root));
 
 interface Emf {
-  _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+  _aws: {
+    Timestamp: number;
+    CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+  };
   [k: string]: unknown;
 }
 
@@ -44,13 +53,18 @@ describe('API function (Lambda)', () => {
     // Assess
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.body).toMatch(/^rekey_certificate_expiration_timestamp_seconds\{inventory="shop",item="web",unit="web",kind="certificate",version="[^"]+"\} \d+/m);
+    expect(res.body).toMatch(
+      /^rekey_certificate_expiration_timestamp_seconds\{inventory="shop",item="web",unit="web",kind="certificate",version="[^"]+"\} \d+/m,
+    );
     const emf = written.map((l) => JSON.parse(l) as Emf);
     const expiry = emf.filter((e) => e._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name === 'rekey_certificate_expiration_timestamp_seconds');
     expect(expiry.map((e) => e.item).sort()).toEqual(['root', 'web']);
     for (const e of expiry) {
       const [spec] = e._aws.CloudWatchMetrics;
-      expect(spec).toMatchObject({ Namespace: 'rekey', Metrics: [{ Name: 'rekey_certificate_expiration_timestamp_seconds', Unit: 'Seconds' }] });
+      expect(spec).toMatchObject({
+        Namespace: 'rekey',
+        Metrics: [{ Name: 'rekey_certificate_expiration_timestamp_seconds', Unit: 'Seconds' }],
+      });
       expect(spec!.Dimensions[0]).toEqual(['inventory', 'item', 'unit', 'kind', 'version']);
       expect(typeof e.rekey_certificate_expiration_timestamp_seconds).toBe('number');
     }

@@ -70,13 +70,26 @@ export interface TestRuntime extends LambdaRuntime {
   readonly vault: FileVault;
 }
 
-export function testRuntime(dir: string, options: { inventory?: Inventory; store?: (vault: FileVault) => SecretStore; clusters?: Map<string, Cluster>; log?: Logger; stepMaxAttempts?: number } = {}): TestRuntime {
+export function testRuntime(
+  dir: string,
+  options: {
+    inventory?: Inventory;
+    store?: (vault: FileVault) => SecretStore;
+    clusters?: Map<string, Cluster>;
+    log?: Logger;
+    stepMaxAttempts?: number;
+  } = {},
+): TestRuntime {
   const inventory = options.inventory ?? loadInventory(SMALL_INVENTORY, 'small.yaml');
   const vault = new FileVault(join(dir, 'vault'), randomBytes(32));
   const journal = new JsonJournal(join(dir, 'journal'));
   const bus = new LocalEventBus(undefined);
   const queue = new RecordingQueue();
-  const clusters = options.clusters ?? new Map<string, Cluster>(inventory.clusters.map((c) => [c.name, { name: c.name, secrets: new ManifestWriter(join(dir, 'out', c.name)) }]));
+  const clusters =
+    options.clusters ??
+    new Map<string, Cluster>(
+      inventory.clusters.map((c) => [c.name, { name: c.name, secrets: new ManifestWriter(join(dir, 'out', c.name)) }]),
+    );
   return {
     inventory,
     aws: { store: options.store ? options.store(vault) : vault, journal, events: bus, queue },
@@ -103,7 +116,11 @@ export function sqsRecord(body: string | StepMessage, options: { receiveCount?: 
     messageId: `msg-${seq}`,
     receiptHandle: `rh-${seq}`,
     body: text,
-    attributes: { ApproximateReceiveCount: String(options.receiveCount ?? 1), MessageGroupId: group, ...(typeof body !== 'string' && { MessageDeduplicationId: deduplicationIdOf(body) }) },
+    attributes: {
+      ApproximateReceiveCount: String(options.receiveCount ?? 1),
+      MessageGroupId: group,
+      ...(typeof body !== 'string' && { MessageDeduplicationId: deduplicationIdOf(body) }),
+    },
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:rekey-test-steps.fifo',
   };

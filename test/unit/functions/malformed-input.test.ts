@@ -23,7 +23,8 @@ afterEach(() => removeTempDir(dir));
 /** A logger that keeps what it was told. */
 function recordingLog(): Logger & { lines: { level: string; message: string; fields?: Record<string, unknown> }[] } {
   const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, ...(fields && { fields }) });
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, message, ...(fields && { fields }) });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -41,7 +42,8 @@ function unreachableClusters(rt: TestRuntime): LambdaRuntime & { connects: numbe
 }
 
 /** A step message; fields may be anything a sender could put there (the function must refuse what is not a step). */
-const step = (over: Partial<Record<keyof StepMessage, unknown>> = {}): StepMessage => ({ rotationId: 'r-1', inventory: 'shop', item: 'web', step: 'issue', attempt: 0, ...over }) as StepMessage;
+const step = (over: Partial<Record<keyof StepMessage, unknown>> = {}): StepMessage =>
+  ({ rotationId: 'r-1', inventory: 'shop', item: 'web', step: 'issue', attempt: 0, ...over }) as StepMessage;
 
 describe('step function: malformed batches', () => {
   it.each([
@@ -79,7 +81,11 @@ describe('step function: malformed batches', () => {
   it('with the clusters unreachable, malformed records are still dead-lettered and the clusters are never asked for', async () => {
     // Prepare
     const rt = unreachableClusters(testRuntime(dir));
-    const records = [sqsRecord('{"rotationId": 1}'), sqsRecord(step({ inventory: 'other' }), { group: 'other/web' }), sqsRecord(step({ step: 'DROP TABLE' }), { group: 'shop/api' })];
+    const records = [
+      sqsRecord('{"rotationId": 1}'),
+      sqsRecord(step({ inventory: 'other' }), { group: 'other/web' }),
+      sqsRecord(step({ step: 'DROP TABLE' }), { group: 'shop/api' }),
+    ];
     // Act
     const response = await stepHandler(() => rt)({ Records: records });
     // Assess
@@ -109,7 +115,10 @@ describe('step function: malformed batches', () => {
   it('a dead-letter send that fails fails its record only', async () => {
     // Prepare
     const rt = testRuntime(dir);
-    const failing = { ...rt, aws: { ...rt.aws, queue: Object.assign(Object.create(rt.queue), { deadLetter: async () => Promise.reject(new Error('SQS down')) }) } };
+    const failing = {
+      ...rt,
+      aws: { ...rt.aws, queue: Object.assign(Object.create(rt.queue), { deadLetter: async () => Promise.reject(new Error('SQS down')) }) },
+    };
     const bad = sqsRecord('nope', { group: 'a' });
     const alsoBad = sqsRecord('nope', { group: 'b' });
     // Act
@@ -139,14 +148,26 @@ describe('restart function: malformed events', () => {
     id: 'evt-9',
     source: 'rekey',
     'detail-type': type,
-    detail: { inventory: 'shop', item: 'web', at: '2030-01-01T00:00:00.000Z', cluster: 'dc1', workloads: ['Deployment/shop/web'], versionsHash: 'h', ...detail },
+    detail: {
+      inventory: 'shop',
+      item: 'web',
+      at: '2030-01-01T00:00:00.000Z',
+      cluster: 'dc1',
+      workloads: ['Deployment/shop/web'],
+      versionsHash: 'h',
+      ...detail,
+    },
   });
 
   it.each([
     ['workloads as a string', event({ workloads: 'Deployment/shop/web' }), /detail\.workloads: /],
     ['a budget that is not a number', event({ budget: 'four' }), /detail\.budget: /],
     ['no cluster', event({ cluster: undefined }), /detail\.cluster: /],
-    ['a SecretSynced without its secret', event({ namespace: 'shop', versionId: 'v', change: 'updated' }, 'SecretSynced'), /detail\.secret: /],
+    [
+      'a SecretSynced without its secret',
+      event({ namespace: 'shop', versionId: 'v', change: 'updated' }, 'SecretSynced'),
+      /detail\.secret: /,
+    ],
     ['a null event', null, /\(root\): /],
   ])('rejects a RestartRequested with %s (events DLQ, not handled), before connecting any cluster', async (_name, input, reason) => {
     // Prepare
@@ -165,12 +186,21 @@ describe('restart function: malformed events', () => {
     // Prepare
     const log = recordingLog();
     const rt = testRuntime(dir, { log });
-    const refusing = { ...rt, aws: { ...rt.aws, queue: Object.assign(Object.create(rt.queue), { deadLetter: async () => Promise.reject(new Error('AccessDenied')) }) } };
+    const refusing = {
+      ...rt,
+      aws: {
+        ...rt.aws,
+        queue: Object.assign(Object.create(rt.queue), { deadLetter: async () => Promise.reject(new Error('AccessDenied')) }),
+      },
+    };
     // Act
     const outcome = await restartHandler(() => refusing)(event({ workloads: 'x' }));
     // Assess
     expect(outcome).toBe(RestartEventOutcome.Rejected);
-    expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual(['restart event rejected', 'the events DLQ refused a rejected event: it is recorded only in this log']);
+    expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'restart event rejected',
+      'the events DLQ refused a rejected event: it is recorded only in this log',
+    ]);
     expect(log.lines[1]!.fields).toMatchObject({ eventId: 'evt-9', error: 'AccessDenied' });
   });
 });

@@ -41,7 +41,20 @@ const restartRequested = (detail: Record<string, unknown> = {}) => ({
   source: 'rekey',
   'detail-type': 'RestartRequested',
   time: AT,
-  detail: { inventory: 'shop', item: 'web', rotationId: 'rot-1', at: new Date().toISOString(), cluster: 'dc1', workloads: ['Deployment/shop/web'], versionsHash: 'h1', policy: 'together', phase: 'serve', budget: 4, after: [], ...detail },
+  detail: {
+    inventory: 'shop',
+    item: 'web',
+    rotationId: 'rot-1',
+    at: new Date().toISOString(),
+    cluster: 'dc1',
+    workloads: ['Deployment/shop/web'],
+    versionsHash: 'h1',
+    policy: 'together',
+    phase: 'serve',
+    budget: 4,
+    after: [],
+    ...detail,
+  },
 });
 
 describe('restart function', () => {
@@ -50,7 +63,16 @@ describe('restart function', () => {
     const log: string[] = [];
     const workloads = new FakeWorkloads('dc1', log);
     workloads.existing.add('Deployment/shop/web');
-    const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: { listSecrets: async () => [], getSecret: async () => undefined, writeSecret: async () => 'unchanged' }, workloads }]]);
+    const clusters = new Map<string, Cluster>([
+      [
+        'dc1',
+        {
+          name: 'dc1',
+          secrets: { listSecrets: async () => [], getSecret: async () => undefined, writeSecret: async () => 'unchanged' },
+          workloads,
+        },
+      ],
+    ]);
     const rt = testRuntime(dir, { clusters });
     await rt.journal.create(rotation());
 

@@ -23,15 +23,23 @@ describe('Lambda runtime', () => {
   });
 
   it('says which file is missing', () => {
-    expect(() => readPackagedInventory({ LAMBDA_TASK_ROOT: dir })).toThrow(new UsageError(`cannot read the inventory ${join(dir, 'inventory.yaml')} (REKEY_INVENTORY_FILE): ENOENT`));
+    expect(() => readPackagedInventory({ LAMBDA_TASK_ROOT: dir })).toThrow(
+      new UsageError(`cannot read the inventory ${join(dir, 'inventory.yaml')} (REKEY_INVENTORY_FILE): ENOENT`),
+    );
   });
 
   it('cold start builds the AWS adapters from the environment and checks its own settings', () => {
-    const rt = coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: '7' } });
+    const rt = coldStart({
+      env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: '7' },
+    });
     expect(rt.inventory.name).toBe('shop');
     expect(rt.stepMaxAttempts).toBe(7);
-    expect(() => coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: 'x' } })).toThrow(/REKEY_STEP_MAX_ATTEMPTS=x/);
-    expect(() => coldStart({ env: { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' } })).toThrow(/REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE/);
+    expect(() =>
+      coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: 'x' } }),
+    ).toThrow(/REKEY_STEP_MAX_ATTEMPTS=x/);
+    expect(() => coldStart({ env: { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' } })).toThrow(
+      /REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE/,
+    );
   });
 
   it('builds the runtime once per process, on first use', () => {
@@ -48,7 +56,10 @@ describe('Lambda runtime', () => {
 
   it('fails clearly when no kubeconfig is stored for the inventory', async () => {
     // Prepare: a store with nothing in it.
-    const rt = coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' }, aws: { store: { getVersion: async () => undefined } } as never });
+    const rt = coldStart({
+      env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' },
+      aws: { store: { getVersion: async () => undefined } } as never,
+    });
 
     // Act + Assess
     await expect(rt.clusters()).rejects.toThrow('no kubeconfig in Secrets Manager at rekey/shop/kubeconfig (REKEY_KUBECONFIG_SECRET)');

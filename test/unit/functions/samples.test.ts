@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { check, delayedStepSchema, parseJson, rekeyEventBridgeSchema, scheduleInputSchema, stepMessageSchema } from '../../../events/schemas.js';
+import {
+  check,
+  delayedStepSchema,
+  parseJson,
+  rekeyEventBridgeSchema,
+  scheduleInputSchema,
+  stepMessageSchema,
+} from '../../../events/schemas.js';
 
 const sample = (name: string) => JSON.parse(readFileSync(new URL(`../../../events/samples/${name}`, import.meta.url), 'utf8'));
 
-describe('sample trigger payloads (events/samples) pass the functions\' validation', () => {
+describe("sample trigger payloads (events/samples) pass the functions' validation", () => {
   it('schedule', () => {
     expect(check(scheduleInputSchema, sample('schedule.json')).ok).toBe(true);
   });

@@ -26,7 +26,9 @@ async function canIsolateNetwork(): Promise<boolean> {
 beforeAll(async () => {
   dir = await makeTempDir('rekey-sls-');
   const args = ['package', '--stage', 'test', '--package', dir, '--param', `kmsKeyArn=${KMS}`];
-  const [cmd, argv] = (await canIsolateNetwork()) ? ['unshare', ['-n', './node_modules/.bin/serverless', ...args]] : ['./node_modules/.bin/serverless', args];
+  const [cmd, argv] = (await canIsolateNetwork())
+    ? ['unshare', ['-n', './node_modules/.bin/serverless', ...args]]
+    : ['./node_modules/.bin/serverless', args];
   await run(cmd, argv, { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
   resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
@@ -35,7 +37,9 @@ afterAll(() => removeTempDir(dir));
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const statements = () =>
   ofType('AWS::IAM::Role').flatMap(([name, r]) =>
-    (r.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement.map((s: any) => ({ role: name, ...(s['Fn::If'] ? s['Fn::If'][1] : s) }))),
+    (r.Properties.Policies ?? []).flatMap((p: any) =>
+      p.PolicyDocument.Statement.map((s: any) => ({ role: name, ...(s['Fn::If'] ? s['Fn::If'][1] : s) })),
+    ),
   );
 
 describe('serverless package', () => {
@@ -82,7 +86,9 @@ describe('serverless package', () => {
       if (actions.some((a) => a.startsWith('kms:'))) expect(s.Resource).toBe(KMS);
     }
     // The API writes only its own signing key; it never gets the rotation's write rights on items.
-    const apiWrites = all.filter((s) => s.role === 'ApiRole' && [s.Action].flat().some((a: string) => a === 'secretsmanager:PutSecretValue'));
+    const apiWrites = all.filter(
+      (s) => s.role === 'ApiRole' && [s.Action].flat().some((a: string) => a === 'secretsmanager:PutSecretValue'),
+    );
     expect(apiWrites.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringContaining(':secret:rekey/apiconnect/_api/*')]);
     const delay = all.filter((s) => s.role === 'DelayRole').flatMap((s) => [s.Action].flat());
     expect(delay.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('dynamodb:'))).toBe(false);
@@ -91,11 +97,20 @@ describe('serverless package', () => {
   it('lets the functions read the kubeconfig secret and none of them write it', () => {
     const all = statements();
     const kubeconfig = /:secret:rekey\/apiconnect\/kubeconfig(-\?{6})?"?$/;
-    const writes = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:DeleteSecret'];
+    const writes = [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:UpdateSecret',
+      'secretsmanager:UpdateSecretVersionStage',
+      'secretsmanager:DeleteSecret',
+    ];
     for (const role of ['ScheduleRole', 'StepRole', 'RestartRole', 'AlertRole']) {
       const own = all.filter((s) => s.role === role);
       const reads = own.filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes('secretsmanager:GetSecretValue'));
-      expect(reads.map((s) => JSON.stringify(s.Resource)), role).toEqual([expect.stringContaining(':secret:rekey/apiconnect/*')]);
+      expect(
+        reads.map((s) => JSON.stringify(s.Resource)),
+        role,
+      ).toEqual([expect.stringContaining(':secret:rekey/apiconnect/*')]);
       const allowedWrites = own.filter((s) => s.Effect === 'Allow' && [s.Action].flat().some((a: string) => writes.includes(a)));
       if (allowedWrites.length === 0) continue; // restart: read-only on the whole store
       const denies = own.filter((s) => s.Effect === 'Deny');
@@ -105,13 +120,22 @@ describe('serverless package', () => {
       expect(denied, role).toHaveLength(2);
       for (const r of denied) expect(r).toMatch(kubeconfig);
     }
-    for (const role of ['RestartRole', 'AlertRole']) expect(all.filter((s) => s.role === role).flatMap((s) => [s.Action].flat()).filter((a: string) => writes.includes(a)), role).toEqual([]);
+    for (const role of ['RestartRole', 'AlertRole'])
+      expect(
+        all
+          .filter((s) => s.role === role)
+          .flatMap((s) => [s.Action].flat())
+          .filter((a: string) => writes.includes(a)),
+        role,
+      ).toEqual([]);
   });
 
   it('subscribes the alert function to the alarm topic and routes the Alertmanager webhook to it', () => {
     const subscriptions = ofType('AWS::SNS::Subscription').map(([, r]) => r.Properties);
     expect(subscriptions).toEqual([expect.objectContaining({ Protocol: 'lambda', TopicArn: { Ref: 'AlarmTopic' } })]);
-    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+    const routes = ofType('AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties.RouteKey)
+      .sort();
     expect(routes).toEqual(['$default', 'POST /v1/alerts/alertmanager']);
     const alert = statements().filter((s) => s.role === 'AlertRole');
     expect(alert.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
@@ -119,13 +143,17 @@ describe('serverless package', () => {
 
   it('lets EventBridge send to the events DLQ only for the restart rule (aws:SourceArn)', () => {
     const policy = resources.EventsDeadLetterQueuePolicy!.Properties;
-    const rule = ofType('AWS::Events::Rule').map(([, r]) => r.Properties).find((p) => p.Targets?.some((t: any) => t.DeadLetterConfig));
+    const rule = ofType('AWS::Events::Rule')
+      .map(([, r]) => r.Properties)
+      .find((p) => p.Targets?.some((t: any) => t.DeadLetterConfig));
     expect(rule?.Targets[0].DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] });
     const statements = policy.PolicyDocument.Statement.filter((s: any) => s.Principal?.Service === 'events.amazonaws.com');
     expect(statements).toHaveLength(1);
     const sourceArn = statements[0].Condition?.ArnEquals?.['aws:SourceArn']?.['Fn::Sub'];
     // The rule's ARN on the stack's bus: rule/<bus name>/<rule name>.
-    expect(sourceArn).toBe(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${resources.EventBus!.Properties.Name}/${rule!.Name}`);
+    expect(sourceArn).toBe(
+      `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${resources.EventBus!.Properties.Name}/${rule!.Name}`,
+    );
   });
 
   it('has the FIFO step queue with a FIFO DLQ (redrive), partial batch responses, and an alarm on DLQ depth', () => {
@@ -142,7 +170,9 @@ describe('serverless package', () => {
   });
 
   it('routes SecretSynced and RestartRequested on the rekey bus to the restart function', () => {
-    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties).filter((p) => p.EventPattern);
+    const rules = ofType('AWS::Events::Rule')
+      .map(([, r]) => r.Properties)
+      .filter((p) => p.EventPattern);
     const restart = rules.find((p) => p.EventPattern.source?.includes('rekey'));
     expect(restart?.EventPattern['detail-type']).toEqual(['SecretSynced', 'RestartRequested']);
     expect(restart?.EventBusName).toEqual({ 'Fn::GetAtt': ['EventBus', 'Name'] });

@@ -61,7 +61,10 @@ describe('step function', () => {
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     expect(rt.queue.deadLetters).toHaveLength(1);
-    expect(rt.queue.deadLetters[0]).toMatchObject({ body: '{not json', attributes: { sourceMessageId: record.messageId, group: 'shop/web' } });
+    expect(rt.queue.deadLetters[0]).toMatchObject({
+      body: '{not json',
+      attributes: { sourceMessageId: record.messageId, group: 'shop/web' },
+    });
     expect(rt.queue.deadLetters[0]!.reason).toMatch(/^malformed step message: not JSON/);
   });
 
@@ -99,7 +102,9 @@ describe('step function', () => {
     const rt = testRuntime(dir);
 
     // Act
-    const response = await stepHandler(() => rt)({ Records: [sqsRecord({ rotationId: 'ghost', inventory: 'shop', item: 'web', step: 'issue', attempt: 0 })] });
+    const response = await stepHandler(() => rt)({
+      Records: [sqsRecord({ rotationId: 'ghost', inventory: 'shop', item: 'web', step: 'issue', attempt: 0 })],
+    });
 
     // Assess
     expect(response.batchItemFailures).toEqual([]);
@@ -184,7 +189,11 @@ describe('step function', () => {
         if (!raced) {
           raced = true;
           const now = (await journal.get(r.id))!;
-          await journal.update({ ...now, revision: now.revision + 1, restarts: { dc1: { state: 'completed', at: new Date().toISOString() } } });
+          await journal.update({
+            ...now,
+            revision: now.revision + 1,
+            restarts: { dc1: { state: 'completed', at: new Date().toISOString() } },
+          });
         }
         return journal.update(r);
       },

@@ -14,10 +14,12 @@ export function ipBytes(ip: string): Buffer {
   const h = head ? head.split(':') : [];
   const t = ip.includes('::') && tail ? tail.split(':') : [];
   const groups: string[] = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
-  return Buffer.from(groups.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  }));
+  return Buffer.from(
+    groups.flatMap((g) => {
+      const n = parseInt(g, 16);
+      return [n >> 8, n & 0xff];
+    }),
+  );
 }
 
 /** subjectAltName: dNSName [2], uniformResourceIdentifier [6], iPAddress [7]. Undefined when there are none. */

@@ -53,8 +53,15 @@ describe('DynamoDbJournal.claimLease', () => {
       TableName: TABLE,
       Key: { pk: 'rotation#r-1' },
       UpdateExpression: 'SET #lease = :lease, #rev = #rev + :one',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :running AND (attribute_not_exists(#lease) OR #lease.#owner = :owner OR #lease.#expires <= :now)',
-      ExpressionAttributeValues: { ':lease': { owner: claim.owner, expiresAt: claim.expiresAt }, ':one': 1, ':running': 'running', ':owner': claim.owner, ':now': claim.now },
+      ConditionExpression:
+        'attribute_exists(pk) AND #status = :running AND (attribute_not_exists(#lease) OR #lease.#owner = :owner OR #lease.#expires <= :now)',
+      ExpressionAttributeValues: {
+        ':lease': { owner: claim.owner, expiresAt: claim.expiresAt },
+        ':one': 1,
+        ':running': 'running',
+        ':owner': claim.owner,
+        ':now': claim.now,
+      },
       ReturnValues: 'ALL_NEW',
     });
     expect(out).toEqual(granted);
@@ -74,7 +81,9 @@ describe('DynamoDbJournal.claimLease', () => {
   it('a live lease of another worker: the condition fails and the error names the holder (retryable: SQS redelivers later)', async () => {
     // Prepare
     doc.on(UpdateCommand).rejects(conditionFailed());
-    doc.on(GetCommand).resolves({ Item: stored(record('r-1', { lease: { owner: 'lambda:req-1', expiresAt: '2030-01-01T00:03:00.000Z' } })) });
+    doc
+      .on(GetCommand)
+      .resolves({ Item: stored(record('r-1', { lease: { owner: 'lambda:req-1', expiresAt: '2030-01-01T00:03:00.000Z' } })) });
     // Act
     const error = await journal.claimLease('r-1', claim).catch((e: unknown) => e);
     // Assess

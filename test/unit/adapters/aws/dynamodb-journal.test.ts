@@ -36,7 +36,12 @@ function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRe
   };
 }
 
-const cancelled = (codes: string[]) => new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
+const cancelled = (codes: string[]) =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 
 beforeEach(() => {
@@ -54,8 +59,16 @@ describe('DynamoDbJournal.create', () => {
 
     // Assess
     const items = doc.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items[0]!.Put).toMatchObject({ TableName: TABLE, ConditionExpression: 'attribute_not_exists(pk)', Item: { pk: 'rotation#r-1', itemKey: 'shop#web', status: 'running', revision: 1 } });
-    expect(items[1]!.Put).toMatchObject({ TableName: TABLE, ConditionExpression: 'attribute_not_exists(pk)', Item: { pk: 'lock#shop#web', rotationId: 'r-1' } });
+    expect(items[0]!.Put).toMatchObject({
+      TableName: TABLE,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: { pk: 'rotation#r-1', itemKey: 'shop#web', status: 'running', revision: 1 },
+    });
+    expect(items[1]!.Put).toMatchObject({
+      TableName: TABLE,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: { pk: 'lock#shop#web', rotationId: 'r-1' },
+    });
   });
 
   it('a record that exists already is a ConflictError', async () => {
@@ -82,9 +95,14 @@ describe('DynamoDbJournal.create', () => {
 
   it('takes over a lock left by a finished rotation, conditionally on it still being that one', async () => {
     // Prepare
-    doc.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'ConditionalCheckFailed'])).resolves({});
+    doc
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(['None', 'ConditionalCheckFailed']))
+      .resolves({});
     doc.on(GetCommand, { Key: { pk: 'lock#shop#web' } }).resolves({ Item: { pk: 'lock#shop#web', rotationId: 'r-0' } });
-    doc.on(GetCommand, { Key: { pk: 'rotation#r-0' } }).resolves({ Item: { ...record('r-0', { status: RotationStatus.Completed }), pk: 'rotation#r-0', itemKey: 'shop#web' } });
+    doc
+      .on(GetCommand, { Key: { pk: 'rotation#r-0' } })
+      .resolves({ Item: { ...record('r-0', { status: RotationStatus.Completed }), pk: 'rotation#r-0', itemKey: 'shop#web' } });
 
     // Act
     await journal.create(record('r-1'));
@@ -146,8 +164,16 @@ describe('DynamoDbJournal.update', () => {
 
     // Assess
     const items = doc.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items[0]!.Put).toMatchObject({ Item: { expiresAt: 1_900_000_000, status: 'completed' }, ConditionExpression: 'attribute_exists(pk) AND revision = :prev', ExpressionAttributeValues: { ':prev': 6 } });
-    expect(items[1]!.Delete).toMatchObject({ Key: { pk: 'lock#shop#web' }, ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id', ExpressionAttributeValues: { ':id': 'r-1' } });
+    expect(items[0]!.Put).toMatchObject({
+      Item: { expiresAt: 1_900_000_000, status: 'completed' },
+      ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
+      ExpressionAttributeValues: { ':prev': 6 },
+    });
+    expect(items[1]!.Delete).toMatchObject({
+      Key: { pk: 'lock#shop#web' },
+      ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id',
+      ExpressionAttributeValues: { ':id': 'r-1' },
+    });
     expect(doc).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 
@@ -160,7 +186,10 @@ describe('DynamoDbJournal.update', () => {
     await expect(journal.update(record('r-1', { revision: 3, status: RotationStatus.Failed }))).resolves.toBeUndefined();
 
     // Assess
-    expect(doc).toHaveReceivedCommandWith(PutCommand, { ConditionExpression: 'attribute_exists(pk) AND revision = :prev', ExpressionAttributeValues: { ':prev': 2 } });
+    expect(doc).toHaveReceivedCommandWith(PutCommand, {
+      ConditionExpression: 'attribute_exists(pk) AND revision = :prev',
+      ExpressionAttributeValues: { ':prev': 2 },
+    });
   });
 
   it('finishing a record that moved on is a ConflictError', async () => {
@@ -177,7 +206,9 @@ describe('DynamoDbJournal.update', () => {
 
   it('throttling is a TransientError', async () => {
     // Prepare
-    doc.on(PutCommand).rejects(Object.assign(new Error('slow'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } }));
+    doc
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('slow'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } }));
 
     // Act + Assess
     await expect(journal.update(record('r-1', { revision: 2 }))).rejects.toBeInstanceOf(TransientError);
@@ -204,8 +235,12 @@ describe('DynamoDbJournal reads', () => {
 
   it('listByItem queries the byItem index through every page, oldest first', async () => {
     // Prepare
-    doc.on(QueryCommand)
-      .resolvesOnce({ Items: [{ ...record('r-2', { startedAt: '2030-02-01T00:00:00.000Z' }), pk: 'rotation#r-2', itemKey: 'shop#web' }], LastEvaluatedKey: { pk: 'rotation#r-2' } })
+    doc
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [{ ...record('r-2', { startedAt: '2030-02-01T00:00:00.000Z' }), pk: 'rotation#r-2', itemKey: 'shop#web' }],
+        LastEvaluatedKey: { pk: 'rotation#r-2' },
+      })
       .resolvesOnce({ Items: [{ ...record('r-1'), pk: 'rotation#r-1', itemKey: 'shop#web' }] });
 
     // Act
@@ -213,7 +248,11 @@ describe('DynamoDbJournal reads', () => {
 
     // Assess
     expect(list.map((r) => r.id)).toEqual(['r-1', 'r-2']);
-    expect(doc).toHaveReceivedNthCommandWith(QueryCommand, 1, { IndexName: 'byItem', KeyConditionExpression: 'itemKey = :k', ExpressionAttributeValues: { ':k': 'shop#web' } });
+    expect(doc).toHaveReceivedNthCommandWith(QueryCommand, 1, {
+      IndexName: 'byItem',
+      KeyConditionExpression: 'itemKey = :k',
+      ExpressionAttributeValues: { ':k': 'shop#web' },
+    });
     expect(doc).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { pk: 'rotation#r-2' } });
   });
 
@@ -225,6 +264,11 @@ describe('DynamoDbJournal reads', () => {
     await journal.listByStatus(RotationStatus.Failed);
 
     // Assess
-    expect(doc).toHaveReceivedCommandWith(QueryCommand, { IndexName: 'byStatus', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'failed' } });
+    expect(doc).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'byStatus',
+      KeyConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':s': 'failed' },
+    });
   });
 });

@@ -17,7 +17,16 @@ function expectedSignature(url: URL, cluster: string, secret: string): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const params = [...url.searchParams.entries()].filter(([k]) => k !== 'X-Amz-Signature').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const canonicalQuery = params.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
-  const canonicalRequest = ['GET', '/', canonicalQuery, `host:${url.host}`, `x-k8s-aws-id:${cluster}`, '', 'host;x-k8s-aws-id', createHash('sha256').update('').digest('hex')].join('\n');
+  const canonicalRequest = [
+    'GET',
+    '/',
+    canonicalQuery,
+    `host:${url.host}`,
+    `x-k8s-aws-id:${cluster}`,
+    '',
+    'host;x-k8s-aws-id',
+    createHash('sha256').update('').digest('hex'),
+  ].join('\n');
   const amzDate = url.searchParams.get('X-Amz-Date')!;
   const scope = `${amzDate.slice(0, 8)}/us-east-1/sts/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
@@ -62,7 +71,12 @@ describe('eksToken', () => {
 
   it('carries the session token of temporary credentials (Lambda role credentials)', async () => {
     // Act
-    const token = await eksToken({ clusterName: 'prod-eu', region: 'us-east-1', credentials: { ...CREDENTIALS, sessionToken: 'FwoGZXIvYXdzE//token' }, now: NOW });
+    const token = await eksToken({
+      clusterName: 'prod-eu',
+      region: 'us-east-1',
+      credentials: { ...CREDENTIALS, sessionToken: 'FwoGZXIvYXdzE//token' },
+      now: NOW,
+    });
 
     // Assess
     const url = decode(token);

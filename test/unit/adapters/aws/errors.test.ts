@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { translateAwsError } from '../../../../shared/adapters/aws/errors.js';
 import { ConflictError, NotFoundError, RekeyError, TransientError } from '../../../../shared/domain/errors.js';
 
-const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
+const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
 const call = { operation: 'SQS SendMessage', target: 'steps.fifo', context: { rotationId: 'r-1' } };
 
 describe('translateAwsError', () => {

@@ -13,7 +13,11 @@ const eb = mockClient(EventBridgeClient);
 let bus: EventBridgeBus;
 
 const event = (i: number, extra: Record<string, unknown> = {}): RekeyEvent =>
-  makeEvent(EventType.SecretSynced, { inventory: 'shop', item: `web-${i}`, rotationId: 'r-1', at: '2030-01-01T00:00:00.000Z' }, { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v1', change: 'updated', ...extra });
+  makeEvent(
+    EventType.SecretSynced,
+    { inventory: 'shop', item: `web-${i}`, rotationId: 'r-1', at: '2030-01-01T00:00:00.000Z' },
+    { cluster: 'dc1', namespace: 'shop', secret: 'web-tls', versionId: 'v1', change: 'updated', ...extra },
+  );
 
 beforeEach(() => {
   eb.reset();
@@ -44,7 +48,10 @@ describe('EventBridgeBus', () => {
 
   it('sends 23 events as batches of 10, 10 and 3, in order', async () => {
     // Prepare
-    eb.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `e${i}` })) }));
+    eb.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+      FailedEntryCount: 0,
+      Entries: input.Entries.map((_, i) => ({ EventId: `e${i}` })),
+    }));
 
     // Act
     await bus.publish(Array.from({ length: 23 }, (_, i) => event(i)));
@@ -58,7 +65,11 @@ describe('EventBridgeBus', () => {
 
   it('also splits on the 256 KiB request limit', () => {
     // Prepare
-    const entries = Array.from({ length: 4 }, (_, i) => ({ Source: 'rekey', DetailType: 'X', Detail: JSON.stringify({ i, pad: 'x'.repeat(100_000) }) }));
+    const entries = Array.from({ length: 4 }, (_, i) => ({
+      Source: 'rekey',
+      DetailType: 'X',
+      Detail: JSON.stringify({ i, pad: 'x'.repeat(100_000) }),
+    }));
 
     // Act
     const batches = batchesOf(entries);
@@ -70,7 +81,10 @@ describe('EventBridgeBus', () => {
   it('re-sends only the entries PutEvents reported as failed, until they are accepted', async () => {
     // Prepare
     eb.on(PutEventsCommand)
-      .resolvesOnce({ FailedEntryCount: 2, Entries: [{ EventId: 'a' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' }, { ErrorCode: 'InternalFailure' }] })
+      .resolvesOnce({
+        FailedEntryCount: 2,
+        Entries: [{ EventId: 'a' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' }, { ErrorCode: 'InternalFailure' }],
+      })
       .resolvesOnce({ FailedEntryCount: 1, Entries: [{ EventId: 'b' }, { ErrorCode: 'InternalFailure' }] })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: 'c' }] });
 
@@ -85,7 +99,11 @@ describe('EventBridgeBus', () => {
   it('gives up with a TransientError naming the error codes when entries keep failing', async () => {
     // Prepare
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException' }] });
-    const stubborn = new EventBridgeBus({ client: new EventBridgeClient({ region: 'us-east-1' }), failedEntryRetries: 2, backoffMs: () => 0 });
+    const stubborn = new EventBridgeBus({
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      failedEntryRetries: 2,
+      backoffMs: () => 0,
+    });
 
     // Act
     const error = await stubborn.publish([event(0)]).catch((e: unknown) => e);

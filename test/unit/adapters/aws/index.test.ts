@@ -31,7 +31,9 @@ describe('awsOptionsFromEnv', () => {
   });
 
   it('names every missing variable at once', () => {
-    expect(() => awsOptionsFromEnv({})).toThrow(new UsageError('missing environment variable(s): REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE'));
+    expect(() => awsOptionsFromEnv({})).toThrow(
+      new UsageError('missing environment variable(s): REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE'),
+    );
   });
 
   it('rejects a malformed attempt count', () => {
@@ -64,7 +66,9 @@ describe('createAwsAdapters', () => {
   });
 
   it('rejects unknown options', () => {
-    expect(() => createAwsAdapters({ stepQueueUrl: ENV.REKEY_STEP_QUEUE_URL, journalTable: 't', tableName: 'x' } as never)).toThrow(RekeyError);
+    expect(() => createAwsAdapters({ stepQueueUrl: ENV.REKEY_STEP_QUEUE_URL, journalTable: 't', tableName: 'x' } as never)).toThrow(
+      RekeyError,
+    );
   });
 
   it('leaves the endpoint to the SDK, which honours AWS_ENDPOINT_URL (how tests reach moto)', async () => {

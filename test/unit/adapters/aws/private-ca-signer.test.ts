@@ -7,11 +7,17 @@ import { RekeyError, TransientError } from '../../../../shared/domain/errors.js'
 
 const ARN = 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555';
 const CERT_ARN = `${ARN}/certificate/abc`;
-const REQUEST = { csrPem: '-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n', dnsNames: ['a.example'], validityMs: 86_400_000 * 30, idempotencyKey: 'rot-1' };
+const REQUEST = {
+  csrPem: '-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n',
+  dnsNames: ['a.example'],
+  validityMs: 86_400_000 * 30,
+  idempotencyKey: 'rot-1',
+};
 
 // The Private CA client comes with older smithy types than the mock's: same runtime shape, cast at this one place.
 const pca = mockClient(ACMPCAClient as unknown as Parameters<typeof mockClient>[0]);
-const sdkError = (name: string, status = 400) => Object.assign(new Error(`${name} from the service`), { name, $metadata: { httpStatusCode: status } });
+const sdkError = (name: string, status = 400) =>
+  Object.assign(new Error(`${name} from the service`), { name, $metadata: { httpStatusCode: status } });
 const noSleep = () => Promise.resolve();
 
 beforeEach(() => pca.reset());
@@ -20,8 +26,16 @@ describe('AWS Private CA signer', () => {
   it('issues with the CSR, a validity in days and an idempotency token from the rotation, then reads the certificate once issued', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).resolves({ CertificateArn: CERT_ARN } as never);
-    pca.on(GetCertificateCommand as never).rejectsOnce(sdkError('RequestInProgressException')).resolves({ Certificate: 'LEAF', CertificateChain: 'CHAIN' } as never);
-    const signer = new PrivateCaSigner({ arn: ARN, signingAlgorithm: 'SHA256WITHECDSA', authority: 'corp-ca', client: pca as unknown as ACMPCAClient });
+    pca
+      .on(GetCertificateCommand as never)
+      .rejectsOnce(sdkError('RequestInProgressException'))
+      .resolves({ Certificate: 'LEAF', CertificateChain: 'CHAIN' } as never);
+    const signer = new PrivateCaSigner({
+      arn: ARN,
+      signingAlgorithm: 'SHA256WITHECDSA',
+      authority: 'corp-ca',
+      client: pca as unknown as ACMPCAClient,
+    });
     // Act
     const signed = await signer.sign(REQUEST);
     // Assess
@@ -40,10 +54,20 @@ describe('AWS Private CA signer', () => {
   ])('%s (rate-limited, unavailable) is a TransientError, retried with backoff, then thrown naming the tries', async (name, status) => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError(name, status));
-    const signer = new PrivateCaSigner({ arn: ARN, signingAlgorithm: 'SHA256WITHRSA', authority: 'corp-ca', client: pca as unknown as ACMPCAClient, maxAttempts: 1 });
+    const signer = new PrivateCaSigner({
+      arn: ARN,
+      signingAlgorithm: 'SHA256WITHRSA',
+      authority: 'corp-ca',
+      client: pca as unknown as ACMPCAClient,
+      maxAttempts: 1,
+    });
     const delays: number[] = [];
     // Act
-    const error = await withBackoff('web: signing', () => signer.sign(REQUEST), (ms) => (delays.push(ms), noSleep())).catch((e: unknown) => e);
+    const error = await withBackoff(
+      'web: signing',
+      () => signer.sign(REQUEST),
+      (ms) => (delays.push(ms), noSleep()),
+    ).catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toContain(`tried ${SIGN_RETRY.attempts} times`);
@@ -54,7 +78,12 @@ describe('AWS Private CA signer', () => {
   it('access denied fails at once, not retried, saying so', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError('AccessDeniedException', 403));
-    const signer = new PrivateCaSigner({ arn: ARN, signingAlgorithm: 'SHA256WITHRSA', authority: 'corp-ca', client: pca as unknown as ACMPCAClient });
+    const signer = new PrivateCaSigner({
+      arn: ARN,
+      signingAlgorithm: 'SHA256WITHRSA',
+      authority: 'corp-ca',
+      client: pca as unknown as ACMPCAClient,
+    });
     // Act
     const error = await withBackoff('web: signing', () => signer.sign(REQUEST), noSleep).catch((e: unknown) => e);
     // Assess
@@ -67,7 +96,12 @@ describe('AWS Private CA signer', () => {
   it('a CA that is not active is a clear, non-retryable error', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError('InvalidStateException'));
-    const signer = new PrivateCaSigner({ arn: ARN, signingAlgorithm: 'SHA256WITHRSA', authority: 'corp-ca', client: pca as unknown as ACMPCAClient });
+    const signer = new PrivateCaSigner({
+      arn: ARN,
+      signingAlgorithm: 'SHA256WITHRSA',
+      authority: 'corp-ca',
+      client: pca as unknown as ACMPCAClient,
+    });
     // Act
     const error = await signer.sign(REQUEST).catch((e: unknown) => e);
     // Assess

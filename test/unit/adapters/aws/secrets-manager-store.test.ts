@@ -32,11 +32,18 @@ let store: SecretsManagerStore;
 beforeEach(() => {
   sm.restore();
   sm = mockClient(SecretsManagerClient);
-  store = new SecretsManagerStore({ client: new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }), kmsKeyId: 'alias/rekey' });
+  store = new SecretsManagerStore({
+    client: new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+    kmsKeyId: 'alias/rekey',
+  });
 });
 
-const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: { httpStatusCode: 400 } });
-const stages = (raw: Record<string, string[]>) => sm.on(DescribeSecretCommand, { SecretId: NAME }).resolves({ Name: NAME, VersionIdsToStages: raw, Tags: [{ Key: 'rekey:item', Value: 'web' }] });
+const notFound = () =>
+  new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: { httpStatusCode: 400 } });
+const stages = (raw: Record<string, string[]>) =>
+  sm
+    .on(DescribeSecretCommand, { SecretId: NAME })
+    .resolves({ Name: NAME, VersionIdsToStages: raw, Tags: [{ Key: 'rekey:item', Value: 'web' }] });
 
 describe('SecretsManagerStore.putPending', () => {
   it('creates a new secret without a value, then puts the version as AWSPENDING with rekey first-version label', async () => {
@@ -46,7 +53,10 @@ describe('SecretsManagerStore.putPending', () => {
     sm.on(PutSecretValueCommand).resolves({ VersionId: V1 });
 
     // Act
-    const result = await store.putPending(NAME, V1, '{"cert":"x"}', { tags: { 'rekey:inventory': 'shop', 'rekey:item': 'web' }, description: 'rekey certificate web' });
+    const result = await store.putPending(NAME, V1, '{"cert":"x"}', {
+      tags: { 'rekey:inventory': 'shop', 'rekey:item': 'web' },
+      description: 'rekey certificate web',
+    });
 
     // Assess
     expect(result).toEqual({ created: true });
@@ -61,7 +71,12 @@ describe('SecretsManagerStore.putPending', () => {
     });
     const create = sm.commandCalls(CreateSecretCommand)[0]!.args[0].input;
     expect(create.SecretString).toBeUndefined();
-    expect(sm).toHaveReceivedCommandWith(PutSecretValueCommand, { SecretId: NAME, ClientRequestToken: V1, SecretString: '{"cert":"x"}', VersionStages: ['AWSPENDING', INITIAL_LABEL] });
+    expect(sm).toHaveReceivedCommandWith(PutSecretValueCommand, {
+      SecretId: NAME,
+      ClientRequestToken: V1,
+      SecretString: '{"cert":"x"}',
+      VersionStages: ['AWSPENDING', INITIAL_LABEL],
+    });
   });
 
   it('puts a later version as AWSPENDING only, with the version id as ClientRequestToken', async () => {
@@ -167,8 +182,17 @@ describe('SecretsManagerStore.promote', () => {
 
     // Assess
     expect(sm).toHaveReceivedCommandTimes(UpdateSecretVersionStageCommand, 2);
-    expect(sm).toHaveReceivedNthCommandWith(UpdateSecretVersionStageCommand, 1, { SecretId: NAME, VersionStage: 'AWSCURRENT', MoveToVersionId: V2, RemoveFromVersionId: V1 });
-    expect(sm).toHaveReceivedNthCommandWith(UpdateSecretVersionStageCommand, 2, { SecretId: NAME, VersionStage: 'AWSPENDING', RemoveFromVersionId: V2 });
+    expect(sm).toHaveReceivedNthCommandWith(UpdateSecretVersionStageCommand, 1, {
+      SecretId: NAME,
+      VersionStage: 'AWSCURRENT',
+      MoveToVersionId: V2,
+      RemoveFromVersionId: V1,
+    });
+    expect(sm).toHaveReceivedNthCommandWith(UpdateSecretVersionStageCommand, 2, {
+      SecretId: NAME,
+      VersionStage: 'AWSPENDING',
+      RemoveFromVersionId: V2,
+    });
   });
 
   it('promotes a first version by removing rekey label (AWSCURRENT is already on it)', async () => {
@@ -255,7 +279,11 @@ describe('SecretsManagerStore.discardPending and rollback', () => {
 
     // Assess
     expect(now).toBe(V1);
-    expect(sm).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, { VersionStage: 'AWSCURRENT', MoveToVersionId: V1, RemoveFromVersionId: V2 });
+    expect(sm).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
+      VersionStage: 'AWSCURRENT',
+      MoveToVersionId: V1,
+      RemoveFromVersionId: V2,
+    });
   });
 
   it('rollback never goes to a first version that was discarded (it only carries AWS automatic labels)', async () => {
@@ -271,7 +299,12 @@ describe('SecretsManagerStore.discardPending and rollback', () => {
 describe('SecretsManagerStore reads', () => {
   it('getVersion names the stage explicitly (moto serves a stale AWSCURRENT otherwise) and maps the version', async () => {
     // Prepare
-    sm.on(GetSecretValueCommand, { SecretId: NAME, VersionStage: 'AWSCURRENT' }).resolves({ VersionId: V2, SecretString: 'two', VersionStages: ['AWSCURRENT'], CreatedDate: new Date('2030-01-02T03:04:05Z') });
+    sm.on(GetSecretValueCommand, { SecretId: NAME, VersionStage: 'AWSCURRENT' }).resolves({
+      VersionId: V2,
+      SecretString: 'two',
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: new Date('2030-01-02T03:04:05Z'),
+    });
 
     // Act
     const v = await store.getVersion(NAME);
@@ -282,8 +315,16 @@ describe('SecretsManagerStore reads', () => {
 
   it('a first version that is only pending is not current, though AWS labelled it AWSCURRENT', async () => {
     // Prepare
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves({ VersionId: V1, SecretString: 'one', VersionStages: ['AWSCURRENT', 'AWSPENDING', INITIAL_LABEL] });
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPENDING' }).resolves({ VersionId: V1, SecretString: 'one', VersionStages: ['AWSCURRENT', 'AWSPENDING', INITIAL_LABEL] });
+    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves({
+      VersionId: V1,
+      SecretString: 'one',
+      VersionStages: ['AWSCURRENT', 'AWSPENDING', INITIAL_LABEL],
+    });
+    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPENDING' }).resolves({
+      VersionId: V1,
+      SecretString: 'one',
+      VersionStages: ['AWSCURRENT', 'AWSPENDING', INITIAL_LABEL],
+    });
 
     // Act
     const current = await store.getVersion(NAME);
@@ -310,7 +351,12 @@ describe('SecretsManagerStore reads', () => {
     stages({ [V1]: ['AWSPREVIOUS'], [V2]: ['AWSCURRENT'], [V3]: ['AWSPENDING'] });
     sm.on(ListSecretVersionIdsCommand)
       .resolvesOnce({ Versions: [{ VersionId: V1, CreatedDate: new Date('2030-01-01T00:00:00Z') }], NextToken: 'p2' })
-      .resolvesOnce({ Versions: [{ VersionId: V2, CreatedDate: new Date('2030-02-01T00:00:00Z') }, { VersionId: V3, CreatedDate: new Date('2030-03-01T00:00:00Z') }] });
+      .resolvesOnce({
+        Versions: [
+          { VersionId: V2, CreatedDate: new Date('2030-02-01T00:00:00Z') },
+          { VersionId: V3, CreatedDate: new Date('2030-03-01T00:00:00Z') },
+        ],
+      });
 
     // Act
     const d = await store.describe(NAME);
@@ -347,7 +393,10 @@ describe('SecretsManagerStore reads', () => {
 
     // Assess
     expect(names).toEqual(['rekey/shop/api', 'rekey/shop/web']);
-    expect(sm).toHaveReceivedNthCommandWith(ListSecretsCommand, 1, { Filters: [{ Key: 'name', Values: ['rekey/shop/'] }], MaxResults: 100 });
+    expect(sm).toHaveReceivedNthCommandWith(ListSecretsCommand, 1, {
+      Filters: [{ Key: 'name', Values: ['rekey/shop/'] }],
+      MaxResults: 100,
+    });
     expect(sm).toHaveReceivedNthCommandWith(ListSecretsCommand, 2, { NextToken: 't2' });
   });
 });
@@ -364,11 +413,21 @@ describe('SecretsManagerStore errors and retries', () => {
     const requestHandler = {
       handle: async () => {
         const a = answers[Math.min(requests++, answers.length - 1)]!;
-        return { response: { statusCode: a.statusCode, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Readable.from([Buffer.from(JSON.stringify(a.body))]) } };
+        return {
+          response: {
+            statusCode: a.statusCode,
+            headers: { 'content-type': 'application/x-amz-json-1.1' },
+            body: Readable.from([Buffer.from(JSON.stringify(a.body))]),
+          },
+        };
       },
     };
     sm.restore();
-    const client = new SecretsManagerClient({ ...clientConfig({ region: 'us-east-1' }), credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, requestHandler: requestHandler as never });
+    const client = new SecretsManagerClient({
+      ...clientConfig({ region: 'us-east-1' }),
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      requestHandler: requestHandler as never,
+    });
     const retrying = new SecretsManagerStore({ client });
 
     // Act
@@ -383,7 +442,11 @@ describe('SecretsManagerStore errors and retries', () => {
 
   it('turns throttling that outlasts the retries into a retryable TransientError naming the call', async () => {
     // Prepare
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400, attempts: 5 }, $retryable: { throttling: true } });
+    const throttled = Object.assign(new Error('Rate exceeded'), {
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 400, attempts: 5 },
+      $retryable: { throttling: true },
+    });
     sm.on(PutSecretValueCommand).rejects(throttled);
     stages({ [V1]: ['AWSCURRENT'] });
 
@@ -404,7 +467,9 @@ describe('SecretsManagerStore errors and retries', () => {
   ])('maps %s to a clear rekey error', async (name, status, message, retryable) => {
     // Prepare
     sm.on(GetSecretValueCommand).rejects(Object.assign(new Error('boom'), { name, $metadata: { httpStatusCode: status } }));
-    const once = new SecretsManagerStore({ client: new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 }) });
+    const once = new SecretsManagerStore({
+      client: new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 }),
+    });
 
     // Act
     const error = (await once.getVersion(NAME).catch((e: unknown) => e)) as RekeyError;
@@ -423,7 +488,10 @@ describe('visibleStages', () => {
     [['AWSPENDING', 'AWSCURRENT', INITIAL_LABEL], ['AWSPENDING']],
     [['AWSCURRENT', INITIAL_LABEL], []],
     [['AWSPREVIOUS', INITIAL_LABEL], []],
-    [['AWSCURRENT', 'AWSPENDING'], ['AWSCURRENT', 'AWSPENDING']],
+    [
+      ['AWSCURRENT', 'AWSPENDING'],
+      ['AWSCURRENT', 'AWSPENDING'],
+    ],
     [['custom-label', 'AWSPREVIOUS'], ['AWSPREVIOUS']],
   ])('%j -> %j', (labels, expected) => {
     expect(visibleStages(labels)).toEqual(expected);

@@ -24,7 +24,13 @@ beforeEach(() => {
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
   now = NOW;
-  queue = new SqsStepQueue({ queueUrl: FIFO, delayQueueUrl: DELAY, deadLetterQueueUrl: DLQ, client: new SQSClient({ region: 'us-east-1' }), now: () => now });
+  queue = new SqsStepQueue({
+    queueUrl: FIFO,
+    delayQueueUrl: DELAY,
+    deadLetterQueueUrl: DLQ,
+    client: new SQSClient({ region: 'us-east-1' }),
+    now: () => now,
+  });
 });
 
 describe('SqsStepQueue.enqueue', () => {
@@ -86,7 +92,9 @@ describe('SqsStepQueue.enqueue', () => {
 
   it('maps SQS throttling to a TransientError', async () => {
     // Prepare
-    sqs.on(SendMessageCommand).rejects(Object.assign(new Error('slow down'), { name: 'RequestThrottled', $metadata: { httpStatusCode: 403 } }));
+    sqs
+      .on(SendMessageCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'RequestThrottled', $metadata: { httpStatusCode: 403 } }));
 
     // Act + Assess
     await expect(queue.enqueue(message)).rejects.toBeInstanceOf(TransientError);
@@ -118,7 +126,12 @@ describe('SqsStepQueue.relay (the delay function)', () => {
 describe('SqsStepQueue dead letters and backoff', () => {
   it('dead-letters a message with its reason as an attribute, in its group on the FIFO DLQ', async () => {
     // Act
-    await queue.deadLetter('{"bad":1}', 'malformed step message: step: Required', { sourceMessageId: 'm-1', group: 'shop/web', receiveCount: 2, rotationId: 'r-1' });
+    await queue.deadLetter('{"bad":1}', 'malformed step message: step: Required', {
+      sourceMessageId: 'm-1',
+      group: 'shop/web',
+      receiveCount: 2,
+      rotationId: 'r-1',
+    });
 
     // Assess
     expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
@@ -154,7 +167,11 @@ describe('SqsStepQueue dead letters and backoff', () => {
     await queue.postpone('rh-2', 100_000);
 
     // Assess
-    expect(sqs).toHaveReceivedNthCommandWith(ChangeMessageVisibilityCommand, 1, { QueueUrl: FIFO, ReceiptHandle: 'rh-1', VisibilityTimeout: 8 });
+    expect(sqs).toHaveReceivedNthCommandWith(ChangeMessageVisibilityCommand, 1, {
+      QueueUrl: FIFO,
+      ReceiptHandle: 'rh-1',
+      VisibilityTimeout: 8,
+    });
     expect(sqs).toHaveReceivedNthCommandWith(ChangeMessageVisibilityCommand, 2, { VisibilityTimeout: 43_200 });
   });
 });

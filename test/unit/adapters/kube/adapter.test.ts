@@ -49,7 +49,9 @@ describe('kube adapter against a fake API server', () => {
       ['POST', '/api/v1/namespaces/apic/secrets', 'application/json'],
       ['PATCH', '/api/v1/namespaces/apic/secrets/a', 'application/merge-patch+json'],
     ]);
-    expect(writes()[1]!.body).toMatchObject({ metadata: { resourceVersion: seen.resourceVersion, annotations: { 'rekey/version': 'v2' } } });
+    expect(writes()[1]!.body).toMatchObject({
+      metadata: { resourceVersion: seen.resourceVersion, annotations: { 'rekey/version': 'v2' } },
+    });
     const after = await sink.getSecret('apic', 'a');
     expect(after?.data['tls.key']).toBe('KEY v2');
   });
@@ -70,7 +72,13 @@ describe('kube adapter against a fake API server', () => {
 
   it('refuses to touch an unmanaged Secret unless adopting, without sending a write', async () => {
     // Prepare
-    api.put('/api/v1/namespaces/apic/secrets/theirs', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'theirs', namespace: 'apic' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'eA==' } });
+    api.put('/api/v1/namespaces/apic/secrets/theirs', {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'theirs', namespace: 'apic' },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': 'eA==' },
+    });
     const seen = (await cluster.secrets.listSecrets('apic'))[0]!;
     // Act
     const refused = cluster.secrets.writeSecret(desired('theirs'), { adopt: false, expected: seen });
@@ -88,7 +96,11 @@ describe('kube adapter against a fake API server', () => {
   it('reports a Secret that appeared after listing: unmanaged, or a conflict', async () => {
     // Prepare
     api.put('/api/v1/namespaces/apic/secrets/late', { metadata: { name: 'late', namespace: 'apic' }, type: 'Opaque', data: {} });
-    api.put('/api/v1/namespaces/apic/secrets/ours', { metadata: { name: 'ours', namespace: 'apic', labels: { 'app.kubernetes.io/managed-by': 'rekey' } }, type: 'Opaque', data: {} });
+    api.put('/api/v1/namespaces/apic/secrets/ours', {
+      metadata: { name: 'ours', namespace: 'apic', labels: { 'app.kubernetes.io/managed-by': 'rekey' } },
+      type: 'Opaque',
+      data: {},
+    });
     // Act + Assess
     await expect(cluster.secrets.writeSecret(desired('late'), { adopt: false })).rejects.toThrow(UnmanagedObjectError);
     await expect(cluster.secrets.writeSecret(desired('ours'), { adopt: false })).rejects.toThrow(ConflictError);
@@ -120,7 +132,12 @@ describe('kube adapter against a fake API server', () => {
 
   it('restarts a Deployment by patching its pod template once per versions hash', async () => {
     // Prepare
-    api.put('/apis/apps/v1/namespaces/apic/deployments/apim', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'apim', namespace: 'apic', generation: 1 }, spec: { replicas: 1, template: { metadata: { labels: { app: 'apim' } }, spec: {} } } });
+    api.put('/apis/apps/v1/namespaces/apic/deployments/apim', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'apim', namespace: 'apic', generation: 1 },
+      spec: { replicas: 1, template: { metadata: { labels: { app: 'apim' } }, spec: {} } },
+    });
     const ref = { kind: 'Deployment', namespace: 'apic', name: 'apim' } as const;
     const at = new Date('2026-01-02T03:04:05Z');
     // Act
@@ -131,24 +148,43 @@ describe('kube adapter against a fake API server', () => {
     const patches = writes();
     expect(patches).toHaveLength(1);
     expect(patches[0]!.contentType).toBe('application/strategic-merge-patch+json');
-    expect(patches[0]!.body).toMatchObject({ spec: { template: { metadata: { annotations: { 'rekey/restartedAt': '2026-01-02T03:04:05.000Z', 'rekey/versions': 'h1' } } } } });
+    expect(patches[0]!.body).toMatchObject({
+      spec: { template: { metadata: { annotations: { 'rekey/restartedAt': '2026-01-02T03:04:05.000Z', 'rekey/versions': 'h1' } } } },
+    });
   });
 
   it('merge-patches a custom resource with the body exactly as the inventory wrote it (nulls, odd keys)', async () => {
     // Prepare
-    api.put('/apis/kubedb.com/v1/namespaces/db/postgreses/pg', { apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { name: 'pg', namespace: 'db', annotations: { 'rekey/paused': 'true' } }, spec: {} });
+    api.put('/apis/kubedb.com/v1/namespaces/db/postgreses/pg', {
+      apiVersion: 'kubedb.com/v1',
+      kind: 'Postgres',
+      metadata: { name: 'pg', namespace: 'db', annotations: { 'rekey/paused': 'true' } },
+      spec: {},
+    });
     const patch = { metadata: { annotations: { 'rekey/paused': null } }, spec: { 'x-kubernetes-odd': true, halted: null } };
     // Act
     await cluster.workloads!.mergePatch({ apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' }, patch);
     // Assess
     const sent = writes();
-    expect(sent.map((r) => [r.method, r.path, r.contentType])).toEqual([['PATCH', '/apis/kubedb.com/v1/namespaces/db/postgreses/pg', 'application/merge-patch+json']]);
-    expect(sent[0]!.body).toEqual({ ...patch, apiVersion: 'kubedb.com/v1', kind: 'Postgres', metadata: { annotations: { 'rekey/paused': null }, name: 'pg', namespace: 'db' } });
+    expect(sent.map((r) => [r.method, r.path, r.contentType])).toEqual([
+      ['PATCH', '/apis/kubedb.com/v1/namespaces/db/postgreses/pg', 'application/merge-patch+json'],
+    ]);
+    expect(sent[0]!.body).toEqual({
+      ...patch,
+      apiVersion: 'kubedb.com/v1',
+      kind: 'Postgres',
+      metadata: { annotations: { 'rekey/paused': null }, name: 'pg', namespace: 'db' },
+    });
   });
 
   it('evicts a bare pod through the Eviction API and surfaces a PodDisruptionBudget refusal as retryable', async () => {
     // Prepare
-    const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'apic', uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: {} });
+    const pod = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'apic', uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' },
+      spec: {},
+    });
     api.put('/api/v1/namespaces/apic/pods/free', pod('free'));
     api.put('/api/v1/namespaces/apic/pods/held', pod('held'));
     api.protectedPods.add('held');
@@ -162,7 +198,11 @@ describe('kube adapter against a fake API server', () => {
     await expect(held).rejects.toMatchObject({ retryable: true });
     const evictions = writes();
     expect(evictions.every((r) => r.method === 'POST' && r.path.endsWith('/eviction'))).toBe(true);
-    expect(evictions[0]!.body).toMatchObject({ apiVersion: 'policy/v1', kind: 'Eviction', deleteOptions: { preconditions: { uid: 'uid-free' } } });
+    expect(evictions[0]!.body).toMatchObject({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      deleteOptions: { preconditions: { uid: 'uid-free' } },
+    });
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
   });
 });
@@ -173,15 +213,25 @@ describe('connectClusters', () => {
     const api = new FakeApiServer();
     const yaml = api.kubeconfig('http://127.0.0.1:1', ['dc1', 'other']);
     // Act
-    const connecting = connectClusters([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'dc2' }], { kubeconfigYaml: yaml, log: recordingLogger() });
+    const connecting = connectClusters(
+      [
+        { name: 'dc1', context: 'dc1' },
+        { name: 'dc2', context: 'dc2' },
+      ],
+      { kubeconfigYaml: yaml, log: recordingLogger() },
+    );
     // Assess
     await expect(connecting).rejects.toThrow(UsageError);
-    await expect(connecting).rejects.toThrow('cluster "dc2": context "dc2" is not in the kubeconfig given as text (contexts there: dc1, other)');
+    await expect(connecting).rejects.toThrow(
+      'cluster "dc2": context "dc2" is not in the kubeconfig given as text (contexts there: dc1, other)',
+    );
   });
 
   it('refuses unknown options', async () => {
     // Act + Assess
-    await expect(connectClusters([], { log: recordingLogger(), kubeconfigYaml: 'apiVersion: v1', nope: 1 } as never)).rejects.toThrow(RekeyError);
+    await expect(connectClusters([], { log: recordingLogger(), kubeconfigYaml: 'apiVersion: v1', nope: 1 } as never)).rejects.toThrow(
+      RekeyError,
+    );
   });
 
   it('sends the token of a token provider (EKS) instead of the kubeconfig user', async () => {
@@ -216,7 +266,10 @@ describe('connectClusters without inventory clusters', () => {
     const api = new FakeApiServer();
     const server = await api.start();
     try {
-      const clusters = await connectClusters([{ name: 'default', context: 'default' }], { kubeconfigYaml: api.kubeconfig(server, ['kind-local']), log: recordingLogger() });
+      const clusters = await connectClusters([{ name: 'default', context: 'default' }], {
+        kubeconfigYaml: api.kubeconfig(server, ['kind-local']),
+        log: recordingLogger(),
+      });
       // Act
       const list = await clusters.get('default')!.secrets.listSecrets('apic');
       // Assess

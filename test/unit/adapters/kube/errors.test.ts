@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { EvictionBlockedError, ForbiddenError, RejectedError, translateKubeError } from '../../../../shared/adapters/kube/errors.js';
 import { ConflictError, NotFoundError, RekeyError, TransientError } from '../../../../shared/domain/errors.js';
 
-const status = (code: number, message: string) => new ApiException(code, `HTTP-Code: ${code}`, JSON.stringify({ kind: 'Status', code, message }), {});
+const status = (code: number, message: string) =>
+  new ApiException(code, `HTTP-Code: ${code}`, JSON.stringify({ kind: 'Status', code, message }), {});
 const op = { cluster: 'dc1', verb: 'patch', resource: 'secrets', namespace: 'apic', name: 'api-tls' } as const;
 
 describe('translating client-node errors', () => {
@@ -28,7 +29,13 @@ describe('translating client-node errors', () => {
 
   it('a 429 on an eviction is a PodDisruptionBudget refusal: retry later', () => {
     // Act
-    const e = translateKubeError(status(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.'), { cluster: 'dc2', verb: 'evict', resource: 'pods/eviction', namespace: 'apic', name: 'p' });
+    const e = translateKubeError(status(429, "Cannot evict pod as it would violate the pod's disruption budget."), {
+      cluster: 'dc2',
+      verb: 'evict',
+      resource: 'pods/eviction',
+      namespace: 'apic',
+      name: 'p',
+    });
     // Assess
     expect(e).toBeInstanceOf(EvictionBlockedError);
     expect(e.retryable).toBe(true);

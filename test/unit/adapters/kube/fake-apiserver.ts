@@ -89,29 +89,55 @@ export class FakeApiServer {
     const body = text ? JSON.parse(text) : undefined;
     const url = new URL(req.url!, 'http://x');
     const path = url.pathname;
-    this.requests.push({ method: req.method!, path, ...(req.headers['content-type'] && { contentType: req.headers['content-type'] }), ...(body !== undefined && { body }), ...(req.headers.authorization && { authorization: req.headers.authorization }) });
+    this.requests.push({
+      method: req.method!,
+      path,
+      ...(req.headers['content-type'] && { contentType: req.headers['content-type'] }),
+      ...(body !== undefined && { body }),
+      ...(req.headers.authorization && { authorization: req.headers.authorization }),
+    });
     const ns = /\/namespaces\/([^/]+)\//.exec(path)?.[1];
-    if (ns && this.forbidden.has(ns)) { this.status(res, 403, 'Forbidden', `secrets is forbidden: User "u" cannot ${req.method} resource in the namespace "${ns}"`); return; }
+    if (ns && this.forbidden.has(ns)) {
+      this.status(res, 403, 'Forbidden', `secrets is forbidden: User "u" cannot ${req.method} resource in the namespace "${ns}"`);
+      return;
+    }
 
     if (path === '/apis/kubedb.com/v1' && req.method === 'GET') {
-      this.send(res, 200, { kind: 'APIResourceList', groupVersion: 'kubedb.com/v1', resources: [{ name: 'postgreses', singularName: 'postgres', namespaced: true, kind: 'Postgres', verbs: ['get', 'patch'] }] }); return;
+      this.send(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: 'kubedb.com/v1',
+        resources: [{ name: 'postgreses', singularName: 'postgres', namespaced: true, kind: 'Postgres', verbs: ['get', 'patch'] }],
+      });
+      return;
     }
     const list = /^\/(api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/([a-z]+)$/.exec(path);
     if (list && req.method === 'GET') {
       const items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${path}/`)).map(([, v]) => v);
-      this.send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }); return;
+      this.send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      return;
     }
     if (list && req.method === 'POST') {
-      if (this.missingNamespaces.has(list[2]!)) { this.status(res, 404, 'NotFound', `namespaces "${list[2]}" not found`); return; }
+      if (this.missingNamespaces.has(list[2]!)) {
+        this.status(res, 404, 'NotFound', `namespaces "${list[2]}" not found`);
+        return;
+      }
       const key = `${path}/${body.metadata.name}`;
-      if (this.objects.has(key)) { this.status(res, 409, 'AlreadyExists', `secrets "${body.metadata.name}" already exists`); return; }
-      this.send(res, 201, this.put(key, { ...body, metadata: { ...body.metadata, namespace: list[2] } })); return;
+      if (this.objects.has(key)) {
+        this.status(res, 409, 'AlreadyExists', `secrets "${body.metadata.name}" already exists`);
+        return;
+      }
+      this.send(res, 201, this.put(key, { ...body, metadata: { ...body.metadata, namespace: list[2] } }));
+      return;
     }
     const eviction = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/.exec(path);
     if (eviction && req.method === 'POST') {
-      if (this.protectedPods.has(eviction[2]!)) { this.status(res, 429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget."); return; }
+      if (this.protectedPods.has(eviction[2]!)) {
+        this.status(res, 429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.");
+        return;
+      }
       this.objects.delete(path.replace(/\/eviction$/, ''));
-      this.send(res, 201, { kind: 'Status', status: 'Success' }); return;
+      this.send(res, 201, { kind: 'Status', status: 'Success' });
+      return;
     }
     const existing = this.objects.get(path);
     if (req.method === 'GET') {
@@ -120,12 +146,20 @@ export class FakeApiServer {
       return;
     }
     if (req.method === 'PATCH') {
-      if (!existing) { this.status(res, 404, 'NotFound', `"${path}" not found`); return; }
+      if (!existing) {
+        this.status(res, 404, 'NotFound', `"${path}" not found`);
+        return;
+      }
       const want = body?.metadata?.resourceVersion;
-      if (want !== undefined && want !== existing.metadata.resourceVersion) { this.status(res, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again'); return; }
+      if (want !== undefined && want !== existing.metadata.resourceVersion) {
+        this.status(res, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
+        return;
+      }
       const merged = mergePatch(existing, body) as Obj;
-      if (merged.spec?.template && JSON.stringify(merged.spec) !== JSON.stringify(existing.spec)) merged.metadata.generation = (existing.metadata.generation ?? 1) + 1;
-      this.send(res, 200, this.put(path, merged)); return;
+      if (merged.spec?.template && JSON.stringify(merged.spec) !== JSON.stringify(existing.spec))
+        merged.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+      this.send(res, 200, this.put(path, merged));
+      return;
     }
     this.status(res, 405, 'MethodNotAllowed', `${req.method} ${path}`);
   }

@@ -29,7 +29,10 @@ describe('secret change (what a write must send)', () => {
 
   it('sets changed data, removes stray keys, keeps foreign metadata, and carries the resourceVersion precondition', () => {
     // Prepare
-    const seen = observed({ data: { 'tls.crt': 'OLD', 'tls.key': 'KEY', 'ca.crt': 'CA', extra: 'x' }, annotations: { 'rekey/version': 'v1', 'rekey/item': 'api', 'other/tool': 'keep' } });
+    const seen = observed({
+      data: { 'tls.crt': 'OLD', 'tls.key': 'KEY', 'ca.crt': 'CA', extra: 'x' },
+      annotations: { 'rekey/version': 'v1', 'rekey/item': 'api', 'other/tool': 'keep' },
+    });
     // Act
     const change = secretChange(desired, seen);
     // Assess
@@ -44,13 +47,19 @@ describe('secret change (what a write must send)', () => {
 
   it('removes the bundle hash once the overlap has ended (a merge patch would keep it, stale), and nothing foreign', () => {
     // Prepare: ca.crt shrinks back to one CA; the desired Secret has no bundle hash
-    const seen = observed({ data: { ...desired.data, 'ca.crt': 'OLD+CA' }, annotations: { ...desired.annotations, 'rekey/bundle-hash': 'h', 'other/tool': 'keep' } });
+    const seen = observed({
+      data: { ...desired.data, 'ca.crt': 'OLD+CA' },
+      annotations: { ...desired.annotations, 'rekey/bundle-hash': 'h', 'other/tool': 'keep' },
+    });
     // Act
     const change = secretChange(desired, seen);
     // Assess
     expect(change).toEqual({
       kind: 'patch',
-      patch: { metadata: { resourceVersion: '41', annotations: { 'rekey/bundle-hash': null } }, data: { 'ca.crt': Buffer.from('CA').toString('base64') } },
+      patch: {
+        metadata: { resourceVersion: '41', annotations: { 'rekey/bundle-hash': null } },
+        data: { 'ca.crt': Buffer.from('CA').toString('base64') },
+      },
     });
   });
 

@@ -5,8 +5,19 @@ describe('secret references of a pod spec', () => {
   it('finds volumes, projected sources, env valueFrom and envFrom in every container kind', () => {
     // Prepare
     const spec = {
-      volumes: [{ secret: { secretName: 'tls-a' } }, { projected: { sources: [{ secret: { name: 'tls-b' } }, { configMap: { name: 'cm' } }] } }, { emptyDir: {} }],
-      containers: [{ env: [{ name: 'A', value: 'x' }, { name: 'PW', valueFrom: { secretKeyRef: { name: 'db-pw', key: 'password' } } }] }],
+      volumes: [
+        { secret: { secretName: 'tls-a' } },
+        { projected: { sources: [{ secret: { name: 'tls-b' } }, { configMap: { name: 'cm' } }] } },
+        { emptyDir: {} },
+      ],
+      containers: [
+        {
+          env: [
+            { name: 'A', value: 'x' },
+            { name: 'PW', valueFrom: { secretKeyRef: { name: 'db-pw', key: 'password' } } },
+          ],
+        },
+      ],
       initContainers: [{ envFrom: [{ secretRef: { name: 'init-env' } }, { configMapRef: { name: 'cm' } }] }],
       ephemeralContainers: [{ env: [{ name: 'B', valueFrom: { secretKeyRef: { name: 'debug' } } }] }],
     };
@@ -24,7 +35,9 @@ describe('secret references of a pod spec', () => {
 
   it('reports one entry per secret and way of use, and nothing for an empty spec', () => {
     // Prepare
-    const spec = { containers: [{ env: [{ valueFrom: { secretKeyRef: { name: 's' } } }] }, { env: [{ valueFrom: { secretKeyRef: { name: 's' } } }] }] };
+    const spec = {
+      containers: [{ env: [{ valueFrom: { secretKeyRef: { name: 's' } } }] }, { env: [{ valueFrom: { secretKeyRef: { name: 's' } } }] }],
+    };
     // Act + Assess
     expect(secretReferences(spec)).toEqual([{ secret: 's', via: 'env' }]);
     expect(secretReferences(undefined)).toEqual([]);

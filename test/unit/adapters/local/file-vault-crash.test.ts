@@ -17,7 +17,9 @@ const WRITER = fileURLToPath(new URL('../../../fixtures/vault-writer.ts', import
  */
 function runAndKill(dir: string, key: Buffer, start: number, afterLines: number, extraMs: number): Promise<Map<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, key.toString('hex'), String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, key.toString('hex'), String(start)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const acked = new Map<string, number>();
     let lines = 0;
     let buffer = '';

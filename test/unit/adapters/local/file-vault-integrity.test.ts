@@ -81,7 +81,9 @@ describe('FileVault detects a vault file put back from an older copy (rollback)'
     const rolledBack = reader().getVersion(NAME);
     // Assess
     await expect(rolledBack).rejects.toBeInstanceOf(IntegrityError);
-    await expect(reader().getVersion(NAME)).rejects.toThrow(/rekey\/shop\/web is an older copy \(generation 2, the vault index records 4\).*put back/);
+    await expect(reader().getVersion(NAME)).rejects.toThrow(
+      /rekey\/shop\/web is an older copy \(generation 2, the vault index records 4\).*put back/,
+    );
     await expect(reader().putPending(NAME, 'v3', 'three')).rejects.toBeInstanceOf(IntegrityError);
     await copyFile(join(root, 'new-copy'), join(dir, FILE));
     expect((await reader().getVersion(NAME))!.value).toBe('two');
@@ -132,7 +134,11 @@ describe('FileVault detects a vault file put back from an older copy (rollback)'
     await issue(reader(), 'v1', 'one');
     await rm(join(dir, 'index'));
     const legacy = new FileVault(dir, key) as unknown as { seal(aad: string, plain: string): string };
-    const entry = { name: NAME, tags: {}, versions: [{ versionId: 'v1', stages: [Stage.Current], createdAt: '2030-01-01T00:00:00.000Z', value: 'one' }] };
+    const entry = {
+      name: NAME,
+      tags: {},
+      versions: [{ versionId: 'v1', stages: [Stage.Current], createdAt: '2030-01-01T00:00:00.000Z', value: 'one' }],
+    };
     await writeFile(join(dir, FILE), legacy.seal(NAME, JSON.stringify(entry)));
     await copyFile(join(dir, FILE), join(root, 'legacy-copy'));
     // Act

@@ -34,7 +34,12 @@ describe('FileVault staging labels', () => {
     expect(result).toEqual({ created: true });
     expect(await stagesOf()).toEqual({ v1: [Stage.Pending] });
     expect(await vault.getVersion(NAME)).toBeUndefined();
-    expect(await vault.getVersion(NAME, { stage: Stage.Pending })).toMatchObject({ versionId: 'v1', value: 'one', stages: [Stage.Pending], createdAt: '2030-01-01T00:00:01.000Z' });
+    expect(await vault.getVersion(NAME, { stage: Stage.Pending })).toMatchObject({
+      versionId: 'v1',
+      value: 'one',
+      stages: [Stage.Pending],
+      createdAt: '2030-01-01T00:00:01.000Z',
+    });
     expect((await vault.describe(NAME))!.tags).toEqual({ 'rekey:item': 'web' });
   });
 
@@ -136,7 +141,8 @@ describe('FileVault staging labels', () => {
 
   it('lists names under a prefix, sorted, with slashes and odd characters intact', async () => {
     // Prepare
-    for (const n of ['rekey/b/x', 'rekey/a/web', 'rekey/a/db/0', 'rekey/a/db/1', 'rekey/a/ü %2F', 'other/a']) await vault.putPending(n, 'v', 'x');
+    for (const n of ['rekey/b/x', 'rekey/a/web', 'rekey/a/db/0', 'rekey/a/db/1', 'rekey/a/ü %2F', 'other/a'])
+      await vault.putPending(n, 'v', 'x');
     // Act
     const underA = await vault.list('rekey/a/');
     // Assess
@@ -200,7 +206,7 @@ describe('FileVault idempotency and locking', () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => vault.putPending(NAME, `rot-${i}`, `${i}`)));
     // Assess
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of results.filter((x) => x.status === 'rejected')) expect((r).reason).toBeInstanceOf(RotationLockedError);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect(r.reason).toBeInstanceOf(RotationLockedError);
     expect((await vault.describe(NAME))!.versions).toHaveLength(1);
   });
 
@@ -228,7 +234,17 @@ describe('FileVault encryption at rest', () => {
     expect(files).toEqual(['index', `${encodeURIComponent(NAME)}.vault`]);
     expect(await readFile(join(root, 'vault', 'index'), 'utf8')).not.toContain('rekey/shop');
     expect((await stat(join(root, 'vault', 'index'))).mode & 0o777).toBe(0o600);
-    for (const marker of ['BEGIN', 'PRIVATE', 'CERTIFICATE-MARKER', 'hunter2', 'tag-marker', 'description-marker', 'rekey/shop', 'AWSCURRENT']) expect(raw).not.toContain(marker);
+    for (const marker of [
+      'BEGIN',
+      'PRIVATE',
+      'CERTIFICATE-MARKER',
+      'hunter2',
+      'tag-marker',
+      'description-marker',
+      'rekey/shop',
+      'AWSCURRENT',
+    ])
+      expect(raw).not.toContain(marker);
     expect(Object.keys(JSON.parse(raw) as object).sort()).toEqual(['data', 'iv', 'tag', 'v']);
     expect(mode).toBe(0o600);
     expect((await new FileVault(join(root, 'vault'), key).getVersion(NAME))!.value).toBe(value);
@@ -239,7 +255,11 @@ describe('FileVault encryption at rest', () => {
     await vault.putPending('rekey/a', 'v', 'same');
     await vault.putPending('rekey/b', 'v', 'same');
     // Act
-    const [a, b] = await Promise.all(['rekey/a', 'rekey/b'].map(async (n) => JSON.parse(await readFile(join(root, 'vault', `${encodeURIComponent(n)}.vault`), 'utf8')) as { iv: string }));
+    const [a, b] = await Promise.all(
+      ['rekey/a', 'rekey/b'].map(
+        async (n) => JSON.parse(await readFile(join(root, 'vault', `${encodeURIComponent(n)}.vault`), 'utf8')) as { iv: string },
+      ),
+    );
     // Assess
     expect(a!.iv).not.toBe(b!.iv);
   });
@@ -272,12 +292,15 @@ describe('FileVault encryption at rest', () => {
 
   it.each([
     ['truncated', (s: string) => s.slice(0, s.length / 2)],
-    ['one bit of ciphertext flipped', (s: string) => {
-      const box = JSON.parse(s) as { data: string };
-      const bytes = Buffer.from(box.data, 'base64');
-      bytes[0]! ^= 1;
-      return JSON.stringify({ ...box, data: bytes.toString('base64') });
-    }],
+    [
+      'one bit of ciphertext flipped',
+      (s: string) => {
+        const box = JSON.parse(s) as { data: string };
+        const bytes = Buffer.from(box.data, 'base64');
+        bytes[0]! ^= 1;
+        return JSON.stringify({ ...box, data: bytes.toString('base64') });
+      },
+    ],
     ['empty', () => ''],
   ])('a damaged file (%s) is an IntegrityError, not a crash', async (_label, damage) => {
     // Prepare

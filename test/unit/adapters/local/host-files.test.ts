@@ -90,7 +90,9 @@ describe('LocalHostFiles: reload', () => {
     // Prepare
     await writeFile(join(root, 'key.pem'), KEY);
     // Act
-    const error = await host.reload(`cat '${join(root, 'key.pem')}'; cat '${join(root, 'key.pem')}' >&2; exit 3`, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const error = await host
+      .reload(`cat '${join(root, 'key.pem')}'; cat '${join(root, 'key.pem')}' >&2; exit 3`, { timeoutMs: 10_000 })
+      .catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(ReloadError);
     const message = (error as Error).message;
@@ -119,13 +121,15 @@ describe('LocalHostFiles: reload', () => {
 
   it('a command that ignores SIGTERM is killed too', async () => {
     // Act
-    const error = await host.reload(`trap '' TERM; sleep 600 & echo $! > '${join(root, 'p')}'; while :; do wait; done`, { timeoutMs: 300 }).catch((e: unknown) => e);
+    const error = await host
+      .reload(`trap '' TERM; sleep 600 & echo $! > '${join(root, 'p')}'; while :; do wait; done`, { timeoutMs: 300 })
+      .catch((e: unknown) => e);
     // Assess
     expect((error as Error).message).toMatch(/timed out/);
     expect(await alive(Number((await readFile(join(root, 'p'), 'utf8')).trim()))).toBe(false);
   });
 
-  it('the caller\'s signal cancels a reload', async () => {
+  it("the caller's signal cancels a reload", async () => {
     // Prepare
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
@@ -159,7 +163,9 @@ describe('JsonReloadLedger', () => {
     const other = await host.ledger.owed('other');
     await host.ledger.settle('inv', 'reload-a');
     // Assess
-    expect(owed).toEqual([{ inventory: 'inv', command: 'reload-a', units: ['a', 'b', 'c'], since: at.toISOString(), attempts: 1, lastError: 'exited 1' }]);
+    expect(owed).toEqual([
+      { inventory: 'inv', command: 'reload-a', units: ['a', 'b', 'c'], since: at.toISOString(), attempts: 1, lastError: 'exited 1' },
+    ]);
     expect(other).toEqual([]);
     expect(await host.ledger.owed('inv')).toEqual([]);
     expect((await stat(join(state, HostFilesState.ledger))).mode & 0o777).toBe(0o600);

@@ -10,10 +10,13 @@ describe('InProcessQueue', () => {
     // Prepare
     let now = 1000;
     const slept: number[] = [];
-    const queue = new InProcessQueue(() => now, async (ms) => {
-      slept.push(ms);
-      now += ms;
-    });
+    const queue = new InProcessQueue(
+      () => now,
+      async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    );
     await queue.enqueue(msg('late'), { delaySeconds: 5 });
     await queue.enqueue(msg('first'));
     await queue.enqueue(msg('middle'), { delaySeconds: 2 });
@@ -31,13 +34,18 @@ describe('InProcessQueue', () => {
 
   it('a handler that throws stops the drain and leaves the rest queued', async () => {
     // Prepare
-    const queue = new InProcessQueue(() => 0, async () => {});
+    const queue = new InProcessQueue(
+      () => 0,
+      async () => {},
+    );
     await queue.enqueue(msg('a'));
     await queue.enqueue(msg('b'));
     // Act
-    const error = await queue.drain(async (m) => {
-      if (m.item === 'a') throw new Error('boom');
-    }).catch((e: unknown) => e);
+    const error = await queue
+      .drain(async (m) => {
+        if (m.item === 'a') throw new Error('boom');
+      })
+      .catch((e: unknown) => e);
     // Assess
     expect((error as Error).message).toBe('boom');
     expect(queue.size).toBe(1);
@@ -45,7 +53,10 @@ describe('InProcessQueue', () => {
 
   it('an aborted signal stops the drain', async () => {
     // Prepare
-    const queue = new InProcessQueue(() => 0, async () => {});
+    const queue = new InProcessQueue(
+      () => 0,
+      async () => {},
+    );
     await queue.enqueue(msg('a'));
     const controller = new AbortController();
     controller.abort(new Error('deadline'));

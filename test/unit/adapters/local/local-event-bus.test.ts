@@ -26,7 +26,10 @@ describe('LocalEventBus', () => {
     await bus.publish([makeEvent(EventType.RotationStarted, base, STARTED), makeEvent(EventType.CertificateIssued, base, ISSUED)]);
     await bus.publish([makeEvent(EventType.RotationCompleted, base, { kind: 'leaf', steps: 6 })]);
     // Assess
-    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l['detail-type'])).toEqual(['RotationStarted', 'CertificateIssued', 'RotationCompleted']);
     expect(lines[1]).toEqual({ source: 'rekey', 'detail-type': 'CertificateIssued', time: base.at, detail: { ...base, ...ISSUED } });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
@@ -37,7 +40,10 @@ describe('LocalEventBus', () => {
     // Prepare
     const file = join(root, 'events.jsonl');
     const bus = new LocalEventBus(file);
-    const leak = makeEvent(EventType.SecretSynced, base, { ...SYNCED, note: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' });
+    const leak = makeEvent(EventType.SecretSynced, base, {
+      ...SYNCED,
+      note: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----',
+    });
     // Act
     const error = await bus.publish([makeEvent(EventType.RotationStarted, base, STARTED), leak]).catch((e: unknown) => e);
     // Assess
@@ -55,7 +61,10 @@ describe('LocalEventBus', () => {
     });
     // Act
     await bus.publish([]);
-    await bus.publish([makeEvent(EventType.SecretSynced, base, SYNCED), makeEvent(EventType.SecretSynced, { ...base, item: 'db' }, SYNCED)]);
+    await bus.publish([
+      makeEvent(EventType.SecretSynced, base, SYNCED),
+      makeEvent(EventType.SecretSynced, { ...base, item: 'db' }, SYNCED),
+    ]);
     // Assess
     expect(seen.map((e) => e.detail.item)).toEqual(['web', 'db']);
   });

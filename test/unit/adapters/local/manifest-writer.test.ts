@@ -36,11 +36,23 @@ describe('ManifestWriter', () => {
     // Assess
     expect(outcome).toBe('created');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(manifest).toMatchObject({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'web.tls', namespace: 'shop' } });
+    expect(manifest).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'web.tls', namespace: 'shop' },
+    });
     expect(Buffer.from(manifest.data['tls.key'], 'base64').toString()).toBe('KEY\n');
     // strings that look like booleans, numbers or dates stay strings (any YAML 1.1 reader, kubectl included)
     expect(manifest.metadata.annotations).toEqual(desired().annotations);
-    expect(observed).toEqual({ name: 'web.tls', namespace: 'shop', type: 'kubernetes.io/tls', data: desired().data, labels: desired().labels, annotations: desired().annotations });
+    expect(observed).toEqual({
+      name: 'web.tls',
+      namespace: 'shop',
+      type: 'kubernetes.io/tls',
+      data: desired().data,
+      labels: desired().labels,
+      annotations: desired().annotations,
+    });
     expect(writer.writes).toEqual(['shop/web.tls']);
   });
 
@@ -63,7 +75,8 @@ describe('ManifestWriter', () => {
     // Prepare: a hand-made manifest with stringData and no rekey label
     await mkdir(join(root, 'dc1', 'shop'), { recursive: true });
     const file = join(root, 'dc1', 'shop', 'web.tls.yaml');
-    const original = 'apiVersion: v1\nkind: Secret\nmetadata: {name: web.tls, namespace: shop}\ntype: Opaque\nstringData: {password: hunter2}\n';
+    const original =
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: web.tls, namespace: shop}\ntype: Opaque\nstringData: {password: hunter2}\n';
     await writeFile(file, original);
     // Act
     const refused = await writer.writeSecret(desired(), { adopt: false }).catch((e: unknown) => e);

@@ -25,7 +25,8 @@ certificates:
   - {name: db, issuer: ca, usage: client, commonName: db, secret: {name: db, namespace: shop}}
 `;
 const UNITS = 4;
-const LOCKED = /^rekey: state folder .* is locked by rekey pid \d+ \(process started \d{4}-\d\d-\d\dT[^,]+, lock taken [^)]+\); try again when it has finished\n$/;
+const LOCKED =
+  /^rekey: state folder .* is locked by rekey pid \d+ \(process started \d{4}-\d\d-\d\dT[^,]+, lock taken [^)]+\); try again when it has finished\n$/;
 
 interface Run {
   readonly code: number | null;
@@ -35,11 +36,15 @@ interface Run {
 
 function applyProcess(state: string, out: string, file: string, barrier: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', BARRIER, BIN, '--json', 'apply', '-f', file, '--state', state, '--out', out], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, REKEY_VAULT_KEY: undefined, REKEY_TEST_LOCK_BARRIER: barrier, REKEY_TEST_LOCK_BARRIER_N: String(WRITERS) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', BARRIER, BIN, '--json', 'apply', '-f', file, '--state', state, '--out', out],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, REKEY_VAULT_KEY: undefined, REKEY_TEST_LOCK_BARRIER: barrier, REKEY_TEST_LOCK_BARRIER_N: String(WRITERS) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,11 +60,34 @@ const deadPid = (): number => Number(spawnSync(process.execPath, ['-e', 'process
 /** The stale locks a killed rekey (or an older one) leaves, one kind per trial in turn. */
 const STALE_LOCKS: ReadonlyArray<(unrelated: number) => string> = [
   // the holder was killed: its pid is gone
-  () => JSON.stringify({ pid: deadPid(), startTicks: 1, bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), host: hostnameOf(), nonce: 'killed-holder', acquiredAt: '2026-01-01T00:00:00Z' }),
+  () =>
+    JSON.stringify({
+      pid: deadPid(),
+      startTicks: 1,
+      bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+      host: hostnameOf(),
+      nonce: 'killed-holder',
+      acquiredAt: '2026-01-01T00:00:00Z',
+    }),
   // PID reuse: the pid now belongs to a live, unrelated process with another start time
-  (unrelated) => JSON.stringify({ pid: unrelated, startTicks: (startTicksOf(unrelated) ?? 0) - 1, host: hostnameOf(), nonce: 'reused-pid', acquiredAt: '2026-01-01T00:00:00Z' }),
+  (unrelated) =>
+    JSON.stringify({
+      pid: unrelated,
+      startTicks: (startTicksOf(unrelated) ?? 0) - 1,
+      host: hostnameOf(),
+      nonce: 'reused-pid',
+      acquiredAt: '2026-01-01T00:00:00Z',
+    }),
   // before the last boot
-  () => JSON.stringify({ pid: process.pid, startTicks: startTicksOf(process.pid), bootId: '00000000-0000-0000-0000-000000000000', host: hostnameOf(), nonce: 'other-boot', acquiredAt: '2026-01-01T00:00:00Z' }),
+  () =>
+    JSON.stringify({
+      pid: process.pid,
+      startTicks: startTicksOf(process.pid),
+      bootId: '00000000-0000-0000-0000-000000000000',
+      host: hostnameOf(),
+      nonce: 'other-boot',
+      acquiredAt: '2026-01-01T00:00:00Z',
+    }),
   // an older rekey's lock: a bare pid, dead, or reused by a process that is not rekey
   () => String(deadPid()),
   (unrelated) => String(unrelated),
@@ -97,7 +125,8 @@ describe('the state lock under a race', () => {
       // Assess: each run either applied, or was refused naming the live holder (pid and start time)
       const problems: string[] = [];
       const issuedBy = runs.map((r, i) => {
-        if (r.code === 0) return (JSON.parse(r.stdout) as { decisions: Array<{ action: string }> }).decisions.filter((d) => d.action === 'issue').length;
+        if (r.code === 0)
+          return (JSON.parse(r.stdout) as { decisions: Array<{ action: string }> }).decisions.filter((d) => d.action === 'issue').length;
         if (r.code !== 1 || !LOCKED.test(r.stderr)) problems.push(`run ${i} exit ${r.code}: ${r.stderr.trim().split('\n')[0]}`);
         return 0;
       });
@@ -110,7 +139,8 @@ describe('the state lock under a race', () => {
         for (const name of ['web', 'api', 'db']) {
           const manifest = readFileSync(join(out, 'default', 'shop', `${name}.yaml`), 'utf8');
           const current = (await vault.getVersion(`rekey/race/${name}`))?.versionId;
-          if (!manifest.includes(`rekey/version: ${current}`)) problems.push(`${name}: the manifest names a version that is not current in the vault`);
+          if (!manifest.includes(`rekey/version: ${current}`))
+            problems.push(`${name}: the manifest names a version that is not current in the vault`);
         }
       } catch (e) {
         problems.push(`the vault does not read back: ${(e as Error).message}`);

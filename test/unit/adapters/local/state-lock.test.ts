@@ -10,7 +10,8 @@ import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 let state: string;
 let unrelated: ChildProcess;
 const deadPid = (): number => Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
-const record = (fields: Record<string, unknown>) => JSON.stringify({ host: hostname(), bootId: bootId(), nonce: 'n-1', acquiredAt: '2026-01-01T00:00:00.000Z', ...fields });
+const record = (fields: Record<string, unknown>) =>
+  JSON.stringify({ host: hostname(), bootId: bootId(), nonce: 'n-1', acquiredAt: '2026-01-01T00:00:00.000Z', ...fields });
 
 beforeAll(() => {
   unrelated = spawn('sleep', ['600'], { stdio: 'ignore' });
@@ -34,7 +35,11 @@ describe('lockState', () => {
     await again();
     // Assess
     expect(second).toBeInstanceOf(StateLockedError);
-    expect((second as Error).message).toMatch(new RegExp(`is locked by rekey pid ${process.pid} \\(process started \\d{4}-\\d\\d-\\d\\dT.*Z, lock taken .*, host ${hostname()}\\); try again when it has finished`));
+    expect((second as Error).message).toMatch(
+      new RegExp(
+        `is locked by rekey pid ${process.pid} \\(process started \\d{4}-\\d\\d-\\d\\dT.*Z, lock taken .*, host ${hostname()}\\); try again when it has finished`,
+      ),
+    );
     expect((second as StateLockedError).retryable).toBe(true);
     expect(readdirSync(state)).toEqual([]);
   });
@@ -51,7 +56,10 @@ describe('lockState', () => {
 
   it.each([
     ['its pid is gone', () => record({ pid: deadPid(), startTicks: 1 })],
-    ['its pid was reused by an unrelated live process (other start time)', () => record({ pid: unrelated.pid, startTicks: startTicksOf(unrelated.pid!)! - 1 })],
+    [
+      'its pid was reused by an unrelated live process (other start time)',
+      () => record({ pid: unrelated.pid, startTicks: startTicksOf(unrelated.pid!)! - 1 }),
+    ],
     ['it was taken before the last boot', () => record({ ...selfIdentity(), bootId: '00000000-0000-0000-0000-000000000000' })],
     ['an older rekey left a bare pid that is gone', () => String(deadPid())],
     ['an older rekey left a bare pid now used by a process that is not rekey', () => String(unrelated.pid)],
@@ -74,7 +82,9 @@ describe('lockState', () => {
     const e = await lockState(state).catch((x: unknown) => x);
     // Assess
     expect(e).toBeInstanceOf(StateLockedError);
-    expect((e as Error).message).toMatch(/host elsewhere\.example\); that host cannot be checked from here; if that process is gone, remove .*\/lock$/);
+    expect((e as Error).message).toMatch(
+      /host elsewhere\.example\); that host cannot be checked from here; if that process is gone, remove .*\/lock$/,
+    );
   });
 
   it('an older rekey bare pid that is a live rekey-like process started before the lock is respected', async () => {

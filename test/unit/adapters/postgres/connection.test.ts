@@ -14,7 +14,10 @@ describe('urlFrom and the connection it names', () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'rekey-pgurl-'));
     writeFileSync(join(dir, 'url'), `postgresql://admin:${SECRET}@db:5433/app\n`);
-    const sources = { env: { PG_URL: 'postgresql://a@h/d' }, readSecret: async (n: string) => (n === 'rds/admin' ? '{"host":"h"}' : undefined) };
+    const sources = {
+      env: { PG_URL: 'postgresql://a@h/d' },
+      readSecret: async (n: string) => (n === 'rds/admin' ? '{"host":"h"}' : undefined),
+    };
     // Act + Assess
     expect(await readUrlSource('env:PG_URL', sources)).toBe('postgresql://a@h/d');
     expect(await readUrlSource(`file:${join(dir, 'url')}`, sources)).toBe(`postgresql://admin:${SECRET}@db:5433/app`);
@@ -28,16 +31,29 @@ describe('urlFrom and the connection it names', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rekey-pgca-'));
     writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     // Act
-    const t = await parseConnection(`postgresql://admin:${encodeURIComponent(SECRET + '@/')}@db.example:5433/shop?sslmode=verify-full&sslrootcert=${join(dir, 'ca.pem')}`, 'env:X');
+    const t = await parseConnection(
+      `postgresql://admin:${encodeURIComponent(SECRET + '@/')}@db.example:5433/shop?sslmode=verify-full&sslrootcert=${join(dir, 'ca.pem')}`,
+      'env:X',
+    );
     // Assess
-    expect(t).toMatchObject({ host: 'db.example', port: 5433, database: 'shop', user: 'admin', password: `${SECRET}@/`, sslMode: SslMode.VerifyFull });
+    expect(t).toMatchObject({
+      host: 'db.example',
+      port: 5433,
+      database: 'shop',
+      user: 'admin',
+      password: `${SECRET}@/`,
+      sslMode: SslMode.VerifyFull,
+    });
     expect(t.ca).toMatch(/BEGIN CERTIFICATE/);
     expect(tlsFor(t)).toEqual({ ca: t.ca, rejectUnauthorized: true });
   });
 
   it('parses the JSON layout RDS keeps in Secrets Manager', async () => {
     // Act
-    const t = await parseConnection(JSON.stringify({ engine: 'postgres', host: 'rds.local', port: 6432, username: 'master', password: SECRET, dbname: 'app' }), 'secretsmanager:rds');
+    const t = await parseConnection(
+      JSON.stringify({ engine: 'postgres', host: 'rds.local', port: 6432, username: 'master', password: SECRET, dbname: 'app' }),
+      'secretsmanager:rds',
+    );
     // Assess
     expect(t).toMatchObject({ host: 'rds.local', port: 6432, user: 'master', password: SECRET, database: 'app', sslMode: SslMode.Prefer });
   });
@@ -81,7 +97,7 @@ describe('urlFrom and the connection it names', () => {
 });
 
 describe('SCRAM-SHA-256 verifier', () => {
-  it('has PostgreSQL\'s format, is salted afresh each time, and accepts exactly its password', () => {
+  it("has PostgreSQL's format, is salted afresh each time, and accepts exactly its password", () => {
     // Act
     const a = scramSha256Verifier('pencil');
     const b = scramSha256Verifier('pencil');
@@ -99,7 +115,8 @@ describe('SCRAM-SHA-256 verifier', () => {
     const v = scramSha256Verifier('pencil', { salt: Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64') });
     // Assess: the ServerSignature of the RFC's exchange follows from ServerKey and the auth message
     const serverKey = Buffer.from(v.split(':').at(-1)!, 'base64');
-    const auth = 'n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0';
+    const auth =
+      'n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0';
     expect(createHmac('sha256', serverKey).update(auth).digest('base64')).toBe('6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
   });
 

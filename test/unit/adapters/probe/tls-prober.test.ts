@@ -17,7 +17,8 @@ import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 const NOW = new Date();
 const inventory = pkiInventory();
 const cas = issueAuthorities(inventory, NOW);
-const issue = (name: string, issuer = cas.inter) => issueMaterial(unitOf(inventory, name), issuer, NOW, specHashOf(unitOf(inventory, name)));
+const issue = (name: string, issuer = cas.inter) =>
+  issueMaterial(unitOf(inventory, name), issuer, NOW, specHashOf(unitOf(inventory, name)));
 // web: RSA-2048 server under the Ed25519 intermediate; long: ECDSA-P256 server; client: ECDSA-P256 client
 const web = issue('web');
 const long = issue('long');
@@ -73,7 +74,9 @@ function postgresLike(answer: 'S' | 'N' | 'silent', options: TlsOptions): Promis
 async function opensslServer(args: string[]): Promise<number> {
   const port = await listen(createNetServer());
   await new Promise((resolve) => servers.pop()!.close(resolve));
-  const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-quiet', '-naccept', '10', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-quiet', '-naccept', '10', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -150,9 +153,20 @@ describe('TlsProber', () => {
 
   it('presents a client certificate; a completed handshake means the server accepted it', async () => {
     // Prepare
-    const port = await tlsServer({ cert: web.cert + web.chain, key: web.key, requestCert: true, rejectUnauthorized: true, ca: cas.root.material.cert });
+    const port = await tlsServer({
+      cert: web.cert + web.chain,
+      key: web.key,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ca: cas.root.material.cert,
+    });
     // Act
-    const served = await prober.probe({ host: '127.0.0.1', port, clientCertificate: { cert: client.cert + client.chain, key: client.key }, timeoutMs: 5000 });
+    const served = await prober.probe({
+      host: '127.0.0.1',
+      port,
+      clientCertificate: { cert: client.cert + client.chain, key: client.key },
+      timeoutMs: 5000,
+    });
     // Assess
     expect(served.clientCertificateAccepted).toBe(true);
     expect(served.protocol).toBe('TLSv1.2');
@@ -161,10 +175,29 @@ describe('TlsProber', () => {
 
   it('reports a client certificate of another CA as refused by an OpenSSL server (it sends an alert, as Apache does)', async () => {
     // Prepare
-    const port = await opensslServer(['-Verify', '2', '-verify_return_error', '-CAfile', pemFile(dir, 'root.pem', cas.root.material.cert), '-cert', pemFile(dir, 'web.pem', web.cert), '-cert_chain', pemFile(dir, 'chain.pem', web.chain), '-key', pemFile(dir, 'web.key', web.key)]);
+    const port = await opensslServer([
+      '-Verify',
+      '2',
+      '-verify_return_error',
+      '-CAfile',
+      pemFile(dir, 'root.pem', cas.root.material.cert),
+      '-cert',
+      pemFile(dir, 'web.pem', web.cert),
+      '-cert_chain',
+      pemFile(dir, 'chain.pem', web.chain),
+      '-key',
+      pemFile(dir, 'web.key', web.key),
+    ]);
     // Act
-    const refused = await prober.probe({ host: '127.0.0.1', port, clientCertificate: { cert: stranger.cert + stranger.chain, key: stranger.key }, timeoutMs: 5000 }).catch((e: unknown) => e);
-    const accepted = await prober.probe({ host: '127.0.0.1', port, clientCertificate: { cert: client.cert + client.chain, key: client.key }, timeoutMs: 5000 });
+    const refused = await prober
+      .probe({ host: '127.0.0.1', port, clientCertificate: { cert: stranger.cert + stranger.chain, key: stranger.key }, timeoutMs: 5000 })
+      .catch((e: unknown) => e);
+    const accepted = await prober.probe({
+      host: '127.0.0.1',
+      port,
+      clientCertificate: { cert: client.cert + client.chain, key: client.key },
+      timeoutMs: 5000,
+    });
     // Assess
     expect(refused).toBeInstanceOf(ProbeError);
     expect((refused as ProbeError).failure).toBe(ProbeFailure.ClientCertificateRefused);
@@ -175,9 +208,17 @@ describe('TlsProber', () => {
 
   it('fails (never passes) against a node server that drops a client certificate it does not trust', async () => {
     // Prepare
-    const port = await tlsServer({ cert: web.cert + web.chain, key: web.key, requestCert: true, rejectUnauthorized: true, ca: cas.root.material.cert });
+    const port = await tlsServer({
+      cert: web.cert + web.chain,
+      key: web.key,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ca: cas.root.material.cert,
+    });
     // Act
-    const error = await prober.probe({ host: '127.0.0.1', port, clientCertificate: { cert: stranger.cert + stranger.chain, key: stranger.key }, timeoutMs: 5000 }).catch((e: unknown) => e);
+    const error = await prober
+      .probe({ host: '127.0.0.1', port, clientCertificate: { cert: stranger.cert + stranger.chain, key: stranger.key }, timeoutMs: 5000 })
+      .catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(ProbeError);
     expect((error as ProbeError).failure).toBe(ProbeFailure.Handshake);
@@ -185,7 +226,12 @@ describe('TlsProber', () => {
 
   it.each([
     ['a server that accepts and never answers', () => listen(createNetServer(() => {})), undefined, 'TLS handshake'],
-    ['a PostgreSQL that never answers SSLRequest', () => postgresLike('silent', { cert: long.cert, key: long.key }), StartTls.Postgres, 'STARTTLS'],
+    [
+      'a PostgreSQL that never answers SSLRequest',
+      () => postgresLike('silent', { cert: long.cert, key: long.key }),
+      StartTls.Postgres,
+      'STARTTLS',
+    ],
   ])('fails at its deadline against %s', async (_name, start, startTls, phase) => {
     // Prepare
     const port = await start();

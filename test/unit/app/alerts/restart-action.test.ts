@@ -106,7 +106,9 @@ describe('alert action restart', () => {
     const decisions = await service.receiveAlertmanager(webhook('fp-3', 'lonely', '2026-11-30T12:00:00Z'));
 
     // Assess
-    expect(decisions).toEqual([expect.objectContaining({ decision: 'failed', item: 'lonely', reason: expect.stringMatching(/^nothing to restart: .*consumer/) })]);
+    expect(decisions).toEqual([
+      expect.objectContaining({ decision: 'failed', item: 'lonely', reason: expect.stringMatching(/^nothing to restart: .*consumer/) }),
+    ]);
     expect(h.bus.published.filter((e) => e.type === EventType.RestartRequested)).toEqual([]);
   });
 });

@@ -39,7 +39,13 @@ let f: ApiFixture;
 let api: Api;
 let token: string;
 
-const alert = (alertname: string, fingerprint: string, labels: Record<string, string> = {}, status = 'firing', startsAt = '2026-11-30T10:00:00Z') => ({
+const alert = (
+  alertname: string,
+  fingerprint: string,
+  labels: Record<string, string> = {},
+  status = 'firing',
+  startsAt = '2026-11-30T10:00:00Z',
+) => ({
   status,
   labels: { alertname, ...labels },
   annotations: {},
@@ -122,7 +128,13 @@ describe('alert-driven remediation through POST /v1/alerts/alertmanager', () => 
     const res = await post('/v1/alerts/alertmanager', webhook([alert('CAExpiring', 'fp-a')]));
     expect(decisionsOf(res.json)).toEqual(['needs-approval web awaiting-approval']);
     expect(await f.rt.journal.listByItem('shop', 'web')).toEqual([]);
-    const list = await api.router({ method: 'GET', path: '/v1/remediations', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, client: 'c' });
+    const list = await api.router({
+      method: 'GET',
+      path: '/v1/remediations',
+      query: new URLSearchParams(),
+      headers: { authorization: `Bearer ${token}` },
+      client: 'c',
+    });
     const pending = remediationListSchema.parse(JSON.parse(list.body)).remediations;
     expect(pending.map((r) => `${r.rule} ${r.item} ${r.status}`)).toEqual(['needs-approval web pending']);
 
@@ -139,7 +151,9 @@ describe('alert-driven remediation through POST /v1/alerts/alertmanager', () => 
 
   it('refuses the receiver without alerts:write, and a payload that is not version 4', async () => {
     const other = await tokens(f.inventory.name, f.key).valid({ scope: 'rotations:write' });
-    expect((await post('/v1/alerts/alertmanager', webhook([alert('TLSCertExpiringSoon', 'fp-1', { severity: 'critical' })]), other)).status).toBe(403);
+    expect(
+      (await post('/v1/alerts/alertmanager', webhook([alert('TLSCertExpiringSoon', 'fp-1', { severity: 'critical' })]), other)).status,
+    ).toBe(403);
     expect((await post('/v1/alerts/alertmanager', { ...webhook([]), version: '3' })).status).toBe(422);
     expect(await f.rt.journal.listByItem('shop', 'web')).toEqual([]);
   });

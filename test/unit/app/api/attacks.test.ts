@@ -28,31 +28,106 @@ function attacks(f: ApiFixture): Attack[] {
   return [
     { name: 'no token', status: 401, request: async () => rotate(undefined) },
     { name: 'no token on /metrics', status: 401, request: async () => ({ method: 'GET', path: '/metrics' }) },
-    { name: 'no token on PUT /v1/log/level', status: 401, request: async () => ({ method: 'PUT', path: '/v1/log/level', headers: json, body: '{"level":"debug"}' }) },
-    { name: 'not a bearer scheme', status: 401, request: async () => ({ method: 'GET', path: '/v1/items', headers: { authorization: 'Basic dXNlcjpwYXNz' } }) },
+    {
+      name: 'no token on PUT /v1/log/level',
+      status: 401,
+      request: async () => ({ method: 'PUT', path: '/v1/log/level', headers: json, body: '{"level":"debug"}' }),
+    },
+    {
+      name: 'not a bearer scheme',
+      status: 401,
+      request: async () => ({ method: 'GET', path: '/v1/items', headers: { authorization: 'Basic dXNlcjpwYXNz' } }),
+    },
     { name: 'alg none', status: 401, request: async () => rotate(t.algNone()) },
     { name: 'HS256 signed with the public key', status: 401, request: async () => rotate(await t.hs256WithPublicKey()) },
-    { name: 'expired (beyond the 30 s skew)', status: 401, request: async () => rotate(await t.valid({ scope: 'rotations:write', iat: now - 3600, nbf: now - 3600, exp: now - 60 })) },
-    { name: 'nbf in the future (beyond the 30 s skew)', status: 401, request: async () => rotate(await t.valid({ scope: 'rotations:write', nbf: now + 120 })) },
+    {
+      name: 'expired (beyond the 30 s skew)',
+      status: 401,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write', iat: now - 3600, nbf: now - 3600, exp: now - 60 })),
+    },
+    {
+      name: 'nbf in the future (beyond the 30 s skew)',
+      status: 401,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write', nbf: now + 120 })),
+    },
     { name: 'unknown kid', status: 401, request: async () => rotate(await t.otherKey('not-a-known-kid')) },
     { name: 'known kid, other key (forged signature)', status: 401, request: async () => rotate(await t.otherKey(f.key.kid)) },
     { name: 'wrong iss', status: 401, request: async () => rotate(await t.valid({ scope: 'rotations:write', iss: 'rekey/other' })) },
     { name: 'wrong aud', status: 401, request: async () => rotate(await t.valid({ scope: 'rotations:write', aud: 'someone-else' })) },
     { name: 'missing scope', status: 403, request: async () => rotate(await t.valid({ scope: 'items:read metrics:read' })) },
-    { name: 'missing scope on /metrics', status: 403, request: async () => ({ method: 'GET', path: '/metrics', headers: bearer(await t.valid({ scope: 'items:read' })) }) },
-    { name: 'missing scope on PUT /v1/log/level', status: 403, request: async () => ({ method: 'PUT', path: '/v1/log/level', headers: { ...json, ...bearer(await t.valid({ scope: 'metrics:read' })) }, body: '{"level":"debug"}' }) },
-    { name: '10 MB body', status: 413, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), Buffer.alloc(10 * 1024 * 1024, 0x61)) },
+    {
+      name: 'missing scope on /metrics',
+      status: 403,
+      request: async () => ({ method: 'GET', path: '/metrics', headers: bearer(await t.valid({ scope: 'items:read' })) }),
+    },
+    {
+      name: 'missing scope on PUT /v1/log/level',
+      status: 403,
+      request: async () => ({
+        method: 'PUT',
+        path: '/v1/log/level',
+        headers: { ...json, ...bearer(await t.valid({ scope: 'metrics:read' })) },
+        body: '{"level":"debug"}',
+      }),
+    },
+    {
+      name: '10 MB body',
+      status: 413,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write' }), Buffer.alloc(10 * 1024 * 1024, 0x61)),
+    },
     { name: 'malformed JSON', status: 400, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), '{"item": "web"') },
-    { name: 'body of the wrong shape', status: 422, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), '{"item": "web", "extra": 1}') },
-    { name: 'wrong media type', status: 415, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), 'item=web', { 'content-type': 'application/x-www-form-urlencoded' }) },
-    { name: 'item name ../ in the body', status: 422, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), JSON.stringify({ item: '../web' })) },
-    { name: 'item name with NUL in the body', status: 422, request: async () => rotate(await t.valid({ scope: 'rotations:write' }), JSON.stringify({ item: 'web\u0000' })) },
+    {
+      name: 'body of the wrong shape',
+      status: 422,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write' }), '{"item": "web", "extra": 1}'),
+    },
+    {
+      name: 'wrong media type',
+      status: 415,
+      request: async () =>
+        rotate(await t.valid({ scope: 'rotations:write' }), 'item=web', { 'content-type': 'application/x-www-form-urlencoded' }),
+    },
+    {
+      name: 'item name ../ in the body',
+      status: 422,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write' }), JSON.stringify({ item: '../web' })),
+    },
+    {
+      name: 'item name with NUL in the body',
+      status: 422,
+      request: async () => rotate(await t.valid({ scope: 'rotations:write' }), JSON.stringify({ item: 'web\u0000' })),
+    },
     { name: 'item path ..', status: 400, request: async () => ({ method: 'GET', path: '/v1/items/..', headers: bearer(await t.valid()) }) },
-    { name: 'item path ..%2F..%2Fvault', status: 400, request: async () => ({ method: 'GET', path: '/v1/items/..%2F..%2Fvault', headers: bearer(await t.valid()) }) },
-    { name: 'item path with %2F', status: 400, request: async () => ({ method: 'GET', path: '/v1/items/root%2Fweb', headers: bearer(await t.valid()) }) },
-    { name: 'item path with NUL', status: 400, request: async () => ({ method: 'GET', path: '/v1/items/web%00', headers: bearer(await t.valid()) }) },
-    { name: 'rollback of ../', status: 400, request: async () => ({ method: 'POST', path: '/v1/items/..%2Fweb/rollback', headers: { ...json, ...bearer(await t.valid({ scope: 'rotations:write' })) }, body: '{}' }) },
-    { name: 'malformed escape in the path', status: 400, request: async () => ({ method: 'GET', path: '/v1/items/%E0%A4%A', headers: bearer(await t.valid()) }) },
+    {
+      name: 'item path ..%2F..%2Fvault',
+      status: 400,
+      request: async () => ({ method: 'GET', path: '/v1/items/..%2F..%2Fvault', headers: bearer(await t.valid()) }),
+    },
+    {
+      name: 'item path with %2F',
+      status: 400,
+      request: async () => ({ method: 'GET', path: '/v1/items/root%2Fweb', headers: bearer(await t.valid()) }),
+    },
+    {
+      name: 'item path with NUL',
+      status: 400,
+      request: async () => ({ method: 'GET', path: '/v1/items/web%00', headers: bearer(await t.valid()) }),
+    },
+    {
+      name: 'rollback of ../',
+      status: 400,
+      request: async () => ({
+        method: 'POST',
+        path: '/v1/items/..%2Fweb/rollback',
+        headers: { ...json, ...bearer(await t.valid({ scope: 'rotations:write' })) },
+        body: '{}',
+      }),
+    },
+    {
+      name: 'malformed escape in the path',
+      status: 400,
+      request: async () => ({ method: 'GET', path: '/v1/items/%E0%A4%A', headers: bearer(await t.valid()) }),
+    },
     { name: 'unknown route', status: 404, request: async () => ({ method: 'GET', path: '/v1/secrets' }) },
     { name: 'wrong method', status: 405, request: async () => ({ method: 'DELETE', path: '/v1/items' }) },
   ];
@@ -60,7 +135,8 @@ function attacks(f: ApiFixture): Attack[] {
 
 async function snapshot(f: ApiFixture) {
   return {
-    rotations: (await f.rt.journal.listByItem(f.inventory.name, 'web')).length + (await f.rt.journal.listByItem(f.inventory.name, 'root')).length,
+    rotations:
+      (await f.rt.journal.listByItem(f.inventory.name, 'web')).length + (await f.rt.journal.listByItem(f.inventory.name, 'root')).length,
     events: f.rt.bus.published.length,
     queued: f.rt.queue.size,
     web: (await f.rt.store.describe('rekey/shop/web'))?.versions.length,
@@ -76,10 +152,21 @@ const transports: Record<string, (f: ApiFixture) => Promise<{ send: Transport; c
   },
   'Lambda (API Gateway payload 2.0)': async (f) => {
     const queue = Object.assign(f.rt.queue, { postpone: async () => {}, deadLetter: async () => {} }) as unknown as FunctionQueue;
-    const rt = coldStart({ env: {}, inventory: f.inventory, aws: { store: f.rt.store, journal: f.rt.journal, events: f.rt.bus, queue }, log: f.logger, clusters: async () => new Map() });
+    const rt = coldStart({
+      env: {},
+      inventory: f.inventory,
+      aws: { store: f.rt.store, journal: f.rt.journal, events: f.rt.bus, queue },
+      log: f.logger,
+      clusters: async () => new Map(),
+    });
     const handle = apiHandler(() => ({ rt, logger: f.logger }));
     const send: Transport = async (req) => {
-      const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body.toString('base64') : Buffer.from(req.body).toString('base64');
+      const body =
+        req.body === undefined
+          ? undefined
+          : Buffer.isBuffer(req.body)
+            ? req.body.toString('base64')
+            : Buffer.from(req.body).toString('base64');
       const [path, query] = req.path.split('?');
       const event: HttpApiEvent = {
         version: '2.0',
@@ -142,7 +229,12 @@ describe.each(Object.keys(transports))('attack list against %s', (transportName)
     const token = await t.valid({ scope: 'rotations:write items:read', nbf: now + 20 });
 
     // Act
-    const res = await send({ method: 'POST', path: '/v1/rotations', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ item: 'web', reason: 'test' }) });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/rotations',
+      headers: { ...json, authorization: `Bearer ${token}` },
+      body: JSON.stringify({ item: 'web', reason: 'test' }),
+    });
     const got = await send({ method: 'GET', path: JSON.parse(res.body).location, headers: { authorization: `Bearer ${token}` } });
 
     // Assess
@@ -167,10 +259,22 @@ describe('a token of a removed key', () => {
     try {
       const f = await apiFixture(root);
       const old = await tokens(f.inventory.name, f.key).valid();
-      const before = await f.api.router({ method: 'GET', path: '/v1/items', query: new URLSearchParams(), headers: { authorization: `Bearer ${old}` }, client: 'c' });
+      const before = await f.api.router({
+        method: 'GET',
+        path: '/v1/items',
+        query: new URLSearchParams(),
+        headers: { authorization: `Bearer ${old}` },
+        client: 'c',
+      });
       // Act: a new key whose set no longer carries the old one (its overlap is over)
       await saveApiSigningKey(f.rt.store, f.inventory.name, await newApiSigningKey('ES256', new Date()));
-      const after = await f.api.router({ method: 'GET', path: '/v1/items', query: new URLSearchParams(), headers: { authorization: `Bearer ${old}` }, client: 'c' });
+      const after = await f.api.router({
+        method: 'GET',
+        path: '/v1/items',
+        query: new URLSearchParams(),
+        headers: { authorization: `Bearer ${old}` },
+        client: 'c',
+      });
       // Assess
       expect(before.status).toBe(200);
       expect(after.status).toBe(401);
@@ -185,7 +289,13 @@ describe('a token of a removed key', () => {
       const f = await apiFixture(root);
       const old = await tokens(f.inventory.name, f.key).valid();
       await saveApiSigningKey(f.rt.store, f.inventory.name, await newApiSigningKey('EdDSA', new Date(), f.key));
-      const res = await f.api.router({ method: 'GET', path: '/v1/items', query: new URLSearchParams(), headers: { authorization: `Bearer ${old}` }, client: 'c' });
+      const res = await f.api.router({
+        method: 'GET',
+        path: '/v1/items',
+        query: new URLSearchParams(),
+        headers: { authorization: `Bearer ${old}` },
+        client: 'c',
+      });
       expect(res.status).toBe(200);
     } finally {
       await removeTempDir(root);

@@ -20,12 +20,38 @@ let f: ApiFixture;
 function opensslCsr(name: string, subject: string, san?: string): { csr: string; key: string } {
   const key = join(root, `${name}.key`);
   const out = join(root, `${name}.csr`);
-  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', subject, ...(san ? ['-addext', `subjectAltName=${san}`] : []), '-out', out], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-subj',
+      subject,
+      ...(san ? ['-addext', `subjectAltName=${san}`] : []),
+      '-out',
+      out,
+    ],
+    { stdio: 'ignore' },
+  );
   return { csr: readFileSync(out, 'utf8'), key };
 }
 
 async function post(body: unknown, token: string) {
-  const req: ApiRequest = { method: 'POST', path: '/v1/enrol', query: new URLSearchParams(), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: Buffer.from(JSON.stringify(body)), client: '192.0.2.9' };
+  const req: ApiRequest = {
+    method: 'POST',
+    path: '/v1/enrol',
+    query: new URLSearchParams(),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: Buffer.from(JSON.stringify(body)),
+    client: '192.0.2.9',
+  };
   const res = await f.api.router(req);
   return { status: res.status, json: JSON.parse(res.body) as Record<string, string> };
 }
@@ -37,7 +63,7 @@ beforeEach(async () => {
 afterEach(() => removeTempDir(root));
 
 describe('POST /v1/enrol', () => {
-  it('signs an openssl CSR in the profile: the certificate holds the requester\'s key, verifies under the CA, and is recorded with the requester', async () => {
+  it("signs an openssl CSR in the profile: the certificate holds the requester's key, verifies under the CA, and is recorded with the requester", async () => {
     // Prepare
     const { csr, key } = opensslCsr('ok', '/CN=db1.backup.internal', 'DNS:db1.backup.internal');
     const token = await tokens(f.inventory.name, f.key).valid({ sub: 'pem-agent', scope: 'enrol:backup-clients' });
@@ -52,14 +78,27 @@ describe('POST /v1/enrol', () => {
     expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(readFileSync(key)))).toBe(true);
     writeFileSync(join(root, 'ca.pem'), res.json.ca!);
     writeFileSync(join(root, 'leaf.pem'), res.json.certificate!);
-    expect(execFileSync('openssl', ['verify', '-CAfile', join(root, 'ca.pem'), join(root, 'leaf.pem')], { encoding: 'utf8' })).toContain('OK');
+    expect(execFileSync('openssl', ['verify', '-CAfile', join(root, 'ca.pem'), join(root, 'leaf.pem')], { encoding: 'utf8' })).toContain(
+      'OK',
+    );
     const record = await f.rt.deps.store.getVersion(enrolRecordName('shop', 'backup-clients', res.json.serial!), { stage: Stage.Current });
-    expect(JSON.parse(record!.value)).toMatchObject({ serial: res.json.serial, subject: 'CN=db1.backup.internal', requester: 'pem-agent', names: ['db1.backup.internal'] });
+    expect(JSON.parse(record!.value)).toMatchObject({
+      serial: res.json.serial,
+      subject: 'CN=db1.backup.internal',
+      requester: 'pem-agent',
+      names: ['db1.backup.internal'],
+    });
     expect(record!.value).not.toContain('PRIVATE KEY');
   });
 
   it.each([
-    ['a name outside the profile', '/CN=db1.backup.internal', 'DNS:db1.backup.internal,DNS:evil.example.com', 422, 'does not allow "evil.example.com"'],
+    [
+      'a name outside the profile',
+      '/CN=db1.backup.internal',
+      'DNS:db1.backup.internal,DNS:evil.example.com',
+      422,
+      'does not allow "evil.example.com"',
+    ],
     ['a CN outside the profile', '/CN=a.b.backup.internal', undefined, 422, 'does not allow "a.b.backup.internal"'],
   ])('refuses %s (%s)', async (_what, subject, san, status, message) => {
     // Prepare
@@ -86,7 +125,7 @@ describe('POST /v1/enrol', () => {
     expect(res.json.detail).toContain('signature does not verify');
   });
 
-  it('refuses a token without the profile\'s scope (403) and no token (401); an unknown profile is 404', async () => {
+  it("refuses a token without the profile's scope (403) and no token (401); an unknown profile is 404", async () => {
     // Prepare
     const { csr } = opensslCsr('scope', '/CN=db2.backup.internal');
     const t = tokens(f.inventory.name, f.key);
@@ -113,13 +152,30 @@ describe('rekey enrol (the client)', () => {
     const server = await listenHttps({ router: f.api.router, tls, port: 0, host: '127.0.0.1' });
     writeFileSync(join(root, 'api-ca.pem'), tls.cert);
     const token = await tokens(f.inventory.name, f.key).valid({ sub: 'pem-agent', scope: 'enrol:backup-clients' });
-    const args = ['enrol', '--profile', 'backup-clients', '--key', join(root, 'agent.key'), '--out', join(root, 'agent'), '--url', `https://localhost:${server.port}`, '--name', 'agent.backup.internal', '--cacert', join(root, 'api-ca.pem')];
+    const args = [
+      'enrol',
+      '--profile',
+      'backup-clients',
+      '--key',
+      join(root, 'agent.key'),
+      '--out',
+      join(root, 'agent'),
+      '--url',
+      `https://localhost:${server.port}`,
+      '--name',
+      'agent.backup.internal',
+      '--cacert',
+      join(root, 'api-ca.pem'),
+    ];
     try {
       // Act
       const first = await runMain(args, { REKEY_TOKEN: token });
       const firstCert = readFileSync(join(root, 'agent', 'tls.crt'), 'utf8');
       const second = await runMain(args, { REKEY_TOKEN: token });
-      const refused = await runMain(args.map((a) => (a === 'agent.backup.internal' ? 'evil.example.com' : a)), { REKEY_TOKEN: token });
+      const refused = await runMain(
+        args.map((a) => (a === 'agent.backup.internal' ? 'evil.example.com' : a)),
+        { REKEY_TOKEN: token },
+      );
       // Assess
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toContain('enrolled: serial');
@@ -130,7 +186,9 @@ describe('rekey enrol (the client)', () => {
       const renewed = new X509Certificate(readFileSync(join(root, 'agent', 'tls.crt'), 'utf8'));
       expect(renewed.serialNumber).not.toBe(new X509Certificate(firstCert).serialNumber);
       expect(renewed.checkPrivateKey(key)).toBe(true);
-      expect(execFileSync('openssl', ['verify', '-CAfile', join(root, 'agent', 'ca.crt'), join(root, 'agent', 'tls.crt')], { encoding: 'utf8' })).toContain('OK');
+      expect(
+        execFileSync('openssl', ['verify', '-CAfile', join(root, 'agent', 'ca.crt'), join(root, 'agent', 'tls.crt')], { encoding: 'utf8' }),
+      ).toContain('OK');
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('enrolment refused (422)');
       expect(first.stdout + first.stderr + second.stdout).not.toContain('PRIVATE KEY');

@@ -31,7 +31,10 @@ export interface ApiFixture {
 }
 
 /** An applied inventory in a temp folder, the API signing key in its store, and the API over it. */
-export async function apiFixture(root: string, options: { router?: Omit<RouterOptions, 'backend' | 'verifier'>; text?: string } = {}): Promise<ApiFixture> {
+export async function apiFixture(
+  root: string,
+  options: { router?: Omit<RouterOptions, 'backend' | 'verifier'>; text?: string } = {},
+): Promise<ApiFixture> {
   const inventory = loadInventory(options.text ?? INVENTORY);
   const rt = localRuntime(inventory, root);
   await apply(rt.deps, inventory);
@@ -39,7 +42,14 @@ export async function apiFixture(root: string, options: { router?: Omit<RouterOp
   const logger = leveledJsonLogger({ level: 'debug', write: (l) => logLines.push(l) });
   const deps = { ...rt.deps, log: logger };
   const { material: key } = await ensureApiSigningKey(rt.store, inventory.name);
-  const api = createApi({ inventory, deps, runtime: 'serve', logger, keySetTtlSeconds: 0, ...(options.router && { router: options.router }) });
+  const api = createApi({
+    inventory,
+    deps,
+    runtime: 'serve',
+    logger,
+    keySetTtlSeconds: 0,
+    ...(options.router && { router: options.router }),
+  });
   return { inventory, rt: { ...rt, deps }, api, logger, logLines, key };
 }
 
@@ -58,17 +68,33 @@ export interface Claims {
 /** Tokens good and bad, signed as an attacker or a client would. */
 export function tokens(inventory: string, key: SigningKeyMaterial) {
   const now = Math.floor(Date.now() / 1000);
-  const base = (c: Claims = {}): Claims => ({ iss: tokenIssuer(inventory), aud: TOKEN_AUDIENCE, sub: 'tester', scope: 'items:read', iat: now, nbf: now, exp: now + 600, ...c });
+  const base = (c: Claims = {}): Claims => ({
+    iss: tokenIssuer(inventory),
+    aud: TOKEN_AUDIENCE,
+    sub: 'tester',
+    scope: 'items:read',
+    iat: now,
+    nbf: now,
+    exp: now + 600,
+    ...c,
+  });
   const sign = async (claims: Claims, signer: { jwk: Record<string, unknown>; alg: string; kid: string }) =>
-    new SignJWT({ ...claims }).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' }).sign(await importJWK(signer.jwk as JWK, signer.alg));
+    new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' })
+      .sign(await importJWK(signer.jwk as JWK, signer.alg));
   return {
     base,
     valid: (c: Claims = {}) => sign(base(c), key),
-    algNone: () => `${b64({ alg: 'none', typ: 'JWT', kid: key.kid })}.${b64(base({ scope: 'items:read metrics:read rotations:write log:write' }))}.`,
+    algNone: () =>
+      `${b64({ alg: 'none', typ: 'JWT', kid: key.kid })}.${b64(base({ scope: 'items:read metrics:read rotations:write log:write' }))}.`,
     /** Algorithm confusion: HS256 with the server's public key (PEM) as the HMAC secret. */
     hs256WithPublicKey: async () => {
-      const pem = createPublicKey({ key: key.keySet[0] as JWK as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
-      return new SignJWT({ ...base({ scope: 'items:read metrics:read rotations:write' }) }).setProtectedHeader({ alg: 'HS256', kid: key.kid, typ: 'JWT' }).sign(new TextEncoder().encode(pem));
+      const pem = createPublicKey({ key: key.keySet[0] as JWK as never, format: 'jwk' })
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
+      return new SignJWT({ ...base({ scope: 'items:read metrics:read rotations:write' }) })
+        .setProtectedHeader({ alg: 'HS256', kid: key.kid, typ: 'JWT' })
+        .sign(new TextEncoder().encode(pem));
     },
     otherKey: async (kid: string) => {
       const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -94,14 +120,17 @@ export interface Outgoing {
 export function httpsSend(port: number, ca: string, req: Outgoing): Promise<Sent> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const r = request({ host: '127.0.0.1', port, servername: 'localhost', ca, method: req.method, path: req.path, headers: req.headers ?? {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        settled = true;
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
+    const r = request(
+      { host: '127.0.0.1', port, servername: 'localhost', ca, method: req.method, path: req.path, headers: req.headers ?? {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
     r.on('error', (e) => {
       if (!settled) setTimeout(() => (settled ? undefined : reject(e)), 200);
     });

@@ -25,7 +25,9 @@ const RPCS: Record<string, object> = {
 };
 
 const invoke = (method: string, req: object, md: grpc.Metadata) =>
-  new Promise<{ error: grpc.ServiceError | null; res?: any }>((resolve) => client[method]!.call(client, req, md, (error, res) => resolve({ error, res })));
+  new Promise<{ error: grpc.ServiceError | null; res?: any }>((resolve) =>
+    client[method]!.call(client, req, md, (error, res) => resolve({ error, res })),
+  );
 
 const bearer = (t: string) => {
   const md = new grpc.Metadata();
@@ -40,7 +42,9 @@ beforeAll(async () => {
   const tls = selfSignedTls(['localhost']);
   server = await startGrpc({ api: f.api, tls, port: 0, host: '127.0.0.1' });
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as any;
-  client = new pkg.rekey.v1.Rekey(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(tls.cert)), { 'grpc.ssl_target_name_override': 'localhost' });
+  client = new pkg.rekey.v1.Rekey(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(tls.cert)), {
+    'grpc.ssl_target_name_override': 'localhost',
+  });
 });
 afterAll(async () => {
   client?.close();
@@ -76,7 +80,7 @@ describe('gRPC rekey.v1.Rekey', () => {
     expect(rotation.res).toMatchObject({ id: rotate.res.id, item: 'web', trigger: 'api', reason: 'grpc test' });
   });
 
-  it('applies the routes\' scopes and name checks: PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND', async () => {
+  it("applies the routes' scopes and name checks: PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND", async () => {
     const readOnly = await tokens(f.inventory.name, f.key).valid({ scope: 'items:read' });
     expect((await invoke('Rotate', { item: 'web' }, bearer(readOnly))).error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect((await invoke('GetItem', { name: '../vault' }, bearer(token))).error?.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -109,8 +113,12 @@ describe('gRPC serving certificate', () => {
     // Assess
     expect(await served(server.port)).toBe(nextFingerprint);
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as any;
-    const fresh = new pkg.rekey.v1.Rekey(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(next.cert)), { 'grpc.ssl_target_name_override': 'localhost' }) as grpc.Client & Record<string, Unary>;
-    const health = await new Promise<{ error: grpc.ServiceError | null; res?: any }>((resolve) => fresh.Health!.call(fresh, {}, bearer(token), (error, res) => resolve({ error, res })));
+    const fresh = new pkg.rekey.v1.Rekey(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(next.cert)), {
+      'grpc.ssl_target_name_override': 'localhost',
+    }) as grpc.Client & Record<string, Unary>;
+    const health = await new Promise<{ error: grpc.ServiceError | null; res?: any }>((resolve) =>
+      fresh.Health!.call(fresh, {}, bearer(token), (error, res) => resolve({ error, res })),
+    );
     fresh.close();
     expect(health.error).toBeNull();
     expect(health.res.status).toBe('ok');

@@ -23,7 +23,8 @@ afterAll(async () => {
   await removeTempDir(root);
 });
 
-const get = (token?: string) => httpsSend(server.port, ca, { method: 'GET', path: '/report', headers: token ? { authorization: `Bearer ${token}` } : {} });
+const get = (token?: string) =>
+  httpsSend(server.port, ca, { method: 'GET', path: '/report', headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 describe('GET /report', () => {
   it('with items:read: the self-contained HTML report of the inventory (its items, no script), locked down by CSP', async () => {
@@ -36,7 +37,9 @@ describe('GET /report', () => {
     // Assess
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).toBe(
+      "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+    );
     expect(res.body).toMatch(/^<!doctype html>/);
     expect(res.body).toContain('<title>rekey report: shop</title>');
     for (const item of ['web', 'root']) expect(res.body).toContain(item);

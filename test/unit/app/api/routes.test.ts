@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest } from '../../../../shared/app/api/http.js';
 import { rotationIdForKey } from '../../../../shared/app/api/rotations.js';
-import { healthSchema, itemDetailSchema, itemListSchema, logLevelSchema, planSchema, rotationAcceptedSchema, rotationSchema, versionSchema } from '../../../../shared/app/api/schemas.js';
+import {
+  healthSchema,
+  itemDetailSchema,
+  itemListSchema,
+  logLevelSchema,
+  planSchema,
+  rotationAcceptedSchema,
+  rotationSchema,
+  versionSchema,
+} from '../../../../shared/app/api/schemas.js';
 import { REKEY_VERSION } from '../../../../shared/app/api/version.js';
 import { openApiText } from '../../../../shared/app/api/write-openapi.js';
 import { createApi } from '../../../../shared/app/api/index.js';
@@ -15,12 +24,20 @@ let root: string;
 let f: ApiFixture;
 let token: string;
 
-const call = async (method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; token?: string; client?: string } = {}) => {
+const call = async (
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string>; token?: string; client?: string } = {},
+) => {
   const req: ApiRequest = {
     method,
     path,
     query: new URLSearchParams(),
-    headers: { ...(options.body !== undefined && { 'content-type': 'application/json' }), authorization: `Bearer ${options.token ?? token}`, ...options.headers },
+    headers: {
+      ...(options.body !== undefined && { 'content-type': 'application/json' }),
+      authorization: `Bearer ${options.token ?? token}`,
+      ...options.headers,
+    },
     ...(options.body !== undefined && { body: Buffer.from(JSON.stringify(options.body)) }),
     client: options.client ?? '192.0.2.1',
   };
@@ -37,7 +54,11 @@ afterEach(() => removeTempDir(root));
 
 describe('API routes', () => {
   it('answers /healthz, /readyz and /version without a token, bodies matching their schemas', async () => {
-    for (const [path, schema] of [['/healthz', healthSchema], ['/readyz', healthSchema], ['/version', versionSchema]] as const) {
+    for (const [path, schema] of [
+      ['/healthz', healthSchema],
+      ['/readyz', healthSchema],
+      ['/version', versionSchema],
+    ] as const) {
       const res = await call('GET', path, { headers: { authorization: '' } });
       expect(res.status, path).toBe(200);
       expect(schema.parse(res.json), path).toBeTruthy();
@@ -112,9 +133,18 @@ describe('API routes', () => {
   });
 
   it('rate-limits per client: 429 with Retry-After once the burst is spent', async () => {
-    const limited = createApi({ inventory: f.inventory, deps: f.rt.deps, runtime: 'serve', logger: f.logger, router: { rateLimit: { perSecond: 1, burst: 3 }, now: () => 1_000_000 } });
+    const limited = createApi({
+      inventory: f.inventory,
+      deps: f.rt.deps,
+      runtime: 'serve',
+      logger: f.logger,
+      router: { rateLimit: { perSecond: 1, burst: 3 }, now: () => 1_000_000 },
+    });
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await limited.router({ method: 'GET', path: '/healthz', query: new URLSearchParams(), headers: {}, client: 'flood' })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        (await limited.router({ method: 'GET', path: '/healthz', query: new URLSearchParams(), headers: {}, client: 'flood' })).status,
+      );
     const other = await limited.router({ method: 'GET', path: '/healthz', query: new URLSearchParams(), headers: {}, client: 'calm' });
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(other.status).toBe(200);
@@ -135,11 +165,26 @@ describe('API routes', () => {
 
   it('serves Prometheus text behind metrics:read with the expiry of every certificate', async () => {
     const metrics = new RekeyMetrics({ deps: f.rt.deps, inventory: f.inventory });
-    const api = createApi({ inventory: f.inventory, deps: f.rt.deps, runtime: 'serve', logger: f.logger, metrics: () => metrics.text(), router: { rateLimit: false } });
-    const res = await api.router({ method: 'GET', path: '/metrics', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, client: 'c' });
+    const api = createApi({
+      inventory: f.inventory,
+      deps: f.rt.deps,
+      runtime: 'serve',
+      logger: f.logger,
+      metrics: () => metrics.text(),
+      router: { rateLimit: false },
+    });
+    const res = await api.router({
+      method: 'GET',
+      path: '/metrics',
+      query: new URLSearchParams(),
+      headers: { authorization: `Bearer ${token}` },
+      client: 'c',
+    });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
-    expect(res.body).toMatch(/rekey_certificate_expiration_timestamp_seconds\{inventory="shop",item="web",unit="web",kind="certificate",version="[0-9a-f-]+"\} \d+/);
+    expect(res.body).toMatch(
+      /rekey_certificate_expiration_timestamp_seconds\{inventory="shop",item="web",unit="web",kind="certificate",version="[0-9a-f-]+"\} \d+/,
+    );
     expect(res.body).toContain('rekey_certificate_renewal_timestamp_seconds{');
   });
 

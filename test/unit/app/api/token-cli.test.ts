@@ -25,7 +25,10 @@ describe('rekey token', () => {
     expect(res.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     const token = res.stdout.trim();
     const claims = decodeJwt(token);
-    const key = await readApiSigningKey(new FileVault(join(root, 'st', 'vault'), (await loadVaultKey(join(root, 'st'), {}, { create: false }))!), 'shop');
+    const key = await readApiSigningKey(
+      new FileVault(join(root, 'st', 'vault'), (await loadVaultKey(join(root, 'st'), {}, { create: false }))!),
+      'shop',
+    );
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', kid: key!.kid });
     expect(claims).toMatchObject({ iss: 'rekey/shop', aud: 'rekey-api', sub: 'operator', scope: 'metrics:read log:write' });
     expect(claims.exp! - claims.iat!).toBe(7200);

@@ -7,7 +7,15 @@ import { NotFoundError } from '../../../../shared/domain/errors.js';
 import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { unitsOf } from '../../../../shared/domain/units.js';
-import { RestartOutcome, type Cluster, type RolloutStatus, type SecretSink, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../../../shared/ports/cluster.js';
+import {
+  RestartOutcome,
+  type Cluster,
+  type RolloutStatus,
+  type SecretSink,
+  type SecretUse,
+  type WorkloadControl,
+  type WorkloadRef,
+} from '../../../../shared/ports/cluster.js';
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { silentLogger } from '../../../../shared/ports/logger.js';
 import type { SecretStore } from '../../../../shared/ports/secret-store.js';
@@ -33,7 +41,10 @@ export class FakeWorkloads implements WorkloadControl {
   private readonly polls = new Map<string, number>();
   private readonly rolling = new Set<string>();
 
-  constructor(readonly cluster: string, private readonly log: string[]) {}
+  constructor(
+    readonly cluster: string,
+    private readonly log: string[],
+  ) {}
 
   async selectWorkloads(namespace: string, selector: string): Promise<WorkloadRef[]> {
     return this.selectors.get(`${namespace}/${selector}`) ?? [];
@@ -106,7 +117,11 @@ export interface Harness {
   readonly log: string[];
 }
 
-export function harness(inventory: Inventory, dir: string, options: { clusters?: readonly string[]; versions?: Record<string, string>; signal?: AbortSignal } = {}): Harness {
+export function harness(
+  inventory: Inventory,
+  dir: string,
+  options: { clusters?: readonly string[]; versions?: Record<string, string>; signal?: AbortSignal } = {},
+): Harness {
   const log: string[] = [];
   const workloads = new Map<string, FakeWorkloads>();
   const clusters = new Map<string, Cluster>();

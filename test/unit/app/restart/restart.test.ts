@@ -41,7 +41,13 @@ credentials:
 `);
 
 const types = (events: readonly RekeyEvent[]) => events.map((e) => `${e.type}${e.detail.cluster ? ` ${String(e.detail.cluster)}` : ''}`);
-const WORKLOADS = ['Deployment/apic/apim', 'StatefulSet/apic/postgres', 'Deployment/apic/portal-www', 'Deployment/apic/other', 'Deployment/apic/hub'];
+const WORKLOADS = [
+  'Deployment/apic/apim',
+  'StatefulSet/apic/postgres',
+  'Deployment/apic/portal-www',
+  'Deployment/apic/other',
+  'Deployment/apic/hub',
+];
 
 describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker -> journal)', () => {
   let dir: string;
@@ -68,7 +74,10 @@ describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker 
     await requestRestarts(h.deps, inv, record);
     // Assess
     const final = (await h.journal.get(record.id))!;
-    expect(final.restarts.dc1).toMatchObject({ state: 'completed', workloads: ['Deployment/apic/apim', 'StatefulSet/apic/postgres', 'Deployment/apic/portal-www'] });
+    expect(final.restarts.dc1).toMatchObject({
+      state: 'completed',
+      workloads: ['Deployment/apic/apim', 'StatefulSet/apic/postgres', 'Deployment/apic/portal-www'],
+    });
     expect(final.restarts.dc2?.state).toBe('completed');
     expect(final.restartDeadline).toBe(new Date(Date.parse(record.history[0]!.at) + 300_000).toISOString());
     expect(final.revision).toBe(record.revision + 3); // requested, dc1 done, dc2 done: one revision each
@@ -80,7 +89,14 @@ describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker 
     expect(published.slice(0, 2)).toEqual(['RestartRequested dc1', 'RestartRequested dc2']);
     expect(published.slice(2).sort()).toEqual(['RestartCompleted dc1', 'RestartCompleted dc2']);
     const requested = h.bus.published[0]!.detail;
-    expect(requested).toMatchObject({ rotationId: record.id, inventory: 'apic', item: 'server', cluster: 'dc1', policy: 'together', deadline: final.restartDeadline });
+    expect(requested).toMatchObject({
+      rotationId: record.id,
+      inventory: 'apic',
+      item: 'server',
+      cluster: 'dc1',
+      policy: 'together',
+      deadline: final.restartDeadline,
+    });
     expect(requested.workloads).toEqual(['Deployment/apic/apim', 'StatefulSet/apic/postgres', 'Deployment/apic/portal-www']);
   });
 
@@ -119,7 +135,12 @@ describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker 
     expect(firstDc2).toBeGreaterThan(lastDc1);
     const final = (await h.journal.get(record.id))!;
     expect([final.restarts.dc1?.state, final.restarts.dc2?.state]).toEqual(['completed', 'completed']);
-    expect(types(h.bus.published)).toEqual(['RestartRequested dc1', 'RestartCompleted dc1', 'RestartRequested dc2', 'RestartCompleted dc2']);
+    expect(types(h.bus.published)).toEqual([
+      'RestartRequested dc1',
+      'RestartCompleted dc1',
+      'RestartRequested dc2',
+      'RestartCompleted dc2',
+    ]);
   });
 
   it('rolling stops at a failure: the next cluster is skipped, not restarted', async () => {
@@ -145,7 +166,10 @@ describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker 
     await requestRestarts(h.deps, inv, record);
     // Assess
     const final = (await h.journal.get(record.id))!;
-    expect(final.restarts.dc1).toMatchObject({ state: 'completed', message: expect.stringMatching(/not found: StatefulSet\/apic\/postgres/) });
+    expect(final.restarts.dc1).toMatchObject({
+      state: 'completed',
+      message: expect.stringMatching(/not found: StatefulSet\/apic\/postgres/),
+    });
     const done = h.bus.published.find((e) => e.type === EventType.RestartCompleted && e.detail.cluster === 'dc1')!;
     expect(done.detail.missing).toEqual(['StatefulSet/apic/postgres']);
   });
@@ -229,7 +253,10 @@ certificates:
     // Act
     await requestRestarts(h.deps, inv, record);
     // Assess
-    expect((await h.journal.get(record.id))!.restarts.dc1).toMatchObject({ state: 'failed', message: expect.stringMatching(/interrupted/) });
+    expect((await h.journal.get(record.id))!.restarts.dc1).toMatchObject({
+      state: 'failed',
+      message: expect.stringMatching(/interrupted/),
+    });
   });
 });
 
@@ -241,7 +268,11 @@ describe('restarts outside rotations (SecretSynced -> planner)', () => {
   afterEach(() => removeTempDir(dir));
 
   const synced = (item: string, cluster: string, change: string, rotationId?: string) =>
-    makeEvent(EventType.SecretSynced, { inventory: 'apic', item, ...(rotationId && { rotationId }) }, { cluster, namespace: 'apic', secret: `${item}-tls`, versionId: 'v2', change });
+    makeEvent(
+      EventType.SecretSynced,
+      { inventory: 'apic', item, ...(rotationId && { rotationId }) },
+      { cluster, namespace: 'apic', secret: `${item}-tls`, versionId: 'v2', change },
+    );
 
   it('an updated Secret restarts its consumers in that cluster only; created ones and rotations restart nothing here', async () => {
     // Prepare
@@ -249,7 +280,11 @@ describe('restarts outside rotations (SecretSynced -> planner)', () => {
     const h = harness(inv, dir, { versions: { 'rekey/apic/server': 'v2' } });
     for (const w of h.workloads.values()) for (const id of WORKLOADS) w.existing.add(id);
     // Act
-    await h.bus.publish([synced('server', 'dc2', 'updated'), synced('server', 'dc1', 'created'), synced('server', 'dc1', 'updated', 'rot-1')]);
+    await h.bus.publish([
+      synced('server', 'dc2', 'updated'),
+      synced('server', 'dc1', 'created'),
+      synced('server', 'dc1', 'updated', 'rot-1'),
+    ]);
     // Assess
     expect(h.workloads.get('dc1')!.calls).toEqual([]);
     expect(h.workloads.get('dc2')!.calls.sort()).toEqual(['restart Deployment/apic/apim', 'restart StatefulSet/apic/postgres']);
@@ -286,8 +321,20 @@ describe('unlisted consumers and pause', () => {
     const h = harness(inv, dir, { clusters: ['dc1'] });
     const w = h.workloads.get('dc1')!;
     w.selectors.set('apic/app=portal', [{ kind: 'Deployment', namespace: 'apic', name: 'portal-www' }]);
-    const use = (secret: string, kind: 'Deployment' | 'Pod', name: string, via: 'volume' | 'env' = 'volume') => ({ secret, namespace: 'apic', workload: { kind, namespace: 'apic', name }, via });
-    w.uses.push(use('server-tls', 'Deployment', 'apim'), use('server-tls', 'Deployment', 'portal-www'), use('server-tls', 'Deployment', 'sneaky'), use('server-tls', 'Deployment', 'sneaky', 'env'), use('unrelated', 'Pod', 'x'), use('db-password', 'Pod', 'debug', 'env'));
+    const use = (secret: string, kind: 'Deployment' | 'Pod', name: string, via: 'volume' | 'env' = 'volume') => ({
+      secret,
+      namespace: 'apic',
+      workload: { kind, namespace: 'apic', name },
+      via,
+    });
+    w.uses.push(
+      use('server-tls', 'Deployment', 'apim'),
+      use('server-tls', 'Deployment', 'portal-www'),
+      use('server-tls', 'Deployment', 'sneaky'),
+      use('server-tls', 'Deployment', 'sneaky', 'env'),
+      use('unrelated', 'Pod', 'x'),
+      use('db-password', 'Pod', 'debug', 'env'),
+    );
     // Act
     const unlisted = await findUnlistedConsumers(h.deps, inv);
     // Assess
@@ -309,8 +356,14 @@ describe('unlisted consumers and pause', () => {
     expect(paused).toEqual({ patched: ['dc1'], unreachable: ['dc2'] });
     expect(resumed.patched).toEqual(['dc1']);
     expect(h.workloads.get('dc1')!.patches).toEqual([
-      { object: { apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' }, patch: { metadata: { annotations: { 'rekey/paused': 'true' } } } },
-      { object: { apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' }, patch: { metadata: { annotations: { 'rekey/paused': null } } } },
+      {
+        object: { apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' },
+        patch: { metadata: { annotations: { 'rekey/paused': 'true' } } },
+      },
+      {
+        object: { apiVersion: 'kubedb.com/v1', kind: 'Postgres', namespace: 'db', name: 'pg' },
+        patch: { metadata: { annotations: { 'rekey/paused': null } } },
+      },
     ]);
   });
 });

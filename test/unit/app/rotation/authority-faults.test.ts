@@ -40,7 +40,11 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(root));
 
-function faulty(dies: { journal?: (r: RotationRecord) => boolean; promote?: (name: string, versionId: string) => boolean; enqueue?: (m: StepMessage) => boolean }) {
+function faulty(dies: {
+  journal?: (r: RotationRecord) => boolean;
+  promote?: (name: string, versionId: string) => boolean;
+  enqueue?: (m: StepMessage) => boolean;
+}) {
   let fired = 0;
   const once = (hit: boolean) => (hit && fired === 0 ? (fired++, true) : false);
   const messages: StepMessage[] = [];
@@ -103,7 +107,10 @@ async function work(deps: Deps, messages: StepMessage[]): Promise<{ deaths: numb
 }
 
 const crashes = [
-  ...STEPS.map((step) => ({ name: `after ${step} did its work, before the journal recorded it`, dies: { journal: (r: RotationRecord) => r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting' } })),
+  ...STEPS.map((step) => ({
+    name: `after ${step} did its work, before the journal recorded it`,
+    dies: { journal: (r: RotationRecord) => r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting' },
+  })),
   ...STEPS.slice(1).map((step) => ({ name: `before ${step} was queued`, dies: { enqueue: (m: StepMessage) => m.step === step } })),
   { name: 'right after the CA was promoted', dies: { promote: (n: string) => n === 'rekey/shop/ca' } },
   { name: 'right after the first child was promoted', dies: { promote: (n: string) => n === 'rekey/shop/web' } },
@@ -122,7 +129,10 @@ describe('authority rotation under worker crashes and duplicate deliveries', () 
     expect(deaths).toBe(1);
     expect(duplicates.every((d) => d === StepExecution.Stale || d === StepExecution.Finished)).toBe(true);
     const final = (await rt.journal.get(record.id))!;
-    expect(final.status, `${final.error} at ${final.step} ${JSON.stringify(final.history.map((h) => h.step + ':' + h.status))} deaths ${deaths}`).toBe(RotationStatus.Completed);
+    expect(
+      final.status,
+      `${final.error} at ${final.step} ${JSON.stringify(final.history.map((h) => h.step + ':' + h.status))} deaths ${deaths}`,
+    ).toBe(RotationStatus.Completed);
     expect(final.history.map((h) => h.step).filter((s, i, all) => all.indexOf(s) === i)).toEqual(STEPS);
     const ca = (await rt.store.describe('rekey/shop/ca'))!.versions;
     expect(ca.map((v) => v.versionId)).toEqual([before, record.id, dropVersionId(record.id)]);

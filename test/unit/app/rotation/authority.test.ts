@@ -46,7 +46,9 @@ const caCert = async (): Promise<CertificateMaterial> => decodeMaterial((await r
 /** Every Secret of every cluster, as written (data decoded). */
 async function secrets(): Promise<{ where: string; data: Record<string, string>; annotations: Record<string, string> }[]> {
   const out = [];
-  for (const [cluster, w] of rt.writers) for (const s of await w.listSecrets('shop')) out.push({ where: `${cluster}/${s.name}`, data: { ...s.data }, annotations: { ...s.annotations } });
+  for (const [cluster, w] of rt.writers)
+    for (const s of await w.listSecrets('shop'))
+      out.push({ where: `${cluster}/${s.name}`, data: { ...s.data }, annotations: { ...s.annotations } });
   return out;
 }
 
@@ -54,7 +56,9 @@ async function secrets(): Promise<{ where: string; data: Record<string, string>;
 function verifies(bundle: string, tlsCrt: string): boolean {
   const roots = pemBlocks(bundle).map((d) => new X509Certificate(d));
   let cur = new X509Certificate(pemBlocks(tlsCrt)[0]!);
-  const chain = pemBlocks(tlsCrt).slice(1).map((d) => new X509Certificate(d));
+  const chain = pemBlocks(tlsCrt)
+    .slice(1)
+    .map((d) => new X509Certificate(d));
   for (let i = 0; i < 5; i++) {
     if (roots.some((r) => cur.checkIssued(r) && cur.verify(r.publicKey))) return true;
     const next = chain.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
@@ -69,7 +73,8 @@ async function everyoneTrustsEveryone(): Promise<string[]> {
   const all = await secrets();
   const bad: string[] = [];
   for (const holder of all.filter((s) => s.data['ca.crt'])) {
-    for (const peer of all.filter((s) => s.data['tls.crt'])) if (!verifies(holder.data['ca.crt']!, peer.data['tls.crt']!)) bad.push(`${holder.where} rejects ${peer.where}`);
+    for (const peer of all.filter((s) => s.data['tls.crt']))
+      if (!verifies(holder.data['ca.crt']!, peer.data['tls.crt']!)) bad.push(`${holder.where} rejects ${peer.where}`);
   }
   return bad;
 }
@@ -93,7 +98,9 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
       expect(s.annotations[Annotation.BundleHash], s.where).toBeUndefined();
       if (s.data['tls.crt']) expect(verifies(after.cert, s.data['tls.crt']), s.where).toBe(true);
     }
-    const phases = rt.bus.published.filter((e) => e.type === EventType.RotationPhaseChanged && e.detail.rotationId === record.id).map((e) => e.detail.phase);
+    const phases = rt.bus.published
+      .filter((e) => e.type === EventType.RotationPhaseChanged && e.detail.rotationId === record.id)
+      .map((e) => e.detail.phase);
     expect(phases).toEqual(['overlap', 'reissuing', 'verifying', 'dropping', 'done']);
     expect(final.authority).toMatchObject({ children: ['web', 'api-client', 'db/0', 'db/1'], onNewCa: 4 });
   });
@@ -110,20 +117,24 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
       const all = await secrets();
       const hashes = new Set(all.map((s) => s.annotations[Annotation.BundleHash] ?? '-'));
       overlap.push({ step, hashes, sizes: new Set(all.map((s) => pemBlocks(s.data['ca.crt']!).length)) });
-      await rt.queue.drain(async (m) => {
-        const { executeStep } = await import('../../../../shared/app/rotation/index.js');
-        await executeStep(rt.deps, inventory, m);
-        throw new StopDrain();
-      }).catch((e: unknown) => {
-        if (!(e instanceof StopDrain)) throw e;
-      });
+      await rt.queue
+        .drain(async (m) => {
+          const { executeStep } = await import('../../../../shared/app/rotation/index.js');
+          await executeStep(rt.deps, inventory, m);
+          throw new StopDrain();
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof StopDrain)) throw e;
+        });
     }
     broken.push(...(await everyoneTrustsEveryone()).map((b) => `end: ${b}`));
     // Assess
     expect(broken).toEqual([]);
     expect((await rt.journal.get(second.id))!.status).toBe(RotationStatus.Completed);
     // between publish and drop, every ca.crt holds the same two CAs (one hash everywhere)
-    const during = overlap.filter((o) => ['restart-trust', 'promote', 'reissue', 'restart-children', 'verify', 'drop-old'].includes(o.step));
+    const during = overlap.filter((o) =>
+      ['restart-trust', 'promote', 'reissue', 'restart-children', 'verify', 'drop-old'].includes(o.step),
+    );
     expect(during.length).toBeGreaterThan(0);
     for (const o of during) {
       expect([...o.sizes], o.step).toEqual([2]);
@@ -166,12 +177,14 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     const { executeStep } = await import('../../../../shared/app/rotation/index.js');
     for (let guard = 0; guard < 100; guard++) {
       if ((await rt.journal.get(record.id))!.step === AuthorityStep.Verify) break;
-      await rt.queue.drain(async (m) => {
-        await executeStep(rt.deps, inventory, m);
-        throw new StopDrain();
-      }).catch((e: unknown) => {
-        if (!(e instanceof StopDrain)) throw e;
-      });
+      await rt.queue
+        .drain(async (m) => {
+          await executeStep(rt.deps, inventory, m);
+          throw new StopDrain();
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof StopDrain)) throw e;
+        });
     }
     // Act
     const result = await rollbackItem(rt.deps, inventory, 'ca', { reason: 'operator' });
@@ -199,7 +212,9 @@ describe('authority rotation with trust overlap (embedded runtime, manifests on 
     const current = (await rt.store.getVersion('rekey/shop/web'))!.versionId;
     expect(current).toBe(ca.id);
     // Act + Assess: refused, nothing changed
-    await expect(rollbackItem(rt.deps, inventory, 'web', { reason: 'operator' })).rejects.toThrow(/signed by a CA of ca that its bundles no longer trust/);
+    await expect(rollbackItem(rt.deps, inventory, 'web', { reason: 'operator' })).rejects.toThrow(
+      /signed by a CA of ca that its bundles no longer trust/,
+    );
     expect((await rt.store.getVersion('rekey/shop/web'))!.versionId).toBe(current);
     expect(await everyoneTrustsEveryone()).toEqual([]);
   });
@@ -228,13 +243,15 @@ certificates:
       // Act: one message at a time, sampling the intermediate's published ca.crt before each
       for (let guard = 0; guard < 100 && c.queue.size; guard++) {
         seen.push({ step: (await c.journal.get(record.id))!.step, certs: pemBlocks(await intCa()).length });
-        await c.queue.drain(async (m) => {
-          const { executeStep } = await import('../../../../shared/app/rotation/index.js');
-          await executeStep(c.deps, cascade, m);
-          throw new StopDrain();
-        }).catch((e: unknown) => {
-          if (!(e instanceof StopDrain)) throw e;
-        });
+        await c.queue
+          .drain(async (m) => {
+            const { executeStep } = await import('../../../../shared/app/rotation/index.js');
+            await executeStep(c.deps, cascade, m);
+            throw new StopDrain();
+          })
+          .catch((e: unknown) => {
+            if (!(e instanceof StopDrain)) throw e;
+          });
       }
       // Assess
       const final = (await c.journal.get(record.id))!;

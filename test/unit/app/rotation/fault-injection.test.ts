@@ -173,9 +173,15 @@ const lastStep = (r: RotationRecord) => r.history.at(-1);
 // Without live clusters the restart step is skipped, so the whole rotation is one run (issue ... verify) recorded by
 // one journal write: the crash points are inside that run and around its write.
 const crashes: Array<{ name: string; faults: Faults }> = [
-  { name: 'after the run did its work, before the journal recorded it', faults: { journalUpdate: (r: RotationRecord) => lastStep(r)?.step === 'verify' } },
+  {
+    name: 'after the run did its work, before the journal recorded it',
+    faults: { journalUpdate: (r: RotationRecord) => lastStep(r)?.step === 'verify' },
+  },
   { name: 'right after the store write, before the clusters were written', faults: { promote: true } },
-  { name: 'after the store write, before CertificateIssued was published', faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) } },
+  {
+    name: 'after the store write, before CertificateIssued was published',
+    faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) },
+  },
   { name: 'sync: after writing dc1, before writing dc2', faults: { write: (c) => c === 'dc2', writeAfter: 'dc1' } },
 ];
 
@@ -215,7 +221,11 @@ describe('rotation under worker crashes and duplicate deliveries', () => {
     expect(count(EventType.CertificateIssued)).toBeLessThanOrEqual(1);
     expect(count(EventType.VersionPromoted)).toBeLessThanOrEqual(1);
     expect(count(EventType.SecretSynced)).toBeLessThanOrEqual(2);
-    for (const step of STEPS) expect(mine.filter((e) => e.type === EventType.RotationStepCompleted && e.detail.step === step), step).toHaveLength(1);
+    for (const step of STEPS)
+      expect(
+        mine.filter((e) => e.type === EventType.RotationStepCompleted && e.detail.step === step),
+        step,
+      ).toHaveLength(1);
   });
 
   it('without faults, every event is published exactly once (baseline for the cases above)', async () => {
@@ -228,6 +238,11 @@ describe('rotation under worker crashes and duplicate deliveries', () => {
     expect(deaths).toBe(0);
     const mine = rt.bus.published.filter((e) => e.detail.rotationId === record.id);
     const count = (t: string) => mine.filter((e) => e.type === t).length;
-    expect([count(EventType.CertificateIssued), count(EventType.VersionPromoted), count(EventType.SecretSynced), count(EventType.RestartRequested)]).toEqual([1, 1, 2, 2]);
+    expect([
+      count(EventType.CertificateIssued),
+      count(EventType.VersionPromoted),
+      count(EventType.SecretSynced),
+      count(EventType.RestartRequested),
+    ]).toEqual([1, 1, 2, 2]);
   });
 });

@@ -88,7 +88,8 @@ function harness(strategy: 'single' | 'alternating'): Harness {
   };
   const clusters = new Map<string, Cluster>([...rt.deps.clusters].map(([n, c]) => [n, { ...c, workloads }]));
   const logLines: string[] = [];
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void logLines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    void logLines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
   const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   const deps: Deps = { ...rt.deps, clusters, databases: db, log };
   return { rt, deps, db, inventory, timeline, paused: () => paused, logLines };
@@ -123,7 +124,9 @@ async function secrets(h: Harness): Promise<string[]> {
 /** Nothing observable outside the store and the Secret holds a password: events, journal, logs, database statements. */
 async function expectNoPasswordLeaks(h: Harness): Promise<void> {
   const records = await h.rt.journal.listByItem('shop', 'app-db');
-  const observable = [JSON.stringify(h.rt.bus.published), JSON.stringify(records), h.logLines.join('\n'), h.db.statements.join('\n')].join('\n');
+  const observable = [JSON.stringify(h.rt.bus.published), JSON.stringify(records), h.logLines.join('\n'), h.db.statements.join('\n')].join(
+    '\n',
+  );
   for (const p of await secrets(h)) expect(observable.includes(p), 'a password leaked').toBe(false);
 }
 
@@ -286,7 +289,10 @@ const crashes: { name: string; arm: (h: Harness) => void }[] = [
   { name: 'after the test login', arm: (h) => dieAfterDb(h, 'tryLogin') },
   { name: 'right after the store promoted', arm: (h) => dieAfterPromote(h) },
   { name: 'after resuming the owner', arm: (h) => dieAfter(h, 'owner:resumed') },
-  ...ALL_STEPS.map((step) => ({ name: `after ${step} did its work, before the journal recorded it`, arm: (h: Harness) => dieOnJournal(h, step) })),
+  ...ALL_STEPS.map((step) => ({
+    name: `after ${step} did its work, before the journal recorded it`,
+    arm: (h: Harness) => dieOnJournal(h, step),
+  })),
 ];
 
 let armed = true;
@@ -313,35 +319,59 @@ function dieAfterDb(h: Harness, call: 'setPasswordVerifier' | 'tryLogin'): void 
     h.db.open = async (login) => {
       const s = await open(login);
       const tryLogin = s.tryLogin.bind(s);
-      return { ...s, roleExists: s.roleExists.bind(s), createAlternate: s.createAlternate.bind(s), setPasswordVerifier: s.setPasswordVerifier.bind(s), close: s.close.bind(s), tryLogin: async (r, p) => {
-        const out = await tryLogin(r, p);
-        h.db.after('tryLogin', r);
-        return out;
-      } };
+      return {
+        ...s,
+        roleExists: s.roleExists.bind(s),
+        createAlternate: s.createAlternate.bind(s),
+        setPasswordVerifier: s.setPasswordVerifier.bind(s),
+        close: s.close.bind(s),
+        tryLogin: async (r, p) => {
+          const out = await tryLogin(r, p);
+          h.db.after('tryLogin', r);
+          return out;
+        },
+      };
     };
   }
 }
 function dieAfterPromote(h: Harness): void {
   const store = h.deps.store;
   const promote = store.promote.bind(store);
-  (h as { deps: Deps }).deps = { ...h.deps, store: { ...storeMethods(store), promote: async (n, v) => {
-    await promote(n, v);
-    if (armed) {
-      armed = false;
-      throw new DiedHere('died after promoting');
-    }
-  } } };
+  (h as { deps: Deps }).deps = {
+    ...h.deps,
+    store: {
+      ...storeMethods(store),
+      promote: async (n, v) => {
+        await promote(n, v);
+        if (armed) {
+          armed = false;
+          throw new DiedHere('died after promoting');
+        }
+      },
+    },
+  };
 }
 function dieOnJournal(h: Harness, step: string): void {
   const journal = h.deps.journal;
   const update = journal.update.bind(journal);
-  (h as { deps: Deps }).deps = { ...h.deps, journal: { create: journal.create.bind(journal), get: journal.get.bind(journal), listByItem: journal.listByItem.bind(journal), listByStatus: journal.listByStatus.bind(journal), claimLease: journal.claimLease.bind(journal), sweepLocks: journal.sweepLocks.bind(journal), update: async (r) => {
-    if (armed && r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting') {
-      armed = false;
-      throw new DiedHere(`died before recording ${step}`);
-    }
-    await update(r);
-  } } };
+  (h as { deps: Deps }).deps = {
+    ...h.deps,
+    journal: {
+      create: journal.create.bind(journal),
+      get: journal.get.bind(journal),
+      listByItem: journal.listByItem.bind(journal),
+      listByStatus: journal.listByStatus.bind(journal),
+      claimLease: journal.claimLease.bind(journal),
+      sweepLocks: journal.sweepLocks.bind(journal),
+      update: async (r) => {
+        if (armed && r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting') {
+          armed = false;
+          throw new DiedHere(`died before recording ${step}`);
+        }
+        await update(r);
+      },
+    },
+  };
 }
 const storeMethods = (s: Deps['store']): Deps['store'] => ({
   describe: s.describe.bind(s),
@@ -377,7 +407,11 @@ describe('password rotation under worker crashes', () => {
       }
     });
     // a new process recovers what the dead one left
-    const report = await recover(h.deps, h.inventory, { lease: { owner: 'cli:test:2:alive', ttlMs: 60_000 }, exclusive: true, queue: h.rt.queue });
+    const report = await recover(h.deps, h.inventory, {
+      lease: { owner: 'cli:test:2:alive', ttlMs: 60_000 },
+      exclusive: true,
+      queue: h.rt.queue,
+    });
     // Assess
     expect(died).toBe(true);
     expect(report.entries.filter((e) => e.rotationId === record.id).map((e) => e.outcome)).toEqual([RotationStatus.Completed]);
@@ -393,7 +427,9 @@ describe('password rotation under worker crashes', () => {
     expect(h.paused()).toBe(false);
     expect(h.rt.bus.published.filter((e) => e.type === EventType.RotationCompleted && e.detail.rotationId === record.id)).toHaveLength(1);
     // A worker dying right after the store promoted cannot have told the bus (as for leaves): at most once.
-    expect(h.rt.bus.published.filter((e) => e.type === EventType.VersionPromoted && e.detail.rotationId === record.id).length).toBeLessThanOrEqual(1);
+    expect(
+      h.rt.bus.published.filter((e) => e.type === EventType.VersionPromoted && e.detail.rotationId === record.id).length,
+    ).toBeLessThanOrEqual(1);
   });
 });
 
@@ -417,12 +453,16 @@ describe('password credentials in apply, scan and adopt', () => {
 
   it('adopt: true imports the password an existing Secret holds as the first version, and changes nothing in the database', async () => {
     // Prepare
-    const inventory = loadInventory(inventoryText('single').replace('    consumers: [StatefulSet/pg]', '    adopt: true\n    consumers: [StatefulSet/pg]'));
-    const h = { ...harness('single'), inventory };
-    await h.rt.writers.get('dc1')!.writeSecret(
-      { name: 'app-db', namespace: 'db', type: 'Opaque', data: { username: 'app', password: INITIAL }, labels: {}, annotations: {} },
-      { adopt: true },
+    const inventory = loadInventory(
+      inventoryText('single').replace('    consumers: [StatefulSet/pg]', '    adopt: true\n    consumers: [StatefulSet/pg]'),
     );
+    const h = { ...harness('single'), inventory };
+    await h.rt.writers
+      .get('dc1')!
+      .writeSecret(
+        { name: 'app-db', namespace: 'db', type: 'Opaque', data: { username: 'app', password: INITIAL }, labels: {}, annotations: {} },
+        { adopt: true },
+      );
     // Act
     const result = await apply(h.deps, inventory);
     // Assess
@@ -445,7 +485,9 @@ describe('password credentials in apply, scan and adopt', () => {
     const record = await rotate(h);
     // Assess
     expect(record.status).toBe(RotationStatus.Completed);
-    expect(record.history.filter((s) => s.status === 'skipped').map((s) => s.step)).toEqual(expect.arrayContaining([PasswordStep.SetInDatabase, PasswordStep.TestLogin]));
+    expect(record.history.filter((s) => s.status === 'skipped').map((s) => s.step)).toEqual(
+      expect.arrayContaining([PasswordStep.SetInDatabase, PasswordStep.TestLogin]),
+    );
     expect(h.timeline).toEqual(['owner:paused', 'owner:resumed']);
     expect(h.db.calls).toEqual([]);
   });

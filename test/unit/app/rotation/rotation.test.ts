@@ -43,7 +43,11 @@ const current = async (name = WEB) => {
   const v = (await rt.store.getVersion(name))!;
   return { versionId: v.versionId, material: decodeMaterial(v.value, name) as CertificateMaterial };
 };
-const manifest = async (cluster: string, name = 'web-tls') => load(await readFile(join(rt.outDir, cluster, 'shop', `${name}.yaml`), 'utf8')) as { metadata: { annotations: Record<string, string> }; data: Record<string, string> };
+const manifest = async (cluster: string, name = 'web-tls') =>
+  load(await readFile(join(rt.outDir, cluster, 'shop', `${name}.yaml`), 'utf8')) as {
+    metadata: { annotations: Record<string, string> };
+    data: Record<string, string>;
+  };
 const eventsOf = (rotationId: string): RekeyEvent[] => rt.bus.published.filter((e) => e.detail.rotationId === rotationId);
 
 describe('leaf rotation (embedded runtime, manifests on disk)', () => {
@@ -57,7 +61,14 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     const final = (await rt.journal.get(record.id))!;
     expect(final.status).toBe(RotationStatus.Completed);
     expect(final.previousVersions).toEqual({ [WEB]: before.versionId });
-    expect(final.history.map((h) => `${h.step}:${h.status}`)).toEqual(['issue:completed', 'test:completed', 'promote:completed', 'sync:completed', 'restart:skipped', 'verify:completed']);
+    expect(final.history.map((h) => `${h.step}:${h.status}`)).toEqual([
+      'issue:completed',
+      'test:completed',
+      'promote:completed',
+      'sync:completed',
+      'restart:skipped',
+      'verify:completed',
+    ]);
     // the store: new current (the rotation id is the version id), old one retrievable as AWSPREVIOUS
     const after = await current();
     expect(after.versionId).toBe(record.id);
@@ -92,7 +103,13 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
       'RotationCompleted',
     ]);
     expect(eventsOf(record.id).every((e) => e.detail.inventory === 'shop' && e.detail.item === 'web')).toBe(true);
-    expect(new Set(eventsOf(record.id).filter((e) => e.type === EventType.SecretSynced).map((e) => e.detail.cluster))).toEqual(new Set(['dc1', 'dc2']));
+    expect(
+      new Set(
+        eventsOf(record.id)
+          .filter((e) => e.type === EventType.SecretSynced)
+          .map((e) => e.detail.cluster),
+      ),
+    ).toEqual(new Set(['dc1', 'dc2']));
   });
 
   it('a per-replica certificate rotates every replica in one rotation', async () => {
@@ -109,7 +126,11 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
       expect(after.material.serial).not.toBe(before[i]!.material.serial);
       expect((await manifest('dc2', `db-tls-${i}`)).metadata.annotations['rekey/version']).toBe(record.id);
     }
-    expect(eventsOf(record.id).filter((e) => e.type === EventType.CertificateIssued).map((e) => e.detail.item)).toEqual(['db/0', 'db/1']);
+    expect(
+      eventsOf(record.id)
+        .filter((e) => e.type === EventType.CertificateIssued)
+        .map((e) => e.detail.item),
+    ).toEqual(['db/0', 'db/1']);
   });
 
   it('a second rotation of an item while one is running is refused with RotationLockedError', async () => {
@@ -158,7 +179,7 @@ describe('leaf rotation (embedded runtime, manifests on disk)', () => {
     await driveRotations(rt.deps, inventory, rt.queue);
     // Assess: every refusal is a RotationLockedError; whatever started finished, with one store write
     const ok = started.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<{ id: string }>).value.id);
-    for (const s of started.filter((x) => x.status === 'rejected')) expect((s).reason).toBeInstanceOf(RotationLockedError);
+    for (const s of started.filter((x) => x.status === 'rejected')) expect(s.reason).toBeInstanceOf(RotationLockedError);
     expect(ok).toHaveLength(1);
     expect(started.filter((s) => s.status === 'rejected')).toHaveLength(1);
     for (const id of ok) expect((await rt.journal.get(id))!.status).toBe(RotationStatus.Completed);

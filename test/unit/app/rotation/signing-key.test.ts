@@ -56,7 +56,8 @@ async function secret(cluster: string, name: string): Promise<Record<string, str
   if (!s) throw new Error(`no Secret ${cluster}/ops/${name}`);
   return { ...s.data };
 }
-const jwks = async (cluster = 'dc1'): Promise<JSONWebKeySet> => JSON.parse((await secret(cluster, 'api-jwt-key'))['jwks.json']!) as JSONWebKeySet;
+const jwks = async (cluster = 'dc1'): Promise<JSONWebKeySet> =>
+  JSON.parse((await secret(cluster, 'api-jwt-key'))['jwks.json']!) as JSONWebKeySet;
 const token = async (cluster = 'dc1'): Promise<string> => (await secret(cluster, 'api-jwt'))['token']!;
 const kids = async (cluster = 'dc1') => (await jwks(cluster)).keys.map((k) => k.kid);
 
@@ -94,7 +95,12 @@ async function runAll(deps: Deps, messages: StepMessage[], onStep?: (m: StepMess
   return deaths;
 }
 
-function faulty(dies: { journal?: (r: RotationRecord) => boolean; promote?: (name: string, versionId: string) => boolean; enqueue?: (m: StepMessage) => boolean; put?: (name: string) => boolean }) {
+function faulty(dies: {
+  journal?: (r: RotationRecord) => boolean;
+  promote?: (name: string, versionId: string) => boolean;
+  enqueue?: (m: StepMessage) => boolean;
+  put?: (name: string) => boolean;
+}) {
   let fired = 0;
   const once = (hit: boolean) => (hit && fired === 0 ? (fired++, true) : false);
   const messages: StepMessage[] = [];
@@ -144,7 +150,12 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
     const oldToken = await token();
     const oldKid = decodeProtectedHeader(oldToken).kid;
     expect(await kids()).toEqual([oldKid]);
-    await jwtVerify(oldToken, createLocalJWKSet(await jwks()), { audience: 'rekey', issuer: 'rekey/ops', subject: 'operator', currentDate: new Date(nowMs) });
+    await jwtVerify(oldToken, createLocalJWKSet(await jwks()), {
+      audience: 'rekey',
+      issuer: 'rekey/ops',
+      subject: 'operator',
+      currentDate: new Date(nowMs),
+    });
     const record = await startRotation(f.deps, inventory, 'api-key', { trigger: Trigger.Manual, reason: 'test' });
     expect(record.kind).toBe(RotationKind.SigningKey);
     const seen: Record<string, { kids: (string | undefined)[]; activeKid: string; token: string; at: number }> = {};
@@ -153,7 +164,13 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
     await runAll(f.deps, f.messages, async (m) => {
       const r = (await rt.journal.get(m.rotationId))!;
       const done = r.history.filter((h) => h.status !== 'waiting').map((h) => h.step);
-      if (done.includes(m.step) && !seen[m.step]) seen[m.step] = { kids: await kids('dc2'), activeKid: (await secret('dc2', 'api-jwt-key'))['kid']!, token: await token('dc2'), at: nowMs };
+      if (done.includes(m.step) && !seen[m.step])
+        seen[m.step] = {
+          kids: await kids('dc2'),
+          activeKid: (await secret('dc2', 'api-jwt-key'))['kid']!,
+          token: await token('dc2'),
+          at: nowMs,
+        };
     });
 
     // Assess
@@ -173,7 +190,12 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
     const newToken = seen[SigningKeyStep.RemintTokens]!.token;
     expect(decodeProtectedHeader(newToken).kid).toBe(newKid);
     const set = { keys: JSON.parse((await secret('dc2', 'api-jwt-key'))['jwks.json']!).keys };
-    const { payload } = await jwtVerify(newToken, createLocalJWKSet(set), { audience: 'rekey', issuer: 'rekey/ops', subject: 'operator', currentDate: new Date(seen[SigningKeyStep.RemintTokens]!.at) });
+    const { payload } = await jwtVerify(newToken, createLocalJWKSet(set), {
+      audience: 'rekey',
+      issuer: 'rekey/ops',
+      subject: 'operator',
+      currentDate: new Date(seen[SigningKeyStep.RemintTokens]!.at),
+    });
     expect(payload.scope).toBe('metrics:read');
     // Overlap: the old token's key stays until tokenLifetime after activation.
     expect(seen[SigningKeyStep.KeepOld]!.kids).toContain(oldKid);
@@ -216,19 +238,25 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
     await failRotation(f.deps, inventory, record.id, new Error('verifiers did not come up'));
     // Assess
     expect(await kids()).toEqual([oldKid]);
-    expect((await rt.store.getVersion(KEY, { stage: Stage.Pending }))).toBeUndefined();
+    expect(await rt.store.getVersion(KEY, { stage: Stage.Pending })).toBeUndefined();
     expect((await rt.journal.get(record.id))!.status).toBe(RotationStatus.Failed);
   });
 });
 
 const crashes = [
-  ...STEPS.map((step) => ({ name: `after ${step} did its work, before the journal recorded it`, dies: { journal: (r: RotationRecord) => r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting' } })),
+  ...STEPS.map((step) => ({
+    name: `after ${step} did its work, before the journal recorded it`,
+    dies: { journal: (r: RotationRecord) => r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting' },
+  })),
   ...STEPS.slice(1).map((step) => ({ name: `before ${step} was queued`, dies: { enqueue: (m: StepMessage) => m.step === step } })),
   { name: 'right after the new key was stored pending', dies: { put: (n: string) => n === KEY } },
   { name: 'right after the new key was activated', dies: { promote: (n: string, v: string) => n === KEY && !v.endsWith('-clean') } },
   { name: 'right after the token was minted pending', dies: { put: (n: string) => n === TOKEN } },
   { name: 'right after the token was promoted', dies: { promote: (n: string) => n === TOKEN } },
-  { name: 'right after the key set without the old key was promoted', dies: { promote: (n: string, v: string) => n === KEY && v.endsWith('-clean') } },
+  {
+    name: 'right after the key set without the old key was promoted',
+    dies: { promote: (n: string, v: string) => n === KEY && v.endsWith('-clean') },
+  },
 ];
 
 describe('jwt-signing-key rotation under worker crashes and duplicate deliveries', () => {
@@ -300,7 +328,8 @@ describe('signing keys and tokens in apply and scan', () => {
     // Act
     const journalDir = join(rt.stateDir, 'journal');
     const texts = [await readFile(join(rt.stateDir, 'events.jsonl'), 'utf8'), JSON.stringify(await rt.journal.get(record.id))];
-    for (const f2 of await readdir(journalDir, { recursive: true })) if (f2.endsWith('.json')) texts.push(await readFile(join(journalDir, f2), 'utf8').catch(() => ''));
+    for (const f2 of await readdir(journalDir, { recursive: true }))
+      if (f2.endsWith('.json')) texts.push(await readFile(join(journalDir, f2), 'utf8').catch(() => ''));
     // Assess
     for (const text of texts) for (const s of secrets) expect(text.includes(s)).toBe(false);
   });

@@ -70,7 +70,11 @@ describe('leaf rotation verified by probes', () => {
     // Assess
     const final = (await rt.journal.get(record.id))!;
     expect(final.status).toBe(RotationStatus.Completed);
-    expect(final.history.at(-1)).toMatchObject({ step: 'verify', status: 'completed', message: 'every target holds the new version; 1 probe(s) passed' });
+    expect(final.history.at(-1)).toMatchObject({
+      step: 'verify',
+      status: 'completed',
+      message: 'every target holds the new version; 1 probe(s) passed',
+    });
     expect(await currentVersion()).toBe(record.id);
   });
 
@@ -85,7 +89,9 @@ describe('leaf rotation verified by probes', () => {
     const final = (await rt.journal.get(record.id))!;
     expect(final.status).toBe(RotationStatus.RolledBack);
     expect(final.history.at(-1)).toMatchObject({ step: 'verify', status: 'failed' });
-    expect(final.error).toMatch(/^web: 1 of 1 probe\(s\) failed: 127\.0\.0\.1:\d+: serves [0-9a-f]{16}… \(CN=web\.shop\.svc\), expected [0-9a-f]{16}…$/);
+    expect(final.error).toMatch(
+      /^web: 1 of 1 probe\(s\) failed: 127\.0\.0\.1:\d+: serves [0-9a-f]{16}… \(CN=web\.shop\.svc\), expected [0-9a-f]{16}…$/,
+    );
     expect(await currentVersion()).toBe(before);
     expect(mounted().cert).toBe(frozen.cert);
     const types = rt.bus.published.filter((e) => e.detail.rotationId === record.id).map((e) => e.type);

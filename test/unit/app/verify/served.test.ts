@@ -58,7 +58,8 @@ certificates:
     secret: {name: stranger-tls, namespace: shop}
 `;
 
-const material = async (name: string) => decodeMaterial((await rt.store.getVersion(`rekey/probes/${name}`))!.value, name) as CertificateMaterial;
+const material = async (name: string) =>
+  decodeMaterial((await rt.store.getVersion(`rekey/probes/${name}`))!.value, name) as CertificateMaterial;
 const item = (name: string) => inventory.items.get(name) as ProbedItem;
 const withProber = () => ({ ...rt.deps, prober: new TlsProber() });
 
@@ -94,7 +95,11 @@ describe('verifyServed', () => {
     // Act
     const report = await verifyServed(withProber(), inventory, item('web'));
     // Assess
-    expect(report).toEqual({ item: 'web', ok: true, outcomes: [{ endpoint: `127.0.0.1:${ports.web}`, ok: true, servedFingerprint: web.fingerprint, protocol: 'TLSv1.3' }] });
+    expect(report).toEqual({
+      item: 'web',
+      ok: true,
+      outcomes: [{ endpoint: `127.0.0.1:${ports.web}`, ok: true, servedFingerprint: web.fingerprint, protocol: 'TLSv1.3' }],
+    });
   });
 
   it('fails, retryably, when the endpoint serves another certificate (a server that did not reload)', async () => {
@@ -106,7 +111,9 @@ describe('verifyServed', () => {
     // Assess
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).retryable).toBe(true);
-    expect((error as VerificationError).message).toMatch(new RegExp(`^web: 1 of 1 probe\\(s\\) failed: 127\\.0\\.0\\.1:${ports.web}: serves ${other.fingerprint.slice(0, 16)}`));
+    expect((error as VerificationError).message).toMatch(
+      new RegExp(`^web: 1 of 1 probe\\(s\\) failed: 127\\.0\\.0\\.1:${ports.web}: serves ${other.fingerprint.slice(0, 16)}`),
+    );
   });
 
   it('checks that the served chain ends at the expected authority, when asked', async () => {
@@ -114,8 +121,14 @@ describe('verifyServed', () => {
     const web = await material('web');
     serving = { cert: web.cert, key: web.key };
     // Act
-    const atCa = await probeServed(withProber(), inventory, item('web'), { kind: ExpectationKind.Chain, authorities: [(await material('ca')).cert] });
-    const atOther = await probeServed(withProber(), inventory, item('web'), { kind: ExpectationKind.Chain, authorities: [(await material('other-ca')).cert] });
+    const atCa = await probeServed(withProber(), inventory, item('web'), {
+      kind: ExpectationKind.Chain,
+      authorities: [(await material('ca')).cert],
+    });
+    const atOther = await probeServed(withProber(), inventory, item('web'), {
+      kind: ExpectationKind.Chain,
+      authorities: [(await material('other-ca')).cert],
+    });
     // Assess
     expect(atCa.ok).toBe(true);
     expect(atOther.ok).toBe(false);
@@ -128,8 +141,19 @@ describe('verifyServed', () => {
     const report = await probeServed(withProber(), inventory, item('agent'));
     // Assess
     expect(report.ok).toBe(false);
-    expect(report.outcomes[0]).toMatchObject({ endpoint: `127.0.0.1:${ports.trusting}`, ok: true, clientCert: 'agent', clientCertAccepted: true, protocol: 'TLSv1.2' });
-    expect(report.outcomes[1]).toMatchObject({ endpoint: `127.0.0.1:${ports.distrusting}`, ok: false, clientCert: 'agent', failure: ProbeFailure.ClientCertificateRefused });
+    expect(report.outcomes[0]).toMatchObject({
+      endpoint: `127.0.0.1:${ports.trusting}`,
+      ok: true,
+      clientCert: 'agent',
+      clientCertAccepted: true,
+      protocol: 'TLSv1.2',
+    });
+    expect(report.outcomes[1]).toMatchObject({
+      endpoint: `127.0.0.1:${ports.distrusting}`,
+      ok: false,
+      clientCert: 'agent',
+      failure: ProbeFailure.ClientCertificateRefused,
+    });
   });
 
   it('an endpoint with no answer fails at the probe deadline', async () => {
@@ -137,7 +161,9 @@ describe('verifyServed', () => {
     const error = await verifyServed(withProber(), inventory, item('slow')).catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(VerificationError);
-    expect((error as Error).message).toBe(`slow: 1 of 1 probe(s) failed: 127.0.0.1:${ports.silent}: no answer within 0.2s while TLS handshake`);
+    expect((error as Error).message).toBe(
+      `slow: 1 of 1 probe(s) failed: 127.0.0.1:${ports.silent}: no answer within 0.2s while TLS handshake`,
+    );
   });
 
   it('without a prober the probes fail rather than pass', async () => {

@@ -33,7 +33,27 @@ export class TestServers {
 
   /** `openssl s_server` on `port`, requiring a client certificate from `caFile`; resolves once it accepts. */
   async openssl(port: number, files: { caFile: string; certFile: string; keyFile: string }): Promise<void> {
-    const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-quiet', '-naccept', '20', '-Verify', '2', '-verify_return_error', '-CAfile', files.caFile, '-cert', files.certFile, '-key', files.keyFile], { stdio: 'ignore' });
+    const child = spawn(
+      'openssl',
+      [
+        's_server',
+        '-accept',
+        `127.0.0.1:${port}`,
+        '-quiet',
+        '-naccept',
+        '20',
+        '-Verify',
+        '2',
+        '-verify_return_error',
+        '-CAfile',
+        files.caFile,
+        '-cert',
+        files.certFile,
+        '-key',
+        files.keyFile,
+      ],
+      { stdio: 'ignore' },
+    );
     this.children.push(child);
     await new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`openssl s_server exited ${code}`)));

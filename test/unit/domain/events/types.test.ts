@@ -8,7 +8,24 @@ const withDetail = (extra: Record<string, unknown>): RekeyEvent => makeEvent(Eve
 describe('event names', () => {
   it('are the contract list', () => {
     expect(Object.values(EventType).sort()).toEqual(
-      ['CertificateIssued', 'CredentialIssued', 'VersionPromoted', 'SecretSynced', 'RestartRequested', 'RestartCompleted', 'RestartFailed', 'RotationStarted', 'RotationStepCompleted', 'RotationCompleted', 'RotationFailed', 'RotationRolledBack', 'RotationPhaseChanged', 'ExpiringSoon', 'DriftDetected', 'RemediationDecided'].sort(),
+      [
+        'CertificateIssued',
+        'CredentialIssued',
+        'VersionPromoted',
+        'SecretSynced',
+        'RestartRequested',
+        'RestartCompleted',
+        'RestartFailed',
+        'RotationStarted',
+        'RotationStepCompleted',
+        'RotationCompleted',
+        'RotationFailed',
+        'RotationRolledBack',
+        'RotationPhaseChanged',
+        'ExpiringSoon',
+        'DriftDetected',
+        'RemediationDecided',
+      ].sort(),
     );
   });
 

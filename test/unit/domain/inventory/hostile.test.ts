@@ -13,7 +13,8 @@ import { issuerPath, unitsOf } from '../../../../shared/domain/units.js';
 /** The inventory-level defences of issue 9: tree shape, validity floor, size estimates, warnings. */
 
 const HEAD = 'apiVersion: rekey/v1\nkind: Inventory\nmetadata: {name: t}\nauthorities:\n  - {name: ca, commonName: ca, validity: 87600h}\n';
-const withCertificate = (fields: string) => `${HEAD}certificates:\n  - {name: web, issuer: ca, usage: server, commonName: web, secret: {name: web, namespace: ns}, ${fields}}\n`;
+const withCertificate = (fields: string) =>
+  `${HEAD}certificates:\n  - {name: web, issuer: ca, usage: server, commonName: web, secret: {name: web, namespace: ns}, ${fields}}\n`;
 
 function issuesOf(text: string): InvalidInventoryError['issues'] {
   try {
@@ -28,8 +29,14 @@ function issuesOf(text: string): InvalidInventoryError['issues'] {
 describe('document shape: aliases, cycles, merge keys', () => {
   it('lets an alias repeat a value a few times (the text stays readable, the expansion small)', () => {
     // Prepare
-    const text = `${HEAD}clusters: &both [{name: dc1}, {name: dc2}]\ncertificates:\n` +
-      Array.from({ length: 50 }, (_, i) => `  - {name: c${i}, issuer: ca, usage: server, commonName: c${i}, consumers: &c${i} [Deployment/a, Deployment/b], secret: {name: c${i}, namespace: ns}}`).join('\n') + '\n';
+    const text =
+      `${HEAD}clusters: &both [{name: dc1}, {name: dc2}]\ncertificates:\n` +
+      Array.from(
+        { length: 50 },
+        (_, i) =>
+          `  - {name: c${i}, issuer: ca, usage: server, commonName: c${i}, consumers: &c${i} [Deployment/a, Deployment/b], secret: {name: c${i}, namespace: ns}}`,
+      ).join('\n') +
+      '\n';
     // Act
     const inv = loadInventory(text);
     // Assess
@@ -44,7 +51,12 @@ describe('document shape: aliases, cycles, merge keys', () => {
   ])('%i levels of %i aliases: refused = %s', (levels, width, refused) => {
     // Prepare: level i is a list of `width` aliases of level i-1
     const lines = [`l0: &l0 [${Array(width).fill('x').join(', ')}]`];
-    for (let i = 1; i <= levels; i++) lines.push(`l${i}: &l${i} [${Array(width).fill(`*l${i - 1}`).join(', ')}]`);
+    for (let i = 1; i <= levels; i++)
+      lines.push(
+        `l${i}: &l${i} [${Array(width)
+          .fill(`*l${i - 1}`)
+          .join(', ')}]`,
+      );
     const data = parseInventoryText(lines.join('\n'));
     // Act
     const issues = documentShapeIssues(data);
@@ -57,7 +69,12 @@ describe('document shape: aliases, cycles, merge keys', () => {
   it('stops a billion-laughs document without walking it (the budget bounds the work)', () => {
     // Prepare: 10^12 values once expanded
     const lines = ['l0: &l0 [a, a, a, a, a, a, a, a, a, a]'];
-    for (let i = 1; i <= 12; i++) lines.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(', ')}]`);
+    for (let i = 1; i <= 12; i++)
+      lines.push(
+        `l${i}: &l${i} [${Array(10)
+          .fill(`*l${i - 1}`)
+          .join(', ')}]`,
+      );
     // Act
     const issues = documentShapeIssues(parseInventoryText(lines.join('\n')));
     // Assess
@@ -75,7 +92,9 @@ describe('document shape: aliases, cycles, merge keys', () => {
   });
 
   it('refuses an alias that contains itself', () => {
-    expect(issuesOf(withCertificate('consumers: &c [Deployment/a, *c]'))).toEqual([{ path: 'certificates[0].consumers[1]', message: 'a YAML alias that contains itself (a cycle)' }]);
+    expect(issuesOf(withCertificate('consumers: &c [Deployment/a, *c]'))).toEqual([
+      { path: 'certificates[0].consumers[1]', message: 'a YAML alias that contains itself (a cycle)' },
+    ]);
   });
 
   it('refuses text over the size cap before parsing it', () => {
@@ -96,7 +115,9 @@ describe('validity floor', () => {
   });
 
   it('keeps the Go-duration messages for what is not a duration at all', () => {
-    expect(issuesOf(withCertificate('validity: 90d'))).toEqual([{ path: 'certificates[0].validity', message: 'not a duration (Go style: 2160h, 30m, 90s)' }]);
+    expect(issuesOf(withCertificate('validity: 90d'))).toEqual([
+      { path: 'certificates[0].validity', message: 'not a duration (Go style: 2160h, 30m, 90s)' },
+    ]);
   });
 });
 
@@ -139,7 +160,10 @@ describe('store entry and Secret size estimate', () => {
   const chain = (key: string, depth: number, o = 0) => {
     const subject = o ? `, organization: [${Array.from({ length: o }, (_, i) => `o${i}`.padEnd(64, 'o')).join(', ')}]` : '';
     const lines = [`  - {name: ca, commonName: ca, key: ${key}, validity: 87600h${subject}}`];
-    for (let i = 1; i < depth; i++) lines.push(`  - {name: ca${i}, commonName: ca${i}, key: ${key}, validity: ${87600 - i}h, parent: ${i === 1 ? 'ca' : `ca${i - 1}`}${subject}}`);
+    for (let i = 1; i < depth; i++)
+      lines.push(
+        `  - {name: ca${i}, commonName: ca${i}, key: ${key}, validity: ${87600 - i}h, parent: ${i === 1 ? 'ca' : `ca${i - 1}`}${subject}}`,
+      );
     return lines.join('\n') + '\n';
   };
   const inventory = (authorities: string, issuer: string, fields: string) =>
@@ -147,9 +171,24 @@ describe('store entry and Secret size estimate', () => {
 
   it.each([
     ['one ECDSA root, two names', chain('ECDSA-P256', 1), 'ca', 'dnsNames: [web, web.ns.svc]'],
-    ['Ed25519, IPs and URIs', chain('Ed25519', 1), 'ca', 'key: Ed25519, ipAddresses: [10.0.0.1, "::1"], uris: ["spiffe://example.org/web"]'],
-    ['RSA-4096 under three RSA-2048 intermediates, 100 long names', chain('RSA-2048', 4), 'ca3', `key: RSA-4096, dnsNames: [${Array.from({ length: 100 }, (_, i) => long(i)).join(', ')}]`],
-    ['P-384 chain with full O values, perReplica', chain('ECDSA-P384', 3, 8), 'ca2', 'key: ECDSA-P384, dnsNames: [db], perReplica: {statefulSet: db, replicas: 12}'],
+    [
+      'Ed25519, IPs and URIs',
+      chain('Ed25519', 1),
+      'ca',
+      'key: Ed25519, ipAddresses: [10.0.0.1, "::1"], uris: ["spiffe://example.org/web"]',
+    ],
+    [
+      'RSA-4096 under three RSA-2048 intermediates, 100 long names',
+      chain('RSA-2048', 4),
+      'ca3',
+      `key: RSA-4096, dnsNames: [${Array.from({ length: 100 }, (_, i) => long(i)).join(', ')}]`,
+    ],
+    [
+      'P-384 chain with full O values, perReplica',
+      chain('ECDSA-P384', 3, 8),
+      'ca2',
+      'key: ECDSA-P384, dnsNames: [db], perReplica: {statefulSet: db, replicas: 12}',
+    ],
     ['RSA-2048, no SANs', chain('RSA-2048', 2), 'ca1', 'key: RSA-2048'],
   ])('%s: the estimate is above the real size and within a third of it', (_label, authorities, issuer, fields) => {
     // Prepare
@@ -165,11 +204,20 @@ describe('store entry and Secret size estimate', () => {
 
   it('refuses a certificate whose version would not fit in Secrets Manager, naming it', () => {
     // Prepare: ten RSA-4096 intermediates with eight 64-character O values each, and 100 long names
-    const text = inventory(chain('RSA-4096', 11, 8), 'ca10', `key: RSA-4096, dnsNames: [${Array.from({ length: 100 }, (_, i) => long(i)).join(', ')}]`);
+    const text = inventory(
+      chain('RSA-4096', 11, 8),
+      'ca10',
+      `key: RSA-4096, dnsNames: [${Array.from({ length: 100 }, (_, i) => long(i)).join(', ')}]`,
+    );
     // Act
     const issues = issuesOf(text);
     // Assess
-    expect(issues).toEqual([{ path: 'certificates[0]', message: expect.stringMatching(/^a version would take about \d+ bytes; Secrets Manager stores at most 65536/) }]);
+    expect(issues).toEqual([
+      {
+        path: 'certificates[0]',
+        message: expect.stringMatching(/^a version would take about \d+ bytes; Secrets Manager stores at most 65536/),
+      },
+    ]);
   });
 });
 
@@ -182,7 +230,9 @@ describe('inventoryWarnings', () => {
     ['0644', ['0644 lets group and other read the private key file tls.key: prefer "0600"']],
   ])('a certificate key file with mode %s', (mode, messages) => {
     // Prepare
-    const inv = loadInventory(`${HEAD}certificates:\n  - {name: web, issuer: ca, usage: server, commonName: web, files: {dir: /etc/web, mode: "${mode}"}}\n`);
+    const inv = loadInventory(
+      `${HEAD}certificates:\n  - {name: web, issuer: ca, usage: server, commonName: web, files: {dir: /etc/web, mode: "${mode}"}}\n`,
+    );
     // Act
     const warnings = inventoryWarnings(inv);
     // Assess
@@ -191,7 +241,9 @@ describe('inventoryWarnings', () => {
   });
 
   it('says nothing about a CA certificate file, which holds no key', () => {
-    const inv = loadInventory('apiVersion: rekey/v1\nkind: Inventory\nmetadata: {name: t}\nauthorities:\n  - {name: ca, commonName: ca, files: {dir: /etc/ca, mode: "0644"}}\n');
+    const inv = loadInventory(
+      'apiVersion: rekey/v1\nkind: Inventory\nmetadata: {name: t}\nauthorities:\n  - {name: ca, commonName: ca, files: {dir: /etc/ca, mode: "0644"}}\n',
+    );
     expect(inventoryWarnings(inv)).toEqual([]);
   });
 });

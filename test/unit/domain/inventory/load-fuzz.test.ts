@@ -16,7 +16,39 @@ function random(seed: number): () => number {
 }
 
 const seedText = readFileSync(new URL('../../../../examples/apiconnect.yaml', import.meta.url), 'utf8');
-const TOKENS = [' ', '\n', ':', '-', '{', '}', '[', ']', ',', '"', "'", '#', '&a', '*a', '!!str', '!!binary', '0', '99999999999h', '-1h', 'null', '~', 'true', '\t', '|', '>', '?', '%', '@', '`', '\u0000', '\uFEFF'];
+const TOKENS = [
+  ' ',
+  '\n',
+  ':',
+  '-',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  '#',
+  '&a',
+  '*a',
+  '!!str',
+  '!!binary',
+  '0',
+  '99999999999h',
+  '-1h',
+  'null',
+  '~',
+  'true',
+  '\t',
+  '|',
+  '>',
+  '?',
+  '%',
+  '@',
+  '`',
+  '\u0000',
+  '\uFEFF',
+];
 
 /** One random edit: delete, insert, duplicate or swap lines, replace a value. */
 function mutate(text: string, next: () => number): string {

@@ -44,7 +44,15 @@ describe('loadInventory rejects broken inventories, naming the field path', () =
     // Assess: the shape error is reported; the cross-field one comes once the shape is right
     expect(error.issues.map((i) => i.path)).toContain('certificates[0].validity');
     doc.certificates[0].validity = '90h';
-    const second = issuesOf(yamlOf({ ...doc, certificates: [...doc.certificates, { ...doc.certificates[1], name: 'api2', issuer: 'ghost', secret: { name: 'api2', namespace: 'shop' } }] }));
+    const second = issuesOf(
+      yamlOf({
+        ...doc,
+        certificates: [
+          ...doc.certificates,
+          { ...doc.certificates[1], name: 'api2', issuer: 'ghost', secret: { name: 'api2', namespace: 'shop' } },
+        ],
+      }),
+    );
     expect(second.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['certificates[3].issuer', 'certificates[4].issuer']));
   });
 
@@ -110,7 +118,13 @@ describe('loadInventory accepts valid inventories and applies defaults', () => {
     const c = inv.certificates[0]!;
     expect(ca).toMatchObject({ keyType: 'ECDSA-P256', validityMs: 87600 * HOUR, renewBeforeMs: Math.floor((87600 * HOUR) / 3) });
     expect(ca.parent).toBeUndefined();
-    expect(c).toMatchObject({ keyType: 'ECDSA-P256', validityMs: 2160 * HOUR, renewBeforeMs: 720 * HOUR, adopt: false, restart: { policy: 'rolling' } });
+    expect(c).toMatchObject({
+      keyType: 'ECDSA-P256',
+      validityMs: 2160 * HOUR,
+      renewBeforeMs: 720 * HOUR,
+      adopt: false,
+      restart: { policy: 'rolling' },
+    });
     expect(c.dnsNames).toEqual([]);
     expect(c.ipAddresses).toEqual([]);
   });
@@ -126,7 +140,12 @@ describe('loadInventory accepts valid inventories and applies defaults', () => {
     const inv = loadInventory(yamlOf(doc));
     // Assess
     const [web, api] = inv.certificates;
-    expect(web).toMatchObject({ keyType: 'Ed25519', validityMs: 300 * HOUR, renewBeforeMs: 30 * HOUR, restart: { policy: 'together', withinMs: 5 * 60_000 } });
+    expect(web).toMatchObject({
+      keyType: 'Ed25519',
+      validityMs: 300 * HOUR,
+      renewBeforeMs: 30 * HOUR,
+      restart: { policy: 'together', withinMs: 5 * 60_000 },
+    });
     expect(api).toMatchObject({ keyType: 'RSA-3072', restart: { policy: 'none' } });
     expect(inv.authorities[0]).toMatchObject({ keyType: 'Ed25519', validityMs: 87600 * HOUR });
   });
@@ -157,7 +176,10 @@ describe('loadInventory accepts valid inventories and applies defaults', () => {
     // Act
     const inv = loadInventory(yamlOf(baseDoc()));
     // Assess
-    expect(inv.clusters).toEqual([{ name: 'dc1', context: 'dc1' }, { name: 'dc2', context: 'kind-dc2' }]);
+    expect(inv.clusters).toEqual([
+      { name: 'dc1', context: 'dc1' },
+      { name: 'dc2', context: 'kind-dc2' },
+    ]);
     const byName = new Map(inv.certificates.map((c) => [c.name, c]));
     expect(byName.get('web')!.secret!.clusters).toEqual(['dc1', 'dc2']);
     expect(byName.get('worker')!.secret!.clusters).toEqual(['dc2']);
@@ -173,7 +195,12 @@ describe('loadInventory accepts valid inventories and applies defaults', () => {
         return { name, issuer: 'root-ca', usage, key, commonName: name, secret: { name, namespace: 'shop' } };
       }),
     );
-    doc.authorities = KEY_TYPES.map((key, i) => ({ name: i === 0 ? 'root-ca' : `ca-${key.toLowerCase()}`, commonName: key, key, ...(i > 0 && { parent: 'root-ca', validity: '1000h' }) }));
+    doc.authorities = KEY_TYPES.map((key, i) => ({
+      name: i === 0 ? 'root-ca' : `ca-${key.toLowerCase()}`,
+      commonName: key,
+      key,
+      ...(i > 0 && { parent: 'root-ca', validity: '1000h' }),
+    }));
     // Act
     const inv = loadInventory(yamlOf(doc));
     // Assess
@@ -186,7 +213,13 @@ describe('loadInventory accepts valid inventories and applies defaults', () => {
     // Prepare
     const doc = baseDoc();
     Object.assign(doc.certificates[0], {
-      consumers: ['StatefulSet/postgres', 'DaemonSet/agent', 'Pod/one-off', { selector: 'app.kubernetes.io/part-of=portal', namespace: 'portal' }, { selector: 'app=x' }],
+      consumers: [
+        'StatefulSet/postgres',
+        'DaemonSet/agent',
+        'Pod/one-off',
+        { selector: 'app.kubernetes.io/part-of=portal', namespace: 'portal' },
+        { selector: 'app=x' },
+      ],
       restart: { policy: 'rolling' },
       files: { dir: '/etc/web', reload: 'systemctl reload nginx' },
       ipAddresses: ['::1', '2001:db8::7', '192.168.0.1'],

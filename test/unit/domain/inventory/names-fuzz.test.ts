@@ -24,7 +24,8 @@ const pick = <T>(next: () => number, xs: readonly T[]): T => xs[Math.floor(next(
 const int = (next: () => number, n: number) => Math.floor(next() * n);
 
 /** A random string over `alphabet`, up to `max` characters. */
-const noise = (next: () => number, alphabet: string, max: number) => Array.from({ length: int(next, max + 1) }, () => pick(next, [...alphabet])).join('');
+const noise = (next: () => number, alphabet: string, max: number) =>
+  Array.from({ length: int(next, max + 1) }, () => pick(next, [...alphabet])).join('');
 
 /** A valid IPv6 address in a random one of its textual forms (compressed or not, upper/lower case, IPv4 tail). */
 function validIpv6(next: () => number): string {
@@ -50,7 +51,7 @@ const sameAddress = (a: string, b: string) => {
   return list.check(b, 'ipv6');
 };
 
-describe('IP address validator against Node\'s parser', () => {
+describe("IP address validator against Node's parser", () => {
   it('accepts every valid IPv6 form, and its canonical form is the same address and a fixed point', () => {
     const next = random(0x1b6);
     const failures: string[] = [];
@@ -60,7 +61,12 @@ describe('IP address validator against Node\'s parser', () => {
       // Act
       const canonical = canonicalIp(text);
       // Assess
-      const ok = isIP(text) === 6 && canonical !== undefined && canonicalIp(canonical) === canonical && sameAddress(text, canonical) && !canonical.includes('.');
+      const ok =
+        isIP(text) === 6 &&
+        canonical !== undefined &&
+        canonicalIp(canonical) === canonical &&
+        sameAddress(text, canonical) &&
+        !canonical.includes('.');
       if (!ok) failures.push(`round ${i}: ${text} -> ${canonical}`);
     }
     expect(failures).toEqual([]);
@@ -72,7 +78,10 @@ describe('IP address validator against Node\'s parser', () => {
     const disagreements: string[] = [];
     for (let i = 0; i < ROUNDS * 5; i++) {
       // Prepare: mostly address-like noise, some of it near-valid
-      const text = next() < 0.5 ? noise(next, '0123456789abcdefABCDEF:.', 24) : validIpv6(next).replace(/./g, (c) => (next() < 0.05 ? pick(next, [...':.0f%/ ']) : c));
+      const text =
+        next() < 0.5
+          ? noise(next, '0123456789abcdefABCDEF:.', 24)
+          : validIpv6(next).replace(/./g, (c) => (next() < 0.05 ? pick(next, [...':.0f%/ ']) : c));
       // Act
       const mine = canonicalIp(text) !== undefined;
       // Assess (collected: one expect per round would cost more than the validator)
@@ -88,7 +97,9 @@ describe('IP address validator against Node\'s parser', () => {
     const next = random(0x4);
     const disagreements: string[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const text = Array.from({ length: 3 + int(next, 3) }, () => String(int(next, next() < 0.8 ? 256 : 1000)).padStart(next() < 0.1 ? 3 : 0, '0')).join('.');
+      const text = Array.from({ length: 3 + int(next, 3) }, () =>
+        String(int(next, next() < 0.8 ? 256 : 1000)).padStart(next() < 0.1 ? 3 : 0, '0'),
+      ).join('.');
       if ((canonicalIp(text) !== undefined) !== (isIP(text) === 4)) disagreements.push(text);
     }
     expect(disagreements).toEqual([]);
@@ -100,7 +111,9 @@ function obeysDnsRules(name: string): boolean {
   if (name.length === 0 || name.length > 253) return false;
   const labels = name.split('.');
   if (/^\d+$/.test(labels[labels.length - 1]!)) return false;
-  return labels.every((l, i) => (l === '*' ? i === 0 && labels.length >= 3 : l.length <= 63 && /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(l)));
+  return labels.every((l, i) =>
+    l === '*' ? i === 0 && labels.length >= 3 : l.length <= 63 && /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(l),
+  );
 }
 
 describe('DNS name validator', () => {
@@ -117,7 +130,8 @@ describe('DNS name validator', () => {
       // Act
       const problem = dnsNameProblem(text);
       // Assess
-      if ((problem === undefined) !== obeysDnsRules(text)) disagreements.push(`round ${i}: ${JSON.stringify(text)} ${problem ?? 'accepted'}`);
+      if ((problem === undefined) !== obeysDnsRules(text))
+        disagreements.push(`round ${i}: ${JSON.stringify(text)} ${problem ?? 'accepted'}`);
       if (problem === undefined) accepted++;
       else if (/[\u0000-\u001f]/.test(problem)) disagreements.push(`round ${i}: raw control character in ${JSON.stringify(problem)}`);
     }

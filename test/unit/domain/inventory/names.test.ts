@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, directoryProblem, dnsNameProblem, fileNameProblem, ipAddressProblem, uriProblem } from '../../../../shared/domain/inventory/names.js';
+import {
+  canonicalIp,
+  directoryProblem,
+  dnsNameProblem,
+  fileNameProblem,
+  ipAddressProblem,
+  uriProblem,
+} from '../../../../shared/domain/inventory/names.js';
 import { quote, unsafeCharacter } from '../../../../shared/domain/inventory/text.js';
 
 /** Table-driven tests of the validators behind the schema: each row is a value and what must be said about it. */

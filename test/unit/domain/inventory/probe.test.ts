@@ -48,17 +48,29 @@ describe('inventory: probe', () => {
   it.each([
     ['[{tls: "no-port"}]', 'certificates[3].probe[0].tls: expected host:port ([IPv6]:port)'],
     ['[{tls: "h:70000"}]', 'certificates[3].probe[0].tls: port 70000 is out of range (1-65535)'],
-    ['[{tls: "h:443", timeout: 0s}]', 'certificates[3].probe[0].timeout: must be above zero: a probe without a deadline could wait forever'],
+    [
+      '[{tls: "h:443", timeout: 0s}]',
+      'certificates[3].probe[0].timeout: must be above zero: a probe without a deadline could wait forever',
+    ],
     ['[{tls: "h:443", startTls: smtp}]', 'certificates[3].probe[0].startTls'],
     ['[{tls: "h:443", clientCert: nope}]', 'certificates[3].probe[0].clientCert: unknown certificate "nope"'],
     ['[{tls: "h:443", clientCert: ca}]', 'certificates[3].probe[0].clientCert: unknown certificate "ca"'],
-    ['[{tls: "h:443", clientCert: web}]', 'certificates[3].probe[0].clientCert: certificate "web" has usage server: it cannot authenticate a client'],
-    ['[{tls: "h:443", clientCert: db}]', 'certificates[3].probe[0].clientCert: certificate "db" has one certificate per replica: name a single client certificate'],
+    [
+      '[{tls: "h:443", clientCert: web}]',
+      'certificates[3].probe[0].clientCert: certificate "web" has usage server: it cannot authenticate a client',
+    ],
+    [
+      '[{tls: "h:443", clientCert: db}]',
+      'certificates[3].probe[0].clientCert: certificate "db" has one certificate per replica: name a single client certificate',
+    ],
     ['[{tls: "h:443", insecure: true}]', 'certificates[3].probe[0]'],
   ])('rejects %s', (probe, expected) => {
     // Act
     const issues = issuesOf(inventory(probe));
     // Assess
-    expect(issues.some((i) => i.startsWith(expected)), issues.join('\n')).toBe(true);
+    expect(
+      issues.some((i) => i.startsWith(expected)),
+      issues.join('\n'),
+    ).toBe(true);
   });
 });

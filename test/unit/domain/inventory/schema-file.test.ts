@@ -21,7 +21,9 @@ describe('published inventory schema', () => {
     const schema = inventoryJsonSchema() as { additionalProperties?: unknown; properties: Record<string, unknown> };
     // Assess
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['apiVersion', 'kind', 'metadata', 'authorities', 'certificates', 'credentials', 'clusters', 'defaults']));
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['apiVersion', 'kind', 'metadata', 'authorities', 'certificates', 'credentials', 'clusters', 'defaults']),
+    );
   });
 });
 

@@ -14,7 +14,12 @@ const DAY = 86_400_000;
 let inventory: Inventory;
 
 /** A certificate made elsewhere for the same names and usage as the inventory's `web` (unless told otherwise). */
-function selfSigned(key: { privateKey: KeyObject; publicKey: KeyObject }, notAfter: Date, notBefore = new Date(NOW.getTime() - DAY), dnsNames = ['web', 'web.shop.svc']): string {
+function selfSigned(
+  key: { privateKey: KeyObject; publicKey: KeyObject },
+  notAfter: Date,
+  notBefore = new Date(NOW.getTime() - DAY),
+  dnsNames = ['web', 'web.shop.svc'],
+): string {
   return buildCertificate({
     subject: { commonName: 'existing' },
     publicKey: key.publicKey,
@@ -25,7 +30,14 @@ function selfSigned(key: { privateKey: KeyObject; publicKey: KeyObject }, notAft
   }).pem;
 }
 
-const secret = (data: Record<string, string>): ObservedSecret => ({ name: 'web', namespace: 'shop', type: 'kubernetes.io/tls', data, labels: {}, annotations: {} });
+const secret = (data: Record<string, string>): ObservedSecret => ({
+  name: 'web',
+  namespace: 'shop',
+  type: 'kubernetes.io/tls',
+  data,
+  labels: {},
+  annotations: {},
+});
 
 beforeAll(() => {
   inventory = pkiInventory();
@@ -37,11 +49,24 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const cert = selfSigned(key, new Date(NOW.getTime() + 365 * DAY));
     // Act
-    const m = adoptableMaterial(unitOf(inventory, 'web'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(key.privateKey), 'ca.crt': cert }), NOW, 'spec');
+    const m = adoptableMaterial(
+      unitOf(inventory, 'web'),
+      secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(key.privateKey), 'ca.crt': cert }),
+      NOW,
+      'spec',
+    );
     // Assess
     expect(typeof m).toBe('object');
     if (typeof m === 'string') return;
-    expect(m).toMatchObject({ type: 'certificate', adopted: true, keyType: 'ECDSA-P256', specHash: 'spec', chain: '', ca: cert, notAfter: new Date(NOW.getTime() + 365 * DAY).toISOString() });
+    expect(m).toMatchObject({
+      type: 'certificate',
+      adopted: true,
+      keyType: 'ECDSA-P256',
+      specHash: 'spec',
+      chain: '',
+      ca: cert,
+      notAfter: new Date(NOW.getTime() + 365 * DAY).toISOString(),
+    });
     expect(m.cert).toBe(cert);
     expect(m.key).toMatch(/BEGIN PRIVATE KEY/);
   });
@@ -51,7 +76,12 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const cert = selfSigned(key, new Date(NOW.getTime() + 365 * DAY), undefined, ['elsewhere']);
     // Act
-    const m = adoptableMaterial(unitOf(inventory, 'web'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(key.privateKey) }), NOW, 'spec');
+    const m = adoptableMaterial(
+      unitOf(inventory, 'web'),
+      secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(key.privateKey) }),
+      NOW,
+      'spec',
+    );
     // Assess
     expect(m).toMatch(/does not fit the inventory: SAN DNS:web missing; SAN DNS:web.shop.svc missing/);
   });
@@ -62,7 +92,12 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     const leaf = selfSigned(key, new Date(NOW.getTime() + 365 * DAY));
     const extra = selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + 365 * DAY));
     // Act
-    const m = adoptableMaterial(unitOf(inventory, 'web'), secret({ 'tls.crt': leaf + extra, 'tls.key': privateKeyToPem(key.privateKey) }), NOW, 's');
+    const m = adoptableMaterial(
+      unitOf(inventory, 'web'),
+      secret({ 'tls.crt': leaf + extra, 'tls.key': privateKeyToPem(key.privateKey) }),
+      NOW,
+      's',
+    );
     // Assess
     if (typeof m === 'string') throw new Error(m);
     expect(m.cert).toBe(leaf);
@@ -71,19 +106,33 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
   });
 
   it.each<{ name: string; data: () => Record<string, string>; reason: RegExp }>([
-    { name: 'no tls.key', data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)) }), reason: /no tls.crt and tls.key/ },
+    {
+      name: 'no tls.key',
+      data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)) }),
+      reason: /no tls.crt and tls.key/,
+    },
     { name: 'tls.crt without a certificate', data: () => ({ 'tls.crt': 'hello', 'tls.key': 'x' }), reason: /holds no certificate/ },
-    { name: 'garbage key', data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)), 'tls.key': 'garbage' }), reason: /does not parse/ },
+    {
+      name: 'garbage key',
+      data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)), 'tls.key': 'garbage' }),
+      reason: /does not parse/,
+    },
     {
       name: 'a key that does not match',
-      data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)), 'tls.key': privateKeyToPem(generateKeyPairSync('ed25519').privateKey) }),
+      data: () => ({
+        'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)),
+        'tls.key': privateKeyToPem(generateKeyPairSync('ed25519').privateKey),
+      }),
       reason: /does not match/,
     },
     {
       name: 'an expired certificate',
       data: () => {
         const k = generateKeyPairSync('ed25519');
-        return { 'tls.crt': selfSigned(k, new Date(NOW.getTime() - DAY), new Date(NOW.getTime() - 10 * DAY)), 'tls.key': privateKeyToPem(k.privateKey) };
+        return {
+          'tls.crt': selfSigned(k, new Date(NOW.getTime() - DAY), new Date(NOW.getTime() - 10 * DAY)),
+          'tls.key': privateKeyToPem(k.privateKey),
+        };
       },
       reason: /within renewBefore/,
     },
@@ -99,7 +148,10 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
       name: 'a key type rekey does not issue (P-521)',
       data: () => {
         const k = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
-        return { 'tls.crt': selfSigned(k, new Date(NOW.getTime() + 365 * DAY)), 'tls.key': k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+        return {
+          'tls.crt': selfSigned(k, new Date(NOW.getTime() + 365 * DAY)),
+          'tls.key': k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+        };
       },
       reason: /key type is not one rekey issues/,
     },
@@ -114,6 +166,8 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
   it('refuses to adopt into an authority', () => {
     const k = generateKeyPairSync('ed25519');
     const cert = selfSigned(k, new Date(NOW.getTime() + 365 * DAY));
-    expect(adoptableMaterial(unitOf(inventory, 'root'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(k.privateKey) }), NOW, 's')).toMatch(/only certificates/);
+    expect(
+      adoptableMaterial(unitOf(inventory, 'root'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(k.privateKey) }), NOW, 's'),
+    ).toMatch(/only certificates/);
   });
 });

@@ -90,7 +90,12 @@ beforeAll(async () => {
   // RSA keys on the thread pool, in parallel (RSA-4096 alone takes seconds); the rest through rekey's own keygen.
   const rsa = (bits: number) => promisify(generateKeyPairAsync)('rsa', { modulusLength: bits });
   const [r2048, r3072, r4096] = await Promise.all([rsa(2048), rsa(3072), rsa(4096)]);
-  for (const [t, pair] of [['RSA-2048', r2048], ['RSA-3072', r3072], ['RSA-4096', r4096]] as const) keys.set(t, pair);
+  for (const [t, pair] of [
+    ['RSA-2048', r2048],
+    ['RSA-3072', r3072],
+    ['RSA-4096', r4096],
+  ] as const)
+    keys.set(t, pair);
   for (const t of KEY_TYPES) if (!keys.has(t)) keys.set(t, generateKeyPair(t));
   for (const [t, pair] of keys) expect(keyTypeOf(pair.privateKey)).toBe(t);
   for (let i = 0; i < KEY_TYPES.length; i++) {
@@ -129,13 +134,22 @@ beforeAll(async () => {
       });
       leaves[usage] = { ...write(`chain${i}-leaf-${usage}`, built, keys.get(type)!), type };
     });
-    chains.push({ index: i, rootType, interType, root: write(`chain${i}-root`, rootBuilt, rootKeys), inter: write(`chain${i}-inter`, interBuilt, interKeys), leaves });
+    chains.push({
+      index: i,
+      rootType,
+      interType,
+      root: write(`chain${i}-root`, rootBuilt, rootKeys),
+      inter: write(`chain${i}-inter`, interBuilt, interKeys),
+      leaves,
+    });
   }
 }, 60_000);
 
 afterAll(() => removeTempDir(dir));
 
-const leafCases = KEY_TYPES.flatMap((_, i) => USAGES.map((usage, u) => ({ chain: i, usage, root: typeAt(i), inter: typeAt(i + 1), leaf: typeAt(i + 2 + u) })));
+const leafCases = KEY_TYPES.flatMap((_, i) =>
+  USAGES.map((usage, u) => ({ chain: i, usage, root: typeAt(i), inter: typeAt(i + 1), leaf: typeAt(i + 2 + u) })),
+);
 
 describe('buildCertificate: root -> intermediate (pathLen 0) -> leaf, checked by openssl', () => {
   it('covers every key type in every role and every (leaf key type, usage) pair', () => {
@@ -144,89 +158,106 @@ describe('buildCertificate: root -> intermediate (pathLen 0) -> leaf, checked by
     expect(new Set(leafCases.map((c) => `${c.leaf}/${c.usage}`)).size).toBe(18);
   });
 
-  it.each(leafCases)('$leaf $usage leaf under $inter intermediate under $root root: openssl verify accepts the right purpose, refuses the wrong one', ({ chain, usage }) => {
-    // Prepare
-    const c = chains[chain]!;
-    const leaf = c.leaves[usage];
-    const verify = (purpose: string) => openssl(['verify', '-attime', AT, '-purpose', purpose, '-CAfile', c.root.cert, '-untrusted', c.inter.cert, leaf.cert]);
-    // Act
-    const right = RIGHT_PURPOSES[usage].map(verify);
-    const wrong = WRONG_PURPOSES[usage].map(verify);
-    // Assess
-    for (const r of right) {
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      expect(r.stdout.trim()).toBe(`${leaf.cert}: OK`);
-    }
-    for (const r of wrong) {
-      expect(r.status).not.toBe(0);
-      expect(r.stdout + r.stderr).toMatch(/error 26 at 0 depth lookup: unsuitable certificate purpose/);
-    }
-  });
+  it.each(leafCases)(
+    '$leaf $usage leaf under $inter intermediate under $root root: openssl verify accepts the right purpose, refuses the wrong one',
+    ({ chain, usage }) => {
+      // Prepare
+      const c = chains[chain]!;
+      const leaf = c.leaves[usage];
+      const verify = (purpose: string) =>
+        openssl(['verify', '-attime', AT, '-purpose', purpose, '-CAfile', c.root.cert, '-untrusted', c.inter.cert, leaf.cert]);
+      // Act
+      const right = RIGHT_PURPOSES[usage].map(verify);
+      const wrong = WRONG_PURPOSES[usage].map(verify);
+      // Assess
+      for (const r of right) {
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(r.stdout.trim()).toBe(`${leaf.cert}: OK`);
+      }
+      for (const r of wrong) {
+        expect(r.status).not.toBe(0);
+        expect(r.stdout + r.stderr).toMatch(/error 26 at 0 depth lookup: unsuitable certificate purpose/);
+      }
+    },
+  );
 
-  it.each(leafCases)('$leaf $usage leaf (chain $chain): extensions, names, key identifiers, signature and key as openssl reads them', ({ chain, usage, leaf: leafType }) => {
-    // Prepare
-    const c = chains[chain]!;
-    const leaf = c.leaves[usage];
-    // Act
-    const text = textOf(leaf.cert);
-    const interText = textOf(c.inter.cert);
-    const fromCert = pubkeyOfText(text);
-    const fromKey = pubkeyOfKey(leaf.key);
-    // Assess: basic constraints, key usage, EKU
-    expect(extensionOf(text, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:FALSE' });
-    const ku = extensionOf(text, 'X509v3 Key Usage')!;
-    expect(ku.critical).toBe(true);
-    // RSA servers may take TLS 1.2's RSA key exchange; a client only signs (RFC 5280 §4.2.1.12, zlint)
-    expect(ku.value).toBe(leafType.startsWith('RSA') && usage !== 'client' ? 'Digital Signature, Key Encipherment' : 'Digital Signature');
-    expect(extensionOf(text, 'X509v3 Extended Key Usage')!.value.split(', ')).toEqual(EKU_TEXT[usage]);
-    // SANs: DNS (with a wildcard), URI, IPv4 and IPv6
-    const san = extensionOf(text, 'X509v3 Subject Alternative Name')!.value.split(', ');
-    expect(san).toEqual(['DNS:leaf.rekey.test', 'DNS:*.leaf.rekey.test', `URI:${URIS[0]}`, 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1', 'IP Address:2001:DB8:0:0:0:0:0:7']);
-    // AKI of the leaf is the SKI of the intermediate
-    const aki = hexOf(extensionOf(text, 'X509v3 Authority Key Identifier')!.value);
-    expect(aki).toBe(hexOf(extensionOf(interText, 'X509v3 Subject Key Identifier')!.value));
-    expect(hexOf(extensionOf(text, 'X509v3 Subject Key Identifier')!.value)).toMatch(/^[0-9A-F]{40}$/);
-    // subject, issuer, signature algorithm of the issuer's key, version 3
-    expect(text).toMatch(/Version: 3 \(0x2\)/);
-    expect(text).toMatch(new RegExp(`Subject: CN = leaf-${usage}\\n`));
-    expect(text).toMatch(new RegExp(`Issuer: OU = pki, CN = intermediate ${c.interType}\\n`));
-    expect(text).toMatch(SIGNATURE_NAME[c.interType]);
-    // the private key belongs to the certificate
-    expect(fromCert).toBe(fromKey);
-  });
-
-  it.each(KEY_TYPES.map((t, i) => ({ chain: i, root: t, inter: typeAt(i + 1) })))('authorities of chain $chain ($root root, $inter intermediate): CA:TRUE, pathlen, CA key usages, self-signed root', ({ chain }) => {
-    // Prepare
-    const c = chains[chain]!;
-    // Act
-    const rootText = textOf(c.root.cert);
-    const interText = textOf(c.inter.cert);
-    const rootVerify = openssl(['verify', '-attime', AT, '-CAfile', c.root.cert, c.root.cert]);
-    const interVerify = openssl(['verify', '-attime', AT, '-CAfile', c.root.cert, c.inter.cert]);
-    // Assess
-    expect(extensionOf(rootText, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:TRUE' });
-    expect(extensionOf(interText, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:TRUE, pathlen:0' });
-    for (const text of [rootText, interText]) {
+  it.each(leafCases)(
+    '$leaf $usage leaf (chain $chain): extensions, names, key identifiers, signature and key as openssl reads them',
+    ({ chain, usage, leaf: leafType }) => {
+      // Prepare
+      const c = chains[chain]!;
+      const leaf = c.leaves[usage];
+      // Act
+      const text = textOf(leaf.cert);
+      const interText = textOf(c.inter.cert);
+      const fromCert = pubkeyOfText(text);
+      const fromKey = pubkeyOfKey(leaf.key);
+      // Assess: basic constraints, key usage, EKU
+      expect(extensionOf(text, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:FALSE' });
       const ku = extensionOf(text, 'X509v3 Key Usage')!;
       expect(ku.critical).toBe(true);
-      expect(ku.value.split(', ')).toEqual(expect.arrayContaining(['Certificate Sign', 'CRL Sign']));
-      expect(extensionOf(text, 'X509v3 Extended Key Usage')).toBeUndefined();
-      expect(extensionOf(text, 'X509v3 Subject Alternative Name')).toBeUndefined();
-    }
-    // a root's AKI is its own SKI; the intermediate's AKI is the root's SKI
-    const rootSki = hexOf(extensionOf(rootText, 'X509v3 Subject Key Identifier')!.value);
-    expect(hexOf(extensionOf(rootText, 'X509v3 Authority Key Identifier')!.value)).toBe(rootSki);
-    expect(hexOf(extensionOf(interText, 'X509v3 Authority Key Identifier')!.value)).toBe(rootSki);
-    expect(rootText).toMatch(new RegExp(`Subject: O = rekey tests, CN = root ${c.rootType}\\n`));
-    expect(rootText).toMatch(new RegExp(`Issuer: O = rekey tests, CN = root ${c.rootType}\\n`));
-    expect(rootText).toMatch(SIGNATURE_NAME[c.rootType]);
-    expect(interText).toMatch(SIGNATURE_NAME[c.rootType]);
-    expect(rootVerify.status).toBe(0);
-    expect(interVerify.status).toBe(0);
-    expect(pubkeyOfText(interText)).toBe(pubkeyOfKey(c.inter.key));
-    expect(pubkeyOfText(rootText)).toBe(pubkeyOfKey(c.root.key));
-  });
+      // RSA servers may take TLS 1.2's RSA key exchange; a client only signs (RFC 5280 §4.2.1.12, zlint)
+      expect(ku.value).toBe(leafType.startsWith('RSA') && usage !== 'client' ? 'Digital Signature, Key Encipherment' : 'Digital Signature');
+      expect(extensionOf(text, 'X509v3 Extended Key Usage')!.value.split(', ')).toEqual(EKU_TEXT[usage]);
+      // SANs: DNS (with a wildcard), URI, IPv4 and IPv6
+      const san = extensionOf(text, 'X509v3 Subject Alternative Name')!.value.split(', ');
+      expect(san).toEqual([
+        'DNS:leaf.rekey.test',
+        'DNS:*.leaf.rekey.test',
+        `URI:${URIS[0]}`,
+        'IP Address:127.0.0.1',
+        'IP Address:0:0:0:0:0:0:0:1',
+        'IP Address:2001:DB8:0:0:0:0:0:7',
+      ]);
+      // AKI of the leaf is the SKI of the intermediate
+      const aki = hexOf(extensionOf(text, 'X509v3 Authority Key Identifier')!.value);
+      expect(aki).toBe(hexOf(extensionOf(interText, 'X509v3 Subject Key Identifier')!.value));
+      expect(hexOf(extensionOf(text, 'X509v3 Subject Key Identifier')!.value)).toMatch(/^[0-9A-F]{40}$/);
+      // subject, issuer, signature algorithm of the issuer's key, version 3
+      expect(text).toMatch(/Version: 3 \(0x2\)/);
+      expect(text).toMatch(new RegExp(`Subject: CN = leaf-${usage}\\n`));
+      expect(text).toMatch(new RegExp(`Issuer: OU = pki, CN = intermediate ${c.interType}\\n`));
+      expect(text).toMatch(SIGNATURE_NAME[c.interType]);
+      // the private key belongs to the certificate
+      expect(fromCert).toBe(fromKey);
+    },
+  );
+
+  it.each(KEY_TYPES.map((t, i) => ({ chain: i, root: t, inter: typeAt(i + 1) })))(
+    'authorities of chain $chain ($root root, $inter intermediate): CA:TRUE, pathlen, CA key usages, self-signed root',
+    ({ chain }) => {
+      // Prepare
+      const c = chains[chain]!;
+      // Act
+      const rootText = textOf(c.root.cert);
+      const interText = textOf(c.inter.cert);
+      const rootVerify = openssl(['verify', '-attime', AT, '-CAfile', c.root.cert, c.root.cert]);
+      const interVerify = openssl(['verify', '-attime', AT, '-CAfile', c.root.cert, c.inter.cert]);
+      // Assess
+      expect(extensionOf(rootText, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:TRUE' });
+      expect(extensionOf(interText, 'X509v3 Basic Constraints')).toEqual({ critical: true, value: 'CA:TRUE, pathlen:0' });
+      for (const text of [rootText, interText]) {
+        const ku = extensionOf(text, 'X509v3 Key Usage')!;
+        expect(ku.critical).toBe(true);
+        expect(ku.value.split(', ')).toEqual(expect.arrayContaining(['Certificate Sign', 'CRL Sign']));
+        expect(extensionOf(text, 'X509v3 Extended Key Usage')).toBeUndefined();
+        expect(extensionOf(text, 'X509v3 Subject Alternative Name')).toBeUndefined();
+      }
+      // a root's AKI is its own SKI; the intermediate's AKI is the root's SKI
+      const rootSki = hexOf(extensionOf(rootText, 'X509v3 Subject Key Identifier')!.value);
+      expect(hexOf(extensionOf(rootText, 'X509v3 Authority Key Identifier')!.value)).toBe(rootSki);
+      expect(hexOf(extensionOf(interText, 'X509v3 Authority Key Identifier')!.value)).toBe(rootSki);
+      expect(rootText).toMatch(new RegExp(`Subject: O = rekey tests, CN = root ${c.rootType}\\n`));
+      expect(rootText).toMatch(new RegExp(`Issuer: O = rekey tests, CN = root ${c.rootType}\\n`));
+      expect(rootText).toMatch(SIGNATURE_NAME[c.rootType]);
+      expect(interText).toMatch(SIGNATURE_NAME[c.rootType]);
+      expect(rootVerify.status).toBe(0);
+      expect(interVerify.status).toBe(0);
+      expect(pubkeyOfText(interText)).toBe(pubkeyOfKey(c.inter.key));
+      expect(pubkeyOfText(rootText)).toBe(pubkeyOfKey(c.root.key));
+    },
+  );
 
   it('pathLen 0 is enforced: openssl refuses a CA below the intermediate', () => {
     // Prepare: a sub-CA signed by chain 0's intermediate (pathLen 0), and a leaf under it
@@ -234,7 +265,14 @@ describe('buildCertificate: root -> intermediate (pathLen 0) -> leaf, checked by
     const interKey = keys.get(c.interType)!;
     const subKey = keys.get('ECDSA-P256')!;
     const interIssuer = issuerFrom(c.inter.built.der, interKey.privateKey, new Date(NOW.getTime() + 1825 * DAY));
-    const sub = buildCertificate({ subject: { commonName: 'too deep' }, publicKey: subKey.publicKey, notBefore: new Date(NOW.getTime() - DAY), notAfter: new Date(NOW.getTime() + 100 * DAY), profile: { kind: 'authority' }, issuer: interIssuer });
+    const sub = buildCertificate({
+      subject: { commonName: 'too deep' },
+      publicKey: subKey.publicKey,
+      notBefore: new Date(NOW.getTime() - DAY),
+      notAfter: new Date(NOW.getTime() + 100 * DAY),
+      profile: { kind: 'authority' },
+      issuer: interIssuer,
+    });
     const leafKey = keys.get('Ed25519')!;
     const leaf = buildCertificate({
       subject: { commonName: 'under too deep' },
@@ -327,7 +365,14 @@ describe('buildCertificate details', () => {
     const notBefore = new Date('2049-12-31T23:59:59Z');
     const notAfter = new Date('2051-01-02T03:04:05Z');
     // Act
-    const built = buildCertificate({ subject: { commonName: 'long' }, publicKey: pair.publicKey, notBefore, notAfter, profile: { kind: 'authority', pathLen: 2 }, selfSigningKey: pair.privateKey });
+    const built = buildCertificate({
+      subject: { commonName: 'long' },
+      publicKey: pair.publicKey,
+      notBefore,
+      notAfter,
+      profile: { kind: 'authority', pathLen: 2 },
+      selfSigningKey: pair.privateKey,
+    });
     const text = x509Text(pemFile(dir, 'long.crt', built.pem));
     const x = new X509Certificate(built.pem);
     // Assess
@@ -352,6 +397,14 @@ describe('buildCertificate details', () => {
 
   it('a self-signed certificate without a signing key is refused', () => {
     const pair = keys.get('ECDSA-P256')!;
-    expect(() => buildCertificate({ subject: { commonName: 'x' }, publicKey: pair.publicKey, notBefore: NOW, notAfter: NOW, profile: { kind: 'authority' } })).toThrow(/selfSigningKey/);
+    expect(() =>
+      buildCertificate({
+        subject: { commonName: 'x' },
+        publicKey: pair.publicKey,
+        notBefore: NOW,
+        notAfter: NOW,
+        profile: { kind: 'authority' },
+      }),
+    ).toThrow(/selfSigningKey/);
   });
 });

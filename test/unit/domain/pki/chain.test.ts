@@ -14,11 +14,36 @@ const cert = (pem: string) => new X509Certificate(pem);
 
 describe('anchorOf: where a served chain ends', () => {
   it.each([
-    ['leaf + intermediate, root as anchor', () => certificatesOf(web.cert + web.chain), () => [cert(cas.root.material.cert)], cas.root.material.cert],
-    ['leaf + intermediate, intermediate as anchor', () => certificatesOf(web.cert + web.chain), () => [cert(cas.inter.material.cert)], cas.inter.material.cert],
-    ['intermediates sent out of order, root also sent', () => certificatesOf(web.cert + cas.root.material.cert + web.chain), () => [cert(cas.root.material.cert)], cas.root.material.cert],
-    ['leaf straight under the root, old and new root in the bundle', () => certificatesOf(both.cert), () => [cert(cas.otherRoot.material.cert), cert(cas.root.material.cert)], cas.root.material.cert],
-    ['the anchor itself served', () => certificatesOf(cas.inter.material.cert), () => [cert(cas.inter.material.cert)], cas.inter.material.cert],
+    [
+      'leaf + intermediate, root as anchor',
+      () => certificatesOf(web.cert + web.chain),
+      () => [cert(cas.root.material.cert)],
+      cas.root.material.cert,
+    ],
+    [
+      'leaf + intermediate, intermediate as anchor',
+      () => certificatesOf(web.cert + web.chain),
+      () => [cert(cas.inter.material.cert)],
+      cas.inter.material.cert,
+    ],
+    [
+      'intermediates sent out of order, root also sent',
+      () => certificatesOf(web.cert + cas.root.material.cert + web.chain),
+      () => [cert(cas.root.material.cert)],
+      cas.root.material.cert,
+    ],
+    [
+      'leaf straight under the root, old and new root in the bundle',
+      () => certificatesOf(both.cert),
+      () => [cert(cas.otherRoot.material.cert), cert(cas.root.material.cert)],
+      cas.root.material.cert,
+    ],
+    [
+      'the anchor itself served',
+      () => certificatesOf(cas.inter.material.cert),
+      () => [cert(cas.inter.material.cert)],
+      cas.inter.material.cert,
+    ],
   ])('%s', (_name, path, anchors, expected) => {
     // Act
     const anchor = anchorOf(path(), anchors());

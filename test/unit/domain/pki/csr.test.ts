@@ -13,22 +13,54 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ALT = { dnsNames: ['svc.example', 'b.svc.example'], ipAddresses: ['10.0.0.1'], uris: ['spiffe://apps/svc'] };
 
 describe('PKCS#10 requests', () => {
-  it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048', 'Ed25519'] as const)('a %s request rekey builds is verified by openssl and parsed back', (keyType) => {
-    // Prepare
-    const { privateKey } = generateKeyPair(keyType);
-    // Act
-    const pem = buildCsr({ subject: { commonName: 'svc.example', organization: ['Example'] }, privateKey, altNames: ALT });
-    // Assess
-    writeFileSync(join(dir, `${keyType}.csr`), pem);
-    const text = execFileSync('openssl', ['req', '-in', join(dir, `${keyType}.csr`), '-noout', '-verify', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(text).toContain('DNS:svc.example, DNS:b.svc.example');
-    const parsed = parseCsr(pem);
-    expect(parsed).toMatchObject({ commonName: 'svc.example', dnsNames: ALT.dnsNames, ipAddresses: ALT.ipAddresses, uris: ALT.uris, signatureValid: true });
-  });
+  it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048', 'Ed25519'] as const)(
+    'a %s request rekey builds is verified by openssl and parsed back',
+    (keyType) => {
+      // Prepare
+      const { privateKey } = generateKeyPair(keyType);
+      // Act
+      const pem = buildCsr({ subject: { commonName: 'svc.example', organization: ['Example'] }, privateKey, altNames: ALT });
+      // Assess
+      writeFileSync(join(dir, `${keyType}.csr`), pem);
+      const text = execFileSync('openssl', ['req', '-in', join(dir, `${keyType}.csr`), '-noout', '-verify', '-text'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      expect(text).toContain('DNS:svc.example, DNS:b.svc.example');
+      const parsed = parseCsr(pem);
+      expect(parsed).toMatchObject({
+        commonName: 'svc.example',
+        dnsNames: ALT.dnsNames,
+        ipAddresses: ALT.ipAddresses,
+        uris: ALT.uris,
+        signatureValid: true,
+      });
+    },
+  );
 
   it('an openssl-made request parses, with its names', () => {
     // Prepare
-    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'o.key'), '-subj', '/CN=o.example', '-addext', 'subjectAltName=DNS:o.example,IP:127.0.0.1', '-out', join(dir, 'o.csr')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'o.key'),
+        '-subj',
+        '/CN=o.example',
+        '-addext',
+        'subjectAltName=DNS:o.example,IP:127.0.0.1',
+        '-out',
+        join(dir, 'o.csr'),
+      ],
+      { stdio: 'ignore' },
+    );
     // Act
     const parsed = parseCsr(readFileSync(join(dir, 'o.csr'), 'utf8'));
     // Assess
@@ -37,7 +69,11 @@ describe('PKCS#10 requests', () => {
 
   it('a request whose signature does not verify (a name changed after signing) is reported as such', () => {
     // Prepare
-    const pem = buildCsr({ subject: { commonName: 'aaaa.example' }, privateKey: generateKeyPair('ECDSA-P256').privateKey, altNames: { dnsNames: ['aaaa.example'], ipAddresses: [], uris: [] } });
+    const pem = buildCsr({
+      subject: { commonName: 'aaaa.example' },
+      privateKey: generateKeyPair('ECDSA-P256').privateKey,
+      altNames: { dnsNames: ['aaaa.example'], ipAddresses: [], uris: [] },
+    });
     const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const at = der.indexOf(Buffer.from('aaaa.example'));
     der.write('bbbb', at);
@@ -49,7 +85,10 @@ describe('PKCS#10 requests', () => {
     expect(parsed.signatureValid).toBe(false);
   });
 
-  it.each([['no PEM', 'hello'], ['not DER', '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----']])('%s is a CsrFormatError', (_what, text) => {
+  it.each([
+    ['no PEM', 'hello'],
+    ['not DER', '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----'],
+  ])('%s is a CsrFormatError', (_what, text) => {
     expect(() => parseCsr(text)).toThrow(CsrFormatError);
   });
 });
@@ -75,18 +114,42 @@ certificates:
   };
 
   it('accepts awsPrivateCa and acme, and an external authority renews only when expired', () => {
-    const pca = loadInventory(inv('{awsPrivateCa: {arn: "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/abc-123", signingAlgorithm: SHA256WITHECDSA}}'));
-    const acme = loadInventory(inv('{acme: {directory: "https://acme.example/dir", email: ops@example.com, solver: {dns01: {route53: {hostedZoneId: Z123ABC}}}, roots: "https://acme.example/roots"}}'));
-    expect(pca.items.get('corp-ca')).toMatchObject({ external: { awsPrivateCa: { signingAlgorithm: 'SHA256WITHECDSA' } }, renewBeforeMs: 0 });
+    const pca = loadInventory(
+      inv(
+        '{awsPrivateCa: {arn: "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/abc-123", signingAlgorithm: SHA256WITHECDSA}}',
+      ),
+    );
+    const acme = loadInventory(
+      inv(
+        '{acme: {directory: "https://acme.example/dir", email: ops@example.com, solver: {dns01: {route53: {hostedZoneId: Z123ABC}}}, roots: "https://acme.example/roots"}}',
+      ),
+    );
+    expect(pca.items.get('corp-ca')).toMatchObject({
+      external: { awsPrivateCa: { signingAlgorithm: 'SHA256WITHECDSA' } },
+      renewBeforeMs: 0,
+    });
     expect(acme.items.get('corp-ca')).toMatchObject({ external: { acme: { email: 'ops@example.com' } } });
   });
 
   it.each([
     ['a bad ARN', '{awsPrivateCa: {arn: "arn:aws:s3:::bucket", signingAlgorithm: SHA256WITHRSA}}', '', 'authorities[1].external'],
-    ['an http directory', '{acme: {directory: "http://acme.example/dir", email: a@b.c, solver: {dns01: {route53: {hostedZoneId: Z1}}}}}', '', 'authorities[1].external'],
-    ['a parent', '{awsPrivateCa: {arn: "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/abc", signingAlgorithm: SHA256WITHRSA}}', ', parent: root', 'authorities[1].parent: an external authority has no parent'],
+    [
+      'an http directory',
+      '{acme: {directory: "http://acme.example/dir", email: a@b.c, solver: {dns01: {route53: {hostedZoneId: Z1}}}}}',
+      '',
+      'authorities[1].external',
+    ],
+    [
+      'a parent',
+      '{awsPrivateCa: {arn: "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/abc", signingAlgorithm: SHA256WITHRSA}}',
+      ', parent: root',
+      'authorities[1].parent: an external authority has no parent',
+    ],
   ])('refuses %s, naming the field', (_what, external, extra, expected) => {
     const found = issues(inv(external, extra));
-    expect(found.some((i) => i.startsWith(expected)), found.join('\n')).toBe(true);
+    expect(
+      found.some((i) => i.startsWith(expected)),
+      found.join('\n'),
+    ).toBe(true);
   });
 });

@@ -58,7 +58,12 @@ describe('issueMaterial', () => {
     // Act
     const m = issueMaterial(unit, cas.inter, NOW, specHashOf(unit));
     const x = new X509Certificate(m.cert);
-    const files = { ca: pemFile(dir, 'web-ca.pem', m.ca), chain: pemFile(dir, 'web-chain.pem', m.chain), cert: pemFile(dir, 'web.pem', m.cert), key: pemFile(dir, 'web.key', m.key) };
+    const files = {
+      ca: pemFile(dir, 'web-ca.pem', m.ca),
+      chain: pemFile(dir, 'web-chain.pem', m.chain),
+      cert: pemFile(dir, 'web.pem', m.cert),
+      key: pemFile(dir, 'web.key', m.key),
+    };
     const verify = openssl(['verify', '-attime', AT, '-purpose', 'sslserver', '-CAfile', files.ca, '-untrusted', files.chain, files.cert]);
     const text = openssl(['x509', '-in', files.cert, '-noout', '-text']).stdout;
     // Assess
@@ -73,9 +78,16 @@ describe('issueMaterial', () => {
     expect(m.keyType).toBe('RSA-2048');
     expect(m.serial).toBe(x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''));
     expect(m.fingerprint).toBe(createHash('sha256').update(pemBlocks(m.cert)[0]!).digest('hex'));
-    expect(m).toMatchObject({ type: 'certificate', issuer: 'inter', issuerFingerprint: cas.inter.material.fingerprint, specHash: specHashOf(unit) });
+    expect(m).toMatchObject({
+      type: 'certificate',
+      issuer: 'inter',
+      issuerFingerprint: cas.inter.material.fingerprint,
+      specHash: specHashOf(unit),
+    });
     expect(verify.stdout.trim()).toBe(`${files.cert}: OK`);
-    expect(extensionOf(text, 'X509v3 Subject Alternative Name')!.value).toBe('DNS:web, DNS:web.shop.svc, URI:spiffe://pki/web, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    expect(extensionOf(text, 'X509v3 Subject Alternative Name')!.value).toBe(
+      'DNS:web, DNS:web.shop.svc, URI:spiffe://pki/web, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
+    );
     expect(text).toMatch(/Subject: CN = web\n/);
   });
 
@@ -116,7 +128,9 @@ describe('issueMaterial', () => {
   it('refuses a credential', () => {
     // Prepare
     const inv = pkiInventory();
-    const fake = { ...unitOf(inv, 'web'), item: { ...unitOf(inv, 'web').item, kind: 'credential' } } as unknown as Parameters<typeof issueMaterial>[0];
+    const fake = { ...unitOf(inv, 'web'), item: { ...unitOf(inv, 'web').item, kind: 'credential' } } as unknown as Parameters<
+      typeof issueMaterial
+    >[0];
     // Act + Assess
     expect(() => issueMaterial(fake, undefined, NOW, 'h')).toThrow(/credentials are not certificates/);
   });

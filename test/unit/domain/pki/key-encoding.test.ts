@@ -25,19 +25,22 @@ describe('key encoding from JWK', () => {
 });
 
 describe('generateIssuedKey', () => {
-  it.each(['ECDSA-P256', 'ECDSA-P384', 'Ed25519'] as const)('%s: PKCS#8 PEM and SPKI are what OpenSSL writes for the same key; the signing key signs for it', (type) => {
-    // Many keys, so short scalars (leading zero bytes) occur
-    for (let i = 0; i < (type === 'Ed25519' ? 20 : 300); i++) {
-      // Act
-      const key = generateIssuedKey(type);
-      // Assess
-      const parsed = createPrivateKey(key.pkcs8Pem);
-      expect(parsed.export({ type: 'pkcs8', format: 'pem' })).toBe(key.pkcs8Pem);
-      expect(createPublicKey(parsed).export({ type: 'spki', format: 'der' }).equals(key.publicKey.spki)).toBe(true);
-      if (i < 3) {
-        const signature = sign(type === 'Ed25519' ? null : 'sha256', Buffer.from('x'), key.signingKey());
-        expect(verify(type === 'Ed25519' ? null : 'sha256', Buffer.from('x'), createPublicKey(parsed), signature)).toBe(true);
+  it.each(['ECDSA-P256', 'ECDSA-P384', 'Ed25519'] as const)(
+    '%s: PKCS#8 PEM and SPKI are what OpenSSL writes for the same key; the signing key signs for it',
+    (type) => {
+      // Many keys, so short scalars (leading zero bytes) occur
+      for (let i = 0; i < (type === 'Ed25519' ? 20 : 300); i++) {
+        // Act
+        const key = generateIssuedKey(type);
+        // Assess
+        const parsed = createPrivateKey(key.pkcs8Pem);
+        expect(parsed.export({ type: 'pkcs8', format: 'pem' })).toBe(key.pkcs8Pem);
+        expect(createPublicKey(parsed).export({ type: 'spki', format: 'der' }).equals(key.publicKey.spki)).toBe(true);
+        if (i < 3) {
+          const signature = sign(type === 'Ed25519' ? null : 'sha256', Buffer.from('x'), key.signingKey());
+          expect(verify(type === 'Ed25519' ? null : 'sha256', Buffer.from('x'), createPublicKey(parsed), signature)).toBe(true);
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -8,21 +8,31 @@ const NOW = new Date('2030-01-01T00:00:00Z');
 
 function selfSigned(type: 'ECDSA-P256' | 'ECDSA-P384' | 'Ed25519') {
   const key = generateIssuedKey(type);
-  const built = buildCertificate({ subject: { commonName: 'm' }, publicKey: key.publicKey, selfSigningKey: key.signingKey(), notBefore: NOW, notAfter: new Date(NOW.getTime() + 86_400_000), profile: { kind: 'authority' } });
+  const built = buildCertificate({
+    subject: { commonName: 'm' },
+    publicKey: key.publicKey,
+    selfSigningKey: key.signingKey(),
+    notBefore: NOW,
+    notAfter: new Date(NOW.getTime() + 86_400_000),
+    profile: { kind: 'authority' },
+  });
   return { key, built };
 }
 
 describe('ecKeyMatchesCertificate', () => {
-  it.each(['ECDSA-P256', 'ECDSA-P384'] as const)('%s: true for the certificate\'s own key, false for another key of the curve, as OpenSSL says', (type) => {
-    // Prepare
-    const { key, built } = selfSigned(type);
-    const other = generateIssuedKey(type);
-    const x = new X509Certificate(built.der);
-    // Act + Assess
-    expect(ecKeyMatchesCertificate(built.der, key.pkcs8Pem)).toBe(true);
-    expect(ecKeyMatchesCertificate(built.der, other.pkcs8Pem)).toBe(false);
-    expect(x.checkPrivateKey(other.signingKey())).toBe(false);
-  });
+  it.each(['ECDSA-P256', 'ECDSA-P384'] as const)(
+    "%s: true for the certificate's own key, false for another key of the curve, as OpenSSL says",
+    (type) => {
+      // Prepare
+      const { key, built } = selfSigned(type);
+      const other = generateIssuedKey(type);
+      const x = new X509Certificate(built.der);
+      // Act + Assess
+      expect(ecKeyMatchesCertificate(built.der, key.pkcs8Pem)).toBe(true);
+      expect(ecKeyMatchesCertificate(built.der, other.pkcs8Pem)).toBe(false);
+      expect(x.checkPrivateKey(other.signingKey())).toBe(false);
+    },
+  );
 
   it('a key of the other curve does not match', () => {
     const { built } = selfSigned('ECDSA-P256');

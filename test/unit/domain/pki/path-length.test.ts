@@ -29,8 +29,12 @@ certificates:
 describe('pathLen (RFC 5280 pathLenConstraint)', () => {
   it('validate refuses an intermediate under a CA whose pathLen does not allow it, naming the authority', () => {
     // Act + Assess
-    expect(() => loadInventory(inventory(', pathLen: 0', 1))).toThrow(/authorities\[1\]\.parent.*"root" has pathLen 0: it cannot have intermediates/s);
-    expect(() => loadInventory(inventory(', pathLen: 1', 2))).toThrow(/authorities\[2\]\.parent.*"root" has pathLen 1: it cannot have 2 levels of intermediates \(int2 would be one too many\)/s);
+    expect(() => loadInventory(inventory(', pathLen: 0', 1))).toThrow(
+      /authorities\[1\]\.parent.*"root" has pathLen 0: it cannot have intermediates/s,
+    );
+    expect(() => loadInventory(inventory(', pathLen: 1', 2))).toThrow(
+      /authorities\[2\]\.parent.*"root" has pathLen 1: it cannot have 2 levels of intermediates \(int2 would be one too many\)/s,
+    );
     expect(() => loadInventory(inventory(', pathLen: 1', 1))).not.toThrow();
     expect(() => loadInventory(inventory(', pathLen: 0', 0))).not.toThrow();
     expect(() => loadInventory(inventory('', 3))).not.toThrow();
@@ -76,15 +80,22 @@ describe('pathLen (RFC 5280 pathLenConstraint)', () => {
     const int1 = issueMaterial(int1Unit, issuerMaterialOf('root', zeroRoot, true), NOW, specHashOf(int1Unit));
     const webUnit = unitOf(inv, 'web');
     const web = issueMaterial(webUnit, issuerMaterialOf('int1', int1, false), NOW, specHashOf(webUnit));
-    const direct = issueMaterial(unitOf(loadInventory(inventory(', pathLen: 0', 0)), 'web'), issuerMaterialOf('root', zeroRoot, true), NOW, 'h');
+    const direct = issueMaterial(
+      unitOf(loadInventory(inventory(', pathLen: 0', 0)), 'web'),
+      issuerMaterialOf('root', zeroRoot, true),
+      NOW,
+      'h',
+    );
     // Act + Assess
-    expect(checkCertificateMaterial(int1Unit, int1, NOW)).toEqual([expect.stringMatching(/CN=root has pathLen 0 but 1 intermediate CA\(s\) follow it/)]);
+    expect(checkCertificateMaterial(int1Unit, int1, NOW)).toEqual([
+      expect.stringMatching(/CN=root has pathLen 0 but 1 intermediate CA\(s\) follow it/),
+    ]);
     expect(checkCertificateMaterial(webUnit, web, NOW)).toEqual([expect.stringMatching(/has pathLen 0 but 1 intermediate/)]);
     expect(checkCertificateMaterial(unitOf(inv, 'root'), zeroRoot, NOW)).toEqual([]);
     expect(checkCertificateMaterial(unitOf(inv, 'web'), direct, NOW).filter((p) => p.includes('pathLen'))).toEqual([]);
   });
 
-  it('an authority rotation\'s test refuses a new CA whose pathLen does not cover the intermediates below it', () => {
+  it("an authority rotation's test refuses a new CA whose pathLen does not cover the intermediates below it", () => {
     // Prepare
     const inv = loadInventory(inventory('', 2));
     const zeroRoot = issueMaterial(unitOf(loadInventory(inventory(', pathLen: 0', 0)), 'root'), undefined, NOW, 'h');

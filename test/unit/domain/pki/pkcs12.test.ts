@@ -44,8 +44,16 @@ describe('buildPkcs12', () => {
     writeFileSync(file, p12);
     // Act
     const info = openssl(['pkcs12', '-info', '-in', file, '-passin', `pass:${PASSWORD}`, '-nodes']);
-    const keyFile = pemFile(dir, `${name}-from-p12.key`, /-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/.exec(info.stdout)?.[0] ?? '');
-    const certFile = pemFile(dir, `${name}-from-p12.crt`, /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/.exec(info.stdout)?.[0] ?? '');
+    const keyFile = pemFile(
+      dir,
+      `${name}-from-p12.key`,
+      /-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/.exec(info.stdout)?.[0] ?? '',
+    );
+    const certFile = pemFile(
+      dir,
+      `${name}-from-p12.crt`,
+      /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/.exec(info.stdout)?.[0] ?? '',
+    );
     const fromKey = openssl(['pkey', '-in', keyFile, '-pubout']);
     const fromCert = openssl(['x509', '-in', certFile, '-noout', '-pubkey']);
     // Assess
@@ -56,7 +64,12 @@ describe('buildPkcs12', () => {
     expect((info.stdout.match(/BEGIN CERTIFICATE/g) ?? []).length).toBe(m.chain ? 2 : 1);
     expect(fromKey.status).toBe(0);
     expect(fromKey.stdout).toBe(fromCert.stdout);
-    expect(certFile && openssl(['x509', '-in', certFile, '-noout', '-fingerprint', '-sha256']).stdout.replace(/[^0-9A-F]/gi, '').toLowerCase()).toContain(m.fingerprint);
+    expect(
+      certFile &&
+        openssl(['x509', '-in', certFile, '-noout', '-fingerprint', '-sha256'])
+          .stdout.replace(/[^0-9A-F]/gi, '')
+          .toLowerCase(),
+    ).toContain(m.fingerprint);
   });
 
   it('a wrong password fails the MAC check', () => {

@@ -32,7 +32,13 @@ const cert = (overrides: Partial<CertificateMaterial> = {}): CertificateMaterial
   specHash: 'spec-1',
   ...overrides,
 });
-const password = (overrides: Partial<PasswordMaterial> = {}): PasswordMaterial => ({ type: 'password', password: 'x'.repeat(32), createdAt: new Date(NOW.getTime() - 100 * HOUR).toISOString(), specHash: 'spec-1', ...overrides });
+const password = (overrides: Partial<PasswordMaterial> = {}): PasswordMaterial => ({
+  type: 'password',
+  password: 'x'.repeat(32),
+  createdAt: new Date(NOW.getTime() - 100 * HOUR).toISOString(),
+  specHash: 'spec-1',
+  ...overrides,
+});
 
 interface Case {
   readonly name: string;
@@ -47,24 +53,123 @@ const cases: Case[] = [
   { name: 'nothing stored yet', unit: 'web', current: undefined, expected: IssueReason.NeverIssued },
   { name: 'nothing stored yet for a root', unit: 'ca', current: undefined, expected: IssueReason.NeverIssued },
   { name: 'up to date', unit: 'web', current: cert(), issuerFingerprint: 'ca-fp', expected: undefined },
-  { name: 'expired', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() - HOUR).toISOString() }), issuerFingerprint: 'ca-fp', expected: IssueReason.Expired },
-  { name: 'expires exactly now', unit: 'web', current: cert({ notAfter: NOW.toISOString() }), issuerFingerprint: 'ca-fp', expected: IssueReason.Expired },
-  { name: 'inside renewBefore', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() + 719 * HOUR).toISOString() }), issuerFingerprint: 'ca-fp', expected: IssueReason.ExpiresSoon },
-  { name: 'exactly at renewBefore', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() + 720 * HOUR).toISOString() }), issuerFingerprint: 'ca-fp', expected: IssueReason.ExpiresSoon },
-  { name: 'just outside renewBefore', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() + 721 * HOUR).toISOString() }), issuerFingerprint: 'ca-fp', expected: undefined },
-  { name: 'root inside its renewBefore (a third of 8760h)', unit: 'ca', current: cert({ notAfter: new Date(NOW.getTime() + 2900 * HOUR).toISOString(), issuer: undefined, issuerFingerprint: undefined }), expected: IssueReason.ExpiresSoon },
+  {
+    name: 'expired',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() - HOUR).toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: IssueReason.Expired,
+  },
+  {
+    name: 'expires exactly now',
+    unit: 'web',
+    current: cert({ notAfter: NOW.toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: IssueReason.Expired,
+  },
+  {
+    name: 'inside renewBefore',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() + 719 * HOUR).toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: IssueReason.ExpiresSoon,
+  },
+  {
+    name: 'exactly at renewBefore',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() + 720 * HOUR).toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: IssueReason.ExpiresSoon,
+  },
+  {
+    name: 'just outside renewBefore',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() + 721 * HOUR).toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: undefined,
+  },
+  {
+    name: 'root inside its renewBefore (a third of 8760h)',
+    unit: 'ca',
+    current: cert({ notAfter: new Date(NOW.getTime() + 2900 * HOUR).toISOString(), issuer: undefined, issuerFingerprint: undefined }),
+    expected: IssueReason.ExpiresSoon,
+  },
   { name: 'issuer re-issued', unit: 'web', current: cert(), issuerFingerprint: 'new-ca-fp', expected: IssueReason.IssuerChanged },
-  { name: 'root has no issuer to compare', unit: 'ca', current: cert({ notAfter: new Date(NOW.getTime() + 5000 * HOUR).toISOString(), issuer: undefined, issuerFingerprint: undefined }), issuerFingerprint: undefined, expected: undefined },
-  { name: 'inventory changed what shapes the certificate', unit: 'web', current: cert(), issuerFingerprint: 'ca-fp', specHash: 'spec-2', expected: IssueReason.SpecChanged },
-  { name: 'adopted and valid: kept although signed elsewhere and shaped differently', unit: 'web', current: cert({ adopted: true, issuer: undefined, issuerFingerprint: undefined, specHash: 'other' }), issuerFingerprint: 'ca-fp', specHash: 'spec-2', expected: undefined },
-  { name: 'adopted but due: renewed', unit: 'web', current: cert({ adopted: true, notAfter: new Date(NOW.getTime() + HOUR).toISOString() }), issuerFingerprint: 'ca-fp', expected: IssueReason.ExpiresSoon },
-  { name: 'adopted and expired', unit: 'web', current: cert({ adopted: true, notAfter: new Date(NOW.getTime() - HOUR).toISOString() }), issuerFingerprint: 'x', expected: IssueReason.Expired },
-  { name: 'first violation wins: expired beats issuer and spec changes', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() - HOUR).toISOString() }), issuerFingerprint: 'new', specHash: 'spec-2', expected: IssueReason.Expired },
-  { name: 'first violation wins: expiring beats issuer and spec changes', unit: 'web', current: cert({ notAfter: new Date(NOW.getTime() + HOUR).toISOString() }), issuerFingerprint: 'new', specHash: 'spec-2', expected: IssueReason.ExpiresSoon },
-  { name: 'first violation wins: issuer change beats spec change', unit: 'web', current: cert(), issuerFingerprint: 'new', specHash: 'spec-2', expected: IssueReason.IssuerChanged },
+  {
+    name: 'root has no issuer to compare',
+    unit: 'ca',
+    current: cert({ notAfter: new Date(NOW.getTime() + 5000 * HOUR).toISOString(), issuer: undefined, issuerFingerprint: undefined }),
+    issuerFingerprint: undefined,
+    expected: undefined,
+  },
+  {
+    name: 'inventory changed what shapes the certificate',
+    unit: 'web',
+    current: cert(),
+    issuerFingerprint: 'ca-fp',
+    specHash: 'spec-2',
+    expected: IssueReason.SpecChanged,
+  },
+  {
+    name: 'adopted and valid: kept although signed elsewhere and shaped differently',
+    unit: 'web',
+    current: cert({ adopted: true, issuer: undefined, issuerFingerprint: undefined, specHash: 'other' }),
+    issuerFingerprint: 'ca-fp',
+    specHash: 'spec-2',
+    expected: undefined,
+  },
+  {
+    name: 'adopted but due: renewed',
+    unit: 'web',
+    current: cert({ adopted: true, notAfter: new Date(NOW.getTime() + HOUR).toISOString() }),
+    issuerFingerprint: 'ca-fp',
+    expected: IssueReason.ExpiresSoon,
+  },
+  {
+    name: 'adopted and expired',
+    unit: 'web',
+    current: cert({ adopted: true, notAfter: new Date(NOW.getTime() - HOUR).toISOString() }),
+    issuerFingerprint: 'x',
+    expected: IssueReason.Expired,
+  },
+  {
+    name: 'first violation wins: expired beats issuer and spec changes',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() - HOUR).toISOString() }),
+    issuerFingerprint: 'new',
+    specHash: 'spec-2',
+    expected: IssueReason.Expired,
+  },
+  {
+    name: 'first violation wins: expiring beats issuer and spec changes',
+    unit: 'web',
+    current: cert({ notAfter: new Date(NOW.getTime() + HOUR).toISOString() }),
+    issuerFingerprint: 'new',
+    specHash: 'spec-2',
+    expected: IssueReason.ExpiresSoon,
+  },
+  {
+    name: 'first violation wins: issuer change beats spec change',
+    unit: 'web',
+    current: cert(),
+    issuerFingerprint: 'new',
+    specHash: 'spec-2',
+    expected: IssueReason.IssuerChanged,
+  },
   { name: 'password young enough', unit: 'pw', current: password(), expected: undefined },
-  { name: 'password older than rotateEvery', unit: 'pw', current: password({ createdAt: new Date(NOW.getTime() - 721 * HOUR).toISOString() }), expected: IssueReason.RotationDue },
-  { name: 'password due beats spec change', unit: 'pw', current: password({ createdAt: new Date(NOW.getTime() - 721 * HOUR).toISOString() }), specHash: 'spec-2', expected: IssueReason.RotationDue },
+  {
+    name: 'password older than rotateEvery',
+    unit: 'pw',
+    current: password({ createdAt: new Date(NOW.getTime() - 721 * HOUR).toISOString() }),
+    expected: IssueReason.RotationDue,
+  },
+  {
+    name: 'password due beats spec change',
+    unit: 'pw',
+    current: password({ createdAt: new Date(NOW.getTime() - 721 * HOUR).toISOString() }),
+    specHash: 'spec-2',
+    expected: IssueReason.RotationDue,
+  },
   { name: 'password spec changed', unit: 'pw', current: password(), specHash: 'spec-2', expected: IssueReason.SpecChanged },
 ];
 
@@ -79,6 +184,14 @@ describe('decideIssuance', () => {
   });
 
   it('reasons are the exported constants plan shows', () => {
-    expect(Object.values(IssueReason)).toEqual(['NeverIssued', 'Expired', 'ExpiresSoon', 'IssuerChanged', 'SpecChanged', 'RotationDue', 'SigningKeyChanged']);
+    expect(Object.values(IssueReason)).toEqual([
+      'NeverIssued',
+      'Expired',
+      'ExpiresSoon',
+      'IssuerChanged',
+      'SpecChanged',
+      'RotationDue',
+      'SigningKeyChanged',
+    ]);
   });
 });

@@ -45,8 +45,8 @@ describe('consumers per cluster', () => {
       { kind: 'workload', workloadKind: 'Deployment', name: 'management-tunnel', clusters: ['dc1'] },
       { kind: 'selector', selector: 'app=pg', clusters: ['dc2'] },
     ]);
-    expect(consumersIn(item, 'dc1').map((c) => c.kind === 'workload' ? c.name : c.selector)).toEqual(['apim', 'management-tunnel']);
-    expect(consumersIn(item, 'dc2').map((c) => c.kind === 'workload' ? c.name : c.selector)).toEqual(['apim', 'app=pg']);
+    expect(consumersIn(item, 'dc1').map((c) => (c.kind === 'workload' ? c.name : c.selector))).toEqual(['apim', 'management-tunnel']);
+    expect(consumersIn(item, 'dc2').map((c) => (c.kind === 'workload' ? c.name : c.selector))).toEqual(['apim', 'app=pg']);
   });
 
   it('a restart plan targets a site-only consumer in its own cluster only', () => {
@@ -70,7 +70,7 @@ describe('consumers per cluster', () => {
     expect(plan.requests.map((r) => r.cluster)).toEqual(['dc1']);
   });
 
-  it('plan\'s consumer map lists each cluster of the item with who restarts there', () => {
+  it("plan's consumer map lists each cluster of the item with who restarts there", () => {
     // Prepare
     const inv = inventory('[Deployment/apim, {ref: Deployment/management-tunnel, clusters: [dc1]}]');
     // Act
@@ -84,7 +84,12 @@ describe('consumers per cluster', () => {
 
   it.each([
     ['an unknown cluster', '[{ref: Deployment/t, clusters: [dc9]}]', '', 'certificates[0].consumers[0].clusters[0]: unknown cluster "dc9"'],
-    ['a cluster the Secret is not written to', '[{ref: Deployment/t, clusters: [dc2]}]', ', clusters: [dc1]', 'certificates[0].consumers[0].clusters[0]: the item\'s Secret is not written to cluster "dc2"'],
+    [
+      'a cluster the Secret is not written to',
+      '[{ref: Deployment/t, clusters: [dc2]}]',
+      ', clusters: [dc1]',
+      'certificates[0].consumers[0].clusters[0]: the item\'s Secret is not written to cluster "dc2"',
+    ],
     ['an empty cluster list', '[{ref: Deployment/t, clusters: []}]', '', 'certificates[0].consumers[0]'],
     ['a bad workload reference', '[{ref: Service/t, clusters: [dc1]}]', '', 'certificates[0].consumers[0]'],
     ['an unknown field', '[{ref: Deployment/t, cluster: [dc1]}]', '', 'certificates[0].consumers[0]'],
@@ -92,6 +97,9 @@ describe('consumers per cluster', () => {
     // Act
     const issues = issuesOf(() => inventory(consumers, secretClusters));
     // Assess
-    expect(issues.some((i) => i.startsWith(expected)), issues.join('\n')).toBe(true);
+    expect(
+      issues.some((i) => i.startsWith(expected)),
+      issues.join('\n'),
+    ).toBe(true);
   });
 });

@@ -87,7 +87,10 @@ describe('restart planning', () => {
     // Prepare
     const inv = inventory('together');
     // Act
-    const plan = planRestarts({ changes: [{ item: inv.items.get('mgmt-server')!, versions: { a: '1' }, clusters: ['dc2'] }], syncedAt: SYNCED });
+    const plan = planRestarts({
+      changes: [{ item: inv.items.get('mgmt-server')!, versions: { a: '1' }, clusters: ['dc2'] }],
+      syncedAt: SYNCED,
+    });
     // Assess
     expect(plan.requests.map((r) => r.cluster)).toEqual(['dc2']);
   });
@@ -132,7 +135,13 @@ describe('restart planning', () => {
     // Prepare
     const inv = inventory('none');
     // Act
-    const plan = planRestarts({ changes: [{ item: inv.items.get('mgmt-server')!, versions: { a: '1' } }, { item: inv.items.get('mgmt-client')!, versions: { b: '1' } }], syncedAt: SYNCED });
+    const plan = planRestarts({
+      changes: [
+        { item: inv.items.get('mgmt-server')!, versions: { a: '1' } },
+        { item: inv.items.get('mgmt-client')!, versions: { b: '1' } },
+      ],
+      syncedAt: SYNCED,
+    });
     // Assess
     expect(plan.requests).toEqual([]);
   });
