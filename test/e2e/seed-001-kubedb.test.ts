@@ -159,10 +159,13 @@ interface Sample {
 function observe(ns: string, role: string): { stop: () => Promise<Sample[]> } {
   const samples: Sample[] = [];
   let running = true;
+  const sample = async () => {
+    const [owner, verifier] = await Promise.all([readOwner(ns), verifierOf(role)]);
+    samples.push({ paused: owner.metadata.annotations?.[PAUSED] === 'true', verifier });
+  };
   const loop = (async () => {
     while (running) {
-      const [owner, verifier] = await Promise.all([readOwner(ns), verifierOf(role)]);
-      samples.push({ paused: owner.metadata.annotations?.[PAUSED] === 'true', verifier });
+      await sample();
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
@@ -170,6 +173,8 @@ function observe(ns: string, role: string): { stop: () => Promise<Sample[]> } {
     stop: async () => {
       running = false;
       await loop;
+      // A read in flight when the command returned may predate its last step: the final state is read after it.
+      await sample();
       return samples;
     },
   };
@@ -302,15 +307,19 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
     await runner?.stop();
   });
 
+  let lastSeen = 'not in the journal';
   const finished = (id: string) =>
     eventually(
       `rotation ${id} to finish`,
       async () => {
         const r = await rt.aws.journal.get(id);
+        if (r) lastSeen = `${r.status} at ${r.step} (${r.history.map((h) => `${h.step}:${h.status}`).join(' ')})`;
         return r && r.status !== RotationStatus.Running ? r : undefined;
       },
       240_000,
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; last seen: ${lastSeen}`, { cause: e });
+    });
 
   it('a rotation from its first SQS message pauses the object, sets the password, restarts the pods and resumes it', async () => {
     // Prepare: a first password, then the rotation under observation

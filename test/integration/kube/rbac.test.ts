@@ -162,7 +162,16 @@ credentials:
       const paused = await pauseOwner(rt.deps, inv, inv.items.get('pw') as Credential);
       // Assess
       expect(applied.problems).toEqual([]);
-      expect(applied.sync.secrets.filter((s) => s.change === 'created')).toHaveLength(4);
+      // web-tls by apply's sync in both clusters; pw (a credential with an owner to pause) is issued through its
+      // password rotation, whose sync step writes it: the journal shows that rotation completed, the clusters hold it.
+      expect(
+        applied.sync.secrets
+          .filter((s) => s.change === 'created')
+          .map((s) => `${s.cluster}/${s.secret}`)
+          .sort(),
+      ).toEqual(['dc1/web-tls', 'dc2/web-tls']);
+      for (const c of ['dc1', 'dc2'] as const)
+        expect((await rt.deps.clusters.get(c)!.secrets.getSecret(managed, 'pw'))?.data.password).toBeTruthy();
       const final = (await rt.deps.journal.get(record.id))!;
       expect(final.status, final.error).toBe(RotationStatus.Completed);
       expect([final.restarts.dc1?.state, final.restarts.dc2?.state]).toEqual(['completed', 'completed']);
