@@ -93,14 +93,15 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
 }
 
 /**
- * A leaf rotation's restart step that waits without polling (`Deps.restartOutcomesWake`) is queued again by the
+ * A leaf (or password) rotation's restart step that waits without polling (`Deps.restartOutcomesWake`) is queued again by the
  * worker that records the last open cluster's outcome, naming the attempt it has just read back.
  */
 async function wakeRestartStep(deps: Deps, record: RotationRecord): Promise<void> {
   if (
     !deps.restartOutcomesWake ||
     record.status !== RotationStatus.Running ||
-    record.kind !== RotationKind.Leaf ||
+    // The password machine's restart step is the leaf one (same handler, same step name), so it parks the same way.
+    (record.kind !== RotationKind.Leaf && record.kind !== RotationKind.Password) ||
     record.step !== LeafStep.Restart
   )
     return;
