@@ -142,19 +142,7 @@ export class SecretsManagerStore implements SecretStore {
     value: string,
     options: { tags?: Record<string, string>; description?: string } = {},
   ): Promise<PutPendingResult> {
-    checkVersionId(name, versionId);
-    const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > SecretsManagerLimits.maxSecretBytes) {
-      throw new RekeyError(
-        `${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`,
-        { context: { item: name, bytes } },
-      );
-    }
-    const tags = Object.entries(options.tags ?? {});
-    if (tags.length > SecretsManagerLimits.maxTags)
-      throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, {
-        context: { item: name },
-      });
+    const tags = checkedWrite(name, versionId, value, options.tags);
 
     let described = await this.rawStages(name);
     if (!described) {
@@ -198,19 +186,7 @@ export class SecretsManagerStore implements SecretStore {
     value: string,
     options: { tags?: Record<string, string>; description?: string } = {},
   ): Promise<PutCurrentResult> {
-    checkVersionId(name, versionId);
-    const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > SecretsManagerLimits.maxSecretBytes) {
-      throw new RekeyError(
-        `${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`,
-        { context: { item: name, bytes } },
-      );
-    }
-    const tags = Object.entries(options.tags ?? {});
-    if (tags.length > SecretsManagerLimits.maxTags)
-      throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, {
-        context: { item: name },
-      });
+    const tags = checkedWrite(name, versionId, value, options.tags);
     const context = { item: name, rotationId: versionId };
     try {
       await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
@@ -345,4 +321,22 @@ function checkVersionId(name: string, versionId: string): void {
       { context: { item: name } },
     );
   }
+}
+
+/** What every write checks before calling AWS: the version id, Secrets Manager's size and tag limits. Returns the tags. */
+function checkedWrite(name: string, versionId: string, value: string, tagMap: Record<string, string> = {}): [string, string][] {
+  checkVersionId(name, versionId);
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > SecretsManagerLimits.maxSecretBytes) {
+    throw new RekeyError(
+      `${name}: the value is ${bytes} bytes; Secrets Manager stores at most ${SecretsManagerLimits.maxSecretBytes} bytes (64 KiB) per secret version`,
+      { context: { item: name, bytes } },
+    );
+  }
+  const tags = Object.entries(tagMap);
+  if (tags.length > SecretsManagerLimits.maxTags)
+    throw new RekeyError(`${name}: ${tags.length} tags; Secrets Manager allows ${SecretsManagerLimits.maxTags}`, {
+      context: { item: name },
+    });
+  return tags;
 }
