@@ -1,26 +1,16 @@
 import { cp } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apply } from '../../../../shared/app/apply.js';
-import type { Deps } from '../../../../shared/app/deps.js';
-import { executeStep, startRotation, StepExecution } from '../../../../shared/app/rotation/index.js';
-import { EventType, type RekeyEvent } from '../../../../shared/domain/events/types.js';
+import { startRotation, StepExecution } from '../../../../shared/app/rotation/index.js';
+import { EventType } from '../../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
 import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { decodeMaterial, type CertificateMaterial } from '../../../../shared/domain/store/material.js';
-import type { Journal } from '../../../../shared/ports/journal.js';
-import { Stage, type SecretStore } from '../../../../shared/ports/secret-store.js';
-import type { StepMessage, StepQueue } from '../../../../shared/ports/step-queue.js';
-import type { SecretSink } from '../../../../shared/ports/cluster.js';
+import { Stage } from '../../../../shared/ports/secret-store.js';
+import { crashAfterSideEffect, deliverWithCrashes, type CrashPoint } from '../../../fixtures/crash-after-side-effect.js';
 import { localRuntime, type TestRuntime } from '../../../fixtures/runtime.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
-
-/**
- * The worker "dies" at a chosen point: a plain Error (not a RekeyError, so nothing treats it as a step failure)
- * thrown once from a wrapped port, after a step's side effect and before the rotation advanced. The message is
- * then delivered again, as SQS does after the visibility timeout. The rotation must complete exactly once.
- */
-class WorkerDied extends Error {}
 
 const INVENTORY = `
 apiVersion: rekey/v1
@@ -33,114 +23,6 @@ certificates:
 `;
 const WEB = 'rekey/shop/web';
 const STEPS = ['issue', 'test', 'promote', 'sync', 'restart', 'verify'] as const;
-
-interface Faults {
-  journalUpdate?: (record: RotationRecord) => boolean;
-  enqueue?: (message: StepMessage) => boolean;
-  publish?: (events: readonly RekeyEvent[]) => boolean;
-  promote?: boolean;
-  write?: (cluster: string) => boolean;
-  /** Let this cluster's write finish before the faulty write dies (writes run concurrently). */
-  writeAfter?: string;
-}
-
-/** Wraps the runtime's ports; each fault fires once. Counts what reached the store and the targets. */
-function faulty(rt: TestRuntime, faults: Faults) {
-  const fired = new Set<string>();
-  const once = (name: string, hit: boolean) => {
-    if (!hit || fired.has(name)) return false;
-    fired.add(name);
-    return true;
-  };
-  const counts = { promote: 0, writes: new Map<string, number>() };
-  let markWritten: () => void = () => {};
-  const written = new Promise<void>((resolve) => (markWritten = resolve));
-  const messages: StepMessage[] = [];
-  const queue: StepQueue = {
-    async enqueue(m) {
-      if (once('enqueue', faults.enqueue?.(m) ?? false)) throw new WorkerDied(`died before queuing ${m.step}`);
-      messages.push(m);
-    },
-  };
-  const journal: Journal = {
-    create: (r) => rt.journal.create(r),
-    get: (id) => rt.journal.get(id),
-    listByItem: (i, n) => rt.journal.listByItem(i, n),
-    listByStatus: (s) => rt.journal.listByStatus(s),
-    claimLease: (id, claim) => rt.journal.claimLease(id, claim),
-    sweepLocks: (o) => rt.journal.sweepLocks(o),
-    async update(r) {
-      if (once('journal', faults.journalUpdate?.(r) ?? false)) throw new WorkerDied(`died before recording ${r.history.at(-1)?.step}`);
-      await rt.journal.update(r);
-    },
-  };
-  const store: SecretStore = {
-    describe: (n) => rt.store.describe(n),
-    getVersion: (n, s) => rt.store.getVersion(n, s),
-    putPending: (n, v, value, o) => rt.store.putPending(n, v, value, o),
-    discardPending: (n, v) => rt.store.discardPending(n, v),
-    async putCurrent(n, v, value, o) {
-      const r = await rt.store.putCurrent(n, v, value, o);
-      if (r.created) counts.promote++;
-      if (once('promote', faults.promote ?? false)) throw new WorkerDied('died right after promoting');
-      return r;
-    },
-    rollback: (n) => rt.store.rollback(n),
-    list: (p) => rt.store.list(p),
-    async promote(n, v) {
-      counts.promote++;
-      await rt.store.promote(n, v);
-      if (once('promote', faults.promote ?? false)) throw new WorkerDied('died right after promoting');
-    },
-  };
-  const events = {
-    async publish(e: readonly RekeyEvent[]) {
-      if (once('publish', faults.publish?.(e) ?? false)) throw new WorkerDied(`died before publishing ${e.map((x) => x.type).join(',')}`);
-      await rt.bus.publish(e);
-    },
-  };
-  const clusters = new Map(
-    [...rt.deps.clusters].map(([name, c]) => {
-      const sink: SecretSink = {
-        listSecrets: (ns) => c.secrets.listSecrets(ns),
-        getSecret: (ns, n) => c.secrets.getSecret(ns, n),
-        async writeSecret(secret, options) {
-          if (once(`write-${name}`, faults.write?.(name) ?? false)) {
-            if (faults.writeAfter) await written;
-            throw new WorkerDied(`died before writing to ${name}`);
-          }
-          const outcome = await c.secrets.writeSecret(secret, options);
-          counts.writes.set(name, (counts.writes.get(name) ?? 0) + 1);
-          if (name === faults.writeAfter) markWritten();
-          return outcome;
-        },
-      };
-      return [name, { ...c, secrets: sink }];
-    }),
-  );
-  const deps: Deps = { ...rt.deps, queue, journal, store, events, clusters };
-  return { deps, messages, counts, fired };
-}
-
-/** A worker: takes messages in order; when it dies, the same message comes back. Also delivers every message twice. */
-async function work(deps: Deps, inventory: Inventory, messages: StepMessage[]): Promise<{ deaths: number; duplicates: StepExecution[] }> {
-  let deaths = 0;
-  const duplicates: StepExecution[] = [];
-  for (let guard = 0; messages.length && guard < 200; guard++) {
-    const m = messages.shift()!;
-    try {
-      await executeStep(deps, inventory, m);
-    } catch (e) {
-      if (!(e instanceof WorkerDied)) throw e;
-      deaths++;
-      messages.unshift(m);
-      continue;
-    }
-    // SQS delivers at least once: the same message again must change nothing.
-    duplicates.push(await executeStep(deps, inventory, m));
-  }
-  return { deaths, duplicates };
-}
 
 let template: string;
 let key: Buffer;
@@ -172,12 +54,12 @@ const lastStep = (r: RotationRecord) => r.history.at(-1);
 
 // Without live clusters the restart step is skipped, so the whole rotation is one run (issue ... verify) recorded by
 // one journal write: the crash points are inside that run and around its write.
-const crashes: Array<{ name: string; faults: Faults }> = [
+const crashes: Array<{ name: string; faults: CrashPoint }> = [
   {
     name: 'after the run did its work, before the journal recorded it',
-    faults: { journalUpdate: (r: RotationRecord) => lastStep(r)?.step === 'verify' },
+    faults: { journal: (r: RotationRecord) => lastStep(r)?.step === 'verify' },
   },
-  { name: 'right after the store write, before the clusters were written', faults: { promote: true } },
+  { name: 'right after the store write, before the clusters were written', faults: { promote: () => true } },
   {
     name: 'after the store write, before CertificateIssued was published',
     faults: { publish: (e) => e.some((x) => x.type === EventType.CertificateIssued) },
@@ -188,14 +70,14 @@ const crashes: Array<{ name: string; faults: Faults }> = [
 describe('rotation under worker crashes and duplicate deliveries', () => {
   it.each(crashes)('completes exactly once when the worker dies $name', async ({ faults }) => {
     // Prepare
-    const f = faulty(rt, faults);
+    const f = crashAfterSideEffect(rt.deps, faults);
     const writesBefore = new Map([...rt.writers].map(([c, w]) => [c, w.writes.length]));
     const record = await startRotation(f.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'fault injection' });
     // Act
-    const { deaths, duplicates } = await work(f.deps, inventory, f.messages);
+    const { deaths, duplicates } = await deliverWithCrashes(f.deps, inventory, f.messages);
     // Assess: the fault did fire, once, and every duplicate delivery was a no-op
     expect(deaths).toBe(1);
-    expect(f.fired.size).toBe(1);
+    expect(f.fired()).toBe(1);
     expect(duplicates.every((d) => d === StepExecution.Stale || d === StepExecution.Finished)).toBe(true);
     // one completed rotation
     const final = (await rt.journal.get(record.id))!;
@@ -205,7 +87,8 @@ describe('rotation under worker crashes and duplicate deliveries', () => {
     const versions = (await rt.store.describe(WEB))!.versions;
     expect(versions.map((v) => v.versionId)).toEqual([before.versionId, record.id]);
     expect(versions.map((v) => v.stages)).toEqual([[Stage.Previous], [Stage.Current]]);
-    expect(f.counts.promote).toBe(1);
+    expect(f.counts.promotes).toBe(1);
+    expect(f.counts.created.get(WEB)).toEqual([record.id]);
     const now = decodeMaterial((await rt.store.getVersion(WEB))!.value, WEB) as CertificateMaterial;
     expect(now.serial).not.toBe(before.serial);
     // one write per cluster, and the targets hold the new version
@@ -230,10 +113,10 @@ describe('rotation under worker crashes and duplicate deliveries', () => {
 
   it('without faults, every event is published exactly once (baseline for the cases above)', async () => {
     // Prepare
-    const f = faulty(rt, {});
+    const f = crashAfterSideEffect(rt.deps, {});
     const record = await startRotation(f.deps, inventory, 'web', { trigger: Trigger.Manual, reason: 'baseline' });
     // Act
-    const { deaths } = await work(f.deps, inventory, f.messages);
+    const { deaths } = await deliverWithCrashes(f.deps, inventory, f.messages);
     // Assess
     expect(deaths).toBe(0);
     const mine = rt.bus.published.filter((e) => e.detail.rotationId === record.id);

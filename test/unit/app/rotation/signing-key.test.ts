@@ -12,9 +12,9 @@ import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { SigningKeyStep } from '../../../../shared/domain/rotation/machines.js';
 import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { decodeMaterial, type SigningKeyMaterial } from '../../../../shared/domain/store/material.js';
-import type { Journal } from '../../../../shared/ports/journal.js';
-import { Stage, type SecretStore } from '../../../../shared/ports/secret-store.js';
-import type { StepMessage, StepQueue } from '../../../../shared/ports/step-queue.js';
+import { Stage } from '../../../../shared/ports/secret-store.js';
+import type { StepMessage } from '../../../../shared/ports/step-queue.js';
+import { crashAfterSideEffect, deliverWithCrashes, harmlessDuplicate, type CrashPoint } from '../../../fixtures/crash-after-side-effect.js';
 import { localRuntime, type TestRuntime } from '../../../fixtures/runtime.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
@@ -33,9 +33,6 @@ const KEY = 'rekey/ops/api-key';
 const TOKEN = 'rekey/ops/api-token';
 const STEPS = Object.values(SigningKeyStep);
 const HOUR = 3_600_000;
-
-/** The worker dies (a plain Error) once at a chosen point after a side effect; the message is delivered again. */
-class WorkerDied extends Error {}
 
 let root: string;
 let inventory: Inventory;
@@ -71,77 +68,19 @@ async function signatureVerifies(jwt: string, set: JSONWebKeySet): Promise<boole
   }
 }
 
-/** Runs queued steps with a fake clock: a waiting step's delay passes at once. */
+/** Runs queued steps (each delivered twice) with a fake clock: a waiting step's delay passes at once. */
 async function runAll(deps: Deps, messages: StepMessage[], onStep?: (m: StepMessage) => Promise<void>): Promise<number> {
-  let deaths = 0;
-  for (let guard = 0; messages.length && guard < 5000; guard++) {
-    const m = messages.shift()!;
-    let result: StepExecution;
-    try {
-      result = await executeStep(deps, inventory, m);
-    } catch (e) {
-      if (!(e instanceof WorkerDied)) throw e;
-      deaths++;
-      messages.unshift(m);
-      continue;
-    }
-    if (result === StepExecution.Waiting) nowMs += 10 * 60_000;
-    await onStep?.(m);
-    // Every message is delivered twice: the duplicate must change nothing.
-    const again = await executeStep(deps, inventory, m);
-    expect([StepExecution.Stale, StepExecution.Finished, StepExecution.Waiting]).toContain(again);
-    if (again === StepExecution.Waiting) nowMs += 10 * 60_000;
-  }
+  const { deaths, duplicates } = await deliverWithCrashes(deps, inventory, messages, {
+    onRun: async (m, result, duplicate) => {
+      if (result === StepExecution.Waiting) nowMs += 10 * 60_000;
+      if (!duplicate) await onStep?.(m);
+    },
+  });
+  expect(duplicates.every(harmlessDuplicate)).toBe(true);
   return deaths;
 }
 
-function faulty(dies: {
-  journal?: (r: RotationRecord) => boolean;
-  promote?: (name: string, versionId: string) => boolean;
-  enqueue?: (m: StepMessage) => boolean;
-  put?: (name: string) => boolean;
-}) {
-  let fired = 0;
-  const once = (hit: boolean) => (hit && fired === 0 ? (fired++, true) : false);
-  const messages: StepMessage[] = [];
-  const queue: StepQueue = {
-    async enqueue(m) {
-      if (once(dies.enqueue?.(m) ?? false)) throw new WorkerDied(`died before queuing ${m.step}`);
-      messages.push(m);
-    },
-  };
-  const journal: Journal = {
-    create: (r) => rt.journal.create(r),
-    get: (id) => rt.journal.get(id),
-    listByItem: (i, n) => rt.journal.listByItem(i, n),
-    listByStatus: (s) => rt.journal.listByStatus(s),
-    claimLease: (id, claim) => rt.journal.claimLease(id, claim),
-    sweepLocks: (o) => rt.journal.sweepLocks(o),
-    async update(r) {
-      if (once(dies.journal?.(r) ?? false)) throw new WorkerDied('died before recording');
-      await rt.journal.update(r);
-    },
-  };
-  const store: SecretStore = {
-    describe: (n) => rt.store.describe(n),
-    getVersion: (n, sel) => rt.store.getVersion(n, sel),
-    async putPending(n, v, value, o) {
-      const r = await rt.store.putPending(n, v, value, o);
-      if (once(dies.put?.(n) ?? false)) throw new WorkerDied('died right after storing a pending version');
-      return r;
-    },
-    putCurrent: (n, v, value, o) => rt.store.putCurrent(n, v, value, o),
-    discardPending: (n, v) => rt.store.discardPending(n, v),
-    rollback: (n) => rt.store.rollback(n),
-    list: (p) => rt.store.list(p),
-    async promote(n, v) {
-      await rt.store.promote(n, v);
-      if (once(dies.promote?.(n, v) ?? false)) throw new WorkerDied('died right after promoting');
-    },
-  };
-  const deps: Deps = { ...rt.deps, queue, journal, store };
-  return { deps, messages, fired: () => fired };
-}
+const faulty = (dies: CrashPoint) => crashAfterSideEffect(rt.deps, dies);
 
 describe('jwt-signing-key rotation: publish, wait, activate, keep the old key for tokenLifetime, remove it', () => {
   it('a token of the old key verifies during the overlap and not after remove-old; the new key verifies from activation; the minted token verifies against the published key set', async () => {
@@ -243,15 +182,15 @@ describe('jwt-signing-key rotation: publish, wait, activate, keep the old key fo
   });
 });
 
-const crashes = [
+const crashes: Array<{ name: string; dies: CrashPoint }> = [
   ...STEPS.map((step) => ({
     name: `after ${step} did its work, before the journal recorded it`,
     dies: { journal: (r: RotationRecord) => r.history.at(-1)?.step === step && r.history.at(-1)?.status !== 'waiting' },
   })),
   ...STEPS.slice(1).map((step) => ({ name: `before ${step} was queued`, dies: { enqueue: (m: StepMessage) => m.step === step } })),
-  { name: 'right after the new key was stored pending', dies: { put: (n: string) => n === KEY } },
+  { name: 'right after the new key was stored pending', dies: { putPending: (n: string) => n === KEY } },
   { name: 'right after the new key was activated', dies: { promote: (n: string, v: string) => n === KEY && !v.endsWith('-clean') } },
-  { name: 'right after the token was minted pending', dies: { put: (n: string) => n === TOKEN } },
+  { name: 'right after the token was minted pending', dies: { putPending: (n: string) => n === TOKEN } },
   { name: 'right after the token was promoted', dies: { promote: (n: string) => n === TOKEN } },
   {
     name: 'right after the key set without the old key was promoted',
