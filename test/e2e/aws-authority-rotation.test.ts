@@ -1,18 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delayHandler } from '../../functions/delay.js';
-import { LocalRunner } from '../../functions/local/runner.js';
-import { coldStart, type LambdaRuntime } from '../../functions/lib/runtime.js';
-import { restartHandler } from '../../functions/restart.js';
-import { scheduleHandler } from '../../functions/schedule.js';
-import { stepHandler } from '../../functions/step.js';
-import { createAwsAdapters } from '../../shared/adapters/aws/index.js';
-import { SqsPoller } from '../../shared/adapters/aws/sqs-poller.js';
 import { EventType, type RekeyEvent } from '../../shared/domain/events/types.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
-import type { Inventory } from '../../shared/domain/inventory/model.js';
 import { pemBlocks } from '../../shared/domain/pki/der.js';
 import { AuthorityStep } from '../../shared/domain/rotation/machines.js';
 import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
@@ -21,8 +11,9 @@ import { Annotation } from '../../shared/domain/sync/desired.js';
 import type { EventBus } from '../../shared/ports/event-bus.js';
 import { silentLogger } from '../../shared/ports/logger.js';
 import { Stage } from '../../shared/ports/secret-store.js';
-import { freshResources, useMoto } from '../integration/aws/moto.js';
-import { Admin, deploymentObject, eventually, podSpec, rolledOut, uniqueName } from '../integration/kube/support.js';
+import { startAwsLambdaRunner, type AwsLambdaRunner } from '../fixtures/aws-lambda-runner.js';
+import { loadInfraEnv } from '../infra/env.js';
+import { Admin, deploymentObject, podSpec, rolledOut, uniqueName } from '../integration/kube/support.js';
 
 /**
  * A CA rotation on the AWS runtime, end to end: the scheduled scan finds the CA due (its spec changed in the
@@ -85,20 +76,13 @@ class RecordingBus implements EventBus {
 let admin: Admin;
 let namespace: string;
 let prefix: string;
-let rt: LambdaRuntime;
 let bus: RecordingBus;
-let runner: LocalRunner;
-let env: NodeJS.ProcessEnv;
-let aws: ReturnType<typeof createAwsAdapters>;
-
-/** The packaged inventory, and the runtime the handlers use (replaced to model a redeploy). */
-const runtimeFor = (inventory: Inventory): LambdaRuntime => coldStart({ env, inventory, aws: { ...aws, events: bus }, log: silentLogger });
+let aws: AwsLambdaRunner;
 
 beforeAll(async () => {
-  await useMoto(['moto', 'kube']);
-  const kubeconfig = process.env.KUBECONFIG!.split(':')[0]!;
+  const kubeconfig = loadInfraEnv({ require: ['kube', 'moto'] }).kube.kubeconfig;
   const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
+  kc.loadFromFile(kubeconfig.split(':')[0] ?? kubeconfig);
   kc.setCurrentContext('dc1');
   admin = new Admin('dc1', kc);
   namespace = uniqueName('e2e-aws-ca');
@@ -108,51 +92,20 @@ beforeAll(async () => {
   await admin.apply(deploymentObject(namespace, 'trust', {}, podSpec({ volume: 'root-ca' })));
   for (const d of ['web', 'api', 'trust']) await rolledOut(admin, namespace, d);
 
-  const r = await freshResources('e2eca', { stepVisibilitySeconds: 5 });
-  prefix = r.prefix;
-  env = { ...process.env, REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl, LOG_LEVEL: 'warn' };
-  delete env.KUBECONFIG; // Lambda has none: the stored kubeconfig is used
-  aws = createAwsAdapters({
-    stepQueueUrl: r.stepQueueUrl,
-    delayQueueUrl: r.delayQueueUrl,
-    deadLetterQueueUrl: r.deadLetterQueueUrl,
-    eventBusName: r.eventBusName,
-    journalTable: r.journalTable,
-    region: 'us-east-1',
-  });
-  bus = new RecordingBus(aws.events);
-  // As in Lambda: the cluster credentials are a kubeconfig kept in Secrets Manager at rekey/<inventory>/kubeconfig.
-  const kubeSecret = `rekey/${prefix}/kubeconfig`;
-  await aws.store.putPending(kubeSecret, `kubeconfig-${prefix}-00000000000000000000`, readFileSync(kubeconfig, 'utf8'));
-  await aws.store.promote(kubeSecret, `kubeconfig-${prefix}-00000000000000000000`);
-
-  rt = runtimeFor(loadInventory(inventoryYaml(prefix, namespace, CA_NAME), 'e2e.yaml'));
-  runner = new LocalRunner({
-    poller: new SqsPoller(),
-    stepQueueUrl: r.stepQueueUrl,
-    delayQueueUrl: r.delayQueueUrl,
-    restartEventsQueueUrl: r.restartEventsQueueUrl,
-    step: stepHandler(() => rt),
-    delay: delayHandler(() => ({ queue: aws.queue, log: silentLogger })),
-    restart: restartHandler(() => rt),
+  aws = await startAwsLambdaRunner({
+    name: 'e2eca',
+    require: ['kube'],
+    kubeconfig,
     log: silentLogger,
-  }).start();
+    events: (inner) => (bus = new RecordingBus(inner)),
+    inventory: (p) => loadInventory(inventoryYaml((prefix = p), namespace, CA_NAME), 'e2e.yaml'),
+  });
 }, 300_000);
 
 afterAll(async () => {
-  await runner?.stop();
+  await aws?.stop();
   await admin?.deleteNamespace(namespace);
 });
-
-const finished = (id: string) =>
-  eventually(
-    `rotation ${id} to finish`,
-    async () => {
-      const r = await rt.aws.journal.get(id);
-      return r && r.status !== RotationStatus.Running ? r : undefined;
-    },
-    240_000,
-  );
 
 /** The Secrets of the test namespace in dc1, data decoded. */
 async function secrets(): Promise<Map<string, { data: Record<string, string>; annotations: Record<string, string> }>> {
@@ -174,15 +127,15 @@ const restartedAt = async (name: string) =>
 describe('authority rotation on the AWS runtime (moto + dc1)', () => {
   it("the scheduled scan starts the due CA's rotation; it runs its ten steps through SQS and EventBridge, trust holds at every sample", async () => {
     // Prepare: the first scan issues everything
-    const first = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
-    for (const id of first.rotations) expect((await finished(id)).status).toBe(RotationStatus.Completed);
+    const first = await aws.schedule();
+    for (const id of first.rotations) expect((await aws.waitForRotation(id)).status).toBe(RotationStatus.Completed);
     const caStore = `rekey/${prefix}/root-ca`;
-    const before = decodeMaterial((await aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
+    const before = decodeMaterial((await aws.aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
     const restartsBefore = { web: await restartedAt('web'), api: await restartedAt('api'), trust: await restartedAt('trust') };
 
     // Act: redeploy with the CA's spec changed; the next scheduled scan finds it due
-    rt = runtimeFor(loadInventory(inventoryYaml(prefix, namespace, `${CA_NAME} 2`), 'e2e.yaml'));
-    const scan = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    aws.redeploy(loadInventory(inventoryYaml(prefix, namespace, `${CA_NAME} 2`), 'e2e.yaml'));
+    const scan = await aws.schedule();
     expect(scan.rotations).toHaveLength(1);
     const id = scan.rotations[0]!;
     const broken: string[] = [];
@@ -198,7 +151,7 @@ describe('authority rotation on the AWS runtime (moto + dc1)', () => {
           if (p.data['tls.crt'] && !verifies(h.data['ca.crt']!, p.data['tls.crt'])) broken.push(`${holder} rejects ${peer}`);
       }
       samples++;
-      record = await aws.journal.get(id);
+      record = await aws.aws.journal.get(id);
       if (record && record.status !== RotationStatus.Running) break;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -208,11 +161,11 @@ describe('authority rotation on the AWS runtime (moto + dc1)', () => {
     expect(record?.kind).toBe('authority');
     expect(record?.history.map((h) => h.step)).toEqual(Object.values(AuthorityStep));
     expect(record?.authority).toMatchObject({ children: ['web', 'api-client'], onNewCa: 2 });
-    const after = decodeMaterial((await aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
+    const after = decodeMaterial((await aws.aws.store.getVersion(caStore))!.value, caStore) as CertificateMaterial;
     expect(after.fingerprint).not.toBe(before.fingerprint);
     expect(after.trustAlso).toBeUndefined();
     expect(new X509Certificate(after.cert).subject).toContain(`${CA_NAME} 2`);
-    expect(await aws.store.getVersion(caStore, { stage: Stage.Pending })).toBeUndefined();
+    expect(await aws.aws.store.getVersion(caStore, { stage: Stage.Pending })).toBeUndefined();
     const end = await secrets();
     for (const name of ['root-ca', 'web-tls', 'api-client']) {
       const s = end.get(name)!;
@@ -234,8 +187,8 @@ describe('authority rotation on the AWS runtime (moto + dc1)', () => {
     expect(phases).toEqual(['overlap', 'reissuing', 'verifying', 'dropping', 'done']);
     expect(bus.published.filter((e) => e.type === EventType.RestartCompleted && e.detail.rotationId === id).length).toBeGreaterThan(0);
     // the next scan finds nothing to do: no drift (no stale bundle hash left on a Secret), nothing due
-    const next = await scheduleHandler(() => rt)({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    const next = await aws.schedule();
     expect(next).toMatchObject({ started: 0, drift: 0 });
-    expect(runner.errors).toEqual([]);
+    expect(aws.runner.errors).toEqual([]);
   });
 });

@@ -9,22 +9,12 @@ import { join } from 'node:path';
 import { CustomObjectsApi, type V1StatefulSet } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delayHandler } from '../../functions/delay.js';
-import { LocalRunner } from '../../functions/local/runner.js';
-import { coldStart, depsFor, lazyRuntime, type LambdaRuntime } from '../../functions/lib/runtime.js';
-import { restartHandler } from '../../functions/restart.js';
-import { stepHandler } from '../../functions/step.js';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.js';
-import { SqsPoller } from '../../shared/adapters/aws/sqs-poller.js';
-import { SqsStepQueue } from '../../shared/adapters/aws/sqs-step-queue.js';
-import { startRotation } from '../../shared/app/rotation/start.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
-import { RotationStatus, Trigger } from '../../shared/domain/rotation/record.js';
-import { silentLogger } from '../../shared/ports/logger.js';
+import { RotationStatus } from '../../shared/domain/rotation/record.js';
+import { startAwsLambdaRunner, type AwsLambdaRunner } from '../fixtures/aws-lambda-runner.js';
 import { REPO_ROOT, runMain } from '../fixtures/cli.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { loadInfraEnv } from '../infra/env.js';
-import { freshResources, useMoto } from '../integration/aws/moto.js';
 import { createPostgres, installPostgresCrd } from '../integration/kube/crd.js';
 import { Admin, eventually, podSpec, uniqueName } from '../integration/kube/support.js';
 
@@ -249,84 +239,33 @@ describe.each(['single', 'alternating'] as const)('seed 001 on dc1 with the CLI,
 });
 
 describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
-  let rt: LambdaRuntime;
-  let runner: LocalRunner;
+  let aws: AwsLambdaRunner;
   let ns: string;
   let role: string;
 
   beforeAll(async () => {
-    await useMoto(['moto', 'kube']);
     ({ ns, role } = await database('seed001-aws'));
-    const r = await freshResources('seed001', { stepVisibilitySeconds: 5 });
     // The admin URL under rekey/<inventory>/, the only prefix the functions' role may read.
     const adminSecret = `rekey/seed001-${ns}/pg-admin`;
-    const inventory = loadInventory(
-      readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:${adminSecret}`), 'utf8'),
-      'seed001.yaml',
-    );
-    expect(adminSecret.startsWith(`rekey/${inventory.name}/`)).toBe(true);
-    // As in Lambda: the kubeconfig and the admin URL are secrets in Secrets Manager.
-    const store = new SecretsManagerStore();
-    for (const [name, value] of [
-      [`rekey/${inventory.name}/kubeconfig`, readFileSync(infra.kube.kubeconfig.split(':')[0]!, 'utf8')],
-      [adminSecret, infra.postgres.adminUrl],
-    ] as const) {
-      const version = `v-${r.prefix}-00000000000000000000000000`;
-      await store.putPending(name, version, value);
-      await store.promote(name, version);
-    }
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      REKEY_STEP_QUEUE_URL: r.stepQueueUrl,
-      REKEY_DELAY_QUEUE_URL: r.delayQueueUrl,
-      REKEY_DLQ_URL: r.deadLetterQueueUrl,
-      REKEY_EVENTS_DLQ_URL: r.eventsDeadLetterQueueUrl,
-      REKEY_EVENT_BUS: r.eventBusName,
-      REKEY_JOURNAL_TABLE: r.journalTable,
-      LOG_LEVEL: 'warn',
-    };
-    delete env.KUBECONFIG;
-    delete env.PG_ADMIN_URL;
-    const runtime = lazyRuntime(() => coldStart({ env, inventory }));
-    rt = runtime();
-    runner = new LocalRunner({
-      poller: new SqsPoller(),
-      stepQueueUrl: r.stepQueueUrl,
-      delayQueueUrl: r.delayQueueUrl,
-      restartEventsQueueUrl: r.restartEventsQueueUrl,
-      step: stepHandler(runtime),
-      delay: delayHandler(() => ({
-        queue: new SqsStepQueue({ queueUrl: r.stepQueueUrl, delayQueueUrl: r.delayQueueUrl }),
-        log: silentLogger,
-      })),
-      restart: restartHandler(runtime),
-      log: silentLogger,
-    }).start();
+    aws = await startAwsLambdaRunner({
+      name: 'seed001',
+      require: ['kube', 'postgres'],
+      inventory: () =>
+        loadInventory(readFileSync(inventoryFile(ns, role, 'single', `secretsmanager:${adminSecret}`), 'utf8'), 'seed001.yaml'),
+      // As in Lambda: the kubeconfig and the admin URL are secrets in Secrets Manager.
+      kubeconfig: infra.kube.kubeconfig,
+      secrets: () => ({ [adminSecret]: infra.postgres.adminUrl }),
+      env: { PG_ADMIN_URL: undefined },
+    });
+    expect(adminSecret.startsWith(`rekey/${aws.runtime().inventory.name}/`)).toBe(true);
   }, 300_000);
   afterAll(async () => {
-    await runner?.stop();
+    await aws?.stop();
   });
-
-  let lastSeen = 'not in the journal';
-  const finished = (id: string) =>
-    eventually(
-      `rotation ${id} to finish`,
-      async () => {
-        const r = await rt.aws.journal.get(id);
-        if (r) lastSeen = `${r.status} at ${r.step} (${r.history.map((h) => `${h.step}:${h.status}`).join(' ')})`;
-        return r && r.status !== RotationStatus.Running ? r : undefined;
-      },
-      240_000,
-    ).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; last seen: ${lastSeen}`, { cause: e });
-    });
 
   it('a rotation from its first SQS message pauses the object, sets the password, restarts the pods and resumes it', async () => {
     // Prepare: a first password, then the rotation under observation
-    const deps = depsFor(rt, await rt.clusters());
-    const initial = await finished(
-      (await startRotation(deps, rt.inventory, 'app-auth', { trigger: Trigger.Manual, reason: 'first password' })).id,
-    );
+    const initial = await aws.waitForRotation((await aws.startRotation('app-auth', 'first password')).id);
     expect(initial.status, initial.error).toBe(RotationStatus.Completed);
     await statefulSetReady(ns);
     const first = await secretOf(ns);
@@ -334,8 +273,8 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
     const verifierBefore = await verifierOf(role);
     const watch = observe(ns, role);
     // Act
-    const record = await startRotation(deps, rt.inventory, 'app-auth', { trigger: Trigger.Manual, reason: 'seed 001 on Lambda' });
-    const done = await finished(record.id);
+    const record = await aws.startRotation('app-auth', 'seed 001 on Lambda');
+    const done = await aws.waitForRotation(record.id);
     const samples = await watch.stop();
     // Assess
     expect(done.status, done.error).toBe(RotationStatus.Completed);
@@ -346,9 +285,9 @@ describe('seed 001 on the Lambda path: moto + dc1 + PostgreSQL', () => {
     const second = await secretOf(ns);
     expect(await canLogIn(role, second.password!)).toBe(true);
     expect(await canLogIn(role, first.password!)).toBe(false);
-    expect(runner.errors).toEqual([]);
+    expect(aws.runner.errors).toEqual([]);
     // nothing the functions recorded holds a password
-    const journal = JSON.stringify(await rt.aws.journal.listByItem(rt.inventory.name, 'app-auth'));
+    const journal = JSON.stringify(await aws.aws.journal.listByItem(aws.runtime().inventory.name, 'app-auth'));
     for (const p of [first.password!, second.password!]) expect(journal.includes(p)).toBe(false);
   });
 });
