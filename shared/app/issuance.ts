@@ -7,6 +7,7 @@ import { issueMaterial } from '../domain/pki/issue.js';
 import { encodeMaterial, type Material } from '../domain/store/material.js';
 import { specHashOf, storeNameOf, type Unit } from '../domain/units.js';
 import type { CertificateSigners } from '../ports/certificate-signer.js';
+import { Stage, type StoredVersion } from '../ports/secret-store.js';
 import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
@@ -89,6 +90,43 @@ export async function issuePending(
       : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type }),
   ]);
   return material;
+}
+
+/** A unit's current version as a promotion needs to know it: its id, and whether AWSPENDING is still on it. */
+export interface CurrentLabels {
+  readonly versionId: string;
+  readonly pending?: boolean;
+}
+
+/** The labels of a version read from the store (undefined: there is no current version). */
+export const labelsOf = (v: StoredVersion | undefined): CurrentLabels | undefined =>
+  v && { versionId: v.versionId, pending: v.stages.includes(Stage.Pending) };
+
+/**
+ * Promotes `versionId` unless `current` (the unit's current version, as just read) is it already. A version found
+ * current with AWSPENDING still on it is a promotion cut short before its last call (Secrets Manager's
+ * UpdateSecretVersionStage removing AWSPENDING, throttled past its retries): the store's promote, idempotent, is
+ * called again to remove the label, which would otherwise lock the item's next rotation.
+ */
+export async function promoteUnlessCurrent(
+  deps: Deps,
+  inventory: Inventory,
+  unit: Unit,
+  versionId: string,
+  reader: MaterialReader,
+  rotationId: string | undefined,
+  current: CurrentLabels | undefined,
+): Promise<void> {
+  if (current?.versionId !== versionId) {
+    await promoteVersion(deps, inventory, unit, versionId, reader, rotationId);
+    return;
+  }
+  if (!current.pending) return;
+  await deps.store.promote(unit.storeName, versionId);
+  // The first attempt threw before announcing the promotion: announce it now.
+  await deps.events.publish([
+    makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId }),
+  ]);
 }
 
 /** Promotes a pending version to current and tells the reader and the bus. */

@@ -8,6 +8,8 @@ import { Stage, type SecretStore } from '../ports/secret-store.js';
 export interface CurrentVersion {
   readonly versionId: string;
   readonly material: Material;
+  /** AWSPENDING is still on the current version (a promotion cut short before its last call). */
+  readonly pending?: boolean;
 }
 
 /**
@@ -37,9 +39,14 @@ export class MaterialReader {
   current(storeName: string): Promise<CurrentVersion | undefined> {
     let hit = this.cache.get(storeName);
     if (!hit) {
-      hit = this.store
-        .getVersion(storeName, { stage: Stage.Current })
-        .then((v) => v && { versionId: v.versionId, material: decodeMaterial(v.value, storeName) });
+      hit = this.store.getVersion(storeName, { stage: Stage.Current }).then(
+        (v) =>
+          v && {
+            versionId: v.versionId,
+            material: decodeMaterial(v.value, storeName),
+            ...(v.stages.includes(Stage.Pending) && { pending: true }),
+          },
+      );
       this.cache.set(storeName, hit);
     }
     return hit;

@@ -58,6 +58,9 @@ export function visibleStages(labels: readonly string[]): Stage[] {
   return labels.filter((l): l is Stage => AWS_STAGES.has(l) && !(initial && l !== Stage.Pending));
 }
 
+/** AWSCURRENT put there by a promotion (not AWS's automatic label on a first version). */
+const isPromoted = (labels: readonly string[]): boolean => labels.includes(Stage.Current) && !labels.includes(INITIAL_LABEL);
+
 function holderOf(raw: RawStages, stage: Stage): string | undefined {
   return Object.entries(raw).find(([, labels]) => labels.includes(stage))?.[0];
 }
@@ -158,8 +161,11 @@ export class SecretsManagerStore implements SecretStore {
     const { raw } = described;
     if (raw[versionId]) return { created: false };
     // Secrets Manager moves AWSPENDING silently when another version holds it: check first, the label is the lock.
+    // Except on the current version (rekey's promoted, not a first one): that is a promotion cut short before it
+    // removed AWSPENDING, whose rotation ended (as AWS's own rotation treats it); the put below moves the label.
     const pending = holderOf(raw, Stage.Pending);
-    if (pending) throw new RotationLockedError(name, pending, versionId);
+    const stale = pending !== undefined && isPromoted(raw[pending] ?? []);
+    if (pending && !stale) throw new RotationLockedError(name, pending, versionId);
     const first = Object.keys(raw).length === 0;
     await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context: { item: name, rotationId: versionId } }, () =>
       this.client.send(

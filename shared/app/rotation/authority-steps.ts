@@ -16,7 +16,7 @@ import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import { mapLimit } from '../concurrency.js';
 import type { Deps } from '../deps.js';
-import { issuePending, newMaterial, promoteVersion, storeTags } from '../issuance.js';
+import { issuePending, labelsOf, newMaterial, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
 import type { MaterialReader } from '../materials.js';
 import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
 import { ExpectationKind, verifyServed } from '../verify/index.js';
@@ -45,9 +45,9 @@ const unitsOfAll = (inventory: Inventory, items: readonly Item[]): Unit[] => ite
 async function currentCertificate(
   reader: MaterialReader,
   unit: Unit,
-): Promise<{ versionId: string; material: CertificateMaterial } | undefined> {
+): Promise<{ versionId: string; material: CertificateMaterial; pending?: boolean } | undefined> {
   const current = await reader.current(unit.storeName);
-  return current && { versionId: current.versionId, material: asCertificate(current.material, unit.storeName) };
+  return current && { ...current, material: asCertificate(current.material, unit.storeName) };
 }
 
 /** A sync whose targets could not all be written fails the step (retryable when clusters were only unreachable). */
@@ -148,7 +148,7 @@ const publishBundle: StepHandler = async (ctx) => {
 const promote: StepHandler = async ({ deps, inventory, record, units, reader }) => {
   const unit = defined(units[0]);
   const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
-  if (current?.versionId !== record.id) await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+  await promoteUnlessCurrent(deps, inventory, unit, record.id, reader, record.id, labelsOf(current));
   return { status: 'completed', message: 'the new CA signs from now on; the old one stays trusted' };
 };
 
@@ -156,7 +156,10 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader }) 
 async function reissueChild(ctx: StepContext, unit: Unit): Promise<void> {
   const { deps, inventory, record, reader } = ctx;
   const old = await reader.current(unit.storeName);
-  if (old?.versionId === record.id) return;
+  if (old?.versionId === record.id) {
+    await promoteUnlessCurrent(deps, inventory, unit, record.id, reader, record.id, old);
+    return;
+  }
   // A cascaded intermediate keeps its old certificate trusted beside the new one (its own published ca.crt holds
   // both) until the root's drop step, like the root itself: whoever anchors trust at the intermediate keeps working.
   const keepOld = unit.item.kind === 'authority' && old?.material.type === 'certificate' ? old.material.cert : undefined;
@@ -316,10 +319,12 @@ const dropOld: StepHandler = async (ctx) => {
   const dropId = dropVersionId(record.id);
   const current = defined(await currentCertificate(reader, unit));
   if (current.versionId !== dropId) await storeWithoutOld(ctx, unit, current.material);
+  else await promoteUnlessCurrent(deps, inventory, unit, dropId, reader, record.id, current);
   // Cascaded intermediates re-issued by this rotation drop their old certificate too.
   for (const child of unitsOfAll(inventory, scope.descendants)) {
     const c = await currentCertificate(reader, child);
     if (c?.versionId === record.id && c.material.trustAlso) await storeWithoutOld(ctx, child, c.material);
+    else if (c?.versionId === dropId) await promoteUnlessCurrent(deps, inventory, child, dropId, reader, record.id, c);
   }
   const report = await syncUnits(deps, inventory, unitsOfAll(inventory, scope.trustItems), reader, { rotationId: record.id });
   throwIfBlocked(report, record);

@@ -8,7 +8,7 @@ import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
 import { decodeMaterial, encodeMaterial, type Material } from '../../domain/store/material.js';
-import { newMaterial, promoteVersion, storeTags } from '../issuance.js';
+import { labelsOf, newMaterial, promoteUnlessCurrent, storeTags } from '../issuance.js';
 import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
@@ -77,7 +77,7 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader, ca
     if (!made) {
       // A record written before this protocol: its version was stored pending by an earlier `issue`.
       const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
-      if (current?.versionId !== record.id) await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+      await promoteUnlessCurrent(deps, inventory, unit, record.id, reader, record.id, labelsOf(current));
       continue;
     }
     const base = { inventory: inventory.name, item: unit.key, rotationId: record.id };

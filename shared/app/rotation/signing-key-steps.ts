@@ -7,7 +7,7 @@ import { isOpenRestart, RestartState, type RotationRecord, type SigningKeyProgre
 import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../domain/store/material.js';
 import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
-import { issuePending, promoteVersion, storeTags } from '../issuance.js';
+import { issuePending, labelsOf, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
 import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
 import { RestartError } from './errors.js';
 import { updateRotation } from './record-update.js';
@@ -193,7 +193,7 @@ const activate: StepHandler = async (ctx) => {
   const { deps, inventory, record, units, reader } = ctx;
   const { item, unit } = signingKeyOf(ctx);
   const current = await deps.store.getVersion(unit.storeName, { stage: Stage.Current });
-  if (current?.versionId !== record.id) await promoteVersion(deps, inventory, unit, record.id, reader, record.id);
+  await promoteUnlessCurrent(deps, inventory, unit, record.id, reader, record.id, labelsOf(current));
   const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
   // A retried activation keeps the first instant: the overlap only ever gets longer.
@@ -211,7 +211,11 @@ const remintTokens: StepHandler = async ({ deps, inventory, record, reader }) =>
   const tokens = tokensOf(inventory, record.item).flatMap((t) => unitsOf(inventory, t));
   if (tokens.length === 0) return { status: 'skipped', message: 'no jwt-token minted from this key' };
   for (const unit of tokens) {
-    if ((await reader.current(unit.storeName))?.versionId === record.id) continue;
+    const minted = await reader.current(unit.storeName);
+    if (minted?.versionId === record.id) {
+      await promoteUnlessCurrent(deps, inventory, unit, record.id, reader, record.id, minted);
+      continue;
+    }
     const m = await issuePending(deps, inventory, unit, record.id, reader, record.id);
     if (m.type !== 'token' || m.kid !== record.signingKey?.newKid) {
       // Minted before the key was active (cannot happen in order; a hand-made version could): start over.
@@ -263,7 +267,7 @@ const removeOld: StepHandler = async (ctx) => {
       description: `rekey credential ${unit.key}`,
     });
     await promoteVersion(deps, inventory, unit, cleanId, reader, record.id);
-  }
+  } else await promoteUnlessCurrent(deps, inventory, unit, cleanId, reader, record.id, labelsOf(current));
   const report = await syncUnits(deps, inventory, units, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
   return {

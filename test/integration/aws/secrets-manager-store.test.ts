@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerStore } from '../../../shared/adapters/aws/secrets-manager-store.js';
-import { RekeyError, RotationLockedError } from '../../../shared/domain/errors.js';
+import { SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { RekeyError, RotationLockedError, TransientError } from '../../../shared/domain/errors.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
 import { useMoto } from './moto.js';
 
@@ -71,6 +72,47 @@ describe('SecretsManagerStore on moto', () => {
     await store.discardPending(name, v2);
     expect((await store.getVersion(name))?.versionId).toBe(v1);
     await expect(store.putPending(name, v3, 'three')).resolves.toEqual({ created: true });
+  });
+
+  it('a promotion whose AWSPENDING removal is throttled past its retries is finished by promoting again; the next put is not locked', async () => {
+    // Prepare: a store whose client fails the promotion's last call once, as Secrets Manager's quota does.
+    const name = `${prefix}-cut/short`;
+    const [v1, v2, v3] = [randomUUID(), randomUUID(), randomUUID()];
+    await store.putPending(name, v1, 'one');
+    await store.promote(name, v1);
+    await store.putPending(name, v2, 'two');
+    const client = new SecretsManagerClient({ region: 'us-east-1', maxAttempts: 1 });
+    const send = client.send.bind(client) as (c: unknown) => Promise<unknown>;
+    let throttled = 0;
+    client.send = ((command: { input: { VersionStage?: string } }) => {
+      if (command instanceof UpdateSecretVersionStageCommand && command.input.VersionStage === Stage.Pending && throttled++ === 0)
+        return Promise.reject(
+          Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400, attempts: 5 } }),
+        );
+      return send(command);
+    }) as typeof client.send;
+    const throttledStore = new SecretsManagerStore({ client });
+
+    // Act + Assess: AWSCURRENT moved, AWSPENDING left on it.
+    await expect(throttledStore.promote(name, v2)).rejects.toBeInstanceOf(TransientError);
+    expect((await stagesOf(name))[v2]?.slice().sort()).toEqual([Stage.Current, Stage.Pending]);
+    expect((await store.getVersion(name))?.stages.slice().sort()).toEqual([Stage.Current, Stage.Pending]);
+
+    // Promoting again (what the retried step does when it finds its version current but still pending) removes it.
+    await throttledStore.promote(name, v2);
+    expect(await stagesOf(name)).toEqual({ [v1]: [Stage.Previous], [v2]: [Stage.Current] });
+
+    // And a label left behind is no lock: the next rotation's put moves it.
+    expect(await store.putPending(name, v3, 'three')).toEqual({ created: true });
+    const stuck = `${prefix}-cut/stuck`;
+    const [w1, w2, w3] = [randomUUID(), randomUUID(), randomUUID()];
+    await store.putPending(stuck, w1, 'one');
+    await store.promote(stuck, w1);
+    await store.putPending(stuck, w2, 'two');
+    throttled = 0;
+    await expect(throttledStore.promote(stuck, w2)).rejects.toBeInstanceOf(TransientError);
+    expect(await store.putPending(stuck, w3, 'three')).toEqual({ created: true });
+    expect(await stagesOf(stuck)).toEqual({ [w1]: [Stage.Previous], [w2]: [Stage.Current], [w3]: [Stage.Pending] });
   });
 
   it('a discarded first version never becomes current or previous', async () => {

@@ -118,6 +118,31 @@ describe('SecretsManagerStore.putPending', () => {
     expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 0);
   });
 
+  it('is not locked by AWSPENDING left on the current version (a promotion cut short): the put moves the label', async () => {
+    // Prepare
+    stages({ [V1]: ['AWSPREVIOUS'], [V2]: ['AWSCURRENT', 'AWSPENDING'] });
+    sm.on(PutSecretValueCommand).resolves({ VersionId: V3 });
+
+    // Act
+    const result = await store.putPending(NAME, V3, 'three');
+
+    // Assess
+    expect(result).toEqual({ created: true });
+    expect(sm).toHaveReceivedCommandWith(PutSecretValueCommand, { SecretId: NAME, ClientRequestToken: V3, VersionStages: ['AWSPENDING'] });
+  });
+
+  it('a first version still pending (AWS put AWSCURRENT on it, rekey has not promoted it) stays a lock', async () => {
+    // Prepare
+    stages({ [V1]: ['AWSCURRENT', 'AWSPENDING', INITIAL_LABEL] });
+
+    // Act
+    const error = await store.putPending(NAME, V2, 'two').catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(RotationLockedError);
+    expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 0);
+  });
+
   it('checks the 64 KiB limit before sending anything', async () => {
     // Prepare
     const big = 'é'.repeat(32_769); // 65,538 bytes in UTF-8, fewer characters
