@@ -1,7 +1,7 @@
 import { isRekeyError, RotationLockedError } from '../domain/errors.js';
 import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { RotationStatus, Trigger } from '../domain/rotation/record.js';
+import { RotationKind, RotationStatus, Trigger } from '../domain/rotation/record.js';
 import { isDue } from '../domain/plan/due.js';
 import { SyncReason } from '../domain/sync/desired.js';
 import { allUnits } from '../domain/units.js';
@@ -72,9 +72,10 @@ export async function scan(
       skipped.push({ item: d.unit.key, reason: `${d.reason}: minted again by the rotation of its signing key` });
       return;
     }
-    if (d.action === IssueAction.Issue && (isSigningKey(item) || isToken(item))) {
+    if (d.action === IssueAction.Issue && (isSigningKey(item) || (isToken(item) && rotationKindOf(item) === RotationKind.Leaf))) {
       // A first signing key (seed 003: generated when missing) or token needs no rotation: make it now. Keys come
-      // before tokens in this walk, so a token is signed by its key's first version.
+      // before tokens in this walk, so a token is signed by its key's first version. A token with an owner to pause
+      // is minted by its machine, as apply does, so that owner is paused around it.
       await carryOut(deps, inventory, reader, d);
       issued.push(d.unit.key);
       return;

@@ -1,5 +1,5 @@
 import { RekeyError } from '../../domain/errors.js';
-import type { Credential, Inventory } from '../../domain/inventory/model.js';
+import type { Credential, Inventory, Item } from '../../domain/inventory/model.js';
 import type { Deps } from '../deps.js';
 
 export interface PauseResult {
@@ -64,4 +64,57 @@ export function pauseOwner(deps: Deps, inventory: Inventory, credential: Credent
 /** Applies `pause.resume` after the change (e.g. `{metadata: {annotations: {rekey/paused: null}}}` removes the mark). */
 export function resumeOwner(deps: Deps, inventory: Inventory, credential: Credential): Promise<PauseResult> {
   return patchOwner(deps, inventory, credential, 'resume');
+}
+
+/**
+ * The credentials whose owners a rotation of `item` pauses: the item itself when it has `pause`, and for a signing key
+ * also every jwt-token minted from it that has one (the key's rotation mints them again, so their owners must not
+ * reconcile meanwhile either). Inventory order, without repeats.
+ */
+export function pausedBy(inventory: Inventory, item: Item): Credential[] {
+  if (item.kind !== 'credential') return [];
+  const tokens = item.type === 'jwt-signing-key' ? inventory.credentials.filter((c) => c.token?.signingKey === item.name) : [];
+  return [item, ...tokens].filter((c) => c.pause !== undefined);
+}
+
+/** Where an owner object lives, for messages (`Postgres db/pg`). */
+export function ownerLabel(credential: Credential): string {
+  const pause = credential.pause;
+  if (!pause) return '';
+  const namespace = pause.object.namespace ?? credential.secret?.namespace;
+  return `${pause.object.kind} ${namespace ? `${namespace}/` : ''}${pause.object.name}`;
+}
+
+/** Pauses (or resumes) every owner of `credentials`, in order; the first failure throws (every patch is idempotent). */
+export async function patchOwners(
+  deps: Deps,
+  inventory: Inventory,
+  credentials: readonly Credential[],
+  which: 'pause' | 'resume',
+): Promise<{ done: string[]; unreachable: string[] }> {
+  const done: string[] = [];
+  const unreachable = new Set<string>();
+  for (const c of credentials) {
+    const result = which === 'pause' ? await pauseOwner(deps, inventory, c) : await resumeOwner(deps, inventory, c);
+    if (result.patched.length) done.push(`${ownerLabel(c)} in ${result.patched.join(', ')}`);
+    for (const u of result.unreachable) unreachable.add(u);
+  }
+  return { done, unreachable: [...unreachable] };
+}
+
+/**
+ * After a failed rotation of `item`: resumes every owner it may have paused (a resume patch on an owner that was not
+ * paused changes nothing). Never throws; says what it did, and what it could not do, for RotationFailed.
+ */
+export async function resumeAfterFailure(deps: Deps, inventory: Inventory, item: Item | undefined): Promise<string[]> {
+  const notes: string[] = [];
+  for (const c of item ? pausedBy(inventory, item) : []) {
+    try {
+      const { patched } = await resumeOwner(deps, inventory, c);
+      if (patched.length) notes.push(`${ownerLabel(c)} resumed in ${patched.join(', ')}`);
+    } catch (e) {
+      notes.push(`could not resume ${ownerLabel(c)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return notes;
 }

@@ -115,13 +115,20 @@ async function planOfRecord(
   if (items.length === 0) return undefined;
   if (record.kind === RotationKind.SigningKey) {
     // Verifiers before the new key signs, its consumers (signers) after; the step is part of the hash so both restart.
+    // After activation the tokens minted from the key were minted again: their consumers restart with the signers,
+    // each under its own item's restart policy.
     const item = defined(items[0]);
     const view =
       record.step === SigningKeyStep.AwaitVerifiers && item.kind === 'credential' ? { ...item, consumers: item.verifiers } : item;
-    return planRestarts({
-      changes: [{ item: view, versions: { ...(await currentVersions(deps, inventory, item)), [record.id]: record.step } }],
-      syncedAt: syncedAt(deps, record),
-    });
+    const tokens =
+      record.step === SigningKeyStep.RestartSigners ? inventory.credentials.filter((c) => c.token?.signingKey === item.name) : [];
+    const changes = await Promise.all(
+      [view, ...tokens].map(async (i) => ({
+        item: i,
+        versions: { ...(await currentVersions(deps, inventory, i)), [record.id]: record.step },
+      })),
+    );
+    return planRestarts({ changes, syncedAt: syncedAt(deps, record) });
   }
   if (!record.authority) {
     const item = defined(items[0]);

@@ -9,6 +9,7 @@ import { MaterialReader } from '../materials.js';
 import { rollbackItem } from '../rollback.js';
 import { syncUnits } from '../sync.js';
 import { VerificationError } from './errors.js';
+import { resumeAfterFailure } from '../pause/index.js';
 import { compensatePassword } from './password-steps.js';
 import { updateRotation } from './record-update.js';
 import { expiresAtFor } from './start.js';
@@ -53,11 +54,12 @@ export async function failRotation(
     status = RotationStatus.RolledBack;
   }
 
-  // A password may be set in the database and its owner paused: put both right, and say so.
+  // A password may be set in the database and its owner paused: put both right, and say so. Any other rotation of a
+  // credential may have paused owners (a signing key's own and its tokens'): resume them.
   const notes =
     record.kind === RotationKind.Password
       ? await compensatePassword(deps, inventory, record, { rolledBack: status === RotationStatus.RolledBack })
-      : [];
+      : await resumeAfterFailure(deps, inventory, item);
   const message = notes.length ? `${error.message} (${notes.join('; ')})` : error.message;
 
   const now = deps.clock.now();

@@ -12,17 +12,20 @@ import { specHashOf, type Unit } from '../../domain/units.js';
 import { LoginOutcome, type DatabaseSession } from '../../ports/database.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
-import { storeTags } from '../issuance.js';
+import { issuePending, storeTags } from '../issuance.js';
 import { pauseOwner, resumeOwner } from '../pause/index.js';
 import { VerificationError } from './errors.js';
 import { LEAF_STEPS } from './leaf-steps.js';
 import type { StepContext, StepHandler, StepHandlers } from './step-context.js';
 
+/** The machine also re-mints a jwt-token that has an owner to pause (no database: only pause, issue, ..., resume). */
+const isPausable = (item: Credential): boolean => item.type === 'password' || (item.type === 'jwt-token' && item.pause !== undefined);
+
 function credentialOf(ctx: Pick<StepContext, 'inventory' | 'record' | 'units'>): { credential: Credential; unit: Unit } {
   const item = ctx.inventory.items.get(ctx.record.item);
   const unit = ctx.units[0];
-  if (item?.kind !== 'credential' || item.type !== 'password' || !unit) {
-    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a password credential`, {
+  if (item?.kind !== 'credential' || !isPausable(item) || !unit) {
+    throw new RekeyError(`rotation ${ctx.record.id}: ${ctx.record.item} is not a password credential (nor a token with pause)`, {
       context: { rotationId: ctx.record.id },
     });
   }
@@ -79,8 +82,14 @@ const pause: StepHandler = async (ctx) => {
  * The new password, pending under the rotation id, for the login this rotation sets (the inactive one with
  * `alternating`). A retried step finds the version it stored and keeps it (same password, same login).
  */
-const issue: StepHandler = async ({ deps, inventory, record, units }) => {
+const issue: StepHandler = async ({ deps, inventory, record, units, reader }) => {
   const { credential, unit } = credentialOf({ inventory, record, units });
+  if (credential.type === 'jwt-token') {
+    // Minted with the signing key's active key; a retried step finds the token it stored and keeps it.
+    if (!(await deps.store.getVersion(unit.storeName, { versionId: record.id })))
+      await issuePending(deps, inventory, unit, record.id, reader, record.id);
+    return { status: 'completed', message: 'new token pending' };
+  }
   const existing = await deps.store.getVersion(unit.storeName, { versionId: record.id });
   if (existing)
     return { status: 'completed', message: `password for ${asPassword(existing.value, unit.storeName).login ?? credential.name} pending` };
@@ -225,7 +234,7 @@ export async function compensatePassword(
   options: { rolledBack: boolean },
 ): Promise<string[]> {
   const item = inventory.items.get(record.item);
-  if (item?.kind !== 'credential' || item.type !== 'password') return [];
+  if (item?.kind !== 'credential' || !isPausable(item)) return [];
   const notes: string[] = [];
   const database = item.database;
   const changed = beforePromotion(record.kind, record.step) ? DATABASE_CHANGED.includes(record.step) : options.rolledBack;

@@ -9,6 +9,7 @@ import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import { issuePending, labelsOf, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
 import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
+import { patchOwners, pausedBy } from '../pause/index.js';
 import { RestartError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
@@ -107,32 +108,41 @@ const publishKeySet: StepHandler = async ({ deps, inventory, record, units, read
   };
 };
 
+/** Workloads to restart for one item: the key's verifiers or signers, or a token's consumers. */
+interface RestartGroup {
+  readonly item: Credential;
+  readonly consumers: readonly Consumer[];
+}
+
 /**
- * Restarts `consumers` of the key and waits for them. The first run of the step records it and clears what an
+ * Restarts the workloads of `groups` and waits for them. The first run of the step records it and clears what an
  * earlier restart step left in `restarts`; later runs (the step waiting, or a worker that died) only look at what
  * the restart workers recorded.
  */
-async function restartWorkloads(ctx: StepContext, item: Credential, consumers: readonly Consumer[]): Promise<StepResult | undefined> {
+async function restartWorkloads(ctx: StepContext, groups: readonly RestartGroup[]): Promise<StepResult | undefined> {
   const { deps, inventory } = ctx;
   let record = ctx.record;
-  if (consumers.length === 0 || !item.secret || item.restart.policy === 'none') return undefined;
+  // Each item under its own restart policy (the planner skips `none` the same way).
+  const due = groups.filter((g) => g.consumers.length > 0 && g.item.secret && g.item.restart.policy !== 'none');
+  if (due.length === 0) return undefined;
   if (!deps.restarts) {
     // Manifests on disk: nobody here can restart; say what should be restarted where, for whoever applies them.
     const base = { inventory: inventory.name, item: record.item, rotationId: record.id };
-    const workloads = consumers.map((c) =>
-      c.kind === 'workload'
-        ? `${c.workloadKind}/${defined(item.secret).namespace}/${c.name}`
-        : `selector:${c.namespace ?? defined(item.secret).namespace}/${c.selector}`,
-    );
     await deps.events.publish(
-      item.secret.clusters.map((cluster) =>
-        makeEvent(EventType.RestartRequested, base, {
-          cluster,
-          workloads,
-          policy: item.restart.policy,
-          delivery: 'none: no live cluster connected',
-        }),
-      ),
+      due.flatMap(({ item, consumers }) => {
+        const namespace = defined(item.secret).namespace;
+        const workloads = consumers.map((c) =>
+          c.kind === 'workload' ? `${c.workloadKind}/${namespace}/${c.name}` : `selector:${c.namespace ?? namespace}/${c.selector}`,
+        );
+        return defined(item.secret).clusters.map((cluster) =>
+          makeEvent(EventType.RestartRequested, base, {
+            cluster,
+            workloads,
+            policy: item.restart.policy,
+            delivery: 'none: no live cluster connected',
+          }),
+        );
+      }),
     );
     return { status: 'skipped', message: 'no live cluster connected (manifests rendered): restarts requested in events only' };
   }
@@ -171,7 +181,7 @@ async function restartWorkloads(ctx: StepContext, item: Credential, consumers: r
 const awaitVerifiers: StepHandler = async (ctx) => {
   const { deps, record } = ctx;
   const { item } = signingKeyOf(ctx);
-  const restarted = await restartWorkloads(ctx, item, item.verifiers);
+  const restarted = await restartWorkloads(ctx, [{ item, consumers: item.verifiers }]);
   if (restarted?.status === 'waiting') return restarted;
   const notes = [restarted?.message ?? (item.verifiers.length ? 'verifiers not restarted' : 'no verifiers listed')];
   if (item.propagationMs !== undefined) {
@@ -231,10 +241,36 @@ const remintTokens: StepHandler = async ({ deps, inventory, record, reader }) =>
   return { status: 'completed', message: `${tokens.length} token(s) minted with the new key, ${written(report)} Secret(s) written` };
 };
 
-/** Workloads that sign with the key (its consumers) restart to pick up the new one. */
+/**
+ * Workloads that sign with the key (its consumers) restart to pick up the new one, and the consumers of every token
+ * minted again with it, to pick up the new token (each item under its own restart policy, one restart per workload).
+ */
 const restartSigners: StepHandler = async (ctx) => {
   const { item } = signingKeyOf(ctx);
-  return (await restartWorkloads(ctx, item, item.consumers)) ?? { status: 'skipped', message: 'no consumers to restart' };
+  const groups = [item, ...tokensOf(ctx.inventory, item.name)].map((i) => ({ item: i, consumers: i.consumers }));
+  return (await restartWorkloads(ctx, groups)) ?? { status: 'skipped', message: 'no signers or token consumers to restart' };
+};
+
+/** The owners of the key and of its tokens (`pause`) are paused before anything changes (seed 001's pattern). */
+const pause: StepHandler = async (ctx) => {
+  const { item } = signingKeyOf(ctx);
+  const owners = pausedBy(ctx.inventory, item);
+  if (owners.length === 0) return { status: 'skipped', message: 'no owner object to pause' };
+  const { done, unreachable } = await patchOwners(ctx.deps, ctx.inventory, owners, 'pause');
+  const missed = unreachable.length ? `; not connected: ${unreachable.join(', ')}` : '';
+  return { status: done.length ? 'completed' : 'skipped', message: `paused ${done.join('; ') || 'nothing'}${missed}` };
+};
+
+/**
+ * The owners resume once the new key signs and its tokens are out; the overlap that follows changes only the public
+ * key set. A rotation that failed resumes them in failRotation; a resumed one (its worker died) reaches this step.
+ */
+const resume: StepHandler = async (ctx) => {
+  const { item } = signingKeyOf(ctx);
+  const owners = pausedBy(ctx.inventory, item);
+  if (owners.length === 0) return { status: 'skipped', message: 'no owner object to resume' };
+  const { done } = await patchOwners(ctx.deps, ctx.inventory, owners, 'resume');
+  return { status: done.length ? 'completed' : 'skipped', message: `resumed ${done.join('; ') || 'nothing'}` };
 };
 
 /** Tokens the old key signed stay verifiable until the longest of them has expired. */
@@ -277,12 +313,14 @@ const removeOld: StepHandler = async (ctx) => {
 };
 
 export const SIGNING_KEY_STEPS: StepHandlers<SigningKeyStep> = {
+  [SigningKeyStep.Pause]: pause,
   [SigningKeyStep.Issue]: issue,
   [SigningKeyStep.PublishKeySet]: publishKeySet,
   [SigningKeyStep.AwaitVerifiers]: awaitVerifiers,
   [SigningKeyStep.Activate]: activate,
   [SigningKeyStep.RemintTokens]: remintTokens,
   [SigningKeyStep.RestartSigners]: restartSigners,
+  [SigningKeyStep.Resume]: resume,
   [SigningKeyStep.KeepOld]: keepOld,
   [SigningKeyStep.RemoveOld]: removeOld,
 };

@@ -12,7 +12,8 @@ import { isRunnable } from './machines.js';
 
 /**
  * Which step machine rotates an item. A password with a database, or with an owner to pause, has its own machine, and
- * so has a JWT signing key; other credentials (passwords without either, tokens) rotate like a leaf.
+ * so has a JWT signing key; a jwt-token with an owner to pause goes through the password machine (its database steps
+ * skip); other credentials (passwords without either, tokens without `pause`) rotate like a leaf.
  */
 export function rotationKindOf(item: Item): RotationKind {
   switch (item.kind) {
@@ -22,6 +23,8 @@ export function rotationKindOf(item: Item): RotationKind {
       return RotationKind.Authority;
     case 'credential':
       if (item.type === 'jwt-signing-key') return RotationKind.SigningKey;
+      // A token with an owner to pause is minted again inside the password machine's pause ... resume (no database).
+      if (item.type === 'jwt-token') return item.pause ? RotationKind.Password : RotationKind.Leaf;
       return item.type === 'password' && (item.database || item.pause) ? RotationKind.Password : RotationKind.Leaf;
     default: {
       const never: never = item;

@@ -55,18 +55,22 @@ export const PasswordStep = {
 export type PasswordStep = (typeof PasswordStep)[keyof typeof PasswordStep];
 
 /**
- * A JWT signing key (seed 003): the new key is issued pending and its public half published in the key set beside
- * the old one; verifiers restart (or a propagation time passes) so they accept both; then the new key signs
- * (`activate`, the machine's promotion) and the tokens minted from it are minted again; the old public key stays
- * in the key set until the longest token it signed (`tokenLifetime`) has expired, then it is removed.
+ * A JWT signing key (seed 003): the owners of the key and of its tokens (`pause`) are paused; the new key is issued
+ * pending and its public half published in the key set beside the old one; verifiers restart (or a propagation time
+ * passes) so they accept both; then the new key signs (`activate`, the machine's promotion), the tokens minted from
+ * it are minted again, signers and token consumers restart and the owners resume; the old public key stays in the
+ * key set until the longest token it signed (`tokenLifetime`) has expired, then it is removed (only a public key
+ * leaves a set: no owner is paused for the overlap's hours).
  */
 export const SigningKeyStep = {
+  Pause: 'pause',
   Issue: 'issue',
   PublishKeySet: 'publish-key-set',
   AwaitVerifiers: 'await-verifiers',
   Activate: 'activate',
   RemintTokens: 'remint-tokens',
   RestartSigners: 'restart-signers',
+  Resume: 'resume',
   KeepOld: 'keep-old',
   RemoveOld: 'remove-old',
 } as const;
