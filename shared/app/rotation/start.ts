@@ -25,7 +25,7 @@ export function rotationKindOf(item: Item): RotationKind {
       if (item.type === 'jwt-signing-key') return RotationKind.SigningKey;
       // A token with an owner to pause is minted again inside the password machine's pause ... resume (no database).
       if (item.type === 'jwt-token') return item.pause ? RotationKind.Password : RotationKind.Leaf;
-      return item.type === 'password' && (item.database || item.pause) ? RotationKind.Password : RotationKind.Leaf;
+      return item.database || item.pause ? RotationKind.Password : RotationKind.Leaf;
     default: {
       const never: never = item;
       throw new Error(`unknown item ${JSON.stringify(never)}`);
