@@ -15,6 +15,7 @@ import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerToken } from './commands/token.js';
 import { registerEnrol } from './commands/enrol.js';
+import { registerRevoke } from './commands/revoke.js';
 import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
@@ -36,6 +37,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerImport,
   registerScan,
   registerEnrol,
+  registerRevoke,
 ];
 
 function program(run: { exitCode: number }): Command {

@@ -17,13 +17,19 @@ export interface HttpApiEvent {
   readonly headers?: Readonly<Record<string, string | undefined>>;
   readonly body?: string;
   readonly isBase64Encoded?: boolean;
-  readonly requestContext: { readonly http: { readonly method: string; readonly sourceIp?: string }; readonly requestId?: string };
+  readonly requestContext: {
+    readonly http: { readonly method: string; readonly sourceIp?: string };
+    readonly requestId?: string;
+    /** With mutual TLS on the API's custom domain, API Gateway passes the client certificate it verified against its truststore. */
+    readonly authentication?: { readonly clientCert?: { readonly clientCertPem?: string } };
+  };
 }
 
 export interface HttpApiResult {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  readonly isBase64Encoded?: boolean;
 }
 
 /** What the API functions run on: the shared runtime and the leveled logger PUT /v1/log/level changes. */
@@ -42,6 +48,7 @@ export function isHttpApiEvent(event: unknown): event is HttpApiEvent {
 export function requestOf(event: HttpApiEvent): ApiRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+  const clientCertPem = event.requestContext.authentication?.clientCert?.clientCertPem;
   return {
     method: event.requestContext.http.method,
     path: event.rawPath,
@@ -49,10 +56,14 @@ export function requestOf(event: HttpApiEvent): ApiRequest {
     headers,
     ...(event.body !== undefined && event.body !== '' && { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
     client: event.requestContext.http.sourceIp ?? 'unknown',
+    ...(clientCertPem && { clientCertificate: clientCertPem }),
   };
 }
 
-const resultOf = (r: ApiResponse): HttpApiResult => ({ statusCode: r.status, headers: r.headers, body: r.body });
+const resultOf = (r: ApiResponse): HttpApiResult =>
+  r.bodyBytes
+    ? { statusCode: r.status, headers: r.headers, body: r.bodyBytes.toString('base64'), isBase64Encoded: true }
+    : { statusCode: r.status, headers: r.headers, body: r.body };
 
 /**
  * Lambda's answer to GET /metrics: the same Prometheus text as `rekey serve` (expiry and renewal instants read from

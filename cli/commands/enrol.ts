@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -14,18 +14,23 @@ interface EnrolOptions {
   key: string;
   out: string;
   url: string;
-  name: string[];
+  name?: string[];
   tokenEnv: string;
   cacert?: string;
+  renew?: boolean;
 }
 
-function post(url: URL, body: string, token: string, ca: string | undefined): Promise<{ status: number; json: Record<string, string> }> {
+/** How the call proves who asks: a bearer token, or (renewal) the current certificate and its key over mTLS. */
+type Proof = { readonly token: string } | { readonly cert: string; readonly key: string };
+
+function post(url: URL, body: string, proof: Proof, ca: string | undefined): Promise<{ status: number; json: Record<string, string> }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: { 'content-type': 'application/json', ...('token' in proof && { authorization: `Bearer ${proof.token}` }) },
+        ...('cert' in proof && { cert: proof.cert, key: proof.key }),
         ...(ca && { ca }),
         timeout: 30_000,
       },
@@ -47,10 +52,21 @@ function post(url: URL, body: string, token: string, ca: string | undefined): Pr
   });
 }
 
+/** The DNS names of a certificate (its SANs, else its CN), for a renewal that keeps them. */
+function namesOf(cert: X509Certificate): string[] {
+  const sans = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4));
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  return [...new Set([...(cn ? [cn] : []), ...sans])];
+}
+
 /**
  * `rekey enrol`: a service's own enrolment (seed 004's PEM agent). Uses the key in --key (made, mode 0600, when the
  * file does not exist), sends only a CSR to POST /v1/enrol with the token from $REKEY_TOKEN, writes tls.crt (leaf +
- * chain) and ca.crt into --out. Run it again before expiry to renew with the same key.
+ * chain) and ca.crt into --out. Run it again before expiry to renew with the same key; with --renew the current
+ * --out/tls.crt and --key are the proof (mTLS to POST /v1/enrol/renew) and no token is needed.
  */
 export function registerEnrol(cli: Command, ctx: CliContext): void {
   cli
@@ -60,19 +76,38 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
     .requiredOption('--key <file>', 'private key (PEM); made with mode 0600 when missing')
     .requiredOption('--out <dir>', 'where tls.crt and ca.crt are written')
     .requiredOption('--url <url>', 'the rekey API, e.g. https://rekey.example:8628')
-    .requiredOption(
+    .option(
       '--name <dns>',
-      'DNS name for the certificate (CN is the first); repeat for more',
+      'DNS name for the certificate (CN is the first); repeat for more (with --renew: default the current names)',
       (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
+    .option('--renew', 'renew with the current certificate (--out/tls.crt) and --key as proof over mTLS, no token')
     .option('--token-env <var>', 'environment variable holding the bearer token', 'REKEY_TOKEN')
     .option('--cacert <file>', "PEM of the CA that signed the API's TLS certificate")
     .action(async (o: EnrolOptions) => {
-      const token = process.env[o.tokenEnv];
-      if (!token) throw new UsageError(`no token: set ${o.tokenEnv} (rekey token --scope enrol:${o.profile})`);
+      let proof: Proof;
+      let currentNames: string[] = [];
+      if (o.renew) {
+        const certFile = join(o.out, 'tls.crt');
+        if (!existsSync(certFile) || !existsSync(o.key))
+          throw new UsageError(`--renew needs the current certificate ${certFile} and its key ${o.key}`);
+        const cert = readFileSync(certFile, 'utf8');
+        let current: X509Certificate;
+        try {
+          current = new X509Certificate(cert);
+        } catch {
+          throw new UsageError(`${certFile}: not a PEM certificate`);
+        }
+        currentNames = namesOf(current);
+        proof = { cert, key: readFileSync(o.key, 'utf8') };
+      } else {
+        const token = process.env[o.tokenEnv];
+        if (!token) throw new UsageError(`no token: set ${o.tokenEnv} (rekey token --scope enrol:${o.profile})`);
+        proof = { token };
+      }
       let url: URL;
       try {
-        url = new URL('/v1/enrol', o.url);
+        url = new URL(o.renew ? '/v1/enrol/renew' : '/v1/enrol', o.url);
       } catch {
         throw new UsageError(`--url ${o.url}: not a URL`);
       }
@@ -89,23 +124,28 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
       } catch {
         throw new UsageError(`--key ${o.key}: not a PEM private key`);
       }
-      const [first] = o.name;
+      const names = o.name ?? currentNames;
+      const [first] = names;
       if (!first) throw new UsageError('give at least one --name');
-      const csr = buildCsr({ subject: { commonName: first }, privateKey, altNames: { dnsNames: o.name, ipAddresses: [], uris: [] } });
+      const csr = buildCsr({ subject: { commonName: first }, privateKey, altNames: { dnsNames: names, ipAddresses: [], uris: [] } });
       const res = await post(
         url,
         JSON.stringify({ profile: o.profile, csr }),
-        token,
+        proof,
         o.cacert ? readFileSync(o.cacert, 'utf8') : undefined,
       );
       if (res.status !== 200)
-        throw new RekeyError(`enrolment refused (${res.status}): ${res.json.detail ?? res.json.title ?? 'no detail'}`);
+        throw new RekeyError(
+          `${o.renew ? 'renewal' : 'enrolment'} refused (${res.status}): ${res.json.detail ?? res.json.title ?? 'no detail'}`,
+        );
       mkdirSync(o.out, { recursive: true, mode: 0o700 });
       writeFileSync(join(o.out, 'tls.crt'), defined(res.json.certificate) + (res.json.chain ?? ''));
       writeFileSync(join(o.out, 'ca.crt'), res.json.ca ?? '');
       if (ctx.globals().json)
         printJson({ serial: res.json.serial, notAfter: res.json.notAfter, cert: join(o.out, 'tls.crt'), ca: join(o.out, 'ca.crt') });
       else
-        out(`enrolled: serial ${res.json.serial}, valid until ${res.json.notAfter}; ${join(o.out, 'tls.crt')}, ${join(o.out, 'ca.crt')}`);
+        out(
+          `${o.renew ? 'renewed' : 'enrolled'}: serial ${res.json.serial}, valid until ${res.json.notAfter}; ${join(o.out, 'tls.crt')}, ${join(o.out, 'ca.crt')}`,
+        );
     });
 }

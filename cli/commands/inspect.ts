@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { listEnrolled } from '../../shared/app/enrol-revocation.js';
 import { inspectItem, type Inspection } from '../../shared/app/inspect.js';
+import type { EnrolmentRecord } from '../../shared/domain/enrol/record.js';
 import { composeLocal, targetFrom } from '../compose.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
@@ -74,11 +76,23 @@ export function formatInspection(i: Inspection, now: Date): string {
   return lines.join('\n');
 }
 
+/** The text view of an enrolment profile's certificates: one line each, revoked ones marked. */
+export function formatEnrolled(profile: string, records: readonly Omit<EnrolmentRecord, 'certificate' | 'type'>[], now: Date): string {
+  const lines = [`enrolment profile ${profile}: ${records.length} certificate(s)`];
+  for (const r of records) {
+    const state = r.revoked ? `REVOKED ${r.revoked.at} (${r.revoked.reason}, by ${r.revoked.by})` : daysLeft(r.notAfter, now);
+    lines.push(
+      `  ${r.serial}  ${r.names.join(',')}  requester ${r.requester}  issued ${r.at}${r.renewedFrom ? ` (renewed from ${r.renewedFrom})` : ''}  ${state}`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function registerInspect(cli: Command, ctx: CliContext): void {
   cli
     .command('inspect')
     .description('one item: decoded certificate, chain, versions and stages, where it is synced, consumers, last rotation')
-    .argument('<name>', 'authority, certificate or credential')
+    .argument('<name>', 'authority, certificate or credential; or an enrolment profile (its enrolled certificates)')
     .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
     .option('--out <dir>', 'read the Secrets rendered by apply --out')
     .option('--kubeconfig <file>', 'read the Secrets (and the workloads using them) in the clusters')
@@ -86,6 +100,14 @@ export function registerInspect(cli: Command, ctx: CliContext): void {
       const inv = readInventory(o.file);
       const target = targetFrom(o, 'none');
       const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, readOnly: true });
+      if (!inv.items.has(name) && inv.enrol?.some((p) => p.name === name)) {
+        // An enrolment profile: the certificates enrolled under it, with their revocation.
+        const records = await listEnrolled(deps, inv.name, name);
+        const shown = records.map(({ certificate: _c, type: _t, ...r }) => r);
+        if (ctx.globals().json) printJson({ profile: name, certificates: shown });
+        else out(formatEnrolled(name, shown, deps.clock.now()));
+        return;
+      }
       const result = await inspectItem(deps, inv, name);
       if (ctx.globals().json) printJson(result);
       else out(formatInspection(result, deps.clock.now()));

@@ -12,7 +12,10 @@ export function registerToken(cli: Command, ctx: CliContext): void {
     .command('token')
     .description('mint an API token with the stored signing key (made if missing); prints only the token')
     .requiredOption('-f, --file <inventory>', 'inventory (YAML or JSON)')
-    .requiredOption('--scope <scopes>', 'space-separated: rotations:write items:read metrics:read log:write alerts:write enrol:<profile>')
+    .requiredOption(
+      '--scope <scopes>',
+      'space-separated: rotations:write items:read metrics:read log:write alerts:write enrol:<profile> enrol:<profile>:revoke',
+    )
     .option('--ttl <duration>', 'lifetime', '1h')
     .option('--subject <sub>', 'who the token is for (sub claim)', 'operator')
     .action(async (o: { file: string; scope: string; ttl: string; subject: string }) => {
@@ -22,7 +25,7 @@ export function registerToken(cli: Command, ctx: CliContext): void {
       if (!/^[\x21-\x7e]{1,128}$/.test(o.subject)) throw new UsageError('--subject: 1 to 128 printable characters without spaces');
       const scopes = o.scope.split(/\s+/).filter(Boolean);
       // `enrol:<profile>` scopes are named by the inventory's enrolment profiles.
-      const unknown = scopes.filter((s) => !isScope(s) && !/^enrol:[A-Za-z0-9._-]{1,128}$/.test(s));
+      const unknown = scopes.filter((s) => !isScope(s) && !/^enrol:[A-Za-z0-9._-]{1,128}(:revoke)?$/.test(s));
       if (unknown.length || !scopes.length) throw new UsageError(`--scope: unknown scope(s): ${unknown.join(', ') || '(none given)'}`);
       // Read-only first: a running `rekey serve` holds the state lock, and the key it made is all a token needs.
       const reader = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });

@@ -1,9 +1,13 @@
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { RekeyError } from '../domain/errors.js';
 import { checkEnrolment, requestedNames, type EnrolRefusal } from '../domain/enrol/check.js';
+import { normalSerial, parseEnrolmentRecord, type EnrolmentRecord } from '../domain/enrol/record.js';
+import { checkRenewal, RenewalRefusal } from '../domain/enrol/renewal.js';
+import { decodeMaterial } from '../domain/store/material.js';
+import { Stage } from '../ports/secret-store.js';
 import type { EnrolProfile, Inventory } from '../domain/inventory/model.js';
 import { buildCertificate } from '../domain/pki/certificate.js';
-import { CsrFormatError, parseCsr, splitPemChain } from '../domain/pki/csr.js';
+import { CsrFormatError, parseCsr, splitPemChain, type ParsedCsr } from '../domain/pki/csr.js';
 import { BACKDATE_MS, chainBelow } from '../domain/pki/issue.js';
 import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -43,25 +47,104 @@ export interface Enrolled {
 export const enrolRecordName = (inventory: string, profile: string, serial: string): string =>
   storeNameOf(inventory, `_api/enrol/${profile}/${serial}`);
 
-/**
- * Signs a requester's CSR under an enrolment profile: the CSR's signature and names are checked against the profile,
- * the certificate is signed by the profile's authority (rekey's own CA in process, or an external one through its
- * signer), recorded (serial, subject, names, requester) and returned with its chain. The key never left the requester.
- */
-export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequest): Promise<Enrolled> {
-  const { profile } = request;
+/** A renewal refused: the presented certificate is no proof under this profile, or the CSR widens its names. */
+export class RenewalRefusedError extends RekeyError {
+  override readonly invalidInput = true;
+  constructor(
+    readonly refusal: RenewalRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RenewalRequest {
+  readonly profile: EnrolProfile;
+  readonly csrPem: string;
+  /** The current certificate, PEM, as the client presented it over mTLS (the TLS handshake proved it holds the key). */
+  readonly clientCertificate: string | undefined;
+}
+
+/** Reads the enrolment record of a serial under a profile, if there is one. */
+export async function readEnrolment(deps: Pick<Deps, 'store'>, inventory: string, profile: string, serial: string) {
+  const name = enrolRecordName(inventory, profile, normalSerial(serial));
+  const v = await deps.store.getVersion(name, { stage: Stage.Current });
+  return v && { name, record: parseEnrolmentRecord(v.value, name) };
+}
+
+function checkedCsr(profile: EnrolProfile, csrPem: string): { csr: ParsedCsr; names: string[] } {
   let csr;
   try {
-    csr = parseCsr(request.csrPem);
+    csr = parseCsr(csrPem);
   } catch (e) {
     if (e instanceof CsrFormatError) throw new EnrolRefusedError('BadCsr', e.message);
     throw e;
   }
   const refused = checkEnrolment(profile, csr);
   if (refused) throw new EnrolRefusedError(refused.refusal, refused.message);
-  const names = requestedNames(csr);
-  const commonName = csr.commonName ?? defined(names[0]);
+  return { csr, names: requestedNames(csr) };
+}
 
+/** The authority's certificates that may have signed a profile's certificates still in use: current and previous. */
+async function issuerCertificates(deps: Deps, inventory: Inventory, authority: string): Promise<X509Certificate[]> {
+  const name = storeNameOf(inventory.name, authority);
+  const versions = await Promise.all([Stage.Current, Stage.Previous].map((stage) => deps.store.getVersion(name, { stage })));
+  return versions.flatMap((v) => {
+    if (!v) return [];
+    const material = decodeMaterial(v.value, name);
+    return material.type === 'certificate' ? [new X509Certificate(material.cert)] : [];
+  });
+}
+
+/**
+ * Signs a requester's CSR under an enrolment profile: the CSR's signature and names are checked against the profile,
+ * the certificate is signed by the profile's authority (rekey's own CA in process, or an external one through its
+ * signer), recorded (serial, subject, names, requester) and returned with its chain. The key never left the requester.
+ */
+export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequest): Promise<Enrolled> {
+  const { csr, names } = checkedCsr(request.profile, request.csrPem);
+  return issueAndRecord(deps, inventory, request.profile, request.csrPem, csr, names, { requester: request.requester });
+}
+
+/**
+ * Renewal with the current certificate as proof (mTLS) instead of a token: the presented certificate must be signed
+ * by the profile's authority, recorded under this profile, valid now and not revoked, and the CSR's names equal to or
+ * within its names (and still allowed by the profile). The new certificate is recorded with the old serial.
+ */
+export async function renewEnrolment(deps: Deps, inventory: Inventory, request: RenewalRequest): Promise<Enrolled> {
+  const { profile } = request;
+  if (!request.clientCertificate)
+    throw new RenewalRefusedError(RenewalRefusal.NoCertificate, 'a renewal needs the current certificate as the TLS client certificate');
+  let current: X509Certificate;
+  try {
+    current = new X509Certificate(request.clientCertificate);
+  } catch {
+    throw new RenewalRefusedError(RenewalRefusal.NoCertificate, 'the client certificate does not parse');
+  }
+  const { csr, names } = checkedCsr(profile, request.csrPem);
+  const [issuers, found] = await Promise.all([
+    issuerCertificates(deps, inventory, profile.issuer),
+    readEnrolment(deps, inventory.name, profile.name, current.serialNumber),
+  ]);
+  const refused = checkRenewal({ current, issuers, record: found?.record, requested: names, now: deps.clock.now() });
+  if (refused) throw new RenewalRefusedError(refused.refusal, refused.message);
+  const previous = defined(found).record;
+  return issueAndRecord(deps, inventory, profile, request.csrPem, csr, names, {
+    requester: previous.requester,
+    renewedFrom: previous.serial,
+  });
+}
+
+async function issueAndRecord(
+  deps: Deps,
+  inventory: Inventory,
+  profile: EnrolProfile,
+  csrPem: string,
+  csr: ParsedCsr,
+  names: string[],
+  by: { requester: string; renewedFrom?: string },
+): Promise<Enrolled> {
+  const commonName = csr.commonName ?? defined(names[0]);
   const reader = new MaterialReader(deps.store, inventory);
   const authority = reader.authority(profile.issuer);
   if (!authority) throw new RekeyError(`enrolment profile "${profile.name}": unknown authority "${profile.issuer}"`);
@@ -72,7 +155,7 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
     if (!deps.signers) throw new RekeyError(`authority "${authority.name}" is external, and this runtime has no signer for it`);
     const signer = await deps.signers.forAuthority(authority);
     const signed = await withBackoff(`enrolment "${profile.name}": signing by "${authority.name}"`, () =>
-      signer.sign({ csrPem: request.csrPem, dnsNames: names, validityMs: profile.validityMs, idempotencyKey: randomUUID() }),
+      signer.sign({ csrPem, dnsNames: names, validityMs: profile.validityMs, idempotencyKey: randomUUID() }),
     );
     const [leaf, ...rest] = splitPemChain(signed.cert + signed.chain);
     certificate = leaf ?? '';
@@ -102,15 +185,16 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
     ca = issuer.material.ca;
   }
   const x509 = new X509Certificate(certificate);
-  const serial = x509.serialNumber.toLowerCase();
+  const serial = normalSerial(x509.serialNumber);
   const notAfter = new Date(x509.validTo).toISOString();
-  const record = {
+  const record: EnrolmentRecord = {
     type: 'enrolment',
     profile: profile.name,
     serial,
     subject: x509.subject,
     names,
-    requester: request.requester,
+    requester: by.requester,
+    ...(by.renewedFrom && { renewedFrom: by.renewedFrom }),
     at: deps.clock.now().toISOString(),
     notAfter,
     fingerprint: x509.fingerprint256,
@@ -123,6 +207,12 @@ export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequ
     tags: { 'rekey:inventory': inventory.name, 'rekey:enrol': profile.name, 'rekey:managed-by': 'rekey' },
   });
   await deps.store.promote(name, versionId);
-  deps.log.info('certificate enrolled', { profile: profile.name, serial, requester: request.requester, names: names.join(',') });
+  deps.log.info(by.renewedFrom ? 'certificate renewed' : 'certificate enrolled', {
+    profile: profile.name,
+    serial,
+    requester: by.requester,
+    names: names.join(','),
+    ...(by.renewedFrom && { renewedFrom: by.renewedFrom }),
+  });
   return { certificate, chain, ca, serial, notAfter };
 }

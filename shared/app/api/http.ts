@@ -13,12 +13,20 @@ export interface ApiRequest {
   readonly bodyTooLarge?: boolean;
   /** Who is calling, before authentication (the peer address): the key of the rate limit for open routes. */
   readonly client: string;
+  /**
+   * The client certificate the peer proved it holds (TLS CertificateVerify), PEM, unverified otherwise: `rekey serve`
+   * requests one without requiring it; API Gateway passes it with mTLS on a custom domain. Routes that accept it as
+   * proof check its chain themselves (enrolment renewal).
+   */
+  readonly clientCertificate?: string;
 }
 
 export interface ApiResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** A binary body (a DER CRL); when set it is sent instead of `body`. */
+  readonly bodyBytes?: Buffer;
 }
 
 /** 64 KiB: the largest body any route accepts (an Alertmanager group of a few dozen alerts fits). */

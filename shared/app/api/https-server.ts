@@ -25,7 +25,9 @@ export async function listenHttps(options: {
   bodyLimit?: number;
 }): Promise<HttpsApi> {
   const server = createServer(
-    { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+    // A client certificate is requested, never required: enrolment renewal takes it as proof (its chain is checked
+    // by that route against the profile's CA, so the handshake accepts any); every other route ignores it.
+    { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false },
     nodeListener(options.router, options.bodyLimit ?? DEFAULT_BODY_LIMIT),
   );
   server.headersTimeout = 10_000;

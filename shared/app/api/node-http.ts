@@ -1,9 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
+import { pem } from '../../domain/pki/der-writer.js';
 import { DEFAULT_BODY_LIMIT, type ApiRequest } from './http.js';
 import type { Router } from './router.js';
 
 /** Declared bodies over the limit but at most this large are read and discarded before the 413 (see readRequest). */
 const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/** The peer's certificate on a TLS socket that asked for one (TLS has checked the peer holds its key), as PEM. */
+function clientCertificateOf(req: IncomingMessage): { clientCertificate?: string } {
+  const socket = req.socket;
+  if (!(socket instanceof TLSSocket)) return {};
+  const raw = (socket.getPeerCertificate(false) as Partial<DetailedPeerCertificate>).raw;
+  return raw?.length ? { clientCertificate: pem(raw, 'CERTIFICATE') } : {};
+}
 
 /**
  * Reads a node:http request into an ApiRequest, buffering at most `limit` bytes: a declared Content-Length over
@@ -20,6 +30,7 @@ export function readRequest(req: IncomingMessage, limit: number = DEFAULT_BODY_L
     query: url.searchParams,
     headers,
     client: req.socket.remoteAddress ?? 'unknown',
+    ...clientCertificateOf(req),
   };
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
@@ -60,7 +71,7 @@ export function nodeListener(router: Router, limit: number = DEFAULT_BODY_LIMIT)
       .then(router)
       .then((response) => {
         res.writeHead(response.status, { ...response.headers, ...(response.status === 413 && { connection: 'close' }) });
-        res.end(response.body);
+        res.end(response.bodyBytes ?? response.body);
       })
       .catch(() => {
         if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/problem+json', connection: 'close' });

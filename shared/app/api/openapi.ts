@@ -96,7 +96,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
         ? { security: [{ bearer: [route.scope] }], 'x-required-scope': route.scope }
         : route.authenticate
           ? { security: [{ bearer: [] }] }
-          : { security: [] }),
+          : route.clientCertificate
+            ? { security: [{ clientCertificate: [] }] }
+            : { security: [] }),
       ...(parameters.length && { parameters }),
       ...(route.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }),
       responses,
@@ -111,7 +113,13 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     },
     components: {
       schemas: components.schemas,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (ES256 or EdDSA), scopes in the "scope" claim' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (ES256 or EdDSA), scopes in the "scope" claim' },
+        clientCertificate: {
+          type: 'mutualTLS',
+          description: 'a certificate issued under the enrolment profile, still valid and not revoked',
+        },
+      },
     },
     security: [],
     paths,

@@ -12,6 +12,8 @@ export interface RouteContext<B> {
   readonly principal?: Principal;
   readonly signal: AbortSignal;
   readonly backend: ApiBackend;
+  /** The peer's client certificate (PEM), when it presented one; see ApiRequest.clientCertificate. */
+  readonly clientCertificate?: string;
 }
 
 /** A handler's answer: JSON (default) or text with its content type. */
@@ -21,6 +23,8 @@ export interface Reply {
   readonly text?: string;
   readonly contentType?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A binary body (sent as is; base64 on Lambda), with `contentType`. */
+  readonly bytes?: Buffer;
 }
 
 export interface ResponseSpec {
@@ -43,6 +47,8 @@ export interface Route<B = unknown> {
   readonly scope?: Scope;
   /** A token is required but its scope is the handler's to check (scopes named by the inventory: `enrol:<profile>`). */
   readonly authenticate?: boolean;
+  /** No token: the caller proves itself with a client certificate the handler verifies (OpenAPI `mutualTLS`). */
+  readonly clientCertificate?: boolean;
   readonly params?: Readonly<Record<string, z.ZodType<string>>>;
   readonly body?: z.ZodType<B>;
   readonly responses: Readonly<Record<number, ResponseSpec>>;

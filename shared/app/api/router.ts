@@ -71,6 +71,13 @@ function problemResponse(p: ApiProblem, instance: string, extra: Record<string, 
 }
 
 function replyResponse(reply: Reply): ApiResponse {
+  if (reply.bytes)
+    return {
+      status: reply.status,
+      headers: { ...SECURITY_HEADERS, 'content-type': reply.contentType ?? 'application/octet-stream', ...reply.headers },
+      body: '',
+      bodyBytes: reply.bytes,
+    };
   const text = reply.text ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
   const contentType = reply.contentType ?? (reply.text === undefined ? 'application/json' : 'text/plain; charset=utf-8');
   return { status: reply.status, headers: { ...SECURITY_HEADERS, 'content-type': contentType, ...reply.headers }, body: text };
@@ -172,7 +179,16 @@ export function createRouter(options: RouterOptions): Router {
       }),
     );
     const reply = await Promise.race([
-      route.handle({ params, body, query: request.query, headers: request.headers, signal, backend, ...(principal && { principal }) }),
+      route.handle({
+        params,
+        body,
+        query: request.query,
+        headers: request.headers,
+        signal,
+        backend,
+        ...(principal && { principal }),
+        ...(request.clientCertificate && { clientCertificate: request.clientCertificate }),
+      }),
       timedOut,
     ]);
     return replyResponse(reply);
