@@ -19,7 +19,9 @@ export interface DatabaseSession {
   /**
    * Creates `alternate` as a second login of `role` (alternating strategy): a LOGIN role, member of `role` (so it
    * holds `role`'s privileges and memberships through inheritance), whose sessions `SET ROLE` to `role` at login
-   * (so objects it creates are owned by `role`). Idempotent: an existing `alternate` gets the membership again.
+   * (so objects it creates are owned by `role`). It takes `role`'s attributes (SUPERUSER, CREATEDB, CREATEROLE,
+   * INHERIT, REPLICATION, BYPASSRLS, CONNECTION LIMIT, VALID UNTIL), on creation and again on every call, so it stays
+   * a clone of `role`. Idempotent: an existing `alternate` gets the membership again.
    */
   createAlternate(role: string, alternate: string): Promise<void>;
   /** `ALTER ROLE … PASSWORD '<verifier>'`: the password as a SCRAM-SHA-256 verifier computed by the caller. */

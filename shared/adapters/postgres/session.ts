@@ -4,6 +4,7 @@ import { IntegrityError } from '../../domain/errors.js';
 import type { DatabaseLogin } from '../../domain/inventory/model.js';
 import { DatabaseError, LoginOutcome, type DatabaseSession, type Databases } from '../../ports/database.js';
 import { parseConnection, readUrlSource, tlsFor, type ConnectionTarget, type UrlSources } from './connection.js';
+import { CREATE_ROLE_DEFAULTS, roleClauses, type RoleAttributes, type RoleClause } from './role-attributes.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const QUERY_TIMEOUT_MS = 15_000;
@@ -43,6 +44,37 @@ const clientConfig = (target: ConnectionTarget, user: string, password: string |
   query_timeout: QUERY_TIMEOUT_MS,
   application_name: 'rekey',
 });
+
+interface RoleRow {
+  readonly rolname: string;
+  readonly rolsuper: boolean;
+  readonly rolcreatedb: boolean;
+  readonly rolcreaterole: boolean;
+  readonly rolinherit: boolean;
+  readonly rolreplication: boolean;
+  readonly rolbypassrls: boolean;
+  readonly rolconnlimit: number;
+  readonly rolvaliduntil: string | null;
+}
+
+const attributesOf = (row: RoleRow): RoleAttributes => ({
+  superuser: row.rolsuper,
+  createdb: row.rolcreatedb,
+  createrole: row.rolcreaterole,
+  inherit: row.rolinherit,
+  replication: row.rolreplication,
+  bypassrls: row.rolbypassrls,
+  connectionLimit: row.rolconnlimit,
+  // 'infinity' is what VALID UNTIL 'infinity' leaves behind: no expiry, as NULL.
+  ...(row.rolvaliduntil !== null && row.rolvaliduntil !== 'infinity' && { validUntil: row.rolvaliduntil }),
+});
+
+/** A clause as SQL: values are numbers or quoted literals, never anything secret. */
+function renderClause(c: RoleClause): string {
+  if ('number' in c) return `${c.keyword} ${String(Math.trunc(c.number))}`;
+  if ('literal' in c) return `${c.keyword} ${pg.escapeLiteral(c.literal)}`;
+  return c.keyword;
+}
 
 /** What a session does on the server, for counting (benchmarks, metrics): never carries statement text. */
 export type DatabaseActivity = 'connect' | 'statement' | 'login';
@@ -92,7 +124,27 @@ class PostgresSession implements DatabaseSession {
   async createAlternate(role: string, alternate: string): Promise<void> {
     const r = pg.escapeIdentifier(role);
     const alt = pg.escapeIdentifier(alternate);
-    if (!(await this.roleExists(alternate))) await this.run(`creating role ${alternate}`, `CREATE ROLE ${alt} WITH LOGIN INHERIT`);
+    // One read for both: the role's attributes to copy, and whether (and how) the alternate exists already.
+    const rows = await this.run(
+      `reading the attributes of ${role}`,
+      `SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolconnlimit,
+              rolvaliduntil::text AS rolvaliduntil
+         FROM pg_catalog.pg_roles WHERE rolname IN ($1, $2)`,
+      [role, alternate],
+    );
+    const found = new Map((rows.rows as RoleRow[]).map((row) => [row.rolname, attributesOf(row)]));
+    const wanted = found.get(role);
+    if (!wanted)
+      throw new DatabaseError(`role ${role} does not exist: create it before rotating its password`, {
+        context: { role: this.login.role },
+      });
+    const existing = found.get(alternate);
+    // The alternate is a clone of the role (AWS's alternating users): its flags, connection limit and expiry, kept in
+    // step with the role at every rotation (only what differs is written: usually nothing).
+    const clauses = roleClauses(wanted, existing ?? CREATE_ROLE_DEFAULTS).map(renderClause);
+    if (!existing) await this.run(`creating role ${alternate}`, `CREATE ROLE ${alt} WITH LOGIN ${clauses.join(' ')}`.trimEnd());
+    else if (clauses.length)
+      await this.run(`copying the attributes of ${role} to ${alternate}`, `ALTER ROLE ${alt} WITH ${clauses.join(' ')}`);
     await this.run(`granting ${role} to ${alternate}`, `GRANT ${r} TO ${alt}`);
     // Sessions of the alternate act as the role itself: objects they create belong to the role, as before.
     await this.run(`setting the role of ${alternate}`, `ALTER ROLE ${alt} SET role = ${pg.escapeLiteral(role)}`);
