@@ -16,6 +16,7 @@ import { lockState } from '../shared/adapters/local/state-lock.js';
 import { removeStaleTemps } from '../shared/adapters/local/atomic-file.js';
 import { checkFolderArg, checkOutFolder, createFolderArg } from './folder-args.js';
 import type { Deps } from '../shared/app/deps.js';
+import { ChangeCounter, countWrites, JOURNAL_READS, STORE_READS } from '../shared/app/change-counter.js';
 import { UsageError } from '../shared/domain/errors.js';
 import type { Inventory } from '../shared/domain/inventory/model.js';
 import type { Cluster } from '../shared/ports/cluster.js';
@@ -35,6 +36,8 @@ export interface LocalRuntime {
   readonly bus: LocalEventBus;
   /** Releases the state folder (commands that change it hold `<state>/lock` until then). */
   readonly close: () => Promise<void>;
+  /** Counts this process's writes to the store and journal (with the state lock held, no other process writes). */
+  readonly changes: ChangeCounter;
 }
 
 /** The kubeconfig `kubectl` would use, if there is one. */
@@ -100,8 +103,9 @@ async function composeLocked(
     (await loadVaultKey(stateDir, process.env, { create: !options.readOnly, warn: (m) => options.log.warn(m) })) ?? randomBytes(32);
   // Leftovers of a killed writer (the vault cleans its own folder before its first write).
   if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
-  const store = new FileVault(join(stateDir, 'vault'), key);
-  const journal = new JsonJournal(join(stateDir, 'journal'));
+  const changes = new ChangeCounter();
+  const store = countWrites(new FileVault(join(stateDir, 'vault'), key), STORE_READS, changes);
+  const journal = countWrites(new JsonJournal(join(stateDir, 'journal')), JOURNAL_READS, changes);
   const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));
   // Waits up to CLI_MAX_WAIT_MS are slept (restart polls, retries, a short propagation); longer ones (a signing key's
   // overlap) park the rotation in the journal for the next apply, scan or rotate to resume.
@@ -143,7 +147,7 @@ async function composeLocked(
     const m = restartModule;
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));
   }
-  return { deps, queue, bus, close: release };
+  return { deps, queue, bus, close: release, changes };
 }
 
 /** Database sessions: `urlFrom` read from the environment, a file, or (secretsmanager:) the store rekey runs on. */

@@ -1,4 +1,5 @@
 import { alertService } from '../shared/app/alerts/service.js';
+import { ChangeCounter, countWrites, JOURNAL_READS, STORE_READS } from '../shared/app/change-counter.js';
 import { createApi, type Api } from '../shared/app/api/index.js';
 import { ensureApiSigningKey } from '../shared/app/api/signing-key.js';
 import type { ApiRequest, ApiResponse } from '../shared/app/api/http.js';
@@ -110,8 +111,16 @@ export function apiHandler(
         const { material, generated } = await ensureApiSigningKey(rt.aws.store, rt.inventory.name, { now: rt.clock.now() });
         if (generated) logger.info('API signing key generated', { kid: material.kid });
         // No per-invocation deadline in these Deps: the API outlives this invocation in the warm container.
-        const deps = depsFor(rt, await clustersOf(inv, logger), { log: logger });
-        const base = { inventory: rt.inventory, deps, runtime: 'lambda' as const, logger };
+        // Writes through this container (rotations started, rollbacks, the alert routes) refresh GET /v1/items at
+        // once; those of other containers and of the step function show within the summaries' age bound.
+        const changes = new ChangeCounter();
+        const plain = depsFor(rt, await clustersOf(inv, logger), { log: logger });
+        const deps = {
+          ...plain,
+          store: countWrites(plain.store, STORE_READS, changes),
+          journal: countWrites(plain.journal, JOURNAL_READS, changes),
+        };
+        const base = { inventory: rt.inventory, deps, runtime: 'lambda' as const, logger, storeVersion: () => changes.value };
         api = createApi({
           ...base,
           metrics: lambdaMetrics(base, write),

@@ -36,6 +36,12 @@ interface ServeFlags {
   logLevel: string;
 }
 
+/**
+ * How long `GET /v1/items` may answer a summary computed earlier when no write of this process changed the store or
+ * journal: what is not counted as such a write (owed host-file reloads) shows within this time.
+ */
+const SERVE_ITEMS_MAX_AGE_SECONDS = 10;
+
 function port(text: string, flag: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} ${text}: expected a port number (0 picks a free one)`);
   return Number(text);
@@ -163,6 +169,9 @@ export function registerServe(cli: Command, ctx: CliContext): void {
             rotationStarted,
           }),
           router: { rateLimit: rate === 0 ? false : { perSecond: rate, burst: Math.max(1, rate * 2) } },
+          // This process holds the state lock, so its own writes are all there are: every one is seen at once.
+          storeVersion: () => runtime.changes.value,
+          itemsMaxAgeSeconds: SERVE_ITEMS_MAX_AGE_SECONDS,
         });
         const https = await listenHttps({ router: api.router, tls, port: httpPort, host: flags.address });
         stops.push(() => https.close());

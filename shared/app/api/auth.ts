@@ -38,26 +38,51 @@ function reasonOf(e: unknown): string {
   return 'the token cannot be verified';
 }
 
+/** A token this verifier accepted, kept so the same token is not verified again (ECDSA) on every request. */
+interface Verified {
+  readonly principal: Principal;
+  readonly exp: number;
+  readonly nbf: number;
+}
+
+/** Tokens remembered at most per key set; the oldest is forgotten first. */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 /**
  * Verifies `Authorization: Bearer <JWT>` headers: algorithm allow-list (ES256, EdDSA: `none`, HS256 with a public
  * key as secret and RSA are refused before any key is used), `kid` required and looked up in the key set, iss,
- * aud, exp (required) and nbf with clock tolerance. Keys are imported once per kid.
+ * aud, exp (required) and nbf with clock tolerance.
+ *
+ * The hot path is cheap: each key is imported once (per JWK object of the key set, so a key replaced under the
+ * same kid is imported again), and a token verified once is remembered with its principal, exp and nbf for as long
+ * as the key set is the same array (`storeKeySet` returns the same array while the keys are unchanged): a repeated
+ * token costs a map lookup and the exp/nbf comparison. A key removed from the set makes a new array, which drops
+ * every remembered token.
  */
 export class TokenVerifier {
-  private readonly imported = new Map<string, Promise<CryptoKey | KeyObject | Uint8Array>>();
+  private readonly imported = new WeakMap<object, Map<string, Promise<CryptoKey | KeyObject | Uint8Array>>>();
+  private verified: { keys: readonly object[]; tokens: Map<string, Verified> } | undefined;
 
   constructor(private readonly options: VerifierOptions) {}
 
-  private async keyFor(header: JWSHeaderParameters): Promise<CryptoKey | KeyObject | Uint8Array> {
+  private keyFor(
+    keys: readonly Readonly<Record<string, unknown>>[],
+    header: JWSHeaderParameters,
+  ): Promise<CryptoKey | KeyObject | Uint8Array> {
     if (!header.kid) throw unauthorized('the token has no "kid" header');
-    const jwk = (await this.options.keySet()).find((k) => k.kid === header.kid);
+    const jwk = keys.find((k) => k.kid === header.kid);
     if (!jwk) throw unauthorized('the token was signed with an unknown key');
     if (jwk.alg !== header.alg) throw unauthorized('the token algorithm does not match its key');
-    const cacheKey = `${header.kid}:${header.alg}`;
-    let key = this.imported.get(cacheKey);
+    const alg = defined(header.alg, 'the token algorithm');
+    let byAlg = this.imported.get(jwk);
+    if (!byAlg) {
+      byAlg = new Map();
+      this.imported.set(jwk, byAlg);
+    }
+    let key = byAlg.get(alg);
     if (!key) {
-      key = importJWK(jwk as JWK, header.alg);
-      this.imported.set(cacheKey, key);
+      key = importJWK(jwk as JWK, alg);
+      byAlg.set(alg, key);
     }
     return key;
   }
@@ -67,24 +92,41 @@ export class TokenVerifier {
     if (!authorization) throw unauthorized('an Authorization: Bearer token is required');
     const match = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(authorization.trim());
     if (!match) throw unauthorized('the Authorization header is not "Bearer <token>"');
+    const token = defined(match[1]);
+    const tolerance = this.options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
+    const currentDate = this.options.now?.() ?? new Date();
+    const nowS = Math.floor(currentDate.getTime() / 1000);
     try {
-      const { payload } = await jwtVerify(defined(match[1]), (header) => this.keyFor(header), {
+      const keys = await this.options.keySet();
+      // The same comparisons jose makes (exp > now - tolerance, nbf <= now + tolerance), on what it accepted before.
+      const remembered = this.verified?.keys === keys ? this.verified.tokens.get(token) : undefined;
+      if (remembered && remembered.exp > nowS - tolerance && remembered.nbf <= nowS + tolerance) return remembered.principal;
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(keys, header), {
         algorithms: [...API_ALGORITHMS],
         issuer: this.options.issuer,
         audience: this.options.audience,
-        clockTolerance: this.options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS,
+        clockTolerance: tolerance,
         requiredClaims: ['exp', 'sub'],
-        ...(this.options.now && { currentDate: this.options.now() }),
+        currentDate,
       });
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
-      return {
+      const principal: Principal = {
         subject: defined(payload.sub),
         scopes: new Set(scope.split(' ').filter(Boolean)),
         ...(payload.jti && { tokenId: payload.jti }),
       };
+      this.remember(keys, token, { principal, exp: defined(payload.exp), nbf: payload.nbf ?? Number.NEGATIVE_INFINITY });
+      return principal;
     } catch (e) {
       throw unauthorized(reasonOf(e));
     }
+  }
+
+  private remember(keys: readonly object[], token: string, verified: Verified): void {
+    if (this.verified?.keys !== keys) this.verified = { keys, tokens: new Map() };
+    const { tokens } = this.verified;
+    tokens.set(token, verified);
+    if (tokens.size > VERIFIED_TOKENS_KEPT) tokens.delete(defined(tokens.keys().next().value));
   }
 }
 

@@ -2,6 +2,7 @@ import type { Inventory } from '../../domain/inventory/model.js';
 import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Deps } from '../deps.js';
 import type { AlertService } from '../alerts/service.js';
+import type { ItemSummaries } from './item-summaries.js';
 import type { LogLevel } from './schemas.js';
 
 /** A named readiness check (`/readyz`): the store answers, the clusters answer. */
@@ -26,4 +27,6 @@ export interface ApiBackend {
   /** Makes AWSPREVIOUS current again, resyncs, restarts (the rollback use case), when this build has one. */
   readonly rollback?: (item: string, reason: string) => Promise<unknown>;
   readonly alerts?: AlertService;
+  /** The read model of `GET /v1/items` (status of every unit), kept until a write or its age bound. */
+  readonly itemSummaries: ItemSummaries;
 }

@@ -172,25 +172,35 @@ export function createRouter(options: RouterOptions): Router {
       body = parsed.data;
     }
 
-    const signal = AbortSignal.timeout(timeoutMs);
-    const timedOut = new Promise<never>((_, reject) =>
-      signal.addEventListener('abort', () => reject(new ApiProblem(ProblemKind.Timeout, `the request took longer than ${timeoutMs} ms`)), {
-        once: true,
-      }),
-    );
-    const reply = await Promise.race([
-      route.handle({
-        params,
-        body,
-        query: request.query,
-        headers: request.headers,
-        signal,
-        backend,
-        ...(principal && { principal }),
-        ...(request.clientCertificate && { clientCertificate: request.clientCertificate }),
-      }),
-      timedOut,
-    ]);
+    // A timer per request that is cleared when the handler answers: AbortSignal.timeout's timers would stay armed
+    // for the whole timeout, tens of thousands of them at a thousand requests a second.
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort(new ApiProblem(ProblemKind.Timeout, `the request took longer than ${timeoutMs} ms`));
+        reject(controller.signal.reason as Error);
+      }, timeoutMs);
+      timer.unref();
+    });
+    let reply: Reply;
+    try {
+      reply = await Promise.race([
+        route.handle({
+          params,
+          body,
+          query: request.query,
+          headers: request.headers,
+          signal: controller.signal,
+          backend,
+          ...(principal && { principal }),
+          ...(request.clientCertificate && { clientCertificate: request.clientCertificate }),
+        }),
+        timedOut,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     return replyResponse(reply);
   }
 

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { plan } from '../plan.js';
-import { status } from '../status.js';
 import { itemDetail } from './items.js';
 import { openApiDocument } from './openapi.js';
 import { ApiProblem, ProblemKind } from './problem.js';
@@ -193,10 +192,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'Every unit: current version, expiry, latest rotation',
     scope: Scope.ItemsRead,
     responses: { 200: { description: 'items', schema: itemListSchema }, ...authProblems },
-    handle: async ({ backend }) => ({
-      status: 200,
-      json: { inventory: backend.inventory.name, items: await status(backend.deps, backend.inventory) },
-    }),
+    handle: async ({ backend }) => ({ status: 200, text: (await backend.itemSummaries.get()).body, contentType: 'application/json' }),
   }),
   defineRoute({
     operationId: 'getItem',
