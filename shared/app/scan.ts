@@ -17,6 +17,7 @@ import { isSigningKey, isToken, mintedFromAny, rotatingAuthorities, rotatingSign
 import { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './restart/index.js';
 import { SyncChange, syncUnits } from './sync.js';
 import { pickUpRequests, type RequestOutcome } from './requests.js';
+import { checkExternalChains } from './issuers/chain-watch.js';
 import { defined } from '../domain/defined.js';
 
 export interface ScanResult {
@@ -103,6 +104,14 @@ export async function scan(
     // Every decision walkIssuance hands over is due (it has an IssueReason); one rotation per item.
     if (!dueItems.has(item.name)) dueItems.set(item.name, d.reason);
   });
+
+  // An external CA whose served chain changed rotates with trust overlap, like one of rekey's own CAs.
+  for (const c of await checkExternalChains(deps, inventory, reader, new Set([...rotating, ...dueItems.keys()]))) {
+    if (c.changed) {
+      rotating.add(c.authority);
+      dueItems.set(c.authority, c.reason);
+    } else if (c.error) skipped.push({ item: c.authority, reason: `the CA's chain could not be read: ${c.error}` });
+  }
 
   for (const unit of allUnits(inventory)) {
     const m = (await reader.current(unit.storeName))?.material;
