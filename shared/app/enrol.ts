@@ -7,7 +7,8 @@ import { decodeMaterial } from '../domain/store/material.js';
 import { Stage } from '../ports/secret-store.js';
 import type { EnrolProfile, Inventory } from '../domain/inventory/model.js';
 import { buildCertificate } from '../domain/pki/certificate.js';
-import { CsrFormatError, parseCsr, splitPemChain, type ParsedCsr } from '../domain/pki/csr.js';
+import type { ParsedCsr } from '../domain/pki/csr.js';
+import { splitPemChain } from '../domain/pki/pem.js';
 import { BACKDATE_MS, chainBelow } from '../domain/pki/issue.js';
 import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -72,7 +73,9 @@ export async function readEnrolment(deps: Pick<Deps, 'store'>, inventory: string
   return v && { name, record: parseEnrolmentRecord(v.value, name) };
 }
 
-function checkedCsr(profile: EnrolProfile, csrPem: string): { csr: ParsedCsr; names: string[] } {
+async function checkedCsr(profile: EnrolProfile, csrPem: string): Promise<{ csr: ParsedCsr; names: string[] }> {
+  // The CSR parser loads node-forge: only when a CSR comes in, not at every function's cold start.
+  const { CsrFormatError, parseCsr } = await import('../domain/pki/csr.js');
   let csr;
   try {
     csr = parseCsr(csrPem);
@@ -102,7 +105,7 @@ async function issuerCertificates(deps: Deps, inventory: Inventory, authority: s
  * signer), recorded (serial, subject, names, requester) and returned with its chain. The key never left the requester.
  */
 export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequest): Promise<Enrolled> {
-  const { csr, names } = checkedCsr(request.profile, request.csrPem);
+  const { csr, names } = await checkedCsr(request.profile, request.csrPem);
   return issueAndRecord(deps, inventory, request.profile, request.csrPem, csr, names, { requester: request.requester });
 }
 
@@ -121,7 +124,7 @@ export async function renewEnrolment(deps: Deps, inventory: Inventory, request: 
   } catch {
     throw new RenewalRefusedError(RenewalRefusal.NoCertificate, 'the client certificate does not parse');
   }
-  const { csr, names } = checkedCsr(profile, request.csrPem);
+  const { csr, names } = await checkedCsr(profile, request.csrPem);
   const [issuers, found] = await Promise.all([
     issuerCertificates(deps, inventory, profile.issuer),
     readEnrolment(deps, inventory.name, profile.name, current.serialNumber),

@@ -8,7 +8,7 @@ import type { Deps } from './deps.js';
 import { certificateFacts, chainFacts, type CertificateFacts, type ChainFacts } from './report/certificate-facts.js';
 import { consumerLabel, findConsumers, type FoundConsumer } from './report/consumers.js';
 import { observePlacements, type CurrentRef, type Placement } from './report/placements.js';
-import { pemBlocks } from '../domain/pki/der.js';
+import { pemBlocks } from '../domain/pki/pem.js';
 
 /** A credential's current version, described without its secret part. */
 export interface CredentialFacts {

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type { Client, ClientConfig, QueryResult } from 'pg';
+import { defined } from '../../domain/defined.js';
 import { isScramVerifier } from '../../domain/credentials/scram.js';
 import { IntegrityError } from '../../domain/errors.js';
 import type { DatabaseLogin } from '../../domain/inventory/model.js';
@@ -33,7 +34,16 @@ function translate(e: unknown, what: string, login: DatabaseLogin): DatabaseErro
   });
 }
 
-const clientConfig = (target: ConnectionTarget, user: string, password: string | undefined): pg.ClientConfig => ({
+type PgModule = typeof import('pg').default;
+let pgModule: PgModule | undefined;
+/** node-postgres, loaded by the first `open`: the Lambda functions bundle it, and most invocations never open a session. */
+async function loadPg(): Promise<void> {
+  pgModule ??= (await import('pg')).default;
+}
+/** node-postgres, once `open` has loaded it (every session comes from `open`). */
+const pgLoaded = (): PgModule => defined(pgModule, 'node-postgres, loaded by PostgresDatabases.open');
+
+const clientConfig = (target: ConnectionTarget, user: string, password: string | undefined): ClientConfig => ({
   host: target.host,
   port: target.port,
   database: target.database,
@@ -72,7 +82,7 @@ const attributesOf = (row: RoleRow): RoleAttributes => ({
 /** A clause as SQL: values are numbers or quoted literals, never anything secret. */
 function renderClause(c: RoleClause): string {
   if ('number' in c) return `${c.keyword} ${String(Math.trunc(c.number))}`;
-  if ('literal' in c) return `${c.keyword} ${pg.escapeLiteral(c.literal)}`;
+  if ('literal' in c) return `${c.keyword} ${pgLoaded().escapeLiteral(c.literal)}`;
   return c.keyword;
 }
 
@@ -81,7 +91,7 @@ export type DatabaseActivity = 'connect' | 'statement' | 'login';
 
 /** One admin connection to a credential's PostgreSQL, opened lazily on the first statement. */
 class PostgresSession implements DatabaseSession {
-  private client: Promise<pg.Client> | undefined;
+  private client: Promise<Client> | undefined;
 
   constructor(
     private readonly login: DatabaseLogin,
@@ -89,9 +99,9 @@ class PostgresSession implements DatabaseSession {
     private readonly observe: (a: DatabaseActivity) => void,
   ) {}
 
-  private connection(): Promise<pg.Client> {
+  private connection(): Promise<Client> {
     this.client ??= (async () => {
-      const client = new pg.Client(clientConfig(this.target, this.target.user, this.target.password));
+      const client = new (pgLoaded().Client)(clientConfig(this.target, this.target.user, this.target.password));
       // A connection dropped later surfaces as the next query's error; this keeps it from crashing the process.
       client.on('error', () => undefined);
       try {
@@ -106,7 +116,7 @@ class PostgresSession implements DatabaseSession {
     return this.client;
   }
 
-  private async run(what: string, text: string, values?: unknown[]): Promise<pg.QueryResult> {
+  private async run(what: string, text: string, values?: unknown[]): Promise<QueryResult> {
     const client = await this.connection();
     try {
       this.observe('statement');
@@ -122,8 +132,8 @@ class PostgresSession implements DatabaseSession {
   }
 
   async createAlternate(role: string, alternate: string): Promise<void> {
-    const r = pg.escapeIdentifier(role);
-    const alt = pg.escapeIdentifier(alternate);
+    const r = pgLoaded().escapeIdentifier(role);
+    const alt = pgLoaded().escapeIdentifier(alternate);
     // One read for both: the role's attributes to copy, and whether (and how) the alternate exists already.
     const rows = await this.run(
       `reading the attributes of ${role}`,
@@ -147,7 +157,7 @@ class PostgresSession implements DatabaseSession {
       await this.run(`copying the attributes of ${role} to ${alternate}`, `ALTER ROLE ${alt} WITH ${clauses.join(' ')}`);
     await this.run(`granting ${role} to ${alternate}`, `GRANT ${r} TO ${alt}`);
     // Sessions of the alternate act as the role itself: objects they create belong to the role, as before.
-    await this.run(`setting the role of ${alternate}`, `ALTER ROLE ${alt} SET role = ${pg.escapeLiteral(role)}`);
+    await this.run(`setting the role of ${alternate}`, `ALTER ROLE ${alt} SET role = ${pgLoaded().escapeLiteral(role)}`);
   }
 
   async setPasswordVerifier(role: string, verifier: string): Promise<void> {
@@ -156,12 +166,12 @@ class PostgresSession implements DatabaseSession {
       throw new IntegrityError(`refusing to set the password of ${role}: not a SCRAM-SHA-256 verifier`, { context: { role } });
     await this.run(
       `setting the password of ${role}`,
-      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+      `ALTER ROLE ${pgLoaded().escapeIdentifier(role)} WITH LOGIN PASSWORD ${pgLoaded().escapeLiteral(verifier)}`,
     );
   }
 
   async tryLogin(role: string, password: string): Promise<LoginOutcome> {
-    const client = new pg.Client(clientConfig(this.target, role, password));
+    const client = new (pgLoaded().Client)(clientConfig(this.target, role, password));
     client.on('error', () => undefined);
     try {
       this.observe('login');
@@ -195,6 +205,7 @@ export class PostgresDatabases implements Databases {
 
   async open(login: DatabaseLogin): Promise<DatabaseSession> {
     const text = await readUrlSource(login.urlFrom, this.sources);
+    await loadPg();
     return new PostgresSession(login, await parseConnection(text, login.urlFrom), this.options.observe ?? (() => undefined));
   }
 }

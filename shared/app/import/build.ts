@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { derToPem, pemBlocks } from '../../domain/pki/der.js';
+import { derToPem, pemBlocks } from '../../domain/pki/pem.js';
 import { keyTypeOf, privateKeyFromPem, privateKeyToPem } from '../../domain/pki/keys.js';
 import type { KeyType } from '../../domain/inventory/schema.js';
 import type { ObservedSecret, SecretUse } from '../../ports/cluster.js';

@@ -8,7 +8,7 @@ import type { ObservedSecret } from '../../ports/cluster.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
 import { storeTags } from '../issuance.js';
-import { pemBlocks } from '../../domain/pki/der.js';
+import { pemBlocks } from '../../domain/pki/pem.js';
 import type { AuthorityMaterial, ClusterSnapshot } from './build.js';
 import type { ImportSource } from './source.js';
 import { defined } from '../../domain/defined.js';

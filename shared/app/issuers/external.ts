@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { IntegrityError, RekeyError, TransientError } from '../../domain/errors.js';
 import type { Authority } from '../../domain/inventory/model.js';
-import { buildCsr, isSelfSigned, splitPemChain } from '../../domain/pki/csr.js';
+import { buildCsr } from '../../domain/pki/csr-build.js';
+import { isSelfSigned, splitPemChain } from '../../domain/pki/pem.js';
 import { generateKeyPair, privateKeyToPem } from '../../domain/pki/keys.js';
 import type { CertificateMaterial } from '../../domain/store/material.js';
 import type { Unit } from '../../domain/units.js';

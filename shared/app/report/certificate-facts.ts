@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { keyTypeOf } from '../../domain/pki/keys.js';
-import { pemBlocks } from '../../domain/pki/der.js';
+import { pemBlocks } from '../../domain/pki/pem.js';
 import { ekuOf } from '../../domain/pki/eku.js';
 
 /** What a certificate says about itself, decoded for people: never the key. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { pemBlocks } from '../../domain/pki/der.js';
+import { pemBlocks } from '../../domain/pki/pem.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { Annotation, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/sync/desired.js';
 import type { Unit } from '../../domain/units.js';

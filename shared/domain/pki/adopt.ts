@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { ObservedSecret } from '../sync/secret.js';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
-import { pemBlocks, derToPem } from './der.js';
+import { pemBlocks, derToPem } from './pem.js';
 import { keyTypeOf, privateKeyFromPem, privateKeyToPem } from './keys.js';
 import { leafFitProblems } from './check.js';
 import { certificateDue } from '../plan/due.js';

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { pemBlocks } from './der.js';
+import { pemBlocks } from './pem.js';
 
 /** Paths longer than this are not followed (rekey's own are at most root -> a few intermediates -> leaf). */
 const MAX_DEPTH = 10;

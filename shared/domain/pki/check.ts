@@ -1,7 +1,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
-import { pemBlocks } from './der.js';
+import { pemBlocks } from './pem.js';
 import { ekuOf } from './eku.js';
 import { ekuOids } from './extensions/ext-key-usage.js';
 import { ecKeyMatchesCertificate } from './key-match.js';

@@ -1,12 +1,8 @@
-import { createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import type { Subject } from '../inventory/model.js';
-import { OID, signatureAlgorithmFor } from './algorithms.js';
-import { derToPem, fromDer, pemBlocks, toDer, type Asn1 } from './der.js';
-import { bitString, constructed, NULL, objectId, pem, sequence, setOf, smallInteger as smallIntegerDer } from './der-writer.js';
-import { subjectAltName, type AltNames } from './extensions/subject-alt-name.js';
-import { spkiDer } from './key-encoding.js';
-import { distinguishedName } from './name.js';
+import { OID } from './algorithms.js';
+import { fromDer, pemBlocks, toDer, type Asn1 } from './der.js';
+import type { AltNames } from './extensions/subject-alt-name.js';
 import { defined } from '../defined.js';
 
 const { asn1 } = forge;
@@ -24,21 +20,6 @@ const VERIFY_DIGEST: Readonly<Record<string, string | null>> = {
   '1.2.840.10045.4.3.4': 'sha512',
   [OID.ed25519]: null,
 };
-
-/**
- * A PKCS#10 certification request (RFC 2986) for `subject` and the alternative names, signed with the private key:
- * what rekey sends to an external CA, so the key never leaves rekey's store.
- */
-export function buildCsr(input: { readonly subject: Subject; readonly privateKey: KeyObject; readonly altNames: AltNames }): string {
-  const publicKey = createPublicKey(input.privateKey);
-  const alg = signatureAlgorithmFor(input.privateKey);
-  const san = subjectAltName(input.altNames);
-  const attributes = san ? [sequence([objectId(EXTENSION_REQUEST), setOf([sequence([san])])])] : [];
-  const info = sequence([smallIntegerDer(0), distinguishedName(input.subject), spkiDer(publicKey), constructed(0xa0, attributes)]);
-  const signature = sign(alg.digest, info, input.privateKey);
-  const algId = sequence(alg.nullParams ? [objectId(alg.oid), NULL] : [objectId(alg.oid)]);
-  return pem(sequence([info, algId, bitString(signature)]), 'CERTIFICATE REQUEST');
-}
 
 /** What a CSR asks for, and whether its signature verifies with the key it carries. */
 export interface ParsedCsr {
@@ -128,13 +109,6 @@ export function parseCsr(pem: string): ParsedCsr {
   return { ...(commonName !== undefined && { commonName }), ...altNamesOf(children(attributes)), publicKey, signatureValid };
 }
 
-/** The certificates of a PEM text in order, each as PEM (a chain as CAs return it). */
-export function splitPemChain(text: string): string[] {
-  return pemBlocks(text).map((der) => derToPem(der, 'CERTIFICATE'));
-}
-
-/** Whether the certificate is self-signed (a root), judged by its own signature. */
-export function isSelfSigned(pem: string): boolean {
-  const cert = new X509Certificate(pem);
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
-}
+// Forge-free parts (the functions load them at cold start; this module loads node-forge).
+export { buildCsr } from './csr-build.js';
+export { isSelfSigned, splitPemChain } from './pem.js';

@@ -40,13 +40,5 @@ export const fromDer = (der: Buffer): Asn1 =>
     decodeBitStrings: false,
   });
 
-export function derToPem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-/** Every PEM block of a label in a text, as DER. */
-export function pemBlocks(text: string, label = 'CERTIFICATE'): Buffer[] {
-  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
-  return [...text.matchAll(re)].map((m) => Buffer.from(defined(m[1]).replace(/\s+/g, ''), 'base64'));
-}
+// PEM helpers live in pem.ts (no forge): modules that only need them import that, not this.
+export { derToPem, pemBlocks } from './pem.js';

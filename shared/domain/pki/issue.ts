@@ -3,7 +3,7 @@ import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { buildCertificate, issuerFrom, type Issuer } from './certificate.js';
 import { generateIssuedKey, privateKeyFromPem } from './keys.js';
-import { pemBlocks } from './der.js';
+import { pemBlocks } from './pem.js';
 import { defined } from '../defined.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */

@@ -1,5 +1,5 @@
 import { createECDH } from 'node:crypto';
-import { pemBlocks } from './der.js';
+import { pemBlocks } from './pem.js';
 import { children, contentOf, objectId, sequence } from './der-writer.js';
 import { EC_CURVES, type EcCurve } from './key-encoding.js';
 import { defined } from '../defined.js';

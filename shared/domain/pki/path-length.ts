@@ -1,27 +1,31 @@
 import type { X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
-import { fromDer, type Asn1 } from './der.js';
+import { children, contentOf, objectId } from './der-writer.js';
 
-const BASIC_CONSTRAINTS = '2.5.29.19';
-const { asn1 } = forge;
-
-const children = (node: Asn1 | undefined): Asn1[] => (node && Array.isArray(node.value) ? node.value : []);
+/** basicConstraints (2.5.29.19) as DER, compared as bytes. */
+const BASIC_CONSTRAINTS = objectId('2.5.29.19');
+const EXTENSIONS_TAG = 0xa3; // [3] EXPLICIT Extensions in TBSCertificate
+const INTEGER_TAG = 0x02;
 
 /**
  * The pathLenConstraint of a CA certificate's basicConstraints (RFC 5280 §4.2.1.9): how many intermediate CAs may
- * follow it in a path. Undefined when the certificate sets none (no limit) or is not a CA.
+ * follow it in a path. Undefined when the certificate sets none (no limit) or is not a CA. Read with rekey's own
+ * DER reader: this runs in every pre-promotion check, and node-forge costs the functions 300 KB at cold start.
  */
 export function pathLenOf(cert: X509Certificate): number | undefined {
-  const tbs = children(fromDer(cert.raw))[0];
-  const extensions = children(tbs).find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3);
-  for (const ext of children(children(extensions)[0])) {
+  const tbs = children(cert.raw)[0];
+  const extensions = tbs ? children(tbs).find((n) => n[0] === EXTENSIONS_TAG) : undefined;
+  const list = extensions ? children(extensions)[0] : undefined;
+  for (const ext of list ? children(list) : []) {
     const [id, ...rest] = children(ext);
-    if (!id || typeof id.value !== 'string' || asn1.derToOid(id.value) !== BASIC_CONSTRAINTS) continue;
+    if (!id?.equals(BASIC_CONSTRAINTS)) continue;
     const octets = rest.at(-1);
-    if (!octets || typeof octets.value !== 'string') return undefined;
-    const fields = children(fromDer(Buffer.from(octets.value, 'binary')));
-    const integer = fields.find((f) => f.tagClass === asn1.Class.UNIVERSAL && f.type === asn1.Type.INTEGER);
-    return integer && typeof integer.value === 'string' ? asn1.derToInteger(integer.value) : undefined;
+    if (!octets) return undefined;
+    const integer = children(contentOf(octets)).find((f) => f[0] === INTEGER_TAG);
+    if (!integer) return undefined;
+    const bytes = contentOf(integer);
+    // A path length is small and non-negative; anything else is read as no limit we could honour.
+    if (bytes.length === 0 || bytes.length > 4 || (bytes[0] ?? 0) & 0x80) return undefined;
+    return bytes.reduce((n, b) => n * 256 + b, 0);
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { explicit, fromDer, octets, oid, seq, set, smallInteger, toBinary, toDer, type Asn1 } from './der.js';
-import { pemBlocks } from './der.js';
+import { pemBlocks } from './pem.js';
 
 const OIDS = {
   data: '1.2.840.113549.1.7.1',

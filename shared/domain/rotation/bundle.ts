@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { derToPem, pemBlocks } from '../pki/der.js';
+import { derToPem, pemBlocks } from '../pki/pem.js';
 
 /**
  * A trust bundle during a CA's overlap: every distinct certificate of `pems`, oldest first (by notBefore, then

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { bundleHash } from '../rotation/bundle.js';
 import type { Item } from '../inventory/model.js';
-import { pemBlocks } from '../pki/der.js';
+import { pemBlocks } from '../pki/pem.js';
 import type { Material, PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DesiredSecret, type ObservedSecret } from './secret.js';
 import { defined } from '../defined.js';

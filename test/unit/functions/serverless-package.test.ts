@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -34,6 +34,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => removeTempDir(dir));
 
+const names = (entries: Map<string, Buffer>, prefix: string): string[] => [...entries.keys()].filter((n) => n.startsWith(prefix)).sort();
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const statements = () =>
   ofType('AWS::IAM::Role').flatMap(([name, r]) =>
@@ -51,9 +52,58 @@ describe('serverless package', () => {
     expect(zips).toEqual(['alert.zip', 'api.zip', 'delay.zip', 'restart.zip', 'schedule.zip', 'step.zip']);
     for (const zip of zips) {
       expect((await stat(join(dir, zip))).size).toBeLessThan(MAX_BUNDLE);
+      const fn = zip.replace('.zip', '');
       const entries = readZip(join(dir, zip));
-      expect([...entries.keys()].sort()).toEqual(['examples/apiconnect.yaml', `functions/${zip.replace('.zip', '')}.mjs`]);
-      expect(entries.get(`functions/${zip.replace('.zip', '')}.mjs`)!.toString('utf8')).toMatch(/export\s*\{[^}]*handler/);
+      // The handler's bundle, its own chunks (code splitting: what it imports on demand), and the inventory.
+      const names = [...entries.keys()].sort();
+      expect(names.filter((n) => !n.startsWith(`functions/${fn}.chunks/`))).toEqual(['examples/apiconnect.yaml', `functions/${fn}.mjs`]);
+      for (const n of names.filter((x) => x.startsWith(`functions/${fn}.chunks/`)))
+        expect(n).toMatch(/^functions\/[a-z]+\.chunks\/[\w-]+\.mjs$/);
+      expect(entries.get(`functions/${fn}.mjs`)!.toString('utf8')).toMatch(/export\s*\{[^}]*handler/);
+    }
+  });
+
+  it('keeps what a request may not need out of the cold start: the kube client and node-forge are in chunks loaded on demand', async () => {
+    for (const fn of ['step', 'restart', 'api']) {
+      // Arrange
+      const entries = readZip(join(dir, `${fn}.zip`));
+      const out = join(dir, `unzipped-${fn}`);
+      for (const [name, data] of entries) {
+        await mkdir(dirname(join(out, name)), { recursive: true });
+        await writeFile(join(out, name), data);
+      }
+
+      // Act: import the handler module and every chunk in a fresh Node, as Lambda would.
+      const chunks = names(entries, `functions/${fn}.chunks/`).map((n) => join(out, n));
+      const script = `for (const f of ${JSON.stringify([join(out, 'functions', `${fn}.mjs`), ...chunks])}) await import(f); const m = await import(${JSON.stringify(join(out, 'functions', `${fn}.mjs`))}); process.stdout.write(typeof m.handler);`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: out });
+
+      // Assess: the handler imports; what its cold start loads (the bundle and the chunks it imports statically) has
+      // neither the kube client nor node-forge
+      expect(stdout).toBe('function');
+      const loaded = new Set<string>();
+      const pending = [`functions/${fn}.mjs`];
+      for (let f = pending.pop(); f !== undefined; f = pending.pop()) {
+        if (loaded.has(f)) continue;
+        loaded.add(f);
+        for (const m of entries
+          .get(f)!
+          .toString('utf8')
+          .matchAll(/(?:\bfrom|\bimport)\s*["']\.\/([^"']+)["']/g))
+          pending.push(join(dirname(f), m[1]!));
+      }
+      expect(loaded.size).toBeGreaterThan(1);
+      for (const f of loaded) {
+        expect(entries.get(f)!.toString('utf8'), f).not.toContain('KubeConfig');
+        expect(entries.get(f)!.toString('utf8'), f).not.toContain('forge.pki');
+      }
+      const kube = chunks.filter((c) =>
+        entries
+          .get(c.slice(out.length + 1))!
+          .toString('utf8')
+          .includes('KubeConfig'),
+      );
+      expect(kube.length, `${fn}: the kube client is in a chunk of its own`).toBeGreaterThan(0);
     }
   });
 
