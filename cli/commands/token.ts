@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isScope } from '../../shared/app/api/scopes.js';
+import { isTokenScope } from '../../shared/app/api/scopes.js';
 import { ensureApiSigningKey, mintApiToken, readApiSigningKey } from '../../shared/app/api/signing-key.js';
 import { parseDuration } from '../../shared/domain/duration.js';
 import { UsageError } from '../../shared/domain/errors.js';
@@ -25,7 +25,7 @@ export function registerToken(cli: Command, ctx: CliContext): void {
       if (!/^[\x21-\x7e]{1,128}$/.test(o.subject)) throw new UsageError('--subject: 1 to 128 printable characters without spaces');
       const scopes = o.scope.split(/\s+/).filter(Boolean);
       // `enrol:<profile>` scopes are named by the inventory's enrolment profiles.
-      const unknown = scopes.filter((s) => !isScope(s) && !/^enrol:[A-Za-z0-9._-]{1,128}(:revoke)?$/.test(s));
+      const unknown = scopes.filter((s) => !isTokenScope(s));
       if (unknown.length || !scopes.length) throw new UsageError(`--scope: unknown scope(s): ${unknown.join(', ') || '(none given)'}`);
       // Read-only first: a running `rekey serve` holds the state lock, and the key it made is all a token needs.
       const reader = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT,
 import { IntegrityError, UsageError } from '../../domain/errors.js';
 import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../domain/store/material.js';
 import { Stage, type SecretStore } from '../../ports/secret-store.js';
-import { isScope, type Scope } from './scopes.js';
+import { isTokenScope } from './scopes.js';
 
 /**
  * The API's own signing key (seed 003), kept in the store beside the inventory's items. The `_` prefix cannot be
@@ -102,13 +102,13 @@ export interface MintOptions {
 
 /** Signs an API token with the active key: iss, aud, sub, iat, nbf, exp, jti, scope (space-separated). */
 export async function mintApiToken(material: SigningKeyMaterial, options: MintOptions): Promise<string> {
-  const unknown = options.scopes.filter((s) => !isScope(s));
+  const unknown = options.scopes.filter((s) => !isTokenScope(s));
   if (unknown.length) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}`);
   if (!options.scopes.length) throw new UsageError('give at least one scope');
   if (!(options.ttlSeconds > 0)) throw new UsageError('the token lifetime must be positive');
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const key = await importJWK(material.jwk as JWK, material.alg);
-  return new SignJWT({ scope: (options.scopes as Scope[]).join(' ') })
+  return new SignJWT({ scope: options.scopes.join(' ') })
     .setProtectedHeader({ alg: material.alg, kid: material.kid, typ: 'JWT' })
     .setIssuer(tokenIssuer(options.inventory))
     .setAudience(TOKEN_AUDIENCE)

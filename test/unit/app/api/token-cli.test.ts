@@ -35,6 +35,25 @@ describe('rekey token', () => {
     expect(res.stderr).toBe('');
   });
 
+  it('mints enrolment scopes (enrol:<profile>, enrol:<profile>:revoke) beside the API ones', async () => {
+    // Act
+    const res = await runMain([
+      '--state',
+      join(root, 'st'),
+      'token',
+      '-f',
+      inv,
+      '--scope',
+      'enrol:backup-clients enrol:backup-clients:revoke',
+    ]);
+    const bad = await runMain(['--state', join(root, 'st'), 'token', '-f', inv, '--scope', 'enrol:a:b']);
+    // Assess
+    expect(res.code, res.stderr).toBe(0);
+    expect(decodeJwt(res.stdout.trim())).toMatchObject({ scope: 'enrol:backup-clients enrol:backup-clients:revoke' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown scope(s): enrol:a:b');
+  });
+
   it('refuses an unknown scope and a bad ttl with exit 2, writing nothing', async () => {
     const bad = await runMain(['--state', join(root, 'st'), 'token', '-f', inv, '--scope', 'admin']);
     const ttl = await runMain(['--state', join(root, 'st'), 'token', '-f', inv, '--scope', 'items:read', '--ttl', 'soon']);

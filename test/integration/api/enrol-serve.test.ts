@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../fixtures/openssl.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+
+/**
+ * CSR enrolment against a real `rekey serve` process, with the tools a service's setup script has: openssl makes the
+ * key and CSRs, curl posts them (a bearer token from `rekey token`; for renewal the current certificate and key as
+ * curl's TLS client certificate), curl fetches the CRL and openssl verifies it.
+ */
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(REPO, 'cli/main.ts');
+
+const INVENTORY = `apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: enrolserve}
+authorities:
+  - {name: ca, commonName: enrol serve ca, key: ECDSA-P256}
+enrol:
+  - {name: backup-clients, issuer: ca, usage: client, allowedNames: ["*.backup.internal"], validity: 720h, tokenScope: "enrol:backup-clients"}
+`;
+
+describe('CSR enrolment against rekey serve, with openssl and curl', () => {
+  let dir: string;
+  let state: string;
+  let inv: string;
+  let child: ChildProcess | undefined;
+  let port: number;
+  let serverLog = '';
+
+  const rekey = (args: readonly string[]) =>
+    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const file = (name: string) => join(dir, name);
+  const openssl = async (args: readonly string[]) => {
+    const r = await run('openssl', args, { cwd: dir });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  };
+  /** curl against the server, pinned to the certificate it served; returns status and body. */
+  const curl = async (args: readonly string[]) => {
+    const r = await run(
+      'curl',
+      ['-sS', '--cacert', file('api.pem'), '--resolve', `localhost:${port}:127.0.0.1`, '-w', '\n%{http_code}', ...args],
+      { cwd: dir },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const at = r.stdout.lastIndexOf('\n');
+    return { status: Number(r.stdout.slice(at + 1)), body: r.stdout.slice(0, at) };
+  };
+  const url = (path: string) => `https://localhost:${port}${path}`;
+  const postJson = async (path: string, body: unknown, extra: readonly string[]) => {
+    await writeFile(file('body.json'), JSON.stringify(body));
+    return curl(['-H', 'content-type: application/json', '--data-binary', `@${file('body.json')}`, ...extra, url(path)]);
+  };
+
+  beforeAll(async () => {
+    dir = await makeTempDir('rekey-enrol-serve-');
+    state = join(dir, 'state');
+    inv = join(dir, 'inventory.yaml');
+    await writeFile(inv, INVENTORY);
+    const applied = await rekey(['apply', '-f', inv, '--out', join(dir, 'out')]);
+    expect(applied.status, applied.stderr).toBe(0);
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, '--state', state, 'serve', '-f', inv, '--out', join(dir, 'out')].concat([
+        '--http-port',
+        '0',
+        '--grpc-port',
+        'off',
+        '--address',
+        '127.0.0.1',
+      ]),
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stderr!.on('data', (c: Buffer) => (serverLog += c.toString()));
+    port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${serverLog}`)), 60_000);
+      child!.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
+      child!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{"listening"'));
+        if (!line) return;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { listening: { https: number } }).listening.https);
+      });
+    });
+    // Pin the server's self-signed certificate, as a client given it out of band would.
+    const shown = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost'], { cwd: dir });
+    const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(shown.stdout)?.[0];
+    expect(pem, shown.stderr).toBeDefined();
+    await writeFile(file('api.pem'), pem!);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (dir) await removeTempDir(dir);
+  });
+
+  it('enrols an openssl CSR with a token, renews with the certificate as curl --cert, is refused after revocation, and the CRL verifies', async () => {
+    // Prepare
+    const mint = async (scope: string, subject: string) => {
+      const r = await rekey(['token', '-f', inv, '--scope', scope, '--subject', subject, '--ttl', '10m']);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const token = await mint('enrol:backup-clients', 'pem-agent');
+    const revoker = await mint('enrol:backup-clients:revoke', 'secops');
+    const req = (out: string, newKey: boolean) =>
+      openssl([
+        'req',
+        '-new',
+        ...(newKey ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'svc.key'] : ['-key', 'svc.key']),
+        '-subj',
+        '/CN=db1.backup.internal',
+        '-addext',
+        'subjectAltName=DNS:db1.backup.internal',
+        '-out',
+        out,
+      ]);
+    await req('svc.csr', true);
+    await req('renew.csr', false);
+    const body = async (csrFile: string) => ({ profile: 'backup-clients', csr: await readFile(file(csrFile), 'utf8') });
+
+    // Act
+    const enrolled = await postJson('/v1/enrol', await body('svc.csr'), ['-H', `authorization: Bearer ${token}`]);
+    expect(enrolled.status, enrolled.body).toBe(200);
+    const first = JSON.parse(enrolled.body) as Record<string, string>;
+    await writeFile(file('svc.crt'), first.certificate ?? '');
+    await writeFile(file('ca.pem'), first.ca ?? '');
+    const renewed = await postJson('/v1/enrol/renew', await body('renew.csr'), ['--cert', file('svc.crt'), '--key', file('svc.key')]);
+    const second = JSON.parse(renewed.body) as Record<string, string>;
+    await writeFile(file('renewed.crt'), second.certificate ?? '');
+    const noCert = await postJson('/v1/enrol/renew', await body('renew.csr'), []);
+    const revoked = await postJson('/v1/enrol/backup-clients/revoke', { serial: second.serial, reason: 'keyCompromise' }, [
+      '-H',
+      `authorization: Bearer ${revoker}`,
+    ]);
+    const refused = await postJson('/v1/enrol/renew', await body('renew.csr'), ['--cert', file('renewed.crt'), '--key', file('svc.key')]);
+    const crl = await curl(['-o', file('crl.der'), url('/v1/enrol/backup-clients/crl')]);
+
+    // Assess
+    expect(enrolled.status, enrolled.body).toBe(200);
+    expect(await openssl(['verify', '-CAfile', 'ca.pem', 'svc.crt'])).toContain('OK');
+    expect(renewed.status, renewed.body).toBe(200);
+    expect(second.serial).not.toBe(first.serial);
+    expect(
+      new X509Certificate(second.certificate!).checkPrivateKey(
+        (await import('node:crypto')).createPrivateKey(await readFile(file('svc.key'))),
+      ),
+    ).toBe(true);
+    expect(noCert.status).toBe(401);
+    expect(revoked.status, revoked.body).toBe(200);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('was revoked at');
+    expect(crl.status).toBe(200);
+    const text = await openssl(['crl', '-inform', 'DER', '-in', 'crl.der', '-CAfile', 'ca.pem', '-verify', '-noout', '-text']);
+    expect(text).toContain(`Serial Number: ${second.serial!.toUpperCase()}`);
+    expect(text).toContain('Key Compromise');
+    expect(serverLog).toContain('certificate renewed');
+    expect(serverLog).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+  });
+});
