@@ -98,7 +98,12 @@ async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<Reado
  */
 export function apiHandler(
   runtime: () => ApiRuntime,
-  options: { write?: (line: string) => void; rateLimit?: RouterOptions['rateLimit'] } = {},
+  options: {
+    write?: (line: string) => void;
+    rateLimit?: RouterOptions['rateLimit'];
+    /** How long GET /v1/items may answer a summary when this container wrote nothing (default 5 s). */
+    itemsMaxAgeSeconds?: number;
+  } = {},
 ) {
   let api: Api | undefined;
   const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
@@ -120,7 +125,14 @@ export function apiHandler(
           store: countWrites(plain.store, STORE_READS, changes),
           journal: countWrites(plain.journal, JOURNAL_READS, changes),
         };
-        const base = { inventory: rt.inventory, deps, runtime: 'lambda' as const, logger, storeVersion: () => changes.value };
+        const base = {
+          inventory: rt.inventory,
+          deps,
+          runtime: 'lambda' as const,
+          logger,
+          storeVersion: () => changes.value,
+          ...(options.itemsMaxAgeSeconds !== undefined && { itemsMaxAgeSeconds: options.itemsMaxAgeSeconds }),
+        };
         api = createApi({
           ...base,
           metrics: lambdaMetrics(base, write),
@@ -133,7 +145,12 @@ export function apiHandler(
               },
             },
           ],
-          router: { timeoutMs: event.timeoutMs, ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }) },
+          router: {
+            timeoutMs: event.timeoutMs,
+            ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+            // The per-client limit across containers; the in-container bucket above stays the cheap first check.
+            ...(rt.aws.rateLimit && { sharedRateLimit: rt.aws.rateLimit }),
+          },
         });
       }
       return resultOf(await api.router(requestOf(event.http)));

@@ -9,6 +9,8 @@ import {
   type SqsStepQueue,
 } from '../../shared/adapters/aws/index.js';
 import { DynamoDbRemediationStore } from '../../shared/adapters/aws/dynamodb-remediations.js';
+import { DynamoDbRateLimit } from '../../shared/adapters/aws/dynamodb-rate-limit.js';
+import type { SharedRateLimit } from '../../shared/ports/shared-rate-limit.js';
 import type { RemediationStore } from '../../shared/app/alerts/store.js';
 import { TlsProber } from '../../shared/adapters/probe/index.js';
 import { PostgresDatabases } from '../../shared/adapters/postgres/index.js';
@@ -39,7 +41,14 @@ export const FunctionEnv = {
   eventsDeadLetterQueueUrl: 'REKEY_EVENTS_DLQ_URL',
   repairDrift: 'REKEY_REPAIR_DRIFT',
   logLevel: 'LOG_LEVEL',
+  /** Requests per client per window across every container of the API (and alert) function; default 500. */
+  apiRateLimit: 'REKEY_API_RATE_LIMIT',
+  /** That window, in seconds; default 10. */
+  apiRateWindowSeconds: 'REKEY_API_RATE_WINDOW_SECONDS',
 } as const;
+
+/** 500 requests per 10 s: `rekey serve`'s default of 50 per second per client, held across containers. */
+export const DEFAULT_API_RATE_LIMIT = { limit: 500, windowSeconds: 10 } as const;
 
 /** Attempts of one step before the step function gives up on it (fails the rotation, dead-letters the message). */
 export const DEFAULT_STEP_ATTEMPTS = StepRetry.maxAttempts;
@@ -55,6 +64,8 @@ export interface FunctionAdapters {
   readonly queue: FunctionQueue;
   /** Alert remediation's memory (dedupe claims, approvals): DynamoDB on AWS; absent, the alert routes answer 501. */
   readonly remediations?: RemediationStore;
+  /** The API's per-client limit shared by every container (DynamoDB on AWS); absent, each container limits alone. */
+  readonly rateLimit?: SharedRateLimit;
 }
 
 /** What a function's cold start builds once and every invocation shares. */
@@ -153,12 +164,28 @@ export interface ColdStartOptions {
   readonly clusters?: () => Promise<ReadonlyMap<string, Cluster>>;
 }
 
-/** The AWS adapters of a function, with the remediation store on the journal table (same client). */
-function awsFunctionAdapters(options: AwsAdapterOptions, inventory: string): FunctionAdapters {
+/** A whole number ≥ 1 from the environment, or the default; anything else is a UsageError at cold start. */
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new UsageError(`${name}=${text}: expected a whole number ≥ 1`);
+  return Number(text);
+}
+
+/** The AWS adapters of a function, with the remediation store and the API's rate windows on the journal table (same client). */
+function awsFunctionAdapters(options: AwsAdapterOptions, inventory: string, env: NodeJS.ProcessEnv): FunctionAdapters {
   const adapters = createAwsAdapters(options);
+  const client = adapters.journal.client;
   return {
     ...adapters,
-    remediations: new DynamoDbRemediationStore({ tableName: options.journalTable, inventory, client: adapters.journal.client }),
+    remediations: new DynamoDbRemediationStore({ tableName: options.journalTable, inventory, client }),
+    rateLimit: new DynamoDbRateLimit({
+      tableName: options.journalTable,
+      inventory,
+      client,
+      limit: positiveInt(env, FunctionEnv.apiRateLimit, DEFAULT_API_RATE_LIMIT.limit),
+      windowSeconds: positiveInt(env, FunctionEnv.apiRateWindowSeconds, DEFAULT_API_RATE_LIMIT.windowSeconds),
+    }),
   };
 }
 
@@ -167,7 +194,7 @@ export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
   const env = options.env ?? process.env;
   const log = options.log ?? jsonLogger({ level: env[FunctionEnv.logLevel] });
   const inventory = options.inventory ?? readPackagedInventory(env);
-  const aws = options.aws ?? awsFunctionAdapters(awsOptionsFromEnv(env), inventory.name);
+  const aws = options.aws ?? awsFunctionAdapters(awsOptionsFromEnv(env), inventory.name, env);
   const attempts = env[FunctionEnv.maxAttempts];
   if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts))
     throw new UsageError(`${FunctionEnv.maxAttempts}=${attempts}: expected a whole number from 1 to 99`);

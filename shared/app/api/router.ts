@@ -6,6 +6,7 @@ import type { ApiBackend } from './backend.js';
 import { DEFAULT_BODY_LIMIT, type ApiRequest, type ApiResponse } from './http.js';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, ProblemKind } from './problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import type { SharedRateLimit } from '../../ports/shared-rate-limit.js';
 import type { Reply, Route } from './route.js';
 import { ROUTES } from './routes.js';
 import { defined } from '../../domain/defined.js';
@@ -18,6 +19,12 @@ export interface RouterOptions {
   readonly bodyLimit?: number;
   /** Per client (token subject, or peer address on open routes). Default 50/s, bursts of 100. `false`: off. */
   readonly rateLimit?: RateLimitOptions | false;
+  /**
+   * The per-client limit every process shares (Lambda: a DynamoDB window counter), checked once per request after
+   * the in-process one: by subject on authenticated routes (after the token and scope), by peer on open ones. When
+   * it cannot be reached the request goes ahead (logged): API Gateway's throttling is the outer limit.
+   */
+  readonly sharedRateLimit?: SharedRateLimit;
   /** A handler that takes longer is answered 504 (its work may go on; rotations are idempotent). Default 30 s. */
   readonly timeoutMs?: number;
   readonly now?: () => number;
@@ -97,7 +104,8 @@ function asProblem(e: unknown): ApiProblem | undefined {
 
 /**
  * The one request pipeline of both runtimes, in this order: route match (404/405), body size (413), rate limit
- * for open routes (429), authentication (401), scope (403), rate limit per subject (429), path parameters (400:
+ * per peer (429), authentication (401), scope (403), rate limit per subject, in process and then shared (429;
+ * open routes: the shared one per peer), path parameters (400:
  * names are checked before any lookup), media type (415), JSON (400), body schema (422), handler with a timeout
  * (504). Every refusal is an RFC 9457 problem, and none reaches a use case.
  */
@@ -110,12 +118,25 @@ export function createRouter(options: RouterOptions): Router {
   const { backend } = options;
   const log = backend.deps.log;
 
+  const tooMany = (wait: number): ApiProblem =>
+    new ApiProblem(ProblemKind.TooManyRequests, `too many requests from this client; retry in ${wait} s`, {
+      headers: { 'retry-after': String(wait) },
+    });
   const limit = (client: string): void => {
     const wait = limiter?.take(client, now()) ?? 0;
-    if (wait > 0)
-      throw new ApiProblem(ProblemKind.TooManyRequests, `too many requests from this client; retry in ${wait} s`, {
-        headers: { 'retry-after': String(wait) },
-      });
+    if (wait > 0) throw tooMany(wait);
+  };
+  const { sharedRateLimit } = options;
+  const limitShared = async (client: string): Promise<void> => {
+    if (!sharedRateLimit) return;
+    let wait: number;
+    try {
+      wait = await sharedRateLimit.take(client, now());
+    } catch (e) {
+      log.warn('shared rate limit not reachable; request let through', { error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    if (wait > 0) throw tooMany(wait);
   };
 
   async function run(request: ApiRequest): Promise<ApiResponse> {
@@ -137,8 +158,10 @@ export function createRouter(options: RouterOptions): Router {
       principal = await options.verifier.verify(request.headers.authorization);
       if (route.scope) requireScope(principal, route.scope);
       limit(`sub:${principal.subject}`);
+      await limitShared(`sub:${principal.subject}`);
     } else {
       limit(`peer:${request.client}`);
+      await limitShared(`peer:${request.client}`);
     }
 
     const params: Record<string, string> = {};

@@ -191,6 +191,24 @@ describe('serverless package', () => {
     expect(alert.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
   });
 
+  it('throttles the HTTP API stage (outer limit) and lets api and alert update only the rate#* window counters', () => {
+    const stage = ofType('AWS::ApiGatewayV2::Stage').map(([, r]) => r.Properties);
+    expect(stage).toEqual([
+      expect.objectContaining({
+        DefaultRouteSettings: { ThrottlingRateLimit: expect.anything(), ThrottlingBurstLimit: expect.anything() },
+      }),
+    ]);
+    expect(Number(stage[0]!.DefaultRouteSettings.ThrottlingRateLimit)).toBeGreaterThan(0);
+    const updates = statements().filter((s) => [s.Action].flat().includes('dynamodb:UpdateItem') && s.Condition);
+    for (const role of ['ApiRole', 'AlertRole']) {
+      const mine = updates.filter((s) => s.role === role);
+      expect(mine, role).toHaveLength(1);
+      expect(mine[0].Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys']).toEqual(['rate#*']);
+    }
+    const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.Environment?.Variables ?? {});
+    expect(functions.every((v) => v.REKEY_API_RATE_LIMIT === '500' && v.REKEY_API_RATE_WINDOW_SECONDS === '10')).toBe(true);
+  });
+
   it('lets EventBridge send to the events DLQ only for the restart rule (aws:SourceArn)', () => {
     const policy = resources.EventsDeadLetterQueuePolicy!.Properties;
     const rule = ofType('AWS::Events::Rule')
