@@ -11,6 +11,15 @@ import { MaterialReader } from './materials.js';
 /** A CRL is issued for this long; clients fetch a new one before then (every request builds a fresh one). */
 export const CRL_VALIDITY_MS = 24 * 3_600_000;
 
+/**
+ * CRLs built in this process, by inventory and profile, reused for a minute: the route is open, and building one
+ * reads every record of the profile (one store call each), so a client polling it must not cost that per request.
+ * A revocation in this process drops the entry; another process (a second warm Lambda) shows it within the minute
+ * (renewals are refused at once either way: they read the record).
+ */
+const crlCache = new Map<string, { readonly der: Buffer; readonly until: number }>();
+export const CRL_CACHE_MS = 60_000;
+
 /** The inventory's enrolment profile of that name; UsageError naming the profiles when there is none. */
 export function enrolProfile(inventory: Inventory, name: string): EnrolProfile {
   const profile = inventory.enrol?.find((p) => p.name === name);
@@ -39,6 +48,7 @@ export async function revokeEnrolled(
     revoked: { at: deps.clock.now().toISOString(), reason: request.reason, by: request.by },
   };
   await deps.store.putCurrent(found.name, randomUUID(), JSON.stringify(record));
+  for (const key of crlCache.keys()) if (key.startsWith(`${inventory.name}/${request.profile.name}/`)) crlCache.delete(key);
   deps.log.info('enrolled certificate revoked', {
     profile: request.profile.name,
     serial: record.serial,
@@ -73,15 +83,19 @@ export async function enrolmentCrl(deps: Deps, inventory: Inventory, profile: En
     throw new UsageError(
       `authority "${authority.name}" is external: its CRL is published by that CA (rekey holds no key to sign one); revocations here still refuse renewals`,
     );
-  const issuer = await reader.issuer(authority.name);
-  const ca = new X509Certificate(issuer.material.cert);
   const now = deps.clock.now();
+  const issuer = await reader.issuer(authority.name);
+  // Keyed by the CA's certificate too: a rotated CA signs a new CRL at once.
+  const cacheKey = `${inventory.name}/${profile.name}/${issuer.material.fingerprint}`;
+  const cached = crlCache.get(cacheKey);
+  if (cached && cached.until > now.getTime()) return cached.der;
+  const ca = new X509Certificate(issuer.material.cert);
   const entries = (await listEnrolled(deps, inventory.name, profile.name)).filter((r) => {
     if (!r.revoked || Date.parse(r.notAfter) < now.getTime()) return false;
     const cert = new X509Certificate(r.certificate);
     return cert.checkIssued(ca) && cert.verify(ca.publicKey);
   });
-  return buildCrl({
+  const der = buildCrl({
     issuer: issuer.signer,
     entries: entries.map((r) => ({
       serial: r.serial,
@@ -92,4 +106,6 @@ export async function enrolmentCrl(deps: Deps, inventory: Inventory, profile: En
     nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
     crlNumber: Math.floor(now.getTime() / 1000),
   });
+  crlCache.set(cacheKey, { der, until: now.getTime() + CRL_CACHE_MS });
+  return der;
 }

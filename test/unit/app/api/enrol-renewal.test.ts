@@ -215,9 +215,11 @@ describe('GET /v1/enrol/{profile}/crl and /certificates', () => {
     const kept = await enrolled();
     const gone = await enrolled('backup-clients', '/CN=db2.backup.internal', 'DNS:db2.backup.internal');
     const revoker = await tokens(f.inventory.name, f.key).valid({ scope: 'enrol:backup-clients:revoke' });
+    const before = await call('/v1/enrol/backup-clients/crl', { method: 'GET' });
     await call('/v1/enrol/backup-clients/revoke', { body: { serial: gone.serial, reason: 'keyCompromise' }, token: revoker });
     // Act
     const crl = await call('/v1/enrol/backup-clients/crl', { method: 'GET' });
+    const reused = await call('/v1/enrol/backup-clients/crl', { method: 'GET' });
     const list = await call('/v1/enrol/backup-clients/certificates', {
       method: 'GET',
       token: await tokens(f.inventory.name, f.key).valid({ scope: 'items:read' }),
@@ -225,6 +227,9 @@ describe('GET /v1/enrol/{profile}/crl and /certificates', () => {
     // Assess
     expect(crl.status).toBe(200);
     expect(crl.headers['content-type']).toBe('application/pkix-crl');
+    // Built once a minute per process (the route is open), dropped by a revocation here.
+    expect(crl.bytes!.equals(before.bytes!)).toBe(false);
+    expect(reused.bytes!.equals(crl.bytes!)).toBe(true);
     writeFileSync(join(root, 'crl.der'), crl.bytes!);
     writeFileSync(join(root, 'ca.pem'), kept.ca);
     const verified = execFileSync(
