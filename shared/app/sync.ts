@@ -1,7 +1,7 @@
 import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
 import { UnmanagedObjectError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { decideSync, desiredSecret, SyncReason } from '../domain/sync/desired.js';
+import { decideSync, desiredSecret, publicKeySet, SyncReason } from '../domain/sync/desired.js';
 import type { Material } from '../domain/store/material.js';
 import type { Unit } from '../domain/units.js';
 import type { DesiredSecret, ObservedSecret } from '../ports/cluster.js';
@@ -82,6 +82,8 @@ interface Target {
   readonly cluster: string;
   readonly namespace: string;
   readonly name: string;
+  /** A signing key's second Secret: only the public key set (`jwksSecret`). */
+  readonly publicKeySet?: true;
 }
 
 const WRITE_CONCURRENCY = 64;
@@ -90,7 +92,11 @@ function targetsOf(units: readonly Unit[]): Target[] {
   return units.flatMap((unit) => {
     const placement = unit.item.secret;
     if (!placement || !unit.secretName) return [];
-    return placement.clusters.map((cluster) => ({ unit, cluster, namespace: placement.namespace, name: defined(unit.secretName) }));
+    const jwks = unit.item.kind === 'credential' ? unit.item.jwksSecret : undefined;
+    return placement.clusters.flatMap((cluster): Target[] => [
+      { unit, cluster, namespace: placement.namespace, name: defined(unit.secretName) },
+      ...(jwks !== undefined ? [{ unit, cluster, namespace: placement.namespace, name: jwks, publicKeySet: true as const }] : []),
+    ]);
   });
 }
 
@@ -147,6 +153,7 @@ export async function syncUnits(
       material: current.material,
       ...(trust !== undefined && { trust }),
       ...(keySet !== undefined && { keySet }),
+      ...(t.publicKeySet && { publicKeySet: true }),
     });
     const seen = existing.get(t.name);
     const adopt = t.unit.item.adopt || fillsEmptySecret(t.unit, seen);
@@ -212,7 +219,7 @@ function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record
       files[placement.cert] = m.token;
       break;
     case 'signing-key':
-      files[placement.cert] = JSON.stringify({ keys: m.keySet });
+      files[placement.cert] = publicKeySet(m.keySet);
       if (placement.key) files[placement.key] = JSON.stringify(m.jwk);
       break;
     default: {

@@ -163,6 +163,8 @@ export interface Credential extends ItemBase {
   readonly verifiers: readonly Consumer[];
   /** jwt-signing-key: how long a published key set takes to reach verifiers. */
   readonly propagationMs?: number;
+  /** jwt-signing-key: the Secret (beside `secret`) that holds only `jwks.json`, for verifiers. */
+  readonly jwksSecret?: string;
   /** jwt-token only. */
   readonly token?: TokenSpec;
 }

@@ -168,6 +168,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     ...(c.pause && { pause: c.pause }),
     verifiers: (c.verifiers ?? []).map(consumerOf),
     ...(c.propagation !== undefined && { propagationMs: defined(ms(c.propagation)) }),
+    ...(c.jwksSecret !== undefined && { jwksSecret: c.jwksSecret }),
     ...(c.type === 'jwt-token' && {
       token: {
         signingKey: c.signingKey ?? '',
@@ -326,7 +327,7 @@ export function checkInventory(inv: Inventory): InventoryIssue[] {
     const names =
       item.kind === 'certificate' && item.perReplica
         ? Array.from({ length: item.perReplica.replicas }, (_, i) => `${defined(item.secret).name}-${i}`)
-        : [item.secret.name];
+        : [item.secret.name, ...(item.kind === 'credential' && item.jwksSecret !== undefined ? [item.jwksSecret] : [])];
     for (const cluster of item.secret.clusters) {
       for (const name of names) {
         const key = `${cluster}/${item.secret.namespace}/${name}`;
@@ -360,7 +361,10 @@ function checkJwtCredential(inv: Inventory, c: Credential, add: (path: string, m
   if (c.type !== 'jwt-signing-key') {
     if (c.verifiers.length) add(`${c.path}.verifiers`, 'only a jwt-signing-key has verifiers');
     if (c.propagationMs !== undefined) add(`${c.path}.propagation`, 'only a jwt-signing-key has a propagation time');
-  } else if (c.tokenLifetimeMs < LIMITS.minTokenLifetimeMs)
+    if (c.jwksSecret !== undefined) add(`${c.path}.jwksSecret`, 'only a jwt-signing-key publishes a key set');
+  } else if (c.jwksSecret !== undefined && !c.secret)
+    add(`${c.path}.jwksSecret`, 'needs secret: the key set Secret is written beside it (same namespace and clusters)');
+  else if (c.tokenLifetimeMs < LIMITS.minTokenLifetimeMs)
     add(`${c.path}.tokenLifetime`, `must be at least ${LIMITS.minTokenLifetimeMs / 1000}s`);
   const token = c.token;
   if (c.type !== 'jwt-token' || !token) return;

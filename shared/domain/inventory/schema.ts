@@ -350,6 +350,10 @@ export const credential = z
       .meta({
         description: `jwt-signing-key: workloads that verify tokens, restarted after the new public key is published and before it signs (at most ${LIMITS.consumers})`,
       }),
+    jwksSecret: secretName.optional().meta({
+      description:
+        'jwt-signing-key: a second Secret (same namespace and clusters as secret) holding only jwks.json, the public key set: mount it in verifiers instead of the Secret with the private key',
+    }),
     propagation: duration
       .optional()
       .meta({ description: 'jwt-signing-key: how long verifiers need to see a published key set; waited before the new key signs' }),

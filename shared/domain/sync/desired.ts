@@ -58,13 +58,29 @@ export function passwordSecretData(item: Item, material: PasswordMaterial): Reco
   };
 }
 
-/** The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. */
+/** Members of a private JWK (RFC 7518 section 6: EC/OKP `d`; RSA `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`; symmetric `k`). */
+const PRIVATE_JWK_MEMBERS: readonly string[] = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** A key set as it may be published: each JWK without any private member, whatever the stored set holds. */
+export function publicKeySet(keys: SigningKeyMaterial['keySet']): string {
+  return JSON.stringify({ keys: keys.map((k) => Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_JWK_MEMBERS.includes(m)))) });
+}
+
+/**
+ * The Secret's data for a unit's material: TLS for certificates, CA-only for authorities, Opaque for credentials. With
+ * `publicKeySet`, a signing key's second Secret (`jwksSecret`): only `jwks.json`.
+ */
 export function secretDataOf(
   item: Item,
   material: Material,
   trust?: string,
   keySet?: SigningKeyMaterial['keySet'],
+  publicOnly = false,
 ): { type: DesiredSecret['type']; data: Record<string, string> } {
+  if (publicOnly) {
+    if (material.type !== 'signing-key') throw new Error(`only a signing key has a public key set Secret, not a ${material.type}`);
+    return { type: 'Opaque', data: { 'jwks.json': publicKeySet(keySet ?? material.keySet) } };
+  }
   switch (material.type) {
     case 'certificate':
       if (item.kind === 'authority') return { type: 'Opaque', data: { 'ca.crt': trust ?? material.cert + material.chain } };
@@ -79,7 +95,7 @@ export function secretDataOf(
         type: 'Opaque',
         data: {
           'signing-key.jwk': JSON.stringify(material.jwk),
-          'jwks.json': JSON.stringify({ keys: keySet ?? material.keySet }),
+          'jwks.json': publicKeySet(keySet ?? material.keySet),
           kid: material.kid,
         },
       };
@@ -104,8 +120,10 @@ export function desiredSecret(args: {
   trust?: string;
   /** While a signing key's successor is published but not active: the key set `jwks.json` holds (app/rotation/key-set.ts). */
   keySet?: SigningKeyMaterial['keySet'];
+  /** A signing key's `jwksSecret`: only the public key set. */
+  publicKeySet?: boolean;
 }): DesiredSecret {
-  const { type, data } = secretDataOf(args.item, args.material, args.trust, args.keySet);
+  const { type, data } = secretDataOf(args.item, args.material, args.trust, args.keySet, args.publicKeySet);
   const annotations: Record<string, string> = {
     [Annotation.Inventory]: args.inventory,
     [Annotation.Item]: args.unitKey,
