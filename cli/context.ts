@@ -7,6 +7,13 @@ import { targetFrom, type Target } from './compose.js';
 export interface GlobalOptions {
   readonly state: string;
   readonly json?: boolean;
+  /** `local` (default) or `aws`, and the stack's names with `aws` (see cli/backend.ts). */
+  readonly backend?: string;
+  readonly region?: string;
+  readonly table?: string;
+  readonly queueUrl?: string;
+  readonly eventBus?: string;
+  readonly stack?: string;
 }
 
 /** What each command file receives: the global options, the logger and where a runtime failure is reported. */

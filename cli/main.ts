@@ -19,6 +19,7 @@ import { registerRevoke } from './commands/revoke.js';
 import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
+import { addBackendOptions } from './backend.js';
 
 /** Every command, one module each under cli/commands/. */
 const COMMANDS: readonly RegisterCommand[] = [
@@ -48,6 +49,7 @@ function program(run: { exitCode: number }): Command {
     .exitOverride()
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  addBackendOptions(cli);
   const ctx: CliContext = { globals: () => cli.opts<GlobalOptions>(), log: stderrLogger(), run };
   for (const register of COMMANDS) register(cli, ctx);
   return cli;

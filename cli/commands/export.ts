@@ -4,7 +4,7 @@ import { writeExportFiles } from '../../shared/adapters/local/export-files.js';
 import { exportItem, type ExportChain, type ExportFormat } from '../../shared/app/export.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { Stage } from '../../shared/ports/secret-store.js';
-import { composeLocal } from '../compose.js';
+import { composeStore } from '../backend.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 
@@ -46,7 +46,7 @@ export function registerExport(cli: Command, ctx: CliContext): void {
         const inv = readInventory(o.file);
         const password = o.passwordEnv ? process.env[o.passwordEnv] : undefined;
         if (o.passwordEnv && !password) throw new UsageError(`--password-env ${o.passwordEnv}: variable is not set`);
-        const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target: { kind: 'none' }, log: ctx.log, readOnly: true });
+        const { deps } = await composeStore(ctx, inv, { target: () => ({ kind: 'none' }), readOnly: true, clusters: 'none' });
         const defaultDir = join(resolve(ctx.globals().state), 'export');
         const result = await exportItem(deps, inv, name, {
           format: o.format,

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { listEnrolled } from '../../shared/app/enrol-revocation.js';
 import { inspectItem, type Inspection } from '../../shared/app/inspect.js';
 import type { EnrolmentRecord } from '../../shared/domain/enrol/record.js';
-import { composeLocal, targetFrom } from '../compose.js';
+import { composeStore } from '../backend.js';
+import { targetFrom } from '../compose.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 
@@ -98,8 +99,12 @@ export function registerInspect(cli: Command, ctx: CliContext): void {
     .option('--kubeconfig <file>', 'read the Secrets (and the workloads using them) in the clusters')
     .action(async (name: string, o: { file: string; out?: string; kubeconfig?: string }) => {
       const inv = readInventory(o.file);
-      const target = targetFrom(o, 'none');
-      const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, readOnly: true });
+      const { deps } = await composeStore(ctx, inv, {
+        target: () => targetFrom(o, 'none'),
+        readOnly: true,
+        flags: o,
+        clusters: 'optional',
+      });
       if (!inv.items.has(name) && inv.enrol?.some((p) => p.name === name)) {
         // An enrolment profile: the certificates enrolled under it, with their revocation.
         const records = await listEnrolled(deps, inv.name, name);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { plan } from '../../shared/app/plan.js';
-import { composeLocal, targetFrom } from '../compose.js';
+import { composeStore } from '../backend.js';
+import { targetFrom, type Target } from '../compose.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { formatPlan } from '../format.js';
 import { readInventory } from '../inventory-file.js';
@@ -14,10 +15,19 @@ export function registerPlan(cli: Command, ctx: CliContext): void {
     .option('--kubeconfig <file>', 'compare with the clusters of this kubeconfig')
     .action(async (o: { file: string; out?: string; kubeconfig?: string }) => {
       const inv = readInventory(o.file);
-      const target = targetFrom(o, 'kube');
-      const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, readOnly: true });
+      let target: Target | undefined;
+      const { deps } = await composeStore(ctx, inv, {
+        target: () => (target = targetFrom(o, 'kube')),
+        readOnly: true,
+        flags: o,
+        clusters: 'optional',
+      });
       const p = await plan(deps, inv);
       if (ctx.globals().json) printJson({ actions: p.actions, warnings: p.warnings, consumers: p.consumers });
-      else out(formatPlan(p) + (target.kind === 'none' ? '\nnote: no --out or kubeconfig: Secrets were not compared' : ''));
+      else
+        out(
+          formatPlan(p) +
+            (target?.kind === 'none' || deps.clusters.size === 0 ? '\nnote: no --out or kubeconfig: Secrets were not compared' : ''),
+        );
     });
 }

@@ -2,7 +2,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { gatherReport, renderReport } from '../../shared/app/report/index.js';
-import { composeLocal, targetFrom } from '../compose.js';
+import { composeStore } from '../backend.js';
+import { targetFrom } from '../compose.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 
@@ -16,8 +17,12 @@ export function registerReport(cli: Command, ctx: CliContext): void {
     .option('--kubeconfig <file>', 'compare with the Secrets in the clusters, and find the workloads using them')
     .action(async (o: { file: string; html: string; out?: string; kubeconfig?: string }) => {
       const inv = readInventory(o.file);
-      const target = targetFrom(o, 'none');
-      const { deps } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, readOnly: true });
+      const { deps } = await composeStore(ctx, inv, {
+        target: () => targetFrom(o, 'none'),
+        readOnly: true,
+        flags: o,
+        clusters: 'optional',
+      });
       const data = await gatherReport(deps, inv);
       const html = renderReport(data);
       const path = resolve(o.html);

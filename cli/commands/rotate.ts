@@ -3,7 +3,9 @@ import { driveRotations, startRotation } from '../../shared/app/rotation/index.j
 import { status } from '../../shared/app/status.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { RotationStatus, Trigger } from '../../shared/domain/rotation/record.js';
+import { isAwsBackend } from '../backend.js';
 import { composeLocal } from '../compose.js';
+import { rotateOnStack } from '../rotate-on-stack.js';
 import { out, printJson, targetFor, type CliContext } from '../context.js';
 import { readInventory } from '../inventory-file.js';
 import { progressFor } from '../progress.js';
@@ -20,9 +22,15 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
     .option('--out <dir>', 'render Secrets as DIR/<cluster>/<namespace>/<name>.yaml')
     .option('--kubeconfig <file>', 'write into the clusters of this kubeconfig')
     .option('--reason <text>', 'why (recorded in the journal and events)', 'manual rotation')
-    .action(async (name: string, o: { file: string; out?: string; kubeconfig?: string; reason: string }) => {
+    .option('--wait', "with --backend aws: read the journal until the stack's workers have finished it")
+    .action(async (name: string, o: { file: string; out?: string; kubeconfig?: string; reason: string; wait?: boolean }) => {
       const inv = readInventory(o.file);
       if (!inv.items.has(name)) throw new UsageError(`no authority, certificate or credential named "${name}" in ${o.file}`);
+      // A deployed stack: queue the first step for its workers; never drive or recover here.
+      if (isAwsBackend(ctx)) {
+        await rotateOnStack(ctx, inv, name, o);
+        return;
+      }
       const target = targetFor(inv, o);
       const json = Boolean(ctx.globals().json);
       const progress = progressFor(json);
