@@ -37,8 +37,11 @@ function statusMessage(body: unknown): string | undefined {
       return body.slice(0, 300) || undefined;
     }
   }
-  if (parsed && typeof parsed === 'object' && 'message' in parsed && typeof parsed.message === 'string') return parsed.message;
-  return undefined;
+  if (!parsed || typeof parsed !== 'object' || !('message' in parsed) || typeof parsed.message !== 'string') return undefined;
+  // The causes say what the message does not: a refused eviction names the PodDisruptionBudget only there.
+  const details = 'details' in parsed ? (parsed.details as { causes?: { message?: unknown }[] } | undefined) : undefined;
+  const causes = (details?.causes ?? []).flatMap((c) => (typeof c.message === 'string' ? [c.message] : []));
+  return [parsed.message, ...causes].join(' ');
 }
 
 const where = (op: Operation) => `${op.namespace ? ` in ${op.namespace}` : ''} on cluster ${op.cluster}`;

@@ -42,6 +42,29 @@ describe('translating client-node errors', () => {
     expect(e.message).toMatch(/PodDisruptionBudget/);
   });
 
+  it('a refused eviction names the budget the API server named in the Status causes', () => {
+    // Prepare
+    const body = {
+      kind: 'Status',
+      code: 429,
+      message: "Cannot evict pod as it would violate the pod's disruption budget.",
+      details: {
+        causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget db-budget needs 3 healthy pods and has 3 currently' }],
+      },
+    };
+    // Act
+    const e = translateKubeError(new ApiException(429, 'HTTP-Code: 429', JSON.stringify(body), {}), {
+      cluster: 'dc1',
+      verb: 'evict',
+      resource: 'pods/eviction',
+      namespace: 'apic',
+      name: 'db-2',
+    });
+    // Assess
+    expect(e).toBeInstanceOf(EvictionBlockedError);
+    expect(e.message).toMatch(/PodDisruptionBudget.*disruption budget db-budget needs 3 healthy pods/);
+  });
+
   it('network failures and request timeouts are transient and name the cluster', () => {
     // Prepare
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { name: 'FetchError', code: 'ECONNREFUSED' });
