@@ -1,12 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInfraEnv } from '../infra/env.js';
-import { run } from '../fixtures/openssl.js';
+import {
+  clientFiles,
+  mintToken,
+  rekeyOn,
+  secretData,
+  startProcess,
+  startServe,
+  stopProcess as stop,
+  type ServeProcess,
+  type StartedProcess,
+} from '../fixtures/serve-client.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { Admin, deploymentObject, eventually, kubeconfigPath, podSpec, rolledOut, uniqueName } from '../integration/kube/support.js';
 
@@ -16,40 +24,6 @@ import { Admin, deploymentObject, eventually, kubeconfigPath, podSpec, rolledOut
  * `http_config.authorization` sends it); an alert posted to Alertmanager's own API (v2) is routed to rekey, whose
  * rule rotates the item the alert names: the Secret in dc1 gets a new certificate and its consumer restarts.
  */
-
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(REPO, 'cli/main.ts');
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly out: () => string;
-}
-
-function start(cmd: string, args: readonly string[], ready: (out: string) => boolean, what: string): Promise<Proc> {
-  const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const take = (c: Buffer) => (out += c.toString());
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 60_000);
-    child.on('exit', (code) => reject(new Error(`${what} exited ${code}: ${out}`)));
-    const check = () => {
-      if (!ready(out)) return;
-      clearTimeout(timer);
-      resolve({ child, out: () => out });
-    };
-    child.stdout.on('data', check);
-    child.stderr.on('data', check);
-  });
-}
-
-async function stop(p: Proc | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null) return;
-  const exited = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  await exited;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -68,16 +42,12 @@ describe('Alertmanager -> rekey serve -> rotation in dc1', () => {
   let state: string;
   let inv: string;
   let admin: Admin;
-  let served: Proc | undefined;
-  let alertmanager: Proc | undefined;
+  let served: ServeProcess | undefined;
+  let alertmanager: StartedProcess | undefined;
   let amUrl: string;
 
-  const rekey = (args: readonly string[]) =>
-    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
-  const secretData = async (name: string) => {
-    const s = await admin.core.readNamespacedSecret({ name, namespace: ns });
-    return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  };
+  const rekey = (args: readonly string[]) => rekeyOn(state)(args);
+  const secret = async (name: string) => (await secretData(admin, ns, name)) ?? {};
 
   beforeAll(async () => {
     const env = loadInfraEnv({ require: ['kube', 'alertmanager'] });
@@ -116,41 +86,25 @@ alerts:
     await admin.apply(deploymentObject(ns, 'web', { 'rekey-test': 'true' }, podSpec({ volume: 'web-tls' })));
     await rolledOut(admin, ns, 'web');
 
-    served = await start(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI,
-        '--state',
-        state,
-        'serve',
-        '-f',
-        inv,
-        '--kubeconfig',
-        kubeconfig,
-        '--tls-secret',
-        `${ns}/rekey-api-tls`,
-        '--http-port',
-        '0',
-        '--grpc-port',
-        'off',
-        '--address',
-        '127.0.0.1',
-      ],
-      (out) => out.includes('{"listening"'),
-      'rekey serve',
-    );
-    const listening = JSON.parse(
-      served
-        .out()
-        .split('\n')
-        .find((l) => l.startsWith('{"listening"'))!,
-    ) as { listening: { https: number } };
-    const minted = await rekey(['token', '-f', inv, '--scope', 'alerts:write', '--ttl', '1h', '--subject', 'alertmanager']);
-    expect(minted.status, minted.stderr).toBe(0);
-    await writeFile(join(dir, 'token'), minted.stdout.trim(), { mode: 0o600 });
-    await writeFile(join(dir, 'ca.crt'), (await secretData('rekey-api-tls'))['ca.crt']!);
+    served = await startServe([
+      '--state',
+      state,
+      'serve',
+      '-f',
+      inv,
+      '--kubeconfig',
+      kubeconfig,
+      '--tls-secret',
+      `${ns}/rekey-api-tls`,
+      '--http-port',
+      '0',
+      '--grpc-port',
+      'off',
+      '--address',
+      '127.0.0.1',
+    ]);
+    const token = await mintToken(rekey, inv, 'alerts:write', { ttl: '1h', subject: 'alertmanager' });
+    const { caFile, tokenFile } = await clientFiles(dir, (await secret('rekey-api-tls'))['ca.crt']!, token);
 
     const port = await freePort();
     amUrl = `http://127.0.0.1:${port}`;
@@ -165,14 +119,14 @@ alerts:
 receivers:
   - name: rekey
     webhook_configs:
-      - url: https://localhost:${listening.listening.https}/v1/alerts/alertmanager
+      - url: https://localhost:${served.https}/v1/alerts/alertmanager
         send_resolved: false
         http_config:
-          authorization: {type: Bearer, credentials_file: ${join(dir, 'token')}}
-          tls_config: {ca_file: ${join(dir, 'ca.crt')}}
+          authorization: {type: Bearer, credentials_file: ${tokenFile}}
+          tls_config: {ca_file: ${caFile}}
 `,
     );
-    alertmanager = await start(
+    alertmanager = await startProcess(
       env.alertmanagerPath,
       [
         `--config.file=${join(dir, 'alertmanager.yml')}`,
@@ -195,7 +149,7 @@ receivers:
 
   it('an alert posted to Alertmanager reaches rekey, which rotates the item it names and restarts its consumer', async () => {
     // Prepare
-    const before = new X509Certificate((await secretData('web-tls'))['tls.crt']!).fingerprint256;
+    const before = new X509Certificate((await secret('web-tls'))['tls.crt']!).fingerprint256;
     const templateBefore = (await admin.deployment(ns, 'web')).spec?.template.metadata?.annotations ?? {};
 
     // Act
@@ -216,7 +170,7 @@ receivers:
     const after = await eventually(
       'a new certificate in the web-tls Secret',
       async () => {
-        const fp = new X509Certificate((await secretData('web-tls'))['tls.crt']!).fingerprint256;
+        const fp = new X509Certificate((await secret('web-tls'))['tls.crt']!).fingerprint256;
         return fp !== before ? fp : undefined;
       },
       120_000,
@@ -233,7 +187,7 @@ receivers:
     expect(annotations['rekey/restartedAt']).toBeDefined();
     await rolledOut(admin, ns, 'web');
     const lines = served!
-      .out()
+      .stderr()
       .split('\n')
       .filter((l) => l.startsWith('{"time"'))
       .map((l) => JSON.parse(l) as { message: string; decision?: string; rule?: string; item?: string; rotationId?: string });
@@ -241,6 +195,6 @@ receivers:
     expect(decided).toEqual([
       expect.objectContaining({ decision: 'acted', rule: 'tls-expiring', item: 'web', rotationId: expect.any(String) }),
     ]);
-    expect(served!.out()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+    expect(served!.stdout() + served!.stderr()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
   });
 });
