@@ -16,6 +16,7 @@ import { TlsProber } from '../../shared/adapters/probe/index.js';
 import { PostgresDatabases } from '../../shared/adapters/postgres/index.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
+import { reportRequestProgress } from '../../shared/app/requests.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
 import { acmeCaFromEnv, signersFor } from '../../shared/adapters/external-signers.js';
@@ -245,7 +246,12 @@ export function depsFor(
     ...signersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };
   if (!live) return base;
-  const deps: Deps = { ...base, restarts: { request: (inventory, record) => requestRestarts(deps, inventory, record) } };
+  const deps: Deps = {
+    ...base,
+    restarts: { request: (inventory, record) => requestRestarts(deps, inventory, record) },
+    // A rotation started by a RotationRequest: its status follows the steps, not only the next scheduled scan.
+    rotationRecorded: (record) => reportRequestProgress(deps, record),
+  };
   return deps;
 }
 

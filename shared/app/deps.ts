@@ -39,6 +39,12 @@ export interface Deps {
    * worker was lost. Absent: the step polls (the CLI, whose queue drains while nothing is queued).
    */
   readonly restartOutcomesWake?: boolean;
+  /**
+   * Told each time a rotation's progress is recorded (a step done or waiting, the rotation failed): the Lambda runtime
+   * writes the status of the RotationRequest that started it back at once. Must not throw. Absent: nothing is told
+   * (the CLI writes a request's status when its run ends).
+   */
+  readonly rotationRecorded?: (record: RotationRecord) => Promise<void>;
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

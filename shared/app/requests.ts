@@ -121,6 +121,7 @@ async function handle(
       trigger: Trigger.Request,
       reason: request.reason ?? `RotationRequest ${request.namespace}/${request.name} in ${request.cluster}`,
       rotationId: request.uid,
+      request: { cluster: request.cluster, namespace: request.namespace, name: request.name },
     });
   } catch (e) {
     // Another scan started it meanwhile (the journal refuses a second record with this id): report that one.
@@ -135,4 +136,36 @@ async function handle(
   const status = statusOf(current, { rotation }, now);
   await write(status);
   return result(status, true);
+}
+
+/**
+ * Writes back the status of the RotationRequest that started `record` (if one did) as the rotation progresses: the
+ * step workers call it each time they record a step or a failure (`Deps.rotationRecorded`), so a request goes
+ * Progressing (naming the step), then Succeeded or Failed, without waiting for the next scan. Reads the object (one
+ * GET), writes only when the status changes (update on rotationrequests/status; a conflict with a scan writing at
+ * the same time is read again once). Never throws: the scan writes it anyway on its next pass.
+ */
+export async function reportRequestProgress(deps: Deps, record: RotationRecord): Promise<void> {
+  const ref = record.request;
+  if (record.trigger !== Trigger.Request || !ref) return;
+  const control = deps.clusters.get(ref.cluster)?.rotationRequests;
+  if (!control) return;
+  const fields = { rotationId: record.id, cluster: ref.cluster, namespace: ref.namespace, request: ref.name };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const request = await control.get(ref.namespace, ref.name);
+      // Deleted, replaced by another object of the same name, or already final: nothing to tell it.
+      if (request?.uid !== record.id || isTerminal(request.status?.phase)) return;
+      const status = statusOf(request, { rotation: record }, deps.clock.now());
+      if (statusChanged(request.status, status)) await control.writeStatus(request, status);
+      return;
+    } catch (e) {
+      if (e instanceof ConflictError && attempt === 0) continue;
+      deps.log.warn('RotationRequest status not written (the next scan writes it)', {
+        ...fields,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return;
+    }
+  }
 }

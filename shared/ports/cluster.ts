@@ -60,6 +60,8 @@ export interface WorkloadControl {
 export interface RotationRequestControl {
   /** The requests in a namespace; none when the CRD is not installed in the cluster. */
   list(namespace: string): Promise<RotationRequest[]>;
+  /** One request; undefined when it (or the CRD) is not there. */
+  get(namespace: string, name: string): Promise<RotationRequest | undefined>;
   /** Replaces the status subresource (conditional on the resourceVersion read); returns the object as written. */
   writeStatus(request: RotationRequest, status: RequestStatus): Promise<RotationRequest>;
 }

@@ -54,6 +54,18 @@ export class KubeRotationRequests implements RotationRequestControl {
     });
   }
 
+  async get(namespace: string, name: string): Promise<RotationRequest | undefined> {
+    let body: unknown;
+    try {
+      body = await this.client.objects.requestJson(`${base(namespace)}/${encodeURIComponent(name)}`, 'GET');
+    } catch (e) {
+      const error = translateKubeError(e, this.op('get', namespace, name));
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+    return this.fromObject(body as RequestObject);
+  }
+
   async writeStatus(request: RotationRequest, status: RequestStatus): Promise<RotationRequest> {
     const body = {
       apiVersion: ROTATION_REQUEST_API_VERSION,

@@ -236,6 +236,7 @@ async function advance(deps: Deps, read: RotationRecord, ran: readonly RanStep[]
   const { written } = run;
   const completions = completionEvents(read, ran, written, written.updatedAt);
   if (completions.length) await deps.events.publish(completions);
+  await deps.rotationRecorded?.(written);
   const last = defined(ran.at(-1), 'a step run').result;
   const message = { rotationId: read.id, inventory: read.inventory, item: read.item, step: written.step };
   if (last.status === StepResultStatus.Waiting) {

@@ -36,7 +36,9 @@ export async function failRotation(
     // The old CA is still in every bundle: children and CA go back to it, then the targets are written again.
     await rollbackItem(deps, inventory, record.item, { reason: error.message, record });
     await deps.events.publish([makeEvent(EventType.RotationFailed, base, { step: record.step, error: error.message })]);
-    return deps.journal.get(rotationId);
+    const rolled = await deps.journal.get(rotationId);
+    if (rolled) await deps.rotationRecorded?.(rolled);
+    return rolled;
   }
   if (beforePromotion(record.kind, record.step)) {
     for (const u of units) await deps.store.discardPending(u.storeName, rotationId);
@@ -79,5 +81,6 @@ export async function failRotation(
   const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: message })];
   if (status === RotationStatus.RolledBack) events.push(makeEvent(EventType.RotationRolledBack, base, { step: record.step }));
   await deps.events.publish(events);
+  await deps.rotationRecorded?.(failed);
   return failed;
 }

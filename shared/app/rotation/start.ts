@@ -3,7 +3,7 @@ import { NotFoundError, RekeyError, RotationLockedError } from '../../domain/err
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Inventory, Item } from '../../domain/inventory/model.js';
 import { firstStep } from '../../domain/rotation/machines.js';
-import { RotationKind, RotationStatus, type RotationRecord, type Trigger } from '../../domain/rotation/record.js';
+import { RotationKind, RotationStatus, type RequestRef, type RotationRecord, type Trigger } from '../../domain/rotation/record.js';
 import { unitsOf } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
@@ -45,7 +45,7 @@ export async function startRotation(
   deps: Deps,
   inventory: Inventory,
   itemName: string,
-  options: { trigger: Trigger; reason: string; rotationId?: string; lease?: LeaseSettings },
+  options: { trigger: Trigger; reason: string; rotationId?: string; lease?: LeaseSettings; request?: RequestRef },
 ): Promise<RotationRecord> {
   const item = inventory.items.get(itemName);
   if (!item)
@@ -91,6 +91,7 @@ export async function startRotation(
     // Without a lease (a starter that does not drive it, e.g. the scan queuing for the step workers) the first
     // worker to claim it drives it.
     ...(options.lease && { lease: initialLease(deps, options.lease) }),
+    ...(options.request && { request: options.request }),
   };
   await deps.journal.create(record);
   await deps.events.publish([

@@ -94,11 +94,20 @@ export interface RotationRecord {
   readonly authority?: AuthorityProgress;
   /** Signing-key rotations only: the key ids (public) and when the key set changed. */
   readonly signingKey?: SigningKeyProgress;
+  /** A rotation started by a RotationRequest (trigger `request`): where that object is, to write its status back. */
+  readonly request?: RequestRef;
   readonly error?: string;
   /** Absent on records written before leases existed: such a rotation is free to be taken over. */
   readonly lease?: Lease;
   /** Epoch seconds after which a finished record may be deleted (DynamoDB TTL). */
   readonly expiresAt?: number;
+}
+
+/** Where a RotationRequest object lives (its uid is the rotation id). */
+export interface RequestRef {
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly name: string;
 }
 
 /** Progress of an authority rotation (certificates here are public: no key material). */
