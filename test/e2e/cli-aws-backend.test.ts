@@ -153,6 +153,17 @@ describe('rekey --backend aws, reading what the functions made', () => {
     expect(i.lastRotation).toMatchObject({ id: first.id, status: RotationStatus.Completed });
   });
 
+  it('inspect with --kubeconfig reaches the clusters from this machine instead of the stack kubeconfig', async () => {
+    const r = await runMain(['--json', 'inspect', 'web', '-f', file, '--kubeconfig', infra.kube.kubeconfig.split(':')[0] ?? ''], {
+      ...stackEnv(),
+      // the stack's kubeconfig secret named here does not exist: only --kubeconfig can have been used
+      REKEY_KUBECONFIG_SECRET: `rekey/${inventoryName}/no-such-kubeconfig`,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const i = JSON.parse(r.stdout) as { synced: { cluster: string; version?: string }[] };
+    expect(i.synced).toEqual([expect.objectContaining({ cluster: 'dc1', version: first.id })]);
+  });
+
   it('export writes the current certificate and key from Secrets Manager', async () => {
     const out = join(dir, 'export');
     const r = await runMain(['--json', 'export', 'web', '-f', file, '--format', 'pem', '--dir', out], stackEnv());
@@ -174,6 +185,7 @@ describe('rekey --backend aws, reading what the functions made', () => {
 
 describe('rekey --backend aws, changing the stack', () => {
   let rotated: RotationRecord;
+  let waited: string;
 
   it('rotate queues the first step and returns; the step function drives the rotation to completion', async () => {
     // Prepare
@@ -194,6 +206,26 @@ describe('rekey --backend aws, changing the stack', () => {
     expect(await versionAt(Stage.Current)).toBe(started.id);
     expect(await secretVersion()).toBe(started.id);
     expect(aws.runner.errors).toEqual([]);
+  });
+
+  it('rotate --wait reads the journal until the step function has finished the rotation, printing its steps', async () => {
+    const r = await runMain(['rotate', 'web', '-f', file, '--wait'], stackEnv());
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^rotation \S+ of web queued on .*: the stack's step function drives it$/);
+    expect(lines.filter((l) => /^ {2}\w+ +\w/.test(l)).map((l) => l.trim().split(/ +/)[1]?.replace(/:$/, ''))).toEqual([
+      'issue',
+      'test',
+      'promote',
+      'sync',
+      'restart',
+      'verify',
+    ]);
+    expect(lines.at(-1)).toMatch(/^rotation \S+ completed$/);
+    const id = /^rotation (\S+) of web/.exec(lines[0] ?? '')?.[1] ?? '';
+    waited = id;
+    expect(await versionAt(Stage.Current)).toBe(id);
+    expect((await aws.aws.journal.get(id))?.lease?.owner).toMatch(/^lambda:/);
   });
 
   it('rollback (names from the stack outputs) makes the previous version current and rewrites the Secret in dc1', async () => {
@@ -218,10 +250,10 @@ describe('rekey --backend aws, changing the stack', () => {
     const r = await runMain(['--json', '--backend', 'aws', '--stack', stack, 'rollback', 'web', '-f', file], noStackEnv);
     // Assess
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ item: 'web', rotationId: rotated.id, units: ['web'] });
-    expect(await versionAt(Stage.Current)).toBe(first.id);
-    expect(await versionAt(Stage.Previous)).toBe(rotated.id);
-    expect(await secretVersion()).toBe(first.id);
+    expect(JSON.parse(r.stdout)).toMatchObject({ item: 'web', rotationId: waited, units: ['web'] });
+    expect(await versionAt(Stage.Current)).toBe(rotated.id);
+    expect(await versionAt(Stage.Previous)).toBe(waited);
+    expect(await secretVersion()).toBe(rotated.id);
     // the rewritten Secret reached the stack's restart function through its bus: the consumer restarts
     await eventually('Deployment web restarted after the rollback', async () =>
       (await restartedAt()) !== restartedBefore ? true : undefined,
