@@ -42,6 +42,19 @@ describe('Lambda runtime', () => {
     );
   });
 
+  it('cold start makes the shared per-client rate limit of the API from the environment, refusing a bad setting', () => {
+    // Prepare
+    const env = { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' };
+
+    // Act
+    const rt = coldStart({ env: { ...env, REKEY_API_RATE_LIMIT: '120', REKEY_API_RATE_WINDOW_SECONDS: '60' } });
+
+    // Assess
+    expect(rt.aws.rateLimit).toBeDefined();
+    expect(() => coldStart({ env: { ...env, REKEY_API_RATE_LIMIT: '0' } })).toThrow(/REKEY_API_RATE_LIMIT=0: expected a whole number ≥ 1/);
+    expect(() => coldStart({ env: { ...env, REKEY_API_RATE_WINDOW_SECONDS: '10s' } })).toThrow(/REKEY_API_RATE_WINDOW_SECONDS=10s/);
+  });
+
   it('builds the runtime once per process, on first use', () => {
     let builds = 0;
     const get = lazyRuntime(() => {
