@@ -204,12 +204,11 @@ async function issueAndRecord(
     certificate,
   };
   const name = enrolRecordName(inventory.name, profile.name, serial);
-  const versionId = randomUUID();
-  await deps.store.putPending(name, versionId, JSON.stringify(record), {
+  // A new secret per certificate: nothing to stage, one write.
+  await deps.store.putCurrent(name, randomUUID(), JSON.stringify(record), {
     description: `rekey enrolment ${profile.name} ${serial}`,
     tags: { 'rekey:inventory': inventory.name, 'rekey:enrol': profile.name, 'rekey:managed-by': 'rekey' },
   });
-  await deps.store.promote(name, versionId);
   deps.log.info(by.renewedFrom ? 'certificate renewed' : 'certificate enrolled', {
     profile: profile.name,
     serial,
