@@ -78,7 +78,40 @@ export async function writeFilesAtomic(
   return results;
 }
 
-async function syncDir(dir: string): Promise<void> {
+/**
+ * Writes files that belong together (a certificate and its key): every temporary file written and fsynced first,
+ * then the renames one right after the other, in order, then one fsync of each folder. No order of two renames is
+ * safe for a reader that reads between them; this keeps that window to the renames alone (no write or fsync inside
+ * it). The `versioned` layout of host files closes it.
+ */
+export async function writeFilesTogether(
+  files: ReadonlyArray<{ readonly path: string; readonly data: string; readonly mode: number }>,
+): Promise<void> {
+  const staged: { tmp: string; path: string }[] = [];
+  try {
+    for (const f of files) {
+      await mkdir(dirname(f.path), { recursive: true, mode: 0o700 });
+      const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+      const handle = await open(tmp, CREATE_NEW, f.mode);
+      staged.push({ tmp, path: f.path });
+      try {
+        await handle.writeFile(f.data);
+        await handle.chmod(f.mode);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+  } catch (e) {
+    await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
+    throw e;
+  }
+  for (const s of staged) await rename(s.tmp, s.path);
+  await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+}
+
+/** fsync of a folder: its renames and new names survive a crash. */
+export async function syncDir(dir: string): Promise<void> {
   const d = await open(dir, 'r');
   try {
     await d.sync();

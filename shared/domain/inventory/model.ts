@@ -29,7 +29,12 @@ export interface FilePlacement {
   readonly reload?: string;
   /** How long `reload` may run before its process group is killed; 60 s when left out. */
   readonly reloadTimeoutMs?: number;
+  /** `versioned`: a version folder per write behind a `..data` symlink, the names linked into it; plain files when left out. */
+  readonly layout?: FileLayout;
 }
+
+export const FileLayout = { Files: 'files', Versioned: 'versioned' } as const;
+export type FileLayout = (typeof FileLayout)[keyof typeof FileLayout];
 
 /** A workload to restart when the item changes; `clusters` (resolved: absent means every cluster of the item) limits where. */
 export type Consumer =

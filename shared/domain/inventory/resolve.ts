@@ -9,6 +9,7 @@ import {
   type ClusterRef,
   type Consumer,
   type Credential,
+  FileLayout,
   type FilePlacement,
   type Inventory,
   type Item,
@@ -74,6 +75,7 @@ function filesOf(
         mode: string;
         reload?: string | undefined;
         reloadTimeout?: string | undefined;
+        layout?: FileLayout | undefined;
       }
     | undefined,
 ): FilePlacement | undefined {
@@ -86,6 +88,7 @@ function filesOf(
     mode: parseInt(doc.mode, 8),
     ...(doc.reload !== undefined && { reload: doc.reload }),
     ...(doc.reloadTimeout !== undefined && { reloadTimeoutMs: defined(ms(doc.reloadTimeout)) }),
+    ...(doc.layout === FileLayout.Versioned && { layout: FileLayout.Versioned }),
   };
 }
 

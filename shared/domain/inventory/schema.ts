@@ -102,6 +102,10 @@ export const fileTarget = z.strictObject({
   mode: fileMode.default('0600'),
   reload: reload.optional(),
   reloadTimeout: reloadTimeout.optional().meta({ description: reloadTimeoutDescription }),
+  layout: z.enum(['files', 'versioned']).optional().meta({
+    description:
+      'files (default): plain files, replaced one after the other; versioned: a folder per version behind a ..data symlink, the names symlinks into it, so certificate, key and CA switch together in one rename',
+  }),
 });
 
 const workloadRef = z
