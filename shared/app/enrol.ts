@@ -9,6 +9,7 @@ import type { EnrolProfile, Inventory } from '../domain/inventory/model.js';
 import { buildCertificate } from '../domain/pki/certificate.js';
 import type { ParsedCsr } from '../domain/pki/csr.js';
 import { splitPemChain } from '../domain/pki/pem.js';
+import { certificatesOf } from '../domain/pki/chain.js';
 import { BACKDATE_MS, chainBelow } from '../domain/pki/issue.js';
 import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
@@ -88,14 +89,19 @@ async function checkedCsr(profile: EnrolProfile, csrPem: string): Promise<{ csr:
   return { csr, names: requestedNames(csr) };
 }
 
-/** The authority's certificates that may have signed a profile's certificates still in use: current and previous. */
+/**
+ * The authority's certificates that may have signed a profile's certificates still in use: current and previous,
+ * and the CA each of them still trusts from its last rotation (`trustAlso`): a client enrolled before a CA rotation
+ * can renew onto the new CA with its old certificate (it is recorded, unexpired and not revoked) instead of being
+ * stranded until someone hands it a token.
+ */
 async function issuerCertificates(deps: Deps, inventory: Inventory, authority: string): Promise<X509Certificate[]> {
   const name = storeNameOf(inventory.name, authority);
   const versions = await Promise.all([Stage.Current, Stage.Previous].map((stage) => deps.store.getVersion(name, { stage })));
   return versions.flatMap((v) => {
     if (!v) return [];
     const material = decodeMaterial(v.value, name);
-    return material.type === 'certificate' ? [new X509Certificate(material.cert)] : [];
+    return material.type === 'certificate' ? certificatesOf(material.cert + (material.trustAlso ?? '')) : [];
   });
 }
 

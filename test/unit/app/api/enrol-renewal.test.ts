@@ -95,6 +95,25 @@ describe('POST /v1/enrol/renew (the current certificate as proof)', () => {
     expect(parseEnrolmentRecord(stored!.value, 'r')).toMatchObject({ renewedFrom: first.serial, requester: 'pem-agent' });
   });
 
+  it("renews a certificate of the profile's CA from before that CA's rotation onto the new CA (the old one kept as trusted by the rotation)", async () => {
+    // Prepare
+    const { driveRotations, startRotation } = await import('../../../../shared/app/rotation/index.js');
+    const { RotationStatus, Trigger } = await import('../../../../shared/domain/rotation/record.js');
+    const first = await enrolled();
+    const oldCa = new X509Certificate(first.ca);
+    const record = await startRotation(f.rt.deps, f.inventory, 'root', { trigger: Trigger.Manual, reason: 'test' });
+    await driveRotations(f.rt.deps, f.inventory, f.rt.queue);
+    expect((await f.rt.deps.journal.get(record.id))?.status).toBe(RotationStatus.Completed);
+    const { csr } = opensslCsr('/CN=db1.backup.internal', 'DNS:db1.backup.internal', first.key);
+    // Act
+    const res = await renew(first.cert, csr);
+    // Assess
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    const renewed = new X509Certificate(res.json.certificate!);
+    expect(renewed.verify(oldCa.publicKey)).toBe(false);
+    expect(renewed.verify(new X509Certificate(res.json.ca!).publicKey)).toBe(true);
+  });
+
   it('renews with a narrower set of names', async () => {
     // Prepare
     const first = await enrolled('backup-clients', '/CN=db1.backup.internal', 'DNS:db1.backup.internal,DNS:db2.backup.internal');
