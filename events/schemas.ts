@@ -56,8 +56,10 @@ export const scheduleInputSchema = z
   .object({
     source: z.string().optional(),
     'detail-type': z.string().optional(),
-    detail: z.object({ repair: z.boolean().optional() }).loose().optional(),
+    detail: z.object({ repair: z.boolean().optional(), full: z.boolean().optional() }).loose().optional(),
     repair: z.boolean().optional(),
+    /** Read every unit and Secret now (drift, renewal index repair) instead of what the renewal index says is due. */
+    full: z.boolean().optional(),
   })
   .loose();
 

@@ -30,6 +30,7 @@ import type { Logger } from '../../shared/ports/logger.js';
 import type { SecretStore } from '../../shared/ports/secret-store.js';
 import type { StepQueue } from '../../shared/ports/step-queue.js';
 import { jsonLogger } from './logger.js';
+import { hasRenewalIndex } from '../../shared/ports/renewal-index.js';
 import { defined } from '../../shared/domain/defined.js';
 
 /** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
@@ -232,6 +233,8 @@ export function depsFor(
   const base = {
     store: rt.aws.store,
     journal: rt.aws.journal,
+    // The renewal index lives in the journal table: the scheduled scan reads what is due, not every secret.
+    ...(hasRenewalIndex(rt.aws.journal) && { renewals: rt.aws.journal }),
     queue: rt.aws.queue,
     events: rt.aws.events,
     clock: rt.clock,

@@ -7,6 +7,7 @@ import type { HostFiles } from '../ports/host-files.js';
 import type { Journal } from '../ports/journal.js';
 import type { Logger } from '../ports/logger.js';
 import type { Prober } from '../ports/prober.js';
+import type { RenewalIndex } from '../ports/renewal-index.js';
 import type { SecretStore } from '../ports/secret-store.js';
 import type { StepQueue } from '../ports/step-queue.js';
 import type { RotationRecord } from '../domain/rotation/record.js';
@@ -45,6 +46,11 @@ export interface Deps {
    * (the CLI writes a request's status when its run ends).
    */
   readonly rotationRecorded?: (record: RotationRecord) => Promise<void>;
+  /**
+   * Renewal instants of every unit (Lambda: rows in the journal table), kept by promotions and the scan's full
+   * reconcile; with it the scheduled scan reads only what is due. Absent: every scan reads every unit.
+   */
+  readonly renewals?: RenewalIndex;
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

@@ -62,17 +62,20 @@ async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ mater
  * Decides, unit by unit in dependency order (root CAs, intermediates, leaves, credentials), what needs a new
  * version. `act` runs after each decision that is not "nothing to do": apply issues there (so children see the
  * new issuer), plan only records. A unit whose issuer gets a new version is re-issued too. Decisions come back
- * in inventory order.
+ * in inventory order. `only`: store names of the units to decide (the others are not read).
  */
 export async function walkIssuance(
   deps: Deps,
   inventory: Inventory,
   reader: MaterialReader,
   act: (decision: IssuanceDecision) => Promise<void>,
+  options: { readonly only?: ReadonlySet<string> } = {},
 ): Promise<IssuanceDecision[]> {
   const now = deps.clock.now();
   const changed = new Set<string>();
   const decide = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
+    // A scan of what is due decides those units only (each reads its issuer as it needs).
+    if (options.only && !options.only.has(unit.storeName)) return undefined;
     const item = unit.item;
     const current = (await reader.current(unit.storeName))?.material;
     const issuerName = item.kind === 'authority' ? item.parent : item.kind === 'certificate' ? item.issuer : undefined;

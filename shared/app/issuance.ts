@@ -11,6 +11,7 @@ import { Stage, type StoredVersion } from '../ports/secret-store.js';
 import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
+import { noteRenewal } from './renewals.js';
 import { defined } from '../domain/defined.js';
 
 /** Tags every stored secret carries, so the store can be searched by inventory and item. */
@@ -123,6 +124,7 @@ export async function promoteUnlessCurrent(
   }
   if (!current.pending) return;
   await deps.store.promote(unit.storeName, versionId);
+  await noteRenewal(deps, inventory.name, unit, versionId, await reader.pending(unit, versionId));
   // The first attempt threw before announcing the promotion: announce it now.
   await deps.events.publish([
     makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId }),
@@ -141,6 +143,7 @@ export async function promoteVersion(
   const material = await reader.pending(unit, versionId);
   await deps.store.promote(unit.storeName, versionId);
   reader.remember(unit.storeName, { versionId, material });
+  await noteRenewal(deps, inventory.name, unit, versionId, material);
   await deps.events.publish([
     makeEvent(EventType.VersionPromoted, { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) }, { versionId }),
   ]);

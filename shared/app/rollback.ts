@@ -13,6 +13,7 @@ import { dropVersionId } from './rotation/authority-steps.js';
 import { updateRotation } from './rotation/record-update.js';
 import { expiresAtFor } from './rotation/start.js';
 import { syncUnits, type SyncReport } from './sync.js';
+import { recheckRenewals } from './renewals.js';
 import { defined } from '../domain/defined.js';
 
 export interface RollbackResult {
@@ -147,6 +148,12 @@ export async function rollbackItem(
       { context: { item: itemName } },
     );
 
+  // The versions current again are older: their renewal instants are read by the next scan.
+  await recheckRenewals(
+    deps,
+    inventory.name,
+    undone.map((u) => u.storeName),
+  );
   const sync = await syncUnits(deps, inventory, synced, new MaterialReader(deps.store, inventory));
   const at = deps.clock.now();
   if (record && !isFinished(record)) {

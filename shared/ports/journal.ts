@@ -1,5 +1,12 @@
 import { RekeyError } from '../domain/errors.js';
 import type { ClusterRestart, Lease, RotationRecord, RotationStatus } from '../domain/rotation/record.js';
+import type { RenewalEntry } from './renewal-index.js';
+
+/** What a record's write may carry beside it, in the same write where the journal can (DynamoDB: one transaction). */
+export interface JournalWriteExtras {
+  /** Renewal index entries of the units this write's run promoted; a journal without a renewal index ignores them. */
+  readonly renewals?: readonly RenewalEntry[];
+}
 
 /** What a worker asks for when it claims (takes or renews) the lease of a running rotation. */
 export interface LeaseClaim {
@@ -37,8 +44,8 @@ export interface Journal {
    */
   create(record: RotationRecord): Promise<void>;
   get(rotationId: string): Promise<RotationRecord | undefined>;
-  /** Replaces the record if its revision is still `record.revision - 1`; ConflictError otherwise. */
-  update(record: RotationRecord): Promise<void>;
+  /** Replaces the record if its revision is still `record.revision - 1`; ConflictError otherwise (nothing written). */
+  update(record: RotationRecord, extras?: JournalWriteExtras): Promise<void>;
   listByItem(inventory: string, item: string): Promise<RotationRecord[]>;
   listByStatus(status: RotationStatus): Promise<RotationRecord[]>;
   /**

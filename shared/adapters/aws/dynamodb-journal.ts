@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -8,9 +9,10 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, RotationLockedError } from '../../domain/errors.js';
+import { ConflictError, RotationLockedError, TransientError } from '../../domain/errors.js';
 import { isFinished, RotationStatus, type ClusterRestart, type RotationRecord } from '../../domain/rotation/record.js';
-import { LeaseHeldError, type Journal, type LeaseClaim } from '../../ports/journal.js';
+import { LeaseHeldError, type Journal, type JournalWriteExtras, type LeaseClaim } from '../../ports/journal.js';
+import type { ReconcileMark, RenewalEntry, RenewalIndex } from '../../ports/renewal-index.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName, translateAwsError } from './errors.js';
 
@@ -23,7 +25,35 @@ export const JournalTable = {
   statusKey: 'status',
   sortKey: 'startedAt',
   ttlAttribute: 'expiresAt',
+  /** Renewal index: one row per unit (`renew#<unit>`), partitioned by inventory, sorted by `<renewAt>#<unit>`. */
+  renewalIndex: 'byRenewal',
+  renewalPartition: 'renewPart',
+  renewalSort: 'renewKey',
 } as const;
+
+const RENEWAL_PREFIX = 'renew#';
+const MARK_PREFIX = 'renewmark#';
+/** DynamoDB's limits: 25 requests per BatchWriteItem, 100 items per TransactWriteItems. */
+const BATCH_WRITE = 25;
+const TRANSACTION_ITEMS = 100;
+
+/** The table row of a renewal entry. ISO instants of toISOString have one width, so the sort key orders by time. */
+export function renewalRow(inventory: string, e: RenewalEntry): Record<string, string> {
+  return {
+    pk: `${RENEWAL_PREFIX}${e.unit}`,
+    [JournalTable.renewalPartition]: inventory,
+    [JournalTable.renewalSort]: `${e.renewAt}#${e.unit}`,
+    unit: e.unit,
+    renewAt: e.renewAt,
+    versionId: e.versionId,
+  };
+}
+
+const entryOf = (item: Record<string, unknown>): RenewalEntry => ({
+  unit: String(item.unit),
+  renewAt: String(item.renewAt),
+  versionId: String(item.versionId),
+});
 
 const ROTATION_PREFIX = 'rotation#';
 const LOCK_PREFIX = 'lock#';
@@ -62,8 +92,12 @@ function cancellationCodes(e: unknown): (string | undefined)[] {
  * two workers never both advance a step. A running rotation also holds the item's lock item (`lock#<itemKey>`,
  * written in the same transaction as the record), so two rotations of one item are never both started, even by
  * two schedulers at once; the update that finishes the rotation releases it.
+ *
+ * The same table holds the renewal index (RenewalIndex): a row per unit, `renew#<unit>`, with GSI `byRenewal`
+ * (`renewPart` = inventory, `renewKey` = `<renewAt>#<unit>`). A run's record write carries the rows of the units it
+ * promoted in the same transaction, so keeping the index current costs a leaf rotation no extra call.
  */
-export class DynamoDbJournal implements Journal {
+export class DynamoDbJournal implements Journal, RenewalIndex {
   readonly client: DynamoDBClient;
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
@@ -148,7 +182,7 @@ export class DynamoDbJournal implements Journal {
     return out.Item ? fromItem(out.Item) : undefined;
   }
 
-  async update(record: RotationRecord): Promise<void> {
+  async update(record: RotationRecord, extras: JournalWriteExtras = {}): Promise<void> {
     const context = { rotationId: record.id, item: record.item };
     const put = {
       TableName: this.table,
@@ -158,26 +192,34 @@ export class DynamoDbJournal implements Journal {
     };
     const conflict = () =>
       new ConflictError(`rotation ${record.id} changed since it was read (expected revision ${record.revision - 1})`, context);
-    if (isFinished(record)) {
-      // The last write and the lock's release in one call; a lock another rotation took over meanwhile cancels the
-      // transaction, and the record is then written alone (the lock is not ours to free).
+    const finishing = isFinished(record);
+    const rows = (extras.renewals ?? []).map((e) => renewalRow(record.inventory, e));
+    // Rows beyond one transaction's room (a perReplica certificate with very many replicas) follow in batches.
+    const room = TRANSACTION_ITEMS - (finishing ? 2 : 1);
+    const [inline, later] = [rows.slice(0, room), rows.slice(room)];
+    let written = false;
+    if (finishing || inline.length) {
+      // The record, the lock's release when it finishes (a lock another rotation took over meanwhile cancels the
+      // transaction; the record is then written alone, the lock not being ours to free) and the renewal rows.
+      const lock = {
+        Delete: {
+          TableName: this.table,
+          Key: { pk: lockKeyOf(record.inventory, record.item) },
+          ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id',
+          ExpressionAttributeValues: { ':id': record.id },
+        },
+      };
       try {
         await this.doc.send(
           new TransactWriteCommand({
             TransactItems: [
               { Put: put },
-              {
-                Delete: {
-                  TableName: this.table,
-                  Key: { pk: lockKeyOf(record.inventory, record.item) },
-                  ConditionExpression: 'attribute_not_exists(pk) OR rotationId = :id',
-                  ExpressionAttributeValues: { ':id': record.id },
-                },
-              },
+              ...(finishing ? [lock] : []),
+              ...inline.map((Item) => ({ Put: { TableName: this.table, Item } })),
             ],
           }),
         );
-        return;
+        written = true;
       } catch (e) {
         const codes = cancellationCodes(e);
         if (awsErrorName(e) !== 'TransactionCanceledException' || !codes.some(Boolean))
@@ -185,11 +227,84 @@ export class DynamoDbJournal implements Journal {
         if (codes[0]) throw conflict();
       }
     }
-    try {
-      await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context }, () => this.doc.send(new PutCommand(put)));
-    } catch (e) {
-      if (e instanceof ConflictError) throw conflict();
-      throw e;
+    if (!written) {
+      try {
+        await awsCall({ operation: 'DynamoDB PutItem', target: this.table, context }, () => this.doc.send(new PutCommand(put)));
+      } catch (e) {
+        if (e instanceof ConflictError) throw conflict();
+        throw e;
+      }
+    }
+    const rest = written ? later : rows;
+    if (rest.length) await this.batchWrite(rest.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  async putRenewals(inventory: string, entries: readonly RenewalEntry[]): Promise<void> {
+    await this.batchWrite(entries.map((e) => ({ PutRequest: { Item: renewalRow(inventory, e) } })));
+  }
+
+  async removeRenewals(_inventory: string, units: readonly string[]): Promise<void> {
+    await this.batchWrite(units.map((u) => ({ DeleteRequest: { Key: { pk: `${RENEWAL_PREFIX}${u}` } } })));
+  }
+
+  /** One Query of the GSI (more only past 1 MB of due rows): `renewKey < "<until>$"` takes every unit due by then. */
+  async dueRenewals(inventory: string, until: Date): Promise<RenewalEntry[]> {
+    return (await this.renewalQuery(inventory, until.toISOString())).sort((a, b) => a.renewAt.localeCompare(b.renewAt));
+  }
+
+  async allRenewals(inventory: string): Promise<RenewalEntry[]> {
+    return this.renewalQuery(inventory);
+  }
+
+  async reconcileMark(inventory: string): Promise<ReconcileMark | undefined> {
+    const out = await awsCall({ operation: 'DynamoDB GetItem', target: this.table }, () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `${MARK_PREFIX}${inventory}` }, ConsistentRead: true })),
+    );
+    const item = out.Item;
+    return item ? { digest: String(item.digest), reconciledAt: String(item.reconciledAt) } : undefined;
+  }
+
+  async markReconciled(inventory: string, mark: ReconcileMark): Promise<void> {
+    await awsCall({ operation: 'DynamoDB PutItem', target: this.table }, () =>
+      this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: `${MARK_PREFIX}${inventory}`, ...mark } })),
+    );
+  }
+
+  private async renewalQuery(inventory: string, until?: string): Promise<RenewalEntry[]> {
+    const entries: RenewalEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await awsCall({ operation: `DynamoDB Query ${JournalTable.renewalIndex}`, target: this.table }, () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: JournalTable.renewalIndex,
+            KeyConditionExpression: until ? '#p = :p AND #k < :until' : '#p = :p',
+            ExpressionAttributeNames: { '#p': JournalTable.renewalPartition, ...(until && { '#k': JournalTable.renewalSort }) },
+            ExpressionAttributeValues: { ':p': inventory, ...(until && { ':until': `${until}$` }) },
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) entries.push(entryOf(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return entries;
+  }
+
+  /** BatchWriteItem in groups of 25, sending again what DynamoDB left unprocessed (with a growing pause). */
+  private async batchWrite(requests: readonly Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += BATCH_WRITE) {
+      let pending: Record<string, unknown>[] = requests.slice(i, i + BATCH_WRITE);
+      for (let attempt = 0; pending.length; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 2000)));
+        const out = await awsCall({ operation: 'DynamoDB BatchWriteItem', target: this.table }, () =>
+          this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } })),
+        );
+        pending = out.UnprocessedItems?.[this.table] ?? [];
+        if (attempt >= 8 && pending.length)
+          throw new TransientError(`DynamoDB left ${pending.length} renewal row(s) unprocessed after ${attempt + 1} attempts; try again`);
+      }
     }
   }
 

@@ -135,6 +135,8 @@ async function createJournalTable(ddb: DynamoDBClient, table: string): Promise<v
           { AttributeName: t.itemKey, AttributeType: 'S' },
           { AttributeName: t.statusKey, AttributeType: 'S' },
           { AttributeName: t.sortKey, AttributeType: 'S' },
+          { AttributeName: t.renewalPartition, AttributeType: 'S' },
+          { AttributeName: t.renewalSort, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
@@ -151,6 +153,14 @@ async function createJournalTable(ddb: DynamoDBClient, table: string): Promise<v
             KeySchema: [
               { AttributeName: t.statusKey, KeyType: 'HASH' },
               { AttributeName: t.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: t.renewalIndex,
+            KeySchema: [
+              { AttributeName: t.renewalPartition, KeyType: 'HASH' },
+              { AttributeName: t.renewalSort, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },

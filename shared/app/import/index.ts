@@ -11,6 +11,7 @@ import { storeTags } from '../issuance.js';
 import { pemBlocks } from '../../domain/pki/pem.js';
 import type { AuthorityMaterial, ClusterSnapshot } from './build.js';
 import type { ImportSource } from './source.js';
+import { noteRenewal } from '../renewals.js';
 import { defined } from '../../domain/defined.js';
 
 export { buildImport, type ClusterSnapshot, type ImportPlan, type NotImportable, type AuthorityMaterial } from './build.js';
@@ -64,6 +65,7 @@ async function storeFirst(deps: Deps, inventory: Inventory, itemName: string, ma
   const versionId = `imported-${material.fingerprint.slice(0, 32)}`;
   await deps.store.putPending(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit) });
   await deps.store.promote(unit.storeName, versionId);
+  await noteRenewal(deps, inventory.name, unit, versionId, material);
   return FirstVersion.Stored;
 }
 

@@ -71,7 +71,7 @@ export async function executeStep(
     });
   const units = unitsOf(inventory, item);
   const reader = new MaterialReader(deps.store, inventory);
-  const carry: RunCarry = { fresh: new Map() };
+  const carry: RunCarry = { fresh: new Map(), renewals: new Map() };
   if (record.kind !== RotationKind.Leaf) {
     const result = await handlerFor(record.kind, record.step)({ deps, inventory, record, units, reader, carry });
     // The step may have written the record itself (restart requests); advance from what is there now.
@@ -112,7 +112,7 @@ async function runLeaf(
       // Made and tested material lives only in this run: before its store write nothing is recorded (the run starts
       // over at `issue`); after it, the steps done are, so the failure is judged past promotion.
       const promoted = ran.some((r) => r.step === LeafStep.Promote);
-      await recordProgress(deps, read, promoted ? ran : [], events);
+      await recordProgress(deps, read, promoted ? ran : [], events, carry);
       throw e;
     }
     ran.push({ step: current.step, result, events });
@@ -123,7 +123,7 @@ async function runLeaf(
     if (result.status === StepResultStatus.Waiting || nextStep(current.kind, current.step) === DONE) break;
     current = afterRun(read, ran, deps.clock.now());
   }
-  return advance(deps, read, ran, options);
+  return advance(deps, read, ran, options, carry);
 }
 
 async function requeue(deps: Deps, record: RotationRecord): Promise<void> {
@@ -179,7 +179,10 @@ async function writeRun(
   read: RotationRecord,
   ran: readonly RanStep[],
   leaseOwner?: string,
+  carry?: RunCarry,
 ): Promise<{ written: RotationRecord; raced: boolean } | undefined> {
+  // The renewal instants of what the run promoted ride in the same journal write.
+  const renewals = ran.some((r) => r.step === LeafStep.Promote) ? [...(carry?.renewals?.values() ?? [])] : [];
   const now = deps.clock.now();
   let raced = false;
   const written = await updateRotation(
@@ -190,7 +193,7 @@ async function writeRun(
       if (r.revision !== read.revision) raced = true;
       return isFinished(r) || r.step !== read.step || r.attempt !== read.attempt ? undefined : afterRun(r, ran, now, leaseOwner);
     },
-    { known: read },
+    { known: read, ...(renewals.length && { extras: { renewals } }) },
   );
   return written && { written, raced };
 }
@@ -215,11 +218,17 @@ function completionEvents(read: RotationRecord, ran: readonly RanStep[], written
 }
 
 /** A run whose step failed: the steps before it are recorded (and their events published), then the error goes on. */
-async function recordProgress(deps: Deps, read: RotationRecord, ran: readonly RanStep[], failing: readonly RekeyEvent[]): Promise<void> {
+async function recordProgress(
+  deps: Deps,
+  read: RotationRecord,
+  ran: readonly RanStep[],
+  failing: readonly RekeyEvent[],
+  carry?: RunCarry,
+): Promise<void> {
   const own = [...ownEvents(ran), ...failing];
   if (own.length) await deps.events.publish(own);
   if (ran.length === 0) return;
-  const run = await writeRun(deps, read, ran);
+  const run = await writeRun(deps, read, ran, undefined, carry);
   if (run) await deps.events.publish(completionEvents(read, ran, run.written, run.written.updatedAt));
 }
 
@@ -228,10 +237,16 @@ async function recordProgress(deps: Deps, read: RotationRecord, ran: readonly Ra
  * before it announces again when it runs again; the store write is not repeated, so CertificateIssued is not
  * either), the completions after it (only the worker whose write won reports them).
  */
-async function advance(deps: Deps, read: RotationRecord, ran: readonly RanStep[], options: ExecuteOptions): Promise<StepExecution> {
+async function advance(
+  deps: Deps,
+  read: RotationRecord,
+  ran: readonly RanStep[],
+  options: ExecuteOptions,
+  carry?: RunCarry,
+): Promise<StepExecution> {
   const own = ownEvents(ran);
   if (own.length) await deps.events.publish(own);
-  const run = await writeRun(deps, read, ran, options.releaseLeaseOf);
+  const run = await writeRun(deps, read, ran, options.releaseLeaseOf, carry);
   if (!run) return StepExecution.Stale;
   const { written } = run;
   const completions = completionEvents(read, ran, written, written.updatedAt);

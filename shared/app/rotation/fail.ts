@@ -7,6 +7,7 @@ import { Stage } from '../../ports/secret-store.js';
 import type { Deps } from '../deps.js';
 import { MaterialReader } from '../materials.js';
 import { rollbackItem } from '../rollback.js';
+import { recheckRenewals } from '../renewals.js';
 import { syncUnits } from '../sync.js';
 import { VerificationError } from './errors.js';
 import { resumeAfterFailure } from '../pause/index.js';
@@ -52,6 +53,12 @@ export async function failRotation(
       else if (record.kind === RotationKind.Leaf && (await deps.store.getVersion(u.storeName, { stage: Stage.Previous })))
         await deps.store.rollback(u.storeName);
     }
+    // The run that promoted recorded the new versions' renewal instants: the next scan reads what is current now.
+    await recheckRenewals(
+      deps,
+      inventory.name,
+      units.map((u) => u.storeName),
+    );
     await syncUnits(deps, inventory, units, new MaterialReader(deps.store, inventory), { rotationId });
     status = RotationStatus.RolledBack;
   }

@@ -9,6 +9,7 @@ import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
 import { decodeMaterial, encodeMaterial, type Material } from '../../domain/store/material.js';
 import { labelsOf, newMaterial, promoteUnlessCurrent, storeTags } from '../issuance.js';
+import { renewalEntryOf } from '../renewals.js';
 import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
@@ -112,6 +113,8 @@ const promote: StepHandler = async ({ deps, inventory, record, units, reader, ca
     }
     if (put.replaced) previousVersions[unit.storeName] = put.replaced;
     carry.fresh.set(unit.storeName, material);
+    const entry = renewalEntryOf(unit, record.id, material);
+    if (entry) carry.renewals?.set(unit.storeName, entry);
     reader.remember(unit.storeName, { versionId: record.id, material });
   }
   const patch = Object.keys(previousVersions).length

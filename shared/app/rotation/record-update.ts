@@ -2,6 +2,7 @@ import { ConflictError } from '../../domain/errors.js';
 import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Deps } from '../deps.js';
 import { coordinationOf, laneOf } from '../restart/coordination.js';
+import type { JournalWriteExtras } from '../../ports/journal.js';
 import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
 
 const ATTEMPTS = 12;
@@ -18,13 +19,13 @@ export async function updateRotation(
   deps: Deps,
   rotationId: string,
   change: (r: RotationRecord) => RotationRecord | undefined,
-  options: { readonly known?: RotationRecord } = {},
+  options: { readonly known?: RotationRecord; readonly extras?: JournalWriteExtras } = {},
 ): Promise<RotationRecord | undefined> {
   // In one process, writers of the same record take turns: a journal whose compare-and-set is not atomic across
   // awaits (the embedded JSON journal) would otherwise let two clusters' updates both pass the revision check.
   const release = await laneOf(coordinationOf(deps, DEFAULT_RESTART_BUDGET), `journal:${rotationId}`).acquire();
   try {
-    return await writeWithRetry(deps, rotationId, change, options.known);
+    return await writeWithRetry(deps, rotationId, change, options.known, options.extras);
   } finally {
     release();
   }
@@ -35,6 +36,7 @@ async function writeWithRetry(
   rotationId: string,
   change: (r: RotationRecord) => RotationRecord | undefined,
   known?: RotationRecord,
+  extras?: JournalWriteExtras,
 ): Promise<RotationRecord | undefined> {
   for (let attempt = 1; ; attempt++) {
     // The caller's copy first (it has just read or written it): a stale one only costs the conflict and a read.
@@ -44,7 +46,7 @@ async function writeWithRetry(
     if (!next) return undefined;
     const written: RotationRecord = { ...next, revision: current.revision + 1, updatedAt: deps.clock.now().toISOString() };
     try {
-      await deps.journal.update(written);
+      await (extras ? deps.journal.update(written, extras) : deps.journal.update(written));
       return written;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;

@@ -4,6 +4,7 @@ import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Unit } from '../../domain/units.js';
 import type { Deps } from '../deps.js';
 import type { Material } from '../../domain/store/material.js';
+import type { RenewalEntry } from '../../ports/renewal-index.js';
 import type { MaterialReader } from '../materials.js';
 
 /**
@@ -12,6 +13,8 @@ import type { MaterialReader } from '../materials.js';
  */
 export interface RunCarry {
   readonly fresh: Map<string, Material>;
+  /** Renewal index entries of the versions this run wrote: recorded with the run's journal write, no call of their own. */
+  readonly renewals?: Map<string, RenewalEntry>;
 }
 
 export interface StepContext {

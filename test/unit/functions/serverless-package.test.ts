@@ -246,9 +246,13 @@ describe('serverless package', () => {
     expect(restart?.EventBusName).toEqual({ 'Fn::GetAtt': ['EventBus', 'Name'] });
   });
 
-  it('keeps the journal table shape the adapter queries (GSIs byItem and byStatus, TTL expiresAt)', () => {
+  it('keeps the journal table shape the adapter queries (GSIs byItem, byStatus and byRenewal, TTL expiresAt)', () => {
     const t = resources.JournalTable!.Properties;
-    expect(t.GlobalSecondaryIndexes.map((g: any) => g.IndexName)).toEqual(['byItem', 'byStatus']);
+    expect(t.GlobalSecondaryIndexes.map((g: any) => g.IndexName)).toEqual(['byItem', 'byStatus', 'byRenewal']);
+    expect(t.GlobalSecondaryIndexes[2].KeySchema).toEqual([
+      { AttributeName: 'renewPart', KeyType: 'HASH' },
+      { AttributeName: 'renewKey', KeyType: 'RANGE' },
+    ]);
     expect(t.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
   });
 });
