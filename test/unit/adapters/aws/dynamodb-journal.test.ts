@@ -204,6 +204,45 @@ describe('DynamoDbJournal.update', () => {
     expect(doc).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 
+  it('a run that promoted writes its renewal rows in the same transaction as the record (one call)', async () => {
+    // Prepare
+    doc.on(TransactWriteCommand).resolves({});
+    const entry = { unit: 'rekey/shop/web', renewAt: '2030-03-01T00:00:00.000Z', versionId: 'r-9' };
+
+    // Act
+    await journal.update(record('r-9', { revision: 3, step: 'restart' }), { renewals: [entry] });
+
+    // Assess
+    expect(doc).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(doc).toHaveReceivedCommandTimes(PutCommand, 0);
+    const items = doc.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(2);
+    expect(items[1]!.Put!.Item).toEqual({
+      pk: 'renew#rekey/shop/web',
+      renewPart: 'shop',
+      renewKey: '2030-03-01T00:00:00.000Z#rekey/shop/web',
+      unit: 'rekey/shop/web',
+      renewAt: '2030-03-01T00:00:00.000Z',
+      versionId: 'r-9',
+    });
+  });
+
+  it('dueRenewals queries the byRenewal index up to the instant, every unit due by then included', async () => {
+    // Prepare
+    doc.on(QueryCommand).resolves({ Items: [{ unit: 'rekey/shop/web', renewAt: '2030-01-01T00:00:00.000Z', versionId: 'v1' }] });
+
+    // Act
+    const due = await journal.dueRenewals('shop', new Date('2030-01-02T00:00:00.000Z'));
+
+    // Assess
+    expect(due).toEqual([{ unit: 'rekey/shop/web', renewAt: '2030-01-01T00:00:00.000Z', versionId: 'v1' }]);
+    expect(doc).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'byRenewal',
+      KeyConditionExpression: '#p = :p AND #k < :until',
+      ExpressionAttributeValues: { ':p': 'shop', ':until': '2030-01-02T00:00:00.000Z$' },
+    });
+  });
+
   it('throttling is a TransientError', async () => {
     // Prepare
     doc
