@@ -233,3 +233,8 @@ if (process.argv.includes('--cert-manager')) {
 }
 // `npm run bench -- --aws`: AWS API calls per leaf rotation and per scan with nothing due, on moto (AWS_ENDPOINT_URL).
 if (process.argv.includes('--aws')) await import('./aws-calls.js');
+// `--bundles`: bundle sizes and cold init of the Lambda functions (issue 14, target 5; packages with serverless).
+if (process.argv.includes('--bundles')) (await import('./aws-bundles.js')).runBundleBench();
+// `--restart-latency`: Secret change -> consumer rollouts on dc1, 1 / 100 / 1,000 consumers (issue 14, target 7; test services).
+if (process.argv.includes('--restart-latency')) await (await import('./restart-latency.js')).restartLatencyBench();
+if (process.argv.includes('--bundles') || process.argv.includes('--restart-latency')) printFigures();
