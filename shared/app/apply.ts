@@ -5,7 +5,8 @@ import { checkCertificateMaterial } from '../domain/pki/check.js';
 import { encodeMaterial } from '../domain/store/material.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
-import { issuePending, promoteVersion, storeTags } from './issuance.js';
+import { issueCurrent, issuePending, promoteVersion, storeTags } from './issuance.js';
+import { Stage } from '../ports/secret-store.js';
 import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
 import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
@@ -104,7 +105,16 @@ export async function carryOut(deps: Deps, inventory: Inventory, reader: Materia
     : randomUUID();
   if (d.adopted) {
     await deps.store.putPending(d.unit.storeName, versionId, encodeMaterial(d.adopted), { tags: storeTags(inventory, d.unit) });
+  } else if (!(await deps.store.getVersion(d.unit.storeName, { stage: Stage.Pending }))) {
+    // One store write: checked in memory, then stored as current (a crash before it leaves nothing to clean up).
+    await issueCurrent(deps, inventory, d.unit, versionId, reader, (material) => {
+      const problems = material.type === 'certificate' ? checkCertificateMaterial(d.unit, material, deps.clock.now()) : [];
+      if (problems.length)
+        throw new IntegrityError(`issued ${d.unit.key} failed its checks: ${problems.join('; ')}`, { context: { item: d.unit.key } });
+    });
+    return;
   } else {
+    // A version is pending (a rotation holds the unit): putPending refuses it, as it always did.
     const material = await issuePending(deps, inventory, d.unit, versionId, reader);
     const problems = material.type === 'certificate' ? checkCertificateMaterial(d.unit, material, deps.clock.now()) : [];
     if (problems.length) {

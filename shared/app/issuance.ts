@@ -78,18 +78,46 @@ export async function issuePending(
   });
   if (!created) return reader.pending(unit, versionId);
   const base = { inventory: inventory.name, item: unit.key, ...(rotationId && { rotationId }) };
-  await deps.events.publish([
-    material.type === 'certificate'
-      ? makeEvent(EventType.CertificateIssued, base, {
-          versionId,
-          serial: material.serial,
-          fingerprint: material.fingerprint,
-          notAfter: material.notAfter,
-          keyType: material.keyType,
-          ...(material.issuer && { issuer: material.issuer }),
-        })
-      : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type }),
-  ]);
+  await deps.events.publish([issuedEvent(base, versionId, material)]);
+  return material;
+}
+
+/** CertificateIssued or CredentialIssued for a new version. */
+export function issuedEvent(base: { inventory: string; item: string; rotationId?: string }, versionId: string, material: Material) {
+  return material.type === 'certificate'
+    ? makeEvent(EventType.CertificateIssued, base, {
+        versionId,
+        serial: material.serial,
+        fingerprint: material.fingerprint,
+        notAfter: material.notAfter,
+        keyType: material.keyType,
+        ...(material.issuer && { issuer: material.issuer }),
+      })
+    : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type });
+}
+
+/**
+ * Issues new material and stores it as current in one store write, once `check` finds nothing wrong: a unit given
+ * its version outside a rotation (apply), like a leaf rotation's promote step. Nothing is stored when the check
+ * fails (it throws), so a crash or a refusal leaves no pending version behind. One publish for both events.
+ */
+export async function issueCurrent(
+  deps: Deps,
+  inventory: Inventory,
+  unit: Unit,
+  versionId: string,
+  reader: MaterialReader,
+  check: (m: Material) => void,
+): Promise<Material> {
+  const material = await newMaterial(deps, unit, reader, versionId);
+  check(material);
+  await deps.store.putCurrent(unit.storeName, versionId, encodeMaterial(material), {
+    tags: storeTags(inventory, unit),
+    description: `rekey ${unit.item.kind} ${unit.key}`,
+  });
+  reader.remember(unit.storeName, { versionId, material });
+  const base = { inventory: inventory.name, item: unit.key };
+  await deps.events.publish([issuedEvent(base, versionId, material), makeEvent(EventType.VersionPromoted, base, { versionId })]);
   return material;
 }
 

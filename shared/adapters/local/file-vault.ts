@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
 import {
@@ -47,6 +48,15 @@ const TAG_BYTES = 16;
  * restored from one backup is consistent and accepted, which is what a restore is for.
  */
 const INDEX_FILE = 'index';
+/**
+ * The index is a log: its first line a whole snapshot of the generations, each later line the generations one group
+ * commit changed, each line sealed on its own; reading takes the highest generation of every name. A commit appends
+ * one short line and fsyncs it, instead of rewriting the whole index (which cost O(secrets) per commit, O(n²) over
+ * an apply of n). Each process rewrites it whole once before its first write (dropping a line cut by a kill), and
+ * again whenever the lines appended since outgrow the snapshot. A copy of the file put back from before some
+ * commits is a shorter log, so entries read ahead of it, as with the whole-file index.
+ */
+const INDEX_COMPACT_MIN_BYTES = 64 * 1024;
 
 interface VaultIndex {
   readonly generations: Map<string, number>;
@@ -78,6 +88,7 @@ export class FileVault implements SecretStore {
   private readonly cache = new Map<string, VaultEntry | undefined>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly now: () => Date;
+  private readonly indexCompactBytes: number;
   /** Generations by secret name, as this process last read or wrote them; loaded on first use. */
   private index: Promise<VaultIndex> | undefined;
   private indexFlush: Promise<void> = Promise.resolve();
@@ -87,13 +98,18 @@ export class FileVault implements SecretStore {
   private indexStamp: string | undefined;
   private queue: QueuedWrite[] = [];
   private committing = false;
+  /** Names whose generation changed since the index was last written (the next appended line). */
+  private indexDirty = new Set<string>();
+  /** Bytes of the snapshot this process wrote, and of the lines appended after it; undefined: no snapshot yet. */
+  private indexLog: { snapshot: number; appended: number } | undefined;
 
   constructor(
     private readonly dir: string,
     private readonly key: Buffer,
-    options: { now?: () => Date } = {},
+    options: { now?: () => Date; indexCompactBytes?: number } = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.indexCompactBytes = options.indexCompactBytes ?? INDEX_COMPACT_MIN_BYTES;
   }
 
   private fileOf(name: string): string {
@@ -211,8 +227,22 @@ export class FileVault implements SecretStore {
     const raw = await readTextOrUndefined(join(this.dir, INDEX_FILE));
     if (raw === undefined) return undefined;
     this.indexStamp = stamp;
-    const parsed = JSON.parse(this.open('index', INDEX_AAD, raw).toString('utf8')) as { generations: Record<string, number> };
-    return new Map(Object.entries(parsed.generations));
+    const generations = new Map<string, number>();
+    const lines = raw.split('\n');
+    lines.forEach((line, i) => {
+      if (line === '') return;
+      let parsed: { generations: Record<string, number> };
+      try {
+        parsed = JSON.parse(this.open('index', INDEX_AAD, line).toString('utf8')) as { generations: Record<string, number> };
+      } catch (e) {
+        // The last line of a log that does not end in a newline was cut by a kill while it was appended: that commit's
+        // entries read one generation ahead, as after any kill between entries and index. Anything else is damage.
+        if (i > 0 && i === lines.length - 1) return;
+        throw e;
+      }
+      for (const [name, g] of Object.entries(parsed.generations)) generations.set(name, Math.max(g, generations.get(name) ?? 0));
+    });
+    return generations;
   }
 
   /**
@@ -223,7 +253,9 @@ export class FileVault implements SecretStore {
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
       await removeStaleTemps(this.dir);
-      if (!(await this.loadIndex()).exists) await this.flushIndex();
+      await this.loadIndex();
+      // A snapshot of its own before the first write (see INDEX_COMPACT_MIN_BYTES); also creates a missing index.
+      await this.flushIndex();
     })();
     return this.prepared;
   }
@@ -237,11 +269,25 @@ export class FileVault implements SecretStore {
     const run = this.indexFlush.then(async () => {
       this.indexPending = undefined;
       const index = await this.refreshIndex();
-      await writeFileAtomic(
-        join(this.dir, INDEX_FILE),
-        this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })),
-        { mode: 0o600 },
-      );
+      const dirty = this.indexDirty;
+      this.indexDirty = new Set();
+      const path = join(this.dir, INDEX_FILE);
+      try {
+        const log = this.indexLog;
+        if (log && index.exists && log.appended < Math.max(this.indexCompactBytes, log.snapshot)) {
+          const changed = Object.fromEntries([...dirty].map((name) => [name, index.generations.get(name) ?? 0]));
+          const line = this.seal(INDEX_AAD, JSON.stringify({ generations: changed })) + '\n';
+          await appendDurably(path, line);
+          log.appended += Buffer.byteLength(line);
+        } else {
+          const snapshot = this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })) + '\n';
+          await writeFileAtomic(path, snapshot, { mode: 0o600 });
+          this.indexLog = { snapshot: Buffer.byteLength(snapshot), appended: 0 };
+        }
+      } catch (e) {
+        for (const name of dirty) this.indexDirty.add(name);
+        throw e;
+      }
       this.indexStamp = await this.stampOfIndex();
       index.exists = true;
     });
@@ -257,6 +303,7 @@ export class FileVault implements SecretStore {
     // index before it moves on: otherwise a kill of this write too would leave the entry two ahead, refused for good.
     if ((entry.generation ?? 0) > (generations.get(entry.name) ?? 0)) {
       generations.set(entry.name, defined(entry.generation));
+      this.indexDirty.add(entry.name);
       await this.flushIndex();
     }
     const generation = Math.max(entry.generation ?? 0, generations.get(entry.name) ?? 0) + 1;
@@ -293,6 +340,7 @@ export class FileVault implements SecretStore {
         for (const { entry } of written) {
           this.cache.set(entry.name, entry);
           generations.set(entry.name, Math.max(entry.generation, generations.get(entry.name) ?? 0));
+          this.indexDirty.add(entry.name);
         }
         try {
           await this.flushIndex();
@@ -448,4 +496,15 @@ function prune(entry: VaultEntry): VaultEntry {
   if (unlabelled.length <= KEEP_UNLABELLED) return entry;
   const drop = new Set(unlabelled.slice(0, unlabelled.length - KEEP_UNLABELLED).map((v) => v.versionId));
   return { ...entry, versions: entry.versions.filter((v) => !drop.has(v.versionId)) };
+}
+
+/** Appends to an existing file and fsyncs it (the file itself is already durable under its name). */
+async function appendDurably(path: string, data: string): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
