@@ -186,6 +186,12 @@ export async function scan(deps: Deps, inventory: Inventory, options: ScanOption
     }
   }
 
+  // What this pass made (a first authority, a signing key generated because its Secret was missing or empty, a first
+  // token) is written now, as apply would: on AWS nothing else would ever write it, and it is not drift.
+  const made = new Set(issued);
+  const fresh = allUnits(inventory).filter((u) => made.has(u.key));
+  if (fresh.length) await syncUnits(deps, inventory, fresh, reader);
+
   // Drift: compare what clusters hold with the store, for units not being rotated right now.
   // A scan of what is due leaves that to the full reconcile.
   const settled = mode === ScanMode.Full ? allUnits(inventory).filter((u) => !dueItems.has(u.item.name)) : [];
