@@ -116,6 +116,8 @@ export async function issueCurrent(
     description: `rekey ${unit.item.kind} ${unit.key}`,
   });
   reader.remember(unit.storeName, { versionId, material });
+  // A promotion like any other: the renewal index (where there is one) learns when this version is due.
+  await noteRenewal(deps, inventory.name, unit, versionId, material);
   const base = { inventory: inventory.name, item: unit.key };
   await deps.events.publish([issuedEvent(base, versionId, material), makeEvent(EventType.VersionPromoted, base, { versionId })]);
   return material;

@@ -7,6 +7,7 @@ import { EventType } from '../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import type { Inventory } from '../../../shared/domain/inventory/model.js';
 import { storeNameOf } from '../../../shared/domain/units.js';
+import type { RenewalEntry, RenewalIndex } from '../../../shared/ports/renewal-index.js';
 import type { SecretStore } from '../../../shared/ports/secret-store.js';
 import { localRuntime, type TestRuntime } from '../../fixtures/runtime.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -61,6 +62,20 @@ describe('apply, one store write per issued unit', () => {
     const types = rt.bus.published.map((e) => e.type);
     expect(types.filter((t) => t === EventType.CertificateIssued)).toHaveLength(3);
     expect(types.filter((t) => t === EventType.VersionPromoted)).toHaveLength(3);
+  });
+
+  it('tells the renewal index of each version it stores, as a promotion does', async () => {
+    // Prepare: a renewal index that records what it is given (the other methods are not reached by apply)
+    const noted: string[] = [];
+    const renewals = {
+      putRenewals: async (_inventory: string, entries: readonly RenewalEntry[]) => {
+        noted.push(...entries.map((e) => `${e.unit} ${e.versionId === '' ? 'no version' : 'version'}`));
+      },
+    } as unknown as RenewalIndex;
+    // Act
+    await apply({ ...rt.deps, renewals }, inventory);
+    // Assess
+    expect(noted.sort()).toEqual(['rekey/shop/api version', 'rekey/shop/root version', 'rekey/shop/web version']);
   });
 
   it('a unit holding a pending version (a rotation) is still refused, and nothing is written for it', async () => {
