@@ -57,6 +57,11 @@ export interface RecoverOptions {
    */
   readonly exclusive: boolean;
   /**
+   * Store names of the units whose pending versions are checked for orphans (a scan of what is due: those units
+   * only, the daily full reconcile all of them). Default: every unit of the inventory (two store calls each).
+   */
+  readonly orphansOf?: ReadonlySet<string>;
+  /**
    * Drives resumed rotations to their end in this process (the CLI). Without it their current step is queued
    * for the step workers, whose lease claim takes the rotation over.
    */
@@ -179,7 +184,8 @@ function stale(record: RotationRecord, now: Date, ttlMs: number): boolean {
 /** Pending versions of this inventory's units that no running rotation will promote. */
 async function discardOrphans(deps: Deps, inventory: Inventory, options: RecoverOptions, entries: RecoveryEntry[]): Promise<void> {
   const now = deps.clock.now().getTime();
-  const found = await mapLimit(allUnits(inventory), DESCRIBE_CONCURRENCY, async (unit) => {
+  const units = options.orphansOf ? allUnits(inventory).filter((u) => options.orphansOf?.has(u.storeName)) : allUnits(inventory);
+  const found = await mapLimit(units, DESCRIBE_CONCURRENCY, async (unit) => {
     const versions = (await deps.store.describe(unit.storeName))?.versions ?? [];
     return versions.filter((v) => v.stages.includes(Stage.Pending)).map((v) => ({ unit, version: v }));
   });

@@ -77,8 +77,6 @@ export interface ScanResult {
  * lost to a failed write are seen by the next full reconcile, not by every scan.
  */
 export async function scan(deps: Deps, inventory: Inventory, options: ScanOptions = {}): Promise<ScanResult> {
-  const recovered = options.recover ? (await recover(deps, inventory, options.recover)).entries : [];
-  const reader = new MaterialReader(deps.store, inventory);
   const now = deps.clock.now();
   const index = deps.renewals;
   const digest = index ? inventoryDigest(inventory) : '';
@@ -95,6 +93,11 @@ export async function scan(deps: Deps, inventory: Inventory, options: ScanOption
     }
   }
   const mode = only ? ScanMode.Due : ScanMode.Full;
+  // Orphaned pending versions: of the due units only, when only those are read (the full reconcile checks all).
+  const recovered = options.recover
+    ? (await recover(deps, inventory, { ...options.recover, ...(only && { orphansOf: only }) })).entries
+    : [];
+  const reader = new MaterialReader(deps.store, inventory);
   const units = only ? allUnits(inventory).filter((u) => only.has(u.storeName)) : allUnits(inventory);
   const started: { item: string; rotationId: string; reason: string }[] = [];
   const issued: string[] = [];

@@ -76,7 +76,7 @@ await apply(base, caOnly);
 const reader = new MaterialReader(aws.store, inventory);
 const leaves = allUnits(inventory).filter((u) => u.item.kind === 'certificate');
 const entries: RenewalEntry[] = [];
-await mapLimit(leaves, 32, async (unit) => {
+await mapLimit(leaves, 8, async (unit) => {
   const versionId = randomUUID();
   const material = await newMaterial(base, unit, reader, versionId);
   await aws.store.putCurrent(unit.storeName, versionId, encodeMaterial(material), { tags: storeTags(inventory, unit) });
