@@ -191,6 +191,30 @@ describe('serverless package', () => {
     expect(alert.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('sqs:'))).toEqual(['sqs:SendMessage']);
   });
 
+  it('lets every role that writes the journal send each DynamoDB operation the journal adapter sends', async () => {
+    const source = await readFile('shared/adapters/aws/dynamodb-journal.ts', 'utf8');
+    const sent = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))];
+    // The document client's command names and the IAM actions that authorise them (a transaction, those of its parts).
+    const iam: Record<string, string[]> = {
+      Get: ['dynamodb:GetItem'],
+      Put: ['dynamodb:PutItem'],
+      Update: ['dynamodb:UpdateItem'],
+      Delete: ['dynamodb:DeleteItem'],
+      Query: ['dynamodb:Query'],
+      BatchWrite: ['dynamodb:BatchWriteItem'],
+      TransactWrite: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+    };
+    const actions = sent.flatMap((name) => iam[name] ?? [`unknown command ${name}`]);
+    expect(sent.length).toBeGreaterThan(3);
+    const journalArn = (s: any) => [s.Resource].flat().some((r: any) => JSON.stringify(r).includes('JournalTable'));
+    for (const role of ['StepRole', 'RestartRole', 'ScheduleRole']) {
+      const allowed = statements()
+        .filter((s) => s.role === role && journalArn(s) && !s.Condition)
+        .flatMap((s) => [s.Action].flat());
+      for (const action of actions) expect(allowed, `${role} ${action}`).toContain(action);
+    }
+  });
+
   it('throttles the HTTP API stage (outer limit) and lets api and alert update only the rate#* window counters', () => {
     const stage = ofType('AWS::ApiGatewayV2::Stage').map(([, r]) => r.Properties);
     expect(stage).toEqual([
