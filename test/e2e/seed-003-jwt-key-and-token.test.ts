@@ -127,13 +127,16 @@ credentials:
     };
     expect(rotation.kind).toBe('signing-key');
     expect(rotation.status).toBe('completed');
+    // No owner to pause in this inventory: pause and resume are recorded as skipped.
     expect(rotation.history.filter((h) => h.status !== 'waiting').map((h) => `${h.step}:${h.status}`)).toEqual([
+      'pause:skipped',
       'issue:completed',
       'publish-key-set:completed',
       'await-verifiers:completed',
       'activate:completed',
       'remint-tokens:completed',
       'restart-signers:skipped',
+      'resume:skipped',
       'keep-old:completed',
       'remove-old:completed',
     ]);
