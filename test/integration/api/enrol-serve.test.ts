@@ -1,20 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../fixtures/openssl.js';
+import { rekeyOn, startServe, stopProcess, type ServeProcess } from '../../fixtures/serve-client.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { defined } from '../../../shared/domain/defined.js';
 
 /**
  * CSR enrolment against a real `rekey serve` process, with the tools a service's setup script has: openssl makes the
  * key and CSRs, curl posts them (a bearer token from `rekey token`; for renewal the current certificate and key as
  * curl's TLS client certificate), curl fetches the CRL and openssl verifies it.
  */
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO, 'cli/main.ts');
 
 const INVENTORY = `apiVersion: rekey/v1
 kind: Inventory
@@ -29,12 +26,10 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
   let dir: string;
   let state: string;
   let inv: string;
-  let child: ChildProcess | undefined;
+  let serve: ServeProcess | undefined;
   let port: number;
-  let serverLog = '';
 
-  const rekey = (args: readonly string[]) =>
-    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const rekey = (args: readonly string[]) => rekeyOn(state)(args);
   const file = (name: string) => join(dir, name);
   const openssl = async (args: readonly string[]) => {
     const r = await run('openssl', args, { cwd: dir });
@@ -65,9 +60,8 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
     await writeFile(inv, INVENTORY);
     const applied = await rekey(['apply', '-f', inv, '--out', join(dir, 'out')]);
     expect(applied.status, applied.stderr).toBe(0);
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, '--state', state, 'serve', '-f', inv, '--out', join(dir, 'out')].concat([
+    serve = await startServe(
+      ['--state', state, 'serve', '-f', inv, '--out', join(dir, 'out')].concat([
         '--http-port',
         '0',
         '--grpc-port',
@@ -75,21 +69,8 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
         '--address',
         '127.0.0.1',
       ]),
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    child.stderr!.on('data', (c: Buffer) => (serverLog += c.toString()));
-    port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${serverLog}`)), 60_000);
-      child!.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-      child!.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{"listening"'));
-        if (!line) return;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { listening: { https: number } }).listening.https);
-      });
-    });
+    port = serve.https;
     // Pin the server's self-signed certificate, as a client given it out of band would.
     const shown = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost'], { cwd: dir });
     const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(shown.stdout)?.[0];
@@ -98,11 +79,7 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopProcess(serve);
     if (dir) await removeTempDir(dir);
   });
 
@@ -166,7 +143,7 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
     const text = await openssl(['crl', '-inform', 'DER', '-in', 'crl.der', '-CAfile', 'ca.pem', '-verify', '-noout', '-text']);
     expect(text).toContain(`Serial Number: ${second.serial!.toUpperCase()}`);
     expect(text).toContain('Key Compromise');
-    expect(serverLog).toContain('certificate renewed');
-    expect(serverLog).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+    expect(defined(serve, 'rekey serve').stderr()).toContain('certificate renewed');
+    expect(defined(serve, 'rekey serve').stderr()).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
   });
 });

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../fixtures/openssl.js';
+import { rekeyOn, startServe, stopProcess, type ServeProcess } from '../../fixtures/serve-client.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { defined } from '../../../shared/domain/defined.js';
 import { loadInfraEnv } from '../../infra/env.js';
 
 /**
@@ -13,9 +13,6 @@ import { loadInfraEnv } from '../../infra/env.js';
  * operation, with a token holding every scope. Checks: no 5xx, every response's status documented, its content
  * type and body matching the schema. Seeded, so a failure replays.
  */
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO, 'cli/main.ts');
 
 const INVENTORY = `apiVersion: rekey/v1
 kind: Inventory
@@ -36,12 +33,10 @@ describe('schemathesis against rekey serve', () => {
   let dir: string;
   let state: string;
   let inv: string;
-  let child: ChildProcess | undefined;
+  let serve: ServeProcess | undefined;
   let port: number;
-  let serverLog = '';
 
-  const rekey = (args: readonly string[]) =>
-    run(process.execPath, ['--import', 'tsx', CLI, '--state', state, ...args], { cwd: REPO, timeoutMs: 120_000 });
+  const rekey = (args: readonly string[]) => rekeyOn(state)(args);
 
   beforeAll(async () => {
     loadInfraEnv({ require: ['schemathesis'] });
@@ -51,51 +46,28 @@ describe('schemathesis against rekey serve', () => {
     await writeFile(inv, INVENTORY);
     const applied = await rekey(['apply', '-f', inv, '--out', join(dir, 'out')]);
     expect(applied.status, applied.stderr).toBe(0);
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI,
-        '--state',
-        state,
-        'serve',
-        '-f',
-        inv,
-        '--out',
-        join(dir, 'out'),
-        '--http-port',
-        '0',
-        '--grpc-port',
-        'off',
-        '--address',
-        '127.0.0.1',
-        '--rate-limit',
-        '0',
-      ],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stderr!.on('data', (c: Buffer) => (serverLog += c.toString()));
-    port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${serverLog}`)), 60_000);
-      child!.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-      child!.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{"listening"'));
-        if (!line) return;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { listening: { https: number } }).listening.https);
-      });
-    });
+    serve = await startServe([
+      '--state',
+      state,
+      'serve',
+      '-f',
+      inv,
+      '--out',
+      join(dir, 'out'),
+      '--http-port',
+      '0',
+      '--grpc-port',
+      'off',
+      '--address',
+      '127.0.0.1',
+      '--rate-limit',
+      '0',
+    ]);
+    port = serve.https;
   }, 180_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopProcess(serve);
     if (dir) await removeTempDir(dir);
   });
 
@@ -161,7 +133,7 @@ describe('schemathesis against rekey serve', () => {
     );
     expect(junit).toMatch(/<testsuite [^>]*failures="0"/);
     expect(junit).toMatch(/<testsuite [^>]*errors="0"/);
-    expect(serverLog).not.toMatch(/"level":"error"/);
-    expect(serverLog).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+    expect(defined(serve, 'rekey serve').stderr()).not.toMatch(/"level":"error"/);
+    expect(defined(serve, 'rekey serve').stderr()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
   }, 360_000);
 });
