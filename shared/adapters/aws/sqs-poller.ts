@@ -23,23 +23,8 @@ export class SqsPoller {
   }
 
   async receive(queueUrl: string, options: { max?: number; waitSeconds?: number } = {}): Promise<PolledMessage[]> {
-    const out = await awsCall({ operation: 'SQS ReceiveMessage', target: queueUrl }, () =>
-      this.client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: options.max ?? 10,
-          WaitTimeSeconds: options.waitSeconds ?? 1,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-      ),
-    );
-    return (out.Messages ?? []).map((m) => ({
-      messageId: defined(m.MessageId),
-      receiptHandle: defined(m.ReceiptHandle),
-      body: m.Body ?? '',
-      attributes: { ...(m.Attributes ?? {}) },
-    }));
+    const messages = await this.receiveWithAttributes(queueUrl, options);
+    return messages.map(({ messageId, receiptHandle, body, attributes }) => ({ messageId, receiptHandle, body, attributes }));
   }
 
   /** Received messages with their message attributes (what dead letters carry their reason in). */
