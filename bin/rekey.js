@@ -1,8 +1,17 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so `npx rekey` works without a build step.
-import { register } from 'tsx/esm/api';
+// Runs the bundled CLI (dist/rekey.mjs, `npm run build:cli`) when it is up to date with the sources; otherwise the
+// TypeScript through tsx's loader, so `npx rekey` works without a build step. REKEY_TSX=1 forces the tsx path.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freshBundle } from './fresh-bundle.js';
 
-register();
-const { runAsProcess } = await import('../cli/main.ts');
+const bundle = process.env.REKEY_TSX === '1' ? undefined : freshBundle(fileURLToPath(new URL('..', import.meta.url)));
+let cli;
+if (bundle) {
+  cli = await import(pathToFileURL(bundle).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('../cli/main.ts');
+}
 // Not process.exit(await main()): exiting before stdout drained cuts piped output at 64 KiB.
-await runAsProcess(process.argv.slice(2));
+await cli.runAsProcess(process.argv.slice(2));

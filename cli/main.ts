@@ -20,6 +20,7 @@ import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
 import { addBackendOptions } from './backend.js';
+import { REKEY_VERSION } from './version.js';
 
 /** Every command, one module each under cli/commands/. */
 const COMMANDS: readonly RegisterCommand[] = [
@@ -46,6 +47,7 @@ function program(run: { exitCode: number }): Command {
     .description('Issue, store, sync and rotate the certificates and credentials of Kubernetes workloads.')
     .addOption(new Option('--state <dir>', 'state folder: embedded vault, journal, events').env('REKEY_STATE').default('.rekey'))
     .option('--json', 'print one JSON document to stdout')
+    .version(REKEY_VERSION, '--version', 'print the version')
     .exitOverride()
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -231,6 +231,11 @@ if (process.argv.includes('--cert-manager')) {
   console.log('\nrekey vs cert-manager on dc1');
   console.log(cmTable((await certManagerBench()).rows));
 }
+// `--cli-start`: `rekey --version` and a small `apply --out` from the bundled CLI and through tsx.
+if (process.argv.includes('--cli-start')) {
+  await (await import('./cli-start.js')).cliStartBench();
+  printFigures();
+}
 // `npm run bench -- --aws`: AWS API calls per leaf rotation and per scan with nothing due, on moto (AWS_ENDPOINT_URL).
 if (process.argv.includes('--aws')) await import('./aws-calls.js');
 // `--bundles`: bundle sizes and cold init of the Lambda functions (issue 14, target 5; packages with serverless).

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -8,8 +10,20 @@ import type { TlsMaterial } from './tls.js';
 type CertificateProvider = grpc.experimental.CertificateProvider;
 type IdentityCertificateUpdateListener = grpc.experimental.IdentityCertificateUpdateListener;
 
-/** Where the service definition lives (repo: proto/rekey/v1/rekey.proto; override for bundles). */
-export const PROTO_FILE = fileURLToPath(new URL('../../../proto/rekey/v1/rekey.proto', import.meta.url));
+/**
+ * Where the service definition lives: proto/rekey/v1/rekey.proto of the package, found from this module upwards
+ * (three folders up in the sources, one or two from the CLI bundle's dist/ and dist/chunks/); override for bundles
+ * shipped without the package.
+ */
+export const PROTO_FILE = packageFile('proto/rekey/v1/rekey.proto');
+
+function packageFile(path: string): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, path))) return join(dir, path);
+    if (dirname(dir) === dir) return join(here, '../../..', path);
+  }
+}
 
 export function loadRekeyService(protoFile: string = PROTO_FILE): grpc.ServiceDefinition {
   const definition = protoLoader.loadSync(protoFile, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
