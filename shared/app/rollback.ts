@@ -11,7 +11,7 @@ import type { Deps } from './deps.js';
 import { MaterialReader } from './materials.js';
 import { dropVersionId } from './rotation/authority-steps.js';
 import { updateRotation } from './rotation/record-update.js';
-import { expiresAtFor } from './rotation/start.js';
+import { announcesStart, expiresAtFor, startedEvent } from './rotation/start.js';
 import { syncUnits, type SyncReport } from './sync.js';
 import { recheckRenewals } from './renewals.js';
 import { defined } from '../domain/defined.js';
@@ -181,6 +181,8 @@ export async function rollbackItem(
   }
   const base = { inventory: inventory.name, item: itemName, ...(record && { rotationId: record.id }) };
   await deps.events.publish([
+    // A leaf rotation stopped before any run was recorded has not announced its start yet.
+    ...(record && !isFinished(record) && announcesStart(record) ? [startedEvent(record)] : []),
     makeEvent(EventType.RotationRolledBack, base, {
       ...(record && { step: record.step }),
       units: undone.map((u) => u.key),

@@ -1,6 +1,6 @@
 import { isRekeyError, NotFoundError } from '../../domain/errors.js';
 import type { EventDetail } from '../../../events/details.js';
-import { EventType, makeEvent } from '../../domain/events/types.js';
+import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
 import { DEFAULT_RESTART_BUDGET, restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
 import { parseWorkloadId } from '../../domain/restart/workload.js';
@@ -11,6 +11,7 @@ import type { Deps } from '../deps.js';
 import { coordinationOf, laneOf, trustSettled, type Coordination } from './coordination.js';
 import { updateRotation as updateRecord } from '../rotation/record-update.js';
 import { continueRolling } from './planner.js';
+import { executeStep, StepExecution } from '../rotation/execute-step.js';
 import { nextDelay, pause, POLL, until, WaitInterrupted } from './wait.js';
 
 export const WorkloadResult = {
@@ -93,26 +94,54 @@ async function restartWorkload(job: Job, id: string): Promise<Outcome> {
 }
 
 /**
- * A leaf (or password) rotation's restart step that waits without polling (`Deps.restartOutcomesWake`) is queued again by the
- * worker that records the last open cluster's outcome, naming the attempt it has just read back.
+ * Whether `record` (as the worker has just written its cluster's outcome) is a leaf (or password) rotation whose
+ * restart step waits without polling (`Deps.restartOutcomesWake`) for outcomes that are now all in.
  */
-async function wakeRestartStep(deps: Deps, record: RotationRecord): Promise<void> {
-  if (
-    !deps.restartOutcomesWake ||
-    record.status !== RotationStatus.Running ||
+function wakesRestartStep(deps: Deps, record: RotationRecord): boolean {
+  return (
+    deps.restartOutcomesWake === true &&
+    record.status === RotationStatus.Running &&
     // The password machine's restart step is the leaf one (same handler, same step name), so it parks the same way.
-    (record.kind !== RotationKind.Leaf && record.kind !== RotationKind.Password) ||
-    record.step !== LeafStep.Restart
-  )
-    return;
-  if (Object.values(record.restarts).some(isOpenRestart)) return;
-  await deps.queue.enqueue({
-    rotationId: record.id,
-    inventory: record.inventory,
-    item: record.item,
-    step: record.step,
-    attempt: record.attempt,
-  });
+    (record.kind === RotationKind.Leaf || record.kind === RotationKind.Password) &&
+    record.step === LeafStep.Restart &&
+    !Object.values(record.restarts).some(isOpenRestart)
+  );
+}
+
+const restartStepOf = (record: RotationRecord) => ({
+  rotationId: record.id,
+  inventory: record.inventory,
+  item: record.item,
+  step: record.step,
+  attempt: record.attempt,
+});
+
+/** Queues the woken restart step, naming the attempt the worker has just read back. */
+async function wakeRestartStep(deps: Deps, record: RotationRecord): Promise<void> {
+  if (wakesRestartStep(deps, record)) await deps.queue.enqueue(restartStepOf(record));
+}
+
+/**
+ * The rest of a leaf rotation once its last restart is in (restart, verify: reads, then one conditional journal
+ * write) run here, from the record the worker has just written, instead of queued for the step function: no queued
+ * message, no lease claim, and the worker's event goes out with the run's completions. Read-only until that write,
+ * it cannot harm a rotation someone else advanced meanwhile (the write then declines). Not while another worker
+ * holds the lease. True when the run was recorded (its events with it); on anything else the caller publishes and
+ * queues as before, and the step function judges a failure with its retries.
+ */
+async function runRestartStepHere(deps: Deps, inventory: Inventory, record: RotationRecord, announce: RekeyEvent): Promise<boolean> {
+  if (record.kind !== RotationKind.Leaf || !wakesRestartStep(deps, record)) return false;
+  if (record.lease && new Date(record.lease.expiresAt) > deps.clock.now()) return false;
+  try {
+    const result = await executeStep(deps, inventory, restartStepOf(record), { record, announce: [announce] });
+    return result === StepExecution.Ran || result === StepExecution.Waiting;
+  } catch (e) {
+    deps.log.warn('restart step not finished by the restart worker; queued for the step function', {
+      rotationId: record.id,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return false;
+  }
 }
 
 const listOf = (outcomes: readonly Outcome[], result: WorkloadResult) => outcomes.filter((o) => o.result === result).map((o) => o.id);
@@ -195,7 +224,9 @@ export async function runRestartRequest(
   }
   if (ok) {
     deps.log.info('restart completed', { cluster, item: d.item, message });
-    await deps.events.publish([makeEvent(EventType.RestartCompleted, base, fields)]);
+    const completed = makeEvent(EventType.RestartCompleted, base, fields);
+    if (written && (await runRestartStepHere(deps, inventory, written, completed))) return;
+    await deps.events.publish([completed]);
   } else {
     deps.log.error('restart failed', { cluster, item: d.item, message });
     await deps.events.publish([

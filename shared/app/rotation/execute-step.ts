@@ -11,7 +11,7 @@ import { shareCoordination } from '../restart/coordination.js';
 import { handlerFor } from './machines.js';
 import { updateRotation } from './record-update.js';
 import { StepResultStatus, type RunCarry, type StepResult } from './step-context.js';
-import { expiresAtFor } from './start.js';
+import { announcesStart, expiresAtFor, startedEvent } from './start.js';
 import { defined } from '../../domain/defined.js';
 
 export const StepExecution = { Ran: 'ran', Waiting: 'waiting', Stale: 'stale', Finished: 'finished' } as const;
@@ -27,6 +27,11 @@ export interface ExecuteOptions {
    * recorded): for tests that need a rotation stopped between steps. Runtimes leave it unset.
    */
   readonly maxSteps?: number;
+  /**
+   * The caller's own events (a restart worker's RestartCompleted), published in the one call that announces the
+   * run's completions. Published only when the run is recorded (`Ran` or `Waiting`); otherwise the caller still owns them.
+   */
+  readonly announce?: readonly RekeyEvent[];
 }
 
 /** One step of a run: what it returned and the events it published (held back until the run is recorded). */
@@ -201,10 +206,13 @@ async function writeRun(
 /** What the steps of a run published themselves (issued, promoted, synced, restart requests), in order. */
 const ownEvents = (ran: readonly RanStep[]): RekeyEvent[] => ran.flatMap((r) => r.events);
 
-/** What a recorded run tells about its steps: each one completed, phase changes, the rotation completed. */
+/**
+ * What a recorded run tells about its steps: each one completed, phase changes, the rotation completed. The first
+ * recorded run of a leaf rotation also announces that it started (see `startedEvent`).
+ */
 function completionEvents(read: RotationRecord, ran: readonly RanStep[], written: RotationRecord, at: string): RekeyEvent[] {
   const base = { inventory: read.inventory, item: read.item, rotationId: read.id, at };
-  const events: RekeyEvent[] = [];
+  const events: RekeyEvent[] = announcesStart(read) ? [startedEvent(read)] : [];
   for (const { step, result } of ran) {
     if (result.status === StepResultStatus.Waiting) break;
     const next = nextStep(read.kind, step);
@@ -249,7 +257,7 @@ async function advance(
   const run = await writeRun(deps, read, ran, options.releaseLeaseOf, carry);
   if (!run) return StepExecution.Stale;
   const { written } = run;
-  const completions = completionEvents(read, ran, written, written.updatedAt);
+  const completions = [...(options.announce ?? []), ...completionEvents(read, ran, written, written.updatedAt)];
   if (completions.length) await deps.events.publish(completions);
   await deps.rotationRecorded?.(written);
   const last = defined(ran.at(-1), 'a step run').result;

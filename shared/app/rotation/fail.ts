@@ -13,7 +13,7 @@ import { VerificationError } from './errors.js';
 import { resumeAfterFailure } from '../pause/index.js';
 import { compensatePassword } from './password-steps.js';
 import { updateRotation } from './record-update.js';
-import { expiresAtFor } from './start.js';
+import { announcesStart, expiresAtFor, startedEvent } from './start.js';
 
 /**
  * Ends a rotation that cannot go on, losing nothing: before promotion the pending version is discarded (current
@@ -85,7 +85,11 @@ export async function failRotation(
         },
   );
   if (!failed) return deps.journal.get(rotationId);
-  const events = [makeEvent(EventType.RotationFailed, base, { step: record.step, error: message })];
+  // A leaf rotation failing before any run was recorded has not announced its start yet.
+  const events = [
+    ...(announcesStart(record) ? [startedEvent(record)] : []),
+    makeEvent(EventType.RotationFailed, base, { step: record.step, error: message }),
+  ];
   if (status === RotationStatus.RolledBack) events.push(makeEvent(EventType.RotationRolledBack, base, { step: record.step }));
   await deps.events.publish(events);
   await deps.rotationRecorded?.(failed);

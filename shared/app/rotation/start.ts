@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, RekeyError, RotationLockedError } from '../../domain/errors.js';
-import { EventType, makeEvent } from '../../domain/events/types.js';
+import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory, Item } from '../../domain/inventory/model.js';
 import { firstStep } from '../../domain/rotation/machines.js';
 import { RotationKind, RotationStatus, type RequestRef, type RotationRecord, type Trigger } from '../../domain/rotation/record.js';
@@ -33,12 +33,29 @@ export function rotationKindOf(item: Item): RotationKind {
   }
 }
 
+/**
+ * Whether RotationStarted is announced with the rotation's first recorded write (its first run's completions, or its
+ * failure) instead of by its starter: leaf rotations, so that starting one is a journal write and a queued step and
+ * nothing else. Like the completions, it then goes out once, from the worker whose write won.
+ */
+export const announcesStart = (record: RotationRecord): boolean => record.kind === RotationKind.Leaf && record.history.length === 0;
+
+/** RotationStarted of a record, stamped with its start. */
+export function startedEvent(record: RotationRecord): RekeyEvent {
+  return makeEvent(
+    EventType.RotationStarted,
+    { inventory: record.inventory, item: record.item, rotationId: record.id, at: record.startedAt },
+    { kind: record.kind, trigger: record.trigger, reason: record.reason },
+  );
+}
+
 /** Days finished rotations stay in the journal before TTL removes them. */
 const KEEP_FINISHED_DAYS = 90;
 export const expiresAtFor = (finished: Date): number => Math.floor(finished.getTime() / 1000) + KEEP_FINISHED_DAYS * 86_400;
 
 /**
- * Starts a rotation: records it, emits RotationStarted, and queues its first step. One running rotation per item;
+ * Starts a rotation: records it, emits RotationStarted (a leaf rotation's first run does, see `announcesStart`), and
+ * queues its first step. One running rotation per item;
  * a second one fails clearly (the journal's item lock; for authorities, also the store's pending version).
  */
 export async function startRotation(
@@ -94,13 +111,7 @@ export async function startRotation(
     ...(options.request && { request: options.request }),
   };
   await deps.journal.create(record);
-  await deps.events.publish([
-    makeEvent(
-      EventType.RotationStarted,
-      { inventory: inventory.name, item: itemName, rotationId: record.id, at: now },
-      { kind, trigger: options.trigger, reason: options.reason },
-    ),
-  ]);
+  if (!announcesStart(record)) await deps.events.publish([startedEvent(record)]);
   await deps.queue.enqueue({ rotationId: record.id, inventory: inventory.name, item: itemName, step: record.step, attempt: 0 });
   return record;
 }

@@ -1,11 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { restartHandler, RestartEventOutcome } from '../../../functions/restart.js';
 import { EventType } from '../../../shared/domain/events/types.js';
 import { RestartState, RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { FakeWorkloads } from '../app/restart/fakes.js';
-import { testRuntime } from './fixture.js';
+import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { SMALL_INVENTORY, testRuntime } from './fixture.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -133,5 +134,94 @@ describe('restart function', () => {
     const record = await rt.journal.get('rot-1');
     expect(record?.restarts.dc1).toMatchObject({ state: RestartState.Failed, message: 'cluster dc1 is not connected from this runtime' });
     expect(rt.bus.published.map((e) => e.type)).toEqual([EventType.RestartFailed]);
+  });
+
+  describe('the last outcome of a leaf rotation', () => {
+    /** dc1 with the consumer, its Secret holding `version` (what verify reads back). */
+    function clusterHolding(version: string): { clusters: Map<string, Cluster>; workloads: FakeWorkloads } {
+      const workloads = new FakeWorkloads('dc1', []);
+      workloads.existing.add('Deployment/shop/web');
+      const secret = {
+        namespace: 'shop',
+        name: 'web-tls',
+        type: 'kubernetes.io/tls',
+        data: {},
+        labels: {},
+        annotations: { 'rekey/version': version },
+      };
+      const clusters = new Map<string, Cluster>([
+        [
+          'dc1',
+          {
+            name: 'dc1',
+            secrets: { listSecrets: async () => [], getSecret: async () => secret, writeSecret: async () => 'unchanged' },
+            workloads,
+          },
+        ],
+      ]);
+      return { clusters, workloads };
+    }
+    const inventory = loadInventory(
+      SMALL_INVENTORY.replace(
+        'secret: {name: web-tls, namespace: shop}',
+        'secret: {name: web-tls, namespace: shop}\n    consumers: [Deployment/web]',
+      ),
+    );
+    const recorded = { ...rotation(), history: [{ step: 'sync', status: 'completed', at: AT, attempt: 0 }] } as RotationRecord;
+
+    it('finishes the rotation in the same invocation: no queued step, RestartCompleted published with the completions', async () => {
+      // Prepare
+      const rt = testRuntime(dir, { inventory, clusters: clusterHolding('rot-1').clusters });
+      await rt.journal.create(recorded);
+      const publish = vi.spyOn(rt.bus, 'publish');
+
+      // Act
+      await restartHandler(() => rt)(restartRequested());
+
+      // Assess
+      const record = await rt.journal.get('rot-1');
+      expect(record?.status).toBe(RotationStatus.Completed);
+      expect(record?.history.map((h) => `${h.step}:${h.status}`)).toEqual(['sync:completed', 'restart:completed', 'verify:completed']);
+      expect(rt.queue.take()).toEqual([]);
+      expect(publish).toHaveBeenCalledTimes(1);
+      expect(rt.bus.published.map((e) => e.type)).toEqual([
+        EventType.RestartCompleted,
+        EventType.RotationStepCompleted,
+        EventType.RotationStepCompleted,
+        EventType.RotationCompleted,
+      ]);
+    });
+
+    it('while another worker holds the rotation, records the outcome and queues the step for it', async () => {
+      // Prepare
+      const rt = testRuntime(dir, { inventory, clusters: clusterHolding('rot-1').clusters });
+      await rt.journal.create({ ...recorded, lease: { owner: 'other', expiresAt: new Date(Date.now() + 60_000).toISOString() } });
+
+      // Act
+      await restartHandler(() => rt)(restartRequested());
+
+      // Assess
+      const record = await rt.journal.get('rot-1');
+      expect(record?.status).toBe(RotationStatus.Running);
+      expect(record?.restarts.dc1?.state).toBe(RestartState.Completed);
+      expect(rt.queue.take()).toEqual([{ rotationId: 'rot-1', inventory: 'shop', item: 'web', step: 'restart', attempt: 0 }]);
+      expect(rt.bus.published.map((e) => e.type)).toEqual([EventType.RestartCompleted]);
+    });
+
+    it('when the run fails (verify sees an old version), publishes RestartCompleted and leaves the step to the step function', async () => {
+      // Prepare
+      const rt = testRuntime(dir, { inventory, clusters: clusterHolding('an-older-version').clusters });
+      await rt.journal.create(recorded);
+
+      // Act
+      await restartHandler(() => rt)(restartRequested());
+
+      // Assess
+      const record = await rt.journal.get('rot-1');
+      expect(record?.status).toBe(RotationStatus.Running);
+      expect(record?.step).toBe('restart');
+      expect(rt.queue.take()).toEqual([{ rotationId: 'rot-1', inventory: 'shop', item: 'web', step: 'restart', attempt: 0 }]);
+      expect(rt.bus.published.map((e) => e.type)).toEqual([EventType.RestartCompleted]);
+    });
   });
 });
