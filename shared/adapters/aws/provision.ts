@@ -1,4 +1,12 @@
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  UpdateTableCommand,
+  UpdateTimeToLiveCommand,
+  type AttributeDefinition,
+  type GlobalSecondaryIndex,
+} from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_SOURCE, EventType } from '../../domain/events/types.js';
@@ -51,9 +59,11 @@ export interface ProvisionOptions extends AwsClientSettings {
   /** Visibility timeout of the step queue: how long a dead worker's message stays hidden (tests use a few seconds). */
   readonly stepVisibilitySeconds?: number;
   readonly clients?: { sqs?: SQSClient; eventBridge?: EventBridgeClient; dynamodb?: DynamoDBClient };
+  /** How long to wait for the journal table and an index added to it to become active. */
+  readonly journalWait?: JournalTableWait;
 }
 
-/** Creates (or finds) every resource; safe to run again. */
+/** Creates (or finds) every resource, adding what an older version's journal table lacks; safe to run again. */
 export async function provisionAwsResources(options: ProvisionOptions): Promise<ProvisionedResources> {
   const n = resourceNames(options.prefix);
   const sqs = options.clients?.sqs ?? new SQSClient(clientConfig(options));
@@ -111,7 +121,7 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
     }),
   );
 
-  await createJournalTable(ddb, n.journalTable);
+  await createJournalTable(ddb, n.journalTable, options.journalWait);
   return {
     stepQueueUrl: steps.url,
     deadLetterQueueUrl: dlq.url,
@@ -123,60 +133,112 @@ export async function provisionAwsResources(options: ProvisionOptions): Promise<
   };
 }
 
-async function createJournalTable(ddb: DynamoDBClient, table: string): Promise<void> {
+/** The journal table's global secondary indexes: what `provision` creates, and adds to a table made before one existed. */
+export function journalIndexes(): GlobalSecondaryIndex[] {
   const t = JournalTable;
+  const index = (name: string, hash: string, range: string): GlobalSecondaryIndex => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: hash, KeyType: 'HASH' },
+      { AttributeName: range, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  });
+  return [
+    index(t.itemIndex, t.itemKey, t.sortKey),
+    index(t.statusIndex, t.statusKey, t.sortKey),
+    index(t.renewalIndex, t.renewalPartition, t.renewalSort),
+  ];
+}
+
+/** Every key attribute of the table and its indexes (all strings). */
+const keyAttributes = (indexes: readonly GlobalSecondaryIndex[]): AttributeDefinition[] =>
+  [...new Set([JournalTable.partitionKey, ...indexes.flatMap((i) => (i.KeySchema ?? []).map((k) => defined(k.AttributeName)))])].map(
+    (name) => ({ AttributeName: name, AttributeType: 'S' }),
+  );
+
+/** How long `provision` waits for a table or an index it added to become active (a large table's backfill takes longer). */
+export interface JournalTableWait {
+  readonly attempts?: number;
+  readonly intervalMs?: number;
+}
+
+async function createJournalTable(ddb: DynamoDBClient, table: string, wait: JournalTableWait = {}): Promise<void> {
+  const indexes = journalIndexes();
   try {
     await ddb.send(
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: t.partitionKey, AttributeType: 'S' },
-          { AttributeName: t.itemKey, AttributeType: 'S' },
-          { AttributeName: t.statusKey, AttributeType: 'S' },
-          { AttributeName: t.sortKey, AttributeType: 'S' },
-          { AttributeName: t.renewalPartition, AttributeType: 'S' },
-          { AttributeName: t.renewalSort, AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: t.itemIndex,
-            KeySchema: [
-              { AttributeName: t.itemKey, KeyType: 'HASH' },
-              { AttributeName: t.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-          {
-            IndexName: t.statusIndex,
-            KeySchema: [
-              { AttributeName: t.statusKey, KeyType: 'HASH' },
-              { AttributeName: t.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-          {
-            IndexName: t.renewalIndex,
-            KeySchema: [
-              { AttributeName: t.renewalPartition, KeyType: 'HASH' },
-              { AttributeName: t.renewalSort, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        AttributeDefinitions: keyAttributes(indexes),
+        KeySchema: [{ AttributeName: JournalTable.partitionKey, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: indexes,
       }),
     );
   } catch (e) {
     if (awsErrorName(e) !== 'ResourceInUseException') throw e;
+    await addMissingIndexes(ddb, table, indexes, wait);
     return;
   }
-  for (let i = 0; i < 50; i++) {
-    const status = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus;
-    if (status === 'ACTIVE') break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await untilActive(ddb, table, undefined, wait);
   await ddb.send(
-    new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true } }),
+    new UpdateTimeToLiveCommand({
+      TableName: table,
+      TimeToLiveSpecification: { AttributeName: JournalTable.ttlAttribute, Enabled: true },
+    }),
   );
+}
+
+/**
+ * A table made by an older rekey lacks the indexes added since (the renewal index): add each missing one. DynamoDB
+ * takes one index creation per UpdateTable and backfills it before the next, so they go one after another.
+ */
+async function addMissingIndexes(
+  ddb: DynamoDBClient,
+  table: string,
+  indexes: readonly GlobalSecondaryIndex[],
+  wait: JournalTableWait,
+): Promise<void> {
+  const existing = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
+  const have = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const index of indexes.filter((i) => !have.has(i.IndexName))) {
+    await awsCall({ operation: 'DynamoDB UpdateTable', target: `${table} ${defined(index.IndexName)}` }, () =>
+      ddb.send(
+        new UpdateTableCommand({
+          TableName: table,
+          AttributeDefinitions: keyAttributes([index]),
+          GlobalSecondaryIndexUpdates: [
+            {
+              Create: {
+                IndexName: index.IndexName,
+                KeySchema: index.KeySchema,
+                Projection: index.Projection,
+                // On-demand tables take no throughput; provisioned ones need it for the index too.
+                ...(existing?.BillingModeSummary?.BillingMode !== 'PAY_PER_REQUEST' &&
+                  existing?.ProvisionedThroughput?.ReadCapacityUnits && {
+                    ProvisionedThroughput: {
+                      ReadCapacityUnits: existing.ProvisionedThroughput.ReadCapacityUnits,
+                      WriteCapacityUnits: existing.ProvisionedThroughput.WriteCapacityUnits,
+                    },
+                  }),
+              },
+            },
+          ],
+        }),
+      ),
+    );
+    await untilActive(ddb, table, index.IndexName, wait);
+  }
+}
+
+/** Waits until the table (or one of its indexes) is ACTIVE; throws when it is not within the wait. */
+async function untilActive(ddb: DynamoDBClient, table: string, indexName: string | undefined, wait: JournalTableWait): Promise<void> {
+  const attempts = wait.attempts ?? 3000;
+  for (let i = 0; i < attempts; i++) {
+    const t = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
+    const status = indexName ? t?.GlobalSecondaryIndexes?.find((x) => x.IndexName === indexName)?.IndexStatus : t?.TableStatus;
+    if (status === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, wait.intervalMs ?? 200));
+  }
+  throw new Error(`DynamoDB table ${table}${indexName ? ` index ${indexName}` : ''} not active after ${attempts} checks; run again later`);
 }
