@@ -9,7 +9,7 @@ import { JsonJournal } from '../shared/adapters/local/json-journal.js';
 import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
 import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
-import { acmeCaFromEnv, signersFor } from '../shared/adapters/external-signers.js';
+import { acmeCaFromEnv, issuersFor } from '../shared/adapters/issuers/registry.js';
 import { PostgresDatabases } from '../shared/adapters/postgres/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
@@ -138,7 +138,7 @@ async function composeLocked(
     prober: new TlsProber(),
     databases: databasesOn(store),
     ...(options.signal && { signal: options.signal }),
-    ...signersFor(inventory, { store, ...acmeCaFromEnv() }),
+    ...issuersFor(inventory, { store, ...acmeCaFromEnv() }),
   };
   const deps: Deps = restartModule
     ? { ...base, restarts: { request: (inv, record) => restartModule.requestRestarts(deps, inv, record) } }

@@ -19,7 +19,7 @@ import { requestRestarts } from '../../shared/app/restart/index.js';
 import { reportRequestProgress } from '../../shared/app/requests.js';
 import { UsageError } from '../../shared/domain/errors.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
-import { acmeCaFromEnv, signersFor } from '../../shared/adapters/external-signers.js';
+import { acmeCaFromEnv, issuersFor } from '../../shared/adapters/issuers/registry.js';
 import { StepRetry } from '../../shared/domain/rotation/retry.js';
 import type { Inventory } from '../../shared/domain/inventory/model.js';
 import type { Cluster } from '../../shared/ports/cluster.js';
@@ -246,7 +246,7 @@ export function depsFor(
     // Restart workers queue the waiting restart step again when they are done: no poll every few seconds.
     restartOutcomesWake: true,
     ...(options.signal && { signal: options.signal }),
-    ...signersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
+    ...issuersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };
   if (!live) return base;
   const deps: Deps = {

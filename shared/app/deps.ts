@@ -1,4 +1,3 @@
-import type { CertificateSigners } from '../ports/certificate-signer.js';
 import type { Cluster } from '../ports/cluster.js';
 import type { Clock } from '../ports/clock.js';
 import type { Databases } from '../ports/database.js';
@@ -12,6 +11,7 @@ import type { SecretStore } from '../ports/secret-store.js';
 import type { StepQueue } from '../ports/step-queue.js';
 import type { RotationRecord } from '../domain/rotation/record.js';
 import type { Inventory } from '../domain/inventory/model.js';
+import type { Issuers } from '../ports/issuer.js';
 
 /** Everything a use case may touch, wired by a composition root (CLI or Lambda). */
 export interface Deps {
@@ -32,8 +32,8 @@ export interface Deps {
    * the journal). Absent where no live cluster is connected (manifests on disk): restarts are then skipped.
    */
   readonly restarts?: { request(inventory: Inventory, record: RotationRecord): Promise<void> };
-  /** Signers of external authorities (AWS Private CA, ACME); absent when the inventory has none. */
-  readonly signers?: CertificateSigners;
+  /** The issuer of each authority: rekey's own CA, AWS Private CA or ACME (`issuerRegistry`). */
+  readonly issuers: Issuers;
   /**
    * The restart worker re-queues a rotation's waiting restart step when it records the last open cluster's outcome
    * (the Lambda runtime), so that step queues no poll of its own; the schedule's scan re-queues a rotation whose

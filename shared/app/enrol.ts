@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { RekeyError } from '../domain/errors.js';
 import { checkEnrolment, requestedNames, type EnrolRefusal } from '../domain/enrol/check.js';
 import { normalSerial, parseEnrolmentRecord, type EnrolmentRecord } from '../domain/enrol/record.js';
@@ -6,14 +6,10 @@ import { checkRenewal, RenewalRefusal } from '../domain/enrol/renewal.js';
 import { decodeMaterial } from '../domain/store/material.js';
 import { Stage } from '../ports/secret-store.js';
 import type { EnrolProfile, Inventory } from '../domain/inventory/model.js';
-import { buildCertificate } from '../domain/pki/certificate.js';
 import type { ParsedCsr } from '../domain/pki/csr.js';
-import { splitPemChain } from '../domain/pki/pem.js';
 import { certificatesOf } from '../domain/pki/chain.js';
-import { BACKDATE_MS, chainBelow } from '../domain/pki/issue.js';
 import { storeNameOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
-import { withBackoff } from './issuers/external.js';
 import { MaterialReader } from './materials.js';
 import { defined } from '../domain/defined.js';
 
@@ -107,8 +103,8 @@ async function issuerCertificates(deps: Deps, inventory: Inventory, authority: s
 
 /**
  * Signs a requester's CSR under an enrolment profile: the CSR's signature and names are checked against the profile,
- * the certificate is signed by the profile's authority (rekey's own CA in process, or an external one through its
- * signer), recorded (serial, subject, names, requester) and returned with its chain. The key never left the requester.
+ * the certificate is signed by the profile's authority through its issuer (rekey's own CA in process, or an external
+ * CA), recorded (serial, subject, names, requester) and returned with its chain. The key never left the requester.
  */
 export async function enrol(deps: Deps, inventory: Inventory, request: EnrolRequest): Promise<Enrolled> {
   const { csr, names } = await checkedCsr(request.profile, request.csrPem);
@@ -157,42 +153,22 @@ async function issueAndRecord(
   const reader = new MaterialReader(deps.store, inventory);
   const authority = reader.authority(profile.issuer);
   if (!authority) throw new RekeyError(`enrolment profile "${profile.name}": unknown authority "${profile.issuer}"`);
-  let certificate: string;
-  let chain: string;
-  let ca: string;
-  if (authority.external) {
-    if (!deps.signers) throw new RekeyError(`authority "${authority.name}" is external, and this runtime has no signer for it`);
-    const signer = await deps.signers.forAuthority(authority);
-    const signed = await withBackoff(`enrolment "${profile.name}": signing by "${authority.name}"`, () =>
-      signer.sign({ csrPem, dnsNames: names, validityMs: profile.validityMs, idempotencyKey: randomUUID() }),
-    );
-    const [leaf, ...rest] = splitPemChain(signed.cert + signed.chain);
-    certificate = leaf ?? '';
-    chain = rest.join('');
-    const current = await reader.current(storeNameOf(inventory.name, authority.name));
-    ca = current?.material.type === 'certificate' ? current.material.ca : '';
-  } else {
-    const issuer = await reader.issuer(authority.name);
-    const now = deps.clock.now();
-    let notAfter = new Date(now.getTime() + profile.validityMs);
-    if (notAfter > issuer.signer.notAfter) notAfter = issuer.signer.notAfter;
-    const built = buildCertificate({
+  const issuer = await deps.issuers.forAuthority(authority);
+  const signed = await issuer.sign(
+    {
+      label: `enrolment "${profile.name}"`,
       subject: { commonName },
       publicKey: csr.publicKey,
-      notBefore: new Date(now.getTime() - BACKDATE_MS),
-      notAfter,
-      issuer: issuer.signer,
-      serial: randomBytes(16),
-      profile: {
-        kind: 'leaf',
-        usage: profile.usage,
-        altNames: { dnsNames: csr.dnsNames.length ? csr.dnsNames : [commonName], ipAddresses: [], uris: [] },
-      },
-    });
-    certificate = built.pem;
-    chain = chainBelow(issuer);
-    ca = issuer.material.ca;
-  }
+      csrPem: () => csrPem,
+      altNames: { dnsNames: csr.dnsNames.length ? csr.dnsNames : [commonName], ipAddresses: [], uris: [] },
+      names,
+      usage: profile.usage,
+      validityMs: profile.validityMs,
+      idempotencyKey: randomUUID(),
+    },
+    { now: deps.clock.now(), materials: reader },
+  );
+  const { cert: certificate, chain, ca } = signed;
   const x509 = new X509Certificate(certificate);
   const serial = normalSerial(x509.serialNumber);
   const notAfter = new Date(x509.validTo).toISOString();

@@ -3,46 +3,37 @@ import { newPasswordMaterial, newSigningKeyMaterial } from '../domain/credential
 import { mintToken } from '../domain/credentials/token.js';
 import { makeEvent, EventType } from '../domain/events/types.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { issueMaterial } from '../domain/pki/issue.js';
 import { encodeMaterial, type Material } from '../domain/store/material.js';
-import { specHashOf, storeNameOf, type Unit } from '../domain/units.js';
-import type { CertificateSigners } from '../ports/certificate-signer.js';
+import { specHashOf, type Unit } from '../domain/units.js';
 import { Stage, type StoredVersion } from '../ports/secret-store.js';
-import { externalAuthorityMaterial, externalLeafMaterial } from './issuers/external.js';
+import { leafMaterial } from './issuers/leaf.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { noteRenewal } from './renewals.js';
 import { defined } from '../domain/defined.js';
+import { NotFoundError } from '../domain/errors.js';
 
 /** Tags every stored secret carries, so the store can be searched by inventory and item. */
 export function storeTags(inventory: Inventory, unit: Unit): Record<string, string> {
   return { 'rekey:inventory': inventory.name, 'rekey:item': unit.key, 'rekey:managed-by': 'rekey' };
 }
 
-/** Makes new material for a unit: a certificate signed by its issuer's current version, or a credential. */
-export async function newMaterial(
-  deps: Pick<Deps, 'clock'> & { readonly signers?: CertificateSigners | undefined },
-  unit: Unit,
-  reader: MaterialReader,
-  versionId?: string,
-): Promise<Material> {
+/**
+ * Makes new material for a unit: a certificate signed by its authority's issuer (rekey's own CA or an external one,
+ * as the registry chooses), an authority's own version, or a credential.
+ */
+export async function newMaterial(deps: Pick<Deps, 'clock' | 'issuers'>, unit: Unit, reader: MaterialReader, versionId?: string): Promise<Material> {
   const item = unit.item;
   const now = deps.clock.now();
   const specHash = specHashOf(unit);
   switch (item.kind) {
     case 'authority':
-      // An external CA (AWS Private CA, ACME) is read, not issued: its version is its chain and trust bundle.
-      if (item.external) return externalAuthorityMaterial(deps.signers, item, specHash);
-      return issueMaterial(unit, item.parent ? await reader.issuer(item.parent) : undefined, now, specHash);
+      return (await deps.issuers.forAuthority(item)).authorityMaterial(unit, specHash, { now, materials: reader });
     case 'certificate': {
       const authority = reader.authority(item.issuer);
-      if (authority?.external) {
-        const current = await reader.current(storeNameOf(reader.inventoryName, authority.name));
-        const authorityMaterial = current?.material.type === 'certificate' ? current.material : undefined;
-        return (await externalLeafMaterial(deps, unit, authority, authorityMaterial, specHash, versionId ?? randomUUID())).material;
-      }
-      // rekey's own CA: signs in process with the authority's stored key.
-      return issueMaterial(unit, await reader.issuer(item.issuer), now, specHash);
+      if (!authority) throw new NotFoundError(`${unit.key}: no authority "${item.issuer}"`, { context: { item: unit.key } });
+      const issuer = await deps.issuers.forAuthority(authority);
+      return leafMaterial(issuer, unit, specHash, versionId ?? randomUUID(), { now, materials: reader });
     }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);

@@ -1,8 +1,9 @@
 import { IntegrityError, NotFoundError } from '../domain/errors.js';
 import type { Authority, Inventory } from '../domain/inventory/model.js';
 import { issuerMaterialOf, type IssuerMaterial } from '../domain/pki/issue.js';
-import { asCertificate, decodeMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
+import { asCertificate, decodeMaterial, type CertificateMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
 import { storeNameOf, type Unit } from '../domain/units.js';
+import type { AuthorityMaterials } from '../ports/issuer.js';
 import { Stage, type SecretStore } from '../ports/secret-store.js';
 
 export interface CurrentVersion {
@@ -16,7 +17,7 @@ export interface CurrentVersion {
  * Reads current versions once per run and remembers them; `remember` records what this run promoted so later
  * reads (children of a re-issued CA) see it without another store call.
  */
-export class MaterialReader {
+export class MaterialReader implements AuthorityMaterials {
   private readonly cache = new Map<string, Promise<CurrentVersion | undefined>>();
   private readonly issuers = new Map<string, Promise<IssuerMaterial>>();
   private readonly pendings = new Map<string, Promise<CurrentVersion | undefined>>();
@@ -83,6 +84,12 @@ export class MaterialReader {
     if (current.material.type !== 'signing-key')
       throw new IntegrityError(`${name} holds a ${current.material.type}, not a signing key`, { context: { item: name } });
     return current.material;
+  }
+
+  /** An authority's current version as stored, if it has one. */
+  async authorityCurrent(authorityName: string): Promise<CertificateMaterial | undefined> {
+    const current = await this.current(storeNameOf(this.inventory.name, authorityName));
+    return current?.material.type === 'certificate' ? current.material : undefined;
   }
 
   /** The current material of an authority, ready to sign with. */

@@ -7,7 +7,7 @@ export type * from './clock.js';
 export type * from './logger.js';
 export type * from './host-files.js';
 export type * from './prober.js';
-export type * from './certificate-signer.js';
+export type * from './issuer.js';
 export { Stage } from './secret-store.js';
 export { WriteOutcome, RestartOutcome } from './cluster.js';
 export { systemClock } from './clock.js';

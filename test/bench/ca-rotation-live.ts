@@ -28,6 +28,7 @@ import type { StepMessage } from '../../shared/ports/step-queue.js';
 import { loadInfraEnv } from '../infra/env.js';
 import { Admin, deploymentObject, eventually, podSpec, uniqueName } from '../integration/kube/support.js';
 import { load1, machine, type Figure } from './figures.js';
+import { issuerRegistry } from '../../shared/adapters/issuers/registry.js';
 
 const args = process.argv.slice(2);
 const LEAVES = Number(args[args.indexOf('--leaves') + 1] ?? 100) || 100;
@@ -103,6 +104,7 @@ async function awsCalls(leaves: number): Promise<{ total: number; byOperation: R
     const clusters = new Map<string, Cluster>(CLUSTERS.map((c) => [c, { name: c, secrets: new ManifestWriter(join(dir, c)) }]));
     const deps: Deps = {
       store: aws.store,
+      issuers: issuerRegistry({ store: aws.store, inventory: inventory.name }),
       journal: aws.journal,
       queue,
       events: aws.events,

@@ -7,16 +7,17 @@
  */
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { AcmeSigner, type TxtRecords } from '../../shared/adapters/acme/acme-signer.js';
-import { PrivateCaSigner } from '../../shared/adapters/aws/private-ca-signer.js';
+import { AcmeIssuer, type TxtRecords } from '../../shared/adapters/acme/acme-issuer.js';
+import { PrivateCaIssuer } from '../../shared/adapters/aws/private-ca-issuer.js';
+import { OwnCaIssuer } from '../../shared/adapters/issuers/own-ca-issuer.js';
 import { Route53TxtRecords } from '../../shared/adapters/aws/route53-txt.js';
 import { FileVault } from '../../shared/adapters/local/file-vault.js';
-import { externalLeafMaterial } from '../../shared/app/issuers/external.js';
+import { leafMaterial } from '../../shared/app/issuers/leaf.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
 import type { Authority } from '../../shared/domain/inventory/model.js';
 import { issueMaterial, issuerMaterialOf } from '../../shared/domain/pki/issue.js';
 import { specHashOf, unitsOf } from '../../shared/domain/units.js';
-import type { CertificateSigner } from '../../shared/ports/certificate-signer.js';
+import type { IssueContext, Issuer } from '../../shared/ports/issuer.js';
 import { loadInfraEnv } from '../infra/env.js';
 import { createActiveRootCa } from '../integration/issuers/private-ca.js';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +39,6 @@ certificates:
 `);
 const leafUnit = unitsOf(inv, inv.certificates[0]!)[0]!;
 const spec = specHashOf(leafUnit);
-const external = inv.authorities[1] as Authority;
 
 async function timed(n: number, one: (i: number) => Promise<number>): Promise<{ msPerCert: number; callsPerCert: number }> {
   let calls = 0;
@@ -48,33 +48,32 @@ async function timed(n: number, one: (i: number) => Promise<number>): Promise<{ 
   return { msPerCert: ms / n, callsPerCert: calls / n };
 }
 
-async function viaSigner(
-  signer: CertificateSigner,
-  n: number,
-  counted?: () => number,
-): Promise<{ msPerCert: number; callsPerCert: number }> {
-  const signers = { forAuthority: () => Promise.resolve(signer) };
+/** Leaves through an issuer (the same path as apply's), with the CA calls it reported and those `counted` saw. */
+async function viaIssuer(issuer: Issuer, n: number, ctx: IssueContext, counted?: () => number): Promise<{ msPerCert: number; callsPerCert: number }> {
+  let reported = 0;
+  const counting = Object.assign(Object.create(issuer) as Issuer, {
+    sign: async (...args: Parameters<Issuer['sign']>) => {
+      const signed = await issuer.sign(...args);
+      reported += signed.calls;
+      return signed;
+    },
+  });
   return timed(n, async (i) => {
-    const before = counted?.() ?? 0;
-    const { calls } = await externalLeafMaterial(
-      { signers },
-      leafUnit,
-      external,
-      undefined,
-      spec,
-      `bench-${i}-${randomBytes(4).toString('hex')}`,
-    );
-    return calls + ((counted?.() ?? 0) - before);
+    const before = { reported, counted: counted?.() ?? 0 };
+    await leafMaterial(counting, leafUnit, spec, `bench-${i}-${randomBytes(4).toString('hex')}`, ctx);
+    return reported - before.reported + ((counted?.() ?? 0) - before.counted);
   });
 }
 
 // rekey's own CA: key generation and signing in process, no calls.
 const ownRoot = issuerMaterialOf('own-ca', issueMaterial(unitsOf(inv, inv.authorities[0]!)[0]!, undefined, new Date(), 'x'), true);
-const own = await timed(N.own, () => Promise.resolve((issueMaterial(leafUnit, ownRoot, new Date(), spec), 0)));
+const materials = { issuer: () => Promise.resolve(ownRoot), authorityCurrent: () => Promise.resolve(undefined) };
+const ctx = (): IssueContext => ({ now: new Date(), materials });
+const own = await viaIssuer(new OwnCaIssuer(inv.authorities[0] as Authority), N.own, ctx());
 
 // AWS Private CA on moto.
 const { arn } = await createActiveRootCa(`bench-ca-${Date.now()}`);
-const pca = await viaSigner(new PrivateCaSigner({ arn, signingAlgorithm: 'SHA256WITHRSA', authority: 'ext-ca' }), N.pca);
+const pca = await viaIssuer(new PrivateCaIssuer({ arn, signingAlgorithm: 'SHA256WITHRSA', authority: 'ext-ca' }), N.pca, ctx());
 
 // ACME on pebble: the TXT record goes to Route 53 on moto (counted) and, standing in for Route 53's name servers,
 // straight to pebble-challtestsrv.
@@ -92,8 +91,8 @@ const dns: TxtRecords = {
   remove: (name, value) => r53.remove(name, value),
 };
 const state = mkdtempSync(join(tmpdir(), 'rekey-bench-acme-'));
-const acme = await viaSigner(
-  new AcmeSigner({
+const acme = await viaIssuer(
+  new AcmeIssuer({
     authority: 'ext-ca',
     directory: env.pebble.directory,
     email: `ops@${zone}`,
@@ -103,6 +102,7 @@ const acme = await viaSigner(
     caCert: readFileSync(env.pebble.caCert, 'utf8'),
   }),
   N.acme,
+  ctx(),
   () => route53Calls,
 );
 rmSync(state, { recursive: true, force: true });

@@ -25,6 +25,7 @@ import { encodeMaterial } from '../../shared/domain/store/material.js';
 import { allUnits } from '../../shared/domain/units.js';
 import { silentLogger } from '../../shared/ports/logger.js';
 import type { RenewalEntry } from '../../shared/ports/renewal-index.js';
+import { issuerRegistry } from '../../shared/adapters/issuers/registry.js';
 
 if (!process.env.AWS_ENDPOINT_URL) throw new Error('set AWS_ENDPOINT_URL to moto');
 process.env.AWS_REGION ??= 'us-east-1';
@@ -54,6 +55,7 @@ countAwsCalls(aws, counts);
 const noop = { enqueue: () => Promise.resolve() };
 const base: Deps = {
   store: aws.store,
+  issuers: issuerRegistry({ store: aws.store, inventory: 'bench' }),
   journal: aws.journal,
   queue: noop,
   events: { publish: () => Promise.resolve() },

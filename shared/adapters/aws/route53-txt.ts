@@ -1,6 +1,6 @@
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { TransientError } from '../../domain/errors.js';
-import type { TxtRecords } from '../acme/acme-signer.js';
+import type { TxtRecords } from '../acme/acme-issuer.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall } from './errors.js';
 

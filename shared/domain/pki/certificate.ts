@@ -16,6 +16,7 @@ import {
   unsignedInteger,
 } from './der-writer.js';
 import { basicConstraints } from './extensions/basic-constraints.js';
+import { crlDistributionPoints } from './extensions/crl-distribution-points.js';
 import { extKeyUsage } from './extensions/ext-key-usage.js';
 import { authorityKeyIdentifier, keyIdentifier, subjectKeyIdentifier } from './extensions/key-identifiers.js';
 import { keyUsage, type KeyUsageName } from './extensions/key-usage.js';
@@ -24,7 +25,14 @@ import { distinguishedName } from './name.js';
 import { encodedPublicKey, type EncodedPublicKey } from './key-encoding.js';
 
 export type CertificateProfile =
-  { readonly kind: 'authority'; readonly pathLen?: number } | { readonly kind: 'leaf'; readonly usage: Usage; readonly altNames: AltNames };
+  | { readonly kind: 'authority'; readonly pathLen?: number }
+  | {
+      readonly kind: 'leaf';
+      readonly usage: Usage;
+      readonly altNames: AltNames;
+      /** A URI where the issuer's CRL is published (cRLDistributionPoints); none by default. */
+      readonly crlDistributionPoint?: string;
+    };
 
 /** The issuing side: a CA certificate and its key, parsed once and reused for every certificate it signs. */
 export interface Issuer {
@@ -115,6 +123,7 @@ export function buildCertificate(req: CertificateRequest): BuiltCertificate {
     );
     const san = subjectAltName(req.profile.altNames);
     if (san) extensions.push(san);
+    if (req.profile.crlDistributionPoint) extensions.push(crlDistributionPoints(req.profile.crlDistributionPoint));
   }
   extensions.push(subjectKeyIdentifier(ownKeyId), authorityKeyIdentifier(req.issuer?.keyId ?? ownKeyId));
 

@@ -29,6 +29,14 @@ export function issuerMaterialOf(name: string, material: CertificateMaterial, is
 /** Intermediates a certificate issued by `issuer` must present: the issuer and what is above it, roots excluded. */
 export const chainBelow = (issuer: IssuerMaterial): string => (issuer.isRoot ? '' : issuer.material.cert + issuer.material.chain);
 
+/** Backdated start, and an end clamped to the issuer's: nothing outlives what signed it. */
+export function validityWindow(now: Date, validityMs: number, issuer: IssuerMaterial | undefined): { notBefore: Date; notAfter: Date } {
+  const notBefore = new Date(now.getTime() - BACKDATE_MS);
+  let notAfter = new Date(now.getTime() + validityMs);
+  if (issuer && notAfter > issuer.signer.notAfter) notAfter = issuer.signer.notAfter;
+  return { notBefore, notAfter };
+}
+
 /**
  * Issues a fresh key and certificate for an authority or certificate unit. Validity is clamped to the issuer's,
  * so nothing outlives what signed it.
@@ -37,9 +45,7 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
   const item = unit.item;
   if (item.kind === 'credential') throw new Error('credentials are not certificates');
   const keys = generateIssuedKey(item.keyType);
-  const notBefore = new Date(now.getTime() - BACKDATE_MS);
-  let notAfter = new Date(now.getTime() + item.validityMs);
-  if (issuer && notAfter > issuer.signer.notAfter) notAfter = issuer.signer.notAfter;
+  const { notBefore, notAfter } = validityWindow(now, item.validityMs, issuer);
   const signer = issuer?.signer;
   const built = buildCertificate({
     subject: { ...item.subject, commonName: unit.commonName ?? item.subject.commonName },

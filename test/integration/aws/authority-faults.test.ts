@@ -12,6 +12,7 @@ import { silentLogger } from '../../../shared/ports/logger.js';
 import { authorityCrashInventory, authorityCrashPoints, expectAuthorityCrashRecovers } from '../../fixtures/authority-crash-scenario.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { freshResources, useMoto } from './moto.js';
+import { issuerRegistry } from '../../../shared/adapters/issuers/registry.js';
 
 /**
  * The authority machine killed once after each side effect, on the AWS adapters: versions and stages in Secrets
@@ -59,6 +60,7 @@ async function awsRuntime(inventoryName: string): Promise<{ deps: Deps; inventor
   );
   const deps: Deps = {
     store: aws.store,
+    issuers: issuerRegistry({ store: aws.store, inventory: inventoryName }),
     journal: aws.journal,
     queue,
     events: aws.events,

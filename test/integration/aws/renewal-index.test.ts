@@ -15,6 +15,7 @@ import { silentLogger } from '../../../shared/ports/logger.js';
 import type { StepMessage } from '../../../shared/ports/step-queue.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { freshResources, useMoto } from './moto.js';
+import { issuerRegistry } from '../../../shared/adapters/issuers/registry.js';
 
 /**
  * The renewal index on moto: rows written by apply and by a leaf rotation's journal write, the scan reading only what
@@ -50,6 +51,7 @@ certificates:
   const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: new ManifestWriter(join(dir, 'dc1')) }]]);
   deps = {
     store: aws.store,
+    issuers: issuerRegistry({ store: aws.store, inventory: inventory.name }),
     journal: aws.journal,
     renewals: aws.journal,
     queue: {

@@ -21,6 +21,7 @@ import { silentLogger } from '../../../shared/ports/logger.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { freshResources, useMoto } from './moto.js';
+import { issuerRegistry } from '../../../shared/adapters/issuers/registry.js';
 
 /**
  * `rekey rollback` on the AWS adapters: versions and stages in Secrets Manager, rotation records in DynamoDB,
@@ -88,6 +89,7 @@ async function setup(): Promise<Setup> {
   const clusters = new Map<string, Cluster>([['dc1', { name: 'dc1', secrets: writer }]]);
   const deps: Deps = {
     store: aws.store,
+    issuers: issuerRegistry({ store: aws.store, inventory: inventory.name }),
     journal: aws.journal,
     queue,
     events: bus,

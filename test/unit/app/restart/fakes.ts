@@ -19,6 +19,7 @@ import {
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { silentLogger } from '../../../../shared/ports/logger.js';
 import type { SecretStore } from '../../../../shared/ports/secret-store.js';
+import { issuerRegistry } from '../../../../shared/adapters/issuers/registry.js';
 
 const id = (r: WorkloadRef) => `${r.kind}/${r.namespace}/${r.name}`;
 
@@ -133,8 +134,10 @@ export function harness(
   const journal = new JsonJournal(join(dir, 'journal'));
   const bus = new LocalEventBus(undefined);
   const versions = options.versions ?? {};
+  const store = fakeStore(() => versions);
   const deps: Deps = {
-    store: fakeStore(() => versions),
+    store,
+    issuers: issuerRegistry({ store, inventory: inventory.name }),
     journal,
     queue: { enqueue: async () => {} },
     events: bus,

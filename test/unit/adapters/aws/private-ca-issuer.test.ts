@@ -1,8 +1,8 @@
 import { ACMPCAClient, GetCertificateCommand, IssueCertificateCommand } from '@aws-sdk/client-acm-pca';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PrivateCaSigner } from '../../../../shared/adapters/aws/private-ca-signer.js';
-import { SIGN_RETRY, withBackoff } from '../../../../shared/app/issuers/external.js';
+import { PrivateCaIssuer } from '../../../../shared/adapters/aws/private-ca-issuer.js';
+import { SIGN_RETRY, withBackoff } from '../../../../shared/adapters/issuers/external-issuer.js';
 import { RekeyError, TransientError } from '../../../../shared/domain/errors.js';
 
 const ARN = 'arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555';
@@ -22,7 +22,7 @@ const noSleep = () => Promise.resolve();
 
 beforeEach(() => pca.reset());
 
-describe('AWS Private CA signer', () => {
+describe('AWS Private CA issuer', () => {
   it('issues with the CSR, a validity in days and an idempotency token from the rotation, then reads the certificate once issued', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).resolves({ CertificateArn: CERT_ARN } as never);
@@ -30,14 +30,14 @@ describe('AWS Private CA signer', () => {
       .on(GetCertificateCommand as never)
       .rejectsOnce(sdkError('RequestInProgressException'))
       .resolves({ Certificate: 'LEAF', CertificateChain: 'CHAIN' } as never);
-    const signer = new PrivateCaSigner({
+    const signer = new PrivateCaIssuer({
       arn: ARN,
       signingAlgorithm: 'SHA256WITHECDSA',
       authority: 'corp-ca',
       client: pca as unknown as ACMPCAClient,
     });
     // Act
-    const signed = await signer.sign(REQUEST);
+    const signed = await signer.signCsr(REQUEST);
     // Assess
     const input = (pca.commandCalls(IssueCertificateCommand as never)[0]!.args[0] as IssueCertificateCommand).input;
     expect(input.Validity).toEqual({ Type: 'DAYS', Value: 30 });
@@ -54,7 +54,7 @@ describe('AWS Private CA signer', () => {
   ])('%s (rate-limited, unavailable) is a TransientError, retried with backoff, then thrown naming the tries', async (name, status) => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError(name, status));
-    const signer = new PrivateCaSigner({
+    const signer = new PrivateCaIssuer({
       arn: ARN,
       signingAlgorithm: 'SHA256WITHRSA',
       authority: 'corp-ca',
@@ -65,7 +65,7 @@ describe('AWS Private CA signer', () => {
     // Act
     const error = await withBackoff(
       'web: signing',
-      () => signer.sign(REQUEST),
+      () => signer.signCsr(REQUEST),
       (ms) => (delays.push(ms), noSleep()),
     ).catch((e: unknown) => e);
     // Assess
@@ -78,14 +78,14 @@ describe('AWS Private CA signer', () => {
   it('access denied fails at once, not retried, saying so', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError('AccessDeniedException', 403));
-    const signer = new PrivateCaSigner({
+    const signer = new PrivateCaIssuer({
       arn: ARN,
       signingAlgorithm: 'SHA256WITHRSA',
       authority: 'corp-ca',
       client: pca as unknown as ACMPCAClient,
     });
     // Act
-    const error = await withBackoff('web: signing', () => signer.sign(REQUEST), noSleep).catch((e: unknown) => e);
+    const error = await withBackoff('web: signing', () => signer.signCsr(REQUEST), noSleep).catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(RekeyError);
     expect(error).not.toBeInstanceOf(TransientError);
@@ -96,14 +96,14 @@ describe('AWS Private CA signer', () => {
   it('a CA that is not active is a clear, non-retryable error', async () => {
     // Prepare
     pca.on(IssueCertificateCommand as never).rejects(sdkError('InvalidStateException'));
-    const signer = new PrivateCaSigner({
+    const signer = new PrivateCaIssuer({
       arn: ARN,
       signingAlgorithm: 'SHA256WITHRSA',
       authority: 'corp-ca',
       client: pca as unknown as ACMPCAClient,
     });
     // Act
-    const error = await signer.sign(REQUEST).catch((e: unknown) => e);
+    const error = await signer.signCsr(REQUEST).catch((e: unknown) => e);
     // Assess
     expect(error).not.toBeInstanceOf(TransientError);
     expect((error as Error).message).toContain('the CA is not active');

@@ -1,17 +1,22 @@
 import {
   ACMPCAClient,
+  DescribeCertificateAuthorityCommand,
   GetCertificateAuthorityCertificateCommand,
   GetCertificateCommand,
   IssueCertificateCommand,
+  RevokeCertificateCommand,
+  type RevocationReason as PcaRevocationReason,
   type SigningAlgorithm,
 } from '@aws-sdk/client-acm-pca';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { RevocationReason } from '../../domain/enrol/record.js';
 import { RekeyError, TransientError } from '../../domain/errors.js';
-import type { CertificateSigner, SignedCertificate, SignRequest } from '../../ports/certificate-signer.js';
+import { IssuerKind, type ServedChain } from '../../ports/issuer.js';
+import { ExternalIssuer, type CsrSignRequest, type SignedChain } from '../issuers/external-issuer.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsErrorName, translateAwsError } from './errors.js';
 
-export interface PrivateCaSignerOptions extends AwsClientSettings {
+export interface PrivateCaIssuerOptions extends AwsClientSettings {
   readonly arn: string;
   readonly signingAlgorithm: string;
   readonly templateArn?: string;
@@ -25,16 +30,31 @@ export interface PrivateCaSignerOptions extends AwsClientSettings {
 const DAY_MS = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** rekey's revocation reasons as Private CA names them. */
+const PCA_REASON: Record<RevocationReason, PcaRevocationReason> = {
+  [RevocationReason.Unspecified]: 'UNSPECIFIED',
+  [RevocationReason.KeyCompromise]: 'KEY_COMPROMISE',
+  [RevocationReason.AffiliationChanged]: 'AFFILIATION_CHANGED',
+  [RevocationReason.Superseded]: 'SUPERSEDED',
+  [RevocationReason.CessationOfOperation]: 'CESSATION_OF_OPERATION',
+  [RevocationReason.PrivilegeWithdrawn]: 'PRIVILEGE_WITHDRAWN',
+};
+
+/** A serial as Private CA takes it (and `openssl x509 -text` prints it): hex bytes separated by colons. */
+export const pcaSerial = (pem: string): string => (new X509Certificate(pem).serialNumber.match(/../g) ?? []).join(':');
+
 /**
  * AWS Private CA as an external authority: `IssueCertificate` with rekey's CSR (idempotency token from the rotation's
- * version id, so a retried step makes one certificate), then `GetCertificate` until it is issued. The CA's key never
- * leaves AWS; the leaf's key never leaves rekey.
+ * version id, so a retried step makes one certificate), then `GetCertificate` until it is issued; `RevokeCertificate`
+ * (the CA then lists the certificate in the CRL it publishes, when its CRL is enabled). The CA's key never leaves AWS;
+ * the leaf's key never leaves rekey.
  */
-export class PrivateCaSigner implements CertificateSigner {
-  readonly kind = 'awsPrivateCa' as const;
+export class PrivateCaIssuer extends ExternalIssuer {
+  readonly kind = IssuerKind.AwsPrivateCa;
   private readonly client: ACMPCAClient;
 
-  constructor(private readonly options: PrivateCaSignerOptions) {
+  constructor(private readonly options: PrivateCaIssuerOptions) {
+    super(options.authority);
     // The region is the CA's (arn:aws:acm-pca:REGION:...), whatever the runtime's is.
     const region = options.region ?? options.arn.split(':')[3];
     this.client = options.client ?? new ACMPCAClient(clientConfig({ ...options, ...(region && { region }) }));
@@ -55,7 +75,7 @@ export class PrivateCaSigner implements CertificateSigner {
     return translateAwsError(e, { operation: `AWS Private CA ${operation}`, target });
   }
 
-  async sign(request: SignRequest): Promise<SignedCertificate> {
+  async signCsr(request: CsrSignRequest): Promise<SignedChain> {
     let calls = 0;
     // IdempotencyToken: at most 36 characters [\w-]; the same token within 5 minutes returns the same certificate.
     const token = createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 36);
@@ -96,7 +116,7 @@ export class PrivateCaSigner implements CertificateSigner {
     }
   }
 
-  async trust(): Promise<{ roots: string; intermediates: string }> {
+  async readChain(): Promise<ServedChain> {
     try {
       const r = await this.client.send(new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: this.options.arn }));
       if (!r.Certificate) throw new RekeyError(`AWS Private CA ${this.options.arn} has no CA certificate yet`);
@@ -106,6 +126,38 @@ export class PrivateCaSigner implements CertificateSigner {
       return { roots: lastBlock(chain), intermediates: withNewline(r.Certificate) + withoutLastBlock(chain) };
     } catch (e) {
       throw this.fail(e, 'GetCertificateAuthorityCertificate');
+    }
+  }
+
+  async revokeAtCa(_serial: string, pem: string, reason: RevocationReason): Promise<{ calls: number }> {
+    try {
+      await this.client.send(
+        new RevokeCertificateCommand({
+          CertificateAuthorityArn: this.options.arn,
+          CertificateSerial: pcaSerial(pem),
+          RevocationReason: PCA_REASON[reason],
+        }),
+      );
+    } catch (e) {
+      // Revoked before (a retried revocation whose record write failed): what was asked is done.
+      if (awsErrorName(e) !== 'RequestAlreadyProcessedException') throw this.fail(e, 'RevokeCertificate');
+    }
+    return { calls: 1 };
+  }
+
+  /** Where the CA writes its CRL when its CRL is enabled: its CNAME, else its S3 bucket, at crl/<CA id>.crl. */
+  async crlLocation(): Promise<{ publisher: string; url?: string }> {
+    const publisher = `AWS Private CA ${this.options.arn}`;
+    try {
+      const { CertificateAuthority: ca } = await this.client.send(
+        new DescribeCertificateAuthorityCommand({ CertificateAuthorityArn: this.options.arn }),
+      );
+      const crl = ca?.RevocationConfiguration?.CrlConfiguration;
+      if (!crl?.Enabled || !(crl.CustomCname || crl.S3BucketName)) return { publisher };
+      const host = crl.CustomCname || `${crl.S3BucketName}.s3.${this.options.arn.split(':')[3]}.amazonaws.com`;
+      return { publisher, url: `http://${host}/crl/${this.options.arn.split('/').pop()}.crl` };
+    } catch (e) {
+      throw this.fail(e, 'DescribeCertificateAuthority');
     }
   }
 }

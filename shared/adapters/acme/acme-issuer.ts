@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
+import { reasonCode, type RevocationReason } from '../../domain/enrol/record.js';
 import { RekeyError, TransientError } from '../../domain/errors.js';
-import type { CertificateSigner, SignedCertificate, SignRequest } from '../../ports/certificate-signer.js';
+import { IssuerKind, type ServedChain } from '../../ports/issuer.js';
+import { ExternalIssuer, type CsrSignRequest, type SignedChain } from '../issuers/external-issuer.js';
 import { Stage, type SecretStore } from '../../ports/secret-store.js';
 
 /** Where dns-01 answers are published (Route 53 in rekey; any DNS with an API would do). */
@@ -14,7 +16,7 @@ export interface TxtRecords {
   remove(name: string, value: string): Promise<void>;
 }
 
-export interface AcmeSignerOptions {
+export interface AcmeIssuerOptions {
   readonly authority: string;
   readonly directory: string;
   readonly email: string;
@@ -64,14 +66,15 @@ function statusOf(e: unknown): number | undefined {
 
 /**
  * An ACME CA (RFC 8555) as an external authority: account (key kept in rekey's store), order for the certificate's
- * DNS names, dns-01 answered through `TxtRecords`, finalize with rekey's CSR, download the chain. acme-client does
- * the protocol (JWS, nonces, polling).
+ * DNS names, dns-01 answered through `TxtRecords`, finalize with rekey's CSR, download the chain; revocation signed
+ * with the same account (RFC 8555 §7.6). acme-client does the protocol (JWS, nonces, polling).
  */
-export class AcmeSigner implements CertificateSigner {
-  readonly kind = 'acme' as const;
+export class AcmeIssuer extends ExternalIssuer {
+  readonly kind = IssuerKind.Acme;
   private client: Promise<acme.Client> | undefined;
 
-  constructor(private readonly options: AcmeSignerOptions) {
+  constructor(private readonly options: AcmeIssuerOptions) {
+    super(options.authority);
     if (options.caCert) {
       // Trust the given CA for the ACME server (and the roots URL) besides the system roots.
       acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, options.caCert] });
@@ -133,7 +136,7 @@ export class AcmeSigner implements CertificateSigner {
     return new RekeyError(`${where}: ${message}`, { cause: e });
   }
 
-  async sign(request: SignRequest): Promise<SignedCertificate> {
+  async signCsr(request: CsrSignRequest): Promise<SignedChain> {
     if (request.dnsNames.length === 0)
       throw new RekeyError(`ACME (authority ${this.options.authority}) issues for DNS names only: the certificate has none`);
     const before = acmeRequests;
@@ -166,7 +169,7 @@ export class AcmeSigner implements CertificateSigner {
     }
   }
 
-  async trust(): Promise<{ roots: string; intermediates: string }> {
+  async readChain(): Promise<ServedChain> {
     if (!this.options.roots)
       throw new RekeyError(
         `authority "${this.options.authority}": an ACME authority needs \`roots\` (URL of the CA's root certificates) for its trust bundle`,
@@ -176,6 +179,25 @@ export class AcmeSigner implements CertificateSigner {
     } catch (e) {
       throw this.fail(e, `GET ${this.options.roots}`);
     }
+  }
+
+  /** revokeCert with the account that ordered the certificate; one the CA already revoked is no error. */
+  async revokeAtCa(_serial: string, pem: string, reason: RevocationReason): Promise<{ calls: number }> {
+    const before = acmeRequests;
+    try {
+      const client = await this.clientOf();
+      // The account URL is learnt from the CA (an existing account answers 200) before a kid-signed request.
+      await client.createAccount({ termsOfServiceAgreed: true, contact: [`mailto:${this.options.email}`] });
+      await client.revokeCertificate(pem, { reason: reasonCode(reason) });
+    } catch (e) {
+      if (!/already revoked/i.test(e instanceof Error ? e.message : String(e))) throw this.fail(e, 'revokeCert');
+    }
+    return { calls: acmeRequests - before };
+  }
+
+  /** ACME has no CRL endpoint: the CA publishes its CRLs where its certificates say (their CRL Distribution Points). */
+  crlLocation(): Promise<{ publisher: string; url?: string }> {
+    return Promise.resolve({ publisher: `the ACME CA ${this.options.directory}` });
   }
 
   private fetchText(url: string): Promise<string> {

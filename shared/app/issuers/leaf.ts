@@ -1,0 +1,52 @@
+import { buildCsr } from '../../domain/pki/csr-build.js';
+import { generateIssuedKey } from '../../domain/pki/keys.js';
+import type { CertificateMaterial } from '../../domain/store/material.js';
+import type { Unit } from '../../domain/units.js';
+import type { IssueContext, Issuer } from '../../ports/issuer.js';
+
+/**
+ * A certificate unit's new version: rekey makes the key (it stays in rekey's store), and the unit's authority signs
+ * its public key, in process (rekey's own CA) or as a CSR sent to an external CA (built only then).
+ */
+export async function leafMaterial(
+  issuer: Issuer,
+  unit: Unit,
+  specHash: string,
+  idempotencyKey: string,
+  ctx: IssueContext,
+): Promise<CertificateMaterial> {
+  const item = unit.item;
+  if (item.kind !== 'certificate') throw new Error(`${unit.key} is not a certificate`);
+  const keys = generateIssuedKey(item.keyType);
+  const subject = { ...item.subject, commonName: unit.commonName ?? item.subject.commonName };
+  const altNames = { dnsNames: unit.dnsNames, ipAddresses: item.ipAddresses, uris: item.uris };
+  const signed = await issuer.sign(
+    {
+      label: unit.key,
+      subject,
+      publicKey: keys.publicKey,
+      csrPem: () => buildCsr({ subject, privateKey: keys.signingKey(), altNames }),
+      altNames,
+      names: unit.dnsNames,
+      usage: item.usage,
+      validityMs: item.validityMs,
+      idempotencyKey,
+    },
+    ctx,
+  );
+  return {
+    type: 'certificate',
+    cert: signed.cert,
+    key: keys.pkcs8Pem,
+    chain: signed.chain,
+    ca: signed.ca,
+    notBefore: signed.notBefore,
+    notAfter: signed.notAfter,
+    serial: signed.serial,
+    fingerprint: signed.fingerprint,
+    keyType: item.keyType,
+    issuer: issuer.authority,
+    ...(signed.issuerFingerprint && { issuerFingerprint: signed.issuerFingerprint }),
+    specHash,
+  };
+}
