@@ -22,7 +22,12 @@ export function storeTags(inventory: Inventory, unit: Unit): Record<string, stri
  * Makes new material for a unit: a certificate signed by its authority's issuer (rekey's own CA or an external one,
  * as the registry chooses), an authority's own version, or a credential.
  */
-export async function newMaterial(deps: Pick<Deps, 'clock' | 'issuers'>, unit: Unit, reader: MaterialReader, versionId?: string): Promise<Material> {
+export async function newMaterial(
+  deps: Pick<Deps, 'clock' | 'issuers'>,
+  unit: Unit,
+  reader: MaterialReader,
+  versionId?: string,
+): Promise<Material> {
   const item = unit.item;
   const now = deps.clock.now();
   const specHash = specHashOf(unit);

@@ -1,7 +1,13 @@
 import { IntegrityError, NotFoundError } from '../domain/errors.js';
 import type { Authority, Inventory } from '../domain/inventory/model.js';
 import { issuerMaterialOf, type IssuerMaterial } from '../domain/pki/issue.js';
-import { asCertificate, decodeMaterial, type CertificateMaterial, type Material, type SigningKeyMaterial } from '../domain/store/material.js';
+import {
+  asCertificate,
+  decodeMaterial,
+  type CertificateMaterial,
+  type Material,
+  type SigningKeyMaterial,
+} from '../domain/store/material.js';
 import { storeNameOf, type Unit } from '../domain/units.js';
 import type { AuthorityMaterials } from '../ports/issuer.js';
 import { Stage, type SecretStore } from '../ports/secret-store.js';

@@ -76,8 +76,7 @@ export interface RevokedCertificate {
 
 /** What a profile's CRL route answers: a CRL rekey signed, or where the CA that signed the certificates publishes its own. */
 export type CrlAnswer =
-  | { readonly kind: 'crl'; readonly der: Buffer }
-  | { readonly kind: 'elsewhere'; readonly publisher: string; readonly url?: string };
+  { readonly kind: 'crl'; readonly der: Buffer } | { readonly kind: 'elsewhere'; readonly publisher: string; readonly url?: string };
 
 /** The CA chain an external authority serves now: its roots and the intermediates above its leaves (PEM). */
 export interface ServedChain {
@@ -102,7 +101,11 @@ export interface Issuer {
    * Revokes a certificate at the CA. rekey's own CA has nothing to call: its CRL is built from rekey's records.
    * Revoking one the CA already revoked succeeds.
    */
-  revoke(certificate: { readonly serial: string; readonly pem: string; readonly reason: RevocationReason }): Promise<{ readonly calls: number }>;
+  revoke(certificate: {
+    readonly serial: string;
+    readonly pem: string;
+    readonly reason: RevocationReason;
+  }): Promise<{ readonly calls: number }>;
   /** The CRL of the certificates this authority signed: rekey signs one (own CA), or names where the CA publishes its own. */
   crl(revoked: () => Promise<readonly RevokedCertificate[]>, ctx: IssueContext): Promise<CrlAnswer>;
 }

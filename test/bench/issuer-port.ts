@@ -74,10 +74,14 @@ function applyPerSecond(checkout: string, file: string, run: number): number {
   const state = join(work, `state-${run}`);
   const out = join(work, `out-${run}`);
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [join(checkout, 'bin', 'rekey.js'), 'apply', '-f', file, '--state', state, '--out', out, '--json'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, REKEY_VAULT_KEY: undefined },
-  });
+  const result = spawnSync(
+    process.execPath,
+    [join(checkout, 'bin', 'rekey.js'), 'apply', '-f', file, '--state', state, '--out', out, '--json'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, REKEY_VAULT_KEY: undefined },
+    },
+  );
   const s = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`rekey apply (${checkout}) exited ${String(result.status)}: ${String(result.stderr)}`);
   rmSync(state, { recursive: true, force: true });

@@ -49,7 +49,12 @@ async function timed(n: number, one: (i: number) => Promise<number>): Promise<{ 
 }
 
 /** Leaves through an issuer (the same path as apply's), with the CA calls it reported and those `counted` saw. */
-async function viaIssuer(issuer: Issuer, n: number, ctx: IssueContext, counted?: () => number): Promise<{ msPerCert: number; callsPerCert: number }> {
+async function viaIssuer(
+  issuer: Issuer,
+  n: number,
+  ctx: IssueContext,
+  counted?: () => number,
+): Promise<{ msPerCert: number; callsPerCert: number }> {
   let reported = 0;
   const counting = Object.assign(Object.create(issuer) as Issuer, {
     sign: async (...args: Parameters<Issuer['sign']>) => {

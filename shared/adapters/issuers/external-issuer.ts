@@ -4,15 +4,7 @@ import { IntegrityError, TransientError } from '../../domain/errors.js';
 import { isSelfSigned, splitPemChain } from '../../domain/pki/pem.js';
 import type { CertificateMaterial } from '../../domain/store/material.js';
 import type { Unit } from '../../domain/units.js';
-import type {
-  CrlAnswer,
-  IssueContext,
-  Issuer,
-  IssuerKind,
-  ServedChain,
-  SignedCertificate,
-  SignRequest,
-} from '../../ports/issuer.js';
+import type { CrlAnswer, IssueContext, Issuer, IssuerKind, ServedChain, SignedCertificate, SignRequest } from '../../ports/issuer.js';
 
 /** How often and how patiently a transient CA error (rate-limited, unreachable) is tried again within one step. */
 export const SIGN_RETRY = { attempts: 4, firstDelayMs: 500, factor: 3 } as const;
@@ -92,7 +84,8 @@ export abstract class ExternalIssuer implements Issuer {
     const intermediates = splitPemChain(trust.intermediates);
     const roots = splitPemChain(trust.roots);
     const top = intermediates[0] ?? roots[0];
-    if (!top) throw new IntegrityError(`authority "${this.authority}": the CA returned no certificate`, { context: { item: this.authority } });
+    if (!top)
+      throw new IntegrityError(`authority "${this.authority}": the CA returned no certificate`, { context: { item: this.authority } });
     if (unit.item.kind === 'credential') throw new Error('a credential is no authority');
     const cert = new X509Certificate(top);
     return {

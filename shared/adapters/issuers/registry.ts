@@ -13,7 +13,11 @@ export interface IssuerRegistryOptions {
   readonly acmeCaCert?: string;
 }
 
-async function externalIssuer(authority: Authority, external: NonNullable<Authority['external']>, options: IssuerRegistryOptions): Promise<Issuer> {
+async function externalIssuer(
+  authority: Authority,
+  external: NonNullable<Authority['external']>,
+  options: IssuerRegistryOptions,
+): Promise<Issuer> {
   if ('awsPrivateCa' in external) {
     const { PrivateCaIssuer } = await import('../aws/private-ca-issuer.js');
     const c = external.awsPrivateCa;
