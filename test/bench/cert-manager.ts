@@ -17,12 +17,15 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { mapLimit } from '../../shared/app/concurrency.js';
+import { buildCli } from '../../cli/tools/build-cli.js';
 import { loadInfraEnv } from '../infra/env.js';
+import { load1 } from './figures.js';
+import { createLoop, type Ceiling } from './kube-ceiling.js';
 
 const CM_VERSION = process.env.REKEY_CERT_MANAGER_VERSION ?? 'v1.19.1';
 const GROUP = 'cert-manager.io';
@@ -30,6 +33,8 @@ const REPO = new URL('../..', import.meta.url).pathname;
 
 interface Clients {
   readonly kubeconfig: string;
+  /** dc1 as the current context. */
+  readonly kc: KubeConfig;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly custom: CustomObjectsApi;
@@ -49,7 +54,13 @@ function clients(): Clients {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   kc.setCurrentContext('dc1');
-  return { kubeconfig, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+  return {
+    kubeconfig,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+  };
 }
 
 /** The controller binary, built once per version by the infra component. */
@@ -218,6 +229,8 @@ interface CmResult {
   readonly throttled: number;
   readonly throttledSeconds: number;
   readonly cpuSeconds: number;
+  /** 1-minute load average when the Certificates were created and when all were Ready. */
+  readonly load: readonly [number, number];
   renewal?: { seconds: number; renewed: number; conflicts: number; throttled: number };
 }
 
@@ -251,6 +264,7 @@ async function certManagerRun(
       if (seconds(t0) > 120) throw new Error(`Issuer not Ready after 120 s; see ${run.log}`);
       await sleep(250);
     }
+    const load0 = load1();
     const start = process.hrtime.bigint();
     await mapLimit(
       Array.from({ length: n }, (_, i) => i),
@@ -273,6 +287,7 @@ async function certManagerRun(
       ready: issued.reached,
       ...counts,
       cpuSeconds: run.cpuSeconds(),
+      load: [load0, load1()],
     };
     if (renew && issued.reached >= n) {
       // What `cmctl renew` does: the Issuing condition on every Certificate's status.
@@ -348,19 +363,54 @@ function rekeyInventory(n: number, ns: string, consumers: boolean, validity: str
   return lines.join('\n') + '\n';
 }
 
-/** `rekey apply` as its own process (process start included, as a user runs it). */
-function rekeyApply(kubeconfig: string, inventory: string, state: string): number {
+interface ApplyRun {
+  /** From spawn to exit. */
+  readonly seconds: number;
+  /** From spawn to the first and the last request to the cluster (the sync window is between them). */
+  readonly firstRequestSeconds: number;
+  readonly lastRequestSeconds: number;
+  /** Requests to dc1 by method (the kube adapter logs each at debug level). */
+  readonly requests: Record<string, number>;
+}
+
+/**
+ * `rekey apply` as its own process, as a user runs it: `bin/rekey.js`, which runs the bundle built at the start of
+ * the bench (process start included). Its debug log times the first and last request to the cluster from outside.
+ */
+async function rekeyApply(kubeconfig: string, inventory: string, state: string): Promise<ApplyRun> {
   const start = process.hrtime.bigint();
-  execFileSync(
+  const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO, 'cli/main.ts'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig],
+    [join(REPO, 'bin/rekey.js'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig],
     {
       cwd: REPO,
-      env: { ...process.env, REKEY_STATE: state },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, REKEY_STATE: state, REKEY_LOG_LEVEL: 'debug', REKEY_VAULT_KEY: undefined },
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  return seconds(start);
+  const requests: Record<string, number> = {};
+  let first = 0;
+  let last = 0;
+  let tail = '';
+  let buffered = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    const lines = (buffered + chunk).split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^debug: kube request .*method=(\w+)/.exec(line);
+      if (!m) {
+        tail = (tail + line + '\n').slice(-4000);
+        continue;
+      }
+      last = seconds(start);
+      first ||= last;
+      requests[m[1]!] = (requests[m[1]!] ?? 0) + 1;
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`rekey apply exited ${code}: ${tail}`);
+  return { seconds: seconds(start), firstRequestSeconds: first, lastRequestSeconds: last, requests };
 }
 
 /**
@@ -451,6 +501,9 @@ export interface CertManagerBench {
   readonly loadAverage: number[];
   readonly certManager: CmResult[];
   readonly rekeyApplySeconds: number;
+  readonly rekeyApply?: ApplyRun & { readonly load: readonly [number, number] };
+  /** Plain parallel POSTs of N Secrets into dc1 in the same run: what the API server takes. */
+  readonly apiServerCeiling?: Ceiling;
   readonly rekeyRenewal?: { readonly seconds: number; readonly rolled: number; readonly restarted: number };
   readonly rows: string[][];
 }
@@ -461,16 +514,23 @@ export async function certManagerBench(
   const n = options.certificates ?? 1000;
   const c = clients();
   const bin = controllerBinary();
+  await buildCli(); // bin/rekey.js runs the bundle, as an installed rekey does
   const tag = Math.random().toString(16).slice(2, 6);
   const work = mkdtempSync(join(tmpdir(), 'rekey-cm-bench-'));
-  const loadAverage = (await import('node:os')).loadavg();
+  const loadAverage = loadavg();
   const cm: CmResult[] = [];
-  // Read after the finally below, so a run cut short by a throw still reports (0 when apply never ran).
-  // eslint-disable-next-line no-useless-assignment -- see above
-  let applySeconds = 0;
+  let applied: CertManagerBench['rekeyApply'];
+  let ceiling: Ceiling | undefined;
   let renewal: CertManagerBench['rekeyRenewal'];
+  const write = () => report(n, loadAverage, cm, applied, ceiling, renewal);
   try {
     cm.push(await certManagerRun(c, bin, `cmb-${tag}-tuned`, n, true, work, options.renewal !== false, 900));
+
+    // The API server's own rate, right before rekey's apply.
+    const ceilingNs = `cmb-${tag}-ceiling`;
+    await namespace(c, ceilingNs);
+    ceiling = await createLoop(c.kc, ceilingNs, n, 64);
+    await c.core.deleteNamespace({ name: ceilingNs });
 
     // rekey: the same N into another namespace, then renewal with a consumer Deployment each.
     const ns = `cmb-${tag}-rekey`;
@@ -478,7 +538,9 @@ export async function certManagerBench(
     const state = join(work, 'rekey-state');
     const inventory = join(work, 'inventory.yaml');
     writeFileSync(inventory, rekeyInventory(n, ns, false, '2160h'));
-    applySeconds = rekeyApply(c.kubeconfig, inventory, state);
+    const load0 = load1();
+    const run = await rekeyApply(c.kubeconfig, inventory, state);
+    applied = { ...run, load: [load0, load1()] };
 
     if (options.renewal !== false) {
       await consumerDeployments(c, ns, n);
@@ -487,7 +549,7 @@ export async function certManagerBench(
       // Secrets and restarts each consumer (restart: together), waiting for its rollout.
       writeFileSync(inventory, rekeyInventory(n, ns, true, '2159h'));
       const start = process.hrtime.bigint();
-      rekeyApply(c.kubeconfig, inventory, state);
+      await rekeyApply(c.kubeconfig, inventory, state);
       let state2 = await rolledOut(c, ns);
       while ((state2.rolled < n || state2.restarted < n) && seconds(start) < 900) {
         await sleep(500);
@@ -496,25 +558,28 @@ export async function certManagerBench(
       renewal = { seconds: seconds(start), ...state2 };
     }
     // Written before the long run with cert-manager's defaults, so a cut-short run still leaves the rest.
-    report(n, loadAverage, cm, applySeconds, renewal);
+    write();
     if (options.defaults !== false) cm.push(await certManagerRun(c, bin, `cmb-${tag}-defaults`, n, false, work, false, 2400));
   } finally {
     rmSync(work, { recursive: true, force: true });
     for (const name of created) await c.core.deleteNamespace({ name }).catch(() => undefined);
     await c.core.deleteNode({ name: BENCH_NODE }).catch(() => undefined);
   }
-  return report(n, loadAverage, cm, applySeconds, renewal);
+  return write();
 }
 
 function report(
   n: number,
   loadAverage: number[],
   cm: CmResult[],
-  applySeconds: number,
+  applied: CertManagerBench['rekeyApply'],
+  ceiling: Ceiling | undefined,
   renewal: CertManagerBench['rekeyRenewal'],
 ): CertManagerBench {
   const tuned = cm.find((r) => r.mode === 'tuned');
+  const applySeconds = applied?.seconds ?? 0;
   const ratio = (r: CmResult | undefined) => (r && applySeconds ? `${(r.seconds / applySeconds).toFixed(1)}x` : '-');
+  const load = (l: readonly [number, number] | undefined) => (l ? `${l[0]}-${l[1]}` : '-');
   const rows = [
     [
       `${n} CA-signed certificates into dc1, until all ready`,
@@ -523,8 +588,39 @@ function report(
       'conflicts',
       'throttling waits (s)',
       'controller CPU s',
+      'load',
     ],
-    ['rekey apply (own process, start included)', applySeconds.toFixed(1), '-', '-', '-', '-'],
+    ['rekey apply (own process, start included)', applySeconds.toFixed(1), '-', '-', '-', '-', load(applied?.load)],
+    ...(applied
+      ? [
+          [
+            `  of which its ${Object.values(applied.requests).reduce((a, b) => a + b, 0)} requests to dc1 (${Object.entries(
+              applied.requests,
+            )
+              .map(([m, k]) => `${k} ${m}`)
+              .join(', ')}), first to last`,
+            (applied.lastRequestSeconds - applied.firstRequestSeconds).toFixed(1),
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+          ],
+        ]
+      : []),
+    ...(ceiling
+      ? [
+          [
+            `API server reference: ${ceiling.secrets} plain parallel Secret POSTs (${ceiling.concurrency} in flight), ${ceiling.perSecond.toFixed(0)}/s`,
+            ceiling.seconds.toFixed(1),
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+          ],
+        ]
+      : []),
     ...cm.map((r) => [
       `cert-manager ${CM_VERSION} ${r.mode}${r.ready < n ? ` (${r.ready} ready at the limit)` : ''}`,
       r.seconds.toFixed(1),
@@ -532,12 +628,14 @@ function report(
       String(r.conflicts),
       `${r.throttled} (${r.throttledSeconds.toFixed(0)})`,
       r.cpuSeconds.toFixed(1),
+      load(r.load),
     ]),
   ];
   if (renewal)
     rows.push([
       `rekey renewal of ${n} + restart of ${n} consumer Deployments, until all rolled`,
       renewal.seconds.toFixed(1),
+      '-',
       '-',
       '-',
       '-',
@@ -551,12 +649,15 @@ function report(
       String(tuned.renewal.conflicts),
       String(tuned.renewal.throttled),
       '-',
+      '-',
     ]);
   const result: CertManagerBench = {
     certificates: n,
     loadAverage,
     certManager: cm,
     rekeyApplySeconds: applySeconds,
+    ...(applied && { rekeyApply: applied }),
+    ...(ceiling && { apiServerCeiling: ceiling }),
     ...(renewal && { rekeyRenewal: renewal }),
     rows,
   };
