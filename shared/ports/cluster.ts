@@ -29,6 +29,9 @@ export interface RolloutStatus {
   readonly message: string;
 }
 
+/** One workload's rollout as read in a batch: its status, or the error of reading or judging it (NotFoundError: gone). */
+export type RolloutReading = { readonly status: RolloutStatus } | { readonly error: unknown };
+
 /** A pod's use of a Secret, found by scanning pod specs. */
 export interface SecretUse {
   readonly secret: string;
@@ -47,6 +50,11 @@ export interface WorkloadControl {
    */
   restart(ref: WorkloadRef, versionsHash: string, at: Date): Promise<RestartOutcome>;
   rolloutStatus(ref: WorkloadRef): Promise<RolloutStatus>;
+  /**
+   * The rollouts of many workloads at once, one list per namespace and kind instead of a read per workload; keyed by
+   * workload id (`Kind/namespace/name`), one entry per ref. Optional: without it, callers read `rolloutStatus` each.
+   */
+  rolloutStatuses?(refs: readonly WorkloadRef[]): Promise<ReadonlyMap<string, RolloutReading>>;
   /** Every workload whose pods use one of these Secrets (volumes, projected volumes, env, envFrom). */
   findSecretUses(namespace: string): Promise<SecretUse[]>;
   /** JSON merge patch on any object (seed 001's pause/resume of an owner). */

@@ -1,7 +1,14 @@
 import type { V1LabelSelector, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { nextOnDeleteStep, OnDeleteAction } from '../../domain/restart/on-delete.js';
 import { ConflictError, NotFoundError, RekeyError } from '../../domain/errors.js';
-import { RestartOutcome, type RolloutStatus, type SecretUse, type WorkloadControl, type WorkloadRef } from '../../ports/cluster.js';
+import {
+  RestartOutcome,
+  type RolloutReading,
+  type RolloutStatus,
+  type SecretUse,
+  type WorkloadControl,
+  type WorkloadRef,
+} from '../../ports/cluster.js';
 import type { KubeClient } from './client.js';
 import { CONTROLLER_KINDS, CONTROLLERS, isControllerKind, type ControllerKind, type ControllerObject } from './controllers.js';
 import { call, RejectedError, translateKubeError, type Operation } from './errors.js';
@@ -10,6 +17,7 @@ import { podRollout, type RolloutJudgement } from './rollout.js';
 import { secretReferences } from './secret-uses.js';
 import { matches, parseSelector } from './selector.js';
 import { defined } from '../../domain/defined.js';
+import { workloadId } from '../../domain/restart/workload.js';
 
 /** A rollout that cannot complete by waiting (progress deadline exceeded, OnDelete strategy). */
 export class RolloutFailedError extends RekeyError {}
@@ -177,24 +185,68 @@ export class KubeWorkloadControl implements WorkloadControl {
   }
 
   async rolloutStatus(ref: WorkloadRef): Promise<RolloutStatus> {
-    let judgement: RolloutJudgement;
-    if (isControllerKind(ref.kind)) {
-      const o = await this.readController(ref.kind, ref.namespace, ref.name);
-      judgement =
-        ref.kind !== 'Deployment' && o.spec?.updateStrategy?.type === 'OnDelete'
-          ? await this.onDeleteRollout(ref, o)
-          : CONTROLLERS[ref.kind].judge(o);
-    } else {
-      let pod: V1Pod | undefined;
-      try {
-        pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () =>
-          this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }),
-        );
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-      }
-      judgement = podRollout(pod);
+    if (isControllerKind(ref.kind))
+      return this.statusOf(ref, await this.controllerJudgement(ref, await this.readController(ref.kind, ref.namespace, ref.name)));
+    let pod: V1Pod | undefined;
+    try {
+      pod = await call(this.op('get', 'pods', ref.namespace, ref.name), () =>
+        this.client.core.readNamespacedPod({ name: ref.name, namespace: ref.namespace }),
+      );
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
     }
+    return this.statusOf(ref, podRollout(pod));
+  }
+
+  /**
+   * Many rollouts with one list per namespace and kind (controllers) or per namespace (bare pods): what a restart of
+   * 1,000 consumers reads each tick, instead of 1,000 reads. A list that fails gives its error to each of its refs.
+   */
+  async rolloutStatuses(refs: readonly WorkloadRef[]): Promise<ReadonlyMap<string, RolloutReading>> {
+    const groups = new Map<string, WorkloadRef[]>();
+    for (const ref of refs) {
+      const key = `${ref.kind}\0${ref.namespace}`;
+      groups.set(key, [...(groups.get(key) ?? []), ref]);
+    }
+    const readings = new Map<string, RolloutReading>();
+    const read = async (ref: WorkloadRef, judge: () => Promise<RolloutStatus>) => {
+      try {
+        readings.set(workloadId(ref), { status: await judge() });
+      } catch (error) {
+        readings.set(workloadId(ref), { error });
+      }
+    };
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const { kind, namespace } = defined(group[0]);
+        let listed: Map<string, ControllerObject | V1Pod>;
+        try {
+          const items = isControllerKind(kind) ? await this.listControllers(kind, namespace) : await this.listPods(namespace);
+          listed = new Map(items.map((o) => [defined(defined(o.metadata).name), o]));
+        } catch (error) {
+          for (const ref of group) readings.set(workloadId(ref), { error });
+          return;
+        }
+        for (const ref of group) {
+          const o = listed.get(ref.name);
+          await read(ref, async () => {
+            if (!isControllerKind(ref.kind)) return this.statusOf(ref, podRollout(o));
+            if (!o) throw new NotFoundError(`${ref.kind} ${ref.namespace}/${ref.name} not found on cluster ${this.client.cluster}`);
+            return this.statusOf(ref, await this.controllerJudgement(ref, o as ControllerObject));
+          });
+        }
+      }),
+    );
+    return readings;
+  }
+
+  /** OnDelete StatefulSets and DaemonSets are rolled by rekey (one eviction per reading); the rest by their controller. */
+  private controllerJudgement(ref: WorkloadRef, o: ControllerObject): Promise<RolloutJudgement> | RolloutJudgement {
+    if (ref.kind !== 'Deployment' && o.spec?.updateStrategy?.type === 'OnDelete') return this.onDeleteRollout(ref, o);
+    return CONTROLLERS[ref.kind as ControllerKind].judge(o);
+  }
+
+  private statusOf(ref: WorkloadRef, judgement: RolloutJudgement): RolloutStatus {
     if (judgement.failed) {
       throw new RolloutFailedError(`${ref.kind} ${ref.namespace}/${ref.name} on cluster ${this.client.cluster}: ${judgement.message}`, {
         context: { cluster: this.client.cluster, workload: `${ref.kind}/${ref.namespace}/${ref.name}` },

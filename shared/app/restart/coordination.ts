@@ -1,4 +1,4 @@
-import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
+import { CLUSTER_REQUEST_CONCURRENCY } from '../../domain/restart/pace.js';
 import type { Deps } from '../deps.js';
 
 /** A counting semaphore; `acquire` resolves to the release function. */
@@ -24,23 +24,24 @@ export class Semaphore {
 }
 
 /**
- * What restarts running in one process share: the global budget of concurrent restarts, one lane per item for
- * `rolling` (clusters one after another), and the trust restarts still running per cluster (servers wait for
- * them). Keyed by the Deps of a composition root, so there is no module-level state shared across runtimes.
- * Across Lambda invocations this does not coordinate anything: there the rotation journal orders the clusters.
+ * What restarts running in one process share: the API requests in flight per cluster (restart patches, evictions),
+ * one lane per item for `rolling` (clusters one after another), and the trust restarts still running per cluster
+ * (servers wait for them). Keyed by the Deps of a composition root, so there is no module-level state shared across
+ * runtimes. Across Lambda invocations this does not coordinate anything: there the rotation journal orders the
+ * clusters, and each invocation handles one cluster's request.
  */
 export interface Coordination {
-  readonly budget: Semaphore;
+  readonly requests: Map<string, Semaphore>;
   readonly lanes: Map<string, Semaphore>;
   readonly trust: Map<string, Set<Promise<void>>>;
 }
 
 const byDeps = new WeakMap<object, Coordination>();
 
-export function coordinationOf(deps: Deps, budget: number): Coordination {
+export function coordinationOf(deps: Deps): Coordination {
   let c = byDeps.get(deps);
   if (!c) {
-    c = { budget: new Semaphore(budget), lanes: new Map(), trust: new Map() };
+    c = { requests: new Map(), lanes: new Map(), trust: new Map() };
     byDeps.set(deps, c);
   }
   return c;
@@ -48,7 +49,17 @@ export function coordinationOf(deps: Deps, budget: number): Coordination {
 
 /** A copy of `deps` with a part swapped (a step's held-back event bus) keeps the coordination of `deps`. */
 export function shareCoordination(deps: Deps, derived: Deps): void {
-  byDeps.set(derived, coordinationOf(deps, DEFAULT_RESTART_BUDGET));
+  byDeps.set(derived, coordinationOf(deps));
+}
+
+/** The slots for API requests to `cluster` that every restart of this process shares. */
+export function requestsTo(c: Coordination, cluster: string): Semaphore {
+  let s = c.requests.get(cluster);
+  if (!s) {
+    s = new Semaphore(CLUSTER_REQUEST_CONCURRENCY);
+    c.requests.set(cluster, s);
+  }
+  return s;
 }
 
 export function laneOf(c: Coordination, key: string): Semaphore {

@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { coordinationOf, holdTrust } from './coordination.js';
 import { planForSecretSynced } from './planner.js';
 import { runRestartRequest } from './worker.js';
-import { DEFAULT_RESTART_BUDGET, phaseOf, RestartPhase } from '../../domain/restart/plan.js';
+import { phaseOf, RestartPhase } from '../../domain/restart/plan.js';
 import { defined } from '../../domain/defined.js';
 
 /**
@@ -20,7 +20,7 @@ export function handleRestartEvent(deps: Deps, inventory: Inventory, event: Reke
       const run = planForSecretSynced(deps, inventory, event.detail);
       const item = inventory.items.get(defined(event.detail.item.split('/')[0]));
       if (item && phaseOf(item) === RestartPhase.Trust) {
-        holdTrust(coordinationOf(deps, DEFAULT_RESTART_BUDGET), event.detail.cluster, run);
+        holdTrust(coordinationOf(deps), event.detail.cluster, run);
       }
       return run;
     }

@@ -64,7 +64,7 @@ async function requestEvents(
         ...(r.deadline && { deadline: r.deadline }),
         policy: r.policy,
         phase: r.phase,
-        budget: plan.budget,
+        ...(plan.budget !== undefined && { budget: plan.budget }),
         after: r.after,
       }),
     );

@@ -2,13 +2,16 @@ import { isRekeyError, NotFoundError } from '../../domain/errors.js';
 import type { EventDetail } from '../../../events/details.js';
 import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
-import { DEFAULT_RESTART_BUDGET, restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
-import { parseWorkloadId } from '../../domain/restart/workload.js';
+import { rolloutsInFlight } from '../../domain/restart/pace.js';
+import { restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
+import { parseWorkloadId, type WorkloadRef } from '../../domain/restart/workload.js';
 import { isOpenRestart, RestartState, RotationKind, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
 import { RestartOutcome, type WorkloadControl } from '../../ports/cluster.js';
 import type { Deps } from '../deps.js';
-import { coordinationOf, laneOf, trustSettled, type Coordination } from './coordination.js';
+import { mapLimit } from '../concurrency.js';
+import { coordinationOf, laneOf, requestsTo, trustSettled, type Semaphore } from './coordination.js';
+import { RolloutWatch } from './rollout-watch.js';
 import { updateRotation as updateRecord } from '../rotation/record-update.js';
 import { continueRolling } from './planner.js';
 import { executeStep, StepExecution } from '../rotation/execute-step.js';
@@ -35,61 +38,65 @@ interface Job {
   readonly at: Date;
   readonly deadline: Date;
   readonly deps: Deps;
-  readonly coordination: Coordination;
+  /** API requests in flight to this cluster, shared with every other restart of the process. */
+  readonly requests: Semaphore;
+  readonly rollouts: RolloutWatch;
 }
 
+const interrupted = (job: Job, why: 'deadline' | 'aborted', last: string): Outcome['message'] =>
+  `${why === 'deadline' ? `not done by ${job.deadline.toISOString()}` : 'interrupted'}: ${last}`;
+
 /**
- * One workload: restart (retrying what is retryable: a PodDisruptionBudget refusing an eviction, a conflict, a
- * transient API error), then wait for its rollout with backoff, within the deadline. Holds one slot of the global
- * budget from the restart until the rollout is done.
+ * Starts one workload's rollout (patch its pod template, or evict a bare pod), retrying what is retryable (a
+ * PodDisruptionBudget refusing an eviction, a conflict, a transient API error) within the deadline. Holds a request
+ * slot of the cluster only while a call is in flight, not while it backs off.
  */
+async function startRollout(job: Job, ref: WorkloadRef, id: string): Promise<RestartOutcome | Outcome> {
+  const now = () => job.deps.clock.now();
+  let delay: number = POLL.initialMs;
+  let last: string;
+  for (;;) {
+    const release = await job.requests.acquire();
+    try {
+      return await job.control.restart(ref, job.hash, job.at);
+    } catch (e) {
+      if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'not found' };
+      if (!isRekeyError(e) || !e.retryable)
+        return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
+      last = e.message;
+    } finally {
+      release();
+    }
+    try {
+      await pause(delay, job.deadline, now, job.deps.signal);
+    } catch (e) {
+      if (e instanceof WaitInterrupted) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, e.why, last) };
+      throw e;
+    }
+    delay = nextDelay(delay);
+  }
+}
+
+/** One workload: start its rollout, then wait for it with the request's other rollouts, within the deadline. */
 async function restartWorkload(job: Job, id: string): Promise<Outcome> {
   const ref = parseWorkloadId(id);
   if (!ref) return { id, result: WorkloadResult.Failed, message: `not a workload id: ${id}` };
-  const { control, deps } = job;
-  const now = () => deps.clock.now();
-  const release = await job.coordination.budget.acquire();
-  let last = 'not started';
-  try {
-    let delay: number = POLL.initialMs;
-    let outcome: RestartOutcome;
-    for (;;) {
-      try {
-        outcome = await control.restart(ref, job.hash, job.at);
-        break;
-      } catch (e) {
-        if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'not found' };
-        if (!isRekeyError(e) || !e.retryable)
-          return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
-        last = e.message;
-        await pause(delay, job.deadline, now, deps.signal);
-        delay = nextDelay(delay);
-      }
+  const started = await startRollout(job, ref, id);
+  if (typeof started !== 'string') return started;
+  const end = await job.rollouts.until(ref);
+  switch (end.kind) {
+    case 'done':
+      return { id, result: started === RestartOutcome.Updated ? WorkloadResult.Restarted : WorkloadResult.Unchanged, message: end.message };
+    case 'gone':
+      return { id, result: WorkloadResult.Missing, message: 'deleted while rolling out' };
+    case 'failed':
+      return { id, result: WorkloadResult.Failed, message: end.message };
+    case 'interrupted':
+      return { id, result: WorkloadResult.TimedOut, message: interrupted(job, end.why, end.last) };
+    default: {
+      const never: never = end;
+      throw new Error(`unknown rollout end ${JSON.stringify(never)}`);
     }
-    const restarted = outcome === RestartOutcome.Updated;
-    delay = POLL.initialMs;
-    for (;;) {
-      try {
-        const status = await control.rolloutStatus(ref);
-        if (status.done) return { id, result: restarted ? WorkloadResult.Restarted : WorkloadResult.Unchanged, message: status.message };
-        last = status.message;
-      } catch (e) {
-        if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'deleted while rolling out' };
-        if (!isRekeyError(e) || !e.retryable)
-          return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
-        last = e.message;
-      }
-      await pause(delay, job.deadline, now, deps.signal);
-      delay = nextDelay(delay);
-    }
-  } catch (e) {
-    if (e instanceof WaitInterrupted) {
-      const why = e.why === 'deadline' ? `not done by ${job.deadline.toISOString()}` : 'interrupted';
-      return { id, result: WorkloadResult.TimedOut, message: `${why}: ${last}` };
-    }
-    throw e;
-  } finally {
-    release();
   }
 }
 
@@ -159,8 +166,9 @@ function summary(outcomes: readonly Outcome[]): string {
 }
 
 /**
- * The restart worker: `RestartRequested` for one cluster -> restart each workload (global budget), wait for each
- * rollout until the deadline, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
+ * The restart worker: `RestartRequested` for one cluster -> start each workload's rollout and wait for it until the
+ * deadline, with at most `rolloutsInFlight` of them mid-rollout at once (a window: the next starts when one ends)
+ * and the rollouts read together, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
  * or RestartFailed. Failures are recorded and emitted, not thrown: the rotation step reads them from the journal.
  */
 export async function runRestartRequest(
@@ -172,7 +180,7 @@ export async function runRestartRequest(
   if (hash === undefined) return; // a request for humans (manifests only)
   const started = deps.clock.now();
   const deadline = restartDeadline(d.deadline, started);
-  const coordination = coordinationOf(deps, d.budget ?? DEFAULT_RESTART_BUDGET);
+  const coordination = coordinationOf(deps);
   const control = deps.clusters.get(cluster)?.workloads;
 
   let outcomes: Outcome[];
@@ -190,8 +198,16 @@ export async function runRestartRequest(
     const lane = !d.rotationId && d.policy === 'rolling' ? laneOf(coordination, d.item) : undefined;
     const leave = await lane?.acquire();
     try {
-      const job: Job = { control, hash, at: new Date(d.at), deadline, deps, coordination };
-      outcomes = await Promise.all(workloads.map((id) => restartWorkload(job, id)));
+      const job: Job = {
+        control,
+        hash,
+        at: new Date(d.at),
+        deadline,
+        deps,
+        requests: requestsTo(coordination, cluster),
+        rollouts: new RolloutWatch(control, deadline, () => deps.clock.now(), deps.signal),
+      };
+      outcomes = await mapLimit(workloads, rolloutsInFlight(workloads.length, d.budget), (id) => restartWorkload(job, id));
     } finally {
       leave?.();
     }

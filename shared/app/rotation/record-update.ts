@@ -3,7 +3,6 @@ import type { RotationRecord } from '../../domain/rotation/record.js';
 import type { Deps } from '../deps.js';
 import { coordinationOf, laneOf } from '../restart/coordination.js';
 import type { JournalWriteExtras } from '../../ports/journal.js';
-import { DEFAULT_RESTART_BUDGET } from '../../domain/restart/plan.js';
 
 const ATTEMPTS = 12;
 
@@ -23,7 +22,7 @@ export async function updateRotation(
 ): Promise<RotationRecord | undefined> {
   // In one process, writers of the same record take turns: a journal whose compare-and-set is not atomic across
   // awaits (the embedded JSON journal) would otherwise let two clusters' updates both pass the revision check.
-  const release = await laneOf(coordinationOf(deps, DEFAULT_RESTART_BUDGET), `journal:${rotationId}`).acquire();
+  const release = await laneOf(coordinationOf(deps), `journal:${rotationId}`).acquire();
   try {
     return await writeWithRetry(deps, rotationId, change, options.known, options.extras);
   } finally {

@@ -7,8 +7,6 @@ import { workloadId } from './workload.js';
 export const RestartPhase = { Trust: 'trust', Serve: 'serve' } as const;
 export type RestartPhase = (typeof RestartPhase)[keyof typeof RestartPhase];
 
-/** How many workloads may restart at once across all clusters, unless told otherwise. */
-export const DEFAULT_RESTART_BUDGET = 4;
 /** How long one cluster's rollouts may take when the policy sets no deadline (Deployment's own default). */
 export const DEFAULT_ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
@@ -42,7 +40,8 @@ export interface ClusterRestartRequest {
 export interface RestartPlan {
   /** In order: trust phase before serve phase, clusters in inventory order. */
   readonly requests: readonly ClusterRestartRequest[];
-  readonly budget: number;
+  /** How many consumers of one request may be mid-rollout at once, when the caller set it (else see `rolloutsInFlight`). */
+  readonly budget?: number;
   /** Items that restart nothing, and why. */
   readonly skipped: readonly { readonly item: string; readonly reason: string }[];
 }
@@ -171,7 +170,7 @@ export function planRestarts(input: {
       before.push(cluster);
     }
   }
-  return { requests, budget: Math.max(1, input.budget ?? DEFAULT_RESTART_BUDGET), skipped };
+  return { requests, ...(input.budget !== undefined && { budget: Math.max(1, input.budget) }), skipped };
 }
 
 /** The one place a restart deadline comes from: `within` of the item's policy, counted from when its Secrets were written. */

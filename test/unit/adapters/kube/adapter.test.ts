@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectClusters, EvictionBlockedError, ForbiddenError } from '../../../../shared/adapters/kube/index.js';
-import { ConflictError, RekeyError, UnmanagedObjectError, UsageError } from '../../../../shared/domain/errors.js';
+import { ConflictError, NotFoundError, RekeyError, UnmanagedObjectError, UsageError } from '../../../../shared/domain/errors.js';
 import type { Cluster, DesiredSecret } from '../../../../shared/ports/cluster.js';
 import type { Logger } from '../../../../shared/ports/logger.js';
 import { FakeApiServer } from './fake-apiserver.js';
@@ -204,6 +204,45 @@ describe('kube adapter against a fake API server', () => {
       deleteOptions: { preconditions: { uid: 'uid-free' } },
     });
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
+  });
+
+  it('reads many rollouts with one list per namespace and kind, each judged as kubectl would', async () => {
+    // Prepare
+    const deployment = (name: string, generation: number, status: object) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'apic', generation },
+      spec: { replicas: 1, template: { spec: {} } },
+      status,
+    });
+    api.put(
+      '/apis/apps/v1/namespaces/apic/deployments/done',
+      deployment('done', 2, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 }),
+    );
+    api.put('/apis/apps/v1/namespaces/apic/deployments/new', deployment('new', 3, { observedGeneration: 2 }));
+    api.put(
+      '/apis/apps/v1/namespaces/apic/deployments/stuck',
+      deployment('stuck', 2, {
+        observedGeneration: 2,
+        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+      }),
+    );
+    const refs = ['done', 'new', 'stuck', 'deleted'].map((name) => ({ kind: 'Deployment', namespace: 'apic', name }) as const);
+    const pod = { kind: 'Pod', namespace: 'apic', name: 'evicted' } as const;
+    // Act
+    const readings = await cluster.workloads!.rolloutStatuses!([...refs, pod]);
+    // Assess
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(['GET /apis/apps/v1/namespaces/apic/deployments', 'GET /api/v1/namespaces/apic/pods']),
+    );
+    expect(api.requests).toHaveLength(2);
+    expect(readings.get('Deployment/apic/done')).toEqual({ status: { done: true, message: '1 of 1 replicas updated and available' } });
+    expect(readings.get('Deployment/apic/new')).toEqual({
+      status: { done: false, message: 'waiting for the deployment spec update to be observed' },
+    });
+    expect(readings.get('Deployment/apic/stuck')).toMatchObject({ error: { message: expect.stringMatching(/progress deadline/) } });
+    expect(readings.get('Deployment/apic/deleted')).toMatchObject({ error: expect.any(NotFoundError) });
+    expect(readings.get('Pod/apic/evicted')).toEqual({ status: { done: true, message: 'pod evicted' } });
   });
 });
 

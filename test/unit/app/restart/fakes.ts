@@ -37,6 +37,8 @@ export class FakeWorkloads implements WorkloadControl {
   /** Evictions refused (429) this many more times, per pod. */
   readonly pdbRefusals = new Map<string, number>();
   pollsToRollOut = 1;
+  /** Batched rollout readings, when a test gives the fake one (the kube adapter's list per namespace and kind). */
+  rolloutStatuses?: WorkloadControl['rolloutStatuses'];
   inFlight = 0;
   maxInFlight = 0;
   private readonly polls = new Map<string, number>();

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findUnlistedConsumers } from '../../../../shared/app/restart/index.js';
+import { findUnlistedConsumers, handleRestartEvent, planRotationRestarts } from '../../../../shared/app/restart/index.js';
 import { pauseOwner, resumeOwner } from '../../../../shared/app/pause/index.js';
 import { EventType, makeEvent, type RekeyEvent } from '../../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
@@ -202,8 +202,14 @@ certificates:
     expect(w.hashes.has('Pod/apic/stuck')).toBe(false);
   });
 
-  it('keeps to the global budget of concurrent restarts', async () => {
+  it.each([
+    // consumers per cluster, the request's budget, most mid-rollout at once in one cluster
+    [6, undefined, 4], // at least 4
+    [20, undefined, 5], // a quarter
+    [20, 2, 2], // the request's own budget
+  ])('%i consumers, budget %s: at most %i of a cluster mid-rollout at once, the next starting as one ends', async (n, budget, most) => {
     // Prepare
+    const names = Array.from({ length: n }, (_, i) => `Deployment/w${i}`);
     const inv = loadInventory(`
 apiVersion: rekey/v1
 kind: Inventory
@@ -211,33 +217,59 @@ metadata: {name: apic}
 clusters: [{name: dc1, context: dc1}, {name: dc2, context: dc2}]
 authorities: [{name: ca, commonName: ca}]
 certificates:
-  - {name: server, issuer: ca, usage: server, commonName: s, secret: {name: s, namespace: apic}, consumers: [Deployment/a, Deployment/b, Deployment/c, Deployment/d, Deployment/e, Deployment/f], restart: together}
+  - {name: server, issuer: ca, usage: server, commonName: s, secret: {name: s, namespace: apic}, consumers: [${names.join(', ')}], restart: together}
 `);
     const h = harness(inv, dir, { versions: { 'rekey/apic/server': 'v2' } });
-    let concurrent = 0;
-    let peak = 0;
     for (const w of h.workloads.values()) {
-      for (const n of 'abcdef') w.existing.add(`Deployment/apic/${n}`);
-      w.pollsToRollOut = 2;
-      const restart = w.restart.bind(w);
-      const status = w.rolloutStatus.bind(w);
-      w.restart = async (...args) => {
-        concurrent++;
-        peak = Math.max(peak, concurrent);
-        return restart(...args);
-      };
-      w.rolloutStatus = async (ref) => {
-        const s = await status(ref);
-        if (s.done) concurrent--;
-        return s;
-      };
+      for (let i = 0; i < n; i++) w.existing.add(`Deployment/apic/w${i}`);
+      w.pollsToRollOut = 3;
     }
+    const record = await rotationAtRestart(h, inv, 'server');
+    const planned = (await planRotationRestarts(h.deps, inv, record))!;
+    const events = planned.events.map((e) => (budget === undefined ? e : ({ ...e, detail: { ...e.detail, budget } } as RekeyEvent)));
+    // Act
+    await Promise.all(events.map((e) => handleRestartEvent(h.deps, inv, e)));
+    // Assess
+    for (const w of h.workloads.values()) {
+      expect(w.maxInFlight).toBe(most);
+      expect(w.calls.filter((c) => c.startsWith('restart '))).toHaveLength(n);
+    }
+    // The two clusters of a `together` restart do not share their windows.
+    const first = h.log.findIndex((l) => l.includes('rolled out'));
+    expect(h.log.slice(0, first).filter((l) => l.includes('restart')).length).toBe(2 * most);
+  });
+
+  it('reads the rollouts of a request together when the cluster offers it, not once per workload and tick', async () => {
+    // Prepare
+    const names = Array.from({ length: 12 }, (_, i) => `Deployment/w${i}`);
+    const inv = loadInventory(`
+apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: apic}
+clusters: [{name: dc1, context: dc1}]
+authorities: [{name: ca, commonName: ca}]
+certificates:
+  - {name: server, issuer: ca, usage: server, commonName: s, secret: {name: s, namespace: apic}, consumers: [${names.join(', ')}], restart: together}
+`);
+    const h = harness(inv, dir, { versions: { 'rekey/apic/server': 'v2' } });
+    const w = h.workloads.get('dc1')!;
+    for (let i = 0; i < 12; i++) w.existing.add(`Deployment/apic/w${i}`);
+    w.pollsToRollOut = 2;
+    const batches: number[] = [];
+    w.rolloutStatuses = async (refs) => {
+      batches.push(refs.length);
+      return new Map(
+        await Promise.all(refs.map(async (r) => [`${r.kind}/${r.namespace}/${r.name}`, { status: await w.rolloutStatus(r) }] as const)),
+      );
+    };
     const record = await rotationAtRestart(h, inv, 'server');
     // Act
     await requestRestarts(h.deps, inv, record);
     // Assess
-    expect(peak).toBe(4);
-    expect((await h.journal.get(record.id))!.restarts.dc2?.state).toBe('completed');
+    expect((await h.journal.get(record.id))!.restarts.dc1?.state).toBe('completed');
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(24); // two readings per workload
+    expect(batches.length).toBeLessThan(24);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
   });
 
   it('an aborted signal stops the waits and records the interruption', async () => {

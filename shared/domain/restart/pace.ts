@@ -1,0 +1,18 @@
+/**
+ * How fast restarts go. Two limits, for two different things:
+ *  - API requests: restart patches and evictions that one process sends to one cluster at once, across all its
+ *    restarts (load on the API server);
+ *  - rollouts: consumers of one restart request (one item's or one rotation's consumers in one cluster) that may be
+ *    mid-rollout at once, so a change never rolls every workload of a service at the same moment. A quarter of them,
+ *    like a Deployment's default `maxUnavailable` among its pods, and never fewer than 4 (what a small set of
+ *    consumers always had). Reloader patches every consumer at once; rekey waits for each rollout and reports it.
+ */
+export const CLUSTER_REQUEST_CONCURRENCY = 16;
+export const MIN_ROLLOUTS_IN_FLIGHT = 4;
+export const ROLLOUT_SHARE_IN_FLIGHT = 0.25;
+
+/** How many of `consumers` workloads may be mid-rollout at once; `budget` (the request's own) overrides the default. */
+export function rolloutsInFlight(consumers: number, budget?: number): number {
+  if (budget !== undefined) return Math.max(1, Math.floor(budget));
+  return Math.max(MIN_ROLLOUTS_IN_FLIGHT, Math.ceil(consumers * ROLLOUT_SHARE_IN_FLIGHT));
+}
