@@ -1,21 +1,24 @@
 /**
  * Issue 14, target 7: restart latency. From a Secret's change to its consumers' rollouts started and finished, for
- * 1, 100 and 1,000 consumer Deployments on dc1 (pods run by kwok on a tainted node of the bench's own), on the CLI
- * path: `rekey rotate <leaf>` as its own process, the leaf's consumers a label selector matching every Deployment of
- * the bench's namespace, restart policy `together`.
+ * 1, 100 and 1,000 consumer Deployments on dc1 (pods run by kwok on a tainted node of the bench's own, in a namespace
+ * of each run's own), the leaf's consumers a label selector matching every Deployment of the namespace, restart
+ * policy `together`. Two paths, in the same run:
+ *  - CLI: `rekey rotate <leaf>` as its own process (`--before DIR`: also the CLI of another checkout, e.g. main
+ *    before a change, right before it on the same sizes);
+ *  - Lambda: the functions' handlers on moto (step, restart; `test/fixtures/aws-lambda-runner.ts`) against dc1, the
+ *    rotation started as the API starts it and waited for in the journal.
  *
  * Timed from watches on the Secret and the Deployments (the instant this process receives each event):
  *  - change: the Secret carries the new version (its `rekey/version` annotation);
  *  - started: a Deployment's pod template carries rekey's restart annotation (first and last of N);
  *  - finished: that Deployment has rolled out (observed generation, updated = available = replicas) (last of N);
- *  - the rotate process from start to exit (issue, test, promote, sync, restart, verify).
+ *  - the rotation from its start to its end (issue, test, promote, sync, restart, verify).
  *
  * The reference the issue asks for, the kubelet refreshing a mounted Secret in place (no restart), cannot be measured
- * here: kwok fakes pods and runs no kubelet, so no volume is ever projected. Kubernetes documents that delay as up
- * to the kubelet's sync period (1 minute by default) plus its cache's propagation delay; it is printed as that bound,
- * marked as not measured. The Lambda path (moto + dc1) is not part of this bench.
+ * here: kwok fakes pods and runs no kubelet, so no volume is ever projected. It is reported as not measured.
  *
- *   npx tsx test/bench/restart-latency.ts [--consumers 1,100,1000]     (needs `bash test/infra/up.sh`)
+ *   npx tsx test/bench/restart-latency.ts [--consumers 1,100,1000] [--paths cli,lambda] [--before DIR]
+ *     (needs `bash test/infra/up.sh`)
  *
  * Writes bench-results/restart-latency.json (figures for `npm run bench`'s table). Figures, not assertions.
  */
@@ -27,6 +30,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, KubeConfig, Watch, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
 import { mapLimit } from '../../shared/app/concurrency.js';
+import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { RotationStatus } from '../../shared/domain/rotation/record.js';
+import { startAwsLambdaRunner } from '../fixtures/aws-lambda-runner.js';
 import { loadInfraEnv } from '../infra/env.js';
 import { load1, machine, type Figure } from './figures.js';
 
@@ -35,8 +41,10 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = 'dc1-rekey-restart-bench';
 const TAINT = { key: 'rekey-restart-bench', value: 'consumers', effect: 'NoSchedule' } as const;
 const RESTARTED_AT = 'rekey/restartedAt';
-/** The kubelet's default sync period: the documented upper part of a mounted Secret's refresh delay. */
-const KUBELET_SYNC_SECONDS = 60;
+const KUBELET_NOT_MEASURED =
+  'kubelet refresh of a mounted Secret: not measurable here (kwok runs no kubelet, nothing is projected); Kubernetes documents up to the kubelet sync period (60 s by default) plus its cache delay';
+/** How long one rotation (with its restarts) may take before the run is given up. */
+const ROTATION_LIMIT_MS = 45 * 60_000;
 
 interface Clients {
   readonly kubeconfig: string;
@@ -56,27 +64,27 @@ function clients(): Clients {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
-function inventory(ns: string, validity: string): string {
+function inventory(ns: string, name = 'restart-bench'): string {
   return [
     'apiVersion: rekey/v1',
     'kind: Inventory',
-    'metadata: {name: restart-bench}',
+    `metadata: {name: ${name}}`,
     'clusters: [{name: dc1, context: dc1}]',
     'authorities:',
     '  - {name: bench-ca, commonName: bench-ca, key: ECDSA-P256, validity: 87600h}',
     'certificates:',
-    `  - {name: web, issuer: bench-ca, usage: server, commonName: web, dnsNames: [web.${ns}.svc], validity: ${validity}, renewBefore: 1h,`,
+    `  - {name: web, issuer: bench-ca, usage: server, commonName: web, dnsNames: [web.${ns}.svc], validity: 2160h, renewBefore: 1h,`,
     `     secret: {name: web-tls, namespace: ${ns}}, consumers: [{selector: rekey-bench=restart, namespace: ${ns}}],`,
     '     restart: {policy: together, within: 30m}}',
     '',
   ].join('\n');
 }
 
-/** `rekey` as its own process; asynchronous, so the watches keep stamping events while it runs. Seconds to exit. */
-async function rekey(c: Clients, state: string, args: string[]): Promise<number> {
+/** `rekey` of checkout `root` as its own process; asynchronous, so the watches keep stamping events while it runs. Seconds to exit. */
+async function rekey(c: Clients, root: string, state: string, args: string[]): Promise<number> {
   const start = now();
-  const child = spawn(process.execPath, [join(REPO, 'bin/rekey.js'), ...args, '--state', state, '--kubeconfig', c.kubeconfig], {
-    cwd: REPO,
+  const child = spawn(process.execPath, [join(root, 'bin/rekey.js'), ...args, '--state', state, '--kubeconfig', c.kubeconfig], {
+    cwd: root,
     env: { ...process.env, REKEY_VAULT_KEY: undefined },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -179,7 +187,67 @@ async function watchNamespace(c: Clients, ns: string, oldVersion: string | undef
   return { timeline, stop: () => aborts.forEach((a) => a.abort()) };
 }
 
+/** One way of rotating the leaf: it issues it (its Secret before any consumer exists), then rotates it on demand. */
+interface RotationPath {
+  readonly label: string;
+  /** Issues the leaf into namespace `ns`; its Secret exists when this resolves. */
+  issue(ns: string): Promise<void>;
+  /** Rotates the leaf; resolves when the rotation is over (its restarts waited for). Seconds. */
+  rotate(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** `rekey apply` then `rekey rotate`, each its own process, from checkout `root`. */
+function cliPath(c: Clients, root: string, label: string): RotationPath {
+  const work = mkdtempSync(join(tmpdir(), 'rekey-restart-bench-'));
+  const state = join(work, 'state');
+  const file = join(work, 'inventory.yaml');
+  return {
+    label,
+    issue: async (ns) => {
+      writeFileSync(file, inventory(ns));
+      await rekey(c, root, state, ['apply', '-f', file]);
+    },
+    rotate: () => rekey(c, root, state, ['rotate', 'web', '-f', file, '--reason', 'restart latency bench']),
+    close: async () => rmSync(work, { recursive: true, force: true }),
+  };
+}
+
+/** The Lambda handlers on moto against dc1: the schedule issues the leaf, a rotation started as the API does. */
+function lambdaPath(c: Clients): RotationPath {
+  let runner: Awaited<ReturnType<typeof startAwsLambdaRunner>> | undefined;
+  const wait = async (id: string) => {
+    const done = await runner!.waitForRotation(id, { timeoutMs: ROTATION_LIMIT_MS });
+    if (done.status !== RotationStatus.Completed) throw new Error(`rotation ${id} ${done.status}: ${done.error ?? ''}`);
+  };
+  return {
+    label: 'Lambda (moto + dc1)',
+    issue: async (ns) => {
+      runner = await startAwsLambdaRunner({
+        name: 'restart-bench',
+        require: ['kube'],
+        kubeconfig: c.kubeconfig,
+        inventory: (prefix) => loadInventory(inventory(ns, prefix), 'restart-bench.yaml'),
+      });
+      const first = (await runner.schedule()).rotations[0];
+      if (!first) throw new Error('the schedule started no rotation to issue the leaf');
+      await wait(first);
+    },
+    rotate: async () => {
+      const start = now();
+      await wait((await runner!.startRotation('web', 'restart latency bench')).id);
+      return (now() - start) / 1000;
+    },
+    close: async () => {
+      await runner?.stop();
+      if (runner?.runner.errors.length)
+        console.log(`  handler errors: ${runner.runner.errors.map((e) => `${e.fn}: ${e.error}`).join('; ')}`);
+    },
+  };
+}
+
 export interface RestartRun {
+  readonly path: string;
   readonly consumers: number;
   readonly rotateSeconds: number;
   /** From the Secret's change: the first and the last consumer's rollout started, the last one finished (seconds). */
@@ -190,15 +258,10 @@ export interface RestartRun {
   readonly load: [number, number];
 }
 
-async function runOnce(c: Clients, n: number, tag: string): Promise<RestartRun> {
-  const ns = `rl-${tag}-${n}`;
-  const work = mkdtempSync(join(tmpdir(), 'rekey-restart-bench-'));
+async function runOnce(c: Clients, path: RotationPath, n: number, ns: string): Promise<RestartRun> {
   try {
     await c.core.createNamespace({ body: { metadata: { name: ns } } });
-    const state = join(work, 'state');
-    const file = join(work, 'inventory.yaml');
-    writeFileSync(file, inventory(ns, '2160h'));
-    await rekey(c, state, ['apply', '-f', file]);
+    await path.issue(ns);
     await consumers(c, ns, n);
     await untilRolledOut(c, ns, n, Math.max(120_000, n * 600));
     const before = (await c.core.readNamespacedSecret({ name: 'web-tls', namespace: ns })).metadata?.annotations?.['rekey/version'];
@@ -207,7 +270,7 @@ async function runOnce(c: Clients, n: number, tag: string): Promise<RestartRun> 
     const start = now();
     let rotateSeconds: number;
     try {
-      rotateSeconds = await rekey(c, state, ['rotate', 'web', '-f', file, '--reason', 'restart latency bench']);
+      rotateSeconds = await path.rotate();
       // The rotation waits for the rollouts itself; the watches may still be delivering the last events.
       for (const t0 = now(); timeline.finished.size < n && now() - t0 < 120_000;) await sleep(200);
     } finally {
@@ -218,6 +281,7 @@ async function runOnce(c: Clients, n: number, tag: string): Promise<RestartRun> 
     const finished = [...timeline.finished.values()];
     const s = (t: number) => Number(((t - changed) / 1000).toFixed(3));
     return {
+      path: path.label,
       consumers: n,
       rotateSeconds: Number(rotateSeconds.toFixed(2)),
       firstStarted: started.length ? s(Math.min(...started)) : NaN,
@@ -227,68 +291,95 @@ async function runOnce(c: Clients, n: number, tag: string): Promise<RestartRun> 
       load: [load0, load1()],
     };
   } finally {
+    await path.close().catch(() => undefined);
     await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
   }
 }
 
-export async function restartLatencyBench(sizes: readonly number[] = [1, 100, 1000]): Promise<Figure[]> {
+/** The figures of a run, next to a reference run of the same size (seconds: a ratio > 1 means faster than it). */
+function figuresOf(r: RestartRun, reference: RestartRun | undefined): Figure[] {
+  const what = (end: string) => `restart latency, ${r.consumers} consumer Deployment(s), ${r.path}: Secret changed -> ${end}`;
+  return (['allStarted', 'allFinished'] as const).map((key) => {
+    const value = r[key];
+    const ref = reference?.[key];
+    return {
+      what: what(key === 'allStarted' ? 'all rollouts started' : 'all rollouts finished'),
+      value,
+      unit: 's',
+      runs: [value],
+      ...(reference && ref !== undefined && { reference: { what: reference.path, value: ref }, ratio: ref / value }),
+      load: r.load,
+    };
+  });
+}
+
+export interface RestartLatencyOptions {
+  readonly sizes?: readonly number[];
+  readonly paths?: readonly ('cli' | 'lambda')[];
+  /** Another checkout whose CLI runs right before this one's, on the same sizes (the `before` of a change). */
+  readonly before?: string;
+}
+
+export async function restartLatencyBench(options: RestartLatencyOptions = {}): Promise<Figure[]> {
+  const sizes = options.sizes ?? [1, 100, 1000];
+  const paths = options.paths ?? ['cli', 'lambda'];
   const c = clients();
   const tag = randomBytes(2).toString('hex');
   const runs: RestartRun[] = [];
   const failures: string[] = [];
+  const figures: Figure[] = [];
+  const makers: { key: string; make: () => RotationPath }[] = [
+    ...(options.before ? [{ key: 'b', make: () => cliPath(c, options.before!, `CLI before (${options.before!})`) }] : []),
+    ...(paths.includes('cli') ? [{ key: 'c', make: () => cliPath(c, REPO, 'CLI') }] : []),
+    ...(paths.includes('lambda') ? [{ key: 'l', make: () => lambdaPath(c) }] : []),
+  ];
   try {
     await benchNode(c);
     for (const n of sizes) {
-      try {
-        const r = await runOnce(c, n, tag);
-        runs.push(r);
-        console.log(
-          `${String(n).padStart(5)} consumers: rotate ${r.rotateSeconds} s; from the Secret's change: first rollout started ${r.firstStarted} s, all started ${r.allStarted} s, all finished ${r.allFinished} s (${r.restarted} restarted; load ${r.load.join('-')})`,
-        );
-      } catch (e) {
-        failures.push(`${n} consumers: ${(e as Error).message}`);
-        console.log(`${n} consumers: did not complete: ${(e as Error).message}`);
+      const ofSize: RestartRun[] = [];
+      for (const m of makers) {
+        const path = m.make();
+        try {
+          const r = await runOnce(c, path, n, `rl-${tag}-${m.key}-${n}`);
+          runs.push(r);
+          ofSize.push(r);
+          console.log(
+            `${String(n).padStart(5)} consumers, ${r.path}: rotation ${r.rotateSeconds} s; from the Secret's change: first rollout started ${r.firstStarted} s, all started ${r.allStarted} s, all finished ${r.allFinished} s (${r.restarted} restarted; load ${r.load.join('-')})`,
+          );
+        } catch (e) {
+          failures.push(`${n} consumers, ${path.label}: ${(e as Error).message}`);
+          console.log(`${n} consumers, ${path.label}: did not complete: ${(e as Error).message}`);
+        }
       }
+      // After-change CLI against the CLI before it; Lambda against the CLI of the same code.
+      const before = ofSize.find((r) => r.path.startsWith('CLI before'));
+      const cli = ofSize.find((r) => r.path === 'CLI');
+      for (const r of ofSize) figures.push(...figuresOf(r, r === cli ? before : r === before ? undefined : cli));
     }
   } finally {
     await c.core.deleteNode({ name: NODE }).catch(() => undefined);
   }
-  const reference = {
-    what: `kubelet refresh of a mounted Secret (documented bound, not measured: kwok has no kubelet)`,
-    value: KUBELET_SYNC_SECONDS,
-  };
-  const figures: Figure[] = runs.flatMap((r) => [
-    {
-      what: `restart latency, ${r.consumers} consumer Deployment(s), CLI: Secret changed -> all rollouts started`,
-      value: r.allStarted,
-      unit: 's',
-      runs: [r.allStarted],
-      reference,
-      ratio: KUBELET_SYNC_SECONDS / r.allStarted,
-      load: r.load,
-    },
-    {
-      what: `restart latency, ${r.consumers} consumer Deployment(s), CLI: Secret changed -> all rollouts finished`,
-      value: r.allFinished,
-      unit: 's',
-      runs: [r.allFinished],
-      reference,
-      ratio: KUBELET_SYNC_SECONDS / r.allFinished,
-      load: r.load,
-    },
-  ]);
   mkdirSync(join(REPO, 'bench-results'), { recursive: true });
   writeFileSync(
     join(REPO, 'bench-results/restart-latency.json'),
-    JSON.stringify({ at: new Date().toISOString(), machine: machine(), runs, failures, figures }, null, 2) + '\n',
+    JSON.stringify(
+      { at: new Date().toISOString(), machine: machine(), runs, failures, notMeasured: [KUBELET_NOT_MEASURED], figures },
+      null,
+      2,
+    ) + '\n',
   );
   return figures;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const i = process.argv.indexOf('--consumers');
-  const sizes = i >= 0 ? (process.argv[i + 1] ?? '').split(',').map(Number) : undefined;
-  await restartLatencyBench(sizes);
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const sizes = arg('--consumers')?.split(',').map(Number);
+  const paths = arg('--paths')?.split(',') as ('cli' | 'lambda')[] | undefined;
+  const before = arg('--before');
+  await restartLatencyBench({ ...(sizes && { sizes }), ...(paths && { paths }), ...(before && { before }) });
   console.log('wrote bench-results/restart-latency.json');
+  process.exit(0); // the AWS SDK's and kube client's keep-alive sockets would hold the process open
 }
