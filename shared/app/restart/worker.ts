@@ -53,6 +53,9 @@ const interrupted = (job: Job, why: 'deadline' | 'aborted', last: string): Outco
  */
 async function startRollout(job: Job, ref: WorkloadRef, id: string): Promise<RestartOutcome | Outcome> {
   const now = () => job.deps.clock.now();
+  // A workload whose turn in the window comes after the deadline (or the Lambda's time) is not started any more.
+  if (job.deps.signal?.aborted) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, 'aborted', 'not started') };
+  if (now() >= job.deadline) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, 'deadline', 'not started') };
   let delay: number = POLL.initialMs;
   let last: string;
   for (;;) {

@@ -122,6 +122,23 @@ describe('restarts of a rotation (requestRestarts -> RestartRequested -> worker 
     expect(failed.detail.restarted).toEqual(['StatefulSet/apic/postgres', 'Deployment/apic/portal-www']);
   });
 
+  it('a workload whose turn in the window comes after the deadline is not started, and is reported', async () => {
+    // Prepare
+    const { inv, h } = setup('{policy: together, within: 1s}');
+    const dc1 = h.workloads.get('dc1')!;
+    dc1.held.add('Deployment/apic/apim');
+    const record = await rotationAtRestart(h, inv, 'server');
+    const planned = (await planRotationRestarts(h.deps, inv, record))!;
+    const request = planned.events.find((e) => e.detail.cluster === 'dc1')!;
+    // Act: one rollout at a time, the first one held past the deadline
+    await handleRestartEvent(h.deps, inv, { ...request, detail: { ...request.detail, budget: 1 } } as RekeyEvent);
+    // Assess
+    const failed = h.bus.published.find((e) => e.type === EventType.RestartFailed)!;
+    expect(failed.detail.failed).toEqual(['Deployment/apic/apim', 'StatefulSet/apic/postgres', 'Deployment/apic/portal-www']);
+    expect(failed.detail.reason).toMatch(/StatefulSet\/apic\/postgres: not done by .*: not started/);
+    expect(dc1.calls).toEqual(['restart Deployment/apic/apim']);
+  });
+
   it('rolling: dc2 starts only once every rollout of dc1 is done', async () => {
     // Prepare
     const { inv, h } = setup('rolling');
