@@ -10,20 +10,18 @@
 // folders), started by this test: the shared proxy's and database's certificate folders belong to other tests.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TlsProber } from '../../shared/adapters/probe/index.js';
 import { StartTls } from '../../shared/ports/prober.js';
 import { runMain } from '../fixtures/cli.js';
+import { freePort, privateApache, type PrivateApache } from '../fixtures/private-apache.js';
 import { loadInfraEnv } from '../infra/env.js';
 
 const env = loadInfraEnv({ require: ['proxy', 'postgres'] });
 const root = process.getuid?.() === 0;
-const APACHE = '/usr/sbin/apache2';
-const MODS = '/usr/lib/apache2/modules';
 const PG_BIN = env.postgres.binDir;
 
 const work = mkdtempSync(join(tmpdir(), 'rekey-live-ca-'));
@@ -48,71 +46,13 @@ function runAsPg(binary: string, args: string[]): void {
   execFileSync(file!, rest, { stdio: 'ignore' });
 }
 
+let apache: PrivateApache | undefined;
 let apachePort = 0;
 let pgPort = 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-const apacheConf = () => `ServerRoot "${dirs.apache}"
-ServerName localhost
-DefaultRuntimeDir "${dirs.apache}/run"
-PidFile "${dirs.apache}/run/httpd.pid"
-LoadModule mpm_event_module ${MODS}/mod_mpm_event.so
-LoadModule authz_core_module ${MODS}/mod_authz_core.so
-LoadModule headers_module ${MODS}/mod_headers.so
-LoadModule socache_shmcb_module ${MODS}/mod_socache_shmcb.so
-LoadModule ssl_module ${MODS}/mod_ssl.so
-LoadModule proxy_module ${MODS}/mod_proxy.so
-LoadModule proxy_http_module ${MODS}/mod_proxy_http.so
-${root ? 'User www-data\nGroup www-data' : ''}
-StartServers 1
-ServerLimit 2
-ThreadsPerChild 8
-MaxRequestWorkers 16
-ErrorLog "${dirs.apache}/error.log"
-LogLevel warn
-SSLSessionCache "shmcb:${dirs.apache}/run/ssl_scache(512000)"
-Listen 127.0.0.1:${apachePort}
-<VirtualHost 127.0.0.1:${apachePort}>
-  ServerName localhost
-  SSLEngine on
-  SSLProtocol -all +TLSv1.2 +TLSv1.3
-  SSLCertificateFile "${dirs.apacheTls}/server.crt"
-  SSLCertificateKeyFile "${dirs.apacheTls}/server.key"
-  SSLCACertificateFile "${dirs.trust}/ca.crt"
-  SSLVerifyClient require
-  SSLVerifyDepth 3
-  RequestHeader set X-Client-Subject "%{SSL_CLIENT_S_DN}s"
-  RequestHeader set X-Client-Verify "%{SSL_CLIENT_VERIFY}s"
-  ProxyPass        /diagnose ${env.proxy.backendUrl}/diagnose
-  ProxyPassReverse /diagnose ${env.proxy.backendUrl}/diagnose
-  <Location />
-    Require all granted
-  </Location>
-</VirtualHost>
-`;
-
 // Reloads as the inventory runs them: start the server the first time (no files before the first apply), then a
-// graceful restart (Apache) or pg_ctl reload (PostgreSQL re-reads ssl_* files on SIGHUP, keeping connections).
-const apacheReload = () => `set -e
-A="${APACHE} -d ${dirs.apache} -f ${dirs.apache}/httpd.conf"
-if [ -f ${dirs.apache}/run/httpd.pid ] && kill -0 "$(cat ${dirs.apache}/run/httpd.pid)" 2>/dev/null; then
-  $A -t 2>/dev/null; $A -k graceful
-else
-  $A -k start
-fi
-for i in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/${apachePort}) 2>/dev/null && exit 0; sleep 0.1; done
-exit 1
-`;
+// graceful restart (Apache, the fixture's reload script) or pg_ctl reload (PostgreSQL re-reads ssl_* files on SIGHUP,
+// keeping connections).
 const pgReload = () => `set -e
 ${root ? `chown -R postgres: ${dirs.pgTls}` : ':'}
 chmod 600 ${dirs.pgTls}/server.key
@@ -222,14 +162,16 @@ const caOf = (file: string): X509Certificate[] =>
   );
 
 beforeAll(async () => {
-  if (!existsSync(APACHE)) throw new Error(`${APACHE} missing: bash test/infra/up.sh installs it (proxy component)`);
-  apachePort = await freePort();
   pgPort = await freePort();
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-  mkdirSync(join(dirs.apache, 'run'), { recursive: true });
   chmodSync(dirs.trust, 0o755);
-  writeFileSync(join(dirs.apache, 'httpd.conf'), apacheConf());
-  writeFileSync(join(work, 'apache-reload.sh'), apacheReload());
+  apache = await privateApache(
+    dirs.apache,
+    { cert: join(dirs.apacheTls, 'server.crt'), key: join(dirs.apacheTls, 'server.key'), ca: join(dirs.trust, 'ca.crt') },
+    env.proxy.backendUrl,
+  );
+  apachePort = apache.port;
+  writeFileSync(join(work, 'apache-reload.sh'), `exec bash ${apache.reloadScript}\n`);
   writeFileSync(join(work, 'pg-reload.sh'), pgReload());
   if (root) execFileSync('chown', ['-R', 'postgres:', dirs.pg]);
   rmSync(dirs.pgData, { recursive: true, force: true });
@@ -263,11 +205,7 @@ fsync = off
 
 afterAll(() => {
   writeFileSync(stopFile, '');
-  try {
-    execFileSync(APACHE, ['-d', dirs.apache, '-f', join(dirs.apache, 'httpd.conf'), '-k', 'stop'], { stdio: 'ignore' });
-  } catch {
-    // not started
-  }
+  apache?.stop();
   try {
     runAsPg('pg_ctl', ['-D', dirs.pgData, '-m', 'fast', '-w', 'stop']);
   } catch {

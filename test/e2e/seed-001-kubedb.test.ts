@@ -13,6 +13,7 @@ import { loadInventory } from '../../shared/domain/inventory/load.js';
 import { RotationStatus } from '../../shared/domain/rotation/record.js';
 import { startAwsLambdaRunner, type AwsLambdaRunner } from '../fixtures/aws-lambda-runner.js';
 import { REPO_ROOT, runMain } from '../fixtures/cli.js';
+import { canLogIn as canRoleLogIn, connectAdmin, dropRoles } from '../fixtures/postgres.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { loadInfraEnv } from '../infra/env.js';
 import { createPostgres, installPostgresCrd } from '../integration/kube/crd.js';
@@ -31,20 +32,12 @@ const roles: string[] = [];
 beforeAll(async () => {
   admin = await Admin.of('dc1');
   await installPostgresCrd(admin);
-  pgAdmin = new pg.Client({
-    host: infra.postgres.host,
-    port: infra.postgres.port,
-    database: 'postgres',
-    user: infra.postgres.adminUser,
-    password: infra.postgres.adminPassword,
-    ssl: { rejectUnauthorized: false },
-  });
-  await pgAdmin.connect();
+  pgAdmin = await connectAdmin(infra.postgres);
   root = await makeTempDir('rekey-seed001-');
 });
 afterAll(async () => {
   for (const ns of namespaces) await admin.deleteNamespace(ns);
-  for (const r of roles.reverse()) await pgAdmin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r)}`).catch(() => undefined);
+  await dropRoles(pgAdmin, roles);
   await pgAdmin?.end();
   await removeTempDir(root);
 });
@@ -120,25 +113,7 @@ const secretOf = async (ns: string) => {
 };
 const podUids = async (ns: string) =>
   (await admin.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=pg' })).items.map((p) => p.metadata?.uid ?? '').sort();
-const canLogIn = async (user: string, password: string): Promise<boolean> => {
-  const c = new pg.Client({
-    host: infra.postgres.host,
-    port: infra.postgres.port,
-    database: 'postgres',
-    user,
-    password,
-    ssl: { rejectUnauthorized: false },
-    connectionTimeoutMillis: 10_000,
-  });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-};
+const canLogIn = (user: string, password: string) => canRoleLogIn(infra.postgres, user, password);
 
 interface Sample {
   readonly paused: boolean;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresDatabases } from '../../../shared/adapters/postgres/index.js';
 import { scramSha256Verifier } from '../../../shared/domain/credentials/scram.js';
 import type { DatabaseLogin } from '../../../shared/domain/inventory/model.js';
+import { connectAdmin, dropRoles } from '../../fixtures/postgres.js';
 import { loadInfraEnv } from '../../infra/env.js';
 
 /**
@@ -25,18 +26,10 @@ const q = (r: string) => pg.escapeIdentifier(r);
 let admin: pg.Client;
 
 beforeAll(async () => {
-  admin = new pg.Client({
-    host: env.postgres.host,
-    port: env.postgres.port,
-    database: 'postgres',
-    user: env.postgres.adminUser,
-    password: env.postgres.adminPassword,
-    ssl: { rejectUnauthorized: false },
-  });
-  await admin.connect();
+  admin = await connectAdmin(env.postgres);
 });
 afterAll(async () => {
-  for (const r of roles.reverse()) await admin.query(`DROP ROLE IF EXISTS ${q(r)}`).catch(() => undefined);
+  await dropRoles(admin, roles);
   await admin.end();
 });
 

@@ -9,6 +9,7 @@ import { scramSha256Verifier } from '../../../shared/domain/credentials/scram.js
 import type { DatabaseLogin } from '../../../shared/domain/inventory/model.js';
 import { DatabaseError, LoginOutcome } from '../../../shared/ports/database.js';
 import { runMain } from '../../fixtures/cli.js';
+import { canLogIn as canRoleLogIn, connectAdmin, dropRoles, loginAs as loginAsRole } from '../../fixtures/postgres.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { loadInfraEnv } from '../../infra/env.js';
 import { makeCa } from '../../infra/pki.js';
@@ -33,43 +34,15 @@ let admin: pg.Client;
 let root: string;
 
 const adminUrl = env.postgres.adminUrl;
-const loginAs = async (user: string, password: string): Promise<string> => {
-  const c = new pg.Client({
-    host: env.postgres.host,
-    port: env.postgres.port,
-    database: 'postgres',
-    user,
-    password,
-    ssl: { rejectUnauthorized: false },
-    connectionTimeoutMillis: 10_000,
-  });
-  try {
-    await c.connect();
-    return String((await c.query('SELECT current_user AS u')).rows[0].u);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-};
-const canLogIn = (user: string, password: string) =>
-  loginAs(user, password).then(
-    () => true,
-    () => false,
-  );
+const loginAs = (user: string, password: string) => loginAsRole(env.postgres, user, password);
+const canLogIn = (user: string, password: string) => canRoleLogIn(env.postgres, user, password);
 
 beforeAll(async () => {
-  admin = new pg.Client({
-    host: env.postgres.host,
-    port: env.postgres.port,
-    database: 'postgres',
-    user: env.postgres.adminUser,
-    password: env.postgres.adminPassword,
-    ssl: { rejectUnauthorized: false },
-  });
-  await admin.connect();
+  admin = await connectAdmin(env.postgres);
   root = await makeTempDir('rekey-pg-it-');
 });
 afterAll(async () => {
-  for (const r of roles.reverse()) await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r)}`).catch(() => undefined);
+  await dropRoles(admin, roles);
   await admin.end();
   await removeTempDir(root);
 });
