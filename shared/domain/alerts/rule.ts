@@ -12,44 +12,55 @@ export type RemediationMode = (typeof RemediationMode)[keyof typeof RemediationM
 
 const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,127}$/;
-const duration = z.string().refine((s) => (parseDuration(s) ?? -1) > 0, { error: 'not a positive duration (Go style: 1h, 30m)' });
 
 /** The `alerts:` entries of an inventory (DESIGN.md "alerts"): which alert, which action, on which items. */
-export const alertRuleSchema = z.strictObject({
-  name: z.string().regex(ITEM_NAME, 'letters, digits, ".", "_" and "-" only'),
-  match: z.union([
-    z.strictObject({
-      alertmanager: z.strictObject({
-        alertname: z.string().min(1).max(256),
-        labels: z
-          .record(z.string().regex(LABEL_NAME, 'a Prometheus label name'), z.string().max(1024))
-          .optional()
-          .meta({ description: 'every label must equal this value' }),
+function buildAlertRuleSchema() {
+  const duration = z.string().refine((s) => (parseDuration(s) ?? -1) > 0, { error: 'not a positive duration (Go style: 1h, 30m)' });
+
+  return z.strictObject({
+    name: z.string().regex(ITEM_NAME, 'letters, digits, ".", "_" and "-" only'),
+    match: z.union([
+      z.strictObject({
+        alertmanager: z.strictObject({
+          alertname: z.string().min(1).max(256),
+          labels: z
+            .record(z.string().regex(LABEL_NAME, 'a Prometheus label name'), z.string().max(1024))
+            .optional()
+            .meta({ description: 'every label must equal this value' }),
+        }),
       }),
-    }),
-    z.strictObject({
-      cloudwatch: z.strictObject({
-        alarmName: z.string().min(1).max(255),
-        namespace: z.string().min(1).max(255).optional(),
-        metricName: z.string().min(1).max(255).optional(),
+      z.strictObject({
+        cloudwatch: z.strictObject({
+          alarmName: z.string().min(1).max(255),
+          namespace: z.string().min(1).max(255).optional(),
+          metricName: z.string().min(1).max(255).optional(),
+        }),
       }),
-    }),
-  ]),
-  action: z.enum([RemediationAction.Rotate, RemediationAction.Resync, RemediationAction.Restart]),
-  items: z.array(z.string().regex(ITEM_NAME)).min(1).max(1000).optional(),
-  itemLabel: z
-    .string()
-    .regex(LABEL_NAME, 'a label name')
-    .optional()
-    .meta({ description: 'the alert label that names the item, e.g. rekey_item' }),
-  mode: z.enum([RemediationMode.Auto, RemediationMode.Approve]).default(RemediationMode.Auto),
-  rateLimit: z
-    .strictObject({ per: duration, max: z.number().int().min(1).max(1000) })
-    .optional()
-    .meta({ description: 'remediations per item at most' }),
-  coolDown: duration.optional().meta({ description: 'after acting on an item, ignore the rule for it this long' }),
-});
-export type AlertRuleDocument = z.infer<typeof alertRuleSchema>;
+    ]),
+    action: z.enum([RemediationAction.Rotate, RemediationAction.Resync, RemediationAction.Restart]),
+    items: z.array(z.string().regex(ITEM_NAME)).min(1).max(1000).optional(),
+    itemLabel: z
+      .string()
+      .regex(LABEL_NAME, 'a label name')
+      .optional()
+      .meta({ description: 'the alert label that names the item, e.g. rekey_item' }),
+    mode: z.enum([RemediationMode.Auto, RemediationMode.Approve]).default(RemediationMode.Auto),
+    rateLimit: z
+      .strictObject({ per: duration, max: z.number().int().min(1).max(1000) })
+      .optional()
+      .meta({ description: 'remediations per item at most' }),
+    coolDown: duration.optional().meta({ description: 'after acting on an item, ignore the rule for it this long' }),
+  });
+}
+
+let built: ReturnType<typeof buildAlertRuleSchema> | undefined;
+
+/** The alert rule schema, built on first use (nothing zod builds at import: the functions' cold start). */
+export function alertRuleSchema(): ReturnType<typeof buildAlertRuleSchema> {
+  return (built ??= buildAlertRuleSchema());
+}
+
+export type AlertRuleDocument = z.infer<ReturnType<typeof alertRuleSchema>>;
 
 export type AlertMatch =
   | { readonly source: 'alertmanager'; readonly alertname: string; readonly labels: Readonly<Record<string, string>> }

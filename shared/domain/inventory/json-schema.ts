@@ -5,7 +5,7 @@ import { inventorySchema } from './schema.js';
 /** The published JSON Schema of the inventory (schema/inventory.schema.json), generated from the zod definition. */
 export function inventoryJsonSchema(): unknown {
   return {
-    ...z.toJSONSchema(inventorySchema, { io: 'input' }),
+    ...z.toJSONSchema(inventorySchema(), { io: 'input' }),
     title: 'rekey inventory',
     description:
       `rekey's inventory (apiVersion rekey/v1). Beyond this schema the loader refuses files over ${LIMITS.inventoryBytes} bytes, ` +

@@ -49,7 +49,7 @@ export function parseInventoryText(text: string, source?: string): unknown {
 export function validateInventory(data: unknown, source?: string): Inventory {
   const shape = documentShapeIssues(data);
   if (shape.length) refuse(shape, source);
-  const parsed = inventorySchema.safeParse(data);
+  const parsed = inventorySchema().safeParse(data);
   if (!parsed.success) refuse(fromZodIssues(parsed.error.issues, data), source);
   const inventory = resolveInventory(parsed.data);
   const issues = checkInventory(inventory);
