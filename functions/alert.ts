@@ -1,7 +1,15 @@
 import { cloudWatchAlarmSchema, type CloudWatchAlarm } from '../shared/app/alerts/cloudwatch.js';
 import { alertService } from '../shared/app/alerts/service.js';
 import { Decision } from '../shared/domain/alerts/decide.js';
-import { apiHandler, isHttpApiEvent, lazyApiRuntime, type ApiRuntime, type HttpApiEvent, type HttpApiResult } from './api.js';
+import {
+  apiHandler,
+  isHttpApiEvent,
+  lazyApiRuntime,
+  type ApiRuntime,
+  type ApiRuntimeSource,
+  type HttpApiEvent,
+  type HttpApiResult,
+} from './api.js';
 import { withInvocation, type Invocation } from './lib/invocation.js';
 import type { LambdaContext } from './lib/lambda.js';
 import { depsFor } from './lib/runtime.js';
@@ -88,11 +96,11 @@ async function receiveAlarms(event: unknown, inv: Invocation, runtime: ApiRuntim
  * (`POST /v1/alerts/alertmanager` through API Gateway, answered by the shared router with its auth and limits).
  * Both dedupe on DynamoDB and decide by the inventory's alert rules.
  */
-export function alertHandler(runtime: () => ApiRuntime) {
+export function alertHandler(runtime: ApiRuntimeSource) {
   const http = apiHandler(runtime);
   const sns = withInvocation(
-    () => runtime().rt,
-    (event: unknown, inv) => receiveAlarms(event, inv, runtime()),
+    async () => (await runtime()).rt,
+    async (event: unknown, inv) => receiveAlarms(event, inv, await runtime()),
   );
   function handle(event: HttpApiEvent, context?: LambdaContext): Promise<HttpApiResult>;
   function handle(event: unknown, context?: LambdaContext): Promise<AlarmSummary | HttpApiResult>;

@@ -8,7 +8,7 @@ import { leveledJsonLogger, type LeveledLogger } from '../shared/app/api/json-lo
 import type { Cluster } from '../shared/ports/cluster.js';
 import { withInvocation, type Invocation } from './lib/invocation.js';
 import type { LambdaContext } from './lib/lambda.js';
-import { coldStart, depsFor, FunctionEnv, lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import { buildRuntime, depsFor, FunctionEnv, onFirstUse, type LambdaRuntime } from './lib/runtime.js';
 
 /** API Gateway HTTP API, payload format 2.0 (the fields this handler reads). */
 export interface HttpApiEvent {
@@ -38,6 +38,9 @@ export interface ApiRuntime {
   readonly rt: LambdaRuntime;
   readonly logger: LeveledLogger;
 }
+
+/** The API runtime: built on the first invocation that asks, or given ready-made (tests). */
+export type ApiRuntimeSource = () => ApiRuntime | Promise<ApiRuntime>;
 
 /** True for an API Gateway HTTP API (payload 2.0) event; anything else is another source's event. */
 export function isHttpApiEvent(event: unknown): event is HttpApiEvent {
@@ -97,7 +100,7 @@ async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<Reado
  * warm container. Alert routes use the runtime's remediation store (DynamoDB) when it has one.
  */
 export function apiHandler(
-  runtime: () => ApiRuntime,
+  runtime: ApiRuntimeSource,
   options: {
     write?: (line: string) => void;
     rateLimit?: RouterOptions['rateLimit'];
@@ -108,9 +111,9 @@ export function apiHandler(
   let api: Api | undefined;
   const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
   const handle = withInvocation(
-    () => runtime().rt,
+    async () => (await runtime()).rt,
     async (event: { http: HttpApiEvent; timeoutMs: number }, inv): Promise<HttpApiResult> => {
-      const { rt, logger } = runtime();
+      const { rt, logger } = await runtime();
       if (!api) {
         // Seed 003: the signing key is made and saved on first start if the store has none.
         const { material, generated } = await ensureApiSigningKey(rt.aws.store, rt.inventory.name, { now: rt.clock.now() });
@@ -161,18 +164,14 @@ export function apiHandler(
 }
 
 /** The runtime of an API function, built on the first invocation with the leveled logger as its log. */
-export function lazyApiRuntime(): () => ApiRuntime {
-  let built: ApiRuntime | undefined;
-  return () => {
-    if (!built) {
-      const logger = leveledJsonLogger({
-        level: process.env[FunctionEnv.logLevel] ?? 'info',
-        write: (l) => process.stdout.write(l + '\n'),
-      });
-      built = { rt: lazyRuntime(() => coldStart({ log: logger }))(), logger };
-    }
-    return built;
-  };
+export function lazyApiRuntime(): () => Promise<ApiRuntime> {
+  return onFirstUse(async () => {
+    const logger = leveledJsonLogger({
+      level: process.env[FunctionEnv.logLevel] ?? 'info',
+      write: (l) => process.stdout.write(l + '\n'),
+    });
+    return { rt: await buildRuntime({ log: logger }), logger };
+  });
 }
 
 export const handler = apiHandler(lazyApiRuntime());

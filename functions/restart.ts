@@ -3,7 +3,7 @@ import { check, restartFunctionEventSchema } from '../events/schemas.js';
 import type { RekeyEvent } from '../shared/domain/events/types.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { withInvocation } from './lib/invocation.js';
-import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import { lazyRuntime, type LambdaRuntime, type RuntimeSource } from './lib/runtime.js';
 
 export const RestartEventOutcome = { Handled: 'handled', Rejected: 'rejected', OtherInventory: 'other-inventory' } as const;
 export type RestartEventOutcome = (typeof RestartEventOutcome)[keyof typeof RestartEventOutcome];
@@ -16,7 +16,7 @@ export type RestartEventOutcome = (typeof RestartEventOutcome)[keyof typeof Rest
  * a retry cannot make it valid). A failure of the work itself throws, so Lambda retries the event and then sends
  * it to its on-failure destination.
  */
-export function restartHandler(runtime: () => LambdaRuntime) {
+export function restartHandler(runtime: RuntimeSource) {
   return withInvocation(runtime, async (event: unknown, { rt, log, deps }): Promise<RestartEventOutcome> => {
     const parsed = check(restartFunctionEventSchema, event);
     if (!parsed.ok) return reject(rt, log, event, `malformed rekey event: ${parsed.reason}`);

@@ -2,7 +2,7 @@ import { scan, ScanMode } from '../shared/app/scan.js';
 import { DEFAULT_LEASE_MS } from '../shared/app/rotation/lease.js';
 import { check, scheduleInputSchema } from '../events/schemas.js';
 import { withInvocation } from './lib/invocation.js';
-import { lazyRuntime, type LambdaRuntime } from './lib/runtime.js';
+import { lazyRuntime, type RuntimeSource } from './lib/runtime.js';
 
 export interface ScheduleSummary {
   readonly started: number;
@@ -24,7 +24,7 @@ export interface ScheduleSummary {
  * inventory change, or when the input says `full: true`. Failures
  * throw: the next run (or Lambda's own retry) scans again, and every action is idempotent.
  */
-export function scheduleHandler(runtime: () => LambdaRuntime) {
+export function scheduleHandler(runtime: RuntimeSource) {
   return withInvocation(runtime, async (event: unknown, { rt, log, deps }): Promise<ScheduleSummary> => {
     const input = check(scheduleInputSchema, event ?? {});
     if (!input.ok) {

@@ -2,7 +2,7 @@ import type { Deps } from '../../shared/app/deps.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import type { LambdaContext } from './lambda.js';
 import { remainingTimeSignal } from './lambda.js';
-import { depsFor, type LambdaRuntime } from './runtime.js';
+import { depsFor, type LambdaRuntime, type RuntimeSource } from './runtime.js';
 
 /** What one invocation of a function gets: the shared runtime, a deadline, a logger, and Deps on demand. */
 export interface Invocation {
@@ -23,11 +23,11 @@ export interface Invocation {
  * signal from the context's remaining time, connect clusters lazily, dispose of the timer at the end.
  */
 export function withInvocation<E, R>(
-  runtime: () => LambdaRuntime,
+  runtime: RuntimeSource,
   body: (event: E, invocation: Invocation) => Promise<R>,
 ): (event: E, context?: LambdaContext) => Promise<R> {
   return async (event, context) => {
-    const rt = runtime();
+    const rt = await runtime();
     const { signal, dispose } = remainingTimeSignal(context);
     const log = rt.log;
     let deps: Promise<Deps> | undefined;

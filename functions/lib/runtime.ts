@@ -18,7 +18,6 @@ import type { Deps } from '../../shared/app/deps.js';
 import { requestRestarts } from '../../shared/app/restart/index.js';
 import { reportRequestProgress } from '../../shared/app/requests.js';
 import { UsageError } from '../../shared/domain/errors.js';
-import { loadInventory } from '../../shared/domain/inventory/load.js';
 import { acmeCaFromEnv, issuersFor } from '../../shared/adapters/issuers/registry.js';
 import { StepRetry } from '../../shared/domain/rotation/retry.js';
 import type { Inventory } from '../../shared/domain/inventory/model.js';
@@ -83,8 +82,12 @@ export interface LambdaRuntime {
   clusters(): Promise<ReadonlyMap<string, Cluster>>;
 }
 
-/** The inventory packaged with the function: REKEY_INVENTORY_FILE, relative to the package root (LAMBDA_TASK_ROOT). */
-export function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Inventory {
+/**
+ * The inventory packaged with the function: REKEY_INVENTORY_FILE, relative to the package root (LAMBDA_TASK_ROOT),
+ * validated as the CLI validates it. The validator (js-yaml, the inventory's zod schema) is loaded here, on the
+ * first invocation, not when the handler is imported (cold start, issue 14 target 5).
+ */
+export async function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
   const file = env[FunctionEnv.inventoryFile] || 'inventory.yaml';
   const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
   let text: string;
@@ -95,6 +98,7 @@ export function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Inv
       `cannot read the inventory ${path} (${FunctionEnv.inventoryFile}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
+  const { loadInventory } = await import('../../shared/domain/inventory/load.js');
   return loadInventory(text, file);
 }
 
@@ -159,7 +163,7 @@ async function connect(
 
 export interface ColdStartOptions {
   readonly env?: NodeJS.ProcessEnv;
-  readonly inventory?: Inventory;
+  readonly inventory: Inventory;
   readonly aws?: FunctionAdapters;
   readonly log?: Logger;
   readonly clock?: Clock;
@@ -191,11 +195,16 @@ function awsFunctionAdapters(options: AwsAdapterOptions, inventory: string, env:
   };
 }
 
-/** Builds the runtime from the environment; tests pass any part ready-made. */
-export function coldStart(options: ColdStartOptions = {}): LambdaRuntime {
+/** Builds the runtime of a function from the environment and its packaged inventory (read first). */
+export async function buildRuntime(options: Omit<ColdStartOptions, 'inventory'> & { inventory?: Inventory } = {}): Promise<LambdaRuntime> {
+  return coldStart({ ...options, inventory: options.inventory ?? (await readPackagedInventory(options.env ?? process.env)) });
+}
+
+/** Builds the runtime from the environment and an inventory; tests pass any part ready-made. */
+export function coldStart(options: ColdStartOptions): LambdaRuntime {
   const env = options.env ?? process.env;
   const log = options.log ?? jsonLogger({ level: env[FunctionEnv.logLevel] });
-  const inventory = options.inventory ?? readPackagedInventory(env);
+  const inventory = options.inventory;
   const aws = options.aws ?? awsFunctionAdapters(awsOptionsFromEnv(env), inventory.name, env);
   const attempts = env[FunctionEnv.maxAttempts];
   if (attempts !== undefined && !/^[1-9][0-9]?$/.test(attempts))
@@ -258,8 +267,23 @@ export function depsFor(
   return deps;
 }
 
+/** A function's runtime: built for the first invocation that asks, or given ready-made (tests). */
+export type RuntimeSource = () => LambdaRuntime | Promise<LambdaRuntime>;
+
+/**
+ * `build`'s result, built once on the first call and shared by every later one; a failed build is tried again on
+ * the next call. `build` runs synchronously within the first call (its throw becomes the rejection).
+ */
+export function onFirstUse<T>(build: () => T | Promise<T>): () => Promise<T> {
+  let built: Promise<T> | undefined;
+  return () =>
+    (built ??= new Promise<T>((resolve) => resolve(build())).catch((e: unknown) => {
+      built = undefined;
+      throw e;
+    }));
+}
+
 /** One runtime per process, built on the first invocation (so importing a handler stays cheap and never throws). */
-export function lazyRuntime(build: () => LambdaRuntime = () => coldStart()): () => LambdaRuntime {
-  let rt: LambdaRuntime | undefined;
-  return () => (rt ??= build());
+export function lazyRuntime(build: () => LambdaRuntime | Promise<LambdaRuntime> = () => buildRuntime()): () => Promise<LambdaRuntime> {
+  return onFirstUse(build);
 }

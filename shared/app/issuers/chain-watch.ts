@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Authority, Inventory } from '../../domain/inventory/model.js';
-import { splitPemChain } from '../../domain/pki/csr.js';
+import { splitPemChain } from '../../domain/pki/pem.js';
 import { storeNameOf } from '../../domain/units.js';
 import type { Deps } from '../deps.js';
 import type { MaterialReader } from '../materials.js';

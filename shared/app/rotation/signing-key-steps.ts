@@ -1,4 +1,4 @@
-import { createLocalJWKSet, flattenedVerify, FlattenedSign, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { ConflictError, IntegrityError, RekeyError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Consumer, Credential, Inventory } from '../../domain/inventory/model.js';
@@ -65,6 +65,8 @@ const written = (report: SyncReport): number =>
 
 /** Signs a probe with the new private key and verifies it against the new public key in its key set (jose). */
 async function keyPairProblem(m: SigningKeyMaterial): Promise<string | undefined> {
+  // Loaded here, not at import: only signing-key rotations need jose (cold start of the functions).
+  const { createLocalJWKSet, flattenedVerify, FlattenedSign, importJWK } = await import('../../domain/credentials/jose-lazy.js');
   try {
     const jws = await new FlattenedSign(new TextEncoder().encode('rekey key check'))
       .setProtectedHeader({ alg: m.alg, kid: m.kid })

@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import type { Credential } from '../inventory/model.js';
 import type { PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
 
@@ -23,6 +22,8 @@ export async function newSigningKeyMaterial(
   specHash: string,
   previous?: SigningKeyMaterial,
 ): Promise<SigningKeyMaterial> {
+  // jose is loaded by the first signing key made, not at import (the functions' cold start).
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await import('./jose-lazy.js');
   const { privateKey, publicKey } = await generateKeyPair(item.algorithm, {
     extractable: true,
     ...(item.algorithm === 'EdDSA' && { crv: 'Ed25519' }),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { Credential } from '../inventory/model.js';
 import type { SigningKeyMaterial, TokenMaterial } from '../store/material.js';
 
@@ -20,6 +20,8 @@ export async function mintToken(
 ): Promise<TokenMaterial> {
   const spec = item.token;
   if (!spec) throw new Error(`${item.name} is not a jwt-token`);
+  // jose is loaded by the first token minted, not at import (the functions' cold start).
+  const { importJWK, SignJWT } = await import('./jose-lazy.js');
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + Math.ceil(spec.lifetimeMs / 1000);
   const { iss, sub, aud, scope } = spec.claims;

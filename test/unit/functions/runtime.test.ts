@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { coldStart, lazyRuntime, readPackagedInventory } from '../../../functions/lib/runtime.js';
+import { buildRuntime, lazyRuntime, readPackagedInventory } from '../../../functions/lib/runtime.js';
 import { UsageError } from '../../../shared/domain/errors.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { SMALL_INVENTORY } from './fixture.js';
@@ -17,42 +17,46 @@ afterEach(() => removeTempDir(dir));
 const ENV = { REKEY_STEP_QUEUE_URL: 'http://127.0.0.1:1/000000000000/q.fifo', REKEY_JOURNAL_TABLE: 't', AWS_REGION: 'us-east-1' };
 
 describe('Lambda runtime', () => {
-  it('reads the packaged inventory relative to the package root (LAMBDA_TASK_ROOT)', () => {
-    const inventory = readPackagedInventory({ LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' });
+  it('reads the packaged inventory relative to the package root (LAMBDA_TASK_ROOT)', async () => {
+    const inventory = await readPackagedInventory({ LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' });
     expect(inventory.name).toBe('shop');
   });
 
-  it('says which file is missing', () => {
-    expect(() => readPackagedInventory({ LAMBDA_TASK_ROOT: dir })).toThrow(
+  it('says which file is missing', async () => {
+    await expect(readPackagedInventory({ LAMBDA_TASK_ROOT: dir })).rejects.toThrow(
       new UsageError(`cannot read the inventory ${join(dir, 'inventory.yaml')} (REKEY_INVENTORY_FILE): ENOENT`),
     );
   });
 
-  it('cold start builds the AWS adapters from the environment and checks its own settings', () => {
-    const rt = coldStart({
+  it('cold start builds the AWS adapters from the environment and checks its own settings', async () => {
+    const rt = await buildRuntime({
       env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: '7' },
     });
     expect(rt.inventory.name).toBe('shop');
     expect(rt.stepMaxAttempts).toBe(7);
-    expect(() =>
-      coldStart({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: 'x' } }),
-    ).toThrow(/REKEY_STEP_MAX_ATTEMPTS=x/);
-    expect(() => coldStart({ env: { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' } })).toThrow(
+    await expect(
+      buildRuntime({ env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml', REKEY_STEP_MAX_ATTEMPTS: 'x' } }),
+    ).rejects.toThrow(/REKEY_STEP_MAX_ATTEMPTS=x/);
+    await expect(buildRuntime({ env: { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' } })).rejects.toThrow(
       /REKEY_STEP_QUEUE_URL, REKEY_JOURNAL_TABLE/,
     );
   });
 
-  it('cold start makes the shared per-client rate limit of the API from the environment, refusing a bad setting', () => {
+  it('cold start makes the shared per-client rate limit of the API from the environment, refusing a bad setting', async () => {
     // Prepare
     const env = { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' };
 
     // Act
-    const rt = coldStart({ env: { ...env, REKEY_API_RATE_LIMIT: '120', REKEY_API_RATE_WINDOW_SECONDS: '60' } });
+    const rt = await buildRuntime({ env: { ...env, REKEY_API_RATE_LIMIT: '120', REKEY_API_RATE_WINDOW_SECONDS: '60' } });
 
     // Assess
     expect(rt.aws.rateLimit).toBeDefined();
-    expect(() => coldStart({ env: { ...env, REKEY_API_RATE_LIMIT: '0' } })).toThrow(/REKEY_API_RATE_LIMIT=0: expected a whole number ≥ 1/);
-    expect(() => coldStart({ env: { ...env, REKEY_API_RATE_WINDOW_SECONDS: '10s' } })).toThrow(/REKEY_API_RATE_WINDOW_SECONDS=10s/);
+    await expect(buildRuntime({ env: { ...env, REKEY_API_RATE_LIMIT: '0' } })).rejects.toThrow(
+      /REKEY_API_RATE_LIMIT=0: expected a whole number ≥ 1/,
+    );
+    await expect(buildRuntime({ env: { ...env, REKEY_API_RATE_WINDOW_SECONDS: '10s' } })).rejects.toThrow(
+      /REKEY_API_RATE_WINDOW_SECONDS=10s/,
+    );
   });
 
   it('builds the runtime once per process, on first use', () => {
@@ -69,7 +73,7 @@ describe('Lambda runtime', () => {
 
   it('fails clearly when no kubeconfig is stored for the inventory', async () => {
     // Prepare: a store with nothing in it.
-    const rt = coldStart({
+    const rt = await buildRuntime({
       env: { ...ENV, LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' },
       aws: { store: { getVersion: async () => undefined } } as never,
     });
