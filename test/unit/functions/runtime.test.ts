@@ -59,16 +59,32 @@ describe('Lambda runtime', () => {
     );
   });
 
-  it('builds the runtime once per process, on first use', () => {
+  it('builds the runtime once per process, on first use', async () => {
     let builds = 0;
     const get = lazyRuntime(() => {
       builds++;
       return {} as never;
     });
     expect(builds).toBe(0);
-    get();
-    get();
+    const [a, b] = await Promise.all([get(), get()]);
     expect(builds).toBe(1);
+    expect(a).toBe(b);
+  });
+
+  it('builds the runtime again on the next invocation when a build failed', async () => {
+    // Prepare: the first build fails (e.g. the inventory could not be read), the second succeeds.
+    let builds = 0;
+    const get = lazyRuntime(() => {
+      builds++;
+      if (builds === 1) throw new UsageError('cannot read the inventory');
+      return {} as never;
+    });
+
+    // Act + Assess
+    await expect(get()).rejects.toThrow('cannot read the inventory');
+    await expect(get()).resolves.toEqual({});
+    await get();
+    expect(builds).toBe(2);
   });
 
   it('fails clearly when no kubeconfig is stored for the inventory', async () => {
