@@ -65,6 +65,10 @@ export interface BuiltCertificate {
   readonly pem: string;
   readonly serialHex: string;
   readonly fingerprint: string;
+  /** The signed part and its signature, as written into `der`: a signature check needs no parse. */
+  readonly tbs: Buffer;
+  readonly signature: Buffer;
+  readonly digest: SignatureAlgorithm['digest'];
 }
 
 const V3 = explicitTag(0, smallInteger(2));
@@ -145,6 +149,9 @@ export function buildCertificate(req: CertificateRequest): BuiltCertificate {
     pem: pem(der, 'CERTIFICATE'),
     serialHex: serial.toString('hex').replace(/^0+(?=.)/, ''),
     fingerprint: createHash('sha256').update(der).digest('hex'),
+    tbs,
+    signature,
+    digest: alg.digest,
   };
 }
 

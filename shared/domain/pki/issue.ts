@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
-import { buildCertificate, issuerFrom, type Issuer } from './certificate.js';
+import { buildCertificate, issuerFrom, type CertificateProfile, type Issuer } from './certificate.js';
 import { generateIssuedKey, privateKeyFromPem } from './keys.js';
 import { pemBlocks } from './pem.js';
+import { rememberIssued } from './issued.js';
 import { defined } from '../defined.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */
@@ -47,18 +48,19 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
   const keys = generateIssuedKey(item.keyType);
   const { notBefore, notAfter } = validityWindow(now, item.validityMs, issuer);
   const signer = issuer?.signer;
+  const profile: CertificateProfile =
+    item.kind === 'authority'
+      ? { kind: 'authority', ...(item.pathLen !== undefined && { pathLen: item.pathLen }) }
+      : { kind: 'leaf', usage: item.usage, altNames: { dnsNames: unit.dnsNames, ipAddresses: item.ipAddresses, uris: item.uris } };
   const built = buildCertificate({
     subject: { ...item.subject, commonName: unit.commonName ?? item.subject.commonName },
     publicKey: keys.publicKey,
     notBefore,
     notAfter,
     ...(signer ? { issuer: signer } : { selfSigningKey: keys.signingKey() }),
-    profile:
-      item.kind === 'authority'
-        ? { kind: 'authority', ...(item.pathLen !== undefined && { pathLen: item.pathLen }) }
-        : { kind: 'leaf', usage: item.usage, altNames: { dnsNames: unit.dnsNames, ipAddresses: item.ipAddresses, uris: item.uris } },
+    profile,
   });
-  return {
+  const material: CertificateMaterial = {
     type: 'certificate',
     cert: built.pem,
     key: keys.pkcs8Pem,
@@ -72,4 +74,18 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
     ...(issuer && { issuer: issuer.name, issuerFingerprint: issuer.material.fingerprint }),
     specHash,
   };
+  rememberIssued(material, {
+    cert: material.cert,
+    key: material.key,
+    chain: material.chain,
+    ca: material.ca,
+    tbs: built.tbs,
+    signature: built.signature,
+    digest: built.digest,
+    notBefore,
+    notAfter,
+    profile,
+    issuer,
+  });
+  return material;
 }

@@ -102,3 +102,95 @@ describe('checkCertificateMaterial (the rotation test step)', () => {
     expect(problems).toContain('an authority certificate must be a CA');
   });
 });
+
+describe('checkCertificateMaterial of leaves this process issued (checked from what they were built from)', () => {
+  // The parsed check words validity in OpenSSL's dates ("Feb  3 ... GMT"), the check from build values in ISO 8601:
+  // that tells which one ran.
+  const LATER = new Date(NOW.getTime() + 2161 * HOUR);
+  const fromBuildValues = /not valid now \(\d{4}-\d\d-\d\dT/;
+  const parsed = /not valid now \([A-Z][a-z]{2} /;
+
+  /** An issuer object of its own (vouching is per issuer object), and a first leaf of `unit` that passed. */
+  function vouchedIssuer(unit: Unit): IssuerMaterial {
+    const issuer = { ...cas.inter };
+    expect(checkCertificateMaterial(unit, issueMaterial(unit, issuer, NOW, specHashOf(unit)), NOW)).toEqual([]);
+    return issuer;
+  }
+
+  it('parses the first leaf of an issuer, then checks later leaves of the same shape from their build values', () => {
+    // Prepare
+    const client = unitOf(inventory, 'client');
+    const issuer = { ...cas.inter };
+    const first = issueMaterial(client, issuer, NOW, specHashOf(client));
+    const second = issueMaterial(client, issuer, NOW, specHashOf(client));
+    // Act
+    const firstProblems = checkCertificateMaterial(client, first, LATER);
+    const passed = checkCertificateMaterial(client, first, NOW);
+    const secondProblems = checkCertificateMaterial(client, second, LATER);
+    // Assess
+    expect(firstProblems.join('; ')).toMatch(parsed);
+    expect(passed).toEqual([]);
+    expect(secondProblems.join('; ')).toMatch(fromBuildValues);
+    expect(checkCertificateMaterial(client, second, NOW)).toEqual([]);
+  });
+
+  it('parses a copy of issued material, and a leaf of a shape not seen yet', () => {
+    // Prepare
+    const issuer = vouchedIssuer(web);
+    const leaf = issueMaterial(web, issuer, NOW, specHashOf(web));
+    const threeNames = { ...web, dnsNames: [...web.dnsNames, 'api.shop.svc'] };
+    const otherShape = issueMaterial(threeNames, issuer, NOW, specHashOf(web));
+    // Act / Assess
+    expect(checkCertificateMaterial(web, { ...leaf }, LATER).join('; ')).toMatch(parsed);
+    expect(checkCertificateMaterial(threeNames, otherShape, LATER).join('; ')).toMatch(parsed);
+    expect(checkCertificateMaterial(web, leaf, LATER).join('; ')).toMatch(fromBuildValues);
+  });
+
+  it.each<{ name: string; unit: () => Unit; problem: RegExp }>([
+    {
+      name: 'a SAN the inventory asks for',
+      unit: () => ({ ...web, dnsNames: ['web', 'other.shop.svc'] }),
+      problem: /SAN DNS:other\.shop\.svc missing/,
+    },
+    {
+      name: 'an IP SAN',
+      unit: () => ({ ...web, item: { ...(web.item as object), ipAddresses: ['127.0.0.1', '10.9.9.9'] } as unknown as Unit['item'] }),
+      problem: /SAN IP 10\.9\.9\.9 missing/,
+    },
+    {
+      name: 'the EKU of the usage',
+      unit: () => ({ ...web, item: { ...(web.item as object), usage: 'clientserver' } as unknown as Unit['item'] }),
+      problem: /3\.2 missing for usage clientserver/,
+    },
+  ])('finds $name missing from the build values', ({ unit, problem }) => {
+    // Prepare
+    const issuer = vouchedIssuer(web);
+    const leaf = issueMaterial(web, issuer, NOW, specHashOf(web));
+    // Act
+    const problems = checkCertificateMaterial(unit(), leaf, NOW);
+    // Assess
+    expect(problems.join('; ')).toMatch(problem);
+  });
+
+  it('verifies each leaf signature under the issuer certificate: a leaf signed by another key fails', () => {
+    // Prepare: the vouched issuer object then signs with a key that is not its certificate's
+    const client = unitOf(inventory, 'client');
+    const issuer = vouchedIssuer(client);
+    (issuer as { signer: IssuerMaterial['signer'] }).signer = { ...issuer.signer, privateKey: cas.otherRoot.signer.privateKey };
+    const forged = issueMaterial(client, issuer, NOW, specHashOf(client));
+    // Act
+    const problems = checkCertificateMaterial(client, forged, NOW);
+    // Assess
+    expect(problems).toContain("signature does not verify under the issuer's certificate");
+  });
+
+  it('parses every authority it issued', () => {
+    // Prepare
+    const inter = unitOf(inventory, 'inter');
+    const again = issueMaterial(inter, cas.root, NOW, specHashOf(inter));
+    const afterItsValidity = new Date(NOW.getTime() + 9000 * HOUR);
+    // Act / Assess
+    expect(checkCertificateMaterial(inter, again, NOW)).toEqual([]);
+    expect(checkCertificateMaterial(inter, again, afterItsValidity).join('; ')).toMatch(parsed);
+  });
+});

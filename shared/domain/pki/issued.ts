@@ -1,0 +1,36 @@
+import type { CertificateMaterial } from '../store/material.js';
+import type { CertificateProfile } from './certificate.js';
+import type { SignatureAlgorithm } from './algorithms.js';
+
+/**
+ * What `issueMaterial` put into a certificate it built in this process: the values it was built from and the
+ * bytes it signed. The pre-promotion check reads these instead of parsing the certificate back (see check.ts).
+ */
+export interface IssuedFacts {
+  /** The material's fields as returned: facts describe that material only while these are still its fields. */
+  readonly cert: string;
+  readonly key: string;
+  readonly chain: string;
+  readonly ca: string;
+  readonly tbs: Buffer;
+  readonly signature: Buffer;
+  readonly digest: SignatureAlgorithm['digest'];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly profile: CertificateProfile;
+  /** The issuer object that signed it (the same object for every leaf of one issuer in a run); undefined: self-signed. */
+  readonly issuer: object | undefined;
+}
+
+/** Keyed by the material object itself: a copy, an edit or anything read back from a store has no facts. */
+const issued = new WeakMap<CertificateMaterial, IssuedFacts>();
+
+export function rememberIssued(material: CertificateMaterial, facts: IssuedFacts): void {
+  issued.set(material, facts);
+}
+
+/** The facts of a certificate this process issued, if `material` is still exactly what it returned. */
+export function issuedFactsOf(material: CertificateMaterial): IssuedFacts | undefined {
+  const f = issued.get(material);
+  return f && f.cert === material.cert && f.key === material.key && f.chain === material.chain && f.ca === material.ca ? f : undefined;
+}
