@@ -42,6 +42,8 @@ const AWS_SUPPORT: Readonly<Record<string, true | string>> = {
   // validate reads only the inventory, enrol only talks to an API: the backend does not concern them.
   validate: true,
   enrol: true,
+  // Reads the enrolment CAs from the store: a stack's Secrets Manager with --backend aws.
+  truststore: true,
   apply:
     "the deployed stack's schedule function issues and rotates what is due (invoke it to run now); `rekey rotate NAME --backend aws` starts one rotation",
   scan: "the deployed stack's schedule function does this; invoke it instead",

@@ -16,6 +16,7 @@ import { registerStatus } from './commands/status.js';
 import { registerToken } from './commands/token.js';
 import { registerEnrol } from './commands/enrol.js';
 import { registerRevoke } from './commands/revoke.js';
+import { registerTruststore } from './commands/truststore.js';
 import { registerValidate } from './commands/validate.js';
 import { printJson, type CliContext, type GlobalOptions, type RegisterCommand } from './context.js';
 import { stderrLogger } from './logger.js';
@@ -40,6 +41,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerScan,
   registerEnrol,
   registerRevoke,
+  registerTruststore,
 ];
 
 function program(run: { exitCode: number }): Command {

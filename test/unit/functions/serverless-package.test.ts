@@ -4,33 +4,22 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { conditionHolds, resolveConditions, serverlessPackage, type CloudFormationTemplate, type Resource } from './sls-package.js';
 import { readZip } from './zip.js';
 
 const run = promisify(execFile);
 const KMS = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const MAX_BUNDLE = 1.5 * 1024 * 1024;
 
-type Resource = { Type: string; Properties: Record<string, any> };
 let dir: string;
+let template: CloudFormationTemplate;
 let resources: Record<string, Resource>;
-
-/** True when this machine can run a command in a network namespace of its own (root, as in CI): no network at all. */
-async function canIsolateNetwork(): Promise<boolean> {
-  return run('unshare', ['-n', 'true']).then(
-    () => true,
-    () => false,
-  );
-}
 
 // `serverless package` as a user runs it: no login, and (where it can be enforced) no network, the template read back.
 beforeAll(async () => {
   dir = await makeTempDir('rekey-sls-');
-  const args = ['package', '--stage', 'test', '--package', dir, '--param', `kmsKeyArn=${KMS}`];
-  const [cmd, argv] = (await canIsolateNetwork())
-    ? ['unshare', ['-n', './node_modules/.bin/serverless', ...args]]
-    : ['./node_modules/.bin/serverless', args];
-  await run(cmd, argv, { cwd: process.cwd(), env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 240_000 });
-  resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  template = await serverlessPackage(dir, { kmsKeyArn: KMS });
+  resources = template.Resources;
 }, 300_000);
 afterAll(() => removeTempDir(dir));
 
@@ -231,6 +220,20 @@ describe('serverless package', () => {
     }
     const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.Environment?.Variables ?? {});
     expect(functions.every((v) => v.REKEY_API_RATE_LIMIT === '500' && v.REKEY_API_RATE_WINDOW_SECONDS === '10')).toBe(true);
+  });
+
+  it('without the apiDomainName parameter: no custom domain, no API mapping, the default execute-api endpoint kept', () => {
+    // The domain's resources are in the template under a condition that does not hold: CloudFormation creates none.
+    expect(conditionHolds(template, 'HasApiDomain')).toBe(false);
+    const conditional = Object.entries(resources).filter(([, r]) =>
+      ['AWS::ApiGatewayV2::DomainName', 'AWS::ApiGatewayV2::ApiMapping'].includes(r.Type),
+    );
+    expect(conditional.map(([name, r]) => [name, r.Condition])).toEqual([
+      ['ApiDomainName', 'HasApiDomain'],
+      ['ApiDomainMapping', 'HasApiDomain'],
+    ]);
+    expect(template.Outputs?.ApiDomainTarget?.Condition).toBe('HasApiDomain');
+    expect(resolveConditions(template, resources.HttpApi!.Properties.DisableExecuteApiEndpoint)).toBe(false);
   });
 
   it('lets EventBridge send to the events DLQ only for the restart rule (aws:SourceArn)', () => {
