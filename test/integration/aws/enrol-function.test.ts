@@ -1,6 +1,7 @@
 // CSR enrolment through the api function (functions/api.ts) with API Gateway payload 2.0 events, the store on moto's
 // Secrets Manager: openssl-made CSRs under rekey's own CA and under an AWS Private CA on moto, renewal with the
-// client certificate API Gateway passes from mutual TLS, revocation, and the CRL as a base64 body.
+// client certificate API Gateway passes from mutual TLS (checked against the truststore `rekey truststore --backend aws`
+// writes from Secrets Manager, as API Gateway checks it), refusals (none, expired, revoked), and the CRL as a base64 body.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ let runner: AwsLambdaRunner;
 let handle: ReturnType<typeof apiHandler>;
 let key: SigningKeyMaterial;
 let inventoryName: string;
+let pcaArn: string;
 const logLines: string[] = [];
 let n = 0;
 
@@ -93,8 +95,8 @@ function opensslVerify(ca: string, cert: string): string {
 
 beforeAll(async () => {
   dir = await makeTempDir('rekey-enrol-fn-');
-  const { arn } = await createActiveRootCa(`enrol-pca-${Date.now()}`);
-  runner = await startAwsLambdaRunner({ name: 'enrol', inventory: (prefix) => loadInventory(inventoryText(prefix, arn), 'enrol.yaml') });
+  ({ arn: pcaArn } = await createActiveRootCa(`enrol-pca-${Date.now()}`));
+  runner = await startAwsLambdaRunner({ name: 'enrol', inventory: (prefix) => loadInventory(inventoryText(prefix, pcaArn), 'enrol.yaml') });
   const rt = runner.runtime();
   inventoryName = rt.inventory.name;
   const result = await apply(depsFor(rt, new Map()), rt.inventory);
@@ -181,6 +183,81 @@ describe('api function on moto: CSR enrolment', () => {
     // Assess
     expect([names.statusCode, signature.statusCode, scope.statusCode, noCert.statusCode]).toEqual([422, 400, 403, 401]);
     expect(json(names).detail).toContain('does not allow "evil.example.com"');
+    expect(json(noCert).detail).toContain('a renewal needs the current certificate as the TLS client certificate');
+  });
+
+  it('refuses a renewal whose client certificate has expired (403), though API Gateway passed it', async () => {
+    // Prepare: enrolled now, presented 721 h later (the profile's validity is 720 h), to a container whose clock says so.
+    const { csr, key: keyFile } = opensslCsr('/CN=old.backup.internal', 'DNS:old.backup.internal');
+    const enrolled = json(
+      await invoke(event('POST', '/v1/enrol', { body: { profile: 'backup-clients', csr }, token: await token('enrol:backup-clients') })),
+    );
+    const later = new Date(Date.now() + 721 * 3_600_000);
+    const logger = leveledJsonLogger({ level: 'info', write: (l) => logLines.push(l) });
+    const laterHandle = apiHandler(() => ({ rt: { ...runner.runtime(), clock: { now: () => later } }, logger }), { rateLimit: false });
+    const renewalCsr = opensslCsr('/CN=old.backup.internal', 'DNS:old.backup.internal', keyFile).csr;
+
+    // Act
+    const refused = await laterHandle(
+      event('POST', '/v1/enrol/renew', { body: { profile: 'backup-clients', csr: renewalCsr }, clientCertPem: enrolled.certificate! }),
+      { awsRequestId: 'expired', getRemainingTimeInMillis: () => 25_000 },
+    );
+
+    // Assess
+    expect(enrolled.serial).toBeDefined();
+    expect(refused.statusCode, refused.body).toBe(403);
+    expect(json(refused).detail).toContain('the client certificate expired at');
+  });
+
+  it("`rekey truststore --backend aws` writes the profiles' CAs from Secrets Manager: the mTLS truststore verifies the enrolled client certificates of both profiles, and no other", async () => {
+    // Prepare
+    const own = opensslCsr('/CN=ts.backup.internal', 'DNS:ts.backup.internal').csr;
+    const corp = opensslCsr('/CN=ts.corp.internal', 'DNS:ts.corp.internal').csr;
+    const ownCert = json(
+      await invoke(
+        event('POST', '/v1/enrol', { body: { profile: 'backup-clients', csr: own }, token: await token('enrol:backup-clients') }),
+      ),
+    );
+    const corpCert = json(
+      await invoke(event('POST', '/v1/enrol', { body: { profile: 'corp-clients', csr: corp }, token: await token('enrol:corp-clients') })),
+    );
+    writeFileSync(join(dir, 'inv.yaml'), inventoryText(inventoryName, pcaArn));
+    const out = join(dir, 'truststore.pem');
+    const { runMain } = await import('../../fixtures/cli.js');
+
+    // Act
+    const res = await runMain(['--backend', 'aws', 'truststore', '-f', join(dir, 'inv.yaml'), '--out', out], runner.env);
+
+    // Assess
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('2 CA certificate(s) of root, corp-ca for profile(s) backup-clients, corp-clients');
+    const verify = (cert: string) => {
+      writeFileSync(join(dir, 'ts-client.pem'), cert);
+      return execFileSync('openssl', ['verify', '-CAfile', out, '-purpose', 'sslclient', join(dir, 'ts-client.pem')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    };
+    expect(verify(ownCert.certificate!)).toContain('OK');
+    expect(verify(corpCert.certificate! + corpCert.chain!)).toContain('OK');
+    const stranger = execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        '/dev/null',
+        '-subj',
+        '/CN=ts.backup.internal',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    expect(() => verify(stranger)).toThrow();
   });
 
   it('AWS Private CA on moto: the CSR is signed by the Private CA (verifies under its certificate), renewal with that certificate works, widened names are refused, and there is no CRL here (501)', async () => {
