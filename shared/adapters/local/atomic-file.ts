@@ -18,18 +18,24 @@ const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
 /**
  * Writes a file so that a reader sees either the old or the new content, never a mix: a temporary file in the
  * same folder, fsync, rename over the target, fsync the folder (so the rename itself survives a crash). The rename
- * replaces whatever name is at `path` (a symlink there is replaced, not followed).
+ * replaces whatever name is at `path` (a symlink there is replaced, not followed). `folderMade`: the caller made
+ * the folder already (a missing one then fails the write rather than being made again).
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Buffer,
-  options: { mode?: number; durable?: boolean } = {},
+  options: { mode?: number; durable?: boolean; folderMade?: boolean } = {},
 ): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!options.folderMade) await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   const durable = options.durable ?? true;
-  const handle = await open(tmp, CREATE_NEW, options.mode ?? 0o600);
+  const handle = await open(tmp, CREATE_NEW, options.mode ?? 0o600).catch(async (e: unknown) => {
+    // Removed since the caller made it: made again, as without `folderMade`.
+    if (!options.folderMade || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return open(tmp, CREATE_NEW, options.mode ?? 0o600);
+  });
   try {
     await handle.writeFile(data);
     // A mode given explicitly must win over the umask applied at open().

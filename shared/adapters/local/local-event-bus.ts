@@ -9,10 +9,15 @@ export type EventSubscriber = (event: RekeyEvent) => Promise<void>;
  * The embedded EventBus: appends each event to `<state>/events.jsonl` in EventBridge's envelope shape, then
  * delivers it to in-process subscribers (the restart worker in the CLI). Events of one publish call that go to
  * subscribers are delivered concurrently, so per-cluster restarts of a `together` policy run in parallel.
+ * Appends group like the vault's commits: publish calls that arrive while an append is under way share the next
+ * one (in call order), so an apply of thousands of units appends a few hundred times, not once per unit.
  */
 export class LocalEventBus implements EventBus {
   private readonly subscribers: EventSubscriber[] = [];
   readonly published: RekeyEvent[] = [];
+  private folder: Promise<unknown> | undefined;
+  private queue: Array<{ readonly text: string; readonly resolve: () => void; readonly reject: (e: unknown) => void }> = [];
+  private appending = false;
 
   constructor(private readonly file: string | undefined) {}
 
@@ -24,11 +29,38 @@ export class LocalEventBus implements EventBus {
     if (events.length === 0) return;
     for (const e of events) assertNoSecrets(e);
     if (this.file) {
-      await mkdir(dirname(this.file), { recursive: true });
       const lines = events.map((e) => JSON.stringify({ source: EVENT_SOURCE, 'detail-type': e.type, time: e.detail.at, detail: e.detail }));
-      await appendFile(this.file, lines.join('\n') + '\n', { mode: 0o600 });
+      await this.append(this.file, lines.join('\n') + '\n');
     }
     this.published.push(...events);
     if (this.subscribers.length) await Promise.all(events.flatMap((e) => this.subscribers.map((s) => s(e))));
+  }
+
+  /** Resolves once `text` is in the file (after everything queued before it). */
+  private append(file: string, text: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ text, resolve, reject });
+      if (this.appending) return;
+      this.appending = true;
+      void this.drain(file);
+    });
+  }
+
+  private async drain(file: string): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        this.folder ??= mkdir(dirname(file), { recursive: true });
+        await this.folder;
+        await appendFile(file, batch.map((b) => b.text).join(''), { mode: 0o600 });
+        for (const b of batch) b.resolve();
+      } catch (e) {
+        this.folder = undefined;
+        for (const b of batch) b.reject(e);
+      }
+    }
+    // Set in the same turn as the empty-queue check: a publish queued after this starts a new drain.
+    this.appending = false;
   }
 }

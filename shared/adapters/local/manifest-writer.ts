@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CORE_SCHEMA, dump, load } from 'js-yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { IntegrityError, UnmanagedObjectError } from '../../domain/errors.js';
 import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { manifestYaml } from './manifest-yaml.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 interface SecretManifest {
@@ -19,6 +20,8 @@ interface SecretManifest {
 /** A SecretSink that renders Secrets as `DIR/<cluster>/<namespace>/<name>.yaml` (`apply --out`). */
 export class ManifestWriter implements SecretSink {
   readonly writes: string[] = [];
+  /** Folders this writer has written into (made if missing): the next write there skips its mkdir. */
+  private readonly folders = new Set<string>();
 
   constructor(private readonly dir: string) {}
 
@@ -80,18 +83,21 @@ export class ManifestWriter implements SecretSink {
         `Secret ${secret.namespace}/${secret.name} in ${this.dir} is not managed by rekey; set adopt: true to take it over`,
       );
     }
-    const manifest: SecretManifest = {
+    const manifest = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: secret.name, namespace: secret.namespace, labels: { ...secret.labels }, annotations: { ...secret.annotations } },
       type: secret.type,
       data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
-    };
+    } satisfies SecretManifest;
     // Key material on disk: owner-only, like the vault.
-    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), dump(manifest, { lineWidth: -1, schema: CORE_SCHEMA }), {
+    const folder = join(this.dir, secret.namespace);
+    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), manifestYaml(manifest), {
       mode: 0o600,
       durable: false,
+      folderMade: this.folders.has(folder),
     });
+    this.folders.add(folder);
     this.writes.push(`${secret.namespace}/${secret.name}`);
     return existing ? 'updated' : 'created';
   }

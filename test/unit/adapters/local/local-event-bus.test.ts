@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../../../shared/adapters/local/local-event-bus.js';
@@ -67,5 +67,40 @@ describe('LocalEventBus', () => {
     ]);
     // Assess
     expect(seen.map((e) => e.detail.item)).toEqual(['web', 'db']);
+  });
+});
+
+describe('LocalEventBus, appends grouped', () => {
+  it('keeps call order across concurrent publishes and resolves each once its lines are in the file', async () => {
+    // Prepare
+    const file = join(root, 'state', 'events.jsonl');
+    const bus = new LocalEventBus(file);
+    const event = (i: number) => makeEvent(EventType.CertificateIssued, { ...base, item: `web-${i}` }, ISSUED);
+    // Act
+    const written = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => bus.publish([event(i)]).then(async () => (await readFile(file, 'utf8')).includes(`"web-${i}"`))),
+    );
+    // Assess
+    const items = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { detail: { item: string } }).detail.item);
+    expect(items).toEqual(Array.from({ length: 50 }, (_, i) => `web-${i}`));
+    expect(written.every(Boolean)).toBe(true);
+  });
+
+  it('rejects the publishes of a failed append and appends later ones', async () => {
+    // Prepare: the state folder is a file, so the append fails; then it is put right
+    const state = join(root, 'state');
+    await writeFile(state, 'not a folder');
+    const bus = new LocalEventBus(join(state, 'events.jsonl'));
+    // Act
+    const failed = await bus.publish([makeEvent(EventType.RotationStarted, base, STARTED)]).catch((e: unknown) => e);
+    await rm(state);
+    await bus.publish([makeEvent(EventType.RotationCompleted, base, { kind: 'leaf', steps: 6 })]);
+    // Assess
+    expect(failed).toBeInstanceOf(Error);
+    expect((await readFile(join(state, 'events.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(1);
+    expect(bus.published.map((e) => e.type)).toEqual([EventType.RotationCompleted]);
   });
 });

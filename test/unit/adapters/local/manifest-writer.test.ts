@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,19 @@ describe('ManifestWriter', () => {
     const listed = await writer.listSecrets('shop');
     // Assess
     expect(listed.map((s) => s.name)).toEqual(['web.tls']);
+  });
+});
+
+describe('ManifestWriter, folders', () => {
+  it('makes a namespace folder again when it was removed after its first write', async () => {
+    // Prepare
+    await writer.writeSecret(desired(), { adopt: false });
+    await rm(join(root, 'dc1', 'shop'), { recursive: true });
+    // Act
+    const outcome = await writer.writeSecret(desired({ name: 'api.tls' }), { adopt: false });
+    // Assess
+    expect(outcome).toBe('created');
+    expect((await writer.getSecret('shop', 'api.tls'))?.name).toBe('api.tls');
   });
 });
 
