@@ -4,7 +4,10 @@
  * Secrets Manager's write quota, SQS FIFO groups, Lambda concurrency and simulated clusters. Prints a table, writes
  * bench-results/rotation-sim.json and bench-results/rotation-sim.svg (rotations completed over time).
  *
- *   npx tsx test/bench/rotation-sim.ts [--certificates 100000] [--clusters 100] [--step-concurrency 50]
+ *   npx tsx test/bench/rotation-sim.ts [--certificates 100000] [--clusters 100] [--step-concurrency 50] [--no-search] [--regions 1,2,3]
+ *
+ * Then, simulated rather than extrapolated: the largest load one region finishes within 45 minutes (binary search
+ * over loads) and the load sharded over 1, 2, 3 regions (each its own quotas; bench-results/rotation-sim-regions.svg).
  *
  * Figures, not assertions. The simulated minutes do not depend on this machine; the real seconds do.
  */
@@ -28,7 +31,33 @@ export interface RotationSimOptions {
   readonly scale?: number;
   /** Reserved concurrency of the step function in the second scenario (default 100; the first has none, as deployed). */
   readonly stepConcurrency?: number;
+  /** Search for the largest load one region finishes within the target (simulated runs, not an extrapolation). */
+  readonly search?: boolean;
+  /** Region counts to shard the load over (each region its own quotas, clusters and certificates; default 1, 2, 3). */
+  readonly regions?: readonly number[];
   readonly progress?: (line: string) => void;
+}
+
+/** One region of a sharded load: certificates and clusters split evenly, every regional quota its own. */
+export interface ShardRun {
+  readonly regions: number;
+  readonly certificatesPerRegion: number;
+  readonly minutes: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly writesPerRotation: number;
+  /** Throttled Secrets Manager attempts over all regions. */
+  readonly throttles: number;
+  readonly minutesTo99: number;
+}
+
+/** A load tried by the search and whether one region finished it within the target. */
+export interface SearchStep {
+  readonly certificates: number;
+  readonly fits: boolean;
+  readonly minutes: number;
+  readonly completed: number;
+  readonly failed: number;
 }
 
 export interface RotationSimReport {
@@ -42,6 +71,9 @@ export interface RotationSimReport {
   /** The write quota's own ceiling in 45 minutes at the measured writes per rotation. */
   readonly quotaCeiling: number;
   readonly sharding: readonly { readonly certificates: number; readonly regions: number; readonly minutes: number }[];
+  /** The largest load found by simulating loads (binary search), and the loads tried. */
+  readonly searched?: { readonly largest: number; readonly steps: readonly SearchStep[]; readonly scale: number };
+  readonly shards?: readonly ShardRun[];
   readonly rows: readonly string[][];
 }
 
@@ -69,6 +101,7 @@ async function scenario(
   f: number,
   stepConcurrency: number | undefined,
   progress?: (line: string) => void,
+  limitMinutes = 300,
 ): Promise<Scenario> {
   const result = await simulateRegion({
     certificates: Math.round(certificates * f),
@@ -79,7 +112,7 @@ async function scenario(
       concurrency: Math.round(1000 * f),
       ...(stepConcurrency !== undefined && { stepConcurrency: Math.max(1, Math.round(stepConcurrency * f)) }),
     },
-    limitMinutes: 300,
+    limitMinutes,
     ...(progress && { progress: (line: string) => progress(`[${label}] ${line}`) }),
   });
   const { completions: simulated, ...scaled } = result;
@@ -114,6 +147,66 @@ async function scenario(
   return { label, stepConcurrency: stepConcurrency ?? 'account', run, completions };
 }
 
+const fitsTarget = (x: Scenario, certificates: number): boolean =>
+  x.run.failed === 0 && x.run.completed >= certificates && x.run.minutes <= TARGET_MINUTES;
+
+/**
+ * The largest load one region finishes within the target, by simulating loads (binary search down to a sixteenth of
+ * `start`, doubling first while `start` fits). Each run stops at the target, at fraction `f` of the region.
+ */
+async function searchLargest(
+  start: number,
+  f: number,
+  stepConcurrency: number | undefined,
+  progress?: (line: string) => void,
+): Promise<{ largest: number; steps: SearchStep[] }> {
+  const steps: SearchStep[] = [];
+  const fits = async (n: number): Promise<boolean> => {
+    const x = await scenario(`search ${n}`, n, Math.max(1, Math.round(n / 1000)), f, stepConcurrency, progress, TARGET_MINUTES + 1);
+    const ok = fitsTarget(x, n);
+    steps.push({ certificates: n, fits: ok, minutes: x.run.minutes, completed: x.run.completed, failed: x.run.failed });
+    return ok;
+  };
+  let lo = 0;
+  let hi = start;
+  for (let i = 0; i < 3 && (await fits(hi)); i++) [lo, hi] = [hi, hi * 2];
+  const step = Math.max(1, Math.round(start / 16));
+  while (hi - lo > step) {
+    const mid = Math.round((lo + hi) / 2 / step) * step;
+    if (await fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return { largest: lo, steps };
+}
+
+/** The load split over `regions` regions (each its own quotas, clusters and certificates): one region simulated. */
+async function shard(
+  regions: number,
+  certificates: number,
+  clusters: number,
+  f: number,
+  stepConcurrency: number | undefined,
+  progress?: (line: string) => void,
+): Promise<{ run: ShardRun; completions: number[] }> {
+  const perRegion = Math.ceil(certificates / regions);
+  const x = await scenario(`${regions} regions`, perRegion, Math.max(1, Math.round(clusters / regions)), f, stepConcurrency, progress);
+  const at99 = x.completions[Math.max(0, Math.ceil(x.completions.length * 0.99) - 1)] ?? 0;
+  return {
+    run: {
+      regions,
+      certificatesPerRegion: perRegion,
+      minutes: x.run.minutes,
+      completed: x.run.completed * regions,
+      failed: x.run.failed * regions,
+      writesPerRotation: x.run.secretsManager.writesPerRotation,
+      throttles: x.run.secretsManager.throttles * regions,
+      minutesTo99: at99 / 60_000,
+    },
+    // Every region completes alike: the whole load's curve is one region's, `regions` times over.
+    completions: x.completions.flatMap((c) => Array.from({ length: regions }, () => c)),
+  };
+}
+
 export async function rotationSimBench(options: RotationSimOptions = {}): Promise<RotationSimReport> {
   const certificates = options.certificates ?? 100_000;
   const clusters = options.clusters ?? Math.max(1, Math.round(certificates / 1000));
@@ -123,7 +216,10 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
   // reserved concurrency capped so its writes stay near the quota instead of storming it.
   const deployed = await scenario('as deployed', certificates, clusters, f, undefined, options.progress);
   const capped = await scenario(`step concurrency ${paced}`, certificates, clusters, f, paced, options.progress);
-  const best = [capped, deployed].find((x) => x.run.failed === 0 && x.run.completed === certificates) ?? capped;
+  // The faster of the two that completed everything (the capped one if neither did).
+  const clean2 = [capped, deployed].filter((x) => x.run.failed === 0 && x.run.completed === certificates);
+  const best = clean2.sort((a, b) => a.run.minutes - b.run.minutes)[0] ?? capped;
+  const stepOf = (x: Scenario) => (x.stepConcurrency === 'account' ? undefined : x.stepConcurrency);
   const { run, completions } = best;
   const steady = steadyRate(completions);
   // Ramp and tail do not grow with the load: what is not steady in this run is paid once per region.
@@ -138,7 +234,49 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
     return { certificates: n, regions, minutes: regions ? overhead + n / regions / steady : 0 };
   });
 
+  // Simulated, not extrapolated: the largest load that fits, and the load sharded over regions.
+  const searchScale = Math.min(f, 0.01);
+  const searched =
+    options.search === false
+      ? undefined
+      : { ...(await searchLargest(certificates, searchScale, stepOf(best), options.progress)), scale: searchScale };
+  const shardRuns: { run: ShardRun; completions: number[] }[] = [];
+  for (const regions of options.regions ?? [1, 2, 3]) {
+    shardRuns.push(
+      regions === 1
+        ? {
+            run: {
+              regions: 1,
+              certificatesPerRegion: certificates,
+              minutes: best.run.minutes,
+              completed: best.run.completed,
+              failed: best.run.failed,
+              writesPerRotation: best.run.secretsManager.writesPerRotation,
+              throttles: best.run.secretsManager.throttles,
+              minutesTo99: (best.completions[Math.max(0, Math.ceil(best.completions.length * 0.99) - 1)] ?? 0) / 60_000,
+            },
+            completions: [...best.completions],
+          }
+        : await shard(regions, certificates, clusters, f, stepOf(best), options.progress),
+    );
+  }
+
   mkdirSync('bench-results', { recursive: true });
+  const palette = ['#1565c0', '#2e7d32', '#c62828', '#6a1b9a', '#ef6c00'];
+  writeFileSync(
+    'bench-results/rotation-sim-regions.svg',
+    lineChart({
+      title: `Rotations completed: ${certificates.toLocaleString('en-US')} certificates sharded over regions (simulated, ${best.label})`,
+      xLabel: 'simulated minutes',
+      yLabel: 'rotations completed (all regions)',
+      series: shardRuns.map((x, i) => ({
+        label: `${x.run.regions} region(s): ${x.run.minutes.toFixed(1)} min, ${x.run.writesPerRotation.toFixed(2)} writes/rotation, ${x.run.failed.toLocaleString('en-US')} failed`,
+        points: cumulative(x.completions),
+        color: palette[i % palette.length]!,
+      })),
+      marker: { x: TARGET_MINUTES, label: `${TARGET_MINUTES} min target` },
+    }),
+  );
   const svg = lineChart({
     title: `Rotations completed: ${certificates.toLocaleString('en-US')} certificates, ${clusters} clusters, one region (simulated)`,
     xLabel: 'simulated minutes',
@@ -194,15 +332,25 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
       'account 1,000',
     ],
     [
-      `largest load one region rotates in ${TARGET_MINUTES} min (${best.label})`,
+      `largest load one region rotates in ${TARGET_MINUTES} min, extrapolated from the steady rate (${best.label})`,
       '',
       clean ? fmt(largest) : 'n/a: rotations failed',
       `write quota ceiling ${fmt(quotaCeiling)}`,
     ],
-    ...sharding.map((x) => [
-      `${fmt(x.certificates)} certificates over ${x.regions} region(s): minutes`,
+    ...(searched
+      ? [
+          [
+            `largest load one region finishes in ${TARGET_MINUTES} min, simulated (search at fraction ${searched.scale}: ${searched.steps.map((x) => `${fmt(x.certificates)} ${x.fits ? 'fits' : 'no'}`).join(', ')})`,
+            '',
+            fmt(searched.largest),
+            `write quota ceiling ${fmt(quotaCeiling)}`,
+          ],
+        ]
+      : []),
+    ...shardRuns.map(({ run: x }) => [
+      `${fmt(certificates)} certificates over ${x.regions} region(s) (${fmt(x.certificatesPerRegion)} each): minutes until all finished (99%); writes/rotation; throttled writes, all regions`,
       '',
-      x.regions ? x.minutes.toFixed(1) : 'n/a',
+      `${x.minutes.toFixed(1)} (${x.minutesTo99.toFixed(1)}); ${x.writesPerRotation.toFixed(2)}; ${fmt(x.throttles)}${x.failed ? `; ${fmt(x.failed)} failed` : ''}`,
       `< ${TARGET_MINUTES}`,
     ]),
     [
@@ -220,6 +368,8 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
     largestInOneRegion: largest,
     quotaCeiling,
     sharding,
+    ...(searched && { searched }),
+    shards: shardRuns.map((x) => x.run),
     rows,
   };
   writeFileSync(
@@ -269,6 +419,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       clusters: { type: 'string' },
       scale: { type: 'string' },
       'step-concurrency': { type: 'string' },
+      'no-search': { type: 'boolean' },
+      regions: { type: 'string' },
     },
   });
   const report = await rotationSimBench({
@@ -276,8 +428,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(values.clusters && { clusters: Number(values.clusters) }),
     ...(values.scale && { scale: Number(values.scale) }),
     ...(values['step-concurrency'] && { stepConcurrency: Number(values['step-concurrency']) }),
+    ...(values['no-search'] && { search: false }),
+    ...(values.regions && { regions: values.regions.split(',').map(Number) }),
     progress: (line) => console.error(line),
   });
   console.log(table(report.rows));
-  console.log('\nwrote bench-results/rotation-sim.json and bench-results/rotation-sim.svg');
+  console.log('\nwrote bench-results/rotation-sim.json, rotation-sim.svg and rotation-sim-regions.svg');
 }
