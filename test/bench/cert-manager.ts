@@ -63,9 +63,10 @@ function clients(): Clients {
   };
 }
 
-/** The controller binary, built once per version by the infra component. */
+/** The controller binary, built once per version by the infra component; its CRDs installed in dc1 (idempotent). */
 function controllerBinary(): string {
-  execFileSync('bash', [join(REPO, 'test/infra/components/cert-manager-controller.sh'), 'up'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const component of ['cert-manager-crds', 'cert-manager-controller'])
+    execFileSync('bash', [join(REPO, `test/infra/components/${component}.sh`), 'up'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const cache = process.env.REKEY_INFRA_CACHE ?? join(homedir(), '.cache/rekey-infra');
   return join(cache, `cert-manager-controller-${CM_VERSION}`, 'bin', 'cert-manager-controller');
 }
