@@ -1,15 +1,12 @@
-import { randomUUID, X509Certificate } from 'node:crypto';
-import { NotFoundError, RekeyError, UsageError } from '../domain/errors.js';
-import { normalSerial, parseEnrolmentRecord, reasonCode, type EnrolmentRecord, type RevocationReason } from '../domain/enrol/record.js';
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, RekeyError } from '../domain/errors.js';
+import { normalSerial, parseEnrolmentRecord, type EnrolmentRecord, type RevocationReason } from '../domain/enrol/record.js';
 import type { EnrolProfile, Inventory } from '../domain/inventory/model.js';
-import { buildCrl } from '../domain/pki/crl.js';
+import type { CrlAnswer } from '../ports/issuer.js';
 import { Stage } from '../ports/secret-store.js';
 import type { Deps } from './deps.js';
 import { enrolRecordName, readEnrolment } from './enrol.js';
 import { MaterialReader } from './materials.js';
-
-/** A CRL is issued for this long; clients fetch a new one before then (every request builds a fresh one). */
-export const CRL_VALIDITY_MS = 24 * 3_600_000;
 
 /**
  * CRLs built in this process, by inventory and profile, reused for a minute: the route is open, and building one
@@ -17,7 +14,7 @@ export const CRL_VALIDITY_MS = 24 * 3_600_000;
  * A revocation in this process drops the entry; another process (a second warm Lambda) shows it within the minute
  * (renewals are refused at once either way: they read the record).
  */
-const crlCache = new Map<string, { readonly der: Buffer; readonly until: number }>();
+const crlCache = new Map<string, { readonly answer: CrlAnswer; readonly until: number }>();
 export const CRL_CACHE_MS = 60_000;
 
 /** The inventory's enrolment profile of that name; UsageError naming the profiles when there is none. */
@@ -30,9 +27,20 @@ export function enrolProfile(inventory: Inventory, name: string): EnrolProfile {
   return profile;
 }
 
+/** The issuer of a profile's authority, and a reader for this request. */
+async function profileIssuer(deps: Deps, inventory: Inventory, profile: EnrolProfile) {
+  const reader = new MaterialReader(deps.store, inventory);
+  const authority = reader.authority(profile.issuer);
+  if (!authority) throw new RekeyError(`enrolment profile "${profile.name}": unknown authority "${profile.issuer}"`);
+  return { reader, authority, issuer: await deps.issuers.forAuthority(authority) };
+}
+
 /**
- * Marks an enrolled certificate revoked: a new version of its record with the time, reason and who revoked it.
- * Renewals with it are refused from then on and the profile's CRL lists it. Revoking it again changes nothing.
+ * Revokes an enrolled certificate: at the CA that signed it (an external CA's RevokeCertificate or ACME revokeCert;
+ * nothing to call for rekey's own CA, whose CRL is built from the records), then in rekey's record, a new version
+ * with the time, reason and who. Renewals with it are refused from then on, and rekey's own CA lists it in the
+ * profile's CRL. A CA that refuses leaves the record as it was; a record write that fails after the CA revoked is
+ * tried again with the same call, which the CA answers as done. Revoking it again changes nothing.
  */
 export async function revokeEnrolled(
   deps: Deps,
@@ -43,6 +51,8 @@ export async function revokeEnrolled(
   if (!found)
     throw new NotFoundError(`no certificate with serial ${normalSerial(request.serial)} was enrolled under "${request.profile.name}"`);
   if (found.record.revoked) return { record: found.record, changed: false };
+  const { issuer } = await profileIssuer(deps, inventory, request.profile);
+  await issuer.revoke({ serial: found.record.serial, pem: found.record.certificate, reason: request.reason });
   const record: EnrolmentRecord = {
     ...found.record,
     revoked: { at: deps.clock.now().toISOString(), reason: request.reason, by: request.by },
@@ -54,6 +64,7 @@ export async function revokeEnrolled(
     serial: record.serial,
     reason: request.reason,
     by: request.by,
+    issuer: issuer.kind,
   });
   return { record, changed: true };
 }
@@ -72,40 +83,24 @@ export async function listEnrolled(deps: Pick<Deps, 'store'>, inventory: string,
 }
 
 /**
- * The profile's CRL, DER, signed by its authority now: every revoked certificate that authority's current key signed
- * and that has not expired. Only rekey's own CAs have their key here; an external CA publishes its own CRL.
+ * The profile's CRL: rekey's own CA signs one now (DER) listing every revoked certificate its current key signed
+ * that has not expired; an external CA's answer names the CA that publishes its CRL (and where, when the CA says):
+ * rekey holds no key of that CA to sign one.
  */
-export async function enrolmentCrl(deps: Deps, inventory: Inventory, profile: EnrolProfile): Promise<Buffer> {
-  const reader = new MaterialReader(deps.store, inventory);
-  const authority = reader.authority(profile.issuer);
-  if (!authority) throw new RekeyError(`enrolment profile "${profile.name}": unknown authority "${profile.issuer}"`);
-  if (authority.external)
-    throw new UsageError(
-      `authority "${authority.name}" is external: its CRL is published by that CA (rekey holds no key to sign one); revocations here still refuse renewals`,
-    );
+export async function enrolmentCrl(deps: Deps, inventory: Inventory, profile: EnrolProfile): Promise<CrlAnswer> {
+  const { reader, authority, issuer } = await profileIssuer(deps, inventory, profile);
   const now = deps.clock.now();
-  const issuer = await reader.issuer(authority.name);
   // Keyed by the CA's certificate too: a rotated CA signs a new CRL at once.
-  const cacheKey = `${inventory.name}/${profile.name}/${issuer.material.fingerprint}`;
+  const cacheKey = `${inventory.name}/${profile.name}/${(await reader.authorityCurrent(authority.name))?.fingerprint ?? ''}`;
   const cached = crlCache.get(cacheKey);
-  if (cached && cached.until > now.getTime()) return cached.der;
-  const ca = new X509Certificate(issuer.material.cert);
-  const entries = (await listEnrolled(deps, inventory.name, profile.name)).filter((r) => {
-    if (!r.revoked || Date.parse(r.notAfter) < now.getTime()) return false;
-    const cert = new X509Certificate(r.certificate);
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  });
-  const der = buildCrl({
-    issuer: issuer.signer,
-    entries: entries.map((r) => ({
-      serial: r.serial,
-      revokedAt: new Date(r.revoked?.at ?? r.at),
-      reasonCode: reasonCode(r.revoked?.reason ?? 'unspecified'),
-    })),
-    thisUpdate: now,
-    nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
-    crlNumber: Math.floor(now.getTime() / 1000),
-  });
-  crlCache.set(cacheKey, { der, until: now.getTime() + CRL_CACHE_MS });
-  return der;
+  if (cached && cached.until > now.getTime()) return cached.answer;
+  const revoked = async () =>
+    (await listEnrolled(deps, inventory.name, profile.name)).flatMap((r) =>
+      r.revoked && Date.parse(r.notAfter) >= now.getTime()
+        ? [{ serial: r.serial, certificate: r.certificate, revokedAt: new Date(r.revoked.at), reason: r.revoked.reason }]
+        : [],
+    );
+  const answer = await issuer.crl(revoked, { now, materials: reader });
+  crlCache.set(cacheKey, { answer, until: now.getTime() + CRL_CACHE_MS });
+  return answer;
 }

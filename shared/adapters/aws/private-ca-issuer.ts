@@ -41,7 +41,10 @@ const PCA_REASON: Record<RevocationReason, PcaRevocationReason> = {
 };
 
 /** A serial as Private CA takes it (and `openssl x509 -text` prints it): hex bytes separated by colons. */
-export const pcaSerial = (pem: string): string => (new X509Certificate(pem).serialNumber.match(/../g) ?? []).join(':');
+export function pcaSerial(pem: string): string {
+  const hex = new X509Certificate(pem).serialNumber;
+  return ((hex.length % 2 ? `0${hex}` : hex).match(/../g) ?? []).join(':');
+}
 
 /**
  * AWS Private CA as an external authority: `IssueCertificate` with rekey's CSR (idempotency token from the rotation's

@@ -218,16 +218,19 @@ export const enrolRoutes: readonly Route[] = [
     params: { profile: itemName },
     responses: {
       200: { description: 'the CRL', contentType: 'application/pkix-crl' },
-      404: problem('no such enrolment profile'),
-      501: problem('the profile signs with an external authority, which publishes its own CRL'),
+      404: problem('no such enrolment profile, or its authority is an external CA, which publishes the CRL (named in the detail)'),
     },
     handle: async ({ backend, params }) => {
       const profile = profileOf(backend, defined(params.profile));
-      const authority = backend.inventory.items.get(profile.issuer);
-      if (authority?.kind === 'authority' && authority.external)
-        throw new ApiProblem(ProblemKind.NotImplemented, `authority "${authority.name}" is external: its CRL is published by that CA`);
-      const der = await enrolmentCrl(backend.deps, backend.inventory, profile);
-      return { status: 200, bytes: der, contentType: 'application/pkix-crl' };
+      const answer = await enrolmentCrl(backend.deps, backend.inventory, profile);
+      if (answer.kind === 'elsewhere')
+        throw new ApiProblem(
+          ProblemKind.NotFound,
+          `profile "${profile.name}" is signed by authority "${profile.issuer}", an external CA: its CRL is published by ${answer.publisher}` +
+            (answer.url ? ` at ${answer.url}` : ' (see the CRL Distribution Points of its certificates)') +
+            '; revocations recorded here still refuse renewals',
+        );
+      return { status: 200, bytes: answer.der, contentType: 'application/pkix-crl' };
     },
   }),
 ];

@@ -260,7 +260,7 @@ describe('api function on moto: CSR enrolment', () => {
     expect(() => verify(stranger)).toThrow();
   });
 
-  it('AWS Private CA on moto: the CSR is signed by the Private CA (verifies under its certificate), renewal with that certificate works, widened names are refused, and there is no CRL here (501)', async () => {
+  it('AWS Private CA on moto: the CSR is signed by the Private CA (verifies under its certificate), renewal with that certificate works, widened names are refused; revocation goes to the Private CA (RevokeCertificate) and is recorded, so renewal is refused; the CRL route names the CA that publishes it (404)', async () => {
     // Prepare
     const { csr, key: keyFile } = opensslCsr('/CN=svc.corp.internal', 'DNS:svc.corp.internal');
     const renewalCsr = opensslCsr('/CN=svc.corp.internal', 'DNS:svc.corp.internal', keyFile).csr;
@@ -281,6 +281,15 @@ describe('api function on moto: CSR enrolment', () => {
     const crossProfile = await invoke(
       event('POST', '/v1/enrol/renew', { body: { profile: 'backup-clients', csr: crossCsr }, clientCertPem: first.certificate! }),
     );
+    const revoked = await invoke(
+      event('POST', '/v1/enrol/corp-clients/revoke', {
+        body: { serial: json(renewed).serial, reason: 'superseded' },
+        token: await token('enrol:corp-clients:revoke', 'secops'),
+      }),
+    );
+    const refused = await invoke(
+      event('POST', '/v1/enrol/renew', { body: { profile: 'corp-clients', csr: renewalCsr }, clientCertPem: json(renewed).certificate! }),
+    );
     const crl = await invoke(event('GET', '/v1/enrol/corp-clients/crl'));
 
     // Assess
@@ -296,6 +305,10 @@ describe('api function on moto: CSR enrolment', () => {
     expect(json(wider).detail).toContain('"other.corp.internal"');
     expect(crossProfile.statusCode).toBe(403);
     expect(json(crossProfile).detail).toContain("not signed by the profile's authority");
-    expect(crl.statusCode).toBe(501);
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    expect(logLines.some((l) => l.includes('enrolled certificate revoked') && l.includes('awsPrivateCa'))).toBe(true);
+    expect(refused.statusCode).toBe(403);
+    expect(crl.statusCode).toBe(404);
+    expect(json(crl).detail).toMatch(/published by AWS Private CA arn:aws:acm-pca:/);
   });
 });

@@ -4,11 +4,13 @@
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeLocal } from '../../../cli/compose.js';
 import { apply } from '../../../shared/app/apply.js';
+import { enrol, renewEnrolment, RenewalRefusedError } from '../../../shared/app/enrol.js';
+import { enrolmentCrl, enrolProfile, revokeEnrolled } from '../../../shared/app/enrol-revocation.js';
 import { driveRotations, startRotation } from '../../../shared/app/rotation/index.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import { RotationStatus, Trigger } from '../../../shared/domain/rotation/record.js';
@@ -175,6 +177,56 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
       expect(error?.message).toMatch(/ACME order \(authority public-ca, https:\/\/127\.0\.0\.1:9\/dir\): unreachable .*\(tried 4 times\)/);
       expect(error?.retryable).toBe(true);
       expect(await rt.deps.store.describe('rekey/acme-down/web')).toBeUndefined();
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
+  it("revocation of an enrolled certificate goes to the ACME CA (revokeCert with rekey's account): pebble reports it revoked, the record refuses renewal, and the CRL route names the CA", async () => {
+    // Prepare
+    const text = inventoryText('acme-revoke', `unused.${ZONE}`).replace(
+      /\ncertificates:[\s\S]*$/,
+      `\nenrol:\n  - {name: zone-clients, issuer: public-ca, usage: clientserver, allowedNames: ["*.${ZONE}"], validity: 720h, tokenScope: "enrol:zone-clients"}\n`,
+    );
+    const inv = loadInventory(text);
+    const profile = enrolProfile(inv, 'zone-clients');
+    const rt = await composeLocal(inv, { stateDir: join(dir, 'state-revoke'), target: { kind: 'none' }, log: silentLogger });
+    try {
+      await apply(rt.deps, inv);
+      const name = `svc.${ZONE}`;
+      execFileSync(
+        'openssl',
+        ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'svc.key')].concat([
+          '-subj',
+          `/CN=${name}`,
+          '-addext',
+          `subjectAltName=DNS:${name}`,
+          '-out',
+          join(dir, 'svc.csr'),
+        ]),
+        { stdio: 'ignore' },
+      );
+      const csrPem = readFileSync(join(dir, 'svc.csr'), 'utf8');
+      const enrolled = await enrol(rt.deps, inv, { profile, csrPem, requester: 'pem-agent' });
+      const status = async () => {
+        const res = await fetch(`${new URL(env.pebble.roots).origin}/cert-status-by-serial/${enrolled.serial}`);
+        return ((await res.json()) as { Status?: string }).Status;
+      };
+      const before = await status();
+
+      // Act
+      const revoked = await revokeEnrolled(rt.deps, inv, { profile, serial: enrolled.serial, reason: 'superseded', by: 'secops' });
+      const renewal = await renewEnrolment(rt.deps, inv, { profile, csrPem, clientCertificate: enrolled.certificate }).catch(
+        (e: unknown) => e,
+      );
+      const crl = await enrolmentCrl(rt.deps, inv, profile);
+
+      // Assess
+      expect(before).toBe('Valid');
+      expect(await status()).toBe('Revoked');
+      expect(revoked.record.revoked).toMatchObject({ reason: 'superseded', by: 'secops' });
+      expect(renewal).toBeInstanceOf(RenewalRefusedError);
+      expect(crl).toEqual({ kind: 'elsewhere', publisher: `the ACME CA ${env.pebble.directory}` });
     } finally {
       await rt.close();
     }
