@@ -63,6 +63,9 @@ export interface RenewalRequest {
   readonly clientCertificate: string | undefined;
 }
 
+/** The URL of a profile's CRL under the API's public URL (written as the CRL Distribution Point of its certificates). */
+export const enrolmentCrlUrl = (publicUrl: string, profile: string): string => `${publicUrl}/v1/enrol/${encodeURIComponent(profile)}/crl`;
+
 /** Reads the enrolment record of a serial under a profile, if there is one. */
 export async function readEnrolment(deps: Pick<Deps, 'store'>, inventory: string, profile: string, serial: string) {
   const name = enrolRecordName(inventory, profile, normalSerial(serial));
@@ -165,6 +168,7 @@ async function issueAndRecord(
       usage: profile.usage,
       validityMs: profile.validityMs,
       idempotencyKey: randomUUID(),
+      ...(inventory.api && { crlUrl: enrolmentCrlUrl(inventory.api.publicUrl, profile.name) }),
     },
     { now: deps.clock.now(), materials: reader },
   );

@@ -203,6 +203,8 @@ export interface Inventory {
   readonly enrol?: readonly EnrolProfile[];
   /** Alert-driven remediation rules (absent or empty: alerts change nothing). */
   readonly alerts?: readonly AlertRule[];
+  /** Where the API is reachable (absent: enrolled certificates carry no CRL Distribution Point). */
+  readonly api?: { readonly publicUrl: string };
 }
 
 export const DEFAULT_CLUSTER = 'default';

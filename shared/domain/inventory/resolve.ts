@@ -208,6 +208,7 @@ export function resolveInventory(doc: InventoryDocument): Inventory {
     items,
     ...(alerts.length && { alerts }),
     ...(enrol.length && { enrol }),
+    ...(doc.api && { api: { publicUrl: doc.api.publicUrl } }),
   };
 }
 

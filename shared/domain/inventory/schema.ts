@@ -411,6 +411,18 @@ function buildSchemas() {
     }),
   });
 
+  /** Where the API (`rekey serve`, the api function) is reachable by the clients of enrolled certificates. */
+  const apiSettings = z.strictObject({
+    publicUrl: z
+      .string()
+      .max(LIMITS.uri)
+      .regex(/^https?:\/\/[^\s?#]+[^\s?#/]$/, 'an http:// or https:// URL without query, fragment or trailing slash')
+      .meta({
+        description:
+          "the API's base URL as clients reach it, e.g. https://rekey.example:8628; certificates enrolled under a profile of rekey's own CA then carry a CRL Distribution Point <publicUrl>/v1/enrol/<profile>/crl",
+      }),
+  });
+
   const cluster = z.strictObject({
     name: clusterName,
     context: text(LIMITS.text).optional().meta({ description: 'kubeconfig context; defaults to the name' }),
@@ -426,6 +438,7 @@ function buildSchemas() {
     certificates: list(certificate, LIMITS.items, 'certificates').optional(),
     credentials: list(credential, LIMITS.items, 'credentials').optional(),
     enrol: list(enrolProfile, 1000, 'enrolment profiles').optional().meta({ description: 'CSR enrolment profiles for POST /v1/enrol' }),
+    api: apiSettings.optional().meta({ description: 'where the API is reachable (enrolled certificates name its CRL URL)' }),
     alerts: z
       .array(alertRuleSchema())
       .max(1000)
@@ -444,6 +457,7 @@ function buildSchemas() {
     certificate,
     credential,
     enrolProfile,
+    apiSettings,
     cluster,
     inventorySchema,
   };

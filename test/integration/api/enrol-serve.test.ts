@@ -20,6 +20,7 @@ authorities:
   - {name: ca, commonName: enrol serve ca, key: ECDSA-P256}
 enrol:
   - {name: backup-clients, issuer: ca, usage: client, allowedNames: ["*.backup.internal"], validity: 720h, tokenScope: "enrol:backup-clients"}
+api: {publicUrl: "https://rekey.example:8628"}
 `;
 
 describe('CSR enrolment against rekey serve, with openssl and curl', () => {
@@ -144,6 +145,64 @@ describe('CSR enrolment against rekey serve, with openssl and curl', () => {
     expect(text).toContain(`Serial Number: ${second.serial!.toUpperCase()}`);
     expect(text).toContain('Key Compromise');
     expect(defined(serve, 'rekey serve').stderr()).toContain('certificate renewed');
+  });
+
+  it("enrolled certificates name the API's CRL of their profile (CRL Distribution Points), and openssl verify -crl_check with the CRL fetched from rekey serve refuses the revoked one and accepts another", async () => {
+    // Prepare
+    const token = (
+      await rekey(['token', '-f', inv, '--scope', 'enrol:backup-clients', '--subject', 'pem-agent', '--ttl', '10m'])
+    ).stdout.trim();
+    const revoker = (
+      await rekey(['token', '-f', inv, '--scope', 'enrol:backup-clients:revoke', '--subject', 'secops', '--ttl', '10m'])
+    ).stdout.trim();
+    const enrolOne = async (name: string) => {
+      await openssl(
+        ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`].concat([
+          '-subj',
+          `/CN=${name}.backup.internal`,
+          '-addext',
+          `subjectAltName=DNS:${name}.backup.internal`,
+          '-out',
+          `${name}.csr`,
+        ]),
+      );
+      const r = await postJson('/v1/enrol', { profile: 'backup-clients', csr: await readFile(file(`${name}.csr`), 'utf8') }, [
+        '-H',
+        `authorization: Bearer ${token}`,
+      ]);
+      expect(r.status, r.body).toBe(200);
+      const enrolled = JSON.parse(r.body) as Record<string, string>;
+      await writeFile(file(`${name}.crt`), enrolled.certificate ?? '');
+      await writeFile(file('cdp-ca.pem'), enrolled.ca ?? '');
+      return enrolled;
+    };
+    const kept = await enrolOne('kept');
+    const gone = await enrolOne('gone');
+
+    // Act
+    const revoked = await postJson('/v1/enrol/backup-clients/revoke', { serial: gone.serial, reason: 'keyCompromise' }, [
+      '-H',
+      `authorization: Bearer ${revoker}`,
+    ]);
+    const crl = await curl(['-o', file('cdp-crl.der'), url('/v1/enrol/backup-clients/crl')]);
+    await openssl(['crl', '-inform', 'DER', '-in', 'cdp-crl.der', '-out', 'cdp-crl.pem']);
+    const verify = (cert: string) =>
+      run('openssl', ['verify', '-crl_check', '-CAfile', 'cdp-ca.pem', '-CRLfile', 'cdp-crl.pem', cert], { cwd: dir });
+    const keptVerified = await verify('kept.crt');
+    const goneVerified = await verify('gone.crt');
+
+    // Assess
+    expect(kept.serial).not.toBe(gone.serial);
+    const text = await openssl(['x509', '-in', 'kept.crt', '-noout', '-text']);
+    expect(text).toMatch(
+      /X509v3 CRL Distribution Points:\s+Full Name:\s+URI:https:\/\/rekey\.example:8628\/v1\/enrol\/backup-clients\/crl/,
+    );
+    expect(revoked.status, revoked.body).toBe(200);
+    expect(crl.status).toBe(200);
+    expect(keptVerified.status, keptVerified.stderr).toBe(0);
+    expect(keptVerified.stdout).toContain('kept.crt: OK');
+    expect(goneVerified.status).not.toBe(0);
+    expect(goneVerified.stdout + goneVerified.stderr).toContain('certificate revoked');
     expect(defined(serve, 'rekey serve').stderr()).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
   });
 });
