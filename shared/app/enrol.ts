@@ -180,7 +180,8 @@ async function issueAndRecord(
     type: 'enrolment',
     profile: profile.name,
     serial,
-    subject: x509.subject,
+    // An ACME CA's certificates may have an empty subject (names only in the SAN), which Node reports as undefined.
+    subject: x509.subject ?? '',
     names,
     requester: by.requester,
     ...(by.renewedFrom && { renewedFrom: by.renewedFrom }),
