@@ -174,14 +174,15 @@ async function issueAndRecord(
   );
   const { cert: certificate, chain, ca } = signed;
   const x509 = new X509Certificate(certificate);
+  // An ACME CA's certificates may have an empty subject (names only in the SAN), which Node reports as undefined.
+  const subject = x509.subject as string | undefined;
   const serial = normalSerial(x509.serialNumber);
   const notAfter = new Date(x509.validTo).toISOString();
   const record: EnrolmentRecord = {
     type: 'enrolment',
     profile: profile.name,
     serial,
-    // An ACME CA's certificates may have an empty subject (names only in the SAN), which Node reports as undefined.
-    subject: x509.subject ?? '',
+    subject: subject || '',
     names,
     requester: by.requester,
     ...(by.renewedFrom && { renewedFrom: by.renewedFrom }),
