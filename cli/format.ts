@@ -67,6 +67,9 @@ export function formatApply(r: ApplyResult, targetLabel: string, ms: number): st
   lines.push(`inventory ${r.inventory}: ${issued.length} version(s) made`);
   if (shown.length) lines.push(table(shown.map((d) => ['  ' + d.action, d.kind, d.unit, d.reason])) + more);
   for (const d of r.decisions.filter((x) => x.action === 'skip')) lines.push(`  skipped ${d.unit}: ${d.reason}`);
+  for (const c of r.chainChanges)
+    lines.push(`  rotate authority ${c.authority} with trust overlap (rotation ${c.rotationId}): ${c.reason}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
   const count = (c: string) => r.sync.secrets.filter((s) => s.change === c).length;
   lines.push(`secrets -> ${targetLabel}: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged`);
   for (const f of r.sync.files)

@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { issueCurrent, issuePending, promoteVersion, storeTags } from './issuance.js';
 import { Stage } from '../ports/secret-store.js';
 import { IssueAction, walkIssuance, type IssuanceDecision } from './issuance-walk.js';
+import { checkExternalChains } from './issuers/chain-watch.js';
 import { MaterialReader } from './materials.js';
 import { recover, type RecoverOptions, type RecoveryEntry } from './recover.js';
 import { isUnderAny } from '../domain/rotation/authority-scope.js';
@@ -33,6 +34,10 @@ export interface ApplyResult {
   readonly recovered: readonly RecoveryEntry[];
   /** Authority, password and signing-key rotations this run started (queued; the caller drives them). */
   readonly rotations: readonly string[];
+  /** External authorities whose CA now serves another chain: each rotates with trust overlap (one of `rotations`). */
+  readonly chainChanges: readonly { readonly authority: string; readonly reason: string; readonly rotationId: string }[];
+  /** External CAs whose chain could not be read (apply went on; the next run or scan looks again). */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -51,6 +56,19 @@ export async function apply(
   const rotating = await rotatingAuthorities(deps, inventory);
   const keysRotating = await rotatingSigningKeys(deps, inventory);
   const rotations: string[] = [];
+  // An external CA that serves another chain than the stored one (a re-issued CA certificate, a new root) is a change
+  // of trust anchor: its authority rotates with trust overlap, like a due CA of rekey's own, and what it signs moves
+  // with that rotation. Checked before the walk, so its children are left to the rotation.
+  const chainChanges: { authority: string; reason: string; rotationId: string }[] = [];
+  const warnings: string[] = [];
+  for (const c of await checkExternalChains(deps, inventory, reader, rotating)) {
+    if (c.changed) {
+      const rotationId = (await startRotation(deps, inventory, c.authority, { trigger: Trigger.Apply, reason: c.reason })).id;
+      chainChanges.push({ authority: c.authority, reason: c.reason, rotationId });
+      rotations.push(rotationId);
+      rotating.add(c.authority);
+    } else if (c.error) warnings.push(`${c.authority}: the CA's chain could not be read: ${c.error}`);
+  }
   const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
     if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating) || mintedFromAny(d.unit.item, keysRotating)) return;
     if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
@@ -92,6 +110,8 @@ export async function apply(
     problems,
     recovered,
     rotations,
+    chainChanges,
+    warnings,
   };
 }
 

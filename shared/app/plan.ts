@@ -4,6 +4,8 @@ import { inventoryWarnings } from '../domain/inventory/warnings.js';
 import { allUnits } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { IssueAction, walkIssuance } from './issuance-walk.js';
+import { checkExternalChains } from './issuers/chain-watch.js';
+import { rotatingAuthorities } from './rotation/rotating.js';
 import { MaterialReader } from './materials.js';
 import { findUnlistedConsumers } from './restart/index.js';
 import { ReloadReason, ReloadResult, SyncChange, syncUnits } from './sync.js';
@@ -79,6 +81,14 @@ export async function plan(deps: Deps, inventory: Inventory): Promise<Plan> {
     }
     if (d.action !== IssueAction.Adopt) renewed.add(d.unit.key);
     actions.push({ action: d.action, kind: d.unit.item.kind, name: d.unit.key, reason: d.reason });
+  }
+  // External CAs serving another chain than the stored one: apply starts their trust-overlap rotation.
+  const decided = new Set(decisions.map((d) => d.unit.item.name));
+  const external = inventory.authorities.some((a) => a.external);
+  for (const c of external ? await checkExternalChains(deps, inventory, reader, await rotatingAuthorities(deps, inventory)) : []) {
+    if (c.changed) {
+      if (!decided.has(c.authority)) actions.push({ action: 'rotate', kind: 'authority', name: c.authority, reason: c.reason });
+    } else if (c.error) warnings.push({ name: c.authority, message: `the CA's chain could not be read: ${c.error}` });
   }
 
   const units = allUnits(inventory);

@@ -1,7 +1,7 @@
 // An external authority on ACME: Let's Encrypt's pebble (built from source by test/infra/components/pebble.sh), with
 // a real dns-01 validation. rekey writes the TXT record into Route 53 (moto); moto serves no DNS, so this test
 // mirrors the hosted zone's TXT records into pebble-challtestsrv, the DNS server pebble asks.
-import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { RotationStatus, Trigger } from '../../../shared/domain/rotation/record.
 import { decodeMaterial, type CertificateMaterial } from '../../../shared/domain/store/material.js';
 import { silentLogger } from '../../../shared/ports/logger.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
+import { mirrorZoneIntoChalltestsrv } from '../../fixtures/challtestsrv-mirror.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { loadInfraEnv, type InfraEnv } from '../../infra/env.js';
 import { useMoto } from '../aws/moto.js';
@@ -26,29 +27,7 @@ let env: InfraEnv;
 let dir: string;
 let zoneId: string;
 let route53: Route53Client;
-let mirroring = true;
-const mirrored = new Set<string>();
-
-/** Copies the zone's TXT records into challtestsrv until the test ends (what Route 53's name servers would serve). */
-async function mirrorZone(): Promise<void> {
-  while (mirroring) {
-    const sets = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
-    for (const r of sets.ResourceRecordSets ?? []) {
-      if (r.Type !== 'TXT') continue;
-      for (const v of r.ResourceRecords ?? []) {
-        const key = `${r.Name} ${v.Value}`;
-        if (mirrored.has(key)) continue;
-        mirrored.add(key);
-        const host = r.Name!.endsWith('.') ? r.Name! : `${r.Name!}.`;
-        await fetch(`${env.pebble.challtestsrvUrl}/set-txt`, {
-          method: 'POST',
-          body: JSON.stringify({ host, value: JSON.parse(v.Value!) as string }),
-        });
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+let mirror: ReturnType<typeof mirrorZoneIntoChalltestsrv>;
 
 const inventoryText = (name: string, dnsName: string) => `
 apiVersion: rekey/v1
@@ -72,7 +51,6 @@ certificates:
     secret: {name: web-tls, namespace: apps}
 `;
 
-let mirror: Promise<void>;
 beforeAll(async () => {
   await useMoto();
   env = loadInfraEnv({ require: ['moto', 'pebble'] });
@@ -81,11 +59,10 @@ beforeAll(async () => {
   route53 = new Route53Client({ region: env.aws.region });
   const zone = await route53.send(new CreateHostedZoneCommand({ Name: ZONE, CallerReference: ZONE }));
   zoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '');
-  mirror = mirrorZone();
+  mirror = mirrorZoneIntoChalltestsrv(route53, zoneId, env.pebble.challtestsrvUrl);
 });
 afterAll(async () => {
-  mirroring = false;
-  await mirror;
+  await mirror?.stop();
   if (dir) await removeTempDir(dir);
 });
 
@@ -122,7 +99,7 @@ describe('external authority: ACME on pebble (dns-01 through Route 53)', () => {
           encoding: 'utf8',
         }),
       ).toContain('OK');
-      expect([...mirrored].some((k) => k.startsWith(`_acme-challenge.web.${ZONE}`))).toBe(true);
+      expect([...mirror.mirrored].some((k) => k.startsWith(`_acme-challenge.web.${ZONE}`))).toBe(true);
       const final = (await rt.deps.journal.get(record.id))!;
       expect(final.status, final.error).toBe(RotationStatus.Completed);
       const second = await stored(rt, 'acme-it', 'web');
