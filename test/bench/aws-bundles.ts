@@ -8,7 +8,8 @@
  * read only then. The kube client's own import is measured apart (the first invocation with a cluster pays it).
  * Writes bench-results/aws-bundles.json.
  *
- *   npx tsx test/bench/aws-bundles.ts [--runs 7] [--root <checkout>]   (--root: package another checkout, e.g. main)
+ *   npx tsx test/bench/aws-bundles.ts [--runs 7] [--root <checkout>] [--node <path>]
+ *   (--root: package another checkout, e.g. main; --node: the Node binary that imports, e.g. Lambda's Node 22)
  *
  * Figures, not assertions.
  */
@@ -27,6 +28,8 @@ const arg = (name: string): string | undefined => {
 const KB = 1024;
 const TARGET_MS = 150;
 const here = resolve(import.meta.dirname, '../..');
+/** The Node binary that imports the bundles (default: the one running the bench). */
+const nodeBinary = arg('node') ?? process.execPath;
 
 interface Init {
   readonly cpuMs: number;
@@ -39,7 +42,7 @@ function importOnce(file: string, cwd: string): Init {
     `const c=process.cpuUsage(),t=performance.now();await import(${JSON.stringify(file)});` +
     `const u=process.cpuUsage(c);process.stdout.write(JSON.stringify({cpuMs:(u.user+u.system)/1000,wallMs:performance.now()-t}));`;
   return JSON.parse(
-    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    execFileSync(nodeBinary, ['--input-type=module', '-e', script], {
       cwd,
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     }).toString(),
@@ -67,6 +70,11 @@ export interface BundleFigures {
   readonly cpuMsMedian: number;
   readonly wallMsMedian: number;
   readonly cpuMsAll: number[];
+}
+
+/** The version of the Node binary that imports the bundles. */
+function nodeVersion(): string {
+  return execFileSync(nodeBinary, ['--version']).toString().trim();
 }
 
 /** Packages `root` and measures every function's bundle. */
@@ -129,7 +137,7 @@ export function runBundleBench(options: { runs?: number; before?: string } = {})
   const figures: Figure[] = Object.entries(now.functions).map(([fn, r]) => {
     const ref = previous?.functions[fn];
     return {
-      what: `cold init of the ${fn} function (import CPU; init ${Math.round(r.initBytes / KB)} KB, zip ${Math.round(r.zipBytes / KB)} KB)`,
+      what: `cold init of the ${fn} function (import CPU, Node ${nodeVersion()}; init ${Math.round(r.initBytes / KB)} KB, zip ${Math.round(r.zipBytes / KB)} KB)`,
       value: r.cpuMsMedian,
       unit: 'ms',
       runs: r.cpuMsAll,
@@ -151,12 +159,12 @@ export function runBundleBench(options: { runs?: number; before?: string } = {})
     );
   }
   if (now.kubeCpuMs !== undefined) console.log(`kube client chunk (first invocation with a cluster): ${now.kubeCpuMs.toFixed(0)} ms CPU`);
-  console.log(`load average ${load.join(' -> ')}`);
+  console.log(`load average ${load.join(' -> ')}; node ${nodeVersion()}`);
   mkdirSync(join(here, 'bench-results'), { recursive: true });
   writeFileSync(
     join(here, 'bench-results/aws-bundles.json'),
     JSON.stringify(
-      { at: new Date().toISOString(), machine: machine(), runs, now, ...(previous && { before: { root: before, ...previous } }), figures },
+      { at: new Date().toISOString(), machine: machine(), node: nodeVersion(), runs, now, ...(previous && { before: { root: before, ...previous } }), figures },
       null,
       2,
     ) + '\n',
