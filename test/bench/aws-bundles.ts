@@ -164,7 +164,15 @@ export function runBundleBench(options: { runs?: number; before?: string } = {})
   writeFileSync(
     join(here, 'bench-results/aws-bundles.json'),
     JSON.stringify(
-      { at: new Date().toISOString(), machine: machine(), node: nodeVersion(), runs, now, ...(previous && { before: { root: before, ...previous } }), figures },
+      {
+        at: new Date().toISOString(),
+        machine: machine(),
+        node: nodeVersion(),
+        runs,
+        now,
+        ...(previous && { before: { root: before, ...previous } }),
+        figures,
+      },
       null,
       2,
     ) + '\n',
