@@ -47,7 +47,13 @@ up() {
     installed "$kc" && continue
     log "applying cert-manager $CM_VERSION CRDs ($kc)"
     "$KUBECTL" --kubeconfig "$kc" apply --server-side -f "$CRDS" >/dev/null
-    "$KUBECTL" --kubeconfig "$kc" wait --for condition=established --timeout=60s "${CRD_NAMES[@]/#/crd/}" >/dev/null
+    # A CRD just created may have no conditions yet, and `kubectl wait` fails at once on that: try a few times.
+    local try
+    for try in 1 2 3 4 5; do
+      "$KUBECTL" --kubeconfig "$kc" wait --for condition=established --timeout=60s "${CRD_NAMES[@]/#/crd/}" >/dev/null 2>&1 && break
+      [ "$try" -lt 5 ] || { log "cert-manager CRDs not established on $kc"; return 1; }
+      sleep 1
+    done
   done
   write_env cert-manager-crds <<ENV
 export CERT_MANAGER_VERSION='$CM_VERSION'
