@@ -11,6 +11,7 @@ import { splitPemChain } from '../../../../shared/domain/pki/pem.js';
 import { RotationStatus, Trigger } from '../../../../shared/domain/rotation/record.js';
 import type { StepMessage } from '../../../../shared/ports/step-queue.js';
 import { runMain } from '../../../fixtures/cli.js';
+import { opensslCsr } from '../../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 import { apiFixture, INVENTORY, tokens, type ApiFixture } from './fixture.js';
 
@@ -24,34 +25,14 @@ let n = 0;
 
 /** Enrols a fresh openssl key under backup-clients through the router; returns the certificate (PEM). */
 async function enrolled(): Promise<string> {
-  const keyFile = join(root, `k${n}.key`);
-  const csrFile = join(root, `k${n++}.csr`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-subj',
-      '/CN=db1.backup.internal',
-      '-out',
-      csrFile,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { csr } = opensslCsr(root, `k${n++}`, '/CN=db1.backup.internal');
   const token = await tokens(f.inventory.name, f.key).valid({ sub: 'pem-agent', scope: 'enrol:backup-clients' });
   const res = await f.api.router({
     method: 'POST',
     path: '/v1/enrol',
     query: new URLSearchParams(),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: Buffer.from(JSON.stringify({ profile: 'backup-clients', csr: readFileSync(csrFile, 'utf8') })),
+    body: Buffer.from(JSON.stringify({ profile: 'backup-clients', csr })),
     client: '192.0.2.9',
   });
   expect(res.status, res.body).toBe(200);

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest } from '../../../../shared/app/api/http.js';
 import { enrolRecordName } from '../../../../shared/app/enrol.js';
 import { Stage } from '../../../../shared/ports/secret-store.js';
+import { opensslCsr as makeCsr } from '../../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 import { apiFixture, INVENTORY, tokens, type ApiFixture } from './fixture.js';
 
@@ -17,31 +18,7 @@ const TEXT = `${INVENTORY}enrol:
 let root: string;
 let f: ApiFixture;
 
-function opensslCsr(name: string, subject: string, san?: string): { csr: string; key: string } {
-  const key = join(root, `${name}.key`);
-  const out = join(root, `${name}.csr`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-subj',
-      subject,
-      ...(san ? ['-addext', `subjectAltName=${san}`] : []),
-      '-out',
-      out,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { csr: readFileSync(out, 'utf8'), key };
-}
+const opensslCsr = (name: string, subject: string, san?: string) => makeCsr(root, name, subject, san);
 
 async function post(body: unknown, token: string) {
   const req: ApiRequest = {

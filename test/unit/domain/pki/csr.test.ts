@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCsr, CsrFormatError, parseCsr } from '../../../../shared/domain/pki/csr.js';
 import { generateKeyPair } from '../../../../shared/domain/pki/keys.js';
 import { InvalidInventoryError } from '../../../../shared/domain/errors.js';
+import { opensslCsr } from '../../../fixtures/openssl.js';
 import { loadInventory } from '../../../../shared/domain/inventory/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rekey-csr-'));
@@ -40,29 +41,9 @@ describe('PKCS#10 requests', () => {
 
   it('an openssl-made request parses, with its names', () => {
     // Prepare
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'o.key'),
-        '-subj',
-        '/CN=o.example',
-        '-addext',
-        'subjectAltName=DNS:o.example,IP:127.0.0.1',
-        '-out',
-        join(dir, 'o.csr'),
-      ],
-      { stdio: 'ignore' },
-    );
+    const { csr } = opensslCsr(dir, 'o', '/CN=o.example', 'DNS:o.example,IP:127.0.0.1');
     // Act
-    const parsed = parseCsr(readFileSync(join(dir, 'o.csr'), 'utf8'));
+    const parsed = parseCsr(csr);
     // Assess
     expect(parsed).toMatchObject({ commonName: 'o.example', dnsNames: ['o.example'], ipAddresses: ['127.0.0.1'], signatureValid: true });
   });
