@@ -4,6 +4,7 @@ import type { Authority, Subject } from '../domain/inventory/model.js';
 import type { Usage } from '../domain/inventory/schema.js';
 import type { AltNames } from '../domain/pki/extensions/subject-alt-name.js';
 import type { IssuerMaterial } from '../domain/pki/issue.js';
+import type { IssuedFacts } from '../domain/pki/issued.js';
 import type { EncodedPublicKey } from '../domain/pki/key-encoding.js';
 import type { CertificateMaterial } from '../domain/store/material.js';
 import type { Unit } from '../domain/units.js';
@@ -51,6 +52,11 @@ export interface SignedCertificate {
   readonly issuerFingerprint?: string;
   /** The CA's calls this issuance took (for measurements; 0 for rekey's own CA). */
   readonly calls: number;
+  /**
+   * What rekey's own CA built it from and signed, in this process (never set by an external CA): the pre-promotion
+   * check reads these instead of parsing the certificate back (shared/domain/pki/issued.ts).
+   */
+  readonly builtFrom?: Omit<IssuedFacts, 'cert' | 'key' | 'chain' | 'ca'>;
 }
 
 /** The authorities' stored versions, as one run reads them (cached per run by the caller). */

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { reasonCode } from '../../domain/enrol/record.js';
 import type { Authority } from '../../domain/inventory/model.js';
-import { buildCertificate } from '../../domain/pki/certificate.js';
+import { buildCertificate, type CertificateProfile } from '../../domain/pki/certificate.js';
 import { buildCrl } from '../../domain/pki/crl.js';
 import { chainBelow, issueMaterial, validityWindow } from '../../domain/pki/issue.js';
 import type { CertificateMaterial } from '../../domain/store/material.js';
@@ -43,18 +43,19 @@ export class OwnCaIssuer implements Issuer {
   async sign(request: SignRequest, ctx: IssueContext): Promise<SignedCertificate> {
     const issuer = await ctx.materials.issuer(this.item.name);
     const { notBefore, notAfter } = validityWindow(ctx.now, request.validityMs, issuer);
+    const profile: CertificateProfile = {
+      kind: 'leaf',
+      usage: request.usage,
+      altNames: request.altNames,
+      ...(request.crlUrl && { crlDistributionPoint: request.crlUrl }),
+    };
     const built = buildCertificate({
       subject: request.subject,
       publicKey: request.publicKey,
       notBefore,
       notAfter,
       issuer: issuer.signer,
-      profile: {
-        kind: 'leaf',
-        usage: request.usage,
-        altNames: request.altNames,
-        ...(request.crlUrl && { crlDistributionPoint: request.crlUrl }),
-      },
+      profile,
     });
     return {
       cert: built.pem,
@@ -66,6 +67,7 @@ export class OwnCaIssuer implements Issuer {
       notAfter: notAfter.toISOString(),
       issuerFingerprint: issuer.material.fingerprint,
       calls: 0,
+      builtFrom: { tbs: built.tbs, signature: built.signature, digest: built.digest, notBefore, notAfter, profile, issuer },
     };
   }
 

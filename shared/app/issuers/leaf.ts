@@ -1,4 +1,5 @@
 import { buildCsr } from '../../domain/pki/csr-build.js';
+import { rememberIssued } from '../../domain/pki/issued.js';
 import { generateIssuedKey } from '../../domain/pki/keys.js';
 import type { CertificateMaterial } from '../../domain/store/material.js';
 import type { Unit } from '../../domain/units.js';
@@ -34,7 +35,7 @@ export async function leafMaterial(
     },
     ctx,
   );
-  return {
+  const material: CertificateMaterial = {
     type: 'certificate',
     cert: signed.cert,
     key: keys.pkcs8Pem,
@@ -49,4 +50,7 @@ export async function leafMaterial(
     ...(signed.issuerFingerprint && { issuerFingerprint: signed.issuerFingerprint }),
     specHash,
   };
+  if (signed.builtFrom)
+    rememberIssued(material, { ...signed.builtFrom, cert: material.cert, key: material.key, chain: material.chain, ca: material.ca });
+  return material;
 }

@@ -4,6 +4,8 @@ import { checkCertificateMaterial } from '../../../../shared/domain/pki/check.js
 import { issueMaterial, type IssuerMaterial } from '../../../../shared/domain/pki/issue.js';
 import type { CertificateMaterial } from '../../../../shared/domain/store/material.js';
 import { specHashOf, type Unit } from '../../../../shared/domain/units.js';
+import { OwnCaIssuer } from '../../../../shared/adapters/issuers/own-ca-issuer.js';
+import { leafMaterial } from '../../../../shared/app/issuers/leaf.js';
 import { issueAuthorities, pkiInventory, unitOf } from '../../../fixtures/pki.js';
 
 const NOW = new Date('2031-02-03T04:05:06Z');
@@ -123,6 +125,27 @@ describe('checkCertificateMaterial of leaves this process issued (checked from w
     const issuer = { ...cas.inter };
     const first = issueMaterial(client, issuer, NOW, specHashOf(client));
     const second = issueMaterial(client, issuer, NOW, specHashOf(client));
+    // Act
+    const firstProblems = checkCertificateMaterial(client, first, LATER);
+    const passed = checkCertificateMaterial(client, first, NOW);
+    const secondProblems = checkCertificateMaterial(client, second, LATER);
+    // Assess
+    expect(firstProblems.join('; ')).toMatch(parsed);
+    expect(passed).toEqual([]);
+    expect(secondProblems.join('; ')).toMatch(fromBuildValues);
+    expect(checkCertificateMaterial(client, second, NOW)).toEqual([]);
+  });
+
+  it("checks leaves signed through the Issuer port by rekey's own CA (the path apply and rotations take) from their build values", async () => {
+    // Prepare
+    const client = unitOf(inventory, 'client');
+    const issuer = { ...cas.inter };
+    const authority = inventory.authorities.find((a) => a.name === issuer.name)!;
+    const port = new OwnCaIssuer(authority);
+    const ctx = { now: NOW, materials: { issuer: () => Promise.resolve(issuer), authorityCurrent: () => Promise.resolve(undefined) } };
+    const issue = (id: string) => leafMaterial(port, client, specHashOf(client), id, ctx);
+    const first = await issue('v1');
+    const second = await issue('v2');
     // Act
     const firstProblems = checkCertificateMaterial(client, first, LATER);
     const passed = checkCertificateMaterial(client, first, NOW);
