@@ -4,7 +4,7 @@
 // writes from Secrets Manager, as API Gateway checks it), refusals (none, expired, revoked), and the CRL as a base64 body.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHandler, type HttpApiEvent, type HttpApiResult } from '../../../functions/api.js';
@@ -17,6 +17,7 @@ import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import type { SigningKeyMaterial } from '../../../shared/domain/store/material.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
 import { startAwsLambdaRunner, type AwsLambdaRunner } from '../../fixtures/aws-lambda-runner.js';
+import { opensslCsr as makeCsr } from '../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { tokens } from '../../unit/app/api/fixture.js';
 import { createActiveRootCa } from '../issuers/private-ca.js';
@@ -44,26 +45,7 @@ let pcaArn: string;
 const logLines: string[] = [];
 let n = 0;
 
-function opensslCsr(subject: string, san: string, keyFile?: string): { csr: string; key: string } {
-  const k = keyFile ?? join(dir, `k${n}.key`);
-  const out = join(dir, `k${n++}.csr`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-new',
-      ...(keyFile ? ['-key', keyFile] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', k]),
-      '-subj',
-      subject,
-      '-addext',
-      `subjectAltName=${san}`,
-      '-out',
-      out,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { csr: readFileSync(out, 'utf8'), key: k };
-}
+const opensslCsr = (subject: string, san: string, keyFile?: string) => makeCsr(dir, `k${n++}`, subject, san, keyFile);
 
 function event(method: string, path: string, init: { body?: unknown; token?: string; clientCertPem?: string } = {}): HttpApiEvent {
   return {

@@ -2,9 +2,7 @@
 // so it revokes at the CA (RevokeCertificate) and records the revocation, which refuses renewals; the profile's CRL
 // route names the CA that publishes the CRL, and where when the CA's CRL is enabled.
 import { GetCertificateCommand, UpdateCertificateAuthorityCommand, type ACMPCAClient } from '@aws-sdk/client-acm-pca';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeLocal } from '../../../cli/compose.js';
@@ -14,6 +12,7 @@ import { enrolmentCrl, enrolProfile, revokeEnrolled } from '../../../shared/app/
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import { buildCsr } from '../../../shared/domain/pki/csr-build.js';
 import { silentLogger as silent } from '../../../shared/ports/logger.js';
+import { opensslCsr as makeCsr } from '../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { useMoto } from '../aws/moto.js';
 import { createActiveRootCa } from './private-ca.js';
@@ -42,26 +41,7 @@ enrol:
   - {name: corp-clients, issuer: corp-ca, usage: client, allowedNames: ["*.corp.internal"], validity: 720h, tokenScope: "enrol:corp-clients"}
 `);
 
-function opensslCsr(name: string, keyFile?: string): { csr: string; key: string } {
-  const key = keyFile ?? join(dir, `${name}.key`);
-  const out = join(dir, `${name}-${Date.now()}.csr`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-new',
-      ...(keyFile ? ['-key', keyFile] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key]),
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      `subjectAltName=DNS:${name}`,
-      '-out',
-      out,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { csr: readFileSync(out, 'utf8'), key };
-}
+const opensslCsr = (name: string, keyFile?: string) => makeCsr(dir, name, `/CN=${name}`, `DNS:${name}`, keyFile);
 
 describe('revocation under an AWS Private CA on moto', () => {
   it('the adapter revokes at the CA: RevokeCertificate with the serial as hex bytes and the reason; the CA then reports the certificate revoked', async () => {

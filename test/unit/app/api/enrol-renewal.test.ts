@@ -9,6 +9,7 @@ import type { ApiRequest } from '../../../../shared/app/api/http.js';
 import { enrolRecordName } from '../../../../shared/app/enrol.js';
 import { parseEnrolmentRecord } from '../../../../shared/domain/enrol/record.js';
 import { Stage } from '../../../../shared/ports/secret-store.js';
+import { opensslCsr as makeCsr } from '../../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 import { apiFixture, INVENTORY, tokens, type ApiFixture } from './fixture.js';
 
@@ -22,26 +23,7 @@ let root: string;
 let f: ApiFixture;
 let n = 0;
 
-function opensslCsr(subject: string, san?: string, key?: string): { csr: string; key: string } {
-  const name = `k${n++}`;
-  const keyFile = key ?? join(root, `${name}.key`);
-  const out = join(root, `${name}.csr`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-new',
-      ...(key ? ['-key', key] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile]),
-      '-subj',
-      subject,
-      ...(san ? ['-addext', `subjectAltName=${san}`] : []),
-      '-out',
-      out,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { csr: readFileSync(out, 'utf8'), key: keyFile };
-}
+const opensslCsr = (subject: string, san?: string, key?: string) => makeCsr(root, `k${n++}`, subject, san, key);
 
 async function call(path: string, init: { body?: unknown; token?: string; cert?: string; method?: string } = {}) {
   const req: ApiRequest = {
