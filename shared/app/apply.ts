@@ -15,7 +15,7 @@ import { isUnderAny } from '../domain/rotation/authority-scope.js';
 import { RotationKind, Trigger } from '../domain/rotation/record.js';
 import { isSigningKey, mintedFromAny, rotatingAuthorities, rotatingSigningKeys } from './rotation/rotating.js';
 import { rotationKindOf, startRotation } from './rotation/start.js';
-import { ReloadResult, SyncChange, syncUnits, type SyncReport } from './sync.js';
+import { ReloadResult, SyncChange, SyncPipeline, type SyncReport } from './sync.js';
 
 export interface AppliedDecision {
   readonly unit: string;
@@ -41,9 +41,10 @@ export interface ApplyResult {
 }
 
 /**
- * Issues what is missing or due (parents before children, each tested before promotion), then writes every
- * Secret and host file that differs from its current version. With `recover`, it first puts right what a killed
- * run left (rotations to resume, pending versions that would lock their item), so a plain re-run succeeds.
+ * Issues what is missing or due (parents before children, each tested before promotion) and writes every Secret
+ * that differs from its current version as soon as its unit is done (while later units are still issued), then
+ * every host file. With `recover`, it first puts right what a killed run left (rotations to resume, pending
+ * versions that would lock their item), so a plain re-run succeeds.
  */
 export async function apply(
   deps: Deps,
@@ -69,7 +70,10 @@ export async function apply(
       rotating.add(c.authority);
     } else if (c.error) warnings.push(`${c.authority}: the CA's chain could not be read: ${c.error}`);
   }
-  const decisions = await walkIssuance(deps, inventory, reader, async (d) => {
+  // Secrets are written as soon as their unit is settled, while later units are still being issued (its version is
+  // durable by then: carryOut returns once stored).
+  const pipeline = new SyncPipeline(deps, inventory, allUnits(inventory), reader);
+  const act = async (d: IssuanceDecision): Promise<void> => {
     if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating) || mintedFromAny(d.unit.item, keysRotating)) return;
     if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {
       // Never a hard cut: a CA that exists rotates with trust overlap, and what it signs moves with it.
@@ -92,9 +96,14 @@ export async function apply(
     }
     await carryOut(deps, inventory, reader, d);
     options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
-  });
-
-  const sync = await syncUnits(deps, inventory, allUnits(inventory), reader);
+  };
+  const decisions = await walkIssuance(deps, inventory, reader, act, { onSettled: (unit) => pipeline.add(unit) }).catch(
+    async (e: unknown) => {
+      await pipeline.abandon();
+      throw e;
+    },
+  );
+  const sync = await pipeline.finish();
   const problems = sync.secrets
     .filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable)
     .map((s) => `${s.cluster}/${s.namespace}/${s.secret} (${s.unit}): ${s.reason ?? s.change}`)

@@ -62,18 +62,20 @@ async function findAdoptable(deps: Deps, unit: Unit, now: Date): Promise<{ mater
  * Decides, unit by unit in dependency order (root CAs, intermediates, leaves, credentials), what needs a new
  * version. `act` runs after each decision that is not "nothing to do": apply issues there (so children see the
  * new issuer), plan only records. A unit whose issuer gets a new version is re-issued too. Decisions come back
- * in inventory order. `only`: store names of the units to decide (the others are not read).
+ * in inventory order. `only`: store names of the units to decide (the others are not read). `onSettled` is told of
+ * each unit once the walk is done with it (decided and, if `act` ran, acted on): nothing later in the walk changes
+ * that unit's version (authorities are walked before what they sign, signing keys before their tokens).
  */
 export async function walkIssuance(
   deps: Deps,
   inventory: Inventory,
   reader: MaterialReader,
   act: (decision: IssuanceDecision) => Promise<void>,
-  options: { readonly only?: ReadonlySet<string> } = {},
+  options: { readonly only?: ReadonlySet<string>; readonly onSettled?: (unit: Unit) => void } = {},
 ): Promise<IssuanceDecision[]> {
   const now = deps.clock.now();
   const changed = new Set<string>();
-  const decide = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
+  const decideUnit = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
     // A scan of what is due decides those units only (each reads its issuer as it needs).
     if (options.only && !options.only.has(unit.storeName)) return undefined;
     const item = unit.item;
@@ -110,6 +112,12 @@ export async function walkIssuance(
     if (decision.action !== IssueAction.Skip && decision.action !== IssueAction.Adopt) changed.add(item.name);
     await act(decision);
     return decision;
+  };
+
+  const decide = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
+    const d = await decideUnit(unit);
+    options.onSettled?.(unit);
+    return d;
   };
 
   // Authorities one at a time, parents first: each may change what the next one is signed by.

@@ -1,38 +1,15 @@
-import { EventType, makeEvent, type RekeyEvent } from '../domain/events/types.js';
-import { UnmanagedObjectError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
-import { decideSync, desiredSecret, publicKeySet, SyncReason } from '../domain/sync/desired.js';
+import { publicKeySet } from '../domain/sync/desired.js';
 import type { Material } from '../domain/store/material.js';
 import type { Unit } from '../domain/units.js';
-import type { DesiredSecret, ObservedSecret } from '../ports/cluster.js';
 import { FileChange, type FileDrift } from '../ports/host-files.js';
-import { mapLimit } from './concurrency.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { trustOverride } from './rotation/trust.js';
-import { publishedKeySet } from './rotation/key-set.js';
+import { SecretSync, type SyncOutcome } from './secret-sync.js';
 import { defined } from '../domain/defined.js';
 
-export const SyncChange = {
-  Created: 'created',
-  Updated: 'updated',
-  Unchanged: 'unchanged',
-  Unmanaged: 'unmanaged',
-  Unreachable: 'unreachable',
-  NotIssued: 'not-issued',
-} as const;
-export type SyncChange = (typeof SyncChange)[keyof typeof SyncChange];
-
-export interface SyncOutcome {
-  readonly cluster: string;
-  readonly namespace: string;
-  readonly secret: string;
-  readonly unit: string;
-  readonly item: string;
-  readonly change: SyncChange;
-  readonly reason?: string;
-  readonly versionId?: string;
-}
+export { SyncChange, type SyncOutcome } from './secret-sync.js';
 
 export interface FileOutcome {
   readonly unit: string;
@@ -77,128 +54,64 @@ export interface SyncReport {
 /** How long a reload may run when its placement does not say (`files.reloadTimeout`). */
 export const DEFAULT_RELOAD_TIMEOUT_MS = 60_000;
 
-interface Target {
-  readonly unit: Unit;
-  readonly cluster: string;
-  readonly namespace: string;
-  readonly name: string;
-  /** A signing key's second Secret: only the public key set (`jwksSecret`). */
-  readonly publicKeySet?: true;
-}
-
-const WRITE_CONCURRENCY = 64;
-
-function targetsOf(units: readonly Unit[]): Target[] {
-  return units.flatMap((unit) => {
-    const placement = unit.item.secret;
-    if (!placement || !unit.secretName) return [];
-    const jwks = unit.item.kind === 'credential' ? unit.item.jwksSecret : undefined;
-    return placement.clusters.flatMap((cluster): Target[] => [
-      { unit, cluster, namespace: placement.namespace, name: defined(unit.secretName) },
-      ...(jwks !== undefined ? [{ unit, cluster, namespace: placement.namespace, name: jwks, publicKeySet: true as const }] : []),
-    ]);
-  });
-}
-
 /**
  * Brings the Secrets (and host files) of `units` to their current versions. Lists each namespace once per
  * cluster, writes only what differs, and reports every target. With `dryRun` it only reports.
  */
-export async function syncUnits(
+export function syncUnits(
   deps: Deps,
   inventory: Inventory,
   units: readonly Unit[],
   reader: MaterialReader,
   options: { rotationId?: string; dryRun?: boolean } = {},
 ): Promise<SyncReport> {
-  const targets = targetsOf(units);
-  const observed = new Map<string, Promise<Map<string, ObservedSecret> | undefined>>();
-  const observedIn = (cluster: string, namespace: string) => {
-    const key = `${cluster}/${namespace}`;
-    let hit = observed.get(key);
-    if (!hit) {
-      const sink = deps.clusters.get(cluster)?.secrets;
-      hit = sink ? sink.listSecrets(namespace).then((list) => new Map(list.map((s) => [s.name, s]))) : Promise.resolve(undefined);
-      observed.set(key, hit);
-    }
-    return hit;
-  };
-
-  const trusts = new Map<string, Promise<string | undefined>>();
-  const trustOf = (unit: Unit) => {
-    let hit = trusts.get(unit.key);
-    if (!hit) {
-      hit = trustOverride(reader, inventory, unit);
-      trusts.set(unit.key, hit);
-    }
-    return hit;
-  };
-
-  const events: RekeyEvent[] = [];
-  const secrets = await mapLimit(targets, WRITE_CONCURRENCY, async (t): Promise<SyncOutcome> => {
-    const base = { cluster: t.cluster, namespace: t.namespace, secret: t.name, unit: t.unit.key, item: t.unit.item.name };
-    const existing = await observedIn(t.cluster, t.namespace);
-    if (!existing) return { ...base, change: SyncChange.Unreachable, reason: `cluster "${t.cluster}" is not connected` };
-    const current = await reader.current(t.unit.storeName);
-    if (!current) return { ...base, change: SyncChange.NotIssued };
-    const trust = await trustOf(t.unit);
-    const keySet = await publishedKeySet(reader, t.unit);
-    const desired: DesiredSecret = desiredSecret({
-      inventory: inventory.name,
-      item: t.unit.item,
-      unitKey: t.unit.key,
-      name: t.name,
-      namespace: t.namespace,
-      versionId: current.versionId,
-      material: current.material,
-      ...(trust !== undefined && { trust }),
-      ...(keySet !== undefined && { keySet }),
-      ...(t.publicKeySet && { publicKeySet: true }),
-    });
-    const seen = existing.get(t.name);
-    const adopt = t.unit.item.adopt || fillsEmptySecret(t.unit, seen);
-    const decision = decideSync(desired, seen, adopt);
-    if (!decision.write) {
-      return decision.reason === SyncReason.SecretUnmanaged
-        ? { ...base, change: SyncChange.Unmanaged, reason: `Secret exists and is not managed by rekey (set adopt: true to take it over)` }
-        : { ...base, change: SyncChange.Unchanged, versionId: current.versionId };
-    }
-    const change = seen ? SyncChange.Updated : SyncChange.Created;
-    if (options.dryRun) return { ...base, change, reason: decision.reason, versionId: current.versionId };
-    try {
-      await defined(deps.clusters.get(t.cluster)).secrets.writeSecret(desired, { adopt, ...(seen && { expected: seen }) });
-    } catch (e) {
-      if (e instanceof UnmanagedObjectError) return { ...base, change: SyncChange.Unmanaged, reason: e.message };
-      throw e;
-    }
-    const detail = { inventory: inventory.name, item: t.unit.key, ...(options.rotationId && { rotationId: options.rotationId }) };
-    const fields = {
-      cluster: t.cluster,
-      namespace: t.namespace,
-      secret: t.name,
-      versionId: current.versionId,
-      change,
-      reason: decision.reason,
-    };
-    events.push(makeEvent(EventType.SecretSynced, detail, fields));
-    if (decision.reason === SyncReason.SecretDrifted)
-      events.push(makeEvent(EventType.DriftDetected, detail, { ...fields, repaired: true }));
-    return { ...base, change, reason: decision.reason, versionId: current.versionId };
-  });
-
-  // Events first: a failing reload must not lose what was written into the clusters.
-  await deps.events.publish(events);
-  const { files, reloads } = await syncFiles(deps, inventory, units, reader, Boolean(options.dryRun), trustOf);
-  return { secrets, files, reloads };
+  return new SyncPipeline(deps, inventory, units, reader, options).finish();
 }
 
 /**
- * Seed 003: a signing key's (or token's) Secret that someone created empty, for rekey to fill, is filled even
- * without rekey's label or `adopt: true`. A Secret with any data stays someone else's.
+ * `syncUnits` fed unit by unit: a unit's Secrets are written as soon as it is `add`ed (its current version final for
+ * this run and durable), while the caller goes on with other units; `finish` writes the rest, then the host files and
+ * their reloads, which wait for every unit (a reload serves several). `abandon` when the caller fails: the writes
+ * under way end and their events are published, nothing more is written.
  */
-function fillsEmptySecret(unit: Unit, seen: ObservedSecret | undefined): boolean {
-  const jwt = unit.item.kind === 'credential' && (unit.item.type === 'jwt-signing-key' || unit.item.type === 'jwt-token');
-  return jwt && seen !== undefined && Object.values(seen.data).every((v) => v === '');
+export class SyncPipeline {
+  private readonly trusts = new Map<string, Promise<string | undefined>>();
+  private readonly secrets: SecretSync;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly inventory: Inventory,
+    private readonly units: readonly Unit[],
+    private readonly reader: MaterialReader,
+    private readonly options: { rotationId?: string; dryRun?: boolean } = {},
+  ) {
+    this.secrets = new SecretSync(deps, inventory, units, reader, { ...options, trustOf: (unit) => this.trustOf(unit) });
+  }
+
+  add(unit: Unit): void {
+    this.secrets.add(unit);
+  }
+
+  async finish(): Promise<SyncReport> {
+    const secrets = await this.secrets.finish();
+    const { files, reloads } = await syncFiles(this.deps, this.inventory, this.units, this.reader, Boolean(this.options.dryRun), (unit) =>
+      this.trustOf(unit),
+    );
+    return { secrets, files, reloads };
+  }
+
+  abandon(): Promise<void> {
+    return this.secrets.abandon();
+  }
+
+  private trustOf(unit: Unit): Promise<string | undefined> {
+    let hit = this.trusts.get(unit.key);
+    if (!hit) {
+      hit = trustOverride(this.reader, this.inventory, unit);
+      this.trusts.set(unit.key, hit);
+    }
+    return hit;
+  }
 }
 
 function hostFilesOf(unit: Unit, m: Material, trust: string | undefined): Record<string, string> {
