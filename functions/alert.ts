@@ -1,95 +1,9 @@
-import { cloudWatchAlarmSchema, type CloudWatchAlarm } from '../shared/app/alerts/cloudwatch.js';
-import { alertService } from '../shared/app/alerts/service.js';
-import { Decision } from '../shared/domain/alerts/decide.js';
-import {
-  apiHandler,
-  isHttpApiEvent,
-  lazyApiRuntime,
-  type ApiRuntime,
-  type ApiRuntimeSource,
-  type HttpApiEvent,
-  type HttpApiResult,
-} from './api.js';
-import { withInvocation, type Invocation } from './lib/invocation.js';
+import { apiHandler, isHttpApiEvent, lazyApiRuntime, type ApiRuntimeSource, type HttpApiEvent, type HttpApiResult } from './api.js';
+import type { AlarmSummary } from './lib/alarms.js';
+import { withInvocation } from './lib/invocation.js';
 import type { LambdaContext } from './lib/lambda.js';
-import { depsFor } from './lib/runtime.js';
 
-/** What one SNS delivery of CloudWatch alarms came to (the function's return value, and one log line). */
-export interface AlarmSummary {
-  /** Records whose message was a CloudWatch alarm state change. */
-  readonly alarms: number;
-  /** Records refused as malformed (logged with their message id; SNS would only deliver them again). */
-  readonly rejected: number;
-  /** Decisions by kind (acted, deduped, rate-limited, ...). */
-  readonly decisions: Readonly<Partial<Record<Decision, number>>>;
-}
-
-const MAX_MESSAGE = 262_144;
-
-/** One SNS record's alarm, or why it is not one. Each record is checked on its own: a bad one fails alone. */
-function alarmOf(record: unknown): { alarm: CloudWatchAlarm } | { problem: string; messageId?: string } {
-  const sns = (record as { Sns?: { Message?: unknown; MessageId?: unknown } | null } | null)?.Sns;
-  const messageId = typeof sns?.MessageId === 'string' ? sns.MessageId.slice(0, 128) : undefined;
-  const id = messageId ? { messageId } : {};
-  if (typeof sns !== 'object' || sns === null) return { problem: 'not an SNS record', ...id };
-  if (typeof sns.Message !== 'string') return { problem: 'Sns.Message is not a string', ...id };
-  if (sns.Message.length > MAX_MESSAGE) return { problem: `Sns.Message is longer than ${MAX_MESSAGE} characters`, ...id };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(sns.Message);
-  } catch {
-    return { problem: 'Sns.Message is not JSON', ...id };
-  }
-  const alarm = cloudWatchAlarmSchema.safeParse(parsed);
-  if (!alarm.success)
-    return {
-      problem: `not a CloudWatch alarm: ${alarm.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ')}`,
-      ...id,
-    };
-  return { alarm: alarm.data };
-}
-
-/**
- * CloudWatch alarms delivered by SNS: each record's message parsed and checked on its own (malformed ones are
- * logged and dropped: SNS would deliver them again unchanged), then the alert rules decide. Clusters are connected
- * only once a valid alarm needs them; when they cannot be, rotations are still started (the step function
- * syncs) and resync/restart decide `failed`. A store failure throws, so Lambda's retry of the SNS delivery
- * tries again; the dedupe claim (fingerprint + state change time, DynamoDB conditional put with TTL) makes that safe.
- */
-async function receiveAlarms(event: unknown, inv: Invocation, runtime: ApiRuntime): Promise<AlarmSummary> {
-  const { rt, logger } = runtime;
-  const records = (event as { Records?: unknown } | null)?.Records;
-  if (!Array.isArray(records) || records.length === 0 || records.length > 100) {
-    inv.log.error('not an SNS event: nothing processed', { records: Array.isArray(records) ? records.length : typeof records });
-    return { alarms: 0, rejected: 0, decisions: {} };
-  }
-  const alarms: CloudWatchAlarm[] = [];
-  let rejected = 0;
-  for (const record of records) {
-    const r = alarmOf(record);
-    if ('problem' in r) {
-      rejected++;
-      inv.log.error('SNS record rejected', { reason: r.problem, ...(r.messageId && { messageId: r.messageId }) });
-    } else alarms.push(r.alarm);
-  }
-  const decisions: Partial<Record<Decision, number>> = {};
-  if (alarms.length) {
-    const store = rt.aws.remediations;
-    if (!store) throw new Error('this runtime has no remediation store (REKEY_JOURNAL_TABLE)');
-    const clusters = await rt.clusters().catch((e: unknown) => {
-      logger.warn('clusters not connected; rotations are queued, resync and restart fail', {
-        error: e instanceof Error ? e.message : String(e),
-      });
-      return new Map();
-    });
-    const service = alertService({ deps: depsFor(rt, clusters, { signal: inv.signal, log: logger }), inventory: rt.inventory, store });
-    for (const alarm of alarms)
-      for (const d of await service.receiveCloudWatch(alarm)) decisions[d.decision] = (decisions[d.decision] ?? 0) + 1;
-  }
-  const summary = { alarms: alarms.length, rejected, decisions };
-  inv.log.info('alarms received', { ...summary });
-  return summary;
-}
+export type { AlarmSummary } from './lib/alarms.js';
 
 /**
  * The alert function: CloudWatch alarms from the alarm topic (SNS), and Alertmanager's webhook
@@ -100,7 +14,8 @@ export function alertHandler(runtime: ApiRuntimeSource) {
   const http = apiHandler(runtime);
   const sns = withInvocation(
     async () => (await runtime()).rt,
-    async (event: unknown, inv) => receiveAlarms(event, inv, await runtime()),
+    // The alarm schema, the alert rules and the service are loaded by the first SNS delivery (cold start).
+    async (event: unknown, inv) => (await import('./lib/alarms.js')).receiveAlarms(event, inv, await runtime()),
   );
   function handle(event: HttpApiEvent, context?: LambdaContext): Promise<HttpApiResult>;
   function handle(event: unknown, context?: LambdaContext): Promise<AlarmSummary | HttpApiResult>;

@@ -1,14 +1,11 @@
-import { alertService } from '../shared/app/alerts/service.js';
-import { ChangeCounter, countWrites, JOURNAL_READS, STORE_READS } from '../shared/app/change-counter.js';
-import { createApi, type Api } from '../shared/app/api/index.js';
-import { ensureApiSigningKey } from '../shared/app/api/signing-key.js';
+import type { Api } from '../shared/app/api/index.js';
 import type { ApiRequest, ApiResponse } from '../shared/app/api/http.js';
 import type { RouterOptions } from '../shared/app/api/router.js';
 import { leveledJsonLogger, type LeveledLogger } from '../shared/app/api/json-logger.js';
-import type { Cluster } from '../shared/ports/cluster.js';
-import { withInvocation, type Invocation } from './lib/invocation.js';
+import { withInvocation } from './lib/invocation.js';
 import type { LambdaContext } from './lib/lambda.js';
-import { buildRuntime, depsFor, FunctionEnv, onFirstUse, type LambdaRuntime } from './lib/runtime.js';
+import type { LambdaRuntime } from './lib/runtime.js';
+import { FunctionEnv, onFirstUse } from './lib/runtime-source.js';
 
 /** API Gateway HTTP API, payload format 2.0 (the fields this handler reads). */
 export interface HttpApiEvent {
@@ -70,31 +67,6 @@ const resultOf = (r: ApiResponse): HttpApiResult =>
     : { statusCode: r.status, headers: r.headers, body: r.body };
 
 /**
- * Lambda's answer to GET /metrics: the same Prometheus text as `rekey serve` (expiry and renewal instants read from
- * the store now), and the same figures written to the log as CloudWatch embedded metric format lines, so CloudWatch
- * keeps them as metrics (namespace `rekey`). Counters live in one warm container only; they are not reported here.
- */
-function lambdaMetrics(source: Parameters<typeof createApi>[0], write: (line: string) => void) {
-  return async () => {
-    const [{ RekeyMetrics }, { emfLines }] = await Promise.all([
-      import('../shared/app/metrics/registry.js'),
-      import('../shared/app/metrics/emf.js'),
-    ]);
-    const metrics = new RekeyMetrics({ deps: source.deps, inventory: source.inventory });
-    for (const line of await emfLines(metrics.registry)) write(line);
-    return metrics.text();
-  };
-}
-
-/** Clusters connected once per warm container; when they cannot be (no kubeconfig stored), routes that need none still answer. */
-async function clustersOf(inv: Invocation, logger: LeveledLogger): Promise<ReadonlyMap<string, Cluster>> {
-  return inv.rt.clusters().catch((e: unknown) => {
-    logger.warn('clusters not connected; plan shows no Secret writes', { error: e instanceof Error ? e.message : String(e) });
-    return new Map<string, Cluster>();
-  });
-}
-
-/**
  * The API on Lambda: the same router as `rekey serve`, each invocation set up by `withInvocation`. Rotations are
  * recorded and queued here; the step function runs them. The log level set with PUT /v1/log/level holds for this
  * warm container. Alert routes use the runtime's remediation store (DynamoDB) when it has one.
@@ -114,48 +86,8 @@ export function apiHandler(
     async () => (await runtime()).rt,
     async (event: { http: HttpApiEvent; timeoutMs: number }, inv): Promise<HttpApiResult> => {
       const { rt, logger } = await runtime();
-      if (!api) {
-        // Seed 003: the signing key is made and saved on first start if the store has none.
-        const { material, generated } = await ensureApiSigningKey(rt.aws.store, rt.inventory.name, { now: rt.clock.now() });
-        if (generated) logger.info('API signing key generated', { kid: material.kid });
-        // No per-invocation deadline in these Deps: the API outlives this invocation in the warm container.
-        // Writes through this container (rotations started, rollbacks, the alert routes) refresh GET /v1/items at
-        // once; those of other containers and of the step function show within the summaries' age bound.
-        const changes = new ChangeCounter();
-        const plain = depsFor(rt, await clustersOf(inv, logger), { log: logger });
-        const deps = {
-          ...plain,
-          store: countWrites(plain.store, STORE_READS, changes),
-          journal: countWrites(plain.journal, JOURNAL_READS, changes),
-        };
-        const base = {
-          inventory: rt.inventory,
-          deps,
-          runtime: 'lambda' as const,
-          logger,
-          storeVersion: () => changes.value,
-          ...(options.itemsMaxAgeSeconds !== undefined && { itemsMaxAgeSeconds: options.itemsMaxAgeSeconds }),
-        };
-        api = createApi({
-          ...base,
-          metrics: lambdaMetrics(base, write),
-          ...(rt.aws.remediations && { alerts: alertService({ deps, inventory: rt.inventory, store: rt.aws.remediations }) }),
-          readiness: [
-            {
-              name: 'store',
-              check: async () => {
-                await rt.aws.store.describe(`rekey/${rt.inventory.name}/_api/jwt-signing-key`);
-              },
-            },
-          ],
-          router: {
-            timeoutMs: event.timeoutMs,
-            ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
-            // The per-client limit across containers; the in-container bucket above stays the cheap first check.
-            ...(rt.aws.rateLimit && { sharedRateLimit: rt.aws.rateLimit }),
-          },
-        });
-      }
+      // The router, its routes and schemas, and the alert service are loaded by the first request (cold start).
+      api ??= await (await import('./lib/api-build.js')).buildLambdaApi({ rt, logger, inv, write, timeoutMs: event.timeoutMs, options });
       return resultOf(await api.router(requestOf(event.http)));
     },
   );
@@ -170,6 +102,7 @@ export function lazyApiRuntime(): () => Promise<ApiRuntime> {
       level: process.env[FunctionEnv.logLevel] ?? 'info',
       write: (l) => process.stdout.write(l + '\n'),
     });
+    const { buildRuntime } = await import('./lib/runtime.js');
     return { rt: await buildRuntime({ log: logger }), logger };
   });
 }

@@ -1,9 +1,10 @@
-import { SqsStepQueue } from '../shared/adapters/aws/sqs-step-queue.js';
+import type { SqsStepQueue } from '../shared/adapters/aws/sqs-step-queue.js';
 import { UsageError } from '../shared/domain/errors.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { delayedStepSchema, parseJson } from '../events/schemas.js';
 import type { LambdaContext, SqsBatchResponse } from './lib/lambda.js';
 import { jsonLogger } from './lib/logger.js';
+import { onFirstUse } from './lib/runtime-source.js';
 import { processBatch } from './lib/sqs-batch.js';
 
 export interface DelayRuntime {
@@ -19,9 +20,9 @@ export interface DelayRuntime {
  * the delay queue for the time left, 15 minutes at most per hop). Needs no inventory and no cluster, and loads
  * only the SQS client.
  */
-export function delayHandler(runtime: () => DelayRuntime) {
+export function delayHandler(runtime: () => DelayRuntime | Promise<DelayRuntime>) {
   return async (event: unknown, _context?: LambdaContext): Promise<SqsBatchResponse> => {
-    const rt = runtime();
+    const rt = await runtime();
     return processBatch(
       event,
       async (record) => {
@@ -45,11 +46,13 @@ export function delayHandler(runtime: () => DelayRuntime) {
   };
 }
 
-function fromEnv(env: NodeJS.ProcessEnv = process.env): DelayRuntime {
+/** The runtime from the environment; the SQS client is loaded here, by the first invocation, not at import. */
+async function fromEnv(env: NodeJS.ProcessEnv = process.env): Promise<DelayRuntime> {
   const queueUrl = env.REKEY_STEP_QUEUE_URL;
   const delayQueueUrl = env.REKEY_DELAY_QUEUE_URL;
   if (!queueUrl || !delayQueueUrl) throw new UsageError('missing environment variable(s) REKEY_STEP_QUEUE_URL, REKEY_DELAY_QUEUE_URL');
   const dlq = env.REKEY_EVENTS_DLQ_URL;
+  const { SqsStepQueue } = await import('../shared/adapters/aws/sqs-step-queue.js');
   return {
     queue: new SqsStepQueue({ queueUrl, delayQueueUrl, ...(env.AWS_REGION && { region: env.AWS_REGION }) }),
     log: jsonLogger({ level: env.LOG_LEVEL }),
@@ -57,5 +60,4 @@ function fromEnv(env: NodeJS.ProcessEnv = process.env): DelayRuntime {
   };
 }
 
-let built: DelayRuntime | undefined;
-export const handler = delayHandler(() => (built ??= fromEnv()));
+export const handler = delayHandler(onFirstUse(() => fromEnv()));

@@ -3,7 +3,8 @@ import { check, restartFunctionEventSchema } from '../events/schemas.js';
 import type { RekeyEvent } from '../shared/domain/events/types.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { withInvocation } from './lib/invocation.js';
-import { lazyRuntime, type LambdaRuntime, type RuntimeSource } from './lib/runtime.js';
+import type { LambdaRuntime } from './lib/runtime.js';
+import { lazyRuntime, type RuntimeSource } from './lib/runtime-source.js';
 
 export const RestartEventOutcome = { Handled: 'handled', Rejected: 'rejected', OtherInventory: 'other-inventory' } as const;
 export type RestartEventOutcome = (typeof RestartEventOutcome)[keyof typeof RestartEventOutcome];

@@ -2,7 +2,7 @@ import { scan, ScanMode } from '../shared/app/scan.js';
 import { DEFAULT_LEASE_MS } from '../shared/app/rotation/lease.js';
 import { check, scheduleInputSchema } from '../events/schemas.js';
 import { withInvocation } from './lib/invocation.js';
-import { lazyRuntime, type RuntimeSource } from './lib/runtime.js';
+import { lazyRuntime, type RuntimeSource } from './lib/runtime-source.js';
 
 export interface ScheduleSummary {
   readonly started: number;

@@ -1,6 +1,6 @@
 import type { SqsBatchResponse } from './lib/lambda.js';
 import { withInvocation } from './lib/invocation.js';
-import { lazyRuntime, type RuntimeSource } from './lib/runtime.js';
+import { lazyRuntime, type RuntimeSource } from './lib/runtime-source.js';
 import { processBatch } from './lib/sqs-batch.js';
 import { handleStepRecord } from './lib/step-record.js';
 

@@ -2,7 +2,8 @@ import type { Deps } from '../../shared/app/deps.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import type { LambdaContext } from './lambda.js';
 import { remainingTimeSignal } from './lambda.js';
-import { depsFor, type LambdaRuntime, type RuntimeSource } from './runtime.js';
+import type { LambdaRuntime } from './runtime.js';
+import type { RuntimeSource } from './runtime-source.js';
 
 /** What one invocation of a function gets: the shared runtime, a deadline, a logger, and Deps on demand. */
 export interface Invocation {
@@ -35,7 +36,8 @@ export function withInvocation<E, R>(
       rt,
       signal,
       log,
-      deps: () => (deps ??= rt.clusters().then((clusters) => depsFor(rt, clusters, { signal, log }))),
+      // The runtime's module is loaded by then (it built `rt`), unless a test handed a runtime ready-made.
+      deps: () => (deps ??= rt.clusters().then(async (clusters) => (await import('./runtime.js')).depsFor(rt, clusters, { signal, log }))),
     };
     try {
       return await body(event, invocation);

@@ -29,24 +29,11 @@ import type { Logger } from '../../shared/ports/logger.js';
 import type { SecretStore } from '../../shared/ports/secret-store.js';
 import type { StepQueue } from '../../shared/ports/step-queue.js';
 import { jsonLogger } from './logger.js';
+import { FunctionEnv } from './runtime-source.js';
 import { hasRenewalIndex } from '../../shared/ports/renewal-index.js';
 import { defined } from '../../shared/domain/defined.js';
 
-/** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
-export const FunctionEnv = {
-  inventoryFile: 'REKEY_INVENTORY_FILE',
-  kubeconfigSecret: 'REKEY_KUBECONFIG_SECRET',
-  kubeconfigFile: 'KUBECONFIG',
-  eksClusters: 'REKEY_EKS_CLUSTERS',
-  maxAttempts: 'REKEY_STEP_MAX_ATTEMPTS',
-  eventsDeadLetterQueueUrl: 'REKEY_EVENTS_DLQ_URL',
-  repairDrift: 'REKEY_REPAIR_DRIFT',
-  logLevel: 'LOG_LEVEL',
-  /** Requests per client per window across every container of the API (and alert) function; default 500. */
-  apiRateLimit: 'REKEY_API_RATE_LIMIT',
-  /** That window, in seconds; default 10. */
-  apiRateWindowSeconds: 'REKEY_API_RATE_WINDOW_SECONDS',
-} as const;
+export { FunctionEnv, lazyRuntime, onFirstUse, type RuntimeSource } from './runtime-source.js';
 
 /** 500 requests per 10 s: `rekey serve`'s default of 50 per second per client, held across containers. */
 export const DEFAULT_API_RATE_LIMIT = { limit: 500, windowSeconds: 10 } as const;
@@ -265,25 +252,4 @@ export function depsFor(
     rotationRecorded: (record) => reportRequestProgress(deps, record),
   };
   return deps;
-}
-
-/** A function's runtime: built for the first invocation that asks, or given ready-made (tests). */
-export type RuntimeSource = () => LambdaRuntime | Promise<LambdaRuntime>;
-
-/**
- * `build`'s result, built once on the first call and shared by every later one; a failed build is tried again on
- * the next call. `build` runs synchronously within the first call (its throw becomes the rejection).
- */
-export function onFirstUse<T>(build: () => T | Promise<T>): () => Promise<T> {
-  let built: Promise<T> | undefined;
-  return () =>
-    (built ??= new Promise<T>((resolve) => resolve(build())).catch((e: unknown) => {
-      built = undefined;
-      throw e;
-    }));
-}
-
-/** One runtime per process, built on the first invocation (so importing a handler stays cheap and never throws). */
-export function lazyRuntime(build: () => LambdaRuntime | Promise<LambdaRuntime> = () => buildRuntime()): () => Promise<LambdaRuntime> {
-  return onFirstUse(build);
 }
