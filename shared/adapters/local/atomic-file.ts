@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { readdirOrEmpty } from './missing-ok.js';
 import { isPidAlive } from './process-identity.js';
+import { defined } from '../../domain/defined.js';
 
 /**
  * A temporary file of writeFileAtomic: `.<target>.<pid>-<12 hex>.tmp`. The writer's pid in the name tells a
@@ -11,6 +12,21 @@ import { isPidAlive } from './process-identity.js';
  * naming, left only by a killed writer of an earlier rekey.
  */
 const TEMP_NAME = /^\..+\.(?:(\d+)-)?[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Whether open() may have created a file with fewer permission bits than `mode`: only if the process's umask
+ * clears some of them. The umask is read once from /proc (process.umask() without an argument sets it twice, a
+ * race with other threads); where that is not readable, every explicit mode gets its chmod.
+ */
+const umask = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(defined(m[1]), 8) : 0o777;
+  } catch {
+    return 0o777;
+  }
+})();
+const needsChmod = (mode: number | undefined): mode is number => mode !== undefined && (mode & umask) !== 0;
 
 /** O_EXCL|O_NOFOLLOW: the temporary file is always new, never a symlink or file someone placed there. */
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -37,9 +53,10 @@ export async function writeFileAtomic(
     return open(tmp, CREATE_NEW, options.mode ?? 0o600);
   });
   try {
-    await handle.writeFile(data);
-    // A mode given explicitly must win over the umask applied at open().
-    if (options.mode !== undefined) await handle.chmod(options.mode);
+    await writeAll(handle, data);
+    // A mode given explicitly must win over the umask applied at open() (the file is new: open() gave it `mode`
+    // less the umask's bits, so only a umask that clears some of them needs the chmod).
+    if (needsChmod(options.mode)) await handle.chmod(options.mode);
     if (durable) await handle.sync();
   } catch (e) {
     await handle.close();
@@ -67,8 +84,8 @@ export async function writeFilesAtomic(
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
       const handle = await open(tmp, CREATE_NEW, f.mode ?? 0o600);
       try {
-        await handle.writeFile(f.data);
-        if (f.mode !== undefined) await handle.chmod(f.mode);
+        await writeAll(handle, f.data);
+        if (needsChmod(f.mode)) await handle.chmod(f.mode);
         await handle.sync();
       } catch (e) {
         await handle.close();
@@ -114,6 +131,12 @@ export async function writeFilesTogether(
   }
   for (const s of staged) await rename(s.tmp, s.path);
   await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+}
+
+/** One write call for the usual small file (FileHandle.writeFile goes through a chunking loop), repeated if short. */
+async function writeAll(handle: FileHandle, data: string | Buffer): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
 }
 
 /** fsync of a folder: its renames and new names survive a crash. */
