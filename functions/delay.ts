@@ -4,7 +4,7 @@ import type { Logger } from '../shared/ports/logger.js';
 import { delayedStepSchema, parseJson } from '../events/schemas.js';
 import type { LambdaContext, SqsBatchResponse } from './lib/lambda.js';
 import { jsonLogger } from './lib/logger.js';
-import { onFirstUse } from './lib/runtime-source.js';
+import { onFirstUse } from './lib/on-first-use.js';
 import { processBatch } from './lib/sqs-batch.js';
 
 export interface DelayRuntime {

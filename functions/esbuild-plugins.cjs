@@ -1,8 +1,9 @@
 // esbuild plugins for `serverless package` (serverless-esbuild loads this file: `custom.esbuild.plugins` in
-// serverless.yml). Both cut what a function parses and runs at cold start (issue 14, target 5); the bench that
+// serverless.yml). All cut what a function parses and runs at cold start (issue 14, target 5); the bench that
 // measures it is test/bench/aws-bundles.ts, which builds through this file too.
 'use strict';
-const { basename, dirname, extname, join } = require('node:path');
+const { readFileSync } = require('node:fs');
+const { basename, dirname, extname, isAbsolute, join } = require('node:path');
 
 /**
  * Code splitting, one chunk folder per function. What a function imports with `await import()` (the kube client,
@@ -43,4 +44,42 @@ const zodEnglishOnly = {
   },
 };
 
-module.exports = [perFunctionChunks, zodEnglishOnly];
+/** The `define` of serverless.yml's esbuild settings that names the packaged inventory (`${param:inventory}`). */
+const INVENTORY_DEFINE = '__REKEY_PACKAGED_INVENTORY__';
+/** Sources of packaged-inventory.ts already made in this process, by file and text (six functions, one inventory). */
+const inventoryModules = new Map();
+
+/**
+ * The packaged inventory, validated now and embedded as JSON (functions/lib/packaged-inventory.ts is replaced): the
+ * first invocation then reads it without js-yaml and the inventory's zod schema. The validation is the CLI's own
+ * (functions/lib/inventory-module.ts, bundled and run here); an invalid inventory fails the packaging.
+ */
+const packagedInventory = {
+  name: 'rekey-packaged-inventory',
+  setup(build) {
+    const defined = build.initialOptions.define?.[INVENTORY_DEFINE];
+    if (!defined) return;
+    const root = build.initialOptions.absWorkingDir ?? process.cwd();
+    const file = JSON.parse(defined);
+    build.onLoad({ filter: /[\\/]functions[\\/]lib[\\/]packaged-inventory\.ts$/ }, async () => {
+      const text = readFileSync(isAbsolute(file) ? file : join(root, file), 'utf8');
+      const key = `${file}\0${text}`;
+      if (!inventoryModules.has(key)) {
+        const bundled = await build.esbuild.build({
+          entryPoints: [join(root, 'functions/lib/inventory-module.ts')],
+          bundle: true,
+          platform: 'node',
+          format: 'cjs',
+          write: false,
+          logLevel: 'silent',
+        });
+        const module = { exports: {} };
+        new Function('module', 'exports', 'require', bundled.outputFiles[0].text)(module, module.exports, require);
+        inventoryModules.set(key, module.exports.inventoryModuleSource(text, file));
+      }
+      return { contents: inventoryModules.get(key), loader: 'js' };
+    });
+  },
+};
+
+module.exports = [perFunctionChunks, zodEnglishOnly, packagedInventory];

@@ -1,4 +1,7 @@
 import type { LambdaRuntime } from './runtime.js';
+import { onFirstUse } from './on-first-use.js';
+
+export { onFirstUse } from './on-first-use.js';
 
 /** Environment variables of the functions beyond the adapters' own (see AwsEnv). */
 export const FunctionEnv = {
@@ -18,19 +21,6 @@ export const FunctionEnv = {
 
 /** A function's runtime: built for the first invocation that asks, or given ready-made (tests). */
 export type RuntimeSource = () => LambdaRuntime | Promise<LambdaRuntime>;
-
-/**
- * `build`'s result, built once on the first call and shared by every later one; a failed build is tried again on
- * the next call. `build` runs synchronously within the first call (its throw becomes the rejection).
- */
-export function onFirstUse<T>(build: () => T | Promise<T>): () => Promise<T> {
-  let built: Promise<T> | undefined;
-  return () =>
-    (built ??= new Promise<T>((resolve) => resolve(build())).catch((e: unknown) => {
-      built = undefined;
-      throw e;
-    }));
-}
 
 /**
  * One runtime per process, built on the first invocation (so importing a handler stays cheap and never throws).

@@ -30,6 +30,8 @@ import type { SecretStore } from '../../shared/ports/secret-store.js';
 import type { StepQueue } from '../../shared/ports/step-queue.js';
 import { jsonLogger } from './logger.js';
 import { FunctionEnv } from './runtime-source.js';
+import { packagedInventory, type PackagedInventory } from './packaged-inventory.js';
+import { deserializeInventory, inventoryFileDigest } from '../../shared/domain/inventory/serialized.js';
 import { hasRenewalIndex } from '../../shared/ports/renewal-index.js';
 import { defined } from '../../shared/domain/defined.js';
 
@@ -71,10 +73,15 @@ export interface LambdaRuntime {
 
 /**
  * The inventory packaged with the function: REKEY_INVENTORY_FILE, relative to the package root (LAMBDA_TASK_ROOT),
- * validated as the CLI validates it. The validator (js-yaml, the inventory's zod schema) is loaded here, on the
- * first invocation, not when the handler is imported (cold start, issue 14 target 5).
+ * validated as the CLI validates it. `serverless package` validated it already and embedded it as JSON with the
+ * digest of its text (packaged-inventory.ts): when the file is that one, the copy is used, and neither js-yaml nor
+ * the inventory's zod schema is loaded (cold start, issue 14 target 5). Any other file (or no embedded copy: tests,
+ * local runs) is validated here, on the first invocation.
  */
-export async function readPackagedInventory(env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
+export async function readPackagedInventory(
+  env: NodeJS.ProcessEnv = process.env,
+  packaged: PackagedInventory | undefined = packagedInventory,
+): Promise<Inventory> {
   const file = env[FunctionEnv.inventoryFile] || 'inventory.yaml';
   const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
   let text: string;
@@ -85,6 +92,7 @@ export async function readPackagedInventory(env: NodeJS.ProcessEnv = process.env
       `cannot read the inventory ${path} (${FunctionEnv.inventoryFile}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
+  if (packaged && inventoryFileDigest(text) === packaged.sha256) return deserializeInventory(packaged.json);
   const { loadInventory } = await import('../../shared/domain/inventory/load.js');
   return loadInventory(text, file);
 }

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildRuntime, lazyRuntime, readPackagedInventory } from '../../../functions/lib/runtime.js';
 import { UsageError } from '../../../shared/domain/errors.js';
+import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { inventoryFileDigest, serializeInventory } from '../../../shared/domain/inventory/serialized.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { SMALL_INVENTORY } from './fixture.js';
 
@@ -20,6 +22,24 @@ describe('Lambda runtime', () => {
   it('reads the packaged inventory relative to the package root (LAMBDA_TASK_ROOT)', async () => {
     const inventory = await readPackagedInventory({ LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' });
     expect(inventory.name).toBe('shop');
+  });
+
+  it('takes the copy validated at package time when the file is the one packaged, and validates any other file', async () => {
+    // Arrange: a packaged copy of another inventory, tied to the digest of shop.yaml's text
+    const text = SMALL_INVENTORY;
+    const other = loadInventory(text.replace('metadata: {name: shop}', 'metadata: {name: packaged-copy}'));
+    const packaged = { sha256: inventoryFileDigest(text), json: serializeInventory(other) };
+    const env = { LAMBDA_TASK_ROOT: dir, REKEY_INVENTORY_FILE: 'examples/shop.yaml' };
+
+    // Act
+    const same = await readPackagedInventory(env, packaged);
+    await writeFile(join(dir, 'examples', 'shop.yaml'), text + '\n# changed after packaging\n');
+    const changed = await readPackagedInventory(env, packaged);
+
+    // Assert: the copy is used only for the very text it was made from
+    expect(same.name).toBe('packaged-copy');
+    expect(same).toStrictEqual(other);
+    expect(changed.name).toBe('shop');
   });
 
   it('says which file is missing', async () => {

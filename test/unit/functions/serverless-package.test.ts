@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { conditionHolds, resolveConditions, serverlessPackage, type CloudFormationTemplate, type Resource } from './sls-package.js';
 import { readZip } from './zip.js';
+import { inventoryFileDigest } from '../../../shared/domain/inventory/serialized.js';
 
 const run = promisify(execFile);
 const KMS = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -93,6 +94,51 @@ describe('serverless package', () => {
           .includes('KubeConfig'),
       );
       expect(kube.length, `${fn}: the kube client is in a chunk of its own`).toBeGreaterThan(0);
+    }
+  });
+
+  it("runs each packaged handler's first invocation from its zip alone, with the inventory validated at package time embedded", async () => {
+    // Events that build the runtime and load what a first request loads, then stop at a refusal before any AWS call
+    const cases: Record<string, { event: unknown; answer: unknown }> = {
+      schedule: {
+        event: { repair: 'not a boolean' },
+        answer: { started: 0, issued: 0, expiring: 0, drift: 0, skipped: 0, rotations: [], requests: 0, mode: 'due' },
+      },
+      step: { event: { Records: [] }, answer: { batchItemFailures: [] } },
+      delay: { event: { Records: [] }, answer: { batchItemFailures: [] } },
+      restart: { event: { source: 'not rekey' }, answer: 'rejected' },
+      alert: { event: { Records: [{ Sns: { MessageId: 'm-1', Message: '{}' } }] }, answer: { alarms: 0, rejected: 1, decisions: {} } },
+    };
+    const digest = inventoryFileDigest(await readFile('examples/apiconnect.yaml', 'utf8'));
+    for (const [fn, { event, answer }] of Object.entries(cases)) {
+      // Arrange
+      const entries = readZip(join(dir, `${fn}.zip`));
+      const out = join(dir, `first-${fn}`);
+      for (const [name, data] of entries) {
+        await mkdir(dirname(join(out, name)), { recursive: true });
+        await writeFile(join(out, name), data);
+      }
+      const env = {
+        PATH: process.env.PATH,
+        LAMBDA_TASK_ROOT: out,
+        REKEY_INVENTORY_FILE: 'examples/apiconnect.yaml',
+        REKEY_STEP_QUEUE_URL: 'http://127.0.0.1:9/000000000000/step.fifo',
+        REKEY_DELAY_QUEUE_URL: 'http://127.0.0.1:9/000000000000/delay',
+        REKEY_JOURNAL_TABLE: 'journal',
+        AWS_REGION: 'us-east-1',
+        LOG_LEVEL: 'error',
+      };
+
+      // Act: Lambda's init (import) and first invocation in a fresh Node
+      const script = `const m = await import(${JSON.stringify(join(out, 'functions', `${fn}.mjs`))}); const r = await m.handler(${JSON.stringify(event)}, { awsRequestId: 'r-1', getRemainingTimeInMillis: () => 30000 }); process.stdout.write('\\n@@' + JSON.stringify(r));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: out, env });
+
+      // Assess: the answer, and the inventory's embedded copy tied to the packaged file's text
+      expect(JSON.parse(stdout.slice(stdout.lastIndexOf('@@') + 2)), fn).toEqual(answer);
+      if (fn !== 'delay') {
+        const holders = names(entries, `functions/${fn}.chunks/`).filter((n) => entries.get(n)!.toString('utf8').includes(digest));
+        expect(holders, `${fn}: one chunk holds the packaged inventory`).toHaveLength(1);
+      }
     }
   });
 
