@@ -80,7 +80,8 @@ if (indexOnly) {
   const renewAt = new Date(Date.now() + 60 * 86_400_000).toISOString();
   const rows = allUnits(inventory).map((u) => ({ unit: u.storeName, renewAt, versionId: randomUUID() }));
   await aws.journal.putRenewals(inventory.name, rows);
-  await aws.journal.markReconciled(inventory.name, { digest: inventoryDigest(inventory), reconciledAt: new Date().toISOString() });
+  // Digest of a copy: the scans below compute it as a cold function's first scan does (a warm one reuses its own).
+  await aws.journal.markReconciled(inventory.name, { digest: inventoryDigest({ ...inventory }), reconciledAt: new Date().toISOString() });
   const seedMs = Date.now() - t0;
   console.log(`scheduled scan of ${rows.length} indexed units with nothing due, on moto (rows written in ${(seedMs / 1000).toFixed(0)} s)`);
   const runs = [];
@@ -89,9 +90,10 @@ if (indexOnly) {
   if (secretReads) throw new Error('the scan with nothing due read Secrets Manager');
   const median = [...runs].sort((a, b) => a.ms - b.ms)[1]!;
   // What of a scan's time is this process's own work: the inventory digest it compares with the mark.
-  const d0 = performance.now();
-  inventoryDigest(inventory);
-  const digestMs = Math.round(performance.now() - d0);
+  const d0 = process.cpuUsage();
+  inventoryDigest({ ...inventory });
+  const d1 = process.cpuUsage(d0);
+  const digestMs = Math.round((d1.user + d1.system) / 1000);
   console.log(`    of which the inventory digest (CPU, this process): ${digestMs} ms`);
   mkdirSync(resolve(import.meta.dirname, '../../bench-results'), { recursive: true });
   writeFileSync(
