@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { EVENT_SOURCE, EventType, type RekeyEvent } from '../shared/domain/events/types.js';
 import { DETAIL_SCHEMAS, detailBase, parseDetail } from './details.js';
 import { ALL_STEPS, type RotationStep } from '../shared/domain/rotation/machines.js';
+import { WorkloadResult } from '../shared/domain/restart/outcome.js';
+import { RestartOutcome } from '../shared/ports/cluster.js';
+import type { RestartCheck } from '../shared/ports/restart-checks.js';
 
 /**
  * What the functions accept, checked before any use case runs. A message that fails here can never succeed:
@@ -23,6 +26,38 @@ export const stepMessageSchema = z.strictObject({
 export const delayedStepSchema = z.strictObject({
   message: stepMessageSchema,
   notBefore: z.iso.datetime({ offset: true }),
+});
+
+const workloadOutcomes = Object.values(WorkloadResult) as [WorkloadResult, ...WorkloadResult[]];
+const restartOutcomes = Object.values(RestartOutcome) as [RestartOutcome, ...RestartOutcome[]];
+
+/** A restart request part-way (shared/ports/restart-checks.ts), as the restart worker leaves it for a later check. */
+export const restartCheckSchema: z.ZodType<RestartCheck> = z.strictObject({
+  request: DETAIL_SCHEMAS[EventType.RestartRequested],
+  run: z.string().min(1).max(128),
+  startedAt: z.iso.datetime({ offset: true }),
+  rolling: z.record(z.string(), z.strictObject({ outcome: z.enum(restartOutcomes), last: z.string() })),
+  blocked: z.record(z.string(), z.string()),
+  ended: z.array(z.strictObject({ id: z.string(), result: z.enum(workloadOutcomes), message: z.string() })),
+  checkSeconds: z.number().int().min(0).max(900),
+});
+
+/** A restart check on the delay queue. */
+export const delayedRestartCheckSchema = z.strictObject({
+  restartCheck: restartCheckSchema,
+  notBefore: z.iso.datetime({ offset: true }),
+});
+
+/**
+ * What the delay queue carries: a waiting step, or a restart check (an object with `restartCheck`), each checked
+ * against its own schema so the reason names the field at fault.
+ */
+export const delayedWorkSchema = z.custom<unknown>().transform((data, ctx) => {
+  const schema = data && typeof data === 'object' && 'restartCheck' in data ? delayedRestartCheckSchema : delayedStepSchema;
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
 });
 
 const eventTypes = Object.values(EventType) as [EventType, ...EventType[]];

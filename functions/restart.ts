@@ -1,7 +1,8 @@
-import { handleRestartEvent } from '../shared/app/restart/index.js';
+import { handleRestartEvent, runRestartCheck } from '../shared/app/restart/index.js';
 import { check, restartFunctionEventSchema } from '../events/schemas.js';
 import type { RekeyEvent } from '../shared/domain/events/types.js';
 import type { Logger } from '../shared/ports/logger.js';
+import type { RestartCheck } from '../shared/ports/restart-checks.js';
 import { withInvocation } from './lib/invocation.js';
 import type { LambdaRuntime } from './lib/runtime.js';
 import { lazyRuntime, type RuntimeSource } from './lib/runtime-source.js';
@@ -56,4 +57,23 @@ async function reject(rt: LambdaRuntime, log: Logger, event: unknown, reason: st
   return RestartEventOutcome.Rejected;
 }
 
-export const handler = restartHandler(lazyRuntime());
+/**
+ * A later check of rollouts the worker started and did not wait for (run by the delay function when the delay
+ * queue brings it back): one pass over the request, then its ending (the same events and journal entry as the
+ * worker's) or another check later. A failure throws, so SQS delivers the check again.
+ */
+export function restartCheckHandler(runtime: RuntimeSource) {
+  return withInvocation(runtime, async (check: RestartCheck, { rt, log, deps }): Promise<void> => {
+    const { request } = check;
+    if (request.inventory !== rt.inventory.name) {
+      log.warn('restart check of another inventory dropped', { inventory: request.inventory });
+      return;
+    }
+    await runRestartCheck(await deps(), rt.inventory, check);
+  });
+}
+
+const runtime = lazyRuntime();
+export const handler = restartHandler(runtime);
+/** The delay function's entry for restart checks (it imports this module on its first due check). */
+export const checkHandler = restartCheckHandler(runtime);

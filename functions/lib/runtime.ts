@@ -28,6 +28,7 @@ import type { Journal } from '../../shared/ports/journal.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import type { SecretStore } from '../../shared/ports/secret-store.js';
 import type { StepQueue } from '../../shared/ports/step-queue.js';
+import type { RestartCheckQueue } from '../../shared/ports/restart-checks.js';
 import { jsonLogger } from './logger.js';
 import { FunctionEnv } from './runtime-source.js';
 import { packagedInventory, type PackagedInventory } from './packaged-inventory.js';
@@ -249,6 +250,8 @@ export function depsFor(
     databases: new PostgresDatabases({ env: process.env, readSecret: async (name) => (await rt.aws.store.getVersion(name))?.value }),
     // Restart workers queue the waiting restart step again when they are done: no poll every few seconds.
     restartOutcomesWake: true,
+    // Rollouts are checked later from the delay queue, not waited for: a restart holds no execution while pods roll.
+    ...(hasRestartCheckQueue(rt.aws.queue) && { restartChecks: rt.aws.queue }),
     ...(options.signal && { signal: options.signal }),
     ...issuersFor(rt.inventory, { store: rt.aws.store, ...acmeCaFromEnv() }),
   };
@@ -260,4 +263,10 @@ export function depsFor(
     rotationRecorded: (record) => reportRequestProgress(deps, record),
   };
   return deps;
+}
+
+/** A queue that can bring restart checks back (SQS with a delay queue; the tests' recording queues cannot). */
+function hasRestartCheckQueue(queue: FunctionQueue): queue is FunctionQueue & RestartCheckQueue {
+  const q = queue as Partial<RestartCheckQueue> & { hasDelayQueue?: boolean };
+  return typeof q.scheduleRestartCheck === 'function' && q.hasDelayQueue === true;
 }

@@ -9,6 +9,7 @@ import type { Prober } from '../ports/prober.js';
 import type { RenewalIndex } from '../ports/renewal-index.js';
 import type { SecretStore } from '../ports/secret-store.js';
 import type { StepQueue } from '../ports/step-queue.js';
+import type { RestartCheckQueue } from '../ports/restart-checks.js';
 import type { RotationRecord } from '../domain/rotation/record.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import type { Issuers } from '../ports/issuer.js';
@@ -40,6 +41,11 @@ export interface Deps {
    * worker was lost. Absent: the step polls (the CLI, whose queue drains while nothing is queued).
    */
   readonly restartOutcomesWake?: boolean;
+  /**
+   * Where the restart worker leaves rollouts it has started to a later check instead of waiting for them (Lambda:
+   * the delay queue, so a restart holds no execution while pods roll). Absent: the worker waits in-process (CLI).
+   */
+  readonly restartChecks?: RestartCheckQueue;
   /**
    * Told each time a rotation's progress is recorded (a step done or waiting, the rotation failed): the Lambda runtime
    * writes the status of the RotationRequest that started it back at once. Must not throw. Absent: nothing is told

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { RekeyError } from '../../domain/errors.js';
 import type { StepMessage, StepQueue } from '../../ports/step-queue.js';
+import type { RestartCheck, RestartCheckQueue } from '../../ports/restart-checks.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall } from './errors.js';
 
@@ -9,6 +10,13 @@ import { awsCall } from './errors.js';
 export const MAX_DELAY_SECONDS = 900;
 /** SQS's longest visibility timeout (12 hours). */
 export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/** A restart check waiting in the delay queue (the delay function runs it when due). */
+export interface DelayedRestartCheck {
+  readonly restartCheck: RestartCheck;
+  /** ISO time before which the check must not run. */
+  readonly notBefore: string;
+}
 
 /** A step waiting in the delay queue: the step message and when it may run. */
 export interface DelayedStep {
@@ -43,7 +51,7 @@ export const deduplicationIdOf = (m: Pick<StepMessage, 'rotationId' | 'step' | '
  * StepQueue on SQS: ready steps go to the FIFO queue (group = item, dedup = rotation + step + attempt); steps
  * that wait go to the standard delay queue with DelaySeconds and come back through `relay`.
  */
-export class SqsStepQueue implements StepQueue {
+export class SqsStepQueue implements StepQueue, RestartCheckQueue {
   readonly client: SQSClient;
   private readonly now: () => Date;
 
@@ -71,6 +79,50 @@ export class SqsStepQueue implements StepQueue {
             MessageBody: JSON.stringify(message),
             MessageGroupId: messageGroupOf(message),
             MessageDeduplicationId: deduplicationIdOf(message),
+          }),
+        ),
+    );
+  }
+
+  /** Whether waits can go through the delay queue (restart checks need it). */
+  get hasDelayQueue(): boolean {
+    return this.options.delayQueueUrl !== undefined;
+  }
+
+  /** Queues a restart check in the delay queue; the delay function runs it after `delaySeconds` (hops past 15 minutes). */
+  async scheduleRestartCheck(check: RestartCheck, delaySeconds: number): Promise<void> {
+    const delay = Math.max(0, Math.ceil(delaySeconds));
+    const notBefore = new Date(this.now().getTime() + delay * 1000).toISOString();
+    await this.sendDelayedCheck({ restartCheck: check, notBefore }, delay);
+  }
+
+  /** Puts a restart check that is not due yet back into the delay queue for the time left; false when it is due. */
+  async holdRestartCheck(delayed: DelayedRestartCheck): Promise<boolean> {
+    const left = Math.ceil((Date.parse(delayed.notBefore) - this.now().getTime()) / 1000);
+    if (left <= 0) return false;
+    await this.sendDelayedCheck(delayed, left);
+    return true;
+  }
+
+  private async sendDelayedCheck(delayed: DelayedRestartCheck, seconds: number): Promise<void> {
+    const url = this.options.delayQueueUrl;
+    const { request } = delayed.restartCheck;
+    if (!url)
+      throw new RekeyError(
+        `a restart check of ${request.item} in ${request.cluster} must wait, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`,
+      );
+    await awsCall(
+      {
+        operation: 'SQS SendMessage',
+        target: url,
+        context: { cluster: request.cluster, item: request.item, ...(request.rotationId && { rotationId: request.rotationId }) },
+      },
+      () =>
+        this.client.send(
+          new SendMessageCommand({
+            QueueUrl: url,
+            MessageBody: JSON.stringify(delayed),
+            DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS),
           }),
         ),
     );

@@ -33,4 +33,4 @@ export function handleRestartEvent(deps: Deps, inventory: Inventory, event: Reke
 
 export { requestRestarts, planRotationRestarts, resolveWorkloads, currentVersions, type RestartRequests } from './planner.js';
 export { findUnlistedConsumers, unlistedConsumerEvents, type UnlistedConsumer } from './unlisted.js';
-export { WorkloadResult } from './worker.js';
+export { WorkloadResult, runRestartCheck } from './worker.js';

@@ -1,107 +1,25 @@
-import { isRekeyError, NotFoundError } from '../../domain/errors.js';
+import { randomUUID } from 'node:crypto';
 import type { EventDetail } from '../../../events/details.js';
 import { EventType, makeEvent, type RekeyEvent } from '../../domain/events/types.js';
 import type { Inventory } from '../../domain/inventory/model.js';
-import { rolloutsInFlight } from '../../domain/restart/pace.js';
+import { isBadOutcome, WorkloadResult, type WorkloadOutcome } from '../../domain/restart/outcome.js';
+import { nextCheckSeconds, ROLLOUT_CHECK } from '../../domain/restart/pace.js';
 import { restartDeadline, RestartPhase } from '../../domain/restart/plan.js';
-import { parseWorkloadId, type WorkloadRef } from '../../domain/restart/workload.js';
 import { isOpenRestart, RestartState, RotationKind, RotationStatus, type RotationRecord } from '../../domain/rotation/record.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
 import { RestartOutcome, type WorkloadControl } from '../../ports/cluster.js';
+import type { RestartCheck } from '../../ports/restart-checks.js';
 import type { Deps } from '../deps.js';
-import { mapLimit } from '../concurrency.js';
-import { coordinationOf, laneOf, requestsTo, trustSettled, type Semaphore } from './coordination.js';
-import { RolloutWatch } from './rollout-watch.js';
+import { coordinationOf, laneOf, requestsTo, trustSettled } from './coordination.js';
+import { advance, type RestartJob } from './progress.js';
 import { updateRotation as updateRecord } from '../rotation/record-update.js';
 import { continueRolling } from './planner.js';
 import { executeStep, StepExecution } from '../rotation/execute-step.js';
 import { nextDelay, pause, POLL, until, WaitInterrupted } from './wait.js';
 
-export const WorkloadResult = {
-  Restarted: 'restarted',
-  Unchanged: 'unchanged',
-  Missing: 'missing',
-  Failed: 'failed',
-  TimedOut: 'timed-out',
-} as const;
-export type WorkloadResult = (typeof WorkloadResult)[keyof typeof WorkloadResult];
+export { WorkloadResult } from '../../domain/restart/outcome.js';
 
-interface Outcome {
-  readonly id: string;
-  readonly result: WorkloadResult;
-  readonly message: string;
-}
-
-interface Job {
-  readonly control: WorkloadControl;
-  readonly hash: string;
-  readonly at: Date;
-  readonly deadline: Date;
-  readonly deps: Deps;
-  /** API requests in flight to this cluster, shared with every other restart of the process. */
-  readonly requests: Semaphore;
-  readonly rollouts: RolloutWatch;
-}
-
-const interrupted = (job: Job, why: 'deadline' | 'aborted', last: string): Outcome['message'] =>
-  `${why === 'deadline' ? `not done by ${job.deadline.toISOString()}` : 'interrupted'}: ${last}`;
-
-/**
- * Starts one workload's rollout (patch its pod template, or evict a bare pod), retrying what is retryable (a
- * PodDisruptionBudget refusing an eviction, a conflict, a transient API error) within the deadline. Holds a request
- * slot of the cluster only while a call is in flight, not while it backs off.
- */
-async function startRollout(job: Job, ref: WorkloadRef, id: string): Promise<RestartOutcome | Outcome> {
-  const now = () => job.deps.clock.now();
-  // A workload whose turn in the window comes after the deadline (or the Lambda's time) is not started any more.
-  if (job.deps.signal?.aborted) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, 'aborted', 'not started') };
-  if (now() >= job.deadline) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, 'deadline', 'not started') };
-  let delay: number = POLL.initialMs;
-  let last: string;
-  for (;;) {
-    const release = await job.requests.acquire();
-    try {
-      return await job.control.restart(ref, job.hash, job.at);
-    } catch (e) {
-      if (e instanceof NotFoundError) return { id, result: WorkloadResult.Missing, message: 'not found' };
-      if (!isRekeyError(e) || !e.retryable)
-        return { id, result: WorkloadResult.Failed, message: e instanceof Error ? e.message : String(e) };
-      last = e.message;
-    } finally {
-      release();
-    }
-    try {
-      await pause(delay, job.deadline, now, job.deps.signal);
-    } catch (e) {
-      if (e instanceof WaitInterrupted) return { id, result: WorkloadResult.TimedOut, message: interrupted(job, e.why, last) };
-      throw e;
-    }
-    delay = nextDelay(delay);
-  }
-}
-
-/** One workload: start its rollout, then wait for it with the request's other rollouts, within the deadline. */
-async function restartWorkload(job: Job, id: string): Promise<Outcome> {
-  const ref = parseWorkloadId(id);
-  if (!ref) return { id, result: WorkloadResult.Failed, message: `not a workload id: ${id}` };
-  const started = await startRollout(job, ref, id);
-  if (typeof started !== 'string') return started;
-  const end = await job.rollouts.until(ref);
-  switch (end.kind) {
-    case 'done':
-      return { id, result: started === RestartOutcome.Updated ? WorkloadResult.Restarted : WorkloadResult.Unchanged, message: end.message };
-    case 'gone':
-      return { id, result: WorkloadResult.Missing, message: 'deleted while rolling out' };
-    case 'failed':
-      return { id, result: WorkloadResult.Failed, message: end.message };
-    case 'interrupted':
-      return { id, result: WorkloadResult.TimedOut, message: interrupted(job, end.why, end.last) };
-    default: {
-      const never: never = end;
-      throw new Error(`unknown rollout end ${JSON.stringify(never)}`);
-    }
-  }
-}
+type RestartRequest = EventDetail<typeof EventType.RestartRequested>;
 
 /**
  * Whether `record` (as the worker has just written its cluster's outcome) is a leaf (or password) rotation whose
@@ -154,69 +72,36 @@ async function runRestartStepHere(deps: Deps, inventory: Inventory, record: Rota
   }
 }
 
-const listOf = (outcomes: readonly Outcome[], result: WorkloadResult) => outcomes.filter((o) => o.result === result).map((o) => o.id);
+const listOf = (outcomes: readonly WorkloadOutcome[], result: WorkloadResult) =>
+  outcomes.filter((o) => o.result === result).map((o) => o.id);
 
-function summary(outcomes: readonly Outcome[]): string {
+function summary(outcomes: readonly WorkloadOutcome[]): string {
   const parts = [
     `${listOf(outcomes, WorkloadResult.Restarted).length} restarted`,
     `${listOf(outcomes, WorkloadResult.Unchanged).length} already restarted`,
   ];
   const missing = listOf(outcomes, WorkloadResult.Missing);
   if (missing.length) parts.push(`not found: ${missing.join(', ')}`);
-  const bad = outcomes.filter((o) => o.result === WorkloadResult.Failed || o.result === WorkloadResult.TimedOut);
+  const bad = outcomes.filter(isBadOutcome);
   if (bad.length) parts.push(bad.map((o) => `${o.id}: ${o.message}`).join('; '));
   return parts.join(', ');
 }
 
 /**
- * The restart worker: `RestartRequested` for one cluster -> start each workload's rollout and wait for it until the
- * deadline, with at most `rolloutsInFlight` of them mid-rollout at once (a window: the next starts when one ends)
- * and the rollouts read together, write `restarts[cluster]` into the rotation's journal record, emit RestartCompleted
- * or RestartFailed. Failures are recorded and emitted, not thrown: the rotation step reads them from the journal.
+ * Records a cluster's outcome (rotations: its journal entry), emits RestartCompleted or RestartFailed and lets the
+ * rotation go on (the next rolling cluster, the waiting restart step). Failures are recorded and emitted, not
+ * thrown: the rotation step reads them from the journal.
  */
-export async function runRestartRequest(
+async function finish(
   deps: Deps,
   inventory: Inventory,
-  d: EventDetail<typeof EventType.RestartRequested>,
+  d: RestartRequest,
+  startedAt: Date,
+  outcomes: readonly WorkloadOutcome[],
+  problem?: string,
 ): Promise<void> {
-  const { workloads, versionsHash: hash, cluster } = d;
-  if (hash === undefined) return; // a request for humans (manifests only)
-  const started = deps.clock.now();
-  const deadline = restartDeadline(d.deadline, started);
-  const coordination = coordinationOf(deps);
-  const control = deps.clusters.get(cluster)?.workloads;
-
-  let outcomes: Outcome[];
-  let problem: string | undefined;
-  if (!control) {
-    outcomes = [];
-    problem = `cluster ${cluster} is not connected from this runtime`;
-  } else {
-    if (d.phase === RestartPhase.Serve) {
-      const timer = until(deadline, () => deps.clock.now(), deps.signal);
-      await trustSettled(coordination, cluster, timer.promise);
-      timer.cancel();
-    }
-    // Outside rotations, `rolling` is one cluster at a time per item in this process (rotations chain through the journal).
-    const lane = !d.rotationId && d.policy === 'rolling' ? laneOf(coordination, d.item) : undefined;
-    const leave = await lane?.acquire();
-    try {
-      const job: Job = {
-        control,
-        hash,
-        at: new Date(d.at),
-        deadline,
-        deps,
-        requests: requestsTo(coordination, cluster),
-        rollouts: new RolloutWatch(control, deadline, () => deps.clock.now(), deps.signal),
-      };
-      outcomes = await mapLimit(workloads, rolloutsInFlight(workloads.length, d.budget), (id) => restartWorkload(job, id));
-    } finally {
-      leave?.();
-    }
-  }
-
-  const failedOnes = outcomes.filter((o) => o.result === WorkloadResult.Failed || o.result === WorkloadResult.TimedOut);
+  const { workloads, versionsHash: hash = '', cluster } = d;
+  const failedOnes = outcomes.filter(isBadOutcome);
   const ok = !problem && failedOnes.length === 0;
   const message = problem ?? summary(outcomes);
   const finished = deps.clock.now();
@@ -228,7 +113,7 @@ export async function runRestartRequest(
     restarted: listOf(outcomes, WorkloadResult.Restarted),
     unchanged: listOf(outcomes, WorkloadResult.Unchanged),
     missing: listOf(outcomes, WorkloadResult.Missing),
-    durationMs: finished.getTime() - started.getTime(),
+    durationMs: finished.getTime() - startedAt.getTime(),
     ...(d.deadline !== undefined && { deadline: d.deadline }),
   };
 
@@ -256,4 +141,149 @@ export async function runRestartRequest(
     await continueRolling(deps, inventory, written, cluster, !ok);
     await wakeRestartStep(deps, written);
   }
+}
+
+const jobOf = (
+  deps: Deps,
+  control: WorkloadControl,
+  d: RestartRequest,
+  deadline: Date,
+  restartedEarlier?: ReadonlySet<string>,
+): RestartJob => ({
+  control,
+  deps,
+  deadline,
+  requests: requestsTo(coordinationOf(deps), d.cluster),
+  ...(restartedEarlier && { restartedEarlier }),
+});
+
+/**
+ * Passes over the request until every workload has ended, reading the rollouts with a backoff (short again when
+ * more start); with `holdUntil`, returns unfinished once the next reading would come later than that.
+ */
+async function drive(job: RestartJob, check: RestartCheck, holdUntil?: number): Promise<{ check: RestartCheck; finished: boolean }> {
+  const now = () => job.deps.clock.now();
+  let delay = 0;
+  for (let first = true; ; first = false) {
+    const pass = await advance(job, check);
+    check = pass.check;
+    if (pass.finished) return { check, finished: true };
+    // The first rollouts are read at once (a small Deployment is often done within a second), later joins soon.
+    if (pass.started > 0) delay = first ? 0 : POLL.initialMs;
+    else delay = delay === 0 ? POLL.initialMs : nextDelay(delay);
+    if (holdUntil !== undefined && now().getTime() + delay > holdUntil) return { check, finished: false };
+    try {
+      await pause(delay, job.deadline, now, job.deps.signal);
+    } catch (e) {
+      // The next pass ends what is left as interrupted.
+      if (!(e instanceof WaitInterrupted)) throw e;
+    }
+  }
+}
+
+/** Workloads restarted by the request under way: rolling out with a patch of ours, or rolled out since. */
+const restartedBy = (check: RestartCheck): string[] => [
+  ...Object.entries(check.rolling).flatMap(([id, w]) => (w.outcome === RestartOutcome.Updated ? [id] : [])),
+  ...listOf(check.ended, WorkloadResult.Restarted),
+];
+
+/**
+ * Leaves the rest of the request to a later check: for a rotation, the journal's entry first names this run and
+ * what it restarted (so a redelivered request takes over from it and the checks of this run stop), then the check
+ * is queued. Throws when either fails: the request is delivered again and takes over.
+ */
+async function checkLater(deps: Deps, check: RestartCheck, recordRun: boolean): Promise<void> {
+  const later = deps.restartChecks;
+  if (!later) throw new Error('no restart check queue in this runtime');
+  const d = check.request;
+  if (d.rotationId && recordRun) {
+    const at = deps.clock.now().toISOString();
+    const entry = {
+      state: RestartState.Requested,
+      at,
+      workloads: d.workloads,
+      rollout: { run: check.run, versionsHash: d.versionsHash ?? '', started: restartedBy(check) },
+    };
+    if (deps.journal.recordRestart) await deps.journal.recordRestart(d.rotationId, d.cluster, entry, at);
+    else await updateRecord(deps, d.rotationId, (r) => ({ ...r, restarts: { ...r.restarts, [d.cluster]: entry } }));
+  }
+  await later.scheduleRestartCheck(check, check.checkSeconds);
+}
+
+/** What an earlier run of this request restarted (a redelivery after its worker was lost), from the rotation's journal entry. */
+async function restartedEarlier(deps: Deps, d: RestartRequest): Promise<ReadonlySet<string> | undefined> {
+  if (!d.rotationId || !deps.restartChecks) return undefined;
+  const rollout = (await deps.journal.get(d.rotationId))?.restarts[d.cluster]?.rollout;
+  return rollout && rollout.versionsHash === d.versionsHash ? new Set(rollout.started) : undefined;
+}
+
+/**
+ * The restart worker: `RestartRequested` for one cluster -> start each workload's rollout and follow it until the
+ * deadline, with at most `rolloutsInFlight` of them mid-rollout at once (a window: the next starts when one ends)
+ * and the rollouts read together; then record `restarts[cluster]` in the rotation's journal record and emit
+ * RestartCompleted or RestartFailed. Where the runtime has a restart check queue (Lambda), the worker does not wait
+ * for slow rollouts: after `ROLLOUT_CHECK.holdMs` it hands the request to a later check (`runRestartCheck`), which
+ * passes over it the same way; elsewhere (CLI) it waits in-process.
+ */
+export async function runRestartRequest(deps: Deps, inventory: Inventory, d: RestartRequest): Promise<void> {
+  if (d.versionsHash === undefined) return; // a request for humans (manifests only)
+  const started = deps.clock.now();
+  const deadline = restartDeadline(d.deadline, started);
+  const coordination = coordinationOf(deps);
+  const control = deps.clusters.get(d.cluster)?.workloads;
+  if (!control) return finish(deps, inventory, d, started, [], `cluster ${d.cluster} is not connected from this runtime`);
+
+  if (d.phase === RestartPhase.Serve) {
+    const timer = until(deadline, () => deps.clock.now(), deps.signal);
+    await trustSettled(coordination, d.cluster, timer.promise);
+    timer.cancel();
+  }
+  // Outside rotations, `rolling` is one cluster at a time per item in this process (rotations chain through the journal).
+  const lane = !d.rotationId && d.policy === 'rolling' ? laneOf(coordination, d.item) : undefined;
+  const leave = await lane?.acquire();
+  let result;
+  try {
+    const job = jobOf(deps, control, d, deadline, await restartedEarlier(deps, d));
+    const check: RestartCheck = {
+      request: d,
+      run: randomUUID(),
+      startedAt: started.toISOString(),
+      rolling: {},
+      blocked: {},
+      ended: [],
+      checkSeconds: ROLLOUT_CHECK.initialSeconds,
+    };
+    result = await drive(job, check, deps.restartChecks ? started.getTime() + ROLLOUT_CHECK.holdMs : undefined);
+  } finally {
+    leave?.();
+  }
+  if (result.finished) return finish(deps, inventory, d, started, result.check.ended);
+  await checkLater(deps, result.check, true);
+}
+
+/**
+ * A later check of a restart request the worker left running (the delay queue brings it back): one pass over it,
+ * then either the same ending as the worker's, or another check later. A check of a run the rotation's journal no
+ * longer names (a redelivered request took over, or the cluster already finished) does nothing.
+ */
+export async function runRestartCheck(deps: Deps, inventory: Inventory, check: RestartCheck): Promise<void> {
+  const d = check.request;
+  if (d.rotationId) {
+    const entry = (await deps.journal.get(d.rotationId))?.restarts[d.cluster];
+    if (entry?.state !== RestartState.Requested || entry.rollout?.run !== check.run) {
+      deps.log.info('restart check of a run that no longer goes on: dropped', {
+        cluster: d.cluster,
+        item: d.item,
+        rotationId: d.rotationId,
+      });
+      return;
+    }
+  }
+  const startedAt = new Date(check.startedAt);
+  const control = deps.clusters.get(d.cluster)?.workloads;
+  if (!control) return finish(deps, inventory, d, startedAt, check.ended, `cluster ${d.cluster} is not connected from this runtime`);
+  const pass = await advance(jobOf(deps, control, d, restartDeadline(d.deadline, startedAt)), check);
+  if (pass.finished) return finish(deps, inventory, d, startedAt, pass.check.ended);
+  const checkSeconds = pass.started > 0 ? ROLLOUT_CHECK.initialSeconds : nextCheckSeconds(check.checkSeconds);
+  await checkLater(deps, { ...pass.check, checkSeconds }, pass.started > 0);
 }

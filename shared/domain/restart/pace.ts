@@ -16,3 +16,12 @@ export function rolloutsInFlight(consumers: number, budget?: number): number {
   if (budget !== undefined) return Math.max(1, Math.floor(budget));
   return Math.max(MIN_ROLLOUTS_IN_FLIGHT, Math.ceil(consumers * ROLLOUT_SHARE_IN_FLIGHT));
 }
+
+/**
+ * Where rollouts are checked later instead of waited for (Lambda): how long the worker itself reads a rollout
+ * before it hands the rest to a later check (a rollout done within a second costs no check), and the waits between
+ * checks, which back off while nothing changes and start short again when more rollouts start.
+ */
+export const ROLLOUT_CHECK = { holdMs: 1_000, initialSeconds: 5, factor: 1.6, maxSeconds: 20 } as const;
+
+export const nextCheckSeconds = (seconds: number): number => Math.min(ROLLOUT_CHECK.maxSeconds, Math.round(seconds * ROLLOUT_CHECK.factor));

@@ -45,6 +45,12 @@ export interface ClusterRestart {
   readonly workloads?: readonly string[];
   /** For `waiting`: the clusters that must finish first. */
   readonly after?: readonly string[];
+  /**
+   * For `requested`, once its worker has started rollouts and left them to later checks: which run of the request
+   * goes on (a redelivered request starts another, and the checks of the earlier run stop), for which versions, and
+   * the workloads it restarted (a redelivery finds them already restarted and still reports them as restarted).
+   */
+  readonly rollout?: { readonly run: string; readonly versionsHash: string; readonly started: readonly string[] };
 }
 
 /** Restarts that have not finished yet: requested, or waiting for their turn. */

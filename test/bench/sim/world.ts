@@ -21,7 +21,7 @@ import { Annotation, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../shared/
 import { specHashOf, unitsOf } from '../../../shared/domain/units.js';
 import type { Logger } from '../../../shared/ports/logger.js';
 import { delayHandler } from '../../../functions/delay.js';
-import { restartHandler } from '../../../functions/restart.js';
+import { restartCheckHandler, restartHandler } from '../../../functions/restart.js';
 import { stepHandler } from '../../../functions/step.js';
 import { coldStart, depsFor } from '../../../functions/lib/runtime.js';
 import type { LambdaContext, SqsRecord } from '../../../functions/lib/lambda.js';
@@ -218,7 +218,8 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
     });
     const step = stepHandler(() => rt);
     const restart = restartHandler(() => rt);
-    const delay = delayHandler(() => ({ queue, log, deadLetterQueueUrl: QueueUrls.deadLetters }));
+    const restartCheck = restartCheckHandler(() => rt);
+    const delay = delayHandler(() => ({ queue, log, deadLetterQueueUrl: QueueUrls.deadLetters, restartChecks: restartCheck }));
 
     let ids = 0;
     lambda.connect(sqs.steps, 'step', async (batch) => {
@@ -230,13 +231,25 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
     for (const type of [EventType.SecretSynced, EventType.RestartRequested]) {
       eb.rules.set(type, (event) => lambda.invokeAsync('restart', () => restart(event, context(time, 900_000, `restart-${ids++}`))));
     }
-    sqs.onDelayed = (body) =>
-      lambda.invokeAsync('delay', () =>
-        delay(
-          { Records: [{ messageId: `d-${ids}`, receiptHandle: `delay-${ids++}`, body, attributes: { ApproximateReceiveCount: '1' } }] },
-          context(time, 20_000, `delay-${ids}`),
-        ),
-      );
+    // The delay queue (serverless.yml): a record the function reports failed comes back after its visibility timeout
+    // (120 s), up to 5 receives, then goes to the events DLQ (counted with the dead letters).
+    let delayDeadLetters = 0;
+    const deliverDelayed = (body: string, receives: number): void =>
+      lambda.invokeAsync('delay', async () => {
+        const id = ids++;
+        const out = await delay(
+          {
+            Records: [
+              { messageId: `d-${id}`, receiptHandle: `delay-${id}`, body, attributes: { ApproximateReceiveCount: String(receives) } },
+            ],
+          },
+          context(time, 60_000, `delay-${id}`),
+        );
+        if (out.batchItemFailures.length === 0) return;
+        if (receives >= 5) delayDeadLetters++;
+        else time.schedule(120_000, () => deliverDelayed(body, receives + 1));
+      });
+    sqs.onDelayed = (body) => deliverDelayed(body, 1);
 
     const started = time.ms;
     const completions: number[] = [];
@@ -303,7 +316,7 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
         peakWritesPerSecond: peak,
       },
       eventBridge: { calls: eb.calls.get('PutEventsCommand') ?? 0, throttles: eb.throttles, entries: Object.fromEntries(eb.entriesByType) },
-      sqs: { calls: Object.fromEntries(sqs.calls), deadLetters: sqs.deadLetters.length },
+      sqs: { calls: Object.fromEntries(sqs.calls), deadLetters: sqs.deadLetters.length + delayDeadLetters },
       journal: Object.fromEntries(journal.calls),
       lambda: {
         peakConcurrency: lambda.peak,
