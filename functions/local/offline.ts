@@ -23,7 +23,7 @@ import type { Cluster } from '../../shared/ports/cluster.js';
 import { delayHandler } from '../delay.js';
 import { jsonLogger } from '../lib/logger.js';
 import { coldStart, depsFor } from '../lib/runtime.js';
-import { restartHandler } from '../restart.js';
+import { restartCheckHandler, restartHandler } from '../restart.js';
 import { scheduleHandler } from '../schedule.js';
 import { stepHandler } from '../step.js';
 import { LocalRunner } from './runner.js';
@@ -79,7 +79,12 @@ async function main(): Promise<void> {
     delayQueueUrl: r.delayQueueUrl,
     restartEventsQueueUrl: r.restartEventsQueueUrl,
     step: stepHandler(() => rt),
-    delay: delayHandler(() => ({ queue: aws.queue, log, deadLetterQueueUrl: r.eventsDeadLetterQueueUrl })),
+    delay: delayHandler(() => ({
+      queue: aws.queue,
+      log,
+      deadLetterQueueUrl: r.eventsDeadLetterQueueUrl,
+      restartChecks: restartCheckHandler(() => rt),
+    })),
     restart: restartHandler(() => rt),
     log,
   }).start();

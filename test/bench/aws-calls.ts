@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { delayHandler } from '../../functions/delay.js';
 import { LocalRunner } from '../../functions/local/runner.js';
 import { coldStart, depsFor } from '../../functions/lib/runtime.js';
-import { restartHandler } from '../../functions/restart.js';
+import { restartCheckHandler, restartHandler } from '../../functions/restart.js';
 import { scheduleHandler } from '../../functions/schedule.js';
 import { stepHandler } from '../../functions/step.js';
 import { countAwsCalls } from '../../shared/adapters/aws/call-counter.js';
@@ -73,7 +73,7 @@ const runner = new LocalRunner({
   delayQueueUrl: r.delayQueueUrl,
   restartEventsQueueUrl: r.restartEventsQueueUrl,
   step: stepHandler(() => rt),
-  delay: delayHandler(() => ({ queue: aws.queue, log: silentLogger })),
+  delay: delayHandler(() => ({ queue: aws.queue, log: silentLogger, restartChecks: restartCheckHandler(() => rt) })),
   restart: restartHandler(() => rt),
   log: silentLogger,
 }).start();

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { delayHandler } from '../../../functions/delay.js';
 import { LocalRunner } from '../../../functions/local/runner.js';
 import { coldStart, depsFor, type LambdaRuntime } from '../../../functions/lib/runtime.js';
-import { restartHandler } from '../../../functions/restart.js';
+import { restartCheckHandler, restartHandler } from '../../../functions/restart.js';
 import { scheduleHandler } from '../../../functions/schedule.js';
 import { stepHandler } from '../../../functions/step.js';
 import { createAwsAdapters } from '../../../shared/adapters/aws/index.js';
@@ -154,7 +154,12 @@ async function startFlow(options: { dropFirstAck?: boolean } = {}): Promise<Flow
           return { batchItemFailures: [...response.batchItemFailures, ...fresh.map((rec) => ({ itemIdentifier: rec.messageId }))] };
         }
       : step,
-    delay: delayHandler(() => ({ queue: aws.queue, log: silentLogger, deadLetterQueueUrl: r.eventsDeadLetterQueueUrl })),
+    delay: delayHandler(() => ({
+      queue: aws.queue,
+      log: silentLogger,
+      deadLetterQueueUrl: r.eventsDeadLetterQueueUrl,
+      restartChecks: restartCheckHandler(() => rt),
+    })),
     restart: restartHandler(() => rt),
     log: silentLogger,
   }).start();
