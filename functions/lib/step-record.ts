@@ -1,10 +1,12 @@
 import { isRekeyError } from '../../shared/domain/errors.js';
-import { shouldRetryStep, stepRetryDelaySeconds } from '../../shared/domain/rotation/retry.js';
+import { shouldRetryStep, stepRetryDelaySeconds, throttledRequeueSeconds } from '../../shared/domain/rotation/retry.js';
+import { isFinished } from '../../shared/domain/rotation/record.js';
 import { failRotation } from '../../shared/app/rotation/index.js';
 import { DEFAULT_LEASE_MS, executeLeasedStep } from '../../shared/app/rotation/lease.js';
 import { LeaseHeldError } from '../../shared/ports/journal.js';
 import type { Deps } from '../../shared/app/deps.js';
 import { parseJson, stepMessageSchema } from '../../events/schemas.js';
+import type { StepMessage } from '../../shared/ports/step-queue.js';
 import type { SqsRecord } from './lambda.js';
 import type { LambdaRuntime } from './runtime.js';
 import { receiveCountOf } from './sqs-batch.js';
@@ -70,8 +72,30 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
       rt.log.warn('step left to the worker that holds the rotation', { ...fields, owner: error.lease.owner, until: error.lease.expiresAt });
       return StepRecordOutcome.Done;
     }
+    if (await requeueThrottled(rt, deps, message, error, fields)) return StepRecordOutcome.Done;
     const why = isRekeyError(error) && error.retryable ? `gave up after ${receives} attempt(s)` : 'not retryable';
     await failRotation(deps, rt.inventory, message.rotationId, error);
     return deadLetter(`step ${message.step} failed (${why}): ${error.message}`, message.rotationId);
   }
+}
+
+/**
+ * A step that used its attempts against a saturated quota (its last attempt throttled: nothing was written) goes back
+ * to the queue for a later try instead of failing its rotation, within the rotation's budget (StepRetry). A fresh
+ * message: its receive count starts again, and it comes back after the FIFO deduplication window. True when queued.
+ */
+async function requeueThrottled(
+  rt: LambdaRuntime,
+  deps: Deps,
+  message: StepMessage,
+  error: Error,
+  fields: Record<string, string | number>,
+): Promise<boolean> {
+  const record = await deps.journal.get(message.rotationId).catch(() => undefined);
+  if (!record || isFinished(record)) return false;
+  const delay = throttledRequeueSeconds(error, new Date(record.startedAt), deps.clock.now());
+  if (delay === undefined) return false;
+  await rt.aws.queue.enqueue(message, { delaySeconds: delay });
+  rt.log.warn('step throttled on every attempt, queued again for later', { ...fields, error: error.message, retryInSeconds: delay });
+  return true;
 }

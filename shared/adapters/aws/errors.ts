@@ -35,6 +35,19 @@ const TRANSIENT = new Set([
   'AbortError',
 ]);
 
+/** Of those, the ones that say a quota is saturated (nothing was done; the call may simply come back later). */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'KMSThrottlingException',
+]);
+
 const NOT_FOUND = new Set([
   'ResourceNotFoundException',
   'QueueDoesNotExist',
@@ -101,9 +114,10 @@ export function translateAwsError(e: unknown, call: AwsCall): RekeyError {
     (status !== undefined && status >= 500) ||
     shape.$fault === 'server'
   ) {
+    const throttled = THROTTLING.has(name) || shape.$retryable?.throttling === true;
     return new TransientError(
       `${what}: ${name}${detail} (the SDK retried ${shape.$metadata?.attempts ?? 1} time(s); try again later)`,
-      options,
+      throttled ? { ...options, context: { ...options.context, throttled: true } } : options,
     );
   }
   if (name === 'LimitExceededException') return new RekeyError(`${what}: a service quota would be exceeded${detail}`, options);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stepHandler } from '../../../functions/step.js';
 import { scheduleHandler } from '../../../functions/schedule.js';
 import { TransientError } from '../../../shared/domain/errors.js';
+import { StepRetry } from '../../../shared/domain/rotation/retry.js';
 import { EventType } from '../../../shared/domain/events/types.js';
 import { RotationStatus } from '../../../shared/domain/rotation/record.js';
 import type { SecretStore } from '../../../shared/ports/secret-store.js';
@@ -157,6 +158,50 @@ describe('step function', () => {
     expect(await rt.vault.getVersion('rekey/shop/web', { stage: 'AWSPENDING' })).toBeUndefined();
   });
 
+  it('on the last attempt a throttled step (quota saturated, nothing written) is queued again for later; the rotation stays running', async () => {
+    // Prepare
+    let failing = true;
+    const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => failing, { throttled: true }), stepMaxAttempts: 3 });
+    const first = await startedRotation(rt);
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [sqsRecord(first, { receiveCount: 3 })] });
+
+    // Assess: acknowledged, a fresh message after the FIFO deduplication window, nothing failed or dead-lettered
+    expect(response.batchItemFailures).toEqual([]);
+    expect(rt.queue.delayed).toEqual([{ message: first, delaySeconds: expect.any(Number) }]);
+    expect(rt.queue.delayed[0]!.delaySeconds).toBeGreaterThanOrEqual(StepRetry.throttledRequeueSeconds.min);
+    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Running);
+    expect(rt.queue.deadLetters).toEqual([]);
+
+    // Act again: the quota has room when it comes back
+    failing = false;
+    const later = rt.queue.take()[0]!;
+    const retry = await stepHandler(() => rt)({ Records: [sqsRecord(later, { receiveCount: 1 })] });
+
+    // Assess
+    expect(retry.batchItemFailures).toEqual([]);
+    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Completed);
+  });
+
+  it('a throttled step of a rotation older than the budget fails as any retryable failure on its last attempt', async () => {
+    // Prepare
+    const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => true, { throttled: true }), stepMaxAttempts: 3 });
+    const first = await startedRotation(rt);
+    const old = new Date(Date.now() - StepRetry.throttledBudgetMs - 1_000).toISOString();
+    const started = (await rt.journal.get(first.rotationId))!;
+    await rt.journal.update({ ...started, startedAt: old, revision: started.revision + 1 });
+
+    // Act
+    const response = await stepHandler(() => rt)({ Records: [sqsRecord(first, { receiveCount: 3 })] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Failed);
+    expect(rt.queue.deadLetters[0]!.reason).toMatch(/^step issue failed \(gave up after 3 attempt\(s\)\): /);
+    expect(rt.queue.delayed).toEqual([]);
+  });
+
   it('on a FIFO queue a failure skips the rest of its message group in the batch, other groups go on', async () => {
     // Prepare
     const rt = testRuntime(dir, { store: (vault) => flakyPuts(vault, () => true) });
@@ -233,12 +278,15 @@ describe('step function', () => {
 });
 
 /** A store whose putPending of the leaf throws a TransientError while `failing()` says so (Secrets Manager throttling). */
-function flakyPuts(store: SecretStore, failing: () => boolean): SecretStore {
+function flakyPuts(store: SecretStore, failing: () => boolean, options: { throttled?: boolean } = {}): SecretStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'putPending' || prop === 'putCurrent') {
         return async (...args: Parameters<SecretStore['putCurrent']>) => {
-          if (args[0] === 'rekey/shop/web' && failing()) throw new TransientError('Secrets Manager PutSecretValue: ThrottlingException');
+          if (args[0] === 'rekey/shop/web' && failing())
+            throw new TransientError('Secrets Manager PutSecretValue: ThrottlingException', {
+              ...(options.throttled && { context: { throttled: true } }),
+            });
           return prop === 'putPending' ? target.putPending(...args) : target.putCurrent(...args);
         };
       }

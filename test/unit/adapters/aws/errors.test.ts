@@ -34,6 +34,19 @@ describe('translateAwsError', () => {
     expect(e.context).toMatchObject({ rotationId: 'r-1', awsError: 'ValidationException', httpStatus: 400 });
   });
 
+  it.each([
+    ['ThrottlingException', {}, true],
+    ['SomethingNew', { $retryable: { throttling: true } }, true],
+    ['ServiceUnavailable', {}, false],
+  ])('%s %j: throttled (a quota saturated, nothing done) is %s in the context', (name, extra, throttled) => {
+    // Act
+    const e = translateAwsError(sdkError(name, 503, extra), call);
+
+    // Assess
+    expect(e).toBeInstanceOf(TransientError);
+    expect(e.context.throttled === true).toBe(throttled);
+  });
+
   it('network failures below the SDK (moto down) are transient', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5000'), { code: 'ECONNREFUSED' });
     expect(translateAwsError(refused, call)).toBeInstanceOf(TransientError);
