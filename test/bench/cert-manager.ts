@@ -5,7 +5,11 @@
  *   1. cert-manager, tuned (--kube-api-qps=500 --kube-api-burst=1000): create N Certificates, time until all Ready.
  *   2. cert-manager with its defaults (20 QPS, burst 50): the same into a fresh namespace (skipped with --no-defaults:
  *      it takes about 17 minutes for 1,000).
- *   3. `rekey apply` of the same N certificates into another namespace of dc1, as its own process.
+ *   3. `rekey apply` of the same N certificates into another namespace of dc1, as its own process, as a user runs it
+ *      (no debug log), `--runs` times (each into a fresh namespace and state; the median counts), then once more with
+ *      its debug log, which times its first and last request to dc1 from outside. With `--baseline DIR` (a bundle
+ *      built by `buildCli(DIR)` from another commit) that build runs the same way, alternating, for a same-run
+ *      before/after.
  *   4. renewal with a consumer Deployment per certificate: rekey re-issues all N (the inventory's validity changed)
  *      and restarts every consumer; timed until every Deployment has rolled out. Next to it, cert-manager's renewal
  *      of its N (the Issuing condition `cmctl renew` sets) until every Certificate is at revision 2 and Ready;
@@ -13,12 +17,13 @@
  * Conflicts ("the object has been modified") and client-side throttling waits are counted from the controller's
  * log (-v=3: client-go logs every wait over 50 ms). Prints a table, writes bench-results/cert-manager.json.
  *
- *   npx tsx test/bench/cert-manager.ts [--certificates 1000] [--no-defaults] [--no-renewal]
+ *   npx tsx test/bench/cert-manager.ts [--certificates 1000] [--runs 3] [--baseline DIR] [--no-defaults] [--no-renewal]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { mapLimit } from '../../shared/app/concurrency.js';
@@ -367,25 +372,40 @@ function rekeyInventory(n: number, ns: string, consumers: boolean, validity: str
 interface ApplyRun {
   /** From spawn to exit. */
   readonly seconds: number;
-  /** From spawn to the first and the last request to the cluster (the sync window is between them). */
-  readonly firstRequestSeconds: number;
-  readonly lastRequestSeconds: number;
-  /** Requests to dc1 by method (the kube adapter logs each at debug level). */
-  readonly requests: Record<string, number>;
+  /** 1-minute load average at its start and end. */
+  readonly load: readonly [number, number];
+  /** With the debug log only: from spawn to the first and the last request to the cluster (the sync window). */
+  readonly firstRequestSeconds?: number;
+  readonly lastRequestSeconds?: number;
+  /** With the debug log only: requests to dc1 by method (the kube adapter logs each at debug level). */
+  readonly requests?: Record<string, number>;
 }
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
+};
 
 /**
  * `rekey apply` as its own process, as a user runs it: `bin/rekey.js`, which runs the bundle built at the start of
- * the bench (process start included). Its debug log times the first and last request to the cluster from outside.
+ * the bench (process start included), or `launcher` (another build, see --baseline). With `debug`, its debug log
+ * times the first and last request to the cluster from outside (the log costs the process some time: writing a
+ * line per request to a pipe).
  */
-async function rekeyApply(kubeconfig: string, inventory: string, state: string): Promise<ApplyRun> {
+async function rekeyApply(
+  kubeconfig: string,
+  inventory: string,
+  state: string,
+  options: { debug?: boolean; launcher?: string } = {},
+): Promise<ApplyRun> {
+  const load0 = load1();
   const start = process.hrtime.bigint();
   const child = spawn(
     process.execPath,
-    [join(REPO, 'bin/rekey.js'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig],
+    [options.launcher ?? join(REPO, 'bin/rekey.js'), '--state', state, 'apply', '-f', inventory, '--kubeconfig', kubeconfig],
     {
       cwd: REPO,
-      env: { ...process.env, REKEY_STATE: state, REKEY_LOG_LEVEL: 'debug', REKEY_VAULT_KEY: undefined },
+      env: { ...process.env, REKEY_STATE: state, REKEY_LOG_LEVEL: options.debug ? 'debug' : 'warn', REKEY_VAULT_KEY: undefined },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -411,7 +431,16 @@ async function rekeyApply(kubeconfig: string, inventory: string, state: string):
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`rekey apply exited ${code}: ${tail}`);
-  return { seconds: seconds(start), firstRequestSeconds: first, lastRequestSeconds: last, requests };
+  const run = { seconds: seconds(start), load: [load0, load1()] as const };
+  return options.debug ? { ...run, firstRequestSeconds: first, lastRequestSeconds: last, requests } : run;
+}
+
+/** A script that runs the CLI bundle in `dir` as bin/rekey.js runs dist/rekey.mjs. */
+function launcherFor(dir: string, work: string): string {
+  const path = join(work, 'baseline-launcher.mjs');
+  const bundle = pathToFileURL(join(resolve(dir), 'rekey.mjs')).href;
+  writeFileSync(path, `const cli = await import(${JSON.stringify(bundle)});\nawait cli.runAsProcess(process.argv.slice(2));\n`);
+  return path;
 }
 
 /**
@@ -501,29 +530,42 @@ export interface CertManagerBench {
   readonly certificates: number;
   readonly loadAverage: number[];
   readonly certManager: CmResult[];
+  /** Median of the runs without debug log. */
   readonly rekeyApplySeconds: number;
-  readonly rekeyApply?: ApplyRun & { readonly load: readonly [number, number] };
+  readonly rekeyApplyRuns: readonly ApplyRun[];
+  /** The run with the debug log (request window and counts). */
+  readonly rekeyApply?: ApplyRun;
+  /** The --baseline build, same runs, alternating with the others. */
+  readonly baselineApplySeconds?: number;
+  readonly baselineApplyRuns?: readonly ApplyRun[];
   /** Plain parallel POSTs of N Secrets into dc1 in the same run: what the API server takes. */
   readonly apiServerCeiling?: Ceiling;
-  readonly rekeyRenewal?: { readonly seconds: number; readonly rolled: number; readonly restarted: number };
+  readonly rekeyRenewal?: {
+    readonly seconds: number;
+    readonly rolled: number;
+    readonly restarted: number;
+    readonly load: readonly [number, number];
+  };
+  /** What failed in a phase that did not stop the bench (the renewal). */
+  readonly errors: readonly string[];
   readonly rows: string[][];
 }
 
 export async function certManagerBench(
-  options: { certificates?: number; defaults?: boolean; renewal?: boolean } = {},
+  options: { certificates?: number; defaults?: boolean; renewal?: boolean; runs?: number; baseline?: string } = {},
 ): Promise<CertManagerBench> {
   const n = options.certificates ?? 1000;
+  const runs = options.runs ?? 3;
   const c = clients();
   const bin = controllerBinary();
   await buildCli(); // bin/rekey.js runs the bundle, as an installed rekey does
   const tag = Math.random().toString(16).slice(2, 6);
   const work = mkdtempSync(join(tmpdir(), 'rekey-cm-bench-'));
   const loadAverage = loadavg();
+  const r: RekeyRuns = { runs: [], baselineRuns: [], errors: [] };
   const cm: CmResult[] = [];
-  let applied: CertManagerBench['rekeyApply'];
   let ceiling: Ceiling | undefined;
-  let renewal: CertManagerBench['rekeyRenewal'];
-  const write = () => report(n, loadAverage, cm, applied, ceiling, renewal);
+  const write = () => report(n, loadAverage, cm, ceiling, r);
   try {
     cm.push(await certManagerRun(c, bin, `cmb-${tag}-tuned`, n, true, work, options.renewal !== false, 900));
 
@@ -533,30 +575,45 @@ export async function certManagerBench(
     ceiling = await createLoop(c.kc, ceilingNs, n, 64);
     await c.core.deleteNamespace({ name: ceilingNs });
 
-    // rekey: the same N into another namespace, then renewal with a consumer Deployment each.
-    const ns = `cmb-${tag}-rekey`;
-    await namespace(c, ns);
-    const state = join(work, 'rekey-state');
-    const inventory = join(work, 'inventory.yaml');
-    writeFileSync(inventory, rekeyInventory(n, ns, false, '2160h'));
-    const load0 = load1();
-    const run = await rekeyApply(c.kubeconfig, inventory, state);
-    applied = { ...run, load: [load0, load1()] };
+    // rekey: the same N, each run into a namespace and state of its own (the baseline build alternating with this one).
+    const launcher = options.baseline ? launcherFor(options.baseline, work) : undefined;
+    const freshApply = async (name: string, debug: boolean, baseline: boolean) => {
+      const ns = `cmb-${tag}-${name}`;
+      await namespace(c, ns);
+      const state = join(work, `state-${name}`);
+      const inventory = join(work, `inventory-${name}.yaml`);
+      writeFileSync(inventory, rekeyInventory(n, ns, false, '2160h'));
+      const run = await rekeyApply(c.kubeconfig, inventory, state, { debug, ...(baseline && launcher && { launcher }) });
+      return { run, ns, state, inventory };
+    };
+    let last: Awaited<ReturnType<typeof freshApply>> | undefined;
+    for (let i = 0; i < runs; i++) {
+      if (launcher) r.baselineRuns.push((await freshApply(`base${i}`, false, true)).run);
+      last = await freshApply(`rekey${i}`, false, false);
+      r.runs.push(last.run);
+    }
+    r.debugRun = (await freshApply('debug', true, false)).run;
 
-    if (options.renewal !== false) {
-      await consumerDeployments(c, ns, n);
-      for (const t0 = process.hrtime.bigint(); (await rolledOut(c, ns)).rolled < n && seconds(t0) < 600;) await sleep(1000);
-      // Every certificate re-issued: a changed validity changes each one's spec. apply re-issues each, writes the
-      // Secrets and restarts each consumer (restart: together), waiting for its rollout.
-      writeFileSync(inventory, rekeyInventory(n, ns, true, '2159h'));
-      const start = process.hrtime.bigint();
-      await rekeyApply(c.kubeconfig, inventory, state);
-      let state2 = await rolledOut(c, ns);
-      while ((state2.rolled < n || state2.restarted < n) && seconds(start) < 900) {
-        await sleep(500);
-        state2 = await rolledOut(c, ns);
+    if (options.renewal !== false && last) {
+      try {
+        const { ns, state, inventory } = last;
+        await consumerDeployments(c, ns, n);
+        for (const t0 = process.hrtime.bigint(); (await rolledOut(c, ns)).rolled < n && seconds(t0) < 600;) await sleep(1000);
+        // Every certificate re-issued: a changed validity changes each one's spec. apply re-issues each, writes the
+        // Secrets and restarts each consumer (restart: together), waiting for its rollout.
+        writeFileSync(inventory, rekeyInventory(n, ns, true, '2159h'));
+        const load0 = load1();
+        const start = process.hrtime.bigint();
+        await rekeyApply(c.kubeconfig, inventory, state);
+        let state2 = await rolledOut(c, ns);
+        while ((state2.rolled < n || state2.restarted < n) && seconds(start) < 900) {
+          await sleep(500);
+          state2 = await rolledOut(c, ns);
+        }
+        r.renewal = { seconds: seconds(start), ...state2, load: [load0, load1()] };
+      } catch (e) {
+        r.errors.push(`rekey renewal: ${e instanceof Error ? e.message : String(e)}`);
       }
-      renewal = { seconds: seconds(start), ...state2 };
     }
     // Written before the long run with cert-manager's defaults, so a cut-short run still leaves the rest.
     write();
@@ -569,18 +626,25 @@ export async function certManagerBench(
   return write();
 }
 
-function report(
-  n: number,
-  loadAverage: number[],
-  cm: CmResult[],
-  applied: CertManagerBench['rekeyApply'],
-  ceiling: Ceiling | undefined,
-  renewal: CertManagerBench['rekeyRenewal'],
-): CertManagerBench {
-  const tuned = cm.find((r) => r.mode === 'tuned');
-  const applySeconds = applied?.seconds ?? 0;
-  const ratio = (r: CmResult | undefined) => (r && applySeconds ? `${(r.seconds / applySeconds).toFixed(1)}x` : '-');
+interface RekeyRuns {
+  readonly runs: ApplyRun[];
+  readonly baselineRuns: ApplyRun[];
+  debugRun?: ApplyRun;
+  renewal?: CertManagerBench['rekeyRenewal'];
+  readonly errors: string[];
+}
+
+function report(n: number, loadAverage: number[], cm: CmResult[], ceiling: Ceiling | undefined, r: RekeyRuns): CertManagerBench {
+  const tuned = cm.find((x) => x.mode === 'tuned');
+  const applySeconds = median(r.runs.map((x) => x.seconds));
+  const baselineSeconds = median(r.baselineRuns.map((x) => x.seconds));
+  const ratio = (x: CmResult | undefined, by: number) => (x && by ? `${(x.seconds / by).toFixed(1)}x` : '-');
   const load = (l: readonly [number, number] | undefined) => (l ? `${l[0]}-${l[1]}` : '-');
+  const loads = (runs: readonly ApplyRun[]) =>
+    runs.length ? `${Math.min(...runs.map((x) => x.load[0]))}-${Math.max(...runs.map((x) => x.load[1]))}` : '-';
+  const each = (runs: readonly ApplyRun[]) => runs.map((x) => x.seconds.toFixed(1)).join(', ');
+  const debug = r.debugRun;
+  const requests = debug?.requests ?? {};
   const rows = [
     [
       `${n} CA-signed certificates into dc1, until all ready`,
@@ -591,21 +655,42 @@ function report(
       'controller CPU s',
       'load',
     ],
-    ['rekey apply (own process, start included)', applySeconds.toFixed(1), '-', '-', '-', '-', load(applied?.load)],
-    ...(applied
+    [
+      `rekey apply (own process, start included), median of ${r.runs.length}: ${each(r.runs)}`,
+      applySeconds.toFixed(1),
+      '-',
+      '-',
+      '-',
+      '-',
+      loads(r.runs),
+    ],
+    ...(r.baselineRuns.length
       ? [
           [
-            `  of which its ${Object.values(applied.requests).reduce((a, b) => a + b, 0)} requests to dc1 (${Object.entries(
-              applied.requests,
-            )
+            `rekey apply, baseline build, median of ${r.baselineRuns.length}: ${each(r.baselineRuns)}`,
+            baselineSeconds.toFixed(1),
+            '-',
+            '-',
+            '-',
+            '-',
+            loads(r.baselineRuns),
+          ],
+        ]
+      : []),
+    ...(debug
+      ? [
+          [
+            `rekey apply with its debug log: ${debug.seconds.toFixed(1)} s; first request at ${(debug.firstRequestSeconds ?? 0).toFixed(1)} s; its ${Object.values(
+              requests,
+            ).reduce((a, b) => a + b, 0)} requests (${Object.entries(requests)
               .map(([m, k]) => `${k} ${m}`)
               .join(', ')}), first to last`,
-            (applied.lastRequestSeconds - applied.firstRequestSeconds).toFixed(1),
+            ((debug.lastRequestSeconds ?? 0) - (debug.firstRequestSeconds ?? 0)).toFixed(1),
             '-',
             '-',
             '-',
             '-',
-            '-',
+            load(debug.load),
           ],
         ]
       : []),
@@ -622,29 +707,31 @@ function report(
           ],
         ]
       : []),
-    ...cm.map((r) => [
-      `cert-manager ${CM_VERSION} ${r.mode}${r.ready < n ? ` (${r.ready} ready at the limit)` : ''}`,
-      r.seconds.toFixed(1),
-      ratio(r),
-      String(r.conflicts),
-      `${r.throttled} (${r.throttledSeconds.toFixed(0)})`,
-      r.cpuSeconds.toFixed(1),
-      load(r.load),
+    ...cm.map((x) => [
+      `cert-manager ${CM_VERSION} ${x.mode}${x.ready < n ? ` (${x.ready} ready at the limit)` : ''}${
+        r.baselineRuns.length ? ` (baseline build faster by ${ratio(x, baselineSeconds)})` : ''
+      }`,
+      x.seconds.toFixed(1),
+      ratio(x, applySeconds),
+      String(x.conflicts),
+      `${x.throttled} (${x.throttledSeconds.toFixed(0)})`,
+      x.cpuSeconds.toFixed(1),
+      load(x.load),
     ]),
   ];
-  if (renewal)
+  if (r.renewal)
     rows.push([
-      `rekey renewal of ${n} + restart of ${n} consumer Deployments, until all rolled`,
-      renewal.seconds.toFixed(1),
+      `rekey renewal of ${n} + restart of ${n} consumer Deployments, until all rolled (${r.renewal.rolled} rolled, ${r.renewal.restarted} restarted)`,
+      r.renewal.seconds.toFixed(1),
       '-',
       '-',
       '-',
       '-',
-      '-',
+      load(r.renewal.load),
     ]);
   if (tuned?.renewal)
     rows.push([
-      `cert-manager tuned renewal of ${n} (restarts nothing)`,
+      `cert-manager tuned renewal of ${n} (restarts nothing; ${tuned.renewal.renewed} renewed)`,
       tuned.renewal.seconds.toFixed(1),
       '-',
       String(tuned.renewal.conflicts),
@@ -652,14 +739,18 @@ function report(
       '-',
       '-',
     ]);
+  for (const e of r.errors) rows.push([`not measured: ${e}`, '-', '-', '-', '-', '-', '-']);
   const result: CertManagerBench = {
     certificates: n,
     loadAverage,
     certManager: cm,
     rekeyApplySeconds: applySeconds,
-    ...(applied && { rekeyApply: applied }),
+    rekeyApplyRuns: r.runs,
+    ...(debug && { rekeyApply: debug }),
+    ...(r.baselineRuns.length && { baselineApplySeconds: baselineSeconds, baselineApplyRuns: r.baselineRuns }),
     ...(ceiling && { apiServerCeiling: ceiling }),
-    ...(renewal && { rekeyRenewal: renewal }),
+    ...(r.renewal && { rekeyRenewal: r.renewal }),
+    errors: r.errors,
     rows,
   };
   mkdirSync('bench-results', { recursive: true });
@@ -669,10 +760,18 @@ function report(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { certificates: { type: 'string' }, 'no-defaults': { type: 'boolean' }, 'no-renewal': { type: 'boolean' } },
+    options: {
+      certificates: { type: 'string' },
+      runs: { type: 'string' },
+      baseline: { type: 'string' },
+      'no-defaults': { type: 'boolean' },
+      'no-renewal': { type: 'boolean' },
+    },
   });
   const r = await certManagerBench({
     ...(values.certificates && { certificates: Number(values.certificates) }),
+    ...(values.runs && { runs: Number(values.runs) }),
+    ...(values.baseline && { baseline: values.baseline }),
     defaults: !values['no-defaults'],
     renewal: !values['no-renewal'],
   });
