@@ -142,6 +142,12 @@ export function contentType(value: string): ConfigurationOptions {
   return setHeaderOptions('Content-Type', value);
 }
 
+/** A kubeconfig user without exec plugin or auth provider: client-node derives the same credentials every time. */
+function staticCredentials(kc: KubeConfig): boolean {
+  const user = kc.getCurrentUser();
+  return user !== null && !user.exec && !user.authProvider;
+}
+
 function readMaybeFile(data: string | undefined, file: string | undefined): Buffer | undefined {
   if (data) return Buffer.from(data, 'base64');
   if (file) return readFileSync(file);
@@ -171,6 +177,10 @@ export function makeClient(options: ClientOptions): KubeClient {
     return agent;
   };
 
+  // Credentials that cannot change during the process (client certificate, static token, basic): what client-node
+  // computes for every request (the files read and decoded, a new agent) is computed once; the keep-alive agent
+  // already holds the first request's certificate.
+  let fixedHeaders: Record<string, string> | undefined;
   let token: { value: string; until: number } | undefined;
   const provider = options.tokenProvider;
   const auth = provider
@@ -196,9 +206,17 @@ export function makeClient(options: ClientOptions): KubeClient {
     : {
         getName: () => 'rekey kubeconfig',
         applySecurityAuthentication: async (ctx: RequestContext) => {
+          if (fixedHeaders && agent) {
+            for (const [k, v] of Object.entries(fixedHeaders)) ctx.setHeaderParam(k, v);
+            ctx.setAgent(agent);
+            return;
+          }
+          const before = { ...ctx.getHeaders() };
           await kc.applySecurityAuthentication(ctx);
           const a = keepAlive(ctx.getAgent());
           if (a) ctx.setAgent(a);
+          if (a && a === agent && staticCredentials(kc))
+            fixedHeaders = Object.fromEntries(Object.entries(ctx.getHeaders()).filter(([k, v]) => before[k] !== v));
         },
       };
 

@@ -70,6 +70,19 @@ describe('kube adapter against a fake API server', () => {
     expect(api.connections).toBe(1);
   });
 
+  it("sends the kubeconfig user's static token with every request, the first and the ones after (credentials derived once)", async () => {
+    // Act
+    await cluster.secrets.writeSecret(desired('a'), { adopt: false });
+    for (let i = 0; i < 3; i++) await cluster.secrets.listSecrets('apic');
+    await cluster.secrets.getSecret('apic', 'a');
+    // Assess
+    expect(api.requests.map((r) => `${r.method} ${r.authorization}`)).toEqual([
+      'POST Bearer not-a-real-token',
+      ...Array.from({ length: 4 }, () => 'GET Bearer not-a-real-token'),
+    ]);
+    expect(api.connections).toBe(1);
+  });
+
   it('refuses to touch an unmanaged Secret unless adopting, without sending a write', async () => {
     // Prepare
     api.put('/api/v1/namespaces/apic/secrets/theirs', {
