@@ -18,6 +18,7 @@
  * log (-v=3: client-go logs every wait over 50 ms). Prints a table, writes bench-results/cert-manager.json.
  *
  *   npx tsx test/bench/cert-manager.ts [--certificates 1000] [--runs 3] [--baseline DIR] [--no-defaults] [--no-renewal]
+ *     [--apply-only]   (rekey's runs and the API server's ceiling only, no cert-manager)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -552,7 +553,7 @@ export interface CertManagerBench {
 }
 
 export async function certManagerBench(
-  options: { certificates?: number; defaults?: boolean; renewal?: boolean; runs?: number; baseline?: string } = {},
+  options: { certificates?: number; defaults?: boolean; renewal?: boolean; runs?: number; baseline?: string; applyOnly?: boolean } = {},
 ): Promise<CertManagerBench> {
   const n = options.certificates ?? 1000;
   const runs = options.runs ?? 3;
@@ -565,9 +566,9 @@ export async function certManagerBench(
   const r: RekeyRuns = { runs: [], baselineRuns: [], errors: [] };
   const cm: CmResult[] = [];
   let ceiling: Ceiling | undefined;
-  const write = () => report(n, loadAverage, cm, ceiling, r);
+  const write = () => report(n, loadAverage, cm, ceiling, r, options.applyOnly ? 'cert-manager-apply' : 'cert-manager');
   try {
-    cm.push(await certManagerRun(c, bin, `cmb-${tag}-tuned`, n, true, work, options.renewal !== false, 900));
+    if (!options.applyOnly) cm.push(await certManagerRun(c, bin, `cmb-${tag}-tuned`, n, true, work, options.renewal !== false, 900));
 
     // The API server's own rate, right before rekey's apply.
     const ceilingNs = `cmb-${tag}-ceiling`;
@@ -594,7 +595,7 @@ export async function certManagerBench(
     }
     r.debugRun = (await freshApply('debug', true, false)).run;
 
-    if (options.renewal !== false && last) {
+    if (options.renewal !== false && !options.applyOnly && last) {
       try {
         const { ns, state, inventory } = last;
         await consumerDeployments(c, ns, n);
@@ -617,7 +618,8 @@ export async function certManagerBench(
     }
     // Written before the long run with cert-manager's defaults, so a cut-short run still leaves the rest.
     write();
-    if (options.defaults !== false) cm.push(await certManagerRun(c, bin, `cmb-${tag}-defaults`, n, false, work, false, 2400));
+    if (options.defaults !== false && !options.applyOnly)
+      cm.push(await certManagerRun(c, bin, `cmb-${tag}-defaults`, n, false, work, false, 2400));
   } finally {
     rmSync(work, { recursive: true, force: true });
     for (const name of created) await c.core.deleteNamespace({ name }).catch(() => undefined);
@@ -634,7 +636,14 @@ interface RekeyRuns {
   readonly errors: string[];
 }
 
-function report(n: number, loadAverage: number[], cm: CmResult[], ceiling: Ceiling | undefined, r: RekeyRuns): CertManagerBench {
+function report(
+  n: number,
+  loadAverage: number[],
+  cm: CmResult[],
+  ceiling: Ceiling | undefined,
+  r: RekeyRuns,
+  file: string,
+): CertManagerBench {
   const tuned = cm.find((x) => x.mode === 'tuned');
   const applySeconds = median(r.runs.map((x) => x.seconds));
   const baselineSeconds = median(r.baselineRuns.map((x) => x.seconds));
@@ -754,7 +763,7 @@ function report(n: number, loadAverage: number[], cm: CmResult[], ceiling: Ceili
     rows,
   };
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/cert-manager.json', JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(`bench-results/${file}.json`, JSON.stringify(result, null, 2) + '\n');
   return result;
 }
 
@@ -766,15 +775,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       baseline: { type: 'string' },
       'no-defaults': { type: 'boolean' },
       'no-renewal': { type: 'boolean' },
+      'apply-only': { type: 'boolean' },
     },
   });
   const r = await certManagerBench({
     ...(values.certificates && { certificates: Number(values.certificates) }),
     ...(values.runs && { runs: Number(values.runs) }),
     ...(values.baseline && { baseline: values.baseline }),
+    applyOnly: Boolean(values['apply-only']),
     defaults: !values['no-defaults'],
     renewal: !values['no-renewal'],
   });
   console.log(table(r.rows));
-  console.log(`\nload average at the start: ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}; wrote bench-results/cert-manager.json`);
+  console.log(
+    `\nload average at the start: ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}; wrote bench-results/${values['apply-only'] ? 'cert-manager-apply' : 'cert-manager'}.json`,
+  );
 }
