@@ -33,6 +33,8 @@ export interface RotationSimOptions {
   readonly stepConcurrency?: number;
   /** Search for the largest load one region finishes within the target (simulated runs, not an extrapolation). */
   readonly search?: boolean;
+  /** Fraction of the region the search simulates (default: `scale`, at most 0.01, to keep it short). */
+  readonly searchScale?: number;
   /** Region counts to shard the load over (each region its own quotas, clusters and certificates; default 1, 2, 3). */
   readonly regions?: readonly number[];
   readonly progress?: (line: string) => void;
@@ -235,7 +237,7 @@ export async function rotationSimBench(options: RotationSimOptions = {}): Promis
   });
 
   // Simulated, not extrapolated: the largest load that fits, and the load sharded over regions.
-  const searchScale = Math.min(f, 0.01);
+  const searchScale = options.searchScale ?? Math.min(f, 0.01);
   const searched =
     options.search === false
       ? undefined
@@ -420,6 +422,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       scale: { type: 'string' },
       'step-concurrency': { type: 'string' },
       'no-search': { type: 'boolean' },
+      'search-scale': { type: 'string' },
       regions: { type: 'string' },
     },
   });
@@ -429,6 +432,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(values.scale && { scale: Number(values.scale) }),
     ...(values['step-concurrency'] && { stepConcurrency: Number(values['step-concurrency']) }),
     ...(values['no-search'] && { search: false }),
+    ...(values['search-scale'] && { searchScale: Number(values['search-scale']) }),
     ...(values.regions && { regions: values.regions.split(',').map(Number) }),
     progress: (line) => console.error(line),
   });

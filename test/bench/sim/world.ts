@@ -284,7 +284,7 @@ export async function simulateRegion(options: SimOptions): Promise<SimResult> {
 
     const progress = () => {
       options.progress?.(
-        `t=${((time.ms - started) / 60_000).toFixed(1)} min: ${completions.length}/${total} done, ${failed} failed, SM writes ${sm.writes} (throttled ${sm.throttles}), lambda busy ${lambda.busy}, queue ${sqs.steps.depth}, real ${(Number(process.hrtime.bigint() - realStart) / 1e9).toFixed(0)} s`,
+        `t=${((time.ms - started) / 60_000).toFixed(1)} min: ${completions.length}/${total} done, ${failed} failed, SM writes ${sm.writes} (throttled ${sm.throttles}), lambda busy ${lambda.busy} (${[...lambda.stats].map(([k, s]) => `${k} ${s.active}`).join(', ')}), queue ${sqs.steps.depth}, real ${(Number(process.hrtime.bigint() - realStart) / 1e9).toFixed(0)} s`,
       );
       if (completions.length + failed < total) time.schedule(60_000, progress);
     };
