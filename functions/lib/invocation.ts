@@ -19,6 +19,13 @@ export interface Invocation {
   readonly deps: () => Promise<Deps>;
 }
 
+let loadedRuntime: Promise<typeof import('./runtime.js')> | undefined;
+/**
+ * The runtime's module, imported once per process: a dynamic import goes through the module loader again at every
+ * call (a real asynchronous round trip, which also lets the rotation simulation's virtual clock run ahead).
+ */
+const runtimeModule = () => (loadedRuntime ??= import('./runtime.js'));
+
 /**
  * The per-invocation setup every handler needs, in one place: build (or reuse) the runtime, derive the deadline
  * signal from the context's remaining time, connect clusters lazily, dispose of the timer at the end.
@@ -37,7 +44,7 @@ export function withInvocation<E, R>(
       signal,
       log,
       // The runtime's module is loaded by then (it built `rt`), unless a test handed a runtime ready-made.
-      deps: () => (deps ??= rt.clusters().then(async (clusters) => (await import('./runtime.js')).depsFor(rt, clusters, { signal, log }))),
+      deps: () => (deps ??= rt.clusters().then(async (clusters) => (await runtimeModule()).depsFor(rt, clusters, { signal, log }))),
     };
     try {
       return await body(event, invocation);
