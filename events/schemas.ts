@@ -20,6 +20,7 @@ export const stepMessageSchema = z.strictObject({
   item: name,
   step: z.enum(ALL_STEPS as [RotationStep, ...RotationStep[]]),
   attempt: z.number().int().min(0).max(100_000),
+  requeue: z.number().int().min(1).max(10_000).optional(),
 });
 
 /** A waiting step on the delay queue. */

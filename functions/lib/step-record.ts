@@ -82,7 +82,7 @@ export async function handleStepRecord(rt: LambdaRuntime, depsOf: () => Promise<
 /**
  * A step that used its attempts against a saturated quota (its last attempt throttled: nothing was written) goes back
  * to the queue for a later try instead of failing its rotation, within the rotation's budget (StepRetry). A fresh
- * message: its receive count starts again, and it comes back after the FIFO deduplication window. True when queued.
+ * message (its requeue count gives it its own deduplication id): its receive count starts again. True when queued.
  */
 async function requeueThrottled(
   rt: LambdaRuntime,
@@ -95,7 +95,7 @@ async function requeueThrottled(
   if (!record || isFinished(record)) return false;
   const delay = throttledRequeueSeconds(error, new Date(record.startedAt), deps.clock.now());
   if (delay === undefined) return false;
-  await rt.aws.queue.enqueue(message, { delaySeconds: delay });
+  await rt.aws.queue.enqueue({ ...message, requeue: (message.requeue ?? 0) + 1 }, { delaySeconds: delay });
   rt.log.warn('step throttled on every attempt, queued again for later', { ...fields, error: error.message, retryInSeconds: delay });
   return true;
 }

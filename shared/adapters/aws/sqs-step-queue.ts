@@ -43,9 +43,14 @@ export interface SqsStepQueueOptions extends AwsClientSettings {
 /** Message group: one item never runs two steps at once (perReplica units belong to their item). */
 export const messageGroupOf = (m: Pick<StepMessage, 'inventory' | 'item'>): string => `${m.inventory}/${m.item}`;
 
-/** Deduplication id: a step message sent twice within SQS's 5-minute window is delivered once. */
-export const deduplicationIdOf = (m: Pick<StepMessage, 'rotationId' | 'step' | 'attempt'>): string =>
-  createHash('sha256').update(`${m.rotationId}:${m.step}:${m.attempt}`).digest('hex');
+/**
+ * Deduplication id: a step message sent twice within SQS's 5-minute window is delivered once. A step queued again
+ * after throttled attempts carries its requeue count, so it is not taken for the message it replaces.
+ */
+export const deduplicationIdOf = (m: Pick<StepMessage, 'rotationId' | 'step' | 'attempt' | 'requeue'>): string =>
+  createHash('sha256')
+    .update(`${m.rotationId}:${m.step}:${m.attempt}${m.requeue === undefined ? '' : `:requeue-${m.requeue}`}`)
+    .digest('hex');
 
 /**
  * StepQueue on SQS: ready steps go to the FIFO queue (group = item, dedup = rotation + step + attempt); steps

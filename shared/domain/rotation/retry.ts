@@ -17,10 +17,10 @@ export const StepRetry = {
    */
   throttledBudgetMs: 3 * 60 * 60_000,
   /**
-   * The wait before such a step comes back: past the FIFO queue's 5-minute deduplication window (the message keeps
-   * its deduplication id), spread over a few minutes so the steps throttled together do not return together.
+   * The wait before such a step comes back (a message of its own: its requeue count makes a new deduplication id),
+   * spread so that the steps throttled together do not return together.
    */
-  throttledRequeueSeconds: { min: 360, spread: 300 },
+  throttledRequeueSeconds: { min: 30, spread: 90 },
 } as const;
 
 /** Whether `error` is a quota saturated (an AWS throttle): nothing was done, and the same call may succeed later. */

@@ -167,9 +167,9 @@ describe('step function', () => {
     // Act
     const response = await stepHandler(() => rt)({ Records: [sqsRecord(first, { receiveCount: 3 })] });
 
-    // Assess: acknowledged, a fresh message after the FIFO deduplication window, nothing failed or dead-lettered
+    // Assess: acknowledged, a message of its own (its requeue count), nothing failed or dead-lettered
     expect(response.batchItemFailures).toEqual([]);
-    expect(rt.queue.delayed).toEqual([{ message: first, delaySeconds: expect.any(Number) }]);
+    expect(rt.queue.delayed).toEqual([{ message: { ...first, requeue: 1 }, delaySeconds: expect.any(Number) }]);
     expect(rt.queue.delayed[0]!.delaySeconds).toBeGreaterThanOrEqual(StepRetry.throttledRequeueSeconds.min);
     expect((await rt.journal.get(first.rotationId))?.status).toBe(RotationStatus.Running);
     expect(rt.queue.deadLetters).toEqual([]);

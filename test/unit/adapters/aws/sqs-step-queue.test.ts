@@ -48,10 +48,13 @@ describe('SqsStepQueue.enqueue', () => {
     expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.DelaySeconds).toBeUndefined();
   });
 
-  it('dedup ids differ per attempt and per step, and are stable', () => {
+  it('dedup ids differ per attempt, per step and per requeue, and are stable', () => {
     expect(deduplicationIdOf(message)).toBe(deduplicationIdOf({ ...message }));
     expect(deduplicationIdOf({ ...message, attempt: 1 })).not.toBe(deduplicationIdOf(message));
     expect(deduplicationIdOf({ ...message, step: 'test' })).not.toBe(deduplicationIdOf(message));
+    // A step queued again after throttled attempts is a message of its own, and each requeue another one.
+    expect(deduplicationIdOf({ ...message, requeue: 1 })).not.toBe(deduplicationIdOf(message));
+    expect(deduplicationIdOf({ ...message, requeue: 2 })).not.toBe(deduplicationIdOf({ ...message, requeue: 1 }));
     expect(deduplicationIdOf(message)).toHaveLength(64);
     expect(messageGroupOf({ inventory: 'shop', item: 'db' })).toBe('shop/db');
   });
