@@ -10,8 +10,8 @@ interface SdkErrorShape {
   readonly $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
-/** Errors that are worth another try later (the SDK has already retried them with adaptive backoff). */
-const TRANSIENT = new Set([
+/** Errors that say a quota is saturated (nothing was done; the call may simply come back later). */
+const THROTTLING = new Set([
   'ThrottlingException',
   'Throttling',
   'TooManyRequestsException',
@@ -20,6 +20,12 @@ const TRANSIENT = new Set([
   'RequestThrottled',
   'RequestThrottledException',
   'SlowDown',
+  'KMSThrottlingException',
+]);
+
+/** Errors that are worth another try later (the SDK has already retried them with adaptive backoff). */
+const TRANSIENT = new Set([
+  ...THROTTLING,
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'InternalServiceError',
@@ -31,21 +37,7 @@ const TRANSIENT = new Set([
   'RequestTimeoutException',
   'TimeoutError',
   'TransactionInProgressException',
-  'KMSThrottlingException',
   'AbortError',
-]);
-
-/** Of those, the ones that say a quota is saturated (nothing was done; the call may simply come back later). */
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'ProvisionedThroughputExceededException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'KMSThrottlingException',
 ]);
 
 const NOT_FOUND = new Set([

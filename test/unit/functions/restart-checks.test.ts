@@ -3,11 +3,12 @@ import { delayHandler } from '../../../functions/delay.js';
 import { restartCheckHandler, restartHandler } from '../../../functions/restart.js';
 import type { DelayedRestartCheck } from '../../../shared/adapters/aws/sqs-step-queue.js';
 import { EventType } from '../../../shared/domain/events/types.js';
-import { RestartState, RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import { RestartState } from '../../../shared/domain/rotation/record.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
 import { silentLogger } from '../../../shared/ports/logger.js';
 import type { RestartCheck } from '../../../shared/ports/restart-checks.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { RESTART_AT, restartRequestedEvent, rotationAtRestart } from './restart-fixture.js';
 import { FakeWorkloads } from '../app/restart/fakes.js';
 import { RecordingQueue, testRuntime, type TestRuntime } from './fixture.js';
 
@@ -17,7 +18,7 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(dir));
 
-const AT = '2030-01-01T00:00:00.000Z';
+const AT = RESTART_AT;
 
 /** RecordingQueue with a delay queue: the restart worker leaves its rollouts to checks, recorded here. */
 class CheckingQueue extends RecordingQueue {
@@ -34,46 +35,8 @@ class CheckingQueue extends RecordingQueue {
   }
 }
 
-function rotation(): RotationRecord {
-  return {
-    id: 'rot-1',
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'restart',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Schedule,
-    reason: 'test',
-    startedAt: AT,
-    updatedAt: AT,
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: { dc1: { state: RestartState.Requested, at: AT, workloads: ['Deployment/shop/web'] } },
-    history: [],
-  };
-}
-
-const restartRequested = (detail: Record<string, unknown> = {}) => ({
-  id: 'evt-1',
-  source: 'rekey',
-  'detail-type': 'RestartRequested',
-  time: AT,
-  detail: {
-    inventory: 'shop',
-    item: 'web',
-    rotationId: 'rot-1',
-    at: new Date().toISOString(),
-    cluster: 'dc1',
-    workloads: ['Deployment/shop/web'],
-    versionsHash: 'h1',
-    policy: 'together',
-    phase: 'serve',
-    after: [],
-    ...detail,
-  },
-});
+const rotation = rotationAtRestart;
+const restartRequested = restartRequestedEvent;
 
 /** dc1 whose consumer rolls out after `polls` readings; a runtime whose queue takes restart checks. */
 async function setup(polls: number): Promise<{ rt: TestRuntime; queue: CheckingQueue; workloads: FakeWorkloads; log: string[] }> {

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { restartHandler, RestartEventOutcome } from '../../../functions/restart.js';
 import { EventType } from '../../../shared/domain/events/types.js';
-import { RestartState, RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import { RestartState, RotationStatus, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { RESTART_AT, restartRequestedEvent, rotationAtRestart } from './restart-fixture.js';
 import { FakeWorkloads } from '../app/restart/fakes.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
 import { SMALL_INVENTORY, testRuntime } from './fixture.js';
@@ -14,49 +15,10 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(dir));
 
-const AT = '2030-01-01T00:00:00.000Z';
+const AT = RESTART_AT;
 
-function rotation(): RotationRecord {
-  return {
-    id: 'rot-1',
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'restart',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Schedule,
-    reason: 'test',
-    startedAt: AT,
-    updatedAt: AT,
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: { dc1: { state: RestartState.Requested, at: AT, workloads: ['Deployment/shop/web'] } },
-    history: [],
-  };
-}
-
-const restartRequested = (detail: Record<string, unknown> = {}) => ({
-  id: 'evt-1',
-  source: 'rekey',
-  'detail-type': 'RestartRequested',
-  time: AT,
-  detail: {
-    inventory: 'shop',
-    item: 'web',
-    rotationId: 'rot-1',
-    at: new Date().toISOString(),
-    cluster: 'dc1',
-    workloads: ['Deployment/shop/web'],
-    versionsHash: 'h1',
-    policy: 'together',
-    phase: 'serve',
-    budget: 4,
-    after: [],
-    ...detail,
-  },
-});
+const rotation = rotationAtRestart;
+const restartRequested = (detail: Record<string, unknown> = {}) => restartRequestedEvent({ budget: 4, ...detail });
 
 describe('restart function', () => {
   it('restarts the requested workloads, records the cluster as completed in the journal and emits RestartCompleted', async () => {
