@@ -275,10 +275,41 @@ export class SecretsManagerStore implements SecretStore {
     if (labels.includes(INITIAL_LABEL)) await this.moveStage(name, INITIAL_LABEL, { from: versionId });
     if (!labels.includes(Stage.Current)) {
       const current = holderOf(described.raw, Stage.Current);
-      await this.moveStage(name, Stage.Current, { to: versionId, ...(current && { from: current }) });
+      await this.alreadyDoneOr(
+        name,
+        versionId,
+        (l) => l.includes(Stage.Current),
+        () => this.moveStage(name, Stage.Current, { to: versionId, ...(current && { from: current }) }),
+      );
     }
     // Last, so a retry after a crash between the two calls still knows which version it was promoting.
-    if (labels.includes(Stage.Pending)) await this.moveStage(name, Stage.Pending, { from: versionId });
+    if (labels.includes(Stage.Pending))
+      await this.alreadyDoneOr(
+        name,
+        versionId,
+        (l) => !l.includes(Stage.Pending),
+        () => this.moveStage(name, Stage.Pending, { from: versionId }),
+      );
+  }
+
+  /**
+   * Runs a stage move; when it fails, reads the stages again and accepts the failure as success if the move is
+   * already done: another worker promoting the same version at the same moment (a redelivered message while the
+   * first delivery still runs) moved the label between this one's read and its move.
+   */
+  private async alreadyDoneOr(
+    name: string,
+    versionId: string,
+    done: (labels: readonly string[]) => boolean,
+    move: () => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      await move();
+    } catch (e) {
+      const labels = (await this.rawStages(name).catch(() => undefined))?.raw[versionId];
+      if (labels && done(labels)) return;
+      throw e;
+    }
   }
 
   async discardPending(name: string, versionId: string): Promise<void> {

@@ -2,6 +2,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  InvalidParameterException,
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
@@ -264,6 +265,29 @@ describe('SecretsManagerStore.promote', () => {
 
     // Act + Assess
     await expect(store.promote(NAME, V2)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  const stageGone = () => new InvalidParameterException({ message: `Version stage AWSPENDING not found in version ${V2}`, $metadata: {} });
+
+  it('accepts a move another worker made between its read and its call (the same version promoted twice at once)', async () => {
+    // Prepare: read with AWSPENDING on V2; by the time of the move, the other worker has removed it
+    sm.on(DescribeSecretCommand, { SecretId: NAME })
+      .resolvesOnce({ Name: NAME, VersionIdsToStages: { [V1]: ['AWSPREVIOUS'], [V2]: ['AWSCURRENT', 'AWSPENDING'] } })
+      .resolves({ Name: NAME, VersionIdsToStages: { [V1]: ['AWSPREVIOUS'], [V2]: ['AWSCURRENT'] } });
+    sm.on(UpdateSecretVersionStageCommand).rejects(stageGone());
+
+    // Act + Assess
+    await expect(store.promote(NAME, V2)).resolves.toBeUndefined();
+    expect(sm).toHaveReceivedCommandTimes(DescribeSecretCommand, 2);
+  });
+
+  it('still fails when the stages read again show the move not done', async () => {
+    // Prepare
+    stages({ [V1]: ['AWSPREVIOUS'], [V2]: ['AWSCURRENT', 'AWSPENDING'] });
+    sm.on(UpdateSecretVersionStageCommand).rejects(stageGone());
+
+    // Act + Assess
+    await expect(store.promote(NAME, V2)).rejects.toThrow(/UpdateSecretVersionStage.*InvalidParameterException/);
   });
 });
 
