@@ -109,46 +109,33 @@ export class SqsStepQueue implements StepQueue, RestartCheckQueue {
     return true;
   }
 
-  private async sendDelayedCheck(delayed: DelayedRestartCheck, seconds: number): Promise<void> {
-    const url = this.options.delayQueueUrl;
+  private sendDelayedCheck(delayed: DelayedRestartCheck, seconds: number): Promise<void> {
     const { request } = delayed.restartCheck;
-    if (!url)
-      throw new RekeyError(
-        `a restart check of ${request.item} in ${request.cluster} must wait, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`,
-      );
-    await awsCall(
-      {
-        operation: 'SQS SendMessage',
-        target: url,
-        context: { cluster: request.cluster, item: request.item, ...(request.rotationId && { rotationId: request.rotationId }) },
-      },
-      () =>
-        this.client.send(
-          new SendMessageCommand({
-            QueueUrl: url,
-            MessageBody: JSON.stringify(delayed),
-            DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS),
-          }),
-        ),
-    );
+    return this.sendToDelayQueue(delayed, seconds, {
+      waiting: `a restart check of ${request.item} in ${request.cluster} must wait`,
+      context: { cluster: request.cluster, item: request.item, ...(request.rotationId && { rotationId: request.rotationId }) },
+    });
   }
 
-  private async sendDelayed(delayed: DelayedStep, seconds: number): Promise<void> {
+  private sendDelayed(delayed: DelayedStep, seconds: number): Promise<void> {
+    return this.sendToDelayQueue(delayed, seconds, {
+      waiting: `step ${delayed.message.step} of rotation ${delayed.message.rotationId} must wait ${seconds}s`,
+      context: { rotationId: delayed.message.rotationId, step: delayed.message.step },
+    });
+  }
+
+  /** One message into the delay queue, visible after `seconds` (at most SQS's 15 minutes; the relay hops on). */
+  private async sendToDelayQueue(
+    body: DelayedStep | DelayedRestartCheck,
+    seconds: number,
+    what: { readonly waiting: string; readonly context: Record<string, string> },
+  ): Promise<void> {
     const url = this.options.delayQueueUrl;
-    if (!url)
-      throw new RekeyError(
-        `step ${delayed.message.step} of rotation ${delayed.message.rotationId} must wait ${seconds}s, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`,
-      );
-    await awsCall(
-      { operation: 'SQS SendMessage', target: url, context: { rotationId: delayed.message.rotationId, step: delayed.message.step } },
-      () =>
-        this.client.send(
-          new SendMessageCommand({
-            QueueUrl: url,
-            MessageBody: JSON.stringify(delayed),
-            DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS),
-          }),
-        ),
+    if (!url) throw new RekeyError(`${what.waiting}, but no delay queue is configured (REKEY_DELAY_QUEUE_URL)`);
+    await awsCall({ operation: 'SQS SendMessage', target: url, context: what.context }, () =>
+      this.client.send(
+        new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(body), DelaySeconds: Math.min(seconds, MAX_DELAY_SECONDS) }),
+      ),
     );
   }
 
