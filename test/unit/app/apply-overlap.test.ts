@@ -68,17 +68,22 @@ function gatedStore(order: string[], gated: string, gate: Promise<unknown>, fail
   return wrapped;
 }
 
+/** A gate that opens once api's Secret is written (or after the deadlock breaker), and the cluster that opens it. */
+function openedByApiSecret(order: string[]): { gate: Promise<void>; clusters: ReturnType<typeof recordingCluster> } {
+  let apiWritten!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    apiWritten = resolve;
+    setTimeout(resolve, DEADLOCK_BREAKER_MS).unref();
+  });
+  return { gate, clusters: recordingCluster(order, (name) => name === 'api-tls' && apiWritten()) };
+}
+
 describe('apply writes Secrets while it still issues', () => {
   it("writes api's Secret before web's version is stored, and reports in inventory order", async () => {
     // Prepare: web's store write waits until api's Secret is written (an apply that syncs only after issuing
     // everything never gets there: the breaker lets it go on, and the order below fails it).
     const order: string[] = [];
-    let apiWritten!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      apiWritten = resolve;
-      setTimeout(resolve, DEADLOCK_BREAKER_MS).unref();
-    });
-    const clusters = recordingCluster(order, (name) => name === 'api-tls' && apiWritten());
+    const { gate, clusters } = openedByApiSecret(order);
     const store = gatedStore(order, storeNameOf('shop', 'web'), gate);
     // Act
     const result = await apply({ ...rt.deps, store, clusters }, inventory);
@@ -96,12 +101,7 @@ describe('apply writes Secrets while it still issues', () => {
   it('publishes the events of the Secrets it wrote when a later issuance fails, then fails', async () => {
     // Prepare: web's store write fails once api's Secret is written
     const order: string[] = [];
-    let apiWritten!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      apiWritten = resolve;
-      setTimeout(resolve, DEADLOCK_BREAKER_MS).unref();
-    });
-    const clusters = recordingCluster(order, (name) => name === 'api-tls' && apiWritten());
+    const { gate, clusters } = openedByApiSecret(order);
     const store = gatedStore(order, storeNameOf('shop', 'web'), gate, new Error('disk full'));
     // Act
     const failed = apply({ ...rt.deps, store, clusters }, inventory);
