@@ -4,6 +4,7 @@ import type { LambdaContext } from './lambda.js';
 import { remainingTimeSignal } from './lambda.js';
 import type { LambdaRuntime } from './runtime.js';
 import type { RuntimeSource } from './runtime-source.js';
+import { onFirstUse } from './on-first-use.js';
 
 /** What one invocation of a function gets: the shared runtime, a deadline, a logger, and Deps on demand. */
 export interface Invocation {
@@ -19,12 +20,11 @@ export interface Invocation {
   readonly deps: () => Promise<Deps>;
 }
 
-let loadedRuntime: Promise<typeof import('./runtime.js')> | undefined;
 /**
  * The runtime's module, imported once per process: a dynamic import goes through the module loader again at every
  * call (a real asynchronous round trip, which also lets the rotation simulation's virtual clock run ahead).
  */
-const runtimeModule = () => (loadedRuntime ??= import('./runtime.js'));
+const runtimeModule = onFirstUse(() => import('./runtime.js'));
 
 /**
  * The per-invocation setup every handler needs, in one place: build (or reuse) the runtime, derive the deadline
