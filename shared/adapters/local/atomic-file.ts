@@ -118,8 +118,8 @@ export async function writeFilesTogether(
       const handle = await open(tmp, CREATE_NEW, f.mode);
       staged.push({ tmp, path: f.path });
       try {
-        await handle.writeFile(f.data);
-        await handle.chmod(f.mode);
+        await writeAll(handle, f.data);
+        if (needsChmod(f.mode)) await handle.chmod(f.mode);
         await handle.sync();
       } finally {
         await handle.close();

@@ -15,14 +15,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function modesUnder(umask: string): Record<string, string> {
   const script = `
     import { statSync } from 'node:fs';
-    import { writeFileAtomic, writeFilesAtomic } from ${JSON.stringify(join(ROOT, 'shared/adapters/local/atomic-file.ts'))};
+    import { writeFileAtomic, writeFilesAtomic, writeFilesTogether } from ${JSON.stringify(join(ROOT, 'shared/adapters/local/atomic-file.ts'))};
     const d = ${JSON.stringify(join(dir, umask))};
     await writeFileAtomic(d + '/durable-600', 'x', { mode: 0o600 });
     await writeFileAtomic(d + '/durable-644', 'x', { mode: 0o644 });
     await writeFileAtomic(d + '/plain-640', 'x', { mode: 0o640, durable: false });
     await writeFilesAtomic([{ path: d + '/group-600', data: 'x', mode: 0o600 }, { path: d + '/group-604', data: 'x', mode: 0o604 }]);
+    await writeFilesTogether([{ path: d + '/pair-600', data: 'x', mode: 0o600 }, { path: d + '/pair-644', data: 'x', mode: 0o644 }]);
     const modes = {};
-    for (const f of ['durable-600', 'durable-644', 'plain-640', 'group-600', 'group-604']) modes[f] = (statSync(d + '/' + f).mode & 0o777).toString(8);
+    for (const f of ['durable-600', 'durable-644', 'plain-640', 'group-600', 'group-604', 'pair-600', 'pair-644']) modes[f] = (statSync(d + '/' + f).mode & 0o777).toString(8);
     console.log(JSON.stringify(modes));`;
   const out = execFileSync('sh', ['-c', `umask ${umask} && exec node --import tsx --input-type=module -e "$0"`, script], {
     cwd: ROOT,
@@ -31,8 +32,16 @@ function modesUnder(umask: string): Record<string, string> {
   return JSON.parse(out) as Record<string, string>;
 }
 
-describe('writeFileAtomic and writeFilesAtomic: an explicit mode wins over the umask', () => {
-  const expected = { 'durable-600': '600', 'durable-644': '644', 'plain-640': '640', 'group-600': '600', 'group-604': '604' };
+describe('writeFileAtomic, writeFilesAtomic and writeFilesTogether: an explicit mode wins over the umask', () => {
+  const expected = {
+    'durable-600': '600',
+    'durable-644': '644',
+    'plain-640': '640',
+    'group-600': '600',
+    'group-604': '604',
+    'pair-600': '600',
+    'pair-644': '644',
+  };
 
   it.each(['022', '077', '277', '000'])('under umask %s every file has exactly its mode', (umask) => {
     expect(modesUnder(umask)).toEqual(expected);
