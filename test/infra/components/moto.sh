@@ -27,12 +27,15 @@ install() {
 
 healthy() { curl -fsS -o /dev/null --max-time 2 "$URL/moto-api/data.json"; }
 
+# the running server is this script's launcher (an older one started moto_server itself)
+current_launcher() { grep -qa "moto-server.py" "/proc/$(cat "$PIDS/moto.pid")/cmdline" 2>/dev/null; }
+
 up() {
   install
-  if pid_alive moto && healthy; then :; else
+  if pid_alive moto && healthy && current_launcher; then :; else
     stop_pid moto
     require_free_port "$MOTO_PORT" moto
-    start_bg moto "$VENV/bin/moto_server" -H "$HOST" -p "$MOTO_PORT"
+    start_bg moto "$VENV/bin/python" "$INFRA_DIR/backend/moto-server.py" "$HOST" "$MOTO_PORT"
     wait_for "moto on $URL" 60 healthy || die "moto did not become ready (see $LOGS/moto.log)"
   fi
   write_env moto <<ENV
