@@ -104,7 +104,7 @@ async function composeLocked(
   // Leftovers of a killed writer (the vault cleans its own folder before its first write).
   if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
   const changes = new ChangeCounter();
-  const store = countWrites(new FileVault(join(stateDir, 'vault'), key), STORE_READS, changes);
+  const store = countWrites(new FileVault(join(stateDir, 'vault'), key, { sole: !options.readOnly }), STORE_READS, changes);
   const journal = countWrites(new JsonJournal(join(stateDir, 'journal')), JOURNAL_READS, changes);
   const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));
   // Waits up to CLI_MAX_WAIT_MS are slept (restart polls, retries, a short propagation); longer ones (a signing key's
@@ -115,7 +115,7 @@ async function composeLocked(
   let restartModule: typeof import('../shared/app/restart/index.js') | undefined;
   const { target } = options;
   if (target.kind === 'out') {
-    for (const c of inventory.clusters) clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name)) });
+    for (const c of inventory.clusters) clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name), { sole: !options.readOnly }) });
   } else if (target.kind === 'kube') {
     // Loaded only for live clusters: @kubernetes/client-node takes a while to import.
     const kube = await import('../shared/adapters/kube/index.js');

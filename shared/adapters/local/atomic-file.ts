@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+import { syncFilesystems } from './filesystem-sync.js';
 import { readdirOrEmpty } from './missing-ok.js';
 import { isPidAlive } from './process-identity.js';
 import { defined } from '../../domain/defined.js';
@@ -69,9 +70,10 @@ export async function writeFileAtomic(
 }
 
 /**
- * Group commit: writes many files as writeFileAtomic would, each through its own temporary file, fsync and rename,
- * all at once, then fsyncs each folder once. Concurrent fsyncs on one filesystem share its journal commits, so a
- * batch costs about what one file costs. Returns each file's outcome, in order: a fulfilled file is durable under
+ * Group commit: writes many files as writeFileAtomic would, each through its own temporary file and rename, all at
+ * once, then fsyncs each folder once. Every temporary file is durable before any rename: a batch of at least
+ * FILESYSTEM_SYNC_MIN_FILES gets one sync of its filesystem (syncfs) for all of them, a smaller one (or where that
+ * sync is not available) an fsync per file. Returns each file's outcome, in order: a fulfilled file is durable under
  * its name; a rejected one is its old content (never a mix), as with writeFileAtomic.
  */
 export async function writeFilesAtomic(
@@ -79,14 +81,16 @@ export async function writeFilesAtomic(
 ): Promise<PromiseSettledResult<void>[]> {
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+  const staged = await Promise.allSettled(files.map(stageFile));
+  const written = staged.filter((s) => s.status === 'fulfilled').length;
+  const synced = written >= FILESYSTEM_SYNC_MIN_FILES && (await syncFilesystems(dirs));
   const results = await Promise.allSettled(
-    files.map(async (f) => {
-      const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-      const handle = await open(tmp, CREATE_NEW, f.mode ?? 0o600);
+    files.map(async (f, i) => {
+      const s = defined(staged[i]);
+      if (s.status === 'rejected') throw s.reason;
+      const { handle, tmp } = s.value;
       try {
-        await writeAll(handle, f.data);
-        if (needsChmod(f.mode)) await handle.chmod(f.mode);
-        await handle.sync();
+        if (!synced) await handle.sync();
       } catch (e) {
         await handle.close();
         await rm(tmp, { force: true });
@@ -100,6 +104,28 @@ export async function writeFilesAtomic(
   await Promise.all(dirs.map(syncDir));
   return results;
 }
+
+/** A file's temporary copy, written and still open (not yet durable); removed again if the write fails. */
+async function stageFile(f: { readonly path: string; readonly data: string | Buffer; readonly mode?: number }) {
+  const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, CREATE_NEW, f.mode ?? 0o600);
+  try {
+    await writeAll(handle, f.data);
+    if (needsChmod(f.mode)) await handle.chmod(f.mode);
+  } catch (e) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return { handle, tmp };
+}
+
+/**
+ * From this many files on, one sync of the whole filesystem costs less than an fsync per file (each fsync waits for
+ * a journal commit of its own, shared or not); below it the filesystem's other dirty data is not worth flushing.
+ */
+export const FILESYSTEM_SYNC_MIN_FILES = 32;
+
 
 /**
  * Writes files that belong together (a certificate and its key): every temporary file written and fsynced first,

@@ -102,24 +102,42 @@ export class FileVault implements SecretStore {
   private indexDirty = new Set<string>();
   /** Bytes of the snapshot this process wrote, and of the lines appended after it; undefined: no snapshot yet. */
   private indexLog: { snapshot: number; appended: number } | undefined;
+  private readonly sole: boolean;
+  /** With `sole`: the entry files in the folder, listed once and kept current by this process's writes. */
+  private entryFiles: Promise<Set<string>> | undefined;
 
+  /**
+   * `sole`: this process holds the state folder's lock for as long as it uses this vault, so no other process
+   * writes here; a secret with no entry file in the folder's listing and none in the index is then known to be
+   * missing without opening its file (an apply of n new certificates saves n failed opens).
+   */
   constructor(
     private readonly dir: string,
     private readonly key: Buffer,
-    options: { now?: () => Date; indexCompactBytes?: number } = {},
+    options: { now?: () => Date; indexCompactBytes?: number; sole?: boolean } = {},
   ) {
     this.now = options.now ?? (() => new Date());
     this.indexCompactBytes = options.indexCompactBytes ?? INDEX_COMPACT_MIN_BYTES;
+    this.sole = options.sole ?? false;
+  }
+
+  private listEntryFiles(): Promise<Set<string>> {
+    this.entryFiles ??= readdirOrEmpty(this.dir).then((names) => new Set(names.filter((n) => n.endsWith('.vault'))));
+    return this.entryFiles;
   }
 
   private fileOf(name: string): string {
-    return join(this.dir, `${encodeURIComponent(name)}.vault`);
+    return join(this.dir, entryFileName(name));
   }
 
   private async read(name: string): Promise<VaultEntry | undefined> {
     if (this.cache.has(name)) return this.cache.get(name);
     // The index first: entries only move ahead of it, so an entry read after it is never legitimately behind.
     const index = await this.loadIndex();
+    if (this.sole && !index.generations.has(name) && !(await this.listEntryFiles()).has(entryFileName(name))) {
+      this.cache.set(name, undefined);
+      return undefined;
+    }
     const raw = await readTextOrUndefined(this.fileOf(name));
     const entry = raw === undefined ? undefined : (JSON.parse(this.open(name, name, raw).toString('utf8')) as VaultEntry);
     // Another process (the lock holder) may have written since this one loaded the index: look once more.
@@ -337,7 +355,9 @@ export class FileVault implements SecretStore {
           return false;
         });
         const { generations } = await this.loadIndex();
+        const files = this.entryFiles && (await this.entryFiles);
         for (const { entry } of written) {
+          files?.add(entryFileName(entry.name));
           this.cache.set(entry.name, entry);
           generations.set(entry.name, Math.max(entry.generation, generations.get(entry.name) ?? 0));
           this.indexDirty.add(entry.name);
@@ -489,6 +509,10 @@ export class FileVault implements SecretStore {
       .filter((n) => n.startsWith(prefix))
       .sort();
   }
+}
+
+function entryFileName(name: string): string {
+  return `${encodeURIComponent(name)}.vault`;
 }
 
 function prune(entry: VaultEntry): VaultEntry {

@@ -22,8 +22,26 @@ export class ManifestWriter implements SecretSink {
   readonly writes: string[] = [];
   /** Folders this writer has written into (made if missing): the next write there skips its mkdir. */
   private readonly folders = new Set<string>();
+  /** With `sole`: the manifest files of each namespace folder, listed once and kept current by this writer. */
+  private readonly listed = new Map<string, Promise<Set<string>>>();
 
-  constructor(private readonly dir: string) {}
+  /**
+   * `sole`: this process holds the state lock for as long as it writes here, so no other rekey writes the folder;
+   * a Secret whose file is not in its folder's listing is then known to be absent without opening it.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly options: { sole?: boolean } = {},
+  ) {}
+
+  private manifestsIn(namespace: string): Promise<Set<string>> {
+    let files = this.listed.get(namespace);
+    if (!files) {
+      files = readdirOrEmpty(join(this.dir, namespace)).then((names) => new Set(names));
+      this.listed.set(namespace, files);
+    }
+    return files;
+  }
 
   private fileOf(namespace: string, name: string): string {
     return join(this.dir, namespace, `${name}.yaml`);
@@ -66,6 +84,7 @@ export class ManifestWriter implements SecretSink {
   }
 
   async getSecret(namespace: string, name: string): Promise<ObservedSecret | undefined> {
+    if (this.options.sole && !(await this.manifestsIn(namespace)).has(`${name}.yaml`)) return undefined;
     const text = await readTextOrUndefined(this.fileOf(namespace, name));
     if (text === undefined) return undefined;
     const m = ManifestWriter.parse(text, this.fileOf(namespace, name));
@@ -98,6 +117,7 @@ export class ManifestWriter implements SecretSink {
       folderMade: this.folders.has(folder),
     });
     this.folders.add(folder);
+    if (this.options.sole) (await this.manifestsIn(secret.namespace)).add(`${secret.name}.yaml`);
     this.writes.push(`${secret.namespace}/${secret.name}`);
     return existing ? 'updated' : 'created';
   }
