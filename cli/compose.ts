@@ -10,6 +10,7 @@ import { LocalEventBus } from '../shared/adapters/local/local-event-bus.js';
 import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
 import { acmeCaFromEnv, issuersFor } from '../shared/adapters/issuers/registry.js';
+import { SigningPool, signingWorkersFrom } from '../shared/adapters/signing-pool/pool.js';
 import { PostgresDatabases } from '../shared/adapters/postgres/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
@@ -34,7 +35,7 @@ export interface LocalRuntime {
   readonly deps: Deps;
   readonly queue: InProcessQueue;
   readonly bus: LocalEventBus;
-  /** Releases the state folder (commands that change it hold `<state>/lock` until then). */
+  /** Stops the signing workers and releases the state folder (commands that change it hold `<state>/lock` until then). */
   readonly close: () => Promise<void>;
   /** Counts this process's writes to the store and journal (with the state lock held, no other process writes). */
   readonly changes: ChangeCounter;
@@ -126,6 +127,9 @@ async function composeLocked(
     restartModule = await import('../shared/app/restart/index.js');
   }
 
+  // Own-CA leaves on worker threads once a run issues many (REKEY_SIGN_WORKERS: how many; 0: in process).
+  const signWorkers = options.readOnly ? 0 : signingWorkersFrom();
+  const leafOffload = signWorkers > 0 ? new SigningPool({ workers: signWorkers, log: options.log }) : undefined;
   const base = {
     store,
     journal,
@@ -138,6 +142,7 @@ async function composeLocked(
     prober: new TlsProber(),
     databases: databasesOn(store),
     ...(options.signal && { signal: options.signal }),
+    ...(leafOffload && { leafOffload }),
     ...issuersFor(inventory, { store, ...acmeCaFromEnv() }),
   };
   const deps: Deps = restartModule
@@ -147,7 +152,11 @@ async function composeLocked(
     const m = restartModule;
     bus.subscribe((event) => m.handleRestartEvent(deps, inventory, event));
   }
-  return { deps, queue, bus, close: release, changes };
+  const close = async (): Promise<void> => {
+    await leafOffload?.close();
+    await release();
+  };
+  return { deps, queue, bus, close, changes };
 }
 
 /** Database sessions: `urlFrom` read from the environment, a file, or (secretsmanager:) the store rekey runs on. */

@@ -28,7 +28,8 @@ export async function buildCli(outdir: string = DIST): Promise<{ bundle: string;
   mkdirSync(outdir, { recursive: true });
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: { rekey: 'cli/main.ts' },
+    // The signing pool's worker is an entry of its own (shared/adapters/signing-pool/pool.ts finds it beside rekey.mjs).
+    entryPoints: { rekey: 'cli/main.ts', 'rekey-sign-worker': 'shared/adapters/signing-pool/worker.ts' },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',

@@ -13,6 +13,7 @@ import type { RestartCheckQueue } from '../ports/restart-checks.js';
 import type { RotationRecord } from '../domain/rotation/record.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import type { Issuers } from '../ports/issuer.js';
+import type { LeafOffload } from '../ports/leaf-offload.js';
 
 /** Everything a use case may touch, wired by a composition root (CLI or Lambda). */
 export interface Deps {
@@ -57,6 +58,11 @@ export interface Deps {
    * reconcile; with it the scheduled scan reads only what is due. Absent: every scan reads every unit.
    */
   readonly renewals?: RenewalIndex;
+  /**
+   * Makes own-CA leaves off the main thread once a run issues many (the CLI's signing pool). Absent (Lambda): every
+   * leaf is made in process.
+   */
+  readonly leafOffload?: LeafOffload;
   /** Cancels long waits (Lambda: from the remaining time). */
   readonly signal?: AbortSignal;
 }

@@ -23,7 +23,7 @@ export function storeTags(inventory: Inventory, unit: Unit): Record<string, stri
  * as the registry chooses), an authority's own version, or a credential.
  */
 export async function newMaterial(
-  deps: Pick<Deps, 'clock' | 'issuers'>,
+  deps: Pick<Deps, 'clock' | 'issuers' | 'leafOffload'>,
   unit: Unit,
   reader: MaterialReader,
   versionId?: string,
@@ -38,7 +38,8 @@ export async function newMaterial(
       const authority = reader.authority(item.issuer);
       if (!authority) throw new NotFoundError(`${unit.key}: no authority "${item.issuer}"`, { context: { item: unit.key } });
       const issuer = await deps.issuers.forAuthority(authority);
-      return leafMaterial(issuer, unit, specHash, versionId ?? randomUUID(), { now, materials: reader });
+      const offload = deps.leafOffload && { offload: deps.leafOffload };
+      return leafMaterial(issuer, unit, specHash, versionId ?? randomUUID(), { now, materials: reader, ...offload });
     }
     case 'credential': {
       if (item.type === 'password') return newPasswordMaterial(item, now, specHash);

@@ -1,13 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { RevocationReason } from '../domain/enrol/record.js';
 import type { Authority, Subject } from '../domain/inventory/model.js';
-import type { Usage } from '../domain/inventory/schema.js';
+import type { KeyType, Usage } from '../domain/inventory/schema.js';
 import type { AltNames } from '../domain/pki/extensions/subject-alt-name.js';
 import type { IssuerMaterial } from '../domain/pki/issue.js';
 import type { IssuedFacts } from '../domain/pki/issued.js';
 import type { EncodedPublicKey } from '../domain/pki/key-encoding.js';
 import type { CertificateMaterial } from '../domain/store/material.js';
 import type { Unit } from '../domain/units.js';
+import type { LeafOffload } from './leaf-offload.js';
 
 /** Who signs for an authority: rekey itself (its key in rekey's store), AWS Private CA, an ACME CA. */
 export const IssuerKind = { Own: 'own', AwsPrivateCa: 'awsPrivateCa', Acme: 'acme' } as const;
@@ -36,6 +37,9 @@ export interface SignRequest {
   /** A CRL Distribution Point URI to write in the certificate, for CAs rekey signs for (the API's CRL of a profile). */
   readonly crlUrl?: string;
 }
+
+/** A certificate to sign for a key the issuer makes too (rekey's own CA, through `IssueContext.offload`). */
+export type NewKeySignRequest = Omit<SignRequest, 'publicKey' | 'csrPem'> & { readonly keyType: KeyType };
 
 /** A signed certificate as rekey stores and hands it out. */
 export interface SignedCertificate {
@@ -70,6 +74,8 @@ export interface AuthorityMaterials {
 export interface IssueContext {
   readonly now: Date;
   readonly materials: AuthorityMaterials;
+  /** Where rekey's own CA may make leaves off the main thread (the CLI's signing pool); absent: in process. */
+  readonly offload?: LeafOffload;
 }
 
 /** A certificate recorded as revoked, as a CRL lists it. */
@@ -101,6 +107,11 @@ export interface Issuer {
   /** The authority's own version: a CA certificate rekey issues (signed by its parent or itself), or the chain the external CA serves. */
   authorityMaterial(unit: Unit, specHash: string, ctx: IssueContext): Promise<CertificateMaterial>;
   sign(request: SignRequest, ctx: IssueContext): Promise<SignedCertificate>;
+  /**
+   * Makes the key and signs its certificate in one go through `ctx.offload` (rekey's own CA), with the key's PKCS#8
+   * PEM. Undefined when the offload declines (or there is none): the caller then makes the key and calls `sign`.
+   */
+  signNewKey?(request: NewKeySignRequest, ctx: IssueContext): Promise<{ signed: SignedCertificate; keyPem: string } | undefined>;
   /** The chain the CA serves now, to compare with the stored version; undefined when rekey is the CA (nothing to watch). */
   servedChain(): Promise<ServedChain | undefined>;
   /**

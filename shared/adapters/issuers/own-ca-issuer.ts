@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { reasonCode } from '../../domain/enrol/record.js';
+import { RekeyError } from '../../domain/errors.js';
 import type { Authority } from '../../domain/inventory/model.js';
-import { buildCertificate, type CertificateProfile } from '../../domain/pki/certificate.js';
+import { buildCertificate, type BuiltCertificate, type CertificateProfile } from '../../domain/pki/certificate.js';
 import { buildCrl } from '../../domain/pki/crl.js';
-import { chainBelow, issueMaterial, validityWindow } from '../../domain/pki/issue.js';
+import { chainBelow, issueMaterial, validityWindow, type IssuerMaterial } from '../../domain/pki/issue.js';
 import type { CertificateMaterial } from '../../domain/store/material.js';
 import type { Unit } from '../../domain/units.js';
 import {
@@ -11,11 +12,48 @@ import {
   type CrlAnswer,
   type IssueContext,
   type Issuer,
+  type NewKeySignRequest,
   type RevokedCertificate,
   type ServedChain,
   type SignedCertificate,
   type SignRequest,
 } from '../../ports/issuer.js';
+
+/** A leaf's validity (clamped to its issuer's) and profile, as both ways of signing build it. */
+function leafFrame(
+  request: Pick<SignRequest, 'validityMs' | 'usage' | 'altNames' | 'crlUrl'>,
+  issuer: IssuerMaterial,
+  now: Date,
+): { notBefore: Date; notAfter: Date; profile: Extract<CertificateProfile, { kind: 'leaf' }> } {
+  return {
+    ...validityWindow(now, request.validityMs, issuer),
+    profile: {
+      kind: 'leaf',
+      usage: request.usage,
+      altNames: request.altNames,
+      ...(request.crlUrl && { crlDistributionPoint: request.crlUrl }),
+    },
+  };
+}
+
+function signedCertificate(
+  issuer: IssuerMaterial,
+  built: Pick<BuiltCertificate, 'pem' | 'serialHex' | 'fingerprint'>,
+  builtFrom: NonNullable<SignedCertificate['builtFrom']>,
+): SignedCertificate {
+  return {
+    cert: built.pem,
+    chain: chainBelow(issuer),
+    ca: issuer.material.ca,
+    serial: built.serialHex,
+    fingerprint: built.fingerprint,
+    notBefore: builtFrom.notBefore.toISOString(),
+    notAfter: builtFrom.notAfter.toISOString(),
+    issuerFingerprint: issuer.material.fingerprint,
+    calls: 0,
+    builtFrom,
+  };
+}
 
 /** A CRL is issued for this long; clients fetch a new one before then. */
 export const CRL_VALIDITY_MS = 24 * 3_600_000;
@@ -42,13 +80,7 @@ export class OwnCaIssuer implements Issuer {
 
   async sign(request: SignRequest, ctx: IssueContext): Promise<SignedCertificate> {
     const issuer = await ctx.materials.issuer(this.item.name);
-    const { notBefore, notAfter } = validityWindow(ctx.now, request.validityMs, issuer);
-    const profile: CertificateProfile = {
-      kind: 'leaf',
-      usage: request.usage,
-      altNames: request.altNames,
-      ...(request.crlUrl && { crlDistributionPoint: request.crlUrl }),
-    };
+    const { notBefore, notAfter, profile } = leafFrame(request, issuer, ctx.now);
     const built = buildCertificate({
       subject: request.subject,
       publicKey: request.publicKey,
@@ -57,17 +89,33 @@ export class OwnCaIssuer implements Issuer {
       issuer: issuer.signer,
       profile,
     });
+    return signedCertificate(issuer, built, {
+      tbs: built.tbs,
+      signature: built.signature,
+      digest: built.digest,
+      notBefore,
+      notAfter,
+      profile,
+      issuer,
+    });
+  }
+
+  /** The key and certificate made by `ctx.offload` (a signing worker), which also verified the signature. */
+  async signNewKey(request: NewKeySignRequest, ctx: IssueContext): Promise<{ signed: SignedCertificate; keyPem: string } | undefined> {
+    if (!ctx.offload) return undefined;
+    const issuer = await ctx.materials.issuer(this.item.name);
+    const { notBefore, notAfter, profile } = leafFrame(request, issuer, ctx.now);
+    const making = ctx.offload.make({ keyType: request.keyType, subject: request.subject, notBefore, notAfter, profile }, issuer.signer);
+    if (!making) return undefined;
+    const made = await making.catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new RekeyError(`${request.label}: ${why}`, { cause: e, context: { item: request.label } });
+    });
+    const built = { pem: made.certPem, serialHex: made.serialHex, fingerprint: made.fingerprint };
+    const { tbs, signature, digest, signatureVerified } = made;
     return {
-      cert: built.pem,
-      chain: chainBelow(issuer),
-      ca: issuer.material.ca,
-      serial: built.serialHex,
-      fingerprint: built.fingerprint,
-      notBefore: notBefore.toISOString(),
-      notAfter: notAfter.toISOString(),
-      issuerFingerprint: issuer.material.fingerprint,
-      calls: 0,
-      builtFrom: { tbs: built.tbs, signature: built.signature, digest: built.digest, notBefore, notAfter, profile, issuer },
+      keyPem: made.keyPem,
+      signed: signedCertificate(issuer, built, { tbs, signature, digest, notBefore, notAfter, profile, issuer, signatureVerified }),
     };
   }
 

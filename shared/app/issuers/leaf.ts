@@ -18,27 +18,29 @@ export async function leafMaterial(
 ): Promise<CertificateMaterial> {
   const item = unit.item;
   if (item.kind !== 'certificate') throw new Error(`${unit.key} is not a certificate`);
-  const keys = generateIssuedKey(item.keyType);
   const subject = { ...item.subject, commonName: unit.commonName ?? item.subject.commonName };
   const altNames = { dnsNames: unit.dnsNames, ipAddresses: item.ipAddresses, uris: item.uris };
-  const signed = await issuer.sign(
-    {
-      label: unit.key,
-      subject,
-      publicKey: keys.publicKey,
-      csrPem: () => buildCsr({ subject, privateKey: keys.signingKey(), altNames }),
-      altNames,
-      names: unit.dnsNames,
-      usage: item.usage,
-      validityMs: item.validityMs,
-      idempotencyKey,
-    },
-    ctx,
-  );
+  const request = {
+    label: unit.key,
+    subject,
+    altNames,
+    names: unit.dnsNames,
+    usage: item.usage,
+    validityMs: item.validityMs,
+    idempotencyKey,
+  };
+  // Many leaves in one run: rekey's own CA makes key and certificate on a signing worker (see LeafOffload).
+  let made = ctx.offload && issuer.signNewKey ? await issuer.signNewKey({ ...request, keyType: item.keyType }, ctx) : undefined;
+  if (!made) {
+    const keys = generateIssuedKey(item.keyType);
+    const csrPem = () => buildCsr({ subject, privateKey: keys.signingKey(), altNames });
+    made = { signed: await issuer.sign({ ...request, publicKey: keys.publicKey, csrPem }, ctx), keyPem: keys.pkcs8Pem };
+  }
+  const { signed, keyPem } = made;
   const material: CertificateMaterial = {
     type: 'certificate',
     cert: signed.cert,
-    key: keys.pkcs8Pem,
+    key: keyPem,
     chain: signed.chain,
     ca: signed.ca,
     notBefore: signed.notBefore,

@@ -122,12 +122,14 @@ function signedBy(facts: IssuedFacts, publicKey: KeyObject): boolean {
  * and that the issuer's key belongs to its certificate were shown by the parsed check of an earlier leaf of the
  * same issuer, chain, bundle and shape; the key pair was generated with the certificate (its public key is the one
  * written). What varies per leaf is checked here: the signature over the bytes written verifies under the issuer's
- * certificate (as Go's CreateCertificate checks its signer), the validity, and that the values it was built from
- * are what the inventory asks of this unit (usages, names, not a CA).
+ * certificate (as Go's CreateCertificate checks its signer; done by the signing worker when one made the leaf), the
+ * validity, and that the values it was built from are what the inventory asks of this unit (usages, names, not a CA).
  */
 function issuedLeafProblems(unit: Unit, facts: IssuedFacts, issuer: VouchedIssuer, now: Date): string[] {
   const problems: string[] = [];
-  if (!signedBy(facts, issuer.publicKey)) problems.push("signature does not verify under the issuer's certificate");
+  // A signing worker of this process verified it under the same certificate's key right after signing.
+  if (facts.signatureVerified !== true && !signedBy(facts, issuer.publicKey))
+    problems.push("signature does not verify under the issuer's certificate");
   if (facts.notBefore > now || facts.notAfter <= now)
     problems.push(`not valid now (${facts.notBefore.toISOString()} .. ${facts.notAfter.toISOString()})`);
   problems.push(...issuedFitProblems(unit, facts.profile));

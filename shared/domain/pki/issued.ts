@@ -20,6 +20,11 @@ export interface IssuedFacts {
   readonly profile: CertificateProfile;
   /** The issuer object that signed it (the same object for every leaf of one issuer in a run); undefined: self-signed. */
   readonly issuer: object | undefined;
+  /**
+   * The signature was verified under the public key of `issuer`'s certificate where it was made (a signing worker of
+   * this process): the check before promotion does not verify it again. Never set from anything read back.
+   */
+  readonly signatureVerified?: boolean;
 }
 
 /** Keyed by the material object itself: a copy, an edit or anything read back from a store has no facts. */

@@ -1,0 +1,197 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Issuer as Signer } from '../../domain/pki/certificate.js';
+import type { LeafOrder, MadeLeaf } from '../../domain/pki/leaf-issue.js';
+import { RekeyError, UsageError } from '../../domain/errors.js';
+import type { LeafOffload } from '../../ports/leaf-offload.js';
+import type { Logger } from '../../ports/logger.js';
+import { asBuffer, type FromWorker, type ToWorker } from './protocol.js';
+
+/**
+ * Leaves made in process before the pool starts its workers: a run that issues a few leaves (one rotation, a small
+ * inventory) pays no worker start, one that issues many (apply of a large inventory, a CA's children) moves them off
+ * the main thread, which then has the vault, the files and the sync to itself.
+ */
+export const IN_PROCESS_LEAVES = 32;
+
+/**
+ * Leaves one worker holds at most (queued or being made): enough that it does not run dry between two turns of the
+ * main thread's event loop. Past that the main thread makes the leaf itself, so a worker that gets less CPU than
+ * expected (a loaded machine) never leaves the main thread waiting for it.
+ */
+export const LEAVES_PER_WORKER = 16;
+
+/** Where a worker's code is: the bundle's own entry, or the TypeScript source through tsx's loader. */
+export interface WorkerEntry {
+  readonly url: URL;
+  readonly workerData?: unknown;
+}
+
+export interface SigningPoolOptions {
+  /** Worker threads to start (at least 1). */
+  readonly workers: number;
+  /** Leaves made in process first (default IN_PROCESS_LEAVES). */
+  readonly inProcessLeaves?: number;
+  readonly log?: Logger;
+  /** Leaves one worker holds at most (default LEAVES_PER_WORKER); past that, leaves are made in process. */
+  readonly leavesPerWorker?: number;
+  /** Default: `signingWorkerEntry()`. */
+  readonly entry?: WorkerEntry;
+}
+
+/** A leaf failed because its worker stopped or could not make it; nothing was issued. */
+export class SigningWorkerError extends RekeyError {}
+
+interface PendingLeaf {
+  readonly resolve: (made: MadeLeaf) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  readonly pending: Map<number, PendingLeaf>;
+  /** Issuers whose key this worker holds. */
+  readonly issuers: WeakSet<Signer>;
+  /** Set once it stopped: no more leaves go to it. */
+  stopped: boolean;
+}
+
+/**
+ * `REKEY_SIGN_WORKERS`: how many signing workers (0: none, every leaf in process). Default: one per core but one,
+ * at least one (the main thread keeps a core for the store and the files).
+ */
+export function signingWorkersFrom(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.REKEY_SIGN_WORKERS?.trim();
+  if (raw === undefined || raw === '') return Math.max(1, availableParallelism() - 1);
+  if (!/^\d{1,3}$/.test(raw)) throw new UsageError(`REKEY_SIGN_WORKERS=${raw}: expected a number of worker threads (0: none)`);
+  return Number(raw);
+}
+
+/**
+ * The worker's code. Run from the bundle (dist/rekey.mjs, this module in it or in dist/chunks/), it is the bundle's
+ * entry dist/rekey-sign-worker.mjs; run from source (tsx, vitest), worker.ts started through tsx-worker.mjs.
+ */
+export function signingWorkerEntry(here: string = import.meta.url): WorkerEntry {
+  if (here.endsWith('.ts')) return { url: new URL('./tsx-worker.mjs', here), workerData: { entry: new URL('./worker.ts', here).href } };
+  return { url: new URL(here.includes('/chunks/') ? '../rekey-sign-worker.mjs' : './rekey-sign-worker.mjs', here) };
+}
+
+/**
+ * A small pool of worker threads that make own-CA leaves: key generation, certificate build, signature and its
+ * check under the issuer's certificate. Workers start on the first leaf past `inProcessLeaves`; each leaf goes to
+ * the worker with the fewest in flight, or is made in process while every worker holds `leavesPerWorker`. A worker that stops fails its leaves (SigningWorkerError) and takes no more;
+ * with none left, leaves are made in process again. Idle workers do not keep the process alive.
+ */
+export class SigningPool implements LeafOffload {
+  private readonly size: number;
+  private readonly inProcessLeaves: number;
+  private readonly leavesPerWorker: number;
+  private readonly log: Logger | undefined;
+  private readonly entry: WorkerEntry;
+  private workers: PoolWorker[] | undefined;
+  private asked = 0;
+  private offloaded = 0;
+  private nextLeaf = 1;
+  private nextIssuer = 1;
+  private readonly issuerIds = new WeakMap<Signer, number>();
+  private closed = false;
+
+  constructor(options: SigningPoolOptions) {
+    if (!Number.isInteger(options.workers) || options.workers < 1) throw new Error(`a signing pool needs at least one worker`);
+    this.size = options.workers;
+    this.inProcessLeaves = options.inProcessLeaves ?? IN_PROCESS_LEAVES;
+    this.leavesPerWorker = options.leavesPerWorker ?? LEAVES_PER_WORKER;
+    this.log = options.log;
+    this.entry = options.entry ?? signingWorkerEntry();
+  }
+
+  make(order: LeafOrder, signer: Signer): Promise<MadeLeaf> | undefined {
+    if (this.closed || ++this.asked <= this.inProcessLeaves) return undefined;
+    this.workers ??= this.start();
+    let target: PoolWorker | undefined;
+    for (const w of this.workers) if (!w.stopped && (!target || w.pending.size < target.pending.size)) target = w;
+    return target && target.pending.size < this.leavesPerWorker ? this.send(target, order, signer) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed && this.workers) this.log?.debug('signing workers stopped', { leaves: this.asked, onWorkers: this.offloaded });
+    this.closed = true;
+    await Promise.all((this.workers ?? []).map((w) => w.worker.terminate()));
+  }
+
+  /** Threads started so far and still running (for tests and the bench). */
+  get running(): number {
+    return (this.workers ?? []).filter((w) => !w.stopped).length;
+  }
+
+  private start(): PoolWorker[] {
+    this.log?.debug('signing leaves on worker threads', { workers: this.size });
+    return Array.from({ length: this.size }, () => this.startOne());
+  }
+
+  private startOne(): PoolWorker {
+    const worker = new Worker(this.entry.url, {
+      workerData: this.entry.workerData,
+      // The parent's flags (a tsx --import, --cpu-prof) are not the worker's business.
+      execArgv: [],
+    });
+    const w: PoolWorker = { worker, pending: new Map(), issuers: new WeakSet(), stopped: false };
+    worker.unref();
+    let failure: Error | undefined;
+    worker.on('message', (m: FromWorker) => {
+      const leaf = w.pending.get(m.id);
+      if (!leaf) return;
+      w.pending.delete(m.id);
+      if (w.pending.size === 0) worker.unref();
+      if (m.error !== undefined) leaf.reject(new SigningWorkerError(`the signing worker could not make the leaf: ${m.error}`));
+      else leaf.resolve(revive(m.made));
+    });
+    worker.on('error', (e) => {
+      failure = e;
+    });
+    // A message that cannot be read back belongs to no leaf it can name: stop the worker, which fails its leaves.
+    worker.on('messageerror', (e) => {
+      failure = e;
+      void worker.terminate();
+    });
+    worker.on('exit', (code) => {
+      w.stopped = true;
+      const why = this.closed
+        ? 'the signing pool was closed'
+        : `the signing worker stopped (exit code ${code}${failure ? `: ${failure.message}` : ''})`;
+      if (!this.closed) this.log?.warn(`${why}; its leaves failed, later ones are made elsewhere`);
+      for (const leaf of w.pending.values()) leaf.reject(new SigningWorkerError(`${why}; the leaf was not issued`, { cause: failure }));
+      w.pending.clear();
+    });
+    return w;
+  }
+
+  private send(w: PoolWorker, order: LeafOrder, signer: Signer): Promise<MadeLeaf> {
+    let issuer = this.issuerIds.get(signer);
+    if (issuer === undefined) {
+      issuer = this.nextIssuer++;
+      this.issuerIds.set(signer, issuer);
+    }
+    if (!w.issuers.has(signer)) {
+      const { certificateDer, subjectName, keyId, privateKey, notAfter } = signer;
+      post(w, { type: 'issuer', id: issuer, certificateDer, subjectName, keyId, privateKey, notAfter });
+      w.issuers.add(signer);
+    }
+    const id = this.nextLeaf++;
+    this.offloaded++;
+    return new Promise<MadeLeaf>((resolve, reject) => {
+      w.pending.set(id, { resolve, reject });
+      w.worker.ref();
+      post(w, { type: 'leaf', id, issuer, order });
+    });
+  }
+}
+
+function post(w: PoolWorker, message: ToWorker): void {
+  w.worker.postMessage(message);
+}
+
+/** The Buffers of a made leaf, which crossed as Uint8Arrays. */
+function revive(made: MadeLeaf): MadeLeaf {
+  return { ...made, tbs: asBuffer(made.tbs), signature: asBuffer(made.signature) };
+}
