@@ -236,6 +236,11 @@ if (process.argv.includes('--cli-start')) {
   await (await import('./cli-start.js')).cliStartBench();
   printFigures();
 }
+// `--sign-pool`: apply of 10,000 with the signing pool on and off, alternating (issue 14, target 1; minutes).
+if (process.argv.includes('--sign-pool')) {
+  (await import('./sign-pool.js')).runSignPoolBench(10_000, 3);
+  printFigures();
+}
 // `npm run bench -- --aws`: AWS API calls per leaf rotation and per scan with nothing due, on moto (AWS_ENDPOINT_URL).
 if (process.argv.includes('--aws')) await import('./aws-calls.js');
 // `--bundles`: bundle sizes and cold init of the Lambda functions (issue 14, target 5; packages with serverless).

@@ -97,6 +97,16 @@ describe('serverless package', () => {
     }
   });
 
+  it("carries none of the CLI's signing pool: functions make their leaves in process, with no worker to start", async () => {
+    for (const zip of (await readdir(dir)).filter((f) => f.endsWith('.zip'))) {
+      for (const [name, data] of readZip(join(dir, zip))) {
+        const text = data.toString('utf8');
+        expect(text, `${zip}: ${name}`).not.toContain('rekey-sign-worker');
+        expect(text, `${zip}: ${name}`).not.toContain('signing leaves on worker threads');
+      }
+    }
+  });
+
   it("runs each packaged handler's first invocation from its zip alone, with the inventory validated at package time embedded", async () => {
     // Events that build the runtime and load what a first request loads, then stop at a refusal before any AWS call
     const cases: Record<string, { event: unknown; answer: unknown }> = {
