@@ -159,7 +159,7 @@ export class SigningPool implements LeafOffload {
       const why = this.closed
         ? 'the signing pool was closed'
         : `the signing worker stopped (exit code ${code}${failure ? `: ${failure.message}` : ''})`;
-      if (!this.closed) this.log?.warn(`${why}; its leaves failed, later ones are made elsewhere`);
+      if (!this.closed) this.log?.warn(`${why}; its leaves failed, later ones go to the other workers or are made in process`);
       for (const leaf of w.pending.values()) leaf.reject(new SigningWorkerError(`${why}; the leaf was not issued`, { cause: failure }));
       w.pending.clear();
     });

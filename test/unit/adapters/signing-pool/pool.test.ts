@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnCaIssuer } from '../../../../shared/adapters/issuers/own-ca-issuer.js';
-import { SigningPool, type SigningPoolOptions } from '../../../../shared/adapters/signing-pool/pool.js';
+import { SigningPool, signingWorkersFrom, type SigningPoolOptions } from '../../../../shared/adapters/signing-pool/pool.js';
+import { UsageError } from '../../../../shared/domain/errors.js';
 import { leafMaterial } from '../../../../shared/app/issuers/leaf.js';
 import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { checkCertificateMaterial } from '../../../../shared/domain/pki/check.js';
@@ -226,5 +228,20 @@ describe('SigningPool (own-CA leaves on worker threads)', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('made 3\n');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('signingWorkersFrom (REKEY_SIGN_WORKERS)', () => {
+  it.each([
+    { value: undefined, workers: Math.max(1, availableParallelism() - 1) },
+    { value: '', workers: Math.max(1, availableParallelism() - 1) },
+    { value: '0', workers: 0 },
+    { value: ' 3 ', workers: 3 },
+  ])('reads $value as $workers', ({ value, workers }) => {
+    expect(signingWorkersFrom({ REKEY_SIGN_WORKERS: value })).toBe(workers);
+  });
+
+  it.each(['-1', 'two', '1.5', '10000'])('refuses %s as a usage error', (value) => {
+    expect(() => signingWorkersFrom({ REKEY_SIGN_WORKERS: value })).toThrow(UsageError);
   });
 });
