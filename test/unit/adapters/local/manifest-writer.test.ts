@@ -132,3 +132,26 @@ describe('ManifestWriter with a broken file in the output folder', () => {
     expect((got as Error).message).toContain(join(root, 'dc1', 'shop', 'web.tls.yaml'));
   });
 });
+
+describe('ManifestWriter as the only writer of its folder (sole)', () => {
+  it('a Secret without a file is absent from the folder listing, an unmanaged one found there is still refused, a written one reads back', async () => {
+    // Prepare: a file of the user's in the folder before the writer lists it
+    await mkdir(join(root, 'dc1', 'shop'), { recursive: true });
+    await writeFile(
+      join(root, 'dc1', 'shop', 'theirs.yaml'),
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: theirs, namespace: shop}\ntype: Opaque\n',
+    );
+    const sole = new ManifestWriter(join(root, 'dc1'), { sole: true });
+    // Act
+    const absent = await sole.getSecret('shop', 'web.tls');
+    const refused = await sole.writeSecret(desired({ name: 'theirs' }), { adopt: false }).catch((e: unknown) => e);
+    const outcome = await sole.writeSecret(desired(), { adopt: false });
+    const again = await sole.writeSecret(desired(), { adopt: false });
+    // Assess
+    expect(absent).toBeUndefined();
+    expect(refused).toBeInstanceOf(UnmanagedObjectError);
+    expect(outcome).toBe('created');
+    expect(again).toBe('updated');
+    expect((await sole.getSecret('shop', 'web.tls'))?.data['tls.crt']).toBe('CERT\n');
+  });
+});
