@@ -15,11 +15,13 @@ import { asBuffer, type FromWorker, type ToWorker } from './protocol.js';
 export const IN_PROCESS_LEAVES = 32;
 
 /**
- * Leaves one worker holds at most (queued or being made): enough that it does not run dry between two turns of the
- * main thread's event loop. Past that the main thread makes the leaf itself, so a worker that gets less CPU than
- * expected (a loaded machine) never leaves the main thread waiting for it.
+ * Leaves one worker may have queued or in the making, as the worker counts them (answers still waiting for the
+ * main thread's event loop do not count): apply's leaf concurrency, so every leaf of a run goes to a worker that
+ * keeps up. One turn of the main thread starts as many leaves as a group commit of the vault just finished (up to
+ * all of them); a smaller bound sent a quarter of them back to the main thread. Past it the main thread makes the
+ * leaf itself, so a worker that falls a whole walk behind (starved of CPU) does not hold up the run.
  */
-export const LEAVES_PER_WORKER = 16;
+export const LEAVES_PER_WORKER = 128;
 
 /** Where a worker's code is: the bundle's own entry, or the TypeScript source through tsx's loader. */
 export interface WorkerEntry {
@@ -49,7 +51,11 @@ interface PendingLeaf {
 
 interface PoolWorker {
   readonly worker: Worker;
+  /** Leaves sent and not yet answered to this thread: the answers may wait for the main thread's event loop. */
   readonly pending: Map<number, PendingLeaf>;
+  /** Leaves sent, and leaves the worker has answered (it counts them itself, so no waiting answer is counted as work). */
+  sent: number;
+  readonly answered: Int32Array;
   /** Issuers whose key this worker holds. */
   readonly issuers: WeakSet<Signer>;
   /** Set once it stopped: no more leaves go to it. */
@@ -79,7 +85,7 @@ export function signingWorkerEntry(here: string = import.meta.url): WorkerEntry 
 /**
  * A small pool of worker threads that make own-CA leaves: key generation, certificate build, signature and its
  * check under the issuer's certificate. Workers start on the first leaf past `inProcessLeaves`; each leaf goes to
- * the worker with the fewest in flight, or is made in process while every worker holds `leavesPerWorker`. A worker that stops fails its leaves (SigningWorkerError) and takes no more;
+ * the worker with the fewest queued, or is made in process while every worker has `leavesPerWorker` queued. A worker that stops fails its leaves (SigningWorkerError) and takes no more;
  * with none left, leaves are made in process again. Idle workers do not keep the process alive.
  */
 export class SigningPool implements LeafOffload {
@@ -109,8 +115,12 @@ export class SigningPool implements LeafOffload {
     if (this.closed || ++this.asked <= this.inProcessLeaves) return undefined;
     this.workers ??= this.start();
     let target: PoolWorker | undefined;
-    for (const w of this.workers) if (!w.stopped && (!target || w.pending.size < target.pending.size)) target = w;
-    return target && target.pending.size < this.leavesPerWorker ? this.send(target, order, signer) : undefined;
+    let least = Infinity;
+    for (const w of this.workers) {
+      const queued = w.sent - Atomics.load(w.answered, 0);
+      if (!w.stopped && queued < least) [target, least] = [w, queued];
+    }
+    return target && least < this.leavesPerWorker ? this.send(target, order, signer) : undefined;
   }
 
   async close(): Promise<void> {
@@ -135,7 +145,15 @@ export class SigningPool implements LeafOffload {
       // The parent's flags (a tsx --import, --cpu-prof) are not the worker's business.
       execArgv: [],
     });
-    const w: PoolWorker = { worker, pending: new Map(), issuers: new WeakSet(), stopped: false };
+    const w: PoolWorker = {
+      worker,
+      pending: new Map(),
+      sent: 0,
+      answered: new Int32Array(new SharedArrayBuffer(4)),
+      issuers: new WeakSet(),
+      stopped: false,
+    };
+    post(w, { type: 'counter', answered: w.answered });
     worker.unref();
     let failure: Error | undefined;
     worker.on('message', (m: FromWorker) => {
@@ -179,6 +197,7 @@ export class SigningPool implements LeafOffload {
     }
     const id = this.nextLeaf++;
     this.offloaded++;
+    w.sent++;
     return new Promise<MadeLeaf>((resolve, reject) => {
       w.pending.set(id, { resolve, reject });
       w.worker.ref();

@@ -6,6 +6,8 @@ import type { LeafOrder, MadeLeaf } from '../../domain/pki/leaf-issue.js';
  * wrapped again on arrival; the issuer's private key crosses as a KeyObject, once per issuer and worker.
  */
 export type ToWorker =
+  /** First message: a counter the worker adds one to after each leaf answered (read by the pool without a message). */
+  | { readonly type: 'counter'; readonly answered: Int32Array }
   | {
       readonly type: 'issuer';
       readonly id: number;

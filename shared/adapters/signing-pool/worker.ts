@@ -12,8 +12,13 @@ const port = parentPort;
 if (!port) throw new Error('the signing worker runs in a worker thread');
 
 const issuers = new Map<number, { readonly signer: Signer; readonly publicKey: KeyObject }>();
+let answered: Int32Array | undefined;
 
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'counter') {
+    answered = m.answered;
+    return;
+  }
   if (m.type === 'issuer') {
     const certificateDer = asBuffer(m.certificateDer);
     const signer: Signer = {
@@ -35,4 +40,5 @@ port.on('message', (m: ToWorker) => {
     answer = { id: m.id, error: e instanceof Error ? e.message : String(e) };
   }
   port.postMessage(answer);
+  if (answered) Atomics.add(answered, 0, 1);
 });
