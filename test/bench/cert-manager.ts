@@ -417,6 +417,8 @@ async function rekeyApply(
   let last = 0;
   let tail = '';
   let buffered = '';
+  /** `restart failed` lines by their reason without the names and instants (the tail keeps only the last few). */
+  const restartFailures = new Map<string, number>();
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
     const lines = (buffered + chunk).split('\n');
@@ -425,6 +427,13 @@ async function rekeyApply(
       const m = /^debug: kube request .*method=(\w+)/.exec(line);
       if (!m) {
         tail = (tail + line + '\n').slice(-4000);
+        if (line.startsWith('error: restart failed')) {
+          const why = line
+            .replace(/^.*message=/, '')
+            .replace(/\S+\/\S+\/\S+: /g, '')
+            .replace(/not done by \S+:/, 'not done by the deadline:');
+          restartFailures.set(why, (restartFailures.get(why) ?? 0) + 1);
+        }
         continue;
       }
       last = seconds(start);
@@ -433,7 +442,10 @@ async function rekeyApply(
     }
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`rekey apply exited ${code}: ${tail}`);
+  if (code !== 0) {
+    const failures = [...restartFailures].map(([why, k]) => `${k} restarts failed: ${why}`).join('; ');
+    throw new Error(`rekey apply exited ${code}${failures ? ` (${failures})` : ''}: ${tail}`);
+  }
   const run = { seconds: seconds(start), load: [load0, load1()] as const };
   return options.debug ? { ...run, firstRequestSeconds: first, lastRequestSeconds: last, requests } : run;
 }
@@ -780,7 +792,8 @@ function report(
       '-',
       load(tuned.renewal.load),
     ]);
-  for (const e of r.errors) rows.push([`not measured: ${e}`, '-', '-', '-', '-', '-', '-']);
+  // The table keeps an error's first 300 characters; the JSON has all of it.
+  for (const e of r.errors) rows.push([`not measured: ${e.slice(0, 300).replace(/\s+/g, ' ')}`, '-', '-', '-', '-', '-', '-']);
   const result: CertManagerBench = {
     certificates: n,
     loadAverage,
