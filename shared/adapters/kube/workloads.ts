@@ -16,6 +16,7 @@ import { RestartAnnotation, restartPatch, templateVersions } from './restart-pat
 import { podRollout, type RolloutJudgement } from './rollout.js';
 import { secretReferences } from './secret-uses.js';
 import { matches, parseSelector } from './selector.js';
+import { NextCallSharing } from './next-call-sharing.js';
 import { defined } from '../../domain/defined.js';
 import { workloadId } from '../../domain/restart/workload.js';
 
@@ -198,9 +199,13 @@ export class KubeWorkloadControl implements WorkloadControl {
     return this.statusOf(ref, podRollout(pod));
   }
 
+  /** Lists of rollout readers that ask at once (one restart worker per consumer, as apply starts them) are shared. */
+  private readonly rolloutLists = new NextCallSharing<Array<ControllerObject | V1Pod>>();
+
   /**
    * Many rollouts with one list per namespace and kind (controllers) or per namespace (bare pods): what a restart of
-   * 1,000 consumers reads each tick, instead of 1,000 reads. A list that fails gives its error to each of its refs.
+   * 1,000 consumers reads each tick, instead of 1,000 reads; concurrent callers share the next list. A list that
+   * fails gives its error to each of its refs.
    */
   async rolloutStatuses(refs: readonly WorkloadRef[]): Promise<ReadonlyMap<string, RolloutReading>> {
     const groups = new Map<string, WorkloadRef[]>();
@@ -221,7 +226,9 @@ export class KubeWorkloadControl implements WorkloadControl {
         const { kind, namespace } = defined(group[0]);
         let listed: Map<string, ControllerObject | V1Pod>;
         try {
-          const items = isControllerKind(kind) ? await this.listControllers(kind, namespace) : await this.listPods(namespace);
+          const items = await this.rolloutLists.run(`${kind}\0${namespace}`, () =>
+            isControllerKind(kind) ? this.listControllers(kind, namespace) : this.listPods(namespace),
+          );
           listed = new Map(items.map((o) => [defined(defined(o.metadata).name), o]));
         } catch (error) {
           for (const ref of group) readings.set(workloadId(ref), { error });
