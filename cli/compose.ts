@@ -116,7 +116,8 @@ async function composeLocked(
   let restartModule: typeof import('../shared/app/restart/index.js') | undefined;
   const { target } = options;
   if (target.kind === 'out') {
-    for (const c of inventory.clusters) clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name), { sole: !options.readOnly }) });
+    for (const c of inventory.clusters)
+      clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name), { sole: !options.readOnly }) });
   } else if (target.kind === 'kube') {
     // Loaded only for live clusters: @kubernetes/client-node takes a while to import.
     const kube = await import('../shared/adapters/kube/index.js');

@@ -126,7 +126,6 @@ async function stageFile(f: { readonly path: string; readonly data: string | Buf
  */
 export const FILESYSTEM_SYNC_MIN_FILES = 32;
 
-
 /**
  * Writes files that belong together (a certificate and its key): every temporary file written and fsynced first,
  * then the renames one right after the other, in order, then one fsync of each folder. No order of two renames is
