@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { reasonCode } from '../../domain/enrol/record.js';
 import { RekeyError } from '../../domain/errors.js';
 import type { Authority } from '../../domain/inventory/model.js';
+import { buildValuesOf } from '../../domain/pki/issued.js';
 import { buildCertificate, type BuiltCertificate, type CertificateProfile } from '../../domain/pki/certificate.js';
 import { buildCrl } from '../../domain/pki/crl.js';
 import { chainBelow, issueMaterial, validityWindow, type IssuerMaterial } from '../../domain/pki/issue.js';
@@ -89,15 +90,7 @@ export class OwnCaIssuer implements Issuer {
       issuer: issuer.signer,
       profile,
     });
-    return signedCertificate(issuer, built, {
-      tbs: built.tbs,
-      signature: built.signature,
-      digest: built.digest,
-      notBefore,
-      notAfter,
-      profile,
-      issuer,
-    });
+    return signedCertificate(issuer, built, buildValuesOf(built, { notBefore, notAfter, profile, issuer }));
   }
 
   /** The key and certificate made by `ctx.offload` (a signing worker), which also verified the signature. */

@@ -4,7 +4,7 @@ import type { CertificateMaterial } from '../store/material.js';
 import { buildCertificate, issuerFrom, type CertificateProfile, type Issuer } from './certificate.js';
 import { generateIssuedKey, privateKeyFromPem } from './keys.js';
 import { pemBlocks } from './pem.js';
-import { rememberIssued } from './issued.js';
+import { buildValuesOf, rememberIssued } from './issued.js';
 import { defined } from '../defined.js';
 
 /** Certificates start this much in the past, so a peer whose clock runs a little behind still accepts them. */
@@ -79,13 +79,7 @@ export function issueMaterial(unit: Unit, issuer: IssuerMaterial | undefined, no
     key: material.key,
     chain: material.chain,
     ca: material.ca,
-    tbs: built.tbs,
-    signature: built.signature,
-    digest: built.digest,
-    notBefore,
-    notAfter,
-    profile,
-    issuer,
+    ...buildValuesOf(built, { notBefore, notAfter, profile, issuer }),
   });
   return material;
 }

@@ -1,5 +1,5 @@
 import type { CertificateMaterial } from '../store/material.js';
-import type { CertificateProfile } from './certificate.js';
+import type { BuiltCertificate, CertificateProfile } from './certificate.js';
 import type { SignatureAlgorithm } from './algorithms.js';
 
 /**
@@ -25,6 +25,14 @@ export interface IssuedFacts {
    * this process): the check before promotion does not verify it again. Never set from anything read back.
    */
   readonly signatureVerified?: boolean;
+}
+
+/** What a certificate's facts hold beside the material's fields, from what `buildCertificate` returned. */
+export function buildValuesOf(
+  built: Pick<BuiltCertificate, 'tbs' | 'signature' | 'digest'>,
+  from: { notBefore: Date; notAfter: Date; profile: CertificateProfile; issuer: object | undefined },
+): Omit<IssuedFacts, 'cert' | 'key' | 'chain' | 'ca'> {
+  return { tbs: built.tbs, signature: built.signature, digest: built.digest, ...from };
 }
 
 /** Keyed by the material object itself: a copy, an edit or anything read back from a store has no facts. */
