@@ -105,11 +105,8 @@ export class OwnCaIssuer implements Issuer {
       throw new RekeyError(`${request.label}: ${why}`, { cause: e, context: { item: request.label } });
     });
     const built = { pem: made.certPem, serialHex: made.serialHex, fingerprint: made.fingerprint };
-    const { tbs, signature, digest, signatureVerified } = made;
-    return {
-      keyPem: made.keyPem,
-      signed: signedCertificate(issuer, built, { tbs, signature, digest, notBefore, notAfter, profile, issuer, signatureVerified }),
-    };
+    const builtFrom = { ...buildValuesOf(made, { notBefore, notAfter, profile, issuer }), signatureVerified: made.signatureVerified };
+    return { keyPem: made.keyPem, signed: signedCertificate(issuer, built, builtFrom) };
   }
 
   /** rekey is this CA: there is no chain served elsewhere to watch. */

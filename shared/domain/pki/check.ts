@@ -1,4 +1,4 @@
-import { verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Unit } from '../units.js';
 import type { CertificateMaterial } from '../store/material.js';
 import { pemBlocks } from './pem.js';
@@ -10,7 +10,7 @@ import { pathLengthProblems } from './path-length.js';
 import { defined } from '../defined.js';
 import type { CertificateProfile } from './certificate.js';
 import type { IssuerMaterial } from './issue.js';
-import { issuedFactsOf, type IssuedFacts } from './issued.js';
+import { issuedFactsOf, signatureVerifies, type IssuedFacts } from './issued.js';
 import { ipBytes } from './extensions/subject-alt-name.js';
 
 interface ParsedCa {
@@ -98,22 +98,13 @@ function vouch(unit: Unit, m: CertificateMaterial, facts: IssuedFacts): void {
   if (unit.item.kind !== 'certificate' || facts.profile.kind !== 'leaf' || !facts.issuer) return;
   const issuerCert = certificatesOfPem((facts.issuer as IssuerMaterial).material.cert)[0];
   // The parsed check found some certificate of the chain or bundle that signed it: make sure it is the issuer's.
-  if (!issuerCert || !signedBy(facts, issuerCert.publicKey)) return;
+  if (!issuerCert || !signatureVerifies(facts, issuerCert.publicKey)) return;
   let v = vouched.get(facts.issuer);
   if (v?.chain !== m.chain || v.ca !== m.ca) {
     v = { chain: m.chain, ca: m.ca, publicKey: issuerCert.publicKey, shapes: new Set() };
     vouched.set(facts.issuer, v);
   }
   v.shapes.add(shapeOf(unit, facts.profile));
-}
-
-/** Whether the signature written verifies under `publicKey` (a key of another type or curve: no). */
-function signedBy(facts: IssuedFacts, publicKey: KeyObject): boolean {
-  try {
-    return verify(facts.digest, facts.tbs, publicKey, facts.signature);
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -128,7 +119,7 @@ function signedBy(facts: IssuedFacts, publicKey: KeyObject): boolean {
 function issuedLeafProblems(unit: Unit, facts: IssuedFacts, issuer: VouchedIssuer, now: Date): string[] {
   const problems: string[] = [];
   // A signing worker of this process verified it under the same certificate's key right after signing.
-  if (facts.signatureVerified !== true && !signedBy(facts, issuer.publicKey))
+  if (facts.signatureVerified !== true && !signatureVerifies(facts, issuer.publicKey))
     problems.push("signature does not verify under the issuer's certificate");
   if (facts.notBefore > now || facts.notAfter <= now)
     problems.push(`not valid now (${facts.notBefore.toISOString()} .. ${facts.notAfter.toISOString()})`);

@@ -1,3 +1,4 @@
+import { verify, type KeyObject } from 'node:crypto';
 import type { CertificateMaterial } from '../store/material.js';
 import type { BuiltCertificate, CertificateProfile } from './certificate.js';
 import type { SignatureAlgorithm } from './algorithms.js';
@@ -33,6 +34,15 @@ export function buildValuesOf(
   from: { notBefore: Date; notAfter: Date; profile: CertificateProfile; issuer: object | undefined },
 ): Omit<IssuedFacts, 'cert' | 'key' | 'chain' | 'ca'> {
   return { tbs: built.tbs, signature: built.signature, digest: built.digest, ...from };
+}
+
+/** Whether the signature over the signed bytes verifies under `publicKey` (a key of another type or curve: no). */
+export function signatureVerifies(signed: Pick<IssuedFacts, 'digest' | 'tbs' | 'signature'>, publicKey: KeyObject): boolean {
+  try {
+    return verify(signed.digest, signed.tbs, publicKey, signed.signature);
+  } catch {
+    return false;
+  }
 }
 
 /** Keyed by the material object itself: a copy, an edit or anything read back from a store has no facts. */

@@ -1,9 +1,10 @@
-import { verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Subject } from '../inventory/model.js';
 import type { KeyType } from '../inventory/schema.js';
 import type { SignatureAlgorithm } from './algorithms.js';
 import { buildCertificate, type CertificateProfile, type Issuer } from './certificate.js';
 import { generateIssuedKey } from './keys.js';
+import { signatureVerifies } from './issued.js';
 
 /** One leaf to make, key and certificate, with everything decided: what a signing worker receives. */
 export interface LeafOrder {
@@ -42,12 +43,6 @@ export function makeLeaf(order: LeafOrder, signer: Issuer, issuerPublicKey: KeyO
     issuer: signer,
     profile: order.profile,
   });
-  let signatureVerified: boolean;
-  try {
-    signatureVerified = verify(built.digest, built.tbs, issuerPublicKey, built.signature);
-  } catch {
-    signatureVerified = false;
-  }
   return {
     keyPem: keys.pkcs8Pem,
     certPem: built.pem,
@@ -56,6 +51,6 @@ export function makeLeaf(order: LeafOrder, signer: Issuer, issuerPublicKey: KeyO
     tbs: built.tbs,
     signature: built.signature,
     digest: built.digest,
-    signatureVerified,
+    signatureVerified: signatureVerifies(built, issuerPublicKey),
   };
 }
