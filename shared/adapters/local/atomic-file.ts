@@ -60,8 +60,7 @@ export async function writeFileAtomic(
     if (needsChmod(options.mode)) await handle.chmod(options.mode);
     if (durable) await handle.sync();
   } catch (e) {
-    await handle.close();
-    await rm(tmp, { force: true });
+    await discardTemp(handle, tmp);
     throw e;
   }
   await handle.close();
@@ -92,8 +91,7 @@ export async function writeFilesAtomic(
       try {
         if (!synced) await handle.sync();
       } catch (e) {
-        await handle.close();
-        await rm(tmp, { force: true });
+        await discardTemp(handle, tmp);
         throw e;
       }
       await handle.close();
@@ -113,8 +111,7 @@ async function stageFile(f: { readonly path: string; readonly data: string | Buf
     await writeAll(handle, f.data);
     if (needsChmod(f.mode)) await handle.chmod(f.mode);
   } catch (e) {
-    await handle.close();
-    await rm(tmp, { force: true });
+    await discardTemp(handle, tmp);
     throw e;
   }
   return { handle, tmp };
@@ -156,6 +153,12 @@ export async function writeFilesTogether(
   }
   for (const s of staged) await rename(s.tmp, s.path);
   await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+}
+
+/** A temporary file whose write failed: closed and removed (the target keeps its old content). */
+async function discardTemp(handle: FileHandle, tmp: string): Promise<void> {
+  await handle.close();
+  await rm(tmp, { force: true });
 }
 
 /** One write call for the usual small file (FileHandle.writeFile goes through a chunking loop), repeated if short. */

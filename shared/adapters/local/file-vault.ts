@@ -122,7 +122,7 @@ export class FileVault implements SecretStore {
   }
 
   private listEntryFiles(): Promise<Set<string>> {
-    this.entryFiles ??= readdirOrEmpty(this.dir).then((names) => new Set(names.filter((n) => n.endsWith('.vault'))));
+    this.entryFiles ??= readdirOrEmpty(this.dir).then((names) => new Set(names.filter((n) => n.endsWith(ENTRY_SUFFIX))));
     return this.entryFiles;
   }
 
@@ -504,15 +504,18 @@ export class FileVault implements SecretStore {
 
   async list(prefix: string): Promise<string[]> {
     return (await readdirOrEmpty(this.dir))
-      .filter((f) => f.endsWith('.vault'))
-      .map((f) => decodeURIComponent(f.slice(0, -'.vault'.length)))
+      .filter((f) => f.endsWith(ENTRY_SUFFIX))
+      .map((f) => decodeURIComponent(f.slice(0, -ENTRY_SUFFIX.length)))
       .filter((n) => n.startsWith(prefix))
       .sort();
   }
 }
 
+/** An entry's file: its secret's name, URI-encoded, and this suffix. */
+const ENTRY_SUFFIX = '.vault';
+
 function entryFileName(name: string): string {
-  return `${encodeURIComponent(name)}.vault`;
+  return `${encodeURIComponent(name)}${ENTRY_SUFFIX}`;
 }
 
 function prune(entry: VaultEntry): VaultEntry {

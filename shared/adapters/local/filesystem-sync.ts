@@ -6,9 +6,6 @@ import { createInterface } from 'node:readline';
 
 type Shell = ChildProcessByStdio<Writable, Readable, null>;
 
-/** Found once: a bare name would be looked up along PATH by every run of it (one failed exec per folder before it). */
-const SYNC_COMMAND = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
-
 /**
  * One shell, started on first use, that runs coreutils' `sync -f` (syncfs(2)) for each folder written to its
  * standard input and answers `ok` or `fail` in order. Node has no syncfs, and spawning a process per sync forks
@@ -32,7 +29,9 @@ class FilesystemSyncer {
 
   private start(): Shell {
     if (this.child) return this.child;
-    const child = spawn('sh', ['-c', 'while IFS= read -r d; do if "$0" -f -- "$d"; then echo ok; else echo fail; fi; done', SYNC_COMMAND], {
+    // The command's path, found once: a bare name would be looked up along PATH for every folder (failed execs).
+    const command = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
+    const child = spawn('sh', ['-c', 'while IFS= read -r d; do if "$0" -f -- "$d"; then echo ok; else echo fail; fi; done', command], {
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     createInterface({ input: child.stdout }).on('line', (line) => this.answer(line === 'ok'));
