@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Issuer as Signer } from '../../domain/pki/certificate.js';
@@ -23,6 +24,12 @@ export const IN_PROCESS_LEAVES = 32;
  */
 export const LEAVES_PER_WORKER = 128;
 
+/**
+ * Issuer keys one worker holds at most, the least recently used dropped first: `rekey serve` reads its CAs again
+ * for each request, and a worker that kept every issuer it was sent would grow for as long as the server runs.
+ */
+export const ISSUERS_PER_WORKER = 16;
+
 /** Where a worker's code is: the bundle's own entry, or the TypeScript source through tsx's loader. */
 export interface WorkerEntry {
   readonly url: URL;
@@ -39,6 +46,8 @@ export interface SigningPoolOptions {
   readonly leavesPerWorker?: number;
   /** Default: `signingWorkerEntry()`. */
   readonly entry?: WorkerEntry;
+  /** Issuer keys one worker holds at most (default ISSUERS_PER_WORKER). */
+  readonly issuersPerWorker?: number;
 }
 
 /** A leaf failed because its worker stopped or could not make it; nothing was issued. */
@@ -56,8 +65,8 @@ interface PoolWorker {
   /** Leaves sent, and leaves the worker has answered (it counts them itself, so no waiting answer is counted as work). */
   sent: number;
   readonly answered: Int32Array;
-  /** Issuers whose key this worker holds. */
-  readonly issuers: WeakSet<Signer>;
+  /** Ids of the issuers whose key this worker holds, least recently used first. */
+  readonly issuers: Set<number>;
   /** Set once it stopped: no more leaves go to it. */
   stopped: boolean;
 }
@@ -94,12 +103,17 @@ export class SigningPool implements LeafOffload {
   private readonly leavesPerWorker: number;
   private readonly log: Logger | undefined;
   private readonly entry: WorkerEntry;
+  private readonly issuersPerWorker: number;
   private workers: PoolWorker[] | undefined;
   private asked = 0;
   private offloaded = 0;
   private nextLeaf = 1;
   private nextIssuer = 1;
+  /** An issuer's id by its object, and by its certificate and key: the same CA read again (a new object) keeps its id. */
   private readonly issuerIds = new WeakMap<Signer, number>();
+  private readonly issuerIdsByCertificate = new Map<string, { readonly id: number; readonly privateKey: Signer['privateKey'] }>();
+  private issuersSent = 0;
+  private issuersForgotten = 0;
   private closed = false;
 
   constructor(options: SigningPoolOptions) {
@@ -109,6 +123,8 @@ export class SigningPool implements LeafOffload {
     this.leavesPerWorker = options.leavesPerWorker ?? LEAVES_PER_WORKER;
     this.log = options.log;
     this.entry = options.entry ?? signingWorkerEntry();
+    this.issuersPerWorker = options.issuersPerWorker ?? ISSUERS_PER_WORKER;
+    if (!Number.isInteger(this.issuersPerWorker) || this.issuersPerWorker < 1) throw new Error(`a signing worker must hold at least one issuer`);
   }
 
   make(order: LeafOrder, signer: Signer): Promise<MadeLeaf> | undefined {
@@ -134,6 +150,11 @@ export class SigningPool implements LeafOffload {
     return (this.workers ?? []).filter((w) => !w.stopped).length;
   }
 
+  /** Issuer keys sent to workers and dropped by them, over the pool's life (for tests). */
+  get issuerMessages(): { readonly sent: number; readonly forgotten: number } {
+    return { sent: this.issuersSent, forgotten: this.issuersForgotten };
+  }
+
   private start(): PoolWorker[] {
     this.log?.debug('signing leaves on worker threads', { workers: this.size });
     return Array.from({ length: this.size }, () => this.startOne());
@@ -150,7 +171,7 @@ export class SigningPool implements LeafOffload {
       pending: new Map(),
       sent: 0,
       answered: new Int32Array(new SharedArrayBuffer(4)),
-      issuers: new WeakSet(),
+      issuers: new Set(),
       stopped: false,
     };
     post(w, { type: 'counter', answered: w.answered });
@@ -184,16 +205,32 @@ export class SigningPool implements LeafOffload {
     return w;
   }
 
-  private send(w: PoolWorker, order: LeafOrder, signer: Signer): Promise<MadeLeaf> {
-    let issuer = this.issuerIds.get(signer);
-    if (issuer === undefined) {
-      issuer = this.nextIssuer++;
-      this.issuerIds.set(signer, issuer);
+  private idOf(signer: Signer): number {
+    let id = this.issuerIds.get(signer);
+    if (id === undefined) {
+      const certificate = createHash('sha256').update(signer.certificateDer).digest('base64');
+      const known = this.issuerIdsByCertificate.get(certificate);
+      id = known?.privateKey.equals(signer.privateKey) ? known.id : this.nextIssuer++;
+      if (id !== known?.id) this.issuerIdsByCertificate.set(certificate, { id, privateKey: signer.privateKey });
+      this.issuerIds.set(signer, id);
     }
-    if (!w.issuers.has(signer)) {
+    return id;
+  }
+
+  private send(w: PoolWorker, order: LeafOrder, signer: Signer): Promise<MadeLeaf> {
+    const issuer = this.idOf(signer);
+    if (w.issuers.delete(issuer)) w.issuers.add(issuer);
+    else {
+      for (const oldest of w.issuers) {
+        if (w.issuers.size < this.issuersPerWorker) break;
+        w.issuers.delete(oldest);
+        post(w, { type: 'forget', id: oldest });
+        this.issuersForgotten++;
+      }
       const { certificateDer, subjectName, keyId, privateKey, notAfter } = signer;
       post(w, { type: 'issuer', id: issuer, certificateDer, subjectName, keyId, privateKey, notAfter });
-      w.issuers.add(signer);
+      w.issuers.add(issuer);
+      this.issuersSent++;
     }
     const id = this.nextLeaf++;
     this.offloaded++;

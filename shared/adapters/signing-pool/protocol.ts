@@ -17,6 +17,8 @@ export type ToWorker =
       readonly privateKey: KeyObject;
       readonly notAfter: Date;
     }
+  /** The worker drops an issuer's key: the pool holds at most a few per worker and sends one again when it is used again. */
+  | { readonly type: 'forget'; readonly id: number }
   | { readonly type: 'leaf'; readonly id: number; readonly issuer: number; readonly order: LeafOrder };
 
 export type FromWorker =

@@ -19,6 +19,10 @@ port.on('message', (m: ToWorker) => {
     answered = m.answered;
     return;
   }
+  if (m.type === 'forget') {
+    issuers.delete(m.id);
+    return;
+  }
   if (m.type === 'issuer') {
     const certificateDer = asBuffer(m.certificateDer);
     const signer: Signer = {

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { UsageError } from '../../../../shared/domain/errors.js';
 import { leafMaterial } from '../../../../shared/app/issuers/leaf.js';
 import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { checkCertificateMaterial } from '../../../../shared/domain/pki/check.js';
-import { issueMaterial, type IssuerMaterial } from '../../../../shared/domain/pki/issue.js';
+import { issueMaterial, issuerMaterialOf, type IssuerMaterial } from '../../../../shared/domain/pki/issue.js';
 import { issuedFactsOf } from '../../../../shared/domain/pki/issued.js';
 import type { LeafOrder } from '../../../../shared/domain/pki/leaf-issue.js';
 import type { CertificateMaterial } from '../../../../shared/domain/store/material.js';
@@ -141,6 +142,49 @@ describe('SigningPool (own-CA leaves on worker threads)', () => {
     // Assess
     expect(issuedFactsOf(forged)?.signatureVerified).toBe(false);
     expect(checkCertificateMaterial(unit, forged, NOW)).toContain("signature does not verify under the issuer's certificate");
+  });
+
+  it('sends a CA read again (a new object, as each request of rekey serve reads it) to its worker once', async () => {
+    // Prepare: fifty requests, each with its own issuer object of the same CA version
+    const p = pool();
+    const unit = unitOf(inventory, 'client');
+    const reread = () => issuerMaterialOf(cas.inter.name, cas.inter.material, false);
+    // Act
+    const leaves = await Promise.all(Array.from({ length: 50 }, () => issue(unit, p, reread())));
+    // Assess
+    expect(leaves.every((m) => issuedFactsOf(m)?.signatureVerified === true)).toBe(true);
+    expect(p.issuerMessages).toEqual({ sent: 1, forgotten: 0 });
+  });
+
+  it('holds at most issuersPerWorker issuer keys on a worker, and sends a dropped one again when it signs again', async () => {
+    // Prepare: three CAs in turns through a worker that holds two
+    const p = pool({ issuersPerWorker: 2 });
+    const turns = (['root', 'inter', 'otherRoot', 'root', 'inter', 'otherRoot', 'otherRoot'] as const).map((ca) => cas[ca]);
+    const unit = unitOf(inventory, 'client');
+    // Act
+    const leaves = [];
+    for (const issuer of turns) leaves.push(await issue(unit, p, { ...issuer, signer: { ...issuer.signer } }));
+    // Assess: each leaf made on the worker under its own CA; the last reuses the key still held
+    leaves.forEach((m, i) => {
+      expect(issuedFactsOf(m)?.signatureVerified).toBe(true);
+      expect(new X509Certificate(m.cert).checkIssued(new X509Certificate(turns[i]!.material.cert))).toBe(true);
+    });
+    const { sent, forgotten } = p.issuerMessages;
+    expect({ sent, forgotten }).toEqual({ sent: 6, forgotten: 4 });
+    expect(sent - forgotten).toBeLessThanOrEqual(2);
+  });
+
+  it('does not take a signer with the certificate of a CA already sent but another key for that CA', async () => {
+    // Prepare: the CA sent once, then an object with its certificate and a stranger's key
+    const p = pool();
+    const unit = unitOf(inventory, 'client');
+    await issue(unit, p, cas.inter);
+    const forged = { ...cas.inter, signer: { ...cas.inter.signer, privateKey: cas.otherRoot.signer.privateKey } };
+    // Act
+    const m = await issue(unit, p, forged);
+    // Assess: the stranger's key signed (so the check fails), not the held key of the real CA
+    expect(issuedFactsOf(m)?.signatureVerified).toBe(false);
+    expect(p.issuerMessages.sent).toBe(2);
   });
 
   it('makes the first leaves in process and starts no worker for them', async () => {
