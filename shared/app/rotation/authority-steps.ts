@@ -11,15 +11,15 @@ import {
 import { AuthorityStep } from '../../domain/rotation/machines.js';
 import { isOpenRestart, RestartState, type AuthorityProgress, type RotationRecord } from '../../domain/rotation/record.js';
 import { asCertificate, decodeMaterial, encodeMaterial, type CertificateMaterial } from '../../domain/store/material.js';
-import { Annotation } from '../../domain/sync/desired.js';
 import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import { mapLimit } from '../concurrency.js';
 import type { Deps } from '../deps.js';
 import { issuePending, labelsOf, newMaterial, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
 import type { MaterialReader } from '../materials.js';
-import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
+import { syncUnits } from '../sync.js';
 import { ExpectationKind, verifyServed } from '../verify/index.js';
+import { secretsNotAt, throwIfBlocked, writtenCount } from './sync-outcome.js';
 import { RestartError, VerificationError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
@@ -49,22 +49,6 @@ async function currentCertificate(
   const current = await reader.current(unit.storeName);
   return current && { ...current, material: asCertificate(current.material, unit.storeName) };
 }
-
-/** A sync whose targets could not all be written fails the step (retryable when clusters were only unreachable). */
-function throwIfBlocked(report: SyncReport, record: RotationRecord): void {
-  const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
-  if (blocked.length === 0) return;
-  throw new RekeyError(
-    `could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`,
-    {
-      context: { rotationId: record.id, item: record.item },
-      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
-    },
-  );
-}
-
-const written = (report: SyncReport): number =>
-  report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
 
 /** Children on the new CA: those whose current version this rotation issued. */
 async function onNewCa(reader: MaterialReader, record: RotationRecord, children: readonly Unit[]): Promise<number> {
@@ -141,7 +125,7 @@ const publishBundle: StepHandler = async (ctx) => {
   throwIfBlocked(report, ctx.record);
   return {
     status: 'completed',
-    message: `${written(report)} Secret(s) now trust the old and the new CA; ${report.files.length} file placement(s) checked`,
+    message: `${writtenCount(report)} Secret(s) now trust the old and the new CA; ${report.files.length} file placement(s) checked`,
   };
 };
 
@@ -186,7 +170,7 @@ const reissue: StepHandler = async (ctx) => {
   const moved = await onNewCa(reader, record, children);
   return {
     status: 'completed',
-    message: `${moved} of ${children.length} child(ren) on the new CA, ${written(report)} Secret(s) written`,
+    message: `${moved} of ${children.length} child(ren) on the new CA, ${writtenCount(report)} Secret(s) written`,
     patch: progressPatch(record, { onNewCa: moved }),
   };
 };
@@ -271,17 +255,7 @@ const restartDropped: StepHandler = (ctx) => restartConsumers(ctx, authorityOf(c
 const verify: StepHandler = async (ctx) => {
   const { deps, inventory, record, reader } = ctx;
   const { authority, unit, scope } = authorityOf(ctx);
-  const wrong: string[] = [];
-  for (const child of unitsOfAll(inventory, scope.children)) {
-    const placement = child.item.secret;
-    if (!placement || !child.secretName) continue;
-    for (const cluster of placement.clusters) {
-      const sink = deps.clusters.get(cluster)?.secrets;
-      if (!sink) continue;
-      const seen = await sink.getSecret(placement.namespace, child.secretName);
-      if (seen?.annotations[Annotation.Version] !== record.id) wrong.push(`${cluster}/${placement.namespace}/${child.secretName}`);
-    }
-  }
+  const wrong = await secretsNotAt(deps, unitsOfAll(inventory, scope.children), record.id);
   if (wrong.length)
     throw new VerificationError(`not on the new CA yet: ${wrong.join(', ')}`, {
       context: { rotationId: record.id, item: record.item },
@@ -328,7 +302,7 @@ const dropOld: StepHandler = async (ctx) => {
   }
   const report = await syncUnits(deps, inventory, unitsOfAll(inventory, scope.trustItems), reader, { rotationId: record.id });
   throwIfBlocked(report, record);
-  return { status: 'completed', message: `old CA dropped from ${written(report)} Secret(s)` };
+  return { status: 'completed', message: `old CA dropped from ${writtenCount(report)} Secret(s)` };
 };
 
 export const AUTHORITY_STEPS: StepHandlers<AuthorityStep> = {

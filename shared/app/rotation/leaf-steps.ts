@@ -5,7 +5,6 @@ import { LeafStep } from '../../domain/rotation/machines.js';
 import { isOpenRestart, RestartState } from '../../domain/rotation/record.js';
 import { policyDeadline } from '../../domain/restart/plan.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
-import { Annotation } from '../../domain/sync/desired.js';
 import { Stage } from '../../ports/secret-store.js';
 import { decodeMaterial, encodeMaterial, type Material } from '../../domain/store/material.js';
 import { labelsOf, newMaterial, promoteUnlessCurrent, storeTags } from '../issuance.js';
@@ -13,6 +12,7 @@ import { renewalEntryOf } from '../renewals.js';
 import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
+import { secretsNotAt, writtenCount } from './sync-outcome.js';
 import { VerificationError, RestartError } from './errors.js';
 import type { Unit } from '../../domain/units.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
@@ -146,8 +146,7 @@ const sync: StepHandler = async ({ deps, inventory, record, units, reader }) => 
       },
     );
   }
-  const written = report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
-  return { status: 'completed', message: `${written} Secret(s) written, ${report.files.length} file placement(s) checked` };
+  return { status: 'completed', message: `${writtenCount(report)} Secret(s) written, ${report.files.length} file placement(s) checked` };
 };
 
 const restart: StepHandler = async ({ deps, inventory, record }) => {
@@ -228,17 +227,7 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
  * and, being past promotion, rolls back.
  */
 const verify: StepHandler = async ({ deps, inventory, record, units }) => {
-  const wrong: string[] = [];
-  for (const unit of units) {
-    const placement = unit.item.secret;
-    if (!placement || !unit.secretName) continue;
-    for (const cluster of placement.clusters) {
-      const sink = deps.clusters.get(cluster)?.secrets;
-      if (!sink) continue;
-      const seen = await sink.getSecret(placement.namespace, unit.secretName);
-      if (seen?.annotations[Annotation.Version] !== record.id) wrong.push(`${cluster}/${placement.namespace}/${unit.secretName}`);
-    }
-  }
+  const wrong = await secretsNotAt(deps, units, record.id);
   if (wrong.length)
     throw new VerificationError(`new version not in place at ${wrong.join(', ')}`, {
       context: { rotationId: record.id, item: record.item },

@@ -8,8 +8,9 @@ import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../d
 import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import { issuePending, labelsOf, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
-import { SyncChange, syncUnits, type SyncReport } from '../sync.js';
+import { syncUnits } from '../sync.js';
 import { patchOwners, pausedBy } from '../pause/index.js';
+import { throwIfBlocked, writtenCount } from './sync-outcome.js';
 import { RestartError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
@@ -46,22 +47,6 @@ const asSigningKey = (m: { type: string }, name: string): SigningKeyMaterial => 
 const progress = (record: RotationRecord, change: Partial<SigningKeyProgress>): { signingKey: SigningKeyProgress } => ({
   signingKey: { ...record.signingKey, ...change },
 });
-
-/** A sync whose targets could not all be written fails the step (retryable when clusters were only unreachable). */
-function throwIfBlocked(report: SyncReport, record: RotationRecord): void {
-  const blocked = report.secrets.filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable);
-  if (blocked.length === 0) return;
-  throw new RekeyError(
-    `could not write: ${blocked.map((b) => `${b.cluster}/${b.namespace}/${b.secret}: ${b.reason ?? b.change}`).join('; ')}`,
-    {
-      context: { rotationId: record.id, item: record.item },
-      retryable: blocked.every((b) => b.change === SyncChange.Unreachable),
-    },
-  );
-}
-
-const written = (report: SyncReport): number =>
-  report.secrets.filter((s) => s.change === SyncChange.Created || s.change === SyncChange.Updated).length;
 
 /** Signs a probe with the new private key and verifies it against the new public key in its key set (jose). */
 async function keyPairProblem(m: SigningKeyMaterial): Promise<string | undefined> {
@@ -105,7 +90,7 @@ const publishKeySet: StepHandler = async ({ deps, inventory, record, units, read
   const publishedAt = record.signingKey?.publishedAt ?? deps.clock.now().toISOString();
   return {
     status: 'completed',
-    message: `key set with both keys in ${report.secrets.length} Secret(s) (${written(report)} written)`,
+    message: `key set with both keys in ${report.secrets.length} Secret(s) (${writtenCount(report)} written)`,
     patch: progress(record, { publishedAt }),
   };
 };
@@ -240,7 +225,7 @@ const remintTokens: StepHandler = async ({ deps, inventory, record, reader }) =>
   }
   const report = await syncUnits(deps, inventory, tokens, reader, { rotationId: record.id });
   throwIfBlocked(report, record);
-  return { status: 'completed', message: `${tokens.length} token(s) minted with the new key, ${written(report)} Secret(s) written` };
+  return { status: 'completed', message: `${tokens.length} token(s) minted with the new key, ${writtenCount(report)} Secret(s) written` };
 };
 
 /**
@@ -310,7 +295,7 @@ const removeOld: StepHandler = async (ctx) => {
   throwIfBlocked(report, record);
   return {
     status: 'completed',
-    message: `old key ${record.signingKey?.oldKid ?? ''} removed from the key set in ${written(report)} Secret(s)`,
+    message: `old key ${record.signingKey?.oldKid ?? ''} removed from the key set in ${writtenCount(report)} Secret(s)`,
   };
 };
 
