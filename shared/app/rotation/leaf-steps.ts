@@ -7,7 +7,7 @@ import { policyDeadline } from '../../domain/restart/plan.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Stage } from '../../ports/secret-store.js';
 import { decodeMaterial, encodeMaterial, type Material } from '../../domain/store/material.js';
-import { labelsOf, newMaterial, promoteUnlessCurrent, storeTags } from '../issuance.js';
+import { issuedEvent, labelsOf, newMaterial, promoteUnlessCurrent, storeTags } from '../issuance.js';
 import { renewalEntryOf } from '../renewals.js';
 import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
@@ -17,19 +17,6 @@ import { VerificationError, RestartError } from './errors.js';
 import type { Unit } from '../../domain/units.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
 import { defined } from '../../domain/defined.js';
-
-function issuedEvent(base: { inventory: string; item: string; rotationId: string }, versionId: string, material: Material) {
-  return material.type === 'certificate'
-    ? makeEvent(EventType.CertificateIssued, base, {
-        versionId,
-        serial: material.serial,
-        fingerprint: material.fingerprint,
-        notAfter: material.notAfter,
-        keyType: material.keyType,
-        ...(material.issuer && { issuer: material.issuer }),
-      })
-    : makeEvent(EventType.CredentialIssued, base, { versionId, credentialType: material.type });
-}
 
 /** How often a waiting restart step looks again. */
 const RESTART_POLL_SECONDS = 3;
