@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbJournal } from '../../../shared/adapters/aws/dynamodb-journal.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import { RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import { LeaseHeldError } from '../../../shared/ports/journal.js';
 import { freshResources, useMoto } from './moto.js';
+import { leafRecord } from '../../fixtures/rotation-record.js';
 
 let journal: DynamoDbJournal;
 let inventory: string;
@@ -17,28 +18,19 @@ beforeAll(async () => {
 
 const at = (minutes: number) => new Date(Date.UTC(2030, 0, 1, 0, minutes)).toISOString();
 
-function record(item: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
+const record = (item: string, overrides: Partial<RotationRecord> = {}): RotationRecord =>
+  leafRecord({
     id: randomUUID(),
     inventory,
     item,
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
     step: 'sync',
-    attempt: 0,
-    revision: 1,
     trigger: Trigger.Schedule,
     reason: 'due',
     startedAt: at(0),
     updatedAt: at(0),
-    units: [`rekey/${inventory}/${item}`],
-    previousVersions: {},
-    restarts: {},
-    history: [],
     lease: { owner: 'lambda:dead', expiresAt: at(2) },
     ...overrides,
-  };
-}
+  });
 
 describe('DynamoDbJournal leases on moto', () => {
   it("a dead worker's lease: refused while live, taken over once expired, then renewed by its new owner", async () => {

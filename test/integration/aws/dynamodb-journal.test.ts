@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbJournal } from '../../../shared/adapters/aws/dynamodb-journal.js';
 import { ConflictError, RotationLockedError } from '../../../shared/domain/errors.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import { RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import { freshResources, useMoto } from './moto.js';
+import { leafRecord } from '../../fixtures/rotation-record.js';
 
 let journal: DynamoDbJournal;
 let inventory: string;
@@ -17,25 +18,7 @@ beforeAll(async () => {
 
 function record(item: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
   const now = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    inventory,
-    item,
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'issue',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Schedule,
-    reason: 'due',
-    startedAt: now,
-    updatedAt: now,
-    units: [`rekey/${inventory}/${item}`],
-    previousVersions: {},
-    restarts: {},
-    history: [],
-    ...overrides,
-  };
+  return leafRecord({ id: randomUUID(), inventory, item, trigger: Trigger.Schedule, reason: 'due', startedAt: now, updatedAt: now, ...overrides });
 }
 
 describe('DynamoDbJournal on moto', () => {

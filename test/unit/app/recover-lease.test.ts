@@ -5,10 +5,11 @@ import { apply } from '../../../shared/app/apply.js';
 import { driveRotations, startRotation } from '../../../shared/app/rotation/index.js';
 import { claimOf, executeLeasedStep } from '../../../shared/app/rotation/lease.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
+import { RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import { LeaseHeldError } from '../../../shared/ports/journal.js';
 import { localRuntime } from '../../fixtures/runtime.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { leafRecord } from '../../fixtures/rotation-record.js';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms).toISOString();
@@ -19,27 +20,8 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(root));
 
-function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'sync',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Manual,
-    reason: 'test',
-    startedAt: at(0),
-    updatedAt: at(0),
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: {},
-    history: [],
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<RotationRecord> = {}): RotationRecord =>
+  leafRecord({ id, step: 'sync', startedAt: at(0), updatedAt: at(0), ...overrides });
 
 describe('JsonJournal.claimLease', () => {
   it('grants a record without lease, renews its owner, and bumps the revision each time', async () => {

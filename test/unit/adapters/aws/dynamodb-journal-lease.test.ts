@@ -3,34 +3,16 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbJournal } from '../../../../shared/adapters/aws/dynamodb-journal.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
+import { RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { LeaseHeldError } from '../../../../shared/ports/journal.js';
+import { leafRecord } from '../../../fixtures/rotation-record.js';
 
 const TABLE = 'rekey-dev-journal';
 const doc = mockClient(DynamoDBDocumentClient);
 let journal: DynamoDbJournal;
 
-function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'sync',
-    attempt: 0,
-    revision: 4,
-    trigger: Trigger.Schedule,
-    reason: 'due',
-    startedAt: '2030-01-01T00:00:00.000Z',
-    updatedAt: '2030-01-01T00:00:00.000Z',
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: {},
-    history: [],
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<RotationRecord> = {}): RotationRecord =>
+  leafRecord({ id, step: 'sync', revision: 4, trigger: Trigger.Schedule, reason: 'due', ...overrides });
 const stored = (r: RotationRecord) => ({ ...r, pk: `rotation#${r.id}`, itemKey: 'shop#web' });
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 const claim = { owner: 'lambda:req-2', expiresAt: '2030-01-01T00:04:00.000Z', now: '2030-01-01T00:02:00.000Z' };

@@ -6,7 +6,8 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbJournal } from '../../../../shared/adapters/aws/dynamodb-journal.js';
 import { ConflictError, RotationLockedError, TransientError } from '../../../../shared/domain/errors.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
+import { RotationStatus, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
+import { leafRecord } from '../../../fixtures/rotation-record.js';
 
 expect.extend(allCustomMatcher);
 
@@ -14,27 +15,7 @@ const TABLE = 'rekey-dev-journal';
 const doc = mockClient(DynamoDBDocumentClient);
 let journal: DynamoDbJournal;
 
-function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'issue',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Manual,
-    reason: 'test',
-    startedAt: '2030-01-01T00:00:00.000Z',
-    updatedAt: '2030-01-01T00:00:00.000Z',
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: {},
-    history: [],
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<RotationRecord> = {}): RotationRecord => leafRecord({ id, ...overrides });
 
 const cancelled = (codes: string[]) =>
   new TransactionCanceledException({

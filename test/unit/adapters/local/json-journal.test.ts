@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JsonJournal } from '../../../../shared/adapters/local/json-journal.js';
 import { ConflictError } from '../../../../shared/domain/errors.js';
-import { RotationKind, RotationStatus, Trigger, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
+import { RotationStatus, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
+import { leafRecord } from '../../../fixtures/rotation-record.js';
 
 let root: string;
 let journal: JsonJournal;
@@ -15,27 +16,7 @@ beforeEach(async () => {
 });
 afterEach(() => removeTempDir(root));
 
-function record(id: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    inventory: 'shop',
-    item: 'web',
-    kind: RotationKind.Leaf,
-    status: RotationStatus.Running,
-    step: 'issue',
-    attempt: 0,
-    revision: 1,
-    trigger: Trigger.Manual,
-    reason: 'test',
-    startedAt: '2030-01-01T00:00:00.000Z',
-    updatedAt: '2030-01-01T00:00:00.000Z',
-    units: ['rekey/shop/web'],
-    previousVersions: {},
-    restarts: {},
-    history: [],
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<RotationRecord> = {}): RotationRecord => leafRecord({ id, ...overrides });
 
 describe('JsonJournal', () => {
   it('creates, reads back, and refuses a second record with the same id', async () => {
