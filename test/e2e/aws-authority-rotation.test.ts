@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RekeyEvent } from '../../shared/domain/events/types.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
@@ -81,10 +80,7 @@ let aws: AwsLambdaRunner;
 
 beforeAll(async () => {
   const kubeconfig = loadInfraEnv({ require: ['kube', 'moto'] }).kube.kubeconfig;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig.split(':')[0] ?? kubeconfig);
-  kc.setCurrentContext('dc1');
-  admin = new Admin('dc1', kc);
+  admin = await Admin.of('dc1');
   namespace = uniqueName('e2e-aws-ca');
   await admin.createNamespace(namespace);
   await admin.apply(deploymentObject(namespace, 'web', {}, podSpec({ volume: 'web-tls' })));

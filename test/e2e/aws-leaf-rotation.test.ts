@@ -1,4 +1,3 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
 import { Annotation } from '../../shared/domain/sync/desired.js';
@@ -21,10 +20,7 @@ let aws: AwsLambdaRunner;
 
 beforeAll(async () => {
   const kubeconfig = loadInfraEnv({ require: ['kube', 'moto'] }).kube.kubeconfig;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig.split(':')[0] ?? kubeconfig);
-  kc.setCurrentContext('dc1');
-  admin = new Admin('dc1', kc);
+  admin = await Admin.of('dc1');
   namespace = uniqueName('e2e-aws');
   await admin.createNamespace(namespace);
   await admin.apply(

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,10 +29,7 @@ let aws: AwsLambdaRunner;
 
 beforeAll(async () => {
   const kubeconfig = loadInfraEnv({ require: ['kube', 'moto'] }).kube.kubeconfig;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig.split(':')[0] ?? kubeconfig);
-  kc.setCurrentContext('dc1');
-  admin = new Admin('dc1', kc);
+  admin = await Admin.of('dc1');
   const [crd] = loadAll(readFileSync(join(REPO, 'deploy/crds/rotationrequests.rekey.dev.yaml'), 'utf8')) as object[];
   await admin.apply(crd as never);
   ns = uniqueName('e2e-aws-jwt');
