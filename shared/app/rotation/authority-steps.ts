@@ -9,7 +9,7 @@ import {
   type AuthorityScope,
 } from '../../domain/rotation/authority-scope.js';
 import { AuthorityStep } from '../../domain/rotation/machines.js';
-import { isOpenRestart, RestartState, type AuthorityProgress, type RotationRecord } from '../../domain/rotation/record.js';
+import { type AuthorityProgress, type RotationRecord } from '../../domain/rotation/record.js';
 import { asCertificate, decodeMaterial, encodeMaterial, type CertificateMaterial } from '../../domain/store/material.js';
 import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
@@ -19,7 +19,7 @@ import { issuePending, labelsOf, newMaterial, promoteUnlessCurrent, promoteVersi
 import type { MaterialReader } from '../materials.js';
 import { syncUnits } from '../sync.js';
 import { ExpectationKind, verifyServed } from '../verify/index.js';
-import { secretsNotAt, throwIfBlocked, writtenCount } from './sync-outcome.js';
+import { restartProgress, secretsNotAt, throwIfBlocked, writtenCount } from './step-outcomes.js';
 import { RestartError, VerificationError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
@@ -223,18 +223,11 @@ async function restartConsumers(ctx: StepContext, items: readonly Item[]): Promi
     await deps.restarts.request(inventory, record);
     record = (await deps.journal.get(record.id)) ?? record;
   }
-  const states = Object.entries(record.restarts);
-  const failed = states.filter(([, r]) => r.state === RestartState.Failed);
-  if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
-      context: { rotationId: record.id, item: record.item },
-    });
-  }
-  const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
+  const { clusters, open } = restartProgress(record);
   if (open.length === 0)
     return {
       status: 'completed',
-      message: `consumers of ${names.length} item(s) restarted in ${states.map(([c]) => c).join(', ') || 'no cluster'}`,
+      message: `consumers of ${names.length} item(s) restarted in ${clusters.join(', ') || 'no cluster'}`,
     };
   if (record.restartDeadline && deps.clock.now() > new Date(record.restartDeadline)) {
     throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, {

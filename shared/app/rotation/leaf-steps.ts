@@ -2,7 +2,6 @@ import { IntegrityError, RekeyError } from '../../domain/errors.js';
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import { consumersIn } from '../../domain/inventory/model.js';
 import { LeafStep } from '../../domain/rotation/machines.js';
-import { isOpenRestart, RestartState } from '../../domain/rotation/record.js';
 import { policyDeadline } from '../../domain/restart/plan.js';
 import { checkCertificateMaterial } from '../../domain/pki/check.js';
 import { Stage } from '../../ports/secret-store.js';
@@ -12,7 +11,7 @@ import { renewalEntryOf } from '../renewals.js';
 import { planRotationRestarts, type RestartRequests } from '../restart/planner.js';
 import { ReloadResult, SyncChange, syncUnits } from '../sync.js';
 import { verifyServed } from '../verify/served.js';
-import { secretsNotAt, writtenCount } from './sync-outcome.js';
+import { restartProgress, secretsNotAt, writtenCount } from './step-outcomes.js';
 import { VerificationError, RestartError } from './errors.js';
 import type { Unit } from '../../domain/units.js';
 import type { StepHandler, StepHandlers } from './step-context.js';
@@ -183,16 +182,8 @@ const restart: StepHandler = async ({ deps, inventory, record }) => {
     deadline || requested
       ? { ...(deadline && { restartDeadline: deadline }), ...(requested && { restarts: current.restarts }) }
       : undefined;
-  const states = Object.entries(current.restarts);
-  const failed = states.filter(([, r]) => r.state === RestartState.Failed);
-  if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
-      context: { rotationId: record.id, item: record.item },
-    });
-  }
-  const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
-  if (open.length === 0)
-    return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ')}`, ...(patch && { patch }) };
+  const { clusters: restarted, open } = restartProgress(record, current.restarts);
+  if (open.length === 0) return { status: 'completed', message: `restarted in ${restarted.join(', ')}`, ...(patch && { patch }) };
   if (deadline && deps.clock.now() > new Date(deadline)) {
     throw new RestartError(
       `restarts not finished by ${deadline} (within ${defined(item.restart.withinMs) / 1000}s) in: ${open.join(', ')}`,

@@ -3,14 +3,14 @@ import { ConflictError, IntegrityError, RekeyError } from '../../domain/errors.j
 import { EventType, makeEvent } from '../../domain/events/types.js';
 import type { Consumer, Credential, Inventory } from '../../domain/inventory/model.js';
 import { SigningKeyStep } from '../../domain/rotation/machines.js';
-import { isOpenRestart, RestartState, type RotationRecord, type SigningKeyProgress } from '../../domain/rotation/record.js';
+import { type RotationRecord, type SigningKeyProgress } from '../../domain/rotation/record.js';
 import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../domain/store/material.js';
 import { unitsOf, type Unit } from '../../domain/units.js';
 import { Stage } from '../../ports/secret-store.js';
 import { issuePending, labelsOf, promoteUnlessCurrent, promoteVersion, storeTags } from '../issuance.js';
 import { syncUnits } from '../sync.js';
 import { patchOwners, pausedBy } from '../pause/index.js';
-import { throwIfBlocked, writtenCount } from './sync-outcome.js';
+import { restartProgress, throwIfBlocked, writtenCount } from './step-outcomes.js';
 import { RestartError } from './errors.js';
 import { updateRotation } from './record-update.js';
 import type { StepContext, StepHandler, StepHandlers, StepResult } from './step-context.js';
@@ -147,15 +147,8 @@ async function restartWorkloads(ctx: StepContext, groups: readonly RestartGroup[
     await deps.restarts.request(inventory, record);
     record = (await deps.journal.get(record.id)) ?? record;
   }
-  const states = Object.entries(record.restarts);
-  const failed = states.filter(([, r]) => r.state === RestartState.Failed);
-  if (failed.length) {
-    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
-      context: { rotationId: record.id, item: record.item },
-    });
-  }
-  const open = states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c);
-  if (open.length === 0) return { status: 'completed', message: `restarted in ${states.map(([c]) => c).join(', ') || 'no cluster'}` };
+  const { clusters, open } = restartProgress(record);
+  if (open.length === 0) return { status: 'completed', message: `restarted in ${clusters.join(', ') || 'no cluster'}` };
   if (record.restartDeadline && deps.clock.now() > new Date(record.restartDeadline)) {
     throw new RestartError(`restarts not finished by ${record.restartDeadline} in: ${open.join(', ')}`, {
       context: { rotationId: record.id, item: record.item },

@@ -18,7 +18,16 @@ beforeAll(async () => {
 
 function record(item: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
   const now = new Date().toISOString();
-  return leafRecord({ id: randomUUID(), inventory, item, trigger: Trigger.Schedule, reason: 'due', startedAt: now, updatedAt: now, ...overrides });
+  return leafRecord({
+    id: randomUUID(),
+    inventory,
+    item,
+    trigger: Trigger.Schedule,
+    reason: 'due',
+    startedAt: now,
+    updatedAt: now,
+    ...overrides,
+  });
 }
 
 describe('DynamoDbJournal on moto', () => {

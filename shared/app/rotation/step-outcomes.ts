@@ -1,9 +1,10 @@
 import { RekeyError } from '../../domain/errors.js';
-import type { RotationRecord } from '../../domain/rotation/record.js';
+import { isOpenRestart, RestartState, type RotationRecord } from '../../domain/rotation/record.js';
 import { Annotation } from '../../domain/sync/desired.js';
 import type { Unit } from '../../domain/units.js';
 import { SyncChange, type SyncReport } from '../sync.js';
 import type { Deps } from '../deps.js';
+import { RestartError } from './errors.js';
 
 /** A sync whose targets could not all be written fails the step (retryable when clusters were only unreachable). */
 export function throwIfBlocked(report: SyncReport, record: RotationRecord): void {
@@ -36,4 +37,22 @@ export async function secretsNotAt(deps: Deps, units: readonly Unit[], version: 
     }
   }
   return wrong;
+}
+
+/**
+ * The clusters of a restart step's requests, and those still open; a restart that failed in any cluster fails the
+ * step.
+ */
+export function restartProgress(
+  record: RotationRecord,
+  restarts: RotationRecord['restarts'] = record.restarts,
+): { clusters: string[]; open: string[] } {
+  const states = Object.entries(restarts);
+  const failed = states.filter(([, r]) => r.state === RestartState.Failed);
+  if (failed.length) {
+    throw new RestartError(`restart failed in ${failed.map(([c, r]) => `${c}${r.message ? ` (${r.message})` : ''}`).join(', ')}`, {
+      context: { rotationId: record.id, item: record.item },
+    });
+  }
+  return { clusters: states.map(([c]) => c), open: states.filter(([, r]) => isOpenRestart(r)).map(([c]) => c) };
 }
