@@ -21,6 +21,7 @@ import {
 } from '../../ports/secret-store.js';
 import { clientConfig, type AwsClientSettings } from './client-config.js';
 import { awsCall, awsErrorName } from './errors.js';
+import { defined } from '../../domain/defined.js';
 
 /** Secrets Manager's limits that rekey checks before sending, so the error names the secret and the number. */
 export const SecretsManagerLimits = {
@@ -194,17 +195,28 @@ export class SecretsManagerStore implements SecretStore {
   ): Promise<PutCurrentResult> {
     const tags = checkedWrite(name, versionId, value, options.tags);
     const context = { item: name, rotationId: versionId };
-    try {
-      await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
-        this.client.send(
-          new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] }),
-        ),
-      );
-      return { created: true };
-    } catch (e) {
-      if (isExists(e)) return { created: false };
-      if (!(e instanceof NotFoundError)) throw e;
-    }
+    /** Undefined: the secret does not exist yet (`orMissing`; otherwise that is an error like any other). */
+    const putCurrent = async (orMissing: boolean): Promise<PutCurrentResult | undefined> => {
+      try {
+        await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
+          this.client.send(
+            new PutSecretValueCommand({
+              SecretId: name,
+              ClientRequestToken: versionId,
+              SecretString: value,
+              VersionStages: [Stage.Current],
+            }),
+          ),
+        );
+        return { created: true };
+      } catch (e) {
+        if (isExists(e)) return { created: false };
+        if (orMissing && e instanceof NotFoundError) return undefined;
+        throw e;
+      }
+    };
+    const put = await putCurrent(true);
+    if (put) return put;
     try {
       await awsCall({ operation: 'Secrets Manager CreateSecret', target: name, context }, () =>
         this.client.send(
@@ -223,17 +235,7 @@ export class SecretsManagerStore implements SecretStore {
       if (!isExists(e)) throw e;
     }
     // Created meanwhile by another worker (or by this rotation's earlier attempt): put into it, as above.
-    try {
-      await awsCall({ operation: 'Secrets Manager PutSecretValue', target: name, context }, () =>
-        this.client.send(
-          new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: value, VersionStages: [Stage.Current] }),
-        ),
-      );
-      return { created: true };
-    } catch (e) {
-      if (isExists(e)) return { created: false };
-      throw e;
-    }
+    return defined(await putCurrent(false));
   }
 
   private async create(name: string, tags: readonly [string, string][], description: string | undefined): Promise<void> {

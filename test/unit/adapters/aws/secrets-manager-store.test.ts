@@ -197,6 +197,75 @@ describe('SecretsManagerStore.putPending', () => {
   });
 });
 
+describe("SecretsManagerStore.putCurrent (a leaf rotation's one write)", () => {
+  const exists = () => new ResourceExistsException({ message: 'exists', $metadata: {} });
+
+  it('puts the version as AWSCURRENT with the rotation id as ClientRequestToken: one call', async () => {
+    // Prepare
+    sm.on(PutSecretValueCommand).resolves({});
+    // Act
+    const result = await store.putCurrent(NAME, V2, 'two');
+    // Assess
+    expect(result).toEqual({ created: true });
+    expect(sm).toHaveReceivedCommandExactlyOnceWith(PutSecretValueCommand, {
+      SecretId: NAME,
+      ClientRequestToken: V2,
+      SecretString: 'two',
+      VersionStages: ['AWSCURRENT'],
+    });
+    expect(sm.calls()).toHaveLength(1);
+  });
+
+  it('makes nothing new when the version already exists (a retried step)', async () => {
+    // Prepare
+    sm.on(PutSecretValueCommand).rejects(exists());
+    // Act
+    const result = await store.putCurrent(NAME, V2, 'two');
+    // Assess
+    expect(result).toEqual({ created: false });
+    expect(sm).not.toHaveReceivedCommand(CreateSecretCommand);
+  });
+
+  it('creates a secret that does not exist yet with the value as its first version, tags and KMS key', async () => {
+    // Prepare
+    sm.on(PutSecretValueCommand).rejects(notFound());
+    sm.on(CreateSecretCommand).resolves({});
+    // Act
+    const result = await store.putCurrent(NAME, V1, 'one', { tags: { 'rekey:item': 'web' } });
+    // Assess
+    expect(result).toEqual({ created: true });
+    expect(sm).toHaveReceivedCommandWith(CreateSecretCommand, {
+      Name: NAME,
+      ClientRequestToken: V1,
+      SecretString: 'one',
+      KmsKeyId: 'alias/rekey',
+      Tags: [{ Key: 'rekey:item', Value: 'web' }],
+    });
+  });
+
+  it('puts into the secret when another worker created it meanwhile', async () => {
+    // Prepare
+    sm.on(PutSecretValueCommand).rejectsOnce(notFound()).resolves({});
+    sm.on(CreateSecretCommand).rejects(exists());
+    // Act
+    const result = await store.putCurrent(NAME, V1, 'one');
+    // Assess
+    expect(result).toEqual({ created: true });
+    expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 2);
+  });
+
+  it('fails with the not-found error when the secret is gone again after another worker created it', async () => {
+    // Prepare
+    sm.on(PutSecretValueCommand).rejects(notFound());
+    sm.on(CreateSecretCommand).rejects(exists());
+    // Act
+    const error = await store.putCurrent(NAME, V1, 'one').catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 2);
+  });
+});
+
 describe('SecretsManagerStore.promote', () => {
   it('moves AWSCURRENT from the old current (AWS moves AWSPREVIOUS), then removes AWSPENDING', async () => {
     // Prepare
