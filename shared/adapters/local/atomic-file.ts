@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { closeFd, fchmodFd, fsyncFd, openFd, renamePath, writeAllFd } from './fd-calls.js';
 import { dirname, join, basename } from 'node:path';
 import { syncFilesystems } from './filesystem-sync.js';
 import { readdirOrEmpty } from './missing-ok.js';
@@ -47,24 +48,24 @@ export async function writeFileAtomic(
   if (!options.folderMade) await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   const durable = options.durable ?? true;
-  const handle = await open(tmp, CREATE_NEW, options.mode ?? 0o600).catch(async (e: unknown) => {
+  const fd = await openFd(tmp, CREATE_NEW, options.mode ?? 0o600).catch(async (e: unknown) => {
     // Removed since the caller made it: made again, as without `folderMade`.
     if (!options.folderMade || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    return open(tmp, CREATE_NEW, options.mode ?? 0o600);
+    return openFd(tmp, CREATE_NEW, options.mode ?? 0o600);
   });
   try {
-    await writeAll(handle, data);
+    await writeAllFd(fd, data);
     // A mode given explicitly must win over the umask applied at open() (the file is new: open() gave it `mode`
     // less the umask's bits, so only a umask that clears some of them needs the chmod).
-    if (needsChmod(options.mode)) await handle.chmod(options.mode);
-    if (durable) await handle.sync();
+    if (needsChmod(options.mode)) await fchmodFd(fd, options.mode);
+    if (durable) await fsyncFd(fd);
   } catch (e) {
-    await discardTemp(handle, tmp);
+    await discardTemp(fd, tmp);
     throw e;
   }
-  await handle.close();
-  await rename(tmp, path);
+  await closeFd(fd);
+  await renamePath(tmp, path);
   if (durable) await syncDir(dir);
 }
 
@@ -87,15 +88,15 @@ export async function writeFilesAtomic(
     files.map(async (f, i) => {
       const s = defined(staged[i]);
       if (s.status === 'rejected') throw s.reason;
-      const { handle, tmp } = s.value;
+      const { fd, tmp } = s.value;
       try {
-        if (!synced) await handle.sync();
+        if (!synced) await fsyncFd(fd);
       } catch (e) {
-        await discardTemp(handle, tmp);
+        await discardTemp(fd, tmp);
         throw e;
       }
-      await handle.close();
-      await rename(tmp, f.path);
+      await closeFd(fd);
+      await renamePath(tmp, f.path);
     }),
   );
   // The renames of the files that made it are made durable even when another file failed.
@@ -106,15 +107,15 @@ export async function writeFilesAtomic(
 /** A file's temporary copy, written and still open (not yet durable); removed again if the write fails. */
 async function stageFile(f: { readonly path: string; readonly data: string | Buffer; readonly mode?: number }) {
   const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, CREATE_NEW, f.mode ?? 0o600);
+  const fd = await openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
   try {
-    await writeAll(handle, f.data);
-    if (needsChmod(f.mode)) await handle.chmod(f.mode);
+    await writeAllFd(fd, f.data);
+    if (needsChmod(f.mode)) await fchmodFd(fd, f.mode);
   } catch (e) {
-    await discardTemp(handle, tmp);
+    await discardTemp(fd, tmp);
     throw e;
   }
-  return { handle, tmp };
+  return { fd, tmp };
 }
 
 /**
@@ -137,43 +138,37 @@ export async function writeFilesTogether(
     for (const f of files) {
       await mkdir(dirname(f.path), { recursive: true, mode: 0o700 });
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-      const handle = await open(tmp, CREATE_NEW, f.mode);
+      const fd = await openFd(tmp, CREATE_NEW, f.mode);
       staged.push({ tmp, path: f.path });
       try {
-        await writeAll(handle, f.data);
-        if (needsChmod(f.mode)) await handle.chmod(f.mode);
-        await handle.sync();
+        await writeAllFd(fd, f.data);
+        if (needsChmod(f.mode)) await fchmodFd(fd, f.mode);
+        await fsyncFd(fd);
       } finally {
-        await handle.close();
+        await closeFd(fd);
       }
     }
   } catch (e) {
     await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
     throw e;
   }
-  for (const s of staged) await rename(s.tmp, s.path);
+  for (const s of staged) await renamePath(s.tmp, s.path);
   await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
 }
 
 /** A temporary file whose write failed: closed and removed (the target keeps its old content). */
-async function discardTemp(handle: FileHandle, tmp: string): Promise<void> {
-  await handle.close();
+async function discardTemp(fd: number, tmp: string): Promise<void> {
+  await closeFd(fd);
   await rm(tmp, { force: true });
-}
-
-/** One write call for the usual small file (FileHandle.writeFile goes through a chunking loop), repeated if short. */
-async function writeAll(handle: FileHandle, data: string | Buffer): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
 }
 
 /** fsync of a folder: its renames and new names survive a crash. */
 export async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await d.sync();
+    await fsyncFd(fd);
   } finally {
-    await d.close();
+    await closeFd(fd);
   }
 }
 
