@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, importJWK, SignJWT, type JWK } from 'jose';
+import { generateJwtKeyPair } from '../../domain/credentials/jwk-pair.js';
 import { IntegrityError, UsageError } from '../../domain/errors.js';
 import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../domain/store/material.js';
 import { Stage, type SecretStore } from '../../ports/secret-store.js';
@@ -21,10 +22,7 @@ export const TOKEN_AUDIENCE = 'rekey-api';
 
 /** A new signing key: private JWK, its kid (RFC 7638 thumbprint) and the public key set, active first. */
 export async function newApiSigningKey(algorithm: ApiAlgorithm, now: Date, previous?: SigningKeyMaterial): Promise<SigningKeyMaterial> {
-  const { privateKey, publicKey } = await generateKeyPair(algorithm, {
-    extractable: true,
-    ...(algorithm === 'EdDSA' && { crv: 'Ed25519' }),
-  });
+  const { privateKey, publicKey } = await generateJwtKeyPair(algorithm);
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   return {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Credential } from '../inventory/model.js';
 import type { PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
+import { generateJwtKeyPair } from './jwk-pair.js';
 
 // No quotes, backslashes or spaces: the password goes into connection strings and shell-quoted env files unharmed.
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.~';
@@ -23,11 +24,8 @@ export async function newSigningKeyMaterial(
   previous?: SigningKeyMaterial,
 ): Promise<SigningKeyMaterial> {
   // jose is loaded by the first signing key made, not at import (the functions' cold start).
-  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await import('./jose-lazy.js');
-  const { privateKey, publicKey } = await generateKeyPair(item.algorithm, {
-    extractable: true,
-    ...(item.algorithm === 'EdDSA' && { crv: 'Ed25519' }),
-  });
+  const { calculateJwkThumbprint, exportJWK } = await import('./jose-lazy.js');
+  const { privateKey, publicKey } = await generateJwtKeyPair(item.algorithm);
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwk = { ...(await exportJWK(privateKey)), kid, alg: item.algorithm, use: 'sig' };
