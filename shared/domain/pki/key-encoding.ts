@@ -74,10 +74,20 @@ export function encodedPublicKey(publicKey: KeyObject): EncodedPublicKey {
   }
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   if (type !== 'rsa' && type !== 'ec' && type !== 'ed25519') throw new Error(`rekey does not issue for ${String(type)} keys`);
-  // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }: the key bits follow the BIT STRING's unused-bits byte.
+  return encodedSpki(spki, type);
+}
+
+/** A public key as a certificate carries it, from its SPKI DER. */
+export function encodedSpki(spki: Buffer, type: EncodedPublicKey['type']): EncodedPublicKey {
   return { spki, bits: bitStringBytesOf(spki), type };
 }
 
+/** PKCS#8 DER of an Ed25519 key from its 32-byte seed (RFC 8410: the PrivateKey is the seed in an OCTET STRING). */
+export function ed25519Pkcs8Der(seed: Buffer): Buffer {
+  return sequence([smallInteger(0), algorithmOf('ed25519'), octetString(octetString(seed))]);
+}
+
+/** SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }: the key bits follow the BIT STRING's unused-bits byte. */
 function bitStringBytesOf(spki: Buffer): Buffer {
   // Walk: outer SEQUENCE header, the AlgorithmIdentifier TLV, then the BIT STRING header and its unused-bits byte.
   const skipHeader = (at: number): number => (defined(spki[at + 1]) & 0x80 ? at + 2 + (defined(spki[at + 1]) & 0x7f) : at + 2);
@@ -104,8 +114,7 @@ export function pkcs8Pem(privateKey: KeyObject): string {
   const jwk = privateKey.export({ format: 'jwk' }) as Jwk;
   const curve = curveOf(jwk);
   if (curve && jwk.d && jwk.x && jwk.y) return ecPkcs8Pem(curve, b64u(jwk.d), Buffer.concat([Buffer.from([4]), b64u(jwk.x), b64u(jwk.y)]));
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.d)
-    return pem(sequence([smallInteger(0), algorithmOf('ed25519'), octetString(octetString(b64u(jwk.d)))]), 'PRIVATE KEY');
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.d) return pem(ed25519Pkcs8Der(b64u(jwk.d)), 'PRIVATE KEY');
   return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 

@@ -1,12 +1,14 @@
-import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { pem } from './der-writer.js';
 import type { KeyType } from '../inventory/schema.js';
 import {
   EC_CURVES,
   ecPkcs8Pem,
   ecPrivateKeyObject,
   ecSpki,
+  ed25519Pkcs8Der,
   encodedPublicKey,
-  pkcs8Pem,
+  encodedSpki,
   type EcCurve,
   type EncodedPublicKey,
 } from './key-encoding.js';
@@ -16,24 +18,13 @@ export interface KeyPair {
   readonly publicKey: KeyObject;
 }
 
-/** Generates a key pair natively (forge's RSA keygen is about ten times slower and has no ECDSA/Ed25519). */
+/**
+ * Generates a key pair natively (forge's RSA keygen is about ten times slower and has no ECDSA/Ed25519), as key
+ * objects that no key generation job of Node's shares (see generateIssuedKey).
+ */
 export function generateKeyPair(type: KeyType): KeyPair {
-  switch (type) {
-    case 'RSA-2048':
-    case 'RSA-3072':
-    case 'RSA-4096':
-      return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) });
-    case 'ECDSA-P256':
-      return generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    case 'ECDSA-P384':
-      return generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
-    case 'Ed25519':
-      return generateKeyPairSync('ed25519');
-    default: {
-      const never: never = type;
-      throw new Error(`unknown key type ${String(never)}`);
-    }
-  }
+  const privateKey = generateIssuedKey(type).signingKey();
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The key type of an existing key, or undefined if rekey does not issue with it. */
@@ -71,8 +62,13 @@ const ECDH_CURVE: Partial<Record<KeyType, EcCurve>> = { 'ECDSA-P256': 'P-256', '
 
 /**
  * Generates the key of a new certificate. EC keys come from ECDH: the scalar and point are at hand, with no key
- * objects to build and no encoders to call (a leaf's key never signs in rekey, so it needs no KeyObject); the
- * other types go through `generateKeyPair`.
+ * objects to build and no encoders to call (a leaf's key never signs in rekey, so it needs no KeyObject). An Ed25519
+ * key is 32 random bytes (RFC 8032: any seed is a key), its public key read from the key object made of them. RSA
+ * keys come from Node's generator as DER and PEM.
+ *
+ * No key object here comes from Node's generateKeyPair(Sync): on Node 20 the JWK export of such a key holds the
+ * key's lock while it allocates, and a garbage collection that then finalizes the generation job of that key takes
+ * the same lock: the process hangs for good (a test worker did: `ExportJWKEdKey` under `~KeyGenJob`, 0% CPU).
  */
 export function generateIssuedKey(type: KeyType): IssuedKey {
   const curve = ECDH_CURVE[type];
@@ -87,6 +83,27 @@ export function generateIssuedKey(type: KeyType): IssuedKey {
       signingKey: () => (signing ??= ecPrivateKeyObject(curve, scalar, point)),
     };
   }
-  const pair = generateKeyPair(type);
-  return { publicKey: encodedPublicKey(pair.publicKey), pkcs8Pem: pkcs8Pem(pair.privateKey), signingKey: () => pair.privateKey };
+  if (type === 'Ed25519') {
+    const der = ed25519Pkcs8Der(randomBytes(32));
+    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    return { publicKey: encodedPublicKey(createPublicKey(privateKey)), pkcs8Pem: pem(der, 'PRIVATE KEY'), signingKey: () => privateKey };
+  }
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: rsaBits(type),
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  let signing: KeyObject | undefined;
+  return { publicKey: encodedSpki(publicKey, 'rsa'), pkcs8Pem: privateKey, signingKey: () => (signing ??= createPrivateKey(privateKey)) };
+}
+
+function rsaBits(type: KeyType): number {
+  switch (type) {
+    case 'RSA-2048':
+    case 'RSA-3072':
+    case 'RSA-4096':
+      return Number(type.slice(4));
+    default:
+      throw new Error(`unknown key type ${type}`);
+  }
 }

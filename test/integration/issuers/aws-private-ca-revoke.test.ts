@@ -2,7 +2,6 @@
 // so it revokes at the CA (RevokeCertificate) and records the revocation, which refuses renewals; the profile's CRL
 // route names the CA that publishes the CRL, and where when the CA's CRL is enabled.
 import { GetCertificateCommand, UpdateCertificateAuthorityCommand, type ACMPCAClient } from '@aws-sdk/client-acm-pca';
-import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeLocal } from '../../../cli/compose.js';
@@ -16,6 +15,7 @@ import { opensslCsr as makeCsr } from '../../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { useMoto } from '../aws/moto.js';
 import { createActiveRootCa } from './private-ca.js';
+import { nodeKeyPair } from '../../fixtures/keys.js';
 
 let dir: string;
 let arn: string;
@@ -57,7 +57,7 @@ describe('revocation under an AWS Private CA on moto', () => {
       },
       { step: 'initialize', name: 'capturedCertificateArn' },
     );
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, publicKey } = nodeKeyPair('ec', { namedCurve: 'P-256' });
     const sign = () =>
       issuer.sign(
         {

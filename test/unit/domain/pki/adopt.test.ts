@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../../../shared/domain/inventory/model.js';
 import { adoptableMaterial } from '../../../../shared/domain/pki/adopt.js';
@@ -6,6 +6,7 @@ import { buildCertificate } from '../../../../shared/domain/pki/certificate.js';
 import { privateKeyToPem } from '../../../../shared/domain/pki/keys.js';
 import type { ObservedSecret } from '../../../../shared/ports/cluster.js';
 import { pkiInventory, unitOf } from '../../../fixtures/pki.js';
+import { nodeKeyPair } from '../../../fixtures/keys.js';
 
 const NOW = new Date('2031-02-03T04:05:06Z');
 const WEB_IPS = ['127.0.0.1', '::1'];
@@ -46,7 +47,7 @@ beforeAll(() => {
 describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
   it('takes over a valid certificate and key, keeping its serial, fingerprint and dates, and marks it adopted', () => {
     // Prepare
-    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const key = nodeKeyPair('ec', { namedCurve: 'prime256v1' });
     const cert = selfSigned(key, new Date(NOW.getTime() + 365 * DAY));
     // Act
     const m = adoptableMaterial(
@@ -73,7 +74,7 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
 
   it('refuses a valid certificate made for other names: it would be kept for a host it does not serve', () => {
     // Prepare
-    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const key = nodeKeyPair('ec', { namedCurve: 'prime256v1' });
     const cert = selfSigned(key, new Date(NOW.getTime() + 365 * DAY), undefined, ['elsewhere']);
     // Act
     const m = adoptableMaterial(
@@ -88,9 +89,9 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
 
   it('keeps intermediates found after the leaf in tls.crt as the chain', () => {
     // Prepare
-    const key = generateKeyPairSync('ed25519');
+    const key = nodeKeyPair('ed25519');
     const leaf = selfSigned(key, new Date(NOW.getTime() + 365 * DAY));
-    const extra = selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + 365 * DAY));
+    const extra = selfSigned(nodeKeyPair('ed25519'), new Date(NOW.getTime() + 365 * DAY));
     // Act
     const m = adoptableMaterial(
       unitOf(inventory, 'web'),
@@ -108,27 +109,27 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
   it.each<{ name: string; data: () => Record<string, string>; reason: RegExp }>([
     {
       name: 'no tls.key',
-      data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)) }),
+      data: () => ({ 'tls.crt': selfSigned(nodeKeyPair('ed25519'), new Date(NOW.getTime() + DAY * 365)) }),
       reason: /no tls.crt and tls.key/,
     },
     { name: 'tls.crt without a certificate', data: () => ({ 'tls.crt': 'hello', 'tls.key': 'x' }), reason: /holds no certificate/ },
     {
       name: 'garbage key',
-      data: () => ({ 'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)), 'tls.key': 'garbage' }),
+      data: () => ({ 'tls.crt': selfSigned(nodeKeyPair('ed25519'), new Date(NOW.getTime() + DAY * 365)), 'tls.key': 'garbage' }),
       reason: /does not parse/,
     },
     {
       name: 'a key that does not match',
       data: () => ({
-        'tls.crt': selfSigned(generateKeyPairSync('ed25519'), new Date(NOW.getTime() + DAY * 365)),
-        'tls.key': privateKeyToPem(generateKeyPairSync('ed25519').privateKey),
+        'tls.crt': selfSigned(nodeKeyPair('ed25519'), new Date(NOW.getTime() + DAY * 365)),
+        'tls.key': privateKeyToPem(nodeKeyPair('ed25519').privateKey),
       }),
       reason: /does not match/,
     },
     {
       name: 'an expired certificate',
       data: () => {
-        const k = generateKeyPairSync('ed25519');
+        const k = nodeKeyPair('ed25519');
         return {
           'tls.crt': selfSigned(k, new Date(NOW.getTime() - DAY), new Date(NOW.getTime() - 10 * DAY)),
           'tls.key': privateKeyToPem(k.privateKey),
@@ -139,7 +140,7 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     {
       name: 'a certificate due for renewal (inside renewBefore)',
       data: () => {
-        const k = generateKeyPairSync('ed25519');
+        const k = nodeKeyPair('ed25519');
         return { 'tls.crt': selfSigned(k, new Date(NOW.getTime() + 10 * DAY)), 'tls.key': privateKeyToPem(k.privateKey) };
       },
       reason: /within renewBefore/,
@@ -147,7 +148,7 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
     {
       name: 'a key type rekey does not issue (P-521)',
       data: () => {
-        const k = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
+        const k = nodeKeyPair('ec', { namedCurve: 'secp521r1' });
         return {
           'tls.crt': selfSigned(k, new Date(NOW.getTime() + 365 * DAY)),
           'tls.key': k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -164,7 +165,7 @@ describe('adoptableMaterial (seed 000: keep a valid existing Secret)', () => {
   });
 
   it('refuses to adopt into an authority', () => {
-    const k = generateKeyPairSync('ed25519');
+    const k = nodeKeyPair('ed25519');
     const cert = selfSigned(k, new Date(NOW.getTime() + 365 * DAY));
     expect(
       adoptableMaterial(unitOf(inventory, 'root'), secret({ 'tls.crt': cert, 'tls.key': privateKeyToPem(k.privateKey) }), NOW, 's'),

@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pkcs8Pem, spkiDer } from '../../../../shared/domain/pki/key-encoding.js';
 import { generateIssuedKey } from '../../../../shared/domain/pki/keys.js';
+import { nodeKeyPair } from '../../../fixtures/keys.js';
 
 describe('key encoding from JWK', () => {
   it.each([
@@ -13,7 +14,7 @@ describe('key encoding from JWK', () => {
     // Prepare: many keys, so leading-zero coordinates and scalars occur
     const rounds = type === 'rsa' ? 2 : 100;
     for (let i = 0; i < rounds; i++) {
-      const { privateKey, publicKey } = generateKeyPairSync(type as 'ec', options as { namedCurve: string });
+      const { privateKey, publicKey } = nodeKeyPair(type, options);
       // Act
       const pem = pkcs8Pem(privateKey);
       const spki = spkiDer(publicKey);

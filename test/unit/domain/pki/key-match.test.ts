@@ -1,8 +1,9 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildCertificate } from '../../../../shared/domain/pki/certificate.js';
 import { ecKeyMatchesCertificate } from '../../../../shared/domain/pki/key-match.js';
 import { generateIssuedKey, privateKeyToPem } from '../../../../shared/domain/pki/keys.js';
+import { nodeKeyPair } from '../../../fixtures/keys.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 
@@ -41,8 +42,8 @@ describe('ecKeyMatchesCertificate', () => {
 
   it('leaves what it does not read to OpenSSL: Ed25519 and RSA keys, SEC1 PEM, junk', () => {
     const { built } = selfSigned('ECDSA-P256');
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    const sec1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
+    const rsa = nodeKeyPair('rsa', { modulusLength: 1024 });
+    const sec1 = nodeKeyPair('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
     expect(ecKeyMatchesCertificate(built.der, generateIssuedKey('Ed25519').pkcs8Pem)).toBeUndefined();
     expect(ecKeyMatchesCertificate(built.der, privateKeyToPem(rsa.privateKey))).toBeUndefined();
     expect(ecKeyMatchesCertificate(built.der, sec1)).toBeUndefined();
