@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileVault } from '../../../shared/adapters/local/file-vault.js';
 import { JsonJournal } from '../../../shared/adapters/local/json-journal.js';
-import { RotationKind, RotationStatus, Trigger } from '../../../shared/domain/rotation/record.js';
+import { RotationStatus } from '../../../shared/domain/rotation/record.js';
 import { Stage } from '../../../shared/ports/secret-store.js';
 import { runMain } from '../../fixtures/cli.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { leafRecord } from '../../fixtures/rotation-record.js';
 
 // `rekey recover`, `apply` and `rotate` through main(): what a killed run left is put right, and said.
 
@@ -53,25 +54,15 @@ describe('rekey recover', () => {
     const journal = new JsonJournal(join(root, 'state', 'journal'));
     const previous = (await vault().getVersion('rekey/shop/web'))!.versionId;
     const at = new Date().toISOString();
-    await journal.create({
-      id: 'killed-rotation',
-      inventory: 'shop',
-      item: 'web',
-      kind: RotationKind.Leaf,
-      status: RotationStatus.Running,
-      step: 'issue',
-      attempt: 0,
-      revision: 1,
-      trigger: Trigger.Manual,
-      reason: 'test',
-      startedAt: at,
-      updatedAt: at,
-      units: ['rekey/shop/web'],
-      previousVersions: { 'rekey/shop/web': previous },
-      restarts: {},
-      history: [],
-      lease: { owner: 'cli:host:1:gone', expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
-    });
+    await journal.create(
+      leafRecord({
+        id: 'killed-rotation',
+        startedAt: at,
+        updatedAt: at,
+        previousVersions: { 'rekey/shop/web': previous },
+        lease: { owner: 'cli:host:1:gone', expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+      }),
+    );
     // Act
     const rotated = await runMain(args('rotate', 'web'), env);
     const json = await runMain(['--json', ...args('apply')], env);
