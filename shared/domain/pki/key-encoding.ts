@@ -67,14 +67,16 @@ export function encodedPublicKey(publicKey: KeyObject): EncodedPublicKey {
     const jwk = publicKey.export({ format: 'jwk' }) as Jwk;
     const curve = curveOf(jwk);
     if (curve && jwk.x && jwk.y) return ecSpki(curve, Buffer.concat([Buffer.from([4]), b64u(jwk.x), b64u(jwk.y)]));
-    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.x) {
-      const bits = b64u(jwk.x);
-      return { spki: sequence([algorithmOf('ed25519'), bitString(bits)]), bits, type: 'ed25519' };
-    }
+    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.x) return ed25519Spki(b64u(jwk.x));
   }
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   if (type !== 'rsa' && type !== 'ec' && type !== 'ed25519') throw new Error(`rekey does not issue for ${String(type)} keys`);
   return encodedSpki(spki, type);
+}
+
+/** SPKI of an Ed25519 public key from its 32 bytes. */
+export function ed25519Spki(bits: Buffer): EncodedPublicKey {
+  return { spki: sequence([algorithmOf('ed25519'), bitString(bits)]), bits, type: 'ed25519' };
 }
 
 /** A public key as a certificate carries it, from its SPKI DER. */

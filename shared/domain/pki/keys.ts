@@ -1,4 +1,5 @@
-import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPairSync, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { defined } from '../defined.js';
 import { pem } from './der-writer.js';
 import type { KeyType } from '../inventory/schema.js';
 import {
@@ -7,7 +8,7 @@ import {
   ecPrivateKeyObject,
   ecSpki,
   ed25519Pkcs8Der,
-  encodedPublicKey,
+  ed25519Spki,
   encodedSpki,
   type EcCurve,
   type EncodedPublicKey,
@@ -62,13 +63,14 @@ const ECDH_CURVE: Partial<Record<KeyType, EcCurve>> = { 'ECDSA-P256': 'P-256', '
 
 /**
  * Generates the key of a new certificate. EC keys come from ECDH: the scalar and point are at hand, with no key
- * objects to build and no encoders to call (a leaf's key never signs in rekey, so it needs no KeyObject). An Ed25519
- * key is 32 random bytes (RFC 8032: any seed is a key), its public key read from the key object made of them. RSA
- * keys come from Node's generator as DER and PEM.
+ * objects to build and no encoders to call (a leaf's key never signs in rekey, so it needs no KeyObject). Ed25519
+ * keys come from Node's generator as JWK (the PKCS#8 and SPKI built from it by hand: OpenSSL's DER encoder costs
+ * three times the key generation), RSA keys as DER and PEM (their cost is lost in RSA keygen).
  *
- * No key object here comes from Node's generateKeyPair(Sync): on Node 20 the JWK export of such a key holds the
- * key's lock while it allocates, and a garbage collection that then finalizes the generation job of that key takes
- * the same lock: the process hangs for good (a test worker did: `ExportJWKEdKey` under `~KeyGenJob`, 0% CPU).
+ * No key object here comes from Node's generator: on Node 20 the JWK export of such a key holds the key's lock while
+ * it allocates, and a garbage collection that then finalizes the generation job of that key takes the same lock; the
+ * process hangs for good (`ExportJWKEdKey` under `~KeyGenJob`, 0% CPU). A loop of 100,000 Ed25519 keys through the
+ * earlier code hung in 2 of 3 runs. Key objects made by importing (`createPrivateKey`) belong to no job.
  */
 export function generateIssuedKey(type: KeyType): IssuedKey {
   const curve = ECDH_CURVE[type];
@@ -84,9 +86,13 @@ export function generateIssuedKey(type: KeyType): IssuedKey {
     };
   }
   if (type === 'Ed25519') {
-    const der = ed25519Pkcs8Der(randomBytes(32));
-    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    return { publicKey: encodedPublicKey(createPublicKey(privateKey)), pkcs8Pem: pem(der, 'PRIVATE KEY'), signingKey: () => privateKey };
+    const { publicKey, privateKey } = ed25519Jwks();
+    let signing: KeyObject | undefined;
+    return {
+      publicKey: ed25519Spki(Buffer.from(defined(publicKey.x), 'base64url')),
+      pkcs8Pem: pem(ed25519Pkcs8Der(Buffer.from(defined(privateKey.d), 'base64url')), 'PRIVATE KEY'),
+      signingKey: () => (signing ??= createPrivateKey({ key: privateKey, format: 'jwk' })),
+    };
   }
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: rsaBits(type),
@@ -95,6 +101,15 @@ export function generateIssuedKey(type: KeyType): IssuedKey {
   });
   let signing: KeyObject | undefined;
   return { publicKey: encodedSpki(publicKey, 'rsa'), pkcs8Pem: privateKey, signingKey: () => (signing ??= createPrivateKey(privateKey)) };
+}
+
+/** Node's generator with its JWK encoding (which @types/node does not declare for key pairs). */
+function ed25519Jwks(): { publicKey: JsonWebKey; privateKey: JsonWebKey } {
+  const generate = generateKeyPairSync as unknown as (
+    type: 'ed25519',
+    options: { publicKeyEncoding: { format: 'jwk' }; privateKeyEncoding: { format: 'jwk' } },
+  ) => { publicKey: JsonWebKey; privateKey: JsonWebKey };
+  return generate('ed25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
 }
 
 function rsaBits(type: KeyType): number {
