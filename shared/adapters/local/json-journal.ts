@@ -51,11 +51,18 @@ export class JsonJournal implements Journal {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const holder = (await readTextOrUndefined(path))?.trim();
+      if (holder === undefined) continue; // released meanwhile: take it
       const held = holder ? await this.get(holder) : undefined;
-      if (holder && holder !== record.id && (!held || !isFinished(held))) {
-        // A lock without its record is a create that died between the two writes; it stays stale only once old.
-        if (held || Date.now() - (await stat(path)).mtimeMs < STALE_ORPHAN_LOCK_MS)
-          throw new RotationLockedError(record.item, holder, record.id);
+      if (holder !== record.id && (!held || !isFinished(held))) {
+        // A lock without its record is a create that died between the two writes, and an empty one a create between
+        // its O_EXCL open and its write (in progress, or died there): either is stale only once old.
+        const modified = await stat(path).then(
+          (st) => st.mtimeMs,
+          () => undefined,
+        );
+        if (modified === undefined) continue;
+        if (held || Date.now() - modified < STALE_ORPHAN_LOCK_MS)
+          throw new RotationLockedError(record.item, holder || 'being created', record.id);
       }
       await rm(path, { force: true });
     }

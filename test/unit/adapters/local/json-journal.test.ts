@@ -1,8 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JsonJournal } from '../../../../shared/adapters/local/json-journal.js';
-import { ConflictError } from '../../../../shared/domain/errors.js';
+import { ConflictError, RotationLockedError } from '../../../../shared/domain/errors.js';
 import { RotationStatus, type RotationRecord } from '../../../../shared/domain/rotation/record.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 import { leafRecord } from '../../../fixtures/rotation-record.js';
@@ -49,6 +49,45 @@ describe('JsonJournal', () => {
     expect(skipped).toBeInstanceOf(ConflictError);
     expect(missing).toBeInstanceOf(ConflictError);
     expect(await journal.get('rot-1')).toMatchObject({ revision: 2, step: 'test' });
+  });
+
+  it('refuses a start while the item lock file is still empty (another create between its open and its write)', async () => {
+    // Prepare: the lock as a create leaves it right after its O_EXCL open
+    const lock = join(root, 'journal', 'locks', `${encodeURIComponent('shop/web')}.lock`);
+    await mkdir(dirname(lock), { recursive: true });
+    await writeFile(lock, '');
+    // Act
+    const refused = await journal.create(record('rot-2')).catch((e: unknown) => e);
+    // Assess: the lock is left to its writer
+    expect(refused).toBeInstanceOf(RotationLockedError);
+    expect(await readFile(lock, 'utf8')).toBe('');
+  });
+
+  it('takes over an empty item lock once it is old (a create killed between its open and its write)', async () => {
+    // Prepare
+    const lock = join(root, 'journal', 'locks', `${encodeURIComponent('shop/web')}.lock`);
+    await mkdir(dirname(lock), { recursive: true });
+    await writeFile(lock, '');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lock, old, old);
+    // Act
+    await journal.create(record('rot-3'));
+    // Assess
+    expect(await readFile(lock, 'utf8')).toBe('rot-3');
+  });
+
+  it('of two creates of one item at once, exactly one takes the lock', async () => {
+    // Act: many rounds, since the window between open and write is short
+    for (let round = 0; round < 50; round++) {
+      const item = `web-${round}`;
+      const results = await Promise.allSettled([
+        journal.create(record(`a-${round}`, { item })),
+        journal.create(record(`b-${round}`, { item })),
+      ]);
+      // Assess
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(RotationLockedError);
+    }
   });
 
   it('lists by item (oldest first) and by status', async () => {
