@@ -124,7 +124,8 @@ export class SigningPool implements LeafOffload {
     this.log = options.log;
     this.entry = options.entry ?? signingWorkerEntry();
     this.issuersPerWorker = options.issuersPerWorker ?? ISSUERS_PER_WORKER;
-    if (!Number.isInteger(this.issuersPerWorker) || this.issuersPerWorker < 1) throw new Error(`a signing worker must hold at least one issuer`);
+    if (!Number.isInteger(this.issuersPerWorker) || this.issuersPerWorker < 1)
+      throw new Error(`a signing worker must hold at least one issuer`);
   }
 
   make(order: LeafOrder, signer: Signer): Promise<MadeLeaf> | undefined {
