@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, importJWK, SignJWT, type JWK } from 'jose';
-import { generateJwtKeyPair } from '../../domain/credentials/jwk-pair.js';
+import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from 'jose';
+import { newJwtSigningJwks } from '../../domain/credentials/jwk-pair.js';
 import { IntegrityError, UsageError } from '../../domain/errors.js';
 import { decodeMaterial, encodeMaterial, type SigningKeyMaterial } from '../../domain/store/material.js';
 import { Stage, type SecretStore } from '../../ports/secret-store.js';
@@ -22,15 +22,13 @@ export const TOKEN_AUDIENCE = 'rekey-api';
 
 /** A new signing key: private JWK, its kid (RFC 7638 thumbprint) and the public key set, active first. */
 export async function newApiSigningKey(algorithm: ApiAlgorithm, now: Date, previous?: SigningKeyMaterial): Promise<SigningKeyMaterial> {
-  const { privateKey, publicKey } = await generateJwtKeyPair(algorithm);
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
+  const { jwk, kid, publicJwk } = await newJwtSigningJwks(algorithm);
   return {
     type: 'signing-key',
-    jwk: { ...(await exportJWK(privateKey)), kid, alg: algorithm, use: 'sig' },
+    jwk,
     kid,
     alg: algorithm,
-    keySet: [{ ...publicJwk, kid, alg: algorithm, use: 'sig' }, ...(previous ? previous.keySet : [])],
+    keySet: [publicJwk, ...(previous ? previous.keySet : [])],
     createdAt: now.toISOString(),
     specHash: 'api',
   };

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Credential } from '../inventory/model.js';
 import type { PasswordMaterial, SigningKeyMaterial } from '../store/material.js';
-import { generateJwtKeyPair } from './jwk-pair.js';
+import { newJwtSigningJwks } from './jwk-pair.js';
 
 // No quotes, backslashes or spaces: the password goes into connection strings and shell-quoted env files unharmed.
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.~';
@@ -23,19 +23,13 @@ export async function newSigningKeyMaterial(
   specHash: string,
   previous?: SigningKeyMaterial,
 ): Promise<SigningKeyMaterial> {
-  // jose is loaded by the first signing key made, not at import (the functions' cold start).
-  const { calculateJwkThumbprint, exportJWK } = await import('./jose-lazy.js');
-  const { privateKey, publicKey } = await generateJwtKeyPair(item.algorithm);
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  const jwk = { ...(await exportJWK(privateKey)), kid, alg: item.algorithm, use: 'sig' };
-  const pub = { ...publicJwk, kid, alg: item.algorithm, use: 'sig' };
+  const { jwk, kid, publicJwk } = await newJwtSigningJwks(item.algorithm);
   return {
     type: 'signing-key',
     jwk,
     kid,
     alg: item.algorithm,
-    keySet: [pub, ...(previous ? previous.keySet.filter((k) => k.kid === previous.kid) : [])],
+    keySet: [publicJwk, ...(previous ? previous.keySet.filter((k) => k.kid === previous.kid) : [])],
     createdAt: now.toISOString(),
     specHash,
   };

@@ -3,4 +3,4 @@
  * for some rotations loads it then, not at import (the functions' cold start), and a bundler keeps only these
  * exports instead of the whole library that `import('jose')` would bring.
  */
-export { calculateJwkThumbprint, createLocalJWKSet, exportJWK, flattenedVerify, FlattenedSign, importJWK, SignJWT } from 'jose';
+export { calculateJwkThumbprint, createLocalJWKSet, flattenedVerify, FlattenedSign, importJWK, SignJWT } from 'jose';

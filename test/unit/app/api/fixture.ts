@@ -1,7 +1,7 @@
 import { request } from 'node:https';
 import { createPublicKey } from 'node:crypto';
-import { exportJWK, importJWK, SignJWT, type JWK } from 'jose';
-import { generateJwtKeyPair } from '../../../../shared/domain/credentials/jwk-pair.js';
+import { importJWK, SignJWT, type JWK } from 'jose';
+import { newJwtSigningJwks } from '../../../../shared/domain/credentials/jwk-pair.js';
 import { createApi, type Api } from '../../../../shared/app/api/index.js';
 import { leveledJsonLogger, type LeveledLogger } from '../../../../shared/app/api/json-logger.js';
 import { ensureApiSigningKey, TOKEN_AUDIENCE, tokenIssuer } from '../../../../shared/app/api/signing-key.js';
@@ -98,8 +98,8 @@ export function tokens(inventory: string, key: SigningKeyMaterial) {
         .sign(new TextEncoder().encode(pem));
     },
     otherKey: async (kid: string) => {
-      const { privateKey } = await generateJwtKeyPair('ES256');
-      return sign(base(), { jwk: { ...(await exportJWK(privateKey)) }, alg: 'ES256', kid });
+      const { jwk } = await newJwtSigningJwks('ES256');
+      return sign(base(), { jwk: { ...jwk }, alg: 'ES256', kid });
     },
   };
 }

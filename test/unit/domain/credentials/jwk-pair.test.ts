@@ -1,32 +1,33 @@
-import { exportJWK, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, importJWK, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { generateJwtKeyPair } from '../../../../shared/domain/credentials/jwk-pair.js';
+import { newJwtSigningJwks } from '../../../../shared/domain/credentials/jwk-pair.js';
 
-describe('generateJwtKeyPair', () => {
+describe('newJwtSigningJwks', () => {
   it.each([
     { alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256' } },
     { alg: 'ES384', jwk: { kty: 'EC', crv: 'P-384' } },
     { alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519' } },
     { alg: 'RS256', jwk: { kty: 'RSA', e: 'AQAB' } },
-  ] as const)('makes an $alg pair whose private JWK signs a token its public key verifies', async ({ alg, jwk }) => {
+  ] as const)('makes an $alg key whose private JWK signs a token its public JWK verifies', async ({ alg, jwk }) => {
     // Prepare
-    const { privateKey, publicKey } = await generateJwtKeyPair(alg);
+    const made = await newJwtSigningJwks(alg);
     // Act
-    const exported = await exportJWK(privateKey);
-    const token = await new SignJWT({ sub: 'operator' }).setProtectedHeader({ alg }).sign(privateKey);
-    const { payload } = await jwtVerify(token, publicKey, { algorithms: [alg] });
+    const token = await new SignJWT({ sub: 'operator' }).setProtectedHeader({ alg }).sign(await importJWK(made.jwk, alg));
+    const { payload } = await jwtVerify(token, await importJWK(made.publicJwk, alg), { algorithms: [alg] });
     // Assess
-    expect(exported).toMatchObject(jwk);
-    expect(exported.d).toEqual(expect.any(String));
-    expect((await exportJWK(publicKey)).d).toBeUndefined();
+    expect(made.jwk).toMatchObject({ ...jwk, kid: made.kid, alg, use: 'sig' });
+    expect(made.jwk.d).toEqual(expect.any(String));
+    expect(made.publicJwk).toMatchObject({ ...jwk, kid: made.kid, alg, use: 'sig' });
+    expect(made.publicJwk.d).toBeUndefined();
+    expect(made.kid).toBe(await calculateJwkThumbprint(made.publicJwk));
     expect(payload.sub).toBe('operator');
-    if (alg === 'RS256') expect(publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    if (alg === 'RS256') expect(Buffer.from(made.publicJwk.n ?? '', 'base64url')).toHaveLength(256);
   });
 
   it('makes a new key each time', async () => {
     // Act
-    const [a, b] = await Promise.all([generateJwtKeyPair('EdDSA'), generateJwtKeyPair('EdDSA')]);
+    const [a, b] = await Promise.all([newJwtSigningJwks('EdDSA'), newJwtSigningJwks('EdDSA')]);
     // Assess
-    expect((await exportJWK(a.publicKey)).x).not.toBe((await exportJWK(b.publicKey)).x);
+    expect(a.publicJwk.x).not.toBe(b.publicJwk.x);
   });
 });
