@@ -30,6 +30,9 @@ const umask = (() => {
 })();
 const needsChmod = (mode: number | undefined): mode is number => mode !== undefined && (mode & umask) !== 0;
 
+/** The temporary file of a write of `path`: in its folder, named after it and this process (see TEMP_NAME). */
+const tempPathOf = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+
 /** O_EXCL|O_NOFOLLOW: the temporary file is always new, never a symlink or file someone placed there. */
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -46,7 +49,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(path);
   if (!options.folderMade) await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathOf(path);
   const durable = options.durable ?? true;
   const fd = await openFd(tmp, CREATE_NEW, options.mode ?? 0o600).catch(async (e: unknown) => {
     // Removed since the caller made it: made again, as without `folderMade`.
@@ -106,7 +109,7 @@ export async function writeFilesAtomic(
 
 /** A file's temporary copy, written and still open (not yet durable); removed again if the write fails. */
 async function stageFile(f: { readonly path: string; readonly data: string | Buffer; readonly mode?: number }) {
-  const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathOf(f.path);
   const fd = await openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
   try {
     await writeAllFd(fd, f.data);
@@ -137,12 +140,9 @@ export async function writeFilesTogether(
   try {
     for (const f of files) {
       await mkdir(dirname(f.path), { recursive: true, mode: 0o700 });
-      const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-      const fd = await openFd(tmp, CREATE_NEW, f.mode);
+      const { fd, tmp } = await stageFile(f);
       staged.push({ tmp, path: f.path });
       try {
-        await writeAllFd(fd, f.data);
-        if (needsChmod(f.mode)) await fchmodFd(fd, f.mode);
         await fsyncFd(fd);
       } finally {
         await closeFd(fd);

@@ -70,7 +70,7 @@ const ECDH_CURVE: Partial<Record<KeyType, EcCurve>> = { 'ECDSA-P256': 'P-256', '
  * No key object here comes from Node's generator: on Node 20 the JWK export of such a key holds the key's lock while
  * it allocates, and a garbage collection that then finalizes the generation job of that key takes the same lock; the
  * process hangs for good (`ExportJWKEdKey` under `~KeyGenJob`, 0% CPU). A loop of 100,000 Ed25519 keys through the
- * earlier code hung in 2 of 3 runs. Key objects made by importing (`createPrivateKey`) belong to no job.
+ * earlier code hung in 4 of 5 runs. Key objects made by importing (`createPrivateKey`) belong to no job.
  */
 export function generateIssuedKey(type: KeyType): IssuedKey {
   const curve = ECDH_CURVE[type];
