@@ -72,7 +72,7 @@ export async function apply(
   }
   // Secrets are written as soon as their unit is settled, while later units are still being issued (its version is
   // durable by then: carryOut returns once stored).
-  const pipeline = new SyncPipeline(deps, inventory, allUnits(inventory), reader);
+  const pipeline = new SyncPipeline(deps, inventory, allUnits(inventory), reader, { releaseSynced: true });
   const act = async (d: IssuanceDecision): Promise<void> => {
     if (d.action === IssueAction.Skip || isUnderAny(inventory, d.unit.item, rotating) || mintedFromAny(d.unit.item, keysRotating)) return;
     if (d.unit.item.kind === 'authority' && d.action !== IssueAction.Issue && d.action !== IssueAction.Adopt) {

@@ -65,6 +65,15 @@ export class MaterialReader implements AuthorityMaterials {
     this.pendings.delete(storeName);
   }
 
+  /**
+   * Forgets what this run read or promoted under a store name; a later read asks the store again. For a leaf whose
+   * Secrets are written: nothing else in the run reads it, and an apply of 10,000 leaves kept every one of them (its
+   * PEMs and signed bytes) to the end, which made each young-generation GC copy them again.
+   */
+  release(storeName: string): void {
+    this.cache.delete(storeName);
+  }
+
   /** The version labelled AWSPENDING, if any (an authority's new CA during its rotation), read once per run. */
   pendingVersion(storeName: string): Promise<CurrentVersion | undefined> {
     let hit = this.pendings.get(storeName);

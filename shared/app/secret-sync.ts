@@ -65,6 +65,8 @@ export interface SecretSyncOptions {
   readonly dryRun?: boolean;
   /** A unit's ca.crt during a CA overlap (see `trustOverride`), shared with the host files' sync. */
   readonly trustOf: (unit: Unit) => Promise<string | undefined>;
+  /** The reader forgets a leaf once its Secrets are written (apply: nothing reads it again). */
+  readonly releaseSynced?: boolean;
 }
 
 /**
@@ -103,7 +105,10 @@ export class SecretSync {
   add(unit: Unit): void {
     if (this.added.has(unit.key)) return;
     this.added.add(unit.key);
-    for (const t of this.targets.get(unit.key) ?? []) this.running.push(this.slotOf(t.cluster)(() => this.syncTarget(t)));
+    const writes = (this.targets.get(unit.key) ?? []).map((t) => this.slotOf(t.cluster)(() => this.syncTarget(t)));
+    this.running.push(...writes);
+    // syncTarget never rejects: its failure is kept in this.error.
+    if (this.options.releaseSynced && readOnlyForItsSecrets(unit)) void Promise.all(writes).then(() => this.reader.release(unit.storeName));
   }
 
   /**
@@ -212,6 +217,14 @@ export class SecretSync {
       this.events.push(makeEvent(EventType.DriftDetected, detail, { ...fields, repaired: true }));
     return { ...base, change, reason: decision.reason, versionId: current.versionId };
   }
+}
+
+/**
+ * A certificate the run reads only to write its Secrets: no child signs under it, no token is minted from it, and it
+ * has no host files (written after every Secret, from the same reader).
+ */
+function readOnlyForItsSecrets(unit: Unit): boolean {
+  return unit.item.kind === 'certificate' && !unit.item.files;
 }
 
 /**

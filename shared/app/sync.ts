@@ -83,7 +83,7 @@ export class SyncPipeline {
     private readonly inventory: Inventory,
     private readonly units: readonly Unit[],
     private readonly reader: MaterialReader,
-    private readonly options: { rotationId?: string; dryRun?: boolean } = {},
+    private readonly options: { rotationId?: string; dryRun?: boolean; releaseSynced?: boolean } = {},
   ) {
     this.secrets = new SecretSync(deps, inventory, units, reader, { ...options, trustOf: (unit) => this.trustOf(unit) });
   }

@@ -15,6 +15,7 @@ import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-fi
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
 import { defined } from '../../domain/defined.js';
+import { RecentMap } from '../../domain/recent-map.js';
 
 interface VaultEntry {
   name: string;
@@ -84,8 +85,15 @@ interface QueuedWrite {
  * returns only after its commit, so every version is durable before anyone is told of it; many versions share
  * each fsync of the folder and of the index.
  */
+/**
+ * Entries the vault keeps in memory: many more than an apply has in flight (128 leaves at once), so each entry read
+ * before its write is still there for it; an entry forgotten is read again from its file.
+ */
+export const ENTRY_CACHE_SIZE = 2048;
+
 export class FileVault implements SecretStore {
-  private readonly cache = new Map<string, VaultEntry | undefined>();
+  /** Entries as last read or written, a bounded number: an apply of 10,000 secrets kept them all to the end. */
+  private readonly cache: RecentMap<string, VaultEntry | undefined>;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly now: () => Date;
   private readonly indexCompactBytes: number;
@@ -114,8 +122,9 @@ export class FileVault implements SecretStore {
   constructor(
     private readonly dir: string,
     private readonly key: Buffer,
-    options: { now?: () => Date; indexCompactBytes?: number; sole?: boolean } = {},
+    options: { now?: () => Date; indexCompactBytes?: number; sole?: boolean; entryCacheSize?: number } = {},
   ) {
+    this.cache = new RecentMap(options.entryCacheSize ?? ENTRY_CACHE_SIZE);
     this.now = options.now ?? (() => new Date());
     this.indexCompactBytes = options.indexCompactBytes ?? INDEX_COMPACT_MIN_BYTES;
     this.sole = options.sole ?? false;

@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { link, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { tempPathOf } from './atomic-file.js';
 import { ConflictError, RekeyError } from '../../domain/errors.js';
 import { Liveness, livenessOf, selfIdentity, startedAt, startTicksOf, type ProcessIdentity } from './process-identity.js';
 
@@ -97,7 +98,7 @@ const judge = (holder: Holder): Promise<Liveness> | Liveness => (holder.legacy ?
  */
 async function createComplete(path: string, content: string): Promise<boolean> {
   // Named like writeFileAtomic's temporaries, so removeStaleTemps clears what a kill leaves here.
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathOf(path);
   await writeFile(tmp, content, { flag: 'wx', mode: 0o600 });
   try {
     await link(tmp, path);

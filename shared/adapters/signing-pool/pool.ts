@@ -6,7 +6,7 @@ import type { LeafOrder, MadeLeaf } from '../../domain/pki/leaf-issue.js';
 import { RekeyError, UsageError } from '../../domain/errors.js';
 import type { LeafOffload } from '../../ports/leaf-offload.js';
 import type { Logger } from '../../ports/logger.js';
-import { asBuffer, type FromWorker, type ToWorker } from './protocol.js';
+import { asBuffer, type FromWorker, type LeafOnWire, type ToWorker } from './protocol.js';
 
 /**
  * Leaves made in process before the pool starts its workers: a run that issues a few leaves (one rotation, a small
@@ -249,6 +249,6 @@ function post(w: PoolWorker, message: ToWorker): void {
 }
 
 /** The Buffers of a made leaf, which crossed as Uint8Arrays. */
-function revive(made: MadeLeaf): MadeLeaf {
+function revive(made: LeafOnWire): MadeLeaf {
   return { ...made, tbs: asBuffer(made.tbs), signature: asBuffer(made.signature) };
 }

@@ -21,8 +21,21 @@ export type ToWorker =
   | { readonly type: 'forget'; readonly id: number }
   | { readonly type: 'leaf'; readonly id: number; readonly issuer: number; readonly order: LeafOrder };
 
+/** A made leaf as it crosses: its signed bytes and signature as Uint8Arrays of their own (see ownBytes). */
+export type LeafOnWire = Omit<MadeLeaf, 'tbs' | 'signature'> & { readonly tbs: Uint8Array; readonly signature: Uint8Array };
+
 export type FromWorker =
-  { readonly id: number; readonly made: MadeLeaf; readonly error?: undefined } | { readonly id: number; readonly error: string };
+  { readonly id: number; readonly made: LeafOnWire; readonly error?: undefined } | { readonly id: number; readonly error: string };
+
+/** A leaf for the wire: only its own bytes are copied. */
+export const leafOnWire = (made: MadeLeaf): LeafOnWire => ({ ...made, tbs: ownBytes(made.tbs), signature: ownBytes(made.signature) });
+
+/**
+ * The bytes alone, for a message: a structured clone copies a view's whole ArrayBuffer, and the signed bytes of a leaf
+ * are a view of 352 bytes or so over Node's 8 KiB buffer pool, which each answer then carried (and the main thread
+ * kept for as long as it kept the leaf).
+ */
+export const ownBytes = (bytes: Uint8Array): Uint8Array => (bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes));
 
 /** A Buffer again, over the same memory, for a Uint8Array that crossed a thread. */
 export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

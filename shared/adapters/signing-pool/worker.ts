@@ -6,7 +6,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Issuer as Signer } from '../../domain/pki/certificate.js';
 import { makeLeaf } from '../../domain/pki/leaf-issue.js';
-import { asBuffer, type FromWorker, type ToWorker } from './protocol.js';
+import { asBuffer, leafOnWire, type FromWorker, type ToWorker } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('the signing worker runs in a worker thread');
@@ -39,7 +39,7 @@ port.on('message', (m: ToWorker) => {
   try {
     const issuer = issuers.get(m.issuer);
     if (!issuer) throw new Error(`issuer ${m.issuer} was never sent to this worker`);
-    answer = { id: m.id, made: makeLeaf(m.order, issuer.signer, issuer.publicKey) };
+    answer = { id: m.id, made: leafOnWire(makeLeaf(m.order, issuer.signer, issuer.publicKey)) };
   } catch (e) {
     answer = { id: m.id, error: e instanceof Error ? e.message : String(e) };
   }

@@ -55,6 +55,28 @@ describe('FileVault as the only writer of its folder (sole: the CLI holding the 
     expect(next?.value).toBe('value of a');
   });
 
+  it('keeps a bounded number of entries in memory: one it forgot is read again from its file, and written on from there', async () => {
+    // Prepare: five secrets through a vault that remembers two
+    const vault = new FileVault(dir, key, { sole: true, entryCacheSize: 2 });
+    const names = ['a', 'b', 'c', 'd', 'e'].map((n) => `rekey/app/${n}`);
+    for (const n of names) await vault.putCurrent(n, 'v1', `first of ${n}`);
+    reads.paths = [];
+    // Act
+    await vault.putCurrent('rekey/app/a', 'v2', 'second of a');
+    const recent = await vault.getVersion('rekey/app/e');
+    const all = await Promise.all(names.map((n) => vault.getVersion(n, { stage: Stage.Current })));
+    const previous = await vault.getVersion('rekey/app/a', { stage: Stage.Previous });
+    // Assess: a was read from its file before its second version; e was still in memory
+    const opened = entryReads().map((p) => p.slice(dir.length + 1));
+    expect(opened[0]).toBe(`${encodeURIComponent('rekey/app/a')}.vault`);
+    expect(opened).not.toContain(`${encodeURIComponent('rekey/app/e')}.vault`);
+    expect(recent?.value).toBe('first of rekey/app/e');
+    expect(all.map((v) => v?.value)).toEqual(['second of a', ...names.slice(1).map((n) => `first of ${n}`)]);
+    expect(previous?.value).toBe('first of rekey/app/a');
+    const next = new FileVault(dir, key, { sole: true });
+    expect((await next.getVersion('rekey/app/a', { stage: Stage.Current }))?.versionId).toBe('v2');
+  });
+
   it('an entry file deleted while the index records it is still refused, not read as never written', async () => {
     // Prepare
     await new FileVault(dir, key).putCurrent('rekey/app/db', 'v1', 'secret');

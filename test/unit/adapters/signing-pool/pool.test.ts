@@ -117,6 +117,21 @@ describe('SigningPool (own-CA leaves on worker threads)', () => {
     expect(checkCertificateMaterial(unit, inProcess, NOW)).toEqual([]);
   });
 
+  it('answers with the signed bytes and signature alone, not the 8 KiB pool buffer they were made in', async () => {
+    // Prepare
+    const unit = unitOf(inventory, 'client');
+    // Act
+    const [pooled, inProcess] = await Promise.all([issue(unit, pool()), issue(unit, undefined)]);
+    // Assess: in process the bytes are views into Node's buffer pool; what crossed the thread owns its memory
+    const crossed = issuedFactsOf(pooled)!;
+    const made = issuedFactsOf(inProcess)!;
+    expect(made.tbs.buffer.byteLength).toBeGreaterThan(made.tbs.byteLength);
+    expect(crossed.tbs.buffer.byteLength).toBe(crossed.tbs.byteLength);
+    expect(crossed.signature.buffer.byteLength).toBe(crossed.signature.byteLength);
+    expect(Buffer.isBuffer(crossed.tbs) && Buffer.isBuffer(crossed.signature)).toBe(true);
+    expect(new X509Certificate(pooled.cert).raw.includes(crossed.tbs)).toBe(true);
+  });
+
   it("trusts the worker's signature check only with the facts of the material it returned: a copy is parsed", async () => {
     // Prepare: an issuer vouched for by a first leaf, then a pooled leaf of the same shape
     const unit = unitOf(inventory, 'client');
