@@ -178,13 +178,15 @@ export class SigningPool implements LeafOffload {
     post(w, { type: 'counter', answered: w.answered });
     worker.unref();
     let failure: Error | undefined;
-    worker.on('message', (m: FromWorker) => {
-      const leaf = w.pending.get(m.id);
-      if (!leaf) return;
-      w.pending.delete(m.id);
+    worker.on('message', (answers: FromWorker) => {
+      for (const m of answers) {
+        const leaf = w.pending.get(m.id);
+        if (!leaf) continue;
+        w.pending.delete(m.id);
+        if (m.error !== undefined) leaf.reject(new SigningWorkerError(`the signing worker could not make the leaf: ${m.error}`));
+        else leaf.resolve(revive(m.made));
+      }
       if (w.pending.size === 0) worker.unref();
-      if (m.error !== undefined) leaf.reject(new SigningWorkerError(`the signing worker could not make the leaf: ${m.error}`));
-      else leaf.resolve(revive(m.made));
     });
     worker.on('error', (e) => {
       failure = e;

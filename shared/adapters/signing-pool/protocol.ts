@@ -24,8 +24,14 @@ export type ToWorker =
 /** A made leaf as it crosses: its signed bytes and signature as Uint8Arrays of their own (see ownBytes). */
 export type LeafOnWire = Omit<MadeLeaf, 'tbs' | 'signature'> & { readonly tbs: Uint8Array; readonly signature: Uint8Array };
 
-export type FromWorker =
+export type LeafAnswer =
   { readonly id: number; readonly made: LeafOnWire; readonly error?: undefined } | { readonly id: number; readonly error: string };
+
+/** The worker's answers go in batches: one message per leaf cost each thread a message event per certificate. */
+export type FromWorker = readonly LeafAnswer[];
+
+/** Answers one message carries at most: the first of a long queue are not held back until the last is made. */
+export const ANSWERS_PER_MESSAGE = 16;
 
 /** A leaf for the wire: only its own bytes are copied. */
 export const leafOnWire = (made: MadeLeaf): LeafOnWire => ({ ...made, tbs: ownBytes(made.tbs), signature: ownBytes(made.signature) });

@@ -6,15 +6,26 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Issuer as Signer } from '../../domain/pki/certificate.js';
 import { makeLeaf } from '../../domain/pki/leaf-issue.js';
-import { asBuffer, leafOnWire, type FromWorker, type ToWorker } from './protocol.js';
+import { ANSWERS_PER_MESSAGE, asBuffer, leafOnWire, type FromWorker, type LeafAnswer, type ToWorker } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('the signing worker runs in a worker thread');
 
 const issuers = new Map<number, { readonly signer: Signer; readonly publicKey: KeyObject }>();
 let answered: Int32Array | undefined;
+let answers: LeafAnswer[] = [];
+let flushScheduled = false;
 
-port.on('message', (m: ToWorker) => {
+/** Sends the answers made so far: when a batch is full, and once the messages waiting now are all handled. */
+function flush(): void {
+  flushScheduled = false;
+  if (answers.length) port?.postMessage(answers satisfies FromWorker);
+  answers = [];
+}
+
+port.on('message', handle);
+
+function handle(m: ToWorker): void {
   if (m.type === 'counter') {
     answered = m.answered;
     return;
@@ -35,7 +46,7 @@ port.on('message', (m: ToWorker) => {
     issuers.set(m.id, { signer, publicKey: new X509Certificate(certificateDer).publicKey });
     return;
   }
-  let answer: FromWorker;
+  let answer: LeafAnswer;
   try {
     const issuer = issuers.get(m.issuer);
     if (!issuer) throw new Error(`issuer ${m.issuer} was never sent to this worker`);
@@ -43,6 +54,11 @@ port.on('message', (m: ToWorker) => {
   } catch (e) {
     answer = { id: m.id, error: e instanceof Error ? e.message : String(e) };
   }
-  port.postMessage(answer);
+  answers.push(answer);
   if (answered) Atomics.add(answered, 0, 1);
-});
+  if (answers.length >= ANSWERS_PER_MESSAGE) flush();
+  else if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}

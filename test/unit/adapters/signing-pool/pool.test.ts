@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OwnCaIssuer } from '../../../../shared/adapters/issuers/own-ca-issuer.js';
 import { SigningPool, signingWorkersFrom, type SigningPoolOptions } from '../../../../shared/adapters/signing-pool/pool.js';
 import { UsageError } from '../../../../shared/domain/errors.js';
@@ -115,6 +116,34 @@ describe('SigningPool (own-CA leaves on worker threads)', () => {
     expect(issuedFactsOf(inProcess)?.signatureVerified).toBeUndefined();
     expect(checkCertificateMaterial(unit, pooled, NOW)).toEqual([]);
     expect(checkCertificateMaterial(unit, inProcess, NOW)).toEqual([]);
+  });
+
+  it('answers many leaves in a few messages, at most 16 to a message, each leaf once', async () => {
+    // Prepare: count the answers of each message the pool receives from its worker
+    const batches: number[] = [];
+    const realOn = Worker.prototype.on;
+    const spy = vi.spyOn(Worker.prototype, 'on').mockImplementation(function (
+      this: Worker,
+      event: string | symbol,
+      listener: (...a: any[]) => void,
+    ) {
+      if (event !== 'message') return realOn.call(this, event, listener);
+      return realOn.call(this, event, (answers: unknown[]) => {
+        batches.push(answers.length);
+        listener(answers);
+      });
+    });
+    const p = pool();
+    const unit = unitOf(inventory, 'client');
+    // Act
+    const made = await Promise.all(Array.from({ length: 40 }, () => issue(unit, p)));
+    spy.mockRestore();
+    // Assess
+    expect(new Set(made.map((m) => m.serial)).size).toBe(40);
+    expect(made.every((m) => issuedFactsOf(m)?.signatureVerified)).toBe(true);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(16);
+    expect(batches.length).toBeLessThanOrEqual(20);
   });
 
   it('answers with the signed bytes and signature alone, not the 8 KiB pool buffer they were made in', async () => {
