@@ -67,11 +67,12 @@ export function targetFrom(flags: { out?: string; kubeconfig?: string }, allowDe
 /**
  * The embedded composition root: file vault, JSON journal, event log, in-process queue, and the chosen target.
  * `--state` and `--out` are checked first (a file, or a folder this process cannot write, is a usage error before
- * anything is issued or stored); commands that change state then hold `<state>/lock`.
+ * anything is issued or stored); commands that change state then hold `<state>/lock`. `keepEvents` (default on):
+ * `bus.published` holds every event, for a caller that reads them afterwards; the CLI's commands turn it off.
  */
 export async function composeLocal(
   inventory: Inventory,
-  options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal },
+  options: { stateDir: string; target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal; keepEvents?: boolean },
 ): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
   const writes = !options.readOnly;
@@ -95,7 +96,7 @@ export async function composeLocal(
 
 async function composeLocked(
   inventory: Inventory,
-  options: { target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal },
+  options: { target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal; keepEvents?: boolean },
   stateDir: string,
   release: () => Promise<void>,
 ): Promise<LocalRuntime> {
@@ -107,7 +108,7 @@ async function composeLocked(
   const changes = new ChangeCounter();
   const store = countWrites(new FileVault(join(stateDir, 'vault'), key, { sole: !options.readOnly }), STORE_READS, changes);
   const journal = countWrites(new JsonJournal(join(stateDir, 'journal')), JOURNAL_READS, changes);
-  const bus = new LocalEventBus(join(stateDir, 'events.jsonl'));
+  const bus = new LocalEventBus(join(stateDir, 'events.jsonl'), { keep: options.keepEvents ?? true });
   // Waits up to CLI_MAX_WAIT_MS are slept (restart polls, retries, a short propagation); longer ones (a signing key's
   // overlap) park the rotation in the journal for the next apply, scan or rotate to resume.
   const queue = new InProcessQueue(undefined, undefined, { parkBeyondMs: CLI_MAX_WAIT_MS });

@@ -23,7 +23,15 @@ export function registerApply(cli: Command, ctx: CliContext): void {
       const inv = readInventory(o.file);
       const target = targetFor(inv, o);
       const progress = progressFor(Boolean(ctx.globals().json));
-      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
+      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, keepEvents: false });
+      // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
+      const restartFailures: string[] = [];
+      runtime.bus.subscribe(async (e) => {
+        if (e.type === EventType.RestartFailed)
+          restartFailures.push(
+            `restart failed in ${e.detail.cluster} for ${e.detail.item}${e.detail.reason ? `: ${e.detail.reason}` : ''}`,
+          );
+      });
       const result = await (async () => {
         const r = await apply(runtime.deps, inv, {
           onProgress: (n, m) => progress.update(`[${n}] ${m}`),
@@ -48,10 +56,6 @@ export function registerApply(cli: Command, ctx: CliContext): void {
         };
       })().finally(runtime.close);
       progress.done();
-      // Restarts that apply's updated Secrets set off (SecretSynced -> RestartRequested -> worker) must finish too.
-      const restartFailures = runtime.bus.published
-        .filter((e) => e.type === EventType.RestartFailed)
-        .map((e) => `restart failed in ${e.detail.cluster} for ${e.detail.item}${e.detail.reason ? `: ${e.detail.reason}` : ''}`);
       if (ctx.globals().json) printJson({ ...result, restartFailures });
       else
         out(

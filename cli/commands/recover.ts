@@ -50,7 +50,7 @@ export function registerRecover(cli: Command, ctx: CliContext): void {
     .action(async (o: { file: string; out?: string; kubeconfig?: string }) => {
       const inv = readInventory(o.file);
       const target = targetFor(inv, o);
-      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
+      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, keepEvents: false });
       const report = await recover(runtime.deps, inv, cliRecovery(runtime, cliLease())).finally(runtime.close);
       if (ctx.globals().json) printJson(report);
       else out(report.entries.length ? formatRecovery(report.entries).join('\n') : `inventory ${inv.name}: nothing to recover`);

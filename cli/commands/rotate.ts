@@ -34,7 +34,7 @@ export function registerRotate(cli: Command, ctx: CliContext): void {
       const target = targetFor(inv, o);
       const json = Boolean(ctx.globals().json);
       const progress = progressFor(json);
-      const { deps, queue, close } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log });
+      const { deps, queue, close } = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: ctx.log, keepEvents: false });
       const { before, after, final } = await (async () => {
         // What a killed run left (this item's rotation stuck "running", a pending version locking it) goes first.
         const lease = cliLease();

@@ -100,7 +100,7 @@ export function registerServe(cli: Command, ctx: CliContext): void {
       const logger = leveledJsonLogger({ level: flags.logLevel, base: { inventory: inv.name } });
 
       const target = flags.out || flags.kubeconfig ? targetFrom(flags, 'required') : { kind: 'none' as const };
-      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: logger });
+      const runtime = await composeLocal(inv, { stateDir: ctx.globals().state, target, log: logger, keepEvents: false });
       const stops: (() => Promise<void> | void)[] = [runtime.close];
       const stopAll = async () => {
         for (const stop of stops.reverse()) await stop();

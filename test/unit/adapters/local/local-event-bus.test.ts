@@ -52,6 +52,26 @@ describe('LocalEventBus', () => {
     expect(bus.published).toHaveLength(0);
   });
 
+  it('with keep off holds no event in memory, and still appends and delivers every one', async () => {
+    // Prepare
+    const file = join(root, 'events.jsonl');
+    const bus = new LocalEventBus(file, { keep: false });
+    const seen: string[] = [];
+    bus.subscribe(async (e) => {
+      seen.push(e.detail.item);
+    });
+    // Act
+    await bus.publish([
+      makeEvent(EventType.SecretSynced, base, SYNCED),
+      makeEvent(EventType.SecretSynced, { ...base, item: 'db' }, SYNCED),
+    ]);
+    // Assess
+    expect(bus.published).toEqual([]);
+    expect(seen).toEqual(['web', 'db']);
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { detail: { item: string } }).detail.item)).toEqual(['web', 'db']);
+  });
+
   it('delivers each event to subscribers; an empty publish does nothing', async () => {
     // Prepare
     const bus = new LocalEventBus(undefined);
