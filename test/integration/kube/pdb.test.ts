@@ -37,6 +37,17 @@ async function barePodsBehindBudget(admin: Admin, ns: string): Promise<void> {
   });
 }
 
+/** An inventory of one certificate `solo` whose consumers are the pods `app=solo` of `ns`, restarted together. */
+const soloInventory = (name: string, ns: string, options: { within: string; dnsNames?: string }) => `
+apiVersion: rekey/v1
+kind: Inventory
+metadata: {name: ${name}}
+clusters: [{name: dc1, context: dc1}]
+authorities: [{name: root, commonName: ${name} root, key: ECDSA-P256}]
+certificates:
+  - {name: solo, issuer: root, usage: server, commonName: solo, dnsNames: [${options.dnsNames ?? 'solo'}], secret: {name: solo-tls, namespace: ${ns}}, consumers: [{selector: app=solo}], restart: {policy: together, within: ${options.within}}}
+`;
+
 /** Done when: pods with a PodDisruptionBudget are never evicted beyond it. */
 describe('bare pods behind a PodDisruptionBudget (dc1)', () => {
   const ns = uniqueName('rekey-pdb');
@@ -59,15 +70,7 @@ describe('bare pods behind a PodDisruptionBudget (dc1)', () => {
 
   it('evicts only what the budget allows, never deletes, and fails by the deadline saying why', async () => {
     // Prepare
-    const inv = loadInventory(`
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: pdb-it}
-clusters: [{name: dc1, context: dc1}]
-authorities: [{name: root, commonName: pdb-it root, key: ECDSA-P256}]
-certificates:
-  - {name: solo, issuer: root, usage: server, commonName: solo, secret: {name: solo-tls, namespace: ${ns}}, consumers: [{selector: app=solo}], restart: {policy: together, within: 20s}}
-`);
+    const inv = loadInventory(soloInventory('pdb-it', ns, { within: '20s' }));
     const log = recordingLogger();
     const rt = await composeLocal(inv, { stateDir: `${dir}/state`, target: { kind: 'kube', kubeconfig }, log });
     close = rt.close;
@@ -123,15 +126,7 @@ describe('rekey apply reports a restart that its renewal set off and that failed
   it('a re-issued certificate whose consumers cannot all restart by the deadline: exit 1, the failure in the JSON result', async () => {
     // Prepare: the certificate exists (created: nothing restarts), then its names change, so apply issues it again
     const kubeconfig = await kubeconfigPath();
-    const inventory = (dnsNames: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: pdb-cli}
-clusters: [{name: dc1, context: dc1}]
-authorities: [{name: root, commonName: pdb-cli root, key: ECDSA-P256}]
-certificates:
-  - {name: solo, issuer: root, usage: server, commonName: solo, dnsNames: [${dnsNames}], secret: {name: solo-tls, namespace: ${ns}}, consumers: [{selector: app=solo}], restart: {policy: together, within: 15s}}
-`;
+    const inventory = (dnsNames: string) => soloInventory('pdb-cli', ns, { within: '15s', dnsNames });
     const file = join(dir, 'inventory.yaml');
     const args = ['apply', '-f', file, '--state', join(dir, 'state'), '--kubeconfig', kubeconfig, '--json'];
     await writeFile(file, inventory('solo'));
