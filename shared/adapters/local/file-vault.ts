@@ -77,6 +77,12 @@ interface QueuedWrite {
 }
 
 /**
+ * Entries the vault keeps in memory: many more than an apply has in flight (128 leaves at once), so each entry read
+ * before its write is still there for it; an entry forgotten is read again from its file.
+ */
+export const ENTRY_CACHE_SIZE = 2048;
+
+/**
  * The embedded SecretStore: one file per secret under `<state>/vault`, AES-256-GCM encrypted with the secret's
  * name as associated data (a file renamed onto another secret fails to decrypt), written atomically.
  *
@@ -85,12 +91,6 @@ interface QueuedWrite {
  * returns only after its commit, so every version is durable before anyone is told of it; many versions share
  * each fsync of the folder and of the index.
  */
-/**
- * Entries the vault keeps in memory: many more than an apply has in flight (128 leaves at once), so each entry read
- * before its write is still there for it; an entry forgotten is read again from its file.
- */
-export const ENTRY_CACHE_SIZE = 2048;
-
 export class FileVault implements SecretStore {
   /** Entries as last read or written, a bounded number: an apply of 10,000 secrets kept them all to the end. */
   private readonly cache: RecentMap<string, VaultEntry | undefined>;
