@@ -1,4 +1,5 @@
-import { defined } from '../../domain/defined.js';
+import { RecentMap } from '../../domain/recent-map.js';
+
 /** A token bucket per client: `burst` requests at once, refilled at `perSecond`. */
 export interface RateLimitOptions {
   readonly perSecond: number;
@@ -8,22 +9,22 @@ export interface RateLimitOptions {
 }
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets: RecentMap<string, { tokens: number; at: number }>;
 
-  constructor(private readonly options: RateLimitOptions) {}
+  constructor(private readonly options: RateLimitOptions) {
+    this.buckets = new RecentMap(options.maxClients ?? 10_000);
+  }
 
   /** 0 when the request may go ahead; otherwise the seconds to wait (Retry-After). */
   take(client: string, nowMs: number): number {
     const { perSecond, burst } = this.options;
     const b = this.buckets.get(client) ?? { tokens: burst, at: nowMs };
-    this.buckets.delete(client); // re-inserted below: Map order is then least recently seen first
     b.tokens = Math.min(burst, b.tokens + ((nowMs - b.at) / 1000) * perSecond);
     b.at = nowMs;
     let wait = 0;
     if (b.tokens >= 1) b.tokens -= 1;
     else wait = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
     this.buckets.set(client, b);
-    if (this.buckets.size > (this.options.maxClients ?? 10_000)) this.buckets.delete(defined(this.buckets.keys().next().value));
     return wait;
   }
 }
