@@ -143,6 +143,8 @@ export class SigningPool implements LeafOffload {
   async close(): Promise<void> {
     if (!this.closed && this.workers) this.log?.debug('signing workers stopped', { leaves: this.asked, onWorkers: this.offloaded });
     this.closed = true;
+    // Leaves in flight fail now, not when the thread exits: an answer already on its way would otherwise win the race.
+    for (const w of this.workers ?? []) this.failPending(w, 'the signing pool was closed');
     await Promise.all((this.workers ?? []).map((w) => w.worker.terminate()));
   }
 
@@ -202,10 +204,14 @@ export class SigningPool implements LeafOffload {
         ? 'the signing pool was closed'
         : `the signing worker stopped (exit code ${code}${failure ? `: ${failure.message}` : ''})`;
       if (!this.closed) this.log?.warn(`${why}; its leaves failed, later ones go to the other workers or are made in process`);
-      for (const leaf of w.pending.values()) leaf.reject(new SigningWorkerError(`${why}; the leaf was not issued`, { cause: failure }));
-      w.pending.clear();
+      this.failPending(w, why, failure);
     });
     return w;
+  }
+
+  private failPending(w: PoolWorker, why: string, cause?: Error): void {
+    for (const leaf of w.pending.values()) leaf.reject(new SigningWorkerError(`${why}; the leaf was not issued`, { cause }));
+    w.pending.clear();
   }
 
   private idOf(signer: Signer): number {

@@ -296,12 +296,12 @@ describe('SigningPool (own-CA leaves on worker threads)', () => {
       notAfter: LATER,
       profile: { kind: 'leaf', usage: 'server', altNames: { dnsNames: [], ipAddresses: [], uris: [] } },
     };
-    const inFlight = p.make(order, cas.inter.signer);
+    const inFlight = expect(p.make(order, cas.inter.signer)).rejects.toThrow(/the signing pool was closed; the leaf was not issued/);
     // Act
     await p.close();
     // Assess
     expect(p.running).toBe(0);
-    await expect(inFlight).rejects.toThrow(/the signing pool was closed; the leaf was not issued/);
+    await inFlight;
     expect(p.make(order, cas.inter.signer)).toBeUndefined();
     expect(issuedFactsOf(await issue(unit, p))?.signatureVerified).toBeUndefined();
   });
