@@ -11,6 +11,7 @@ import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
 import { acmeCaFromEnv, issuersFor } from '../shared/adapters/issuers/registry.js';
 import { SigningPool, signingWorkersFrom } from '../shared/adapters/signing-pool/pool.js';
+import { FileWriterThread } from '../shared/adapters/file-writer/thread.js';
 import { PostgresDatabases } from '../shared/adapters/postgres/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
@@ -106,7 +107,10 @@ async function composeLocked(
   // Leftovers of a killed writer (the vault cleans its own folder before its first write).
   if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
   const changes = new ChangeCounter();
-  const store = countWrites(new FileVault(join(stateDir, 'vault'), key, { sole: !options.readOnly }), STORE_READS, changes);
+  // Vault entries and manifests written on a thread of their own (REKEY_FILE_WRITER=0: in process).
+  const files = options.readOnly || process.env.REKEY_FILE_WRITER?.trim() === '0' ? undefined : new FileWriterThread({ log: options.log });
+  const sole = !options.readOnly;
+  const store = countWrites(new FileVault(join(stateDir, 'vault'), key, { sole, ...(files && { files }) }), STORE_READS, changes);
   const journal = countWrites(new JsonJournal(join(stateDir, 'journal')), JOURNAL_READS, changes);
   const bus = new LocalEventBus(join(stateDir, 'events.jsonl'), { keep: options.keepEvents ?? true });
   // Waits up to CLI_MAX_WAIT_MS are slept (restart polls, retries, a short propagation); longer ones (a signing key's
@@ -118,7 +122,7 @@ async function composeLocked(
   const { target } = options;
   if (target.kind === 'out') {
     for (const c of inventory.clusters)
-      clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name), { sole: !options.readOnly }) });
+      clusters.set(c.name, { name: c.name, secrets: new ManifestWriter(join(target.dir, c.name), { sole, ...(files && { files }) }) });
   } else if (target.kind === 'kube') {
     // Loaded only for live clusters: @kubernetes/client-node takes a while to import.
     const kube = await import('../shared/adapters/kube/index.js');
@@ -156,6 +160,7 @@ async function composeLocked(
   }
   const close = async (): Promise<void> => {
     await leafOffload?.close();
+    await files?.close();
     await release();
   };
   return { deps, queue, bus, close, changes };

@@ -28,8 +28,12 @@ export async function buildCli(outdir: string = DIST): Promise<{ bundle: string;
   mkdirSync(outdir, { recursive: true });
   const result = await build({
     absWorkingDir: ROOT,
-    // The signing pool's worker is an entry of its own (shared/adapters/signing-pool/pool.ts finds it beside rekey.mjs).
-    entryPoints: { rekey: 'cli/main.ts', 'rekey-sign-worker': 'shared/adapters/signing-pool/worker.ts' },
+    // The worker threads are entries of their own (shared/adapters/worker-entry.ts finds them beside rekey.mjs).
+    entryPoints: {
+      rekey: 'cli/main.ts',
+      'rekey-sign-worker': 'shared/adapters/signing-pool/worker.ts',
+      'rekey-file-worker': 'shared/adapters/file-writer/worker.ts',
+    },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { closeFd, fchmodFd, fsyncFd, openFd, renamePath, writeAllFd } from './fd-calls.js';
+import { rm } from 'node:fs/promises';
+import { asyncFdCalls, type FdCalls } from './fd-calls.js';
 import { dirname, join, basename } from 'node:path';
 import { syncFilesystems } from './filesystem-sync.js';
 import { readdirOrEmpty } from './missing-ok.js';
@@ -50,36 +50,42 @@ const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
  * Writes a file so that a reader sees either the old or the new content, never a mix: a temporary file in the
  * same folder, fsync, rename over the target, fsync the folder (so the rename itself survives a crash). The rename
  * replaces whatever name is at `path` (a symlink there is replaced, not followed). `folderMade`: the caller made
- * the folder already (a missing one then fails the write rather than being made again).
+ * the folder already (a missing one then fails the write rather than being made again). `calls`: how the file calls
+ * are made (the file writer's thread makes them synchronously).
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Buffer,
-  options: { mode?: number; durable?: boolean; folderMade?: boolean } = {},
+  options: { mode?: number; durable?: boolean; folderMade?: boolean; calls?: FdCalls } = {},
 ): Promise<void> {
+  const c = options.calls ?? asyncFdCalls;
   const dir = dirname(path);
-  if (!options.folderMade) await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!options.folderMade) await c.makeFolder(dir);
   const tmp = tempPathOf(path);
   const durable = options.durable ?? true;
-  const fd = await openFd(tmp, CREATE_NEW, options.mode ?? 0o600).catch(async (e: unknown) => {
+  const open = () => c.openFd(tmp, CREATE_NEW, options.mode ?? 0o600);
+  let fd: number;
+  try {
+    fd = await open();
+  } catch (e) {
     // Removed since the caller made it: made again, as without `folderMade`.
     if (!options.folderMade || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return openFd(tmp, CREATE_NEW, options.mode ?? 0o600);
-  });
+    await c.makeFolder(dir);
+    fd = await open();
+  }
   try {
-    await writeAllFd(fd, data);
+    await c.writeAllFd(fd, data);
     // A mode given explicitly must win over the umask applied at open() (the file is new: open() gave it `mode`
     // less the umask's bits, so only a umask that clears some of them needs the chmod).
-    if (needsChmod(options.mode)) await fchmodFd(fd, options.mode);
-    if (durable) await fsyncFd(fd);
+    if (needsChmod(options.mode)) await c.fchmodFd(fd, options.mode);
+    if (durable) await c.fsyncFd(fd);
   } catch (e) {
-    await discardTemp(fd, tmp);
+    await discardTemp(fd, tmp, c);
     throw e;
   }
-  await closeFd(fd);
-  await renamePath(tmp, path);
-  if (durable) await syncDir(dir);
+  await c.closeFd(fd);
+  await renameOrDiscard(tmp, path, c);
+  if (durable) await syncDir(dir, c);
 }
 
 /**
@@ -90,11 +96,12 @@ export async function writeFileAtomic(
  * its name; a rejected one is its old content (never a mix), as with writeFileAtomic.
  */
 export async function writeFilesAtomic(
-  files: ReadonlyArray<{ readonly path: string; readonly data: string | Buffer; readonly mode?: number }>,
+  files: ReadonlyArray<FileToWrite>,
+  c: FdCalls = asyncFdCalls,
 ): Promise<PromiseSettledResult<void>[]> {
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
-  await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
-  const staged = await Promise.allSettled(files.map(stageFile));
+  await Promise.all(dirs.map((d) => c.makeFolder(d)));
+  const staged = await Promise.allSettled(files.map((f) => stageFile(f, c)));
   const written = staged.filter((s) => s.status === 'fulfilled').length;
   const synced = written >= FILESYSTEM_SYNC_MIN_FILES && (await syncFilesystems(dirs));
   const results = await Promise.allSettled(
@@ -103,29 +110,36 @@ export async function writeFilesAtomic(
       if (s.status === 'rejected') throw s.reason;
       const { fd, tmp } = s.value;
       try {
-        if (!synced) await fsyncFd(fd);
+        if (!synced) await c.fsyncFd(fd);
       } catch (e) {
-        await discardTemp(fd, tmp);
+        await discardTemp(fd, tmp, c);
         throw e;
       }
-      await closeFd(fd);
-      await renamePath(tmp, f.path);
+      await c.closeFd(fd);
+      await renameOrDiscard(tmp, f.path, c);
     }),
   );
   // The renames of the files that made it are made durable even when another file failed.
-  await Promise.all(dirs.map(syncDir));
+  await Promise.all(dirs.map((d) => syncDir(d, c)));
   return results;
 }
 
+/** A file for writeFilesAtomic: its path, content and mode (default 0600). */
+export interface FileToWrite {
+  readonly path: string;
+  readonly data: string | Buffer;
+  readonly mode?: number;
+}
+
 /** A file's temporary copy, written and still open (not yet durable); removed again if the write fails. */
-async function stageFile(f: { readonly path: string; readonly data: string | Buffer; readonly mode?: number }) {
+async function stageFile(f: FileToWrite, c: FdCalls = asyncFdCalls) {
   const tmp = tempPathOf(f.path);
-  const fd = await openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
+  const fd = await c.openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
   try {
-    await writeAllFd(fd, f.data);
-    if (needsChmod(f.mode)) await fchmodFd(fd, f.mode);
+    await c.writeAllFd(fd, f.data);
+    if (needsChmod(f.mode)) await c.fchmodFd(fd, f.mode);
   } catch (e) {
-    await discardTemp(fd, tmp);
+    await discardTemp(fd, tmp, c);
     throw e;
   }
   return { fd, tmp };
@@ -149,36 +163,46 @@ export async function writeFilesTogether(
   const staged: { tmp: string; path: string }[] = [];
   try {
     for (const f of files) {
-      await mkdir(dirname(f.path), { recursive: true, mode: 0o700 });
+      await asyncFdCalls.makeFolder(dirname(f.path));
       const { fd, tmp } = await stageFile(f);
       staged.push({ tmp, path: f.path });
       try {
-        await fsyncFd(fd);
+        await asyncFdCalls.fsyncFd(fd);
       } finally {
-        await closeFd(fd);
+        await asyncFdCalls.closeFd(fd);
       }
     }
   } catch (e) {
     await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
     throw e;
   }
-  for (const s of staged) await renamePath(s.tmp, s.path);
-  await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+  for (const s of staged) await asyncFdCalls.renamePath(s.tmp, s.path);
+  await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map((d) => syncDir(d)));
 }
 
 /** A temporary file whose write failed: closed and removed (the target keeps its old content). */
-async function discardTemp(fd: number, tmp: string): Promise<void> {
-  await closeFd(fd);
-  await rm(tmp, { force: true });
+async function discardTemp(fd: number, tmp: string, c: FdCalls): Promise<void> {
+  await c.closeFd(fd);
+  await c.removeFile(tmp);
+}
+
+/** The rename that publishes a temporary file; if it fails (a folder in the way), the temporary file goes. */
+async function renameOrDiscard(tmp: string, path: string, c: FdCalls): Promise<void> {
+  try {
+    await c.renamePath(tmp, path);
+  } catch (e) {
+    await c.removeFile(tmp);
+    throw e;
+  }
 }
 
 /** fsync of a folder: its renames and new names survive a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const fd = await openFd(dir, 'r');
+export async function syncDir(dir: string, c: FdCalls = asyncFdCalls): Promise<void> {
+  const fd = await c.openFd(dir, 'r');
   try {
-    await fsyncFd(fd);
+    await c.fsyncFd(fd);
   } finally {
-    await closeFd(fd);
+    await c.closeFd(fd);
   }
 }
 

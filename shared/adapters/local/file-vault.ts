@@ -11,7 +11,8 @@ import {
   type SecretStore,
   type StoredVersion,
 } from '../../ports/secret-store.js';
-import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
+import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+import { inProcessFileWrites, type FileWrites } from './file-writes.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
 import { defined } from '../../domain/defined.js';
@@ -113,17 +114,20 @@ export class FileVault implements SecretStore {
   private readonly sole: boolean;
   /** With `sole`: the entry files in the folder, listed once and kept current by this process's writes. */
   private entryFiles: Promise<Set<string>> | undefined;
+  private readonly files: FileWrites;
 
   /**
    * `sole`: this process holds the state folder's lock for as long as it uses this vault, so no other process
    * writes here; a secret with no entry file in the folder's listing and none in the index is then known to be
-   * missing without opening its file (an apply of n new certificates saves n failed opens).
+   * missing without opening its file (an apply of n new certificates saves n failed opens). `files`: how a group
+   * commit's entry files are written (default in process; the CLI's apply hands them to its file writer thread).
    */
   constructor(
     private readonly dir: string,
     private readonly key: Buffer,
-    options: { now?: () => Date; indexCompactBytes?: number; sole?: boolean; entryCacheSize?: number } = {},
+    options: { now?: () => Date; indexCompactBytes?: number; sole?: boolean; entryCacheSize?: number; files?: FileWrites } = {},
   ) {
+    this.files = options.files ?? inProcessFileWrites;
     this.cache = new RecentMap(options.entryCacheSize ?? ENTRY_CACHE_SIZE);
     this.now = options.now ?? (() => new Date());
     this.indexCompactBytes = options.indexCompactBytes ?? INDEX_COMPACT_MIN_BYTES;
@@ -355,7 +359,9 @@ export class FileVault implements SecretStore {
       const batch = this.queue;
       this.queue = [];
       try {
-        const outcomes = await writeFilesAtomic(batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 })));
+        const outcomes = await this.files.writeDurably(
+          batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 })),
+        );
         const written = batch.filter((w, i) => {
           const outcome = defined(outcomes[i]);
           if (outcome.status === 'fulfilled') return true;

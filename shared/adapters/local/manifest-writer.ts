@@ -4,7 +4,7 @@ import { CORE_SCHEMA, load } from 'js-yaml';
 import { IntegrityError, UnmanagedObjectError } from '../../domain/errors.js';
 import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { inProcessFileWrites, type FileWrites } from './file-writes.js';
 import { manifestYaml } from './manifest-yaml.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
@@ -27,11 +27,12 @@ export class ManifestWriter implements SecretSink {
 
   /**
    * `sole`: this process holds the state lock for as long as it writes here, so no other rekey writes the folder;
-   * a Secret whose file is not in its folder's listing is then known to be absent without opening it.
+   * a Secret whose file is not in its folder's listing is then known to be absent without opening it. `files`: how
+   * the manifests are written (default in process; the CLI's apply hands them to its file writer thread).
    */
   constructor(
     private readonly dir: string,
-    private readonly options: { sole?: boolean } = {},
+    private readonly options: { sole?: boolean; files?: FileWrites } = {},
   ) {}
 
   private manifestsIn(namespace: string): Promise<Set<string>> {
@@ -111,11 +112,10 @@ export class ManifestWriter implements SecretSink {
     } satisfies SecretManifest;
     // Key material on disk: owner-only, like the vault.
     const folder = join(this.dir, secret.namespace);
-    await writeFileAtomic(this.fileOf(secret.namespace, secret.name), manifestYaml(manifest), {
-      mode: 0o600,
-      durable: false,
-      folderMade: this.folders.has(folder),
-    });
+    await (this.options.files ?? inProcessFileWrites).writeReplacing(
+      { path: this.fileOf(secret.namespace, secret.name), data: manifestYaml(manifest), mode: 0o600 },
+      { folderMade: this.folders.has(folder) },
+    );
     this.folders.add(folder);
     if (this.options.sole) (await this.manifestsIn(secret.namespace)).add(`${secret.name}.yaml`);
     this.writes.push(`${secret.namespace}/${secret.name}`);

@@ -7,6 +7,7 @@ import { RekeyError, UsageError } from '../../domain/errors.js';
 import type { LeafOffload } from '../../ports/leaf-offload.js';
 import type { Logger } from '../../ports/logger.js';
 import { asBuffer, type FromWorker, type LeafOnWire, type ToWorker } from './protocol.js';
+import { workerEntry, type WorkerEntry } from '../worker-entry.js';
 
 /**
  * Leaves made in process before the pool starts its workers: a run that issues a few leaves (one rotation, a small
@@ -29,12 +30,6 @@ export const LEAVES_PER_WORKER = 128;
  * for each request, and a worker that kept every issuer it was sent would grow for as long as the server runs.
  */
 export const ISSUERS_PER_WORKER = 16;
-
-/** Where a worker's code is: the bundle's own entry, or the TypeScript source through tsx's loader. */
-export interface WorkerEntry {
-  readonly url: URL;
-  readonly workerData?: unknown;
-}
 
 export interface SigningPoolOptions {
   /** Worker threads to start (at least 1). */
@@ -82,14 +77,9 @@ export function signingWorkersFrom(env: NodeJS.ProcessEnv = process.env): number
   return Number(raw);
 }
 
-/**
- * The worker's code. Run from the bundle (dist/rekey.mjs, this module in it or in dist/chunks/), it is the bundle's
- * entry dist/rekey-sign-worker.mjs; run from source (tsx, vitest), worker.ts started through tsx-worker.mjs.
- */
-export function signingWorkerEntry(here: string = import.meta.url): WorkerEntry {
-  if (here.endsWith('.ts')) return { url: new URL('./tsx-worker.mjs', here), workerData: { entry: new URL('./worker.ts', here).href } };
-  return { url: new URL(here.includes('/chunks/') ? '../rekey-sign-worker.mjs' : './rekey-sign-worker.mjs', here) };
-}
+/** The signing worker's code: dist/rekey-sign-worker.mjs beside the bundle, or worker.ts from source. */
+export const signingWorkerEntry = (here: string = import.meta.url): WorkerEntry =>
+  workerEntry(here, './worker.ts', 'rekey-sign-worker.mjs');
 
 /**
  * A small pool of worker threads that make own-CA leaves: key generation, certificate build, signature and its

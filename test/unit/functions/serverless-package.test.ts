@@ -97,11 +97,12 @@ describe('serverless package', () => {
     }
   });
 
-  it("carries none of the CLI's signing pool: functions make their leaves in process, with no worker to start", async () => {
+  it("carries none of the CLI's worker threads: functions make their leaves and write in process, with no worker to start", async () => {
     for (const zip of (await readdir(dir)).filter((f) => f.endsWith('.zip'))) {
       for (const [name, data] of readZip(join(dir, zip))) {
         const text = data.toString('utf8');
         expect(text, `${zip}: ${name}`).not.toContain('rekey-sign-worker');
+        expect(text, `${zip}: ${name}`).not.toContain('rekey-file-worker');
         expect(text, `${zip}: ${name}`).not.toContain('signing leaves on worker threads');
       }
     }

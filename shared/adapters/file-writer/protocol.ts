@@ -1,0 +1,40 @@
+import type { FileToWrite } from '../local/atomic-file.js';
+
+/** Messages between the file writer's thread and the process that uses it (thread.ts, worker.ts). */
+export type ToFileWriter =
+  /** A group commit (writeFilesAtomic): one answer with an outcome per file. */
+  | { readonly type: 'durably'; readonly id: number; readonly files: readonly FileToWrite[] }
+  /** Files to replace without fsync, each its own request: one answer per file. */
+  | { readonly type: 'replacing'; readonly files: ReadonlyArray<FileToWrite & { readonly id: number; readonly folderMade: boolean }> };
+
+/** A file call's error as it crosses: what callers look at (code, path) kept beside the message. */
+export interface ErrorOnWire {
+  readonly message: string;
+  readonly code?: string;
+  readonly errno?: number;
+  readonly syscall?: string;
+  readonly path?: string;
+}
+
+export type FileOutcome = { readonly ok: true } | { readonly ok: false; readonly error: ErrorOnWire };
+
+/** Answers, a batch per message: `outcomes` in the order of the request's files. */
+export type FromFileWriter = ReadonlyArray<{ readonly id: number; readonly outcomes: readonly FileOutcome[] }>;
+
+export function errorOnWire(e: unknown): ErrorOnWire {
+  if (!(e instanceof Error)) return { message: String(e) };
+  const { code, errno, syscall, path } = e as NodeJS.ErrnoException;
+  return {
+    message: e.message,
+    ...(code !== undefined && { code }),
+    ...(errno !== undefined && { errno }),
+    ...(syscall !== undefined && { syscall }),
+    ...(path !== undefined && { path }),
+  };
+}
+
+/** The error again, as an Error with the file call's fields (callers check `code === 'ENOENT'` and the like). */
+export function errorFromWire(w: ErrorOnWire): Error {
+  const { message, ...fields } = w;
+  return Object.assign(new Error(message), fields);
+}

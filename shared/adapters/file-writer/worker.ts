@@ -1,0 +1,55 @@
+/**
+ * The file writer's thread: runs the atomic writers of atomic-file.ts with synchronous file calls (see fd-calls.ts)
+ * and answers each request's outcomes. Requests are taken in order; a group commit's filesystem sync is the only
+ * wait, during which later requests may start (they name other files, as the in-process writers would allow).
+ */
+import { parentPort } from 'node:worker_threads';
+import { writeFileAtomic, writeFilesAtomic } from '../local/atomic-file.js';
+import { syncFdCalls } from '../local/fd-calls.js';
+import { errorOnWire, type FileOutcome, type FromFileWriter, type ToFileWriter } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('the file writer runs in a worker thread');
+
+let answers: Array<FromFileWriter[number]> = [];
+let flushScheduled = false;
+
+function answer(id: number, outcomes: readonly FileOutcome[]): void {
+  answers.push({ id, outcomes });
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      port?.postMessage(answers satisfies FromFileWriter);
+      answers = [];
+    });
+  }
+}
+
+const outcomeOf = (s: PromiseSettledResult<void>): FileOutcome =>
+  s.status === 'fulfilled' ? { ok: true } : { ok: false, error: errorOnWire(s.reason) };
+
+port.on('message', (m: ToFileWriter) => {
+  if (m.type === 'durably') {
+    void writeFilesAtomic(m.files, syncFdCalls).then(
+      (settled) => answer(m.id, settled.map(outcomeOf)),
+      (e: unknown) =>
+        answer(
+          m.id,
+          m.files.map(() => ({ ok: false, error: errorOnWire(e) })),
+        ),
+    );
+    return;
+  }
+  for (const f of m.files) {
+    void writeFileAtomic(f.path, f.data, {
+      durable: false,
+      folderMade: f.folderMade,
+      calls: syncFdCalls,
+      ...(f.mode !== undefined && { mode: f.mode }),
+    }).then(
+      () => answer(f.id, [{ ok: true }]),
+      (e: unknown) => answer(f.id, [{ ok: false, error: errorOnWire(e) }]),
+    );
+  }
+});

@@ -1,0 +1,18 @@
+import { writeFileAtomic, writeFilesAtomic, type FileToWrite } from './atomic-file.js';
+
+/**
+ * How the vault's group commits and the `--out` manifests reach the disk: in process (the default), or on the file
+ * writer's thread (file-writer/thread.ts, the CLI's apply), with the same guarantees either way.
+ */
+export interface FileWrites {
+  /** writeFilesAtomic: every file durable under its name before its outcome is fulfilled; a rejected one keeps its old content. */
+  writeDurably(files: readonly FileToWrite[]): Promise<PromiseSettledResult<void>[]>;
+  /** writeFileAtomic without fsync: a reader sees the old or the new content, a crash may lose the new. */
+  writeReplacing(file: FileToWrite, options?: { readonly folderMade?: boolean }): Promise<void>;
+}
+
+export const inProcessFileWrites: FileWrites = {
+  writeDurably: (files) => writeFilesAtomic(files),
+  writeReplacing: (file, options = {}) =>
+    writeFileAtomic(file.path, file.data, { durable: false, ...(file.mode !== undefined && { mode: file.mode }), ...options }),
+};
