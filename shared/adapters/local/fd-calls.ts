@@ -29,7 +29,7 @@ export interface FdCalls {
   renamePath(from: string, to: string): Promise<void> | void;
   /** Writes all of `data` at the descriptor's position: one call for the usual small file, repeated if short. */
   writeAllFd(fd: number, data: string | Buffer): Promise<void> | void;
-  makeFolder(dir: string): Promise<unknown> | unknown;
+  makeFolder(dir: string): Promise<void> | void;
   removeFile(path: string): Promise<void> | void;
 }
 
@@ -61,7 +61,9 @@ export const asyncFdCalls: FdCalls = {
       at += await new Promise<number>((resolve, reject) => write(fd, bytes, at, bytes.length - at, null, settle(resolve, reject)));
     }
   },
-  makeFolder: (dir) => mkdir(dir, { recursive: true, mode: 0o700 }),
+  makeFolder: async (dir) => {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  },
   removeFile: (path) => rm(path, { force: true }),
 };
 
@@ -75,6 +77,8 @@ export const syncFdCalls: FdCalls = {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, null);
   },
-  makeFolder: (dir) => mkdirSync(dir, { recursive: true, mode: 0o700 }),
+  makeFolder: (dir) => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  },
   removeFile: (path) => rmSync(path, { force: true }),
 };
