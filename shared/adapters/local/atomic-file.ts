@@ -100,7 +100,7 @@ export async function writeFilesAtomic(
   c: FdCalls = asyncFdCalls,
 ): Promise<PromiseSettledResult<void>[]> {
   const dirs = [...new Set(files.map((f) => dirname(f.path)))];
-  await Promise.all(dirs.map((d) => c.makeFolder(d)));
+  await Promise.all(dirs.map(async (d) => c.makeFolder(d)));
   const staged = await Promise.allSettled(files.map((f) => stageFile(f, c)));
   const written = staged.filter((s) => s.status === 'fulfilled').length;
   const synced = written >= FILESYSTEM_SYNC_MIN_FILES && (await syncFilesystems(dirs));
