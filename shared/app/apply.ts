@@ -3,7 +3,7 @@ import { IntegrityError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { checkCertificateMaterial } from '../domain/pki/check.js';
 import { encodeMaterial } from '../domain/store/material.js';
-import { allUnits } from '../domain/units.js';
+import { allUnits, type Unit } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { issueCurrent, issuePending, promoteVersion, storeTags } from './issuance.js';
 import { Stage } from '../ports/secret-store.js';
@@ -23,6 +23,14 @@ export interface AppliedDecision {
   readonly action: IssuanceDecision['action'];
   readonly reason: string;
 }
+
+/**
+ * Units an apply decides and issues at once: each commit of the vault is shared by the writes waiting for it, so
+ * more in flight means fewer, larger group commits. Measured for 10,000 leaves on 2 cores (ext4, file writer
+ * thread, alternating): 128 left the cores a third idle, 10.0-11.1 s; 256 8.8-9.0 s (10.4-10.8 s right after a mass
+ * deletion on the same disk); 512 8.4-9.5 s (10.8-11.7 s) with 50-60 MB more memory than 256.
+ */
+const APPLY_CONCURRENCY = 256;
 
 export interface ApplyResult {
   readonly inventory: string;
@@ -97,12 +105,11 @@ export async function apply(
     await carryOut(deps, inventory, reader, d);
     options.onProgress?.(++done, `${d.action} ${d.unit.key}`);
   };
-  const decisions = await walkIssuance(deps, inventory, reader, act, { onSettled: (unit) => pipeline.add(unit) }).catch(
-    async (e: unknown) => {
-      await pipeline.abandon();
-      throw e;
-    },
-  );
+  const walk = { onSettled: (unit: Unit) => pipeline.add(unit), concurrency: APPLY_CONCURRENCY };
+  const decisions = await walkIssuance(deps, inventory, reader, act, walk).catch(async (e: unknown) => {
+    await pipeline.abandon();
+    throw e;
+  });
   const sync = await pipeline.finish();
   const problems = sync.secrets
     .filter((s) => s.change === SyncChange.Unmanaged || s.change === SyncChange.Unreachable)

@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { mapLimit } from './concurrency.js';
 
+/** Leaves and credentials decided at once by default (a scan, a plan). */
 const LEAF_CONCURRENCY = 128;
 
 export const IssueAction = { Issue: 'issue', Renew: 'renew', Reissue: 'reissue', Adopt: 'adopt', Skip: 'skip' } as const;
@@ -71,8 +72,9 @@ export async function walkIssuance(
   inventory: Inventory,
   reader: MaterialReader,
   act: (decision: IssuanceDecision) => Promise<void>,
-  options: { readonly only?: ReadonlySet<string>; readonly onSettled?: (unit: Unit) => void } = {},
+  options: { readonly only?: ReadonlySet<string>; readonly onSettled?: (unit: Unit) => void; readonly concurrency?: number } = {},
 ): Promise<IssuanceDecision[]> {
+  const concurrency = options.concurrency ?? LEAF_CONCURRENCY;
   const now = deps.clock.now();
   const changed = new Set<string>();
   const decideUnit = async (unit: Unit): Promise<IssuanceDecision | undefined> => {
@@ -131,9 +133,9 @@ export async function walkIssuance(
   // Leaves and credentials depend only on authorities: many at once, so store writes (fsync) overlap.
   const isToken = (item: Item) => item.kind === 'credential' && item.type === 'jwt-token';
   const rest = [...inventory.certificates, ...inventory.credentials].filter((i) => !isToken(i)).flatMap((item) => unitsOf(inventory, item));
-  for (const d of await mapLimit(rest, LEAF_CONCURRENCY, decide)) if (d) decisions.push(d);
+  for (const d of await mapLimit(rest, concurrency, decide)) if (d) decisions.push(d);
   // Tokens after their signing keys: a key issued (or re-issued) in this run signs them.
   const tokens = inventory.credentials.filter(isToken).flatMap((item) => unitsOf(inventory, item));
-  for (const d of await mapLimit(tokens, LEAF_CONCURRENCY, decide)) if (d) decisions.push(d);
+  for (const d of await mapLimit(tokens, concurrency, decide)) if (d) decisions.push(d);
   return decisions;
 }

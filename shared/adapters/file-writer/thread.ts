@@ -28,7 +28,7 @@ export class FileWriterThread implements FileWrites {
   private readonly pending = new Map<number, { resolve: (outcomes: readonly FileOutcome[]) => void; reject: (e: Error) => void }>();
   private replacing: Replacing[] = [];
   private flushScheduled = false;
-  private idle: (() => void) | undefined;
+  private readonly idleWaiters: Array<() => void> = [];
   private sent = 0;
 
   constructor(private readonly options: { readonly log?: Logger; readonly entry?: WorkerEntry } = {}) {}
@@ -73,7 +73,7 @@ export class FileWriterThread implements FileWrites {
 
   /** Waits for the writes asked for so far, then stops the thread. Later writes are made in process. */
   async close(): Promise<void> {
-    if (this.pending.size) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.pending.size) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.stopped = true;
     await this.worker?.terminate();
   }
@@ -131,7 +131,6 @@ export class FileWriterThread implements FileWrites {
   private settled(worker: Worker): void {
     if (this.pending.size) return;
     worker.unref();
-    this.idle?.();
-    this.idle = undefined;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
