@@ -68,6 +68,23 @@ describe('FileVault refuses boxes that are not exactly its format', () => {
   });
 });
 
+describe('FileVault seals each write with an IV of its own', () => {
+  it('no two of 600 sealed files (more than two draws of IVs) share an IV, and each reads back', async () => {
+    // Prepare
+    const vault = new FileVault(dir, key);
+    const names = Array.from({ length: 600 }, (_, i) => `rekey/shop/s${i}`);
+    // Act
+    await Promise.all(names.map((n, i) => vault.putCurrent(n, `v${i}`, `value-${i}`)));
+    // Assess
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.vault'));
+    const ivs = await Promise.all(files.map(async (f) => (JSON.parse(await readFile(join(dir, f), 'utf8')) as Box).iv));
+    expect(files).toHaveLength(600);
+    expect(new Set(ivs).size).toBe(600);
+    expect(ivs.every((iv) => Buffer.from(iv, 'base64').length === 12)).toBe(true);
+    expect((await reader().getVersion('rekey/shop/s599'))?.value).toBe('value-599');
+  });
+});
+
 describe('FileVault detects a vault file put back from an older copy (rollback)', () => {
   it('an older copy of a secret is refused with a clear error; the newest copy reads again', async () => {
     // Prepare: v1 current, a copy taken, then v2 promoted
