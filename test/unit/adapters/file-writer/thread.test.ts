@@ -14,7 +14,7 @@ let thread: FileWriterThread;
 
 beforeEach(async () => {
   root = await makeTempDir('rekey-file-writer-');
-  thread = new FileWriterThread();
+  thread = new FileWriterThread({ inProcessFiles: 0 });
 });
 afterEach(async () => {
   await thread.close();
@@ -61,6 +61,23 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
     expect(thread.messagesSent).toBe(1);
     expect(await readFile(join(root, 'ns', 's49.yaml'), 'utf8')).toBe('secret 49\n');
     expect((await readdir(join(root, 'ns'))).length).toBe(50);
+  });
+
+  it('writes the first files of a run in process and starts no thread for them; the ones after go to the thread', async () => {
+    // Prepare
+    const small = new FileWriterThread({ inProcessFiles: 3 });
+    // Act
+    await small.writeDurably([1, 2].map((i) => ({ path: join(root, 'v', `e${i}.json`), data: `e${i}` })));
+    await small.writeReplacing({ path: join(root, 'ns', 'a.yaml'), data: 'a' });
+    const before = small.running;
+    await small.writeReplacing({ path: join(root, 'ns', 'b.yaml'), data: 'b' });
+    // Assess
+    expect(before).toBe(false);
+    expect(small.running).toBe(true);
+    expect(small.messagesSent).toBe(1);
+    expect(await readFile(join(root, 'v', 'e2.json'), 'utf8')).toBe('e2');
+    expect(await readFile(join(root, 'ns', 'b.yaml'), 'utf8')).toBe('b');
+    await small.close();
   });
 
   it('makes a folder removed after its first write again, as the in-process writer does', async () => {
@@ -118,7 +135,7 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
 
   it('fails the writes of a thread that stops, and makes later ones in process', async () => {
     // Prepare
-    const broken = new FileWriterThread({ entry: { url: new URL('file:///nonexistent/rekey-file-worker.mjs') } });
+    const broken = new FileWriterThread({ inProcessFiles: 0, entry: { url: new URL('file:///nonexistent/rekey-file-worker.mjs') } });
     // Act
     const outcomes = await broken.writeDurably([{ path: join(root, 'lost.json'), data: 'lost' }]);
     await broken.writeReplacing({ path: join(root, 'later.yaml'), data: 'later' });
@@ -136,7 +153,7 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
     // Act
     const script = `
       import { FileWriterThread } from ${JSON.stringify(join(REPO_ROOT, 'shared/adapters/file-writer/thread.ts'))};
-      const t = new FileWriterThread();
+      const t = new FileWriterThread({ inProcessFiles: 0 });
       await t.writeReplacing({ path: ${JSON.stringify(join(root, 'unclosed.yaml'))}, data: 'unclosed' });
       process.stdout.write('written\\n');
     `;
