@@ -3,6 +3,7 @@ import { RekeyError } from '../../domain/errors.js';
 import type { Logger } from '../../ports/logger.js';
 import type { FileToWrite } from '../local/atomic-file.js';
 import { inProcessFileWrites, type FileWrites } from '../local/file-writes.js';
+import { TurnBatch } from '../turn-batch.js';
 import { workerEntry, type WorkerEntry } from '../worker-entry.js';
 import { errorFromWire, type FileOutcome, type FromFileWriter, type ToFileWriter } from './protocol.js';
 
@@ -24,16 +25,16 @@ export const IN_PROCESS_FILES = 128;
  * FileWrites on a thread of their own: the calls are made there synchronously, so the main thread spends one
  * message per batch instead of a thread-pool hand-over and a callback per call (four per file). An apply of 10,000
  * certificates writes 20,000 files. Writes asked for in one turn of the event loop go in one message. The first
- * `inProcessFiles` files are written in process; the thread starts on the next; idle, it does not keep the process alive. If the thread stops, its pending writes fail and
- * later ones are made in process.
+ * `inProcessFiles` files are written in process; the thread starts on the next; idle, it does not keep the process
+ * alive. If the thread stops, its pending writes fail and later ones are made in process.
  */
 export class FileWriterThread implements FileWrites {
   private worker: Worker | undefined;
   private stopped = false;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (outcomes: readonly FileOutcome[]) => void; reject: (e: Error) => void }>();
-  private replacing: Replacing[] = [];
-  private flushScheduled = false;
+  /** Files to replace asked for in this turn of the event loop: one message for them all. */
+  private readonly replacing = new TurnBatch<Replacing>((files) => this.post({ type: 'replacing', files }));
   private readonly idleWaiters: Array<() => void> = [];
   private sent = 0;
   private asked = 0;
@@ -71,15 +72,6 @@ export class FileWriterThread implements FileWrites {
       id,
       folderMade: options.folderMade ?? false,
     });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        const files = this.replacing;
-        this.replacing = [];
-        if (files.length) this.post({ type: 'replacing', files });
-      });
-    }
     const [outcome] = await outcomes;
     if (outcome && !outcome.ok) throw errorFromWire(outcome.error);
   }

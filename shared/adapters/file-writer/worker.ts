@@ -6,25 +6,14 @@
 import { parentPort } from 'node:worker_threads';
 import { writeFileAtomic, writeFilesAtomic } from '../local/atomic-file.js';
 import { syncFdCalls } from '../local/fd-calls.js';
+import { TurnBatch } from '../turn-batch.js';
 import { errorOnWire, type FileOutcome, type FromFileWriter, type ToFileWriter } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('the file writer runs in a worker thread');
 
-let answers: Array<FromFileWriter[number]> = [];
-let flushScheduled = false;
-
-function answer(id: number, outcomes: readonly FileOutcome[]): void {
-  answers.push({ id, outcomes });
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(() => {
-      flushScheduled = false;
-      port?.postMessage(answers satisfies FromFileWriter);
-      answers = [];
-    });
-  }
-}
+const answers = new TurnBatch<FromFileWriter[number]>((batch) => port.postMessage(batch satisfies FromFileWriter));
+const answer = (id: number, outcomes: readonly FileOutcome[]): void => answers.push({ id, outcomes });
 
 const outcomeOf = (s: PromiseSettledResult<void>): FileOutcome =>
   s.status === 'fulfilled' ? { ok: true } : { ok: false, error: errorOnWire(s.reason) };

@@ -6,6 +6,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Issuer as Signer } from '../../domain/pki/certificate.js';
 import { makeLeaf } from '../../domain/pki/leaf-issue.js';
+import { TurnBatch } from '../turn-batch.js';
 import { ANSWERS_PER_MESSAGE, asBuffer, leafOnWire, type FromWorker, type LeafAnswer, type ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -13,15 +14,8 @@ if (!port) throw new Error('the signing worker runs in a worker thread');
 
 const issuers = new Map<number, { readonly signer: Signer; readonly publicKey: KeyObject }>();
 let answered: Int32Array | undefined;
-let answers: LeafAnswer[] = [];
-let flushScheduled = false;
-
-/** Sends the answers made so far: when a batch is full, and once the messages waiting now are all handled. */
-function flush(): void {
-  flushScheduled = false;
-  if (answers.length) port?.postMessage(answers satisfies FromWorker);
-  answers = [];
-}
+/** Answers go when a batch is full, and once the messages waiting now are all handled. */
+const answers = new TurnBatch<LeafAnswer>((batch) => port.postMessage(batch satisfies FromWorker), ANSWERS_PER_MESSAGE);
 
 port.on('message', handle);
 
@@ -54,11 +48,6 @@ function handle(m: ToWorker): void {
   } catch (e) {
     answer = { id: m.id, error: e instanceof Error ? e.message : String(e) };
   }
-  answers.push(answer);
   if (answered) Atomics.add(answered, 0, 1);
-  if (answers.length >= ANSWERS_PER_MESSAGE) flush();
-  else if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
-  }
+  answers.push(answer);
 }
