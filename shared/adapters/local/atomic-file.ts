@@ -173,10 +173,18 @@ export async function writeFilesTogether(
       }
     }
   } catch (e) {
-    await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
+    await Promise.all(staged.map(async (s) => asyncFdCalls.removeFile(s.tmp)));
     throw e;
   }
-  for (const s of staged) await asyncFdCalls.renamePath(s.tmp, s.path);
+  for (const [i, s] of staged.entries()) {
+    try {
+      await asyncFdCalls.renamePath(s.tmp, s.path);
+    } catch (e) {
+      // This file and the ones not renamed yet keep their old content; their temporary files go.
+      await Promise.all(staged.slice(i).map(async (t) => asyncFdCalls.removeFile(t.tmp)));
+      throw e;
+    }
+  }
   await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map((d) => syncDir(d)));
 }
 
