@@ -11,7 +11,7 @@ import { ManifestWriter } from '../shared/adapters/local/manifest-writer.js';
 import { TlsProber } from '../shared/adapters/probe/index.js';
 import { acmeCaFromEnv, issuersFor } from '../shared/adapters/issuers/registry.js';
 import { SigningPool, signingWorkersFrom } from '../shared/adapters/signing-pool/pool.js';
-import { FileWriterThread } from '../shared/adapters/file-writer/thread.js';
+import { FileWriterThread, fileWriterThreadFrom } from '../shared/adapters/file-writer/thread.js';
 import { PostgresDatabases } from '../shared/adapters/postgres/index.js';
 import { loadVaultKey } from '../shared/adapters/local/vault-key.js';
 import { lockState } from '../shared/adapters/local/state-lock.js';
@@ -77,6 +77,8 @@ export async function composeLocal(
 ): Promise<LocalRuntime> {
   const stateDir = resolve(options.stateDir);
   const writes = !options.readOnly;
+  // The environment's settings are checked before anything is created: a bad value is a usage error, nothing written.
+  const threads: Threads = writes ? { files: fileWriterThreadFrom(), signWorkers: signingWorkersFrom() } : { files: false, signWorkers: 0 };
   checkFolderArg('--state', stateDir, { writable: writes });
   if (options.target.kind === 'out')
     checkOutFolder(
@@ -87,7 +89,7 @@ export async function composeLocal(
   if (writes) createFolderArg('--state', stateDir);
   const release = options.readOnly ? async () => {} : await lockState(stateDir);
   try {
-    return await composeLocked(inventory, options, stateDir, release);
+    return await composeLocked(inventory, options, stateDir, threads, release);
   } catch (e) {
     // A runtime that could not be built (bad REKEY_VAULT_KEY, unreachable cluster) must not keep the folder locked.
     await release();
@@ -95,10 +97,17 @@ export async function composeLocal(
   }
 }
 
+/** Threads of a run that writes: files on a thread of their own (REKEY_FILE_WRITER), signing workers (REKEY_SIGN_WORKERS). */
+interface Threads {
+  readonly files: boolean;
+  readonly signWorkers: number;
+}
+
 async function composeLocked(
   inventory: Inventory,
   options: { target: Target; log: Logger; readOnly?: boolean; signal?: AbortSignal; keepEvents?: boolean },
   stateDir: string,
+  threads: Threads,
   release: () => Promise<void>,
 ): Promise<LocalRuntime> {
   // Read-only commands must not create state: without a key there is nothing stored, so any key reads nothing.
@@ -108,7 +117,7 @@ async function composeLocked(
   if (!options.readOnly) await Promise.all([removeStaleTemps(stateDir), removeStaleTemps(join(stateDir, 'journal'))]);
   const changes = new ChangeCounter();
   // Vault entries and manifests written on a thread of their own (REKEY_FILE_WRITER=0: in process).
-  const files = options.readOnly || process.env.REKEY_FILE_WRITER?.trim() === '0' ? undefined : new FileWriterThread({ log: options.log });
+  const files = threads.files ? new FileWriterThread({ log: options.log }) : undefined;
   const sole = !options.readOnly;
   const store = countWrites(new FileVault(join(stateDir, 'vault'), key, { sole, ...(files && { files }) }), STORE_READS, changes);
   const journal = countWrites(new JsonJournal(join(stateDir, 'journal')), JOURNAL_READS, changes);
@@ -134,8 +143,7 @@ async function composeLocked(
   }
 
   // Own-CA leaves on worker threads once a run issues many (REKEY_SIGN_WORKERS: how many; 0: in process).
-  const signWorkers = options.readOnly ? 0 : signingWorkersFrom();
-  const leafOffload = signWorkers > 0 ? new SigningPool({ workers: signWorkers, log: options.log }) : undefined;
+  const leafOffload = threads.signWorkers > 0 ? new SigningPool({ workers: threads.signWorkers, log: options.log }) : undefined;
   const base = {
     store,
     journal,

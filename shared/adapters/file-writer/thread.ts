@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError, UsageError } from '../../domain/errors.js';
 import type { Logger } from '../../ports/logger.js';
 import type { FileToWrite } from '../local/atomic-file.js';
 import { inProcessFileWrites, type FileWrites } from '../local/file-writes.js';
@@ -12,6 +12,14 @@ export class FileWriterError extends RekeyError {}
 
 /** The file writer's code: dist/rekey-file-worker.mjs beside the bundle, or worker.ts from source. */
 export const fileWriterEntry = (here: string = import.meta.url): WorkerEntry => workerEntry(here, './worker.ts', 'rekey-file-worker.mjs');
+
+/** `REKEY_FILE_WRITER`: `1` or unset, files are written on a thread of their own; `0`, in process. */
+export function fileWriterThreadFrom(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env.REKEY_FILE_WRITER?.trim();
+  if (raw === undefined || raw === '' || raw === '1') return true;
+  if (raw === '0') return false;
+  throw new UsageError(`REKEY_FILE_WRITER=${raw}: expected 1 (files written on a thread of their own) or 0 (in process)`);
+}
 
 type Replacing = FileToWrite & { readonly id: number; readonly folderMade: boolean };
 

@@ -170,6 +170,22 @@ describe('usage errors exit 2', () => {
     expect(await exists(join(root, 'no-target-state'))).toBe(false);
   });
 
+  it.each([
+    ['REKEY_FILE_WRITER', 'yes', /REKEY_FILE_WRITER=yes: expected 1 .* or 0/],
+    ['REKEY_SIGN_WORKERS', 'two', /REKEY_SIGN_WORKERS=two: expected a number of worker threads/],
+  ])('apply with %s=%s exits 2 and creates neither the state folder nor the output', async (name, value, message) => {
+    // Act
+    const state = join(root, `env-${name}-state`);
+    const output = join(root, `env-${name}-out`);
+    const r = await runMain(['apply', '-f', validFile, '--state', state, '--out', output], { ...NO_ENV, [name]: value });
+    // Assess
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(await exists(state)).toBe(false);
+    expect(await exists(output)).toBe(false);
+  });
+
   it('help exits 0', async () => {
     const r = await runMain(['export', '--help']);
     expect(r.code).toBe(0);
