@@ -68,8 +68,17 @@ export function issuerPath(inventory: Inventory, issuerName: string): Authority[
   return path;
 }
 
+/** Spec hashes by unit object (units and items are never changed in place): apply asks twice per unit. */
+const specHashes = new WeakMap<Unit, string>();
+
 /** What shapes a certificate or credential; stored with each version so a change in the inventory means re-issue. */
 export function specHashOf(unit: Unit): string {
+  let hash = specHashes.get(unit);
+  if (hash === undefined) specHashes.set(unit, (hash = computeSpecHash(unit)));
+  return hash;
+}
+
+function computeSpecHash(unit: Unit): string {
   const item = unit.item;
   const spec =
     item.kind === 'credential'

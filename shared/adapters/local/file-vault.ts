@@ -36,6 +36,12 @@ interface Box {
 }
 
 const BOX_VERSION = 1;
+
+/**
+ * `JSON.stringify(box)`, byte for byte (base64 needs no escaping): the stringify scanned every entry's data once more,
+ * half of what sealing cost.
+ */
+const boxJson = (box: Box): string => `{"v":${box.v},"iv":"${box.iv}","tag":"${box.tag}","data":"${box.data}"}`;
 const IV_BYTES = 12;
 
 /**
@@ -233,14 +239,10 @@ export class FileVault implements SecretStore {
     const iv = freshIv();
     const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(aad));
-    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    const box: Box = {
-      v: BOX_VERSION,
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
-    };
-    return JSON.stringify(box);
+    const head = cipher.update(plain, 'utf8');
+    const tail = cipher.final(); // empty for GCM, a stream mode
+    const data = tail.length ? Buffer.concat([head, tail]) : head;
+    return boxJson({ v: BOX_VERSION, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') });
   }
 
   private loadIndex(): Promise<VaultIndex> {

@@ -83,6 +83,19 @@ describe('FileVault seals each write with an IV of its own', () => {
     expect(ivs.every((iv) => Buffer.from(iv, 'base64').length === 12)).toBe(true);
     expect((await reader().getVersion('rekey/shop/s599'))?.value).toBe('value-599');
   });
+
+  it('a sealed file is the box as JSON.stringify writes it: v, iv, tag, data in that order, nothing else', async () => {
+    // Prepare
+    await issue(reader(), 'v1', 'line one\nline "two"\n');
+    // Act
+    const text = await readFile(join(dir, FILE), 'utf8');
+    // Assess
+    const box = JSON.parse(text) as Box;
+    expect(text).toBe(JSON.stringify({ v: box.v, iv: box.iv, tag: box.tag, data: box.data }));
+    expect(box.v).toBe(1);
+    expect(Buffer.from(box.tag, 'base64')).toHaveLength(16);
+    expect((await reader().getVersion(NAME))?.value).toBe('line one\nline "two"\n');
+  });
 });
 
 describe('FileVault detects a vault file put back from an older copy (rollback)', () => {
