@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type InfraComponent = 'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint' | 'pebble' | 'alertmanager' | 'schemathesis';
+export type InfraComponent =
+  'kube' | 'moto' | 'postgres' | 'proxy' | 'chromium' | 'zlint' | 'pebble' | 'alertmanager' | 'schemathesis' | 'node22';
 
 export interface KubeClusterEnv {
   /** https://127.0.0.1:PORT */
@@ -68,6 +69,8 @@ export interface InfraEnv {
   alertmanagerPath: string;
   /** schemathesis' `st` command, installed by test/infra/components/schemathesis.sh */
   schemathesisPath: string;
+  /** Node 22 (Lambda's nodejs22.x major; the machine's node is 20), test/infra/components/node22.sh */
+  node22Path: string;
   /** every variable of the env file */
   vars: Readonly<Record<string, string>>;
 }
@@ -262,6 +265,9 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     get schemathesisPath() {
       return get('SCHEMATHESIS_PATH');
     },
+    get node22Path() {
+      return get('NODE22_PATH');
+    },
     vars,
   };
   const probe: Record<InfraComponent, () => unknown> = {
@@ -274,6 +280,7 @@ export function loadInfraEnv(opts: { require?: InfraComponent[] } = {}): InfraEn
     pebble: () => [env.pebble.directory, env.pebble.challtestsrvUrl],
     alertmanager: () => env.alertmanagerPath,
     schemathesis: () => env.schemathesisPath,
+    node22: () => env.node22Path,
   };
   for (const c of opts.require ?? []) probe[c]();
   return env;

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Bring up the real test infrastructure (idempotent; seconds when already up).
-# Usage: test/infra/up.sh [kube] [moto] [postgres] [proxy] [chromium] [zlint] [pebble] [alertmanager] [schemathesis]   (default: all)
+# Usage: test/infra/up.sh [kube] [moto] [postgres] [proxy] [chromium] [zlint] [pebble] [alertmanager] [schemathesis] [node22]   (default: all)
 # Then: eval "$(bash test/infra/env.sh)"   or source $REKEY_INFRA_RUN/env.sh
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(chromium postgres proxy moto kube zlint pebble alertmanager schemathesis)
+ALL=(chromium postgres proxy moto kube zlint pebble alertmanager schemathesis node22)
 comps=("$@"); [ ${#comps[@]} -eq 0 ] && comps=("${ALL[@]}")
 for c in "${comps[@]}"; do
   [ -f "$INFRA_DIR/components/$c.sh" ] || die "unknown component '$c' (known: ${ALL[*]})"

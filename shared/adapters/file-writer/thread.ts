@@ -115,6 +115,7 @@ export class FileWriterThread implements FileWrites {
     const entry = this.options.entry ?? fileWriterEntry();
     // The parent's flags (a tsx --import, --cpu-prof) are not the worker's business.
     const worker = new Worker(entry.url, { workerData: entry.workerData, execArgv: [] });
+    this.options.log?.debug('writing files on a thread of their own', { inProcessFirst: this.options.inProcessFiles ?? IN_PROCESS_FILES });
     let failure: Error | undefined;
     worker.on('message', (answers: FromFileWriter) => {
       for (const a of answers) {

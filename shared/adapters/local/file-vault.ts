@@ -242,7 +242,12 @@ export class FileVault implements SecretStore {
     const head = cipher.update(plain, 'utf8');
     const tail = cipher.final(); // empty for GCM, a stream mode
     const data = tail.length ? Buffer.concat([head, tail]) : head;
-    return boxJson({ v: BOX_VERSION, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') });
+    return boxJson({
+      v: BOX_VERSION,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    });
   }
 
   private loadIndex(): Promise<VaultIndex> {
