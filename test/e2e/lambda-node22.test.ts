@@ -30,7 +30,7 @@ import { readZip } from '../unit/functions/zip.js';
  * container of its function. A rotation goes from the schedule to the restarted Deployment, another from the API.
  */
 
-const FUNCTIONS = ['schedule', 'step', 'delay', 'restart', 'api'] as const;
+const FUNCTIONS = ['schedule', 'step', 'delay', 'restart', 'api', 'alert'] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 
 let dir: string;
@@ -59,6 +59,11 @@ certificates:
     secret: {name: web-tls, namespace: ${ns}}
     consumers: [Deployment/web]
     restart: {policy: together, within: 5m}
+alerts:
+  - name: web-handshake-errors
+    match: {cloudwatch: {alarmName: web-tls-handshake-errors}}
+    action: rotate
+    items: [web]
 `;
 
 beforeAll(async () => {
@@ -218,6 +223,33 @@ describe('the packaged functions on Node 22 (Lambda nodejs22.x), against moto an
     expect(await secretVersion()).toBe(id);
     expect(await restartedAt()).not.toBe(before);
     expect((await aws.store.getVersion(`rekey/${inventoryName}/web`, { stage: Stage.Previous }))?.versionId).toBe(first.id);
+    expect(runner.errors).toEqual([]);
+  });
+
+  it('a CloudWatch alarm delivered through SNS to the alert function rotates the item it names', async () => {
+    // Prepare
+    const before = (await aws.journal.listByItem(inventoryName, 'web')).map((r) => r.id);
+    const alarm = {
+      AlarmName: 'web-tls-handshake-errors',
+      NewStateValue: 'ALARM',
+      OldStateValue: 'OK',
+      NewStateReason: 'Threshold Crossed',
+      StateChangeTime: new Date().toISOString(),
+      AlarmArn: 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-tls-handshake-errors',
+      Trigger: { MetricName: 'ClientTLSNegotiationErrorCount', Namespace: 'AWS/ApplicationELB', Statistic: 'SUM', Threshold: 0 },
+    };
+    const sns = { MessageId: randomBytes(8).toString('hex'), Type: 'Notification', Subject: 'ALARM', Message: JSON.stringify(alarm) };
+
+    // Act
+    const summary = await containers.alert.invoke({ Records: [{ EventSource: 'aws:sns', EventVersion: '1.0', Sns: sns }] });
+    const started = (await aws.journal.listByItem(inventoryName, 'web')).filter((r) => !before.includes(r.id));
+    const done = await finished(started[0]!.id);
+
+    // Assess
+    expect(summary).toEqual({ alarms: 1, rejected: 0, decisions: { acted: 1 } });
+    expect(started).toHaveLength(1);
+    expect(done.status, done.error).toBe(RotationStatus.Completed);
+    expect(await secretVersion()).toBe(done.id);
     expect(runner.errors).toEqual([]);
   });
 
