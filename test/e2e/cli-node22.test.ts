@@ -6,6 +6,7 @@ import { buildCli } from '../../cli/tools/build-cli.js';
 import { openssl, run } from '../fixtures/openssl.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { loadInfraEnv } from '../infra/env.js';
+import { syntheticInventory } from '../bench/inventory-gen.js';
 
 /**
  * The bundled CLI on Node 22 (the machine's node, which runs every other CLI test, is 20): an apply large enough to
@@ -14,19 +15,7 @@ import { loadInfraEnv } from '../infra/env.js';
  */
 
 const LEAVES = 150;
-const INVENTORY = [
-  'apiVersion: rekey/v1',
-  'kind: Inventory',
-  'metadata: {name: node22-cli}',
-  'authorities: [{name: ca, commonName: node22-cli-ca}]',
-  'certificates:',
-  ...Array.from(
-    { length: LEAVES },
-    (_, i) =>
-      `  - {name: svc-${i}, issuer: ca, usage: server, commonName: svc-${i}, dnsNames: [svc-${i}], secret: {name: svc-${i}-tls, namespace: shop}}`,
-  ),
-  '',
-].join('\n');
+const INVENTORY = syntheticInventory({ name: 'node22-cli', certificates: LEAVES, authorities: 1, namespaces: 1, clusters: ['default'] });
 
 let root: string;
 let bundle: string;
@@ -58,7 +47,7 @@ describe('the bundled CLI on Node 22', () => {
     expect(first.stderr).toContain('debug: writing files on a thread of their own');
     expect(Number(/onWorkers=(\d+)/.exec(first.stderr)?.[1])).toBeGreaterThan(0);
     expect(first.stderr).not.toMatch(/^(warn|error):/m);
-    const secret = load(readFileSync(join(root, 'out', 'default', 'shop', `svc-${LEAVES - 1}-tls.yaml`), 'utf8')) as {
+    const secret = load(readFileSync(join(root, 'out', 'default', 'ns-0', `svc-${LEAVES - 1}-tls.yaml`), 'utf8')) as {
       data: Record<string, string>;
     };
     const part = (key: string) => {
