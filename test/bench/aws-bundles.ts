@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readZip } from '../unit/functions/zip.js';
+import { unzipTo } from '../unit/functions/zip.js';
 import { load1, machine, median, type Figure } from './figures.js';
 
 const arg = (name: string): string | undefined => {
@@ -137,11 +137,7 @@ export function measureBundles(root: string, runs: number): { functions: Record<
       const fn = zip.replace(/\.zip$/, '');
       const dir = join(out, fn);
       let allBytes = 0;
-      for (const [name, data] of readZip(join(out, zip))) {
-        mkdirSync(dirname(join(dir, name)), { recursive: true });
-        writeFileSync(join(dir, name), data);
-        if (name.endsWith('.mjs')) allBytes += data.length;
-      }
+      for (const [name, data] of unzipTo(join(out, zip), dir)) if (name.endsWith('.mjs')) allBytes += data.length;
       const bundle = join(dir, 'functions', `${fn}.mjs`);
       importOnce(bundle, dir, FIRST_EVENTS[fn]); // warm the file cache once
       const times = Array.from({ length: runs }, () => importOnce(bundle, dir, FIRST_EVENTS[fn]));

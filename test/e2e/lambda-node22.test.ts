@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaContext } from '../../functions/lib/lambda.js';
 import { ensureApiSigningKey, mintApiToken } from '../../shared/app/api/signing-key.js';
@@ -15,7 +14,7 @@ import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
 import { loadInfraEnv } from '../infra/env.js';
 import { Admin, deploymentObject, podSpec, rolledOut, uniqueName } from '../integration/kube/support.js';
 import { serverlessPackage } from '../unit/functions/sls-package.js';
-import { readZip } from '../unit/functions/zip.js';
+import { unzipTo } from '../unit/functions/zip.js';
 
 /**
  * The functions as deployed, on the Node Lambda runs (nodejs22.x; the machine's node, and every other test, is 20):
@@ -74,12 +73,7 @@ beforeAll(async () => {
 
   // The zips as a user deploys them, each unzipped where its container runs.
   await serverlessPackage(join(dir, 'package'), {});
-  for (const fn of FUNCTIONS) {
-    for (const [name, data] of readZip(join(dir, 'package', `${fn}.zip`))) {
-      await mkdir(dirname(join(dir, fn, name)), { recursive: true });
-      await writeFile(join(dir, fn, name), data);
-    }
-  }
+  for (const fn of FUNCTIONS) unzipTo(join(dir, 'package', `${fn}.zip`), join(dir, fn));
 
   admin = await Admin.of('dc1');
   namespace = uniqueName('node22');

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { conditionHolds, resolveConditions, serverlessPackage, type CloudFormationTemplate, type Resource } from './sls-package.js';
-import { readZip } from './zip.js';
+import { readZip, unzipTo } from './zip.js';
 import { inventoryFileDigest } from '../../../shared/domain/inventory/serialized.js';
 
 const run = promisify(execFile);
@@ -56,12 +56,8 @@ describe('serverless package', () => {
   it('keeps what a request may not need out of the cold start: the kube client and node-forge are in chunks loaded on demand', async () => {
     for (const fn of ['step', 'restart', 'api']) {
       // Arrange
-      const entries = readZip(join(dir, `${fn}.zip`));
       const out = join(dir, `unzipped-${fn}`);
-      for (const [name, data] of entries) {
-        await mkdir(dirname(join(out, name)), { recursive: true });
-        await writeFile(join(out, name), data);
-      }
+      const entries = unzipTo(join(dir, `${fn}.zip`), out);
 
       // Act: import the handler module and every chunk in a fresh Node, as Lambda would.
       const chunks = names(entries, `functions/${fn}.chunks/`).map((n) => join(out, n));
@@ -123,12 +119,8 @@ describe('serverless package', () => {
     const digest = inventoryFileDigest(await readFile('examples/apiconnect.yaml', 'utf8'));
     for (const [fn, { event, answer }] of Object.entries(cases)) {
       // Arrange
-      const entries = readZip(join(dir, `${fn}.zip`));
       const out = join(dir, `first-${fn}`);
-      for (const [name, data] of entries) {
-        await mkdir(dirname(join(out, name)), { recursive: true });
-        await writeFile(join(out, name), data);
-      }
+      const entries = unzipTo(join(dir, `${fn}.zip`), out);
       const env = {
         PATH: process.env.PATH,
         LAMBDA_TASK_ROOT: out,

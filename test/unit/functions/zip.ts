@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 
 /** The entries of a zip file (stored or deflated), read with node:zlib: no unzip binary needed. */
@@ -23,6 +24,16 @@ export function readZip(path: string): Map<string, Buffer> {
     const data = buf.subarray(dataStart, dataStart + size);
     if (!name.endsWith('/')) entries.set(name, method === 0 ? Buffer.from(data) : inflateRawSync(data));
     p += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+/** Writes the entries of the zip file at `path` under `dir` (a function's package, unzipped as Lambda does) and returns them. */
+export function unzipTo(path: string, dir: string): Map<string, Buffer> {
+  const entries = readZip(path);
+  for (const [name, data] of entries) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), data);
   }
   return entries;
 }
