@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type RekeyEvent } from '../../shared/domain/events/types.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { inventoryHead, serverLeafYaml } from '../fixtures/aws-inventories.js';
 import { pemBlocks } from '../../shared/domain/pki/der.js';
 import { AuthorityStep } from '../../shared/domain/rotation/machines.js';
 import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
@@ -24,28 +25,14 @@ import { Admin, deploymentObject, podSpec, rolledOut, uniqueName } from '../inte
 
 const CA_NAME = 'e2e ca';
 
-const inventoryYaml = (name: string, namespace: string, caCommonName: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
+const inventoryYaml = (name: string, namespace: string, caCommonName: string) => `${inventoryHead(name)}authorities:
   - name: root-ca
     commonName: ${caCommonName}
     validity: 87600h
     secret: {name: root-ca, namespace: ${namespace}}
     consumers: [Deployment/trust]
 certificates:
-  - name: web
-    issuer: root-ca
-    usage: server
-    commonName: web
-    dnsNames: [web, web.${namespace}.svc]
-    secret: {name: web-tls, namespace: ${namespace}}
-    consumers: [Deployment/web]
-    restart: {policy: together, within: 5m}
-  - name: api-client
+${serverLeafYaml({ name: 'web', namespace, consumer: 'Deployment/web' })}  - name: api-client
     issuer: root-ca
     usage: client
     commonName: api-client

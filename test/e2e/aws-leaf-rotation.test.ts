@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { webInventoryYaml } from '../fixtures/aws-inventories.js';
 import { Annotation } from '../../shared/domain/sync/desired.js';
 import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
 import { Stage } from '../../shared/ports/secret-store.js';
@@ -33,28 +34,7 @@ beforeAll(async () => {
     require: ['kube'],
     // As in Lambda: the cluster credentials are a kubeconfig kept in Secrets Manager at rekey/<inventory>/kubeconfig.
     kubeconfig,
-    inventory: (prefix) =>
-      loadInventory(
-        `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${prefix}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
-  - {name: root-ca, commonName: e2e root, validity: 87600h}
-certificates:
-  - name: web
-    issuer: root-ca
-    usage: server
-    commonName: web
-    dnsNames: [web, web.${namespace}.svc]
-    secret: {name: web-tls, namespace: ${namespace}}
-    consumers: [Deployment/web]
-    restart: {policy: together, within: 5m}
-`,
-        'e2e.yaml',
-      ),
+    inventory: (prefix) => loadInventory(webInventoryYaml({ name: prefix, namespace, rootCommonName: 'e2e root' }), 'e2e.yaml'),
   });
 }, 300_000);
 

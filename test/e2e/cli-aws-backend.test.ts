@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { webInventoryYaml } from '../fixtures/aws-inventories.js';
 import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
 import { decodeMaterial, type CertificateMaterial } from '../../shared/domain/store/material.js';
 import { Annotation } from '../../shared/domain/sync/desired.js';
@@ -32,24 +33,7 @@ let dir: string;
 let file: string;
 let inventoryName: string;
 
-const yaml = (name: string, ns: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
-  - {name: root-ca, commonName: cli-aws root, validity: 87600h}
-certificates:
-  - name: web
-    issuer: root-ca
-    usage: server
-    commonName: web
-    dnsNames: [web, web.${ns}.svc]
-    secret: {name: web-tls, namespace: ${ns}}
-    consumers: [Deployment/web]
-    restart: {policy: together, within: 5m}
-`;
+const yaml = (name: string, ns: string) => webInventoryYaml({ name, namespace: ns, rootCommonName: 'cli-aws root' });
 
 /** The functions' environment as a shell on an operator's machine would export it (the names serverless.yml sets). */
 const stackEnv = (): Record<string, string | undefined> => ({

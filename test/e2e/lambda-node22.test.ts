@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaContext } from '../../functions/lib/lambda.js';
 import { ensureApiSigningKey, mintApiToken } from '../../shared/app/api/signing-key.js';
 import { loadInventory } from '../../shared/domain/inventory/load.js';
+import { webInventoryYaml } from '../fixtures/aws-inventories.js';
 import { RotationStatus, type RotationRecord } from '../../shared/domain/rotation/record.js';
 import { Annotation } from '../../shared/domain/sync/desired.js';
 import { Stage } from '../../shared/ports/secret-store.js';
@@ -34,24 +35,9 @@ let namespace: string;
 let aws: AwsLambdaRunner;
 const containers = {} as Record<FunctionName, LambdaContainer>;
 
-const inventoryYaml = (name: string, ns: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
-  - {name: root-ca, commonName: node22 root, validity: 87600h}
-certificates:
-  - name: web
-    issuer: root-ca
-    usage: server
-    commonName: web
-    dnsNames: [web, web.${ns}.svc]
-    secret: {name: web-tls, namespace: ${ns}}
-    consumers: [Deployment/web]
-    restart: {policy: together, within: 5m}
-alerts:
+const inventoryYaml = (name: string, namespace: string) =>
+  webInventoryYaml({ name, namespace, rootCommonName: 'node22 root' }) +
+  `alerts:
   - name: web-handshake-errors
     match: {cloudwatch: {alarmName: web-tls-handshake-errors}}
     action: rotate

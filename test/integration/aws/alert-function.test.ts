@@ -12,6 +12,7 @@ import { apply } from '../../../shared/app/apply.js';
 import { leveledJsonLogger } from '../../../shared/app/api/json-logger.js';
 import { ensureApiSigningKey, mintApiToken } from '../../../shared/app/api/signing-key.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { inventoryHead, shopLeavesYaml } from '../../fixtures/aws-inventories.js';
 import type { Inventory } from '../../../shared/domain/inventory/model.js';
 import { RotationStatus } from '../../../shared/domain/rotation/record.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
@@ -39,19 +40,10 @@ let inboxUrl: string;
 let token: string;
 const logLines: string[] = [];
 
-const inventoryYaml = (name: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
+const inventoryYaml = (name: string) => `${inventoryHead(name)}authorities:
   - {name: root-ca, commonName: alert root, validity: 87600h}
 certificates:
-  - {name: web, issuer: root-ca, usage: server, commonName: web, dnsNames: [web], secret: {name: web-tls, namespace: shop}}
-  - {name: api, issuer: root-ca, usage: server, commonName: api, dnsNames: [api], secret: {name: api-tls, namespace: shop}}
-  - {name: www, issuer: root-ca, usage: server, commonName: www, dnsNames: [www], secret: {name: www-tls, namespace: shop}}
-alerts:
+${shopLeavesYaml('web', 'api', 'www')}alerts:
   - name: web-handshake-errors
     match: {cloudwatch: {alarmName: web-tls-handshake-errors, namespace: AWS/ApplicationELB}}
     action: rotate

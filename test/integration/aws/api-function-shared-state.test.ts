@@ -10,6 +10,7 @@ import { itemListSchema } from '../../../shared/app/api/schemas.js';
 import { ensureApiSigningKey, mintApiToken } from '../../../shared/app/api/signing-key.js';
 import { apply } from '../../../shared/app/apply.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { inventoryHead, shopLeavesYaml } from '../../fixtures/aws-inventories.js';
 import type { Inventory } from '../../../shared/domain/inventory/model.js';
 import type { SigningKeyMaterial } from '../../../shared/domain/store/material.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
@@ -35,19 +36,10 @@ let key: SigningKeyMaterial;
 let sqs: SQSClient;
 const clusters = new Map<string, Cluster>();
 
-const inventoryYaml = (name: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
+const inventoryYaml = (name: string) => `${inventoryHead(name)}authorities:
   - {name: root-ca, commonName: shared root, validity: 87600h}
 certificates:
-  - {name: web, issuer: root-ca, usage: server, commonName: web, dnsNames: [web], secret: {name: web-tls, namespace: shop}}
-  - {name: api, issuer: root-ca, usage: server, commonName: api, dnsNames: [api], secret: {name: api-tls, namespace: shop}}
-  - {name: www, issuer: root-ca, usage: server, commonName: www, dnsNames: [www], secret: {name: www-tls, namespace: shop}}
-`;
+${shopLeavesYaml('web', 'api', 'www')}`;
 
 /** One warm container: its own runtime (adapters, clients) over the shared stack. */
 function container(env: Record<string, string>, options: Parameters<typeof apiHandler>[1] = {}) {

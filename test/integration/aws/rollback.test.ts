@@ -9,6 +9,7 @@ import { rollbackItem } from '../../../shared/app/rollback.js';
 import { driveRotations, executeStep, startRotation } from '../../../shared/app/rotation/index.js';
 import { EventType, type RekeyEvent } from '../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { inventoryHead } from '../../fixtures/aws-inventories.js';
 import type { Inventory } from '../../../shared/domain/inventory/model.js';
 import { pemBlocks } from '../../../shared/domain/pki/der.js';
 import { AuthorityStep } from '../../../shared/domain/rotation/machines.js';
@@ -36,13 +37,7 @@ beforeAll(async () => {
 });
 afterAll(() => removeTempDir(dir));
 
-const inventoryYaml = (name: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1}]
-authorities:
+const inventoryYaml = (name: string) => `${inventoryHead(name, { context: false })}authorities:
   - {name: ca, commonName: rollback ca, validity: 87600h, secret: {name: shop-ca, namespace: shop}}
 certificates:
   - {name: web, issuer: ca, usage: server, commonName: web, dnsNames: [web], secret: {name: web-tls, namespace: shop}}

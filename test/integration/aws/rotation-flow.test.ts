@@ -13,6 +13,7 @@ import { startRotation } from '../../../shared/app/rotation/start.js';
 import { RotationLockedError, TransientError } from '../../../shared/domain/errors.js';
 import { EventType, type RekeyEvent } from '../../../shared/domain/events/types.js';
 import { loadInventory } from '../../../shared/domain/inventory/load.js';
+import { webInventoryYaml } from '../../fixtures/aws-inventories.js';
 import type { Inventory } from '../../../shared/domain/inventory/model.js';
 import { RotationStatus, Trigger, type RotationRecord } from '../../../shared/domain/rotation/record.js';
 import type { Cluster } from '../../../shared/ports/cluster.js';
@@ -38,24 +39,7 @@ beforeAll(async () => {
 });
 afterAll(() => removeTempDir(dir));
 
-const inventoryYaml = (name: string) => `
-apiVersion: rekey/v1
-kind: Inventory
-metadata: {name: ${name}}
-defaults: {key: ECDSA-P256, validity: 2160h, renewBefore: 720h}
-clusters: [{name: dc1, context: dc1}]
-authorities:
-  - {name: root-ca, commonName: flow root, validity: 87600h}
-certificates:
-  - name: web
-    issuer: root-ca
-    usage: server
-    commonName: web
-    dnsNames: [web, web.shop.svc]
-    secret: {name: web-tls, namespace: shop}
-    consumers: [Deployment/web]
-    restart: {policy: together, within: 5m}
-`;
+const inventoryYaml = (name: string) => webInventoryYaml({ name, namespace: 'shop', rootCommonName: 'flow root' });
 
 /** Counts what was published (the real bus still gets every event). */
 class CountingBus implements EventBus {
