@@ -5,7 +5,9 @@ export type ToFileWriter =
   /** A group commit (writeFilesAtomic): one answer with an outcome per file. */
   | { readonly type: 'durably'; readonly id: number; readonly files: readonly FileToWrite[] }
   /** Files to replace without fsync, each its own request: one answer per file. */
-  | { readonly type: 'replacing'; readonly files: ReadonlyArray<FileToWrite & { readonly id: number; readonly folderMade: boolean }> };
+  | { readonly type: 'replacing'; readonly files: ReadonlyArray<FileToWrite & { readonly id: number; readonly folderMade: boolean }> }
+  /** An append to an existing file, fsynced (appendDurably): one answer with one outcome. */
+  | { readonly type: 'append'; readonly id: number; readonly path: string; readonly data: string };
 
 /** A file call's error as it crosses: what callers look at (code, path) kept beside the message. */
 export interface ErrorOnWire {

@@ -84,6 +84,15 @@ export class FileWriterThread implements FileWrites {
     if (outcome && !outcome.ok) throw errorFromWire(outcome.error);
   }
 
+  async appendDurably(path: string, data: string): Promise<void> {
+    if (this.inProcess(1)) return inProcessFileWrites.appendDurably(path, data);
+    const id = this.nextId++;
+    const outcomes = this.await(id);
+    this.post({ type: 'append', id, path, data });
+    const [outcome] = await outcomes;
+    if (outcome && !outcome.ok) throw errorFromWire(outcome.error);
+  }
+
   /** Waits for the writes asked for so far, then stops the thread. Later writes are made in process. */
   async close(): Promise<void> {
     if (this.pending.size) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));

@@ -4,7 +4,7 @@
  * wait, during which later requests may start (they name other files, as the in-process writers would allow).
  */
 import { parentPort } from 'node:worker_threads';
-import { writeFileAtomic, writeFilesAtomic } from '../local/atomic-file.js';
+import { appendDurably, writeFileAtomic, writeFilesAtomic } from '../local/atomic-file.js';
 import { syncFdCalls } from '../local/fd-calls.js';
 import { TurnBatch } from '../turn-batch.js';
 import { errorOnWire, type FileOutcome, type FromFileWriter, type ToFileWriter } from './protocol.js';
@@ -27,6 +27,13 @@ port.on('message', (m: ToFileWriter) => {
           m.id,
           m.files.map(() => ({ ok: false, error: errorOnWire(e) })),
         ),
+    );
+    return;
+  }
+  if (m.type === 'append') {
+    void appendDurably(m.path, m.data, syncFdCalls).then(
+      () => answer(m.id, [{ ok: true }]),
+      (e: unknown) => answer(m.id, [{ ok: false, error: errorOnWire(e) }]),
     );
     return;
   }

@@ -204,6 +204,17 @@ async function renameOrDiscard(tmp: string, path: string, c: FdCalls): Promise<v
   }
 }
 
+/** Appends to an existing file and fsyncs it (the file itself is already durable under its name). */
+export async function appendDurably(path: string, data: string | Buffer, c: FdCalls = asyncFdCalls): Promise<void> {
+  const fd = await c.openFd(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  try {
+    await c.writeAllFd(fd, data);
+    await c.fsyncFd(fd);
+  } finally {
+    await c.closeFd(fd);
+  }
+}
+
 /** fsync of a folder: its renames and new names survive a crash. */
 export async function syncDir(dir: string, c: FdCalls = asyncFdCalls): Promise<void> {
   const fd = await c.openFd(dir, 'r');

@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IntegrityError, NotFoundError, RotationLockedError } from '../../domain/errors.js';
 import {
@@ -259,7 +258,7 @@ export class FileVault implements SecretStore {
   private async refreshIndex(): Promise<VaultIndex> {
     const index = await this.loadIndex();
     // The index this process wrote last is still there: nothing to merge (reading it back costs as much as writing).
-    if (this.indexStamp !== undefined && this.indexStamp === (await this.stampOfIndex())) return index;
+    if (this.indexStamp !== undefined && this.indexStamp === this.stampOfIndex()) return index;
     const disk = await this.readIndex();
     if (disk) {
       index.exists = true;
@@ -268,17 +267,18 @@ export class FileVault implements SecretStore {
     return index;
   }
 
-  private async stampOfIndex(): Promise<string | undefined> {
+  /** Synchronous: a stat is a few microseconds, and asked of the thread pool it waited for a turn of a busy event loop. */
+  private stampOfIndex(): string | undefined {
     try {
-      const s = await stat(join(this.dir, INDEX_FILE), { bigint: true });
-      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+      const s = statSync(join(this.dir, INDEX_FILE), { bigint: true, throwIfNoEntry: false });
+      return s && `${s.ino}:${s.size}:${s.mtimeNs}`;
     } catch {
       return undefined;
     }
   }
 
   private async readIndex(): Promise<Map<string, number> | undefined> {
-    const stamp = await this.stampOfIndex();
+    const stamp = this.stampOfIndex();
     const raw = await readTextOrUndefined(join(this.dir, INDEX_FILE));
     if (raw === undefined) return undefined;
     this.indexStamp = stamp;
@@ -332,7 +332,7 @@ export class FileVault implements SecretStore {
         if (log && index.exists && log.appended < Math.max(this.indexCompactBytes, log.snapshot)) {
           const changed = Object.fromEntries([...dirty].map((name) => [name, index.generations.get(name) ?? 0]));
           const line = this.seal(INDEX_AAD, JSON.stringify({ generations: changed })) + '\n';
-          await appendDurably(path, line);
+          await this.files.appendDurably(path, line);
           log.appended += Buffer.byteLength(line);
         } else {
           const snapshot = this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })) + '\n';
@@ -343,7 +343,7 @@ export class FileVault implements SecretStore {
         for (const name of dirty) this.indexDirty.add(name);
         throw e;
       }
-      this.indexStamp = await this.stampOfIndex();
+      this.indexStamp = this.stampOfIndex();
       index.exists = true;
     });
     this.indexPending = run;
@@ -562,15 +562,4 @@ function prune(entry: VaultEntry): VaultEntry {
   if (unlabelled.length <= KEEP_UNLABELLED) return entry;
   const drop = new Set(unlabelled.slice(0, unlabelled.length - KEEP_UNLABELLED).map((v) => v.versionId));
   return { ...entry, versions: entry.versions.filter((v) => !drop.has(v.versionId)) };
-}
-
-/** Appends to an existing file and fsyncs it (the file itself is already durable under its name). */
-async function appendDurably(path: string, data: string): Promise<void> {
-  const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,4 +1,4 @@
-import { writeFileAtomic, writeFilesAtomic, type FileToWrite } from './atomic-file.js';
+import { appendDurably, writeFileAtomic, writeFilesAtomic, type FileToWrite } from './atomic-file.js';
 
 /**
  * How the vault's group commits and the `--out` manifests reach the disk: in process (the default), or on the file
@@ -9,10 +9,13 @@ export interface FileWrites {
   writeDurably(files: readonly FileToWrite[]): Promise<PromiseSettledResult<void>[]>;
   /** writeFileAtomic without fsync: a reader sees the old or the new content, a crash may lose the new. */
   writeReplacing(file: FileToWrite, options?: { readonly folderMade?: boolean }): Promise<void>;
+  /** appendDurably: `data` appended to an existing file and fsynced (the vault's index log). */
+  appendDurably(path: string, data: string): Promise<void>;
 }
 
 export const inProcessFileWrites: FileWrites = {
   writeDurably: (files) => writeFilesAtomic(files),
   writeReplacing: (file, options = {}) =>
     writeFileAtomic(file.path, file.data, { durable: false, ...(file.mode !== undefined && { mode: file.mode }), ...options }),
+  appendDurably: (path, data) => appendDurably(path, data),
 };

@@ -119,6 +119,36 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
     expect(thread.messagesSent).toBeGreaterThan(1);
   });
 
+  it('appends to an existing file on the thread, one message each; a missing file fails with its error code and is not created', async () => {
+    // Prepare
+    const log = join(root, 'index');
+    await writeFile(log, 'first\n');
+    // Act
+    await thread.appendDurably(log, 'second\n');
+    await thread.appendDurably(log, 'third\n');
+    const missing = thread.appendDurably(join(root, 'no-such-index'), 'lost\n');
+    // Assess
+    await expect(missing).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(log, 'utf8')).toBe('first\nsecond\nthird\n');
+    expect(await readdir(root)).toEqual(['index']);
+    expect(thread.messagesSent).toBe(3);
+  });
+
+  it("sends a FileVault's index lines to the thread: a commit on the thread is one message for its entries and one for its index line", async () => {
+    // Prepare: the vault's first index (its snapshot) is written before the thread counts
+    const key = Buffer.alloc(32, 9);
+    const vault = new FileVault(join(root, 'vault'), key, { sole: true, files: thread });
+    await vault.putCurrent('app/first', 'v0', 'value-0');
+    const before = thread.messagesSent;
+    // Act
+    await vault.putCurrent('app/second', 'v1', 'value-1');
+    // Assess
+    expect(thread.messagesSent - before).toBe(2);
+    const reread = new FileVault(join(root, 'vault'), key);
+    expect((await reread.getVersion('app/second'))?.value).toBe('value-1');
+    expect((await readFile(join(root, 'vault', 'index'), 'utf8')).trimEnd().split('\n')).toHaveLength(3);
+  });
+
   it('waits for the writes asked for before it stops; later writes are made in process', async () => {
     // Prepare
     const writing = thread.writeReplacing({ path: join(root, 'before.yaml'), data: 'before' });
