@@ -100,7 +100,7 @@ interface QueuedWrite {
 }
 
 /**
- * Entries the vault keeps in memory: many more than an apply has in flight (256 leaves at once), so each entry read
+ * Entries the vault keeps in memory: more than an apply has in flight (512 leaves at once), so each entry read
  * before its write is still there for it; an entry forgotten is read again from its file.
  */
 export const ENTRY_CACHE_SIZE = 2048;

@@ -23,7 +23,7 @@ export const IN_PROCESS_LEAVES = 32;
  * all of them); a smaller bound sent a quarter of them back to the main thread. Past it the main thread makes the
  * leaf itself, so a worker that falls a whole walk behind (starved of CPU) does not hold up the run.
  */
-export const LEAVES_PER_WORKER = 256;
+export const LEAVES_PER_WORKER = 512;
 
 /**
  * Issuer keys one worker holds at most, the least recently used dropped first: `rekey serve` reads its CAs again
