@@ -29,7 +29,7 @@ export interface AppliedDecision {
  * more in flight means fewer, larger group commits. Measured for 10,000 leaves on 2 cores (ext4, file writer
  * thread, alternating): 128 left the cores a third idle, 10.0-11.1 s; 256 8.8-9.0 s (10.4-10.8 s right after a mass
  * deletion on the same disk); 512 8.4-9.5 s (10.8-11.7 s) with 50-60 MB more memory than 256. On a faster VM
- * (2026-12-02, four alternating sets of 4-6 runs each): 512 against 256, median wall 3-5% less in every set (the
+ * (2026-12-02, four alternating sets of 4-6 runs each): 512 against 256, median wall 1-6% less in every set (the
  * vault's commits about 80 instead of 125, its index appends 0.5 s instead of 0.7-1.0 s); 1,024 no better than 512.
  */
 const APPLY_CONCURRENCY = 512;
