@@ -1,9 +1,13 @@
 import type { FileToWrite } from '../local/atomic-file.js';
+import type { FileAppend } from '../local/file-writes.js';
 
 /** Messages between the file writer's thread and the process that uses it (thread.ts, worker.ts). */
 export type ToFileWriter =
-  /** A group commit (writeFilesAtomic): one answer with an outcome per file. */
-  | { readonly type: 'durably'; readonly id: number; readonly files: readonly FileToWrite[] }
+  /**
+   * A group commit (writeFilesAtomic): one answer with an outcome per file; with `append`, appended once every file
+   * is written, its outcome after the files' (none if a file failed).
+   */
+  | { readonly type: 'durably'; readonly id: number; readonly files: readonly FileToWrite[]; readonly append?: FileAppend }
   /** Files to replace without fsync, each its own request: one answer per file. */
   | { readonly type: 'replacing'; readonly files: ReadonlyArray<FileToWrite & { readonly id: number; readonly folderMade: boolean }> }
   /** An append to an existing file, fsynced (appendDurably): one answer with one outcome. */

@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { appendDurably, writeFileAtomic, writeFilesAtomic } from '../local/atomic-file.js';
 import { syncFdCalls } from '../local/fd-calls.js';
+import { appendIfAllWritten } from '../local/file-writes.js';
 import { TurnBatch } from '../turn-batch.js';
 import { errorOnWire, type FileOutcome, type FromFileWriter, type ToFileWriter } from './protocol.js';
 
@@ -20,14 +21,21 @@ const outcomeOf = (s: PromiseSettledResult<void>): FileOutcome =>
 
 port.on('message', (m: ToFileWriter) => {
   if (m.type === 'durably') {
-    void writeFilesAtomic(m.files, syncFdCalls).then(
-      (settled) => answer(m.id, settled.map(outcomeOf)),
-      (e: unknown) =>
-        answer(
-          m.id,
-          m.files.map(() => ({ ok: false, error: errorOnWire(e) })),
-        ),
-    );
+    const { append } = m;
+    void writeFilesAtomic(m.files, syncFdCalls)
+      .then((settled) =>
+        append
+          ? appendIfAllWritten(settled, () => appendDurably(append.path, append.data, syncFdCalls))
+          : { files: settled, appended: undefined },
+      )
+      .then(
+        ({ files, appended }) => answer(m.id, [...files, ...(appended ? [appended] : [])].map(outcomeOf)),
+        (e: unknown) =>
+          answer(
+            m.id,
+            m.files.map(() => ({ ok: false, error: errorOnWire(e) })),
+          ),
+      );
     return;
   }
   if (m.type === 'append') {

@@ -11,7 +11,7 @@ import {
   type StoredVersion,
 } from '../../ports/secret-store.js';
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
-import { inProcessFileWrites, type FileWrites } from './file-writes.js';
+import { inProcessFileWrites, type DurableCommit, type FileWrites } from './file-writes.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 import { decodeBase64Strict } from './strict-base64.js';
 import { defined } from '../../domain/defined.js';
@@ -124,6 +124,8 @@ export class FileVault implements SecretStore {
   private index: Promise<VaultIndex> | undefined;
   private indexFlush: Promise<void> = Promise.resolve();
   private indexPending: Promise<void> | undefined;
+  /** Index writes requested and not yet settled: flushes, and commits that carry their index line. */
+  private indexWrites = 0;
   private prepared: Promise<void> | undefined;
   /** The index file as this process last wrote or read it (inode, size, mtime): unchanged means nothing to merge. */
   private indexStamp: string | undefined;
@@ -347,8 +349,44 @@ export class FileVault implements SecretStore {
       index.exists = true;
     });
     this.indexPending = run;
-    this.indexFlush = run.catch(() => undefined);
+    this.indexWrites++;
+    this.indexFlush = run.catch(() => undefined).finally(() => this.indexWrites--);
     return run;
+  }
+
+  /**
+   * The index line of a batch, for the file writer to append right after the batch's files (one request, no turn of
+   * this thread between them), when nothing else is owed to the index: no index write queued or running, no other
+   * name dirty, the index on disk the one this process wrote last, the log not due for a snapshot. Otherwise
+   * undefined, and the batch's line goes through flushIndex.
+   */
+  private async indexLineFor(batch: readonly QueuedWrite[]): Promise<string | undefined> {
+    const index = await this.loadIndex();
+    const log = this.indexLog;
+    if (!log || !index.exists || this.indexWrites || this.indexDirty.size) return undefined;
+    if (log.appended >= Math.max(this.indexCompactBytes, log.snapshot)) return undefined;
+    if (this.indexStamp === undefined || this.indexStamp !== this.stampOfIndex()) return undefined;
+    const changed: Record<string, number> = {};
+    for (const { entry } of batch) changed[entry.name] = Math.max(entry.generation, index.generations.get(entry.name) ?? 0);
+    return this.seal(INDEX_AAD, JSON.stringify({ generations: changed })) + '\n';
+  }
+
+  /** Writes a batch's files, with its index line when indexLineFor gives one; later index writes wait for it. */
+  private async commitFiles(batch: readonly QueuedWrite[]): Promise<DurableCommit & { readonly line?: string }> {
+    const files = batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 }));
+    const line = await this.indexLineFor(batch);
+    if (line === undefined) return { files: await this.files.writeDurably(files), appended: undefined };
+    const commit = this.files.writeDurablyThenAppend(files, { path: join(this.dir, INDEX_FILE), data: line });
+    this.indexWrites++;
+    this.indexFlush = this.indexFlush
+      .then(() =>
+        commit.then(
+          () => undefined,
+          () => undefined,
+        ),
+      )
+      .finally(() => this.indexWrites--);
+    return { ...(await commit), line };
   }
 
   private async write(entry: VaultEntry): Promise<void> {
@@ -376,16 +414,16 @@ export class FileVault implements SecretStore {
   /**
    * Commits queued writes, a batch at a time, until none are left: the entries' files, then the index. An entry
    * counts only once the index knows it (an older copy put back later is then refused); a kill between the two
-   * leaves entries one generation ahead of the index, which reads as a cut write, not a rollback.
+   * leaves entries one generation ahead of the index, which reads as a cut write, not a rollback. Usually the index
+   * line goes with the batch (commitFiles): the file writer appends it once the files are durable under their names.
    */
   private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue;
       this.queue = [];
       try {
-        const outcomes = await this.files.writeDurably(
-          batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 })),
-        );
+        const commit = await this.commitFiles(batch);
+        const outcomes = commit.files;
         const written = batch.filter((w, i) => {
           const outcome = defined(outcomes[i]);
           if (outcome.status === 'fulfilled') return true;
@@ -399,10 +437,14 @@ export class FileVault implements SecretStore {
           files?.add(entryFileName(entry.name));
           this.cache.set(entry.name, entry);
           generations.set(entry.name, Math.max(entry.generation, generations.get(entry.name) ?? 0));
-          this.indexDirty.add(entry.name);
+          if (commit.appended?.status !== 'fulfilled') this.indexDirty.add(entry.name);
         }
         try {
-          await this.flushIndex();
+          if (commit.appended?.status === 'rejected') throw commit.appended.reason;
+          if (commit.appended && commit.line !== undefined) {
+            defined(this.indexLog).appended += Buffer.byteLength(commit.line);
+            this.indexStamp = this.stampOfIndex();
+          } else await this.flushIndex();
         } catch (e) {
           // Entries renamed but not indexed are one generation ahead at most: forget them so the next read looks again.
           for (const w of written) {

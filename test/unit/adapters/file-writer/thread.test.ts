@@ -134,7 +134,26 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
     expect(thread.messagesSent).toBe(3);
   });
 
-  it("sends a FileVault's index lines to the thread: a commit on the thread is one message for its entries and one for its index line", async () => {
+  it('appends the line of a commit only once every file of it is written; a failed file leaves the log as it was', async () => {
+    // Prepare: a log, and a folder where one file of the second commit should go
+    const log = join(root, 'index');
+    await writeFile(log, 'snapshot\n');
+    await mkdir(join(root, 'v', 'taken.json'), { recursive: true });
+    const file = (name: string) => ({ path: join(root, 'v', name), data: name, mode: 0o600 });
+    // Act
+    const good = await thread.writeDurablyThenAppend([file('a.json'), file('b.json')], { path: log, data: 'line 1\n' });
+    const bad = await thread.writeDurablyThenAppend([file('c.json'), file('taken.json')], { path: log, data: 'line 2\n' });
+    // Assess
+    expect(good.files.map((f) => f.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(good.appended?.status).toBe('fulfilled');
+    expect(bad.files.map((f) => f.status)).toEqual(['fulfilled', 'rejected']);
+    expect(bad.appended).toBeUndefined();
+    expect(await readFile(log, 'utf8')).toBe('snapshot\nline 1\n');
+    expect(await readFile(join(root, 'v', 'c.json'), 'utf8')).toBe('c.json');
+    expect(thread.messagesSent).toBe(2);
+  });
+
+  it("sends a FileVault's commit to the thread as one message: its entries, then its index line once they are durable", async () => {
     // Prepare: the vault's first index (its snapshot) is written before the thread counts
     const key = Buffer.alloc(32, 9);
     const vault = new FileVault(join(root, 'vault'), key, { sole: true, files: thread });
@@ -143,7 +162,7 @@ describe('FileWriterThread (vault entries and manifests written on a thread of t
     // Act
     await vault.putCurrent('app/second', 'v1', 'value-1');
     // Assess
-    expect(thread.messagesSent - before).toBe(2);
+    expect(thread.messagesSent - before).toBe(1);
     const reread = new FileVault(join(root, 'vault'), key);
     expect((await reread.getVersion('app/second'))?.value).toBe('value-1');
     expect((await readFile(join(root, 'vault', 'index'), 'utf8')).trimEnd().split('\n')).toHaveLength(3);

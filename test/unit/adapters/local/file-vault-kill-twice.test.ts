@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileVault } from '../../../../shared/adapters/local/file-vault.js';
+import { inProcessFileWrites, type FileWrites } from '../../../../shared/adapters/local/file-writes.js';
 import { Stage } from '../../../../shared/ports/secret-store.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
@@ -17,11 +18,8 @@ beforeEach(async () => {
   dir = await makeTempDir('rekey-vault-kill-twice-');
 });
 afterEach(async () => {
-  vi.restoreAllMocks();
   await removeTempDir(dir);
 });
-
-type Flushing = { flushIndex(): Promise<void>; cache: Map<string, { generation?: number } | undefined> };
 
 describe('FileVault killed twice between an entry and the index', () => {
   it('the second writer records the entry it found ahead before writing on, so its own kill leaves it one ahead only', async () => {
@@ -31,16 +29,27 @@ describe('FileVault killed twice between an entry and the index', () => {
     const indexBeforePromote = await readFile(join(dir, 'vault', 'index'));
     await first.promote(NAME, 'v1');
     await writeFile(join(dir, 'vault', 'index'), indexBeforePromote);
-    // Act: second writer, killed once its entry write is done (its index write after that entry never happens)
-    const second = new FileVault(join(dir, 'vault'), key);
-    const proto = FileVault.prototype as unknown as Flushing;
-    const flush = proto.flushIndex;
-    vi.spyOn(proto, 'flushIndex').mockImplementation(function (this: Flushing) {
-      if ((this.cache.get(NAME)?.generation ?? 0) >= 3) return Promise.reject(new Error('killed'));
-      return flush.call(this);
-    });
+    // Act: second writer, killed once its entry write is done (its index write after that entry never happens,
+    // whether the line goes with the entry's commit or on its own)
+    let entryWritten = false;
+    const killedAfterEntry: FileWrites = {
+      ...inProcessFileWrites,
+      async writeDurably(files) {
+        const written = await inProcessFileWrites.writeDurably(files);
+        entryWritten = true;
+        return written;
+      },
+      async appendDurably(path, data) {
+        if (entryWritten) throw new Error('killed');
+        return inProcessFileWrites.appendDurably(path, data);
+      },
+      async writeDurablyThenAppend(files) {
+        const written = await this.writeDurably(files);
+        return { files: written, appended: { status: 'rejected', reason: new Error('killed') } };
+      },
+    };
+    const second = new FileVault(join(dir, 'vault'), key, { files: killedAfterEntry });
     const killed = await second.putPending(NAME, 'v2', '{}').catch((e: unknown) => e);
-    vi.restoreAllMocks();
     // Assess: a third process reads the vault
     const third = new FileVault(join(dir, 'vault'), key);
     expect(killed).toBeInstanceOf(Error);
