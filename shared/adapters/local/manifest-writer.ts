@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORE_SCHEMA, load } from 'js-yaml';
 import { IntegrityError, UnmanagedObjectError } from '../../domain/errors.js';
 import { isManaged } from '../../domain/sync/secret.js';
 import type { DesiredSecret, ObservedSecret, SecretSink, WriteOutcome } from '../../ports/cluster.js';
 import { inProcessFileWrites, type FileWrites } from './file-writes.js';
-import { manifestYaml } from './manifest-yaml.js';
+import { manifestYaml, readPlainYaml } from './manifest-yaml.js';
 import { readdirOrEmpty, readTextOrUndefined } from './missing-ok.js';
 
 interface SecretManifest {
@@ -50,6 +50,8 @@ export class ManifestWriter implements SecretSink {
 
   /** A file in the output folder that is not YAML is the user's to fix: say which, rather than crash. */
   private static parse(text: string, path: string): SecretManifest | { kind?: unknown } | null {
+    const plainTree = readPlainYaml(text);
+    if (plainTree) return plainTree;
     try {
       return load(text, { schema: CORE_SCHEMA }) as SecretManifest | { kind?: unknown } | null;
     } catch (cause) {
@@ -78,7 +80,9 @@ export class ManifestWriter implements SecretSink {
     const files = await readdirOrEmpty(join(this.dir, namespace));
     const out: ObservedSecret[] = [];
     for (const f of files.filter((x) => x.endsWith('.yaml'))) {
-      const m = ManifestWriter.parse(await readFile(join(this.dir, namespace, f), 'utf8'), join(this.dir, namespace, f));
+      // Synchronously, as every read of the local state (missing-ok.ts): the awaited reads one after another were four
+      // thread-pool round trips per manifest.
+      const m = ManifestWriter.parse(readFileSync(join(this.dir, namespace, f), 'utf8'), join(this.dir, namespace, f));
       if (isSecretManifest(m)) out.push(ManifestWriter.toObserved(m));
     }
     return out;

@@ -1,6 +1,6 @@
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { isWrittenPlain, manifestYaml, type StringTree } from '../../../../shared/adapters/local/manifest-yaml.js';
+import { isWrittenPlain, manifestYaml, readPlainYaml, type StringTree } from '../../../../shared/adapters/local/manifest-yaml.js';
 
 const B64 = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -147,5 +147,85 @@ describe('manifestYaml (apply --out)', () => {
     });
     // Assess
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('readPlainYaml (reading --out back)', () => {
+  const jsYaml = (text: string): unknown => load(text, { schema: CORE_SCHEMA });
+
+  it('reads the usual manifest and empty maps as js-yaml does', () => {
+    // Prepare
+    const empty: StringTree = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'a', labels: {} }, data: {} };
+    // Act / Assess
+    for (const manifest of [tls(), empty]) {
+      const text = manifestYaml(manifest);
+      expect(readPlainYaml(text)).toEqual(manifest);
+      expect(readPlainYaml(text)).toEqual(jsYaml(text));
+    }
+  });
+
+  it.each(TRICKY)('reads %j as js-yaml does, or leaves the manifest to js-yaml', (s) => {
+    // Prepare
+    for (const manifest of [tls({ annotations: { 'rekey/reason': s } }), tls({ data: { [s]: 'dmFsdWU=' } })]) {
+      const text = manifestYaml(manifest);
+      // Act
+      const read = readPlainYaml(text);
+      // Assess
+      if (read !== undefined) expect(read).toEqual(jsYaml(text));
+      expect(isWrittenPlain(manifest) ? read : undefined).toEqual(isWrittenPlain(manifest) ? manifest : undefined);
+    }
+  });
+
+  it.each([
+    ['a comment', 'a: b\n# note\n'],
+    ['a quoted string', "a: 'b'\n"],
+    ['a list', 'a:\n  - b\n'],
+    ['a duplicate key', 'a: b\na: c\n'],
+    ['a key without a value', 'a:\nb: c\n'],
+    ['a key without a value at the end', 'a: b\nc:\n'],
+    ['a tab', 'a:\n\tb: c\n'],
+    ['a line too deep', 'a: b\n    c: d\n'],
+    ['an odd indent', 'a:\n   b: c\n'],
+    ['CRLF line ends', 'a: b\r\n'],
+    ['no newline at the end', 'a: b'],
+    ['a number', 'a: 10\n'],
+    ['a boolean', 'a: true\n'],
+    ['null', 'a: null\n'],
+    ['a document marker', '---\na: b\n'],
+    ['a flow map', 'a: {b: c}\n'],
+    ['a space before the colon', 'a : b\n'],
+    ['an empty text', ''],
+  ])('leaves %s to js-yaml', (_what, text) => {
+    expect(readPlainYaml(text)).toBeUndefined();
+  });
+
+  it('agrees with js-yaml on 20,000 random small documents whenever it reads one', () => {
+    // Prepare: lines of random keys, values and indents from a fixed pseudo-random sequence
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+    const pick = (xs: readonly string[]) => xs[next() % xs.length]!;
+    const words = ['a', 'b', 'x.y/z', 'v1', '10', 'true', 'k:v', 'a-b_c', '{}', "'q'", '#c', '~', 'e+1', ''];
+    let read = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const lines = Array.from(
+        { length: 1 + (next() % 5) },
+        () => `${pick(['', '  ', '    '])}${pick(words)}:${pick(['', ' ', ' {}', ` ${pick(words)}`])}\n`,
+      );
+      const text = lines.join('');
+      let expected: unknown;
+      try {
+        expected = jsYaml(text);
+      } catch {
+        expected = 'js-yaml refuses it';
+      }
+      // Act
+      const got = readPlainYaml(text);
+      // Assess
+      if (got !== undefined) {
+        read++;
+        expect(got, JSON.stringify(text)).toEqual(expected);
+      }
+    }
+    expect(read).toBeGreaterThan(200);
   });
 });
