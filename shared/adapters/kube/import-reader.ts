@@ -1,5 +1,5 @@
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { NotFoundError, UsageError } from '../../domain/errors.js';
+import { NotFoundError, TransientError, UsageError } from '../../domain/errors.js';
 import type { CmCertificate, CmIssuer, ImportSource } from '../../app/import/source.js';
 import type { ObservedSecret, SecretUse } from '../../ports/cluster.js';
 import type { Logger } from '../../ports/logger.js';
@@ -56,10 +56,17 @@ function issuerOf(o: Obj, kind: CmIssuer['kind']): CmIssuer {
 }
 
 /** Reads, never writes: lists cert-manager objects and TLS Secrets page by page, workloads per namespace. */
-class KubeImportSource implements ImportSource {
+export class KubeImportSource implements ImportSource {
   private readonly workloads: KubeWorkloadControl;
-  constructor(private readonly client: KubeClient) {
+  private readonly listAttempts: number;
+  private readonly retryDelayMs: number;
+  constructor(
+    private readonly client: KubeClient,
+    options: { readonly listAttempts?: number; readonly retryDelayMs?: number } = {},
+  ) {
     this.workloads = new KubeWorkloadControl(client);
+    this.listAttempts = options.listAttempts ?? 5;
+    this.retryDelayMs = options.retryDelayMs ?? 500;
   }
 
   get cluster(): string {
@@ -72,11 +79,20 @@ class KubeImportSource implements ImportSource {
 
   /**
    * One list call per kind and scope, unpaged: client-node's generic list drops the `continue` token of custom
-   * resources, so paging would silently stop after the first page.
+   * resources, so paging would silently stop after the first page. A list answered 429 or 5xx (right after its CRD
+   * was created the API says "storage is (re)initializing"; its priority and fairness may throttle) is asked again,
+   * as kubectl does, a few times over about five seconds before the error stands.
    */
   private async listAll(kind: string, resource: string, namespace: string | undefined): Promise<Obj[]> {
-    const list = await call(this.op(resource, namespace), () => this.client.objects.list(CERT_MANAGER, kind, namespace));
-    return list.items;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const list = await call(this.op(resource, namespace), () => this.client.objects.list(CERT_MANAGER, kind, namespace));
+        return list.items;
+      } catch (e) {
+        if (!(e instanceof TransientError) || attempt >= this.listAttempts) throw e;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * attempt));
+      }
+    }
   }
 
   async certManager(namespaces: readonly string[] | undefined) {
