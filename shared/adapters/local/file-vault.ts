@@ -333,11 +333,11 @@ export class FileVault implements SecretStore {
         const log = this.indexLog;
         if (log && index.exists && log.appended < Math.max(this.indexCompactBytes, log.snapshot)) {
           const changed = Object.fromEntries([...dirty].map((name) => [name, index.generations.get(name) ?? 0]));
-          const line = this.seal(INDEX_AAD, JSON.stringify({ generations: changed })) + '\n';
+          const line = this.indexLine(changed);
           await this.files.appendDurably(path, line);
           log.appended += Buffer.byteLength(line);
         } else {
-          const snapshot = this.seal(INDEX_AAD, JSON.stringify({ generations: Object.fromEntries(index.generations) })) + '\n';
+          const snapshot = this.indexLine(Object.fromEntries(index.generations));
           await writeFileAtomic(path, snapshot, { mode: 0o600 });
           this.indexLog = { snapshot: Buffer.byteLength(snapshot), appended: 0 };
         }
@@ -368,7 +368,12 @@ export class FileVault implements SecretStore {
     if (this.indexStamp === undefined || this.indexStamp !== this.stampOfIndex()) return undefined;
     const changed: Record<string, number> = {};
     for (const { entry } of batch) changed[entry.name] = Math.max(entry.generation, index.generations.get(entry.name) ?? 0);
-    return this.seal(INDEX_AAD, JSON.stringify({ generations: changed })) + '\n';
+    return this.indexLine(changed);
+  }
+
+  /** One line of the index log: generations by name, sealed (a snapshot line holds every name, a commit's its own). */
+  private indexLine(generations: Record<string, number>): string {
+    return this.seal(INDEX_AAD, JSON.stringify({ generations })) + '\n';
   }
 
   /** Writes a batch's files, with its index line when indexLineFor gives one; later index writes wait for it. */
