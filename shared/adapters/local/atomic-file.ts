@@ -116,7 +116,7 @@ export async function writeFilesAtomic(
         throw e;
       }
       await c.closeFd(fd);
-      await renameOrDiscard(tmp, f.path, c);
+      if (tmp !== f.path) await renameOrDiscard(tmp, f.path, c);
     }),
   );
   // The renames of the files that made it are made durable even when another file failed.
@@ -129,12 +129,29 @@ export interface FileToWrite {
   readonly path: string;
   readonly data: string | Buffer;
   readonly mode?: number;
+  /**
+   * No file is at `path`, and one found there damaged later counts as never written (the vault's entry of a name its
+   * index does not know): the file is made in place, with no temporary file and no rename (on ext4 the temporary
+   * name and its rename were a third of a group commit's filesystem time). A file there after all: the write goes
+   * through a temporary file as any other.
+   */
+  readonly fresh?: boolean;
 }
 
-/** A file's temporary copy, written and still open (not yet durable); removed again if the write fails. */
+/**
+ * A file's temporary copy, written and still open (not yet durable); removed again if the write fails. A `fresh`
+ * file's "temporary copy" is the file itself, made here (O_EXCL: never one that was there before).
+ */
 async function stageFile(f: FileToWrite, c: FdCalls = asyncFdCalls) {
-  const tmp = tempPathOf(f.path);
-  const fd = await c.openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
+  let tmp = f.fresh ? f.path : tempPathOf(f.path);
+  let fd: number;
+  try {
+    fd = await c.openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
+  } catch (e) {
+    if (tmp !== f.path || (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    tmp = tempPathOf(f.path);
+    fd = await c.openFd(tmp, CREATE_NEW, f.mode ?? 0o600);
+  }
   try {
     await c.writeAllFd(fd, f.data);
     if (needsChmod(f.mode)) await c.fchmodFd(fd, f.mode);

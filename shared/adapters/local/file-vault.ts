@@ -176,12 +176,30 @@ export class FileVault implements SecretStore {
       return undefined;
     }
     const raw = await readTextOrUndefined(this.fileOf(name));
-    const entry = raw === undefined ? undefined : (JSON.parse(this.open(name, name, raw).toString('utf8')) as VaultEntry);
+    let entry: VaultEntry | undefined;
+    try {
+      entry = raw === undefined ? undefined : (JSON.parse(this.open(name, name, raw).toString('utf8')) as VaultEntry);
+    } catch (e) {
+      if (!(await this.isCutFirstWrite(name, defined(raw)))) throw e;
+      entry = undefined;
+    }
     // Another process (the lock holder) may have written since this one loaded the index: look once more.
     const problem = this.generationProblem(name, entry, index) && this.generationProblem(name, entry, await this.refreshIndex());
     if (problem) throw new IntegrityError(problem, { context: { item: name } });
     this.cache.set(name, entry);
     return entry;
+  }
+
+  /**
+   * An entry file made in place (a first write, see commitFiles) whose writer was killed before it was complete: it
+   * ends early (empty, or a box cut short) and the index, which is written only once the files are durable, does not
+   * know its secret. Its write was never acknowledged, so it reads as never written, and the next write replaces it.
+   * A complete box that does not decrypt stays an error.
+   */
+  private async isCutFirstWrite(name: string, raw: string): Promise<boolean> {
+    if (raw.trimEnd().endsWith('}')) return false;
+    const index = await this.refreshIndex();
+    return index.exists && !index.generations.has(name);
   }
 
   /** Why an entry cannot be trusted against the index: an older copy put back, a deleted one, a lost index. */
@@ -378,7 +396,16 @@ export class FileVault implements SecretStore {
 
   /** Writes a batch's files, with its index line when indexLineFor gives one; later index writes wait for it. */
   private async commitFiles(batch: readonly QueuedWrite[]): Promise<DurableCommit & { readonly line?: string }> {
-    const files = batch.map((w) => ({ path: this.fileOf(w.entry.name), data: w.sealed, mode: 0o600 }));
+    // A secret known to have no entry (sole: not in the folder's listing, not in the index) gets its file made in
+    // place; a kill while it is written leaves it damaged and unknown to the index, which reads as never written.
+    const { generations } = await this.loadIndex();
+    const listed = this.sole ? await this.listEntryFiles() : undefined;
+    const files = batch.map((w) => ({
+      path: this.fileOf(w.entry.name),
+      data: w.sealed,
+      mode: 0o600,
+      ...(listed && !listed.has(entryFileName(w.entry.name)) && !generations.has(w.entry.name) && { fresh: true }),
+    }));
     const line = await this.indexLineFor(batch);
     if (line === undefined) return { files: await this.files.writeDurably(files), appended: undefined };
     const commit = this.files.writeDurablyThenAppend(files, { path: join(this.dir, INDEX_FILE), data: line });
