@@ -3,7 +3,7 @@ import { adoptableMaterial } from '../domain/pki/adopt.js';
 import { decideIssuance, IssueReason } from '../domain/plan/issuance.js';
 import { adoptablePassword } from '../domain/credentials/adopt.js';
 import type { Material } from '../domain/store/material.js';
-import { authoritiesInOrder, specHashOf, storeNameOf, unitsOf, type Unit } from '../domain/units.js';
+import { authorityLevels, specHashOf, storeNameOf, unitsOf, type Unit } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import type { MaterialReader } from './materials.js';
 import { mapLimit } from './concurrency.js';
@@ -122,13 +122,21 @@ export async function walkIssuance(
     return d;
   };
 
-  // Authorities one at a time, parents first: each may change what the next one is signed by.
+  // Authorities parents first (each may change what its children are signed by); those of one depth at once, as
+  // none signs another: ten root CAs share a group commit instead of waiting for ten in turn.
   const decisions: IssuanceDecision[] = [];
-  for (const authority of authoritiesInOrder(inventory)) {
-    for (const unit of unitsOf(inventory, authority)) {
-      const d = await decide(unit);
-      if (d) decisions.push(d);
-    }
+  for (const level of authorityLevels(inventory)) {
+    const decided = await Promise.all(
+      level.map(async (authority) => {
+        const mine: IssuanceDecision[] = [];
+        for (const unit of unitsOf(inventory, authority)) {
+          const d = await decide(unit);
+          if (d) mine.push(d);
+        }
+        return mine;
+      }),
+    );
+    decisions.push(...decided.flat());
   }
   // Leaves and credentials depend only on authorities: many at once, so store writes (fsync) overlap.
   const isToken = (item: Item) => item.kind === 'credential' && item.type === 'jwt-token';
