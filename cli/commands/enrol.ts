@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { RekeyError, UsageError } from '../../shared/domain/errors.js';
-import { buildCsr } from '../../shared/domain/pki/csr.js';
 import { generateKeyPair, privateKeyToPem } from '../../shared/domain/pki/keys.js';
 import { out, printJson, type CliContext } from '../context.js';
 import { defined } from '../../shared/domain/defined.js';
@@ -127,6 +126,8 @@ export function registerEnrol(cli: Command, ctx: CliContext): void {
       const names = o.name ?? currentNames;
       const [first] = names;
       if (!first) throw new UsageError('give at least one --name');
+      // Loaded here: the CSR is built with node-forge, which every other command would load for nothing.
+      const { buildCsr } = await import('../../shared/domain/pki/csr.js');
       const csr = buildCsr({ subject: { commonName: first }, privateKey, altNames: { dnsNames: names, ipAddresses: [], uris: [] } });
       const res = await post(
         url,

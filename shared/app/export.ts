@@ -3,7 +3,6 @@ import { NotFoundError, UsageError } from '../domain/errors.js';
 import type { Inventory } from '../domain/inventory/model.js';
 import { privateKeyFromPem } from '../domain/pki/keys.js';
 import { rootAbove } from '../domain/pki/chain.js';
-import { buildPkcs12 } from '../domain/pki/pkcs12.js';
 import { storeNameOf, unitsOf } from '../domain/units.js';
 import type { Deps } from './deps.js';
 import { decodeMaterial } from '../domain/store/material.js';
@@ -138,6 +137,8 @@ export async function exportItem(
       const root = options.chain === ExportChain.Full ? rootAbove(m.cert + m.chain, m.ca) : undefined;
       if (options.chain === ExportChain.Full && !root)
         throw new NotFoundError(`${unitName}: its trust bundle (ca) holds no root above its chain`, { context: { item: unitName } });
+      // Loaded here: PKCS#12 is built with node-forge, which every other command would load for nothing.
+      const { buildPkcs12 } = await import('../domain/pki/pkcs12.js');
       const content = buildPkcs12({
         key: privateKeyFromPem(m.key),
         certificatesPem: m.cert + m.chain + (root ?? ''),

@@ -297,7 +297,8 @@ export async function runIssueBench(options: { certs?: number; runs?: number; qu
     };
     await buildCli();
     let run = 0;
-    const apply = measure(runs, () => rekeyApplyPerSecond(work, inventory, certs, run++));
+    // At least five: one takes seconds, and a slow or fast minute of the machine moves a single run by a third.
+    const apply = measure(quick ? runs : Math.max(runs, 5), () => rekeyApplyPerSecond(work, inventory, certs, run++));
     const versions = { openssl: execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim(), cfssl: 'v1.6.5', step: 'v0.21.0' };
     const what = `rekey apply, ${certs.toLocaleString('en-US')} ECDSA-P256 certificates (vault + --out, whole process)`;
     figures.push({

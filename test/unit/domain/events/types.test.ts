@@ -58,6 +58,17 @@ describe('assertNoSecrets', () => {
   });
 
   it.each([
+    [
+      'a private key deep in an array',
+      { nested: { list: [{ text: 'ok' }, { text: '-----BEGIN EC PRIVATE KEY-----' }] } },
+      'a private key at detail.nested.list.1.text',
+    ],
+    ['a forbidden field after siblings', { a: { b: 'x', c: ['y'] }, d: { token: 'z' } }, 'a forbidden field detail.d.token'],
+  ])('names where it found %s', (_label, extra, where) => {
+    expect(() => assertNoSecrets(withDetail(extra))).toThrow(`carries ${where}`);
+  });
+
+  it.each([
     ['a certificate', { certificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' }],
     ['fingerprints, serials and version ids', { fingerprint: 'ab', serial: '01', versionId: 'v', keyType: 'RSA-2048' }],
     ['words that contain forbidden names', { keyType: 'x', tokenLifetime: '1h', passwordPolicy: 'y', monkey: 'z' }],
