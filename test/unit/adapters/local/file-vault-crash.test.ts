@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileVault } from '../../../../shared/adapters/local/file-vault.js';
 import { Stage } from '../../../../shared/ports/secret-store.js';
 import { CRASH_SECRETS } from '../../../fixtures/vault-writer.js';
+import { runWriterAndKill } from '../../../fixtures/kill-writer.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
 const WRITER = fileURLToPath(new URL('../../../fixtures/vault-writer.ts', import.meta.url));
@@ -15,36 +15,13 @@ const WRITER = fileURLToPath(new URL('../../../fixtures/vault-writer.ts', import
  * Starts the writer, waits until it acknowledged `afterLines` promotions (plus a random few ms, so the kill
  * lands anywhere in the next write), then SIGKILLs it. Returns the last acknowledged index per secret.
  */
-function runAndKill(dir: string, key: Buffer, start: number, afterLines: number, extraMs: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, key.toString('hex'), String(start)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const acked = new Map<string, number>();
-    let lines = 0;
-    let buffer = '';
-    let stderr = '';
-    let killing = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const [name, i] = buffer.slice(0, nl).split(' ');
-        buffer = buffer.slice(nl + 1);
-        acked.set(name!, Number(i));
-        if (++lines >= afterLines && !killing) {
-          killing = true;
-          setTimeout(() => child.kill('SIGKILL'), extraMs);
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer ended by itself (code ${code}): ${stderr}`));
-      else resolve(acked);
-    });
-  });
+async function runAndKill(dir: string, key: Buffer, start: number, afterLines: number, extraMs: number): Promise<Map<string, number>> {
+  const acked = new Map<string, number>();
+  for (const line of await runWriterAndKill(WRITER, [dir, key.toString('hex'), String(start)], afterLines, extraMs)) {
+    const [name, i] = line.split(' ');
+    acked.set(name!, Number(i));
+  }
+  return acked;
 }
 
 let root: string;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,49 +5,23 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileVault } from '../../../../shared/adapters/local/file-vault.js';
 import { FRESH_AT_ONCE, freshValue } from '../../../fixtures/vault-fresh-writer.js';
+import { runWriterAndKill } from '../../../fixtures/kill-writer.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
 const WRITER = fileURLToPath(new URL('../../../fixtures/vault-fresh-writer.ts', import.meta.url));
 
 /**
- * Starts the writer at secret `start`, SIGKILLs it `extraMs` after its `afterAcks`-th acknowledged write (or it
- * kills itself in the middle of group commit `killAt`); returns the acknowledged names.
+ * Starts the writer at secret `start`, SIGKILLs it `extraMs` after its `after`-th acknowledged write (or it kills
+ * itself in the middle of group commit `killAt`); returns the acknowledged names.
  */
-function runAndKill(
+async function runAndKill(
   dir: string,
   key: Buffer,
   start: number,
   kill: { after: number; extraMs: number; killAt?: number },
 ): Promise<Set<string>> {
-  const { after: afterAcks, extraMs, killAt } = kill;
-  return new Promise((resolve, reject) => {
-    const args = [WRITER, dir, key.toString('hex'), String(start), ...(killAt === undefined ? [] : [String(killAt)])];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const acked = new Set<string>();
-    let buffer = '';
-    let stderr = '';
-    let killing = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        acked.add(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        if (acked.size >= afterAcks && !killing) {
-          killing = true;
-          setTimeout(() => child.kill('SIGKILL'), extraMs);
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer ended by itself (code ${code}): ${stderr}`));
-      else resolve(acked);
-    });
-  });
+  const args = [dir, key.toString('hex'), String(start), ...(kill.killAt === undefined ? [] : [String(kill.killAt)])];
+  return new Set(await runWriterAndKill(WRITER, args, kill.after, kill.extraMs));
 }
 
 let root: string;
