@@ -53,22 +53,15 @@ export function allUnits(inventory: Inventory): Unit[] {
   return [...inventory.items.values()].flatMap((item) => unitsOf(inventory, item));
 }
 
-/** An authority's depth: 0 for a root, 1 for what a root signs, and so on. */
-function authorityDepth(inventory: Inventory): (a: Authority) => number {
-  const byName = new Map(inventory.authorities.map((a) => [a.name, a]));
-  const depth = (a: Authority): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
-  return depth;
-}
-
 /** Authorities parents first, so an issuer always exists before what it signs. */
 export function authoritiesInOrder(inventory: Inventory): Authority[] {
-  const depth = authorityDepth(inventory);
-  return [...inventory.authorities].sort((a, b) => depth(a) - depth(b));
+  return authorityLevels(inventory).flat();
 }
 
 /** The authorities by depth: roots, then what they sign, and so on; each level in inventory order. */
 export function authorityLevels(inventory: Inventory): Authority[][] {
-  const depth = authorityDepth(inventory);
+  const byName = new Map(inventory.authorities.map((a) => [a.name, a]));
+  const depth = (a: Authority): number => (a.parent ? 1 + depth(defined(byName.get(a.parent))) : 0);
   const levels: Authority[][] = [];
   for (const a of inventory.authorities) (levels[depth(a)] ??= []).push(a);
   return levels;

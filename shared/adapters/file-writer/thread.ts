@@ -60,11 +60,8 @@ export class FileWriterThread implements FileWrites {
 
   async writeDurably(files: readonly FileToWrite[]): Promise<PromiseSettledResult<void>[]> {
     if (this.inProcess(files.length)) return inProcessFileWrites.writeDurably(files);
-    const id = this.nextId++;
-    const outcomes = this.await(id);
-    this.post({ type: 'durably', id, files });
     try {
-      return (await outcomes).map(settledOf);
+      return await this.durably(files);
     } catch (e) {
       return files.map(() => ({ status: 'rejected', reason: e }));
     }
@@ -72,17 +69,22 @@ export class FileWriterThread implements FileWrites {
 
   async writeDurablyThenAppend(files: readonly FileToWrite[], append: FileAppend): Promise<DurableCommit> {
     if (this.inProcess(files.length + 1)) return inProcessFileWrites.writeDurablyThenAppend(files, append);
-    const id = this.nextId++;
-    const outcomes = this.await(id);
-    this.post({ type: 'durably', id, files, append });
     let settled: PromiseSettledResult<void>[];
     try {
-      settled = (await outcomes).map(settledOf);
+      settled = await this.durably(files, append);
     } catch (e) {
       // The thread stopped: the files may or may not be written, the line may or may not be appended.
       return { files: files.map(() => ({ status: 'rejected', reason: e })), appended: { status: 'rejected', reason: e } };
     }
     return { files: settled.slice(0, files.length), appended: settled[files.length] };
+  }
+
+  /** A group commit on the thread: an outcome per file, then the append's if it was made; throws if the thread stopped. */
+  private async durably(files: readonly FileToWrite[], append?: FileAppend): Promise<PromiseSettledResult<void>[]> {
+    const id = this.nextId++;
+    const outcomes = this.await(id);
+    this.post({ type: 'durably', id, files, ...(append && { append }) });
+    return (await outcomes).map(settledOf);
   }
 
   async writeReplacing(file: FileToWrite, options: { readonly folderMade?: boolean } = {}): Promise<void> {

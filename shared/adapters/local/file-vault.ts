@@ -163,6 +163,11 @@ export class FileVault implements SecretStore {
     return this.entryFiles;
   }
 
+  /** With `sole`: a secret with no entry file in the folder's listing and no generation in the index has no entry. */
+  private async knownMissing(name: string, generations: ReadonlyMap<string, number>): Promise<boolean> {
+    return this.sole && !generations.has(name) && !(await this.listEntryFiles()).has(entryFileName(name));
+  }
+
   private fileOf(name: string): string {
     return join(this.dir, entryFileName(name));
   }
@@ -171,7 +176,7 @@ export class FileVault implements SecretStore {
     if (this.cache.has(name)) return this.cache.get(name);
     // The index first: entries only move ahead of it, so an entry read after it is never legitimately behind.
     const index = await this.loadIndex();
-    if (this.sole && !index.generations.has(name) && !(await this.listEntryFiles()).has(entryFileName(name))) {
+    if (await this.knownMissing(name, index.generations)) {
       this.cache.set(name, undefined);
       return undefined;
     }
@@ -367,9 +372,19 @@ export class FileVault implements SecretStore {
       index.exists = true;
     });
     this.indexPending = run;
-    this.indexWrites++;
-    this.indexFlush = run.catch(() => undefined).finally(() => this.indexWrites--);
+    this.trackIndexWrite(run);
     return run;
+  }
+
+  /** Counts `write` among the index writes under way until it settles; later index writes wait for it. */
+  private trackIndexWrite(write: Promise<unknown>): void {
+    this.indexWrites++;
+    this.indexFlush = write
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => this.indexWrites--);
   }
 
   /**
@@ -396,28 +411,21 @@ export class FileVault implements SecretStore {
 
   /** Writes a batch's files, with its index line when indexLineFor gives one; later index writes wait for it. */
   private async commitFiles(batch: readonly QueuedWrite[]): Promise<DurableCommit & { readonly line?: string }> {
-    // A secret known to have no entry (sole: not in the folder's listing, not in the index) gets its file made in
-    // place; a kill while it is written leaves it damaged and unknown to the index, which reads as never written.
+    // A secret known to have no entry gets its file made in place; a kill while it is written leaves it damaged and
+    // unknown to the index, which reads as never written.
     const { generations } = await this.loadIndex();
-    const listed = this.sole ? await this.listEntryFiles() : undefined;
-    const files = batch.map((w) => ({
-      path: this.fileOf(w.entry.name),
-      data: w.sealed,
-      mode: 0o600,
-      ...(listed && !listed.has(entryFileName(w.entry.name)) && !generations.has(w.entry.name) && { fresh: true }),
-    }));
+    const files = await Promise.all(
+      batch.map(async (w) => ({
+        path: this.fileOf(w.entry.name),
+        data: w.sealed,
+        mode: 0o600,
+        ...((await this.knownMissing(w.entry.name, generations)) && { fresh: true }),
+      })),
+    );
     const line = await this.indexLineFor(batch);
     if (line === undefined) return { files: await this.files.writeDurably(files), appended: undefined };
     const commit = this.files.writeDurablyThenAppend(files, { path: join(this.dir, INDEX_FILE), data: line });
-    this.indexWrites++;
-    this.indexFlush = this.indexFlush
-      .then(() =>
-        commit.then(
-          () => undefined,
-          () => undefined,
-        ),
-      )
-      .finally(() => this.indexWrites--);
+    this.trackIndexWrite(this.indexFlush.then(() => commit));
     return { ...(await commit), line };
   }
 

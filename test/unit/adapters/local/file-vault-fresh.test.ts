@@ -2,24 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FileToWrite } from '../../../../shared/adapters/local/atomic-file.js';
 import { FileVault } from '../../../../shared/adapters/local/file-vault.js';
-import { inProcessFileWrites, type FileWrites } from '../../../../shared/adapters/local/file-writes.js';
+import type { FileWrites } from '../../../../shared/adapters/local/file-writes.js';
 import { IntegrityError } from '../../../../shared/domain/errors.js';
+import { beforeGroupCommits } from '../../../fixtures/group-commit-hook.js';
 import { makeTempDir, removeTempDir } from '../../../fixtures/tmp.js';
 
 /** The in-process writers, recording each group commit's files (name and `fresh`). */
 function recordingWrites(): FileWrites & { committed: { file: string; fresh: boolean }[] } {
   const committed: { file: string; fresh: boolean }[] = [];
-  const record = (files: readonly FileToWrite[]) => {
+  const writes = beforeGroupCommits((files) => {
     for (const f of files) committed.push({ file: decodeURIComponent(f.path.slice(f.path.lastIndexOf('/') + 1)), fresh: f.fresh === true });
-  };
-  return {
-    ...inProcessFileWrites,
-    committed,
-    writeDurably: (files) => (record(files), inProcessFileWrites.writeDurably(files)),
-    writeDurablyThenAppend: (files, append) => (record(files), inProcessFileWrites.writeDurablyThenAppend(files, append)),
-  };
+  });
+  return { ...writes, committed };
 }
 
 const fileOf = (dir: string, name: string) => join(dir, `${encodeURIComponent(name)}.vault`);
